@@ -1,0 +1,617 @@
+"""Walk AGENT_TRANSITIONS and TICKET_TRANSITIONS: every (state, trigger) pair against a real Desk.
+
+For each pair the subject is put into the state with legal events only, then sent the event that
+produces the trigger. A pair in the table must land in the table's state. A pair outside it must
+either be refused with a DeskError that leaves the desk exactly as it was, be ignored (no effects,
+nothing changed), or be a trigger that no event can produce in that state; which of these the
+desk does is written down below, pair by pair, so that a change of behaviour shows up as a
+failing case.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from videoassist.desk import (
+    AgentAway,
+    AgentReady,
+    AgentSignedIn,
+    AgentSignedOut,
+    AgentState,
+    CustomerCancelled,
+    CustomerLeft,
+    CustomerTapped,
+    Desk,
+    DeskError,
+    HungUp,
+    IllegalTransition,
+    NotAllowed,
+    OfferAccepted,
+    OfferDeclined,
+    OfferTimedOut,
+    SetTimer,
+    TicketState,
+    UnknownSubject,
+    WrapUpDone,
+)
+from videoassist.desk.desk import (
+    AGENT_TRANSITIONS,
+    AGENT_TRIGGERS,
+    TICKET_TRANSITIONS,
+    TICKET_TRIGGERS,
+)
+from videoassist.desk.events import Effect, Event
+
+A = AgentState
+T = TicketState
+
+SUBJECT_AGENT = "a1"
+SUBJECT_TICKET = "t1"
+NO_SUCH_SESSION = "s-none"
+
+# --------------------------------------------------------------------------- a desk to drive
+
+
+class World:
+    """A desk plus the bookkeeping a shell would keep: a clock, ticket ids and fired timers."""
+
+    def __init__(self) -> None:
+        session_ids = itertools.count(1)
+        self.desk = Desk(new_id=lambda: f"s{next(session_ids)}")
+        self._clock = itertools.count(1)
+        self._ticket_ids = itertools.count(1)
+        self.timers: list[OfferTimedOut] = []
+
+    def at(self) -> float:
+        return float(next(self._clock))
+
+    def new_ticket_id(self) -> str:
+        return f"t{next(self._ticket_ids)}"
+
+    def send(self, event: Event) -> list[Effect]:
+        effects = self.desk.handle(event)
+        for effect in effects:
+            if isinstance(effect, SetTimer) and isinstance(effect.event, OfferTimedOut):
+                self.timers.append(effect.event)
+        return effects
+
+    # Legal moves, used to build the states. Each one is an event a real client could send.
+
+    def sign_in(self, agent_id: str = SUBJECT_AGENT) -> None:
+        self.send(AgentSignedIn(agent_id, agent_id.upper(), self.at()))
+
+    def sign_out(self, agent_id: str = SUBJECT_AGENT) -> None:
+        self.send(AgentSignedOut(agent_id, self.at()))
+
+    def ready(self, agent_id: str = SUBJECT_AGENT) -> None:
+        self.send(AgentReady(agent_id, self.at()))
+
+    def tap(self) -> str:
+        ticket_id = self.new_ticket_id()
+        self.send(CustomerTapped(ticket_id, self.at(), topic="router"))
+        return ticket_id
+
+    def accept(self, agent_id: str = SUBJECT_AGENT) -> None:
+        ticket_id = self.desk.agents[agent_id].ticket_id
+        assert ticket_id is not None
+        self.send(OfferAccepted(agent_id, ticket_id, self.at()))
+
+    def customer_hangs_up(self, ticket_id: str) -> None:
+        session_id = self.desk.tickets[ticket_id].session_id
+        assert session_id is not None
+        self.send(HungUp(session_id, "customer", ticket_id, self.at()))
+
+
+def snapshot(desk: Desk) -> tuple[Any, ...]:
+    """Everything an event could change, copied so that later changes cannot leak into it."""
+    return (
+        desk.dump(),
+        copy.deepcopy(desk.agents),
+        copy.deepcopy(desk.tickets),
+        list(desk.queue),
+        copy.deepcopy(desk.sessions),
+        desk.draining,
+        desk.estimator.average_handle,
+    )
+
+
+# --------------------------------------------------------------------------- what may happen
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The event that produces a trigger, and what the desk looks like when it did not."""
+
+    event: Event
+    not_produced: Callable[[Desk], bool] = lambda desk: True
+
+
+@dataclass(frozen=True)
+class Raises:
+    """Refused with this error.
+
+    An IllegalTransition names a subject (``about``: "agent" or "ticket") and, when the subject
+    is not the one walked, its own trigger (``as_trigger``).
+    """
+
+    error: type[DeskError]
+    about: str = ""
+    as_trigger: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """Accepted as stale: no effects, nothing changed."""
+
+
+@dataclass(frozen=True)
+class NotProduced:
+    """The event is handled, but it does not reach the subject in this state."""
+
+
+@dataclass(frozen=True)
+class Becomes:
+    """The event produces another trigger in this state (a customer leaving a live call ends it)."""
+
+    trigger: str
+
+
+Outcome = Raises | Ignored | NotProduced | Becomes
+
+
+def pairs(trigger: str, *states: Any) -> list[tuple[Any, str]]:
+    return [(state, trigger) for state in states]
+
+
+def check_outside_the_table(
+    world: World,
+    attempt: Attempt,
+    outcome: Outcome,
+    state: Any,
+    trigger: str,
+    current: Callable[[Desk], Any],
+    transitions: dict[tuple[Any, str], Any],
+) -> None:
+    before = snapshot(world.desk)
+    match outcome:
+        case Raises(error, about, as_trigger):
+            with pytest.raises(DeskError) as info:
+                world.desk.handle(attempt.event)
+            assert type(info.value) is error
+            if error is IllegalTransition:
+                err = info.value
+                assert isinstance(err, IllegalTransition)
+                assert err.trigger == (as_trigger or trigger)
+                assert err.subject.split()[0] == about
+                if about == ("agent" if isinstance(state, AgentState) else "ticket"):
+                    assert err.state == state.value
+            assert snapshot(world.desk) == before, "a refused event changed the desk"
+        case Ignored():
+            assert world.desk.handle(attempt.event) == []
+            assert snapshot(world.desk) == before, "an ignored event changed the desk"
+        case NotProduced():
+            world.desk.handle(attempt.event)
+            assert current(world.desk) is state
+            assert attempt.not_produced(world.desk)
+        case Becomes(other):
+            world.desk.handle(attempt.event)
+            assert current(world.desk) is transitions[(state, other)]
+
+
+# --------------------------------------------------------------------------- agents
+
+# Each builder leaves the subject agent in its state with nobody waiting.
+
+
+def agent_offline() -> World:
+    world = World()
+    world.sign_in()
+    world.sign_out()
+    return world
+
+
+def agent_away() -> World:
+    world = World()
+    world.sign_in()
+    return world
+
+
+def agent_ready() -> World:
+    world = agent_away()
+    world.ready()
+    return world
+
+
+def agent_offered() -> World:
+    world = agent_ready()
+    world.tap()
+    return world
+
+
+def agent_busy() -> World:
+    world = agent_offered()
+    world.accept()
+    return world
+
+
+def agent_wrap_up() -> World:
+    world = agent_busy()
+    ticket_id = world.desk.agents[SUBJECT_AGENT].ticket_id
+    assert ticket_id is not None
+    world.customer_hangs_up(ticket_id)
+    return world
+
+
+AGENT_BUILDERS: dict[AgentState, Callable[[], World]] = {
+    A.OFFLINE: agent_offline,
+    A.AWAY: agent_away,
+    A.READY: agent_ready,
+    A.OFFERED: agent_offered,
+    A.BUSY: agent_busy,
+    A.WRAP_UP: agent_wrap_up,
+}
+
+
+def waiting_ticket_not_offered_to_subject(world: World) -> str:
+    """A customer who waits and whom the desk will not offer to the subject agent."""
+    ticket_id = world.tap()
+    if world.desk.agent_state(SUBJECT_AGENT) is A.OFFERED:
+        if world.desk.agents[SUBJECT_AGENT].ticket_id == ticket_id:
+            # The subject was ready and got it; by declining, it waits for somebody else.
+            world.send(OfferDeclined(SUBJECT_AGENT, ticket_id, world.at()))
+    assert world.desk.ticket_state(ticket_id) is T.QUEUED
+    return ticket_id
+
+
+def subjects_ticket(world: World) -> str:
+    """The ticket offered to or live with the subject agent, else one merely waiting."""
+    return world.desk.agents[SUBJECT_AGENT].ticket_id or waiting_ticket_not_offered_to_subject(
+        world
+    )
+
+
+def subjects_session(world: World) -> str:
+    return world.desk.agents[SUBJECT_AGENT].session_id or NO_SUCH_SESSION
+
+
+def produce_agent_sign_in(world: World) -> Attempt:
+    return Attempt(AgentSignedIn(SUBJECT_AGENT, "Ada", world.at()))
+
+
+def produce_agent_sign_out(world: World) -> Attempt:
+    return Attempt(AgentSignedOut(SUBJECT_AGENT, world.at()))
+
+
+def produce_agent_ready(world: World) -> Attempt:
+    return Attempt(AgentReady(SUBJECT_AGENT, world.at()))
+
+
+def produce_agent_away(world: World) -> Attempt:
+    return Attempt(AgentAway(SUBJECT_AGENT, world.at(), reason="lunch"))
+
+
+def produce_agent_offer(world: World) -> Attempt:
+    """A customer taps; only a ready agent is offered them."""
+    ticket_id = world.new_ticket_id()
+    return Attempt(
+        CustomerTapped(ticket_id, world.at()),
+        not_produced=lambda desk: desk.ticket_state(ticket_id) is T.QUEUED,
+    )
+
+
+def produce_agent_accept(world: World) -> Attempt:
+    return Attempt(OfferAccepted(SUBJECT_AGENT, subjects_ticket(world), world.at()))
+
+
+def produce_agent_decline(world: World) -> Attempt:
+    return Attempt(OfferDeclined(SUBJECT_AGENT, subjects_ticket(world), world.at()))
+
+
+def produce_agent_withdraw(world: World) -> Attempt:
+    """The customer cancels; that withdraws an offer only from the agent it is offered to."""
+    ticket_id = subjects_ticket(world)
+    return Attempt(
+        CustomerCancelled(ticket_id, world.at()),
+        not_produced=lambda desk: desk.ticket_state(ticket_id) is T.CANCELLED,
+    )
+
+
+def produce_agent_timeout(world: World) -> Attempt:
+    """The ring timer of the subject's latest offer fires (made up if it never had one)."""
+    if world.desk.agent_state(SUBJECT_AGENT) is A.OFFERED:
+        ticket_id = subjects_ticket(world)
+    else:
+        # A ready agent gets (and declines) this customer: that leaves a stale timer behind.
+        ticket_id = waiting_ticket_not_offered_to_subject(world)
+    mine = [timer for timer in world.timers if timer.agent_id == SUBJECT_AGENT]
+    if mine:
+        return Attempt(mine[-1])
+    return Attempt(OfferTimedOut(SUBJECT_AGENT, ticket_id, offer_id=0, at=world.at()))
+
+
+def produce_agent_end(world: World) -> Attempt:
+    return Attempt(HungUp(subjects_session(world), "agent", SUBJECT_AGENT, world.at()))
+
+
+def produce_agent_wrap_up(world: World) -> Attempt:
+    return Attempt(
+        WrapUpDone(SUBJECT_AGENT, subjects_session(world), "resolved", "rebooted", world.at())
+    )
+
+
+AGENT_PRODUCERS: dict[str, Callable[[World], Attempt]] = {
+    "sign_in": produce_agent_sign_in,
+    "sign_out": produce_agent_sign_out,
+    "ready": produce_agent_ready,
+    "away": produce_agent_away,
+    "offer": produce_agent_offer,
+    "accept": produce_agent_accept,
+    "decline": produce_agent_decline,
+    "withdraw": produce_agent_withdraw,
+    "timeout": produce_agent_timeout,
+    "end": produce_agent_end,
+    "wrap_up": produce_agent_wrap_up,
+}
+
+# Every pair AGENT_TRANSITIONS leaves out, and what the desk does instead.
+AGENT_OUTSIDE_THE_TABLE: dict[tuple[AgentState, str], Outcome] = {
+    **dict.fromkeys(
+        pairs("sign_in", A.READY, A.OFFERED, A.BUSY, A.WRAP_UP, A.AWAY),
+        Raises(IllegalTransition, "agent"),
+    ),
+    **dict.fromkeys(pairs("sign_out", A.OFFLINE), Raises(IllegalTransition, "agent")),
+    **dict.fromkeys(
+        pairs("ready", A.OFFLINE, A.OFFERED, A.BUSY, A.WRAP_UP),
+        Raises(IllegalTransition, "agent"),
+    ),
+    **dict.fromkeys(
+        pairs("away", A.OFFLINE, A.BUSY, A.WRAP_UP), Raises(IllegalTransition, "agent")
+    ),
+    # Only a ready agent is offered a customer; the customer waits instead.
+    **dict.fromkeys(
+        pairs("offer", A.OFFLINE, A.OFFERED, A.BUSY, A.WRAP_UP, A.AWAY), NotProduced()
+    ),
+    # The desk checks that the ticket is offered to this agent before it looks at states.
+    **dict.fromkeys(
+        pairs("accept", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Raises(NotAllowed)
+    ),
+    **dict.fromkeys(
+        pairs("decline", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Raises(NotAllowed)
+    ),
+    # Nothing is offered to the agent, so a customer cancelling cannot withdraw anything...
+    **dict.fromkeys(pairs("withdraw", A.OFFLINE, A.READY, A.WRAP_UP, A.AWAY), NotProduced()),
+    # ...and a busy agent's customer is live, past cancelling.
+    (A.BUSY, "withdraw"): Raises(IllegalTransition, "ticket", as_trigger="cancel"),
+    # A ring timer for an offer the agent no longer holds lost a race: stale, not an error.
+    **dict.fromkeys(
+        pairs("timeout", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Ignored()
+    ),
+    # Without a session there is nothing to hang up or wrap up.
+    **dict.fromkeys(
+        pairs("end", A.OFFLINE, A.READY, A.OFFERED, A.AWAY), Raises(UnknownSubject)
+    ),
+    # The wrapping-up session is already over; its ticket cannot end twice.
+    (A.WRAP_UP, "end"): Raises(IllegalTransition, "ticket"),
+    **dict.fromkeys(
+        pairs("wrap_up", A.OFFLINE, A.READY, A.OFFERED, A.AWAY), Raises(UnknownSubject)
+    ),
+    (A.BUSY, "wrap_up"): Raises(IllegalTransition, "agent"),
+}
+
+
+def _id(value: Any) -> str:
+    return value.value if isinstance(value, AgentState | TicketState) else str(value)
+
+
+class TestAgentTable:
+    @pytest.mark.parametrize(("state", "trigger"), sorted(AGENT_TRANSITIONS), ids=_id)
+    def test_a_move_in_the_table_lands_in_the_tables_state(
+        self, state: AgentState, trigger: str
+    ) -> None:
+        world = AGENT_BUILDERS[state]()
+        assert world.desk.agent_state(SUBJECT_AGENT) is state
+        attempt = AGENT_PRODUCERS[trigger](world)
+        world.send(attempt.event)
+        assert world.desk.agent_state(SUBJECT_AGENT) is AGENT_TRANSITIONS[(state, trigger)]
+
+    @pytest.mark.parametrize(("state", "trigger"), sorted(AGENT_OUTSIDE_THE_TABLE), ids=_id)
+    def test_a_move_outside_the_table_is_refused_ignored_or_cannot_happen(
+        self, state: AgentState, trigger: str
+    ) -> None:
+        world = AGENT_BUILDERS[state]()
+        assert world.desk.agent_state(SUBJECT_AGENT) is state
+        attempt = AGENT_PRODUCERS[trigger](world)
+        assert world.desk.agent_state(SUBJECT_AGENT) is state, "setup moved the subject"
+        check_outside_the_table(
+            world,
+            attempt,
+            AGENT_OUTSIDE_THE_TABLE[(state, trigger)],
+            state,
+            trigger,
+            lambda desk: desk.agent_state(SUBJECT_AGENT),
+            AGENT_TRANSITIONS,
+        )
+
+    def test_every_state_and_trigger_pair_is_walked_exactly_once(self) -> None:
+        everything = set(itertools.product(AgentState, AGENT_TRIGGERS))
+        allowed = set(AGENT_TRANSITIONS)
+        outside = set(AGENT_OUTSIDE_THE_TABLE)
+        assert not allowed & outside, f"listed both ways: {sorted(allowed & outside)}"
+        assert allowed | outside == everything, (
+            f"not walked: {sorted(everything - allowed - outside)}; "
+            f"not real: {sorted((allowed | outside) - everything)}"
+        )
+        assert set(AGENT_BUILDERS) == set(AgentState)
+        assert set(AGENT_PRODUCERS) == AGENT_TRIGGERS
+
+
+# --------------------------------------------------------------------------- tickets
+
+# Each builder leaves the subject ticket in its state, with agent a1 signed in.
+
+
+def ticket_queued() -> World:
+    world = World()
+    world.sign_in()
+    assert world.tap() == SUBJECT_TICKET
+    return world
+
+
+def ticket_offered() -> World:
+    world = World()
+    world.sign_in()
+    world.ready()
+    assert world.tap() == SUBJECT_TICKET
+    return world
+
+
+def ticket_live() -> World:
+    world = ticket_offered()
+    world.accept()
+    return world
+
+
+def ticket_cancelled() -> World:
+    world = ticket_queued()
+    world.send(CustomerCancelled(SUBJECT_TICKET, world.at()))
+    return world
+
+
+def ticket_abandoned() -> World:
+    world = ticket_queued()
+    world.send(CustomerLeft(SUBJECT_TICKET, world.at()))
+    return world
+
+
+def ticket_ended() -> World:
+    """Ended by the customer; the agent has not wrapped the session up yet."""
+    world = ticket_live()
+    world.customer_hangs_up(SUBJECT_TICKET)
+    return world
+
+
+TICKET_BUILDERS: dict[TicketState, Callable[[], World]] = {
+    T.QUEUED: ticket_queued,
+    T.OFFERED: ticket_offered,
+    T.LIVE: ticket_live,
+    T.CANCELLED: ticket_cancelled,
+    T.ABANDONED: ticket_abandoned,
+    T.ENDED: ticket_ended,
+}
+
+
+def produce_ticket_offer(world: World) -> Attempt:
+    """Another agent becomes ready; only a queued ticket is offered to them."""
+    world.sign_in("a2")
+    return Attempt(
+        AgentReady("a2", world.at()),
+        not_produced=lambda desk: desk.agent_state("a2") is A.READY,
+    )
+
+
+def produce_ticket_cancel(world: World) -> Attempt:
+    return Attempt(CustomerCancelled(SUBJECT_TICKET, world.at()))
+
+
+def produce_ticket_leave(world: World) -> Attempt:
+    return Attempt(CustomerLeft(SUBJECT_TICKET, world.at()))
+
+
+def produce_ticket_accept(world: World) -> Attempt:
+    return Attempt(OfferAccepted(SUBJECT_AGENT, SUBJECT_TICKET, world.at()))
+
+
+def produce_ticket_requeue(world: World) -> Attempt:
+    return Attempt(OfferDeclined(SUBJECT_AGENT, SUBJECT_TICKET, world.at()))
+
+
+def produce_ticket_end(world: World) -> Attempt:
+    session_id = world.desk.tickets[SUBJECT_TICKET].session_id or NO_SUCH_SESSION
+    return Attempt(HungUp(session_id, "customer", SUBJECT_TICKET, world.at()))
+
+
+TICKET_PRODUCERS: dict[str, Callable[[World], Attempt]] = {
+    "offer": produce_ticket_offer,
+    "cancel": produce_ticket_cancel,
+    "leave": produce_ticket_leave,
+    "accept": produce_ticket_accept,
+    "requeue": produce_ticket_requeue,
+    "end": produce_ticket_end,
+}
+
+# Every pair TICKET_TRANSITIONS leaves out, and what the desk does instead.
+TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
+    # Only a queued ticket is offered to an agent who becomes ready.
+    **dict.fromkeys(
+        pairs("offer", T.OFFERED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED), NotProduced()
+    ),
+    **dict.fromkeys(
+        pairs("cancel", T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        Raises(IllegalTransition, "ticket"),
+    ),
+    # A customer who leaves a live call ends it...
+    (T.LIVE, "leave"): Becomes("end"),
+    # ...and a connection that drops after the ticket closed is nothing new.
+    **dict.fromkeys(pairs("leave", T.CANCELLED, T.ABANDONED, T.ENDED), Ignored()),
+    # Accept and decline are checked against the current offer before any state.
+    **dict.fromkeys(
+        pairs("accept", T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED), Raises(NotAllowed)
+    ),
+    **dict.fromkeys(
+        pairs("requeue", T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        Raises(NotAllowed),
+    ),
+    # A ticket that never had a session has nothing to hang up.
+    **dict.fromkeys(
+        pairs("end", T.QUEUED, T.OFFERED, T.CANCELLED, T.ABANDONED), Raises(UnknownSubject)
+    ),
+    (T.ENDED, "end"): Raises(IllegalTransition, "ticket"),
+}
+
+
+class TestTicketTable:
+    @pytest.mark.parametrize(("state", "trigger"), sorted(TICKET_TRANSITIONS), ids=_id)
+    def test_a_move_in_the_table_lands_in_the_tables_state(
+        self, state: TicketState, trigger: str
+    ) -> None:
+        world = TICKET_BUILDERS[state]()
+        assert world.desk.ticket_state(SUBJECT_TICKET) is state
+        attempt = TICKET_PRODUCERS[trigger](world)
+        world.send(attempt.event)
+        assert world.desk.ticket_state(SUBJECT_TICKET) is TICKET_TRANSITIONS[(state, trigger)]
+
+    @pytest.mark.parametrize(("state", "trigger"), sorted(TICKET_OUTSIDE_THE_TABLE), ids=_id)
+    def test_a_move_outside_the_table_is_refused_ignored_or_cannot_happen(
+        self, state: TicketState, trigger: str
+    ) -> None:
+        world = TICKET_BUILDERS[state]()
+        assert world.desk.ticket_state(SUBJECT_TICKET) is state
+        attempt = TICKET_PRODUCERS[trigger](world)
+        assert world.desk.ticket_state(SUBJECT_TICKET) is state, "setup moved the subject"
+        check_outside_the_table(
+            world,
+            attempt,
+            TICKET_OUTSIDE_THE_TABLE[(state, trigger)],
+            state,
+            trigger,
+            lambda desk: desk.ticket_state(SUBJECT_TICKET),
+            TICKET_TRANSITIONS,
+        )
+
+    def test_every_state_and_trigger_pair_is_walked_exactly_once(self) -> None:
+        everything = set(itertools.product(TicketState, TICKET_TRIGGERS))
+        allowed = set(TICKET_TRANSITIONS)
+        outside = set(TICKET_OUTSIDE_THE_TABLE)
+        assert not allowed & outside, f"listed both ways: {sorted(allowed & outside)}"
+        assert allowed | outside == everything, (
+            f"not walked: {sorted(everything - allowed - outside)}; "
+            f"not real: {sorted((allowed | outside) - everything)}"
+        )
+        assert set(TICKET_BUILDERS) == set(TicketState)
+        assert set(TICKET_PRODUCERS) == TICKET_TRIGGERS

@@ -1,0 +1,5 @@
+import sys
+
+from videoassist.cli import main
+
+sys.exit(main())

@@ -1,0 +1,133 @@
+"""Composition root: the one place that builds and wires everything.
+
+Start-up (``cleanup_ctx``): records (migrated) → media hub → desk + service → socket.io
+namespaces. Shutdown (``on_shutdown``) drains: the desk refuses new taps and ends live sessions
+politely (both sides are told), clients are disconnected, then cleanup closes the service, the
+media hub (every peer connection) and the database, in that order. docs/closures.md has the
+full teardown contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.desk import Desk
+from videoassist.desk.events import DrainStarted, MediaFailed
+from videoassist.gateway import (
+    AgentNamespace,
+    CustomerNamespace,
+    SocketNotifier,
+    create_socket_server,
+)
+from videoassist.http.api import routes
+from videoassist.http.keys import HUB, RECORDS, SERVICE, SETTINGS, SIO, STAFF, TOKENS
+from videoassist.http.middleware import api_errors, security_headers
+from videoassist.http.pages import add_pages
+from videoassist.media.hub import MediaHub
+from videoassist.media.network import restrict_host_addresses
+from videoassist.service import Service
+from videoassist.settings import Settings
+from videoassist.store.records import Records
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.client_max_size,
+        middlewares=[security_headers, api_errors],
+    )
+    app[SETTINGS] = settings
+    sio = create_socket_server(
+        allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
+    )
+    sio.attach(app)
+    app[SIO] = sio
+    app.add_routes(routes)
+    add_pages(app, settings.web_dir)
+    app.cleanup_ctx.append(_records_ctx)
+    app.cleanup_ctx.append(_core_ctx)
+    app.on_shutdown.append(_drain)
+    return app
+
+
+def _secret_key(settings: Settings) -> str:
+    """The configured key, or one kept in the data dir so tickets survive a restart."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    records = Records.open(settings.db_url)
+    await records.migrate()
+    app[RECORDS] = records
+    app[STAFF] = StaffAuth(records, ttl=settings.staff_session_ttl)
+    app[TOKENS] = TicketTokens(_secret_key(settings), ttl=settings.ticket_ttl)
+    yield
+    await records.close()
+
+
+async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    restrict_host_addresses(settings.media_addresses)
+    service_box: list[Service] = []
+
+    def media_failed(session_id: str, detail: str) -> None:
+        service = service_box[0]
+        service.post(MediaFailed(session_id, service.now(), detail))
+
+    hub = MediaHub(
+        ice_servers=settings.ice_servers,
+        connect_timeout=settings.media_connect_timeout,
+        max_peer_connections=settings.max_peer_connections,
+        on_failure=media_failed,
+    )
+    desk = Desk(new_id=lambda: uuid.uuid4().hex, ring_timeout=settings.ring_timeout)
+    sio = app[SIO]
+    service = Service(desk, records=app[RECORDS], notifier=SocketNotifier(sio), media=hub)
+    service_box.append(service)
+    service.start()
+    sio.register_namespace(CustomerNamespace(service, hub, app[TOKENS]))
+    sio.register_namespace(AgentNamespace(service, hub, app[STAFF]))
+    app[HUB] = hub
+    app[SERVICE] = service
+    yield
+    await service.close()
+    await hub.close()
+
+
+async def _drain(app: web.Application) -> None:
+    service = app.get(SERVICE)
+    if service is None:
+        return
+    timeout = app[SETTINGS].drain_timeout
+    logger.info("draining: refusing new taps, ending live sessions")
+    try:
+        async with asyncio.timeout(timeout):
+            await service.submit(DrainStarted(service.now()))
+    except (TimeoutError, Exception):
+        logger.exception("drain did not finish cleanly")
+    try:
+        async with asyncio.timeout(timeout):
+            await app[SIO].shutdown()
+    except Exception:
+        logger.exception("socket.io shutdown did not finish cleanly")

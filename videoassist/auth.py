@@ -1,0 +1,99 @@
+"""Who is calling: staff logins (argon2, server-side sessions) and customer ticket tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from videoassist.store.records import Records
+
+SESSION_COOKIE = "va_session"
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps the timing of "no such user"
+# the same as "wrong password".
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    id: int
+    username: str
+    display_name: str
+    role: str
+
+    @property
+    def agent_id(self) -> str:
+        return f"u{self.id}"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Staff:
+        return cls(row["id"], row["username"], row["display_name"], row["role"])
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class StaffAuth:
+    def __init__(self, records: Records, *, ttl: float) -> None:
+        self._records = records
+        self._ttl = ttl
+
+    async def login(self, username: str, password: str) -> tuple[Staff, str] | None:
+        """Check the password; on success return the staff member and a new session token."""
+        row = await self._records.user_by_name(username)
+        try:
+            _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            await self._records.set_password(row["id"], _hasher.hash(password))
+        token = secrets.token_urlsafe(32)
+        await self._records.add_staff_session(
+            _token_hash(token), row["id"], time.time() + self._ttl
+        )
+        return Staff.from_row(row), token
+
+    async def staff_for(self, token: str | None) -> Staff | None:
+        if not token or len(token) > 128:
+            return None
+        row = await self._records.staff_session_user(_token_hash(token), time.time())
+        return Staff.from_row(row) if row else None
+
+    async def logout(self, token: str) -> None:
+        await self._records.delete_staff_session(_token_hash(token))
+
+
+class TicketTokens:
+    """Signed, short-lived tokens that prove the bearer owns one ticket."""
+
+    def __init__(self, secret: str, *, ttl: float) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="videoassist.ticket")
+        self._ttl = ttl
+
+    def issue(self, ticket_id: str) -> str:
+        return self._serializer.dumps({"t": ticket_id})
+
+    def verify(self, token: object) -> str | None:
+        if not isinstance(token, str) or len(token) > 512:
+            return None
+        try:
+            data = self._serializer.loads(token, max_age=self._ttl)
+        except (BadSignature, SignatureExpired):
+            return None
+        ticket = data.get("t") if isinstance(data, dict) else None
+        return ticket if isinstance(ticket, str) else None

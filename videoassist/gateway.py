@@ -1,0 +1,394 @@
+"""Socket.IO edge: namespaces /customer and /agent, wire schemas, per-event authorization.
+
+Every connection is authenticated in ``connect`` (customers: the signed ticket token from the tap
+request; agents: the staff session cookie). Every event payload is parsed by one pydantic model
+with size caps, and every event is checked against the session the caller is actually in, as the
+desk knows it: a client never names its own role, ticket or agent id. Replies are acks of the form
+``{"ok": true, ...}`` or ``{"error": {"code": ..., "message": ...}}``. docs/protocol.md lists them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Literal, TypeVar
+
+import socketio
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from videoassist.auth import SESSION_COOKIE, StaffAuth, TicketTokens
+from videoassist.desk import AgentState, DeskError, TicketState
+from videoassist.desk.events import (
+    DISPOSITIONS,
+    AgentAway,
+    AgentReady,
+    AgentSignedIn,
+    AgentSignedOut,
+    CustomerCancelled,
+    CustomerLeft,
+    HungUp,
+    OfferAccepted,
+    OfferDeclined,
+    Party,
+    WrapUpDone,
+)
+from videoassist.media.hub import MAX_SDP_BYTES, MediaError, MediaHub
+from videoassist.service import Service, ServiceClosed
+
+logger = logging.getLogger(__name__)
+
+AGENT_ROLES = ("agent", "supervisor")
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+# --------------------------------------------------------------------------- wire schemas
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Empty(Payload):
+    pass
+
+
+class SessionRef(Payload):
+    session_id: str = Id
+
+
+class TicketRef(Payload):
+    ticket_id: str = Id
+
+
+class AwayIn(Payload):
+    reason: Literal["away", "break", "meeting", "training", "lunch"] = "away"
+
+
+class WrapUpIn(Payload):
+    session_id: str = Id
+    disposition: Literal[DISPOSITIONS]  # type: ignore[valid-type]
+    note: str = Field(default="", max_length=2000)
+
+
+class RtcOfferIn(Payload):
+    session_id: str = Id
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+
+
+class RtcCandidateIn(Payload):
+    session_id: str = Id
+    candidate: str = Field(default="", max_length=1024)
+    sdpMid: str | None = Field(default=None, max_length=32)  # the browser's field names
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=16)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class Refusal(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+M = TypeVar("M", bound=Payload)
+Handler = Callable[[Any, str, dict[str, Any], M], Awaitable[dict[str, Any] | None]]
+
+
+def event(model: type[M]) -> Callable[[Handler[M]], Callable[..., Awaitable[dict[str, Any]]]]:
+    """Validate the payload with ``model``, run the handler, turn every failure into an ack."""
+
+    def wrap(fn: Handler[M]) -> Callable[..., Awaitable[dict[str, Any]]]:
+        @functools.wraps(fn)
+        async def handler(self: Any, sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                payload = model.model_validate({} if data is None else data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "payload"
+                return _error("invalid", f"{where}: {first['msg']}")
+            try:
+                who = await self.get_session(sid)
+                result = await fn(self, sid, who, payload)
+            except Refusal as exc:
+                return _error(exc.code, exc.message)
+            except DeskError as exc:
+                return _error(exc.code, exc.message)
+            except MediaError as exc:
+                return _error(exc.code, exc.message)
+            except ServiceClosed:
+                return _error("unavailable", "the service is shutting down")
+            except Exception:
+                logger.exception("Gateway: %s failed", fn.__name__)
+                return _error("internal", "something went wrong on our side")
+            return {"ok": True, **(result or {})}
+
+        return handler
+
+    return wrap
+
+
+def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return None
+    try:
+        jar = SimpleCookie(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+class _Base(socketio.AsyncNamespace):
+    party: Party
+
+    def __init__(self, namespace: str, service: Service, hub: MediaHub) -> None:
+        super().__init__(namespace)
+        self.service = service
+        self.hub = hub
+        self._sids: dict[str, str] = {}  # party id -> its current connection
+
+    def _live_session(self, party_id: str, session_id: str) -> str:
+        desk = self.service.desk
+        if self.party == "customer":
+            ticket = desk.tickets.get(party_id)
+            live = ticket.session_id if ticket and ticket.state is TicketState.LIVE else None
+        else:
+            agent = desk.agents.get(party_id)
+            live = agent.session_id if agent and agent.state is AgentState.BUSY else None
+        if live is None or live != session_id:
+            raise Refusal("forbidden", "you are not in that session")
+        return live
+
+    async def _take_over(self, party_id: str, sid: str) -> None:
+        """One connection per ticket or agent: a new one replaces the old quietly."""
+        old = self._sids.get(party_id)
+        self._sids[party_id] = sid
+        if old is not None and old != sid:
+            await self.disconnect(old)
+
+    def _release(self, party_id: str, sid: str) -> bool:
+        if self._sids.get(party_id) == sid:
+            del self._sids[party_id]
+            return True
+        return False
+
+    async def _rtc_offer(self, party_id: str, payload: RtcOfferIn) -> dict[str, Any]:
+        session_id = self._live_session(party_id, payload.session_id)
+        answer = await self.hub.answer(session_id, self.party, payload.sdp)
+        return {"type": answer.type, "sdp": answer.sdp}
+
+    async def _rtc_candidate(self, party_id: str, payload: RtcCandidateIn) -> None:
+        session_id = self._live_session(party_id, payload.session_id)
+        await self.hub.add_candidate(
+            session_id,
+            self.party,
+            {
+                "candidate": payload.candidate,
+                "sdpMid": payload.sdpMid,
+                "sdpMLineIndex": payload.sdpMLineIndex,
+            },
+        )
+
+
+# --------------------------------------------------------------------------- customers
+
+
+class CustomerNamespace(_Base):
+    party = "customer"
+
+    def __init__(self, service: Service, hub: MediaHub, tokens: TicketTokens) -> None:
+        super().__init__("/customer", service, hub)
+        self.tokens = tokens
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        ticket_id = self.tokens.verify(token)
+        if ticket_id is None:
+            raise ConnectionRefusedError("invalid or expired ticket token")
+        state = self.service.desk.ticket_state(ticket_id)
+        if state not in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
+            raise ConnectionRefusedError("this ticket is closed")
+        await self.save_session(sid, {"ticket_id": ticket_id})
+        await self.enter_room(sid, f"ticket:{ticket_id}")
+        await self._take_over(ticket_id, sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        who = await self.get_session(sid)
+        ticket_id = who.get("ticket_id")
+        if not ticket_id or not self._release(ticket_id, sid):
+            return
+        if self.service.desk.draining:
+            return  # the server is going away, not the customer: their ticket stays queued
+        state = self.service.desk.ticket_state(ticket_id)
+        if state in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
+            self.service.post(CustomerLeft(ticket_id, self.service.now()))
+
+    @event(Empty)
+    async def on_sync(self, sid: str, who: dict[str, Any], _: Empty) -> dict[str, Any]:
+        desk = self.service.desk
+        ticket = desk.tickets[who["ticket_id"]]
+        position = desk.position(ticket.id)
+        staffed = desk.staffed()
+        return {
+            "state": ticket.state.value,
+            "session_id": ticket.session_id if ticket.state is TicketState.LIVE else None,
+            "position": position,
+            "estimated_wait": desk.estimator.estimate(position, staffed) if position else None,
+            "agents_available": staffed,
+        }
+
+    @event(Empty)
+    async def on_cancel(self, sid: str, who: dict[str, Any], _: Empty) -> None:
+        await self.service.submit(CustomerCancelled(who["ticket_id"], self.service.now()))
+
+    @event(SessionRef)
+    async def on_hangup(self, sid: str, who: dict[str, Any], payload: SessionRef) -> None:
+        ticket_id = who["ticket_id"]
+        session_id = self._live_session(ticket_id, payload.session_id)
+        await self.service.submit(HungUp(session_id, "customer", ticket_id, self.service.now()))
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: dict[str, Any], p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who["ticket_id"], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: dict[str, Any], p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who["ticket_id"], p)
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class AgentNamespace(_Base):
+    party = "agent"
+
+    def __init__(self, service: Service, hub: MediaHub, staff: StaffAuth) -> None:
+        super().__init__("/agent", service, hub)
+        self.staff = staff
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        member = await self.staff.staff_for(_cookie(environ, SESSION_COOKIE))
+        if member is None:
+            raise ConnectionRefusedError("please log in")
+        if member.role not in AGENT_ROLES:
+            raise ConnectionRefusedError("this console is for agents")
+        agent_id = member.agent_id
+        await self.save_session(sid, {"agent_id": agent_id, "name": member.display_name})
+        await self.enter_room(sid, f"agent:{agent_id}")
+        await self._take_over(agent_id, sid)
+        if self.service.desk.agent_state(agent_id) is AgentState.OFFLINE:
+            try:
+                await self.service.submit(
+                    AgentSignedIn(agent_id, member.display_name, self.service.now())
+                )
+            except (DeskError, ServiceClosed) as exc:
+                self._release(agent_id, sid)
+                raise ConnectionRefusedError(str(exc)) from None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        who = await self.get_session(sid)
+        agent_id = who.get("agent_id")
+        if (
+            agent_id
+            and self._release(agent_id, sid)
+            and self.service.desk.agent_state(agent_id) is not AgentState.OFFLINE
+        ):
+            self.service.post(AgentSignedOut(agent_id, self.service.now()))
+
+    @event(Empty)
+    async def on_sync(self, sid: str, who: dict[str, Any], _: Empty) -> dict[str, Any]:
+        desk = self.service.desk
+        agent = desk.agents.get(who["agent_id"])
+        if agent is None:
+            raise Refusal("forbidden", "you are not signed in")
+        offer = None
+        if agent.state is AgentState.OFFERED and agent.ticket_id:
+            ticket = desk.tickets[agent.ticket_id]
+            offer = {"ticket_id": ticket.id, "topic": ticket.topic}
+        return {
+            "name": agent.name,
+            "state": agent.state.value,
+            "reason": agent.away_reason,
+            "session_id": agent.session_id,
+            "offer": offer,
+            "waiting": len(desk.queue),
+        }
+
+    @event(Empty)
+    async def on_ready(self, sid: str, who: dict[str, Any], _: Empty) -> None:
+        await self.service.submit(AgentReady(who["agent_id"], self.service.now()))
+
+    @event(AwayIn)
+    async def on_away(self, sid: str, who: dict[str, Any], p: AwayIn) -> None:
+        await self.service.submit(AgentAway(who["agent_id"], self.service.now(), p.reason))
+
+    @event(TicketRef)
+    async def on_accept(self, sid: str, who: dict[str, Any], p: TicketRef) -> dict[str, Any]:
+        await self.service.submit(OfferAccepted(who["agent_id"], p.ticket_id, self.service.now()))
+        return {"session_id": self.service.desk.agents[who["agent_id"]].session_id}
+
+    @event(TicketRef)
+    async def on_decline(self, sid: str, who: dict[str, Any], p: TicketRef) -> None:
+        await self.service.submit(OfferDeclined(who["agent_id"], p.ticket_id, self.service.now()))
+
+    @event(SessionRef)
+    async def on_hangup(self, sid: str, who: dict[str, Any], p: SessionRef) -> None:
+        session_id = self._live_session(who["agent_id"], p.session_id)
+        await self.service.submit(HungUp(session_id, "agent", who["agent_id"], self.service.now()))
+
+    @event(WrapUpIn)
+    async def on_wrap_up(self, sid: str, who: dict[str, Any], p: WrapUpIn) -> None:
+        await self.service.submit(
+            WrapUpDone(who["agent_id"], p.session_id, p.disposition, p.note, self.service.now())
+        )
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: dict[str, Any], p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who["agent_id"], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: dict[str, Any], p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who["agent_id"], p)
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class SocketNotifier:
+    """The notify port: desk Notify effects become emits to the party's room."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
+
+    async def notify(
+        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
+    ) -> None:
+        if to == "customer":
+            await self._sio.emit(
+                event, dict(data), room=f"ticket:{target_id}", namespace="/customer"
+            )
+        else:
+            await self._sio.emit(event, dict(data), room=f"agent:{target_id}", namespace="/agent")
+
+
+def create_socket_server(
+    *, allowed_origins: tuple[str, ...], max_message: int
+) -> socketio.AsyncServer:
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        transports=["websocket"],
+        # None = same origin only; an explicit list for embedding sites.
+        cors_allowed_origins=list(allowed_origins) or None,
+        max_http_buffer_size=max_message,
+        ping_interval=10,
+        ping_timeout=10,
+    )

@@ -1,0 +1,1 @@
+"""HTTP: REST API, pages and static files, health."""

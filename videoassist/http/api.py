@@ -1,0 +1,149 @@
+"""REST API: tickets (customers), login/logout/me (staff), health. See docs/openapi.yaml."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from videoassist.auth import SESSION_COOKIE
+from videoassist.desk import DeskError
+from videoassist.desk.events import CustomerTapped
+from videoassist.http.keys import HUB, SERVICE, SETTINGS, STAFF, TOKENS
+from videoassist.http.middleware import json_error
+from videoassist.service import ServiceClosed
+
+routes = web.RouteTableDef()
+
+TOPICS = ("", "setup", "connectivity", "billing", "device", "other")
+
+
+class TapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(default="", max_length=32)
+    description: str = Field(default="", max_length=500)
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    if request.content_type != "application/json":
+        raise _BadRequest(json_error(415, "unsupported_media_type", "send application/json"))
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise _BadRequest(json_error(400, "invalid", "the body is not valid JSON")) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise _BadRequest(json_error(422, "invalid", f"{where}: {first['msg']}")) from None
+
+
+class _BadRequest(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+@routes.post("/api/tickets")
+async def create_ticket(request: web.Request) -> web.Response:
+    try:
+        tap: TapIn = await _body(request, TapIn)
+    except _BadRequest as bad:
+        return bad.response
+    if tap.topic not in TOPICS:
+        return json_error(
+            422, "invalid", f"topic: must be one of {', '.join(t for t in TOPICS if t)}"
+        )
+    service = request.app[SERVICE]
+    ticket_id = secrets.token_hex(12)
+    try:
+        await service.submit(
+            CustomerTapped(ticket_id, service.now(), topic=tap.topic, description=tap.description)
+        )
+    except DeskError as exc:
+        return json_error(exc.status, exc.code, exc.message)
+    except ServiceClosed:
+        return json_error(503, "unavailable", "the service is shutting down")
+    settings = request.app[SETTINGS]
+    return web.json_response(
+        {
+            "ticket_id": ticket_id,
+            "token": request.app[TOKENS].issue(ticket_id),
+            "ice_servers": list(settings.ice_servers),
+        },
+        status=201,
+    )
+
+
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    try:
+        creds: LoginIn = await _body(request, LoginIn)
+    except _BadRequest as bad:
+        return bad.response
+    result = await request.app[STAFF].login(creds.username, creds.password)
+    if result is None:
+        return json_error(401, "bad_credentials", "wrong username or password")
+    member, token = result
+    settings = request.app[SETTINGS]
+    response = web.json_response(_me(member, settings))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(settings.staff_session_ttl),
+        httponly=True,
+        samesite="Strict",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@routes.post("/api/logout")
+async def logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await request.app[STAFF].logout(token)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    if member is None:
+        return json_error(401, "unauthenticated", "please log in")
+    return web.json_response(_me(member, request.app[SETTINGS]))
+
+
+def _me(member: Any, settings: Any) -> dict[str, Any]:
+    return {
+        "username": member.username,
+        "display_name": member.display_name,
+        "role": member.role,
+        "ice_servers": list(settings.ice_servers),
+    }
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    if service.desk.draining:
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response(
+        {"status": "ready", "peer_connections": request.app[HUB].peer_connections}
+    )

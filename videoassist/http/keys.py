@@ -1,0 +1,20 @@
+"""Typed application keys: all state hangs off the Application."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+
+from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.media.hub import MediaHub
+from videoassist.service import Service
+from videoassist.settings import Settings
+from videoassist.store.records import Records
+
+SETTINGS = web.AppKey("settings", Settings)
+RECORDS = web.AppKey("records", Records)
+SERVICE = web.AppKey("service", Service)
+HUB = web.AppKey("hub", MediaHub)
+STAFF = web.AppKey("staff", StaffAuth)
+TOKENS = web.AppKey("tokens", TicketTokens)
+SIO = web.AppKey("sio", socketio.AsyncServer)

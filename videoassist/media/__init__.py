@@ -1,0 +1,1 @@
+"""Media: WebRTC termination and forwarding (aiortc). Signaling-agnostic: SDP in, SDP out."""

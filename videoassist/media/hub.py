@@ -1,0 +1,289 @@
+"""The media hub: one ``MediaSession`` per live support session, one peer connection per party.
+
+Ownership (closing cascades downwards, every ``close()`` is idempotent):
+
+    MediaHub ─► MediaSession ─► Participant ─► RTCPeerConnection
+                                           ├─► Fanout (one per remote track)
+                                           └─► ProxyTrack (one per outgoing kind)
+
+The customer's camera/screen and microphone go to the agent; the agent's camera and microphone
+go to the customer. Frames are decoded by aiortc's receiver threads and re-encoded by each
+sender in the default executor (decode-and-relay); nothing CPU-heavy runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from videoassist.media.fanout import Fanout, ProxyTrack
+
+logger = logging.getLogger(__name__)
+
+Party = Literal["customer", "agent"]
+OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
+KINDS = ("audio", "video")
+MAX_SDP_BYTES = 32 * 1024
+MAX_M_SECTIONS = 4
+CLOSE_TIMEOUT = 5.0
+
+
+class MediaError(Exception):
+    """Signaling the hub cannot accept; ``code`` goes back to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Participant:
+    def __init__(self, session: MediaSession, party: Party) -> None:
+        self.session = session
+        self.party = party
+        self.pc: RTCPeerConnection | None = None
+        self.outgoing = {kind: ProxyTrack(kind) for kind in KINDS}
+        self.fanouts: dict[str, Fanout] = {}
+        self._pending_candidates: list[dict[str, Any]] = []
+        self._watchdog: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    @property
+    def name(self) -> str:
+        return f"{self.session.id}/{self.party}"
+
+    async def answer(self, sdp: str) -> RTCSessionDescription:
+        if self.pc is not None:
+            # aiortc has no ICE restart: a new offer is a reconnect with a new peer connection.
+            await self._close_pc()
+        hub = self.session.hub
+        hub.reserve_peer()
+        pc = RTCPeerConnection(hub.rtc_configuration())
+        self.pc = pc
+        self.connected.clear()
+        pc.on("track", lambda track: self._on_track(pc, track))
+        pc.on("connectionstatechange", lambda: self._on_state(pc))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for kind in KINDS:
+                pc.addTrack(self.outgoing[kind])
+            await pc.setLocalDescription(await pc.createAnswer())
+            pending, self._pending_candidates = self._pending_candidates, []
+            for candidate in pending:
+                await self._add_candidate(pc, candidate)
+        except Exception as exc:
+            logger.info("Participant(%s) offer refused: %s", self.name, exc)
+            await self._close_pc()
+            raise MediaError("bad_offer", f"the offer could not be used: {exc}") from None
+        self._watchdog = asyncio.create_task(self._connect_watchdog(pc))
+        return pc.localDescription
+
+    async def add_candidate(self, candidate: dict[str, Any]) -> None:
+        pc = self.pc
+        if pc is None or pc.remoteDescription is None:
+            if len(self._pending_candidates) < 32:
+                self._pending_candidates.append(candidate)
+            return
+        await self._add_candidate(pc, candidate)
+
+    async def _add_candidate(self, pc: RTCPeerConnection, data: dict[str, Any]) -> None:
+        text = data.get("candidate") or ""
+        if not text:
+            await pc.addIceCandidate(None)
+            return
+        try:
+            candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+        except (AssertionError, ValueError, IndexError):
+            raise MediaError("bad_candidate", "the ICE candidate could not be parsed") from None
+        candidate.sdpMid = data.get("sdpMid")
+        candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+            candidate.sdpMLineIndex = 0
+        await pc.addIceCandidate(candidate)
+
+    def _on_track(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
+        if pc is not self.pc:
+            return
+        old = self.fanouts.get(track.kind)
+        fanout = Fanout(track, f"{self.name}/{track.kind}")
+        self.fanouts[track.kind] = fanout
+        if old is not None:
+            self.session.track_tasks(old.close())
+        other = self.session.participants[OTHER[self.party]]
+        if track.kind in other.outgoing:
+            other.outgoing[track.kind].set_source(fanout.subscribe())
+        logger.info("Participant(%s) receiving %s", self.name, track.kind)
+
+    def _on_state(self, pc: RTCPeerConnection) -> None:
+        if pc is not self.pc:
+            return
+        state = pc.connectionState
+        logger.info("Participant(%s) connection %s", self.name, state)
+        if state == "connected":
+            self.connected.set()
+        elif state == "failed":
+            self.session.failed(f"{self.party} connection failed")
+
+    async def _connect_watchdog(self, pc: RTCPeerConnection) -> None:
+        try:
+            await asyncio.wait_for(self.connected.wait(), self.session.hub.connect_timeout)
+        except TimeoutError:
+            if pc is self.pc:
+                self.session.failed(f"{self.party} media did not connect in time")
+
+    async def _close_pc(self) -> None:
+        pc, self.pc = self.pc, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        fanouts, self.fanouts = self.fanouts, {}
+        for fanout in fanouts.values():
+            await fanout.close()
+        if pc is not None:
+            self.session.hub.release_peer()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pc.close(), CLOSE_TIMEOUT)
+
+    async def close(self) -> None:
+        await self._close_pc()
+        for track in self.outgoing.values():
+            track.stop()
+
+
+class MediaSession:
+    def __init__(self, hub: MediaHub, session_id: str, ticket_id: str, agent_id: str) -> None:
+        self.hub = hub
+        self.id = session_id
+        self.ticket_id = ticket_id
+        self.agent_id = agent_id
+        self.participants: dict[str, Participant] = {
+            "customer": Participant(self, "customer"),
+            "agent": Participant(self, "agent"),
+        }
+        self.closed = False
+        self._failed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def track_tasks(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def failed(self, detail: str) -> None:
+        if not self._failed and not self.closed:
+            self._failed = True
+            logger.warning("MediaSession(%s) failed: %s", self.id, detail)
+            self.hub.on_failure(self.id, detail)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for participant in self.participants.values():
+            await participant.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        logger.info("MediaSession(%s) closed", self.id)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "participants": {
+                party: {
+                    "connection": p.pc.connectionState if p.pc else None,
+                    "receiving": {kind: f.frames for kind, f in p.fanouts.items()},
+                }
+                for party, p in self.participants.items()
+            },
+        }
+
+
+class MediaHub:
+    def __init__(
+        self,
+        *,
+        ice_servers: tuple[dict[str, Any], ...],
+        connect_timeout: float,
+        max_peer_connections: int,
+        on_failure: Callable[[str, str], None],
+    ) -> None:
+        self.ice_servers = ice_servers
+        self.connect_timeout = connect_timeout
+        self.max_peer_connections = max_peer_connections
+        self.on_failure = on_failure
+        self.sessions: dict[str, MediaSession] = {}
+        self.peer_connections = 0
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        # Always an explicit list: with None aiortc would use a public STUN server.
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in self.ice_servers
+        ]
+        return RTCConfiguration(iceServers=servers)
+
+    def reserve_peer(self) -> None:
+        if self.peer_connections >= self.max_peer_connections:
+            raise MediaError("media_busy", "this server has no room for more media connections")
+        self.peer_connections += 1
+
+    def release_peer(self) -> None:
+        self.peer_connections -= 1
+
+    def open(self, session_id: str, ticket_id: str, agent_id: str) -> MediaSession:
+        session = self.sessions.get(session_id)
+        if session is None:
+            session = MediaSession(self, session_id, ticket_id, agent_id)
+            self.sessions[session_id] = session
+        return session
+
+    async def close_session(self, session_id: str) -> None:
+        """Detach the session at once; its peer connections close in the background."""
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            task = asyncio.create_task(session.close(), name=f"MediaSession({session_id}).close")
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def answer(self, session_id: str, party: Party, sdp: str) -> RTCSessionDescription:
+        if len(sdp.encode()) > MAX_SDP_BYTES:
+            raise MediaError("bad_offer", "the offer is too large")
+        if sdp.count("\nm=") + sdp.startswith("m=") > MAX_M_SECTIONS:
+            raise MediaError(
+                "bad_offer", f"the offer has more than {MAX_M_SECTIONS} media sections"
+            )
+        return await self._participant(session_id, party).answer(sdp)
+
+    async def add_candidate(self, session_id: str, party: Party, candidate: dict[str, Any]) -> None:
+        await self._participant(session_id, party).add_candidate(candidate)
+
+    def _participant(self, session_id: str, party: Party) -> Participant:
+        session = self.sessions.get(session_id)
+        if session is None or session.closed:
+            raise MediaError("no_session", "this session has no media (it has ended)")
+        return session.participants[party]
+
+    async def close(self) -> None:
+        for session_id in list(self.sessions):
+            await self.close_session(session_id)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "peer_connections": self.peer_connections,
+            "sessions": [s.dump() for s in self.sessions.values()],
+        }

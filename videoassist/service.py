@@ -1,0 +1,184 @@
+"""The service: the one writer of desk state.
+
+Every change goes through the inbox, one event at a time: ``desk.handle(event)`` returns effects,
+which are carried out in a fixed order (persist, then notify, then media, then timers) before the
+next event is taken. Callers that need the outcome (``submit``) get the effects or the
+``DeskError``; others (``post``: timers, media callbacks) fire and forget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from videoassist.desk import Desk, DeskError
+from videoassist.desk.events import (
+    CancelTimer,
+    Effect,
+    Event,
+    Notify,
+    Party,
+    SaveSession,
+    SaveTicket,
+    SessionRow,
+    SetTimer,
+    StartMedia,
+    StopMedia,
+    TicketRow,
+)
+
+logger = logging.getLogger(__name__)
+
+EFFECT_TIMEOUT = 5.0
+_ORDER = {SaveTicket: 0, SaveSession: 0, Notify: 1, StartMedia: 2, StopMedia: 2}
+
+
+class RecordsPort(Protocol):
+    async def save_ticket(self, row: TicketRow) -> None: ...
+    async def save_session(self, row: SessionRow) -> None: ...
+
+
+class NotifierPort(Protocol):
+    async def notify(
+        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
+    ) -> None: ...
+
+
+class MediaPort(Protocol):
+    def open(self, session_id: str, ticket_id: str, agent_id: str) -> object: ...
+    async def close_session(self, session_id: str) -> None: ...
+
+
+class ServiceClosed(Exception):
+    pass
+
+
+class Service:
+    def __init__(
+        self,
+        desk: Desk,
+        *,
+        records: RecordsPort,
+        notifier: NotifierPort,
+        media: MediaPort,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.desk = desk
+        self.clock = clock
+        self._records = records
+        self._notifier = notifier
+        self._media = media
+        self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None]] = (
+            asyncio.Queue()
+        )
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def now(self) -> float:
+        return self.clock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="Service.inbox")
+
+    async def submit(self, event: Event) -> list[Effect]:
+        """Feed ``event`` and wait until its effects are carried out; DeskError on refusal."""
+        if self._closed:
+            raise ServiceClosed("the service has stopped")
+        future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((event, future))
+        return await future
+
+    def post(self, event: Event) -> None:
+        if not self._closed:
+            self._inbox.put_nowait((event, None))
+
+    async def close(self) -> None:
+        """Stop taking events; what is already in the inbox is still handled."""
+        if self._closed:
+            return
+        self._closed = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._task is not None:
+            self._inbox.put_nowait(_STOP)  # type: ignore[arg-type]
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._inbox.get()
+            if item is _STOP:
+                break
+            event, future = item
+            try:
+                effects = self.desk.handle(event)
+            except DeskError as exc:
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+                else:
+                    logger.info("Service: %s refused: %s", type(event).__name__, exc)
+                continue
+            except Exception as exc:
+                logger.exception("Service: desk failed on %r", event)
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+                continue
+            await self._carry_out(effects)
+            if future is not None and not future.done():
+                future.set_result(effects)
+
+    async def _carry_out(self, effects: list[Effect]) -> None:
+        for effect in sorted(effects, key=lambda e: _ORDER.get(type(e), 3)):
+            try:
+                async with asyncio.timeout(EFFECT_TIMEOUT):
+                    await self._apply(effect)
+            except Exception:
+                logger.exception("Service: effect %r failed", effect)
+
+    async def _apply(self, effect: Effect) -> None:
+        match effect:
+            case SaveTicket(row):
+                await self._records.save_ticket(row)
+            case SaveSession(row):
+                await self._records.save_session(row)
+                if row.ended_at is not None and row.wrapped_up_at is None:
+                    # The canonical line for a finished session.
+                    logger.info(
+                        "session ended id=%s ticket=%s agent=%s wait=%.1fs duration=%.1fs"
+                        " reason=%s",
+                        row.id,
+                        row.ticket_id,
+                        row.agent_id,
+                        row.answered_at - row.queued_at,
+                        row.ended_at - row.answered_at,
+                        row.end_reason,
+                    )
+            case Notify(to, target_id, event, data):
+                await self._notifier.notify(to, target_id, event, data)
+            case StartMedia(session_id, ticket_id, agent_id):
+                self._media.open(session_id, ticket_id, agent_id)
+            case StopMedia(session_id):
+                await self._media.close_session(session_id)
+            case SetTimer(key, at, event):
+                self._cancel_timer(key)
+                delay = max(0.0, at - self.clock())
+                loop = asyncio.get_running_loop()
+                self._timers[key] = loop.call_later(delay, self._fire, key, event)
+            case CancelTimer(key):
+                self._cancel_timer(key)
+
+    def _fire(self, key: str, event: Event) -> None:
+        self._timers.pop(key, None)
+        self.post(event)
+
+    def _cancel_timer(self, key: str) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+
+_STOP = object()

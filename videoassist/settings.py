@@ -1,0 +1,83 @@
+"""Settings: the only module that reads the environment.
+
+Every knob has an embedded default so ``videoassist serve`` runs with nothing configured.
+Environment variables are named ``VIDEOASSIST_<FIELD>`` (upper case).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import MISSING, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = ROOT / "var"
+    database_url: str = ""  # default: sqlite file in data_dir
+    web_dir: Path = ROOT / "web"
+    # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
+    secret_key: str = ""
+    ring_timeout: float = 20.0
+    ticket_ttl: float = 2 * 3600.0
+    staff_session_ttl: float = 12 * 3600.0
+    secure_cookies: bool = False  # set true behind TLS
+    # ICE servers handed to browsers and used by the server's peer connections.
+    # Never None: aiortc would fall back to a public STUN server.
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    # Local addresses the media server gathers ICE candidates on; empty = every interface.
+    media_addresses: tuple[str, ...] = ()
+    media_connect_timeout: float = 15.0
+    max_peer_connections: int = 200
+    client_max_size: int = 64 * 1024
+    socket_max_message: int = 64 * 1024
+    allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    drain_timeout: float = 5.0
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'videoassist.db'}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(f"VIDEOASSIST_{f.name.upper()}")
+        if raw is None:
+            continue
+        default = None if f.default is MISSING else f.default
+        values[f.name] = _parse(f.name, raw, default)
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    try:
+        if name == "ice_servers":
+            servers = json.loads(raw)
+            if not isinstance(servers, list):
+                raise ValueError("expected a JSON list")
+            return tuple(servers)
+        if name in ("media_addresses", "allowed_origins"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if name in ("data_dir", "web_dir"):
+            return Path(raw)
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return raw
+    except ValueError as exc:
+        raise SystemExit(f"VIDEOASSIST_{name.upper()}: {exc}") from None

@@ -1,0 +1,1 @@
+"""Records (SQL) and, later, live-state adapters."""

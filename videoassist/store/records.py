@@ -1,0 +1,191 @@
+"""Durable records over SQLAlchemy 2 async Core: SQLite by default, PostgreSQL with the same code.
+
+Times are stored as seconds since the epoch (UTC) in floating point columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from videoassist.desk.events import SessionRow, TicketRow
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("agent", "supervisor", "trainer", "admin")
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(128), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+staff_sessions = sa.Table(
+    "staff_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("end_reason", sa.String(64)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), sa.ForeignKey("tickets.id"), nullable=False, index=True),
+    sa.Column("agent_id", sa.String(64), nullable=False, index=True),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("answered_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("end_reason", sa.String(64)),
+    sa.Column("disposition", sa.String(32)),
+    sa.Column("note", sa.String(2000)),
+    sa.Column("wrapped_up_at", sa.Float),
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Records:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Records:
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return cls(create_async_engine(url))
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+
+        def upgrade(connection: sa.Connection) -> None:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS))
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -------------------------------------------------------------- users
+
+    async def add_user(
+        self, username: str, display_name: str, password_hash: str, role: str, now: float
+    ) -> int:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                users.insert().values(
+                    username=username,
+                    display_name=display_name,
+                    password_hash=password_hash,
+                    role=role,
+                    created_at=now,
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    async def user_by_name(self, username: str) -> dict[str, Any] | None:
+        return await self._one(users.select().where(users.c.username == username))
+
+    async def user_by_id(self, user_id: int) -> dict[str, Any] | None:
+        return await self._one(users.select().where(users.c.id == user_id))
+
+    async def set_password(self, user_id: int, password_hash: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    # -------------------------------------------------------------- staff sessions
+
+    async def add_staff_session(self, token_hash: str, user_id: int, expires_at: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                staff_sessions.insert().values(
+                    token_hash=token_hash, user_id=user_id, expires_at=expires_at
+                )
+            )
+
+    async def staff_session_user(self, token_hash: str, now: float) -> dict[str, Any] | None:
+        query = (
+            sa.select(users)
+            .join(staff_sessions, staff_sessions.c.user_id == users.c.id)
+            .where(staff_sessions.c.token_hash == token_hash, staff_sessions.c.expires_at > now)
+        )
+        return await self._one(query)
+
+    async def delete_staff_session(self, token_hash: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                staff_sessions.delete().where(staff_sessions.c.token_hash == token_hash)
+            )
+
+    # -------------------------------------------------------------- tickets and sessions
+
+    async def save_ticket(self, row: TicketRow) -> None:
+        await self._upsert(tickets, asdict(row))
+
+    async def save_session(self, row: SessionRow) -> None:
+        await self._upsert(sessions, asdict(row))
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        return await self._one(tickets.select().where(tickets.c.id == ticket_id))
+
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        return await self._one(sessions.select().where(sessions.c.id == session_id))
+
+    async def sessions_of_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sessions.select().where(sessions.c.ticket_id == ticket_id))
+            return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- helpers
+
+    async def _one(self, query: sa.Select[Any]) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+            return dict(row._mapping) if row else None
+
+    async def _upsert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table).values(**values)
+        updates = {k: stmt.excluded[k] for k in values if k != "id"}
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updates))

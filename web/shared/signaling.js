@@ -1,0 +1,104 @@
+// Shared signaling for every page: the socket.io connection and the one peer connection a
+// participant has with the server. Our own code is plain ES modules with no build step.
+import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
+
+const ACK_TIMEOUT_MS = 10000;
+
+export class AckError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function openSocket(namespace, auth) {
+  return io(namespace, {
+    transports: ["websocket"],
+    auth,
+    reconnection: true,
+    reconnectionAttempts: 5,
+  });
+}
+
+// Emit with an acknowledgement; resolves with the ack, rejects with AckError on an error ack.
+export function call(socket, event, data = {}) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, data, (timeoutError, reply) => {
+      if (timeoutError) {
+        reject(new AckError("timeout", "The server did not answer in time."));
+      } else if (reply && reply.error) {
+        reject(new AckError(reply.error.code, reply.error.message));
+      } else {
+        resolve(reply);
+      }
+    });
+  });
+}
+
+// One RTCPeerConnection to the server for a session. We always offer; the server answers with
+// every candidate it has, and our own candidates trickle to it as they are found.
+export class ServerPeer {
+  constructor({ socket, sessionId, iceServers, stream, onTrack, onStateChange }) {
+    this.socket = socket;
+    this.sessionId = sessionId;
+    this.pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+    this.senders = {};
+    for (const kind of ["audio", "video"]) {
+      const track = stream ? stream.getTracks().find((t) => t.kind === kind) : null;
+      const transceiver = this.pc.addTransceiver(track || kind, {
+        direction: "sendrecv",
+        streams: stream ? [stream] : [],
+      });
+      this.senders[kind] = transceiver.sender;
+    }
+    this.pc.ontrack = (ev) => onTrack && onTrack(ev);
+    this.pc.onconnectionstatechange = () => onStateChange && onStateChange(this.pc.connectionState);
+    this.pc.onicecandidate = (ev) => {
+      if (!ev.candidate) return;
+      call(this.socket, "rtc_candidate", {
+        session_id: this.sessionId,
+        candidate: ev.candidate.candidate,
+        sdpMid: ev.candidate.sdpMid,
+        sdpMLineIndex: ev.candidate.sdpMLineIndex,
+      }).catch(() => {});
+    };
+  }
+
+  async start() {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const answer = await call(this.socket, "rtc_offer", {
+      session_id: this.sessionId,
+      type: "offer",
+      sdp: this.pc.localDescription.sdp,
+    });
+    await this.pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
+  }
+
+  // Switch what we send (camera <-> screen) without renegotiating.
+  replaceVideo(track) {
+    return this.senders.video.replaceTrack(track);
+  }
+
+  close() {
+    this.pc.ontrack = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.onicecandidate = null;
+    this.pc.close();
+  }
+}
+
+export function stopStream(stream) {
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+}
+
+export function show(id, visible) {
+  document.getElementById(id).hidden = !visible;
+}
+
+export function formatSeconds(seconds) {
+  if (seconds == null) return "";
+  if (seconds < 60) return "less than a minute";
+  const minutes = Math.round(seconds / 60);
+  return minutes === 1 ? "about 1 minute" : `about ${minutes} minutes`;
+}
