@@ -261,10 +261,9 @@ AGENT_BUILDERS: dict[AgentState, Callable[[], World]] = {
 def waiting_ticket_not_offered_to_subject(world: World) -> str:
     """A customer who waits and whom the desk will not offer to the subject agent."""
     ticket_id = world.tap()
-    if world.desk.agent_state(SUBJECT_AGENT) is A.OFFERED:
-        if world.desk.agents[SUBJECT_AGENT].ticket_id == ticket_id:
-            # The subject was ready and got it; by declining, it waits for somebody else.
-            world.send(OfferDeclined(SUBJECT_AGENT, ticket_id, world.at()))
+    if world.desk.agents[SUBJECT_AGENT].ticket_id == ticket_id:
+        # The subject was ready and got it; by declining, it waits for somebody else.
+        world.send(OfferDeclined(SUBJECT_AGENT, ticket_id, world.at()))
     assert world.desk.ticket_state(ticket_id) is T.QUEUED
     return ticket_id
 
@@ -374,9 +373,7 @@ AGENT_OUTSIDE_THE_TABLE: dict[tuple[AgentState, str], Outcome] = {
         pairs("away", A.OFFLINE, A.BUSY, A.WRAP_UP), Raises(IllegalTransition, "agent")
     ),
     # Only a ready agent is offered a customer; the customer waits instead.
-    **dict.fromkeys(
-        pairs("offer", A.OFFLINE, A.OFFERED, A.BUSY, A.WRAP_UP, A.AWAY), NotProduced()
-    ),
+    **dict.fromkeys(pairs("offer", A.OFFLINE, A.OFFERED, A.BUSY, A.WRAP_UP, A.AWAY), NotProduced()),
     # The desk checks that the ticket is offered to this agent before it looks at states.
     **dict.fromkeys(
         pairs("accept", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Raises(NotAllowed)
@@ -389,13 +386,9 @@ AGENT_OUTSIDE_THE_TABLE: dict[tuple[AgentState, str], Outcome] = {
     # ...and a busy agent's customer is live, past cancelling.
     (A.BUSY, "withdraw"): Raises(IllegalTransition, "ticket", as_trigger="cancel"),
     # A ring timer for an offer the agent no longer holds lost a race: stale, not an error.
-    **dict.fromkeys(
-        pairs("timeout", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Ignored()
-    ),
+    **dict.fromkeys(pairs("timeout", A.OFFLINE, A.READY, A.BUSY, A.WRAP_UP, A.AWAY), Ignored()),
     # Without a session there is nothing to hang up or wrap up.
-    **dict.fromkeys(
-        pairs("end", A.OFFLINE, A.READY, A.OFFERED, A.AWAY), Raises(UnknownSubject)
-    ),
+    **dict.fromkeys(pairs("end", A.OFFLINE, A.READY, A.OFFERED, A.AWAY), Raises(UnknownSubject)),
     # The wrapping-up session is already over; its ticket cannot end twice.
     (A.WRAP_UP, "end"): Raises(IllegalTransition, "ticket"),
     **dict.fromkeys(

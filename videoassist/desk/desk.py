@@ -242,7 +242,7 @@ class Desk:
             raise Refused("the service is restarting; please try again in a minute")
         if ev.ticket_id in self.tickets:
             raise IllegalTransition(
-                f"ticket {ev.ticket_id}", self.tickets[ev.ticket_id].state, "tap"
+                f"ticket {ev.ticket_id}", self.tickets[ev.ticket_id].state.value, "tap"
             )
         ticket = Ticket(ev.ticket_id, ev.topic, ev.description, queued_at=ev.at)
         self.tickets[ticket.id] = ticket

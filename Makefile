@@ -1,0 +1,57 @@
+# Shortcuts. `make run` and `make test` are the README's quick start: each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-deps
+TEST_STAMP := $(VENV)/.test-deps
+WEB_STAMP := web/node_modules/.videoassist-installed
+
+.PHONY: setup run test test-fast e2e lint bench system-deps clean
+
+setup: $(RUN_STAMP) $(WEB_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(RUN_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+run: setup
+	$(BIN)/videoassist serve
+
+# Debian packages the tests use: the browser for end-to-end tests.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Debian's chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; \
+	fi
+
+test: $(TEST_STAMP) $(WEB_STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+test-fast: $(TEST_STAMP) $(WEB_STAMP)
+	$(BIN)/pytest -m "not e2e"
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(TEST_STAMP) $(WEB_STAMP)
+	$(BIN)/python -m bench.tap_to_first_frame
+
+clean:
+	rm -rf $(VENV) web/node_modules

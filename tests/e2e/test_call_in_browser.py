@@ -1,0 +1,122 @@
+"""The whole walking skeleton in two real browser windows: tap, answer, talk, share, hang up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import sqlalchemy as sa
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.harness import Harness, wait_until
+from videoassist.auth import hash_password
+from videoassist.store.records import sessions
+
+FRAMES_DECODED = """() => {
+  const pc = window.videoassist.peer;
+  if (!pc) return -1;
+  return pc.getStats().then((stats) => {
+    let frames = -1;
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") frames = s.framesDecoded || 0;
+    });
+    return frames;
+  });
+}"""
+
+SENDING_SCREEN = """() => {
+  const senders = window.videoassist.peer.getSenders();
+  const sender = senders.find((s) => s.track && s.track.kind === "video");
+  return Boolean(sender && sender.track.getSettings().displaySurface);
+}"""
+
+
+async def frames_decoded(page: Page) -> int:
+    return int(await page.evaluate(FRAMES_DECODED))
+
+
+async def wait_for_more_frames(page: Page, than: int, timeout: float = 20.0) -> int:
+    """Wait until the page's inbound video has decoded more than ``than`` frames."""
+    latest = than
+    deadline = time.monotonic() + timeout
+    while latest <= than:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"framesDecoded stuck at {latest} (wanted more than {than})")
+        await asyncio.sleep(0.1)
+        latest = await frames_decoded(page)
+    return latest
+
+
+async def test_customer_and_agent_talk_over_video_then_wrap_up(
+    browser: Browser, harness: Harness
+) -> None:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    agent_ctx = await browser.new_context()
+    customer_ctx = await browser.new_context()
+    agent = await agent_ctx.new_page()
+    customer = await customer_ctx.new_page()
+    errors: list[str] = []
+    for page in (agent, customer):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # The agent logs in and goes Ready.
+    await agent.goto(f"{harness.url}/agent")
+    await agent.get_by_label("Username").fill("alice")
+    await agent.get_by_label("Password").fill("pw-alice-1")
+    await agent.get_by_role("button", name="Log in").click()
+    await expect(agent.locator("#state")).to_have_text("Away")
+    await agent.get_by_role("button", name="Ready").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+
+    # The customer taps Get help with the keyboard only.
+    await customer.goto(harness.url)
+    await customer.get_by_label("What do you need help with?").select_option("setup")
+    await customer.get_by_label("Describe it").fill("The router light is red")
+    await customer.get_by_role("button", name="Get help").focus()
+    await customer.keyboard.press("Enter")
+
+    # The agent's console rings; the agent accepts.
+    await expect(agent.locator("#offer")).to_be_visible()
+    await expect(agent.locator("#offer-topic")).to_have_text("setup")
+    await agent.get_by_role("button", name="Accept").click()
+
+    # Both sides decode video from the other.
+    await expect(agent.locator("#live")).to_be_visible()
+    await expect(customer.locator("#live")).to_be_visible()
+    await expect(customer.locator("#agent-name")).to_have_text("Alice")
+    agent_frames = await wait_for_more_frames(agent, 0)
+    customer_frames = await wait_for_more_frames(customer, 0)
+    agent_frames = await wait_for_more_frames(agent, agent_frames)
+    await wait_for_more_frames(customer, customer_frames)
+
+    # The customer switches to screen sharing; the agent keeps receiving frames.
+    await customer.get_by_role("button", name="Share my screen").click()
+    await expect(customer.get_by_role("button", name="Use my camera")).to_be_visible()
+    assert await customer.evaluate(SENDING_SCREEN)
+    agent_frames = await wait_for_more_frames(agent, agent_frames)
+    await wait_for_more_frames(agent, agent_frames)
+
+    # The customer hangs up; the agent wraps up and is Ready again.
+    await customer.get_by_role("button", name="Hang up").click()
+    await expect(customer.locator("#ended")).to_be_visible()
+    await expect(agent.locator("#wrapup")).to_be_visible()
+    await expect(agent.locator("#wrapup-reason")).to_have_text("The customer hung up.")
+    await agent.get_by_label("Outcome").select_option("resolved")
+    await agent.get_by_label("Note").fill("walked through a router reset")
+    await agent.get_by_role("button", name="Done").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+
+    # The session is on record with both timestamps.
+    async with harness.records.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in await conn.execute(sa.select(sessions))]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["answered_at"] is not None and row["ended_at"] is not None
+    assert row["answered_at"] <= row["ended_at"]
+    assert row["end_reason"] == "customer_hung_up"
+    assert row["disposition"] == "resolved"
+    assert row["note"] == "walked through a router reset"
+    await wait_until(lambda: harness.hub.peer_connections == 0, what="server peers closed")
+    assert errors == []
+    await agent_ctx.close()
+    await customer_ctx.close()

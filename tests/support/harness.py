@@ -1,0 +1,172 @@
+"""A running videoassist on loopback plus the clients that talk to it (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from videoassist.app import create_app
+from videoassist.auth import hash_password
+from videoassist.http.keys import HUB, RECORDS, SERVICE
+from videoassist.settings import Settings
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        host="127.0.0.1",
+        port=0,
+        data_dir=data_dir,
+        secret_key="test-secret-key",
+        media_addresses=("127.0.0.1",),
+        ring_timeout=20.0,
+    )
+    return base.with_(**overrides)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll a condition on the loop until it holds; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+class Inbox:
+    """Every event a socket.io client receives on one namespace, in order."""
+
+    def __init__(self, client: socketio.AsyncClient, namespace: str) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self._changed = asyncio.Event()
+
+        async def catch_all(event: str, data: Any = None) -> None:
+            self.events.append((event, data))
+            self._changed.set()
+
+        client.on("*", catch_all, namespace=namespace)
+
+    async def next(self, name: str, timeout: float = 10.0, after: int = 0) -> Any:
+        """The first ``name`` event at or after index ``after``, waiting for it if needed."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for event, data in self.events[after:]:
+                    if event == name:
+                        return data
+                self._changed.clear()
+                await self._changed.wait()
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.events]
+
+
+class Party:
+    def __init__(self, client: socketio.AsyncClient, namespace: str) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.inbox = Inbox(client, namespace)
+
+    async def call(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply: dict[str, Any] = await self.client.call(
+            event, data or {}, namespace=self.namespace, timeout=10
+        )
+        return reply
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+class Harness:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.runner = web.AppRunner(self.app, shutdown_timeout=5)
+        self.url = ""
+        self.http: aiohttp.ClientSession | None = None
+        self._parties: list[Party] = []
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = aiohttp.ClientSession(self.url)
+
+    async def stop(self) -> None:
+        for party in self._parties:
+            if party.client.connected:
+                await party.client.disconnect()
+        if self.http is not None:
+            await self.http.close()
+        await self.runner.cleanup()
+
+    @property
+    def service(self) -> Any:
+        return self.app[SERVICE]
+
+    @property
+    def hub(self) -> Any:
+        return self.app[HUB]
+
+    @property
+    def records(self) -> Any:
+        return self.app[RECORDS]
+
+    async def add_staff(
+        self, username: str, role: str = "agent", password: str = "password-1"
+    ) -> str:
+        """Create a staff account and log it in; returns the session cookie value."""
+        await self.records.add_user(
+            username, username.title(), hash_password(password), role, time.time()
+        )
+        return await self.login(username, password)
+
+    async def login(self, username: str, password: str) -> str:
+        assert self.http is not None
+        async with self.http.post(
+            "/api/login", json={"username": username, "password": password}
+        ) as r:
+            assert r.status == 200, await r.text()
+            return r.cookies["va_session"].value
+
+    async def tap(self, topic: str = "", description: str = "") -> dict[str, Any]:
+        assert self.http is not None
+        async with self.http.post(
+            "/api/tickets", json={"topic": topic, "description": description}
+        ) as r:
+            body: dict[str, Any] = await r.json()
+            assert r.status == 201, body
+            return body
+
+    async def customer(self, token: str) -> Party:
+        client = socketio.AsyncClient(reconnection=False)
+        party = Party(client, "/customer")
+        await client.connect(
+            self.url,
+            namespaces=["/customer"],
+            transports=["websocket"],
+            auth={"token": token},
+            wait_timeout=5,
+        )
+        self._parties.append(party)
+        return party
+
+    async def agent(self, cookie: str) -> Party:
+        client = socketio.AsyncClient(reconnection=False)
+        party = Party(client, "/agent")
+        await client.connect(
+            self.url,
+            namespaces=["/agent"],
+            transports=["websocket"],
+            headers={"Cookie": f"va_session={cookie}"},
+            wait_timeout=5,
+        )
+        self._parties.append(party)
+        return party

@@ -1,0 +1,643 @@
+"""The desk's rules, one behaviour per test: who is offered what, when, and how things end."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+
+from videoassist.desk import (
+    AgentAway,
+    AgentReady,
+    AgentSignedIn,
+    AgentSignedOut,
+    AgentState,
+    CancelTimer,
+    CustomerCancelled,
+    CustomerLeft,
+    CustomerTapped,
+    Desk,
+    DeskError,
+    DrainStarted,
+    HungUp,
+    IllegalTransition,
+    MediaFailed,
+    NotAllowed,
+    Notify,
+    OfferAccepted,
+    OfferDeclined,
+    OfferTimedOut,
+    Refused,
+    SaveSession,
+    SaveTicket,
+    SetTimer,
+    StopMedia,
+    TicketState,
+    WrapUpDone,
+)
+from videoassist.desk.estimate import WaitEstimator
+from videoassist.desk.events import Effect
+
+A = AgentState
+T = TicketState
+
+# --------------------------------------------------------------------------- helpers
+
+
+def make_desk(*, ring_timeout: float = 20.0, estimator: WaitEstimator | None = None) -> Desk:
+    session_ids = itertools.count(1)
+    return Desk(
+        new_id=lambda: f"s{next(session_ids)}", ring_timeout=ring_timeout, estimator=estimator
+    )
+
+
+def ready_agent(desk: Desk, agent_id: str, at: float) -> list[Effect]:
+    desk.handle(AgentSignedIn(agent_id, agent_id.title(), at))
+    return desk.handle(AgentReady(agent_id, at))
+
+
+def tap(desk: Desk, ticket_id: str, at: float, topic: str = "") -> list[Effect]:
+    return desk.handle(CustomerTapped(ticket_id, at, topic=topic))
+
+
+def offers(effects: list[Effect]) -> list[tuple[str, object]]:
+    """(agent, ticket) for every offer rung, in order."""
+    return [
+        (e.target_id, e.data["ticket_id"])
+        for e in effects
+        if isinstance(e, Notify) and e.event == "offer"
+    ]
+
+
+def notes(effects: list[Effect], event: str, target_id: str | None = None) -> list[Notify]:
+    return [
+        e
+        for e in effects
+        if isinstance(e, Notify)
+        and e.event == event
+        and (target_id is None or e.target_id == target_id)
+    ]
+
+
+def one(effects: list[Effect], kind: type[Any]) -> Any:
+    found = [e for e in effects if isinstance(e, kind)]
+    assert len(found) == 1, f"expected one {kind.__name__}, got {found}"
+    return found[0]
+
+
+def ring_timer(effects: list[Effect]) -> SetTimer:
+    timer = one(effects, SetTimer)
+    assert isinstance(timer.event, OfferTimedOut)
+    return timer
+
+
+def start_session(desk: Desk, agent_id: str, ticket_id: str, at: float) -> str:
+    """Tap a customer and have the (only ready) agent accept; returns the session id."""
+    assert offers(tap(desk, ticket_id, at)) == [(agent_id, ticket_id)]
+    desk.handle(OfferAccepted(agent_id, ticket_id, at + 1))
+    session_id = desk.tickets[ticket_id].session_id
+    assert session_id is not None
+    return session_id
+
+
+def snapshot(desk: Desk) -> tuple[Any, ...]:
+    return (
+        desk.dump(),
+        copy.deepcopy(desk.agents),
+        copy.deepcopy(desk.tickets),
+        list(desk.queue),
+        copy.deepcopy(desk.sessions),
+        desk.draining,
+        desk.estimator.average_handle,
+    )
+
+
+# --------------------------------------------------------------------------- taps
+
+
+class TestTap:
+    def test_a_tap_queues_the_customer_and_saves_the_ticket(self) -> None:
+        desk = make_desk()
+        effects = tap(desk, "t1", 5.0, topic="wifi")
+        assert desk.queue == ["t1"]
+        row = one(effects, SaveTicket).row
+        assert (row.id, row.topic, row.status, row.queued_at) == ("t1", "wifi", "queued", 5.0)
+
+    def test_tapping_twice_with_one_ticket_is_refused_naming_the_state(self) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        before = snapshot(desk)
+        with pytest.raises(IllegalTransition) as info:
+            tap(desk, "t1", 2.0)
+        assert str(info.value) == "ticket t1 cannot 'tap' while 'queued'"
+        assert snapshot(desk) == before
+
+
+# --------------------------------------------------------------------------- matching
+
+
+class TestOffers:
+    def test_waiting_customers_are_offered_in_the_order_they_tapped(self) -> None:
+        desk = make_desk()
+        for at, ticket_id in enumerate(["t-c", "t-a", "t-b"]):
+            tap(desk, ticket_id, float(at))
+        assert offers(ready_agent(desk, "a1", 10.0)) == [("a1", "t-c")]
+        assert offers(ready_agent(desk, "a2", 11.0)) == [("a2", "t-a")]
+        assert offers(ready_agent(desk, "a3", 12.0)) == [("a3", "t-b")]
+
+    def test_a_customer_is_offered_to_the_longest_idle_ready_agent(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a3", 1.0)
+        ready_agent(desk, "a1", 2.0)
+        ready_agent(desk, "a2", 3.0)
+        assert offers(tap(desk, "t1", 4.0)) == [("a3", "t1")]
+        assert offers(tap(desk, "t2", 5.0)) == [("a1", "t2")]
+
+    def test_saying_ready_again_does_not_reset_an_agents_idle_time(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        ready_agent(desk, "a2", 2.0)
+        assert desk.handle(AgentReady("a1", 3.0)) == []
+        assert offers(tap(desk, "t1", 4.0)) == [("a1", "t1")]
+
+    def test_an_agent_back_from_wrap_up_waits_behind_agents_idle_longer(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        ready_agent(desk, "a2", 5.0)
+        desk.handle(HungUp(session_id, "agent", "a1", 10.0))
+        desk.handle(WrapUpDone("a1", session_id, "resolved", "", 11.0))
+        assert offers(tap(desk, "t2", 12.0)) == [("a2", "t2")]
+
+    def test_an_offer_tells_the_agent_who_waits_for_what_and_for_how_long(self) -> None:
+        desk = make_desk(ring_timeout=15.0)
+        desk.handle(CustomerTapped("t1", 100.0, topic="tv", description="no picture"))
+        effects = ready_agent(desk, "a1", 130.0)
+        (offer,) = notes(effects, "offer", "a1")
+        assert offer.data == {
+            "ticket_id": "t1",
+            "topic": "tv",
+            "description": "no picture",
+            "waited": 30.0,
+            "ring_timeout": 15.0,
+        }
+        assert desk.agent_state("a1") is A.OFFERED
+        assert desk.ticket_state("t1") is T.OFFERED
+        assert desk.queue == ["t1"], "an offered customer keeps their place until answered"
+
+
+# --------------------------------------------------------------------------- ring timeout
+
+
+class TestRingTimeout:
+    def test_an_offer_sets_a_timer_due_one_ring_timeout_after_it(self) -> None:
+        desk = make_desk(ring_timeout=15.0)
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 10.0))
+        assert timer.at == 25.0
+        assert timer.event.at == 25.0
+        assert (timer.event.agent_id, timer.event.ticket_id) == ("a1", "t1")
+
+    def test_an_unanswered_offer_puts_the_customer_back_first_and_the_agent_away(self) -> None:
+        """RONA: redirect on no answer."""
+        desk = make_desk(ring_timeout=15.0)
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 10.0))
+        tap(desk, "t2", 12.0)
+
+        effects = desk.handle(timer.event)
+
+        assert desk.ticket_state("t1") is T.QUEUED
+        assert desk.queue == ["t1", "t2"]
+        assert desk.tickets["t1"].queued_at == 10.0
+        assert desk.agent_state("a1") is A.AWAY
+        assert desk.agents["a1"].away_reason == "missed_offer"
+        (state,) = notes(effects, "agent_state", "a1")
+        assert state.data == {"state": "away", "reason": "missed_offer"}
+        assert CancelTimer(timer.key) in effects
+        assert offers(ready_agent(desk, "a2", 30.0)) == [("a2", "t1")]
+
+    def test_a_timer_that_fires_after_the_offer_was_accepted_changes_nothing(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        desk.handle(OfferAccepted("a1", "t1", 3.0))
+        before = snapshot(desk)
+        assert desk.handle(timer.event) == []
+        assert snapshot(desk) == before
+
+    def test_a_timer_from_an_earlier_offer_of_the_same_ticket_changes_nothing(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        first = ring_timer(tap(desk, "t1", 2.0))
+        desk.handle(AgentAway("a1", 3.0))
+        second = ring_timer(desk.handle(AgentReady("a1", 4.0)))
+        assert first.event.offer_id != second.event.offer_id
+
+        before = snapshot(desk)
+        assert desk.handle(first.event) == []
+        assert snapshot(desk) == before
+
+        desk.handle(second.event)
+        assert desk.agent_state("a1") is A.AWAY
+
+    def test_a_timer_that_fires_after_the_customer_cancelled_changes_nothing(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        desk.handle(CustomerCancelled("t1", 3.0))
+        before = snapshot(desk)
+        assert desk.handle(timer.event) == []
+        assert snapshot(desk) == before
+
+
+# --------------------------------------------------------------------------- decline
+
+
+class TestDecline:
+    def test_a_declined_offer_goes_to_the_next_longest_idle_agent(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        ready_agent(desk, "a2", 2.0)
+        ready_agent(desk, "a3", 3.0)
+        tap(desk, "t1", 4.0)
+        effects = desk.handle(OfferDeclined("a1", "t1", 5.0))
+        assert offers(effects) == [("a2", "t1")]
+        assert desk.agent_state("a1") is A.READY
+
+    def test_a_declined_ticket_is_never_offered_to_the_decliner_again(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        assert offers(desk.handle(OfferDeclined("a1", "t1", 3.0))) == []
+        desk.handle(AgentAway("a1", 4.0))
+        assert offers(desk.handle(AgentReady("a1", 5.0))) == []
+        assert desk.ticket_state("t1") is T.QUEUED
+        assert offers(ready_agent(desk, "a2", 6.0)) == [("a2", "t1")]
+        assert offers(desk.handle(OfferDeclined("a2", "t1", 7.0))) == []
+        assert desk.ticket_state("t1") is T.QUEUED
+
+    def test_a_decliner_is_still_offered_the_next_customer(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        desk.handle(OfferDeclined("a1", "t1", 3.0))
+        assert offers(tap(desk, "t2", 4.0)) == [("a1", "t2")]
+        assert desk.queue == ["t1", "t2"]
+        assert desk.ticket_state("t1") is T.QUEUED
+
+    def test_only_the_agent_offered_the_ticket_can_decline_or_accept_it(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        ready_agent(desk, "a2", 2.0)
+        tap(desk, "t1", 3.0)
+        before = snapshot(desk)
+        with pytest.raises(NotAllowed):
+            desk.handle(OfferDeclined("a2", "t1", 4.0))
+        with pytest.raises(NotAllowed):
+            desk.handle(OfferAccepted("a2", "t1", 4.0))
+        assert snapshot(desk) == before
+
+
+# --------------------------------------------------------------------------- customer goes away
+
+
+class TestCustomerGoesAway:
+    def test_cancelling_while_offered_withdraws_the_offer_from_the_agent(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        effects = desk.handle(CustomerCancelled("t1", 3.0))
+        assert desk.agent_state("a1") is A.READY
+        assert [n.data for n in notes(effects, "offer_withdrawn", "a1")] == [{"ticket_id": "t1"}]
+        assert [n.data for n in notes(effects, "agent_state", "a1")] == [{"state": "ready"}]
+        assert desk.ticket_state("t1") is T.CANCELLED
+        assert desk.queue == []
+        assert [n.data for n in notes(effects, "closed", "t1")] == [{"reason": "cancelled"}]
+        row = one(effects, SaveTicket).row
+        assert (row.status, row.ended_at, row.end_reason) == ("cancelled", 3.0, "cancelled")
+
+    def test_cancelling_moves_everyone_behind_up_a_place(self) -> None:
+        desk = make_desk()
+        for at, ticket_id in enumerate(["t1", "t2", "t3"]):
+            tap(desk, ticket_id, float(at))
+        effects = desk.handle(CustomerCancelled("t1", 5.0))
+        assert [(n.target_id, n.data["position"]) for n in notes(effects, "queue")] == [
+            ("t2", 1),
+            ("t3", 2),
+        ]
+
+    def test_leaving_while_waiting_abandons_the_ticket(self) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        effects = desk.handle(CustomerLeft("t1", 2.0))
+        assert desk.ticket_state("t1") is T.ABANDONED
+        assert desk.queue == []
+        assert [n.data for n in notes(effects, "closed", "t1")] == [{"reason": "customer_left"}]
+
+    def test_leaving_while_live_ends_the_session_as_customer_disconnected(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        effects = desk.handle(CustomerLeft("t1", 10.0))
+        row = one(effects, SaveSession).row
+        assert (row.id, row.ended_at, row.end_reason) == (session_id, 10.0, "customer_disconnected")
+        assert StopMedia(session_id) in effects
+        assert desk.ticket_state("t1") is T.ENDED
+        assert desk.agent_state("a1") is A.WRAP_UP
+        ended = {"session_id": session_id, "reason": "customer_disconnected"}
+        assert [n.data for n in notes(effects, "session_ended", "t1")] == [ended]
+        assert [n.data for n in notes(effects, "session_ended", "a1")] == [ended]
+
+
+# --------------------------------------------------------------------------- agent goes away
+
+
+class TestAgentGoesAway:
+    def test_signing_out_while_offered_requeues_the_ticket_at_once(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        tap(desk, "t2", 3.0)
+        ready_agent(desk, "a2", 4.0)  # takes t2; t1 is still ringing at a1
+        ready_agent(desk, "a3", 5.0)
+
+        effects = desk.handle(AgentSignedOut("a1", 6.0))
+
+        assert desk.agent_state("a1") is A.OFFLINE
+        assert CancelTimer(timer.key) in effects
+        assert offers(effects) == [("a3", "t1")]
+        assert desk.queue == ["t1", "t2"]
+
+    def test_signing_out_while_offered_with_nobody_else_ready_leaves_the_ticket_first(
+        self,
+    ) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        tap(desk, "t2", 3.0)
+        desk.handle(AgentSignedOut("a1", 4.0))
+        assert desk.ticket_state("t1") is T.QUEUED
+        assert desk.queue == ["t1", "t2"]
+
+    def test_signing_out_while_busy_ends_the_session_as_agent_disconnected(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        effects = desk.handle(AgentSignedOut("a1", 10.0))
+        row = one(effects, SaveSession).row
+        assert (row.id, row.ended_at, row.end_reason) == (session_id, 10.0, "agent_disconnected")
+        assert StopMedia(session_id) in effects
+        assert [n.data for n in notes(effects, "session_ended", "t1")] == [
+            {"session_id": session_id, "reason": "agent_disconnected"}
+        ]
+        assert desk.ticket_state("t1") is T.ENDED
+        assert desk.agent_state("a1") is A.OFFLINE
+        assert session_id not in desk.sessions, "nobody is left to wrap the session up"
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class TestHangUp:
+    @pytest.mark.parametrize(
+        ("by", "by_id"),
+        [
+            ("customer", "t2"),  # another customer
+            ("agent", "a2"),  # another agent
+            ("customer", "a1"),  # the agent's id claimed as a customer
+            ("agent", "t1"),  # the customer's id claimed as an agent
+        ],
+    )
+    def test_hang_up_by_someone_not_in_the_session_is_not_allowed(
+        self, by: Any, by_id: str
+    ) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        ready_agent(desk, "a2", 3.0)
+        tap(desk, "t2", 4.0)
+        before = snapshot(desk)
+        with pytest.raises(NotAllowed):
+            desk.handle(HungUp(session_id, by, by_id, 5.0))
+        assert snapshot(desk) == before
+
+    @pytest.mark.parametrize(("by", "by_id"), [("customer", "t1"), ("agent", "a1")])
+    def test_either_side_can_hang_up_and_the_end_reason_says_who(self, by: Any, by_id: str) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        effects = desk.handle(HungUp(session_id, by, by_id, 9.0))
+        assert one(effects, SaveSession).row.end_reason == f"{by}_hung_up"
+        assert desk.ticket_state("t1") is T.ENDED
+        assert desk.agent_state("a1") is A.WRAP_UP
+
+    def test_a_media_failure_ends_the_session_once(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        effects = desk.handle(MediaFailed(session_id, 9.0, detail="ice failed"))
+        assert one(effects, SaveSession).row.end_reason == "media_failed"
+        before = snapshot(desk)
+        assert desk.handle(MediaFailed(session_id, 10.0)) == []
+        assert snapshot(desk) == before
+
+
+class TestWrapUp:
+    def test_wrap_up_with_a_disposition_makes_the_agent_ready_and_saves_the_session(
+        self,
+    ) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        desk.handle(HungUp(session_id, "customer", "t1", 9.0))
+        effects = desk.handle(WrapUpDone("a1", session_id, "follow_up", "call back", 12.0))
+        row = one(effects, SaveSession).row
+        assert (row.id, row.disposition, row.note, row.wrapped_up_at) == (
+            session_id,
+            "follow_up",
+            "call back",
+            12.0,
+        )
+        assert (row.ended_at, row.end_reason) == (9.0, "customer_hung_up")
+        assert desk.agent_state("a1") is A.READY
+        assert session_id not in desk.sessions
+
+    def test_a_wrapped_up_agent_is_offered_the_next_waiting_customer(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        tap(desk, "t2", 4.0)
+        desk.handle(HungUp(session_id, "agent", "a1", 9.0))
+        effects = desk.handle(WrapUpDone("a1", session_id, "resolved", "", 12.0))
+        assert offers(effects) == [("a1", "t2")]
+
+    def test_an_unknown_disposition_is_refused_and_changes_nothing(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        desk.handle(HungUp(session_id, "agent", "a1", 9.0))
+        before = snapshot(desk)
+        with pytest.raises(DeskError) as info:
+            desk.handle(WrapUpDone("a1", session_id, "fixed-ish", "", 12.0))
+        assert info.value.status == 400
+        assert snapshot(desk) == before
+
+    def test_only_the_sessions_agent_can_wrap_it_up(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        session_id = start_session(desk, "a1", "t1", 2.0)
+        desk.handle(HungUp(session_id, "agent", "a1", 9.0))
+        ready_agent(desk, "a2", 10.0)
+        before = snapshot(desk)
+        with pytest.raises(NotAllowed):
+            desk.handle(WrapUpDone("a2", session_id, "resolved", "", 12.0))
+        assert snapshot(desk) == before
+
+
+# --------------------------------------------------------------------------- drain
+
+
+class TestDrain:
+    def test_draining_refuses_new_customers_and_changes_nothing_else(self) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        desk.handle(DrainStarted(2.0))
+        before = snapshot(desk)
+        with pytest.raises(Refused) as info:
+            tap(desk, "t2", 3.0)
+        assert info.value.status == 503
+        assert snapshot(desk) == before
+
+    def test_draining_ends_live_sessions_as_server_shutdown(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        wrapping = start_session(desk, "a1", "t1", 2.0)
+        desk.handle(HungUp(wrapping, "customer", "t1", 5.0))
+        ready_agent(desk, "a2", 6.0)
+        live_a = start_session(desk, "a2", "t2", 7.0)
+        ready_agent(desk, "a3", 9.0)
+        live_b = start_session(desk, "a3", "t3", 10.0)
+
+        effects = desk.handle(DrainStarted(20.0))
+
+        ended = {e.row.id: e.row.end_reason for e in effects if isinstance(e, SaveSession)}
+        assert ended == {live_a: "server_shutdown", live_b: "server_shutdown"}
+        assert {e.session_id for e in effects if isinstance(e, StopMedia)} == {live_a, live_b}
+        assert desk.sessions[wrapping].end_reason == "customer_hung_up"
+        assert desk.agent_state("a2") is A.WRAP_UP
+        assert desk.agent_state("a3") is A.WRAP_UP
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+def queue_notes(effects: list[Effect]) -> dict[str, dict[str, object]]:
+    return {n.target_id: dict(n.data) for n in notes(effects, "queue")}
+
+
+class TestQueueAnnouncements:
+    def test_a_waiting_customer_is_told_position_and_estimated_wait(self) -> None:
+        desk = make_desk(estimator=WaitEstimator(default_handle=100.0))
+        ready_agent(desk, "a1", 1.0)
+        start_session(desk, "a1", "t1", 2.0)
+        tap(desk, "t2", 4.0)
+        effects = tap(desk, "t3", 5.0)
+        assert queue_notes(effects) == {
+            "t3": {
+                "position": 2,
+                "estimated_wait": desk.estimator.estimate(2, 1),
+                "agents_available": 1,
+            }
+        }
+        assert desk.estimator.estimate(2, 1) == 150.0
+
+    def test_with_nobody_staffed_there_is_no_estimate(self) -> None:
+        desk = make_desk()
+        desk.handle(AgentSignedIn("a1", "A1", 0.0))  # signed in but away: not staffed
+        effects = tap(desk, "t1", 1.0)
+        assert queue_notes(effects) == {
+            "t1": {"position": 1, "estimated_wait": None, "agents_available": 0}
+        }
+
+    def test_customers_are_told_again_only_when_their_line_changed(self) -> None:
+        desk = make_desk()
+        assert set(queue_notes(tap(desk, "t1", 1.0))) == {"t1"}
+        assert set(queue_notes(tap(desk, "t2", 2.0))) == {"t2"}
+        assert queue_notes(desk.handle(AgentSignedIn("a1", "A1", 3.0))) == {}
+        assert queue_notes(desk.handle(AgentAway("a1", 4.0, reason="lunch"))) == {}
+        effects = desk.handle(CustomerCancelled("t1", 5.0))
+        assert queue_notes(effects) == {
+            "t2": {"position": 1, "estimated_wait": None, "agents_available": 0}
+        }
+
+    def test_an_agent_coming_on_updates_every_waiting_customers_estimate(self) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        tap(desk, "t2", 2.0)
+        effects = ready_agent(desk, "a1", 3.0)
+        assert queue_notes(effects) == {
+            "t1": {
+                "position": 1,
+                "estimated_wait": desk.estimator.estimate(1, 1),
+                "agents_available": 1,
+            },
+            "t2": {
+                "position": 2,
+                "estimated_wait": desk.estimator.estimate(2, 1),
+                "agents_available": 1,
+            },
+        }
+
+    def test_an_answered_customer_is_no_longer_told_about_the_queue(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        effects = desk.handle(OfferAccepted("a1", "t1", 3.0))
+        assert "t1" not in queue_notes(effects)
+        assert desk.position("t1") is None
+
+
+# --------------------------------------------------------------------------- wait estimator
+
+
+class TestWaitEstimator:
+    def test_without_history_the_default_handle_time_is_used(self) -> None:
+        estimator = WaitEstimator(default_handle=100.0)
+        assert estimator.average_handle == 100.0
+        assert estimator.estimate(1, 1) == 50.0
+
+    def test_the_wait_grows_with_position_and_shrinks_with_staffed_agents(self) -> None:
+        estimator = WaitEstimator(default_handle=100.0)
+        assert estimator.estimate(3, 1) == 250.0
+        assert estimator.estimate(3, 2) == 125.0
+
+    def test_nobody_staffed_gives_no_estimate(self) -> None:
+        assert WaitEstimator().estimate(1, 0) is None
+
+    def test_the_average_moves_over_the_last_window_of_handles(self) -> None:
+        estimator = WaitEstimator(window=3)
+        for seconds in (30.0, 60.0, 90.0, 120.0):
+            estimator.record_handle(seconds)
+        assert estimator.average_handle == 90.0
+
+    def test_negative_handle_times_are_ignored(self) -> None:
+        estimator = WaitEstimator(default_handle=100.0)
+        estimator.record_handle(-5.0)
+        assert estimator.average_handle == 100.0
+        estimator.record_handle(40.0)
+        estimator.record_handle(-5.0)
+        assert estimator.average_handle == 40.0
+
+    def test_the_desk_records_each_sessions_handle_time(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        first = start_session(desk, "a1", "t1", 99.0)  # answered at 100
+        desk.handle(HungUp(first, "agent", "a1", 160.0))
+        assert desk.estimator.average_handle == 60.0
+        desk.handle(WrapUpDone("a1", first, "resolved", "", 161.0))
+        second = start_session(desk, "a1", "t2", 199.0)  # answered at 200
+        desk.handle(MediaFailed(second, 240.0))
+        assert desk.estimator.average_handle == 50.0
