@@ -29,7 +29,16 @@ from videoassist.gateway import (
     create_socket_server,
 )
 from videoassist.http.api import routes
-from videoassist.http.keys import HUB, RECORDS, SERVICE, SETTINGS, SIO, STAFF, TOKENS
+from videoassist.http.keys import (
+    HUB,
+    NAMESPACES,
+    RECORDS,
+    SERVICE,
+    SETTINGS,
+    SIO,
+    STAFF,
+    TOKENS,
+)
 from videoassist.http.middleware import api_errors, security_headers
 from videoassist.http.pages import add_pages
 from videoassist.media.hub import MediaHub
@@ -106,8 +115,13 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     service = Service(desk, records=app[RECORDS], notifier=SocketNotifier(sio), media=hub)
     service_box.append(service)
     service.start()
-    sio.register_namespace(CustomerNamespace(service, hub, app[TOKENS]))
-    sio.register_namespace(AgentNamespace(service, hub, app[STAFF]))
+    namespaces = (
+        CustomerNamespace(service, hub, app[TOKENS]),
+        AgentNamespace(service, hub, app[STAFF]),
+    )
+    for namespace in namespaces:
+        sio.register_namespace(namespace)
+    app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service
     yield
@@ -117,17 +131,19 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _drain(app: web.Application) -> None:
     service = app.get(SERVICE)
-    if service is None:
-        return
+    if service is None or service.desk.draining:
+        return  # on_shutdown may run more than once (runner.shutdown, then cleanup)
     timeout = app[SETTINGS].drain_timeout
     logger.info("draining: refusing new taps, ending live sessions")
     try:
         async with asyncio.timeout(timeout):
             await service.submit(DrainStarted(service.now()))
-    except (TimeoutError, Exception):
+    except Exception:
         logger.exception("drain did not finish cleanly")
     try:
         async with asyncio.timeout(timeout):
+            for namespace in app[NAMESPACES]:
+                await namespace.disconnect_all()
             await app[SIO].shutdown()
     except Exception:
         logger.exception("socket.io shutdown did not finish cleanly")

@@ -175,6 +175,10 @@ class _Base(socketio.AsyncNamespace):
         if old is not None and old != sid:
             await self.disconnect(old)
 
+    async def disconnect_all(self) -> None:
+        for sid in list(self._sids.values()):
+            await self.disconnect(sid)
+
     def _release(self, party_id: str, sid: str) -> bool:
         if self._sids.get(party_id) == sid:
             del self._sids[party_id]

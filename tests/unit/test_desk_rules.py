@@ -97,7 +97,7 @@ def start_session(desk: Desk, agent_id: str, ticket_id: str, at: float) -> str:
     """Tap a customer and have the (only ready) agent accept; returns the session id."""
     assert offers(tap(desk, ticket_id, at)) == [(agent_id, ticket_id)]
     desk.handle(OfferAccepted(agent_id, ticket_id, at + 1))
-    session_id = desk.tickets[ticket_id].session_id
+    session_id = (desk.tickets.get(ticket_id) or desk.closed[ticket_id]).session_id
     assert session_id is not None
     return session_id
 
@@ -529,6 +529,34 @@ class TestDrain:
         assert desk.sessions[wrapping].end_reason == "customer_hung_up"
         assert desk.agent_state("a2") is A.WRAP_UP
         assert desk.agent_state("a3") is A.WRAP_UP
+
+    def test_draining_offers_no_one_new(self) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        desk.handle(DrainStarted(2.0))
+        effects = ready_agent(desk, "a1", 3.0)
+        assert offers(effects) == []
+        assert desk.ticket_state("t1") is T.QUEUED
+
+
+class TestClosedTickets:
+    def test_a_withdrawn_offer_cancels_its_ring_timer(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        effects = desk.handle(CustomerCancelled("t1", 3.0))
+        assert CancelTimer(timer.key) in effects
+
+    def test_closed_tickets_leave_the_open_set_and_only_the_newest_are_remembered(self) -> None:
+        session_ids = itertools.count(1)
+        desk = Desk(new_id=lambda: f"s{next(session_ids)}", closed_limit=2)
+        for n in range(4):
+            tap(desk, f"t{n}", float(n))
+            desk.handle(CustomerCancelled(f"t{n}", n + 0.5))
+        assert desk.tickets == {}
+        assert list(desk.closed) == ["t2", "t3"]
+        assert desk.ticket_state("t3") is T.CANCELLED
+        assert desk.ticket_state("t0") is None
 
 
 # --------------------------------------------------------------------------- announcements

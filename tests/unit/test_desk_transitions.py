@@ -525,7 +525,8 @@ def produce_ticket_requeue(world: World) -> Attempt:
 
 
 def produce_ticket_end(world: World) -> Attempt:
-    session_id = world.desk.tickets[SUBJECT_TICKET].session_id or NO_SUCH_SESSION
+    ticket = world.desk.tickets.get(SUBJECT_TICKET) or world.desk.closed[SUBJECT_TICKET]
+    session_id = ticket.session_id or NO_SUCH_SESSION
     return Attempt(HungUp(session_id, "customer", SUBJECT_TICKET, world.at()))
 
 

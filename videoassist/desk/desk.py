@@ -21,6 +21,7 @@ decliner is not asked again for the same ticket.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -182,11 +183,16 @@ class Desk:
         new_id: Callable[[], str],
         ring_timeout: float = 20.0,
         estimator: WaitEstimator | None = None,
+        closed_limit: int = 10_000,
     ) -> None:
         self._new_id = new_id
         self.ring_timeout = ring_timeout
         self.estimator = estimator or WaitEstimator()
-        self.tickets: dict[str, Ticket] = {}
+        self.tickets: dict[str, Ticket] = {}  # open tickets
+        # Recently closed tickets, kept so late events get a precise answer; bounded so a
+        # long-running desk does not grow without end (the store has them all).
+        self.closed: OrderedDict[str, Ticket] = OrderedDict()
+        self.closed_limit = closed_limit
         self.queue: list[str] = []  # waiting ticket ids (queued or offered), oldest first
         self.agents: dict[str, Agent] = {}
         self.sessions: dict[str, SessionRow] = {}  # live or wrapping-up sessions
@@ -213,7 +219,7 @@ class Desk:
         return agent.state if agent else AgentState.OFFLINE
 
     def ticket_state(self, ticket_id: str) -> TicketState | None:
-        ticket = self.tickets.get(ticket_id)
+        ticket = self.tickets.get(ticket_id) or self.closed.get(ticket_id)
         return ticket.state if ticket else None
 
     def staffed(self) -> int:
@@ -232,6 +238,7 @@ class Desk:
             "draining": self.draining,
             "agents": {a.id: a.state.value for a in self.agents.values()},
             "tickets": {t.id: t.state.value for t in self.tickets.values()},
+            "closed": len(self.closed),
             "sessions": sorted(self.sessions),
         }
 
@@ -240,10 +247,9 @@ class Desk:
     def _on_tapped(self, ev: CustomerTapped, out: list[Effect]) -> None:
         if self.draining:
             raise Refused("the service is restarting; please try again in a minute")
-        if ev.ticket_id in self.tickets:
-            raise IllegalTransition(
-                f"ticket {ev.ticket_id}", self.tickets[ev.ticket_id].state.value, "tap"
-            )
+        known = self.tickets.get(ev.ticket_id) or self.closed.get(ev.ticket_id)
+        if known is not None:
+            raise IllegalTransition(f"ticket {ev.ticket_id}", known.state.value, "tap")
         ticket = Ticket(ev.ticket_id, ev.topic, ev.description, queued_at=ev.at)
         self.tickets[ticket.id] = ticket
         self.queue.append(ticket.id)
@@ -267,6 +273,7 @@ class Desk:
         new_state = _next(TICKET_TRANSITIONS, f"ticket {ticket_id}", ticket.state, trigger)
         if ticket.offer is not None:
             self._withdraw_offer(ticket, "withdraw", at, out)
+            out.append(CancelTimer(_offer_timer(ticket.id)))
             out.append(
                 Notify("agent", ticket.offer.agent_id, "offer_withdrawn", {"ticket_id": ticket.id})
             )
@@ -276,6 +283,7 @@ class Desk:
         ticket.end_reason = reason
         self.queue.remove(ticket_id)
         self._shown.pop(ticket_id, None)
+        self._retire(ticket)
         out.append(SaveTicket(ticket.row()))
         out.append(Notify("customer", ticket_id, "closed", {"reason": reason}))
 
@@ -451,6 +459,7 @@ class Desk:
         ticket.state = ticket_state
         ticket.ended_at = at
         ticket.end_reason = reason
+        self._retire(ticket)
         agent.ticket_id = None
         self.estimator.record_handle(at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
@@ -465,6 +474,8 @@ class Desk:
 
     def _match(self, at: float, out: list[Effect]) -> None:
         """Offer waiting tickets, oldest first, to the longest-idle ready agent each."""
+        if self.draining:
+            return  # a session started now would be cut off by the shutdown at once
         for ticket_id in self.queue:
             ticket = self.tickets[ticket_id]
             if ticket.state is not T.QUEUED:
@@ -557,10 +568,17 @@ class Desk:
             out.append(Notify("agent", agent.id, "agent_state", data))
 
     def _ticket(self, ticket_id: str) -> Ticket:
-        try:
-            return self.tickets[ticket_id]
-        except KeyError:
-            raise UnknownSubject(f"no ticket {ticket_id}") from None
+        ticket = self.tickets.get(ticket_id) or self.closed.get(ticket_id)
+        if ticket is None:
+            raise UnknownSubject(f"no ticket {ticket_id}")
+        return ticket
+
+    def _retire(self, ticket: Ticket) -> None:
+        """A ticket reached a terminal state: move it to the bounded closed list."""
+        del self.tickets[ticket.id]
+        self.closed[ticket.id] = ticket
+        while len(self.closed) > self.closed_limit:
+            self.closed.popitem(last=False)
 
     def _agent(self, agent_id: str) -> Agent:
         agent = self.agents.get(agent_id)

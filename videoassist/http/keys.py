@@ -6,6 +6,7 @@ import socketio
 from aiohttp import web
 
 from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -18,3 +19,4 @@ HUB = web.AppKey("hub", MediaHub)
 STAFF = web.AppKey("staff", StaffAuth)
 TOKENS = web.AppKey("tokens", TicketTokens)
 SIO = web.AppKey("sio", socketio.AsyncServer)
+NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, ...])
