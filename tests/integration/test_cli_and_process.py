@@ -1,0 +1,150 @@
+"""The command line: creating staff accounts, and a served process that drains on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from videoassist.auth import StaffAuth
+from videoassist.cli import main
+from videoassist.store.records import Records, metadata
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _add_user(monkeypatch: pytest.MonkeyPatch, data_dir: Path, *args: str, password: str) -> int:
+    monkeypatch.setenv("VIDEOASSIST_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+    return main(["user", "add", *args, "--password-stdin"])
+
+
+class TestUserAdd:
+    def test_creates_an_account_that_can_log_in(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code = _add_user(
+            monkeypatch,
+            tmp_path,
+            "alice",
+            "--role",
+            "agent",
+            "--display-name",
+            "Alice A",
+            password="correct horse",
+        )
+        assert code == 0
+        assert "created agent 'alice'" in capsys.readouterr().out
+
+        async def check() -> None:
+            records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
+            try:
+                row = await records.user_by_name("alice")
+                assert row is not None
+                assert (row["role"], row["display_name"]) == ("agent", "Alice A")
+                assert row["password_hash"].startswith("$argon2")
+                auth = StaffAuth(records, ttl=60)
+                assert await auth.login("alice", "wrong password") is None
+                result = await auth.login("alice", "correct horse")
+                assert result is not None and result[0].username == "alice"
+            finally:
+                await records.close()
+
+        asyncio.run(check())
+
+    def test_a_duplicate_name_is_refused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert _add_user(monkeypatch, tmp_path, "bob", "--role", "admin", password="pw-123456") == 0
+        assert _add_user(monkeypatch, tmp_path, "bob", "--role", "agent", password="pw-123456") == 1
+        assert "already exists" in capsys.readouterr().err
+
+    def test_a_short_password_is_refused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert _add_user(monkeypatch, tmp_path, "carol", "--role", "agent", password="short") == 2
+        assert "at least 8" in capsys.readouterr().err
+        assert not (tmp_path / "videoassist.db").exists()
+
+    def test_an_unknown_role_is_refused(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            _add_user(monkeypatch, tmp_path, "dave", "--role", "root", password="pw-123456")
+        assert exit_info.value.code == 2
+
+
+async def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path) -> None:
+    records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        await records.migrate()
+        async with records.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        assert diff == []
+    finally:
+        await records.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_sigterm_drains_and_exits_cleanly_keeping_waiting_customers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "VIDEOASSIST_DATA_DIR": str(tmp_path), "VIDEOASSIST_PORT": str(port)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "videoassist",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    async with http.get("/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "server did not come up"
+                await asyncio.sleep(0.1)
+            async with http.post("/api/tickets", json={"topic": "setup"}) as r:
+                assert r.status == 201
+                ticket_id = (await r.json())["ticket_id"]
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            raw, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    out = raw.decode()
+    assert proc.returncode == 0, out
+    assert "draining" in out
+
+    records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
+    try:
+        row = await records.ticket(ticket_id)
+        assert row is not None and row["status"] == "queued"
+    finally:
+        await records.close()
