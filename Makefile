@@ -30,13 +30,18 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 run: setup
 	$(BIN)/videoassist serve
 
-# Debian packages the tests use: the browser for end-to-end tests.
+# Debian packages the tests use: the browser for end-to-end tests, coturn for the TURN tests
+# (tests/integration/test_turn.py runs its own turnserver on loopback; the package's system
+# service is not used).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		echo "installing Debian's chromium"; \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian's$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 test: $(TEST_STAMP) $(WEB_STAMP) system-deps

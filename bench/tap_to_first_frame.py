@@ -31,10 +31,12 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ class Sample:
     marks: dict[str, float] = field(default_factory=dict)
     colour: str = ""
     retries: int = 0  # customer offers refused with no_session before one was answered
+    hangup_problem: str = ""  # the measurement stands; the hang-up/wrap-up afterwards failed
 
 
 class Clock:
@@ -124,7 +127,10 @@ class Switchboard:
         return self._legs[ticket_id]
 
     def forget(self, ticket_id: str) -> None:
-        self._legs.pop(ticket_id, None)
+        """The customer is done: a leg that comes later is closed by its agent at once."""
+        leg = self._legs.get(ticket_id)
+        if leg is not None and not leg.done():
+            leg.cancel()
 
 
 class AutoAgent:
@@ -189,27 +195,69 @@ class AutoAgent:
         return await self.party.call("sync")
 
 
-async def hang_up_and_wrap_up(leg: AgentLeg, customer: Party | None) -> None:
-    """The agent ends the call and wraps up; both sides are told; the agent is Ready again."""
+async def hang_up_and_wrap_up(leg: AgentLeg, customer: Party | None, stages: list[str]) -> None:
+    """The agent ends the call and wraps up; both sides are told; the agent is Ready again.
+
+    ``stages`` gets the name of each step as it starts, so a hang can be told apart.
+    """
     party, session_id = leg.agent.party, leg.session_id
+    stages.append("agent hangup call")
     reply = await party.call("hangup", {"session_id": session_id})
     if reply != {"ok": True}:
         raise RuntimeError(f"hangup refused: {reply}")
+    stages.append("session_ended at the agent")
     await next_matching(party.inbox, "session_ended", "session_id", session_id, STEP_TIMEOUT)
     if customer is not None:
+        stages.append("session_ended at the customer")
         await next_matching(customer.inbox, "session_ended", "session_id", session_id, STEP_TIMEOUT)
+    stages.append("agent peer close")
     await leg.peer.close()
+    stages.append("wrap_up call")
     reply = await party.call(
         "wrap_up", {"session_id": session_id, "disposition": "resolved", "note": "bench"}
     )
     if reply != {"ok": True}:
         raise RuntimeError(f"wrap_up refused: {reply}")
+    stages.append("agent sync")
     state = await leg.agent.sync()
     if state.get("state") != "ready":
         raise RuntimeError(f"agent {leg.agent.name} is {state.get('state')} after wrap-up")
 
 
+async def end_call(
+    leg: AgentLeg | None, customer: Party | None, customer_peer: ClientPeer | None
+) -> str:
+    """Hang up, wrap up and close the customer's side; '' or what went wrong, and where."""
+    stages = ["start"]
+    started = time.perf_counter()
+    problem = ""
+    try:
+        async with asyncio.timeout(CLEANUP_TIMEOUT):
+            if leg is not None:
+                await hang_up_and_wrap_up(leg, customer, stages)
+            stages.append("customer peer close")
+            if customer_peer is not None:
+                await customer_peer.close()
+            stages.append("customer socket close")
+            if customer is not None and customer.client.connected:
+                await customer.close()
+    except Exception as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        problem = f"{exc!r} during '{stages[-1]}' ({elapsed:.0f} ms into the hang-up)"
+        if leg is not None:
+            await leg.peer.close()
+        if customer_peer is not None:
+            await customer_peer.close()
+        if customer is not None and customer.client.connected:
+            await customer.close()
+    return problem
+
+
 # --------------------------------------------------------------------------- one call
+
+
+class CallFailed(Exception):
+    pass
 
 
 async def call_once(harness: Harness, board: Switchboard) -> Sample:
@@ -247,25 +295,23 @@ async def call_once(harness: Harness, board: Switchboard) -> Sample:
         assert leg.peer.first_frame_at is not None
         total = leg.peer.first_frame_at - clock.t0
         colour = dominant_colour(leg.peer.video_frames[0])
-    except BaseException:
+    except BaseException as exc:
+        board.forget(ticket_id)
         if leg is None and slot.done() and not slot.cancelled() and slot.exception() is None:
             leg = slot.result()
         if leg is None and customer is not None and customer.client.connected:
             with contextlib.suppress(Exception):
                 await customer.call("cancel")
-        raise
-    finally:
-        board.forget(ticket_id)
-        try:
-            async with asyncio.timeout(CLEANUP_TIMEOUT):
-                if leg is not None:
-                    await hang_up_and_wrap_up(leg, customer)
-        finally:
-            if customer_peer is not None:
-                await customer_peer.close()
-            if customer is not None and customer.client.connected:
-                await customer.close()
-    return Sample(total, clock.marks, colour, retries)
+        problem = await end_call(leg, customer, customer_peer)
+        if not isinstance(exc, Exception):
+            raise
+        last = max(clock.marks, key=lambda n: clock.marks[n], default="the tap")
+        elapsed = (time.perf_counter() - clock.t0) * 1000
+        also = f"; then {problem}" if problem else ""
+        raise CallFailed(f"{exc!r} at {elapsed:.0f} ms, last milestone {last}{also}") from exc
+    board.forget(ticket_id)
+    problem = await end_call(leg, customer, customer_peer)
+    return Sample(total, clock.marks, colour, retries, problem)
 
 
 async def connect_customer(
@@ -328,6 +374,12 @@ class Series:
     name: str
     samples: list[Sample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    rounds: list[list[float]] = field(default_factory=list)  # concurrent: totals (ms) per round
+
+    def add_round(self, results: list[Sample | BaseException]) -> None:
+        for result in results:
+            self.add(result)
+        self.rounds.append(sorted(x.total * 1000 for x in results if isinstance(x, Sample)))
 
     def add(self, result: Sample | BaseException) -> None:
         if isinstance(result, BaseException):
@@ -364,14 +416,66 @@ class LogTally(logging.Handler):
         self.examples.setdefault(key, head)
 
 
-async def idle(harness: Harness, agents: list[AutoAgent]) -> None:
-    """Between measurements: every server peer connection closed, every agent Ready."""
+async def recover(agent: AutoAgent) -> list[str]:
+    """Bring an agent left behind by a failed call back to Ready; says what it had to do."""
+    done: list[str] = []
+    for _ in range(50):
+        now = await agent.sync()
+        state, session_id = now.get("state"), now.get("session_id")
+        if state == "ready":
+            return done
+        if state == "busy" and session_id:
+            await agent.party.call("hangup", {"session_id": session_id})
+            done.append(f"hung up {session_id}")
+        elif state == "wrap_up" and session_id:
+            await agent.party.call(
+                "wrap_up", {"session_id": session_id, "disposition": "resolved", "note": "bench"}
+            )
+            done.append(f"wrapped up {session_id}")
+        elif state == "away":
+            await agent.party.call("ready")
+            done.append(f"away ({now.get('reason')}) -> ready")
+        else:
+            await asyncio.sleep(0.2)  # offered: the auto-accept is on its way
+    raise RuntimeError(f"agent {agent.name} stays {now.get('state')}")
+
+
+async def idle(harness: Harness, agents: list[AutoAgent], notes: list[str]) -> None:
+    """Between measurements: every agent Ready, every server peer connection closed."""
+    for agent in agents:
+        for what in await recover(agent):
+            notes.append(f"after a failed call, agent {agent.name}: {what}")
     await wait_until(lambda: harness.hub.peer_connections == 0, 20, "server peers closed")
     await wait_until(lambda: not harness.hub.sessions, 20, "media sessions closed")
-    for agent in agents:
-        state = await agent.sync()
-        if state.get("state") != "ready":
-            raise RuntimeError(f"agent {agent.name} is {state.get('state')}, not ready")
+
+
+class Meter:
+    """Process CPU time, wall time and event-loop lag (10 ms sleeps), per named phase."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.cpu: Counter[str] = Counter()
+        self.wall: Counter[str] = Counter()
+        self.lags: dict[str, list[float]] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self.current = name
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.cpu[name] += time.process_time() - cpu0
+            self.wall[name] += time.perf_counter() - wall0
+            self.current = None
+
+    async def watch(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            if self.current is not None:
+                lag = time.perf_counter() - started - 0.01
+                self.lags.setdefault(self.current, []).append(lag)
 
 
 async def add_agent(harness: Harness, name: str, board: Switchboard) -> AutoAgent:
@@ -385,44 +489,50 @@ async def add_agent(harness: Harness, name: str, board: Switchboard) -> AutoAgen
     return agent
 
 
-async def run(args: argparse.Namespace, series: dict[str, Series], notes: list[str]) -> None:
+async def run(
+    args: argparse.Namespace, series: dict[str, Series], meter: Meter, notes: list[str]
+) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tap-") as tmp:
         harness = Harness(test_settings(Path(tmp)))
         await harness.start()
         board = Switchboard()
         agents: list[AutoAgent] = []
+        watcher = asyncio.create_task(meter.watch(), name="Meter.watch")
         try:
             agents.append(await add_agent(harness, "agent00", board))
 
             for i in range(args.warmup):
                 await bare_once()
                 await call_once(harness, board)
-                await idle(harness, agents)
+                await idle(harness, agents, notes)
                 log_progress(f"warm-up {i + 1}/{args.warmup}")
 
             for i in range(args.sequential):
-                series["baseline_seq"].add(await capture(bare_once()))
-                series["ours_seq"].add(await capture(call_once(harness, board)))
-                await idle(harness, agents)
+                with meter.phase("baseline_seq"):
+                    series["baseline_seq"].add(await capture(bare_once()))
+                with meter.phase("ours_seq"):
+                    series["ours_seq"].add(await capture(call_once(harness, board)))
+                await idle(harness, agents, notes)
                 if (i + 1) % 10 == 0:
                     log_progress(f"sequential {i + 1}/{args.sequential}")
 
             if args.rounds and args.concurrency:
                 for k in range(1, args.concurrency):
                     agents.append(await add_agent(harness, f"agent{k:02d}", board))
+                n = args.concurrency
                 for r in range(args.rounds):
-                    n = args.concurrency
-                    bare = await asyncio.gather(*(capture(bare_once()) for _ in range(n)))
-                    for result in bare:
-                        series["baseline_conc"].add(result)
-                    calls = await asyncio.gather(
-                        *(capture(call_once(harness, board)) for _ in range(n))
-                    )
-                    for result in calls:
-                        series["ours_conc"].add(result)
-                    await idle(harness, agents)
+                    with meter.phase("baseline_conc"):
+                        bare = await asyncio.gather(*(capture(bare_once()) for _ in range(n)))
+                    series["baseline_conc"].add_round(bare)
+                    with meter.phase("ours_conc"):
+                        calls = await asyncio.gather(
+                            *(capture(call_once(harness, board)) for _ in range(n))
+                        )
+                    series["ours_conc"].add_round(calls)
+                    await idle(harness, agents, notes)
                     log_progress(f"concurrent round {r + 1}/{args.rounds}")
         finally:
+            watcher.cancel()
             notes.append(
                 f"at the end: server peer connections {harness.hub.peer_connections}, "
                 f"media sessions {len(harness.hub.sessions)}"
@@ -499,7 +609,34 @@ def environment() -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             return "?"
 
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "videoassist", "tests/support"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        code = f"code: {root} at {commit}" + (
+            f", with uncommitted changes in {len(dirty.splitlines())} files under "
+            "videoassist/ or tests/support/"
+            if dirty
+            else ", videoassist/ and tests/support/ as committed"
+        )
+    except (OSError, subprocess.SubprocessError):
+        code = f"code: {root} (not a git checkout)"
     return [
+        code,
         f"machine: {os.cpu_count()} CPUs ({cpu}), RAM {ram}, load average now "
         + " ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"python {platform.python_version()}, aiortc {version('aiortc')}, "
@@ -509,7 +646,11 @@ def environment() -> list[str]:
 
 
 def report(
-    args: argparse.Namespace, series: dict[str, Series], notes: list[str], tally: LogTally
+    args: argparse.Namespace,
+    series: dict[str, Series],
+    meter: Meter,
+    notes: list[str],
+    tally: LogTally,
 ) -> str:
     seq, base_seq = series["ours_seq"], series["baseline_seq"]
     conc, base_conc = series["ours_conc"], series["baseline_conc"]
@@ -547,7 +688,35 @@ def report(
         "inclusive); with few samples p95 sits close to the maximum.",
         "",
     ]
-    for s in (seq, conc, base_seq):
+    lines += [
+        "Load while each series ran (this process only; both the server and every client "
+        "peer live in it):",
+        "",
+        "| series | wall s | CPU s | cores busy | loop lag p50 ms | p99 ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in series:
+        wall, cpu, lags = meter.wall[name], meter.cpu[name], meter.lags.get(name, [])
+        if not wall:
+            continue
+        lag = [x * 1000 for x in lags] or [0.0]
+        lines.append(
+            f"| {name} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} | {pct(lag, 50):.1f} "
+            f"| {pct(lag, 99):.1f} | {max(lag):.1f} |"
+        )
+    lines.append("")
+    for s in (base_conc, conc):
+        if s.rounds:
+            ranks = max(len(r) for r in s.rounds)
+            by_rank = [
+                statistics.median(r[k] for r in s.rounds if len(r) > k) for k in range(ranks)
+            ]
+            lines.append(
+                f"{s.name}, first frame by rank within its round (k-th fastest; median over "
+                f"{len(s.rounds)} rounds, ms): " + ", ".join(f"{v:.0f}" for v in by_rank)
+            )
+    lines.append("")
+    for s in (seq, conc, base_seq, base_conc):
         if s.samples:
             lines += [*milestone_table(s), ""]
     wrong = [
@@ -578,6 +747,9 @@ def report(
                 f"first refusal to answer: median {statistics.median(lost):.1f} ms, "
                 f"max {max(lost):.1f} ms)"
             )
+    for s in series.values():
+        for text, count in Counter(x.hangup_problem for x in s.samples if x.hangup_problem).items():
+            lines.append(f"hang-up after a measured call in {s.name}: {count}x {text}")
     for s in series.values():
         for err in Counter(s.errors).most_common():
             lines.append(f"failure in {s.name}: {err[1]}x {err[0]}")
@@ -616,12 +788,13 @@ def main(argv: list[str] | None = None) -> int:
     series = {
         name: Series(name) for name in ("baseline_seq", "ours_seq", "baseline_conc", "ours_conc")
     }
+    meter = Meter()
     notes = ["load average at the start: " + " ".join(f"{x:.2f}" for x in os.getloadavg())]
     status = 0
 
     async def bounded() -> None:
         async with asyncio.timeout(args.timeout):
-            await run(args, series, notes)
+            await run(args, series, meter, notes)
 
     try:
         asyncio.run(bounded())
@@ -632,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.exception("the run failed")
         notes.append(f"STOPPED: the run failed: {exc!r}; figures are partial")
         status = 1
-    print(report(args, series, notes, tally), flush=True)
+    print(report(args, series, meter, notes, tally), flush=True)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -644,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "marks": x.marks,
                                 "colour": x.colour,
                                 "retries": x.retries,
+                                "hangup_problem": x.hangup_problem,
                             }
                             for x in s.samples
                         ],

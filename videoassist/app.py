@@ -15,13 +15,16 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
+from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.desk import Desk
-from videoassist.desk.events import DrainStarted, MediaFailed
+from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
+from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
 from videoassist.gateway import (
     AgentNamespace,
     CustomerNamespace,
@@ -38,16 +41,26 @@ from videoassist.http.keys import (
     SIO,
     STAFF,
     TOKENS,
+    TOPIC_LABELS,
 )
 from videoassist.http.middleware import api_errors, security_headers
 from videoassist.http.pages import add_pages
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import restrict_host_addresses
+from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
 
 logger = logging.getLogger(__name__)
+
+STARTER_TOPICS = (
+    ("setup", "Setting up a device"),
+    ("connectivity", "Wi-Fi or connection"),
+    ("device", "A device problem"),
+    ("billing", "Billing"),
+    ("other", "Something else"),
+)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -109,12 +122,17 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         connect_timeout=settings.media_connect_timeout,
         max_peer_connections=settings.max_peer_connections,
         on_failure=media_failed,
+        turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
     )
-    desk = Desk(new_id=lambda: uuid.uuid4().hex, ring_timeout=settings.ring_timeout)
+    records = app[RECORDS]
+    config, labels = await _routing_config(records, settings)
+    desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     sio = app[SIO]
-    service = Service(desk, records=app[RECORDS], notifier=SocketNotifier(sio), media=hub)
+    service = Service(desk, records=records, notifier=SocketNotifier(sio), media=hub)
     service_box.append(service)
-    service.start()
+    service.start(announce_every=settings.announce_interval)
+    await _restore(service, records)
+    app[TOPIC_LABELS] = labels
     namespaces = (
         CustomerNamespace(service, hub, app[TOKENS]),
         AgentNamespace(service, hub, app[STAFF]),
@@ -127,6 +145,52 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await service.close()
     await hub.close()
+
+
+async def _routing_config(
+    records: Records, settings: Settings
+) -> tuple[DeskConfig, dict[str, str]]:
+    data = await records.load_config()
+    if not data["queues"]:
+        # First start: one queue and a few topics, so the help page works out of the box.
+        await records.put_queue(DEFAULT_QUEUE, "General", {})
+        for topic, label in STARTER_TOPICS:
+            await records.put_topic(topic, label, DEFAULT_QUEUE, 0)
+        data = await records.load_config()
+    config = config_from_records(
+        data, ring_timeout=settings.ring_timeout, customer_grace=settings.customer_grace
+    )
+    return config, {row["topic"]: row["label"] for row in data["topics"]}
+
+
+async def _restore(service: Service, records: Records) -> None:
+    """After a restart: waiting customers and callbacks come back in their order, calls that
+    were live end as ``server_restart``, and agents who were Ready resume Ready on return."""
+    now = service.now()
+    interrupted = await records.close_interrupted(now)
+    rows = await records.open_tickets()
+    states = await records.last_agent_states()
+    if not rows and not states:
+        return
+    tickets = tuple(
+        RestoredTicket(
+            id=row["id"],
+            topic=row["topic"],
+            description=row["description"],
+            queue_id=row["queue_id"],
+            priority=row["priority"],
+            queued_at=row["queued_at"],
+            callback=bool(row["callback"]),
+        )
+        for row in rows
+    )
+    await service.submit(Restored(tickets, states, now))
+    logger.info(
+        "restored %d waiting tickets, %d agent states; %d calls ended by the restart",
+        len(tickets),
+        len(states),
+        interrupted,
+    )
 
 
 async def _drain(app: web.Application) -> None:

@@ -20,18 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth, TicketTokens
 from videoassist.desk import AgentState, DeskError, TicketState
+from videoassist.desk.desk import TERMINAL_TICKET_STATES
 from videoassist.desk.events import (
     DISPOSITIONS,
     AgentAway,
     AgentReady,
     AgentSignedIn,
     AgentSignedOut,
+    CallbackRequested,
     CustomerCancelled,
     CustomerLeft,
+    CustomerReturned,
     HungUp,
     OfferAccepted,
     OfferDeclined,
     Party,
+    TransferRequested,
     WrapUpDone,
 )
 from videoassist.media.hub import MAX_SDP_BYTES, MediaError, MediaHub
@@ -59,6 +63,16 @@ class SessionRef(Payload):
 
 class TicketRef(Payload):
     ticket_id: str = Id
+
+
+class TransferIn(Payload):
+    session_id: str = Id
+    queue_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    agent_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
 
 
 class AwayIn(Payload):
@@ -156,15 +170,12 @@ class _Base(socketio.AsyncNamespace):
         self.hub = hub
         self._sids: dict[str, str] = {}  # party id -> its current connection
 
-    def _live_session(self, party_id: str, session_id: str) -> str:
-        desk = self.service.desk
-        if self.party == "customer":
-            ticket = desk.tickets.get(party_id)
-            live = ticket.session_id if ticket and ticket.state is TicketState.LIVE else None
-        else:
-            agent = desk.agents.get(party_id)
-            live = agent.session_id if agent and agent.state is AgentState.BUSY else None
-        if live is None or live != session_id:
+    def _live_call(self, party_id: str, session_id: str) -> tuple[str, str]:
+        """(session id, media call id) of the caller's live call, checked against the id they
+        name: a customer names the call, an agent names their own session."""
+        live = self.service.desk.live_call(self.party, party_id)
+        named = None if live is None else (live[1] if self.party == "customer" else live[0])
+        if live is None or named != session_id:
             raise Refusal("forbidden", "you are not in that session")
         return live
 
@@ -186,14 +197,14 @@ class _Base(socketio.AsyncNamespace):
         return False
 
     async def _rtc_offer(self, party_id: str, payload: RtcOfferIn) -> dict[str, Any]:
-        session_id = self._live_session(party_id, payload.session_id)
-        answer = await self.hub.answer(session_id, self.party, payload.sdp)
+        _, call_id = self._live_call(party_id, payload.session_id)
+        answer = await self.hub.answer(call_id, self.party, payload.sdp)
         return {"type": answer.type, "sdp": answer.sdp}
 
     async def _rtc_candidate(self, party_id: str, payload: RtcCandidateIn) -> None:
-        session_id = self._live_session(party_id, payload.session_id)
+        _, call_id = self._live_call(party_id, payload.session_id)
         await self.hub.add_candidate(
-            session_id,
+            call_id,
             self.party,
             {
                 "candidate": payload.candidate,
@@ -224,6 +235,13 @@ class CustomerNamespace(_Base):
         await self.save_session(sid, {"ticket_id": ticket_id})
         await self.enter_room(sid, f"ticket:{ticket_id}")
         await self._take_over(ticket_id, sid)
+        ticket = self.service.desk.tickets.get(ticket_id)
+        if ticket is not None and not ticket.connected:
+            try:
+                await self.service.submit(CustomerReturned(ticket_id, self.service.now()))
+            except (DeskError, ServiceClosed) as exc:
+                self._release(ticket_id, sid)
+                raise ConnectionRefusedError(str(exc)) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         who = await self.get_session(sid)
@@ -239,16 +257,24 @@ class CustomerNamespace(_Base):
     @event(Empty)
     async def on_sync(self, sid: str, who: dict[str, Any], _: Empty) -> dict[str, Any]:
         desk = self.service.desk
-        ticket = desk.tickets[who["ticket_id"]]
-        position = desk.position(ticket.id)
-        staffed = desk.staffed()
+        ticket_id = who["ticket_id"]
+        state = desk.ticket_state(ticket_id)
+        if state is None or state in TERMINAL_TICKET_STATES:
+            return {"state": state.value if state else "closed"}
+        ticket = desk.tickets[ticket_id]
         return {
-            "state": ticket.state.value,
-            "session_id": ticket.session_id if ticket.state is TicketState.LIVE else None,
-            "position": position,
-            "estimated_wait": desk.estimator.estimate(position, staffed) if position else None,
-            "agents_available": staffed,
+            "state": state.value,
+            "session_id": ticket.call_id if state is TicketState.LIVE else None,
+            "position": desk.position(ticket_id),
+            "estimated_wait": desk.estimate(ticket_id),
+            "agents_available": desk.staffed(ticket.queue_id),
+            "queue_id": ticket.queue_id,
+            "callback": ticket.callback,
         }
+
+    @event(Empty)
+    async def on_callback(self, sid: str, who: dict[str, Any], _: Empty) -> None:
+        await self.service.submit(CallbackRequested(who["ticket_id"], self.service.now()))
 
     @event(Empty)
     async def on_cancel(self, sid: str, who: dict[str, Any], _: Empty) -> None:
@@ -257,7 +283,7 @@ class CustomerNamespace(_Base):
     @event(SessionRef)
     async def on_hangup(self, sid: str, who: dict[str, Any], payload: SessionRef) -> None:
         ticket_id = who["ticket_id"]
-        session_id = self._live_session(ticket_id, payload.session_id)
+        session_id, _ = self._live_call(ticket_id, payload.session_id)
         await self.service.submit(HungUp(session_id, "customer", ticket_id, self.service.now()))
 
     @event(RtcOfferIn)
@@ -324,7 +350,7 @@ class AgentNamespace(_Base):
             "reason": agent.away_reason,
             "session_id": agent.session_id,
             "offer": offer,
-            "waiting": len(desk.queue),
+            "waiting": sum(len(desk.waiting.get(q, ())) for q in agent.profile.queues),
         }
 
     @event(Empty)
@@ -346,8 +372,25 @@ class AgentNamespace(_Base):
 
     @event(SessionRef)
     async def on_hangup(self, sid: str, who: dict[str, Any], p: SessionRef) -> None:
-        session_id = self._live_session(who["agent_id"], p.session_id)
+        session_id, _ = self._live_call(who["agent_id"], p.session_id)
         await self.service.submit(HungUp(session_id, "agent", who["agent_id"], self.service.now()))
+
+    @event(TransferIn)
+    async def on_transfer(self, sid: str, who: dict[str, Any], p: TransferIn) -> None:
+        session_id, _ = self._live_call(who["agent_id"], p.session_id)
+        await self.service.submit(
+            TransferRequested(
+                session_id,
+                who["agent_id"],
+                self.service.now(),
+                queue_id=p.queue_id,
+                to_agent_id=p.agent_id,
+            )
+        )
+
+    @event(Empty)
+    async def on_directory(self, sid: str, who: dict[str, Any], _: Empty) -> dict[str, Any]:
+        return self.service.desk.directory(who["agent_id"])
 
     @event(WrapUpIn)
     async def on_wrap_up(self, sid: str, who: dict[str, Any], p: WrapUpIn) -> None:
@@ -393,6 +436,8 @@ def create_socket_server(
         # None = same origin only; an explicit list for embedding sites.
         cors_allowed_origins=list(allowed_origins) or None,
         max_http_buffer_size=max_message,
-        ping_interval=10,
-        ping_timeout=10,
+        # Engine.IO's ping/pong is the consoles' heartbeat: a console that stops answering is
+        # disconnected (and its agent signed out) within ping_interval + ping_timeout = 10 s.
+        ping_interval=5,
+        ping_timeout=5,
     )

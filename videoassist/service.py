@@ -16,11 +16,14 @@ from typing import Protocol
 
 from videoassist.desk import Desk, DeskError
 from videoassist.desk.events import (
+    AnnounceDue,
     CancelTimer,
     Effect,
     Event,
+    HandOverMedia,
     Notify,
     Party,
+    SaveAgentState,
     SaveSession,
     SaveTicket,
     SessionRow,
@@ -33,12 +36,23 @@ from videoassist.desk.events import (
 logger = logging.getLogger(__name__)
 
 EFFECT_TIMEOUT = 5.0
-_ORDER = {SaveTicket: 0, SaveSession: 0, Notify: 1, StartMedia: 2, StopMedia: 2}
+_ORDER = {
+    SaveTicket: 0,
+    SaveSession: 0,
+    SaveAgentState: 0,
+    Notify: 1,
+    StartMedia: 2,
+    StopMedia: 2,
+    HandOverMedia: 2,
+}
 
 
 class RecordsPort(Protocol):
     async def save_ticket(self, row: TicketRow) -> None: ...
     async def save_session(self, row: SessionRow) -> None: ...
+    async def save_agent_state(
+        self, agent_id: str, state: str, reason: str | None, at: float
+    ) -> None: ...
 
 
 class NotifierPort(Protocol):
@@ -50,6 +64,7 @@ class NotifierPort(Protocol):
 class MediaPort(Protocol):
     def open(self, session_id: str, ticket_id: str, agent_id: str) -> object: ...
     async def close_session(self, session_id: str) -> None: ...
+    async def hand_over(self, session_id: str, agent_id: str) -> None: ...
 
 
 class ServiceClosed(Exception):
@@ -76,13 +91,21 @@ class Service:
         )
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._closed = False
 
     def now(self) -> float:
         return self.clock()
 
-    def start(self) -> None:
+    def start(self, announce_every: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(), name="Service.inbox")
+        self._ticker = asyncio.create_task(self._announce(announce_every), name="Service.announce")
+
+    async def _announce(self, every: float) -> None:
+        """Queue positions and estimates go out on a clock, not on every decision."""
+        while True:
+            await asyncio.sleep(every)
+            self.post(AnnounceDue(self.clock()))
 
     async def submit(self, event: Event) -> list[Effect]:
         """Feed ``event`` and wait until its effects are carried out; DeskError on refusal."""
@@ -101,6 +124,9 @@ class Service:
         if self._closed:
             return
         self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -159,6 +185,10 @@ class Service:
                     )
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
+            case SaveAgentState(agent_id, state, reason, at):
+                await self._records.save_agent_state(agent_id, state, reason, at)
+            case HandOverMedia(session_id, agent_id):
+                await self._media.hand_over(session_id, agent_id)
             case StartMedia(session_id, ticket_id, agent_id):
                 self._media.open(session_id, ticket_id, agent_id)
             case StopMedia(session_id):

@@ -24,7 +24,9 @@ class Settings:
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
-    ring_timeout: float = 20.0
+    ring_timeout: float = 20.0  # default for queues that do not set their own
+    customer_grace: float = 60.0
+    announce_interval: float = 1.0
     ticket_ttl: float = 2 * 3600.0
     staff_session_ttl: float = 12 * 3600.0
     secure_cookies: bool = False  # set true behind TLS
@@ -34,11 +36,25 @@ class Settings:
     # Local addresses the media server gathers ICE candidates on; empty = every interface.
     media_addresses: tuple[str, ...] = ()
     media_connect_timeout: float = 15.0
+    # TURN (coturn with use-auth-secret, see turn/): empty = off. Every participant and every
+    # server leg gets its own short-lived credentials (videoassist/turn.py).
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = ""  # coturn's static-auth-secret
+    turn_ttl: float = 600.0  # lifetime of minted TURN credentials, seconds
     max_peer_connections: int = 200
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
     drain_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.turn_urls and not self.turn_secret:
+            raise ValueError("turn_secret is required when turn_urls is set")
+        for url in self.turn_urls:
+            if not url.startswith(("turn:", "turns:")):
+                raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
+        if self.turn_ttl <= 0:
+            raise ValueError("turn_ttl must be positive")
 
     @property
     def db_url(self) -> str:
@@ -58,7 +74,10 @@ def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Setting
         default = None if f.default is MISSING else f.default
         values[f.name] = _parse(f.name, raw, default)
     values.update(overrides)
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        raise SystemExit(f"settings: {exc}") from None
 
 
 def _parse(name: str, raw: str, default: Any) -> Any:
@@ -68,7 +87,7 @@ def _parse(name: str, raw: str, default: Any) -> Any:
             if not isinstance(servers, list):
                 raise ValueError("expected a JSON list")
             return tuple(servers)
-        if name in ("media_addresses", "allowed_origins"):
+        if name in ("media_addresses", "allowed_origins", "turn_urls"):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if name in ("data_dir", "web_dir"):
             return Path(raw)

@@ -93,7 +93,8 @@ class TestAgentConnectionLost:
 
 
 class TestCustomerConnectionLost:
-    async def test_a_waiting_customer_who_drops_is_counted_as_abandoned(
+    @pytest.mark.settings(customer_grace=0.5)
+    async def test_a_waiting_customer_who_stays_away_past_the_grace_is_abandoned(
         self, harness: Harness
     ) -> None:
         ticket = await harness.tap()
@@ -106,6 +107,29 @@ class TestCustomerConnectionLost:
         )
         row = await harness.records.ticket(ticket["ticket_id"])
         assert (row["status"], row["end_reason"]) == ("abandoned", "customer_left")
+
+    async def test_a_waiting_customer_who_reconnects_in_time_keeps_their_place(
+        self, harness: Harness
+    ) -> None:
+        first = await harness.tap()
+        second = await harness.tap()
+        customer = await harness.customer(first["token"])
+        await harness.customer(second["token"])
+        await customer.close()
+        await wait_until(
+            lambda: not harness.service.desk.tickets[first["ticket_id"]].connected,
+            what="drop noticed",
+        )
+        agent = await _ready(harness, "alice")
+        offer = await agent.inbox.next("offer")
+        assert offer["ticket_id"] == second["ticket_id"], "a dropped customer is not offered"
+        assert (await agent.call("decline", {"ticket_id": second["ticket_id"]}))["ok"]
+
+        back = await harness.customer(first["token"])
+        state = await back.call("sync")
+        assert (state["state"], state["position"]) == ("offered", 1)
+        offer = await agent.inbox.next("offer", after=len(agent.inbox.events) - 1)
+        assert offer["ticket_id"] == first["ticket_id"]
 
     async def test_a_customer_who_drops_mid_call_ends_the_session(self, harness: Harness) -> None:
         customer, agent, _, _ = await _live(harness)

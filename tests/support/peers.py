@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 import socketio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from av import VideoFrame
 
@@ -42,8 +48,20 @@ def dominant_colour(frame: VideoFrame) -> str:
 class ClientPeer:
     """One participant's peer connection to the server, offered by us like a browser does."""
 
-    def __init__(self, colour: str | None = None) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    def __init__(
+        self,
+        colour: str | None = None,
+        *,
+        ice_servers: list[dict[str, Any]] | None = None,
+        relay_only: bool = False,
+    ) -> None:
+        """``ice_servers`` as the API hands them out; ``relay_only``: TURN candidates only."""
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ice_servers or []
+        ]
+        policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         self.video_frames: list[VideoFrame] = []
         self.audio_frames = 0
         self.first_frame_at: float | None = None

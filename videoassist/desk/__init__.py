@@ -1,10 +1,19 @@
 """The contact-center core, sans-IO: feed it events, carry out the effects it returns."""
 
+from videoassist.desk.config import (
+    AgentProfile,
+    ConfigError,
+    DeskConfig,
+    OpenHours,
+    QueueConfig,
+    TopicRoute,
+)
 from videoassist.desk.desk import (
     AGENT_TRANSITIONS,
     TICKET_TRANSITIONS,
     AgentState,
     Desk,
+    QueueFull,
     TicketState,
 )
 from videoassist.desk.errors import (
@@ -19,12 +28,19 @@ from videoassist.desk.events import *  # noqa: F403 - the event and effect vocab
 __all__ = [
     "AGENT_TRANSITIONS",
     "TICKET_TRANSITIONS",
+    "AgentProfile",
     "AgentState",
+    "ConfigError",
     "Desk",
+    "DeskConfig",
     "DeskError",
     "IllegalTransition",
     "NotAllowed",
+    "OpenHours",
+    "QueueConfig",
+    "QueueFull",
     "Refused",
     "TicketState",
+    "TopicRoute",
     "UnknownSubject",
 ]

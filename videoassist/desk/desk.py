@@ -6,27 +6,35 @@ Rules of this module (read these before changing it):
   gateway, media, store) only turn the outside world into events and carry out effects.
 * ``Desk.handle(event)`` is the only way in. It validates everything an event needs *before*
   changing anything: an event that is not allowed raises a ``DeskError`` and leaves the desk as
-  it was. Stale timers are not errors; they return no effects.
+  it was. Timers that lost a race (the thing they watched already happened) are not errors;
+  they return no effects.
 * Agent and ticket lifecycles are data (``AGENT_TRANSITIONS``, ``TICKET_TRANSITIONS``); a move
   not in the table raises ``IllegalTransition`` naming the subject, the state and the trigger.
 * No clock, no ids from nowhere: time comes in ``event.at``, session ids from the injected
   ``new_id`` callable. No I/O imports (a test enforces it).
 
-Theory of operation (walking skeleton): one FIFO queue. After every event the desk matches the
-oldest waiting ticket with the longest-idle ready agent and offers it, one agent at a time, with
-a ring timeout. An unanswered offer (RONA) puts the ticket back at its place at the head of the
-queue and the agent Away (reason ``missed_offer``). A declined offer goes to another agent: the
-decliner is not asked again for the same ticket.
+Theory of operation. Each ticket waits in one queue (chosen by its topic), ordered by a score
+``priority + aging * minutes waited`` and, at equal score, by arrival: first come, first served
+within a priority level. Each queue has a pool of the ready agents who may take it (members with
+every required skill), ordered by the queue's strategy. After every event the desk matches:
+an agent who just became ready takes the best ticket across their queues; a ticket that just
+became offerable goes to the best agent of its queue. An offer rings one agent at a time. No
+answer (RONA) or a decline puts the ticket back at its old place and keeps that agent from
+being offered it again for ``reoffer_after`` seconds; ``max_missed`` misses in a row set the
+agent Away. Waiting customers whose connection drops keep their place for a grace period;
+callbacks keep their place with no connection at all. Positions and estimates are announced on
+``AnnounceDue`` ticks, so a decision never pays for telling ten thousand customers their place.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from videoassist.desk.config import AgentProfile, ConfigError, DeskConfig, QueueConfig
 from videoassist.desk.errors import (
     DeskError,
     IllegalTransition,
@@ -34,26 +42,37 @@ from videoassist.desk.errors import (
     Refused,
     UnknownSubject,
 )
-from videoassist.desk.estimate import WaitEstimator
+from videoassist.desk.estimate import QueueStats
 from videoassist.desk.events import (
     DISPOSITIONS,
     AgentAway,
     AgentReady,
     AgentSignedIn,
     AgentSignedOut,
+    AnnounceDue,
+    CallbackJoinTimedOut,
+    CallbackRequested,
     CancelTimer,
+    ConfigChanged,
     CustomerCancelled,
+    CustomerGraceExpired,
     CustomerLeft,
+    CustomerReturned,
     CustomerTapped,
     DrainStarted,
     Effect,
     Event,
+    HandOverMedia,
     HungUp,
+    MaxWaitReached,
     MediaFailed,
     Notify,
     OfferAccepted,
     OfferDeclined,
     OfferTimedOut,
+    RematchDue,
+    Restored,
+    SaveAgentState,
     SaveSession,
     SaveTicket,
     SessionRow,
@@ -61,8 +80,11 @@ from videoassist.desk.events import (
     StartMedia,
     StopMedia,
     TicketRow,
+    TransferRequested,
     WrapUpDone,
+    WrapUpTimedOut,
 )
+from videoassist.desk.lines import Key, LazyHeap
 
 
 class AgentState(StrEnum):
@@ -103,6 +125,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (A.OFFERED, "accept"): A.BUSY,
     (A.OFFERED, "decline"): A.READY,
     (A.OFFERED, "withdraw"): A.READY,
+    (A.OFFERED, "miss"): A.READY,
     (A.OFFERED, "timeout"): A.AWAY,
     (A.OFFERED, "away"): A.AWAY,
     (A.OFFERED, "sign_out"): A.OFFLINE,
@@ -122,6 +145,7 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, str], TicketState] = {
     (T.OFFERED, "cancel"): T.CANCELLED,
     (T.OFFERED, "leave"): T.ABANDONED,
     (T.LIVE, "end"): T.ENDED,
+    (T.LIVE, "transfer"): T.QUEUED,
 }
 TICKET_TRIGGERS = frozenset(trigger for _, trigger in TICKET_TRANSITIONS)
 
@@ -131,6 +155,7 @@ class Offer:
     agent_id: str
     offer_id: int
     expires_at: float
+    transfer_from: str | None = None  # session id of the agent handing over (warm transfer)
 
 
 @dataclass(slots=True)
@@ -139,10 +164,16 @@ class Ticket:
     topic: str
     description: str
     queued_at: float
+    queue_id: str
+    priority: int = 0
+    callback: bool = False
+    seq: int = 0
     state: TicketState = TicketState.QUEUED
+    connected: bool = True
     offer: Offer | None = None
-    declined_by: set[str] = field(default_factory=set)
-    session_id: str | None = None
+    skip: dict[str, float] = field(default_factory=dict)  # agent -> not offered again until
+    session_id: str | None = None  # the live leg
+    call_id: str | None = None  # the media call
     ended_at: float | None = None
     end_reason: str | None = None
 
@@ -155,6 +186,9 @@ class Ticket:
             queued_at=self.queued_at,
             ended_at=self.ended_at,
             end_reason=self.end_reason,
+            queue_id=self.queue_id,
+            priority=self.priority,
+            callback=self.callback,
         )
 
 
@@ -162,11 +196,18 @@ class Ticket:
 class Agent:
     id: str
     name: str
+    profile: AgentProfile
     state: AgentState = AgentState.OFFLINE
     state_since: float = 0.0
+    signed_in_at: float = 0.0
+    idle_since: float = 0.0
+    last_offer_at: float = 0.0
+    busy_seconds: float = 0.0
+    missed: int = 0
     away_reason: str | None = None
     ticket_id: str | None = None  # offered or live ticket
     session_id: str | None = None  # live or wrapping-up session
+    seq: int = 0
 
 
 def _next(table: dict[tuple[Any, str], Any], subject: str, state: Any, trigger: str) -> Any:
@@ -181,24 +222,38 @@ class Desk:
         self,
         *,
         new_id: Callable[[], str],
-        ring_timeout: float = 20.0,
-        estimator: WaitEstimator | None = None,
+        config: DeskConfig | None = None,
+        ring_timeout: float | None = None,
         closed_limit: int = 10_000,
     ) -> None:
         self._new_id = new_id
-        self.ring_timeout = ring_timeout
-        self.estimator = estimator or WaitEstimator()
+        config = (config or DeskConfig()).validate()
+        if ring_timeout is not None:  # a shortcut for the one-queue default set-up
+            config = replace(
+                config,
+                queues={q: replace(c, ring_timeout=ring_timeout) for q, c in config.queues.items()},
+            )
+        self.config = config
         self.tickets: dict[str, Ticket] = {}  # open tickets
         # Recently closed tickets, kept so late events get a precise answer; bounded so a
         # long-running desk does not grow without end (the store has them all).
         self.closed: OrderedDict[str, Ticket] = OrderedDict()
         self.closed_limit = closed_limit
-        self.queue: list[str] = []  # waiting ticket ids (queued or offered), oldest first
         self.agents: dict[str, Agent] = {}
         self.sessions: dict[str, SessionRow] = {}  # live or wrapping-up sessions
         self.draining = False
+        self.stats: dict[str, QueueStats] = {}
+        self.lines: dict[str, LazyHeap] = {}  # offerable tickets per queue
+        self.waiting: dict[str, dict[str, Key]] = {}  # everyone in line per queue (positions)
+        self.pools: dict[str, LazyHeap] = {}  # ready eligible agents per queue
+        self._resume: dict[str, str] = {}  # agent -> state to resume after a restart
+        self._seq = 0
         self._offer_seq = 0
-        self._shown: dict[str, tuple[int, float | None, int]] = {}  # what each customer last saw
+        self._dirty_agents: list[str] = []
+        self._dirty_queues: set[str] = set()
+        self._shown: dict[str, tuple[int, float | None]] = {}
+        self._shown_agents: dict[str, int] = {}
+        self._reset_queues()
 
     # ------------------------------------------------------------------ entry point
 
@@ -207,9 +262,10 @@ class Desk:
         if handler is None:
             raise TypeError(f"not a desk event: {event!r}")
         effects: list[Effect] = []
+        self._dirty_agents.clear()
+        self._dirty_queues.clear()
         handler(self, event, effects)
         self._match(event.at, effects)
-        self._announce_queue(effects)
         return effects
 
     # ------------------------------------------------------------------ queries (read-only)
@@ -222,25 +278,127 @@ class Desk:
         ticket = self.tickets.get(ticket_id) or self.closed.get(ticket_id)
         return ticket.state if ticket else None
 
-    def staffed(self) -> int:
-        return sum(1 for a in self.agents.values() if a.state not in (A.OFFLINE, A.AWAY))
+    def live_call(self, party: str, party_id: str) -> tuple[str, str] | None:
+        """(session id, call id) of the live call a customer or agent is in, if any."""
+        if party == "customer":
+            ticket = self.tickets.get(party_id)
+            if ticket is None or ticket.state is not T.LIVE:
+                return None
+            assert ticket.session_id is not None and ticket.call_id is not None
+            return ticket.session_id, ticket.call_id
+        agent = self.agents.get(party_id)
+        if agent is None or agent.state is not A.BUSY or agent.session_id is None:
+            return None
+        return agent.session_id, self.sessions[agent.session_id].call_id
+
+    def directory(self, agent_id: str) -> dict[str, Any]:
+        """Where an agent can transfer to: every queue, and the other agents who are Ready."""
+        return {
+            "queues": [{"id": q.id, "name": q.name or q.id} for q in self.config.queues.values()],
+            "agents": [
+                {"id": a.id, "name": a.name}
+                for a in self.agents.values()
+                if a.state is A.READY and a.id != agent_id
+            ],
+        }
+
+    def staffed(self, queue_id: str | None = None) -> int:
+        """Agents signed in and not Away (for one queue: those who may take it)."""
+        count = 0
+        for agent in self.agents.values():
+            if agent.state in (A.OFFLINE, A.AWAY):
+                continue
+            if queue_id is None or self.config.eligible(agent.profile, queue_id):
+                count += 1
+        return count
 
     def position(self, ticket_id: str) -> int | None:
-        try:
-            return self.queue.index(ticket_id) + 1
-        except ValueError:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.state not in (T.QUEUED, T.OFFERED):
             return None
+        members = self.waiting[ticket.queue_id]
+        key = members.get(ticket_id)
+        if key is None:
+            return None
+        return 1 + sum(1 for other in members.values() if other < key)
+
+    def estimate(self, ticket_id: str) -> float | None:
+        ticket = self.tickets.get(ticket_id)
+        position = self.position(ticket_id)
+        if ticket is None or position is None:
+            return None
+        return self.stats[ticket.queue_id].position_wait(position, self.staffed(ticket.queue_id))
+
+    @property
+    def queue(self) -> list[str]:
+        """Every waiting ticket, best first within each queue, queues in configuration order."""
+        return [t for q in self.config.queues for t in self._ordered(q)]
+
+    def queue_snapshot(self, at: float) -> list[dict[str, Any]]:
+        out = []
+        for queue_id, queue in self.config.queues.items():
+            stats = self.stats[queue_id]
+            staffed = self.staffed(queue_id)
+            out.append(
+                {
+                    "id": queue_id,
+                    "name": queue.name or queue_id,
+                    "waiting": len(self.waiting[queue_id]),
+                    "staffed": staffed,
+                    "ready": len(self.pools[queue_id]),
+                    "expected_wait": stats.expected_wait(staffed, at),
+                    "answered": stats.answered,
+                    "answered_in_service_level": stats.answered_in_level,
+                    "abandoned": stats.abandoned,
+                    "open": queue.hours.is_open(at),
+                }
+            )
+        return out
 
     def dump(self) -> dict[str, Any]:
         """A serializable picture of the desk, for debugging and tests."""
         return {
-            "queue": list(self.queue),
+            "queue": self.queue,
             "draining": self.draining,
             "agents": {a.id: a.state.value for a in self.agents.values()},
             "tickets": {t.id: t.state.value for t in self.tickets.values()},
             "closed": len(self.closed),
             "sessions": sorted(self.sessions),
         }
+
+    # ------------------------------------------------------------------ configuration
+
+    def _on_config(self, ev: ConfigChanged, out: list[Effect]) -> None:
+        try:
+            config = ev.config.validate()
+        except ConfigError as exc:
+            raise DeskError(str(exc)) from None
+        for ticket in self.tickets.values():
+            if ticket.queue_id not in config.queues:
+                raise DeskError(
+                    f"queue {ticket.queue_id!r} still has customers; move them before removing it"
+                )
+        self.config = config
+        for agent in self.agents.values():
+            agent.profile = config.profile(agent.id)
+        self._reset_queues()
+        for ticket in self.tickets.values():
+            if ticket.state in (T.QUEUED, T.OFFERED):
+                self._enter_line(ticket)
+        for agent in self.agents.values():
+            if agent.state is A.READY:
+                self._enter_pools(agent, ev.at)
+                self._dirty_agents.append(agent.id)
+
+    def _reset_queues(self) -> None:
+        for queue_id in self.config.queues:
+            self.stats.setdefault(queue_id, QueueStats())
+        self.lines = {q: LazyHeap() for q in self.config.queues}
+        self.waiting = {q: {} for q in self.config.queues}
+        self.pools = {q: LazyHeap() for q in self.config.queues}
+
+    def _queue(self, queue_id: str) -> QueueConfig:
+        return self.config.queues[queue_id]
 
     # ------------------------------------------------------------------ customers
 
@@ -250,9 +408,34 @@ class Desk:
         known = self.tickets.get(ev.ticket_id) or self.closed.get(ev.ticket_id)
         if known is not None:
             raise IllegalTransition(f"ticket {ev.ticket_id}", known.state.value, "tap")
-        ticket = Ticket(ev.ticket_id, ev.topic, ev.description, queued_at=ev.at)
+        route = self.config.topics.get(ev.topic)
+        queue_id = route.queue_id if route else self.config.default_queue
+        queue = self._queue(queue_id)
+        if not queue.hours.is_open(ev.at):
+            raise QueueClosed("we are closed right now; please come back during opening hours")
+        if not ev.callback and queue.max_length is not None:
+            live = sum(1 for t in self.waiting[queue_id] if not self.tickets[t].callback)
+            if live >= queue.max_length:
+                raise QueueFull(
+                    "all our agents are busy and the line is full; leave a callback request "
+                    "and we will call you back"
+                )
+        priority = max(ev.priority, route.priority if route else 0)
+        self._seq += 1
+        ticket = Ticket(
+            ev.ticket_id,
+            ev.topic,
+            ev.description,
+            queued_at=ev.at,
+            queue_id=queue_id,
+            priority=priority,
+            callback=ev.callback,
+            seq=self._seq,
+        )
         self.tickets[ticket.id] = ticket
-        self.queue.append(ticket.id)
+        self.stats[queue_id].arrived(ev.at)
+        self._enter_line(ticket)
+        self._arm_max_wait(ticket, ev.at, out)
         out.append(SaveTicket(ticket.row()))
 
     def _on_cancelled(self, ev: CustomerCancelled, out: list[Effect]) -> None:
@@ -261,10 +444,84 @@ class Desk:
     def _on_left(self, ev: CustomerLeft, out: list[Effect]) -> None:
         ticket = self._ticket(ev.ticket_id)
         if ticket.state is T.LIVE:
+            if ticket.connected:
+                assert ticket.session_id is not None
+                self._end_session(ticket.session_id, "customer_disconnected", ev.at, out)
+            return
+        if ticket.state in TERMINAL_TICKET_STATES or not ticket.connected:
+            return
+        ticket.connected = False
+        if ticket.callback:
+            return  # a callback needs no open connection to keep its place
+        if ticket.offer is not None:
+            self._withdraw_offer(ticket, "withdraw", ev.at, out)
+            self._requeue(ticket, out)
+        self.lines[ticket.queue_id].discard(ticket.id)
+        grace = self.config.customer_grace
+        out.append(
+            SetTimer(
+                _grace_timer(ticket.id),
+                ev.at + grace,
+                CustomerGraceExpired(ticket.id, ev.at + grace),
+            )
+        )
+
+    def _on_returned(self, ev: CustomerReturned, out: list[Effect]) -> None:
+        ticket = self._ticket(ev.ticket_id)
+        if ticket.state in TERMINAL_TICKET_STATES:
+            raise IllegalTransition(f"ticket {ticket.id}", ticket.state.value, "return")
+        if ticket.connected:
+            return
+        ticket.connected = True
+        out.append(CancelTimer(_grace_timer(ticket.id)))
+        if ticket.state is T.LIVE:
             assert ticket.session_id is not None
-            self._end_session(ticket.session_id, "customer_disconnected", ev.at, out)
-        elif ticket.state not in TERMINAL_TICKET_STATES:
-            self._close_waiting(ev.ticket_id, "leave", "customer_left", ev.at, out)
+            out.append(CancelTimer(_join_timer(ticket.session_id)))
+        elif ticket.state is T.QUEUED:
+            self._make_offerable(ticket)
+
+    def _on_grace_expired(self, ev: CustomerGraceExpired, out: list[Effect]) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None or ticket.connected or ticket.state is not T.QUEUED:
+            return  # they came back, or the ticket closed meanwhile
+        self._close_waiting(ticket.id, "leave", "customer_left", ev.at, out)
+
+    def _on_callback_requested(self, ev: CallbackRequested, out: list[Effect]) -> None:
+        ticket = self._ticket(ev.ticket_id)
+        if ticket.state not in (T.QUEUED, T.OFFERED):
+            raise IllegalTransition(f"ticket {ticket.id}", ticket.state.value, "callback")
+        if not ticket.callback:
+            ticket.callback = True
+            out.append(CancelTimer(_max_wait_timer(ticket.id)))
+            out.append(SaveTicket(ticket.row()))
+        out.append(Notify("customer", ticket.id, "callback_confirmed", {"ticket_id": ticket.id}))
+
+    def _on_max_wait(self, ev: MaxWaitReached, out: list[Effect]) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None or ticket.state is not T.QUEUED or ticket.queue_id != ev.queue_id:
+            return  # answered, offered or moved meanwhile
+        queue = self._queue(ticket.queue_id)
+        if queue.overflow_to is not None and not ticket.callback:
+            self._move(ticket, queue.overflow_to)
+            self._arm_max_wait(ticket, ev.at, out)
+            out.append(SaveTicket(ticket.row()))
+            out.append(
+                Notify(
+                    "customer",
+                    ticket.id,
+                    "moved",
+                    {"queue_id": queue.overflow_to, "reason": "overflow"},
+                )
+            )
+        elif not ticket.callback:
+            out.append(
+                Notify(
+                    "customer",
+                    ticket.id,
+                    "callback_suggested",
+                    {"waited": round(ev.at - ticket.queued_at)},
+                )
+            )
 
     def _close_waiting(
         self, ticket_id: str, trigger: str, reason: str, at: float, out: list[Effect]
@@ -272,41 +529,50 @@ class Desk:
         ticket = self._ticket(ticket_id)
         new_state = _next(TICKET_TRANSITIONS, f"ticket {ticket_id}", ticket.state, trigger)
         if ticket.offer is not None:
+            agent_id = ticket.offer.agent_id
             self._withdraw_offer(ticket, "withdraw", at, out)
             out.append(CancelTimer(_offer_timer(ticket.id)))
-            out.append(
-                Notify("agent", ticket.offer.agent_id, "offer_withdrawn", {"ticket_id": ticket.id})
-            )
+            out.append(Notify("agent", agent_id, "offer_withdrawn", {"ticket_id": ticket.id}))
             ticket.offer = None
         ticket.state = new_state
         ticket.ended_at = at
         ticket.end_reason = reason
-        self.queue.remove(ticket_id)
-        self._shown.pop(ticket_id, None)
+        if new_state is T.ABANDONED:
+            self.stats[ticket.queue_id].abandoned += 1
+        self._leave_line(ticket)
         self._retire(ticket)
+        out.append(CancelTimer(_grace_timer(ticket.id)))
+        out.append(CancelTimer(_max_wait_timer(ticket.id)))
         out.append(SaveTicket(ticket.row()))
         out.append(Notify("customer", ticket_id, "closed", {"reason": reason}))
 
     # ------------------------------------------------------------------ agents
 
     def _on_signed_in(self, ev: AgentSignedIn, out: list[Effect]) -> None:
-        agent = self.agents.get(ev.agent_id) or Agent(ev.agent_id, ev.name)
+        agent = self.agents.get(ev.agent_id)
+        if agent is None:
+            agent = Agent(ev.agent_id, ev.name, self.config.profile(ev.agent_id))
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_in")
         agent.name = ev.name
+        agent.signed_in_at = ev.at
+        agent.busy_seconds = 0.0
+        agent.missed = 0
         self.agents[agent.id] = agent
         self._set_agent(agent, state, ev.at, out, reason="signed_in")
+        if self._resume.pop(agent.id, None) == A.READY.value:
+            self._set_agent(agent, A.READY, ev.at, out)  # they were Ready before the restart
 
     def _on_signed_out(self, ev: AgentSignedOut, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
         if agent.state is A.OFFERED:
-            ticket = self._ticket(agent.ticket_id)  # type: ignore[arg-type]
-            self._requeue(ticket, out)
+            self._drop_offer(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
         elif agent.state is A.BUSY:
             assert agent.session_id is not None
             self._end_session(agent.session_id, "agent_disconnected", ev.at, out)
         if agent.session_id is not None:
             # The wrap-up is left without a disposition; the session row keeps its end.
+            out.append(CancelTimer(_wrap_timer(agent.id)))
             self.sessions.pop(agent.session_id, None)
         agent.ticket_id = None
         agent.session_id = None
@@ -316,13 +582,14 @@ class Desk:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "ready")
         if agent.state is not A.READY:
+            agent.missed = 0
             self._set_agent(agent, state, ev.at, out)
 
     def _on_away(self, ev: AgentAway, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "away")
         if agent.state is A.OFFERED:
-            self._requeue(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
+            self._drop_offer(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
             agent.ticket_id = None
         self._set_agent(agent, state, ev.at, out, reason=ev.reason)
 
@@ -330,53 +597,69 @@ class Desk:
 
     def _on_accepted(self, ev: OfferAccepted, out: list[Effect]) -> None:
         agent, ticket = self._offered_pair(ev.agent_id, ev.ticket_id)
+        assert ticket.offer is not None
+        if ticket.offer.transfer_from is not None:
+            self._complete_transfer(agent, ticket, ev.at, out)
+            return
         agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "accept")
         ticket_state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "accept")
+        session_id = self._new_id()
         session = SessionRow(
-            id=self._new_id(),
+            id=session_id,
             ticket_id=ticket.id,
             agent_id=agent.id,
             queued_at=ticket.queued_at,
             answered_at=ev.at,
+            call_id=session_id,
         )
         out.append(CancelTimer(_offer_timer(ticket.id)))
+        out.append(CancelTimer(_max_wait_timer(ticket.id)))
+        queue = self._queue(ticket.queue_id)
+        self.stats[ticket.queue_id].answered_after(ev.at - ticket.queued_at, queue.service_level)
         ticket.offer = None
         ticket.state = ticket_state
-        ticket.session_id = session.id
-        self.queue.remove(ticket.id)
-        self._shown.pop(ticket.id, None)
-        agent.session_id = session.id
-        self.sessions[session.id] = session
+        ticket.session_id = session_id
+        ticket.call_id = session_id
+        self._leave_line(ticket)
+        agent.session_id = session_id
+        agent.missed = 0
+        self.sessions[session_id] = session
         self._set_agent(agent, agent_state, ev.at, out)
         out.append(SaveTicket(ticket.row()))
         out.append(SaveSession(session))
-        out.append(StartMedia(session.id, ticket.id, agent.id))
+        out.append(StartMedia(session_id, ticket.id, agent.id))
+        if ticket.callback and not ticket.connected:
+            join = self.config.callback_join_timeout
+            out.append(
+                SetTimer(
+                    _join_timer(session_id),
+                    ev.at + join,
+                    CallbackJoinTimedOut(session_id, ev.at + join),
+                )
+            )
         out.append(
             Notify(
                 "customer",
                 ticket.id,
                 "matched",
-                {"session_id": session.id, "agent_name": agent.name},
+                {"session_id": session_id, "agent_name": agent.name, "callback": ticket.callback},
             )
         )
         out.append(
-            Notify(
-                "agent",
-                agent.id,
-                "session_started",
-                {
-                    "session_id": session.id,
-                    "ticket_id": ticket.id,
-                    "topic": ticket.topic,
-                    "description": ticket.description,
-                },
-            )
+            Notify("agent", agent.id, "session_started", self._session_info(session, ticket))
         )
 
     def _on_declined(self, ev: OfferDeclined, out: list[Effect]) -> None:
         agent, ticket = self._offered_pair(ev.agent_id, ev.ticket_id)
+        assert ticket.offer is not None
+        transfer = ticket.offer.transfer_from
         self._withdraw_offer(ticket, "decline", ev.at, out)
-        ticket.declined_by.add(agent.id)
+        out.append(CancelTimer(_offer_timer(ticket.id)))
+        if transfer is not None:
+            ticket.offer = None
+            self._transfer_failed(ticket, transfer, "declined", out)
+            return
+        self._skip(ticket, agent.id, ev.at, out)
         self._requeue(ticket, out)
 
     def _on_offer_timed_out(self, ev: OfferTimedOut, out: list[Effect]) -> None:
@@ -384,10 +667,25 @@ class Desk:
         if ticket is None or ticket.offer is None or ticket.offer.offer_id != ev.offer_id:
             return  # a timer that lost a race with accept/decline/cancel
         agent = self._agent(ticket.offer.agent_id)
-        state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "timeout")
-        self._requeue(ticket, out)
+        queue = self._queue(ticket.queue_id)
+        trigger = "timeout" if agent.missed + 1 >= queue.max_missed else "miss"
+        state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, trigger)
+        transfer = ticket.offer.transfer_from
+        agent.missed += 1
         agent.ticket_id = None
-        self._set_agent(agent, state, ev.at, out, reason="missed_offer")
+        if transfer is not None:
+            ticket.offer = None
+            self._transfer_failed(ticket, transfer, "no_answer", out)
+        else:
+            self._skip(ticket, agent.id, ev.at, out)
+            self._requeue(ticket, out)
+        reason = "missed_offer" if state is A.AWAY else None
+        self._set_agent(agent, state, ev.at, out, reason=reason)
+        out.append(
+            Notify(
+                "agent", agent.id, "offer_missed", {"ticket_id": ticket.id, "missed": agent.missed}
+            )
+        )
 
     def _offered_pair(self, agent_id: str, ticket_id: str) -> tuple[Agent, Ticket]:
         agent = self._agent(agent_id)
@@ -397,12 +695,23 @@ class Desk:
         return agent, ticket
 
     def _withdraw_offer(self, ticket: Ticket, trigger: str, at: float, out: list[Effect]) -> None:
-        """Return the offered agent to Ready (decline or the customer went away)."""
+        """Return the offered agent to Ready (decline, or the customer went away)."""
         assert ticket.offer is not None
         agent = self._agent(ticket.offer.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, trigger)
         agent.ticket_id = None
         self._set_agent(agent, state, at, out)
+
+    def _drop_offer(self, ticket: Ticket, out: list[Effect]) -> None:
+        """The offered agent left (away or gone): the ticket goes back at once."""
+        assert ticket.offer is not None
+        out.append(CancelTimer(_offer_timer(ticket.id)))
+        if ticket.offer.transfer_from is not None:
+            transfer = ticket.offer.transfer_from
+            ticket.offer = None
+            self._transfer_failed(ticket, transfer, "unavailable", out)
+        else:
+            self._requeue(ticket, out)
 
     def _requeue(self, ticket: Ticket, out: list[Effect]) -> None:
         """An offer ended without an answer: the ticket waits again at its old place."""
@@ -410,6 +719,16 @@ class Desk:
         ticket.offer = None
         out.append(CancelTimer(_offer_timer(ticket.id)))
         out.append(SaveTicket(ticket.row()))
+        if ticket.connected or ticket.callback:
+            self._make_offerable(ticket)
+
+    def _skip(self, ticket: Ticket, agent_id: str, at: float, out: list[Effect]) -> None:
+        until = at + self.config.reoffer_after
+        ticket.skip[agent_id] = until
+        out.append(SetTimer(f"rematch:{ticket.id}:{agent_id}", until, RematchDue(until)))
+
+    def _on_rematch(self, ev: RematchDue, out: list[Effect]) -> None:
+        self._dirty_queues.update(self.config.queues)
 
     # ------------------------------------------------------------------ sessions
 
@@ -421,10 +740,18 @@ class Desk:
         self._end_session(ev.session_id, f"{ev.by}_hung_up", ev.at, out)
 
     def _on_media_failed(self, ev: MediaFailed, out: list[Effect]) -> None:
+        for session in list(self.sessions.values()):
+            if session.call_id == ev.session_id and session.ended_at is None:
+                self._end_session(session.id, "media_failed", ev.at, out)
+
+    def _on_join_timed_out(self, ev: CallbackJoinTimedOut, out: list[Effect]) -> None:
         session = self.sessions.get(ev.session_id)
         if session is None or session.ended_at is not None:
-            return  # media noticed after the session already ended
-        self._end_session(ev.session_id, "media_failed", ev.at, out)
+            return
+        ticket = self.tickets.get(session.ticket_id)
+        if ticket is None or ticket.connected:
+            return
+        self._end_session(session.id, "callback_not_joined", ev.at, out)
 
     def _on_wrap_up(self, ev: WrapUpDone, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
@@ -436,10 +763,33 @@ class Desk:
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "wrap_up")
         if agent.session_id != session.id:
             raise NotAllowed(f"agent {agent.id} is not wrapping up session {session.id}")
-        row = replace(session, disposition=ev.disposition, note=ev.note, wrapped_up_at=ev.at)
+        self._finish_wrap_up(agent, session, state, ev.at, out, ev.disposition, ev.note)
+
+    def _on_wrap_up_timed_out(self, ev: WrapUpTimedOut, out: list[Effect]) -> None:
+        agent = self.agents.get(ev.agent_id)
+        session = self.sessions.get(ev.session_id)
+        if agent is None or session is None or agent.state is not A.WRAP_UP:
+            return
+        if agent.session_id != session.id:
+            return
+        self._finish_wrap_up(agent, session, A.READY, ev.at, out, None, None)
+        out.append(Notify("agent", agent.id, "wrap_up_expired", {"session_id": session.id}))
+
+    def _finish_wrap_up(
+        self,
+        agent: Agent,
+        session: SessionRow,
+        state: AgentState,
+        at: float,
+        out: list[Effect],
+        disposition: str | None,
+        note: str | None,
+    ) -> None:
+        row = replace(session, disposition=disposition, note=note, wrapped_up_at=at)
         del self.sessions[session.id]
         agent.session_id = None
-        self._set_agent(agent, state, ev.at, out)
+        out.append(CancelTimer(_wrap_timer(agent.id)))
+        self._set_agent(agent, state, at, out)
         out.append(SaveSession(row))
 
     def _on_drain(self, ev: DrainStarted, out: list[Effect]) -> None:
@@ -454,6 +804,12 @@ class Desk:
         agent = self._agent(session.agent_id)
         ticket_state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "end")
         agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "end")
+        if ticket.offer is not None:  # a warm transfer was ringing
+            target = self._agent(ticket.offer.agent_id)
+            self._withdraw_offer(ticket, "withdraw", at, out)
+            out.append(CancelTimer(_offer_timer(ticket.id)))
+            out.append(Notify("agent", target.id, "offer_withdrawn", {"ticket_id": ticket.id}))
+            ticket.offer = None
         row = replace(session, ended_at=at, end_reason=reason)
         self.sessions[session_id] = row
         ticket.state = ticket_state
@@ -461,51 +817,370 @@ class Desk:
         ticket.end_reason = reason
         self._retire(ticket)
         agent.ticket_id = None
-        self.estimator.record_handle(at - session.answered_at)
+        agent.busy_seconds += at - session.answered_at
+        self.stats[ticket.queue_id].handled(at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
-        out.append(StopMedia(session_id))
+        self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
+        call_id = ticket.call_id or session_id
+        out.append(StopMedia(call_id))
+        out.append(CancelTimer(_join_timer(session_id)))
         out.append(SaveTicket(ticket.row()))
         out.append(SaveSession(row))
-        data = {"session_id": session_id, "reason": reason}
-        out.append(Notify("customer", ticket.id, "session_ended", data))
-        out.append(Notify("agent", agent.id, "session_ended", data))
+        out.append(
+            Notify(
+                "customer", ticket.id, "session_ended", {"session_id": call_id, "reason": reason}
+            )
+        )
+        out.append(
+            Notify("agent", agent.id, "session_ended", {"session_id": session_id, "reason": reason})
+        )
+
+    def _arm_wrap_up(
+        self, agent: Agent, queue_id: str, session_id: str, at: float, out: list[Effect]
+    ) -> None:
+        limit = self._queue(queue_id).wrap_up_limit
+        out.append(
+            SetTimer(
+                _wrap_timer(agent.id), at + limit, WrapUpTimedOut(agent.id, session_id, at + limit)
+            )
+        )
+
+    def _session_info(self, session: SessionRow, ticket: Ticket) -> dict[str, object]:
+        return {
+            "session_id": session.id,
+            "call_id": session.call_id,
+            "ticket_id": ticket.id,
+            "topic": ticket.topic,
+            "description": ticket.description,
+            "queue_id": ticket.queue_id,
+            "callback": ticket.callback,
+        }
+
+    # ------------------------------------------------------------------ transfers
+
+    def _on_transfer(self, ev: TransferRequested, out: list[Effect]) -> None:
+        session = self._session(ev.session_id)
+        if session.agent_id != ev.agent_id:
+            raise NotAllowed(f"session {ev.session_id} is not agent {ev.agent_id}'s")
+        if session.ended_at is not None:
+            raise IllegalTransition(f"session {session.id}", "ended", "transfer")
+        ticket = self._ticket(session.ticket_id)
+        if (ev.queue_id is None) == (ev.to_agent_id is None):
+            raise DeskError("name either a queue or an agent to transfer to")
+        if ticket.offer is not None:
+            raise IllegalTransition(f"ticket {ticket.id}", "transferring", "transfer")
+        if ev.queue_id is not None:
+            self._blind_transfer(session, ticket, ev.queue_id, ev.at, out)
+        else:
+            assert ev.to_agent_id is not None
+            self._warm_transfer(session, ticket, ev.to_agent_id, ev.at, out)
+
+    def _blind_transfer(
+        self, session: SessionRow, ticket: Ticket, queue_id: str, at: float, out: list[Effect]
+    ) -> None:
+        if queue_id not in self.config.queues:
+            raise UnknownSubject(f"no queue {queue_id!r}")
+        agent = self._agent(session.agent_id)
+        ticket_state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "transfer")
+        agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "end")
+        row = replace(session, ended_at=at, end_reason="transferred")
+        self.sessions[session.id] = row
+        call_id = ticket.call_id or session.id
+        agent.ticket_id = None
+        agent.busy_seconds += at - session.answered_at
+        self.stats[ticket.queue_id].handled(at - session.answered_at)
+        self._set_agent(agent, agent_state, at, out)
+        self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
+        ticket.state = ticket_state
+        ticket.session_id = None
+        ticket.call_id = None
+        ticket.queue_id = queue_id  # keeps queued_at: not re-queued at the back
+        ticket.skip.clear()
+        self._enter_line(ticket)
+        self._arm_max_wait(ticket, at, out)
+        out.append(StopMedia(call_id))
+        out.append(SaveSession(row))
+        out.append(SaveTicket(ticket.row()))
+        out.append(Notify("customer", ticket.id, "transferred", {"queue_id": queue_id}))
+        out.append(
+            Notify(
+                "agent",
+                agent.id,
+                "session_ended",
+                {"session_id": session.id, "reason": "transferred"},
+            )
+        )
+
+    def _warm_transfer(
+        self, session: SessionRow, ticket: Ticket, to_agent_id: str, at: float, out: list[Effect]
+    ) -> None:
+        target = self.agents.get(to_agent_id)
+        if target is None or target.state is not A.READY:
+            raise Refused(f"agent {to_agent_id} is not available")
+        if target.id == session.agent_id:
+            raise DeskError("you cannot transfer a session to yourself")
+        self._offer(ticket, target, at, out, transfer_from=session.id)
+
+    def _complete_transfer(
+        self, agent: Agent, ticket: Ticket, at: float, out: list[Effect]
+    ) -> None:
+        assert ticket.offer is not None and ticket.offer.transfer_from is not None
+        old_session = self._session(ticket.offer.transfer_from)
+        old_agent = self._agent(old_session.agent_id)
+        agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "accept")
+        old_state = _next(AGENT_TRANSITIONS, f"agent {old_agent.id}", old_agent.state, "end")
+        call_id = ticket.call_id or old_session.id
+        new_session = SessionRow(
+            id=self._new_id(),
+            ticket_id=ticket.id,
+            agent_id=agent.id,
+            queued_at=ticket.queued_at,
+            answered_at=at,
+            call_id=call_id,
+        )
+        out.append(CancelTimer(_offer_timer(ticket.id)))
+        ticket.offer = None
+        ticket.session_id = new_session.id
+        agent.ticket_id = ticket.id
+        agent.session_id = new_session.id
+        agent.missed = 0
+        self.sessions[new_session.id] = new_session
+        self._set_agent(agent, agent_state, at, out)
+        ended = replace(old_session, ended_at=at, end_reason="transferred")
+        self.sessions[old_session.id] = ended
+        old_agent.ticket_id = None
+        old_agent.busy_seconds += at - old_session.answered_at
+        self._set_agent(old_agent, old_state, at, out)
+        self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
+        out.append(HandOverMedia(call_id, agent.id))
+        out.append(SaveSession(ended))
+        out.append(SaveSession(new_session))
+        out.append(
+            Notify("agent", agent.id, "session_started", self._session_info(new_session, ticket))
+        )
+        out.append(
+            Notify(
+                "agent",
+                old_agent.id,
+                "session_ended",
+                {"session_id": old_session.id, "reason": "transferred"},
+            )
+        )
+        out.append(Notify("customer", ticket.id, "agent_changed", {"agent_name": agent.name}))
+
+    def _transfer_failed(
+        self, ticket: Ticket, session_id: str, reason: str, out: list[Effect]
+    ) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            out.append(
+                Notify(
+                    "agent",
+                    session.agent_id,
+                    "transfer_failed",
+                    {"ticket_id": ticket.id, "reason": reason},
+                )
+            )
+
+    # ------------------------------------------------------------------ restart
+
+    def _on_restored(self, ev: Restored, out: list[Effect]) -> None:
+        if self.tickets or self.agents:
+            raise IllegalTransition("desk", "running", "restore")
+        for restored in sorted(ev.tickets, key=lambda t: t.queued_at):
+            queue_id = (
+                restored.queue_id
+                if restored.queue_id in self.config.queues
+                else self.config.default_queue
+            )
+            self._seq += 1
+            ticket = Ticket(
+                restored.id,
+                restored.topic,
+                restored.description,
+                queued_at=restored.queued_at,
+                queue_id=queue_id,
+                priority=restored.priority,
+                callback=restored.callback,
+                seq=self._seq,
+                connected=restored.callback,
+            )
+            self.tickets[ticket.id] = ticket
+            self._enter_line(ticket)
+            if not ticket.callback:
+                # Waiting customers lost their connection with the old process: grace to return.
+                grace = ev.at + self.config.customer_grace
+                self.lines[queue_id].discard(ticket.id)
+                ticket.connected = False
+                out.append(
+                    SetTimer(_grace_timer(ticket.id), grace, CustomerGraceExpired(ticket.id, grace))
+                )
+            out.append(SaveTicket(ticket.row()))
+        self._resume = dict(ev.agent_states)
+
+    # ------------------------------------------------------------------ announcements
+
+    def _on_announce(self, ev: AnnounceDue, out: list[Effect]) -> None:
+        """Tell each waiting customer their position and estimate when either changed."""
+        for queue_id in self.config.queues:
+            staffed = self.staffed(queue_id)
+            stats = self.stats[queue_id]
+            for index, ticket_id in enumerate(self._ordered(queue_id)):
+                position = index + 1
+                shown = (position, stats.position_wait(position, staffed))
+                if self._shown.get(ticket_id) != shown:
+                    self._shown[ticket_id] = shown
+                    out.append(
+                        Notify(
+                            "customer",
+                            ticket_id,
+                            "queue",
+                            {
+                                "position": position,
+                                "estimated_wait": shown[1],
+                                "agents_available": staffed,
+                                "queue_id": queue_id,
+                            },
+                        )
+                    )
+        for agent in self.agents.values():
+            if agent.state is A.OFFLINE:
+                continue
+            waiting = sum(len(self.waiting[q]) for q in agent.profile.queues if q in self.waiting)
+            if self._shown_agents.get(agent.id) != waiting:
+                self._shown_agents[agent.id] = waiting
+                out.append(Notify("agent", agent.id, "waiting", {"waiting": waiting}))
+
+    def _ordered(self, queue_id: str) -> list[str]:
+        members = self.waiting[queue_id]
+        return sorted(members, key=members.__getitem__)
+
+    # ------------------------------------------------------------------ lines and pools
+
+    def _line_key(self, ticket: Ticket) -> Key:
+        aging = self._queue(ticket.queue_id).priority_aging / 60.0
+        return (-(ticket.priority - aging * ticket.queued_at), ticket.queued_at, ticket.seq)
+
+    def _enter_line(self, ticket: Ticket) -> None:
+        key = self._line_key(ticket)
+        self.waiting[ticket.queue_id][ticket.id] = key
+        if ticket.state is T.QUEUED and (ticket.connected or ticket.callback):
+            self.lines[ticket.queue_id].push(ticket.id, key)
+            self._dirty_queues.add(ticket.queue_id)
+
+    def _make_offerable(self, ticket: Ticket) -> None:
+        key = self.waiting[ticket.queue_id][ticket.id]
+        self.lines[ticket.queue_id].push(ticket.id, key)
+        self._dirty_queues.add(ticket.queue_id)
+
+    def _leave_line(self, ticket: Ticket) -> None:
+        self.lines[ticket.queue_id].discard(ticket.id)
+        self.waiting[ticket.queue_id].pop(ticket.id, None)
+        self._shown.pop(ticket.id, None)
+
+    def _move(self, ticket: Ticket, queue_id: str) -> None:
+        self._leave_line(ticket)
+        ticket.queue_id = queue_id
+        ticket.skip.clear()
+        self._enter_line(ticket)
+
+    def _arm_max_wait(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+        max_wait = self._queue(ticket.queue_id).max_wait
+        if max_wait is not None and not ticket.callback:
+            due = at + max_wait
+            out.append(
+                SetTimer(
+                    _max_wait_timer(ticket.id), due, MaxWaitReached(ticket.id, ticket.queue_id, due)
+                )
+            )
+
+    def _pool_key(self, agent: Agent, queue_id: str, at: float) -> Key:
+        strategy = self._queue(queue_id).strategy
+        if strategy == "least_occupied":
+            occupancy = agent.busy_seconds / max(1.0, at - agent.signed_in_at)
+            return (occupancy, agent.idle_since, agent.seq)
+        if strategy == "round_robin":
+            return (agent.last_offer_at, agent.seq)
+        if strategy == "best_skill":
+            return (-self.config.skill_score(agent.profile, queue_id), agent.idle_since, agent.seq)
+        return (agent.idle_since, agent.seq)
+
+    def _enter_pools(self, agent: Agent, at: float) -> None:
+        self._seq += 1
+        agent.seq = self._seq
+        for queue_id in agent.profile.queues:
+            if queue_id in self.pools and self.config.eligible(agent.profile, queue_id):
+                self.pools[queue_id].push(agent.id, self._pool_key(agent, queue_id, at))
+
+    def _leave_pools(self, agent: Agent) -> None:
+        for queue_id in agent.profile.queues:
+            if queue_id in self.pools:
+                self.pools[queue_id].discard(agent.id)
 
     # ------------------------------------------------------------------ matching
 
     def _match(self, at: float, out: list[Effect]) -> None:
-        """Offer waiting tickets, oldest first, to the longest-idle ready agent each."""
         if self.draining:
             return  # a session started now would be cut off by the shutdown at once
-        for ticket_id in self.queue:
-            ticket = self.tickets[ticket_id]
-            if ticket.state is not T.QUEUED:
-                continue
-            agent = self._longest_idle(exclude=ticket.declined_by)
-            if agent is None:
-                if not ticket.declined_by:
-                    return  # nobody ready for this one means nobody ready for anyone
-                continue
-            self._offer(ticket, agent, at, out)
+        for agent_id in self._dirty_agents:
+            agent = self.agents.get(agent_id)
+            if agent is not None and agent.state is A.READY:
+                ticket = self._best_ticket_for(agent, at)
+                if ticket is not None:
+                    self._offer(ticket, agent, at, out)
+        for queue_id in self._dirty_queues:
+            line, pool = self.lines[queue_id], self.pools[queue_id]
+            while line and pool:
+                ticket_id = line.first(accept=lambda t: self._has_agent_for(t, at))
+                if ticket_id is None:
+                    break
+                ticket = self.tickets[ticket_id]
+                agent_id = pool.first(accept=lambda a, t=ticket: not _skipped(t, a, at))
+                self._offer(ticket, self.agents[agent_id], at, out)
 
-    def _longest_idle(self, exclude: set[str]) -> Agent | None:
-        best: Agent | None = None
-        for agent in self.agents.values():
-            if (
-                agent.state is A.READY
-                and agent.id not in exclude
-                and (best is None or agent.state_since < best.state_since)
-            ):
-                best = agent
+    def _has_agent_for(self, ticket_id: str, at: float) -> bool:
+        ticket = self.tickets[ticket_id]
+        pool = self.pools[ticket.queue_id]
+        if not ticket.skip:
+            return bool(pool)
+        return pool.first(accept=lambda a: not _skipped(ticket, a, at)) is not None
+
+    def _best_ticket_for(self, agent: Agent, at: float) -> Ticket | None:
+        best: Ticket | None = None
+        best_rank: tuple[float, float, int] | None = None
+        for queue_id in agent.profile.queues:
+            line = self.lines.get(queue_id)
+            if not line or not self.config.eligible(agent.profile, queue_id):
+                continue
+            ticket_id = line.first(accept=lambda t: not _skipped(self.tickets[t], agent.id, at))
+            if ticket_id is None:
+                continue
+            ticket = self.tickets[ticket_id]
+            aging = self._queue(queue_id).priority_aging / 60.0
+            score = ticket.priority + aging * (at - ticket.queued_at)
+            rank = (-score, ticket.queued_at, ticket.seq)
+            if best_rank is None or rank < best_rank:
+                best, best_rank = ticket, rank
         return best
 
-    def _offer(self, ticket: Ticket, agent: Agent, at: float, out: list[Effect]) -> None:
+    def _offer(
+        self,
+        ticket: Ticket,
+        agent: Agent,
+        at: float,
+        out: list[Effect],
+        transfer_from: str | None = None,
+    ) -> None:
         agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "offer")
-        ticket_state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "offer")
+        if transfer_from is None:
+            ticket.state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "offer")
+            self.lines[ticket.queue_id].discard(ticket.id)
         self._offer_seq += 1
-        expires = at + self.ring_timeout
-        ticket.offer = Offer(agent.id, self._offer_seq, expires)
-        ticket.state = ticket_state
+        ring = self._queue(ticket.queue_id).ring_timeout
+        expires = at + ring
+        ticket.offer = Offer(agent.id, self._offer_seq, expires, transfer_from)
         agent.ticket_id = ticket.id
+        agent.last_offer_at = at
         self._set_agent(agent, agent_state, at, out)
         out.append(SaveTicket(ticket.row()))
         out.append(
@@ -524,29 +1199,15 @@ class Desk:
                     "ticket_id": ticket.id,
                     "topic": ticket.topic,
                     "description": ticket.description,
+                    "queue_id": ticket.queue_id,
+                    "priority": ticket.priority,
+                    "callback": ticket.callback,
+                    "transfer": transfer_from is not None,
                     "waited": round(at - ticket.queued_at, 1),
-                    "ring_timeout": self.ring_timeout,
+                    "ring_timeout": ring,
                 },
             )
         )
-
-    def _announce_queue(self, out: list[Effect]) -> None:
-        """Tell each waiting customer their position and estimate, when either changed."""
-        staffed = self.staffed()
-        for index, ticket_id in enumerate(self.queue):
-            position = index + 1
-            eta = self.estimator.estimate(position, staffed)
-            shown = (position, eta, staffed)
-            if self._shown.get(ticket_id) != shown:
-                self._shown[ticket_id] = shown
-                out.append(
-                    Notify(
-                        "customer",
-                        ticket_id,
-                        "queue",
-                        {"position": position, "estimated_wait": eta, "agents_available": staffed},
-                    )
-                )
 
     # ------------------------------------------------------------------ helpers
 
@@ -558,12 +1219,22 @@ class Desk:
         out: list[Effect],
         reason: str | None = None,
     ) -> None:
+        was = agent.state
         agent.state = state
         agent.state_since = at
         agent.away_reason = reason if state is A.AWAY else None
+        if was is A.READY and state is not A.READY:
+            self._leave_pools(agent)
+        if state is A.READY and was is not A.READY:
+            agent.idle_since = at
+            self._enter_pools(agent, at)
+            self._dirty_agents.append(agent.id)
+        if state is A.OFFLINE:
+            self._shown_agents.pop(agent.id, None)
         data: dict[str, object] = {"state": state.value}
         if agent.away_reason:
             data["reason"] = agent.away_reason
+        out.append(SaveAgentState(agent.id, state.value, agent.away_reason, at))
         if state is not A.OFFLINE:
             out.append(Notify("agent", agent.id, "agent_state", data))
 
@@ -575,6 +1246,7 @@ class Desk:
 
     def _retire(self, ticket: Ticket) -> None:
         """A ticket reached a terminal state: move it to the bounded closed list."""
+        self._leave_line(ticket)
         del self.tickets[ticket.id]
         self.closed[ticket.id] = ticket
         while len(self.closed) > self.closed_limit:
@@ -592,13 +1264,14 @@ class Desk:
         except KeyError:
             raise UnknownSubject(f"no live session {session_id}") from None
 
-    def waiting(self) -> Iterator[Ticket]:
-        return (self.tickets[t] for t in self.queue)
-
     _handlers: dict[type, Callable[[Desk, Any, list[Effect]], None]] = {
         CustomerTapped: _on_tapped,
         CustomerCancelled: _on_cancelled,
         CustomerLeft: _on_left,
+        CustomerReturned: _on_returned,
+        CustomerGraceExpired: _on_grace_expired,
+        CallbackRequested: _on_callback_requested,
+        MaxWaitReached: _on_max_wait,
         AgentSignedIn: _on_signed_in,
         AgentSignedOut: _on_signed_out,
         AgentReady: _on_ready,
@@ -606,12 +1279,48 @@ class Desk:
         OfferAccepted: _on_accepted,
         OfferDeclined: _on_declined,
         OfferTimedOut: _on_offer_timed_out,
+        RematchDue: _on_rematch,
         HungUp: _on_hung_up,
         MediaFailed: _on_media_failed,
+        CallbackJoinTimedOut: _on_join_timed_out,
         WrapUpDone: _on_wrap_up,
+        WrapUpTimedOut: _on_wrap_up_timed_out,
+        TransferRequested: _on_transfer,
         DrainStarted: _on_drain,
+        Restored: _on_restored,
+        AnnounceDue: _on_announce,
+        ConfigChanged: _on_config,
     }
+
+
+class QueueFull(Refused):
+    code = "queue_full"
+
+
+class QueueClosed(Refused):
+    code = "closed"
+
+
+def _skipped(ticket: Ticket, agent_id: str, at: float) -> bool:
+    until = ticket.skip.get(agent_id)
+    return until is not None and until > at
 
 
 def _offer_timer(ticket_id: str) -> str:
     return f"offer:{ticket_id}"
+
+
+def _grace_timer(ticket_id: str) -> str:
+    return f"grace:{ticket_id}"
+
+
+def _max_wait_timer(ticket_id: str) -> str:
+    return f"maxwait:{ticket_id}"
+
+
+def _join_timer(session_id: str) -> str:
+    return f"join:{session_id}"
+
+
+def _wrap_timer(agent_id: str) -> str:
+    return f"wrap:{agent_id}"

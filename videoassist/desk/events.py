@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from videoassist.desk.config import DeskConfig
 
 Party = Literal["customer", "agent"]
 EndedBy = Literal["customer", "agent", "system"]
@@ -18,10 +21,108 @@ EndedBy = Literal["customer", "agent", "system"]
 
 @dataclass(frozen=True, slots=True)
 class CustomerTapped:
+    """A customer asks for help. ``priority`` comes only from a signed claim of the embedding
+    app (never from the customer); ``callback`` asks to be called back instead of waiting."""
+
     ticket_id: str
     at: float
     topic: str = ""
     description: str = ""
+    priority: int = 0
+    callback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerReturned:
+    """The customer's connection is back (within the grace period, or to join a callback)."""
+
+    ticket_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerGraceExpired:
+    ticket_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A waiting customer would rather be called back; they keep their place."""
+
+    ticket_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MaxWaitReached:
+    ticket_id: str
+    queue_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackJoinTimedOut:
+    session_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RematchDue:
+    """A decline or miss has cooled down: look at the queues again."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceDue:
+    """Time to tell waiting customers their position and estimate (sent by the shell's clock)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    config: DeskConfig
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequested:
+    """The agent of a live session hands it on: blind to a queue, or warm to a named agent."""
+
+    session_id: str
+    agent_id: str
+    at: float
+    queue_id: str | None = None
+    to_agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpTimedOut:
+    agent_id: str
+    session_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredTicket:
+    id: str
+    topic: str
+    description: str
+    queue_id: str
+    priority: int
+    queued_at: float
+    callback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """Start-up after a restart: the waiting tickets and each agent's last state, from the store."""
+
+    tickets: tuple[RestoredTicket, ...]
+    agent_states: Mapping[str, str]
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +237,17 @@ Event = (
     | MediaFailed
     | WrapUpDone
     | DrainStarted
+    | CustomerReturned
+    | CustomerGraceExpired
+    | CallbackRequested
+    | MaxWaitReached
+    | CallbackJoinTimedOut
+    | RematchDue
+    | AnnounceDue
+    | ConfigChanged
+    | TransferRequested
+    | WrapUpTimedOut
+    | Restored
 )
 
 # --------------------------------------------------------------------------- effects
@@ -176,6 +288,14 @@ class StopMedia:
 
 
 @dataclass(frozen=True, slots=True)
+class HandOverMedia:
+    """The call's agent side now belongs to ``agent_id`` (warm transfer)."""
+
+    session_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TicketRow:
     id: str
     topic: str
@@ -184,6 +304,9 @@ class TicketRow:
     queued_at: float
     ended_at: float | None
     end_reason: str | None
+    queue_id: str = "general"
+    priority: int = 0
+    callback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +321,7 @@ class SessionRow:
     disposition: str | None = None
     note: str | None = None
     wrapped_up_at: float | None = None
+    call_id: str = ""  # the media call this leg belongs to; a warm transfer keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +334,25 @@ class SaveSession:
     row: SessionRow
 
 
-Effect = Notify | SetTimer | CancelTimer | StartMedia | StopMedia | SaveTicket | SaveSession
+@dataclass(frozen=True, slots=True)
+class SaveAgentState:
+    agent_id: str
+    state: str
+    reason: str | None
+    at: float
+
+
+Effect = (
+    Notify
+    | SetTimer
+    | CancelTimer
+    | StartMedia
+    | StopMedia
+    | HandOverMedia
+    | SaveTicket
+    | SaveSession
+    | SaveAgentState
+)
 
 DISPOSITIONS = ("resolved", "follow_up", "escalated", "not_resolved", "no_contact")
 
@@ -220,21 +362,33 @@ __all__ = [
     "AgentReady",
     "AgentSignedIn",
     "AgentSignedOut",
+    "AnnounceDue",
+    "CallbackJoinTimedOut",
+    "CallbackRequested",
     "CancelTimer",
+    "ConfigChanged",
     "CustomerCancelled",
+    "CustomerGraceExpired",
     "CustomerLeft",
+    "CustomerReturned",
     "CustomerTapped",
     "DrainStarted",
     "Effect",
     "EndedBy",
     "Event",
+    "HandOverMedia",
     "HungUp",
+    "MaxWaitReached",
     "MediaFailed",
     "Notify",
     "OfferAccepted",
     "OfferDeclined",
     "OfferTimedOut",
     "Party",
+    "RematchDue",
+    "Restored",
+    "RestoredTicket",
+    "SaveAgentState",
     "SaveSession",
     "SaveTicket",
     "SessionRow",
@@ -242,5 +396,7 @@ __all__ = [
     "StartMedia",
     "StopMedia",
     "TicketRow",
+    "TransferRequested",
     "WrapUpDone",
+    "WrapUpTimedOut",
 ]

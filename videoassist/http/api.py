@@ -11,19 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from videoassist.auth import SESSION_COOKIE
 from videoassist.desk import DeskError
 from videoassist.desk.events import CustomerTapped
-from videoassist.http.keys import HUB, SERVICE, SETTINGS, STAFF, TOKENS
+from videoassist.http.keys import HUB, SERVICE, SETTINGS, STAFF, TOKENS, TOPIC_LABELS
 from videoassist.http.middleware import json_error
 from videoassist.service import ServiceClosed
+from videoassist.turn import ice_servers
 
 routes = web.RouteTableDef()
-
-TOPICS = ("", "setup", "connectivity", "billing", "device", "other")
 
 
 class TapIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    topic: str = Field(default="", max_length=32)
+    topic: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=500)
+    callback: bool = False
 
 
 class LoginIn(BaseModel):
@@ -58,18 +58,26 @@ async def create_ticket(request: web.Request) -> web.Response:
         tap: TapIn = await _body(request, TapIn)
     except _BadRequest as bad:
         return bad.response
-    if tap.topic not in TOPICS:
-        return json_error(
-            422, "invalid", f"topic: must be one of {', '.join(t for t in TOPICS if t)}"
-        )
     service = request.app[SERVICE]
+    if tap.topic and tap.topic not in service.desk.config.topics:
+        topics = ", ".join(sorted(service.desk.config.topics)) or "none configured"
+        return json_error(422, "invalid", f"topic: unknown topic (known: {topics})")
     ticket_id = secrets.token_hex(12)
     try:
         await service.submit(
-            CustomerTapped(ticket_id, service.now(), topic=tap.topic, description=tap.description)
+            CustomerTapped(
+                ticket_id,
+                service.now(),
+                topic=tap.topic,
+                description=tap.description,
+                callback=tap.callback,
+            )
         )
     except DeskError as exc:
-        return json_error(exc.status, exc.code, exc.message)
+        body = {"error": {"code": exc.code, "message": exc.message}}
+        if exc.code == "queue_full":
+            body["error"]["callback_available"] = True
+        return web.json_response(body, status=exc.status)
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
     settings = request.app[SETTINGS]
@@ -77,7 +85,9 @@ async def create_ticket(request: web.Request) -> web.Response:
         {
             "ticket_id": ticket_id,
             "token": request.app[TOKENS].issue(ticket_id),
-            "ice_servers": list(settings.ice_servers),
+            "position": service.desk.position(ticket_id),
+            "estimated_wait": service.desk.estimate(ticket_id),
+            "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
         },
         status=201,
     )
@@ -130,8 +140,20 @@ def _me(member: Any, settings: Any) -> dict[str, Any]:
         "username": member.username,
         "display_name": member.display_name,
         "role": member.role,
-        "ice_servers": list(settings.ice_servers),
+        "ice_servers": ice_servers(settings, f"a:{member.agent_id}"),
     }
+
+
+@routes.get("/api/topics")
+async def list_topics(request: web.Request) -> web.Response:
+    """The topics a customer can pick, for the help page."""
+    labels = request.app[TOPIC_LABELS]
+    return web.json_response(
+        [
+            {"topic": topic, "label": labels.get(topic, topic)}
+            for topic in request.app[SERVICE].desk.config.topics
+        ]
+    )
 
 
 @routes.get("/healthz")

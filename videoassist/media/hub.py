@@ -70,7 +70,7 @@ class Participant:
             await self._close_pc()
         hub = self.session.hub
         hub.reserve_peer()
-        pc = RTCPeerConnection(hub.rtc_configuration())
+        pc = RTCPeerConnection(hub.rtc_configuration(f"s:{self.name}"))
         self.pc = pc
         self.connected.clear()
         pc.on("track", lambda track: self._on_track(pc, track))
@@ -198,6 +198,18 @@ class MediaSession:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         logger.info("MediaSession(%s) closed", self.id)
 
+    async def replace_agent(self, agent_id: str) -> None:
+        """Warm transfer: a new agent side takes over; the customer's connection stays up."""
+        old = self.participants["agent"]
+        fresh = Participant(self, "agent")
+        self.participants["agent"] = fresh
+        self.agent_id = agent_id
+        customer = self.participants["customer"]
+        for kind, fanout in customer.fanouts.items():
+            fresh.outgoing[kind].set_source(fanout.subscribe())
+        await old.close()
+        logger.info("MediaSession(%s) handed over to agent %s", self.id, agent_id)
+
     def dump(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -219,8 +231,11 @@ class MediaHub:
         connect_timeout: float,
         max_peer_connections: int,
         on_failure: Callable[[str, str], None],
+        turn_server: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.ice_servers = ice_servers
+        # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
+        self.turn_server = turn_server
         self.connect_timeout = connect_timeout
         self.max_peer_connections = max_peer_connections
         self.on_failure = on_failure
@@ -228,11 +243,15 @@ class MediaHub:
         self.peer_connections = 0
         self._closing: set[asyncio.Task[None]] = set()
 
-    def rtc_configuration(self) -> RTCConfiguration:
+    def rtc_configuration(self, subject: str) -> RTCConfiguration:
         # Always an explicit list: with None aiortc would use a public STUN server.
+        entries = list(self.ice_servers)
+        if self.turn_server is not None:
+            # Minted per peer connection, so credentials are fresh when the allocation is made.
+            entries.append(self.turn_server(subject))
         servers = [
             RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-            for s in self.ice_servers
+            for s in entries
         ]
         return RTCConfiguration(iceServers=servers)
 
@@ -258,6 +277,11 @@ class MediaHub:
             task = asyncio.create_task(session.close(), name=f"MediaSession({session_id}).close")
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
+
+    async def hand_over(self, session_id: str, agent_id: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None and not session.closed:
+            await session.replace_agent(agent_id)
 
     async def answer(self, session_id: str, party: Party, sdp: str) -> RTCSessionDescription:
         if len(sdp.encode()) > MAX_SDP_BYTES:

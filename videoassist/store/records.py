@@ -48,10 +48,13 @@ tickets = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("topic", sa.String(64), nullable=False),
     sa.Column("description", sa.String(500), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("queued_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float),
     sa.Column("end_reason", sa.String(64)),
+    sa.Column("queue_id", sa.String(64), nullable=False, server_default="general"),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("callback", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 sessions = sa.Table(
@@ -67,6 +70,54 @@ sessions = sa.Table(
     sa.Column("disposition", sa.String(32)),
     sa.Column("note", sa.String(2000)),
     sa.Column("wrapped_up_at", sa.Float),
+    sa.Column("call_id", sa.String(64), nullable=False, server_default=""),
+)
+
+queues = sa.Table(
+    "queues",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("config", sa.JSON, nullable=False),
+)
+
+topics = sa.Table(
+    "topics",
+    metadata,
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(128), nullable=False),
+    sa.Column("queue_id", sa.String(64), sa.ForeignKey("queues.id"), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+)
+
+agent_profiles = sa.Table(
+    "agent_profiles",
+    metadata,
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("skills", sa.JSON, nullable=False),
+    sa.Column("queues", sa.JSON, nullable=False),
+)
+
+agent_status = sa.Table(
+    "agent_status",
+    metadata,
+    sa.Column("agent_id", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+agent_events = sa.Table(
+    "agent_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("agent_id", sa.String(64), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -173,6 +224,115 @@ class Records:
             result = await conn.execute(sessions.select().where(sessions.c.ticket_id == ticket_id))
             return [dict(r._mapping) for r in result]
 
+    async def save_agent_state(
+        self, agent_id: str, state: str, reason: str | None, at: float
+    ) -> None:
+        values = {"agent_id": agent_id, "state": state, "reason": reason, "at": at}
+        async with self.engine.begin() as conn:
+            await conn.execute(agent_events.insert().values(**values))
+        await self._upsert(agent_status, values, key="agent_id")
+
+    async def agent_events_of(self, agent_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                agent_events.select()
+                .where(agent_events.c.agent_id == agent_id)
+                .order_by(agent_events.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- restart
+
+    async def open_tickets(self) -> list[dict[str, Any]]:
+        """Tickets a restart must bring back: waiting or ringing when the process stopped."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                tickets.select()
+                .where(tickets.c.status.in_(("queued", "offered")))
+                .order_by(tickets.c.queued_at)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def close_interrupted(self, at: float) -> int:
+        """Calls that were live when the process died end as ``server_restart``."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sessions.update()
+                .where(sessions.c.ended_at.is_(None))
+                .values(ended_at=at, end_reason="server_restart")
+            )
+            result = await conn.execute(
+                tickets.update()
+                .where(tickets.c.status == "live")
+                .values(status="ended", ended_at=at, end_reason="server_restart")
+            )
+            return int(result.rowcount or 0)
+
+    async def last_agent_states(self) -> dict[str, str]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sa.select(agent_status.c.agent_id, agent_status.c.state))
+            return {row.agent_id: row.state for row in result}
+
+    # -------------------------------------------------------------- routing configuration
+
+    async def load_config(self) -> dict[str, Any]:
+        """Queues, topics and agent profiles as plain data (see videoassist.routing_config)."""
+        async with self.engine.connect() as conn:
+            q = [
+                dict(r._mapping)
+                for r in await conn.execute(
+                    queues.select().order_by(queues.c.position, queues.c.id)
+                )
+            ]
+            t = [
+                dict(r._mapping)
+                for r in await conn.execute(topics.select().order_by(topics.c.topic))
+            ]
+            p = [dict(r._mapping) for r in await conn.execute(agent_profiles.select())]
+        return {"queues": q, "topics": t, "agent_profiles": p}
+
+    async def put_queue(
+        self, queue_id: str, name: str, config: dict[str, Any], position: int = 0
+    ) -> None:
+        await self._upsert(
+            queues, {"id": queue_id, "name": name, "config": config, "position": position}
+        )
+
+    async def delete_queue(self, queue_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(queues.delete().where(queues.c.id == queue_id))
+            return bool(result.rowcount)
+
+    async def put_topic(self, topic: str, label: str, queue_id: str, priority: int) -> None:
+        await self._upsert(
+            topics,
+            {"topic": topic, "label": label, "queue_id": queue_id, "priority": priority},
+            key="topic",
+        )
+
+    async def delete_topic(self, topic: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(topics.delete().where(topics.c.topic == topic))
+            return bool(result.rowcount)
+
+    async def put_agent_profile(
+        self, user_id: int, skills: dict[str, int], queue_ids: list[str]
+    ) -> None:
+        await self._upsert(
+            agent_profiles,
+            {"user_id": user_id, "skills": skills, "queues": queue_ids},
+            key="user_id",
+        )
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(
+                    users.c.id, users.c.username, users.c.display_name, users.c.role
+                ).order_by(users.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
     # -------------------------------------------------------------- helpers
 
     async def _one(self, query: sa.Select[Any]) -> dict[str, Any] | None:
@@ -180,12 +340,12 @@ class Records:
             row = (await conn.execute(query)).first()
             return dict(row._mapping) if row else None
 
-    async def _upsert(self, table: sa.Table, values: dict[str, Any]) -> None:
+    async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         stmt = insert(table).values(**values)
-        updates = {k: stmt.excluded[k] for k in values if k != "id"}
+        updates = {k: stmt.excluded[k] for k in values if k != key}
         async with self.engine.begin() as conn:
-            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=updates))
+            await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates))

@@ -1,0 +1,182 @@
+"""Routing configuration: queues, topics and agent profiles, as the admin sets them.
+
+Plain frozen data. The desk receives a whole ``DeskConfig`` through the ``ConfigChanged`` event
+and never reads anything else; validation happens here, so a bad config is refused before it
+reaches the desk (``ConfigError`` names the field at fault).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Strategy = Literal["longest_idle", "least_occupied", "round_robin", "best_skill"]
+STRATEGIES: tuple[Strategy, ...] = ("longest_idle", "least_occupied", "round_robin", "best_skill")
+AWAY_REASONS = ("away", "break", "lunch", "meeting", "training", "missed_offer", "signed_in")
+DEFAULT_QUEUE = "general"
+MAX_SKILL_LEVEL = 5
+
+
+class ConfigError(ValueError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class OpenHours:
+    """Weekly opening hours in one time zone: ``windows`` holds (weekday 0=Mon, start, end)
+    in minutes after midnight local time; an empty tuple means always open."""
+
+    timezone: str = "UTC"
+    windows: tuple[tuple[int, int, int], ...] = ()
+
+    def is_open(self, at: float) -> bool:
+        if not self.windows:
+            return True
+        local = dt.datetime.fromtimestamp(at, ZoneInfo(self.timezone))
+        minute = local.hour * 60 + local.minute
+        day = local.weekday()
+        return any(d == day and start <= minute < end for d, start, end in self.windows)
+
+    def validate(self, where: str) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}.timezone", f"unknown time zone {self.timezone!r}") from None
+        for day, start, end in self.windows:
+            if not (0 <= day <= 6 and 0 <= start < end <= 24 * 60):
+                raise ConfigError(
+                    f"{where}.windows", "each window is (weekday 0-6, start, end) in minutes"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    id: str
+    name: str = ""
+    skills: Mapping[str, int] = field(default_factory=dict)  # required skill -> minimum level
+    strategy: Strategy = "longest_idle"
+    service_level: float = 15.0  # answered within this many seconds counts as "in service level"
+    max_wait: float | None = (
+        None  # then overflow to ``overflow_to`` or, without one, offer a callback
+    )
+    overflow_to: str | None = None
+    max_length: int | None = None  # waiting customers beyond this are told to leave a callback
+    ring_timeout: float = 20.0
+    wrap_up_limit: float = 120.0
+    max_missed: int = 1  # consecutive unanswered offers before the agent is set Away (RONA)
+    priority_aging: float = 0.0  # priority points gained per minute of waiting
+    hours: OpenHours = field(default_factory=OpenHours)
+
+    def validate(self, queues: Mapping[str, QueueConfig]) -> None:
+        where = f"queues.{self.id}"
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"{where}.strategy", f"must be one of {', '.join(STRATEGIES)}")
+        for skill, level in self.skills.items():
+            if not 1 <= level <= MAX_SKILL_LEVEL:
+                raise ConfigError(f"{where}.skills.{skill}", "levels go from 1 to 5")
+        for name, value, low in (
+            ("service_level", self.service_level, 1.0),
+            ("ring_timeout", self.ring_timeout, 0.1),
+            ("wrap_up_limit", self.wrap_up_limit, 0.0),
+        ):
+            if value < low:
+                raise ConfigError(f"{where}.{name}", f"must be at least {low:g}")
+        if self.max_wait is not None and self.max_wait < 1:
+            raise ConfigError(f"{where}.max_wait", "must be at least 1 second")
+        if self.max_length is not None and self.max_length < 1:
+            raise ConfigError(f"{where}.max_length", "must be at least 1")
+        if self.max_missed < 1:
+            raise ConfigError(f"{where}.max_missed", "must be at least 1")
+        if self.priority_aging < 0:
+            raise ConfigError(f"{where}.priority_aging", "cannot be negative")
+        if self.overflow_to is not None:
+            if self.overflow_to not in queues:
+                raise ConfigError(f"{where}.overflow_to", f"no queue {self.overflow_to!r}")
+            if self.overflow_to == self.id:
+                raise ConfigError(f"{where}.overflow_to", "a queue cannot overflow to itself")
+        self.hours.validate(f"{where}.hours")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRoute:
+    """What a customer's topic (or device context) decides: the queue and a priority."""
+
+    topic: str
+    queue_id: str
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentProfile:
+    id: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    queues: frozenset[str] = frozenset({DEFAULT_QUEUE})
+
+
+@dataclass(frozen=True, slots=True)
+class DeskConfig:
+    queues: Mapping[str, QueueConfig] = field(
+        default_factory=lambda: {DEFAULT_QUEUE: QueueConfig(DEFAULT_QUEUE, "General")}
+    )
+    topics: Mapping[str, TopicRoute] = field(default_factory=dict)
+    agents: Mapping[str, AgentProfile] = field(default_factory=dict)
+    default_queue: str = DEFAULT_QUEUE
+    customer_grace: float = 60.0  # a dropped waiting customer keeps their place this long
+    reoffer_after: float = 30.0  # a declined or missed ticket is not offered to that agent again
+    callback_join_timeout: float = 120.0  # the customer has this long to join a callback
+
+    def validate(self) -> DeskConfig:
+        if self.default_queue not in self.queues:
+            raise ConfigError("default_queue", f"no queue {self.default_queue!r}")
+        for queue_id, queue in self.queues.items():
+            if queue_id != queue.id:
+                raise ConfigError(f"queues.{queue_id}", "the key and the queue id differ")
+            queue.validate(self.queues)
+        for topic, route in self.topics.items():
+            if route.queue_id not in self.queues:
+                raise ConfigError(f"topics.{topic}.queue_id", f"no queue {route.queue_id!r}")
+            if not -100 <= route.priority <= 100:
+                raise ConfigError(f"topics.{topic}.priority", "must be between -100 and 100")
+        for agent_id, profile in self.agents.items():
+            for skill, level in profile.skills.items():
+                if not 1 <= level <= MAX_SKILL_LEVEL:
+                    raise ConfigError(f"agents.{agent_id}.skills.{skill}", "levels go from 1 to 5")
+            for queue_id in profile.queues:
+                if queue_id not in self.queues:
+                    raise ConfigError(f"agents.{agent_id}.queues", f"no queue {queue_id!r}")
+        self._check_overflow_cycles()
+        return self
+
+    def _check_overflow_cycles(self) -> None:
+        for start in self.queues:
+            seen = {start}
+            nxt = self.queues[start].overflow_to
+            while nxt is not None:
+                if nxt in seen:
+                    raise ConfigError(
+                        f"queues.{start}.overflow_to", "overflow goes round in a circle"
+                    )
+                seen.add(nxt)
+                nxt = self.queues[nxt].overflow_to
+
+    def profile(self, agent_id: str) -> AgentProfile:
+        return self.agents.get(agent_id) or AgentProfile(
+            agent_id, queues=frozenset({self.default_queue})
+        )
+
+    def eligible(self, profile: AgentProfile, queue_id: str) -> bool:
+        """May this agent be offered customers of this queue: a member with every skill needed."""
+        if queue_id not in profile.queues:
+            return False
+        needed = self.queues[queue_id].skills
+        return all(profile.skills.get(skill, 0) >= level for skill, level in needed.items())
+
+    def skill_score(self, profile: AgentProfile, queue_id: str) -> int:
+        needed = self.queues[queue_id].skills
+        return sum(profile.skills.get(skill, 0) for skill in needed)
