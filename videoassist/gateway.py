@@ -17,6 +17,8 @@ from typing import Any, Literal, TypeVar
 
 import socketio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from socketio import packet
+from socketio.exceptions import ConnectionRefusedError as Unwelcome
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth, TicketTokens
 from videoassist.desk import AgentState, DeskError, TicketState
@@ -186,6 +188,11 @@ class _Base(socketio.AsyncNamespace):
         if old is not None and old != sid:
             await self.disconnect(old)
 
+    async def kick(self, party_id: str) -> None:
+        sid = self._sids.get(party_id)
+        if sid is not None:
+            await self.disconnect(sid)
+
     async def disconnect_all(self) -> None:
         for sid in list(self._sids.values()):
             await self.disconnect(sid)
@@ -228,10 +235,10 @@ class CustomerNamespace(_Base):
         token = auth.get("token") if isinstance(auth, dict) else None
         ticket_id = self.tokens.verify(token)
         if ticket_id is None:
-            raise ConnectionRefusedError("invalid or expired ticket token")
+            raise Unwelcome("invalid or expired ticket token")
         state = self.service.desk.ticket_state(ticket_id)
         if state not in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
-            raise ConnectionRefusedError("this ticket is closed")
+            raise Unwelcome("this ticket is closed")
         await self.save_session(sid, {"ticket_id": ticket_id})
         await self.enter_room(sid, f"ticket:{ticket_id}")
         await self._take_over(ticket_id, sid)
@@ -241,7 +248,7 @@ class CustomerNamespace(_Base):
                 await self.service.submit(CustomerReturned(ticket_id, self.service.now()))
             except (DeskError, ServiceClosed) as exc:
                 self._release(ticket_id, sid)
-                raise ConnectionRefusedError(str(exc)) from None
+                raise Unwelcome(str(exc)) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         who = await self.get_session(sid)
@@ -308,9 +315,9 @@ class AgentNamespace(_Base):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         member = await self.staff.staff_for(_cookie(environ, SESSION_COOKIE))
         if member is None:
-            raise ConnectionRefusedError("please log in")
+            raise Unwelcome("please log in")
         if member.role not in AGENT_ROLES:
-            raise ConnectionRefusedError("this console is for agents")
+            raise Unwelcome("this console is for agents")
         agent_id = member.agent_id
         await self.save_session(sid, {"agent_id": agent_id, "name": member.display_name})
         await self.enter_room(sid, f"agent:{agent_id}")
@@ -322,7 +329,7 @@ class AgentNamespace(_Base):
                 )
             except (DeskError, ServiceClosed) as exc:
                 self._release(agent_id, sid)
-                raise ConnectionRefusedError(str(exc)) from None
+                raise Unwelcome(str(exc)) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         who = await self.get_session(sid)
@@ -427,10 +434,44 @@ class SocketNotifier:
             await self._sio.emit(event, dict(data), room=f"agent:{target_id}", namespace="/agent")
 
 
+class GuardedServer(socketio.AsyncServer):
+    """python-socketio would route a client-sent event named "connect" or "disconnect" to the
+    connection handlers, pass extra arguments through, and ack unknown events with nothing.
+    Here every event is one payload for a handler that exists, or an error ack. (This hooks a
+    private method; python-socketio is pinned to 5.18 and tests/integration cover it.)"""
+
+    async def _handle_event_internal(
+        self,
+        server: socketio.AsyncServer,
+        sid: str,
+        eio_sid: str,
+        data: list[Any],
+        namespace: str,
+        id: int | None,
+    ) -> None:
+        name = data[0] if data else None
+        handlers = self.namespace_handlers.get(namespace)
+        problem = None
+        known = (
+            isinstance(name, str)
+            and name not in self.reserved_events
+            and callable(getattr(handlers, f"on_{name}", None))
+        )
+        if not known:
+            problem = _error("unknown_event", f"no such event: {name!r}")
+        elif len(data) > 2:
+            problem = _error("invalid", "send one payload object per event")
+        if problem is None:
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        elif id is not None:
+            ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[problem])
+            await self._send_packet(eio_sid, ack)
+
+
 def create_socket_server(
     *, allowed_origins: tuple[str, ...], max_message: int
 ) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    return GuardedServer(
         async_mode="aiohttp",
         transports=["websocket"],
         # None = same origin only; an explicit list for embedding sites.

@@ -62,7 +62,9 @@ class NotifierPort(Protocol):
 
 
 class MediaPort(Protocol):
-    def open(self, session_id: str, ticket_id: str, agent_id: str) -> object: ...
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
+    ) -> object: ...
     async def close_session(self, session_id: str) -> None: ...
     async def hand_over(self, session_id: str, agent_id: str) -> None: ...
 
@@ -189,8 +191,8 @@ class Service:
                 await self._records.save_agent_state(agent_id, state, reason, at)
             case HandOverMedia(session_id, agent_id):
                 await self._media.hand_over(session_id, agent_id)
-            case StartMedia(session_id, ticket_id, agent_id):
-                self._media.open(session_id, ticket_id, agent_id)
+            case StartMedia(session_id, ticket_id, agent_id, joins_later):
+                self._media.open(session_id, ticket_id, agent_id, joins_later)
             case StopMedia(session_id):
                 await self._media.close_session(session_id)
             case SetTimer(key, at, event):

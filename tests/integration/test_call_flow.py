@@ -177,3 +177,31 @@ class TestPayloadValidation:
         reply = await agent.client.call(event, data, namespace="/agent", timeout=5)
         assert reply["error"]["code"] == "invalid"
         assert harness.service.desk.dump() == before
+
+
+class TestEventGuard:
+    @pytest.mark.parametrize("name", ["disconnect", "connect", "no_such_event", "on_ready"])
+    async def test_reserved_or_unknown_event_names_get_an_error_and_change_nothing(
+        self, harness: Harness, name: str
+    ) -> None:
+        agent = await _ready_agent(harness)
+        before = harness.service.desk.dump()
+        reply = await agent.client.call(name, {}, namespace="/agent", timeout=5)
+        assert reply["error"]["code"] == "unknown_event"
+        assert harness.service.desk.dump() == before
+        assert (await agent.call("sync"))["state"] == "ready"
+
+    async def test_an_event_with_extra_arguments_is_refused(self, harness: Harness) -> None:
+        agent = await _ready_agent(harness)
+        reply = await agent.client.call("ready", ({}, {}), namespace="/agent", timeout=5)
+        assert reply["error"]["code"] == "invalid"
+
+    async def test_a_refused_connection_says_why(self, harness: Harness) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        reasons: list[object] = []
+        client.on("connect_error", reasons.append, namespace="/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                harness.url, namespaces=["/agent"], transports=["websocket"], wait_timeout=5
+            )
+        assert reasons == [{"message": "please log in"}]

@@ -273,3 +273,29 @@ class TestDrain:
             assert session["end_reason"] == "server_shutdown"
         finally:
             await records.close()
+
+
+class TestLoginLifecycle:
+    async def test_logging_out_closes_the_console_and_signs_the_agent_out(
+        self, harness: Harness
+    ) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await harness.agent(cookie)
+        assert (await agent.call("ready")) == {"ok": True}
+        async with harness.http.post("/api/logout", cookies={"va_session": cookie}) as r:
+            assert r.status == 204
+        await wait_until(lambda: not agent.client.connected, what="console closed")
+        await wait_until(
+            lambda: harness.service.desk.agent_state("u1") == "offline", what="signed out"
+        )
+        async with harness.http.get("/api/me", cookies={"va_session": cookie}) as r:
+            assert r.status == 401
+
+
+class TestSilentParties:
+    @pytest.mark.settings(media_connect_timeout=0.5)
+    async def test_a_party_that_never_starts_media_ends_the_session(self, harness: Harness) -> None:
+        customer, agent, _, _ = await _live(harness)
+        ended = await agent.inbox.next("session_ended", timeout=10)
+        assert ended["reason"] == "media_failed"
+        await customer.inbox.next("session_ended")

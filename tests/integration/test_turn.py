@@ -232,7 +232,7 @@ class TestRelayDenyRules:
     async def test_the_production_rules_refuse_to_relay_to_anything_but_media_servers(
         self, tmp_path: Path, allow_loopback_peers: bool
     ) -> None:
-        """With loopback allowed by coturn, the deny-all rules alone still refuse it."""
+        """As shipped, and again with loopback allowed so that only the deny rules stand guard."""
         with _coturn(
             tmp_path / "coturn",
             allowed_peers=production_allowed_peers(),

@@ -596,6 +596,8 @@ class Desk:
     # ------------------------------------------------------------------ offers
 
     def _on_accepted(self, ev: OfferAccepted, out: list[Effect]) -> None:
+        if self.draining:
+            raise Refused("the service is restarting; this call cannot start now")
         agent, ticket = self._offered_pair(ev.agent_id, ev.ticket_id)
         assert ticket.offer is not None
         if ticket.offer.transfer_from is not None:
@@ -627,7 +629,7 @@ class Desk:
         self._set_agent(agent, agent_state, ev.at, out)
         out.append(SaveTicket(ticket.row()))
         out.append(SaveSession(session))
-        out.append(StartMedia(session_id, ticket.id, agent.id))
+        out.append(StartMedia(session_id, ticket.id, agent.id, not ticket.connected))
         if ticket.callback and not ticket.connected:
             join = self.config.callback_join_timeout
             out.append(

@@ -280,6 +280,7 @@ class StartMedia:
     session_id: str
     ticket_id: str
     agent_id: str
+    customer_joins_later: bool = False  # a callback: the customer may not be online yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from videoassist.auth import SESSION_COOKIE
 from videoassist.desk import DeskError
 from videoassist.desk.events import CustomerTapped
-from videoassist.http.keys import HUB, SERVICE, SETTINGS, STAFF, TOKENS, TOPIC_LABELS
+from videoassist.http.keys import (
+    HUB,
+    NAMESPACES,
+    SERVICE,
+    SETTINGS,
+    STAFF,
+    TOKENS,
+    TOPIC_LABELS,
+)
 from videoassist.http.middleware import json_error
 from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
@@ -121,7 +129,12 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
+        member = await request.app[STAFF].staff_for(token)
         await request.app[STAFF].logout(token)
+        if member is not None:
+            # Sockets are authenticated when they connect: close the console's too.
+            for namespace in request.app[NAMESPACES]:
+                await namespace.kick(member.agent_id)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

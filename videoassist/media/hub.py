@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from aiortc import (
     RTCConfiguration,
+    RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -49,6 +50,13 @@ class MediaError(Exception):
         self.message = message
 
 
+def _parse_candidate(text: str) -> RTCIceCandidate:
+    try:
+        return candidate_from_sdp(text.removeprefix("candidate:"))
+    except (AssertionError, ValueError, IndexError):
+        raise MediaError("bad_candidate", "the ICE candidate could not be parsed") from None
+
+
 class Participant:
     def __init__(self, session: MediaSession, party: Party) -> None:
         self.session = session
@@ -68,6 +76,8 @@ class Participant:
         if self.pc is not None:
             # aiortc has no ICE restart: a new offer is a reconnect with a new peer connection.
             await self._close_pc()
+        if self.session.closed:
+            raise MediaError("no_session", "this session has no media (it has ended)")
         hub = self.session.hub
         hub.reserve_peer()
         pc = RTCPeerConnection(hub.rtc_configuration(f"s:{self.name}"))
@@ -91,6 +101,8 @@ class Participant:
         return pc.localDescription
 
     async def add_candidate(self, candidate: dict[str, Any]) -> None:
+        if candidate.get("candidate"):
+            _parse_candidate(candidate["candidate"])  # refuse garbage now, not at the offer
         pc = self.pc
         if pc is None or pc.remoteDescription is None:
             if len(self._pending_candidates) < 32:
@@ -103,10 +115,7 @@ class Participant:
         if not text:
             await pc.addIceCandidate(None)
             return
-        try:
-            candidate = candidate_from_sdp(text.removeprefix("candidate:"))
-        except (AssertionError, ValueError, IndexError):
-            raise MediaError("bad_candidate", "the ICE candidate could not be parsed") from None
+        candidate = _parse_candidate(text)
         candidate.sdpMid = data.get("sdpMid")
         candidate.sdpMLineIndex = data.get("sdpMLineIndex")
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
@@ -150,7 +159,10 @@ class Participant:
             self._watchdog = None
         fanouts, self.fanouts = self.fanouts, {}
         for fanout in fanouts.values():
-            await fanout.close()
+            try:
+                await fanout.close()
+            except Exception:  # the close cascade goes on whatever one track did
+                logger.exception("Participant(%s) fanout close failed", self.name)
         if pc is not None:
             self.session.hub.release_peer()
             with contextlib.suppress(Exception):
@@ -163,7 +175,14 @@ class Participant:
 
 
 class MediaSession:
-    def __init__(self, hub: MediaHub, session_id: str, ticket_id: str, agent_id: str) -> None:
+    def __init__(
+        self,
+        hub: MediaHub,
+        session_id: str,
+        ticket_id: str,
+        agent_id: str,
+        customer_joins_later: bool = False,
+    ) -> None:
         self.hub = hub
         self.id = session_id
         self.ticket_id = ticket_id
@@ -175,6 +194,16 @@ class MediaSession:
         self.closed = False
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
+        self.track_tasks(self._watch_offers(waiting_for))
+
+    async def _watch_offers(self, parties: tuple[str, ...]) -> None:
+        """A party that never even sends an offer fails the session like one that never connects."""
+        await asyncio.sleep(self.hub.connect_timeout)
+        for party in parties:
+            if self.participants[party].pc is None:
+                self.failed(f"{party} never started media")
+                return
 
     def track_tasks(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -263,10 +292,12 @@ class MediaHub:
     def release_peer(self) -> None:
         self.peer_connections -= 1
 
-    def open(self, session_id: str, ticket_id: str, agent_id: str) -> MediaSession:
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool = False
+    ) -> MediaSession:
         session = self.sessions.get(session_id)
         if session is None:
-            session = MediaSession(self, session_id, ticket_id, agent_id)
+            session = MediaSession(self, session_id, ticket_id, agent_id, customer_joins_later)
             self.sessions[session_id] = session
         return session
 
