@@ -343,22 +343,10 @@ class AgentNamespace(_Base):
 
     @event(Empty)
     async def on_sync(self, sid: str, who: dict[str, Any], _: Empty) -> dict[str, Any]:
-        desk = self.service.desk
-        agent = desk.agents.get(who["agent_id"])
-        if agent is None:
+        view = self.service.desk.agent_view(who["agent_id"], self.service.now())
+        if view is None:
             raise Refusal("forbidden", "you are not signed in")
-        offer = None
-        if agent.state is AgentState.OFFERED and agent.ticket_id:
-            ticket = desk.tickets[agent.ticket_id]
-            offer = {"ticket_id": ticket.id, "topic": ticket.topic}
-        return {
-            "name": agent.name,
-            "state": agent.state.value,
-            "reason": agent.away_reason,
-            "session_id": agent.session_id,
-            "offer": offer,
-            "waiting": sum(len(desk.waiting.get(q, ())) for q in agent.profile.queues),
-        }
+        return view
 
     @event(Empty)
     async def on_ready(self, sid: str, who: dict[str, Any], _: Empty) -> None:

@@ -1192,24 +1192,43 @@ class Desk:
                 OfferTimedOut(agent.id, ticket.id, self._offer_seq, at=expires),
             )
         )
-        out.append(
-            Notify(
-                "agent",
-                agent.id,
-                "offer",
-                {
-                    "ticket_id": ticket.id,
-                    "topic": ticket.topic,
-                    "description": ticket.description,
-                    "queue_id": ticket.queue_id,
-                    "priority": ticket.priority,
-                    "callback": ticket.callback,
-                    "transfer": transfer_from is not None,
-                    "waited": round(at - ticket.queued_at, 1),
-                    "ring_timeout": ring,
-                },
-            )
-        )
+        out.append(Notify("agent", agent.id, "offer", self._offer_info(ticket, at)))
+
+    def _offer_info(self, ticket: Ticket, at: float) -> dict[str, object]:
+        assert ticket.offer is not None
+        return {
+            "ticket_id": ticket.id,
+            "topic": ticket.topic,
+            "description": ticket.description,
+            "queue_id": ticket.queue_id,
+            "priority": ticket.priority,
+            "callback": ticket.callback,
+            "transfer": ticket.offer.transfer_from is not None,
+            "waited": round(at - ticket.queued_at, 1),
+            "ring_timeout": round(max(0.0, ticket.offer.expires_at - at), 1),
+        }
+
+    def agent_view(self, agent_id: str, at: float) -> dict[str, Any] | None:
+        """What an agent's console needs to show after (re)connecting."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return None
+        offer = session = None
+        if agent.state is A.OFFERED and agent.ticket_id:
+            offer = self._offer_info(self.tickets[agent.ticket_id], at)
+        if agent.session_id is not None and agent.session_id in self.sessions:
+            row = self.sessions[agent.session_id]
+            ticket = self.tickets.get(row.ticket_id) or self.closed[row.ticket_id]
+            session = self._session_info(row, ticket)
+        return {
+            "name": agent.name,
+            "state": agent.state.value,
+            "reason": agent.away_reason,
+            "session_id": agent.session_id,
+            "session": session,
+            "offer": offer,
+            "waiting": sum(len(self.waiting.get(q, ())) for q in agent.profile.queues),
+        }
 
     # ------------------------------------------------------------------ helpers
 

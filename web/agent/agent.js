@@ -12,6 +12,9 @@ const STATE_LABELS = {
   ready: "Ready", away: "Away", offered: "Ringing", busy: "In session", wrap_up: "Wrap-up", offline: "Offline",
 };
 const END_REASONS = {
+  transferred: "You transferred the customer.",
+  callback_not_joined: "The customer did not join the callback.",
+  server_restart: "The server restarted during the session.",
   customer_hung_up: "The customer hung up.",
   agent_hung_up: "You ended the session.",
   customer_disconnected: "The customer's connection was lost.",
@@ -113,22 +116,65 @@ function start() {
   state.socket = socket;
   socket.on("connect", async () => {
     message("");
-    const now = await call(socket, "sync");
-    setState(now);
-    $("waiting-count").textContent = `${now.waiting} waiting`;
-    $("ready").focus();
+    try {
+      const now = await call(socket, "sync");
+      restore(now);
+    } catch (err) {
+      message(err.message, true);
+    }
   });
-  socket.on("connect_error", (err) => message(`Cannot reach the server: ${err.message}`, true));
-  socket.on("disconnect", () => message("Disconnected from the server. Reconnecting…", true));
+  socket.on("connect_error", (err) => {
+    if (err.message === "please log in") {
+      socket.disconnect();
+      show("me", false);
+      panel("login");
+      return;
+    }
+    message(`Cannot reach the server: ${err.message}`, true);
+  });
+  socket.on("disconnect", (reason) => {
+    if (reason === "io client disconnect") return;
+    message("Disconnected from the server. Reconnecting…", true);
+    // socket.io does not retry when the server closed the connection (restart, other tab).
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
+  });
   socket.on("agent_state", setState);
+  socket.on("waiting", (data) => { $("waiting-count").textContent = `${data.waiting} waiting`; });
   socket.on("offer", showOffer);
   socket.on("offer_withdrawn", () => {
     clearOffer();
     message("The customer left before you answered.");
     panel("idle");
   });
+  socket.on("offer_missed", (data) => {
+    clearOffer();
+    panel("idle");
+    message(data.missed > 1 ? `You missed ${data.missed} offers in a row.` : "You missed an offer.");
+  });
+  socket.on("transfer_failed", (data) => {
+    message(data.reason === "declined" ? "Your colleague declined the transfer." : "The transfer did not go through.", true);
+  });
+  socket.on("wrap_up_expired", () => {
+    state.wrapSession = null;
+    panel("idle");
+    message("Wrap-up time ran out; you are Ready again.");
+  });
   socket.on("session_started", (data) => startSession(data));
   socket.on("session_ended", (data) => endSession(data));
+}
+
+// After (re)connecting: show whatever the server says we are in the middle of.
+function restore(now) {
+  setState(now);
+  $("waiting-count").textContent = `${now.waiting} waiting`;
+  if (now.offer) showOffer(now.offer);
+  else if (now.state === "busy" && now.session && state.sessionId !== now.session.session_id) {
+    startSession(now.session);
+  } else if (now.state === "wrap_up" && now.session) {
+    endSession({ session_id: now.session.session_id, reason: null });
+  } else if (!["busy", "wrap_up", "offered"].includes(now.state)) {
+    $("ready").focus();
+  }
 }
 
 function showOffer(data) {
@@ -136,6 +182,9 @@ function showOffer(data) {
   $("offer-topic").textContent = data.topic || "General help";
   $("offer-description").textContent = data.description || "";
   $("offer-waited").textContent = `${Math.round(data.waited)} s`;
+  const kind = data.transfer ? "Transfer from a colleague" : data.callback ? "Callback" : "";
+  $("offer-kind").textContent = kind;
+  $("offer-kind").hidden = !kind;
   let left = Math.round(data.ring_timeout);
   $("offer-countdown").textContent = String(left);
   clearInterval(state.countdown);
@@ -179,9 +228,13 @@ async function decline() {
 }
 
 async function startSession(data) {
+  clearOffer();
   state.sessionId = data.session_id;
   $("live-topic").textContent = data.topic ? `— ${data.topic}` : "";
-  $("live-status").textContent = "Connecting video…";
+  $("live-status").textContent = data.callback
+    ? "Calling the customer back… waiting for them to join."
+    : "Connecting video…";
+  show("transfer", false);
   panel("live");
   $("hangup").focus();
   try {
@@ -208,6 +261,46 @@ async function startSession(data) {
   });
   try {
     await state.peer.start();
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+async function openTransfer() {
+  const form = $("transfer");
+  if (!form.hidden) {
+    form.hidden = true;
+    $("transfer-open").setAttribute("aria-expanded", "false");
+    return;
+  }
+  try {
+    const dir = await call(state.socket, "directory");
+    const select = $("transfer-target");
+    select.replaceChildren();
+    for (const q of dir.queues) {
+      const option = new Option(`Queue: ${q.name}`, `queue:${q.id}`);
+      select.append(option);
+    }
+    for (const a of dir.agents) {
+      select.append(new Option(`Agent: ${a.name}`, `agent:${a.id}`));
+    }
+    form.hidden = false;
+    $("transfer-open").setAttribute("aria-expanded", "true");
+    select.focus();
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+async function transfer(event) {
+  event.preventDefault();
+  const [kind, id] = $("transfer-target").value.split(":");
+  const data = { session_id: state.sessionId };
+  data[kind === "queue" ? "queue_id" : "agent_id"] = id;
+  try {
+    await call(state.socket, "transfer", data);
+    $("transfer").hidden = true;
+    if (kind === "agent") $("live-status").textContent = "Waiting for your colleague to accept…";
   } catch (err) {
     message(err.message, true);
   }
@@ -266,4 +359,7 @@ $("decline").addEventListener("click", decline);
 $("hangup").addEventListener("click", hangup);
 $("wrapup-form").addEventListener("submit", wrapUp);
 $("logout").addEventListener("click", logout);
+$("transfer-open").addEventListener("click", openTransfer);
+$("transfer").addEventListener("submit", transfer);
+$("transfer-cancel").addEventListener("click", () => { $("transfer").hidden = true; $("transfer-open").focus(); });
 boot();

@@ -1,10 +1,14 @@
-// Customer page: tap for help, wait in line, then a two-way video call with an agent.
+// Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
 import {
   AckError, ServerPeer, call, formatSeconds, openSocket, show, stopStream,
 } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { socket: null, camera: null, screen: null, peer: null, sessionId: null, iceServers: [] };
+const TOKEN_KEY = "videoassist.ticket";
+const state = {
+  socket: null, token: null, camera: null, screen: null, peer: null, sessionId: null,
+  iceServers: [], callback: false, finished: false,
+};
 // For tests and debugging: the live peer connection.
 window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
 
@@ -14,8 +18,10 @@ const END_REASONS = {
   agent_disconnected: "The agent's connection was lost.",
   media_failed: "The video connection failed. Please try again.",
   server_shutdown: "The service is restarting. Please try again in a minute.",
+  server_restart: "The service restarted during your call. Please try again.",
+  callback_not_joined: "We called you back but could not reach you.",
   cancelled: "You left the line.",
-  customer_left: "You left the line.",
+  customer_left: "You were away too long and lost your place in line.",
 };
 
 function message(text, isError = false) {
@@ -27,6 +33,21 @@ function message(text, isError = false) {
 
 function view(name) {
   for (const id of ["start", "waiting", "live", "ended"]) show(id, id === name);
+}
+
+async function loadTopics() {
+  try {
+    const res = await fetch("/api/topics");
+    if (!res.ok) return;
+    for (const { topic, label } of await res.json()) {
+      const option = document.createElement("option");
+      option.value = topic;
+      option.textContent = label;
+      $("topic").append(option);
+    }
+  } catch (err) {
+    // The topic is optional: without the list the customer can still ask for help.
+  }
 }
 
 async function getCamera() {
@@ -43,23 +64,37 @@ async function getCamera() {
   }
 }
 
-async function tap(event) {
-  event.preventDefault();
+async function requestTicket(callback) {
+  const res = await fetch("/api/tickets", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ topic: $("topic").value, description: $("description").value, callback }),
+  });
+  const body = await res.json();
+  if (!res.ok) {
+    const error = body.error || {};
+    if (error.code === "queue_full") {
+      show("full", true);
+      $("leave-callback").focus();
+    }
+    throw new Error(error.message || "Help is not available right now.");
+  }
+  return body;
+}
+
+async function tap(event, callback = false) {
+  if (event) event.preventDefault();
   message("");
   $("help").disabled = true;
   try {
-    state.camera = await getCamera();
-    const res = await fetch("/api/tickets", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ topic: $("topic").value, description: $("description").value }),
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ? body.error.message : "Help is not available right now.");
+    if (!callback) state.camera = await getCamera();
+    const body = await requestTicket(callback);
+    show("full", false);
     state.iceServers = body.ice_servers;
+    state.callback = callback;
+    remember(body.token);
     connect(body.token);
-    $("position").textContent = "…";
-    $("eta").textContent = "";
+    showQueue(body);
     view("waiting");
     $("cancel").focus();
   } catch (err) {
@@ -71,28 +106,85 @@ async function tap(event) {
   }
 }
 
+// The ticket token lets a reload, or a return within the grace period, keep the place in line.
+function remember(token) {
+  state.token = token;
+  try { localStorage.setItem(TOKEN_KEY, token); } catch (err) { /* private mode */ }
+}
+
+function forget() {
+  state.token = null;
+  try { localStorage.removeItem(TOKEN_KEY); } catch (err) { /* private mode */ }
+}
+
 function connect(token) {
+  state.finished = false;
   const socket = openSocket("/customer", { token });
   state.socket = socket;
   socket.on("connect", async () => {
+    message("");
     try {
       const now = await call(socket, "sync");
       if (now.state === "live" && now.session_id) startCall(now.session_id);
-      else showQueue(now);
+      else if (now.state === "queued" || now.state === "offered") {
+        state.callback = now.callback;
+        showCallback();
+        showQueue(now);
+        view("waiting");
+      } else finish(now.state);
     } catch (err) {
       message(err.message, true);
     }
   });
   socket.on("connect_error", (err) => {
+    if (err.message === "this ticket is closed" || err.message === "invalid or expired ticket token") {
+      forget();
+      socket.disconnect();
+      view("start");
+      return;
+    }
     message(`We could not reach the help service: ${err.message}`, true);
+  });
+  socket.on("disconnect", (reason) => {
+    if (state.finished) return;
+    message("Connection lost. Trying to reconnect; you keep your place in line…", true);
+    // socket.io does not retry when the server closed the connection (e.g. a restart).
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
   });
   socket.on("queue", showQueue);
   socket.on("matched", (data) => {
     $("agent-name").textContent = data.agent_name || "an agent";
     startCall(data.session_id);
   });
+  socket.on("agent_changed", (data) => {
+    $("agent-name").textContent = data.agent_name || "an agent";
+    $("live-status").textContent = `You are now talking to ${data.agent_name}.`;
+  });
+  socket.on("transferred", () => {
+    endCall();
+    view("waiting");
+    message("You are being transferred to another team. Please stay in line.");
+  });
+  socket.on("moved", () => message("We moved you to another team that can help sooner."));
+  socket.on("callback_suggested", () => {
+    message("This is taking longer than usual. You can ask us to call you back and keep your place.");
+    $("callback").focus();
+  });
+  socket.on("callback_confirmed", () => {
+    state.callback = true;
+    showCallback();
+  });
   socket.on("session_ended", (data) => finish(data.reason));
   socket.on("closed", (data) => finish(data.reason));
+}
+
+function showCallback() {
+  show("callback", !state.callback);
+  const note = $("callback-note");
+  note.hidden = !state.callback;
+  note.textContent = state.callback
+    ? "We will call you back when it is your turn. Keep this page open, or come back to it on this device; you keep your place."
+    : "";
 }
 
 function showQueue(data) {
@@ -110,6 +202,13 @@ async function startCall(sessionId) {
   state.sessionId = sessionId;
   view("live");
   $("live-status").textContent = "Connecting video…";
+  if (!state.camera) {
+    try {
+      state.camera = await getCamera();
+    } catch (err) {
+      message(err.message, true);
+    }
+  }
   $("preview").srcObject = state.camera;
   state.peer = new ServerPeer({
     socket: state.socket,
@@ -157,7 +256,7 @@ async function useCamera() {
   if (!state.screen) return;
   stopStream(state.screen);
   state.screen = null;
-  if (state.peer) await state.peer.replaceVideo(state.camera.getVideoTracks()[0]);
+  if (state.peer && state.camera) await state.peer.replaceVideo(state.camera.getVideoTracks()[0]);
   $("preview").srcObject = state.camera;
   show("share-screen", true);
   show("use-camera", false);
@@ -179,28 +278,55 @@ async function cancel() {
   }
 }
 
-function finish(reason) {
+async function askCallback() {
+  try {
+    await call(state.socket, "callback");
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+function endCall() {
   if (state.peer) state.peer.close();
   state.peer = null;
-  stopStream(state.screen);
-  stopStream(state.camera);
-  state.screen = state.camera = null;
   state.sessionId = null;
-  if (state.socket) state.socket.disconnect();
-  state.socket = null;
+  stopStream(state.screen);
+  state.screen = null;
   $("remote").srcObject = null;
-  $("preview").srcObject = null;
-  $("ended-reason").textContent = END_REASONS[reason] || "The call has ended.";
   show("use-camera", false);
   show("share-screen", true);
+}
+
+function finish(reason) {
+  state.finished = true;
+  endCall();
+  stopStream(state.camera);
+  state.camera = null;
+  $("preview").srcObject = null;
+  forget();
+  if (state.socket) state.socket.disconnect();
+  state.socket = null;
+  $("ended-reason").textContent = END_REASONS[reason] || "The call has ended.";
   view(reason === "cancelled" ? "start" : "ended");
   if (reason === "cancelled") message("You left the line.");
   $(reason === "cancelled" ? "help" : "again").focus();
 }
 
-$("tap-form").addEventListener("submit", tap);
+$("tap-form").addEventListener("submit", (ev) => tap(ev, false));
+$("leave-callback").addEventListener("click", () => tap(null, true));
+$("callback").addEventListener("click", askCallback);
 $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
 $("use-camera").addEventListener("click", useCamera);
 $("hangup").addEventListener("click", hangup);
 $("again").addEventListener("click", () => { message(""); view("start"); $("help").focus(); });
+
+loadTopics();
+// Resume a ticket after a reload or a dropped connection (the server keeps the place a while).
+try {
+  const saved = localStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    state.token = saved;
+    connect(saved);
+  }
+} catch (err) { /* storage unavailable */ }
