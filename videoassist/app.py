@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from videoassist.gateway import (
     SocketNotifier,
     create_socket_server,
 )
+from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.keys import (
     HUB,
@@ -75,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
+    add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir)
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
@@ -157,10 +160,15 @@ async def _routing_config(
         for topic, label in STARTER_TOPICS:
             await records.put_topic(topic, label, DEFAULT_QUEUE, 0)
         data = await records.load_config()
-    config = config_from_records(
+    return desk_config(data, settings), {row["topic"]: row["label"] for row in data["topics"]}
+
+
+def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> DeskConfig:
+    """Stored routing rows -> DeskConfig, with the server-wide defaults filled in; used at
+    start-up and by the admin API after every change."""
+    return config_from_records(
         data, ring_timeout=settings.ring_timeout, customer_grace=settings.customer_grace
     )
-    return config, {row["topic"]: row["label"] for row in data["topics"]}
 
 
 async def _restore(service: Service, records: Records) -> None:

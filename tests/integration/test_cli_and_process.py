@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import signal
-import socket
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from tests.support.process import ServerProcess, free_port
 from videoassist.auth import StaffAuth
 from videoassist.cli import main
 from videoassist.store.records import Records, metadata
@@ -97,50 +94,20 @@ async def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path)
         await records.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_sigterm_drains_and_exits_cleanly_keeping_waiting_customers(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "VIDEOASSIST_DATA_DIR": str(tmp_path), "VIDEOASSIST_PORT": str(port)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "videoassist",
-        "serve",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    server = ServerProcess(tmp_path, free_port())
+    await server.start()
     try:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    async with http.get("/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                assert time.monotonic() < deadline, "server did not come up"
-                await asyncio.sleep(0.1)
-            async with http.post("/api/tickets", json={"topic": "setup"}) as r:
-                assert r.status == 201
-                ticket_id = (await r.json())["ticket_id"]
-        proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            raw, _ = await proc.communicate()
+        async with (
+            aiohttp.ClientSession(server.url) as http,
+            http.post("/api/tickets", json={"topic": "setup"}) as r,
+        ):
+            assert r.status == 201
+            ticket_id = (await r.json())["ticket_id"]
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    out = raw.decode()
-    assert proc.returncode == 0, out
-    assert "draining" in out
+        code = await server.stop()
+    assert code == 0, server.output
+    assert "draining" in server.output
 
     records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
     try:

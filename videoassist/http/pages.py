@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-PAGES = {"/": "customer/index.html", "/agent": "agent/index.html"}
-STATIC_DIRS = ("shared", "customer", "agent")
+PAGES = {"/": "customer/index.html", "/agent": "agent/index.html", "/admin": "admin/index.html"}
+STATIC_DIRS = ("shared", "customer", "agent", "admin")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 

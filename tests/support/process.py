@@ -1,0 +1,79 @@
+"""``videoassist serve`` as a real child process, for restart and signal tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, port: int, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "VIDEOASSIST_DATA_DIR": str(data_dir),
+            "VIDEOASSIST_PORT": str(port),
+            "VIDEOASSIST_MEDIA_ADDRESSES": "127.0.0.1",
+            **{f"VIDEOASSIST_{k.upper()}": v for k, v in env.items()},
+        }
+        self.proc: asyncio.subprocess.Process | None = None
+        self.output = ""
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "videoassist",
+            "serve",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(self.url) as http:
+            while True:
+                try:
+                    async with http.get("/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                if self.proc.returncode is not None or time.monotonic() > deadline:
+                    await self.stop(kill=True)
+                    raise AssertionError(f"server did not come up:\n{self.output}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self, *, kill: bool = False, timeout: float = 30.0) -> int:
+        """SIGTERM (a drain) or SIGKILL (a crash); returns the exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+        try:
+            async with asyncio.timeout(timeout):
+                out, _ = await self.proc.communicate()
+        except TimeoutError:
+            self.proc.kill()
+            out, _ = await self.proc.communicate()
+        self.output += out.decode(errors="replace") if out else ""
+        assert self.proc.returncode is not None
+        return self.proc.returncode
