@@ -36,19 +36,22 @@ from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.keys import (
     HUB,
+    LOGIN_THROTTLE,
     NAMESPACES,
     RECORDS,
     SERVICE,
     SETTINGS,
     SIO,
     STAFF,
+    TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
 )
-from videoassist.http.middleware import api_errors, security_headers
+from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import restrict_host_addresses
+from videoassist.ratelimit import LoginThrottle, RateLimiter
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -68,9 +71,17 @@ STARTER_TOPICS = (
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.client_max_size,
-        middlewares=[security_headers, api_errors],
+        middlewares=[
+            security_headers(settings.frame_ancestors),
+            same_origin_writes(settings.allowed_origins),
+            api_errors,
+        ],
     )
     app[SETTINGS] = settings
+    app[LOGIN_THROTTLE] = LoginThrottle(
+        max_failures=settings.login_max_failures, lockout=settings.login_lockout
+    )
+    app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
     sio = create_socket_server(
         allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
     )
@@ -131,14 +142,20 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     sio = app[SIO]
-    service = Service(desk, records=records, notifier=SocketNotifier(sio), media=hub)
+    service = Service(desk, records=records, notifier=SocketNotifier(sio, settings), media=hub)
     service_box.append(service)
     service.start(announce_every=settings.announce_interval)
     await _restore(service, records)
     app[TOPIC_LABELS] = labels
+
+    def per_connection() -> RateLimiter:
+        return RateLimiter(
+            rate=settings.socket_events_per_second, burst=settings.socket_events_burst
+        )
+
     namespaces = (
-        CustomerNamespace(service, hub, app[TOKENS]),
-        AgentNamespace(service, hub, app[STAFF]),
+        CustomerNamespace(service, hub, app[TOKENS], per_connection()),
+        AgentNamespace(service, hub, app[STAFF], per_connection()),
     )
     for namespace in namespaces:
         sio.register_namespace(namespace)

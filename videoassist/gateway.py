@@ -41,7 +41,10 @@ from videoassist.desk.events import (
     WrapUpDone,
 )
 from videoassist.media.hub import MAX_SDP_BYTES, MediaError, MediaHub
+from videoassist.ratelimit import RateLimiter
 from videoassist.service import Service, ServiceClosed
+from videoassist.settings import Settings
+from videoassist.turn import ice_servers
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +127,8 @@ def event(model: type[M]) -> Callable[[Handler[M]], Callable[..., Awaitable[dict
     def wrap(fn: Handler[M]) -> Callable[..., Awaitable[dict[str, Any]]]:
         @functools.wraps(fn)
         async def handler(self: Any, sid: str, data: Any = None) -> dict[str, Any]:
+            if self.limiter.take(sid):
+                return _error("rate_limited", "too many events; slow down")
             try:
                 payload = model.model_validate({} if data is None else data)
             except ValidationError as exc:
@@ -166,10 +171,13 @@ def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
 class _Base(socketio.AsyncNamespace):
     party: Party
 
-    def __init__(self, namespace: str, service: Service, hub: MediaHub) -> None:
+    def __init__(
+        self, namespace: str, service: Service, hub: MediaHub, limiter: RateLimiter
+    ) -> None:
         super().__init__(namespace)
         self.service = service
         self.hub = hub
+        self.limiter = limiter  # per connection (sid)
         self._sids: dict[str, str] = {}  # party id -> its current connection
 
     def _live_call(self, party_id: str, session_id: str) -> tuple[str, str]:
@@ -227,8 +235,10 @@ class _Base(socketio.AsyncNamespace):
 class CustomerNamespace(_Base):
     party = "customer"
 
-    def __init__(self, service: Service, hub: MediaHub, tokens: TicketTokens) -> None:
-        super().__init__("/customer", service, hub)
+    def __init__(
+        self, service: Service, hub: MediaHub, tokens: TicketTokens, limiter: RateLimiter
+    ) -> None:
+        super().__init__("/customer", service, hub, limiter)
         self.tokens = tokens
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -251,6 +261,7 @@ class CustomerNamespace(_Base):
                 raise Unwelcome(str(exc)) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.forget(sid)
         who = await self.get_session(sid)
         ticket_id = who.get("ticket_id")
         if not ticket_id or not self._release(ticket_id, sid):
@@ -308,8 +319,10 @@ class CustomerNamespace(_Base):
 class AgentNamespace(_Base):
     party = "agent"
 
-    def __init__(self, service: Service, hub: MediaHub, staff: StaffAuth) -> None:
-        super().__init__("/agent", service, hub)
+    def __init__(
+        self, service: Service, hub: MediaHub, staff: StaffAuth, limiter: RateLimiter
+    ) -> None:
+        super().__init__("/agent", service, hub, limiter)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -332,6 +345,7 @@ class AgentNamespace(_Base):
                 raise Unwelcome(str(exc)) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.forget(sid)
         who = await self.get_session(sid)
         agent_id = who.get("agent_id")
         if (
@@ -406,20 +420,26 @@ class AgentNamespace(_Base):
 
 
 class SocketNotifier:
-    """The notify port: desk Notify effects become emits to the party's room."""
+    """The notify port: desk Notify effects become emits to the party's room. A call that is
+    starting carries fresh ICE servers (TURN credentials are short-lived; the ones handed out
+    at tap or login time may have expired while the customer waited)."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer, settings: Settings) -> None:
         self._sio = sio
+        self._settings = settings
 
     async def notify(
         self, to: Party, target_id: str, event: str, data: Mapping[str, object]
     ) -> None:
+        payload = dict(data)
         if to == "customer":
-            await self._sio.emit(
-                event, dict(data), room=f"ticket:{target_id}", namespace="/customer"
-            )
+            if event == "matched":
+                payload["ice_servers"] = ice_servers(self._settings, f"t:{target_id}")
+            await self._sio.emit(event, payload, room=f"ticket:{target_id}", namespace="/customer")
         else:
-            await self._sio.emit(event, dict(data), room=f"agent:{target_id}", namespace="/agent")
+            if event == "session_started":
+                payload["ice_servers"] = ice_servers(self._settings, f"a:{target_id}")
+            await self._sio.emit(event, payload, room=f"agent:{target_id}", namespace="/agent")
 
 
 class GuardedServer(socketio.AsyncServer):

@@ -45,6 +45,13 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
+    login_max_failures: int = 5
+    login_lockout: float = 900.0
+    taps_per_minute: float = 6.0
+    taps_burst: int = 5
+    socket_events_per_second: float = 20.0
+    socket_events_burst: int = 60
     drain_timeout: float = 5.0
 
     def __post_init__(self) -> None:

@@ -27,9 +27,7 @@ async def _request(
     all_headers = dict(headers or {})
     if cookie is not None:
         all_headers["Cookie"] = f"va_session={cookie}"
-    async with harness.http.request(
-        method, path, json=body, headers=all_headers, cookies=None
-    ) as r:
+    async with harness.http.request(method, path, json=body, headers=all_headers) as r:
         data = await r.json() if r.content_type == "application/json" else None
         return r.status, data
 
@@ -47,7 +45,6 @@ async def root(harness: Harness) -> str:
 
 class TestAuthorization:
     async def test_without_a_login_every_endpoint_answers_401(self, harness: Harness) -> None:
-        harness.http.cookie_jar.clear()  # type: ignore[union-attr]
         for method, path in [
             ("GET", "/api/admin/config"),
             ("PUT", "/api/admin/queues/q"),
@@ -160,6 +157,33 @@ class TestRoutingChangesTakeEffect:
         async with harness.http.get("/api/topics") as r:  # type: ignore[union-attr]
             assert {"topic": "vpn", "label": "VPN trouble"} in await r.json()
 
+    async def test_a_ready_agent_given_the_skill_is_offered_the_waiting_customer_at_once(
+        self, harness: Harness, root: str
+    ) -> None:
+        ann_cookie = await harness.add_staff("ann")
+        ann_id = await _user_id(harness, "ann")
+        await _request(harness, "PUT", "/api/admin/queues/vpn", root, {"skills": {"vpn": 2}})
+        await _request(
+            harness, "PUT", "/api/admin/topics/vpn", root, {"label": "VPN", "queue_id": "vpn"}
+        )
+        ann = await harness.agent(ann_cookie)
+        assert (await ann.call("ready")) == {"ok": True}
+        ticket = await harness.tap(topic="vpn")
+        await harness.customer(ticket["token"])
+        await asyncio.sleep(0.2)
+        assert "offer" not in ann.inbox.names()
+
+        status, _ = await _request(
+            harness,
+            "PUT",
+            f"/api/admin/agents/{ann_id}",
+            root,
+            {"skills": {"vpn": 2}, "queues": ["vpn"]},
+        )
+        assert status == 200
+        offer = await ann.inbox.next("offer")
+        assert offer["ticket_id"] == ticket["ticket_id"]
+
     async def test_every_agent_and_supervisor_is_listed_with_or_without_a_profile(
         self, harness: Harness, root: str
     ) -> None:
@@ -241,6 +265,9 @@ class TestValidation:
             ("/api/admin/queues/q", {"colour": "red"}, "invalid", "colour"),
             ("/api/admin/queues/q", {"name": "n" * 129}, "invalid", "name"),
             ("/api/admin/queues/Bad%20Id", {}, "invalid", "queue_id"),
+            ("/api/admin/queues/q%0A", {}, "invalid", "queue_id"),
+            ("/api/admin/queues/q", {"service_level": float("nan")}, "invalid", "service_level"),
+            ("/api/admin/queues/q", [], "invalid", "body"),
             (
                 "/api/admin/queues/q",
                 {"overflow_to": "nowhere"},

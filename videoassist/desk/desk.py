@@ -482,8 +482,8 @@ class Desk:
 
     def _on_grace_expired(self, ev: CustomerGraceExpired, out: list[Effect]) -> None:
         ticket = self.tickets.get(ev.ticket_id)
-        if ticket is None or ticket.connected or ticket.state is not T.QUEUED:
-            return  # they came back, or the ticket closed meanwhile
+        if ticket is None or ticket.connected or ticket.callback or ticket.state is not T.QUEUED:
+            return  # they came back, asked for a callback, or the ticket closed meanwhile
         self._close_waiting(ticket.id, "leave", "customer_left", ev.at, out)
 
     def _on_callback_requested(self, ev: CallbackRequested, out: list[Effect]) -> None:
@@ -493,6 +493,11 @@ class Desk:
         if not ticket.callback:
             ticket.callback = True
             out.append(CancelTimer(_max_wait_timer(ticket.id)))
+            if not ticket.connected:
+                # A callback needs no connection: the grace period ends, the place is kept.
+                out.append(CancelTimer(_grace_timer(ticket.id)))
+                if ticket.state is T.QUEUED:
+                    self._make_offerable(ticket)
             out.append(SaveTicket(ticket.row()))
         out.append(Notify("customer", ticket.id, "callback_confirmed", {"ticket_id": ticket.id}))
 
@@ -987,7 +992,7 @@ class Desk:
     # ------------------------------------------------------------------ restart
 
     def _on_restored(self, ev: Restored, out: list[Effect]) -> None:
-        if self.tickets or self.agents:
+        if self.tickets or self.closed or self.agents:
             raise IllegalTransition("desk", "running", "restore")
         for restored in sorted(ev.tickets, key=lambda t: t.queued_at):
             queue_id = (

@@ -205,7 +205,7 @@ async def _body(request: web.Request, model: type[_Body]) -> Any:
 
 def _path_id(request: web.Request, name: str) -> str:
     value = request.match_info[name]
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise _invalid(name, "use 1 to 64 of a-z, 0-9, _ and -")
     return value
 

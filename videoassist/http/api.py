@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -13,10 +14,12 @@ from videoassist.desk import DeskError
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
     HUB,
+    LOGIN_THROTTLE,
     NAMESPACES,
     SERVICE,
     SETTINGS,
     STAFF,
+    TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
 )
@@ -55,6 +58,13 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raise _BadRequest(json_error(422, "invalid", f"{where}: {first['msg']}")) from None
 
 
+def _too_many(wait: float, what: str) -> web.Response:
+    seconds = max(1, math.ceil(wait))
+    response = json_error(429, "rate_limited", f"{what}; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 class _BadRequest(Exception):
     def __init__(self, response: web.Response) -> None:
         self.response = response
@@ -66,6 +76,9 @@ async def create_ticket(request: web.Request) -> web.Response:
         tap: TapIn = await _body(request, TapIn)
     except _BadRequest as bad:
         return bad.response
+    wait = request.app[TAP_LIMIT].take(request.remote or "")
+    if wait:
+        return _too_many(wait, "too many help requests from this address")
     service = request.app[SERVICE]
     if tap.topic and tap.topic not in service.desk.config.topics:
         topics = ", ".join(sorted(service.desk.config.topics)) or "none configured"
@@ -107,9 +120,15 @@ async def login(request: web.Request) -> web.Response:
         creds: LoginIn = await _body(request, LoginIn)
     except _BadRequest as bad:
         return bad.response
+    throttle = request.app[LOGIN_THROTTLE]
+    wait = throttle.check(creds.username, request.remote or "")
+    if wait:
+        return _too_many(wait, "too many login attempts")
     result = await request.app[STAFF].login(creds.username, creds.password)
     if result is None:
+        throttle.failed(creds.username)
         return json_error(401, "bad_credentials", "wrong username or password")
+    throttle.succeeded(creds.username)
     member, token = result
     settings = request.app[SETTINGS]
     response = web.json_response(_me(member, settings))

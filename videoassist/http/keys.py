@@ -8,6 +8,7 @@ from aiohttp import web
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
+from videoassist.ratelimit import LoginThrottle, RateLimiter
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
@@ -21,3 +22,5 @@ TOKENS = web.AppKey("tokens", TicketTokens)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, ...])
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)

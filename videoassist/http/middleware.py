@@ -1,34 +1,75 @@
-"""Middlewares: security headers on every response, JSON errors for the API."""
+"""Middlewares: security headers on every response, same-origin writes, JSON API errors."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 logger = logging.getLogger(__name__)
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+
+def content_security_policy(frame_ancestors: str) -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
+
+
+def security_headers(frame_ancestors: str = "'none'") -> Middleware:
+    headers = {
+        "Content-Security-Policy": content_security_policy(frame_ancestors),
+        "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+    @web.middleware
+    async def add_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+        if not response.prepared:
+            for name, value in headers.items():
+                response.headers.setdefault(name, value)
+        if isinstance(response, web.HTTPException):
+            raise response
+        return response
+
+    return add_headers
+
+
+def same_origin_writes(extra_origins: tuple[str, ...] = ()) -> Middleware:
+    """CSRF defence in depth (cookies are SameSite=Strict already): a state-changing API
+    request that names an Origin must come from this site or an allowed embedding origin."""
+    allowed_hosts = {urlsplit(o).netloc for o in extra_origins}
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.path.startswith(
+            "/api/"
+        ):
+            origin = request.headers.get("Origin")
+            if origin is not None:
+                host = urlsplit(origin).netloc
+                if host != request.host and host not in allowed_hosts:
+                    return json_error(403, "bad_origin", "cross-site requests are not allowed")
+        return await handler(request)
+
+    return check
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
@@ -36,20 +77,14 @@ def json_error(status: int, code: str, message: str) -> web.Response:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    if not response.prepared:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-    return response
-
-
-@web.middleware
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
-        return await handler(request)
+        response = await handler(request)
+        # API answers carry tokens and TURN credentials: never cache them anywhere.
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, "too_large", "the request body is too large")
     except web.HTTPException as exc:

@@ -247,7 +247,7 @@ async function startSession(data) {
   state.peer = new ServerPeer({
     socket: state.socket,
     sessionId: data.session_id,
-    iceServers: state.me.ice_servers,
+    iceServers: data.ice_servers || state.me.ice_servers,
     stream: state.camera,
     onTrack: (ev) => {
       const remote = $("remote");

@@ -153,6 +153,7 @@ function connect(token) {
   });
   socket.on("queue", showQueue);
   socket.on("matched", (data) => {
+    if (data.ice_servers) state.iceServers = data.ice_servers;
     $("agent-name").textContent = data.agent_name || "an agent";
     startCall(data.session_id);
   });

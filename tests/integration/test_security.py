@@ -1,0 +1,105 @@
+"""Abuse controls on the real app: login lockout, tap and event rate limits, cross-site writes,
+security headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.harness import Harness
+
+
+class TestLogin:
+    @pytest.mark.settings(login_max_failures=3)
+    async def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_one(
+        self, harness: Harness
+    ) -> None:
+        await harness.add_staff("alice", password="right-password")
+        for _ in range(3):
+            async with harness.http.post(
+                "/api/login", json={"username": "alice", "password": "wrong"}
+            ) as r:
+                assert r.status == 401
+        async with harness.http.post(
+            "/api/login", json={"username": "alice", "password": "right-password"}
+        ) as r:
+            assert r.status == 429
+            assert (await r.json())["error"]["code"] == "rate_limited"
+            assert int(r.headers["Retry-After"]) > 0
+
+    async def test_the_session_cookie_is_httponly_and_samesite_strict(
+        self, harness: Harness
+    ) -> None:
+        await harness.add_staff("alice", password="right-password")
+        async with harness.http.post(
+            "/api/login", json={"username": "alice", "password": "right-password"}
+        ) as r:
+            cookie = r.cookies["va_session"]
+            assert cookie["httponly"]
+            assert cookie["samesite"] == "Strict"
+            assert r.headers["Cache-Control"] == "no-store"
+
+
+class TestTaps:
+    @pytest.mark.settings(taps_burst=2, taps_per_minute=1)
+    async def test_an_address_that_taps_too_often_is_told_to_wait(self, harness: Harness) -> None:
+        for _ in range(2):
+            await harness.tap()
+        waiting_before = len(harness.service.desk.tickets)
+        async with harness.http.post("/api/tickets", json={}) as r:
+            assert r.status == 429
+            assert int(r.headers["Retry-After"]) >= 1
+        assert len(harness.service.desk.tickets) == waiting_before
+
+
+class TestCrossSite:
+    async def test_a_write_from_another_origin_is_refused(self, harness: Harness) -> None:
+        async with harness.http.post(
+            "/api/tickets", json={}, headers={"Origin": "https://evil.example"}
+        ) as r:
+            assert r.status == 403
+            assert (await r.json())["error"]["code"] == "bad_origin"
+        assert harness.service.desk.tickets == {}
+
+    async def test_a_write_from_our_own_origin_is_accepted(self, harness: Harness) -> None:
+        async with harness.http.post("/api/tickets", json={}, headers={"Origin": harness.url}) as r:
+            assert r.status == 201
+
+    async def test_a_form_post_is_not_json_and_is_refused(self, harness: Harness) -> None:
+        async with harness.http.post("/api/login", data={"username": "a", "password": "b"}) as r:
+            assert r.status == 415
+
+
+class TestEventRate:
+    @pytest.mark.settings(socket_events_burst=5, socket_events_per_second=1)
+    async def test_a_connection_that_floods_events_is_slowed_down(self, harness: Harness) -> None:
+        agent = await harness.agent(await harness.add_staff("alice"))
+        replies = [await agent.call("sync") for _ in range(6)]
+        assert all("state" in r for r in replies[:5])
+        assert replies[5]["error"]["code"] == "rate_limited"
+
+
+class TestHeaders:
+    @pytest.mark.parametrize("path", ["/", "/agent", "/admin", "/api/topics", "/healthz"])
+    async def test_every_response_carries_the_security_headers(
+        self, harness: Harness, path: str
+    ) -> None:
+        async with harness.http.get(path) as r:
+            assert r.status == 200
+            csp = r.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+            assert "frame-ancestors 'none'" in csp
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert r.headers["Referrer-Policy"] == "no-referrer"
+            assert "camera=(self)" in r.headers["Permissions-Policy"]
+
+    async def test_even_a_not_found_carries_them(self, harness: Harness) -> None:
+        async with harness.http.get("/no/such/page") as r:
+            assert r.status == 404
+            assert "Content-Security-Policy" in r.headers
+
+    @pytest.mark.settings(frame_ancestors="https://shop.example")
+    async def test_frame_ancestors_is_configurable_for_the_embeddable_button(
+        self, harness: Harness
+    ) -> None:
+        async with harness.http.get("/") as r:
+            assert "frame-ancestors https://shop.example" in r.headers["Content-Security-Policy"]

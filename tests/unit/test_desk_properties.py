@@ -1,0 +1,577 @@
+"""Random sequences of events against a small world, with the desk's invariants checked after
+every step.
+
+The world: three queues (one needs French at level 2, one needs networking at level 3), five
+agents with different skills and queues, topics that route and prioritise. A sequence is a list
+of (action, x, y): the action says what happens (a tap, an agent accepting, the clock moving on)
+and x and y pick who it happens to, mostly someone it makes sense for and now and then someone
+it does not (a closed ticket, somebody else's offer, a session that does not exist). Timers are
+fired the way the shell fires them: the clock moves on and every due timer fires, in due order,
+each carrying its own time.
+
+Invariants, checked after every event the desk takes (a refused event must leave it unchanged):
+no customer lost or duplicated; no customer offered to two agents; no agent with two offers or
+two sessions; an agent is never offered outside their queues and skills; first come, first
+served within a priority level; every ticket ends in exactly one terminal state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from videoassist.desk import (
+    DISPOSITIONS,
+    AgentAway,
+    AgentProfile,
+    AgentReady,
+    AgentSignedIn,
+    AgentSignedOut,
+    AgentState,
+    AnnounceDue,
+    CallbackRequested,
+    CancelTimer,
+    ConfigChanged,
+    CustomerCancelled,
+    CustomerLeft,
+    CustomerReturned,
+    CustomerTapped,
+    Desk,
+    DeskConfig,
+    DeskError,
+    DrainStarted,
+    HungUp,
+    MediaFailed,
+    Notify,
+    OfferAccepted,
+    OfferDeclined,
+    QueueConfig,
+    Restored,
+    RestoredTicket,
+    SetTimer,
+    TicketState,
+    TopicRoute,
+    TransferRequested,
+    WrapUpDone,
+)
+from videoassist.desk.desk import TERMINAL_TICKET_STATES, Ticket
+from videoassist.desk.events import Effect, Event
+
+A = AgentState
+T = TicketState
+
+# --------------------------------------------------------------------------- the world
+
+CONFIG = DeskConfig(
+    queues={
+        "general": QueueConfig(
+            "general", strategy="least_occupied", ring_timeout=10.0, wrap_up_limit=30.0
+        ),
+        "sales": QueueConfig(
+            "sales",
+            skills={"french": 2},
+            strategy="round_robin",
+            ring_timeout=10.0,
+            wrap_up_limit=20.0,
+            max_wait=60.0,
+            overflow_to="general",
+            max_length=3,
+        ),
+        "tech": QueueConfig(
+            "tech",
+            skills={"network": 3},
+            strategy="best_skill",
+            ring_timeout=10.0,
+            wrap_up_limit=40.0,
+            max_wait=120.0,
+            max_missed=2,
+            priority_aging=1.0,
+        ),
+    },
+    topics={
+        "router": TopicRoute("router", "tech"),
+        "upgrade": TopicRoute("upgrade", "sales", priority=1),
+        "outage": TopicRoute("outage", "tech", priority=5),
+    },
+    agents={
+        "a1": AgentProfile("a1", queues=frozenset({"general"})),
+        "a2": AgentProfile("a2", {"french": 3}, frozenset({"sales", "general"})),
+        "a3": AgentProfile("a3", {"network": 3}, frozenset({"tech"})),
+        # In tech, but one level short of its networking: never offered tech customers.
+        "a4": AgentProfile("a4", {"network": 2, "french": 2}, frozenset({"tech", "sales"})),
+        # In sales, but one level short of its French: never offered sales customers.
+        "a5": AgentProfile(
+            "a5", {"network": 5, "french": 1}, frozenset({"general", "tech", "sales"})
+        ),
+    },
+    customer_grace=30.0,
+    reoffer_after=15.0,
+    callback_join_timeout=40.0,
+)
+
+# An admin reshuffles: other strategies, no aging, a4 trained up to tech, a1 added to sales.
+RESHUFFLED = replace(
+    CONFIG,
+    queues={
+        **CONFIG.queues,
+        "general": replace(CONFIG.queues["general"], strategy="round_robin", max_missed=2),
+        "tech": replace(CONFIG.queues["tech"], strategy="longest_idle", priority_aging=0.0),
+    },
+    agents={
+        **CONFIG.agents,
+        "a1": AgentProfile("a1", {"french": 2}, frozenset({"general", "sales"})),
+        "a4": AgentProfile("a4", {"network": 3, "french": 2}, frozenset({"tech", "sales"})),
+    },
+)
+
+# Sales is closed down: refused while sales still has customers.
+WITHOUT_SALES = DeskConfig(
+    queues={q: c for q, c in CONFIG.queues.items() if q != "sales"},
+    topics={t: r for t, r in CONFIG.topics.items() if r.queue_id != "sales"},
+    agents={a: replace(p, queues=p.queues - {"sales"}) for a, p in CONFIG.agents.items()},
+    customer_grace=CONFIG.customer_grace,
+    reoffer_after=CONFIG.reoffer_after,
+    callback_join_timeout=CONFIG.callback_join_timeout,
+)
+
+CONFIGS = (CONFIG, RESHUFFLED, WITHOUT_SALES)
+AGENTS = ("a1", "a2", "a3", "a4", "a5")
+TOPICS = ("", "router", "upgrade", "outage", "billing")
+PRIORITIES = (0, 0, 0, 1, 3)
+AWAY_REASONS = ("away", "break", "meeting", "training")
+QUEUE_IDS = ("general", "sales", "tech", "nowhere")
+ADVANCES = (0.5, 1.0, 3.0, 9.0, 16.0, 31.0, 65.0)
+START = 1_700_000_000.0
+
+# --------------------------------------------------------------------------- the sequences
+
+# Weighted by repetition: the common things happen more often.
+ACTIONS = (
+    "announce",  # first, so that shrinking turns the steps that do not matter into this
+    *["tap"] * 4,
+    "tap_again",
+    "cancel",
+    "drop",
+    "drop",
+    "come_back",
+    "callback",
+    "sign_in",
+    "sign_in",
+    *["ready"] * 3,
+    "away",
+    "sign_out",
+    *["accept"] * 4,
+    "decline",
+    *["hang_up"] * 3,
+    "wrap_up",
+    "blind_transfer",
+    "warm_transfer",
+    "media_failed",
+    *["wait"] * 4,
+    "reconfigure",
+    "restore",
+    "drain",
+)
+SHIFT_START = st.sampled_from(("ready", "ready", "away", "offline"))
+STEP = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 63), st.integers(0, 63))
+STEPS_PER_SEQUENCE = 30
+
+
+class World:
+    """The desk and what a shell keeps around it: the clock, the timers, the tickets tapped."""
+
+    def __init__(self) -> None:
+        session_ids = itertools.count(1)
+        self.desk = Desk(new_id=lambda: f"s{next(session_ids)}", config=CONFIG)
+        self.now = START
+        self.ticket_ids = itertools.count(1)
+        self.timers: dict[str, tuple[float, int, Event]] = {}
+        self.timer_order = itertools.count()
+        self.tapped: list[str] = []
+        self.terminal: dict[str, TicketState] = {}
+
+    def open_desk(self, shift: list[str]) -> None:
+        """The shift starts: each agent signs in and says Ready, signs in only, or stays out."""
+        for agent_id, start in zip(AGENTS, shift, strict=True):
+            if start != "offline":
+                self.send(AgentSignedIn(agent_id, agent_id.upper(), self.tick()))
+            if start == "ready":
+                self.send(AgentReady(agent_id, self.tick()))
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, event: Event, *, from_timer: bool = False) -> None:
+        note(repr(event))
+        before = fingerprint(self.desk)
+        try:
+            effects = self.desk.handle(event)
+        except DeskError as exc:
+            assert not from_timer, f"a timer was refused: {exc!r}"
+            assert fingerprint(self.desk) == before, f"refused {event!r} but changed the desk"
+            return
+        if isinstance(event, CustomerTapped):
+            self.tapped.append(event.ticket_id)
+        elif isinstance(event, Restored):
+            self.tapped.extend(t.id for t in event.tickets)
+        self.keep_timers(effects)
+        check_offers(self.desk, effects, event.at)
+        check_invariants(self)
+
+    def keep_timers(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, SetTimer):
+                self.timers[effect.key] = (effect.at, next(self.timer_order), effect.event)
+            elif isinstance(effect, CancelTimer):
+                self.timers.pop(effect.key, None)
+
+    def advance(self, seconds: float) -> None:
+        """The clock moves on; every timer due by then fires, in due order."""
+        until = self.now + seconds
+        while self.timers:
+            key, (at, _, event) = min(self.timers.items(), key=lambda item: item[1][:2])
+            if at > until:
+                break
+            del self.timers[key]
+            self.now = max(self.now, at)
+            self.send(event, from_timer=True)
+        self.now = until
+
+    def tick(self) -> float:
+        """Time for the next event: a little later than the last one."""
+        self.now += 0.25
+        return self.now
+
+    # ------------------------------------------------------------------ picking
+
+    def pick_ticket(self, x: int, y: int) -> str:
+        """Mostly an open ticket; now and then any ticket ever tapped, or one never tapped."""
+        open_ids = sorted(self.desk.tickets)
+        if open_ids and y % 5:
+            return open_ids[x % len(open_ids)]
+        every = [*self.tapped, "t-never"]
+        return every[x % len(every)]
+
+    def pick_session(self, x: int) -> str:
+        sessions = sorted(self.desk.sessions)
+        return sessions[x % len(sessions)] if sessions else "s-never"
+
+    def pick_live_session(self, x: int, y: int) -> str:
+        """Mostly a live session; now and then one in wrap-up, or one that never was."""
+        live = sorted(s.id for s in self.desk.sessions.values() if s.ended_at is None)
+        return live[x % len(live)] if live and y % 5 else self.pick_session(x)
+
+    def pick_agent(self, x: int, y: int, *states: AgentState) -> str:
+        """Mostly an agent in one of ``states``; now and then any agent at all."""
+        fitting = [a for a in AGENTS if self.desk.agent_state(a) in states]
+        return fitting[x % len(fitting)] if fitting and y % 5 else AGENTS[x % len(AGENTS)]
+
+    # ------------------------------------------------------------------ actions
+
+    def do(self, action: str, x: int, y: int) -> None:
+        getattr(self, f"do_{action}")(x, y)
+
+    def do_tap(self, x: int, y: int) -> None:
+        ticket_id = f"t{next(self.ticket_ids)}"
+        self.send(
+            CustomerTapped(
+                ticket_id,
+                self.tick(),
+                topic=TOPICS[x % len(TOPICS)],
+                priority=PRIORITIES[y % len(PRIORITIES)],
+                callback=y % 4 == 0,
+            )
+        )
+
+    def do_tap_again(self, x: int, y: int) -> None:
+        if self.tapped:
+            self.send(CustomerTapped(self.tapped[x % len(self.tapped)], self.tick()))
+
+    def do_cancel(self, x: int, y: int) -> None:
+        self.send(CustomerCancelled(self.pick_ticket(x, y), self.tick()))
+
+    def do_drop(self, x: int, y: int) -> None:
+        self.send(CustomerLeft(self.pick_ticket(x, y), self.tick()))
+
+    def do_come_back(self, x: int, y: int) -> None:
+        away = sorted(t.id for t in self.desk.tickets.values() if not t.connected)
+        ticket_id = away[x % len(away)] if away and y % 5 else self.pick_ticket(x, y)
+        self.send(CustomerReturned(ticket_id, self.tick()))
+
+    def do_callback(self, x: int, y: int) -> None:
+        self.send(CallbackRequested(self.pick_ticket(x, y), self.tick()))
+
+    def do_sign_in(self, x: int, y: int) -> None:
+        agent_id = self.pick_agent(x, y, A.OFFLINE)
+        self.send(AgentSignedIn(agent_id, agent_id.upper(), self.tick()))
+
+    def do_ready(self, x: int, y: int) -> None:
+        self.send(AgentReady(self.pick_agent(x, y, A.AWAY), self.tick()))
+
+    def do_away(self, x: int, y: int) -> None:
+        reason = AWAY_REASONS[y % len(AWAY_REASONS)]
+        agent_id = self.pick_agent(x, y, A.READY, A.OFFERED)
+        self.send(AgentAway(agent_id, self.tick(), reason=reason))
+
+    def do_sign_out(self, x: int, y: int) -> None:
+        self.send(AgentSignedOut(AGENTS[x % len(AGENTS)], self.tick()))
+
+    def offered_pair(self, x: int, y: int) -> tuple[str, str]:
+        """Mostly an agent and the ticket offered to them; now and then a wrong pair."""
+        offered = sorted(a.id for a in self.desk.agents.values() if a.state is A.OFFERED)
+        if offered and y % 4:
+            agent_id = offered[x % len(offered)]
+            ticket_id = self.desk.agents[agent_id].ticket_id
+            assert ticket_id is not None
+            return agent_id, ticket_id
+        return AGENTS[x % len(AGENTS)], self.pick_ticket(x, y)
+
+    def do_accept(self, x: int, y: int) -> None:
+        agent_id, ticket_id = self.offered_pair(x, y)
+        self.send(OfferAccepted(agent_id, ticket_id, self.tick()))
+
+    def do_decline(self, x: int, y: int) -> None:
+        agent_id, ticket_id = self.offered_pair(x, y)
+        self.send(OfferDeclined(agent_id, ticket_id, self.tick()))
+
+    def do_hang_up(self, x: int, y: int) -> None:
+        session_id = self.pick_live_session(x, y)
+        session = self.desk.sessions.get(session_id)
+        if y % 2:
+            by_id = session.ticket_id if session and y % 7 else self.pick_ticket(x, y)
+            self.send(HungUp(session_id, "customer", by_id, self.tick()))
+        else:
+            by_id = session.agent_id if session and y % 7 else AGENTS[y % len(AGENTS)]
+            self.send(HungUp(session_id, "agent", by_id, self.tick()))
+
+    def do_wrap_up(self, x: int, y: int) -> None:
+        agent_id = self.pick_agent(x, y, A.WRAP_UP)
+        agent = self.desk.agents.get(agent_id)
+        session_id = agent.session_id if agent and agent.session_id and y % 5 else None
+        disposition = DISPOSITIONS[y % len(DISPOSITIONS)] if y % 9 else "sort of"
+        self.send(
+            WrapUpDone(agent_id, session_id or self.pick_session(y), disposition, "", self.tick())
+        )
+
+    def transfer_from(self, x: int) -> tuple[str, str]:
+        busy = sorted(a.id for a in self.desk.agents.values() if a.state is A.BUSY)
+        if busy and x % 5:
+            agent_id = busy[x % len(busy)]
+            session_id = self.desk.agents[agent_id].session_id
+            assert session_id is not None
+            return agent_id, session_id
+        return AGENTS[x % len(AGENTS)], self.pick_session(x)
+
+    def do_blind_transfer(self, x: int, y: int) -> None:
+        agent_id, session_id = self.transfer_from(x)
+        queue_id = QUEUE_IDS[y % len(QUEUE_IDS)]
+        self.send(TransferRequested(session_id, agent_id, self.tick(), queue_id=queue_id))
+
+    def do_warm_transfer(self, x: int, y: int) -> None:
+        agent_id, session_id = self.transfer_from(x)
+        ready = sorted(a.id for a in self.desk.agents.values() if a.state is A.READY)
+        to_agent_id = ready[y % len(ready)] if ready and y % 5 else AGENTS[y % len(AGENTS)]
+        self.send(TransferRequested(session_id, agent_id, self.tick(), to_agent_id=to_agent_id))
+
+    def do_media_failed(self, x: int, y: int) -> None:
+        session = self.desk.sessions.get(self.pick_live_session(x, y))
+        call_id = session.call_id if session else "s-never"
+        self.send(MediaFailed(call_id, self.tick(), detail="ice failed"))
+
+    def do_wait(self, x: int, y: int) -> None:
+        self.advance(ADVANCES[x % len(ADVANCES)])
+
+    def do_announce(self, x: int, y: int) -> None:
+        self.send(AnnounceDue(self.tick()))
+
+    def do_reconfigure(self, x: int, y: int) -> None:
+        self.send(ConfigChanged(CONFIGS[x % len(CONFIGS)], self.tick()))
+
+    def do_restore(self, x: int, y: int) -> None:
+        """Start-up after a restart; refused unless the desk is still empty."""
+        tickets = tuple(
+            RestoredTicket(
+                f"r{n}-{x}",
+                TOPICS[(x + n) % len(TOPICS)],
+                "",
+                QUEUE_IDS[(x + n) % len(QUEUE_IDS)],  # "nowhere" goes to the default queue
+                PRIORITIES[(y + n) % len(PRIORITIES)],
+                START - 100.0 + n * (y % 3),  # ties in queued_at now and then
+                callback=(y + n) % 3 == 0,
+            )
+            for n in range(x % 4)
+        )
+        states = {agent_id: ("ready", "away")[(y >> n) & 1] for n, agent_id in enumerate(AGENTS)}
+        self.send(Restored(tickets, states, self.tick()))
+
+    def do_drain(self, x: int, y: int) -> None:
+        if x % 4 == 0:  # rarely: everything after it is refused or wound down
+            self.send(DrainStarted(self.tick()))
+
+
+# --------------------------------------------------------------------------- the invariants
+
+
+def fingerprint(desk: Desk) -> tuple[Any, ...]:
+    """What a refused event must leave as it was: ``dump()`` and the state behind it."""
+    return (
+        desk.dump(),
+        repr(list(desk.tickets.values())),
+        repr(list(desk.agents.values())),
+        repr(desk.sessions),
+        repr(desk.waiting),
+        {q: line.ordered() for q, line in desk.lines.items()},
+        {q: pool.ordered() for q, pool in desk.pools.items()},
+        len(desk.closed),
+        desk.config,
+    )
+
+
+def offerable_to(ticket: Ticket, agent_id: str, at: float) -> bool:
+    return (
+        ticket.state is T.QUEUED
+        and (ticket.connected or ticket.callback)
+        and ticket.skip.get(agent_id, -math.inf) <= at
+    )
+
+
+def check_offers(desk: Desk, effects: list[Effect], at: float) -> None:
+    """Every offer rung by this event: to the right agent, in the right order."""
+    offered: set[str] = set()
+    for effect in effects:
+        if not (isinstance(effect, Notify) and effect.event == "offer"):
+            continue
+        agent_id, data = effect.target_id, effect.data
+        ticket_id = data["ticket_id"]
+        assert isinstance(ticket_id, str)
+        assert agent_id not in offered, f"{agent_id} was offered two customers at once"
+        offered.add(agent_id)
+        agent = desk.agents[agent_id]
+        assert agent.state is A.OFFERED and agent.ticket_id == ticket_id
+        ticket = desk.tickets[ticket_id]
+        assert ticket.offer is not None and ticket.offer.agent_id == agent_id
+        if data["transfer"]:
+            continue  # a warm transfer names its agent
+        assert not desk.draining, "an offer was made while draining"
+        queue_id = data["queue_id"]
+        assert queue_id == ticket.queue_id
+        assert isinstance(queue_id, str)
+        assert desk.config.eligible(agent.profile, queue_id), (
+            f"{agent_id} was offered {ticket_id} of {queue_id}, outside their queues or skills"
+        )
+        assert agent.profile == desk.config.profile(agent_id)
+        for other in desk.tickets.values():
+            if (
+                other.queue_id == ticket.queue_id
+                and other.priority == ticket.priority
+                and (other.queued_at, other.seq) < (ticket.queued_at, ticket.seq)
+                and offerable_to(other, agent_id, at)
+            ):
+                raise AssertionError(
+                    f"{agent_id} was offered {ticket_id} while {other.id}, of the same queue "
+                    "and priority and there first, waited for them"
+                )
+
+
+def check_invariants(world: World) -> None:
+    desk = world.desk
+    queues = desk.config.queues
+
+    # No customer lost or duplicated; a closed ticket stays closed in its one terminal state.
+    assert len(desk.tickets) + len(desk.closed) == len(world.tapped)
+    for ticket_id in world.tapped:
+        assert (ticket_id in desk.tickets) != (ticket_id in desk.closed), ticket_id
+    for ticket_id, ticket in desk.closed.items():
+        assert ticket.state in TERMINAL_TICKET_STATES, ticket_id
+        assert world.terminal.setdefault(ticket_id, ticket.state) is ticket.state, ticket_id
+        assert ticket.offer is None and ticket.ended_at is not None
+        assert ticket_id not in desk.waiting.get(ticket.queue_id, {})
+
+    # Lines hold exactly the waiting customers; the offerable ones are ready to be offered.
+    assert set(desk.waiting) == set(desk.lines) == set(desk.pools) == set(queues)
+    waiting: dict[str, set[str]] = {q: set() for q in queues}
+    offerable: dict[str, set[str]] = {q: set() for q in queues}
+    offers_per_agent: Counter[str] = Counter()
+    for ticket_id, ticket in desk.tickets.items():
+        assert ticket.state not in TERMINAL_TICKET_STATES, ticket_id
+        assert ticket.queue_id in queues, ticket_id
+        if ticket.state in (T.QUEUED, T.OFFERED):
+            waiting[ticket.queue_id].add(ticket_id)
+        if ticket.state is T.QUEUED:
+            assert ticket.offer is None, ticket_id
+            if ticket.connected or ticket.callback:
+                offerable[ticket.queue_id].add(ticket_id)
+        elif ticket.state is T.OFFERED:
+            assert ticket.offer is not None and ticket.offer.transfer_from is None, ticket_id
+            assert ticket.connected or ticket.callback, f"{ticket_id} offered while away"
+        elif ticket.state is T.LIVE:
+            session = desk.sessions[ticket.session_id or ""]
+            assert session.ticket_id == ticket_id and session.ended_at is None
+            assert desk.agents[session.agent_id].state is A.BUSY
+            if ticket.offer is not None:
+                assert ticket.offer.transfer_from == ticket.session_id, ticket_id
+        if ticket.offer is not None:
+            offers_per_agent[ticket.offer.agent_id] += 1
+            agent = desk.agents[ticket.offer.agent_id]
+            assert agent.state is A.OFFERED and agent.ticket_id == ticket_id, ticket_id
+    for queue_id in queues:
+        assert set(desk.waiting[queue_id]) == waiting[queue_id], queue_id
+        line = desk.lines[queue_id]
+        assert len(line) == len(offerable[queue_id]), queue_id
+        assert all(t in line for t in offerable[queue_id]), queue_id
+
+    # No agent with two offers or two sessions; pools hold exactly the ready, able agents.
+    live_sessions: Counter[str] = Counter()
+    for session_id, session in desk.sessions.items():
+        owner = desk.agents[session.agent_id]
+        assert owner.session_id == session_id, f"{session_id} is nobody's"
+        if session.ended_at is None:
+            live_sessions[session.agent_id] += 1
+            assert owner.state is A.BUSY, session_id
+            assert desk.tickets[session.ticket_id].session_id == session_id
+        else:
+            assert owner.state is A.WRAP_UP, session_id
+    for agent_id, agent in desk.agents.items():
+        assert offers_per_agent[agent_id] == (agent.state is A.OFFERED), agent_id
+        assert live_sessions[agent_id] == (agent.state is A.BUSY), agent_id
+        if agent.state is A.OFFERED:
+            assert agent.session_id is None, agent_id
+        elif agent.state is A.BUSY:
+            assert agent.ticket_id == desk.sessions[agent.session_id or ""].ticket_id
+        elif agent.state is not A.WRAP_UP:
+            assert agent.session_id is None and agent.ticket_id is None, agent_id
+        for queue_id, pool in desk.pools.items():
+            able = agent.state is A.READY and desk.config.eligible(agent.profile, queue_id)
+            assert (agent_id in pool) == able, (agent_id, queue_id)
+    for pool in desk.pools.values():
+        assert all(agent_id in desk.agents for agent_id in pool.ordered())
+
+
+# --------------------------------------------------------------------------- the test
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("N", "10000")),
+    deadline=None,
+    derandomize=True,  # the same sequences on every run, so CI failures reproduce
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    shift=st.lists(SHIFT_START, min_size=len(AGENTS), max_size=len(AGENTS)),
+    steps=st.lists(STEP, min_size=10, max_size=STEPS_PER_SEQUENCE),
+)
+def test_random_sequences_of_events_keep_every_invariant(
+    shift: list[str], steps: list[tuple[str, int, int]]
+) -> None:
+    world = World()
+    check_invariants(world)
+    world.open_desk(shift)
+    for action, x, y in steps:
+        world.do(action, x, y)
+    world.advance(3600.0)  # every timer left fires: the desk winds down to a quiet state
