@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
 WEB_STAMP := web/node_modules/.videoassist-installed
 
-.PHONY: setup run test test-fast e2e lint bench system-deps clean
+.PHONY: setup run test test-fast e2e lint bench system-deps clean audit
 
 setup: $(RUN_STAMP) $(WEB_STAMP)
 
@@ -60,3 +60,10 @@ bench: $(TEST_STAMP) $(WEB_STAMP)
 
 clean:
 	rm -rf $(VENV) web/node_modules
+
+# Advisory-database audit (needs the advisory service reachable; CI runs the local list in
+# tests/unit/test_dependency_audit.py, which works offline).
+audit: $(TEST_STAMP)
+	$(BIN)/pip install --quiet pip-audit
+	$(BIN)/pip freeze --exclude-editable > $(VENV)/requirements.lock
+	$(BIN)/pip-audit --progress-spinner off -r $(VENV)/requirements.lock

@@ -206,6 +206,7 @@ async def _restore(service: Service, records: Records) -> None:
             priority=row["priority"],
             queued_at=row["queued_at"],
             callback=bool(row["callback"]),
+            customer_ref=row["customer_ref"],
         )
         for row in rows
     )

@@ -45,6 +45,7 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
     login_max_failures: int = 5
     login_lockout: float = 900.0
@@ -62,6 +63,8 @@ class Settings:
                 raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
+        if self.embed_secret and len(self.embed_secret) < 32:
+            raise ValueError("embed_secret must have at least 32 characters")
 
     @property
     def db_url(self) -> str:

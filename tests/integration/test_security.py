@@ -103,3 +103,53 @@ class TestHeaders:
     ) -> None:
         async with harness.http.get("/") as r:
             assert "frame-ancestors https://shop.example" in r.headers["Content-Security-Policy"]
+
+
+class TestCustomerIdentity:
+    SECRET = "shared-with-the-shop-0123456789abcdefghij"
+
+    def _token(self, secret: str, **claims: object) -> str:
+        import time
+
+        import jwt
+
+        body = {"sub": "cust-42", "aud": "videoassist", "exp": int(time.time()) + 60, **claims}
+        return jwt.encode(body, secret, algorithm="HS256")
+
+    async def _tap(self, harness: Harness, identity: str | None) -> dict[str, object]:
+        async with harness.http.post("/api/tickets", json={"identity": identity}) as r:
+            assert r.status == 201
+            return await r.json()
+
+    @pytest.mark.settings(embed_secret=SECRET)
+    async def test_a_signed_identity_links_the_ticket_and_may_raise_priority(
+        self, harness: Harness
+    ) -> None:
+        body = await self._tap(harness, self._token(self.SECRET, priority=50))
+        assert body["identity_verified"] is True
+        ticket = harness.service.desk.tickets[body["ticket_id"]]
+        assert (ticket.customer_ref, ticket.priority) == ("cust-42", 50)
+        row = await harness.records.ticket(body["ticket_id"])
+        assert row["customer_ref"] == "cust-42"
+
+    @pytest.mark.settings(embed_secret=SECRET)
+    @pytest.mark.parametrize(
+        "forge",
+        [
+            lambda self: self._token("not-the-secret-0123456789abcdefghijklmnop", priority=100),
+            lambda self: self._token(TestCustomerIdentity.SECRET, exp=1, priority=100),
+            lambda self: self._token(TestCustomerIdentity.SECRET, aud="someone-else"),
+            lambda self: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+            lambda self: "garbage",
+        ],
+        ids=["wrong-secret", "expired", "other-audience", "alg-none", "garbage"],
+    )
+    async def test_unsigned_or_bad_claims_are_ignored(self, harness: Harness, forge) -> None:
+        body = await self._tap(harness, forge(self))
+        assert body["identity_verified"] is False
+        ticket = harness.service.desk.tickets[body["ticket_id"]]
+        assert (ticket.customer_ref, ticket.priority) == (None, 0)
+
+    async def test_without_a_shared_secret_no_claim_is_trusted(self, harness: Harness) -> None:
+        body = await self._tap(harness, self._token("a-secret-we-were-never-told-0123456789"))
+        assert body["identity_verified"] is False

@@ -179,7 +179,8 @@ ACTIONS = (
     "drain",
 )
 SHIFT_START = st.sampled_from(("ready", "ready", "away", "offline"))
-STEP = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 63), st.integers(0, 63))
+# (action, x, y), drawn as one choice: a step costs one draw, and shrinks towards ("announce", 0, 0).
+STEP = st.sampled_from(tuple(itertools.product(ACTIONS, range(32), range(32))))
 STEPS_PER_SEQUENCE = 30
 
 
@@ -421,10 +422,27 @@ def fingerprint(desk: Desk) -> tuple[Any, ...]:
     """What a refused event must leave as it was: ``dump()`` and the state behind it."""
     return (
         desk.dump(),
-        repr(list(desk.tickets.values())),
-        repr(list(desk.agents.values())),
-        repr(desk.sessions),
-        repr(desk.waiting),
+        [
+            (
+                t.id,
+                t.state,
+                t.queue_id,
+                t.priority,
+                t.callback,
+                t.connected,
+                t.offer and (t.offer.agent_id, t.offer.offer_id, t.offer.transfer_from),
+                dict(t.skip),
+                t.session_id,
+                t.call_id,
+            )
+            for t in desk.tickets.values()
+        ],
+        [
+            (a.id, a.state, a.away_reason, a.ticket_id, a.session_id, a.missed, a.seq, a.profile)
+            for a in desk.agents.values()
+        ],
+        dict(desk.sessions),  # the rows are frozen: a copy of the dict is a snapshot
+        {q: dict(members) for q, members in desk.waiting.items()},
         {q: line.ordered() for q, line in desk.lines.items()},
         {q: pool.ordered() for q, pool in desk.pools.items()},
         len(desk.closed),

@@ -174,6 +174,7 @@ class Ticket:
     skip: dict[str, float] = field(default_factory=dict)  # agent -> not offered again until
     session_id: str | None = None  # the live leg
     call_id: str | None = None  # the media call
+    customer_ref: str | None = None
     ended_at: float | None = None
     end_reason: str | None = None
 
@@ -189,6 +190,7 @@ class Ticket:
             queue_id=self.queue_id,
             priority=self.priority,
             callback=self.callback,
+            customer_ref=self.customer_ref,
         )
 
 
@@ -431,6 +433,7 @@ class Desk:
             priority=priority,
             callback=ev.callback,
             seq=self._seq,
+            customer_ref=ev.customer_ref,
         )
         self.tickets[ticket.id] = ticket
         self.stats[queue_id].arrived(ev.at)
@@ -1011,6 +1014,7 @@ class Desk:
                 callback=restored.callback,
                 seq=self._seq,
                 connected=restored.callback,
+                customer_ref=restored.customer_ref,
             )
             self.tickets[ticket.id] = ticket
             self._enter_line(ticket)

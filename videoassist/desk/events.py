@@ -30,6 +30,7 @@ class CustomerTapped:
     description: str = ""
     priority: int = 0
     callback: bool = False
+    customer_ref: str | None = None  # who the embedding app says this is (verified claim)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ class RestoredTicket:
     priority: int
     queued_at: float
     callback: bool
+    customer_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,7 @@ class TicketRow:
     queue_id: str = "general"
     priority: int = 0
     callback: bool = False
+    customer_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,8 +245,7 @@ async def _commit(
 
 def _replace(rows: list[dict[str, Any]], key: str, new: dict[str, Any]) -> list[dict[str, Any]]:
     """``rows`` with the row whose ``key`` equals ``new[key]`` replaced (or ``new`` appended)."""
-    kept = [row for row in rows if row[key] != new[key]]
-    if len(kept) == len(rows):
+    if _find(rows, key, new[key]) is None:
         return [*rows, new]
     return [new if row[key] == new[key] else row for row in rows]
 

@@ -24,6 +24,7 @@ from videoassist.http.keys import (
     TOPIC_LABELS,
 )
 from videoassist.http.middleware import json_error
+from videoassist.identity import verify_identity
 from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
 
@@ -35,6 +36,7 @@ class TapIn(BaseModel):
     topic: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=500)
     callback: bool = False
+    identity: str | None = Field(default=None, max_length=2048)  # signed by the embedding app
 
 
 class LoginIn(BaseModel):
@@ -84,6 +86,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         topics = ", ".join(sorted(service.desk.config.topics)) or "none configured"
         return json_error(422, "invalid", f"topic: unknown topic (known: {topics})")
     ticket_id = secrets.token_hex(12)
+    identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
     try:
         await service.submit(
             CustomerTapped(
@@ -92,6 +95,8 @@ async def create_ticket(request: web.Request) -> web.Response:
                 topic=tap.topic,
                 description=tap.description,
                 callback=tap.callback,
+                priority=identity.priority if identity else 0,
+                customer_ref=identity.ref if identity else None,
             )
         )
     except DeskError as exc:
@@ -109,6 +114,7 @@ async def create_ticket(request: web.Request) -> web.Response:
             "position": service.desk.position(ticket_id),
             "estimated_wait": service.desk.estimate(ticket_id),
             "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
+            "identity_verified": identity is not None,
         },
         status=201,
     )

@@ -55,6 +55,7 @@ tickets = sa.Table(
     sa.Column("queue_id", sa.String(64), nullable=False, server_default="general"),
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("callback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("customer_ref", sa.String(128), index=True),
 )
 
 sessions = sa.Table(

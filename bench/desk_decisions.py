@@ -1,0 +1,1126 @@
+"""Desk decisions under load: ``Desk.handle`` latency at 10 000 waiting and 1 000 agents.
+
+What is timed: ``time.perf_counter_ns()`` around each ``desk.handle(event)`` call, nothing else,
+on one thread. The figures are per event kind and overall (p50/p99/max), plus events per second
+(measured events / sum of their ``handle`` times, and / wall time of the whole driven window).
+
+The scene (seeded): 5 queues with skill requirements and minimum levels, each with its own
+strategy (longest idle, round robin, best skill, least occupied), two with priority aging and
+two tolerating a second missed offer; 14 topics map to queues, some with a priority, and 3% of
+taps carry a priority claim. 1 000 agents, each with the skills of a primary queue plus random
+extra skills and levels, member of 1-3 queues. 11 000 customers tap in the first minute, the
+agents sign in over the first two; then the driver keeps the population steady: every customer
+who leaves the line (answered, cancelled, abandoned) is replaced by a new tap about a second
+later, so about 10 000 wait and about 1 000 agents are signed in throughout.
+
+Behaviour, in simulated time (a heap of pending actions and of the ``SetTimer`` s the desk
+returned, fired when their time comes; nothing sleeps): agents answer an offer in 0.5-4 s (90%),
+decline (5%), let it ring out (4%: the desk's ``OfferTimedOut`` fires after 20 s; RONA sets them
+Away and they come back in 10-60 s) or go on a break (1%: back in 1-10 min). Calls last a
+log-normal time (mean 180 s); the agent (60%) or the customer (38%) hangs up, or the customer's
+connection drops (2%). Wrap-up takes 3-30 s; 3% forget and the desk's 120 s wrap-up timer ends
+it. Waiting customers cancel (mean patience 50 min) or drop (mean 2 h 15 min); 70% of those who
+drop come back within the 60 s grace, the others are abandoned by the grace timer. Declines and
+misses schedule ``RematchDue`` timers, which fire too. ``WrapUpDone`` makes the agent Ready by
+itself in this desk, so "agent ready after wrap-up" is that event; ``AgentReady`` is the return
+from Away.
+
+Warm-up (setup and the first 15 simulated minutes) is not measured. ``AnnounceDue`` (positions
+and estimates for everyone waiting) is not a decision: it is timed on its own every 20 000
+events and left out of the decision figures.
+
+Baseline (same run): ``NaiveDesk`` below, the same routing rules (topics, priorities, aging,
+skills and levels, the four strategies, re-offer cool-down, grace) written as a simple
+implementation would: a dict of waiting tickets per queue and a dict of agents, and for every
+decision a linear scan over all waiting tickets in priority/FIFO order and over all agents. It
+replays the exact event sequence our desk was driven with (setup and warm-up unmeasured, then
+the measured events, at full scale, for as long as its time budget allows), and its offers are
+checked against ours one by one, so both make the same decisions. It emits only the offers (no
+persistence rows or notifications), so it does less work per event than the desk: the ratios
+are conservative.
+
+Run: ``.venv/bin/python -m bench.desk_decisions`` from the repository root (``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import hashlib
+import io
+import itertools
+import math
+import pstats
+import random
+import sys
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.desksim import Scheduler, machine_line, percentile, table
+from videoassist.desk import (
+    AgentAway,
+    AgentProfile,
+    AgentReady,
+    AgentSignedIn,
+    AnnounceDue,
+    CancelTimer,
+    CustomerCancelled,
+    CustomerGraceExpired,
+    CustomerLeft,
+    CustomerReturned,
+    CustomerTapped,
+    Desk,
+    DeskConfig,
+    DeskError,
+    HungUp,
+    Notify,
+    OfferAccepted,
+    OfferDeclined,
+    OfferTimedOut,
+    QueueConfig,
+    RematchDue,
+    SaveAgentState,
+    SaveTicket,
+    SetTimer,
+    StartMedia,
+    StopMedia,
+    TopicRoute,
+    WrapUpDone,
+    WrapUpTimedOut,
+)
+
+GOAL_P99_NS = 1_000_000  # the issue's goal: p99 decision latency <= 1 ms ...
+GOAL_RATE = 20_000  # ... and >= 20 000 events/s on one core
+
+# --------------------------------------------------------------------------- the scene
+
+QUEUES = (
+    QueueConfig("general", "General", strategy="longest_idle"),
+    QueueConfig("billing", "Billing", skills={"billing": 2}, strategy="round_robin", max_missed=2),
+    QueueConfig("devices", "Devices", skills={"devices": 2, "tech": 1}, strategy="best_skill"),
+    QueueConfig(
+        "network", "Network", skills={"tech": 3}, strategy="least_occupied", priority_aging=1.0
+    ),
+    QueueConfig(
+        "access",
+        "Accessibility",
+        skills={"sign_language": 3, "devices": 1},
+        strategy="longest_idle",
+        priority_aging=0.5,
+        max_missed=2,
+    ),
+)
+TOPICS = (  # topic, queue, priority
+    ("", "general", 0),
+    ("account", "general", 0),
+    ("how_to", "general", 0),
+    ("invoice", "billing", 0),
+    ("refund", "billing", 2),
+    ("payment_failed", "billing", 5),
+    ("camera", "devices", 0),
+    ("screen", "devices", 0),
+    ("battery", "devices", 1),
+    ("wifi", "network", 0),
+    ("router", "network", 0),
+    ("outage", "network", 10),
+    ("sign_video", "access", 3),
+    ("captions", "access", 0),
+)
+PRIMARY_SHARE = {"general": 0.30, "billing": 0.25, "devices": 0.20, "network": 0.15, "access": 0.10}
+SKILLS = ("billing", "tech", "devices", "sign_language", "sales")
+
+# Behaviour (seconds of simulated time).
+TAP_GAP = 1.0  # mean delay before a leaver is replaced by a new tap
+PRIORITY_CLAIM = 0.03  # share of taps with a signed priority claim from the embedding app
+PATIENCE = 3000.0  # mean time before a waiting customer cancels
+DROP_AFTER = 8000.0  # mean time before a waiting customer's connection drops
+RETURN_SHARE = 0.7  # of those who drop, come back within the grace period
+ACCEPT, DECLINE, NO_ANSWER = 0.90, 0.05, 0.04  # the rest (1%) goes on a break while offered
+HANDLE_MEAN, HANDLE_SIGMA = 180.0, 0.6
+HANG_UP_AGENT, HANG_UP_CUSTOMER = 0.60, 0.38  # the rest (2%): the customer's connection drops
+WRAP_UP_DONE = 0.97  # the rest let the desk's wrap-up timer end it
+BREAK_AFTER_WRAP_UP = 0.01
+
+KINDS = (
+    "sign_in",
+    "tap",
+    "accept",
+    "decline",
+    "offer_timeout",
+    "hang_up",
+    "drop_live",
+    "wrap_up",
+    "wrap_up_timeout",
+    "ready",
+    "away",
+    "cancel",
+    "drop",
+    "return",
+    "grace_expired",
+    "rematch",
+)
+K = {name: i for i, name in enumerate(KINDS)}
+TIMER_KIND = {
+    OfferTimedOut: K["offer_timeout"],
+    WrapUpTimedOut: K["wrap_up_timeout"],
+    CustomerGraceExpired: K["grace_expired"],
+    RematchDue: K["rematch"],
+}
+WAITING = frozenset({"queued", "offered"})
+TERMINAL = frozenset({"ended", "cancelled", "abandoned"})
+
+
+def build_config(rng: random.Random, n_agents: int) -> tuple[DeskConfig, list[float]]:
+    """The desk configuration and the topic weights (arrivals follow each queue's capacity)."""
+    queues = {q.id: q for q in QUEUES}
+    agents: dict[str, AgentProfile] = {}
+    names, shares = list(PRIMARY_SHARE), list(PRIMARY_SHARE.values())
+    for i in range(n_agents):
+        primary = rng.choices(names, shares)[0]
+        skills: dict[str, int] = {}
+        for skill in SKILLS:
+            if rng.random() < 0.35:
+                skills[skill] = rng.randint(1, 5)
+        for skill, level in queues[primary].skills.items():
+            skills[skill] = max(skills.get(skill, 0), rng.randint(level, 5))
+        others = [q for q in names if q != primary]
+        member = {primary, *rng.sample(others, rng.choice((0, 1, 1, 2)))}
+        agents[f"a{i:04d}"] = AgentProfile(f"a{i:04d}", skills=skills, queues=frozenset(member))
+    config = DeskConfig(
+        queues=queues,
+        topics={t: TopicRoute(t, q, p) for t, q, p in TOPICS if t},
+        agents=agents,
+        default_queue="general",
+    ).validate()
+    capacity = dict.fromkeys(names, 0.0)
+    for profile in agents.values():
+        eligible = [q for q in names if config.eligible(profile, q)]
+        for q in eligible:
+            capacity[q] += 1.0 / len(eligible)
+    per_queue = Counter(q for _, q, _ in TOPICS)
+    weights = [capacity[q] / per_queue[q] for _, q, _ in TOPICS]
+    return config, weights
+
+
+def id_source(prefix: str) -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter):07d}"
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class Run:
+    """Everything one driven run produced."""
+
+    events: list[Any] = field(default_factory=list)  # every event the desk accepted, in order
+    kinds: array = field(default_factory=lambda: array("b"))  # KINDS index per event
+    ns: array = field(default_factory=lambda: array("q"))  # handle() time per event
+    offers: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # index -> offers
+    measure_from: int = 0  # index of the first measured event
+    errors: Counter = field(default_factory=Counter)
+    window_wall: float = 0.0  # wall seconds of the measured window, driver included
+    sim_window: tuple[float, float] = (0.0, 0.0)
+    waiting_samples: list[int] = field(default_factory=list)
+    agent_samples: list[Counter] = field(default_factory=list)
+    announces: list[tuple[int, int, int]] = field(default_factory=list)  # (ns, notifies, waiting)
+    gc_collections: tuple[int, int, int] = (0, 0, 0)
+
+
+class Driver:
+    """Turns the simulated world into desk events and the desk's effects into the world."""
+
+    def __init__(
+        self, config: DeskConfig, weights: list[float], rng: random.Random, n_waiting: int
+    ) -> None:
+        self.config = config
+        self.rng = rng
+        self.desk = Desk(new_id=id_source("s"), config=config)
+        self.sched = Scheduler()
+        self.topics = [t for t, _, _ in TOPICS]
+        self.weights = weights
+        self.n_waiting = n_waiting
+        self.new_ticket = id_source("t")
+        self.run = Run()
+        self.measuring = False
+        # What the world knows, learnt from the effects.
+        self.ticket_status: dict[str, str] = {}
+        self.waiting: set[str] = set()
+        self.disconnected: set[str] = set()
+        self.patience_gen: dict[str, int] = {}
+        self.agent_state: dict[str, str] = {}
+        self.offer_token: dict[str, int] = {}
+        self.away_token: dict[str, int] = {}
+        self.agent_session: dict[str, str] = {}
+        self.live: set[str] = set()
+        self._token = 0
+
+    # ------------------------------------------------------------------ feeding the desk
+
+    def feed(self, event: Any, kind: int) -> None:
+        run = self.run
+        t0 = time.perf_counter_ns()
+        try:
+            effects = self.desk.handle(event)
+        except DeskError as exc:
+            run.errors[f"{KINDS[kind]}: {type(exc).__name__}"] += 1
+            return
+        elapsed = time.perf_counter_ns() - t0
+        run.events.append(event)
+        run.kinds.append(kind)
+        run.ns.append(elapsed)
+        self.apply(len(run.events) - 1, effects)
+
+    def apply(self, index: int, effects: Iterable[Any]) -> None:
+        sched, rng = self.sched, self.rng
+        offers: list[tuple[str, str]] = []
+        for eff in effects:
+            cls = type(eff)
+            if cls is SetTimer:
+                sched.set_timer(eff.key, eff.at, eff.event)
+            elif cls is CancelTimer:
+                sched.cancel_timer(eff.key)
+            elif cls is SaveTicket:
+                self._ticket_status(eff.row.id, eff.row.status)
+            elif cls is SaveAgentState:
+                self._agent_status(eff.agent_id, eff.state, eff.reason)
+            elif cls is Notify:
+                if eff.event == "offer" and eff.to == "agent":
+                    ticket_id = str(eff.data["ticket_id"])
+                    offers.append((ticket_id, eff.target_id))
+                    self._offered(eff.target_id, ticket_id)
+            elif cls is StartMedia:
+                self.live.add(eff.session_id)
+                self.agent_session[eff.agent_id] = eff.session_id
+                handle = rng.lognormvariate(math.log(HANDLE_MEAN) - HANDLE_SIGMA**2 / 2, 0.6)
+                roll = rng.random()
+                how = (
+                    "agent"
+                    if roll < HANG_UP_AGENT
+                    else "customer"
+                    if roll < HANG_UP_AGENT + HANG_UP_CUSTOMER
+                    else "drop"
+                )
+                sched.after(handle, ("hang_up", eff.session_id, eff.ticket_id, eff.agent_id, how))
+            elif cls is StopMedia:
+                self.live.discard(eff.session_id)
+        if offers:
+            self.run.offers[index] = tuple(offers)
+
+    def _ticket_status(self, ticket_id: str, status: str) -> None:
+        was = self.ticket_status.get(ticket_id)
+        if status in TERMINAL:
+            self.ticket_status.pop(ticket_id, None)
+            self.disconnected.discard(ticket_id)
+            self.patience_gen.pop(ticket_id, None)
+        else:
+            self.ticket_status[ticket_id] = status
+        if status in WAITING:
+            self.waiting.add(ticket_id)
+        elif was in WAITING:
+            self.waiting.discard(ticket_id)
+            # The line keeps its length: someone else taps about a second later.
+            self.sched.after(self.rng.expovariate(1.0 / TAP_GAP), ("tap",))
+
+    def _agent_status(self, agent_id: str, state: str, reason: str | None) -> None:
+        self.agent_state[agent_id] = state
+        rng = self.rng
+        if state == "away":
+            self._token += 1
+            self.away_token[agent_id] = self._token
+            back = {
+                "signed_in": rng.uniform(1, 10),
+                "missed_offer": rng.uniform(10, 60),
+            }.get(reason or "", rng.uniform(60, 600))
+            self.sched.after(back, ("ready", agent_id, self._token))
+        elif state == "wrap_up":
+            session_id = self.agent_session.get(agent_id)
+            if session_id is not None and rng.random() < WRAP_UP_DONE:
+                self.sched.after(rng.uniform(3, 30), ("wrap_up", agent_id, session_id))
+
+    def _offered(self, agent_id: str, ticket_id: str) -> None:
+        rng = self.rng
+        self._token += 1
+        token = self.offer_token[agent_id] = self._token
+        roll = rng.random()
+        if roll < ACCEPT:
+            self.sched.after(rng.uniform(0.5, 4), ("accept", agent_id, ticket_id, token))
+        elif roll < ACCEPT + DECLINE:
+            self.sched.after(rng.uniform(0.5, 3), ("decline", agent_id, ticket_id, token))
+        elif roll >= ACCEPT + DECLINE + NO_ANSWER:
+            self.sched.after(rng.uniform(0.5, 3), ("break", agent_id, token))
+        # else: no answer; the desk's offer timer fires
+
+    def _patience(self, ticket_id: str) -> None:
+        gen = self.patience_gen.get(ticket_id, 0) + 1
+        self.patience_gen[ticket_id] = gen
+        cancel = self.rng.expovariate(1.0 / PATIENCE)
+        drop = self.rng.expovariate(1.0 / DROP_AFTER)
+        what = "cancel" if cancel < drop else "drop"
+        self.sched.after(min(cancel, drop), (what, ticket_id, gen))
+
+    # ------------------------------------------------------------------ the world acts
+
+    def act(self, action: tuple[Any, ...], at: float) -> tuple[Any, int] | None:
+        """The event an action turns into now, or None if the world moved on meanwhile."""
+        what = action[0]
+        rng = self.rng
+        if what == "tap":
+            ticket_id = self.new_ticket()
+            topic = rng.choices(self.topics, self.weights)[0]
+            priority = rng.randint(1, 20) if rng.random() < PRIORITY_CLAIM else 0
+            self._patience(ticket_id)
+            return CustomerTapped(ticket_id, at, topic=topic, priority=priority), K["tap"]
+        if what in ("accept", "decline"):
+            _, agent_id, ticket_id, token = action
+            if self.offer_token.get(agent_id) != token or self.agent_state[agent_id] != "offered":
+                return None
+            if what == "accept":
+                return OfferAccepted(agent_id, ticket_id, at), K["accept"]
+            return OfferDeclined(agent_id, ticket_id, at), K["decline"]
+        if what == "break":
+            _, agent_id, token = action  # token None: a break right after a wrap-up
+            state = self.agent_state[agent_id]
+            if token is not None and (
+                self.offer_token.get(agent_id) != token or state != "offered"
+            ):
+                return None
+            if state not in ("ready", "offered"):
+                return None
+            return AgentAway(agent_id, at, reason="break"), K["away"]
+        if what == "ready":
+            _, agent_id, token = action
+            if self.away_token.get(agent_id) != token or self.agent_state[agent_id] != "away":
+                return None
+            return AgentReady(agent_id, at), K["ready"]
+        if what == "hang_up":
+            _, session_id, ticket_id, agent_id, how = action
+            if session_id not in self.live:
+                return None
+            if how == "agent":
+                return HungUp(session_id, "agent", agent_id, at), K["hang_up"]
+            if how == "customer":
+                return HungUp(session_id, "customer", ticket_id, at), K["hang_up"]
+            return CustomerLeft(ticket_id, at), K["drop_live"]
+        if what == "wrap_up":
+            _, agent_id, session_id = action
+            if self.agent_state.get(agent_id) != "wrap_up":
+                return None
+            if self.agent_session.get(agent_id) != session_id:
+                return None
+            disposition = rng.choice(("resolved", "resolved", "follow_up", "not_resolved"))
+            if rng.random() < BREAK_AFTER_WRAP_UP:
+                self.sched.after(rng.uniform(0, 2), ("break", agent_id, None))
+            return WrapUpDone(agent_id, session_id, disposition, "", at), K["wrap_up"]
+        if what in ("cancel", "drop"):
+            _, ticket_id, gen = action
+            if self.patience_gen.get(ticket_id) != gen or ticket_id not in self.waiting:
+                return None
+            if ticket_id in self.disconnected:
+                return None
+            if what == "cancel":
+                return CustomerCancelled(ticket_id, at), K["cancel"]
+            self.disconnected.add(ticket_id)
+            if rng.random() < RETURN_SHARE:
+                grace = self.config.customer_grace
+                self.sched.after(rng.uniform(2, grace - 10), ("return", ticket_id))
+            return CustomerLeft(ticket_id, at), K["drop"]
+        if what == "return":
+            _, ticket_id = action
+            if ticket_id not in self.disconnected or ticket_id not in self.ticket_status:
+                return None
+            self.disconnected.discard(ticket_id)
+            self._patience(ticket_id)
+            return CustomerReturned(ticket_id, at), K["return"]
+        if what == "sign_in":
+            _, agent_id = action
+            return AgentSignedIn(agent_id, f"Agent {agent_id}", at), K["sign_in"]
+        raise AssertionError(action)
+
+    # ------------------------------------------------------------------ the run
+
+    def setup(self, n_agents: int, n_taps: int) -> None:
+        rng = self.rng
+        for i in range(n_agents):
+            self.sched.at(rng.uniform(0, 120), ("sign_in", f"a{i:04d}"))
+        for _ in range(n_taps):
+            self.sched.at(rng.uniform(0, 60), ("tap",))
+
+    def drive(
+        self,
+        warm_up_until: float,
+        n_measured: int,
+        time_limit: float,
+        announce_every: int,
+    ) -> Run:
+        run, sched = self.run, self.sched
+        measured = 0
+        started = 0.0
+        deadline = time.monotonic() + time_limit
+        gc_before = [0, 0, 0]
+        sample_every = 1000
+        while measured < n_measured:
+            item = sched.pop()
+            if item is None:
+                break
+            at, is_timer, payload = item
+            if is_timer:
+                event, kind = payload, TIMER_KIND[type(payload)]
+            else:
+                made = self.act(payload, at)
+                if made is None:
+                    continue
+                event, kind = made
+            if not self.measuring and at >= warm_up_until:
+                self.measuring = True
+                run.measure_from = len(run.events)
+                run.sim_window = (at, at)
+                gc.collect()
+                gc_before = [s["collections"] for s in gc.get_stats()]
+                started = time.perf_counter()
+            before = len(run.events)
+            self.feed(event, kind)
+            if self.measuring and len(run.events) > before:
+                measured += 1
+                if measured % sample_every == 0:
+                    self.sample()
+                if announce_every and measured % announce_every == 0:
+                    self.announce(at)
+                if measured % 4096 == 0 and time.monotonic() > deadline:
+                    print(f"time limit reached after {measured} measured events", file=sys.stderr)
+                    break
+        run.window_wall = time.perf_counter() - started
+        run.sim_window = (run.sim_window[0], sched.now)
+        if self.measuring:
+            after = [s["collections"] for s in gc.get_stats()]
+            run.gc_collections = tuple(a - b for a, b in zip(after, gc_before, strict=True))
+        return run
+
+    def sample(self) -> None:
+        self.run.waiting_samples.append(len(self.waiting))
+        self.run.agent_samples.append(Counter(self.agent_state.values()))
+
+    def announce(self, at: float) -> None:
+        """Time one AnnounceDue (not a decision: kept out of the decision figures)."""
+        t0 = time.perf_counter_ns()
+        effects = self.desk.handle(AnnounceDue(at))
+        elapsed = time.perf_counter_ns() - t0
+        notifies = sum(1 for e in effects if type(e) is Notify and e.to == "customer")
+        self.run.announces.append((elapsed, notifies, len(self.waiting)))
+
+
+# --------------------------------------------------------------------------- the baseline
+
+
+@dataclass(slots=True)
+class NTicket:
+    id: str
+    queue_id: str
+    priority: int
+    queued_at: float
+    seq: int
+    state: str = "queued"
+    connected: bool = True
+    offer_agent: str | None = None
+    offer_id: int = 0
+    skip: dict[str, float] = field(default_factory=dict)
+    session_id: str | None = None
+
+
+@dataclass(slots=True)
+class NAgent:
+    id: str
+    profile: AgentProfile
+    eligible: tuple[str, ...]
+    state: str = "away"
+    signed_in_at: float = 0.0
+    idle_since: float = 0.0
+    ready_at: float = 0.0
+    last_offer_at: float = 0.0
+    busy_seconds: float = 0.0
+    missed: int = 0
+    seq: int = 0
+    ticket_id: str | None = None
+    session_id: str | None = None
+
+
+class NaiveDesk:
+    """The desk's routing rules with plain dicts and linear scans (the baseline).
+
+    Only what decides offers is kept: no persistence rows, notifications or timers (the replay
+    feeds the timer events recorded from the real run). ``handle`` returns the offers made.
+    """
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.config = config
+        self.aging = {q: c.priority_aging / 60.0 for q, c in config.queues.items()}
+        self.tickets: dict[str, NTicket] = {}
+        self.waiting: dict[str, dict[str, NTicket]] = {q: {} for q in config.queues}
+        self.agents: dict[str, NAgent] = {}
+        self.sessions: dict[str, tuple[NTicket, NAgent, float]] = {}
+        self._new_id = id_source("s")
+        self._seq = 0
+        self._offer_seq = 0
+        self._dirty_agents: list[NAgent] = []
+        self._dirty_queues: set[str] = set()
+        self._offers: list[tuple[str, str]] = []
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            CustomerTapped: self._tapped,
+            CustomerCancelled: self._cancelled,
+            CustomerLeft: self._left,
+            CustomerReturned: self._returned,
+            CustomerGraceExpired: self._grace_expired,
+            AgentSignedIn: self._signed_in,
+            AgentReady: self._ready,
+            AgentAway: self._away,
+            OfferAccepted: self._accepted,
+            OfferDeclined: self._declined,
+            OfferTimedOut: self._timed_out,
+            RematchDue: self._rematch,
+            HungUp: self._hung_up,
+            WrapUpDone: self._wrap_up,
+            WrapUpTimedOut: self._wrap_up_timed_out,
+        }
+
+    def handle(self, event: Any) -> list[tuple[str, str]]:
+        self._offers = []
+        self._dirty_agents.clear()
+        self._dirty_queues.clear()
+        self._handlers[type(event)](event)
+        self._match(event.at)
+        return self._offers
+
+    # ------------------------------------------------------------------ events
+
+    def _tapped(self, ev: CustomerTapped) -> None:
+        route = self.config.topics.get(ev.topic)
+        queue_id = route.queue_id if route else self.config.default_queue
+        self._seq += 1
+        priority = max(ev.priority, route.priority if route else 0)
+        ticket = NTicket(ev.ticket_id, queue_id, priority, ev.at, self._seq)
+        self.tickets[ticket.id] = ticket
+        self.waiting[queue_id][ticket.id] = ticket
+        self._dirty_queues.add(queue_id)
+
+    def _close(self, ticket: NTicket, at: float) -> None:
+        if ticket.offer_agent is not None:
+            self._set_ready(self.agents[ticket.offer_agent], at)
+            self.agents[ticket.offer_agent].ticket_id = None
+            ticket.offer_agent = None
+        ticket.state = "closed"
+        self.waiting[ticket.queue_id].pop(ticket.id, None)
+        del self.tickets[ticket.id]
+
+    def _cancelled(self, ev: CustomerCancelled) -> None:
+        self._close(self.tickets[ev.ticket_id], ev.at)
+
+    def _left(self, ev: CustomerLeft) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None:
+            return
+        if ticket.state == "live":
+            if ticket.connected:
+                assert ticket.session_id is not None
+                self._end_session(ticket.session_id, ev.at)
+            return
+        if not ticket.connected:
+            return
+        ticket.connected = False
+        if ticket.offer_agent is not None:
+            agent = self.agents[ticket.offer_agent]
+            agent.ticket_id = None
+            self._set_ready(agent, ev.at)
+            self._requeue(ticket)
+
+    def _returned(self, ev: CustomerReturned) -> None:
+        ticket = self.tickets[ev.ticket_id]
+        if ticket.connected:
+            return
+        ticket.connected = True
+        if ticket.state == "queued":
+            self._dirty_queues.add(ticket.queue_id)
+
+    def _grace_expired(self, ev: CustomerGraceExpired) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None or ticket.connected or ticket.state != "queued":
+            return
+        self._close(ticket, ev.at)
+
+    def _signed_in(self, ev: AgentSignedIn) -> None:
+        profile = self.config.profile(ev.agent_id)
+        eligible = tuple(q for q in profile.queues if self.config.eligible(profile, q))
+        self.agents[ev.agent_id] = NAgent(ev.agent_id, profile, eligible, signed_in_at=ev.at)
+
+    def _ready(self, ev: AgentReady) -> None:
+        agent = self.agents[ev.agent_id]
+        if agent.state != "ready":
+            agent.missed = 0
+            self._set_ready(agent, ev.at)
+
+    def _away(self, ev: AgentAway) -> None:
+        agent = self.agents[ev.agent_id]
+        if agent.state == "offered":
+            assert agent.ticket_id is not None
+            self._requeue(self.tickets[agent.ticket_id])
+            agent.ticket_id = None
+        agent.state = "away"
+
+    def _accepted(self, ev: OfferAccepted) -> None:
+        agent, ticket = self.agents[ev.agent_id], self.tickets[ev.ticket_id]
+        assert ticket.offer_agent == agent.id, (ticket, agent)
+        session_id = self._new_id()
+        ticket.state = "live"
+        ticket.offer_agent = None
+        ticket.session_id = session_id
+        del self.waiting[ticket.queue_id][ticket.id]
+        agent.state = "busy"
+        agent.missed = 0
+        agent.session_id = session_id
+        self.sessions[session_id] = (ticket, agent, ev.at)
+
+    def _declined(self, ev: OfferDeclined) -> None:
+        agent, ticket = self.agents[ev.agent_id], self.tickets[ev.ticket_id]
+        assert ticket.offer_agent == agent.id
+        agent.ticket_id = None
+        self._set_ready(agent, ev.at)
+        ticket.skip[agent.id] = ev.at + self.config.reoffer_after
+        self._requeue(ticket)
+
+    def _timed_out(self, ev: OfferTimedOut) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None or ticket.offer_agent is None or ticket.offer_id != ev.offer_id:
+            return
+        agent = self.agents[ticket.offer_agent]
+        away = agent.missed + 1 >= self.config.queues[ticket.queue_id].max_missed
+        agent.missed += 1
+        agent.ticket_id = None
+        ticket.skip[agent.id] = ev.at + self.config.reoffer_after
+        self._requeue(ticket)
+        if away:
+            agent.state = "away"
+        else:
+            self._set_ready(agent, ev.at)
+
+    def _rematch(self, ev: RematchDue) -> None:
+        self._dirty_queues.update(self.config.queues)
+
+    def _hung_up(self, ev: HungUp) -> None:
+        self._end_session(ev.session_id, ev.at)
+
+    def _end_session(self, session_id: str, at: float) -> None:
+        ticket, agent, answered_at = self.sessions[session_id]
+        ticket.state = "closed"
+        del self.tickets[ticket.id]
+        agent.ticket_id = None
+        agent.busy_seconds += at - answered_at
+        agent.state = "wrap_up"
+
+    def _wrap_up(self, ev: WrapUpDone) -> None:
+        agent = self.agents[ev.agent_id]
+        del self.sessions[ev.session_id]
+        agent.session_id = None
+        self._set_ready(agent, ev.at)
+
+    def _wrap_up_timed_out(self, ev: WrapUpTimedOut) -> None:
+        agent = self.agents.get(ev.agent_id)
+        if agent is None or agent.state != "wrap_up" or agent.session_id != ev.session_id:
+            return
+        del self.sessions[ev.session_id]
+        agent.session_id = None
+        self._set_ready(agent, ev.at)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _set_ready(self, agent: NAgent, at: float) -> None:
+        agent.state = "ready"
+        agent.idle_since = at
+        agent.ready_at = at
+        self._seq += 1
+        agent.seq = self._seq
+        self._dirty_agents.append(agent)
+
+    def _requeue(self, ticket: NTicket) -> None:
+        ticket.state = "queued"
+        ticket.offer_agent = None
+        if ticket.connected:
+            self._dirty_queues.add(ticket.queue_id)
+
+    def _offer(self, ticket: NTicket, agent: NAgent, at: float) -> None:
+        ticket.state = "offered"
+        self._offer_seq += 1
+        ticket.offer_agent = agent.id
+        ticket.offer_id = self._offer_seq
+        agent.state = "offered"
+        agent.ticket_id = ticket.id
+        agent.last_offer_at = at
+        self._offers.append((ticket.id, agent.id))
+
+    def _pool_key(self, agent: NAgent, queue_id: str) -> tuple[Any, ...]:
+        strategy = self.config.queues[queue_id].strategy
+        if strategy == "least_occupied":
+            occupancy = agent.busy_seconds / max(1.0, agent.ready_at - agent.signed_in_at)
+            return (occupancy, agent.idle_since, agent.seq)
+        if strategy == "round_robin":
+            return (agent.last_offer_at, agent.seq)
+        if strategy == "best_skill":
+            return (-self.config.skill_score(agent.profile, queue_id), agent.idle_since, agent.seq)
+        return (agent.idle_since, agent.seq)
+
+    # ------------------------------------------------------------------ matching by scans
+
+    def _match(self, at: float) -> None:
+        for agent in self._dirty_agents:
+            if agent.state == "ready":
+                ticket = self._best_ticket_for(agent, at)
+                if ticket is not None:
+                    self._offer(ticket, agent, at)
+        for queue_id in self._dirty_queues:
+            while self._fill_one(queue_id, at):
+                pass
+
+    def _best_ticket_for(self, agent: NAgent, at: float) -> NTicket | None:
+        """Scan every waiting ticket of the agent's queues for the best one it may take."""
+        best, best_rank = None, None
+        for queue_id in agent.profile.queues:
+            if queue_id not in agent.eligible:
+                continue
+            aging = self.aging[queue_id]
+            first, first_key = None, None
+            for ticket in self.waiting[queue_id].values():
+                if ticket.state != "queued" or not ticket.connected:
+                    continue
+                until = ticket.skip.get(agent.id)
+                if until is not None and until > at:
+                    continue
+                key = (-(ticket.priority - aging * ticket.queued_at), ticket.queued_at, ticket.seq)
+                if first_key is None or key < first_key:
+                    first, first_key = ticket, key
+            if first is None:
+                continue
+            score = first.priority + aging * (at - first.queued_at)
+            rank = (-score, first.queued_at, first.seq)
+            if best_rank is None or rank < best_rank:
+                best, best_rank = first, rank
+        return best
+
+    def _fill_one(self, queue_id: str, at: float) -> bool:
+        """Offer the best ticket of a queue to its best agent: scan all agents, all tickets."""
+        pool = [a for a in self.agents.values() if a.state == "ready" and queue_id in a.eligible]
+        if not pool:
+            return False
+        pool.sort(key=lambda a: self._pool_key(a, queue_id))
+        aging = self.aging[queue_id]
+        best, best_key, best_agent = None, None, None
+        for ticket in self.waiting[queue_id].values():
+            if ticket.state != "queued" or not ticket.connected:
+                continue
+            key = (-(ticket.priority - aging * ticket.queued_at), ticket.queued_at, ticket.seq)
+            if best_key is not None and key >= best_key:
+                continue
+            for agent in pool:
+                until = ticket.skip.get(agent.id)
+                if until is None or until <= at:
+                    best, best_key, best_agent = ticket, key, agent
+                    break
+        if best is None or best_agent is None:
+            return False
+        self._offer(best, best_agent, at)
+        return True
+
+
+def replay_naive(
+    config: DeskConfig, run: Run, budget: float
+) -> tuple[array, int, int, float, list[str]]:
+    """Replay the run's events into the naive matcher: (ns per measured event, events
+    measured, offers that differ from ours, setup seconds, first differences)."""
+    naive = NaiveDesk(config)
+    t0 = time.perf_counter()
+    events, offers = run.events, run.offers
+    mismatches: list[str] = []
+    n_diff = 0
+    for i in range(run.measure_from):
+        got = tuple(naive.handle(events[i]))
+        if got != offers.get(i, ()):
+            n_diff += 1
+            if len(mismatches) < 5:
+                mismatches.append(f"#{i} {type(events[i]).__name__}: ours {offers.get(i)} {got}")
+    setup_s = time.perf_counter() - t0
+    ns = array("q")
+    deadline = time.monotonic() + budget
+    gc.collect()
+    for i in range(run.measure_from, len(events)):
+        event = events[i]
+        t = time.perf_counter_ns()
+        got = naive.handle(event)
+        ns.append(time.perf_counter_ns() - t)
+        if tuple(got) != offers.get(i, ()):
+            n_diff += 1
+            if len(mismatches) < 5:
+                mismatches.append(f"#{i} {type(event).__name__}: ours {offers.get(i)} naive {got}")
+        if len(ns) % 256 == 0 and time.monotonic() > deadline:
+            break
+    return ns, len(ns), n_diff, setup_s, mismatches
+
+
+# --------------------------------------------------------------------------- announce floor
+
+
+def announce_floor(n_waiting: int, n_queues: int, rng: random.Random) -> int:
+    """The work any announcement needs, in plain Python: sort each queue's keys and build one
+    Notify per waiting customer. Returns nanoseconds."""
+    per_queue = [
+        {
+            f"t{q}-{i}": (-rng.choice((0, 0, 0, 1, 5)), rng.uniform(0, 5000), i)
+            for i in range(n_waiting // n_queues)
+        }
+        for q in range(n_queues)
+    ]
+    t0 = time.perf_counter_ns()
+    out = []
+    for q, members in enumerate(per_queue):
+        for index, ticket_id in enumerate(sorted(members, key=members.__getitem__)):
+            position = index + 1
+            out.append(
+                Notify(
+                    "customer",
+                    ticket_id,
+                    "queue",
+                    {
+                        "position": position,
+                        "estimated_wait": round((position - 0.5) * 180.0 / 200, 1),
+                        "agents_available": 200,
+                        "queue_id": str(q),
+                    },
+                )
+            )
+    return time.perf_counter_ns() - t0
+
+
+# --------------------------------------------------------------------------- report
+
+
+def us(ns: float) -> str:
+    return "-" if math.isnan(ns) else f"{ns / 1000:.1f}"
+
+
+def stats(values: Iterable[int]) -> tuple[int, float, float, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return 0, math.nan, math.nan, math.nan
+    return len(ordered), percentile(ordered, 50), percentile(ordered, 99), float(ordered[-1])
+
+
+def by_kind(kinds: array, ns: array, start: int, count: int) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for j in range(count):
+        out.setdefault(KINDS[kinds[start + j]], []).append(ns[start + j])
+    return out
+
+
+def ratio(a: float, b: float) -> str:
+    return "-" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.0f}x"
+
+
+def report(args: argparse.Namespace, run: Run, config: DeskConfig) -> bool:
+    start = run.measure_from
+    n = len(run.events) - start
+    ns_ours = run.ns[start:]
+    kinds = by_kind(run.kinds, run.ns, start, n)
+    print(f"\n## desk_decisions (seed {args.seed})\n")
+    print(f"machine: {machine_line()}")
+    waiting = run.waiting_samples or [0]
+    agents = run.agent_samples or [Counter()]
+    signed_in = [sum(c.values()) - c["offline"] for c in agents]
+
+    def mean_state(s: str) -> float:
+        return sum(c[s] for c in agents) / len(agents)
+
+    print(
+        f"scene: {len(config.agents)} agents, {len(config.queues)} queues, "
+        f"{len(config.topics) + 1} topics; setup + warm-up {start} events (simulated "
+        f"0-{run.sim_window[0]:.0f} s); measured {n} events over simulated "
+        f"{run.sim_window[0]:.0f}-{run.sim_window[1]:.0f} s"
+    )
+    print(
+        f"during the window: waiting {min(waiting)}-{max(waiting)} (mean "
+        f"{sum(waiting) / len(waiting):.0f}); agents signed in {min(signed_in)}-{max(signed_in)}, "
+        f"on average ready {mean_state('ready'):.1f}, offered {mean_state('offered'):.0f}, busy "
+        f"{mean_state('busy'):.0f}, wrap-up {mean_state('wrap_up'):.0f}, away "
+        f"{mean_state('away'):.0f}"
+    )
+    print(
+        f"desk errors (events refused): {sum(run.errors.values())} {dict(run.errors) or ''}; "
+        f"gc collections during the window (gen0/1/2): {run.gc_collections}"
+    )
+    digest = hashlib.sha256(repr(sorted(run.offers.items())).encode()).hexdigest()[:16]
+    print(f"offers made: {sum(len(v) for v in run.offers.values())} (digest {digest})")
+
+    total_ns = sum(ns_ours)
+    rate = n / (total_ns / 1e9) if total_ns else math.nan
+    wall_rate = n / run.window_wall if run.window_wall else math.nan
+    print("\n### ours: Desk.handle latency per event kind (µs), measured window\n")
+    rows = []
+    for name in KINDS:
+        if name in kinds:
+            c, p50, p99, mx = stats(kinds[name])
+            rows.append([name, c, f"{100 * c / n:.1f}%", us(p50), us(p99), us(mx)])
+    c, p50, p99, mx = stats(ns_ours)
+    rows.append(["**all**", c, "100%", us(p50), us(p99), us(mx)])
+    print(table(["event", "n", "share", "p50", "p99", "max"], rows))
+    print(
+        f"\nthroughput: {rate:,.0f} events/s of desk.handle time (sum of the {n} calls: "
+        f"{total_ns / 1e9:.2f} s); {wall_rate:,.0f} events/s with the simulation driver "
+        f"({run.window_wall:.2f} s wall)"
+    )
+    p99_ok = p99 <= GOAL_P99_NS
+    rate_ok = rate >= GOAL_RATE
+    print(
+        f"goal p99 <= 1 ms: {'MET' if p99_ok else 'MISSED'} (p99 {us(p99)} µs, "
+        f"{GOAL_P99_NS / p99:.0f}x headroom); goal >= 20 000 events/s on one core: "
+        f"{'MET' if rate_ok else 'MISSED'} ({rate:,.0f}/s, {rate / GOAL_RATE:.1f}x the goal)"
+    )
+
+    if run.announces:
+        print("\n### AnnounceDue (not a decision; timed separately)\n")
+        a_ns = sorted(a for a, _, _ in run.announces)
+        notes = [x for _, x, _ in run.announces]
+        waits = [w for _, _, w in run.announces]
+        floor = min(
+            announce_floor(round(sum(waits) / len(waits)), 5, random.Random(7)) for _ in range(3)
+        )
+        print(
+            table(
+                ["", "n", "waiting", "customer notifies", "p50 ms", "max ms"],
+                [
+                    [
+                        "AnnounceDue",
+                        len(a_ns),
+                        f"{min(waits)}-{max(waits)}",
+                        f"{min(notes)}-{max(notes)}",
+                        f"{percentile(a_ns, 50) / 1e6:.1f}",
+                        f"{a_ns[-1] / 1e6:.1f}",
+                    ],
+                    [
+                        "floor: sort + one Notify each",
+                        3,
+                        round(sum(waits) / len(waits)),
+                        "all",
+                        f"{floor / 1e6:.1f}",
+                        "",
+                    ],
+                ],
+            )
+        )
+        print(f"\nAnnounceDue / floor (p50): {percentile(a_ns, 50) / floor:.1f}x")
+
+    if args.baseline_seconds > 0:
+        print("\n### baseline: naive linear-scan matcher, same events, full scale\n")
+        ns_naive, count, n_diff, setup_s, mismatches = replay_naive(
+            config, run, args.baseline_seconds
+        )
+        print(
+            f"replayed the {start} setup/warm-up events unmeasured ({setup_s:.1f} s), then the "
+            f"first {count} of the {n} measured events (time budget {args.baseline_seconds:.0f} "
+            f"s){'' if count == n else '; ours below is re-cut to the same events'}"
+        )
+        print(
+            f"decisions: {'identical' if n_diff == 0 else f'{n_diff} events with different offers'}"
+        )
+        for line in mismatches:
+            print("  ", line)
+        naive_kinds = {}
+        for j in range(count):
+            naive_kinds.setdefault(KINDS[run.kinds[start + j]], []).append(ns_naive[j])
+        ours_kinds = by_kind(run.kinds, run.ns, start, count)
+        rows = []
+        for name in KINDS:
+            if name not in naive_kinds:
+                continue
+            _, n50, n99, nmx = stats(naive_kinds[name])
+            c, o50, o99, omx = stats(ours_kinds[name])
+            rows.append(
+                [name, c, us(n50), us(n99), us(o50), us(o99), ratio(n50, o50), ratio(n99, o99)]
+            )
+        _, n50, n99, nmx = stats(ns_naive)
+        c, o50, o99, omx = stats(run.ns[start : start + count])
+        rows.append(
+            ["**all**", c, us(n50), us(n99), us(o50), us(o99), ratio(n50, o50), ratio(n99, o99)]
+        )
+        print()
+        print(
+            table(
+                ["event", "n", "naive p50", "naive p99", "ours p50", "ours p99", "p50 x", "p99 x"],
+                rows,
+            )
+        )
+        naive_rate = count / (sum(ns_naive) / 1e9)
+        ours_rate = count / (sum(run.ns[start : start + count]) / 1e9)
+        print(
+            f"\nthroughput on these {count} events: naive {naive_rate:,.0f} events/s, ours "
+            f"{ours_rate:,.0f} events/s: {ours_rate / naive_rate:.0f}x (max: naive "
+            f"{us(nmx)} µs, ours {us(omx)} µs)"
+        )
+    return p99_ok and rate_ok
+
+
+def profile(config: DeskConfig, run: Run, n: int) -> None:
+    """Replay the run into a fresh desk and profile ``handle`` over the first n measured events."""
+    desk = Desk(new_id=id_source("s"), config=config)
+    events = run.events
+    for i in range(run.measure_from):
+        desk.handle(events[i])
+    end = min(len(events), run.measure_from + n)
+    prof = cProfile.Profile()
+    handle = desk.handle
+    prof.enable()
+    for i in range(run.measure_from, end):
+        handle(events[i])
+    prof.disable()
+    out = io.StringIO()
+    st = pstats.Stats(prof, stream=out)
+    st.sort_stats("tottime").print_stats(18)
+    print(
+        f"\n### cProfile of desk.handle over {end - run.measure_from} measured events (tottime)\n"
+    )
+    text = out.getvalue()
+    print(text[text.find("   ncalls") :].rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=200_000, help="measured events")
+    parser.add_argument("--warm-up", type=float, default=900.0, help="simulated seconds")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=60.0, help="naive replay budget (0: skip)"
+    )
+    parser.add_argument("--announce-every", type=int, default=20_000)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="for the driven window")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="also cProfile desk.handle over N measured events"
+    )
+    args = parser.parse_args(argv)
+
+    rng = random.Random(args.seed)
+    config, weights = build_config(rng, args.agents)
+    driver = Driver(config, weights, rng, args.waiting)
+    driver.setup(args.agents, args.waiting + args.agents)
+    t0 = time.perf_counter()
+    run = driver.drive(args.warm_up, args.events, args.time_limit, args.announce_every)
+    print(f"driven in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    met = report(args, run, config)
+    if args.profile:
+        profile(config, run, args.profile)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
