@@ -92,6 +92,21 @@ class TestAuthorization:
         )
         assert status == 201
 
+    @pytest.mark.settings(allowed_origins=("https://shop.example",))
+    async def test_an_embedding_site_allowed_for_taps_cannot_change_routing(
+        self, harness: Harness, root: str
+    ) -> None:
+        status, body = await _request(
+            harness,
+            "PUT",
+            "/api/admin/queues/q",
+            root,
+            {"name": "Q"},
+            headers={"Origin": "https://shop.example"},
+        )
+        assert (status, body["error"]["code"]) == (403, "bad_origin")
+        assert "q" not in harness.service.desk.config.queues
+
     async def test_bodies_must_be_json(self, harness: Harness, root: str) -> None:
         assert harness.http is not None
         async with harness.http.put(

@@ -179,8 +179,7 @@ ACTIONS = (
     "drain",
 )
 SHIFT_START = st.sampled_from(("ready", "ready", "away", "offline"))
-# (action, x, y), drawn as one choice: a step costs one draw, and shrinks towards ("announce", 0, 0).
-STEP = st.sampled_from(tuple(itertools.product(ACTIONS, range(32), range(32))))
+STEP = st.tuples(st.sampled_from(ACTIONS), st.integers(0, 31), st.integers(0, 31))
 STEPS_PER_SEQUENCE = 30
 
 
