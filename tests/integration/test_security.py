@@ -153,3 +153,24 @@ class TestCustomerIdentity:
     async def test_without_a_shared_secret_no_claim_is_trusted(self, harness: Harness) -> None:
         body = await self._tap(harness, self._token("a-secret-we-were-never-told-0123456789"))
         assert body["identity_verified"] is False
+
+
+class TestOneTicketPerDevice:
+    async def test_a_browser_with_an_open_ticket_cannot_open_a_second(
+        self, harness: Harness
+    ) -> None:
+        async with harness.http.post("/api/tickets", json={}) as r:
+            assert r.status == 201
+            first = await r.json()
+            device = r.cookies["va_device"]
+            assert device["httponly"] and device["path"] == "/api/tickets"
+        jar = {"va_device": device.value}
+        async with harness.http.post("/api/tickets", json={}, cookies=jar) as r:
+            assert r.status == 409
+            assert (await r.json())["error"]["code"] == "active_ticket"
+        assert list(harness.service.desk.tickets) == [first["ticket_id"]]
+
+        customer = await harness.customer(first["token"])
+        assert (await customer.call("cancel")) == {"ok": True}
+        async with harness.http.post("/api/tickets", json={}, cookies=jar) as r:
+            assert r.status == 201

@@ -2,117 +2,53 @@
 
 from __future__ import annotations
 
-import copy
-import itertools
 from typing import Any
 
 import pytest
 
+from tests.unit.desk_helpers import (
+    make_desk,
+    notes,
+    offers,
+    one,
+    ready_agent,
+    ring_timer,
+    snapshot,
+    start_session,
+    tap,
+)
 from videoassist.desk import (
     AgentAway,
     AgentReady,
     AgentSignedIn,
     AgentSignedOut,
     AgentState,
+    AnnounceDue,
     CancelTimer,
     CustomerCancelled,
     CustomerLeft,
     CustomerTapped,
-    Desk,
     DeskError,
     DrainStarted,
     HungUp,
     IllegalTransition,
     MediaFailed,
     NotAllowed,
-    Notify,
     OfferAccepted,
     OfferDeclined,
-    OfferTimedOut,
     Refused,
+    RematchDue,
     SaveSession,
     SaveTicket,
-    SetTimer,
     StopMedia,
     TicketState,
     WrapUpDone,
 )
-from videoassist.desk.estimate import WaitEstimator
+from videoassist.desk.estimate import QueueStats
 from videoassist.desk.events import Effect
 
 A = AgentState
 T = TicketState
-
-# --------------------------------------------------------------------------- helpers
-
-
-def make_desk(*, ring_timeout: float = 20.0, estimator: WaitEstimator | None = None) -> Desk:
-    session_ids = itertools.count(1)
-    return Desk(
-        new_id=lambda: f"s{next(session_ids)}", ring_timeout=ring_timeout, estimator=estimator
-    )
-
-
-def ready_agent(desk: Desk, agent_id: str, at: float) -> list[Effect]:
-    desk.handle(AgentSignedIn(agent_id, agent_id.title(), at))
-    return desk.handle(AgentReady(agent_id, at))
-
-
-def tap(desk: Desk, ticket_id: str, at: float, topic: str = "") -> list[Effect]:
-    return desk.handle(CustomerTapped(ticket_id, at, topic=topic))
-
-
-def offers(effects: list[Effect]) -> list[tuple[str, object]]:
-    """(agent, ticket) for every offer rung, in order."""
-    return [
-        (e.target_id, e.data["ticket_id"])
-        for e in effects
-        if isinstance(e, Notify) and e.event == "offer"
-    ]
-
-
-def notes(effects: list[Effect], event: str, target_id: str | None = None) -> list[Notify]:
-    return [
-        e
-        for e in effects
-        if isinstance(e, Notify)
-        and e.event == event
-        and (target_id is None or e.target_id == target_id)
-    ]
-
-
-def one(effects: list[Effect], kind: type[Any]) -> Any:
-    found = [e for e in effects if isinstance(e, kind)]
-    assert len(found) == 1, f"expected one {kind.__name__}, got {found}"
-    return found[0]
-
-
-def ring_timer(effects: list[Effect]) -> SetTimer:
-    timer = one(effects, SetTimer)
-    assert isinstance(timer.event, OfferTimedOut)
-    return timer
-
-
-def start_session(desk: Desk, agent_id: str, ticket_id: str, at: float) -> str:
-    """Tap a customer and have the (only ready) agent accept; returns the session id."""
-    assert offers(tap(desk, ticket_id, at)) == [(agent_id, ticket_id)]
-    desk.handle(OfferAccepted(agent_id, ticket_id, at + 1))
-    session_id = (desk.tickets.get(ticket_id) or desk.closed[ticket_id]).session_id
-    assert session_id is not None
-    return session_id
-
-
-def snapshot(desk: Desk) -> tuple[Any, ...]:
-    return (
-        desk.dump(),
-        copy.deepcopy(desk.agents),
-        copy.deepcopy(desk.tickets),
-        list(desk.queue),
-        copy.deepcopy(desk.sessions),
-        desk.draining,
-        desk.estimator.average_handle,
-    )
-
 
 # --------------------------------------------------------------------------- taps
 
@@ -180,6 +116,10 @@ class TestOffers:
             "ticket_id": "t1",
             "topic": "tv",
             "description": "no picture",
+            "queue_id": "general",
+            "priority": 0,
+            "callback": False,
+            "transfer": False,
             "waited": 30.0,
             "ring_timeout": 15.0,
         }
@@ -267,8 +207,10 @@ class TestDecline:
         assert offers(effects) == [("a2", "t1")]
         assert desk.agent_state("a1") is A.READY
 
-    def test_a_declined_ticket_is_never_offered_to_the_decliner_again(self) -> None:
-        desk = make_desk()
+    def test_a_declined_ticket_is_not_offered_to_the_decliner_again_until_reoffer_after(
+        self,
+    ) -> None:
+        desk = make_desk()  # reoffer_after: 30 s
         ready_agent(desk, "a1", 1.0)
         tap(desk, "t1", 2.0)
         assert offers(desk.handle(OfferDeclined("a1", "t1", 3.0))) == []
@@ -278,6 +220,7 @@ class TestDecline:
         assert offers(ready_agent(desk, "a2", 6.0)) == [("a2", "t1")]
         assert offers(desk.handle(OfferDeclined("a2", "t1", 7.0))) == []
         assert desk.ticket_state("t1") is T.QUEUED
+        assert offers(desk.handle(RematchDue(33.0))) == [("a1", "t1")]
 
     def test_a_decliner_is_still_offered_the_next_customer(self) -> None:
         desk = make_desk()
@@ -319,23 +262,26 @@ class TestCustomerGoesAway:
         row = one(effects, SaveTicket).row
         assert (row.status, row.ended_at, row.end_reason) == ("cancelled", 3.0, "cancelled")
 
-    def test_cancelling_moves_everyone_behind_up_a_place(self) -> None:
+    def test_cancelling_moves_everyone_behind_up_a_place_at_the_next_announcement(self) -> None:
         desk = make_desk()
         for at, ticket_id in enumerate(["t1", "t2", "t3"]):
             tap(desk, ticket_id, float(at))
+        desk.handle(AnnounceDue(4.0))
         effects = desk.handle(CustomerCancelled("t1", 5.0))
+        assert notes(effects, "queue") == [], "positions wait for the announcement tick"
+        effects = desk.handle(AnnounceDue(6.0))
         assert [(n.target_id, n.data["position"]) for n in notes(effects, "queue")] == [
             ("t2", 1),
             ("t3", 2),
         ]
 
-    def test_leaving_while_waiting_abandons_the_ticket(self) -> None:
+    def test_leaving_while_waiting_keeps_the_ticket_for_the_grace_period(self) -> None:
         desk = make_desk()
         tap(desk, "t1", 1.0)
         effects = desk.handle(CustomerLeft("t1", 2.0))
-        assert desk.ticket_state("t1") is T.ABANDONED
-        assert desk.queue == []
-        assert [n.data for n in notes(effects, "closed", "t1")] == [{"reason": "customer_left"}]
+        assert desk.ticket_state("t1") is T.QUEUED
+        assert desk.queue == ["t1"]
+        assert notes(effects, "closed") == []
 
     def test_leaving_while_live_ends_the_session_as_customer_disconnected(self) -> None:
         desk = make_desk()
@@ -548,8 +494,7 @@ class TestClosedTickets:
         assert CancelTimer(timer.key) in effects
 
     def test_closed_tickets_leave_the_open_set_and_only_the_newest_are_remembered(self) -> None:
-        session_ids = itertools.count(1)
-        desk = Desk(new_id=lambda: f"s{next(session_ids)}", closed_limit=2)
+        desk = make_desk(closed_limit=2)
         for n in range(4):
             tap(desk, f"t{n}", float(n))
             desk.handle(CustomerCancelled(f"t{n}", n + 0.5))
@@ -568,54 +513,84 @@ def queue_notes(effects: list[Effect]) -> dict[str, dict[str, object]]:
 
 class TestQueueAnnouncements:
     def test_a_waiting_customer_is_told_position_and_estimated_wait(self) -> None:
-        desk = make_desk(estimator=WaitEstimator(default_handle=100.0))
+        desk = make_desk()
+        desk.stats["general"] = QueueStats(default_handle=100.0)
         ready_agent(desk, "a1", 1.0)
         start_session(desk, "a1", "t1", 2.0)
         tap(desk, "t2", 4.0)
-        effects = tap(desk, "t3", 5.0)
-        assert queue_notes(effects) == {
+        tap(desk, "t3", 5.0)
+        assert queue_notes(desk.handle(AnnounceDue(6.0))) == {
+            "t2": {
+                "position": 1,
+                "estimated_wait": 50.0,
+                "agents_available": 1,
+                "queue_id": "general",
+            },
             "t3": {
                 "position": 2,
-                "estimated_wait": desk.estimator.estimate(2, 1),
+                "estimated_wait": 150.0,
                 "agents_available": 1,
-            }
+                "queue_id": "general",
+            },
         }
-        assert desk.estimator.estimate(2, 1) == 150.0
+
+    def test_a_tap_alone_announces_nothing(self) -> None:
+        desk = make_desk()
+        assert queue_notes(tap(desk, "t1", 1.0)) == {}
 
     def test_with_nobody_staffed_there_is_no_estimate(self) -> None:
         desk = make_desk()
         desk.handle(AgentSignedIn("a1", "A1", 0.0))  # signed in but away: not staffed
-        effects = tap(desk, "t1", 1.0)
-        assert queue_notes(effects) == {
-            "t1": {"position": 1, "estimated_wait": None, "agents_available": 0}
+        tap(desk, "t1", 1.0)
+        assert queue_notes(desk.handle(AnnounceDue(2.0))) == {
+            "t1": {
+                "position": 1,
+                "estimated_wait": None,
+                "agents_available": 0,
+                "queue_id": "general",
+            }
         }
 
-    def test_customers_are_told_again_only_when_their_line_changed(self) -> None:
+    def test_customers_are_told_again_only_when_their_position_or_estimate_changed(
+        self,
+    ) -> None:
         desk = make_desk()
-        assert set(queue_notes(tap(desk, "t1", 1.0))) == {"t1"}
-        assert set(queue_notes(tap(desk, "t2", 2.0))) == {"t2"}
-        assert queue_notes(desk.handle(AgentSignedIn("a1", "A1", 3.0))) == {}
-        assert queue_notes(desk.handle(AgentAway("a1", 4.0, reason="lunch"))) == {}
-        effects = desk.handle(CustomerCancelled("t1", 5.0))
-        assert queue_notes(effects) == {
-            "t2": {"position": 1, "estimated_wait": None, "agents_available": 0}
+        tap(desk, "t1", 1.0)
+        tap(desk, "t2", 2.0)
+        assert set(queue_notes(desk.handle(AnnounceDue(3.0)))) == {"t1", "t2"}
+        assert queue_notes(desk.handle(AnnounceDue(4.0))) == {}
+        desk.handle(AgentSignedIn("a1", "A1", 5.0))
+        desk.handle(AgentAway("a1", 6.0, reason="lunch"))
+        assert queue_notes(desk.handle(AnnounceDue(7.0))) == {}, "an Away agent changes nothing"
+        desk.handle(CustomerCancelled("t1", 8.0))
+        assert queue_notes(desk.handle(AnnounceDue(9.0))) == {
+            "t2": {
+                "position": 1,
+                "estimated_wait": None,
+                "agents_available": 0,
+                "queue_id": "general",
+            }
         }
 
     def test_an_agent_coming_on_updates_every_waiting_customers_estimate(self) -> None:
         desk = make_desk()
         tap(desk, "t1", 1.0)
         tap(desk, "t2", 2.0)
-        effects = ready_agent(desk, "a1", 3.0)
-        assert queue_notes(effects) == {
+        desk.handle(AnnounceDue(2.5))
+        ready_agent(desk, "a1", 3.0)  # offered t1; t1 is still in line until answered
+        stats = desk.stats["general"]
+        assert queue_notes(desk.handle(AnnounceDue(4.0))) == {
             "t1": {
                 "position": 1,
-                "estimated_wait": desk.estimator.estimate(1, 1),
+                "estimated_wait": stats.position_wait(1, 1),
                 "agents_available": 1,
+                "queue_id": "general",
             },
             "t2": {
                 "position": 2,
-                "estimated_wait": desk.estimator.estimate(2, 1),
+                "estimated_wait": stats.position_wait(2, 1),
                 "agents_available": 1,
+                "queue_id": "general",
             },
         }
 
@@ -623,49 +598,58 @@ class TestQueueAnnouncements:
         desk = make_desk()
         ready_agent(desk, "a1", 1.0)
         tap(desk, "t1", 2.0)
-        effects = desk.handle(OfferAccepted("a1", "t1", 3.0))
-        assert "t1" not in queue_notes(effects)
+        desk.handle(OfferAccepted("a1", "t1", 3.0))
+        assert "t1" not in queue_notes(desk.handle(AnnounceDue(4.0)))
         assert desk.position("t1") is None
 
+    def test_agents_are_told_how_many_wait_in_their_queues_when_it_changes(self) -> None:
+        desk = make_desk()
+        desk.handle(AgentSignedIn("a1", "A1", 0.0))
+        tap(desk, "t1", 1.0)
+        tap(desk, "t2", 2.0)
+        effects = desk.handle(AnnounceDue(3.0))
+        assert [n.data for n in notes(effects, "waiting", "a1")] == [{"waiting": 2}]
+        assert notes(desk.handle(AnnounceDue(4.0)), "waiting") == []
 
-# --------------------------------------------------------------------------- wait estimator
+
+# --------------------------------------------------------------------------- handle times
 
 
-class TestWaitEstimator:
+class TestHandleTimes:
     def test_without_history_the_default_handle_time_is_used(self) -> None:
-        estimator = WaitEstimator(default_handle=100.0)
-        assert estimator.average_handle == 100.0
-        assert estimator.estimate(1, 1) == 50.0
+        stats = QueueStats(default_handle=100.0)
+        assert stats.average_handle == 100.0
+        assert stats.position_wait(1, 1) == 50.0
 
     def test_the_wait_grows_with_position_and_shrinks_with_staffed_agents(self) -> None:
-        estimator = WaitEstimator(default_handle=100.0)
-        assert estimator.estimate(3, 1) == 250.0
-        assert estimator.estimate(3, 2) == 125.0
+        stats = QueueStats(default_handle=100.0)
+        assert stats.position_wait(3, 1) == 250.0
+        assert stats.position_wait(3, 2) == 125.0
 
     def test_nobody_staffed_gives_no_estimate(self) -> None:
-        assert WaitEstimator().estimate(1, 0) is None
+        assert QueueStats().position_wait(1, 0) is None
 
     def test_the_average_moves_over_the_last_window_of_handles(self) -> None:
-        estimator = WaitEstimator(window=3)
+        stats = QueueStats(window=3)
         for seconds in (30.0, 60.0, 90.0, 120.0):
-            estimator.record_handle(seconds)
-        assert estimator.average_handle == 90.0
+            stats.handled(seconds)
+        assert stats.average_handle == 90.0
 
     def test_negative_handle_times_are_ignored(self) -> None:
-        estimator = WaitEstimator(default_handle=100.0)
-        estimator.record_handle(-5.0)
-        assert estimator.average_handle == 100.0
-        estimator.record_handle(40.0)
-        estimator.record_handle(-5.0)
-        assert estimator.average_handle == 40.0
+        stats = QueueStats(default_handle=100.0)
+        stats.handled(-5.0)
+        assert stats.average_handle == 100.0
+        stats.handled(40.0)
+        stats.handled(-5.0)
+        assert stats.average_handle == 40.0
 
-    def test_the_desk_records_each_sessions_handle_time(self) -> None:
+    def test_the_desk_records_each_sessions_handle_time_in_its_queue(self) -> None:
         desk = make_desk()
         ready_agent(desk, "a1", 1.0)
         first = start_session(desk, "a1", "t1", 99.0)  # answered at 100
         desk.handle(HungUp(first, "agent", "a1", 160.0))
-        assert desk.estimator.average_handle == 60.0
+        assert desk.stats["general"].average_handle == 60.0
         desk.handle(WrapUpDone("a1", first, "resolved", "", 161.0))
         second = start_session(desk, "a1", "t2", 199.0)  # answered at 200
         desk.handle(MediaFailed(second, 240.0))
-        assert desk.estimator.average_handle == 50.0
+        assert desk.stats["general"].average_handle == 50.0

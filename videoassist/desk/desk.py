@@ -175,6 +175,7 @@ class Ticket:
     session_id: str | None = None  # the live leg
     call_id: str | None = None  # the media call
     customer_ref: str | None = None
+    device_id: str | None = None
     ended_at: float | None = None
     end_reason: str | None = None
 
@@ -249,6 +250,7 @@ class Desk:
         self.waiting: dict[str, dict[str, Key]] = {}  # everyone in line per queue (positions)
         self.pools: dict[str, LazyHeap] = {}  # ready eligible agents per queue
         self._resume: dict[str, str] = {}  # agent -> state to resume after a restart
+        self._devices: dict[str, str] = {}  # device -> its open ticket
         self._seq = 0
         self._offer_seq = 0
         self._dirty_agents: list[str] = []
@@ -410,6 +412,8 @@ class Desk:
         known = self.tickets.get(ev.ticket_id) or self.closed.get(ev.ticket_id)
         if known is not None:
             raise IllegalTransition(f"ticket {ev.ticket_id}", known.state.value, "tap")
+        if ev.device_id is not None and ev.device_id in self._devices:
+            raise ActiveTicket("this device already has an open help request")
         route = self.config.topics.get(ev.topic)
         queue_id = route.queue_id if route else self.config.default_queue
         queue = self._queue(queue_id)
@@ -434,8 +438,11 @@ class Desk:
             callback=ev.callback,
             seq=self._seq,
             customer_ref=ev.customer_ref,
+            device_id=ev.device_id,
         )
         self.tickets[ticket.id] = ticket
+        if ev.device_id is not None:
+            self._devices[ev.device_id] = ticket.id
         self.stats[queue_id].arrived(ev.at)
         self._enter_line(ticket)
         self._arm_max_wait(ticket, ev.at, out)
@@ -1277,6 +1284,8 @@ class Desk:
     def _retire(self, ticket: Ticket) -> None:
         """A ticket reached a terminal state: move it to the bounded closed list."""
         self._leave_line(ticket)
+        if ticket.device_id is not None:
+            self._devices.pop(ticket.device_id, None)
         del self.tickets[ticket.id]
         self.closed[ticket.id] = ticket
         while len(self.closed) > self.closed_limit:
@@ -1329,6 +1338,11 @@ class QueueFull(Refused):
 
 class QueueClosed(Refused):
     code = "closed"
+
+
+class ActiveTicket(DeskError):
+    status = 409
+    code = "active_ticket"
 
 
 def _skipped(ticket: Ticket, agent_id: str, at: float) -> bool:

@@ -31,6 +31,7 @@ class CustomerTapped:
     priority: int = 0
     callback: bool = False
     customer_ref: str | None = None  # who the embedding app says this is (verified claim)
+    device_id: str | None = None  # the browser or app install: one open ticket each
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 from typing import Any
@@ -29,6 +30,8 @@ from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
 
 routes = web.RouteTableDef()
+
+DEVICE_COOKIE = "va_device"  # one open ticket per browser; rate limits per browser
 
 
 class TapIn(BaseModel):
@@ -78,9 +81,13 @@ async def create_ticket(request: web.Request) -> web.Response:
         tap: TapIn = await _body(request, TapIn)
     except _BadRequest as bad:
         return bad.response
-    wait = request.app[TAP_LIMIT].take(request.remote or "")
+    device = request.cookies.get(DEVICE_COOKIE)
+    if not device or len(device) > 64:
+        device = secrets.token_urlsafe(24)
+    limiter = request.app[TAP_LIMIT]
+    wait = max(limiter.take(("ip", request.remote or "")), limiter.take(("device", device)))
     if wait:
-        return _too_many(wait, "too many help requests from this address")
+        return _too_many(wait, "too many help requests")
     service = request.app[SERVICE]
     if tap.topic and tap.topic not in service.desk.config.topics:
         topics = ", ".join(sorted(service.desk.config.topics)) or "none configured"
@@ -97,6 +104,7 @@ async def create_ticket(request: web.Request) -> web.Response:
                 callback=tap.callback,
                 priority=identity.priority if identity else 0,
                 customer_ref=identity.ref if identity else None,
+                device_id=hashlib.sha256(device.encode()).hexdigest(),
             )
         )
     except DeskError as exc:
@@ -107,7 +115,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
     settings = request.app[SETTINGS]
-    return web.json_response(
+    response = web.json_response(
         {
             "ticket_id": ticket_id,
             "token": request.app[TOKENS].issue(ticket_id),
@@ -118,6 +126,16 @@ async def create_ticket(request: web.Request) -> web.Response:
         },
         status=201,
     )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.secure_cookies,
+        path="/api/tickets",
+    )
+    return response
 
 
 @routes.post("/api/login")
