@@ -23,6 +23,7 @@ from aiohttp import web
 
 from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.call_content import CallContent
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
@@ -34,7 +35,9 @@ from videoassist.gateway import (
 )
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
+from videoassist.http.calls import calls
 from videoassist.http.keys import (
+    CONTENT,
     HUB,
     LOGIN_THROTTLE,
     NAMESPACES,
@@ -88,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
+    app.add_routes(calls)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir)
     app.cleanup_ctx.append(_records_ctx)
@@ -153,15 +157,19 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
+    content = CallContent(
+        records, hub, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
+    )
     namespaces = (
-        CustomerNamespace(service, hub, app[TOKENS], per_connection()),
-        AgentNamespace(service, hub, app[STAFF], per_connection()),
+        CustomerNamespace(service, hub, app[TOKENS], per_connection(), content),
+        AgentNamespace(service, hub, app[STAFF], per_connection(), content),
     )
     for namespace in namespaces:
         sio.register_namespace(namespace)
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service
+    app[CONTENT] = content
     yield
     await service.close()
     await hub.close()

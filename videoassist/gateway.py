@@ -21,6 +21,7 @@ from socketio import packet
 from socketio.exceptions import ConnectionRefusedError as Unwelcome
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth, TicketTokens
+from videoassist.call_content import CallContent, ContentError
 from videoassist.desk import AgentState, DeskError, TicketState
 from videoassist.desk.desk import TERMINAL_TICKET_STATES
 from videoassist.desk.events import (
@@ -40,6 +41,7 @@ from videoassist.desk.events import (
     TransferRequested,
     WrapUpDone,
 )
+from videoassist.guidance import RoomError, vars_of
 from videoassist.media.hub import MAX_SDP_BYTES, MediaError, MediaHub
 from videoassist.ratelimit import RateLimiter
 from videoassist.service import Service, ServiceClosed
@@ -78,6 +80,21 @@ class TransferIn(Payload):
     agent_id: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
     )
+
+
+class ChatIn(Payload):
+    session_id: str = Id
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class SourceIn(Payload):
+    session_id: str = Id
+    source: Literal["camera", "camera_front", "camera_back", "screen"]
+
+
+class ItemRef(Payload):
+    session_id: str = Id
+    target: str = Field(default="live", max_length=32, pattern=r"^(live|[0-9a-f]{16})$")
 
 
 class AwayIn(Payload):
@@ -142,7 +159,7 @@ def event(model: type[M]) -> Callable[[Handler[M]], Callable[..., Awaitable[dict
                 return _error(exc.code, exc.message)
             except DeskError as exc:
                 return _error(exc.code, exc.message)
-            except MediaError as exc:
+            except (MediaError, ContentError) as exc:
                 return _error(exc.code, exc.message)
             except ServiceClosed:
                 return _error("unavailable", "the service is shutting down")
@@ -172,12 +189,18 @@ class _Base(socketio.AsyncNamespace):
     party: Party
 
     def __init__(
-        self, namespace: str, service: Service, hub: MediaHub, limiter: RateLimiter
+        self,
+        namespace: str,
+        service: Service,
+        hub: MediaHub,
+        limiter: RateLimiter,
+        content: CallContent,
     ) -> None:
         super().__init__(namespace)
         self.service = service
         self.hub = hub
         self.limiter = limiter  # per connection (sid)
+        self.content = content
         self._sids: dict[str, str] = {}  # party id -> its current connection
 
     def _live_call(self, party_id: str, session_id: str) -> tuple[str, str]:
@@ -228,6 +251,37 @@ class _Base(socketio.AsyncNamespace):
             },
         )
 
+    # ------------------------------------------------------------ in-call content
+
+    async def _to_both(self, call_id: str, event: str, data: dict[str, Any]) -> None:
+        session = self.hub.sessions.get(call_id)
+        if session is None:
+            return
+        await self.server.emit(
+            event, data, room=f"ticket:{session.ticket_id}", namespace="/customer"
+        )
+        await self.server.emit(event, data, room=f"agent:{session.agent_id}", namespace="/agent")
+
+    async def _chat(self, party_id: str, name: str, p: ChatIn) -> dict[str, Any]:
+        _, call_id = self._live_call(party_id, p.session_id)
+        try:
+            line = self.hub.room(call_id).say(self.party, name, p.text)
+        except RoomError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        data = vars_of(line)
+        await self.content.log(call_id, "chat", f"{self.party}:{party_id}", data)
+        await self._to_both(call_id, "chat", data)
+        return {"id": line.id}
+
+    def _room_state(self, call_id: str) -> dict[str, Any]:
+        room = self.hub.room(call_id)
+        state = room.snapshot()
+        state["items"] = {
+            item_id: {"kind": kind, "url": self.content.url(call_id, item_id)}
+            for item_id, kind in room.items.items()
+        }
+        return state
+
 
 # --------------------------------------------------------------------------- customers
 
@@ -236,9 +290,14 @@ class CustomerNamespace(_Base):
     party = "customer"
 
     def __init__(
-        self, service: Service, hub: MediaHub, tokens: TicketTokens, limiter: RateLimiter
+        self,
+        service: Service,
+        hub: MediaHub,
+        tokens: TicketTokens,
+        limiter: RateLimiter,
+        content: CallContent,
     ) -> None:
-        super().__init__("/customer", service, hub, limiter)
+        super().__init__("/customer", service, hub, limiter, content)
         self.tokens = tokens
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -312,6 +371,29 @@ class CustomerNamespace(_Base):
     async def on_rtc_candidate(self, sid: str, who: dict[str, Any], p: RtcCandidateIn) -> None:
         await self._rtc_candidate(who["ticket_id"], p)
 
+    @event(ChatIn)
+    async def on_chat(self, sid: str, who: dict[str, Any], p: ChatIn) -> dict[str, Any]:
+        return await self._chat(who["ticket_id"], "Customer", p)
+
+    @event(SourceIn)
+    async def on_source_changed(self, sid: str, who: dict[str, Any], p: SourceIn) -> None:
+        _, call_id = self._live_call(who["ticket_id"], p.session_id)
+        await self.content.log(
+            call_id, "source", f"customer:{who['ticket_id']}", {"source": p.source}
+        )
+        session = self.hub.sessions[call_id]
+        await self.server.emit(
+            "source_changed",
+            {"source": p.source},
+            room=f"agent:{session.agent_id}",
+            namespace="/agent",
+        )
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:
+        _, call_id = self._live_call(who["ticket_id"], p.session_id)
+        return self._room_state(call_id)
+
 
 # --------------------------------------------------------------------------- agents
 
@@ -320,9 +402,14 @@ class AgentNamespace(_Base):
     party = "agent"
 
     def __init__(
-        self, service: Service, hub: MediaHub, staff: StaffAuth, limiter: RateLimiter
+        self,
+        service: Service,
+        hub: MediaHub,
+        staff: StaffAuth,
+        limiter: RateLimiter,
+        content: CallContent,
     ) -> None:
-        super().__init__("/agent", service, hub, limiter)
+        super().__init__("/agent", service, hub, limiter, content)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -414,6 +501,44 @@ class AgentNamespace(_Base):
     @event(RtcCandidateIn)
     async def on_rtc_candidate(self, sid: str, who: dict[str, Any], p: RtcCandidateIn) -> None:
         await self._rtc_candidate(who["agent_id"], p)
+
+    @event(ChatIn)
+    async def on_chat(self, sid: str, who: dict[str, Any], p: ChatIn) -> dict[str, Any]:
+        return await self._chat(who["agent_id"], who["name"], p)
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        return self._room_state(call_id)
+
+    @event(SessionRef)
+    async def on_freeze(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        item = await self.content.freeze(call_id, f"agent:{who['agent_id']}")
+        await self._to_both(call_id, "frozen", {"still_id": item["id"], "url": item["url"]})
+        return item
+
+    @event(SessionRef)
+    async def on_unfreeze(self, sid: str, who: dict[str, Any], p: SessionRef) -> None:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        room = self.hub.room(call_id)
+        if room.frozen is None:
+            raise Refusal("not_frozen", "the video is not frozen")
+        room.frozen = None
+        await self.content.log(call_id, "unfreeze", f"agent:{who['agent_id']}", {})
+        await self._to_both(call_id, "unfrozen", {})
+
+    @event(SourceIn)
+    async def on_request_source(self, sid: str, who: dict[str, Any], p: SourceIn) -> None:
+        """Ask the customer to switch camera or share their screen (they accept or not)."""
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        session = self.hub.sessions[call_id]
+        await self.server.emit(
+            "source_requested",
+            {"source": p.source},
+            room=f"ticket:{session.ticket_id}",
+            namespace="/customer",
+        )
 
 
 # --------------------------------------------------------------------------- delivery

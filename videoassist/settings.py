@@ -54,6 +54,7 @@ class Settings:
     socket_events_per_second: float = 20.0
     socket_events_burst: int = 60
     drain_timeout: float = 5.0
+    photo_max_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.turn_urls and not self.turn_secret:

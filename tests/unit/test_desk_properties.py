@@ -144,6 +144,7 @@ CONFIGS = (CONFIG, RESHUFFLED, WITHOUT_SALES)
 AGENTS = ("a1", "a2", "a3", "a4", "a5")
 TOPICS = ("", "router", "upgrade", "outage", "billing")
 PRIORITIES = (0, 0, 0, 1, 3)
+DEVICES = (None, None, "d1", "d2", "d3")  # one open ticket per device
 AWAY_REASONS = ("away", "break", "meeting", "training")
 QUEUE_IDS = ("general", "sales", "tech", "nowhere")
 ADVANCES = (0.5, 1.0, 3.0, 9.0, 16.0, 31.0, 65.0)
@@ -285,6 +286,7 @@ class World:
                 topic=TOPICS[x % len(TOPICS)],
                 priority=PRIORITIES[y % len(PRIORITIES)],
                 callback=y % 4 == 0,
+                device_id=DEVICES[(x + y) % len(DEVICES)],
             )
         )
 
@@ -536,6 +538,8 @@ def check_invariants(world: World) -> None:
             offers_per_agent[ticket.offer.agent_id] += 1
             agent = desk.agents[ticket.offer.agent_id]
             assert agent.state is A.OFFERED and agent.ticket_id == ticket_id, ticket_id
+    devices = [t.device_id for t in desk.tickets.values() if t.device_id is not None]
+    assert len(devices) == len(set(devices)), "a device with two open tickets"
     for queue_id in queues:
         assert set(desk.waiting[queue_id]) == waiting[queue_id], queue_id
         line = desk.lines[queue_id]

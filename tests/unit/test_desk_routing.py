@@ -24,6 +24,7 @@ from tests.unit.desk_helpers import (
     timers,
 )
 from videoassist.desk import (
+    AgentReady,
     AgentSignedIn,
     CustomerCancelled,
     Desk,
@@ -180,7 +181,7 @@ class TestStrategies:
         session_id = start_session(desk, "a1", "t1", 10.0)  # answered at 11
         desk.handle(HungUp(session_id, "agent", "a1", 91.0))  # 80 s of the first 91 s in a call
         desk.handle(WrapUpDone("a1", session_id, "resolved", "", 92.0))  # idle since 92
-        ready_agent(desk, "a2", 95.0)  # idle since 95, never in a call
+        desk.handle(AgentReady("a2", 95.0))  # idle since 95, never in a call
         assert offers(tap(desk, "t2", 100.0)) == [(chosen, "t2")]
 
     @pytest.mark.parametrize(

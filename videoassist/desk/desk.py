@@ -464,8 +464,10 @@ class Desk:
         if ticket.callback:
             return  # a callback needs no open connection to keep its place
         if ticket.offer is not None:
+            agent_id = ticket.offer.agent_id
             self._withdraw_offer(ticket, "withdraw", ev.at, out)
             self._requeue(ticket, out)
+            out.append(Notify("agent", agent_id, "offer_withdrawn", {"ticket_id": ticket.id}))
         self.lines[ticket.queue_id].discard(ticket.id)
         grace = self.config.customer_grace
         out.append(
@@ -1020,7 +1022,7 @@ class Desk:
                 priority=restored.priority,
                 callback=restored.callback,
                 seq=self._seq,
-                connected=restored.callback,
+                connected=False,  # nobody is connected to a new process; callbacks need no one
                 customer_ref=restored.customer_ref,
             )
             self.tickets[ticket.id] = ticket

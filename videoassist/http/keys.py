@@ -6,6 +6,7 @@ import socketio
 from aiohttp import web
 
 from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.call_content import CallContent
 from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
 from videoassist.ratelimit import LoginThrottle, RateLimiter
@@ -24,3 +25,4 @@ NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, 
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
+CONTENT = web.AppKey("content", CallContent)

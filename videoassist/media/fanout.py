@@ -52,6 +52,7 @@ class Fanout:
         self.kind = track.kind
         self.name = name
         self.frames = 0
+        self.latest: Frame | None = None  # newest frame, for stills and tracking
         self._track = track
         self._subscriptions: set[Subscription] = set()
         self._task = asyncio.create_task(self._pump(), name=f"Fanout({name})")
@@ -69,6 +70,7 @@ class Fanout:
             while True:
                 frame = await self._track.recv()
                 self.frames += 1
+                self.latest = frame
                 for sub in self._subscriptions:
                     sub.push(frame)
         except MediaStreamError:

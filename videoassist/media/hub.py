@@ -29,6 +29,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from videoassist.guidance import CallRoom
 from videoassist.media.fanout import Fanout, ProxyTrack
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,17 @@ class MediaError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def encode_jpeg(frame: Any, quality: int = 92) -> bytes:
+    import cv2  # imported here: only stills and photos need OpenCV
+
+    ok, data = cv2.imencode(
+        ".jpg", frame.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise MediaError("encode_failed", "the still could not be encoded")
+    return bytes(data)
 
 
 def _parse_candidate(text: str) -> RTCIceCandidate:
@@ -194,6 +206,7 @@ class MediaSession:
         self.closed = False
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.room = CallRoom(session_id)
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for))
 
@@ -309,6 +322,23 @@ class MediaHub:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
+    def room(self, session_id: str) -> CallRoom:
+        return self._session(session_id).room
+
+    async def still(self, session_id: str) -> bytes:
+        """A full-quality JPEG of the customer's current video frame (encoded off the loop)."""
+        fanout = self._session(session_id).participants["customer"].fanouts.get("video")
+        frame = fanout.latest if fanout is not None else None
+        if frame is None:
+            raise MediaError("no_video", "there is no video from the customer yet")
+        return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)
+
+    def _session(self, session_id: str) -> MediaSession:
+        session = self.sessions.get(session_id)
+        if session is None or session.closed:
+            raise MediaError("no_session", "this session has no media (it has ended)")
+        return session
+
     async def hand_over(self, session_id: str, agent_id: str) -> None:
         session = self.sessions.get(session_id)
         if session is not None and not session.closed:
@@ -327,10 +357,7 @@ class MediaHub:
         await self._participant(session_id, party).add_candidate(candidate)
 
     def _participant(self, session_id: str, party: Party) -> Participant:
-        session = self.sessions.get(session_id)
-        if session is None or session.closed:
-            raise MediaError("no_session", "this session has no media (it has ended)")
-        return session.participants[party]
+        return self._session(session_id).participants[party]
 
     async def close(self) -> None:
         for session_id in list(self.sessions):

@@ -121,6 +121,30 @@ agent_events = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
 )
 
+call_events = sa.Table(
+    "call_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(64), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("media_time", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+call_items = sa.Table(
+    "call_items",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("call_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("content_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -333,6 +357,39 @@ class Records:
                 ).order_by(users.c.id)
             )
             return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- call content
+
+    async def add_call_event(
+        self, call_id: str, at: float, media_time: float, kind: str, actor: str, payload: Any
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                call_events.insert().values(
+                    call_id=call_id,
+                    at=at,
+                    media_time=media_time,
+                    kind=kind,
+                    actor=actor,
+                    payload=payload,
+                )
+            )
+
+    async def call_events_of(self, call_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                call_events.select()
+                .where(call_events.c.call_id == call_id)
+                .order_by(call_events.c.id)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def add_call_item(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(call_items.insert().values(**row))
+
+    async def call_item(self, item_id: str) -> dict[str, Any] | None:
+        return await self._one(call_items.select().where(call_items.c.id == item_id))
 
     # -------------------------------------------------------------- helpers
 
