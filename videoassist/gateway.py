@@ -87,6 +87,11 @@ class ChatIn(Payload):
     text: str = Field(min_length=1, max_length=1000)
 
 
+class TypingIn(Payload):
+    session_id: str = Id
+    text: str = Field(default="", max_length=1000)
+
+
 class SourceIn(Payload):
     session_id: str = Id
     source: Literal["camera", "camera_front", "camera_back", "screen"]
@@ -273,6 +278,16 @@ class _Base(socketio.AsyncNamespace):
         await self._to_both(call_id, "chat", data)
         return {"id": line.id}
 
+    async def _typing(self, party_id: str, p: TypingIn) -> None:
+        """Real-time text: the draft as it is typed goes to the other side, unlogged."""
+        _, call_id = self._live_call(party_id, p.session_id)
+        session = self.hub.sessions[call_id]
+        if self.party == "customer":
+            room, namespace = f"agent:{session.agent_id}", "/agent"
+        else:
+            room, namespace = f"ticket:{session.ticket_id}", "/customer"
+        await self.server.emit("typing", {"text": p.text}, room=room, namespace=namespace)
+
     def _room_state(self, call_id: str) -> dict[str, Any]:
         room = self.hub.room(call_id)
         state = room.snapshot()
@@ -374,6 +389,10 @@ class CustomerNamespace(_Base):
     @event(ChatIn)
     async def on_chat(self, sid: str, who: dict[str, Any], p: ChatIn) -> dict[str, Any]:
         return await self._chat(who["ticket_id"], "Customer", p)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: dict[str, Any], p: TypingIn) -> None:
+        await self._typing(who["ticket_id"], p)
 
     @event(SourceIn)
     async def on_source_changed(self, sid: str, who: dict[str, Any], p: SourceIn) -> None:
@@ -510,6 +529,10 @@ class AgentNamespace(_Base):
     async def on_room(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:
         _, call_id = self._live_call(who["agent_id"], p.session_id)
         return self._room_state(call_id)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: dict[str, Any], p: TypingIn) -> None:
+        await self._typing(who["agent_id"], p)
 
     @event(SessionRef)
     async def on_freeze(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 // Agent console: log in, go Ready, answer offers, talk over video, wrap up.
+import { ChatPanel } from "/static/shared/chat.js";
 import { ServerPeer, call, openSocket, show, stopStream } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   socket: null, me: null, offer: null, countdown: null, ringer: null,
-  sessionId: null, peer: null, camera: null, wrapSession: null,
+  sessionId: null, peer: null, camera: null, wrapSession: null, chat: null, frozen: null,
 };
 window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
 
@@ -161,6 +162,63 @@ function start() {
   });
   socket.on("session_started", (data) => startSession(data));
   socket.on("session_ended", (data) => endSession(data));
+  socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
+  socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
+  socket.on("photo", addPhoto);
+  socket.on("source_changed", (data) => {
+    $("customer-source").textContent = data.source === "screen" ? "Customer is sharing their screen" : "Customer is on camera";
+  });
+  state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
+}
+
+function showStill(url) {
+  const still = $("still");
+  if (url) still.src = url;
+  else still.removeAttribute("src");
+  still.hidden = !url;
+  $("freeze").textContent = state.frozen ? "Unfreeze" : "Freeze";
+  $("freeze").setAttribute("aria-pressed", String(Boolean(state.frozen)));
+}
+
+async function toggleFreeze() {
+  try {
+    await call(state.socket, state.frozen ? "unfreeze" : "freeze", { session_id: state.sessionId });
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+function addPhoto(item) {
+  const button = document.createElement("button");
+  button.type = "button";
+  const img = document.createElement("img");
+  img.src = item.url;
+  img.alt = "Photo from the customer";
+  button.append(img);
+  button.addEventListener("click", () => {
+    const open = $("still").src.endsWith(item.url) && !$("still").hidden;
+    showStill(open ? null : item.url);
+  });
+  $("photos").append(button);
+  message("The customer sent a photo.");
+}
+
+async function requestSource(source) {
+  try {
+    await call(state.socket, "request_source", { session_id: state.sessionId, source });
+    $("live-status").textContent = "Asked the customer; waiting for them to accept.";
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+function toggleTrack(kind, button, onLabel, offLabel) {
+  if (!state.camera) return;
+  const tracks = kind === "audio" ? state.camera.getAudioTracks() : state.camera.getVideoTracks();
+  const enabled = !tracks.every((t) => !t.enabled);
+  tracks.forEach((t) => { t.enabled = !enabled; });
+  button.textContent = enabled ? offLabel : onLabel;
+  button.setAttribute("aria-pressed", String(enabled));
 }
 
 // After (re)connecting: show whatever the server says we are in the middle of.
@@ -264,6 +322,18 @@ async function startSession(data) {
   } catch (err) {
     message(err.message, true);
   }
+  try {
+    const room = await call(state.socket, "room", { session_id: data.session_id });
+    state.chat.start(data.session_id, room.chat);
+    state.frozen = room.frozen;
+    showStill(room.frozen && room.items[room.frozen] ? room.items[room.frozen].url : null);
+    $("photos").replaceChildren();
+    for (const [id, item] of Object.entries(room.items)) {
+      if (item.kind === "photo") addPhoto({ id, ...item });
+    }
+  } catch (err) {
+    state.chat.start(data.session_id);
+  }
 }
 
 async function openTransfer() {
@@ -309,6 +379,10 @@ async function transfer(event) {
 function endSession(data) {
   if (state.peer) state.peer.close();
   state.peer = null;
+  state.frozen = null;
+  showStill(null);
+  $("photos").replaceChildren();
+  $("customer-source").textContent = "";
   stopStream(state.camera);
   state.camera = null;
   $("remote").srcObject = null;
@@ -360,6 +434,11 @@ $("hangup").addEventListener("click", hangup);
 $("wrapup-form").addEventListener("submit", wrapUp);
 $("logout").addEventListener("click", logout);
 $("transfer-open").addEventListener("click", openTransfer);
+$("freeze").addEventListener("click", toggleFreeze);
+$("ask-screen").addEventListener("click", () => requestSource("screen"));
+$("ask-back").addEventListener("click", () => requestSource("camera_back"));
+$("mute-audio").addEventListener("click", (ev) => toggleTrack("audio", ev.currentTarget, "Mute mic", "Unmute mic"));
+$("mute-video").addEventListener("click", (ev) => toggleTrack("video", ev.currentTarget, "Stop my video", "Start my video"));
 $("transfer").addEventListener("submit", transfer);
 $("transfer-cancel").addEventListener("click", () => { $("transfer").hidden = true; $("transfer-open").focus(); });
 boot();

@@ -1,4 +1,5 @@
 // Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
+import { ChatPanel } from "/static/shared/chat.js";
 import {
   AckError, ServerPeer, call, formatSeconds, openSocket, show, stopStream,
 } from "/static/shared/signaling.js";
@@ -7,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "videoassist.ticket";
 const state = {
   socket: null, token: null, camera: null, screen: null, peer: null, sessionId: null,
-  iceServers: [], callback: false, finished: false,
+  iceServers: [], callback: false, finished: false, chat: null, facing: "user", pendingSource: null,
 };
 // For tests and debugging: the live peer connection.
 window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
@@ -177,6 +178,82 @@ function connect(token) {
   });
   socket.on("session_ended", (data) => finish(data.reason));
   socket.on("closed", (data) => finish(data.reason));
+  socket.on("frozen", (data) => showStill(data.url));
+  socket.on("unfrozen", () => showStill(null));
+  socket.on("source_requested", askSource);
+  state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer" });
+}
+
+function showStill(url) {
+  const still = $("still");
+  if (url) still.src = url;
+  else still.removeAttribute("src");
+  still.hidden = !url;
+  $("live-status").textContent = url ? "The agent froze the picture to point something out." : "Live video.";
+}
+
+const SOURCE_PROMPTS = {
+  screen: "The agent asks you to share your screen.",
+  camera: "The agent asks you to switch back to your camera.",
+  camera_back: "The agent asks you to use your back camera.",
+  camera_front: "The agent asks you to use your front camera.",
+};
+
+function askSource(data) {
+  state.pendingSource = data.source;
+  $("source-prompt-text").textContent = SOURCE_PROMPTS[data.source] || "The agent asks you to change what you share.";
+  show("source-prompt", true);
+  $("source-accept").focus();
+}
+
+async function acceptSource() {
+  const source = state.pendingSource;
+  show("source-prompt", false);
+  state.pendingSource = null;
+  if (source === "screen") await shareScreen();
+  else if (source === "camera") await useCamera();
+  else await useFacing(source === "camera_back" ? "environment" : "user");
+  $("hangup").focus();
+}
+
+function reportSource(source) {
+  if (state.socket && state.sessionId) {
+    call(state.socket, "source_changed", { session_id: state.sessionId, source }).catch(() => {});
+  }
+}
+
+async function useFacing(facing) {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing } });
+    const track = stream.getVideoTracks()[0];
+    if (state.camera) {
+      state.camera.getVideoTracks().forEach((t) => { t.stop(); state.camera.removeTrack(t); });
+      state.camera.addTrack(track);
+    }
+    state.facing = facing;
+    if (!state.screen && state.peer) await state.peer.replaceVideo(track);
+    reportSource(facing === "environment" ? "camera_back" : "camera_front");
+  } catch (err) {
+    message("That camera could not be started.", true);
+  }
+}
+
+async function sendPhoto() {
+  const file = $("photo-file").files[0];
+  $("photo-file").value = "";
+  if (!file || !state.sessionId) return;
+  try {
+    const res = await fetch(`/api/calls/${state.sessionId}/photos`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${state.token}`, "Content-Type": file.type },
+      body: file,
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error ? body.error.message : "The photo could not be sent.");
+    $("live-status").textContent = "Photo sent to the agent.";
+  } catch (err) {
+    message(err.message, true);
+  }
 }
 
 function showCallback() {
@@ -234,6 +311,13 @@ async function startCall(sessionId) {
   } catch (err) {
     message(err instanceof AckError ? err.message : "The video connection could not be set up.", true);
   }
+  try {
+    const room = await call(state.socket, "room", { session_id: sessionId });
+    state.chat.start(sessionId, room.chat);
+    if (room.frozen && room.items[room.frozen]) showStill(room.items[room.frozen].url);
+  } catch (err) {
+    state.chat.start(sessionId);
+  }
   $("hangup").focus();
 }
 
@@ -248,6 +332,7 @@ async function shareScreen() {
   track.onended = () => useCamera();
   await state.peer.replaceVideo(track);
   $("preview").srcObject = state.screen;
+  reportSource("screen");
   show("share-screen", false);
   show("use-camera", true);
   $("use-camera").focus();
@@ -259,6 +344,7 @@ async function useCamera() {
   state.screen = null;
   if (state.peer && state.camera) await state.peer.replaceVideo(state.camera.getVideoTracks()[0]);
   $("preview").srcObject = state.camera;
+  reportSource(state.facing === "environment" ? "camera_back" : "camera");
   show("share-screen", true);
   show("use-camera", false);
 }
@@ -294,6 +380,8 @@ function endCall() {
   stopStream(state.screen);
   state.screen = null;
   $("remote").srcObject = null;
+  showStill(null);
+  show("source-prompt", false);
   show("use-camera", false);
   show("share-screen", true);
 }
@@ -320,6 +408,11 @@ $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
 $("use-camera").addEventListener("click", useCamera);
 $("hangup").addEventListener("click", hangup);
+$("flip-camera").addEventListener("click", () => useFacing(state.facing === "user" ? "environment" : "user"));
+$("send-photo").addEventListener("click", () => $("photo-file").click());
+$("photo-file").addEventListener("change", sendPhoto);
+$("source-accept").addEventListener("click", acceptSource);
+$("source-decline").addEventListener("click", () => { show("source-prompt", false); $("hangup").focus(); });
 $("again").addEventListener("click", () => { message(""); view("start"); $("help").focus(); });
 
 loadTopics();

@@ -1,0 +1,88 @@
+"""Guidance tools in two real browsers: chat both ways, freeze and unfreeze, a customer photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.harness import Harness
+from videoassist.auth import hash_password
+
+
+async def _live_call(browser: Browser, harness: Harness) -> tuple[Page, Page]:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    agent = await (await browser.new_context()).new_page()
+    customer = await (await browser.new_context()).new_page()
+    await agent.goto(f"{harness.url}/agent")
+    await agent.get_by_label("Username").fill("alice")
+    await agent.get_by_label("Password").fill("pw-alice-1")
+    await agent.get_by_role("button", name="Log in").click()
+    await agent.get_by_role("button", name="Ready").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+    await customer.goto(harness.url)
+    await customer.get_by_role("button", name="Get help").click()
+    await agent.get_by_role("button", name="Accept").click()
+    await expect(customer.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    await expect(agent.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    return customer, agent
+
+
+async def test_chat_freeze_and_photo_between_two_browsers(
+    browser: Browser, harness: Harness
+) -> None:
+    customer, agent = await _live_call(browser, harness)
+    errors: list[str] = []
+    for page in (agent, customer):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # Chat both ways, typed with the keyboard.
+    await customer.get_by_role("textbox", name="Message").fill("The light is still red")
+    await customer.keyboard.press("Enter")
+    await expect(agent.locator("#chat .chat-log")).to_contain_text(
+        "Customer: The light is still red"
+    )
+    await agent.get_by_role("textbox", name="Message").fill("Hold the reset button for ten seconds")
+    await agent.keyboard.press("Enter")
+    await expect(customer.locator("#chat .chat-log")).to_contain_text(
+        "Alice: Hold the reset button for ten seconds"
+    )
+    await expect(customer.locator("#chat .chat-log")).to_contain_text("You: The light is still red")
+
+    # Real-time text: the agent sees the customer's draft as it is typed.
+    await customer.get_by_label("Real-time text").check()
+    await customer.get_by_role("textbox", name="Message").press_sequentially("I cannot hear")
+    await expect(agent.locator("#chat .chat-draft")).to_have_text("Typing: I cannot hear")
+
+    # Freeze: both sides show the same still; unfreeze returns to live.
+    await agent.get_by_role("button", name="Freeze").click()
+    await expect(customer.locator("#still")).to_be_visible()
+    await expect(agent.locator("#still")).to_be_visible()
+    width = await customer.locator("#still").evaluate(
+        "(img) => img.decode().then(() => img.naturalWidth)"
+    )
+    assert width > 0
+    assert await customer.locator("#still").get_attribute("src") == await agent.locator(
+        "#still"
+    ).get_attribute("src")
+    await agent.get_by_role("button", name="Unfreeze").click()
+    await expect(customer.locator("#still")).to_be_hidden()
+
+    # A photo from the customer shows up on the agent's console.
+    image = np.zeros((90, 120, 3), np.uint8)
+    image[:, :] = (40, 160, 240)
+    await customer.locator("#photo-file").set_input_files(
+        files=[
+            {
+                "name": "router.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": bytes(cv2.imencode(".jpg", image)[1]),
+            }
+        ]
+    )
+    thumb = agent.locator("#photos img")
+    await expect(thumb).to_have_count(1)
+    assert await thumb.evaluate("(img) => img.decode().then(() => img.naturalWidth)") == 120
+    await agent.locator("#photos button").click()
+    await expect(agent.locator("#still")).to_be_visible()
+    assert errors == []

@@ -1,0 +1,625 @@
+"""Who may call what: every REST endpoint and socket.io event x every kind of caller.
+
+``MATRIX`` below is the table. Its rows are every (method, path) the application routes (HEAD
+and the file trees left out, as in test_openapi.py) and every ``on_<event>`` handler of every
+socket.io namespace the running server registers; its columns are the callers. A test checks
+that the rows are exactly what the application serves, so a new endpoint or event without a row
+fails here. Then every cell is exercised against the real application: real logins, real
+tickets, and two live calls (customer 1 with agent A, customer 2 with agent B), so that
+"someone else's session" is a caller in a call of their own naming the other call.
+
+Callers (columns):
+
+    anon      no cookie, no ticket token
+    c.own     a customer acting on their own ticket: for signaling and hang-up, customer 1
+              naming their own call; for cancel and callback, a customer still waiting
+    c.other   customer 2, in a live call of their own, naming customer 1's call
+    a.own     agent A naming their own session, or the ticket offered to them
+    a.other   agent B, in a live call of their own, naming A's session or A's offered ticket
+    sup       a supervisor (the agent console is theirs too), in no call, naming A's
+    trainer   staff with role trainer
+    admin     staff with role admin
+
+Over HTTP customers present their ticket token as a bearer token and as the session cookie;
+it must grant nothing there.
+
+Cells:
+
+    allow     the caller gets past every authorization check. The request may still fail for
+              a reason that is not about who is asking (``illegal_transition``, ``bad_offer``,
+              404/409/422), but never with a denial.
+    deny      refused for who the caller is: HTTP 401 or 403; on socket.io a refused connection
+              or a ``forbidden`` ack. A denied request changes nothing (desk, media, routing).
+    ...*      own/other does not apply to this cell: the request names no session or ticket (it
+              acts on the caller's own ticket or agent, or on nothing), or the caller cannot
+              open the namespace at all. The cell is exercised all the same; where a client
+              could try to name someone else anyway (an extra field), that is refused too.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection
+
+from tests.support.harness import Harness, Party, wait_until
+from videoassist.auth import hash_password
+from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.http.keys import SIO
+from videoassist.http.keys import STAFF as STAFF_AUTH
+from videoassist.routing_config import agent_id_of
+
+CALLERS = ("anon", "c.own", "c.other", "a.own", "a.other", "sup", "trainer", "admin")
+SESSION_SCOPED = frozenset({"c.own", "c.other", "a.own", "a.other"})
+
+MATRIX_TABLE = """
+row                               anon    c.own   c.other a.own   a.other sup     trainer admin
+POST /api/tickets                 allow   allow*  allow*  allow*  allow*  allow   allow   allow
+POST /api/login                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+POST /api/logout                  allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /api/me                       deny    deny*   deny*   allow*  allow*  allow   allow   allow
+GET /api/topics                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /healthz                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /readyz                       allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/queues/{queue_id}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+/customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
+/customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
+/customer cancel                  deny    allow*  allow*  deny*   deny*   deny    deny    deny
+/customer hangup                  deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer rtc_offer               deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer rtc_candidate           deny    allow   deny    deny*   deny*   deny    deny    deny
+/agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
+/agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
+/agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
+/agent ready                      deny    deny*   deny*   allow*  allow*  allow   deny    deny
+/agent accept                     deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent decline                    deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent hangup                     deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent transfer                   deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent wrap_up                    deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent rtc_offer                  deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent rtc_candidate              deny    deny*   deny*   allow   deny    deny    deny    deny
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    verdict: str  # "allow" or "deny"
+    scoped: bool  # False where own/other does not apply (the "*" cells)
+
+
+Cell = tuple[str, str]  # (row, caller)
+
+
+def _parse(table: str) -> dict[Cell, Expect]:
+    """The grid above as {(row, caller): Expect}. A row too long for one line continues on the
+    next, which then holds only the cells."""
+    lines = [line for line in table.strip().splitlines() if line.strip()]
+    header = lines[0].split()
+    if header[1:] != list(CALLERS):
+        raise ValueError(f"the table's columns must be {CALLERS}, not {header[1:]}")
+    matrix: dict[Cell, Expect] = {}
+    pending: list[str] = []
+    for line in lines[1:]:
+        words = pending + line.split()
+        if len(words) <= len(CALLERS):
+            pending = words
+            continue
+        pending = []
+        row = " ".join(words[: -len(CALLERS)])
+        for caller, cell in zip(CALLERS, words[-len(CALLERS) :], strict=True):
+            verdict = cell.removesuffix("*")
+            if verdict not in ("allow", "deny"):
+                raise ValueError(f"{row} x {caller}: {cell!r} is not allow, deny, allow* or deny*")
+            if cell.endswith("*") and caller not in SESSION_SCOPED:
+                raise ValueError(f"{row} x {caller}: '*' only marks own/other columns")
+            if (row, caller) in matrix:
+                raise ValueError(f"{row} has two rows")
+            matrix[(row, caller)] = Expect(verdict, caller in SESSION_SCOPED and cell == verdict)
+    if pending:
+        raise ValueError(f"unfinished row: {' '.join(pending)}")
+    return matrix
+
+
+MATRIX = _parse(MATRIX_TABLE)
+ROWS = tuple(dict.fromkeys(row for row, _ in MATRIX))
+
+# --------------------------------------------------------------------------- enumeration
+
+NOT_ENDPOINTS = ("/socket.io/", "/static/", "/vendor/")
+CONNECTION_HANDLERS = frozenset({"on_connect", "on_disconnect"})
+
+
+def rest_rows(app: web.Application) -> set[str]:
+    """Every (method, path) the app routes, as "METHOD /path", without HEAD and file trees."""
+    rows = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if route.method != "HEAD" and not path.startswith(NOT_ENDPOINTS):
+            rows.add(f"{route.method} {path}")
+    return rows
+
+
+def socket_rows(sio: socketio.AsyncServer) -> set[str]:
+    """Every event handler of every namespace the server registered, as "/namespace event"."""
+    return {
+        f"{namespace} {name.removeprefix('on_')}"
+        for namespace, handler in sio.namespace_handlers.items()
+        for name in dir(handler)
+        if name.startswith("on_")
+        and name not in CONNECTION_HANDLERS
+        and callable(getattr(handler, name))
+    }
+
+
+class TestTheTableCoversEverything:
+    async def test_every_endpoint_and_event_has_a_row_and_every_row_exists(
+        self, harness: Harness
+    ) -> None:
+        served = rest_rows(harness.app) | socket_rows(harness.app[SIO])
+        expected = {(row, caller) for row in served for caller in CALLERS}
+        missing = sorted({row for row, _ in expected - MATRIX.keys()})
+        stale = sorted({row for row, _ in MATRIX.keys() - expected})
+        assert not missing, f"served without a row in MATRIX_TABLE: {missing}"
+        assert not stale, f"rows in MATRIX_TABLE for things no longer served: {stale}"
+        assert set(MATRIX) == expected
+
+    async def test_the_enumeration_sees_the_known_endpoints_and_events(
+        self, harness: Harness
+    ) -> None:
+        """Guards the enumeration: if it found nothing, the test above would compare nothing."""
+        assert {"POST /api/tickets", "PUT /api/admin/queues/{queue_id}", "GET /"} <= rest_rows(
+            harness.app
+        )
+        events = socket_rows(harness.app[SIO])
+        assert {"/customer rtc_offer", "/agent accept", "/agent wrap_up"} <= events
+        assert not any(" connect" in e or " disconnect" in e for e in events)
+
+    def test_the_table_has_one_cell_per_row_and_caller(self) -> None:
+        assert len(MATRIX) == len(ROWS) * len(CALLERS)
+        assert all(e.scoped is False for (_, c), e in MATRIX.items() if c not in SESSION_SCOPED)
+
+
+# --------------------------------------------------------------------------- exercising
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    verdict: str  # "allow", "deny", or "broken" (neither: the exercise itself went wrong)
+    detail: str  # the ack code or HTTP status
+    changed: bool = False  # whether the desk, the media or the routing changed meanwhile
+
+
+DENY_CODES = frozenset({"forbidden", "unauthenticated"})
+# Refusals that come after authorization: the state of the desk or of the media, not the caller.
+LATER_CODES = frozenset(
+    {
+        "illegal_transition",
+        "not_found",
+        "bad_request",
+        "unavailable",
+        "bad_offer",
+        "bad_candidate",
+        "no_session",
+        "media_busy",
+    }
+)
+
+
+def judge_ack(reply: Any) -> Seen:
+    if isinstance(reply, dict) and reply.get("ok") is True:
+        return Seen("allow", "ok")
+    code = reply.get("error", {}).get("code") if isinstance(reply, dict) else None
+    if code in DENY_CODES:
+        return Seen("deny", code)
+    if code in LATER_CODES:
+        return Seen("allow", code)
+    return Seen("broken", repr(reply))
+
+
+def judge_status(status: int, body: Any) -> Seen:
+    if status in (401, 403):
+        return Seen("deny", str(status))
+    if status < 400 or status in (404, 409, 422):
+        return Seen("allow", str(status))
+    return Seen("broken", f"{status} {body!r}")
+
+
+PASSWORD = "matrix-password-1"
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+async def browser_offer() -> str:
+    """An offer with one audio and one video transceiver, like a browser's, without candidates:
+    the server's ICE then waits instead of failing the call while the script runs."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="sendrecv")
+    pc.addTransceiver("video", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return "".join(
+        line
+        for line in sdp.splitlines(keepends=True)
+        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    )
+
+
+CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
+
+
+class Lab:
+    """One running server, the clients the script opens, and the cells it has seen."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.h = harness
+        self.parties: list[Party] = []
+        self.seen: dict[Cell, Seen] = {}
+        self.http = aiohttp.ClientSession(harness.url, cookie_jar=aiohttp.DummyCookieJar())
+
+    async def close(self) -> None:
+        for party in self.parties:
+            if party.client.connected:
+                await party.client.disconnect()
+        await self.http.close()
+
+    def record(self, row: str, caller: str, seen: Seen) -> None:
+        assert (row, caller) in MATRIX, f"no cell {row} x {caller}"
+        assert (row, caller) not in self.seen, f"{row} x {caller} exercised twice"
+        self.seen[(row, caller)] = seen
+
+    # socket.io
+
+    def _media_and_desk(self) -> tuple[Any, ...]:
+        return (self.h.service.desk.dump(), self.h.hub.peer_connections)
+
+    async def connect(
+        self, namespace: str, *, cookie: str | None = None, token: str | None = None
+    ) -> Party | None:
+        client = socketio.AsyncClient(reconnection=False)
+        party = Party(client, namespace)
+        try:
+            await client.connect(
+                self.h.url,
+                namespaces=[namespace],
+                transports=["websocket"],
+                auth={"token": token} if token else None,
+                headers={"Cookie": f"va_session={cookie}"} if cookie else {},
+                wait_timeout=5,
+            )
+        except socketio.exceptions.ConnectionError:
+            return None
+        self.parties.append(party)
+        return party
+
+    async def must_connect(self, namespace: str, **credentials: str) -> Party:
+        party = await self.connect(namespace, **credentials)
+        assert party is not None, f"{namespace} refused {credentials}"
+        return party
+
+    async def locked_out(self, namespace: str, caller: str, **credentials: str) -> None:
+        """A caller the namespace should refuse: every event of it gets that caller's cell."""
+        before = self._media_and_desk()
+        party = await self.connect(namespace, **credentials)
+        seen = Seen("deny", "refused") if party is None else Seen("allow", "connected")
+        seen = replace(seen, changed=self._media_and_desk() != before)
+        for row in ROWS:
+            if row.startswith(f"{namespace} "):
+                self.record(row, caller, seen)
+
+    async def emit(self, row: str, caller: str, party: Party, data: dict[str, Any]) -> Any:
+        namespace, event = row.split(" ", 1)
+        assert party.namespace == namespace
+        before = self._media_and_desk()
+        reply = await party.call(event, data)
+        seen = judge_ack(reply)
+        self.record(row, caller, replace(seen, changed=self._media_and_desk() != before))
+        return reply
+
+    async def smuggle(self, party: Party, event: str, data: dict[str, Any]) -> None:
+        """Naming someone else in an event that takes no id is refused and changes nothing."""
+        before = self._media_and_desk()
+        reply = await party.call(event, data)
+        assert reply["error"]["code"] == "invalid", (event, data, reply)
+        assert self._media_and_desk() == before
+
+    # HTTP
+
+    async def _routing_and_desk(self) -> tuple[Any, ...]:
+        return (await self.h.records.load_config(), self.h.service.desk.dump())
+
+    async def request(
+        self,
+        row: str,
+        caller: str,
+        path: str,
+        body: Any,
+        headers: Mapping[str, str],
+    ) -> aiohttp.ClientResponse:
+        method = row.split(" ", 1)[0]
+        before = await self._routing_and_desk()
+        async with self.http.request(method, path, json=body, headers=dict(headers)) as r:
+            data = await r.json() if r.content_type == "application/json" else await r.text()
+        seen = judge_status(r.status, data)
+        changed = await self._routing_and_desk() != before
+        self.record(row, caller, replace(seen, changed=changed))
+        return r
+
+    def check(self, rows: list[str]) -> None:
+        """Every cell of ``rows`` was seen, and as the table says."""
+        assert rows
+        wanted = {(row, c) for row in rows for c in CALLERS}
+        unseen = sorted(wanted - self.seen.keys())
+        assert not unseen, f"cells the script did not exercise: {unseen}"
+        problems = []
+        for cell in sorted(wanted):
+            seen, expect = self.seen[cell], MATRIX[cell]
+            if seen.verdict != expect.verdict:
+                problems.append(f"{cell[0]} x {cell[1]}: expected {expect.verdict}, got {seen}")
+            elif seen.verdict == "deny" and seen.changed:
+                problems.append(f"{cell[0]} x {cell[1]}: denied, but something changed")
+        assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+async def lab(harness: Harness) -> AsyncIterator[Lab]:
+    lab = Lab(harness)
+    yield lab
+    await lab.close()
+
+
+async def _add_staff(harness: Harness, username: str, role: str) -> None:
+    await harness.records.add_user(username, username.title(), _password_hash(), role, time.time())
+
+
+STAFF = {"a.own": "alice", "a.other": "bob", "sup": "sue", "trainer": "tina", "admin": "ada"}
+ROLES = {"a.own": "agent", "a.other": "agent", "sup": "supervisor", "trainer": "trainer"}
+
+
+async def _staff(lab: Lab) -> dict[str, str]:
+    """Every staff caller, logged in over HTTP: caller -> session cookie."""
+    cookies = {}
+    for caller, username in STAFF.items():
+        await _add_staff(lab.h, username, ROLES.get(caller, caller))
+        cookies[caller] = await lab.h.login(username, PASSWORD)
+    return cookies
+
+
+async def _offered(agent: Party, ticket_id: str) -> None:
+    await wait_until(
+        lambda: ("offer", ticket_id) in ((e, d.get("ticket_id")) for e, d in agent.inbox.events),
+        what=f"an offer of {ticket_id}",
+    )
+
+
+async def _call(lab: Lab, agent: Party) -> tuple[Party, str, str]:
+    """A new customer in a live call with ``agent``: (customer, ticket id, their call id)."""
+    assert (await agent.call("ready")) == {"ok": True}
+    ticket = await lab.h.tap()
+    customer = await lab.must_connect("/customer", token=ticket["token"])
+    await _offered(agent, ticket["ticket_id"])
+    accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
+    assert "session_id" in accepted, accepted
+    matched = await customer.inbox.next("matched")
+    return customer, ticket["ticket_id"], matched["session_id"]
+
+
+def _rows(namespace: str | None) -> list[str]:
+    """The socket.io rows of ``namespace``, or (None) the HTTP rows."""
+    if namespace is None:
+        return [row for row in ROWS if not row.startswith("/")]
+    return [row for row in ROWS if row.startswith(f"{namespace} ")]
+
+
+class TestHttp:
+    @pytest.mark.settings(taps_burst=50)
+    async def test_every_endpoint_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
+        h = lab.h
+        for caller, username in STAFF.items():
+            await _add_staff(h, username, ROLES.get(caller, caller))
+        tokens = {"c.own": (await h.tap())["token"], "c.other": (await h.tap())["token"]}
+        cookies: dict[str, str] = {}
+
+        def credentials(caller: str) -> dict[str, str]:
+            if caller in tokens:
+                token = tokens[caller]
+                return {"Authorization": f"Bearer {token}", "Cookie": f"va_session={token}"}
+            if caller in cookies:
+                return {"Cookie": f"va_session={cookies[caller]}"}
+            return {}
+
+        # Logging in is open to anyone with a password; the staff callers keep the session they
+        # get here. (Eight logins: within the ten a minute one address may try.)
+        for caller in CALLERS:
+            creds = {"username": STAFF.get(caller, "alice"), "password": PASSWORD}
+            r = await lab.request(
+                "POST /api/login", caller, "/api/login", creds, credentials(caller)
+            )
+            if caller in STAFF:
+                cookies[caller] = r.cookies["va_session"].value
+
+        alice = await h.records.user_by_name("alice")
+        assert alice is not None
+        requests: dict[str, tuple[str, Any]] = {
+            "GET /api/me": ("/api/me", None),
+            "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
+            "GET /api/topics": ("/api/topics", None),
+            "GET /healthz": ("/healthz", None),
+            "GET /readyz": ("/readyz", None),
+            "GET /": ("/", None),
+            "GET /agent": ("/agent", None),
+            "GET /admin": ("/admin", None),
+            "GET /api/admin/config": ("/api/admin/config", None),
+            "PUT /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", {"name": "M"}),
+            "PUT /api/admin/topics/{topic}": (
+                "/api/admin/topics/matrix",
+                {"label": "Matrix", "queue_id": "matrix"},
+            ),
+            "PUT /api/admin/agents/{user_id}": (
+                f"/api/admin/agents/{alice['id']}",
+                {"queues": [DEFAULT_QUEUE]},
+            ),
+            "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
+            "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
+            "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
+        }
+        for row, (path, body) in requests.items():
+            for caller in CALLERS:
+                await lab.request(row, caller, path, body, credentials(caller))
+        lab.check(_rows(None))
+        # The admin created and removed what it asked for; nobody else changed anything.
+        config = await h.records.load_config()
+        assert [q["id"] for q in config["queues"]] == [DEFAULT_QUEUE]
+        assert "matrix" not in {t["topic"] for t in config["topics"]}
+        assert await h.app[STAFF_AUTH].staff_for(cookies["a.own"]) is None  # logged out
+
+
+class TestCustomerNamespace:
+    @pytest.mark.settings(media_connect_timeout=120.0)
+    async def test_every_customer_event_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        bob = await lab.must_connect("/agent", cookie=cookies["a.other"])
+        c1, t1, k1 = await _call(lab, alice)
+        c2, _, k2 = await _call(lab, bob)
+        waiting = await h.tap()  # customer 3, in the queue: cancel and callback need one
+        c3 = await lab.must_connect("/customer", token=waiting["token"])
+        assert (await c3.call("sync"))["state"] == "queued"
+
+        await lab.locked_out("/customer", "anon")
+        for caller in ("a.own", "a.other", "sup", "trainer", "admin"):
+            cookie = cookies[caller]  # offered as the cookie and as a ticket token
+            await lab.locked_out("/customer", caller, cookie=cookie, token=cookie)
+
+        pairs = (("c.other", c2), ("c.own", c1))  # the intruder first, then the owner
+        for caller, party in pairs:
+            reply = await lab.emit("/customer sync", caller, party, {})
+            assert reply["session_id"] == (k1 if party is c1 else k2)  # only ever their own
+        await lab.smuggle(c2, "sync", {"ticket_id": t1})
+
+        for caller, party in pairs:
+            data = {"session_id": k1, "candidate": CANDIDATE, "sdpMid": "0"}
+            await lab.emit("/customer rtc_candidate", caller, party, data)
+        offer = await browser_offer()
+        for caller, party in pairs:
+            data = {"session_id": k1, "type": "offer", "sdp": offer}
+            reply = await lab.emit("/customer rtc_offer", caller, party, data)
+        assert reply["type"] == "answer" and h.hub.peer_connections == 1
+        for caller, party in pairs:
+            await lab.emit("/customer hangup", caller, party, {"session_id": k1})
+        assert h.service.desk.live_call("customer", t1) is None
+        assert h.service.desk.live_call("customer", c2_ticket(h, k2)) is not None
+
+        # Cancel and callback act on the caller's own ticket, whatever they send.
+        for event in ("callback", "cancel"):
+            await lab.emit(f"/customer {event}", "c.other", c2, {})
+            await lab.smuggle(c2, event, {"ticket_id": waiting["ticket_id"]})
+            await lab.emit(f"/customer {event}", "c.own", c3, {})
+        assert h.service.desk.ticket_state(waiting["ticket_id"]) == "cancelled"
+        lab.check(_rows("/customer"))
+
+
+def c2_ticket(h: Harness, call_id: str) -> str:
+    return next(t.id for t in h.service.desk.tickets.values() if t.call_id == call_id)
+
+
+class TestAgentNamespace:
+    @pytest.mark.settings(media_connect_timeout=120.0)
+    async def test_every_agent_event_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        a = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        b = await lab.must_connect("/agent", cookie=cookies["a.other"])
+        s = await lab.must_connect("/agent", cookie=cookies["sup"])
+        agents = {"a.other": b, "sup": s, "a.own": a}  # intruders first, then the owner
+        intruders = ("a.other", "sup")
+        alice_id = agent_id_of((await h.records.user_by_name("alice"))["id"])
+        sue_id = agent_id_of((await h.records.user_by_name("sue"))["id"])
+
+        # Events that name nothing act on the caller's own agent.
+        for row, data in (
+            ("/agent sync", {}),
+            ("/agent directory", {}),
+            ("/agent away", {"reason": "break"}),
+        ):
+            for caller, party in agents.items():
+                await lab.emit(row, caller, party, data)
+            await lab.smuggle(b, row.split()[1], {**data, "agent_id": alice_id})
+        for caller in intruders:  # each goes Away again, so that offers go to A
+            await lab.emit("/agent ready", caller, agents[caller], {})
+            assert (await agents[caller].call("away")) == {"ok": True}
+        await lab.emit("/agent ready", "a.own", a, {})
+        await lab.smuggle(b, "ready", {"agent_id": alice_id})
+
+        # A ticket rings at A: nobody else may answer it.
+        t0 = await h.tap()
+        c0 = await lab.must_connect("/customer", token=t0["token"])
+        await _offered(a, t0["ticket_id"])
+        for row in ("/agent accept", "/agent decline"):
+            for caller in intruders:
+                await lab.emit(row, caller, agents[caller], {"ticket_id": t0["ticket_id"]})
+        await lab.emit("/agent decline", "a.own", a, {"ticket_id": t0["ticket_id"]})
+        t1 = await h.tap()
+        c1 = await lab.must_connect("/customer", token=t1["token"])
+        await _offered(a, t1["ticket_id"])
+        reply = await lab.emit("/agent accept", "a.own", a, {"ticket_id": t1["ticket_id"]})
+        s1 = reply["session_id"]
+        # B takes customer 0 (A declined them): each agent is now in a call of their own.
+        assert (await b.call("ready")) == {"ok": True}
+        await _offered(b, t0["ticket_id"])
+        assert "session_id" in await b.call("accept", {"ticket_id": t0["ticket_id"]})
+        assert {c0.client.connected, c1.client.connected} == {True}
+
+        await lab.locked_out("/agent", "anon")
+        for caller, token in (("c.own", t1["token"]), ("c.other", t0["token"])):
+            await lab.locked_out("/agent", caller, cookie=token, token=token)
+        for caller in ("trainer", "admin"):
+            await lab.locked_out("/agent", caller, cookie=cookies[caller])
+
+        candidate = {"session_id": s1, "candidate": CANDIDATE, "sdpMid": "0"}
+        for caller, party in agents.items():
+            await lab.emit("/agent rtc_candidate", caller, party, candidate)
+        offer = {"session_id": s1, "type": "offer", "sdp": await browser_offer()}
+        for caller, party in agents.items():
+            reply = await lab.emit("/agent rtc_offer", caller, party, offer)
+        assert reply["type"] == "answer" and h.hub.peer_connections == 1
+
+        # A warm transfer to the supervisor, who declines it: A keeps the call.
+        assert (await s.call("ready")) == {"ok": True}
+        for caller in intruders:
+            data = {"session_id": s1, "queue_id": DEFAULT_QUEUE}
+            await lab.emit("/agent transfer", caller, agents[caller], data)
+        await lab.emit("/agent transfer", "a.own", a, {"session_id": s1, "agent_id": sue_id})
+        await _offered(s, t1["ticket_id"])
+        assert (await s.call("decline", {"ticket_id": t1["ticket_id"]})) == {"ok": True}
+        assert h.service.desk.live_call("agent", alice_id) is not None
+
+        for caller, party in agents.items():
+            await lab.emit("/agent hangup", caller, party, {"session_id": s1})
+        for caller, party in agents.items():
+            data = {"session_id": s1, "disposition": "resolved"}
+            await lab.emit("/agent wrap_up", caller, party, data)
+        assert (await a.call("sync"))["state"] == "ready"
+        lab.check(_rows("/agent"))

@@ -1,0 +1,201 @@
+"""Synthetic camera clips with known ground truth, generated at test time (no committed media).
+
+A deterministic textured scene (a large grayscale "poster": smoothed noise at several scales,
+shapes, checkerboards and text, so there are corners everywhere) is filmed by a virtual camera
+that pans, zooms, rotates and tilts. Every frame comes with the 3x3 matrix that maps scene pixel
+coordinates to frame pixel coordinates (OpenCV's convention: integer coordinates are pixel
+centres), so the true position of any scene point in any frame is known.
+
+Used by tests/unit/test_tracking.py and bench/tracking.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FRAME_SIZE = (640, 480)
+SCENE_SIZE = (2000, 1600)
+
+Camera = Callable[[float], np.ndarray]
+"""Time in 0..1 of the clip -> 3x3 scene-to-frame matrix."""
+
+
+def textured_scene(seed: int = 0, size: tuple[int, int] = SCENE_SIZE) -> np.ndarray:
+    """A grayscale uint8 scene, the same for the same seed."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    base = np.zeros((h, w), np.float32)
+    # Coarse layers are drawn small and scaled up: the same look for a fraction of the cost.
+    for sigma, shrink, weight in ((1.5, 1, 0.35), (5.0, 2, 0.4), (24.0, 8, 0.6)):
+        small = rng.random((h // shrink, w // shrink), dtype=np.float32)
+        layer = cv2.GaussianBlur(small, (0, 0), sigma / shrink)
+        layer = cv2.resize(layer, (w, h), interpolation=cv2.INTER_CUBIC)
+        layer -= layer.mean()
+        base += weight * layer / (layer.std() + 1e-6)
+    img = np.clip(128 + 28 * base, 0, 255).astype(np.uint8)
+
+    for _ in range(w * h // 9000):
+        kind = rng.integers(0, 4)
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        shade = int(rng.integers(0, 256))
+        if kind == 0:
+            dx, dy = rng.integers(8, 70, size=2)
+            cv2.rectangle(img, (x, y), (x + int(dx), y + int(dy)), shade, -1)
+        elif kind == 1:
+            cv2.circle(img, (x, y), int(rng.integers(5, 40)), shade, -1, cv2.LINE_AA)
+        elif kind == 2:
+            x2, y2 = x + int(rng.integers(-90, 90)), y + int(rng.integers(-90, 90))
+            cv2.line(img, (x, y), (x2, y2), shade, int(rng.integers(1, 5)), cv2.LINE_AA)
+        else:
+            text = "".join(chr(int(c)) for c in rng.integers(48, 91, size=int(rng.integers(3, 8))))
+            scale = float(rng.uniform(0.6, 1.8))
+            cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, shade, 2, cv2.LINE_AA)
+    for _ in range(w * h // 120_000):
+        x, y = int(rng.integers(0, w - 80)), int(rng.integers(0, h - 80))
+        cell = int(rng.integers(6, 16))
+        n = int(rng.integers(3, 6))
+        for i in range(n):
+            for j in range(n):
+                if (i + j) % 2 == 0:
+                    x0, y0 = x + i * cell, y + j * cell
+                    cv2.rectangle(img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), 20, -1)
+    # Optics: a real lens never delivers pixel-sharp edges.
+    return cv2.GaussianBlur(img, (0, 0), 0.8)
+
+
+def camera_matrix(
+    *,
+    pan: tuple[float, float] = (0.0, 0.0),
+    zoom: float = 1.0,
+    angle_deg: float = 0.0,
+    yaw_deg: float = 0.0,
+    pitch_deg: float = 0.0,
+    scene_size: tuple[int, int] = SCENE_SIZE,
+    frame_size: tuple[int, int] = FRAME_SIZE,
+    focal: float = 700.0,
+) -> np.ndarray:
+    """Scene -> frame matrix of a camera looking at the scene centre shifted by ``pan``.
+
+    ``zoom`` > 1 magnifies; ``angle_deg`` rolls the camera; ``yaw_deg``/``pitch_deg`` turn it
+    (a perspective change, as when the customer tilts the phone), with ``focal`` in frame pixels.
+    With all defaults the scene centre lands on the frame centre at 1:1.
+    """
+    sw, sh = scene_size
+    fw, fh = frame_size
+    cx, cy = (sw - 1) / 2 + pan[0], (sh - 1) / 2 + pan[1]
+    fx, fy = (fw - 1) / 2, (fh - 1) / 2
+    a = math.radians(angle_deg)
+    c, s = math.cos(a) * zoom, math.sin(a) * zoom
+    similarity = np.array(
+        [[c, -s, fx - c * cx + s * cy], [s, c, fy - s * cx - c * cy], [0, 0, 1]], np.float64
+    )
+    if not yaw_deg and not pitch_deg:
+        return similarity
+    k = np.array([[focal, 0, fx], [0, focal, fy], [0, 0, 1]], np.float64)
+    rotation, _ = cv2.Rodrigues(np.array([math.radians(pitch_deg), math.radians(yaw_deg), 0.0]))
+    return k @ rotation @ np.linalg.inv(k) @ similarity
+
+
+def _wave(t: float, cycles: float = 1.0, phase: float = 0.0) -> float:
+    """0 at t=0, smooth, out and back: sin(2*pi*cycles*t + phase) - sin(phase)."""
+    return math.sin(2 * math.pi * cycles * t + phase) - math.sin(phase)
+
+
+MOTIONS: dict[str, Camera] = {
+    "pan": lambda t: camera_matrix(pan=(160 * _wave(t), 90 * math.sin(math.pi * t))),
+    "zoom": lambda t: camera_matrix(zoom=1.6 ** _wave(t)),
+    "rotate": lambda t: camera_matrix(angle_deg=20 * _wave(t)),
+    "combined": lambda t: camera_matrix(
+        pan=(110 * _wave(t, 0.75), 70 * _wave(t, 0.5)),
+        zoom=1.4 ** _wave(t, 1.0, 0.6),
+        angle_deg=15 * _wave(t, 0.75, 1.2) + 1.5 * math.sin(2 * math.pi * 7 * t),
+    ),
+    "tilt": lambda t: camera_matrix(
+        yaw_deg=10 * _wave(t), pitch_deg=10 * _wave(t, 0.5), pan=(40 * _wave(t, 0.5), 0)
+    ),
+}
+"""Named camera paths. Each is smooth, starts at the identity view and keeps the middle of the
+frame (the 0.3..0.7 box of frame 0) inside the frame throughout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    frames: list[np.ndarray]
+    """Grayscale uint8 frames, H x W."""
+    transforms: list[np.ndarray]
+    """Per frame, the 3x3 scene -> frame pixel matrix (ground truth)."""
+    fps: float
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+    @property
+    def diagonal(self) -> float:
+        w, h = self.size
+        return math.hypot(w, h)
+
+    def to_scene(self, index: int, frame_points: Sequence[tuple[float, float]]) -> np.ndarray:
+        """Scene coordinates of pixel positions in frame ``index``."""
+        pts = np.asarray(frame_points, np.float64).reshape(-1, 1, 2)
+        return cv2.perspectiveTransform(pts, np.linalg.inv(self.transforms[index])).reshape(-1, 2)
+
+    def project(self, index: int, scene_points: np.ndarray) -> np.ndarray:
+        """Pixel positions in frame ``index`` of scene points (N x 2)."""
+        pts = np.asarray(scene_points, np.float64).reshape(-1, 1, 2)
+        return cv2.perspectiveTransform(pts, self.transforms[index]).reshape(-1, 2)
+
+
+def render_clip(
+    motion: str | Camera,
+    *,
+    seconds: float = 4.0,
+    fps: float = 15.0,
+    frame_size: tuple[int, int] = FRAME_SIZE,
+    noise: float = 2.0,
+    seed: int = 0,
+    scene: np.ndarray | None = None,
+) -> Clip:
+    """Film ``scene`` (default: ``textured_scene(seed)``) along a named or given camera path.
+
+    ``fps`` is the rate the tracker sees (the server decodes at a reduced rate, 10-15 fps), so
+    the motion between two frames is what a real camera does in 1/fps seconds. ``noise`` is the
+    standard deviation of per-frame sensor noise in gray levels (seeded, so clips are identical
+    run to run).
+    """
+    camera = MOTIONS[motion] if isinstance(motion, str) else motion
+    if scene is None:
+        scene = textured_scene(seed)
+    sh, sw = scene.shape[:2]
+    n = max(2, round(seconds * fps))
+    rng = np.random.default_rng(seed + 1)
+    fw, fh = frame_size
+    # One field of grain, cropped at a random offset per frame: drawing fresh Gaussian noise for
+    # every frame would cost more than the rendering.
+    grain = rng.normal(0.0, noise, (fh + 64, fw + 64)).round().astype(np.int16)
+    frames, transforms = [], []
+    for i in range(n):
+        h = camera(i / (n - 1))
+        frame = cv2.warpPerspective(
+            scene, h, frame_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        if noise:
+            ox, oy = rng.integers(0, 64, size=2)
+            noisy = frame.astype(np.int16) + grain[oy : oy + fh, ox : ox + fw]
+            frame = np.clip(noisy, 0, 255).astype(np.uint8)
+        frames.append(frame)
+        transforms.append(h)
+    return Clip(frames=frames, transforms=transforms, fps=fps)
+
+
+def region_box(
+    centre: tuple[float, float], size: tuple[float, float] = (0.16, 0.16)
+) -> tuple[float, float, float, float]:
+    """A normalized (x, y, w, h) box centred on a normalized point."""
+    return (centre[0] - size[0] / 2, centre[1] - size[1] / 2, size[0], size[1])
