@@ -21,7 +21,9 @@ Callers (columns):
     admin     staff with role admin
 
 Over HTTP customers present their ticket token as a bearer token and as the session cookie;
-it must grant nothing there.
+only the photo upload takes it. Stills and photos are fetched with a signed link, which is the
+credential: each caller presents the link they would hold (the one the call handed them, their
+own call's link re-pointed at the other call's item, or none).
 
 Cells:
 
@@ -45,12 +47,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 import socketio
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.support.harness import Harness, Party, wait_until
+from tests.support.peers import ClientPeer
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
 from videoassist.http.keys import SIO
@@ -72,6 +77,9 @@ GET /readyz                       allow   allow*  allow*  allow*  allow*  allow 
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
+GET /api/calls/{call_id}/items/{item_id}
+                                  deny    allow   deny    allow   deny    deny    deny    deny
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
@@ -85,6 +93,10 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /customer hangup                  deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer rtc_offer               deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer rtc_candidate           deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer chat                    deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer typing                  deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer source_changed          deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -96,6 +108,12 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /agent wrap_up                    deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent rtc_offer                  deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent rtc_candidate              deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent chat                       deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent typing                     deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent room                       deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent freeze                     deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent unfreeze                   deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent request_source             deny    deny*   deny*   allow   deny    deny    deny    deny
 """
 
 
@@ -208,7 +226,8 @@ class Seen:
 
 
 DENY_CODES = frozenset({"forbidden", "unauthenticated"})
-# Refusals that come after authorization: the state of the desk or of the media, not the caller.
+# Refusals that come after authorization: the state of the desk, the media or the call's
+# room, not who is asking.
 LATER_CODES = frozenset(
     {
         "illegal_transition",
@@ -219,6 +238,8 @@ LATER_CODES = frozenset(
         "bad_candidate",
         "no_session",
         "media_busy",
+        "no_video",
+        "not_frozen",
     }
 )
 
@@ -243,11 +264,19 @@ def judge_status(status: int, body: Any) -> Seen:
 
 
 PASSWORD = "matrix-password-1"
+CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
 
 
 @functools.cache
 def _password_hash() -> str:
     return hash_password(PASSWORD)
+
+
+@functools.cache
+def _png() -> bytes:
+    ok, data = cv2.imencode(".png", np.full((16, 16, 3), 200, dtype=np.uint8))
+    assert ok
+    return bytes(data)
 
 
 async def browser_offer() -> str:
@@ -266,7 +295,12 @@ async def browser_offer() -> str:
     )
 
 
-CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A request body that is not JSON."""
+
+    data: bytes
+    content_type: str
 
 
 class Lab:
@@ -275,10 +309,13 @@ class Lab:
     def __init__(self, harness: Harness) -> None:
         self.h = harness
         self.parties: list[Party] = []
+        self.peers: list[ClientPeer] = []
         self.seen: dict[Cell, Seen] = {}
         self.http = aiohttp.ClientSession(harness.url, cookie_jar=aiohttp.DummyCookieJar())
 
     async def close(self) -> None:
+        for peer in self.peers:
+            await peer.close()
         for party in self.parties:
             if party.client.connected:
                 await party.client.disconnect()
@@ -289,10 +326,15 @@ class Lab:
         assert (row, caller) not in self.seen, f"{row} x {caller} exercised twice"
         self.seen[(row, caller)] = seen
 
-    # socket.io
+    def _live_state(self) -> tuple[Any, ...]:
+        """What a denied request must leave as it was."""
+        rooms = {
+            call_id: (len(s.room.chat), s.room.frozen, sorted(s.room.items))
+            for call_id, s in self.h.hub.sessions.items()
+        }
+        return (self.h.service.desk.dump(), self.h.hub.peer_connections, rooms)
 
-    def _media_and_desk(self) -> tuple[Any, ...]:
-        return (self.h.service.desk.dump(), self.h.hub.peer_connections)
+    # socket.io
 
     async def connect(
         self, namespace: str, *, cookie: str | None = None, token: str | None = None
@@ -320,51 +362,54 @@ class Lab:
 
     async def locked_out(self, namespace: str, caller: str, **credentials: str) -> None:
         """A caller the namespace should refuse: every event of it gets that caller's cell."""
-        before = self._media_and_desk()
+        before = self._live_state()
         party = await self.connect(namespace, **credentials)
         seen = Seen("deny", "refused") if party is None else Seen("allow", "connected")
-        seen = replace(seen, changed=self._media_and_desk() != before)
-        for row in ROWS:
-            if row.startswith(f"{namespace} "):
-                self.record(row, caller, seen)
+        seen = replace(seen, changed=self._live_state() != before)
+        for row in _rows(namespace):
+            self.record(row, caller, seen)
 
     async def emit(self, row: str, caller: str, party: Party, data: dict[str, Any]) -> Any:
         namespace, event = row.split(" ", 1)
         assert party.namespace == namespace
-        before = self._media_and_desk()
+        before = self._live_state()
         reply = await party.call(event, data)
         seen = judge_ack(reply)
-        self.record(row, caller, replace(seen, changed=self._media_and_desk() != before))
+        self.record(row, caller, replace(seen, changed=self._live_state() != before))
         return reply
 
     async def smuggle(self, party: Party, event: str, data: dict[str, Any]) -> None:
         """Naming someone else in an event that takes no id is refused and changes nothing."""
-        before = self._media_and_desk()
+        before = self._live_state()
         reply = await party.call(event, data)
         assert reply["error"]["code"] == "invalid", (event, data, reply)
-        assert self._media_and_desk() == before
+        assert self._live_state() == before
 
     # HTTP
 
-    async def _routing_and_desk(self) -> tuple[Any, ...]:
-        return (await self.h.records.load_config(), self.h.service.desk.dump())
+    async def _stored_state(self) -> tuple[Any, ...]:
+        return (await self.h.records.load_config(), self._live_state())
 
     async def request(
-        self,
-        row: str,
-        caller: str,
-        path: str,
-        body: Any,
-        headers: Mapping[str, str],
-    ) -> aiohttp.ClientResponse:
+        self, row: str, caller: str, path: str, body: Any, headers: Mapping[str, str]
+    ) -> tuple[aiohttp.ClientResponse, Any]:
         method = row.split(" ", 1)[0]
-        before = await self._routing_and_desk()
-        async with self.http.request(method, path, json=body, headers=dict(headers)) as r:
-            data = await r.json() if r.content_type == "application/json" else await r.text()
+        before = await self._stored_state()
+        options: dict[str, Any] = {"headers": dict(headers)}
+        if isinstance(body, Raw):
+            options["data"] = body.data
+            options["headers"]["Content-Type"] = body.content_type
+        elif body is not None:
+            options["json"] = body
+        async with self.http.request(method, path, **options) as r:
+            if r.content_type == "application/json":
+                data = await r.json()
+            else:
+                data = await r.read()
         seen = judge_status(r.status, data)
-        changed = await self._routing_and_desk() != before
+        changed = await self._stored_state() != before
         self.record(row, caller, replace(seen, changed=changed))
-        return r
+        return r, data
 
     def check(self, rows: list[str]) -> None:
         """Every cell of ``rows`` was seen, and as the table says."""
@@ -389,21 +434,29 @@ async def lab(harness: Harness) -> AsyncIterator[Lab]:
     await lab.close()
 
 
-async def _add_staff(harness: Harness, username: str, role: str) -> None:
-    await harness.records.add_user(username, username.title(), _password_hash(), role, time.time())
+def _rows(namespace: str | None) -> list[str]:
+    """The socket.io rows of ``namespace``, or (None) the HTTP rows."""
+    if namespace is None:
+        return [row for row in ROWS if not row.startswith("/")]
+    return [row for row in ROWS if row.startswith(f"{namespace} ")]
 
 
 STAFF = {"a.own": "alice", "a.other": "bob", "sup": "sue", "trainer": "tina", "admin": "ada"}
 ROLES = {"a.own": "agent", "a.other": "agent", "sup": "supervisor", "trainer": "trainer"}
 
 
+async def _add_staff(harness: Harness) -> None:
+    for caller, username in STAFF.items():
+        role = ROLES.get(caller, caller)
+        await harness.records.add_user(
+            username, username.title(), _password_hash(), role, time.time()
+        )
+
+
 async def _staff(lab: Lab) -> dict[str, str]:
     """Every staff caller, logged in over HTTP: caller -> session cookie."""
-    cookies = {}
-    for caller, username in STAFF.items():
-        await _add_staff(lab.h, username, ROLES.get(caller, caller))
-        cookies[caller] = await lab.h.login(username, PASSWORD)
-    return cookies
+    await _add_staff(lab.h)
+    return {caller: await lab.h.login(username, PASSWORD) for caller, username in STAFF.items()}
 
 
 async def _offered(agent: Party, ticket_id: str) -> None:
@@ -413,32 +466,36 @@ async def _offered(agent: Party, ticket_id: str) -> None:
     )
 
 
-async def _call(lab: Lab, agent: Party) -> tuple[Party, str, str]:
-    """A new customer in a live call with ``agent``: (customer, ticket id, their call id)."""
+async def _answer(agent: Party, customer: Party, ticket_id: str) -> tuple[str, str]:
+    """``agent`` takes the waiting ``ticket_id``: (the agent's session id, the customer's call
+    id)."""
     assert (await agent.call("ready")) == {"ok": True}
-    ticket = await lab.h.tap()
-    customer = await lab.must_connect("/customer", token=ticket["token"])
-    await _offered(agent, ticket["ticket_id"])
-    accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
+    await _offered(agent, ticket_id)
+    accepted = await agent.call("accept", {"ticket_id": ticket_id})
     assert "session_id" in accepted, accepted
     matched = await customer.inbox.next("matched")
-    return customer, ticket["ticket_id"], matched["session_id"]
+    return accepted["session_id"], matched["session_id"]
 
 
-def _rows(namespace: str | None) -> list[str]:
-    """The socket.io rows of ``namespace``, or (None) the HTTP rows."""
-    if namespace is None:
-        return [row for row in ROWS if not row.startswith("/")]
-    return [row for row in ROWS if row.startswith(f"{namespace} ")]
+async def _call(lab: Lab, agent: Party) -> tuple[Party, str, str]:
+    """A new customer in a live call with ``agent``: (customer, ticket id, their call id)."""
+    ticket = await lab.h.tap()
+    customer = await lab.must_connect("/customer", token=ticket["token"])
+    _, call_id = await _answer(agent, customer, ticket["ticket_id"])
+    return customer, ticket["ticket_id"], call_id
+
+
+def _ticket_of(h: Harness, call_id: str) -> str:
+    return next(t.id for t in h.service.desk.tickets.values() if t.call_id == call_id)
 
 
 class TestHttp:
     @pytest.mark.settings(taps_burst=50)
     async def test_every_endpoint_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
         h = lab.h
-        for caller, username in STAFF.items():
-            await _add_staff(h, username, ROLES.get(caller, caller))
-        tokens = {"c.own": (await h.tap())["token"], "c.other": (await h.tap())["token"]}
+        await _add_staff(h)
+        t1, t2 = await h.tap(), await h.tap()
+        tokens = {"c.own": t1["token"], "c.other": t2["token"]}
         cookies: dict[str, str] = {}
 
         def credentials(caller: str) -> dict[str, str]:
@@ -453,15 +510,42 @@ class TestHttp:
         # get here. (Eight logins: within the ten a minute one address may try.)
         for caller in CALLERS:
             creds = {"username": STAFF.get(caller, "alice"), "password": PASSWORD}
-            r = await lab.request(
+            r, _ = await lab.request(
                 "POST /api/login", caller, "/api/login", creds, credentials(caller)
             )
             if caller in STAFF:
                 cookies[caller] = r.cookies["va_session"].value
 
-        alice = await h.records.user_by_name("alice")
-        assert alice is not None
-        requests: dict[str, tuple[str, Any]] = {
+        # Two live calls: customer 1 with A, customer 2 with B. Customer 2 shares a photo, so
+        # that they and B hold a valid link of their own.
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        bob = await lab.must_connect("/agent", cookie=cookies["a.other"])
+        c1 = await lab.must_connect("/customer", token=t1["token"])
+        c2 = await lab.must_connect("/customer", token=t2["token"])
+        _, k1 = await _answer(alice, c1, t1["ticket_id"])
+        _, k2 = await _answer(bob, c2, t2["ticket_id"])
+        async with lab.http.post(
+            f"/api/calls/{k2}/photos",
+            data=_png(),
+            headers={"Authorization": f"Bearer {t2['token']}", "Content-Type": "image/png"},
+        ) as r:
+            assert r.status == 201, await r.text()
+            their_sig = (await r.json())["url"].partition("?sig=")[2]
+        photos: dict[str, str] = {}  # c.own's upload: its path, and the link A receives
+
+        def item(caller: str) -> tuple[str, None]:
+            path = photos["path"]
+            if caller == "c.own":
+                return photos["url"], None
+            if caller == "a.own":
+                return photos["agent_url"], None
+            if caller in ("c.other", "a.other"):
+                return f"{path}?sig={their_sig}", None
+            return path, None
+
+        alice_row = await h.records.user_by_name("alice")
+        assert alice_row is not None
+        requests: dict[str, Any] = {
             "GET /api/me": ("/api/me", None),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
@@ -470,6 +554,11 @@ class TestHttp:
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
             "GET /admin": ("/admin", None),
+            "POST /api/calls/{call_id}/photos": (
+                f"/api/calls/{k1}/photos",
+                Raw(_png(), "image/png"),
+            ),
+            "GET /api/calls/{call_id}/items/{item_id}": item,
             "GET /api/admin/config": ("/api/admin/config", None),
             "PUT /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", {"name": "M"}),
             "PUT /api/admin/topics/{topic}": (
@@ -477,16 +566,23 @@ class TestHttp:
                 {"label": "Matrix", "queue_id": "matrix"},
             ),
             "PUT /api/admin/agents/{user_id}": (
-                f"/api/admin/agents/{alice['id']}",
+                f"/api/admin/agents/{alice_row['id']}",
                 {"queues": [DEFAULT_QUEUE]},
             ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
             "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
         }
-        for row, (path, body) in requests.items():
+        for row, spec in requests.items():
             for caller in CALLERS:
-                await lab.request(row, caller, path, body, credentials(caller))
+                path, body = spec(caller) if callable(spec) else spec
+                _, data = await lab.request(row, caller, path, body, credentials(caller))
+                if row.startswith("POST /api/calls/") and caller == "c.own":
+                    photos["url"] = data["url"]
+                    photos["path"] = data["url"].partition("?")[0]
+                    photos["agent_url"] = (await alice.inbox.next("photo"))["url"]
+            if row.startswith("POST /api/calls/"):
+                assert len(h.hub.sessions[k1].room.items) == 1  # customer 1's photo only
         lab.check(_rows(None))
         # The admin created and removed what it asked for; nobody else changed anything.
         config = await h.records.load_config()
@@ -519,18 +615,25 @@ class TestCustomerNamespace:
             assert reply["session_id"] == (k1 if party is c1 else k2)  # only ever their own
         await lab.smuggle(c2, "sync", {"ticket_id": t1})
 
-        for caller, party in pairs:
-            data = {"session_id": k1, "candidate": CANDIDATE, "sdpMid": "0"}
-            await lab.emit("/customer rtc_candidate", caller, party, data)
         offer = await browser_offer()
-        for caller, party in pairs:
-            data = {"session_id": k1, "type": "offer", "sdp": offer}
-            reply = await lab.emit("/customer rtc_offer", caller, party, data)
-        assert reply["type"] == "answer" and h.hub.peer_connections == 1
+        for row, data in (
+            ("/customer rtc_candidate", {"candidate": CANDIDATE, "sdpMid": "0"}),
+            ("/customer rtc_offer", {"type": "offer", "sdp": offer}),
+            ("/customer chat", {"text": "hello"}),
+            ("/customer typing", {"text": "hel"}),
+            ("/customer source_changed", {"source": "screen"}),
+            ("/customer room", {}),
+        ):
+            for caller, party in pairs:
+                reply = await lab.emit(row, caller, party, {"session_id": k1, **data})
+            assert reply.get("ok") is True, (row, reply)
+        assert h.hub.peer_connections == 1
+        assert [line.text for line in h.hub.sessions[k1].room.chat] == ["hello"]
         for caller, party in pairs:
             await lab.emit("/customer hangup", caller, party, {"session_id": k1})
         assert h.service.desk.live_call("customer", t1) is None
-        assert h.service.desk.live_call("customer", c2_ticket(h, k2)) is not None
+        await wait_until(lambda: h.hub.peer_connections == 0, what="the call's media closed")
+        assert h.service.desk.live_call("customer", _ticket_of(h, k2)) is not None
 
         # Cancel and callback act on the caller's own ticket, whatever they send.
         for event in ("callback", "cancel"):
@@ -539,10 +642,6 @@ class TestCustomerNamespace:
             await lab.emit(f"/customer {event}", "c.own", c3, {})
         assert h.service.desk.ticket_state(waiting["ticket_id"]) == "cancelled"
         lab.check(_rows("/customer"))
-
-
-def c2_ticket(h: Harness, call_id: str) -> str:
-    return next(t.id for t in h.service.desk.tickets.values() if t.call_id == call_id)
 
 
 class TestAgentNamespace:
@@ -555,8 +654,10 @@ class TestAgentNamespace:
         s = await lab.must_connect("/agent", cookie=cookies["sup"])
         agents = {"a.other": b, "sup": s, "a.own": a}  # intruders first, then the owner
         intruders = ("a.other", "sup")
-        alice_id = agent_id_of((await h.records.user_by_name("alice"))["id"])
-        sue_id = agent_id_of((await h.records.user_by_name("sue"))["id"])
+        alice_row = await h.records.user_by_name("alice")
+        sue_row = await h.records.user_by_name("sue")
+        assert alice_row is not None and sue_row is not None
+        alice_id, sue_id = agent_id_of(alice_row["id"]), agent_id_of(sue_row["id"])
 
         # Events that name nothing act on the caller's own agent.
         for row, data in (
@@ -587,10 +688,7 @@ class TestAgentNamespace:
         reply = await lab.emit("/agent accept", "a.own", a, {"ticket_id": t1["ticket_id"]})
         s1 = reply["session_id"]
         # B takes customer 0 (A declined them): each agent is now in a call of their own.
-        assert (await b.call("ready")) == {"ok": True}
-        await _offered(b, t0["ticket_id"])
-        assert "session_id" in await b.call("accept", {"ticket_id": t0["ticket_id"]})
-        assert {c0.client.connected, c1.client.connected} == {True}
+        await _answer(b, c0, t0["ticket_id"])
 
         await lab.locked_out("/agent", "anon")
         for caller, token in (("c.own", t1["token"]), ("c.other", t0["token"])):
@@ -598,13 +696,31 @@ class TestAgentNamespace:
         for caller in ("trainer", "admin"):
             await lab.locked_out("/agent", caller, cookie=cookies[caller])
 
-        candidate = {"session_id": s1, "candidate": CANDIDATE, "sdpMid": "0"}
-        for caller, party in agents.items():
-            await lab.emit("/agent rtc_candidate", caller, party, candidate)
-        offer = {"session_id": s1, "type": "offer", "sdp": await browser_offer()}
-        for caller, party in agents.items():
-            reply = await lab.emit("/agent rtc_offer", caller, party, offer)
-        assert reply["type"] == "answer" and h.hub.peer_connections == 1
+        # Customer 1 sends real video, so that A has something to freeze.
+        camera = ClientPeer("red")
+        lab.peers.append(camera)
+        await camera.connect(c1.client, "/customer", s1)
+        customer_side = h.hub.sessions[s1].participants["customer"]
+        await wait_until(
+            lambda: "video" in customer_side.fanouts and customer_side.fanouts["video"].latest,
+            what="customer video at the server",
+        )
+
+        offer = await browser_offer()
+        for row, data in (
+            ("/agent rtc_candidate", {"candidate": CANDIDATE, "sdpMid": "0"}),
+            ("/agent rtc_offer", {"type": "offer", "sdp": offer}),
+            ("/agent chat", {"text": "hello"}),
+            ("/agent typing", {"text": "hel"}),
+            ("/agent room", {}),
+            ("/agent request_source", {"source": "camera_back"}),
+            ("/agent freeze", {}),
+            ("/agent unfreeze", {}),
+        ):
+            for caller, party in agents.items():
+                reply = await lab.emit(row, caller, party, {"session_id": s1, **data})
+            assert reply.get("ok") is True, (row, reply)
+        assert h.hub.peer_connections == 2
 
         # A warm transfer to the supervisor, who declines it: A keeps the call.
         assert (await s.call("ready")) == {"ok": True}
@@ -618,6 +734,7 @@ class TestAgentNamespace:
 
         for caller, party in agents.items():
             await lab.emit("/agent hangup", caller, party, {"session_id": s1})
+        await wait_until(lambda: h.hub.peer_connections == 0, what="the call's media closed")
         for caller, party in agents.items():
             data = {"session_id": s1, "disposition": "resolved"}
             await lab.emit("/agent wrap_up", caller, party, data)

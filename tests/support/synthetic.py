@@ -172,7 +172,6 @@ def render_clip(
     camera = MOTIONS[motion] if isinstance(motion, str) else motion
     if scene is None:
         scene = textured_scene(seed)
-    sh, sw = scene.shape[:2]
     n = max(2, round(seconds * fps))
     rng = np.random.default_rng(seed + 1)
     fw, fh = frame_size

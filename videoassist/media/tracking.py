@@ -23,12 +23,13 @@ position in the *reference* frame (the frame the annotation was drawn on). On ev
    reference region mapped by the current estimate), away from the surviving corners, and given
    reference positions through the inverse of the estimate.
 
-A frame with too few inliers, too small an inlier ratio or an implausible jump keeps the last
-good estimate (a "hold"; the result shows a low ``confidence``). The tracker is **lost** when
-holds last ``lost_after`` frames, when fewer corners survive than an estimate needs, when less
-than ``min_visible`` of the region is inside the frame, when the estimate degenerates (scale out
-of ``scale_limits``, a folded homography), or when the picture changes shape (below). A lost
-tracker stays lost and returns its last result; there is no re-acquisition.
+A frame with too few surviving corners or inliers, too small an inlier ratio or an implausible
+jump is a *hold*: the result keeps the last good position (with a low ``confidence``) and the
+next frame is tracked from the last good frame, so one garbled frame, a blur or a hand passing
+by does not end tracking. The tracker is **lost** when holds last ``lost_after`` frames, when
+less than ``min_visible`` of the region is inside the frame, when the estimate degenerates
+(scale out of ``scale_limits``, a folded homography), or when the picture changes shape
+(below). A lost tracker stays lost and returns its last position; there is no re-acquisition.
 
 Coordinates
 -----------
@@ -77,9 +78,9 @@ class TrackerConfig:
 
     max_side: int = 640
     motion: Literal["similarity", "homography"] = "similarity"
-    max_features: int = 40
+    max_features: int = 30
     """Corners per region; the cost of a frame grows with it (two LK passes per corner)."""
-    reseed_below: int = 24
+    reseed_below: int = 18
     """Pick new corners when fewer inliers than this remain."""
     min_inliers: int = 8
     """Fewer inliers than this and a frame is a hold (or, as survivors, the tracker is lost)."""
@@ -93,7 +94,7 @@ class TrackerConfig:
     """Margin added around the region on each side when picking corners, as a fraction of its
     size; a region smaller than ``min_seed_size`` is grown to that size."""
     min_seed_size: float = 64.0
-    win_size: int = 21
+    win_size: int = 15
     max_level: int = 3
     fb_max_error: float = 1.0
     ransac_threshold: float = 2.0
@@ -143,7 +144,7 @@ class TrackResult:
         return [(float(x), float(y)) for x, y in mapped]
 
     def as_lost(self, reason: LostReason) -> TrackResult:
-        return TrackResult(self.anchors, self.transform, self.inliers, 0.0, True, reason)
+        return TrackResult(self.anchors, self.transform, 0, 0.0, True, reason)
 
 
 def to_gray(frame: VideoFrame, max_side: int | None = None) -> np.ndarray:
@@ -200,11 +201,10 @@ def _scale_of(h: np.ndarray) -> float:
 
 @dataclass(slots=True)
 class _Frames:
-    """Input frames -> working frames; remembers the previous working frame."""
+    """Input frames -> working frames, and what changed about their size."""
 
     max_side: int
     aspect_tolerance: float
-    prev: np.ndarray | None = None
     cur: np.ndarray | None = None
     input_size: tuple[int, int] | None = None
 
@@ -220,17 +220,14 @@ class _Frames:
         work = _working_size(w, h, self.max_side)
         img = gray if (w, h) == work else cv2.resize(gray, work, interpolation=cv2.INTER_AREA)
         old, self.input_size = self.input_size, (w, h)
-        self.prev, self.cur = self.cur, img
-        if old is None or self.prev is None:
+        prev, self.cur = self.cur, img
+        if old is None or prev is None:
             return "first"
         if old == (w, h):
             return "same"
         if abs(math.log((w / h) / (old[0] / old[1]))) > self.aspect_tolerance:
             return "reshaped"
-        if self.prev.shape != img.shape:
-            self.prev = cv2.resize(self.prev, work, interpolation=cv2.INTER_LINEAR)
-            return "rescaled"
-        return "same"
+        return "rescaled" if prev.shape != img.shape else "same"
 
 
 _GRID = np.array([(x, y) for y in np.linspace(0, 1, 5) for x in np.linspace(0, 1, 5)])
@@ -249,6 +246,8 @@ class _Track:
     pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     h: np.ndarray = field(default_factory=lambda: np.eye(3))  # reference px -> current px
     h_prev: np.ndarray = field(default_factory=lambda: np.eye(3))
+    base: np.ndarray | None = None
+    """The working frame ``pts`` are positions in: the last frame that was not a hold."""
     holds: int = 0
     result: TrackResult | None = None
 
@@ -266,8 +265,13 @@ class _Track:
         gh = max((py1 - py0) * (1 + 2 * cfg.grow), cfg.min_seed_size)
         cx, cy = (px0 + px1) / 2, (py0 + py1) / 2
         seed = np.array(
-            [(cx - gw / 2, cy - gh / 2), (cx + gw / 2, cy - gh / 2),
-             (cx + gw / 2, cy + gh / 2), (cx - gw / 2, cy + gh / 2)], np.float64,
+            [
+                (cx - gw / 2, cy - gh / 2),
+                (cx + gw / 2, cy - gh / 2),
+                (cx + gw / 2, cy + gh / 2),
+                (cx - gw / 2, cy + gh / 2),
+            ],
+            np.float64,
         )
         anchor_arr = np.asarray(anchors, np.float64).reshape(-1, 2)
         track = cls(cfg, quad, seed, anchor_arr, (fw, fh))
@@ -277,6 +281,7 @@ class _Track:
             track.seed_quad = (seed - (cx, cy)) * 2 + (cx, cy)
             found = track._pick(frame, cfg.max_features)
         track.pts = track.ref = found
+        track.base = frame
         result = TrackResult(
             tuple((float(a), float(b)) for a, b in anchor_arr), _EYE, len(found), 1.0
         )
@@ -304,15 +309,20 @@ class _Track:
         for px, py in self.pts:
             cv2.circle(mask, (round(px) - x0, round(py) - y0), radius, 0, -1)
         corners = cv2.goodFeaturesToTrack(
-            frame[y0:y1, x0:x1], maxCorners=count, qualityLevel=self.cfg.quality_level,
-            minDistance=self.cfg.min_distance, mask=mask, blockSize=self.cfg.block_size,
+            frame[y0:y1, x0:x1],
+            maxCorners=count,
+            qualityLevel=self.cfg.quality_level,
+            minDistance=self.cfg.min_distance,
+            mask=mask,
+            blockSize=self.cfg.block_size,
         )
         if corners is None:
             return np.zeros((0, 2), np.float32)
-        return (corners.reshape(-1, 2) + (x0, y0)).astype(np.float32)
+        return (corners.reshape(-1, 2) + np.array((x0, y0))).astype(np.float32)
 
-    def rescale(self, sx: float, sy: float) -> None:
+    def rescale(self, base: np.ndarray, sx: float, sy: float) -> None:
         """The working frame changed size (same aspect): move current-frame state along."""
+        self.base = base
         s = np.diag([sx, sy, 1.0])
         self.pts = (self.pts * (sx, sy)).astype(np.float32)
         self.h = s @ self.h
@@ -326,13 +336,10 @@ class _Track:
     def advance(self, frame: np.ndarray, new: np.ndarray, ok: np.ndarray) -> TrackResult:
         assert self.result is not None
         cfg = self.cfg
-        tracked = len(self.pts)
         ref, cur = self.ref[ok], new[ok]
-        if len(cur) < cfg.min_inliers:
-            return self._lose("features")
-        h, inl = self._estimate(ref, cur)
+        h, inl = self._estimate(ref, cur) if len(cur) >= cfg.min_inliers else (None, ok[ok])
         inliers = int(inl.sum()) if h is not None else 0
-        ratio = inliers / max(tracked, 1)
+        ratio = inliers / max(len(self.pts), 1)
         if h is not None and (inliers < cfg.min_inliers or ratio < cfg.min_inlier_ratio):
             h = None
         if h is not None:
@@ -340,19 +347,17 @@ class _Track:
             if not (1 / cfg.max_step_scale <= step <= cfg.max_step_scale):
                 h = None
         if h is None:
+            # A hold: corners, estimate and base frame stay as they were, so the next frame is
+            # tracked from the last good one (a garbled frame or a blur does not end tracking).
             self.holds += 1
-            # Keep the corners that still flow; the next frame may agree again.
-            self.ref, self.pts = ref, cur
             if self.holds >= cfg.lost_after:
                 return self._lose("features")
-            self.h_prev = self.h
-            self.result = TrackResult(
-                self.result.anchors, self.result.transform, inliers, ratio
-            )
+            self.result = TrackResult(self.result.anchors, self.result.transform, inliers, ratio)
             return self.result
         self.holds = 0
         self.h_prev, self.h = self.h, h
         self.ref, self.pts = ref[inl], cur[inl]
+        self.base = frame
 
         scale = _scale_of(h) * math.sqrt(
             (self.ref_size[0] * self.ref_size[1]) / (frame.shape[0] * frame.shape[1])
@@ -379,17 +384,20 @@ class _Track:
         )
         return self.result
 
-    def _estimate(
-        self, ref: np.ndarray, cur: np.ndarray
-    ) -> tuple[np.ndarray | None, np.ndarray]:
+    def _estimate(self, ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         cfg = self.cfg
         if cfg.motion == "homography" and len(cur) >= cfg.homography_min_inliers:
             m, inl = cv2.findHomography(ref, cur, cv2.RANSAC, cfg.ransac_threshold)
             if m is not None and inl is not None:
                 return m.astype(np.float64), inl.ravel().astype(bool)
         m, inl = cv2.estimateAffinePartial2D(
-            ref, cur, method=cv2.RANSAC, ransacReprojThreshold=cfg.ransac_threshold,
-            maxIters=2000, confidence=0.995, refineIters=10,
+            ref,
+            cur,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=cfg.ransac_threshold,
+            maxIters=2000,
+            confidence=0.995,
+            refineIters=10,
         )
         if m is None or inl is None:
             return None, np.zeros(len(cur), bool)
@@ -401,13 +409,16 @@ class _Track:
         x1, y1 = self.region[2]
         grid = _GRID * (x1 - x0, y1 - y0) + (x0, y0)
         p = _map(self.h, grid)
-        inside = (p[:, 0] >= -0.5) & (p[:, 0] <= fw - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] <= fh - 0.5)
+        inside = (
+            (p[:, 0] >= -0.5) & (p[:, 0] <= fw - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] <= fh - 0.5)
+        )
         return float(inside.mean())
 
     def _lose(self, reason: LostReason) -> TrackResult:
         assert self.result is not None
         self.result = self.result.as_lost(reason)
         self.ref = self.pts = np.zeros((0, 2), np.float32)
+        self.base = None
         return self.result
 
 
@@ -415,30 +426,44 @@ def _is_convex(quad: np.ndarray) -> bool:
     return bool(cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)))
 
 
-def _advance_all(frames: _Frames, tracks: Sequence[_Track], cfg: TrackerConfig) -> None:
-    """Flow the corners of every live track in one pair of LK calls, then let each estimate."""
-    live = [t for t in tracks if not t.lost]
-    if not live:
-        return
-    assert frames.prev is not None and frames.cur is not None
-    pts, guess, back = [], [], []
-    for t in live:
-        step, inv = t.expected()
-        pts.append(t.pts)
-        guess.append(_map(step, t.pts.astype(np.float64)))
-        back.append(np.broadcast_to(inv, (len(t.pts), 3, 3)))
-    all_pts = np.concatenate(pts)
-    all_guess = np.concatenate(guess)
-    new, ok = _flow(frames.prev, frames.cur, all_pts, all_guess, np.concatenate(back), cfg)
-    i = 0
-    for t in live:
-        n = len(t.pts)
-        t.advance(frames.cur, new[i : i + n], ok[i : i + n])
-        i += n
+def _groups(tracks: Sequence[_Track]) -> list[list[_Track]]:
+    """Live tracks grouped by base frame: normally one group (the previous frame); a track in a
+    hold has its own."""
+    groups: dict[int, list[_Track]] = {}
+    for t in tracks:
+        if not t.lost and t.base is not None:
+            groups.setdefault(id(t.base), []).append(t)
+    return list(groups.values())
+
+
+def _advance_all(cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig) -> None:
+    """Flow the corners of every track sharing a base frame in one pair of LK calls, then let
+    each track estimate its motion."""
+    for group in _groups(tracks):
+        base = group[0].base
+        assert base is not None
+        pts, guess, back = [], [], []
+        for t in group:
+            step, inv = t.expected()
+            pts.append(t.pts)
+            guess.append(_map(step, t.pts.astype(np.float64)))
+            back.append(np.broadcast_to(inv, (len(t.pts), 3, 3)))
+        new, ok = _flow(
+            base, cur, np.concatenate(pts), np.concatenate(guess), np.concatenate(back), cfg
+        )
+        i = 0
+        for t in group:
+            n = len(t.pts)
+            t.advance(cur, new[i : i + n], ok[i : i + n])
+            i += n
 
 
 def _flow(
-    prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray, back: np.ndarray,
+    prev: np.ndarray,
+    cur: np.ndarray,
+    pts: np.ndarray,
+    guess: np.ndarray,
+    back: np.ndarray,
     cfg: TrackerConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forward-backward LK for the corners of all tracks at once: each LK call builds the
@@ -455,15 +480,27 @@ def _flow(
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
     p0 = _lk_points(pts)
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(
-        prev, cur, p0, _lk_points(guess), winSize=win,
-        maxLevel=cfg.max_level, criteria=crit, flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        prev,
+        cur,
+        p0,
+        _lk_points(guess),
+        winSize=win,
+        maxLevel=cfg.max_level,
+        criteria=crit,
+        flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
     q = p1.reshape(-1, 2).astype(np.float64)
     num = np.einsum("nij,nj->ni", back[:, :2, :2], q) + back[:, :2, 2]
     den = np.einsum("nj,nj->n", back[:, 2, :2], q) + back[:, 2, 2]
     g0 = _lk_points(num / den[:, None])
     p0r, st0, _ = cv2.calcOpticalFlowPyrLK(
-        cur, prev, p1, g0, winSize=win, maxLevel=cfg.max_level, criteria=crit,
+        cur,
+        prev,
+        p1,
+        g0,
+        winSize=win,
+        maxLevel=cfg.max_level,
+        criteria=crit,
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
     fb = np.linalg.norm((p0r - p0).reshape(-1, 2), axis=1)
@@ -476,17 +513,21 @@ def _flow(
 
 def _on_new_frame(frames: _Frames, gray: np.ndarray, tracks: Sequence[_Track]) -> bool:
     """Push a frame; rescale or lose tracks as its size demands. True if tracks may advance."""
-    before = frames.cur.shape if frames.cur is not None else None
     change = frames.push(gray)
     if change == "reshaped":
         for t in tracks:
             if not t.lost:
                 t._lose("resolution")
         return False
-    if change == "rescaled" and before is not None:
-        sy, sx = (n / o for n, o in zip(frames.cur.shape, before, strict=True))  # type: ignore[union-attr]
-        for t in tracks:
-            t.rescale(sx, sy)
+    if change == "rescaled":
+        size = frames.size
+        for group in _groups(tracks):
+            old = group[0].base
+            assert old is not None
+            base = cv2.resize(old, size, interpolation=cv2.INTER_LINEAR)
+            sx, sy = size[0] / old.shape[1], size[1] / old.shape[0]
+            for t in group:
+                t.rescale(base, sx, sy)
     return change != "first"
 
 
@@ -519,7 +560,8 @@ class RegionTracker:
     def update(self, gray: np.ndarray) -> TrackResult:
         """Track into the next frame (a 2-D uint8 array of any size)."""
         if not self.lost and _on_new_frame(self._frames, gray, [self._track]):
-            _advance_all(self._frames, [self._track], self.config)
+            assert self._frames.cur is not None
+            _advance_all(self._frames.cur, [self._track], self.config)
         return self.result
 
     def dump(self) -> dict[str, object]:
@@ -573,7 +615,8 @@ class TrackerSet(Generic[K]):
         """Track every annotation into this frame; new ones start on it (identity result)."""
         tracks = list(self._tracks.values())
         if _on_new_frame(self._frames, gray, tracks):
-            _advance_all(self._frames, tracks, self.config)
+            assert self._frames.cur is not None
+            _advance_all(self._frames.cur, tracks, self.config)
         assert self._frames.cur is not None
         for key, (region, anchors) in self._pending.items():
             self._tracks[key] = _Track.start(self._frames.cur, region, anchors, self.config)
@@ -583,7 +626,9 @@ class TrackerSet(Generic[K]):
     def dump(self) -> dict[str, object]:
         return {
             "working_size": self._frames.size if self._frames.cur is not None else None,
-            "tracks": {str(k): {"corners": len(t.pts), "holds": t.holds, "lost": t.lost}
-                       for k, t in self._tracks.items()},
+            "tracks": {
+                str(k): {"corners": len(t.pts), "holds": t.holds, "lost": t.lost}
+                for k, t in self._tracks.items()
+            },
             "pending": [str(k) for k in self._pending],
         }
