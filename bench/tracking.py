@@ -30,6 +30,7 @@ Run: ``.venv/bin/python -m bench.tracking`` from the repository root (``--help``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -85,14 +86,16 @@ class Template:
 Step = Callable[[int], object]
 
 
-def variants(clip: Clip, yuv: VideoFrame, yuv_hd: VideoFrame) -> dict[str, Callable[[], Step]]:
+def variants(
+    clip: Clip, yuv: VideoFrame, yuv_hd: VideoFrame, config: TrackerConfig
+) -> dict[str, Callable[[], Step]]:
     """Name -> factory of a fresh per-pass stepper (called with the frame index)."""
     frames = clip.frames
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
 
     def ours(n: int) -> Callable[[], Step]:
         def fresh() -> Step:
-            trackers: TrackerSet[int] = TrackerSet()
+            trackers: TrackerSet[int] = TrackerSet(config)
             for i, c in enumerate(CENTRES[:n]):
                 trackers.add(i, region_box(c), [c])
             trackers.update(frames[0])  # seeds: not a tracked frame, not timed
@@ -128,14 +131,16 @@ def variants(clip: Clip, yuv: VideoFrame, yuv_hd: VideoFrame) -> dict[str, Calla
     }
 
 
-def measure(clip: Clip, time_limit: float, min_passes: int) -> dict[str, tuple[list, list]]:
+def measure(
+    clip: Clip, config: TrackerConfig, time_limit: float, min_passes: int
+) -> dict[str, tuple[list[float], list[float]]]:
     rgb = np.zeros((480, 640, 3), np.uint8)
     rgb[..., 0] = rgb[..., 1] = rgb[..., 2] = clip.frames[0]
     yuv = VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
     yuv_hd = VideoFrame.from_ndarray(cv2.resize(rgb, (1280, 720)), format="rgb24").reformat(
         format="yuv420p"
     )
-    factories = variants(clip, yuv, yuv_hd)
+    factories = variants(clip, yuv, yuv_hd, config)
     cpu: dict[str, list[float]] = {name: [] for name in factories}
     wall: dict[str, list[float]] = {name: [] for name in factories}
     deadline = time.monotonic() + time_limit
@@ -155,7 +160,7 @@ def measure(clip: Clip, time_limit: float, min_passes: int) -> dict[str, tuple[l
     return {name: (sorted(cpu[name]), sorted(wall[name])) for name in factories}
 
 
-def accuracy(scene: np.ndarray) -> list[list[object]]:
+def accuracy(scene: np.ndarray, config: TrackerConfig) -> list[list[object]]:
     rows: list[list[object]] = []
     centres = CENTRES[:4]
     for motion in synthetic.MOTIONS:
@@ -171,7 +176,8 @@ def accuracy(scene: np.ndarray) -> list[list[object]]:
                     [(c, False) for c in tpl.update(f)] for f in clip.frames[1:]
                 ]
             else:
-                trackers: TrackerSet[int] = TrackerSet(TrackerConfig(motion=model))  # type: ignore[arg-type]
+                model_config = dataclasses.replace(config, motion=model)
+                trackers: TrackerSet[int] = TrackerSet(model_config)
                 for i, c in enumerate(centres):
                     trackers.add(i, region_box(c), [c])
                 outputs = []
@@ -200,7 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="clip length (15 fps)")
     parser.add_argument("--motion", default="combined", choices=list(synthetic.MOTIONS))
     parser.add_argument("--threads", type=int, default=1, help="cv2.setNumThreads")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="TrackerConfig override for our tracker, e.g. --config win_size=11 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.config:
+        name, _, value = item.partition("=")
+        current = getattr(TrackerConfig(), name)
+        overrides[name] = type(current)(value)
+    config = TrackerConfig(**overrides)
 
     cv2.setNumThreads(args.threads)
     print(f"# bench.tracking — {machine_line()}")
@@ -208,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         f"opencv {cv2.__version__}, numpy {np.__version__}, cv2 threads {cv2.getNumThreads()}; "
         f"clip: {args.motion}, {args.seconds:g} s at 15 fps, 640x480"
     )
+    print(f"tracker config: {overrides or 'defaults'}")
     scene = synthetic.textured_scene()
     clip = render_clip(args.motion, seconds=args.seconds, scene=scene)
-    results = measure(clip, args.time_limit, args.min_passes)
+    results = measure(clip, config, args.time_limit, args.min_passes)
 
     floor = percentile(results["LK floor (1 call, 30 corners)"][0], 50)
     detect = percentile(results["detect (GFTT, whole frame)"][0], 50)
@@ -299,11 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         "15 fps, 60 frames per clip; the issue's budget is a median of 1.5%):"
     )
     print()
-    print(
-        table(
-            ["motion", "similarity (default)", "homography", "template baseline"], accuracy(scene)
-        )
-    )
+    headers = ["motion", "similarity (default)", "homography", "template baseline"]
+    print(table(headers, accuracy(scene, config)))
     return 0 if verdict else 1
 
 

@@ -90,7 +90,8 @@ PALETTE: dict[str, str] = {
 
 _HEX = re.compile(r"#[0-9a-f]{6}")
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# Control characters, line breaks, and the bidi overrides that can make text read backwards.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class AnnotationError(ValueError):
@@ -121,7 +122,6 @@ def _clean_text(v: str) -> str:
     return v
 
 
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Coord = Annotated[float, Strict(), Field(ge=0.0, le=1.0), AfterValidator(_round_coord)]
 Radius = Annotated[float, Strict(), Field(gt=0.0, le=1.0), AfterValidator(_round_coord)]
 Point = tuple[Coord, Coord]
@@ -135,7 +135,6 @@ class _Shape(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        populate_by_name=True,
         serialize_by_alias=True,
     )
 
@@ -145,7 +144,7 @@ class _Shape(BaseModel):
 
 class _Persistent(_Shape):
     lifetime: Annotated[float, Strict(), Field(gt=0.0, le=MAX_LIFETIME)] | None = None
-    sticky: bool = False
+    sticky: Annotated[bool, Strict()] = False
 
 
 class _Stroked(_Persistent):
@@ -210,27 +209,27 @@ class _Stamp(BaseModel):
     lost: bool = False
 
 
-class Arrow(ArrowIn, _Stamp):
+class Arrow(_Stamp, ArrowIn):
     pass
 
 
-class Ellipse(EllipseIn, _Stamp):
+class Ellipse(_Stamp, EllipseIn):
     pass
 
 
-class Rect(RectIn, _Stamp):
+class Rect(_Stamp, RectIn):
     pass
 
 
-class Pen(PenIn, _Stamp):
+class Pen(_Stamp, PenIn):
     pass
 
 
-class Text(TextIn, _Stamp):
+class Text(_Stamp, TextIn):
     pass
 
 
-class Laser(LaserIn, _Stamp):
+class Laser(_Stamp, LaserIn):
     pass
 
 
@@ -612,10 +611,16 @@ def _bounds(ops: list[tuple[str, Any]], width: int, height: int) -> tuple[int, i
             xs += [p[0] for p in pts]
             ys += [p[1] for p in pts]
         elif op == "text":
-            # Generous: no glyph of a bold sans (CJK included) is wider than 1.2 em.
             line, (ox, oy), font, grow = args
-            xs += [ox - font - grow, ox + len(line) * font * 1.2 + grow]
-            ys += [oy - font * 1.2 - grow, oy + font * 0.5 + grow]
+            if _SANS is not None:
+                bx, by, bw, bh = cv2.getTextSize(
+                    (width, height), line, (round(ox), round(oy)), _SANS, round(font), TEXT_WEIGHT
+                )
+                xs += [bx - grow - 1, bx + bw + grow + 1]
+                ys += [by - grow - 1, by + bh + grow + 1]
+            else:  # Generous: no glyph of a bold sans is wider than 1.2 em.
+                xs += [ox - font - grow, ox + len(line) * font * 1.2 + grow]
+                ys += [oy - font * 1.2 - grow, oy + font * 0.5 + grow]
     x0 = max(0, math.floor(min(xs)) - 2)
     y0 = max(0, math.floor(min(ys)) - 2)
     x1 = min(width, math.ceil(max(xs)) + 2)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from socketio import packet
 from socketio.exceptions import ConnectionRefusedError as Unwelcome
 
+from videoassist import annotations
 from videoassist.auth import SESSION_COOKIE, StaffAuth, TicketTokens
 from videoassist.call_content import CallContent, ContentError
 from videoassist.desk import AgentState, DeskError, TicketState
@@ -87,6 +88,28 @@ class ChatIn(Payload):
     text: str = Field(min_length=1, max_length=1000)
 
 
+Target = Field(default="live", max_length=32, pattern=r"^(live|[0-9a-f]{16})$")
+
+
+class AnnotateIn(Payload):
+    session_id: str = Id
+    target: str = Target
+    annotation: dict[str, Any]
+
+
+class PenPointsWire(Payload):
+    session_id: str = Id
+    target: str = Target
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    points: list[Any] = Field(min_length=1, max_length=256)
+
+
+class AnnotationRef(Payload):
+    session_id: str = Id
+    target: str = Target
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class TypingIn(Payload):
     session_id: str = Id
     text: str = Field(default="", max_length=1000)
@@ -99,7 +122,7 @@ class SourceIn(Payload):
 
 class ItemRef(Payload):
     session_id: str = Id
-    target: str = Field(default="live", max_length=32, pattern=r"^(live|[0-9a-f]{16})$")
+    target: str = Target
 
 
 class AwayIn(Payload):
@@ -176,6 +199,14 @@ def event(model: type[M]) -> Callable[[Handler[M]], Callable[..., Awaitable[dict
         return handler
 
     return wrap
+
+
+def _first_problem(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(exc)
 
 
 def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
@@ -533,6 +564,85 @@ class AgentNamespace(_Base):
     @event(TypingIn)
     async def on_typing(self, sid: str, who: dict[str, Any], p: TypingIn) -> None:
         await self._typing(who["agent_id"], p)
+
+    @event(AnnotateIn)
+    async def on_annotate(self, sid: str, who: dict[str, Any], p: AnnotateIn) -> dict[str, Any]:
+        """A mark drawn by the agent: stamped with author and media time, kept with the call and
+        shown to everyone in it. A laser pointer is relayed and forgotten."""
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        try:
+            shape = annotations.parse_client(p.annotation)
+        except ValueError as exc:
+            raise Refusal("invalid", f"annotation: {_first_problem(exc)}") from None
+        room = self.hub.room(call_id)
+        wire = annotations.to_wire(
+            annotations.stamp(shape, author=who["name"], created_at=room.clock())
+        )
+        if shape.kind in annotations.EPHEMERAL_KINDS:
+            await self._to_both(call_id, "laser", {"target": p.target, "annotation": wire})
+            return {"id": wire["id"]}
+        try:
+            room.add_annotation(p.target, wire)
+        except RoomError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        await self.content.log(
+            call_id, "annotate", f"agent:{who['agent_id']}", {"target": p.target, **wire}
+        )
+        await self._to_both(call_id, "annotation", {"target": p.target, "annotation": wire})
+        return {"id": wire["id"]}
+
+    @event(PenPointsWire)
+    async def on_annotate_points(self, sid: str, who: dict[str, Any], p: PenPointsWire) -> None:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        room = self.hub.room(call_id)
+        current = room.annotations.get(p.target, {}).get(p.id)
+        if current is None or current.get("kind") != "pen":
+            raise Refusal("not_found", "no pen stroke with that id")
+        try:
+            more = annotations.parse_pen_points({"id": p.id, "points": p.points})
+            pen = annotations.ANNOTATION_ADAPTER.validate_python(current)
+            wire = annotations.to_wire(annotations.extend_pen(pen, more))
+        except ValueError as exc:
+            raise Refusal("invalid", f"points: {_first_problem(exc)}") from None
+        room.annotations[p.target][p.id] = wire
+        await self.content.log(
+            call_id,
+            "annotate_points",
+            f"agent:{who['agent_id']}",
+            {"target": p.target, "id": p.id, "points": wire["points"][len(current["points"]) :]},
+        )
+        await self._to_both(
+            call_id,
+            "annotation_points",
+            {"target": p.target, "id": p.id, "points": wire["points"][len(current["points"]) :]},
+        )
+
+    @event(AnnotationRef)
+    async def on_annotation_remove(self, sid: str, who: dict[str, Any], p: AnnotationRef) -> None:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        try:
+            self.hub.room(call_id).remove_annotation(p.target, p.id)
+        except RoomError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        await self.content.log(
+            call_id,
+            "annotation_remove",
+            f"agent:{who['agent_id']}",
+            {"target": p.target, "id": p.id},
+        )
+        await self._to_both(call_id, "annotation_removed", {"target": p.target, "id": p.id})
+
+    @event(ItemRef)
+    async def on_annotations_clear(
+        self, sid: str, who: dict[str, Any], p: ItemRef
+    ) -> dict[str, Any]:
+        _, call_id = self._live_call(who["agent_id"], p.session_id)
+        removed = self.hub.room(call_id).clear(p.target)
+        await self.content.log(
+            call_id, "annotations_clear", f"agent:{who['agent_id']}", {"target": p.target}
+        )
+        await self._to_both(call_id, "annotations_cleared", {"target": p.target})
+        return {"removed": removed}
 
     @event(SessionRef)
     async def on_freeze(self, sid: str, who: dict[str, Any], p: SessionRef) -> dict[str, Any]:

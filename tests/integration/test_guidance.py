@@ -187,3 +187,97 @@ class TestPhotos:
                 headers={**headers, "Content-Type": "image/jpeg"},
             ) as r:
                 assert r.status in (401, 403)
+
+
+ARROW = {"kind": "arrow", "id": "a1", "from": [0.2, 0.2], "to": [0.5, 0.6], "color": "red"}
+
+
+class TestAnnotations:
+    async def test_an_agents_arrow_reaches_the_customer_stamped_by_the_server(
+        self, harness: Harness
+    ) -> None:
+        customer, agent, session_id, _ = await _call(harness)
+        forged = {**ARROW, "author": "Mallory"}
+        reply = await agent.call("annotate", {"session_id": session_id, "annotation": forged})
+        assert reply["error"]["code"] == "invalid", "clients cannot name the author"
+        reply = await agent.call("annotate", {"session_id": session_id, "annotation": ARROW})
+        assert reply == {"ok": True, "id": "a1"}
+        got = await customer.inbox.next("annotation")
+        assert got["target"] == "live"
+        mark = got["annotation"]
+        assert (mark["kind"], mark["author"], mark["from"], mark["to"]) == (
+            "arrow",
+            "Alice",
+            [0.2, 0.2],
+            [0.5, 0.6],
+        )
+        assert mark["created_at"] >= 0
+        room = await customer.call("room", {"session_id": session_id})
+        assert [m["id"] for m in room["annotations"]["live"]] == ["a1"]
+
+    async def test_a_pen_stroke_arrives_in_batches_and_can_be_removed_or_cleared(
+        self, harness: Harness
+    ) -> None:
+        customer, agent, session_id, _ = await _call(harness)
+        pen = {"kind": "pen", "id": "p1", "points": [[0.1, 0.1], [0.2, 0.15]]}
+        assert (await agent.call("annotate", {"session_id": session_id, "annotation": pen}))["ok"]
+        more = {"session_id": session_id, "id": "p1", "points": [[0.3, 0.2], [0.4, 0.3]]}
+        assert (await agent.call("annotate_points", more)) == {"ok": True}
+        extra = await customer.inbox.next("annotation_points")
+        assert extra["points"] == [[0.3, 0.2], [0.4, 0.3]]
+        room = await agent.call("room", {"session_id": session_id})
+        assert len(room["annotations"]["live"][0]["points"]) == 4
+
+        assert (await agent.call("annotate", {"session_id": session_id, "annotation": ARROW}))["ok"]
+        ref = {"session_id": session_id, "id": "p1"}
+        assert (await agent.call("annotation_remove", ref)) == {"ok": True}
+        assert (await customer.inbox.next("annotation_removed"))["id"] == "p1"
+        cleared = await agent.call("annotations_clear", {"session_id": session_id})
+        assert cleared == {"ok": True, "removed": 1}
+        await customer.inbox.next("annotations_cleared")
+        kinds = [e["kind"] for e in await harness.records.call_events_of(session_id)]
+        assert kinds == [
+            "annotate",
+            "annotate_points",
+            "annotate",
+            "annotation_remove",
+            "annotations_clear",
+        ]
+
+    async def test_the_laser_pointer_is_relayed_but_never_kept(self, harness: Harness) -> None:
+        customer, agent, session_id, _ = await _call(harness)
+        laser = {"kind": "laser", "id": "l1", "at": [0.5, 0.5]}
+        assert (await agent.call("annotate", {"session_id": session_id, "annotation": laser}))["ok"]
+        assert (await customer.inbox.next("laser"))["annotation"]["at"] == [0.5, 0.5]
+        assert await harness.records.call_events_of(session_id) == []
+        room = await agent.call("room", {"session_id": session_id})
+        assert room["annotations"] == {}
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {**ARROW, "to": [1.5, 0.5]},
+            {**ARROW, "kind": "bomb"},
+            {"kind": "pen", "id": "p", "points": [[0.1, 0.1]] * 300},
+            {"kind": "text", "id": "t", "at": [0.1, 0.1], "text": "x" * 201},
+        ],
+        ids=["off-frame", "unknown-kind", "too-many-points", "long-text"],
+    )
+    async def test_bad_marks_are_refused_and_nothing_is_shown(
+        self, harness: Harness, bad: dict[str, object]
+    ) -> None:
+        customer, agent, session_id, _ = await _call(harness)
+        reply = await agent.call("annotate", {"session_id": session_id, "annotation": bad})
+        assert reply["error"]["code"] == "invalid"
+        assert "annotation" not in customer.inbox.names()
+
+    async def test_customers_cannot_draw_and_outsiders_cannot_draw_into_a_call(
+        self, harness: Harness
+    ) -> None:
+        customer, _, session_id, _ = await _call(harness)
+        reply = await customer.call("annotate", {"session_id": session_id, "annotation": ARROW})
+        assert reply["error"]["code"] == "unknown_event"
+        outsider = await harness.agent(await harness.add_staff("mallory"))
+        reply = await outsider.call("annotate", {"session_id": session_id, "annotation": ARROW})
+        assert reply["error"]["code"] == "forbidden"
+        assert "annotation" not in customer.inbox.names()

@@ -26,16 +26,19 @@ from tests.unit.desk_helpers import (
 from videoassist.desk import (
     AgentReady,
     AgentSignedIn,
+    CancelTimer,
     CustomerCancelled,
     Desk,
     DeskConfig,
     HungUp,
     MaxWaitReached,
     OfferAccepted,
+    OfferDeclined,
     OpenHours,
     QueueConfig,
     QueueFull,
     SaveTicket,
+    SetTimer,
     TicketState,
     TopicRoute,
     WrapUpDone,
@@ -498,3 +501,33 @@ class TestMaxWait:
         assert desk.handle(MaxWaitReached("t1", "general", 61.0)) == []
         assert desk.handle(MaxWaitReached("t2", "general", 63.0)) == []
         assert snapshot(desk) == before
+
+    def test_a_customer_still_ringing_at_max_wait_is_looked_at_again_when_the_ring_ends(
+        self,
+    ) -> None:
+        desk = make_desk(overflowing(ring_timeout=100.0))
+        ready_agent(desk, "a1", 0.0)
+        tap(desk, "t1", 1.0)  # offered to a1 until 101
+        effects = desk.handle(MaxWaitReached("t1", "general", 61.0))
+        assert timers(effects, MaxWaitReached) == [
+            SetTimer("maxwait:t1", 101.0, MaxWaitReached("t1", "general", 101.0))
+        ]
+        assert desk.ticket_state("t1") is T.OFFERED
+
+    def test_a_customer_whose_offer_fails_after_max_wait_overflows(self) -> None:
+        desk = make_desk(overflowing(ring_timeout=100.0))
+        ready_agent(desk, "a1", 0.0)
+        tap(desk, "t1", 1.0)
+        (timer,) = timers(desk.handle(MaxWaitReached("t1", "general", 61.0)), MaxWaitReached)
+        desk.handle(OfferDeclined("a1", "t1", 70.0))
+        desk.handle(timer.event)
+        assert desk.tickets["t1"].queue_id == "backup"
+
+    def test_a_customer_answered_after_max_wait_stays_answered(self) -> None:
+        desk = make_desk(overflowing(ring_timeout=100.0))
+        ready_agent(desk, "a1", 0.0)
+        tap(desk, "t1", 1.0)
+        (timer,) = timers(desk.handle(MaxWaitReached("t1", "general", 61.0)), MaxWaitReached)
+        effects = desk.handle(OfferAccepted("a1", "t1", 70.0))
+        assert CancelTimer("maxwait:t1") in effects
+        assert desk.handle(timer.event) == []

@@ -515,8 +515,18 @@ class Desk:
 
     def _on_max_wait(self, ev: MaxWaitReached, out: list[Effect]) -> None:
         ticket = self.tickets.get(ev.ticket_id)
+        if ticket is not None and ticket.state is T.OFFERED and ticket.queue_id == ev.queue_id:
+            # Still ringing: look again when the ring ends, in case nobody answers.
+            assert ticket.offer is not None
+            due = ticket.offer.expires_at
+            out.append(
+                SetTimer(
+                    _max_wait_timer(ticket.id), due, MaxWaitReached(ticket.id, ev.queue_id, due)
+                )
+            )
+            return
         if ticket is None or ticket.state is not T.QUEUED or ticket.queue_id != ev.queue_id:
-            return  # answered, offered or moved meanwhile
+            return  # answered or moved meanwhile
         queue = self._queue(ticket.queue_id)
         if queue.overflow_to is not None and not ticket.callback:
             self._move(ticket, queue.overflow_to)
@@ -1148,7 +1158,9 @@ class Desk:
                 ticket = self._best_ticket_for(agent, at)
                 if ticket is not None:
                     self._offer(ticket, agent, at, out)
-        for queue_id in self._dirty_queues:
+        # In configuration order, not set order: a set of strings iterates in an order that
+        # changes with the process's hash seed, and the same events must give the same offers.
+        for queue_id in [q for q in self.config.queues if q in self._dirty_queues]:
             line, pool = self.lines[queue_id], self.pools[queue_id]
             while line and pool:
                 ticket_id = line.first(accept=lambda t: self._has_agent_for(t, at))

@@ -98,6 +98,10 @@ class TrackerConfig:
     max_level: int = 3
     fb_max_error: float = 1.0
     ransac_threshold: float = 2.0
+    crop_margin: int = 16
+    """LK runs on the frames cropped to the corners and their expected positions, plus the reach
+    of a window at the coarsest pyramid level (``win_size // 2 << max_level``), plus this. A
+    tighter crop puts mirrored border pixels under the coarse windows and breaks fast motion."""
     homography_min_inliers: int = 20
     """With ``motion="homography"``: fewer corners than this and the similarity is used."""
     min_visible: float = 0.35
@@ -183,6 +187,12 @@ def _normalizer(size: tuple[int, int]) -> np.ndarray:
     return np.array([[1 / w, 0, 0.5 / w], [0, 1 / h, 0.5 / h], [0, 0, 1]], np.float64)
 
 
+def _denormalizer(size: tuple[int, int]) -> np.ndarray:
+    """The inverse of ``_normalizer``."""
+    w, h = size
+    return np.array([[w, 0, -0.5], [0, h, -0.5], [0, 0, 1]], np.float64)
+
+
 def _working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     s = min(1.0, max_side / max(width, height))
     return max(1, round(width * s)), max(1, round(height * s))
@@ -193,10 +203,13 @@ def _as_matrix(h: np.ndarray) -> Matrix:
     return tuple(tuple(float(v) for v in row) for row in h)  # type: ignore[return-value]
 
 
-def _scale_of(h: np.ndarray) -> float:
-    """Linear scale of a (nearly) similarity matrix: sqrt of the 2x2 determinant."""
-    a = h[:2, :2] / h[2, 2]
-    return math.sqrt(abs(float(np.linalg.det(a))))
+_NEXT = np.array([1, 2, 3, 0])
+
+
+def _area(quad: np.ndarray) -> float:
+    """Signed area of a quadrilateral (shoelace); positive for the corner order used here."""
+    x, y = quad[:, 0], quad[:, 1]
+    return 0.5 * float(x @ y[_NEXT] - y @ x[_NEXT])
 
 
 @dataclass(slots=True)
@@ -245,9 +258,14 @@ class _Track:
     ref: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     h: np.ndarray = field(default_factory=lambda: np.eye(3))  # reference px -> current px
-    h_prev: np.ndarray = field(default_factory=lambda: np.eye(3))
+    h_inv: np.ndarray = field(default_factory=lambda: np.eye(3))
+    h_prev: np.ndarray = field(default_factory=lambda: np.eye(3))  # of the previous good frame
+    h_prev_inv: np.ndarray = field(default_factory=lambda: np.eye(3))
     base: np.ndarray | None = None
     """The working frame ``pts`` are positions in: the last frame that was not a hold."""
+    scale: float = 1.0
+    """Linear size of the region now over its size in the reference frame, in working pixels."""
+    region_area: float = 1.0
     holds: int = 0
     result: TrackResult | None = None
 
@@ -274,7 +292,7 @@ class _Track:
             np.float64,
         )
         anchor_arr = np.asarray(anchors, np.float64).reshape(-1, 2)
-        track = cls(cfg, quad, seed, anchor_arr, (fw, fh))
+        track = cls(cfg, quad, seed, anchor_arr, (fw, fh), region_area=_area(quad))
         found = track._pick(frame, cfg.max_features)
         if len(found) < cfg.min_inliers:
             # A plain region: look a little wider before giving up.
@@ -324,14 +342,19 @@ class _Track:
         """The working frame changed size (same aspect): move current-frame state along."""
         self.base = base
         s = np.diag([sx, sy, 1.0])
-        self.pts = (self.pts * (sx, sy)).astype(np.float32)
-        self.h = s @ self.h
-        self.h_prev = s @ self.h_prev
+        s_inv = np.diag([1 / sx, 1 / sy, 1.0])
+        self.pts = (self.pts * np.array((sx, sy))).astype(np.float32)
+        self.h, self.h_inv = s @ self.h, self.h_inv @ s_inv
+        self.h_prev, self.h_prev_inv = s @ self.h_prev, self.h_prev_inv @ s_inv
+        self.scale *= math.sqrt(sx * sy)
 
     def expected(self) -> tuple[np.ndarray, np.ndarray]:
-        """Constant-velocity guess: the last frame-to-frame motion, and its inverse."""
-        step = self.h @ np.linalg.inv(self.h_prev)
-        return step, np.linalg.inv(step)
+        """Constant-velocity guess: the last frame-to-frame motion, and its inverse, once per
+        frame since the base frame (more than one after holds)."""
+        step, back = self.h @ self.h_prev_inv, self.h_prev @ self.h_inv
+        for _ in range(self.holds):
+            step, back = step @ (self.h @ self.h_prev_inv), back @ (self.h_prev @ self.h_inv)
+        return step, back
 
     def advance(self, frame: np.ndarray, new: np.ndarray, ok: np.ndarray) -> TrackResult:
         assert self.result is not None
@@ -342,10 +365,12 @@ class _Track:
         ratio = inliers / max(len(self.pts), 1)
         if h is not None and (inliers < cfg.min_inliers or ratio < cfg.min_inlier_ratio):
             h = None
-        if h is not None:
-            step = _scale_of(h) / _scale_of(self.h)
-            if not (1 / cfg.max_step_scale <= step <= cfg.max_step_scale):
-                h = None
+        quad = _map(h, self.region) if h is not None else self.region
+        scale = math.sqrt(max(_area(quad), 0.0) / self.region_area)
+        if h is not None and not (
+            1 / cfg.max_step_scale <= scale / self.scale <= cfg.max_step_scale
+        ):
+            h = None
         if h is None:
             # A hold: corners, estimate and base frame stay as they were, so the next frame is
             # tracked from the last good one (a garbled frame or a blur does not end tracking).
@@ -354,30 +379,32 @@ class _Track:
                 return self._lose("features")
             self.result = TrackResult(self.result.anchors, self.result.transform, inliers, ratio)
             return self.result
+        assert h is not None
         self.holds = 0
-        self.h_prev, self.h = self.h, h
+        self.h_prev, self.h_prev_inv = self.h, self.h_inv
+        self.h, self.h_inv = h, np.linalg.inv(h)
         self.ref, self.pts = ref[inl], cur[inl]
         self.base = frame
+        self.scale = scale
 
-        scale = _scale_of(h) * math.sqrt(
-            (self.ref_size[0] * self.ref_size[1]) / (frame.shape[0] * frame.shape[1])
-        )
-        if not (cfg.scale_limits[0] <= scale <= cfg.scale_limits[1]):
+        # Compared in normalized terms, so that a resolution change is not a zoom.
+        size = scale * math.sqrt(self.ref_size[0] * self.ref_size[1] / frame.size)
+        if not (cfg.scale_limits[0] <= size <= cfg.scale_limits[1]):
             return self._lose("degenerate")
-        if cfg.motion == "homography" and not _is_convex(_map(h, self.region)):
+        if cfg.motion == "homography" and not _is_convex(quad):
             return self._lose("degenerate")
-        if self._visible(frame) < cfg.min_visible:
+        if self._visible(frame, quad) < cfg.min_visible:
             return self._lose("left_frame")
 
         if inliers < cfg.reseed_below:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             if len(fresh):
-                back = _map(np.linalg.inv(h), fresh.astype(np.float64)).astype(np.float32)
+                back = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
                 self.ref = np.concatenate([self.ref, back])
                 self.pts = np.concatenate([self.pts, fresh])
 
         fh, fw = frame.shape
-        t = _normalizer((fw, fh)) @ h @ np.linalg.inv(_normalizer(self.ref_size))
+        t = _normalizer((fw, fh)) @ h @ _denormalizer(self.ref_size)
         anchors = _map(t, self.anchors)
         self.result = TrackResult(
             tuple((float(a), float(b)) for a, b in anchors), _as_matrix(t), inliers, ratio
@@ -401,18 +428,21 @@ class _Track:
         )
         if m is None or inl is None:
             return None, np.zeros(len(cur), bool)
-        return np.vstack([m, (0.0, 0.0, 1.0)]).astype(np.float64), inl.ravel().astype(bool)
+        h = np.eye(3)
+        h[:2] = m
+        return h, inl.ravel().astype(bool)
 
-    def _visible(self, frame: np.ndarray) -> float:
+    def _visible(self, frame: np.ndarray, quad: np.ndarray) -> float:
+        """The share of the region inside the frame (sampled on a 5x5 grid)."""
         fh, fw = frame.shape
+        lo, hi = quad.min(0), quad.max(0)
+        if lo[0] >= -0.5 and lo[1] >= -0.5 and hi[0] <= fw - 0.5 and hi[1] <= fh - 0.5:
+            return 1.0
         x0, y0 = self.region[0]
         x1, y1 = self.region[2]
-        grid = _GRID * (x1 - x0, y1 - y0) + (x0, y0)
-        p = _map(self.h, grid)
-        inside = (
-            (p[:, 0] >= -0.5) & (p[:, 0] <= fw - 0.5) & (p[:, 1] >= -0.5) & (p[:, 1] <= fh - 0.5)
-        )
-        return float(inside.mean())
+        p = _map(self.h, _GRID * np.array((x1 - x0, y1 - y0)) + np.array((x0, y0)))
+        inside = (p[:, 0] >= -0.5) & (p[:, 0] <= fw - 0.5) & (p[:, 1] >= -0.5)
+        return float((inside & (p[:, 1] <= fh - 0.5)).mean())
 
     def _lose(self, reason: LostReason) -> TrackResult:
         assert self.result is not None
@@ -437,25 +467,13 @@ def _groups(tracks: Sequence[_Track]) -> list[list[_Track]]:
 
 
 def _advance_all(cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig) -> None:
-    """Flow the corners of every track sharing a base frame in one pair of LK calls, then let
-    each track estimate its motion."""
-    for group in _groups(tracks):
-        base = group[0].base
-        assert base is not None
-        pts, guess, back = [], [], []
-        for t in group:
-            step, inv = t.expected()
-            pts.append(t.pts)
-            guess.append(_map(step, t.pts.astype(np.float64)))
-            back.append(np.broadcast_to(inv, (len(t.pts), 3, 3)))
-        new, ok = _flow(
-            base, cur, np.concatenate(pts), np.concatenate(guess), np.concatenate(back), cfg
-        )
-        i = 0
-        for t in group:
-            n = len(t.pts)
-            t.advance(cur, new[i : i + n], ok[i : i + n])
-            i += n
+    for t in tracks:
+        if t.lost or t.base is None:
+            continue
+        step, back = t.expected()
+        guess = _map(step, t.pts.astype(np.float64))
+        new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
+        t.advance(cur, new, ok)
 
 
 def _flow(
@@ -466,36 +484,46 @@ def _flow(
     back: np.ndarray,
     cfg: TrackerConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Forward-backward LK for the corners of all tracks at once: each LK call builds the
-    pyramids of both frames, which is most of its cost, so one pair of calls serves every track.
+    """Forward-backward LK of one track's corners from ``prev`` to ``cur``.
 
-    ``guess``: where each corner is expected in ``cur``; ``back``: per corner, the 3x3 expected
-    motion from ``cur`` back to ``prev`` (the starting point of the backward pass, so that a
-    fast pan does not fail the check for lack of a guess). Returns the new positions and a mask
-    of corners that were found both ways, came back to within ``fb_max_error`` of where they
-    started, and are inside the frame."""
+    ``guess``: where each corner is expected in ``cur``; ``back``: the 3x3 expected motion from
+    ``cur`` back to ``prev``, the starting point of the backward pass (without it a fast pan
+    would fail the check for lack of a guess). Returns the new positions and a mask of corners
+    found both ways that came back to within ``fb_max_error`` of where they started and are
+    inside the frame.
+
+    Both passes run on a crop of the two frames around the corners and their guesses (see
+    ``crop_margin``): every LK call builds the pyramids and derivatives of its images, which at
+    640x480 costs more than tracking 30 corners, and a region is a small part of the frame.
+    """
     if len(pts) == 0:
         return pts.reshape(0, 2), np.zeros(0, bool)
+    fh, fw = cur.shape
+    both = np.concatenate([pts, guess])
+    margin = (cfg.win_size // 2 << cfg.max_level) + cfg.crop_margin
+    x0, y0 = np.floor(both.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(both.max(0)).astype(int) + margin + 1
+    x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), fw), min(int(y1), fh)
+    offset = np.array((x0, y0), np.float64)
+    a, b = prev[y0:y1, x0:x1], cur[y0:y1, x0:x1]
     win = (cfg.win_size, cfg.win_size)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
-    p0 = _lk_points(pts)
+    p0 = _lk_points(pts - offset)
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(
-        prev,
-        cur,
+        a,
+        b,
         p0,
-        _lk_points(guess),
+        _lk_points(guess - offset),
         winSize=win,
         maxLevel=cfg.max_level,
         criteria=crit,
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
-    q = p1.reshape(-1, 2).astype(np.float64)
-    num = np.einsum("nij,nj->ni", back[:, :2, :2], q) + back[:, :2, 2]
-    den = np.einsum("nj,nj->n", back[:, 2, :2], q) + back[:, 2, 2]
-    g0 = _lk_points(num / den[:, None])
+    new = p1.reshape(-1, 2).astype(np.float64) + offset
+    g0 = _lk_points(_map(back, new) - offset)
     p0r, st0, _ = cv2.calcOpticalFlowPyrLK(
-        cur,
-        prev,
+        b,
+        a,
         p1,
         g0,
         winSize=win,
@@ -504,11 +532,9 @@ def _flow(
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
     fb = np.linalg.norm((p0r - p0).reshape(-1, 2), axis=1)
-    h, w = cur.shape
-    new = p1.reshape(-1, 2)
-    inside = (new[:, 0] >= 0) & (new[:, 0] <= w - 1) & (new[:, 1] >= 0) & (new[:, 1] <= h - 1)
+    inside = (new[:, 0] >= 0) & (new[:, 0] <= fw - 1) & (new[:, 1] >= 0) & (new[:, 1] <= fh - 1)
     ok = (st1.ravel() == 1) & (st0.ravel() == 1) & (fb <= cfg.fb_max_error) & inside
-    return new, ok
+    return new.astype(np.float32), ok
 
 
 def _on_new_frame(frames: _Frames, gray: np.ndarray, tracks: Sequence[_Track]) -> bool:

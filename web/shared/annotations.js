@@ -203,9 +203,12 @@ function scratchFor(ctx) {
 }
 
 // Draw `annotations` in order over whatever the context holds (the caller clears it).
-// width/height: the size of the video frame in the context's units (its current transform
-// applies, so a page can scale for devicePixelRatio). now: the media time, or undefined.
+// width/height: the size of the video frame in the context's units (default: the canvas; the
+// context's transform applies, so a page can scale for devicePixelRatio). now: the media time
+// in seconds, or undefined to ignore time (no expiry, no fading).
 export function drawAnnotations(ctx, annotations, { width, height, now } = {}) {
+  width = width ?? ctx.canvas.width;
+  height = height ?? ctx.canvas.height;
   for (const a of annotations) {
     const alpha = visibility(a, now);
     if (alpha <= 0) continue;
@@ -257,20 +260,25 @@ const round4 = (v) => Math.round(v * 10000) / 10000;
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
 // Pointer (mouse, touch or pen event) to normalized [x, y] over the picture, clamped to 0..1.
+// Pointer and mouse events carry clientX/Y themselves; touch events in their touches.
+const pointOf = (event) => event.touches?.[0] ?? event.changedTouches?.[0] ?? event;
+
 export function normalize(event, element) {
   const r = contentRect(element);
+  const { clientX, clientY } = pointOf(event);
   if (r.width <= 0 || r.height <= 0) return [0, 0];
   return [
-    round4(clamp01((event.clientX - r.left) / r.width)),
-    round4(clamp01((event.clientY - r.top) / r.height)),
+    round4(clamp01((clientX - r.left) / r.width)),
+    round4(clamp01((clientY - r.top) / r.height)),
   ];
 }
 
 // Whether the pointer is over the picture rather than the letterbox bars around it.
 export function isOverPicture(event, element) {
   const r = contentRect(element);
-  const x = event.clientX - r.left;
-  const y = event.clientY - r.top;
+  const { clientX, clientY } = pointOf(event);
+  const x = clientX - r.left;
+  const y = clientY - r.top;
   return x >= 0 && y >= 0 && x <= r.width && y <= r.height;
 }
 

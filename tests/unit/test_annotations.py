@@ -1,0 +1,317 @@
+"""Annotation models (what a client may send, what the server keeps) and the OpenCV renderer."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from videoassist.annotations import (
+    ANNOTATION_ADAPTER,
+    LASER_FADE,
+    MAX_ANNOTATION_BYTES,
+    MAX_PEN_POINTS,
+    PALETTE,
+    AnnotationError,
+    Arrow,
+    Laser,
+    Pen,
+    Rect,
+    draw,
+    extend_pen,
+    parse_client,
+    parse_pen_points,
+    simplify,
+    stamp,
+    stroke_px,
+    to_wire,
+    visibility,
+)
+
+RED_BGR = (0x30, 0x3B, 0xFF)  # PALETTE["red"] = #ff3b30
+
+
+def is_red(pixel: np.ndarray) -> bool:
+    """Red up to anti-aliasing: edges that fall on pixel boundaries keep ~97% coverage."""
+    return all(abs(int(v) - c) <= 12 for v, c in zip(pixel, RED_BGR, strict=True))
+
+
+def shape(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": "a1", "kind": "rect", "x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}
+    return {**base, **fields}
+
+
+def made(data: dict[str, Any], created_at: float = 1.0, author: str = "agent-7") -> Any:
+    return stamp(parse_client(data), author=author, created_at=created_at)
+
+
+def black(width: int = 640, height: int = 480) -> np.ndarray:
+    return np.zeros((height, width, 3), np.uint8)
+
+
+class TestWhatAClientMaySend:
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"id": "a", "kind": "arrow", "from": [0, 0], "to": [1, 1]},
+            {"id": "e", "kind": "ellipse", "center": [0.5, 0.5], "radii": [0.2, 0.1]},
+            {"id": "r", "kind": "rect", "x": 0, "y": 0, "w": 1, "h": 1},
+            {"id": "p", "kind": "pen", "points": [[0.1, 0.1], [0.2, 0.3]]},
+            {"id": "t", "kind": "text", "at": [0.1, 0.1], "text": "Tap here", "size": 40},
+            {"id": "l", "kind": "laser", "at": [0.5, 0.5]},
+        ],
+    )
+    def test_every_kind_parses_from_a_dict_and_from_json_text(self, data: dict[str, Any]) -> None:
+        assert parse_client(data) == parse_client(json.dumps(data))
+        assert parse_client(data).kind == data["kind"]
+
+    def test_an_unknown_kind_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="kind"):
+            parse_client({"id": "x", "kind": "star", "at": [0.5, 0.5]})
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"x": -0.01},
+            {"x": 1.5, "w": 0},
+            {"x": 0.6, "w": 0.5},  # right edge past the frame
+            {"h": 0.95},
+            {"x": "0.5"},
+            {"x": True},
+            {"x": float("nan")},
+        ],
+    )
+    def test_coordinates_outside_the_frame_or_not_numbers_are_refused(
+        self, fields: dict[str, Any]
+    ) -> None:
+        with pytest.raises(ValidationError):
+            parse_client(shape(**fields))
+
+    def test_arrow_ends_must_lie_in_the_frame_too(self) -> None:
+        with pytest.raises(ValidationError):
+            parse_client({"id": "a", "kind": "arrow", "from": [0.5, 0.5], "to": [1.02, 0.5]})
+
+    def test_coordinates_are_rounded_to_four_decimals(self) -> None:
+        rect = parse_client(shape(x=0.123456789, y=0.5, w=0.1, h=0.2))
+        assert rect.x == 0.1235
+
+    def test_a_pen_stroke_holds_at_most_the_cap_of_points(self) -> None:
+        points = [[i / 1000, 0.5] for i in range(MAX_PEN_POINTS)]
+        assert len(parse_client({"id": "p", "kind": "pen", "points": points}).points) == 256
+        with pytest.raises(ValidationError, match="at most 256"):
+            parse_client({"id": "p", "kind": "pen", "points": [*points, [0.9, 0.9]]})
+        with pytest.raises(ValidationError):
+            parse_client({"id": "p", "kind": "pen", "points": []})
+
+    def test_text_is_one_short_line(self) -> None:
+        ok = {"id": "t", "kind": "text", "at": [0.1, 0.1], "text": "x" * 200}
+        assert parse_client(ok).text == "x" * 200
+        for bad in ("x" * 201, "two\nlines", "   ", "\u202eevil", ""):
+            with pytest.raises(ValidationError):
+                parse_client({**ok, "text": bad})
+
+    def test_author_and_created_at_are_the_servers_to_set(self) -> None:
+        for extra in ({"author": "boss"}, {"created_at": 0.0}, {"lost": True}, {"zzz": 1}):
+            with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+                parse_client(shape(**extra))
+
+    def test_colors_are_palette_names_or_hex_and_come_out_as_hex(self) -> None:
+        assert parse_client(shape(color="Blue")).color == PALETTE["blue"]
+        assert parse_client(shape(color="#A0b1C2")).color == "#a0b1c2"
+        for bad in ("chartreuse", "#fff", "#12345g", "rgb(1,2,3)", "red; x"):
+            with pytest.raises(ValidationError):
+                parse_client(shape(color=bad))
+
+    @pytest.mark.parametrize(
+        "fields", [{"width": 0.5}, {"width": 49}, {"lifetime": 0}, {"lifetime": 3601}]
+    )
+    def test_width_and_lifetime_stay_in_their_ranges(self, fields: dict[str, Any]) -> None:
+        with pytest.raises(ValidationError):
+            parse_client(shape(**fields))
+
+    def test_ids_are_short_and_safe(self) -> None:
+        assert parse_client(shape(id="Ab-9_x")).id == "Ab-9_x"
+        for bad in ("", "a b", "<script>", "x" * 41):
+            with pytest.raises(ValidationError):
+                parse_client(shape(id=bad))
+
+    def test_a_payload_over_8_kib_is_refused_before_it_is_parsed(self) -> None:
+        # 256 points written with full float precision: fine in count, too big on the wire.
+        points = [[0.123456789012345 + i * 1e-6, 0.987654321098765] for i in range(MAX_PEN_POINTS)]
+        data = {"id": "p", "kind": "pen", "points": points}
+        assert len(json.dumps(data)) > MAX_ANNOTATION_BYTES
+        with pytest.raises(AnnotationError, match="8192"):
+            parse_client(data)
+        with pytest.raises(AnnotationError):
+            parse_client(json.dumps(data).encode())
+
+    def test_a_full_pen_stroke_with_rounded_coordinates_fits_the_size_cap(self) -> None:
+        points = [[0.1234 + i * 0.0001, 0.5678] for i in range(MAX_PEN_POINTS)]
+        data = {"id": "p" * 40, "kind": "pen", "points": points, "color": "#123456"}
+        assert len(json.dumps(data, separators=(",", ":"))) < MAX_ANNOTATION_BYTES
+        parse_client(data)
+
+
+class TestStampedRecords:
+    def test_stamp_adds_the_author_and_media_time_and_keeps_the_shape(self) -> None:
+        arrow = made({"id": "a", "kind": "arrow", "from": [0.1, 0.2], "to": [0.3, 0.4]}, 12.5)
+        assert isinstance(arrow, Arrow)
+        assert (arrow.author, arrow.created_at, arrow.lost) == ("agent-7", 12.5, False)
+        assert arrow.from_ == (0.1, 0.2)
+
+    def test_the_wire_form_uses_from_and_round_trips(self) -> None:
+        arrow = made({"id": "a", "kind": "arrow", "from": [0.1, 0.2], "to": [0.3, 0.4]})
+        wire = to_wire(arrow)
+        assert wire["from"] == [0.1, 0.2] and "from_" not in wire
+        assert ANNOTATION_ADAPTER.validate_python(wire) == arrow
+        assert json.loads(json.dumps(wire)) == wire
+
+    def test_pen_points_arrive_in_batches_up_to_the_cap(self) -> None:
+        pen = made({"id": "p", "kind": "pen", "points": [[0.1, 0.1]]})
+        assert isinstance(pen, Pen)
+        more = parse_pen_points({"id": "p", "points": [[0.2, 0.2], [0.3, 0.3]]})
+        assert extend_pen(pen, more).points == [(0.1, 0.1), (0.2, 0.2), (0.3, 0.3)]
+        with pytest.raises(AnnotationError, match="do not belong"):
+            extend_pen(pen, parse_pen_points({"id": "q", "points": [[0.2, 0.2]]}))
+        full = parse_pen_points({"id": "p", "points": [[0.5, 0.5]] * MAX_PEN_POINTS})
+        with pytest.raises(AnnotationError, match="at most 256"):
+            extend_pen(pen, full)
+
+
+class TestSimplify:
+    def test_points_on_a_straight_line_collapse_to_its_ends(self) -> None:
+        line = [(i / 10, i / 20) for i in range(11)]
+        assert simplify(line, 0.001) == [(0.0, 0.0), (1.0, 0.5)]
+
+    def test_a_corner_further_than_epsilon_is_kept(self) -> None:
+        pts = [(0.0, 0.0), (0.5, 0.02), (1.0, 0.0)]
+        assert simplify(pts, 0.01) == pts
+        assert simplify(pts, 0.03) == [(0.0, 0.0), (1.0, 0.0)]
+
+    def test_a_closed_loop_survives(self) -> None:
+        loop = [(0.5 + 0.2 * math.cos(t / 8), 0.5 + 0.2 * math.sin(t / 8)) for t in range(51)]
+        loop.append(loop[0])
+        kept = simplify(loop, 0.005)
+        assert 8 < len(kept) < len(loop)
+        assert kept[0] == kept[-1] == loop[0]
+
+    def test_short_inputs_come_back_unchanged(self) -> None:
+        assert simplify([], 0.1) == []
+        assert simplify([(0.1, 0.2)], 0.1) == [(0.1, 0.2)]
+        assert simplify([(0.1, 0.2), (0.3, 0.4)], 0.1) == [(0.1, 0.2), (0.3, 0.4)]
+
+
+class TestTime:
+    def test_an_annotation_shows_from_its_creation_until_its_lifetime_ends(self) -> None:
+        rect = made(shape(lifetime=5.0), created_at=10.0)
+        assert visibility(rect, 9.9) == 0.0
+        assert visibility(rect, 10.0) == 1.0
+        assert visibility(rect, 14.99) == 1.0
+        assert visibility(rect, 15.0) == 0.0
+        assert visibility(rect, None) == 1.0
+        assert visibility(made(shape(), created_at=10.0), 1e6) == 1.0
+
+    def test_the_laser_fades_out_over_a_second(self) -> None:
+        laser = made({"id": "l", "kind": "laser", "at": [0.5, 0.5]}, created_at=3.0)
+        assert isinstance(laser, Laser)
+        assert visibility(laser, 3.0) == 1.0
+        assert visibility(laser, 3.0 + LASER_FADE / 2) == pytest.approx(0.5)
+        assert visibility(laser, 3.0 + LASER_FADE) == 0.0
+
+    def test_a_lost_sticky_mark_is_drawn_at_half_strength(self) -> None:
+        rect = made(shape(sticky=True)).model_copy(update={"lost": True})
+        assert visibility(rect, 2.0) == 0.5
+
+
+class TestDraw:
+    def test_a_red_rect_has_red_edges_and_an_untouched_inside(self) -> None:
+        rect = made(shape(color="red", width=6))
+        out = draw(black(), [rect], now=2.0)
+        # 6 reference px at a 480 px short side is 4 px, centred on y = 48 and x = 64.
+        assert stroke_px(6, 640, 480) == 4.0
+        for y, x in [(46, 200), (49, 200), (200, 62), (200, 65), (48, 384), (288, 200)]:
+            assert is_red(out[y, x]), (y, x, out[y, x])
+        assert out[45, 200].max() <= 10 and out[50, 200].max() <= 10  # anti-aliasing fringe
+        assert not out[51:285, 67:381].any(), "the inside of the rect was drawn on"
+        assert not out[:45].any(), "ink above the rect"
+
+    def test_the_input_frame_is_not_modified(self) -> None:
+        frame = black()
+        draw(frame, [made(shape())])
+        assert not frame.any()
+
+    def test_marks_keep_their_place_and_relative_size_at_any_resolution(self) -> None:
+        arrow = made({"id": "a", "kind": "arrow", "from": [0.2, 0.5], "to": [0.8, 0.5]})
+        small = draw(black(640, 480), [arrow])
+        large = draw(black(1280, 960), [arrow])
+        ink_small = int((small.max(axis=2) > 127).sum())
+        ink_large = int((large.max(axis=2) > 127).sum())
+        assert ink_large == pytest.approx(4 * ink_small, rel=0.05)
+        assert tuple(large[480, 640]) == RED_BGR
+
+    def test_the_arrow_head_is_at_the_tip_and_wider_than_the_shaft(self) -> None:
+        arrow = made({"id": "a", "kind": "arrow", "from": [0.1, 0.5], "to": [0.9, 0.5]})
+        out = draw(black(), [arrow])
+        column = lambda x: int((out[:, x].max(axis=1) > 127).sum())  # noqa: E731
+        assert column(300) == 4  # the shaft: 4 px
+        # The head is 3 x 4 px long with its base at x = 576 - 12 cos 28 deg = 565.4.
+        assert column(566) >= 9
+        assert out[240, 574].any() and not out[240, 580].any()  # tip at x = 576
+
+    def test_expired_and_future_annotations_are_not_drawn(self) -> None:
+        rect = made(shape(lifetime=1.0), created_at=5.0)
+        assert not draw(black(), [rect], now=6.5).any()
+        assert not draw(black(), [rect], now=4.0).any()
+        assert draw(black(), [rect], now=5.5).any()
+
+    def test_the_laser_dot_fades(self) -> None:
+        laser = made({"id": "l", "kind": "laser", "at": [0.5, 0.5], "color": "white"}, 1.0)
+        assert tuple(draw(black(), [laser], now=1.0)[240, 320]) == (255, 255, 255)
+        half = draw(black(), [laser], now=1.5)[240, 320]
+        assert all(abs(int(v) - 128) <= 1 for v in half)
+        assert not draw(black(), [laser], now=2.0).any()
+
+    def test_a_lost_sticky_mark_is_grey_and_translucent(self) -> None:
+        rect = made(shape(color="red", sticky=True)).model_copy(update={"lost": True})
+        pixel = draw(black(), [rect])[48, 200]
+        grey = round(0.299 * 255 + 0.587 * 0x3B + 0.114 * 0x30)
+        assert pixel[0] == pixel[1] == pixel[2] == round(grey / 2)
+
+    def test_a_pen_dot_and_stroke_and_an_ellipse_ink_where_they_should(self) -> None:
+        dot = made({"id": "d", "kind": "pen", "points": [[0.5, 0.5]], "width": 12})
+        stroke = made({"id": "s", "kind": "pen", "points": [[0.1, 0.9], [0.3, 0.9]]})
+        ellipse = made({"id": "e", "kind": "ellipse", "center": [0.5, 0.5], "radii": [0.25, 0.25]})
+        out = draw(black(), [dot, stroke, ellipse])
+        assert tuple(out[240, 320]) == RED_BGR  # the dot
+        assert tuple(out[432, 128]) == RED_BGR  # the stroke
+        assert tuple(out[240, 160]) == RED_BGR and tuple(out[120, 320]) == RED_BGR  # ellipse
+        assert not out[200, 250].any()  # between the dot and the ring
+
+    def test_text_inks_below_and_to_the_right_of_its_anchor(self) -> None:
+        text = made({"id": "t", "kind": "text", "at": [0.25, 0.25], "text": "Here", "size": 48})
+        ys, xs = np.nonzero(draw(black(), [text]).max(axis=2) > 127)
+        assert xs.min() >= 160 - 3 and ys.min() >= 120 - 3
+        assert ys.max() < 120 + 48 and xs.max() < 160 + 4 * 48
+
+    def test_the_image_must_be_bgr_uint8(self) -> None:
+        with pytest.raises(ValueError, match="BGR"):
+            draw(np.zeros((10, 10), np.uint8), [])
+        with pytest.raises(ValueError, match="BGR"):
+            draw(np.zeros((10, 10, 3), np.float32), [])
+
+    def test_annotations_are_painted_in_order(self) -> None:
+        under = made(shape(color="red", width=12))
+        over = made(shape(id="b", color="blue", width=6))
+        assert tuple(draw(black(), [under, over])[48, 200]) == (0xFF, 0x84, 0x0A)
+        assert tuple(draw(black(), [over, under])[48, 200]) == RED_BGR
+
+
+def test_rect_model_is_frozen() -> None:
+    rect = made(shape())
+    assert isinstance(rect, Rect)
+    with pytest.raises(ValidationError):
+        rect.x = 0.2  # type: ignore[misc]
