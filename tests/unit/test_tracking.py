@@ -6,7 +6,10 @@ where the ground-truth transform puts the scene point that was under it in the f
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from collections.abc import Sequence, Set
 
 import cv2
@@ -290,3 +293,17 @@ class TestToGray:
         frame = VideoFrame.from_ndarray(np.zeros((720, 1280, 3), np.uint8), format="rgb24")
         assert to_gray(frame, max_side=640).shape == (360, 640)
         assert to_gray(frame).shape == (720, 1280)
+
+
+def test_importing_the_tracker_loads_no_event_loop_or_media_stack() -> None:
+    """It runs in a worker thread on frames handed to it; it must not drag asyncio or aiortc in."""
+    probe = (
+        "import json, sys; import videoassist.media.tracking; "
+        "print(json.dumps(sorted({n.partition('.')[0] for n in sys.modules} & "
+        "{'asyncio', 'aiohttp', 'aiortc', 'av', 'socketio'})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -13,7 +13,8 @@ position in the *reference* frame (the frame the annotation was drawn on). On ev
 1. The corners are moved from the previous frame to this one by pyramidal Lucas-Kanade optical
    flow, started from a constant-velocity guess (the last frame-to-frame motion applied again),
    and flowed back again; a corner that does not come back to where it started (forward-backward
-   error) or falls off the frame is dropped.
+   error) or falls off the frame is dropped. Both passes run on a crop of the two frames around
+   the region: building pyramids of whole frames would cost more than the tracking itself.
 2. One robust estimate maps reference positions to current positions: a similarity (rotation,
    uniform scale, translation; ``estimateAffinePartial2D`` with RANSAC) or, with
    ``motion="homography"`` and enough corners, a homography. Estimating from the reference frame
@@ -83,7 +84,8 @@ class TrackerConfig:
     reseed_below: int = 18
     """Pick new corners when fewer inliers than this remain."""
     min_inliers: int = 8
-    """Fewer inliers than this and a frame is a hold (or, as survivors, the tracker is lost)."""
+    """Fewer corners surviving the flow, or fewer inliers, than this and a frame is a hold; also
+    the least a region needs at the start (else it is lost for ``"texture"``)."""
     min_inlier_ratio: float = 0.3
     lost_after: int = 3
     """Consecutive holds before the tracker is lost."""
@@ -97,6 +99,7 @@ class TrackerConfig:
     win_size: int = 15
     max_level: int = 3
     fb_max_error: float = 1.0
+    """Forward-backward distance (pixels) above which a corner is dropped."""
     ransac_threshold: float = 2.0
     crop_margin: int = 16
     """LK runs on the frames cropped to the corners and their expected positions, plus the reach
@@ -160,7 +163,9 @@ def to_gray(frame: VideoFrame, max_side: int | None = None) -> np.ndarray:
     w, h = frame.width, frame.height
     if max_side and max(w, h) > max_side:
         s = max_side / max(w, h)
-        frame = frame.reformat(width=round(w * s), height=round(h * s), format="gray")
+        frame = frame.reformat(
+            width=round(w * s), height=round(h * s), format="gray", interpolation="AREA"
+        )
     return np.ascontiguousarray(frame.to_ndarray(format="gray"))
 
 
@@ -499,6 +504,8 @@ def _flow(
     if len(pts) == 0:
         return pts.reshape(0, 2), np.zeros(0, bool)
     fh, fw = cur.shape
+    # A guess off the frame is no use, and a wild one (a long hold) must not blow up the crop.
+    guess = np.clip(guess, (0, 0), (fw - 1, fh - 1))
     both = np.concatenate([pts, guess])
     margin = (cfg.win_size // 2 << cfg.max_level) + cfg.crop_margin
     x0, y0 = np.floor(both.min(0)).astype(int) - margin
@@ -638,11 +645,17 @@ class TrackerSet(Generic[K]):
         yield from self._pending
 
     def update(self, gray: np.ndarray) -> dict[K, TrackResult]:
-        """Track every annotation into this frame; new ones start on it (identity result)."""
+        """Track every annotation into this frame; new ones start on it (identity result).
+
+        Lost trackers keep being reported (lost, at their last position) until removed."""
         tracks = list(self._tracks.values())
+        was_lost = {key for key, t in self._tracks.items() if t.lost}
         if _on_new_frame(self._frames, gray, tracks):
             assert self._frames.cur is not None
             _advance_all(self._frames.cur, tracks, self.config)
+        for key, t in self._tracks.items():
+            if t.lost and key not in was_lost and t.result is not None:
+                logger.debug("TrackerSet(%x) %r lost: %s", id(self), key, t.result.reason)
         assert self._frames.cur is not None
         for key, (region, anchors) in self._pending.items():
             self._tracks[key] = _Track.start(self._frames.cur, region, anchors, self.config)

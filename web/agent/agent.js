@@ -1,11 +1,14 @@
 // Agent console: log in, go Ready, answer offers, talk over video, wrap up.
+import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
+import { MarksLayer } from "/static/shared/marks.js";
 import { ServerPeer, call, openSocket, show, stopStream } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   socket: null, me: null, offer: null, countdown: null, ringer: null,
   sessionId: null, peer: null, camera: null, wrapSession: null, chat: null, frozen: null,
+  marks: null, tool: "arrow", drawing: null, mine: [], shown: null, markSeq: 0, lastLaser: 0,
 };
 window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
 
@@ -169,6 +172,133 @@ function start() {
     $("customer-source").textContent = data.source === "screen" ? "Customer is sharing their screen" : "Customer is on camera";
   });
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
+  state.marks = new MarksLayer({ canvas: $("marks"), socket });
+  state.marks.show($("remote"), "live");
+}
+
+// --- Drawing on the customer's picture
+
+function markId() {
+  state.markSeq += 1;
+  return `m${Date.now().toString(36)}${state.markSeq}`;
+}
+
+function picture() {
+  return $("still").hidden ? $("remote") : $("still");
+}
+
+function style() {
+  return { color: $("mark-color").value, width: Number($("mark-width").value) };
+}
+
+async function sendMark(annotation) {
+  try {
+    await call(state.socket, "annotate", {
+      session_id: state.sessionId, target: state.marks.target, annotation,
+    });
+    if (annotation.kind !== "laser") state.mine.push({ target: state.marks.target, id: annotation.id });
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+function shapeFrom(kind, a, b, extra) {
+  const [x0, y0] = a;
+  const [x1, y1] = b;
+  if (kind === "arrow") return { kind, from: a, to: b, ...extra };
+  if (kind === "rect") {
+    return { kind, x: Math.min(x0, x1), y: Math.min(y0, y1), w: Math.abs(x1 - x0), h: Math.abs(y1 - y0), ...extra };
+  }
+  return {
+    kind: "ellipse",
+    center: [(x0 + x1) / 2, (y0 + y1) / 2],
+    radii: [Math.max(0.002, Math.abs(x1 - x0) / 2), Math.max(0.002, Math.abs(y1 - y0) / 2)],
+    ...extra,
+  };
+}
+
+const batcher = new StrokeBatcher(({ points, first }) => {
+  if (!state.sessionId || !points.length) return;
+  if (first) {
+    state.drawing = { id: markId() };
+    sendMark({ kind: "pen", id: state.drawing.id, points, ...style() });
+  } else if (state.drawing) {
+    call(state.socket, "annotate_points", {
+      session_id: state.sessionId, target: state.marks.target, id: state.drawing.id, points,
+    }).catch((err) => message(err.message, true));
+  }
+});
+
+function pointerDown(ev) {
+  if (!state.sessionId || !isOverPicture(ev, picture())) return;
+  ev.preventDefault();
+  $("marks").setPointerCapture(ev.pointerId);
+  const at = normalize(ev, picture());
+  if (state.tool === "pen") batcher.begin(at);
+  else if (state.tool === "text") {
+    const text = $("mark-text").value.trim();
+    if (!text) {
+      message("Type the label text first, then click where it goes.");
+      $("mark-text").focus();
+      return;
+    }
+    sendMark({ kind: "text", id: markId(), at, text, color: style().color });
+  } else if (state.tool !== "laser") state.drawing = { start: at };
+}
+
+function pointerMove(ev) {
+  if (!state.sessionId) return;
+  const at = normalize(ev, picture());
+  if (state.tool === "laser") {
+    const now = performance.now();
+    if (now - state.lastLaser > 100 && isOverPicture(ev, picture())) {
+      state.lastLaser = now;
+      sendMark({ kind: "laser", id: markId(), at, color: style().color });
+    }
+    return;
+  }
+  if (state.tool === "pen") batcher.add(at);
+  else if (state.drawing && state.drawing.start) {
+    state.marks.preview = { ...shapeFrom(state.tool, state.drawing.start, at, style()), id: "preview" };
+  }
+}
+
+function pointerUp(ev) {
+  if (!state.sessionId) return;
+  const at = normalize(ev, picture());
+  if (state.tool === "pen") batcher.end(at);
+  else if (state.drawing && state.drawing.start) {
+    const [x0, y0] = state.drawing.start;
+    if (Math.hypot(at[0] - x0, at[1] - y0) > 0.005) {
+      sendMark({ ...shapeFrom(state.tool, state.drawing.start, at, style()), id: markId() });
+    }
+  }
+  state.drawing = null;
+  state.marks.preview = null;
+}
+
+function pickTool(ev) {
+  state.tool = ev.currentTarget.dataset.tool;
+  for (const b of document.querySelectorAll(".tool")) b.setAttribute("aria-pressed", String(b === ev.currentTarget));
+}
+
+async function undo() {
+  const last = state.mine.pop();
+  if (!last) return;
+  try {
+    await call(state.socket, "annotation_remove", { session_id: state.sessionId, ...last });
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+async function clearMarks() {
+  try {
+    await call(state.socket, "annotations_clear", { session_id: state.sessionId, target: state.marks.target });
+    state.mine = state.mine.filter((m) => m.target !== state.marks.target);
+  } catch (err) {
+    message(err.message, true);
+  }
 }
 
 function showStill(url) {
@@ -176,6 +306,11 @@ function showStill(url) {
   if (url) still.src = url;
   else still.removeAttribute("src");
   still.hidden = !url;
+  state.shown = url;
+  if (state.marks) {
+    const target = url ? (state.frozen && url.includes(state.frozen) ? state.frozen : photoId(url)) : "live";
+    state.marks.show(url ? still : $("remote"), target);
+  }
   $("freeze").textContent = state.frozen ? "Unfreeze" : "Freeze";
   $("freeze").setAttribute("aria-pressed", String(Boolean(state.frozen)));
 }
@@ -186,6 +321,11 @@ async function toggleFreeze() {
   } catch (err) {
     message(err.message, true);
   }
+}
+
+function photoId(url) {
+  const match = /\/items\/([0-9a-f]{16})/.exec(url);
+  return match ? match[1] : "live";
 }
 
 function addPhoto(item) {
@@ -325,6 +465,7 @@ async function startSession(data) {
   try {
     const room = await call(state.socket, "room", { session_id: data.session_id });
     state.chat.start(data.session_id, room.chat);
+    state.marks.load(room.annotations);
     state.frozen = room.frozen;
     showStill(room.frozen && room.items[room.frozen] ? room.items[room.frozen].url : null);
     $("photos").replaceChildren();
@@ -381,6 +522,8 @@ function endSession(data) {
   state.peer = null;
   state.frozen = null;
   showStill(null);
+  state.marks.reset();
+  state.mine = [];
   $("photos").replaceChildren();
   $("customer-source").textContent = "";
   stopStream(state.camera);
@@ -435,6 +578,13 @@ $("wrapup-form").addEventListener("submit", wrapUp);
 $("logout").addEventListener("click", logout);
 $("transfer-open").addEventListener("click", openTransfer);
 $("freeze").addEventListener("click", toggleFreeze);
+$("marks").addEventListener("pointerdown", pointerDown);
+$("marks").addEventListener("pointermove", pointerMove);
+$("marks").addEventListener("pointerup", pointerUp);
+$("marks").addEventListener("pointercancel", () => { batcher.cancel(); state.drawing = null; state.marks.preview = null; });
+for (const b of document.querySelectorAll(".tool")) b.addEventListener("click", pickTool);
+$("undo").addEventListener("click", undo);
+$("clear-marks").addEventListener("click", clearMarks);
 $("ask-screen").addEventListener("click", () => requestSource("screen"));
 $("ask-back").addEventListener("click", () => requestSource("camera_back"));
 $("mute-audio").addEventListener("click", (ev) => toggleTrack("audio", ev.currentTarget, "Mute mic", "Unmute mic"));

@@ -1,5 +1,6 @@
 // Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
 import { ChatPanel } from "/static/shared/chat.js";
+import { MarksLayer } from "/static/shared/marks.js";
 import {
   AckError, ServerPeer, call, formatSeconds, openSocket, show, stopStream,
 } from "/static/shared/signaling.js";
@@ -9,6 +10,7 @@ const TOKEN_KEY = "videoassist.ticket";
 const state = {
   socket: null, token: null, camera: null, screen: null, peer: null, sessionId: null,
   iceServers: [], callback: false, finished: false, chat: null, facing: "user", pendingSource: null,
+  marks: null, frozen: null,
 };
 // For tests and debugging: the live peer connection.
 window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
@@ -178,10 +180,13 @@ function connect(token) {
   });
   socket.on("session_ended", (data) => finish(data.reason));
   socket.on("closed", (data) => finish(data.reason));
-  socket.on("frozen", (data) => showStill(data.url));
-  socket.on("unfrozen", () => showStill(null));
+  socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
+  socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer" });
+  if (state.marks) state.marks.reset();
+  else state.marks = new MarksLayer({ canvas: $("marks"), socket });
+  state.marks.show($("preview"), "live");
 }
 
 function showStill(url) {
@@ -190,6 +195,9 @@ function showStill(url) {
   else still.removeAttribute("src");
   still.hidden = !url;
   $("live-status").textContent = url ? "The agent froze the picture to point something out." : "Live video.";
+  if (state.marks) {
+    state.marks.show(url ? still : $("preview"), url && state.frozen ? state.frozen : "live");
+  }
 }
 
 const SOURCE_PROMPTS = {
@@ -314,6 +322,8 @@ async function startCall(sessionId) {
   try {
     const room = await call(state.socket, "room", { session_id: sessionId });
     state.chat.start(sessionId, room.chat);
+    state.marks.load(room.annotations);
+    state.frozen = room.frozen;
     if (room.frozen && room.items[room.frozen]) showStill(room.items[room.frozen].url);
   } catch (err) {
     state.chat.start(sessionId);
