@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import socketio
+
 from tests.support.harness import Harness, Inbox, Party, test_settings, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
 from videoassist.settings import Settings
@@ -164,9 +166,9 @@ class AutoAgent:
             try:
                 leg = await self._answer(offer["ticket_id"], offered_at)
             except Exception as exc:
-                logger.warning("agent %s could not take %s: %r", self.name, offer, exc)
+                logger.warning("agent %s could not take %s: %r", self.name, offer["ticket_id"], exc)
                 if not slot.done():
-                    slot.set_exception(exc)
+                    slot.set_exception(AgentLegFailed(repr(exc)))
                 continue
             if slot.done():  # the customer gave up already
                 await leg.peer.close()
@@ -174,7 +176,12 @@ class AutoAgent:
                 slot.set_result(leg)
 
     async def _answer(self, ticket_id: str, offered_at: float) -> AgentLeg:
-        reply = await self.party.call("accept", {"ticket_id": ticket_id})
+        started = time.perf_counter()
+        try:
+            reply = await self.party.call("accept", {"ticket_id": ticket_id})
+        except socketio.exceptions.TimeoutError:
+            waited = time.perf_counter() - started
+            raise TimeoutError(f"no ack to 'accept' within {waited:.0f} s") from None
         if "error" in reply:
             raise RuntimeError(f"accept refused: {reply['error']}")
         leg = AgentLeg(self, reply["session_id"], ClientPeer("blue"), offered_at)
@@ -245,7 +252,8 @@ async def end_call(
                 await customer.close()
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        problem = f"{exc!r} during '{stages[-1]}' after {elapsed / 1000:.0f} s"
+        what = "no ack" if isinstance(exc, socketio.exceptions.TimeoutError) else repr(exc)
+        problem = f"{what} during '{stages[-1]}', gave up after {elapsed / 1000:.0f} s"
         if leg is not None:
             await leg.peer.close()
         if customer_peer is not None:
@@ -259,7 +267,16 @@ async def end_call(
 
 
 class CallFailed(Exception):
-    pass
+    """A call that never reached its first frame: what failed, after which milestone, when."""
+
+    def __init__(self, what: str, elapsed: float) -> None:
+        super().__init__(f"{what} (at {elapsed:.1f} s)")
+        self.what = what
+        self.elapsed = elapsed
+
+
+class AgentLegFailed(Exception):
+    """The auto-accepting agent could not take the call (set on the customer's slot)."""
 
 
 async def call_once(harness: Harness, board: Switchboard) -> Sample:
@@ -308,9 +325,9 @@ async def call_once(harness: Harness, board: Switchboard) -> Sample:
         if not isinstance(exc, Exception):
             raise
         last = max(clock.marks, key=lambda n: clock.marks[n], default="the tap")
-        elapsed = (time.perf_counter() - clock.t0) * 1000
+        elapsed = time.perf_counter() - clock.t0
         also = f"; then {problem}" if problem else ""
-        raise CallFailed(f"{exc!r} at {elapsed:.0f} ms, last milestone {last}{also}") from exc
+        raise CallFailed(f"{exc!r} after milestone {last}{also}", elapsed) from exc
     board.forget(ticket_id)
     problem = await end_call(leg, customer, customer_peer)
     return Sample(total, clock.marks, colour, retries, problem)
@@ -377,6 +394,7 @@ class Series:
     samples: list[Sample] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rounds: list[list[float]] = field(default_factory=list)  # concurrent: totals (ms) per round
+    failed_at: list[float] = field(default_factory=list)  # seconds after the tap
 
     def add_round(self, results: list[Sample | BaseException]) -> None:
         for result in results:
@@ -385,8 +403,12 @@ class Series:
 
     def add(self, result: Sample | BaseException) -> None:
         if isinstance(result, BaseException):
-            self.errors.append(repr(result))
-            logger.warning("%s: a call failed: %r", self.name, result)
+            if isinstance(result, CallFailed):
+                self.errors.append(result.what)
+                self.failed_at.append(result.elapsed)
+            else:
+                self.errors.append(repr(result))
+            logger.warning("%s: a call failed: %s", self.name, result)
         else:
             self.samples.append(result)
 
@@ -765,8 +787,13 @@ def report(
         for text, count in Counter(x.hangup_problem for x in s.samples if x.hangup_problem).items():
             lines.append(f"hang-up after a measured call in {s.name}: {count}x {text}")
     for s in series.values():
-        for err in Counter(s.errors).most_common():
-            lines.append(f"failure in {s.name}: {err[1]}x {err[0]}")
+        for err, count in Counter(s.errors).most_common():
+            lines.append(f"failure in {s.name}: {count}x {err}")
+        if s.failed_at:
+            lines.append(
+                f"  (failed calls gave up {min(s.failed_at):.1f}-{max(s.failed_at):.1f} s "
+                "after their tap)"
+            )
     lines += [f"{count}x {note}" if count > 1 else note for note, count in Counter(notes).items()]
     if tally.counts:
         lines.append("warnings/errors logged during the run:")

@@ -139,7 +139,7 @@ class _Shape(BaseModel):
     )
 
     id: AnnotationId
-    color: Color = "red"
+    color: Color = PALETTE["red"]
 
 
 class _Persistent(_Shape):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import cv2
 import numpy as np
 from playwright.async_api import Browser, Page, expect
@@ -86,3 +88,46 @@ async def test_chat_freeze_and_photo_between_two_browsers(
     await agent.locator("#photos button").click()
     await expect(agent.locator("#still")).to_be_visible()
     assert errors == []
+
+
+def _reddish(png: bytes) -> int:
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    b, g, r = image[..., 0], image[..., 1], image[..., 2]
+    return int(((r > 200) & (g < 110) & (b < 110)).sum())
+
+
+async def test_an_arrow_drawn_by_the_agent_appears_over_the_customers_preview(
+    browser: Browser, harness: Harness
+) -> None:
+    customer, agent = await _live_call(browser, harness)
+    stage = customer.locator(".stage")
+    before = _reddish(await stage.screenshot())
+
+    await agent.get_by_role("button", name="Arrow").click()
+    await agent.locator("#remote").scroll_into_view_if_needed()
+    box = await agent.locator("#remote").bounding_box()
+    assert box is not None
+    start = (box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.3)
+    end = (box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7)
+    await agent.mouse.move(*start)
+    await agent.mouse.down()
+    await agent.mouse.move(*end, steps=8)
+    await agent.mouse.up()
+
+    async def grew() -> int:
+        return _reddish(await stage.screenshot())
+
+    deadline = asyncio.get_running_loop().time() + 10
+    after = await grew()
+    while after < before + 300 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        after = await grew()
+    assert after >= before + 300, f"red pixels over the customer's preview: {before} -> {after}"
+
+    await agent.get_by_role("button", name="Undo").click()
+    deadline = asyncio.get_running_loop().time() + 10
+    gone = await grew()
+    while gone > before + 100 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        gone = await grew()
+    assert gone <= before + 100, f"the arrow is gone after Undo: {gone} red pixels"

@@ -70,7 +70,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # SDP 32 KiB, a socket.io message and an HTTP body 64 KiB.
 CAPS = (0, 1, 9, 10, 63, 64, 65, 512, 513, 1000, 1001, 1024, 1025, 2000, 2001, 32768, 32769)
 LENGTHS = st.sampled_from((*CAPS, 65536, 70000)) | st.integers(0, 70_000)
-ODD_CHARS = ("\x00", "\x7f", "\u202e", "\ufeff", "\ud800", "\udfff", "😀", "\r", "\n", '"', "\\", "/")
+ODD_CHARS = (
+    "\x00",
+    "\x7f",
+    "\u202e",
+    "\ufeff",
+    "\ud800",
+    "\udfff",
+    "😀",
+    "\r",
+    "\n",
+    '"',
+    "\\",
+    "/",
+)
 CHARS = st.characters(codec="utf-8") | st.sampled_from(ODD_CHARS)
 SHORT_TEXT = st.text(CHARS, max_size=24)
 

@@ -121,6 +121,7 @@ class TestWhatAClientMaySend:
 
     def test_colors_are_palette_names_or_hex_and_come_out_as_hex(self) -> None:
         assert parse_client(shape(color="Blue")).color == PALETTE["blue"]
+        assert parse_client(shape()).color == PALETTE["red"]
         assert parse_client(shape(color="#A0b1C2")).color == "#a0b1c2"
         for bad in ("chartreuse", "#fff", "#12345g", "rgb(1,2,3)", "red; x"):
             with pytest.raises(ValidationError):

@@ -13,6 +13,7 @@ export const DEFAULT_WIDTH = 6;
 export const DEFAULT_TEXT_SIZE = 32;
 export const LASER_FADE = 1.0; // seconds
 export const PEN_FLUSH_MS = 80;
+export const LASER_INTERVAL_MS = 66; // a console sends at most one laser position per interval
 export const PEN_EPSILON = 0.0015; // normalized units; about 1 px on a 640 px frame
 
 export const PALETTE = Object.freeze({
