@@ -260,10 +260,10 @@ export function contentRect(element) {
 const round4 = (v) => Math.round(v * 10000) / 10000;
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
-// Pointer (mouse, touch or pen event) to normalized [x, y] over the picture, clamped to 0..1.
 // Pointer and mouse events carry clientX/Y themselves; touch events in their touches.
 const pointOf = (event) => event.touches?.[0] ?? event.changedTouches?.[0] ?? event;
 
+// Pointer (mouse, touch or pen event) to normalized [x, y] over the picture, clamped to 0..1.
 export function normalize(event, element) {
   const r = contentRect(element);
   const { clientX, clientY } = pointOf(event);
