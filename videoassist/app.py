@@ -141,6 +141,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         max_peer_connections=settings.max_peer_connections,
         on_failure=media_failed,
         turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
+        on_marks=lambda call_id, changes: marks_moved(app, call_id, changes),
     )
     records = app[RECORDS]
     config, labels = await _routing_config(records, settings)
@@ -173,6 +174,35 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await service.close()
     await hub.close()
+
+
+async def marks_moved(
+    app: web.Application, call_id: str, changes: list[tuple[dict[str, Any], bool]]
+) -> None:
+    """Sticky marks that moved or were lost: keep the call's copy current and tell both sides."""
+    hub, sio = app[HUB], app[SIO]
+    session = hub.sessions.get(call_id)
+    if session is None:
+        return
+    marks = session.room.annotations.get("live", {})
+    for mark, newly_lost in changes:
+        if mark["id"] not in marks:
+            continue  # removed while the tracker was running
+        marks[mark["id"]] = mark
+        data = {"target": "live", "id": mark["id"], "annotation": mark}
+        await sio.emit(
+            "annotation_moved", data, room=f"ticket:{session.ticket_id}", namespace="/customer"
+        )
+        await sio.emit(
+            "annotation_moved", data, room=f"agent:{session.agent_id}", namespace="/agent"
+        )
+        if newly_lost:
+            await sio.emit(
+                "annotation_lost",
+                {"target": "live", "id": mark["id"]},
+                room=f"agent:{session.agent_id}",
+                namespace="/agent",
+            )
 
 
 async def _routing_config(

@@ -585,6 +585,8 @@ class AgentNamespace(_Base):
             room.add_annotation(p.target, wire)
         except RoomError as exc:
             raise Refusal(exc.code, exc.message) from None
+        if wire.get("sticky") and p.target == "live":
+            self.hub.sticky(call_id).add(wire)
         await self.content.log(
             call_id, "annotate", f"agent:{who['agent_id']}", {"target": p.target, **wire}
         )
@@ -624,6 +626,7 @@ class AgentNamespace(_Base):
             self.hub.room(call_id).remove_annotation(p.target, p.id)
         except RoomError as exc:
             raise Refusal(exc.code, exc.message) from None
+        self.hub.sticky(call_id).remove(p.id)
         await self.content.log(
             call_id,
             "annotation_remove",
@@ -638,6 +641,8 @@ class AgentNamespace(_Base):
     ) -> dict[str, Any]:
         _, call_id = self._live_call(who["agent_id"], p.session_id)
         removed = self.hub.room(call_id).clear(p.target)
+        if p.target == "live":
+            self.hub.sticky(call_id).clear()
         await self.content.log(
             call_id, "annotations_clear", f"agent:{who['agent_id']}", {"target": p.target}
         )
@@ -732,6 +737,27 @@ class GuardedServer(socketio.AsyncServer):
         elif id is not None:
             ack = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[problem])
             await self._send_packet(eio_sid, ack)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """A packet socket.io cannot accept (bad JSON, an integer of over 100 digits, an unknown
+        packet type, a stray or mismatched binary attachment) closes that connection, as the
+        JavaScript server does. python-socketio raises ValueError for these (and the binary
+        reconstruction LookupError/TypeError); uncaught, engine.io logs a traceback at ERROR
+        for every such packet and the event is never answered. (tests/integration/test_fuzz.py)"""
+        attachment = eio_sid in self._binary_packet
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as exc:
+            await self._refuse_packet(eio_sid, exc)
+        except (LookupError, TypeError) as exc:
+            if not attachment:
+                raise
+            await self._refuse_packet(eio_sid, exc)
+
+    async def _refuse_packet(self, eio_sid: str, exc: Exception) -> None:
+        logger.info("Gateway: closing connection %s: malformed packet (%s)", eio_sid, exc)
+        self._binary_packet.pop(eio_sid, None)
+        await self.eio.disconnect(eio_sid)
 
 
 def create_socket_server(

@@ -281,3 +281,42 @@ class TestAnnotations:
         reply = await outsider.call("annotate", {"session_id": session_id, "annotation": ARROW})
         assert reply["error"]["code"] == "forbidden"
         assert "annotation" not in customer.inbox.names()
+
+
+class TestStickyMarks:
+    async def test_a_sticky_arrow_follows_the_picture_and_is_greyed_when_lost(
+        self, harness: Harness
+    ) -> None:
+        from tests.support.peers import PanningTrack
+
+        customer, agent, session_id, _ = await _call(harness)
+        track = PanningTrack(speed=2.0)
+        peer = ClientPeer(track)
+        try:
+            await peer.connect(customer.client, "/customer", session_id)
+            session = harness.hub.sessions[session_id]
+            await wait_until(lambda: session._customer_frame() is not None, what="video at server")
+            arrow = {**ARROW, "id": "s1", "sticky": True}
+            reply = await agent.call("annotate", {"session_id": session_id, "annotation": arrow})
+            assert reply["ok"], reply
+
+            def moves() -> list[dict[str, object]]:
+                return [
+                    d["annotation"] for e, d in customer.inbox.events if e == "annotation_moved"
+                ]
+
+            await wait_until(lambda: len(moves()) >= 5, timeout=20, what="several moves")
+            latest = moves()[-1]
+            assert latest["id"] == "s1" and not latest.get("lost")
+            # The camera pans left, so the object (and the arrow on it) moves right.
+            assert latest["from"][0] > ARROW["from"][0] + 0.01
+            assert abs(latest["from"][1] - ARROW["from"][1]) < 0.02
+
+            track.blank()
+            lost = await agent.inbox.next("annotation_lost", timeout=20)
+            assert lost == {"target": "live", "id": "s1"}
+            await wait_until(lambda: bool(moves()[-1].get("lost")), what="greyed for the customer")
+            room = await customer.call("room", {"session_id": session_id})
+            assert room["annotations"]["live"][0]["lost"] is True
+        finally:
+            await peer.close()

@@ -50,7 +50,7 @@ class ClientPeer:
 
     def __init__(
         self,
-        colour: str | None = None,
+        colour: str | VideoStreamTrack | None = None,
         *,
         ice_servers: list[dict[str, Any]] | None = None,
         relay_only: bool = False,
@@ -67,7 +67,9 @@ class ClientPeer:
         self.first_frame_at: float | None = None
         self._frame_seen = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        if colour is not None:
+        if isinstance(colour, VideoStreamTrack):
+            self.pc.addTransceiver(colour, direction="sendrecv")
+        elif colour is not None:
             self.pc.addTransceiver(ColourTrack(colour), direction="sendrecv")
         else:
             self.pc.addTransceiver("video", direction="sendrecv")
@@ -117,3 +119,41 @@ class ClientPeer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class PanningTrack(VideoStreamTrack):
+    """A textured scene (tests.support.synthetic) seen by a camera panning steadily to the
+    left, so objects move right in the picture by ``speed`` pixels a frame; ``blank()`` turns
+    the picture into flat grey (a finger over the lens)."""
+
+    def __init__(self, speed: float = 2.0) -> None:
+        super().__init__()
+        from tests.support.synthetic import textured_scene
+
+        self._scene = textured_scene(seed=3)
+        self._speed = speed
+        self._index = 0
+        self.blanked = False
+
+    def offset(self, index: int) -> float:
+        return -self._speed * index
+
+    def blank(self) -> None:
+        self.blanked = True
+
+    async def recv(self) -> VideoFrame:
+        import cv2
+
+        from tests.support.synthetic import camera_matrix
+
+        pts, time_base = await self.next_timestamp()
+        if self.blanked:
+            gray = np.full((480, 640), 128, np.uint8)
+        else:
+            matrix = camera_matrix(pan=(self.offset(self._index), 0.0))
+            gray = cv2.warpPerspective(self._scene, matrix, (640, 480))
+        self._index += 1
+        frame = VideoFrame.from_ndarray(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), format="rgb24")
+        frame.pts = pts
+        frame.time_base = time_base
+        return frame

@@ -31,6 +31,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from videoassist.guidance import CallRoom
 from videoassist.media.fanout import Fanout, ProxyTrack
+from videoassist.media.sticky import StickyMarks, Update
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class MediaError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+async def _ignore_marks(call_id: str, changes: list[tuple[dict[str, Any], bool]]) -> None:
+    return None
 
 
 def encode_jpeg(frame: Any, quality: int = 92) -> bytes:
@@ -207,6 +212,7 @@ class MediaSession:
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.room = CallRoom(session_id)
+        self.sticky = StickyMarks(session_id, self._customer_frame, hub.on_marks)
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for))
 
@@ -229,10 +235,15 @@ class MediaSession:
             logger.warning("MediaSession(%s) failed: %s", self.id, detail)
             self.hub.on_failure(self.id, detail)
 
+    def _customer_frame(self) -> Any:
+        fanout = self.participants["customer"].fanouts.get("video")
+        return fanout.latest if fanout is not None else None
+
     async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        await self.sticky.close()
         for participant in self.participants.values():
             await participant.close()
         for task in list(self._tasks):
@@ -274,6 +285,7 @@ class MediaHub:
         max_peer_connections: int,
         on_failure: Callable[[str, str], None],
         turn_server: Callable[[str], dict[str, Any]] | None = None,
+        on_marks: Update | None = None,
     ) -> None:
         self.ice_servers = ice_servers
         # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
@@ -281,6 +293,7 @@ class MediaHub:
         self.connect_timeout = connect_timeout
         self.max_peer_connections = max_peer_connections
         self.on_failure = on_failure
+        self.on_marks: Update = on_marks or _ignore_marks
         self.sessions: dict[str, MediaSession] = {}
         self.peer_connections = 0
         self._closing: set[asyncio.Task[None]] = set()
@@ -324,6 +337,9 @@ class MediaHub:
 
     def room(self, session_id: str) -> CallRoom:
         return self._session(session_id).room
+
+    def sticky(self, session_id: str) -> StickyMarks:
+        return self._session(session_id).sticky
 
     async def still(self, session_id: str) -> bytes:
         """A full-quality JPEG of the customer's current video frame (encoded off the loop)."""

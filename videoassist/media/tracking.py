@@ -248,6 +248,8 @@ class _Frames:
         return "rescaled" if prev.shape != img.shape else "same"
 
 
+import os
+BACKLEVEL = int(os.environ.get("BACKLEVEL", "3"))
 _GRID = np.array([(x, y) for y in np.linspace(0, 1, 5) for x in np.linspace(0, 1, 5)])
 
 
@@ -534,7 +536,7 @@ def _flow(
         p1,
         g0,
         winSize=win,
-        maxLevel=cfg.max_level,
+        maxLevel=BACKLEVEL,
         criteria=crit,
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )

@@ -173,6 +173,9 @@ function start() {
   });
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
   state.marks = new MarksLayer({ canvas: $("marks"), socket });
+  socket.on("annotation_lost", () => {
+    message("A sticky mark lost track of its object (the camera moved away); it is shown greyed.");
+  });
   state.marks.show($("remote"), "live");
 }
 
@@ -188,7 +191,8 @@ function picture() {
 }
 
 function style() {
-  return { color: $("mark-color").value, width: Number($("mark-width").value) };
+  const sticky = $("mark-sticky").checked && state.marks.target === "live";
+  return { color: $("mark-color").value, width: Number($("mark-width").value), sticky };
 }
 
 async function sendMark(annotation) {
@@ -242,7 +246,8 @@ function pointerDown(ev) {
       $("mark-text").focus();
       return;
     }
-    sendMark({ kind: "text", id: markId(), at, text, color: style().color });
+    const { color, sticky } = style();
+    sendMark({ kind: "text", id: markId(), at, text, color, sticky });
   } else if (state.tool !== "laser") state.drawing = { start: at };
 }
 

@@ -26,6 +26,9 @@ export class MarksLayer {
       const mark = this.marks(target).get(id);
       if (mark) mark.points = mark.points.concat(points);
     });
+    socket.on("annotation_moved", ({ target, id, annotation }) => {
+      if (this.marks(target).has(id)) this.marks(target).set(id, annotation);
+    });
     socket.on("annotation_removed", ({ target, id }) => this.marks(target).delete(id));
     socket.on("annotations_cleared", ({ target }) => this.marks(target).clear());
     socket.on("laser", ({ target, annotation }) => {
