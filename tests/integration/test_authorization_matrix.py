@@ -114,6 +114,10 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /agent freeze                     deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent unfreeze                   deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent request_source             deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent annotate                   deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent annotate_points            deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent annotation_remove          deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
 """
 
 
@@ -265,6 +269,7 @@ def judge_status(status: int, body: Any) -> Seen:
 
 PASSWORD = "matrix-password-1"
 CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
+PEN = {"kind": "pen", "id": "p1", "points": [[0.1, 0.1], [0.2, 0.15]]}
 
 
 @functools.cache
@@ -329,7 +334,12 @@ class Lab:
     def _live_state(self) -> tuple[Any, ...]:
         """What a denied request must leave as it was."""
         rooms = {
-            call_id: (len(s.room.chat), s.room.frozen, sorted(s.room.items))
+            call_id: (
+                len(s.room.chat),
+                s.room.frozen,
+                sorted(s.room.items),
+                {target: list(marks.items()) for target, marks in s.room.annotations.items()},
+            )
             for call_id, s in self.h.hub.sessions.items()
         }
         return (self.h.service.desk.dump(), self.h.hub.peer_connections, rooms)
@@ -716,6 +726,10 @@ class TestAgentNamespace:
             ("/agent request_source", {"source": "camera_back"}),
             ("/agent freeze", {}),
             ("/agent unfreeze", {}),
+            ("/agent annotate", {"annotation": PEN}),
+            ("/agent annotate_points", {"id": "p1", "points": [[0.3, 0.2], [0.4, 0.3]]}),
+            ("/agent annotation_remove", {"id": "p1"}),
+            ("/agent annotations_clear", {}),
         ):
             for caller, party in agents.items():
                 reply = await lab.emit(row, caller, party, {"session_id": s1, **data})

@@ -10,6 +10,8 @@ import json
 import math
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence, Set
 
 import cv2
@@ -274,6 +276,41 @@ class TestTrackerSet:
         trackers.remove("never-added")
         assert set(trackers.update(clip.frames[1])) == {"b"}
         assert list(trackers) == ["b"]
+
+    def test_marks_come_and_go_from_another_thread_while_a_worker_tracks(
+        self, clips: dict[str, Clip]
+    ) -> None:
+        """The event loop adds and removes marks while the executor runs ``update``."""
+        clip = clips["combined"]
+        trackers: TrackerSet[int] = TrackerSet()
+        stop = threading.Event()
+        errors: list[BaseException] = []
+        seen: list[set[int]] = []
+
+        def worker() -> None:
+            try:
+                k = 0
+                while not stop.is_set():
+                    seen.append(set(trackers.update(clip.frames[k % len(clip.frames)])))
+                    k += 1
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            for key in range(40):
+                trackers.add(key, region_box(CENTRES[key % 4]), [CENTRES[key % 4]])
+                if key >= 3:
+                    trackers.remove(key - 3)
+                time.sleep(0.003)
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert not errors, errors
+        assert len(seen) > 1 and all(len(keys) <= 4 for keys in seen), max(seen, key=len)
+        trackers.update(clip.frames[0])
+        assert sorted(trackers) == [37, 38, 39]
 
     def test_rejects_a_colour_frame(self) -> None:
         with pytest.raises(ValueError, match="grayscale"):

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
@@ -248,8 +249,6 @@ class _Frames:
         return "rescaled" if prev.shape != img.shape else "same"
 
 
-import os
-BACKLEVEL = int(os.environ.get("BACKLEVEL", "3"))
 _GRID = np.array([(x, y) for y in np.linspace(0, 1, 5) for x in np.linspace(0, 1, 5)])
 
 
@@ -536,7 +535,7 @@ def _flow(
         p1,
         g0,
         winSize=win,
-        maxLevel=BACKLEVEL,
+        maxLevel=cfg.max_level,
         criteria=crit,
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
@@ -615,61 +614,79 @@ K = TypeVar("K", bound=Hashable)
 class TrackerSet(Generic[K]):
     """The sticky annotations of one video: trackers by annotation id, fed the same frames.
 
-    Not thread-safe: call ``add``, ``remove`` and ``update`` from one thread (or serialize them);
-    the media layer keeps one set per tracked video, owned by its worker.
+    ``add`` and ``remove`` may be called from any thread, also while ``update`` runs in a worker
+    (the event loop adds and removes marks while the executor tracks); they take effect at the
+    next ``update``. ``update`` itself must not run in two threads at once: one worker per set.
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self._frames = _Frames(self.config.max_side, self.config.aspect_tolerance)
-        self._tracks: dict[K, _Track] = {}
+        self._lock = threading.Lock()
+        self._tracks: dict[K, _Track] = {}  # replaced only by update, under the lock
         self._pending: dict[K, tuple[Region, tuple[Point, ...]]] = {}
+        self._removed: set[K] = set()
 
     def add(self, key: K, region: Region, anchors: Sequence[Point]) -> None:
         """Start tracking on the next frame given to ``update`` (the freshest frame, which is the
         closest the server has to the one the agent drew on). Replaces a tracker with that key."""
-        self._tracks.pop(key, None)
-        self._pending[key] = (region, tuple((float(x), float(y)) for x, y in anchors))
+        entry = (region, tuple((float(x), float(y)) for x, y in anchors))
+        with self._lock:
+            self._pending[key] = entry
 
     def remove(self, key: K) -> None:
         """Stop tracking ``key``; unknown keys are ignored."""
-        self._tracks.pop(key, None)
-        self._pending.pop(key, None)
+        with self._lock:
+            self._pending.pop(key, None)
+            self._removed.add(key)
+
+    def _keys(self) -> list[K]:
+        with self._lock:
+            live = [k for k in self._tracks if k not in self._removed and k not in self._pending]
+            return live + list(self._pending)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._tracks or key in self._pending
+        return key in self._keys()
 
     def __len__(self) -> int:
-        return len(self._tracks) + len(self._pending)
+        return len(self._keys())
 
     def __iter__(self) -> Iterator[K]:
-        yield from self._tracks
-        yield from self._pending
+        return iter(self._keys())
 
     def update(self, gray: np.ndarray) -> dict[K, TrackResult]:
         """Track every annotation into this frame; new ones start on it (identity result).
 
         Lost trackers keep being reported (lost, at their last position) until removed."""
-        tracks = list(self._tracks.values())
-        was_lost = {key for key, t in self._tracks.items() if t.lost}
-        if _on_new_frame(self._frames, gray, tracks):
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            tracks = {
+                k: t for k, t in self._tracks.items() if k not in self._removed and k not in pending
+            }
+            self._removed.clear()
+        was_lost = {key for key, t in tracks.items() if t.lost}
+        if _on_new_frame(self._frames, gray, list(tracks.values())):
             assert self._frames.cur is not None
-            _advance_all(self._frames.cur, tracks, self.config)
-        for key, t in self._tracks.items():
+            _advance_all(self._frames.cur, list(tracks.values()), self.config)
+        for key, t in tracks.items():
             if t.lost and key not in was_lost and t.result is not None:
                 logger.debug("TrackerSet(%x) %r lost: %s", id(self), key, t.result.reason)
         assert self._frames.cur is not None
-        for key, (region, anchors) in self._pending.items():
-            self._tracks[key] = _Track.start(self._frames.cur, region, anchors, self.config)
-        self._pending.clear()
-        return {key: t.result for key, t in self._tracks.items() if t.result is not None}
+        for key, (region, anchors) in pending.items():
+            tracks[key] = _Track.start(self._frames.cur, region, anchors, self.config)
+        with self._lock:
+            # What was removed while we worked stays removed.
+            self._tracks = {k: t for k, t in tracks.items() if k not in self._removed}
+            return {k: t.result for k, t in self._tracks.items() if t.result is not None}
 
     def dump(self) -> dict[str, object]:
+        with self._lock:
+            tracks, pending = dict(self._tracks), list(self._pending)
         return {
             "working_size": self._frames.size if self._frames.cur is not None else None,
             "tracks": {
                 str(k): {"corners": len(t.pts), "holds": t.holds, "lost": t.lost}
-                for k, t in self._tracks.items()
+                for k, t in tracks.items()
             },
-            "pending": [str(k) for k in self._pending],
+            "pending": [str(k) for k in pending],
         }
