@@ -986,7 +986,10 @@ def by_kind(kinds: array, ns: array, start: int, count: int) -> dict[str, list[i
 
 
 def ratio(a: float, b: float) -> str:
-    return "-" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.0f}x"
+    if not b or math.isnan(a) or math.isnan(b):
+        return "-"
+    r = a / b
+    return f"{r:.1f}x" if r < 10 else f"{r:.0f}x"
 
 
 def queries(desk: Desk, waiting: set[str], decision_p50: float) -> None:
@@ -1193,7 +1196,7 @@ def report(args: argparse.Namespace, run: Run, config: DeskConfig, driver: Drive
         ours_rate = count / (sum(run.ns[start : start + count]) / 1e9)
         print(
             f"\nthroughput on these {count} events: naive {naive_rate:,.0f} events/s, ours "
-            f"{ours_rate:,.0f} events/s: {ours_rate / naive_rate:.0f}x (max: naive "
+            f"{ours_rate:,.0f} events/s: {ratio(ours_rate, naive_rate)} (max: naive "
             f"{us(nmx)} µs, ours {us(omx)} µs)"
         )
     return p99_ok and rate_ok

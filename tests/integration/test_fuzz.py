@@ -598,7 +598,9 @@ PATH_VALUES = st.one_of(
     REFS,
     st.sampled_from(["general", "setup", "fz", "1", "2", "0", "..", "%", "%2F", "a/b", " "]),
     st.text(CHARS.filter(lambda c: not ("\ud800" <= c <= "\udfff")), max_size=80),
-    st.builds(_repeat, st.sampled_from(["a", "9", "é"]), st.sampled_from([64, 65, 1500])),
+    # Long, but within aiohttp's 8190-byte request line (a longer one is refused by the HTTP
+    # parser with a plain-text 400 before any of our code runs).
+    st.builds(_repeat, st.sampled_from(["a", "9", "é"]), st.sampled_from([64, 65, 600])),
 )
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "text/plain", "")
 
@@ -615,9 +617,13 @@ class Request:
     endpoint: str  # "METHOD /canonical/{path}"
     params: tuple[Any, ...]
     query: tuple[tuple[str, str], ...]
-    who: str  # "anon", "garbage", "customer", "other_customer", "agent", "admin"
-    origin: str | None
+    who: str  # one of WHO
     body: Body
+
+
+# Who sends a request: nobody, a forged session and token, the customer in the live call, another
+# customer, an agent, the admin, and the admin's session from a foreign page (Origin).
+WHO = ("admin", "anon", "customer", "agent", "other_customer", "garbage", "cross_site")
 
 
 def _image_bodies() -> st.SearchStrategy[Body]:
@@ -677,8 +683,7 @@ def requests(endpoints: list[str]) -> st.SearchStrategy[Request]:
             st.lists(st.tuples(st.sampled_from(["sig", "x", ""]), SHORT_TEXT), max_size=2).map(
                 tuple
             ),
-            st.sampled_from(["anon", "garbage", "customer", "other_customer", "agent", "admin"]),
-            st.sampled_from([None, None, None, None, "https://evil.example", "null"]),
+            st.sampled_from(WHO),
             bodies,
         )
 
@@ -1182,12 +1187,11 @@ class World:
             headers["Authorization"] = "Bearer x.y.z"
             headers["Cookie"] = "va_session=" + "A" * 200
         # Logging out with the fuzzer's own sessions would end them; any other cookie will do.
-        if req.who in ("agent", "admin") and req.endpoint != "POST /api/logout":
-            headers["Cookie"] = (
-                f"va_session={self.cookies['alice' if req.who == 'agent' else 'root']}"
-            )
-        if req.origin is not None:
-            headers["Origin"] = req.origin
+        if req.who in ("agent", "admin", "cross_site") and req.endpoint != "POST /api/logout":
+            name = "alice" if req.who == "agent" else "root"
+            headers["Cookie"] = f"va_session={self.cookies[name]}"
+        if req.who == "cross_site":
+            headers["Origin"] = "https://evil.example"
         options: dict[str, Any] = {"headers": headers, "params": list(req.query)}
         body = req.body
         if body.kind == "json":
@@ -1353,9 +1357,9 @@ class TestRest:
 
             for endpoint in endpoints:  # each on its own first, then mixed
                 one = st.lists(requests([endpoint]), min_size=1, max_size=1)
-                await run_examples(run, one, max_examples=6)
+                await run_examples(run, one, max_examples=10)
             mixed = st.lists(requests(endpoints), min_size=1, max_size=4)
-            await run_examples(run, mixed, max_examples=50)
+            await run_examples(run, mixed, max_examples=30)
             print(world.tally)
             assert sum(world.tally.inputs.values()) >= 200, world.tally
             assert set(endpoints) <= set(world.tally.inputs), set(endpoints) - set(
