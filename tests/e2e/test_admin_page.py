@@ -9,7 +9,7 @@ from videoassist.auth import hash_password
 
 
 async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_field(
-    browser: Browser, harness: Harness
+    harness: Harness, browser: Browser
 ) -> None:
     await harness.records.add_user("root", "Root", hash_password("pw-root-1"), "admin", 0.0)
     context = await browser.new_context()

@@ -48,7 +48,7 @@ async def wait_for_more_frames(page: Page, than: int, timeout: float = 20.0) -> 
 
 
 async def test_customer_and_agent_talk_over_video_then_wrap_up(
-    browser: Browser, harness: Harness
+    harness: Harness, browser: Browser
 ) -> None:
     await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
     agent_ctx = await browser.new_context()

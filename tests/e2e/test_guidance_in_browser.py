@@ -31,7 +31,7 @@ async def _live_call(browser: Browser, harness: Harness) -> tuple[Page, Page]:
 
 
 async def test_chat_freeze_and_photo_between_two_browsers(
-    browser: Browser, harness: Harness
+    harness: Harness, browser: Browser
 ) -> None:
     customer, agent = await _live_call(browser, harness)
     errors: list[str] = []
@@ -97,7 +97,7 @@ def _reddish(png: bytes) -> int:
 
 
 async def test_an_arrow_drawn_by_the_agent_appears_over_the_customers_preview(
-    browser: Browser, harness: Harness
+    harness: Harness, browser: Browser
 ) -> None:
     customer, agent = await _live_call(browser, harness)
     stage = customer.locator(".stage")

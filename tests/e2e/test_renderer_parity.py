@@ -138,7 +138,7 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 class TestPixelParity:
     @pytest.mark.parametrize(("width", "height"), [(WIDTH, HEIGHT), (1280, 720)])
     async def test_both_renderers_draw_the_same_shapes_within_tolerance(
-        self, browser: Browser, harness: Harness, width: int, height: int
+        self, harness: Harness, browser: Browser, width: int, height: int
     ) -> None:
         anns = annotations(SHAPES)
         page = await open_test_page(browser, harness)
@@ -152,7 +152,7 @@ class TestPixelParity:
         assert figures["fraction_off_by_64"] <= MAX_FRACTION_OFF_BY_64, message
 
     async def test_text_lands_in_the_same_box_though_the_fonts_differ(
-        self, browser: Browser, harness: Harness
+        self, harness: Harness, browser: Browser
     ) -> None:
         """Browsers draw text with their sans-serif font, OpenCV with Hershey strokes: the
         pixels differ, but the text must sit in the same place at the same size."""
@@ -181,7 +181,7 @@ def _ink_box(img: np.ndarray) -> tuple[int, int, int, int]:
 
 class TestInputHelpers:
     async def test_simplify_keeps_the_same_points_as_the_python_one(
-        self, browser: Browser, harness: Harness
+        self, harness: Harness, browser: Browser
     ) -> None:
         rng = random.Random(7)
         walk = [[0.5, 0.5]]
@@ -202,7 +202,7 @@ class TestInputHelpers:
             assert in_browser == expected, f"epsilon {epsilon}"
 
     async def test_normalize_maps_a_click_to_the_picture_inside_its_letterbox(
-        self, browser: Browser, harness: Harness
+        self, harness: Harness, browser: Browser
     ) -> None:
         page = await open_test_page(browser, harness)
         # A 640x480 picture in an 800x300 box: contain scales it to 400x300, centred, with
@@ -250,7 +250,7 @@ class TestInputHelpers:
         ]
 
     async def test_stroke_batcher_sends_a_few_simplified_chunks_not_every_move(
-        self, browser: Browser, harness: Harness
+        self, harness: Harness, browser: Browser
     ) -> None:
         page = await open_test_page(browser, harness)
         result = await page.evaluate(
@@ -285,7 +285,7 @@ class TestInputHelpers:
         assert [0.5, 0.1] in points and points[-1] == [0.5, 0.5]
 
     async def test_stroke_batcher_splits_a_long_stroke_into_joined_strokes_under_the_cap(
-        self, browser: Browser, harness: Harness
+        self, harness: Harness, browser: Browser
     ) -> None:
         page = await open_test_page(browser, harness)
         chunks = await page.evaluate(
