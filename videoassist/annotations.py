@@ -203,7 +203,7 @@ class LaserIn(_Shape):
 
 
 class _Stamp(BaseModel):
-    author: Annotated[str, Field(min_length=1, max_length=64)]
+    author: Annotated[str, Field(min_length=1, max_length=128)]
     created_at: Annotated[float, Strict(), Field(ge=0.0, allow_inf_nan=False)]
     # Set by the tracker when a sticky mark's object left the picture; drawn greyed out.
     lost: bool = False

@@ -165,6 +165,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         CustomerNamespace(service, hub, app[TOKENS], per_connection(), content),
         AgentNamespace(service, hub, app[STAFF], per_connection(), content),
     )
+    namespaces[0].ice_servers_for = partial(turn.ice_servers, settings)
     for namespace in namespaces:
         sio.register_namespace(namespace)
     app[NAMESPACES] = namespaces

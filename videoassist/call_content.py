@@ -9,7 +9,6 @@ their metadata (EXIF, GPS) does not.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from pathlib import Path
@@ -19,9 +18,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from videoassist.media.hub import MediaError, MediaHub
 from videoassist.store.records import Records
-
-# Refuse decompression bombs before OpenCV allocates them (the library reads this at import).
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(40_000_000))
 
 PHOTO_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -44,7 +40,10 @@ def _reencode(data: bytes) -> bytes:
     import cv2
     import numpy as np
 
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:  # e.g. over OPENCV_IO_MAX_IMAGE_PIXELS (set in videoassist/__init__.py)
+        image = None
     if image is None:
         raise ContentError(415, "not_an_image", "the file is not an image we can read")
     height, width = image.shape[:2]

@@ -16,6 +16,8 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal, TypeVar
 
 import socketio
+from engineio import packet as eio_packet
+from engineio.async_drivers import aiohttp as eio_aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from socketio import packet
 from socketio.exceptions import ConnectionRefusedError as Unwelcome
@@ -312,7 +314,7 @@ class _Base(socketio.AsyncNamespace):
     async def _typing(self, party_id: str, p: TypingIn) -> None:
         """Real-time text: the draft as it is typed goes to the other side, unlogged."""
         _, call_id = self._live_call(party_id, p.session_id)
-        session = self.hub.sessions[call_id]
+        session = self.hub.session(call_id)
         if self.party == "customer":
             room, namespace = f"agent:{session.agent_id}", "/agent"
         else:
@@ -344,6 +346,7 @@ class CustomerNamespace(_Base):
         content: CallContent,
     ) -> None:
         super().__init__("/customer", service, hub, limiter, content)
+        self.ice_servers_for: Callable[[str], list[dict[str, Any]]] = lambda subject: []
         self.tokens = tokens
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -388,6 +391,8 @@ class CustomerNamespace(_Base):
         return {
             "state": state.value,
             "session_id": ticket.call_id if state is TicketState.LIVE else None,
+            # Fresh TURN credentials: the ones from the tap may have expired while waiting.
+            "ice_servers": self.ice_servers_for(f"t:{ticket_id}"),
             "position": desk.position(ticket_id),
             "estimated_wait": desk.estimate(ticket_id),
             "agents_available": desk.staffed(ticket.queue_id),
@@ -431,7 +436,7 @@ class CustomerNamespace(_Base):
         await self.content.log(
             call_id, "source", f"customer:{who['ticket_id']}", {"source": p.source}
         )
-        session = self.hub.sessions[call_id]
+        session = self.hub.session(call_id)
         await self.server.emit(
             "source_changed",
             {"source": p.source},
@@ -607,6 +612,8 @@ class AgentNamespace(_Base):
         except ValueError as exc:
             raise Refusal("invalid", f"points: {_first_problem(exc)}") from None
         room.annotations[p.target][p.id] = wire
+        if wire.get("sticky") and p.target == "live":
+            self.hub.sticky(call_id).replace(wire)
         await self.content.log(
             call_id,
             "annotate_points",
@@ -670,7 +677,7 @@ class AgentNamespace(_Base):
     async def on_request_source(self, sid: str, who: dict[str, Any], p: SourceIn) -> None:
         """Ask the customer to switch camera or share their screen (they accept or not)."""
         _, call_id = self._live_call(who["agent_id"], p.session_id)
-        session = self.hub.sessions[call_id]
+        session = self.hub.session(call_id)
         await self.server.emit(
             "source_requested",
             {"source": p.source},
@@ -705,11 +712,58 @@ class SocketNotifier:
             await self._sio.emit(event, payload, room=f"agent:{target_id}", namespace="/agent")
 
 
+class _StrictPacket(packet.Packet):
+    """socket.io's packet, refusing at decoding what the JavaScript server's decoder refuses
+    ("invalid payload"): an event whose payload is not a non-empty array, an ack whose payload
+    is not an array. python-socketio would index into such a payload and fail with a logged
+    traceback; a ValueError here makes GuardedServer close the connection instead."""
+
+    def decode(self, encoded_packet: Any) -> int:
+        attachments: int = super().decode(encoded_packet)
+        data = self.data
+        if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
+            valid = isinstance(data, list) and len(data) > 0
+        elif self.packet_type in (packet.ACK, packet.BINARY_ACK):
+            valid = isinstance(data, list)
+        else:
+            valid = True
+        if not valid:
+            raise ValueError("invalid payload")
+        return attachments
+
+
+class _CheckedWebSocket(eio_aiohttp.WebSocket):
+    """engine.io decodes each websocket frame outside its own error handling: a frame that is
+    not an engine.io packet (empty, no packet type, bad base64) fails the whole request with a
+    traceback logged at ERROR and leaves that socket's writer task waiting until the ping
+    timeout; an unknown packet type ("7") logs a traceback for every frame. Here such a frame
+    ends the connection like a closed socket, which engine.io handles. (Installed by
+    GuardedServer; python-engineio is pinned by python-socketio 5.18, and
+    tests/integration/test_fuzz.py::TestRawFrames covers it.)"""
+
+    async def wait(self) -> Any:
+        data = await super().wait()
+        try:
+            kind = eio_packet.Packet(encoded_packet=data).packet_type
+        except ValueError as exc:
+            kind, problem = None, str(exc)
+        else:
+            problem = f"unknown packet type {kind}"
+        if kind is None or not 0 <= kind < len(eio_packet.packet_names):
+            logger.info("Gateway: closing a websocket that sent a malformed frame (%s)", problem)
+            raise OSError("not an engine.io packet")
+        return data
+
+
 class GuardedServer(socketio.AsyncServer):
     """python-socketio would route a client-sent event named "connect" or "disconnect" to the
     connection handlers, pass extra arguments through, and ack unknown events with nothing.
     Here every event is one payload for a handler that exists, or an error ack. (This hooks a
     private method; python-socketio is pinned to 5.18 and tests/integration cover it.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eio._async = {**self.eio._async, "websocket": _CheckedWebSocket}
 
     async def _handle_event_internal(
         self,
@@ -745,6 +799,9 @@ class GuardedServer(socketio.AsyncServer):
         reconstruction LookupError/TypeError); uncaught, engine.io logs a traceback at ERROR
         for every such packet and the event is never answered. (tests/integration/test_fuzz.py)"""
         attachment = eio_sid in self._binary_packet
+        if not data and not attachment:  # skips decoding: an "event" with no payload at all
+            await self._refuse_packet(eio_sid, ValueError("empty packet"))
+            return
         try:
             await super()._handle_eio_message(eio_sid, data)
         except ValueError as exc:
@@ -766,6 +823,7 @@ def create_socket_server(
     return GuardedServer(
         async_mode="aiohttp",
         transports=["websocket"],
+        serializer=_StrictPacket,
         # None = same origin only; an explicit list for embedding sites.
         cors_allowed_origins=list(allowed_origins) or None,
         max_http_buffer_size=max_message,

@@ -661,7 +661,10 @@ def requests(endpoints: list[str]) -> st.SearchStrategy[Request]:
         holes = re.findall(r"{(\w+)}", endpoint)
         model = BODY_MODELS.get(endpoint)
         shaped = [st.builds(Body, st.just("json"), payloads_for(model, JSON))] * 3 if model else []
+        # Hypothesis leans towards the first choices: the well-formed bodies come first.
         bodies = st.one_of(
+            *shaped,
+            *([_image_bodies()] * 3 if endpoint.endswith("/photos") else []),
             st.just(Body("none")),
             st.builds(Body, st.just("json"), JSON),
             st.builds(
@@ -673,8 +676,6 @@ def requests(endpoints: list[str]) -> st.SearchStrategy[Request]:
                 ),
             ),
             st.builds(Body, st.just("raw"), st.builds(bytes, st.sampled_from([65537, 70000]))),
-            *shaped,
-            *([_image_bodies()] * 3 if endpoint.endswith("/photos") else []),
         )
         return st.builds(
             Request,
@@ -688,6 +689,118 @@ def requests(endpoints: list[str]) -> st.SearchStrategy[Request]:
         )
 
     return st.sampled_from(sorted(endpoints)).flatmap(for_endpoint)
+
+
+# --------------------------------------------------------------------------- raw frames
+
+# Frames a socket.io client library would never send: any packet type, namespace and ack id,
+# any text after them (JSON or not, integers past python-engineio's 100 digits), binary frames.
+JSON_TEXT = st.one_of(
+    JSON.map(lambda v: json.dumps(v, allow_nan=True)),
+    st.sampled_from(['["sync"', "{", "[" + "1" * 101 + "]", '["sync",' + "9" * 120 + "]", "[]"]),
+    st.sampled_from(['{"_placeholder":true,"num":7}', '["sync",{"_placeholder":true,"num":0}]']),
+    SHORT_TEXT,
+)
+TEXT_FRAMES = st.builds(
+    lambda engine, kind, attachments, ns, ack, body: f"{engine}{kind}{attachments}{ns}{ack}{body}",
+    st.sampled_from(["4", "4", "4", "2", "3", "5", "6", "9", ""]),
+    st.sampled_from([str(n) for n in range(10)] + [""]),
+    st.sampled_from(["", "", "1-", "2-", "99999999999-"]),
+    st.sampled_from(["/customer,", "/customer,", "/agent,", "/nope,", "/customer", "/", ""]),
+    st.sampled_from(["", "7", "12", "9" * 101]),
+    JSON_TEXT,
+)
+FRAMES = st.lists(
+    st.one_of(TEXT_FRAMES, st.binary(max_size=64), st.text(max_size=40)), min_size=1, max_size=4
+)
+
+
+class RawSocket:
+    """An engine.io websocket spoken by hand, joined to /customer with a ticket token."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.probes = 0
+
+    async def open(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            return
+        url = self.world.h.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        for _ in range(3):
+            self.ws = await self.world.http.ws_connect(url)
+            assert (await self.ws.receive_str()).startswith("0")  # engine.io open
+            ticket = (
+                next(
+                    (
+                        t
+                        for t in reversed(self.world.tapped)
+                        if self.world.desk.ticket_state(t)
+                        in (TicketState.QUEUED, TicketState.OFFERED)
+                    ),
+                    None,
+                )
+                or await self.world.tap()
+            )
+            token = json.dumps({"token": self.world.tokens[ticket]})
+            await self.ws.send_str(f"40/customer,{token}")
+            reply = await self.next_message()
+            while reply is not None and reply.startswith("2/customer,"):  # an event first
+                reply = await self.next_message()
+            if reply is not None and reply.startswith("0/customer,"):
+                return
+            await self.ws.close()
+            await self.world.tap()  # that ticket closed under us: use a fresh one
+        raise Problem("could not join /customer over a raw websocket")
+
+    async def next_message(self, timeout: float = 5.0) -> str | None:
+        """The next socket.io message, answering engine.io pings; None once closed."""
+        assert self.ws is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await self.ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    return None  # closed (or a binary frame, which the server never sends)
+                if msg.data == "2":
+                    await self.ws.send_str("3")
+                elif msg.data.startswith("4"):
+                    return str(msg.data[1:])
+                elif msg.data == "1":
+                    return None  # engine.io close
+
+    async def send(self, frames: list[str | bytes]) -> str:
+        """Send the frames, then a well-formed ``sync``: it must be answered, or the connection
+        closed (for a frame the server could not accept). Returns which."""
+        await self.open()
+        assert self.ws is not None
+        for frame in frames:
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)
+        self.probes += 1
+        probe = 100_000 + self.probes
+        with contextlib.suppress(ConnectionResetError):
+            await self.ws.send_str(f'42/customer,{probe}["sync"]')
+        # A namespace disconnect ("41/customer") or a second connect ("40/customer", refused
+        # without a token) is the client leaving /customer: events there go unanswered.
+        left = any(
+            isinstance(f, str) and f.startswith(("40/customer", "41/customer")) for f in frames
+        )
+        try:
+            while True:
+                message = await self.next_message(timeout=1.0 if left else 5.0)
+                if message is None:  # the server sends engine.io's close; we close the socket
+                    await self.ws.close()
+                    return "closed"
+                if message.startswith(f"3/customer,{probe}["):
+                    check_ack(json.loads(message.split(",", 1)[1][len(str(probe)) :])[0], "sync")
+                    return "answered"
+        except TimeoutError:
+            if left:
+                await self.ws.close()
+                return "left"
+            raise Problem(f"after {frames!r} the server neither answered nor closed") from None
 
 
 # --------------------------------------------------------------------------- what must hold
@@ -1168,21 +1281,22 @@ class World:
 
     async def fuzz_request(self, req: Request, documented: dict[str, set[int]]) -> None:
         method, canonical = req.endpoint.split(" ", 1)
+        alice = self.desk.agents.get(self.agent_ids["alice"])
+        live = alice.ticket_id if alice and alice.state is AgentState.BUSY else None
+        other = next((t for t in self.tokens if t != live), live)
+        ticket = {"customer": live, "other_customer": other}.get(req.who)
+        sender = self.customers.get(ticket) if ticket else None  # whose ids Ref(...) favours
         values = iter(req.params)
         path = re.sub(
             r"{\w+}",
             lambda _: quote(
-                str(self.resolve(next(values))).encode("utf-8", "surrogatepass"), safe=""
+                str(self.resolve(next(values), sender)).encode("utf-8", "surrogatepass"), safe=""
             ),
             canonical,
         )
         headers: dict[str, str] = {}
-        alice = self.desk.agents.get(self.agent_ids["alice"])
-        live = alice.ticket_id if alice and alice.state is AgentState.BUSY else None
-        other = next((t for t in self.tokens if t != live), live)
-        token = {"customer": live, "other_customer": other}.get(req.who)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {self.tokens[token]}"
+        if ticket is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[ticket]}"
         elif req.who == "garbage":
             headers["Authorization"] = "Bearer x.y.z"
             headers["Cookie"] = "va_session=" + "A" * 200
@@ -1195,7 +1309,9 @@ class World:
         options: dict[str, Any] = {"headers": headers, "params": list(req.query)}
         body = req.body
         if body.kind == "json":
-            options["data"] = json.dumps(self.resolve(body.value)).encode("utf-8", "surrogatepass")
+            options["data"] = json.dumps(self.resolve(body.value, sender)).encode(
+                "utf-8", "surrogatepass"
+            )
             headers["Content-Type"] = "application/json"
         elif body.kind in ("raw", "image"):
             options["data"] = body.value
@@ -1400,4 +1516,27 @@ class TestSdp:
             outcomes = world.tally.outcomes
             print(world.tally)
             assert outcomes["ok"] > 10 and outcomes["bad_offer"] > 10, world.tally
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+class TestRawFrames:
+    async def test_packets_no_client_library_would_send_are_answered_or_close_the_connection(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.ERROR)
+        async with fuzzing(tmp_path) as (world, errors):
+            raw = RawSocket(world)
+
+            async def run(frames: list[str | bytes]) -> None:
+                seen = len(errors.records)
+                world.tally.inputs["frame"] += len(frames)
+                world.tally.outcomes[await raw.send(frames)] += 1
+                if len(errors.records) > seen:
+                    raise Problem(f"after {frames!r}:\n{errors.describe(seen)}")
+
+            await run_examples(run, FRAMES, max_examples=80)
+            if raw.ws is not None:
+                await raw.ws.close()
+            outcomes = world.tally.outcomes
+            assert outcomes["answered"] > 10 and outcomes["closed"] > 10, world.tally
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -349,6 +349,10 @@ class MediaHub:
             raise MediaError("no_video", "there is no video from the customer yet")
         return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)
 
+    def session(self, session_id: str) -> MediaSession:
+        """The live media session, or MediaError ``no_session``."""
+        return self._session(session_id)
+
     def _session(self, session_id: str) -> MediaSession:
         session = self.sessions.get(session_id)
         if session is None or session.closed:

@@ -102,6 +102,13 @@ class StickyMarks:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"StickyMarks({self.call_id})")
 
+    def replace(self, mark: dict[str, Any]) -> None:
+        """The mark grew (more pen points): track its whole shape from now on."""
+        mark_id = mark["id"]
+        if mark_id in self._marks and mark_id not in self._lost:
+            self._marks[mark_id] = mark
+            self._shown[mark_id] = mark
+
     def remove(self, mark_id: str) -> None:
         self._trackers.remove(mark_id)
         self._marks.pop(mark_id, None)

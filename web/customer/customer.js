@@ -128,6 +128,7 @@ function connect(token) {
     message("");
     try {
       const now = await call(socket, "sync");
+      if (now.ice_servers) state.iceServers = now.ice_servers;
       if (now.state === "live" && now.session_id) startCall(now.session_id);
       else if (now.state === "queued" || now.state === "offered") {
         state.callback = now.callback;
