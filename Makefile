@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
 WEB_STAMP := web/node_modules/.videoassist-installed
 
-.PHONY: setup run test test-fast e2e lint bench system-deps clean audit
+.PHONY: setup run test test-fast e2e lint bench fuzz system-deps clean audit
 
 setup: $(RUN_STAMP) $(WEB_STAMP)
 
@@ -57,6 +57,11 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP) $(WEB_STAMP)
 	$(BIN)/python -m bench.tap_to_first_frame
+
+# The long fuzzing run (100 000 socket events, 10 000 SDP offers, REST, raw frames; stops by
+# itself within an hour); CI runs a bounded amount in tests/integration/test_fuzz.py.
+fuzz: $(TEST_STAMP) $(WEB_STAMP)
+	$(BIN)/python -m bench.fuzz_long
 
 clean:
 	rm -rf $(VENV) web/node_modules

@@ -719,7 +719,10 @@ class _StrictPacket(packet.Packet):
     traceback; a ValueError here makes GuardedServer close the connection instead."""
 
     def decode(self, encoded_packet: Any) -> int:
-        attachments: int = super().decode(encoded_packet)
+        try:
+            attachments: int = super().decode(encoded_packet)
+        except (TypeError, LookupError) as exc:  # e.g. a binary frame that is not an attachment
+            raise ValueError(f"undecodable packet ({exc})") from None
         data = self.data
         if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
             valid = isinstance(data, list) and len(data) > 0
@@ -798,6 +801,8 @@ class GuardedServer(socketio.AsyncServer):
         JavaScript server does. python-socketio raises ValueError for these (and the binary
         reconstruction LookupError/TypeError); uncaught, engine.io logs a traceback at ERROR
         for every such packet and the event is never answered. (tests/integration/test_fuzz.py)"""
+        if eio_sid not in self.environ:
+            return  # a message still in flight from a connection that has been closed
         attachment = eio_sid in self._binary_packet
         if not data and not attachment:  # skips decoding: an "event" with no payload at all
             await self._refuse_packet(eio_sid, ValueError("empty packet"))

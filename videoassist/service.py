@@ -36,14 +36,17 @@ from videoassist.desk.events import (
 logger = logging.getLogger(__name__)
 
 EFFECT_TIMEOUT = 5.0
+# Persist first (nobody is told of something the store could lose), then make the media
+# session exist (a client told "matched" sends its offer at once), then tell people, then the
+# rest. Notifications of one event go out together; everything else in order.
 _ORDER = {
     SaveTicket: 0,
     SaveSession: 0,
     SaveAgentState: 0,
-    Notify: 1,
-    StartMedia: 2,
-    StopMedia: 2,
-    HandOverMedia: 2,
+    StartMedia: 1,
+    HandOverMedia: 1,
+    Notify: 2,
+    StopMedia: 3,
 }
 
 
@@ -160,12 +163,30 @@ class Service:
                 future.set_result(effects)
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        for effect in sorted(effects, key=lambda e: _ORDER.get(type(e), 3)):
-            try:
-                async with asyncio.timeout(EFFECT_TIMEOUT):
-                    await self._apply(effect)
-            except Exception:
-                logger.exception("Service: effect %r failed", effect)
+        ordered = sorted(effects, key=lambda e: _ORDER.get(type(e), 4))
+        # Each recipient gets its notifications in order; recipients are served side by side.
+        by_party: dict[tuple[str, str], list[Notify]] = {}
+        for effect in ordered:
+            if isinstance(effect, Notify):
+                by_party.setdefault((effect.to, effect.target_id), []).append(effect)
+        notified = False
+        for effect in ordered:
+            if not isinstance(effect, Notify):
+                await self._guarded(effect)
+            elif not notified:
+                notified = True
+                await asyncio.gather(*(self._in_turn(notes) for notes in by_party.values()))
+
+    async def _in_turn(self, effects: list[Notify]) -> None:
+        for effect in effects:
+            await self._guarded(effect)
+
+    async def _guarded(self, effect: Effect) -> None:
+        try:
+            async with asyncio.timeout(EFFECT_TIMEOUT):
+                await self._apply(effect)
+        except Exception:
+            logger.exception("Service: effect %r failed", effect)
 
     async def _apply(self, effect: Effect) -> None:
         match effect:

@@ -48,6 +48,7 @@ import pytest
 import socketio
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from socketio import packet
@@ -989,6 +990,7 @@ class World:
         self.seen_ids: list[str] = []
         self.agent_ids: dict[str, str] = {}
         self.offers: list[str] = []
+        self.answered: dict[tuple[str, str], bool] = {}  # (call, party) -> last offer answered
         self.tally = Tally()
         self.http = aiohttp.ClientSession(harness.url, cookie_jar=aiohttp.DummyCookieJar())
         max_message = harness.settings.socket_max_message
@@ -1230,11 +1232,16 @@ class World:
     # SDP
 
     async def fuzz_offer(self, offer: Offer) -> None:
+        """Send one mutated offer into A's live call. An answered offer leaves the participant
+        with a peer connection; a refused one adds none (the participant keeps the answered
+        connection it had, or none if aiortc got as far as replacing it)."""
         await self.ensure()
         alice_id = self.agent_ids["alice"]
         agent = self.desk.agents[alice_id]
         session_id = agent.session_id
         call_id = self.desk.sessions[session_id].call_id
+        participant = self.h.hub.sessions[call_id].participants[offer.party]
+        before = participant.pc
         sdp = mutate(self.offers[offer.base], list(offer.ops))
         if offer.party == "agent":
             client, named = self.agents["alice"], session_id
@@ -1244,20 +1251,26 @@ class World:
         args = ({"session_id": named, "type": "offer", "sdp": sdp},)
         outcome = await self.emit(client, "rtc_offer", args)
         self.tally.outcomes[outcome] += 1
-        session = self.h.hub.sessions.get(call_id)
-        live = session is not None and self.desk.live_call("agent", alice_id) is not None
+        live = call_id in self.h.hub.sessions and self.desk.live_call("agent", alice_id)
+        after = participant.pc
         if outcome == "ok":
-            if live and session.participants[offer.party].pc is None:
+            if live and after is None:
                 raise Problem("an answered offer left no peer connection")
-        elif outcome == "invalid":
-            if 10 <= len(sdp) <= 32768 and _utf8(sdp):
-                raise Problem(f"a {len(sdp)}-character offer was refused as invalid")
-        elif outcome in ("bad_offer", "closed"):
-            if live and session.participants[offer.party].pc is not None:
-                raise Problem(f"a refused offer ({outcome}) left a peer connection behind")
-        elif outcome not in ("no_session", "forbidden") or live:
-            raise Problem(f"offer answered with {outcome!r} in a live call")
+        elif outcome == "invalid" and 10 <= len(sdp) <= 32768 and _utf8(sdp):
+            raise Problem(f"a {len(sdp)}-character offer was refused as invalid")
+        elif outcome not in ("invalid", "bad_offer", "closed", "no_session", "forbidden"):
+            raise Problem(f"an offer was answered with {outcome!r}")
+        elif outcome in ("no_session", "forbidden") and live:
+            raise Problem(f"an offer in a live call was answered with {outcome!r}")
+        elif after is not None and after is not before:
+            raise Problem(f"a refused offer ({outcome}) left a new peer connection behind")
+        self.answered[(call_id, offer.party)] = after is not None
         await self.settle_media()
+
+    def answered_now(self) -> int:
+        """Participants of the live calls whose last offer was answered."""
+        sessions = self.h.hub.sessions
+        return sum(ok for (call, _), ok in self.answered.items() if call in sessions)
 
     async def settle_media(self) -> None:
         """The hub's count of peer connections is the number of participants that have one
@@ -1270,11 +1283,16 @@ class World:
                 for p in s.participants.values()
             )
 
+        def settled() -> bool:
+            count = self.h.hub.peer_connections
+            return count == held() and (not self.answered or count == self.answered_now())
+
         try:
-            await wait_until(lambda: self.h.hub.peer_connections == held(), timeout=5.0)
+            await wait_until(settled, timeout=5.0)
         except AssertionError:
             raise Problem(
-                f"{self.h.hub.peer_connections} peer connections counted, {held()} held"
+                f"{self.h.hub.peer_connections} peer connections counted, {held()} held, "
+                f"{self.answered_now()} offers answered"
             ) from None
 
     # REST
@@ -1349,7 +1367,11 @@ def _utf8(text: str) -> bool:
 
 
 async def run_examples(
-    run: Callable[[Any], Any], strategy: st.SearchStrategy[Any], **options: Any
+    run: Callable[[Any], Any],
+    strategy: st.SearchStrategy[Any],
+    *,
+    seed: int | None = None,
+    **options: Any,
 ) -> None:
     """Run ``run(example)`` on this loop for each example Hypothesis draws from ``strategy``.
     Hypothesis runs in a worker thread, so that the examples share one running server."""
@@ -1368,7 +1390,7 @@ async def run_examples(
     def one(example: Any) -> None:
         asyncio.run_coroutine_threadsafe(run(example), loop).result(timeout=120)
 
-    await asyncio.to_thread(one)
+    await asyncio.to_thread(one if seed is None else hypothesis_seed(seed)(one))
 
 
 async def wind_down(world: World, baseline_tasks: int) -> None:
@@ -1445,7 +1467,6 @@ class TestSocketEvents:
                 one = _emits(namespace, event, payloads_for(model, SOCKET_JSON))
                 await run_examples(run, st.lists(one, min_size=1, max_size=1), max_examples=3)
             await run_examples(run, st.lists(emits(), min_size=1, max_size=6), max_examples=60)
-            print(world.tally)
             tried = sum(world.tally.inputs.values())
             assert tried >= 200, world.tally
             # Every event of both namespaces was tried, and many got past validation.
@@ -1476,7 +1497,6 @@ class TestRest:
                 await run_examples(run, one, max_examples=10)
             mixed = st.lists(requests(endpoints), min_size=1, max_size=4)
             await run_examples(run, mixed, max_examples=30)
-            print(world.tally)
             assert sum(world.tally.inputs.values()) >= 200, world.tally
             assert set(endpoints) <= set(world.tally.inputs), set(endpoints) - set(
                 world.tally.inputs
@@ -1514,7 +1534,6 @@ class TestSdp:
 
             await run_examples(run, OFFERS, max_examples=100)
             outcomes = world.tally.outcomes
-            print(world.tally)
             assert outcomes["ok"] > 10 and outcomes["bad_offer"] > 10, world.tally
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

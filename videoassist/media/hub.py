@@ -27,7 +27,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from videoassist.guidance import CallRoom
 from videoassist.media.fanout import Fanout, ProxyTrack
@@ -74,6 +74,18 @@ def _parse_candidate(text: str) -> RTCIceCandidate:
         raise MediaError("bad_candidate", "the ICE candidate could not be parsed") from None
 
 
+def _check_bundle(sdp: str) -> None:
+    """aiortc gives every media section of a BUNDLE group the transport of the group's first
+    mid; when no media section has that mid, they get none, and the connect task aiortc starts
+    in the background fails with an exception nobody retrieves (found by
+    tests/integration/test_fuzz.py: an offer whose first m= line is missing)."""
+    description = SessionDescription.parse(sdp)
+    bundle = next((g for g in description.group if g.semantic == "BUNDLE"), None)
+    mids = {media.rtp.muxId for media in description.media}
+    if bundle is not None and bundle.items and bundle.items[0] not in mids:
+        raise ValueError(f"BUNDLE names media section {bundle.items[0]!r}, which is not offered")
+
+
 class Participant:
     def __init__(self, session: MediaSession, party: Party) -> None:
         self.session = session
@@ -103,6 +115,7 @@ class Participant:
         pc.on("track", lambda track: self._on_track(pc, track))
         pc.on("connectionstatechange", lambda: self._on_state(pc))
         try:
+            _check_bundle(sdp)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             for kind in KINDS:
                 pc.addTrack(self.outgoing[kind])
