@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -147,7 +148,7 @@ class Run:
                     raise TimeUp
                 await self.guarded(name, size(example), lambda: attempt(example))
 
-            try:
+            with contextlib.suppress(TimeUp):
                 await run_examples(
                     one,
                     strategy,
@@ -156,8 +157,6 @@ class Run:
                     derandomize=False,
                     phases=(Phase.generate,),
                 )
-            except TimeUp:
-                pass
             chunk += 1
         self.check_desk(name)
         self.sample(f"after {name}")

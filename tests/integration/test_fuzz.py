@@ -1,4 +1,4 @@
-"""Fuzzing the real server: every socket.io event, every REST endpoint, and the SDP offers.
+"""Fuzzing the real server: every socket.io event and REST endpoint, SDP offers, raw frames.
 
 Hypothesis makes the inputs; they go through real socket.io clients and aiohttp against one
 running server per test (a ``Harness`` the test owns: Hypothesis runs its examples in a worker
@@ -9,8 +9,12 @@ thread and hands each one to the server's event loop). What must hold for every 
   message over ``socket_max_message`` closes that connection (and only then);
 * every REST answer has a status the operation documents (never 5xx) and, under ``/api/``, a
   JSON body (``{"error": {...}}`` for errors);
-* a mutated browser offer is answered, or refused as ``bad_offer`` with nothing left behind: the
-  participant has a peer connection exactly when their last offer was answered;
+* a mutated browser offer (of a real in-process offer, and of one written in Chrome's shape) is
+  answered, or refused (``bad_offer``, or ``invalid`` past the size caps) without adding a peer
+  connection, and the hub's count of peer connections is the number its participants hold;
+* a raw engine.io/socket.io frame no client library would send (bad JSON, unknown packet types,
+  integers of over 100 digits, stray binary attachments) leaves the connection answering, or
+  closes it;
 * nothing is logged at ERROR (an unexpected exception anywhere: the gateway's "failed", aiohttp's
   "Error handling request", asyncio's "Task exception was never retrieved", ...);
 * the desk keeps its invariants (``tests/unit/test_desk_properties.check_invariants``: no ticket
@@ -972,7 +976,6 @@ class Client:
 class Tally:
     inputs: Counter[str] = field(default_factory=Counter)  # what was tried
     outcomes: Counter[str] = field(default_factory=Counter)  # how it was answered
-    problems: list[str] = field(default_factory=list)
 
 
 class World:
@@ -987,14 +990,12 @@ class World:
         self.tokens: dict[str, str] = {}
         self.tapped: list[str] = []
         self.terminal: dict[str, Any] = {}  # for check_invariants
-        self.seen_ids: list[str] = []
         self.agent_ids: dict[str, str] = {}
         self.offers: list[str] = []
         self.answered: dict[tuple[str, str], bool] = {}  # (call, party) -> last offer answered
         self.tally = Tally()
         self.http = aiohttp.ClientSession(harness.url, cookie_jar=aiohttp.DummyCookieJar())
-        max_message = harness.settings.socket_max_message
-        self.max_message = max_message
+        self.max_message = harness.settings.socket_max_message
 
     @property
     def desk(self) -> Any:

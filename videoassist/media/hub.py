@@ -76,12 +76,14 @@ def _parse_candidate(text: str) -> RTCIceCandidate:
 
 def _check_bundle(sdp: str) -> None:
     """aiortc gives every media section of a BUNDLE group the transport of the group's first
-    mid; when no media section has that mid, they get none, and the connect task aiortc starts
-    in the background fails with an exception nobody retrieves (found by
-    tests/integration/test_fuzz.py: an offer whose first m= line is missing)."""
+    mid; when no media section aiortc uses has that mid, they get none, and the connect task
+    aiortc starts in the background fails with an exception nobody retrieves (found by
+    tests/integration/test_fuzz.py: an offer whose first m= line is missing or of an unknown
+    kind)."""
     description = SessionDescription.parse(sdp)
     bundle = next((g for g in description.group if g.semantic == "BUNDLE"), None)
-    mids = {media.rtp.muxId for media in description.media}
+    usable = ("audio", "video", "application")  # aiortc skips sections of any other kind
+    mids = {media.rtp.muxId for media in description.media if media.kind in usable}
     if bundle is not None and bundle.items and bundle.items[0] not in mids:
         raise ValueError(f"BUNDLE names media section {bundle.items[0]!r}, which is not offered")
 

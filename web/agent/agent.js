@@ -2,7 +2,7 @@
 import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
-import { ServerPeer, call, openSocket, show, stopStream } from "/static/shared/signaling.js";
+import { ServerPeer, call, openSocket, show, showMessage, stopStream } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -27,10 +27,7 @@ const END_REASONS = {
 };
 
 function message(text, isError = false) {
-  const box = $("message");
-  box.textContent = text || "";
-  box.classList.toggle("error", isError);
-  box.hidden = !text;
+  showMessage($("message"), text, isError);
 }
 
 function panel(name) {

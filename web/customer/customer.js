@@ -2,7 +2,7 @@
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
 import {
-  AckError, ServerPeer, call, formatSeconds, openSocket, show, stopStream,
+  AckError, ServerPeer, call, formatSeconds, openSocket, show, showMessage, stopStream,
 } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
@@ -28,10 +28,7 @@ const END_REASONS = {
 };
 
 function message(text, isError = false) {
-  const box = $("message");
-  box.textContent = text || "";
-  box.classList.toggle("error", isError);
-  box.hidden = !text;
+  showMessage($("message"), text, isError);
 }
 
 function view(name) {

@@ -92,6 +92,13 @@ export function stopStream(stream) {
   if (stream) stream.getTracks().forEach((t) => t.stop());
 }
 
+// The page's alert box: a message (an error when isError), or hidden when text is empty.
+export function showMessage(box, text, isError = false) {
+  box.textContent = text || "";
+  box.classList.toggle("error", isError);
+  box.hidden = !text;
+}
+
 export function show(id, visible) {
   document.getElementById(id).hidden = !visible;
 }
