@@ -115,14 +115,18 @@ async def create_ticket(request: web.Request) -> web.Response:
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
     settings = request.app[SETTINGS]
+    token = request.app[TOKENS].issue(ticket_id)
     response = web.json_response(
         {
             "ticket_id": ticket_id,
-            "token": request.app[TOKENS].issue(ticket_id),
+            "token": token,
             "position": service.desk.position(ticket_id),
             "estimated_wait": service.desk.estimate(ticket_id),
             "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
             "identity_verified": identity is not None,
+            # Opening this link (on any device) resumes the ticket: a callback can be joined
+            # from it. The token stays in the fragment, which browsers never send to a server.
+            "resume_url": f"/#t={token}",
         },
         status=201,
     )

@@ -267,7 +267,7 @@ function showCallback() {
   const note = $("callback-note");
   note.hidden = !state.callback;
   note.textContent = state.callback
-    ? "We will call you back when it is your turn. Keep this page open, or come back to it on this device; you keep your place."
+    ? `We will call you back when it is your turn. Keep this page open, or come back later with this link: ${location.origin}/#t=${encodeURIComponent(state.token || "")}`
     : "";
 }
 
@@ -425,10 +425,13 @@ $("again").addEventListener("click", () => { message(""); view("start"); $("help
 
 loadTopics();
 // Resume a ticket after a reload or a dropped connection (the server keeps the place a while).
+// A resume link (/#t=<token>, handed out with every ticket) opens the ticket on this device.
+const linked = location.hash.startsWith("#t=") ? decodeURIComponent(location.hash.slice(3)) : null;
+if (linked) history.replaceState(null, "", location.pathname);
 try {
-  const saved = localStorage.getItem(TOKEN_KEY);
+  const saved = linked || localStorage.getItem(TOKEN_KEY);
   if (saved) {
-    state.token = saved;
+    remember(saved);
     connect(saved);
   }
 } catch (err) { /* storage unavailable */ }
