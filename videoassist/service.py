@@ -36,17 +36,18 @@ from videoassist.desk.events import (
 logger = logging.getLogger(__name__)
 
 EFFECT_TIMEOUT = 5.0
-# Persist first (nobody is told of something the store could lose), then make the media
-# session exist (a client told "matched" sends its offer at once), then tell people, then the
-# rest. Notifications of one event go out together; everything else in order.
+# The media session is created first: it is synchronous, so it exists before the inbox yields
+# to anyone (a client that reads the desk, or is told "matched", offers at once). Then persist
+# (nobody is told of something the store could lose), then tell people, then the rest.
+# Notifications of one event go out together; everything else in order.
 _ORDER = {
-    SaveTicket: 0,
-    SaveSession: 0,
-    SaveAgentState: 0,
-    StartMedia: 1,
-    HandOverMedia: 1,
-    Notify: 2,
-    StopMedia: 3,
+    StartMedia: 0,
+    SaveTicket: 1,
+    SaveSession: 1,
+    SaveAgentState: 1,
+    HandOverMedia: 2,
+    Notify: 3,
+    StopMedia: 4,
 }
 
 
@@ -163,7 +164,7 @@ class Service:
                 future.set_result(effects)
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        ordered = sorted(effects, key=lambda e: _ORDER.get(type(e), 4))
+        ordered = sorted(effects, key=lambda e: _ORDER.get(type(e), 5))
         # Each recipient gets its notifications in order; recipients are served side by side.
         by_party: dict[tuple[str, str], list[Notify]] = {}
         for effect in ordered:

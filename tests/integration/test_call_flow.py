@@ -205,3 +205,24 @@ class TestEventGuard:
                 harness.url, namespaces=["/agent"], transports=["websocket"], wait_timeout=5
             )
         assert reasons == [{"message": "please log in"}]
+
+
+class TestNoGapBeforeMedia:
+    async def test_a_customer_who_sees_the_call_live_can_offer_at_once(
+        self, harness: Harness
+    ) -> None:
+        """The desk marks the call live and the media session exists in the same step: a
+        customer polling sync never sees a live call whose offer is refused as no_session."""
+        agent = await _ready_agent(harness)
+        ticket = await harness.tap()
+        customer = await harness.customer(ticket["token"])
+        await agent.inbox.next("offer")
+        await agent.client.emit("accept", {"ticket_id": ticket["ticket_id"]}, namespace="/agent")
+        state = await customer.call("sync")
+        while state["state"] != "live":
+            state = await customer.call("sync")
+        peer = ClientPeer("red")
+        try:
+            await peer.connect(customer.client, "/customer", state["session_id"])
+        finally:
+            await peer.close()

@@ -74,16 +74,22 @@ def _parse_candidate(text: str) -> RTCIceCandidate:
         raise MediaError("bad_candidate", "the ICE candidate could not be parsed") from None
 
 
-def _check_bundle(sdp: str) -> None:
-    """aiortc gives every media section of a BUNDLE group the transport of the group's first
-    mid; when no media section aiortc uses has that mid, they get none, and the connect task
-    aiortc starts in the background fails with an exception nobody retrieves (found by
-    tests/integration/test_fuzz.py: an offer whose first m= line is missing or of an unknown
-    kind)."""
+def _check_offer(sdp: str) -> None:
+    """Refuse what aiortc would accept but only trip over later, in the connect task it starts
+    in the background, where the failure is an exception nobody retrieves and a call that never
+    connects (both found by tests/integration/test_fuzz.py):
+
+    * a media section without a DTLS fingerprint (aiortc asserts one when DTLS starts);
+    * a BUNDLE group whose first mid is no media section aiortc uses: the sections bundled on
+      it get no transport at all (an offer whose first m= line is missing or of an unknown
+      kind)."""
     description = SessionDescription.parse(sdp)
+    usable = [m for m in description.media if m.kind in ("audio", "video", "application")]
+    for media in usable:
+        if media.dtls is None or not media.dtls.fingerprints:
+            raise ValueError(f"media section {media.rtp.muxId!r} has no DTLS fingerprint")
     bundle = next((g for g in description.group if g.semantic == "BUNDLE"), None)
-    usable = ("audio", "video", "application")  # aiortc skips sections of any other kind
-    mids = {media.rtp.muxId for media in description.media if media.kind in usable}
+    mids = {media.rtp.muxId for media in usable}
     if bundle is not None and bundle.items and bundle.items[0] not in mids:
         raise ValueError(f"BUNDLE names media section {bundle.items[0]!r}, which is not offered")
 
@@ -117,7 +123,7 @@ class Participant:
         pc.on("track", lambda track: self._on_track(pc, track))
         pc.on("connectionstatechange", lambda: self._on_state(pc))
         try:
-            _check_bundle(sdp)
+            _check_offer(sdp)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             for kind in KINDS:
                 pc.addTrack(self.outgoing[kind])
