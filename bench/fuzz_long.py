@@ -181,11 +181,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await run.phase(
                 "socket events",
                 args.events,
-                st.lists(emits(), min_size=1, max_size=8),
-                len,
-                world.fuzz_events,
+                st.tuples(st.lists(emits(), min_size=1, max_size=8), st.booleans()),
+                lambda example: len(example[0]),
+                lambda example: world.fuzz_events(*example),
             )
-            await run.phase("sdp offers", args.offers, OFFERS, lambda _: 1, world.fuzz_offer)
+            await run.phase(
+                "sdp offers", args.offers, OFFERS, lambda offer: offer.burst, world.fuzz_offer
+            )
             documented = documented_statuses()
             endpoints = sorted(rest_endpoints(harness))
 

@@ -103,6 +103,7 @@ class Participant:
         self.fanouts: dict[str, Fanout] = {}
         self._pending_candidates: list[dict[str, Any]] = []
         self._watchdog: asyncio.Task[None] | None = None
+        self._negotiating = asyncio.Lock()
         self.connected = asyncio.Event()
 
     @property
@@ -110,6 +111,14 @@ class Participant:
         return f"{self.session.id}/{self.party}"
 
     async def answer(self, sdp: str) -> RTCSessionDescription:
+        # One offer at a time per participant: a connection's events are handled concurrently,
+        # and two offers interleaving here each made a peer connection of which only one was
+        # kept; the other was never closed nor counted back, so a client could use up
+        # MAX_PEER_CONNECTIONS (found by tests/integration/test_fuzz.py).
+        async with self._negotiating:
+            return await self._answer(sdp)
+
+    async def _answer(self, sdp: str) -> RTCSessionDescription:
         if self.pc is not None:
             # aiortc has no ICE restart: a new offer is a reconnect with a new peer connection.
             await self._close_pc()
