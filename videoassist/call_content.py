@@ -16,7 +16,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from videoassist.media.hub import MediaError, MediaHub
+from videoassist.media.hub import MediaHub
 from videoassist.store.records import Records
 
 PHOTO_TYPES = {
@@ -130,7 +130,3 @@ class CallContent:
         if row is None or row["call_id"] != call_id:
             raise ContentError(404, "not_found", "no such item")
         return self._root / call_id / f"{item_id}.jpg"
-
-
-def check_media_error(exc: MediaError) -> ContentError:
-    return ContentError(409, exc.code, exc.message)

@@ -388,13 +388,14 @@ class CustomerNamespace(_Base):
         if state is None or state in TERMINAL_TICKET_STATES:
             return {"state": state.value if state else "closed"}
         ticket = desk.tickets[ticket_id]
+        position, estimate = desk.standing(ticket_id)
         return {
             "state": state.value,
             "session_id": ticket.call_id if state is TicketState.LIVE else None,
             # Fresh TURN credentials: the ones from the tap may have expired while waiting.
             "ice_servers": self.ice_servers_for(f"t:{ticket_id}"),
-            "position": desk.position(ticket_id),
-            "estimated_wait": desk.estimate(ticket_id),
+            "position": position,
+            "estimated_wait": estimate,
             "agents_available": desk.staffed(ticket.queue_id),
             "queue_id": ticket.queue_id,
             "callback": ticket.callback,

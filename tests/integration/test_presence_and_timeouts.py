@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiortc import RTCSessionDescription
 
 from tests.support.harness import Harness, wait_until
 from tests.support.peers import ClientPeer
+from videoassist.http.keys import NAMESPACES
 from videoassist.store.records import Records
 
 
@@ -263,7 +262,8 @@ class TestDrain:
         async with harness.http.get("/readyz") as response:
             assert response.status == 503
         await wait_until(lambda: not waiting_customer.client.connected, what="clients let go")
-        await asyncio.sleep(0)  # let disconnect handlers run before we look at the store
+        customers = harness.app[NAMESPACES][0]
+        await wait_until(lambda: not customers._sids, what="server ran its disconnect handlers")
 
         records = Records.open(harness.settings.db_url)
         try:

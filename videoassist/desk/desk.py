@@ -327,11 +327,16 @@ class Desk:
         return 1 + sum(1 for other in members.values() if other < key)
 
     def estimate(self, ticket_id: str) -> float | None:
+        return self.standing(ticket_id)[1]
+
+    def standing(self, ticket_id: str) -> tuple[int | None, float | None]:
+        """(position, estimated wait) in one pass over the line."""
         ticket = self.tickets.get(ticket_id)
         position = self.position(ticket_id)
         if ticket is None or position is None:
-            return None
-        return self.stats[ticket.queue_id].position_wait(position, self.staffed(ticket.queue_id))
+            return position, None
+        staffed = self.staffed(ticket.queue_id)
+        return position, self.stats[ticket.queue_id].position_wait(position, staffed)
 
     @property
     def queue(self) -> list[str]:

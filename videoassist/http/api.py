@@ -116,12 +116,13 @@ async def create_ticket(request: web.Request) -> web.Response:
         return json_error(503, "unavailable", "the service is shutting down")
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue(ticket_id)
+    position, estimate = service.desk.standing(ticket_id)
     response = web.json_response(
         {
             "ticket_id": ticket_id,
             "token": token,
-            "position": service.desk.position(ticket_id),
-            "estimated_wait": service.desk.estimate(ticket_id),
+            "position": position,
+            "estimated_wait": estimate,
             "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
             "identity_verified": identity is not None,
             # Opening this link (on any device) resumes the ticket: a callback can be joined

@@ -92,7 +92,6 @@ class StickyMarks:
         self._shown: dict[str, dict[str, Any]] = {}  # as last reported
         self._lost: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()  # the tracker set is used from one worker at a time
 
     def add(self, mark: dict[str, Any]) -> None:
         points = shape_points(mark)
