@@ -61,26 +61,26 @@ def production_allowed_peers() -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _free_range(count: int) -> int:
-    """The first of ``count`` consecutive free UDP ports below Linux's ephemeral range."""
+    """The first of ``count`` consecutive ports free for both UDP and TCP.
+
+    The range lies below Linux's ephemeral range (32768 and up), so no outgoing connection of
+    this or any other process can take one of its ports between this check and coturn's bind.
+    A listening port taken from the ephemeral range once collided with a client connection's
+    local TCP port, and coturn then retried its TCP listener bind forever without answering.
+    """
     for _ in range(50):
         base = random.randrange(20000, 32000 - count)
         with contextlib.ExitStack() as stack:
             try:
                 for port in range(base, base + count):
-                    s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                    s.bind(("127.0.0.1", port))
+                    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                        s = stack.enter_context(socket.socket(socket.AF_INET, kind))
+                        s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return base
-    raise RuntimeError("no free UDP port range for coturn's relays")
+    raise RuntimeError("no free port range for coturn")
 
 
 def _die_with_parent() -> None:
@@ -103,8 +103,9 @@ class Coturn:
     ) -> None:
         self.workdir = workdir
         self.secret = secret
-        self.port = _free_port()
-        self.min_port = _free_range(RELAY_PORTS)
+        # One range: the listening port, then the relay ports.
+        self.port = _free_range(1 + RELAY_PORTS)
+        self.min_port = self.port + 1
         self.max_port = self.min_port + RELAY_PORTS - 1
         self.config = workdir / "turnserver.conf"
         self.log_path = workdir / "turnserver.log"
