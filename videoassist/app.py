@@ -246,6 +246,8 @@ async def _restore(service: Service, records: Records) -> None:
             queued_at=row["queued_at"],
             callback=bool(row["callback"]),
             customer_ref=row["customer_ref"],
+            device_id=row["device_id"],
+            line_since=row["line_since"],
         )
         for row in rows
     )

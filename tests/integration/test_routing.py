@@ -72,13 +72,16 @@ class TestRestart:
         await server.start()
         tokens: list[str] = []
         ids: list[str] = []
+        devices: list[str] = []
         try:
+            # The cookie jar keeps no cookies for an IP address: each tap is a new browser.
             async with aiohttp.ClientSession(server.url) as http:
                 for n in range(3):
                     async with http.post("/api/tickets", json={"description": f"#{n}"}) as r:
                         body = await r.json()
                         tokens.append(body["token"])
                         ids.append(body["ticket_id"])
+                        devices.append(r.cookies["va_device"].value)
         finally:
             assert await server.stop(kill=True) != 0  # a crash, not a drain
 
@@ -104,6 +107,15 @@ class TestRestart:
                 ids[1]: ("queued", 2),
                 ids[2]: ("queued", 3),
             }
+            # The first browser still has its open ticket: a second tap is refused.
+            async with (
+                aiohttp.ClientSession(restarted.url) as http,
+                http.post(
+                    "/api/tickets", json={}, headers={"Cookie": f"va_device={devices[0]}"}
+                ) as r,
+            ):
+                assert r.status == 409
+                assert (await r.json())["error"]["code"] == "active_ticket"
         finally:
             for client in clients:
                 await client.disconnect()

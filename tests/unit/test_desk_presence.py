@@ -127,6 +127,15 @@ class TestNoAnswer:
         assert SaveAgentState("a1", "away", "missed_offer", 52.0) not in effects
         assert desk.agent_state("a1") is not A.AWAY
 
+    def test_a_decline_is_an_answer_and_resets_the_count_of_misses(self) -> None:
+        desk = self.rona_desk()
+        desk.handle(ring_timer(tap(desk, "t1", 1.0)).event)  # first miss at 21; t1 skipped
+        tap(desk, "t2", 22.0)  # offered to a1 at once
+        desk.handle(OfferDeclined("a1", "t2", 23.0))  # t2 skipped too
+        effects = desk.handle(ring_timer(tap(desk, "t3", 24.0)).event)  # missed at 44
+        assert [n.data["missed"] for n in notes(effects, "offer_missed", "a1")] == [1]
+        assert desk.agent_state("a1") is A.READY, "one miss since the decline, not two in a row"
+
     def test_by_default_one_miss_sets_the_agent_away(self) -> None:
         desk = make_desk()
         ready_agent(desk, "a1", 0.0)

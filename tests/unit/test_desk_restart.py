@@ -13,6 +13,7 @@ from tests.unit.desk_helpers import (
     agent,
     desk_config,
     make_desk,
+    notes,
     offers,
     ready_agent,
     snapshot,
@@ -20,18 +21,22 @@ from tests.unit.desk_helpers import (
     timers,
 )
 from videoassist.desk import (
+    ActiveTicket,
     AgentSignedIn,
     AgentSignedOut,
     AgentState,
     CallbackJoinTimedOut,
+    CallbackRequested,
     ConfigChanged,
     CustomerCancelled,
     CustomerGraceExpired,
+    CustomerLeft,
     CustomerReturned,
     CustomerTapped,
     DeskConfig,
     DeskError,
     IllegalTransition,
+    MaxWaitReached,
     OfferAccepted,
     QueueConfig,
     Restored,
@@ -55,8 +60,20 @@ def restored(
     queue_id: str = "general",
     priority: int = 0,
     callback: bool = False,
+    device_id: str | None = None,
+    line_since: float | None = None,
 ) -> RestoredTicket:
-    return RestoredTicket(ticket_id, "", "", queue_id, priority, queued_at, callback)
+    return RestoredTicket(
+        ticket_id,
+        "",
+        "",
+        queue_id,
+        priority,
+        queued_at,
+        callback,
+        device_id=device_id,
+        line_since=line_since,
+    )
 
 
 class TestRestored:
@@ -115,6 +132,57 @@ class TestRestored:
         desk = make_desk()
         desk.handle(Restored((restored("t1", 10.0, queue_id="closed-down"),), {}, 100.0))
         assert desk.tickets["t1"].queue_id == "general"
+
+    def test_a_restored_ticket_still_holds_its_device(self) -> None:
+        desk = make_desk()
+        desk.handle(Restored((restored("t1", 10.0, device_id="d1"),), {}, 100.0))
+        before = snapshot(desk)
+        with pytest.raises(ActiveTicket):
+            tap(desk, "t2", 101.0, device_id="d1")
+        assert snapshot(desk) == before
+        desk.handle(CustomerCancelled("t1", 102.0))
+        tap(desk, "t3", 103.0, device_id="d1")
+        assert desk.queue == ["t3"], "a closed ticket frees its device"
+
+    def test_the_wait_limit_counts_from_entering_the_queue_not_from_the_restart(self) -> None:
+        desk = make_desk(desk_config(QueueConfig("general", max_wait=120.0)))
+        effects = desk.handle(
+            Restored(
+                (
+                    restored("t1", 10.0),  # due at 130
+                    restored("t2", 20.0, line_since=50.0),  # transferred in at 50: due at 170
+                    restored("t3", 1.0),  # due at 121, already past: due at once
+                    restored("t4", 10.0, callback=True),  # callbacks have no wait limit
+                ),
+                {},
+                125.0,
+            )
+        )
+        assert timers(effects, MaxWaitReached) == [
+            SetTimer("maxwait:t3", 125.0, MaxWaitReached("t3", "general", 125.0)),
+            SetTimer("maxwait:t1", 130.0, MaxWaitReached("t1", "general", 130.0)),
+            SetTimer("maxwait:t2", 170.0, MaxWaitReached("t2", "general", 170.0)),
+        ]
+
+    def test_a_ticket_moved_to_the_default_queue_waits_from_its_queued_time(self) -> None:
+        desk = make_desk(desk_config(QueueConfig("general", max_wait=120.0)))
+        effects = desk.handle(
+            Restored((restored("t1", 10.0, queue_id="gone", line_since=90.0),), {}, 100.0)
+        )
+        assert timers(effects, MaxWaitReached) == [
+            SetTimer("maxwait:t1", 130.0, MaxWaitReached("t1", "general", 130.0))
+        ]
+
+    def test_a_callback_suggested_while_away_is_suggested_again_on_return(self) -> None:
+        desk = make_desk(desk_config(QueueConfig("general", max_wait=60.0)))
+        desk.handle(Restored((restored("t1", 10.0),), {}, 100.0))
+        desk.handle(MaxWaitReached("t1", "general", 100.0))  # nobody connected to hear it
+        effects = desk.handle(CustomerReturned("t1", 101.0))
+        assert [n.data for n in notes(effects, "callback_suggested", "t1")] == [{"waited": 91}]
+        desk.handle(CustomerLeft("t1", 102.0))
+        desk.handle(CallbackRequested("t1", 103.0))
+        effects = desk.handle(CustomerReturned("t1", 104.0))
+        assert notes(effects, "callback_suggested") == [], "they took it: no more suggestions"
 
     def test_an_agent_who_was_ready_resumes_ready_on_signing_in(self) -> None:
         desk = make_desk()

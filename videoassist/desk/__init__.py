@@ -11,8 +11,10 @@ from videoassist.desk.config import (
 from videoassist.desk.desk import (
     AGENT_TRANSITIONS,
     TICKET_TRANSITIONS,
+    ActiveTicket,
     AgentState,
     Desk,
+    QueueClosed,
     QueueFull,
     TicketState,
 )
@@ -28,6 +30,7 @@ from videoassist.desk.events import *  # noqa: F403 - the event and effect vocab
 __all__ = [
     "AGENT_TRANSITIONS",
     "TICKET_TRANSITIONS",
+    "ActiveTicket",
     "AgentProfile",
     "AgentState",
     "ConfigError",
@@ -37,6 +40,7 @@ __all__ = [
     "IllegalTransition",
     "NotAllowed",
     "OpenHours",
+    "QueueClosed",
     "QueueConfig",
     "QueueFull",
     "Refused",

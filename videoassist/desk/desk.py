@@ -16,14 +16,15 @@ Rules of this module (read these before changing it):
 Theory of operation. Each ticket waits in one queue (chosen by its topic), ordered by a score
 ``priority + aging * minutes waited`` and, at equal score, by arrival: first come, first served
 within a priority level. Each queue has a pool of the ready agents who may take it (members with
-every required skill), ordered by the queue's strategy. After every event the desk matches:
-an agent who just became ready takes the best ticket across their queues; a ticket that just
-became offerable goes to the best agent of its queue. An offer rings one agent at a time. No
-answer (RONA) or a decline puts the ticket back at its old place and keeps that agent from
-being offered it again for ``reoffer_after`` seconds; ``max_missed`` misses in a row set the
-agent Away. Waiting customers whose connection drops keep their place for a grace period;
-callbacks keep their place with no connection at all. Positions and estimates are announced on
-``AnnounceDue`` ticks, so a decision never pays for telling ten thousand customers their place.
+every required skill), ordered by the queue's strategy. After every event the desk matches: an
+agent who just became ready takes the best ticket across their queues; a ticket that just became
+offerable goes to the best agent of its queue. An offer rings one agent at a time. No answer (RONA)
+or a decline puts the ticket back at its old place and keeps that agent from being offered it again
+for ``reoffer_after`` seconds; ``max_missed`` unanswered offers in a row set the agent Away (a
+decline is an answer and ends the run). Waiting customers whose connection drops keep their place
+for a grace period; callbacks keep their place with no connection at all. Positions and estimates
+are announced on ``AnnounceDue`` ticks, so a decision never pays for telling ten thousand customers
+their place.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ class Ticket:
     call_id: str | None = None  # the media call
     customer_ref: str | None = None
     device_id: str | None = None
+    line_since: float = 0.0  # when it entered its current queue: max wait counts from here
+    suggested: bool = False  # max wait passed in this queue and a callback was suggested
     ended_at: float | None = None
     end_reason: str | None = None
 
@@ -192,6 +195,8 @@ class Ticket:
             priority=self.priority,
             callback=self.callback,
             customer_ref=self.customer_ref,
+            device_id=self.device_id,
+            line_since=self.line_since,
         )
 
 
@@ -444,6 +449,7 @@ class Desk:
             seq=self._seq,
             customer_ref=ev.customer_ref,
             device_id=ev.device_id,
+            line_since=ev.at,
         )
         self.tickets[ticket.id] = ticket
         if ev.device_id is not None:
@@ -496,6 +502,9 @@ class Desk:
             out.append(CancelTimer(_join_timer(ticket.session_id)))
         elif ticket.state is T.QUEUED:
             self._make_offerable(ticket)
+            if ticket.suggested and not ticket.callback:
+                # A fresh page (or a restarted server) would not know: suggest it again.
+                self._suggest_callback(ticket, ev.at, out)
 
     def _on_grace_expired(self, ev: CustomerGraceExpired, out: list[Effect]) -> None:
         ticket = self.tickets.get(ev.ticket_id)
@@ -534,7 +543,7 @@ class Desk:
             return  # answered or moved meanwhile
         queue = self._queue(ticket.queue_id)
         if queue.overflow_to is not None and not ticket.callback:
-            self._move(ticket, queue.overflow_to)
+            self._move(ticket, queue.overflow_to, ev.at)
             self._arm_max_wait(ticket, ev.at, out)
             out.append(SaveTicket(ticket.row()))
             out.append(
@@ -546,14 +555,18 @@ class Desk:
                 )
             )
         elif not ticket.callback:
-            out.append(
-                Notify(
-                    "customer",
-                    ticket.id,
-                    "callback_suggested",
-                    {"waited": round(ev.at - ticket.queued_at)},
-                )
+            ticket.suggested = True
+            self._suggest_callback(ticket, ev.at, out)
+
+    def _suggest_callback(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+        out.append(
+            Notify(
+                "customer",
+                ticket.id,
+                "callback_suggested",
+                {"waited": round(at - ticket.queued_at)},
             )
+        )
 
     def _close_waiting(
         self, ticket_id: str, trigger: str, reason: str, at: float, out: list[Effect]
@@ -687,6 +700,7 @@ class Desk:
         agent, ticket = self._offered_pair(ev.agent_id, ev.ticket_id)
         assert ticket.offer is not None
         transfer = ticket.offer.transfer_from
+        agent.missed = 0  # a decline is an answer: the agent is there, the run of misses ends
         self._withdraw_offer(ticket, "decline", ev.at, out)
         out.append(CancelTimer(_offer_timer(ticket.id)))
         if transfer is not None:
@@ -929,6 +943,8 @@ class Desk:
         ticket.session_id = None
         ticket.call_id = None
         ticket.queue_id = queue_id  # keeps queued_at: not re-queued at the back
+        ticket.line_since = at
+        ticket.suggested = False
         ticket.skip.clear()
         self._enter_line(ticket)
         self._arm_max_wait(ticket, at, out)
@@ -1039,9 +1055,19 @@ class Desk:
                 seq=self._seq,
                 connected=False,  # nobody is connected to a new process; callbacks need no one
                 customer_ref=restored.customer_ref,
+                device_id=restored.device_id,
+                line_since=(
+                    restored.line_since
+                    if restored.line_since is not None and queue_id == restored.queue_id
+                    else restored.queued_at
+                ),
             )
             self.tickets[ticket.id] = ticket
+            if ticket.device_id is not None:
+                self._devices[ticket.device_id] = ticket.id  # still one open ticket per device
             self._enter_line(ticket)
+            # The wait limit counts from when the ticket entered its queue, not from the restart.
+            self._arm_max_wait(ticket, ev.at, out, since=ticket.line_since)
             if not ticket.callback:
                 # Waiting customers lost their connection with the old process: grace to return.
                 grace = ev.at + self.config.customer_grace
@@ -1113,16 +1139,20 @@ class Desk:
         self.waiting[ticket.queue_id].pop(ticket.id, None)
         self._shown.pop(ticket.id, None)
 
-    def _move(self, ticket: Ticket, queue_id: str) -> None:
+    def _move(self, ticket: Ticket, queue_id: str, at: float) -> None:
         self._leave_line(ticket)
         ticket.queue_id = queue_id
+        ticket.line_since = at
+        ticket.suggested = False
         ticket.skip.clear()
         self._enter_line(ticket)
 
-    def _arm_max_wait(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+    def _arm_max_wait(
+        self, ticket: Ticket, at: float, out: list[Effect], *, since: float | None = None
+    ) -> None:
         max_wait = self._queue(ticket.queue_id).max_wait
         if max_wait is not None and not ticket.callback:
-            due = at + max_wait
+            due = max(at, (at if since is None else since) + max_wait)
             out.append(
                 SetTimer(
                     _max_wait_timer(ticket.id), due, MaxWaitReached(ticket.id, ticket.queue_id, due)

@@ -117,6 +117,8 @@ class RestoredTicket:
     queued_at: float
     callback: bool
     customer_ref: str | None = None
+    device_id: str | None = None
+    line_since: float | None = None  # when it entered its current queue (None: at queued_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +314,8 @@ class TicketRow:
     priority: int = 0
     callback: bool = False
     customer_ref: str | None = None
+    device_id: str | None = None  # a hash of the browser's device cookie
+    line_since: float | None = None  # when it entered its current queue
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from videoassist.auth import SESSION_COOKIE
 from videoassist.desk import DeskError
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
-    HUB,
     LOGIN_THROTTLE,
     NAMESPACES,
     SERVICE,
@@ -227,6 +226,5 @@ async def readyz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     if service.desk.draining:
         return web.json_response({"status": "draining"}, status=503)
-    return web.json_response(
-        {"status": "ready", "peer_connections": request.app[HUB].peer_connections}
-    )
+    # Nothing about load here: the endpoint is public, and call volume is the operator's to know.
+    return web.json_response({"status": "ready"})

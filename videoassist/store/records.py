@@ -56,6 +56,8 @@ tickets = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("callback", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("customer_ref", sa.String(128), index=True),
+    sa.Column("device_id", sa.String(64)),
+    sa.Column("line_since", sa.Float),
 )
 
 sessions = sa.Table(
