@@ -199,6 +199,12 @@ class TestWarmTransfer:
         ]
         assert desk.ticket_state("t1") is T.ENDED
 
+    def test_both_legs_count_as_one_contact_in_the_handle_time(self) -> None:
+        desk, _ = ringing_warm_transfer()  # answered at 11
+        desk.handle(OfferAccepted("a2", "t1", 31.0))  # first leg: 20 s
+        desk.handle(HungUp("s2", "customer", "t1", 71.0))  # second leg: 40 s
+        assert desk.stats["general"].average_handle == 60.0, "one contact of 20 s + 40 s"
+
     def test_a_declined_warm_transfer_tells_the_first_agent_and_the_call_goes_on(self) -> None:
         desk, _ = ringing_warm_transfer()
         effects = desk.handle(OfferDeclined("a2", "t1", 31.0))

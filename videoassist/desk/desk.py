@@ -179,6 +179,7 @@ class Ticket:
     device_id: str | None = None
     line_since: float = 0.0  # when it entered its current queue: max wait counts from here
     suggested: bool = False  # max wait passed in this queue and a callback was suggested
+    handled_before: float = 0.0  # talk time of earlier legs of this contact (warm transfers)
     ended_at: float | None = None
     end_reason: str | None = None
 
@@ -866,7 +867,7 @@ class Desk:
         self._retire(ticket)
         agent.ticket_id = None
         agent.busy_seconds += at - session.answered_at
-        self.stats[ticket.queue_id].handled(at - session.answered_at)
+        self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
         self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
         call_id = ticket.call_id or session_id
@@ -936,7 +937,7 @@ class Desk:
         call_id = ticket.call_id or session.id
         agent.ticket_id = None
         agent.busy_seconds += at - session.answered_at
-        self.stats[ticket.queue_id].handled(at - session.answered_at)
+        self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
         self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
         ticket.state = ticket_state
@@ -1000,6 +1001,8 @@ class Desk:
         self.sessions[old_session.id] = ended
         old_agent.ticket_id = None
         old_agent.busy_seconds += at - old_session.answered_at
+        # One customer, one contact: the legs add up to its handle time when the last one ends.
+        ticket.handled_before += at - old_session.answered_at
         self._set_agent(old_agent, old_state, at, out)
         self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
         out.append(HandOverMedia(call_id, agent.id))
@@ -1146,6 +1149,11 @@ class Desk:
         ticket.suggested = False
         ticket.skip.clear()
         self._enter_line(ticket)
+
+    def _handled(self, ticket: Ticket, seconds: float) -> None:
+        """A contact in the ticket's queue is done: its handle time feeds the wait estimates."""
+        self.stats[ticket.queue_id].handled(ticket.handled_before + seconds)
+        ticket.handled_before = 0.0
 
     def _arm_max_wait(
         self, ticket: Ticket, at: float, out: list[Effect], *, since: float | None = None
