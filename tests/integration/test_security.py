@@ -51,6 +51,17 @@ class TestTaps:
         assert len(harness.service.desk.tickets) == waiting_before
 
 
+    async def test_a_tap_that_breaks_a_cap_is_refused_naming_the_field(
+        self, harness: Harness
+    ) -> None:
+        async with harness.http.post("/api/tickets", json={"description": "x" * 501}) as r:
+            assert r.status == 422
+            error = (await r.json())["error"]
+            assert (error["code"], error["field"]) == ("invalid", "description")
+            assert error["message"].startswith("description: ")
+        assert harness.service.desk.tickets == {}
+
+
 class TestCrossSite:
     async def test_a_write_from_another_origin_is_refused(self, harness: Harness) -> None:
         async with harness.http.post(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from videoassist.auth import SESSION_COOKIE, Staff
 from videoassist.desk import DeskError
@@ -41,6 +41,7 @@ from videoassist.desk.config import (
 from videoassist.desk.events import ConfigChanged
 from videoassist.gateway import AGENT_ROLES
 from videoassist.http.keys import RECORDS, SERVICE, SETTINGS, STAFF, TOPIC_LABELS
+from videoassist.http.middleware import Reply, invalid, json_error, read_json
 from videoassist.routing_config import QUEUE_FIELDS, agent_id_of, queue_from_row
 from videoassist.service import ServiceClosed
 
@@ -135,21 +136,6 @@ class AgentIn(_Body):
 # --------------------------------------------------------------------------- plumbing
 
 
-class _Reply(Exception):
-    """Ends a handler early with this response."""
-
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
-
-
-def _invalid(where: str, message: str) -> _Reply:
-    return _Reply(_error(422, "invalid", f"{where}: {message}", field=where))
-
-
 Handler = Callable[[web.Request, Staff], Awaitable[web.Response]]
 
 
@@ -158,14 +144,14 @@ def admin_only(handler: Handler) -> Callable[[web.Request], Awaitable[web.Respon
     async def guarded(request: web.Request) -> web.Response:
         member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
         if member is None:
-            return _error(401, "unauthenticated", "please log in")
+            return json_error(401, "unauthenticated", "please log in")
         if member.role != ADMIN_ROLE:
-            return _error(403, "forbidden", "only an admin may do this")
+            return json_error(403, "forbidden", "only an admin may do this")
         if request.method not in SAFE_METHODS and not _same_origin(request):
-            return _error(403, "bad_origin", "this request must come from the admin page")
+            return json_error(403, "bad_origin", "this request must come from the admin page")
         try:
             return await handler(request, member)
-        except _Reply as reply:
+        except Reply as reply:
             return reply.response
 
     return guarded
@@ -189,24 +175,10 @@ def _same_origin(request: web.Request) -> bool:
     return origin.lower() in {o.lower() for o in own}
 
 
-async def _body(request: web.Request, model: type[_Body]) -> Any:
-    if request.content_type != "application/json":
-        raise _Reply(_error(415, "unsupported_media_type", "send application/json"))
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise _Reply(_error(400, "invalid", "the body is not valid JSON")) from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise _invalid(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
-
-
 def _path_id(request: web.Request, name: str) -> str:
     value = request.match_info[name]
     if not _ID.fullmatch(value):
-        raise _invalid(name, "use 1 to 64 of a-z, 0-9, _ and -")
+        raise invalid(name, "use 1 to 64 of a-z, 0-9, _ and -")
     return value
 
 
@@ -223,7 +195,7 @@ async def _commit(
     try:
         build(rows).validate()
     except ConfigError as exc:
-        raise _Reply(_error(422, "invalid_config", str(exc), field=exc.where)) from None
+        raise Reply(json_error(422, "invalid_config", str(exc), field=exc.where)) from None
     await write()
     service = app[SERVICE]
     try:
@@ -231,10 +203,10 @@ async def _commit(
         await service.submit(ConfigChanged(build(stored), service.now()))
     except DeskError as exc:
         await undo()
-        raise _Reply(_error(409, "conflict", exc.message)) from None
+        raise Reply(json_error(409, "conflict", exc.message)) from None
     except ServiceClosed:
         await undo()
-        raise _Reply(_error(503, "unavailable", "the service is shutting down")) from None
+        raise Reply(json_error(503, "unavailable", "the service is shutting down")) from None
     except Exception:
         await undo()
         raise
@@ -333,7 +305,7 @@ async def get_config(request: web.Request, member: Staff) -> web.Response:
 @admin_only
 async def put_queue(request: web.Request, member: Staff) -> web.Response:
     queue_id = _path_id(request, "queue_id")
-    body: QueueIn = await _body(request, QueueIn)
+    body: QueueIn = await read_json(request, QueueIn)
     records = request.app[RECORDS]
     async with request.app[ADMIN].lock:
         rows = await records.load_config()
@@ -375,12 +347,12 @@ async def delete_queue(request: web.Request, member: Staff) -> web.Response:
         rows = await records.load_config()
         old = _find(rows["queues"], "id", queue_id)
         if old is None:
-            raise _Reply(_error(404, "not_found", f"no queue {queue_id!r}"))
+            raise Reply(json_error(404, "not_found", f"no queue {queue_id!r}"))
         in_use = await _uses_of_queue(request, rows, queue_id)
         if any(in_use.values()):
-            raise _Reply(_error(409, "in_use", _in_use_message(queue_id, in_use), in_use=in_use))
+            raise Reply(json_error(409, "in_use", _in_use_message(queue_id, in_use), in_use=in_use))
         if len(rows["queues"]) == 1:
-            raise _Reply(_error(409, "in_use", "the last queue cannot be removed"))
+            raise Reply(json_error(409, "in_use", "the last queue cannot be removed"))
         await _commit(
             request,
             {**rows, "queues": [r for r in rows["queues"] if r["id"] != queue_id]},
@@ -428,7 +400,7 @@ def _in_use_message(queue_id: str, in_use: dict[str, Any]) -> str:
 @admin_only
 async def put_topic(request: web.Request, member: Staff) -> web.Response:
     topic = _path_id(request, "topic")
-    body: TopicIn = await _body(request, TopicIn)
+    body: TopicIn = await read_json(request, TopicIn)
     records = request.app[RECORDS]
     async with request.app[ADMIN].lock:
         rows = await records.load_config()
@@ -462,7 +434,7 @@ async def delete_topic(request: web.Request, member: Staff) -> web.Response:
         rows = await records.load_config()
         old = _find(rows["topics"], "topic", topic)
         if old is None:
-            raise _Reply(_error(404, "not_found", f"no topic {topic!r}"))
+            raise Reply(json_error(404, "not_found", f"no topic {topic!r}"))
         await _commit(
             request,
             {**rows, "topics": [r for r in rows["topics"] if r["topic"] != topic]},
@@ -477,13 +449,13 @@ async def delete_topic(request: web.Request, member: Staff) -> web.Response:
 @admin_only
 async def put_agent(request: web.Request, member: Staff) -> web.Response:
     user_id = int(request.match_info["user_id"])
-    body: AgentIn = await _body(request, AgentIn)
+    body: AgentIn = await read_json(request, AgentIn)
     records = request.app[RECORDS]
     user = await records.user_by_id(user_id)
     if user is None:
-        raise _Reply(_error(404, "not_found", f"no user {user_id}"))
+        raise Reply(json_error(404, "not_found", f"no user {user_id}"))
     if user["role"] not in AGENT_ROLES:
-        raise _invalid("user_id", f"{user['username']} is a {user['role']}, not an agent")
+        raise invalid("user_id", f"{user['username']} is a {user['role']}, not an agent")
     queues = list(dict.fromkeys(body.queues))
     async with request.app[ADMIN].lock:
         rows = await records.load_config()

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import SESSION_COOKIE
 from videoassist.desk import DeskError
@@ -23,7 +23,7 @@ from videoassist.http.keys import (
     TOKENS,
     TOPIC_LABELS,
 )
-from videoassist.http.middleware import json_error
+from videoassist.http.middleware import Reply, json_error, read_json
 from videoassist.identity import verify_identity
 from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
@@ -47,21 +47,6 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    if request.content_type != "application/json":
-        raise _BadRequest(json_error(415, "unsupported_media_type", "send application/json"))
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise _BadRequest(json_error(400, "invalid", "the body is not valid JSON")) from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise _BadRequest(json_error(422, "invalid", f"{where}: {first['msg']}")) from None
-
-
 def _too_many(wait: float, what: str) -> web.Response:
     seconds = max(1, math.ceil(wait))
     response = json_error(429, "rate_limited", f"{what}; try again in {seconds} s")
@@ -69,16 +54,11 @@ def _too_many(wait: float, what: str) -> web.Response:
     return response
 
 
-class _BadRequest(Exception):
-    def __init__(self, response: web.Response) -> None:
-        self.response = response
-
-
 @routes.post("/api/tickets")
 async def create_ticket(request: web.Request) -> web.Response:
     try:
-        tap: TapIn = await _body(request, TapIn)
-    except _BadRequest as bad:
+        tap = await read_json(request, TapIn)
+    except Reply as bad:
         return bad.response
     device = request.cookies.get(DEVICE_COOKIE)
     if not device or len(device) > 64:
@@ -145,8 +125,8 @@ async def create_ticket(request: web.Request) -> web.Response:
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     try:
-        creds: LoginIn = await _body(request, LoginIn)
-    except _BadRequest as bad:
+        creds = await read_json(request, LoginIn)
+    except Reply as bad:
         return bad.response
     throttle = request.app[LOGIN_THROTTLE]
     wait = throttle.check(creds.username, request.remote or "")

@@ -1,12 +1,15 @@
-"""Middlewares: security headers on every response, same-origin writes, JSON API errors."""
+"""Middlewares (security headers on every response, same-origin writes, JSON API errors) and
+the JSON plumbing every API handler shares."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from pydantic import BaseModel, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +75,38 @@ def same_origin_writes(extra_origins: tuple[str, ...] = ()) -> Middleware:
     return check
 
 
-def json_error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+class Reply(Exception):
+    """Ends a handler early with this response."""
+
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+def invalid(where: str, message: str) -> Reply:
+    """A 422 that names the field at fault, in the message and in ``field``."""
+    return Reply(json_error(422, "invalid", f"{where}: {message}", field=where))
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def read_json(request: web.Request, model: type[Body]) -> Body:
+    """The request's JSON body as ``model``, or a ``Reply`` with 415, 400 or 422."""
+    if request.content_type != "application/json":
+        raise Reply(json_error(415, "unsupported_media_type", "send application/json"))
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise Reply(json_error(400, "invalid", "the body is not valid JSON")) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise invalid(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
 
 
 @web.middleware
