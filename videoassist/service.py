@@ -125,6 +125,18 @@ class Service:
         if not self._closed:
             self._inbox.put_nowait((event, None))
 
+    async def settled(self) -> None:
+        """Wait until every event in the inbox now is handled and its effects carried out.
+
+        The desk changes before its effects run, so a reader of the store (a test, an admin
+        report) that saw the desk change calls this to read what the change wrote.
+        """
+        if self._closed:
+            return
+        future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((_SETTLED, future))
+        await future
+
     async def close(self) -> None:
         """Stop taking events; what is already in the inbox is still handled."""
         if self._closed:
@@ -146,6 +158,10 @@ class Service:
             if item is _STOP:
                 break
             event, future = item
+            if event is _SETTLED:
+                assert future is not None
+                future.set_result([])
+                continue
             try:
                 effects = self.desk.handle(event)
             except DeskError as exc:
@@ -236,3 +252,4 @@ class Service:
 
 
 _STOP = object()
+_SETTLED: Event = object()  # type: ignore[assignment]  # a marker in the inbox, not an event
