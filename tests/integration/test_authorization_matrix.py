@@ -52,9 +52,9 @@ import numpy as np
 import pytest
 import socketio
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection
 
-from tests.support.harness import Harness, Party, wait_until
+from tests.support.calls import offer_without_candidates
+from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
@@ -284,22 +284,6 @@ def _png() -> bytes:
     return bytes(data)
 
 
-async def browser_offer() -> str:
-    """An offer with one audio and one video transceiver, like a browser's, without candidates:
-    the server's ICE then waits instead of failing the call while the script runs."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("audio", direction="sendrecv")
-    pc.addTransceiver("video", direction="sendrecv")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return "".join(
-        line
-        for line in sdp.splitlines(keepends=True)
-        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Raw:
     """A request body that is not JSON."""
@@ -349,17 +333,9 @@ class Lab:
     async def connect(
         self, namespace: str, *, cookie: str | None = None, token: str | None = None
     ) -> Party | None:
-        client = socketio.AsyncClient(reconnection=False)
-        party = Party(client, namespace)
+        party = Party(socketio.AsyncClient(reconnection=False), namespace)
         try:
-            await client.connect(
-                self.h.url,
-                namespaces=[namespace],
-                transports=["websocket"],
-                auth={"token": token} if token else None,
-                headers={"Cookie": f"va_session={cookie}"} if cookie else {},
-                wait_timeout=5,
-            )
+            await connect_socket(party.client, self.h.url, namespace, cookie=cookie, token=token)
         except socketio.exceptions.ConnectionError:
             return None
         self.parties.append(party)
@@ -625,7 +601,7 @@ class TestCustomerNamespace:
             assert reply["session_id"] == (k1 if party is c1 else k2)  # only ever their own
         await lab.smuggle(c2, "sync", {"ticket_id": t1})
 
-        offer = await browser_offer()
+        offer = await offer_without_candidates()
         for row, data in (
             ("/customer rtc_candidate", {"candidate": CANDIDATE, "sdpMid": "0"}),
             ("/customer rtc_offer", {"type": "offer", "sdp": offer}),
@@ -716,7 +692,7 @@ class TestAgentNamespace:
             what="customer video at the server",
         )
 
-        offer = await browser_offer()
+        offer = await offer_without_candidates()
         for row, data in (
             ("/agent rtc_candidate", {"candidate": CANDIDATE, "sdpMid": "0"}),
             ("/agent rtc_offer", {"type": "offer", "sdp": offer}),

@@ -17,7 +17,7 @@ thread and hands each one to the server's event loop). What must hold for every 
   closes it;
 * nothing is logged at ERROR (an unexpected exception anywhere: the gateway's "failed", aiohttp's
   "Error handling request", asyncio's "Task exception was never retrieved", ...);
-* the desk keeps its invariants (``tests/unit/test_desk_properties.check_invariants``: no ticket
+* the desk keeps its invariants (``tests/unit/desk_invariants.check_invariants``: no ticket
   lost or duplicated, lines, pools and sessions consistent);
 * afterwards, with every client gone, no peer connection and no task is left over.
 
@@ -57,9 +57,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from socketio import packet
 
-from tests.support.harness import Harness, Party, wait_until
+from tests.support.calls import offer_without_candidates
+from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.harness import test_settings as settings_for
-from tests.unit.test_desk_properties import check_invariants
+from tests.unit.desk_invariants import check_invariants
 from videoassist.auth import hash_password
 from videoassist.desk import AgentState, TicketState
 from videoassist.gateway import AgentNamespace, CustomerNamespace
@@ -574,24 +575,6 @@ OFFERS = st.builds(
 )
 
 
-async def aiortc_offer() -> str:
-    """A real offer from an in-process peer (audio and video, sendrecv, like ``ClientPeer``),
-    without its candidates: nothing would answer them, and the call would fail under us."""
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("audio", direction="sendrecv")
-    pc.addTransceiver("video", direction="sendrecv")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
-    await pc.close()
-    return "".join(
-        line
-        for line in sdp.splitlines(keepends=True)
-        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
-    )
-
-
 # --------------------------------------------------------------------------- REST inputs
 
 BODY_MODELS: dict[str, type[BaseModel]] = {
@@ -933,6 +916,14 @@ class ErrorLog(logging.Handler):
             for r in self.records[start:]
         )
 
+    @contextlib.contextmanager
+    def none_new(self, context: str = "") -> Iterator[None]:
+        """Raise ``Problem`` (``context`` first) if the block logs anything at ERROR."""
+        seen = len(self.records)
+        yield
+        if len(self.records) > seen:
+            raise Problem(context + self.describe(seen))
+
 
 @contextlib.contextmanager
 def error_log() -> Iterator[ErrorLog]:
@@ -1006,7 +997,7 @@ class World:
         return self.h.service.desk
 
     async def start(self) -> None:
-        self.offers = [await aiortc_offer(), CHROME_OFFER]
+        self.offers = [await offer_without_candidates(), CHROME_OFFER]
         digest = hash_password(PASSWORD)
         for name, role in (("alice", "agent"), ("bob", "agent"), ("root", "admin")):
             await self.h.records.add_user(name, name.title(), digest, role, time.time())
@@ -1030,14 +1021,7 @@ class World:
         party = Party(client, namespace)
         entry = Client(party)
         client.on("disconnect", lambda *_: entry.gone.set(), namespace=namespace)
-        await client.connect(
-            self.h.url,
-            namespaces=[namespace],
-            transports=["websocket"],
-            auth={"token": token} if token else None,
-            headers={"Cookie": f"va_session={cookie}"} if cookie else {},
-            wait_timeout=5,
-        )
+        await connect_socket(client, self.h.url, namespace, cookie=cookie, token=token)
         return entry
 
     async def tap(self) -> str:
@@ -1455,8 +1439,12 @@ async def _server_tasks(harness: Harness) -> int:
 
 
 @contextlib.asynccontextmanager
-async def fuzzing(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[World, ErrorLog]]:
-    """A running server, its world of clients, and the error log; then every leak check."""
+async def fuzzing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, **overrides: Any
+) -> AsyncIterator[tuple[World, ErrorLog]]:
+    """A running server, its world of clients, and the error log; then every leak check, and
+    nothing at ERROR in the error log or in pytest's ``caplog``."""
+    caplog.set_level(logging.ERROR)
     harness = Harness(fuzz_settings(tmp_path, **overrides))
     with error_log() as errors:
         await harness.start()
@@ -1471,6 +1459,7 @@ async def fuzzing(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[World
             await world.close()
             await harness.stop()
         assert not errors.records, errors.describe()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 # --------------------------------------------------------------------------- the tests
@@ -1480,15 +1469,12 @@ class TestSocketEvents:
     async def test_every_event_answers_malformed_oversized_and_wrong_typed_payloads(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level(logging.ERROR)
-        async with fuzzing(tmp_path) as (world, errors):
+        async with fuzzing(tmp_path, caplog) as (world, errors):
 
             async def run(batch: list[Emit], together: bool = False) -> None:
-                seen = len(errors.records)
-                await world.fuzz_events(batch, together)
-                world.check_desk()
-                if len(errors.records) > seen:
-                    raise Problem(errors.describe(seen))
+                with errors.none_new():
+                    await world.fuzz_events(batch, together)
+                    world.check_desk()
 
             async def run_mixed(example: tuple[list[Emit], bool]) -> None:
                 await run(*example)
@@ -1505,25 +1491,21 @@ class TestSocketEvents:
             # Every event of both namespaces was tried, and many got past validation.
             names = {f"{ns} {ev}" for ns, ev, _ in socket_events()}
             assert names <= set(world.tally.inputs), names - set(world.tally.inputs)
-        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 class TestRest:
     async def test_every_endpoint_answers_malformed_oversized_and_wrong_typed_requests(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level(logging.ERROR)
-        async with fuzzing(tmp_path) as (world, errors):
+        async with fuzzing(tmp_path, caplog) as (world, errors):
             endpoints = sorted(rest_endpoints(world.h))
             documented = documented_statuses()
 
             async def run(batch: list[Request]) -> None:
-                seen = len(errors.records)
-                for req in batch:
-                    await world.fuzz_request(req, documented)
-                world.check_desk()
-                if len(errors.records) > seen:
-                    raise Problem(errors.describe(seen))
+                with errors.none_new():
+                    for req in batch:
+                        await world.fuzz_request(req, documented)
+                    world.check_desk()
 
             for endpoint in endpoints:  # each on its own first, then mixed
                 one = st.lists(requests([endpoint]), min_size=1, max_size=1)
@@ -1534,7 +1516,6 @@ class TestRest:
             assert set(endpoints) <= set(world.tally.inputs), set(endpoints) - set(
                 world.tally.inputs
             )
-        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def rest_endpoints(harness: Harness) -> set[str]:
@@ -1552,43 +1533,35 @@ class TestSdp:
     async def test_mutated_browser_offers_are_answered_or_refused_without_leaks(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level(logging.ERROR)
-        async with fuzzing(tmp_path) as (world, errors):
+        async with fuzzing(tmp_path, caplog) as (world, errors):
             # Both real offers are answered as they are.
             for base in (0, 1):
                 await world.fuzz_offer(Offer(base, (("endings", "\r\n"),), "customer"))
                 assert world.tally.outcomes["ok"] == base + 1, world.tally
 
             async def run(offer: Offer) -> None:
-                seen = len(errors.records)
-                await world.fuzz_offer(offer)
-                if len(errors.records) > seen:
-                    raise Problem(errors.describe(seen))
+                with errors.none_new():
+                    await world.fuzz_offer(offer)
 
             await run_examples(run, OFFERS, max_examples=100)
             outcomes = world.tally.outcomes
             assert outcomes["ok"] > 10 and outcomes["bad_offer"] > 10, world.tally
-        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 class TestRawFrames:
     async def test_packets_no_client_library_would_send_are_answered_or_close_the_connection(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
-        caplog.set_level(logging.ERROR)
-        async with fuzzing(tmp_path) as (world, errors):
+        async with fuzzing(tmp_path, caplog) as (world, errors):
             raw = RawSocket(world)
 
             async def run(frames: list[str | bytes]) -> None:
-                seen = len(errors.records)
-                world.tally.inputs["frame"] += len(frames)
-                world.tally.outcomes[await raw.send(frames)] += 1
-                if len(errors.records) > seen:
-                    raise Problem(f"after {frames!r}:\n{errors.describe(seen)}")
+                with errors.none_new(f"after {frames!r}:\n"):
+                    world.tally.inputs["frame"] += len(frames)
+                    world.tally.outcomes[await raw.send(frames)] += 1
 
             await run_examples(run, FRAMES, max_examples=80)
             if raw.ws is not None:
                 await raw.ws.close()
             outcomes = world.tally.outcomes
             assert outcomes["answered"] > 10 and outcomes["closed"] > 10, world.tally
-        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -6,24 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support.harness import Harness, Party, wait_until
+from tests.support.calls import live_call
+from tests.support.harness import Harness, wait_until
 from tests.support.peers import ClientPeer
-
-
-async def _call(harness: Harness) -> tuple[Party, Party, str, dict[str, str]]:
-    agent = await harness.agent(await harness.add_staff("alice"))
-    assert (await agent.call("ready")) == {"ok": True}
-    ticket = await harness.tap()
-    customer = await harness.customer(ticket["token"])
-    await agent.inbox.next("offer")
-    session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
-    await customer.inbox.next("matched")
-    return customer, agent, session_id, ticket
 
 
 class TestChat:
     async def test_messages_go_both_ways_in_order_and_are_logged(self, harness: Harness) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         assert (
             await customer.call("chat", {"session_id": session_id, "text": "I can't hear you"})
         )["ok"]
@@ -47,7 +37,7 @@ class TestChat:
         assert [m["text"] for m in room["chat"]] == ["I can't hear you", "Typing instead"]
 
     async def test_nobody_outside_the_call_can_chat_into_it(self, harness: Harness) -> None:
-        _, _, session_id, _ = await _call(harness)
+        _, _, session_id, _ = await live_call(harness)
         outsider = await harness.customer((await harness.tap())["token"])
         reply = await outsider.call("chat", {"session_id": session_id, "text": "hi"})
         assert reply["error"]["code"] == "forbidden"
@@ -57,7 +47,7 @@ class TestChat:
     async def test_empty_or_oversized_messages_are_refused(
         self, harness: Harness, text: str
     ) -> None:
-        customer, _, session_id, _ = await _call(harness)
+        customer, _, session_id, _ = await live_call(harness)
         reply = await customer.call("chat", {"session_id": session_id, "text": text})
         assert reply["error"]["code"] == "invalid"
 
@@ -66,7 +56,7 @@ class TestFreeze:
     async def test_freezing_captures_a_full_quality_still_both_sides_can_fetch(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         agent_peer = ClientPeer("blue")
         try:
@@ -94,7 +84,7 @@ class TestFreeze:
             await agent_peer.close()
 
     async def test_a_still_link_is_useless_when_tampered_with(self, harness: Harness) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         try:
             await peer.connect(customer.client, "/customer", session_id)
@@ -120,7 +110,7 @@ class TestFreeze:
             await peer.close()
 
     async def test_only_the_agent_can_freeze(self, harness: Harness) -> None:
-        customer, _, session_id, _ = await _call(harness)
+        customer, _, session_id, _ = await live_call(harness)
         reply = await customer.call("freeze", {"session_id": session_id})
         assert reply["error"]["code"] == "unknown_event"
 
@@ -132,7 +122,7 @@ class TestPhotos:
         return bytes(cv2.imencode(".jpg", image)[1])
 
     async def test_a_customer_photo_reaches_the_agent_cleaned(self, harness: Harness) -> None:
-        _, agent, session_id, ticket = await _call(harness)
+        _, agent, session_id, ticket = await live_call(harness)
         async with harness.http.post(
             f"/api/calls/{session_id}/photos",
             data=self._jpeg(),
@@ -158,7 +148,7 @@ class TestPhotos:
     async def test_things_that_are_not_images_are_refused(
         self, harness: Harness, content_type: str, body: bytes, status: int
     ) -> None:
-        _, agent, session_id, ticket = await _call(harness)
+        _, agent, session_id, ticket = await live_call(harness)
         async with harness.http.post(
             f"/api/calls/{session_id}/photos",
             data=body,
@@ -169,7 +159,7 @@ class TestPhotos:
 
     @pytest.mark.settings(photo_max_bytes=1000)
     async def test_an_oversized_photo_is_refused(self, harness: Harness) -> None:
-        _, _, session_id, ticket = await _call(harness)
+        _, _, session_id, ticket = await live_call(harness)
         async with harness.http.post(
             f"/api/calls/{session_id}/photos",
             data=b"\xff\xd8\xff" + b"0" * 5000,
@@ -178,7 +168,7 @@ class TestPhotos:
             assert r.status == 413
 
     async def test_only_the_calls_customer_can_upload(self, harness: Harness) -> None:
-        _, _, session_id, _ = await _call(harness)
+        _, _, session_id, _ = await live_call(harness)
         other = await harness.tap()
         for headers in ({}, {"Authorization": f"Bearer {other['token']}"}):
             async with harness.http.post(
@@ -196,7 +186,7 @@ class TestAnnotations:
     async def test_an_agents_arrow_reaches_the_customer_stamped_by_the_server(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         forged = {**ARROW, "author": "Mallory"}
         reply = await agent.call("annotate", {"session_id": session_id, "annotation": forged})
         assert reply["error"]["code"] == "invalid", "clients cannot name the author"
@@ -218,7 +208,7 @@ class TestAnnotations:
     async def test_a_pen_stroke_arrives_in_batches_and_can_be_removed_or_cleared(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         pen = {"kind": "pen", "id": "p1", "points": [[0.1, 0.1], [0.2, 0.15]]}
         assert (await agent.call("annotate", {"session_id": session_id, "annotation": pen}))["ok"]
         more = {"session_id": session_id, "id": "p1", "points": [[0.3, 0.2], [0.4, 0.3]]}
@@ -245,7 +235,7 @@ class TestAnnotations:
         ]
 
     async def test_the_laser_pointer_is_relayed_but_never_kept(self, harness: Harness) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         laser = {"kind": "laser", "id": "l1", "at": [0.5, 0.5]}
         assert (await agent.call("annotate", {"session_id": session_id, "annotation": laser}))["ok"]
         assert (await customer.inbox.next("laser"))["annotation"]["at"] == [0.5, 0.5]
@@ -266,7 +256,7 @@ class TestAnnotations:
     async def test_bad_marks_are_refused_and_nothing_is_shown(
         self, harness: Harness, bad: dict[str, object]
     ) -> None:
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         reply = await agent.call("annotate", {"session_id": session_id, "annotation": bad})
         assert reply["error"]["code"] == "invalid"
         assert "annotation" not in customer.inbox.names()
@@ -274,7 +264,7 @@ class TestAnnotations:
     async def test_customers_cannot_draw_and_outsiders_cannot_draw_into_a_call(
         self, harness: Harness
     ) -> None:
-        customer, _, session_id, _ = await _call(harness)
+        customer, _, session_id, _ = await live_call(harness)
         reply = await customer.call("annotate", {"session_id": session_id, "annotation": ARROW})
         assert reply["error"]["code"] == "unknown_event"
         outsider = await harness.agent(await harness.add_staff("mallory"))
@@ -289,7 +279,7 @@ class TestStickyMarks:
     ) -> None:
         from tests.support.peers import PanningTrack
 
-        customer, agent, session_id, _ = await _call(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         track = PanningTrack(speed=2.0)
         peer = ClientPeer(track)
         try:

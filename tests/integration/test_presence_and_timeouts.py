@@ -5,26 +5,11 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCSessionDescription
 
+from tests.support.calls import live_call, ready_agent, ringing
 from tests.support.harness import Harness, wait_until
 from tests.support.peers import ClientPeer
 from videoassist.http.keys import NAMESPACES
 from videoassist.store.records import Records
-
-
-async def _ready(harness: Harness, name: str):
-    agent = await harness.agent(await harness.add_staff(name))
-    assert (await agent.call("ready")) == {"ok": True}
-    return agent
-
-
-async def _live(harness: Harness, agent_name: str = "alice"):
-    agent = await _ready(harness, agent_name)
-    ticket = await harness.tap()
-    customer = await harness.customer(ticket["token"])
-    await agent.inbox.next("offer")
-    session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
-    await customer.inbox.next("matched")
-    return customer, agent, session_id, ticket
 
 
 class TestRingNoAnswer:
@@ -32,7 +17,7 @@ class TestRingNoAnswer:
     async def test_unanswered_offer_sets_agent_away_and_keeps_customer_first(
         self, harness: Harness
     ) -> None:
-        alice = await _ready(harness, "alice")
+        alice = await ready_agent(harness, "alice")
         first = await harness.tap()
         second = await harness.tap()
         await harness.customer(first["token"])
@@ -45,7 +30,7 @@ class TestRingNoAnswer:
         assert harness.service.desk.position(first["ticket_id"]) == 1
         assert harness.service.desk.ticket_state(first["ticket_id"]) == "queued"
 
-        bob = await _ready(harness, "bob")
+        bob = await ready_agent(harness, "bob")
         offer = await bob.inbox.next("offer")
         assert offer["ticket_id"] == first["ticket_id"]
 
@@ -54,11 +39,9 @@ class TestAgentConnectionLost:
     async def test_an_offer_to_an_agent_who_drops_goes_to_the_next_agent_at_once(
         self, harness: Harness
     ) -> None:
-        alice = await _ready(harness, "alice")
-        ticket = await harness.tap()
-        await harness.customer(ticket["token"])
-        await alice.inbox.next("offer")
-        bob = await _ready(harness, "bob")
+        alice = await ready_agent(harness, "alice")
+        _, ticket = await ringing(harness, alice)
+        bob = await ready_agent(harness, "bob")
         await alice.close()
         offer = await bob.inbox.next("offer", timeout=5)
         assert offer["ticket_id"] == ticket["ticket_id"]
@@ -67,7 +50,7 @@ class TestAgentConnectionLost:
     async def test_an_agent_who_drops_mid_call_ends_the_session_and_its_media(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _live(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         try:
             await peer.connect(customer.client, "/customer", session_id)
@@ -84,8 +67,7 @@ class TestAgentConnectionLost:
         self, harness: Harness
     ) -> None:
         cookie = await harness.add_staff("alice")
-        first = await harness.agent(cookie)
-        assert (await first.call("ready")) == {"ok": True}
+        first = await ready_agent(harness, cookie=cookie)
         second = await harness.agent(cookie)
         await wait_until(lambda: not first.client.connected, what="old console disconnected")
         assert (await second.call("sync"))["state"] == "ready"
@@ -104,6 +86,7 @@ class TestCustomerConnectionLost:
             lambda: harness.service.desk.ticket_state(ticket["ticket_id"]) == "abandoned",
             what="ticket abandoned",
         )
+        await harness.service.settled()  # the desk changes before its effects are written
         row = await harness.records.ticket(ticket["ticket_id"])
         assert (row["status"], row["end_reason"]) == ("abandoned", "customer_left")
 
@@ -119,7 +102,7 @@ class TestCustomerConnectionLost:
             lambda: not harness.service.desk.tickets[first["ticket_id"]].connected,
             what="drop noticed",
         )
-        agent = await _ready(harness, "alice")
+        agent = await ready_agent(harness, "alice")
         offer = await agent.inbox.next("offer")
         assert offer["ticket_id"] == second["ticket_id"], "a dropped customer is not offered"
         assert (await agent.call("decline", {"ticket_id": second["ticket_id"]}))["ok"]
@@ -131,7 +114,7 @@ class TestCustomerConnectionLost:
         assert offer["ticket_id"] == first["ticket_id"]
 
     async def test_a_customer_who_drops_mid_call_ends_the_session(self, harness: Harness) -> None:
-        customer, agent, _, _ = await _live(harness)
+        customer, agent, _, _ = await live_call(harness)
         await customer.close()
         ended = await agent.inbox.next("session_ended")
         assert ended["reason"] == "customer_disconnected"
@@ -141,7 +124,7 @@ class TestCustomerConnectionLost:
 class TestMediaFailures:
     @pytest.mark.settings(media_connect_timeout=1.0)
     async def test_media_that_never_connects_ends_the_session(self, harness: Harness) -> None:
-        customer, agent, session_id, _ = await _live(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
         # Send the offer but never act on the answer: ICE never completes on the server.
@@ -159,7 +142,7 @@ class TestMediaFailures:
     async def test_candidates_trickled_after_the_offer_connect_the_call(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _live(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         agent_peer = ClientPeer("blue")
         try:
@@ -192,7 +175,7 @@ class TestMediaFailures:
             await agent_peer.close()
 
     async def test_a_malformed_candidate_is_refused(self, harness: Harness) -> None:
-        customer, _, session_id, _ = await _live(harness)
+        customer, _, session_id, _ = await live_call(harness)
         peer = ClientPeer("red")
         try:
             await peer.connect(customer.client, "/customer", session_id)
@@ -206,7 +189,7 @@ class TestMediaFailures:
     async def test_an_offer_with_too_many_media_sections_is_refused_before_aiortc(
         self, harness: Harness
     ) -> None:
-        customer, _, session_id, _ = await _live(harness)
+        customer, _, session_id, _ = await live_call(harness)
         sdp = "v=0\r\n" + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" * 5
         reply = await customer.call(
             "rtc_offer", {"session_id": session_id, "type": "offer", "sdp": sdp}
@@ -217,7 +200,7 @@ class TestMediaFailures:
     async def test_an_unusable_offer_is_refused_and_leaks_no_peer_connection(
         self, harness: Harness
     ) -> None:
-        customer, _, session_id, _ = await _live(harness)
+        customer, _, session_id, _ = await live_call(harness)
         reply = await customer.call(
             "rtc_offer", {"session_id": session_id, "type": "offer", "sdp": "v=0\r\nnonsense\r\n"}
         )
@@ -228,7 +211,7 @@ class TestMediaFailures:
     async def test_peer_connections_beyond_the_node_limit_are_refused(
         self, harness: Harness
     ) -> None:
-        customer, agent, session_id, _ = await _live(harness)
+        customer, agent, session_id, _ = await live_call(harness)
         first, second = ClientPeer("red"), ClientPeer("blue")
         try:
             await first.connect(customer.client, "/customer", session_id)
@@ -248,7 +231,7 @@ class TestDrain:
     async def test_shutdown_ends_live_calls_politely_and_keeps_waiting_customers(
         self, harness: Harness
     ) -> None:
-        customer, _, session_id, _ = await _live(harness)
+        customer, _, session_id, _ = await live_call(harness)
         waiting = await harness.tap()
         waiting_customer = await harness.customer(waiting["token"])
         assert (await waiting_customer.call("sync"))["position"] == 1
@@ -280,8 +263,7 @@ class TestLoginLifecycle:
         self, harness: Harness
     ) -> None:
         cookie = await harness.add_staff("alice")
-        agent = await harness.agent(cookie)
-        assert (await agent.call("ready")) == {"ok": True}
+        agent = await ready_agent(harness, cookie=cookie)
         async with harness.http.post("/api/logout", cookies={"va_session": cookie}) as r:
             assert r.status == 204
         await wait_until(lambda: not agent.client.connected, what="console closed")
@@ -295,7 +277,7 @@ class TestLoginLifecycle:
 class TestSilentParties:
     @pytest.mark.settings(media_connect_timeout=0.5)
     async def test_a_party_that_never_starts_media_ends_the_session(self, harness: Harness) -> None:
-        customer, agent, _, _ = await _live(harness)
+        customer, agent, _, _ = await live_call(harness)
         ended = await agent.inbox.next("session_ended", timeout=10)
         assert ended["reason"] == "media_failed"
         await customer.inbox.next("session_ended")

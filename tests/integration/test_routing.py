@@ -13,18 +13,13 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.support.harness import Harness, Party, wait_until
+from tests.support.calls import live_call, ready_agent
+from tests.support.harness import Harness, connect_socket, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
 from tests.support.process import ROOT, ServerProcess, free_port
 from videoassist.auth import hash_password
 from videoassist.desk.events import ConfigChanged
 from videoassist.store.records import Records
-
-
-async def _ready(harness: Harness, name: str) -> Party:
-    agent = await harness.agent(await harness.add_staff(name))
-    assert (await agent.call("ready")) == {"ok": True}
-    return agent
 
 
 class TestDeadConsoles:
@@ -54,7 +49,7 @@ class TestDeadConsoles:
             await wait_until(
                 lambda: harness.service.desk.agent_state("u1") == "offered", what="offer rings"
             )
-            backup = await _ready(harness, "backup")
+            backup = await ready_agent(harness, "backup")
             assert harness.service.desk.agent_state("u2") == "ready"
 
             os.kill(console.pid, signal.SIGSTOP)
@@ -92,13 +87,7 @@ class TestRestart:
             positions = {}
             for token, ticket_id in reversed(list(zip(tokens, ids, strict=True))):
                 client = socketio.AsyncClient(reconnection=False)
-                await client.connect(
-                    restarted.url,
-                    namespaces=["/customer"],
-                    transports=["websocket"],
-                    auth={"token": token},
-                    wait_timeout=5,
-                )
+                await connect_socket(client, restarted.url, "/customer", token=token)
                 clients.append(client)
                 state = await client.call("sync", {}, namespace="/customer", timeout=5)
                 positions[ticket_id] = (state["state"], state["position"])
@@ -137,25 +126,13 @@ class TestRestart:
             ):
                 cookie = r.cookies["va_session"].value
             agent = socketio.AsyncClient(reconnection=False)
-            await agent.connect(
-                server.url,
-                namespaces=["/agent"],
-                transports=["websocket"],
-                headers={"Cookie": f"va_session={cookie}"},
-                wait_timeout=5,
-            )
+            await connect_socket(agent, server.url, "/agent", cookie=cookie)
             assert (await agent.call("ready", {}, namespace="/agent")) == {"ok": True}
             await server.stop(kill=True)
             await agent.disconnect()
 
             await server.start()
-            await agent.connect(
-                server.url,
-                namespaces=["/agent"],
-                transports=["websocket"],
-                headers={"Cookie": f"va_session={cookie}"},
-                wait_timeout=5,
-            )
+            await connect_socket(agent, server.url, "/agent", cookie=cookie)
             state = await agent.call("sync", {}, namespace="/agent")
             assert state["state"] == "ready"
             await agent.disconnect()
@@ -167,13 +144,8 @@ class TestTransfers:
     async def test_a_warm_transfer_hands_the_call_over_without_the_customer_reconnecting(
         self, harness: Harness
     ) -> None:
-        first = await _ready(harness, "alice")
-        ticket = await harness.tap()
-        customer = await harness.customer(ticket["token"])
-        await first.inbox.next("offer")
-        session_id = (await first.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
-        await customer.inbox.next("matched")
-        second = await _ready(harness, "bob")
+        customer, first, session_id, ticket = await live_call(harness)
+        second = await ready_agent(harness, "bob")
 
         customer_peer, first_peer, second_peer = (
             ClientPeer("red"),
@@ -219,11 +191,7 @@ class TestTransfers:
     async def test_a_blind_transfer_puts_the_customer_back_in_line_ahead_of_newcomers(
         self, harness: Harness
     ) -> None:
-        agent = await _ready(harness, "alice")
-        ticket = await harness.tap()
-        customer = await harness.customer(ticket["token"])
-        await agent.inbox.next("offer")
-        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        customer, agent, session_id, _ = await live_call(harness)
         later = await harness.tap()
         await harness.customer(later["token"])
 
@@ -243,7 +211,7 @@ class TestNoAnswer:
         general = replace(desk.config.queues["general"], ring_timeout=0.3, max_missed=2)
         config = replace(desk.config, queues={"general": general}, reoffer_after=0.2)
         await harness.service.submit(ConfigChanged(config, harness.service.now()))
-        agent = await _ready(harness, "alice")
+        agent = await ready_agent(harness, "alice")
         ticket = await harness.tap()
         await harness.customer(ticket["token"])
 
@@ -266,7 +234,7 @@ class TestCallbacks:
         async with harness.http.post("/api/tickets", json={"callback": True}) as r:
             assert r.status == 201
             ticket = await r.json()
-        agent = await _ready(harness, "alice")
+        agent = await ready_agent(harness, "alice")
         offer = await agent.inbox.next("offer")
         assert offer["callback"] is True
         accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})

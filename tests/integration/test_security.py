@@ -50,7 +50,6 @@ class TestTaps:
             assert int(r.headers["Retry-After"]) >= 1
         assert len(harness.service.desk.tickets) == waiting_before
 
-
     async def test_a_tap_that_breaks_a_cap_is_refused_naming_the_field(
         self, harness: Harness
     ) -> None:

@@ -39,6 +39,25 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
         await asyncio.sleep(0.02)
 
 
+async def connect_socket(
+    client: socketio.AsyncClient,
+    url: str,
+    namespace: str,
+    *,
+    cookie: str | None = None,
+    token: str | None = None,
+) -> None:
+    """Connect ``client`` to ``namespace`` over websocket, with a session cookie or ticket token."""
+    await client.connect(
+        url,
+        namespaces=[namespace],
+        transports=["websocket"],
+        auth=None if token is None else {"token": token},
+        headers={} if cookie is None else {"Cookie": f"va_session={cookie}"},
+        wait_timeout=5,
+    )
+
+
 class Inbox:
     """Every event a socket.io client receives on one namespace, in order."""
 
@@ -146,27 +165,14 @@ class Harness:
             return body
 
     async def customer(self, token: str) -> Party:
-        client = socketio.AsyncClient(reconnection=False)
-        party = Party(client, "/customer")
-        await client.connect(
-            self.url,
-            namespaces=["/customer"],
-            transports=["websocket"],
-            auth={"token": token},
-            wait_timeout=5,
-        )
-        self._parties.append(party)
-        return party
+        return await self._party("/customer", token=token)
 
     async def agent(self, cookie: str) -> Party:
-        client = socketio.AsyncClient(reconnection=False)
-        party = Party(client, "/agent")
-        await client.connect(
-            self.url,
-            namespaces=["/agent"],
-            transports=["websocket"],
-            headers={"Cookie": f"va_session={cookie}"},
-            wait_timeout=5,
-        )
+        return await self._party("/agent", cookie=cookie)
+
+    async def _party(self, namespace: str, **credentials: str) -> Party:
+        """A connected ``Party`` on ``namespace``, disconnected again by ``stop``."""
+        party = Party(socketio.AsyncClient(reconnection=False), namespace)
+        await connect_socket(party.client, self.url, namespace, **credentials)
         self._parties.append(party)
         return party
