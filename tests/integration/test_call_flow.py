@@ -5,20 +5,14 @@ from __future__ import annotations
 import pytest
 import socketio
 
+from tests.support.calls import ready_agent
 from tests.support.harness import Harness, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
 
 
-async def _ready_agent(harness: Harness, name: str = "alice"):
-    cookie = await harness.add_staff(name)
-    agent = await harness.agent(cookie)
-    assert (await agent.call("ready")) == {"ok": True}
-    return agent
-
-
 async def _matched(harness: Harness):
     """A tapped customer and a ready agent who accepted: returns (customer, agent, session_id)."""
-    agent = await _ready_agent(harness)
+    agent = await ready_agent(harness)
     ticket = await harness.tap(topic="setup", description="router blinks red")
     customer = await harness.customer(ticket["token"])
     offer = await agent.inbox.next("offer")
@@ -145,7 +139,7 @@ class TestAuthorization:
     async def test_an_agent_cannot_accept_an_offer_made_to_someone_else(
         self, harness: Harness
     ) -> None:
-        agent = await _ready_agent(harness, "alice")
+        agent = await ready_agent(harness, "alice")
         ticket = await harness.tap()
         await agent.inbox.next("offer")
         other = await harness.agent(await harness.add_staff("bob"))
@@ -184,7 +178,7 @@ class TestEventGuard:
     async def test_reserved_or_unknown_event_names_get_an_error_and_change_nothing(
         self, harness: Harness, name: str
     ) -> None:
-        agent = await _ready_agent(harness)
+        agent = await ready_agent(harness)
         before = harness.service.desk.dump()
         reply = await agent.client.call(name, {}, namespace="/agent", timeout=5)
         assert reply["error"]["code"] == "unknown_event"
@@ -192,7 +186,7 @@ class TestEventGuard:
         assert (await agent.call("sync"))["state"] == "ready"
 
     async def test_an_event_with_extra_arguments_is_refused(self, harness: Harness) -> None:
-        agent = await _ready_agent(harness)
+        agent = await ready_agent(harness)
         reply = await agent.client.call("ready", ({}, {}), namespace="/agent", timeout=5)
         assert reply["error"]["code"] == "invalid"
 
@@ -213,7 +207,7 @@ class TestNoGapBeforeMedia:
     ) -> None:
         """The desk marks the call live and the media session exists in the same step: a
         customer polling sync never sees a live call whose offer is refused as no_session."""
-        agent = await _ready_agent(harness)
+        agent = await ready_agent(harness)
         ticket = await harness.tap()
         customer = await harness.customer(ticket["token"])
         await agent.inbox.next("offer")

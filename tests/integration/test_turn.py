@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.calls import live_call
 from tests.support.coturn import Coturn, production_allowed_peers, production_policy
 from tests.support.harness import Harness, wait_until
 from tests.support.harness import test_settings as harness_settings
@@ -60,18 +61,6 @@ async def _harness(tmp_path: Path, coturn: Coturn, **overrides: Any) -> AsyncIte
         yield harness
     finally:
         await harness.stop()
-
-
-async def _call(harness: Harness) -> tuple[Any, Any, str, dict[str, Any]]:
-    """Agent ready, customer taps, agent accepts: (customer, agent, session_id, ticket)."""
-    agent = await harness.agent(await harness.add_staff("alice"))
-    assert (await agent.call("ready")) == {"ok": True}
-    ticket = await harness.tap()
-    customer = await harness.customer(ticket["token"])
-    await agent.inbox.next("offer")
-    accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
-    await customer.inbox.next("matched")
-    return customer, agent, accepted["session_id"], ticket
 
 
 def _turn_entry(ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -197,7 +186,7 @@ class TestRelayedCall:
         self, tmp_path: Path, relaying_coturn: Coturn
     ) -> None:
         async with _harness(tmp_path, relaying_coturn) as harness:
-            customer, agent, session_id, ticket = await _call(harness)
+            customer, agent, session_id, ticket = await live_call(harness)
             customer_peer = ClientPeer("red", ice_servers=ticket["ice_servers"], relay_only=True)
             agent_peer = ClientPeer("blue")
             try:
@@ -239,7 +228,7 @@ class TestRelayDenyRules:
             allow_loopback_peers=allow_loopback_peers,
         ) as coturn:
             async with _harness(tmp_path, coturn, media_connect_timeout=3.0) as harness:
-                customer, agent, session_id, ticket = await _call(harness)
+                customer, agent, session_id, ticket = await live_call(harness)
                 peer = ClientPeer("red", ice_servers=ticket["ice_servers"], relay_only=True)
                 states = _watch_states(peer)
                 try:
