@@ -12,7 +12,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from tests.support.process import ServerProcess, free_port
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
 from videoassist.auth import StaffAuth
 from videoassist.cli import main
 from videoassist.store.records import Records, metadata

@@ -16,7 +16,8 @@ import socketio
 from tests.support.calls import live_call, ready_agent
 from tests.support.harness import Harness, connect_socket, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
-from tests.support.process import ROOT, ServerProcess, free_port
+from tests.support.ports import free_port
+from tests.support.process import ROOT, ServerProcess
 from videoassist.auth import hash_password
 from videoassist.desk.events import ConfigChanged
 from videoassist.store.records import Records

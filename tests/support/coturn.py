@@ -8,9 +8,7 @@ the production file.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import random
 import signal
 import socket
 import subprocess
@@ -19,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aioice import stun
+
+from tests.support.ports import free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = ROOT / "turn" / "turnserver.conf"
@@ -61,28 +61,6 @@ def production_allowed_peers() -> list[str]:
     ]
 
 
-def _free_range(count: int) -> int:
-    """The first of ``count`` consecutive ports free for both UDP and TCP.
-
-    The range lies below Linux's ephemeral range (32768 and up), so no outgoing connection of
-    this or any other process can take one of its ports between this check and coturn's bind.
-    A listening port taken from the ephemeral range once collided with a client connection's
-    local TCP port, and coturn then retried its TCP listener bind forever without answering.
-    """
-    for _ in range(50):
-        base = random.randrange(20000, 32000 - count)
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(base, base + count):
-                    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                        s = stack.enter_context(socket.socket(socket.AF_INET, kind))
-                        s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return base
-    raise RuntimeError("no free port range for coturn")
-
-
 def _die_with_parent() -> None:
     # The kernel sends SIGTERM to coturn if the test process dies without tearing down (a hard
     # timeout, a kill): no turnserver is ever left behind.
@@ -104,7 +82,7 @@ class Coturn:
         self.workdir = workdir
         self.secret = secret
         # One range: the listening port, then the relay ports.
-        self.port = _free_range(1 + RELAY_PORTS)
+        self.port = free_port_range(1 + RELAY_PORTS)
         self.min_port = self.port + 1
         self.max_port = self.min_port + RELAY_PORTS - 1
         self.config = workdir / "turnserver.conf"
