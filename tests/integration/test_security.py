@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.calls import live_call
 from tests.support.harness import Harness
 
 
@@ -59,6 +60,16 @@ class TestTaps:
             assert (error["code"], error["field"]) == ("invalid", "description")
             assert error["message"].startswith("description: ")
         assert harness.service.desk.tickets == {}
+
+
+class TestDisclosure:
+    async def test_the_public_health_endpoints_say_nothing_about_load(
+        self, harness: Harness
+    ) -> None:
+        await live_call(harness)  # a node with a call on it
+        for path, body in (("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})):
+            async with harness.http.get(path) as r:
+                assert (r.status, await r.json()) == (200, body), path
 
 
 class TestCrossSite:
