@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -161,39 +161,71 @@ def pairs(trigger: str, *states: Any) -> list[tuple[Any, str]]:
     return [(state, trigger) for state in states]
 
 
-def check_outside_the_table(
-    world: World,
-    attempt: Attempt,
-    outcome: Outcome,
-    state: Any,
-    trigger: str,
-    current: Callable[[Desk], Any],
-    transitions: dict[tuple[Any, str], Any],
-) -> None:
-    before = snapshot(world.desk)
-    match outcome:
-        case Raises(error, about, as_trigger):
-            with pytest.raises(DeskError) as info:
+@dataclass(frozen=True)
+class Walk:
+    """One transition table and what it takes to walk it against a real desk."""
+
+    states: type[AgentState] | type[TicketState]
+    triggers: frozenset[str]
+    transitions: dict[tuple[Any, str], Any]
+    outside: dict[tuple[Any, str], Outcome]  # every pair not in the table, and what happens
+    builders: dict[Any, Callable[[], World]]  # a world with the subject in that state
+    producers: dict[str, Callable[[World], Attempt]]  # the event that produces the trigger
+    current: Callable[[Desk], Any]  # the subject's state
+    unreached: dict[tuple[Any, str], Outcome] = field(default_factory=dict)
+
+    def world_in(self, state: Any) -> World:
+        world = self.builders[state]()
+        assert self.current(world.desk) is state
+        return world
+
+    def move_in_the_table(self, state: Any, trigger: str) -> None:
+        world = self.world_in(state)
+        world.send(self.producers[trigger](world).event)
+        assert self.current(world.desk) is self.transitions[(state, trigger)]
+
+    def move_off_the_table(self, state: Any, trigger: str, outcome: Outcome) -> None:
+        """A pair outside the table, or one in it that no event produces: ``outcome`` holds."""
+        world = self.world_in(state)
+        attempt = self.producers[trigger](world)
+        assert self.current(world.desk) is state, "setup moved the subject"
+        before = snapshot(world.desk)
+        match outcome:
+            case Raises(error, about, as_trigger):
+                with pytest.raises(DeskError) as info:
+                    world.desk.handle(attempt.event)
+                assert type(info.value) is error
+                if error is IllegalTransition:
+                    err = info.value
+                    assert isinstance(err, IllegalTransition)
+                    assert err.trigger == (as_trigger or trigger)
+                    assert err.subject.split()[0] == about
+                    if about == ("agent" if isinstance(state, AgentState) else "ticket"):
+                        assert err.state == state.value
+                assert snapshot(world.desk) == before, "a refused event changed the desk"
+            case Ignored():
+                assert world.desk.handle(attempt.event) == []
+                assert snapshot(world.desk) == before, "an ignored event changed the desk"
+            case NotProduced():
                 world.desk.handle(attempt.event)
-            assert type(info.value) is error
-            if error is IllegalTransition:
-                err = info.value
-                assert isinstance(err, IllegalTransition)
-                assert err.trigger == (as_trigger or trigger)
-                assert err.subject.split()[0] == about
-                if about == ("agent" if isinstance(state, AgentState) else "ticket"):
-                    assert err.state == state.value
-            assert snapshot(world.desk) == before, "a refused event changed the desk"
-        case Ignored():
-            assert world.desk.handle(attempt.event) == []
-            assert snapshot(world.desk) == before, "an ignored event changed the desk"
-        case NotProduced():
-            world.desk.handle(attempt.event)
-            assert current(world.desk) is state
-            assert attempt.not_produced(world.desk)
-        case Becomes(other):
-            world.desk.handle(attempt.event)
-            assert current(world.desk) is transitions[(state, other)]
+                assert self.current(world.desk) is state
+                assert attempt.not_produced(world.desk)
+            case Becomes(other):
+                world.desk.handle(attempt.event)
+                assert self.current(world.desk) is self.transitions[(state, other)]
+
+    def check_every_pair_is_walked_exactly_once(self) -> None:
+        everything = set(itertools.product(self.states, self.triggers))
+        allowed = set(self.transitions)
+        outside = set(self.outside)
+        assert not allowed & outside, f"listed both ways: {sorted(allowed & outside)}"
+        assert allowed | outside == everything, (
+            f"not walked: {sorted(everything - allowed - outside)}; "
+            f"not real: {sorted((allowed | outside) - everything)}"
+        )
+        assert set(self.unreached) <= allowed
+        assert set(self.builders) == set(self.states)
+        assert set(self.producers) == self.triggers
 
 
 # --------------------------------------------------------------------------- agents
@@ -407,46 +439,32 @@ def _id(value: Any) -> str:
     return value.value if isinstance(value, AgentState | TicketState) else str(value)
 
 
+AGENTS = Walk(
+    AgentState,
+    frozenset(AGENT_TRIGGERS),
+    AGENT_TRANSITIONS,
+    AGENT_OUTSIDE_THE_TABLE,
+    AGENT_BUILDERS,
+    AGENT_PRODUCERS,
+    lambda desk: desk.agent_state(SUBJECT_AGENT),
+)
+
+
 class TestAgentTable:
     @pytest.mark.parametrize(("state", "trigger"), sorted(AGENT_TRANSITIONS), ids=_id)
     def test_a_move_in_the_table_lands_in_the_tables_state(
         self, state: AgentState, trigger: str
     ) -> None:
-        world = AGENT_BUILDERS[state]()
-        assert world.desk.agent_state(SUBJECT_AGENT) is state
-        attempt = AGENT_PRODUCERS[trigger](world)
-        world.send(attempt.event)
-        assert world.desk.agent_state(SUBJECT_AGENT) is AGENT_TRANSITIONS[(state, trigger)]
+        AGENTS.move_in_the_table(state, trigger)
 
     @pytest.mark.parametrize(("state", "trigger"), sorted(AGENT_OUTSIDE_THE_TABLE), ids=_id)
     def test_a_move_outside_the_table_is_refused_ignored_or_cannot_happen(
         self, state: AgentState, trigger: str
     ) -> None:
-        world = AGENT_BUILDERS[state]()
-        assert world.desk.agent_state(SUBJECT_AGENT) is state
-        attempt = AGENT_PRODUCERS[trigger](world)
-        assert world.desk.agent_state(SUBJECT_AGENT) is state, "setup moved the subject"
-        check_outside_the_table(
-            world,
-            attempt,
-            AGENT_OUTSIDE_THE_TABLE[(state, trigger)],
-            state,
-            trigger,
-            lambda desk: desk.agent_state(SUBJECT_AGENT),
-            AGENT_TRANSITIONS,
-        )
+        AGENTS.move_off_the_table(state, trigger, AGENT_OUTSIDE_THE_TABLE[(state, trigger)])
 
     def test_every_state_and_trigger_pair_is_walked_exactly_once(self) -> None:
-        everything = set(itertools.product(AgentState, AGENT_TRIGGERS))
-        allowed = set(AGENT_TRANSITIONS)
-        outside = set(AGENT_OUTSIDE_THE_TABLE)
-        assert not allowed & outside, f"listed both ways: {sorted(allowed & outside)}"
-        assert allowed | outside == everything, (
-            f"not walked: {sorted(everything - allowed - outside)}; "
-            f"not real: {sorted((allowed | outside) - everything)}"
-        )
-        assert set(AGENT_BUILDERS) == set(AgentState)
-        assert set(AGENT_PRODUCERS) == AGENT_TRIGGERS
+        AGENTS.check_every_pair_is_walked_exactly_once()
 
 
 # --------------------------------------------------------------------------- tickets
@@ -605,6 +623,18 @@ TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
 }
 
 
+TICKETS = Walk(
+    TicketState,
+    frozenset(TICKET_TRIGGERS),
+    TICKET_TRANSITIONS,
+    TICKET_OUTSIDE_THE_TABLE,
+    TICKET_BUILDERS,
+    TICKET_PRODUCERS,
+    lambda desk: desk.ticket_state(SUBJECT_TICKET),
+    unreached=TICKET_TABLE_UNREACHED,
+)
+
+
 class TestTicketTable:
     @pytest.mark.parametrize(
         ("state", "trigger"), sorted(set(TICKET_TRANSITIONS) - set(TICKET_TABLE_UNREACHED)), ids=_id
@@ -612,57 +642,19 @@ class TestTicketTable:
     def test_a_move_in_the_table_lands_in_the_tables_state(
         self, state: TicketState, trigger: str
     ) -> None:
-        world = TICKET_BUILDERS[state]()
-        assert world.desk.ticket_state(SUBJECT_TICKET) is state
-        attempt = TICKET_PRODUCERS[trigger](world)
-        world.send(attempt.event)
-        assert world.desk.ticket_state(SUBJECT_TICKET) is TICKET_TRANSITIONS[(state, trigger)]
+        TICKETS.move_in_the_table(state, trigger)
 
     @pytest.mark.parametrize(("state", "trigger"), sorted(TICKET_TABLE_UNREACHED), ids=_id)
     def test_a_move_in_the_table_that_no_event_produces_does_what_is_written_instead(
         self, state: TicketState, trigger: str
     ) -> None:
-        world = TICKET_BUILDERS[state]()
-        assert world.desk.ticket_state(SUBJECT_TICKET) is state
-        attempt = TICKET_PRODUCERS[trigger](world)
-        assert world.desk.ticket_state(SUBJECT_TICKET) is state, "setup moved the subject"
-        check_outside_the_table(
-            world,
-            attempt,
-            TICKET_TABLE_UNREACHED[(state, trigger)],
-            state,
-            trigger,
-            lambda desk: desk.ticket_state(SUBJECT_TICKET),
-            TICKET_TRANSITIONS,
-        )
+        TICKETS.move_off_the_table(state, trigger, TICKET_TABLE_UNREACHED[(state, trigger)])
 
     @pytest.mark.parametrize(("state", "trigger"), sorted(TICKET_OUTSIDE_THE_TABLE), ids=_id)
     def test_a_move_outside_the_table_is_refused_ignored_or_cannot_happen(
         self, state: TicketState, trigger: str
     ) -> None:
-        world = TICKET_BUILDERS[state]()
-        assert world.desk.ticket_state(SUBJECT_TICKET) is state
-        attempt = TICKET_PRODUCERS[trigger](world)
-        assert world.desk.ticket_state(SUBJECT_TICKET) is state, "setup moved the subject"
-        check_outside_the_table(
-            world,
-            attempt,
-            TICKET_OUTSIDE_THE_TABLE[(state, trigger)],
-            state,
-            trigger,
-            lambda desk: desk.ticket_state(SUBJECT_TICKET),
-            TICKET_TRANSITIONS,
-        )
+        TICKETS.move_off_the_table(state, trigger, TICKET_OUTSIDE_THE_TABLE[(state, trigger)])
 
     def test_every_state_and_trigger_pair_is_walked_exactly_once(self) -> None:
-        everything = set(itertools.product(TicketState, TICKET_TRIGGERS))
-        allowed = set(TICKET_TRANSITIONS)
-        outside = set(TICKET_OUTSIDE_THE_TABLE)
-        assert not allowed & outside, f"listed both ways: {sorted(allowed & outside)}"
-        assert allowed | outside == everything, (
-            f"not walked: {sorted(everything - allowed - outside)}; "
-            f"not real: {sorted((allowed | outside) - everything)}"
-        )
-        assert set(TICKET_TABLE_UNREACHED) <= allowed
-        assert set(TICKET_BUILDERS) == set(TicketState)
-        assert set(TICKET_PRODUCERS) == TICKET_TRIGGERS
+        TICKETS.check_every_pair_is_walked_exactly_once()

@@ -178,7 +178,6 @@ class Ticket:
     customer_ref: str | None = None
     device_id: str | None = None
     line_since: float = 0.0  # when it entered its current queue: max wait counts from here
-    suggested: bool = False  # max wait passed in this queue and a callback was suggested
     handled_before: float = 0.0  # talk time of earlier legs of this contact (warm transfers)
     ended_at: float | None = None
     end_reason: str | None = None
@@ -503,8 +502,12 @@ class Desk:
             out.append(CancelTimer(_join_timer(ticket.session_id)))
         elif ticket.state is T.QUEUED:
             self._make_offerable(ticket)
-            if ticket.suggested and not ticket.callback:
-                # A fresh page (or a restarted server) would not know: suggest it again.
+            queue = self._queue(ticket.queue_id)
+            waited_too_long = queue.max_wait is not None and (
+                ev.at >= ticket.line_since + queue.max_wait
+            )
+            if waited_too_long and queue.overflow_to is None and not ticket.callback:
+                # A callback was suggested while they were away (or to a page that is gone).
                 self._suggest_callback(ticket, ev.at, out)
 
     def _on_grace_expired(self, ev: CustomerGraceExpired, out: list[Effect]) -> None:
@@ -556,7 +559,6 @@ class Desk:
                 )
             )
         elif not ticket.callback:
-            ticket.suggested = True
             self._suggest_callback(ticket, ev.at, out)
 
     def _suggest_callback(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
@@ -945,7 +947,6 @@ class Desk:
         ticket.call_id = None
         ticket.queue_id = queue_id  # keeps queued_at: not re-queued at the back
         ticket.line_since = at
-        ticket.suggested = False
         ticket.skip.clear()
         self._enter_line(ticket)
         self._arm_max_wait(ticket, at, out)
@@ -1146,7 +1147,6 @@ class Desk:
         self._leave_line(ticket)
         ticket.queue_id = queue_id
         ticket.line_since = at
-        ticket.suggested = False
         ticket.skip.clear()
         self._enter_line(ticket)
 
@@ -1160,7 +1160,8 @@ class Desk:
     ) -> None:
         max_wait = self._queue(ticket.queue_id).max_wait
         if max_wait is not None and not ticket.callback:
-            due = max(at, (at if since is None else since) + max_wait)
+            start = at if since is None else since
+            due = max(at, start + max_wait)
             out.append(
                 SetTimer(
                     _max_wait_timer(ticket.id), due, MaxWaitReached(ticket.id, ticket.queue_id, due)
