@@ -24,24 +24,23 @@ from aiohttp import web
 from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
+from videoassist.call_room import CallRooms, EventLog
+from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
-from videoassist.gateway import (
-    AgentNamespace,
-    CustomerNamespace,
-    SocketNotifier,
-    create_socket_server,
-)
+from videoassist.gateway import AgentNamespace, CustomerNamespace, create_socket_server
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
 from videoassist.http.keys import (
     CONTENT,
+    DELIVERY,
     HUB,
     LOGIN_THROTTLE,
     NAMESPACES,
     RECORDS,
+    ROOMS,
     SERVICE,
     SETTINGS,
     SIO,
@@ -128,6 +127,7 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    records = app[RECORDS]
     restrict_host_addresses(settings.media_addresses)
     service_box: list[Service] = []
 
@@ -141,13 +141,23 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         max_peer_connections=settings.max_peer_connections,
         on_failure=media_failed,
         turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
-        on_marks=lambda call_id, changes: marks_moved(app, call_id, changes),
     )
-    records = app[RECORDS]
+    delivery = SocketDelivery(app[SIO])
+    content = CallContent(
+        records, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
+    )
+    rooms = CallRooms(delivery, hub, content)
+    rooms.subscribe(EventLog(records))
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
-    sio = app[SIO]
-    service = Service(desk, records=records, notifier=SocketNotifier(sio, settings), media=hub)
+    ice_servers_for = partial(turn.ice_servers, settings)
+    service = Service(
+        desk,
+        records=records,
+        notifier=DeskNotifier(delivery, ice_servers_for),
+        media=hub,
+        rooms=rooms,
+    )
     service_box.append(service)
     service.start(announce_every=settings.announce_interval)
     await _restore(service, records)
@@ -158,52 +168,21 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
-    content = CallContent(
-        records, hub, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
-    )
     namespaces = (
-        CustomerNamespace(service, hub, app[TOKENS], per_connection(), content),
-        AgentNamespace(service, hub, app[STAFF], per_connection(), content),
+        CustomerNamespace(service, hub, rooms, app[TOKENS], per_connection(), ice_servers_for),
+        AgentNamespace(service, hub, rooms, app[STAFF], per_connection()),
     )
-    namespaces[0].ice_servers_for = partial(turn.ice_servers, settings)
     for namespace in namespaces:
-        sio.register_namespace(namespace)
+        app[SIO].register_namespace(namespace)
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service
     app[CONTENT] = content
+    app[ROOMS] = rooms
+    app[DELIVERY] = delivery
     yield
     await service.close()
     await hub.close()
-
-
-async def marks_moved(
-    app: web.Application, call_id: str, changes: list[tuple[dict[str, Any], bool]]
-) -> None:
-    """Sticky marks that moved or were lost: keep the call's copy current and tell both sides."""
-    hub, sio = app[HUB], app[SIO]
-    session = hub.sessions.get(call_id)
-    if session is None:
-        return
-    marks = session.room.annotations.get("live", {})
-    for mark, newly_lost in changes:
-        if mark["id"] not in marks:
-            continue  # removed while the tracker was running
-        marks[mark["id"]] = mark
-        data = {"target": "live", "id": mark["id"], "annotation": mark}
-        await sio.emit(
-            "annotation_moved", data, room=f"ticket:{session.ticket_id}", namespace="/customer"
-        )
-        await sio.emit(
-            "annotation_moved", data, room=f"agent:{session.agent_id}", namespace="/agent"
-        )
-        if newly_lost:
-            await sio.emit(
-                "annotation_lost",
-                {"target": "live", "id": mark["id"]},
-                room=f"agent:{session.agent_id}",
-                namespace="/agent",
-            )
 
 
 async def _routing_config(

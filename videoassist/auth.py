@@ -26,6 +26,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Staff who take calls: they sign in to the agent console and are routed to.
+AGENT_ROLES = ("agent", "supervisor")
+
+
 @dataclass(frozen=True, slots=True)
 class Staff:
     id: int

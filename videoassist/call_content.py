@@ -1,9 +1,10 @@
-"""Stills and photos shared in a call, and the call's event log (the recording sidecar).
+"""Where stills and photos shared in a call are kept, and the signed links that serve them.
 
 Files live under ``<data_dir>/calls/<call_id>/<item_id>.jpg``; a row in ``call_items`` says
 which call they belong to. They are served only through short-lived signed URLs handed to the
 call's participants. Customer photos are decoded and re-encoded: only real images get in, and
-their metadata (EXIF, GPS) does not.
+their metadata (EXIF, GPS) does not. Which call an item belongs to, and who is told of it, is
+the call room's business (videoassist/call_room.py); this module only stores and serves.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from videoassist.media.hub import MediaHub
+from videoassist.errors import ContentError
 from videoassist.store.records import Records
 
 PHOTO_TYPES = {
@@ -26,14 +27,6 @@ PHOTO_TYPES = {
 }
 MAX_SIDE = 4096
 URL_TTL = 3600
-
-
-class ContentError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def _reencode(data: bytes) -> bytes:
@@ -57,30 +50,15 @@ def _reencode(data: bytes) -> bytes:
 
 
 class CallContent:
-    def __init__(
-        self, records: Records, hub: MediaHub, data_dir: Path, secret: str, photo_max_bytes: int
-    ) -> None:
+    def __init__(self, records: Records, data_dir: Path, secret: str, photo_max_bytes: int) -> None:
         self._records = records
-        self._hub = hub
         self._root = Path(data_dir) / "calls"
         self._urls = URLSafeTimedSerializer(secret, salt="videoassist.call-item")
         self.photo_max_bytes = photo_max_bytes
 
-    async def log(self, call_id: str, kind: str, actor: str, payload: Any) -> None:
-        room = self._hub.room(call_id)
-        await self._records.add_call_event(call_id, time.time(), room.clock(), kind, actor, payload)
-
-    async def freeze(self, call_id: str, actor: str) -> dict[str, Any]:
-        data = await self._hub.still(call_id)
-        item = await self._store(call_id, "still", data, actor)
-        room = self._hub.room(call_id)
-        room.frozen = item["id"]
-        await self.log(call_id, "freeze", actor, {"still_id": item["id"]})
-        return item
-
-    async def add_photo(
-        self, call_id: str, actor: str, content_type: str, data: bytes
-    ) -> dict[str, Any]:
+    async def clean_photo(self, content_type: str, data: bytes) -> bytes:
+        """Only a real image of an accepted type gets in, re-encoded (off the loop) without
+        its metadata."""
         magic = PHOTO_TYPES.get(content_type)
         if magic is None:
             raise ContentError(415, "unsupported_type", "send a JPEG, PNG or WebP image")
@@ -88,13 +66,9 @@ class CallContent:
             raise ContentError(413, "too_large", "the photo is too large")
         if not data.startswith(magic):
             raise ContentError(415, "not_an_image", "the file does not match its type")
-        self._hub.room(call_id)  # the call must be live before we spend CPU on it
-        clean = await asyncio.get_running_loop().run_in_executor(None, _reencode, data)
-        item = await self._store(call_id, "photo", clean, actor)
-        await self.log(call_id, "photo", actor, {"photo_id": item["id"]})
-        return item
+        return await asyncio.get_running_loop().run_in_executor(None, _reencode, data)
 
-    async def _store(self, call_id: str, kind: str, data: bytes, actor: str) -> dict[str, Any]:
+    async def store(self, call_id: str, kind: str, data: bytes, actor: str) -> dict[str, Any]:
         item_id = secrets.token_hex(8)
         folder = self._root / call_id
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -110,7 +84,6 @@ class CallContent:
                 "created_by": actor,
             }
         )
-        self._hub.room(call_id).add_item(item_id, kind)
         return {"id": item_id, "kind": kind, "url": self.url(call_id, item_id)}
 
     def url(self, call_id: str, item_id: str) -> str:

@@ -73,6 +73,14 @@ class MediaPort(Protocol):
     async def hand_over(self, session_id: str, agent_id: str) -> None: ...
 
 
+class RoomsPort(Protocol):
+    """The call rooms (videoassist/call_room.py): a room lives as long as its call's media."""
+
+    def open(self, call_id: str, ticket_id: str, agent_id: str) -> None: ...
+    def hand_over(self, call_id: str, agent_id: str) -> None: ...
+    def close(self, call_id: str) -> None: ...
+
+
 class ServiceClosed(Exception):
     pass
 
@@ -85,6 +93,7 @@ class Service:
         records: RecordsPort,
         notifier: NotifierPort,
         media: MediaPort,
+        rooms: RoomsPort,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.desk = desk
@@ -92,6 +101,7 @@ class Service:
         self._records = records
         self._notifier = notifier
         self._media = media
+        self._rooms = rooms
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None]] = (
             asyncio.Queue()
         )
@@ -99,6 +109,7 @@ class Service:
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
+        self._closing: asyncio.Future[None] | None = None
 
     def now(self) -> float:
         return self.clock()
@@ -138,10 +149,19 @@ class Service:
         await future
 
     async def close(self) -> None:
-        """Stop taking events; what is already in the inbox is still handled."""
-        if self._closed:
+        """Stop taking events; what is already in the inbox is still handled. A second call
+        waits until the first has finished."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
             return
         self._closed = True
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            await self._close()
+        finally:
+            self._closing.set_result(None)
+
+    async def _close(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
@@ -228,10 +248,13 @@ class Service:
             case SaveAgentState(agent_id, state, reason, at):
                 await self._records.save_agent_state(agent_id, state, reason, at)
             case HandOverMedia(session_id, agent_id):
+                self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)
             case StartMedia(session_id, ticket_id, agent_id, joins_later):
+                self._rooms.open(session_id, ticket_id, agent_id)
                 self._media.open(session_id, ticket_id, agent_id, joins_later)
             case StopMedia(session_id):
+                self._rooms.close(session_id)
                 await self._media.close_session(session_id)
             case SetTimer(key, at, event):
                 self._cancel_timer(key)

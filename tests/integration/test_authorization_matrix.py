@@ -319,12 +319,13 @@ class Lab:
         """What a denied request must leave as it was."""
         rooms = {
             call_id: (
-                len(s.room.chat),
-                s.room.frozen,
-                sorted(s.room.items),
-                {target: list(marks.items()) for target, marks in s.room.annotations.items()},
+                len(room.chat),
+                room.frozen,
+                sorted(room.items),
+                {target: list(marks.items()) for target, marks in room.annotations.items()},
             )
-            for call_id, s in self.h.hub.sessions.items()
+            for call_id in self.h.hub.sessions
+            for room in [self.h.rooms.room(call_id)]
         }
         return (self.h.service.desk.dump(), self.h.hub.peer_connections, rooms)
 
@@ -568,7 +569,7 @@ class TestHttp:
                     photos["path"] = data["url"].partition("?")[0]
                     photos["agent_url"] = (await alice.inbox.next("photo"))["url"]
             if row.startswith("POST /api/calls/"):
-                assert len(h.hub.sessions[k1].room.items) == 1  # customer 1's photo only
+                assert len(h.rooms.room(k1).items) == 1  # customer 1's photo only
         lab.check(_rows(None))
         # The admin created and removed what it asked for; nobody else changed anything.
         config = await h.records.load_config()
@@ -614,7 +615,7 @@ class TestCustomerNamespace:
                 reply = await lab.emit(row, caller, party, {"session_id": k1, **data})
             assert reply.get("ok") is True, (row, reply)
         assert h.hub.peer_connections == 1
-        assert [line.text for line in h.hub.sessions[k1].room.chat] == ["hello"]
+        assert [line.text for line in h.rooms.room(k1).chat] == ["hello"]
         for caller, party in pairs:
             await lab.emit("/customer hangup", caller, party, {"session_id": k1})
         assert h.service.desk.live_call("customer", t1) is None

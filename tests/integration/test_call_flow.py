@@ -198,7 +198,25 @@ class TestEventGuard:
             await client.connect(
                 harness.url, namespaces=["/agent"], transports=["websocket"], wait_timeout=5
             )
-        assert reasons == [{"message": "please log in"}]
+        assert reasons == [{"message": "please log in", "data": {"code": "login_required"}}]
+
+    async def test_a_refused_customer_connection_carries_a_code_for_the_page(
+        self, harness: Harness
+    ) -> None:
+        client = socketio.AsyncClient(reconnection=False)
+        reasons: list[object] = []
+        client.on("connect_error", reasons.append, namespace="/customer")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(
+                harness.url,
+                namespaces=["/customer"],
+                transports=["websocket"],
+                auth={"token": "forged"},
+                wait_timeout=5,
+            )
+        assert reasons == [
+            {"message": "invalid or expired ticket token", "data": {"code": "invalid_token"}}
+        ]
 
 
 class TestNoGapBeforeMedia:

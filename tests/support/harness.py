@@ -14,7 +14,7 @@ from aiohttp import web
 
 from videoassist.app import create_app
 from videoassist.auth import hash_password
-from videoassist.http.keys import HUB, RECORDS, SERVICE
+from videoassist.http.keys import HUB, RECORDS, ROOMS, SERVICE
 from videoassist.settings import Settings
 
 
@@ -133,6 +133,10 @@ class Harness:
     @property
     def hub(self) -> Any:
         return self.app[HUB]
+
+    @property
+    def rooms(self) -> Any:
+        return self.app[ROOMS]
 
     @property
     def records(self) -> Any:

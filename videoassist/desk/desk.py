@@ -1282,6 +1282,31 @@ class Desk:
             "ring_timeout": round(max(0.0, ticket.offer.expires_at - at), 1),
         }
 
+    # TEMPORARY (replaced by the desk restructure's queries)
+    def ticket_connected(self, ticket_id: str) -> bool:
+        ticket = self.tickets.get(ticket_id)
+        return ticket is not None and ticket.connected
+
+    def agent_session(self, agent_id: str) -> str | None:
+        agent = self.agents.get(agent_id)
+        return None if agent is None else agent.session_id
+
+    def customer_view(self, ticket_id: str, at: float) -> dict[str, Any]:
+        state = self.ticket_state(ticket_id)
+        if state is None or state in TERMINAL_TICKET_STATES:
+            return {"state": state.value if state else "closed"}
+        ticket = self.tickets[ticket_id]
+        position, estimate = self.standing(ticket_id)
+        return {
+            "state": state.value,
+            "session_id": ticket.call_id if state is TicketState.LIVE else None,
+            "position": position,
+            "estimated_wait": estimate,
+            "agents_available": self.staffed(ticket.queue_id),
+            "queue_id": ticket.queue_id,
+            "callback": ticket.callback,
+        }
+
     def agent_view(self, agent_id: str, at: float) -> dict[str, Any] | None:
         """What an agent's console needs to show after (re)connecting."""
         agent = self.agents.get(agent_id)

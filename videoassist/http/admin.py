@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.auth import AGENT_ROLES, SESSION_COOKIE, Staff
 from videoassist.desk import DeskError
 from videoassist.desk.config import (
     MAX_SKILL_LEVEL,
@@ -39,7 +39,6 @@ from videoassist.desk.config import (
     Strategy,
 )
 from videoassist.desk.events import ConfigChanged
-from videoassist.gateway import AGENT_ROLES
 from videoassist.http.keys import RECORDS, SERVICE, SETTINGS, STAFF, TOPIC_LABELS
 from videoassist.http.middleware import Reply, invalid, json_error, read_json
 from videoassist.routing_config import QUEUE_FIELDS, agent_id_of, queue_from_row

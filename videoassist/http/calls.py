@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from videoassist.call_content import ContentError
-from videoassist.http.keys import CONTENT, SERVICE, SIO, TOKENS
+from videoassist.errors import ContentError, Problem
+from videoassist.http.keys import CONTENT, ROOMS, SERVICE, TOKENS
 from videoassist.http.middleware import json_error
-from videoassist.media.hub import MediaError
 
 calls = web.RouteTableDef()
 
@@ -23,8 +22,7 @@ async def upload_photo(request: web.Request) -> web.Response:
     live = request.app[SERVICE].desk.live_call("customer", ticket_id)
     if live is None or live[1] != call_id:
         return json_error(403, "forbidden", "you are not in that call")
-    content = request.app[CONTENT]
-    limit = content.photo_max_bytes
+    limit = request.app[CONTENT].photo_max_bytes
     if request.content_length is not None and request.content_length > limit:
         return json_error(413, "too_large", f"photos are limited to {limit // 1024} KiB")
     data = bytearray()
@@ -33,15 +31,11 @@ async def upload_photo(request: web.Request) -> web.Response:
         if len(data) > limit:
             return json_error(413, "too_large", f"photos are limited to {limit // 1024} KiB")
     try:
-        item = await content.add_photo(call_id, f"t:{ticket_id}", request.content_type, bytes(data))
-    except ContentError as exc:
+        item = await request.app[ROOMS].add_photo(
+            call_id, ticket_id, request.content_type, bytes(data)
+        )
+    except Problem as exc:
         return json_error(exc.status, exc.code, exc.message)
-    except MediaError as exc:
-        return json_error(409, exc.code, exc.message)
-    agent_id = request.app[SERVICE].desk.sessions[live[0]].agent_id
-    await request.app[SIO].emit(
-        "photo", item | {"call_id": call_id}, room=f"agent:{agent_id}", namespace="/agent"
-    )
     return web.json_response(item, status=201)
 
 

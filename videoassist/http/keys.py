@@ -7,6 +7,8 @@ from aiohttp import web
 
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
+from videoassist.call_room import CallRooms
+from videoassist.delivery import SocketDelivery
 from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
 from videoassist.ratelimit import LoginThrottle, RateLimiter
@@ -26,3 +28,5 @@ TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
 CONTENT = web.AppKey("content", CallContent)
+ROOMS = web.AppKey("rooms", CallRooms)
+DELIVERY = web.AppKey("delivery", SocketDelivery)

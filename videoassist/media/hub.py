@@ -2,9 +2,14 @@
 
 Ownership (closing cascades downwards, every ``close()`` is idempotent):
 
-    MediaHub ─► MediaSession ─► Participant ─► RTCPeerConnection
+    MediaHub ─► MediaSession ─► StickyMarks (the tracker, once a sticky mark is drawn)
+                             └► Participant ─► RTCPeerConnection
                                            ├─► Fanout (one per remote track)
-                                           └─► ProxyTrack (one per outgoing kind)
+                                           ├─► ProxyTrack (one per outgoing kind)
+                                           └─► the connect watchdog task
+
+The hub knows nothing of what a call shares besides media: the call room
+(videoassist/call_room.py) owns that, and asks the hub for stills and for a tracker.
 
 The customer's camera/screen and microphone go to the agent; the agent's camera and microphone
 go to the customer. Frames are decoded by aiortc's receiver threads and re-encoded by each
@@ -29,8 +34,9 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from videoassist.guidance import CallRoom
+from videoassist.errors import MediaError
 from videoassist.media.fanout import Fanout, ProxyTrack
+from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
 from videoassist.media.sticky import StickyMarks, Update
 
 logger = logging.getLogger(__name__)
@@ -38,22 +44,7 @@ logger = logging.getLogger(__name__)
 Party = Literal["customer", "agent"]
 OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
 KINDS = ("audio", "video")
-MAX_SDP_BYTES = 32 * 1024
-MAX_M_SECTIONS = 4
 CLOSE_TIMEOUT = 5.0
-
-
-class MediaError(Exception):
-    """Signaling the hub cannot accept; ``code`` goes back to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-async def _ignore_marks(call_id: str, changes: list[tuple[dict[str, Any], bool]]) -> None:
-    return None
 
 
 def encode_jpeg(frame: Any, quality: int = 92) -> bytes:
@@ -144,7 +135,9 @@ class Participant:
             logger.info("Participant(%s) offer refused: %s", self.name, exc)
             await self._close_pc()
             raise MediaError("bad_offer", f"the offer could not be used: {exc}") from None
-        self._watchdog = asyncio.create_task(self._connect_watchdog(pc))
+        self._watchdog = asyncio.create_task(
+            self._connect_watchdog(pc), name=f"Participant({self.name}).watchdog"
+        )
         return pc.localDescription
 
     async def add_candidate(self, candidate: dict[str, Any]) -> None:
@@ -176,7 +169,7 @@ class Participant:
         fanout = Fanout(track, f"{self.name}/{track.kind}")
         self.fanouts[track.kind] = fanout
         if old is not None:
-            self.session.track_tasks(old.close())
+            self.session.track_tasks(old.close(), f"{self.party}.{track.kind}.close")
         other = self.session.participants[OTHER[self.party]]
         if track.kind in other.outgoing:
             other.outgoing[track.kind].set_source(fanout.subscribe())
@@ -201,9 +194,10 @@ class Participant:
 
     async def _close_pc(self) -> None:
         pc, self.pc = self.pc, None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
         fanouts, self.fanouts = self.fanouts, {}
         for fanout in fanouts.values():
             try:
@@ -239,12 +233,12 @@ class MediaSession:
             "agent": Participant(self, "agent"),
         }
         self.closed = False
+        self._closing: asyncio.Future[None] | None = None
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.room = CallRoom(session_id)
-        self.sticky = StickyMarks(session_id, self._customer_frame, hub.on_marks)
+        self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
-        self.track_tasks(self._watch_offers(waiting_for))
+        self.track_tasks(self._watch_offers(waiting_for), "offers")
 
     async def _watch_offers(self, parties: tuple[str, ...]) -> None:
         """A party that never even sends an offer fails the session like one that never connects."""
@@ -254,8 +248,9 @@ class MediaSession:
                 self.failed(f"{party} never started media")
                 return
 
-    def track_tasks(self, coro: Any) -> None:
+    def track_tasks(self, coro: Any, what: str) -> None:
         task = asyncio.ensure_future(coro)
+        task.set_name(f"MediaSession({self.id}).{what}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -269,11 +264,26 @@ class MediaSession:
         fanout = self.participants["customer"].fanouts.get("video")
         return fanout.latest if fanout is not None else None
 
+    def marks(self, on_moved: Update) -> StickyMarks:
+        if self.sticky is None:
+            self.sticky = StickyMarks(self.id, self._customer_frame, on_moved)
+        return self.sticky
+
     async def close(self) -> None:
-        if self.closed:
+        """Idempotent; a second caller waits until the first has finished closing."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
             return
         self.closed = True
-        await self.sticky.close()
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            await self._close()
+        finally:
+            self._closing.set_result(None)
+
+    async def _close(self) -> None:
+        if self.sticky is not None:
+            await self.sticky.close()
         for participant in self.participants.values():
             await participant.close()
         for task in list(self._tasks):
@@ -315,7 +325,6 @@ class MediaHub:
         max_peer_connections: int,
         on_failure: Callable[[str, str], None],
         turn_server: Callable[[str], dict[str, Any]] | None = None,
-        on_marks: Update | None = None,
     ) -> None:
         self.ice_servers = ice_servers
         # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
@@ -323,7 +332,6 @@ class MediaHub:
         self.connect_timeout = connect_timeout
         self.max_peer_connections = max_peer_connections
         self.on_failure = on_failure
-        self.on_marks: Update = on_marks or _ignore_marks
         self.sessions: dict[str, MediaSession] = {}
         self.peer_connections = 0
         self._closing: set[asyncio.Task[None]] = set()
@@ -365,11 +373,9 @@ class MediaHub:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
-    def room(self, session_id: str) -> CallRoom:
-        return self._session(session_id).room
-
-    def sticky(self, session_id: str) -> StickyMarks:
-        return self._session(session_id).sticky
+    def marks(self, session_id: str, on_moved: Update) -> StickyMarks:
+        """The tracker of the call's sticky marks; ``on_moved`` hears of moves and losses."""
+        return self._session(session_id).marks(on_moved)
 
     async def still(self, session_id: str) -> bytes:
         """A full-quality JPEG of the customer's current video frame (encoded off the loop)."""

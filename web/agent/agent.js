@@ -125,7 +125,7 @@ function start() {
     }
   });
   socket.on("connect_error", (err) => {
-    if (err.message === "please log in") {
+    if (err.data && err.data.code === "login_required") {
       socket.disconnect();
       show("me", false);
       panel("login");

@@ -138,7 +138,9 @@ function connect(token) {
     }
   });
   socket.on("connect_error", (err) => {
-    if (err.message === "this ticket is closed" || err.message === "invalid or expired ticket token") {
+    // A refused connection carries a code (docs/protocol.md); the message is for people.
+    const code = err.data && err.data.code;
+    if (code === "ticket_closed" || code === "invalid_token") {
       forget();
       socket.disconnect();
       view("start");

@@ -1,0 +1,435 @@
+"""The socket.io namespaces: ``/customer`` and ``/agent``.
+
+Every connection is authenticated in ``connect`` (customers: the signed ticket token from the
+tap request; agents: the staff session cookie); a refusal carries a machine-readable ``code`` in
+its data, and the pages branch on it. Every event is checked against the session the caller is
+actually in, as the desk knows it: a client never names its own role, ticket or agent id.
+Handlers are thin: the ack wrapper validates, the handler authorizes and calls the desk (through
+the service), the media hub or the call room, and returns what the ack carries.
+docs/protocol.md lists the events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Protocol
+
+import socketio
+from socketio.exceptions import ConnectionRefusedError as Unwelcome
+
+from videoassist.auth import AGENT_ROLES, SESSION_COOKIE, StaffAuth, TicketTokens
+from videoassist.call_room import CallRooms
+from videoassist.delivery import AGENTS, CUSTOMERS, agent_room, customer_room
+from videoassist.desk import AgentState, DeskError, TicketState
+from videoassist.desk.events import (
+    AgentAway,
+    AgentReady,
+    AgentSignedIn,
+    AgentSignedOut,
+    CallbackRequested,
+    CustomerCancelled,
+    CustomerLeft,
+    CustomerReturned,
+    HungUp,
+    OfferAccepted,
+    OfferDeclined,
+    Party,
+    TransferRequested,
+    WrapUpDone,
+)
+from videoassist.errors import Refusal
+from videoassist.gateway.acks import event
+from videoassist.gateway.schemas import (
+    AnnotateIn,
+    AnnotationRef,
+    AwayIn,
+    ChatIn,
+    Empty,
+    ItemRef,
+    PenPointsWire,
+    RtcCandidateIn,
+    RtcOfferIn,
+    SessionRef,
+    SourceIn,
+    TicketRef,
+    TransferIn,
+    TypingIn,
+    WrapUpIn,
+)
+from videoassist.ratelimit import RateLimiter
+from videoassist.service import Service, ServiceClosed
+
+logger = logging.getLogger(__name__)
+
+Who = dict[str, Any]
+
+
+class Description(Protocol):
+    type: str
+    sdp: str
+
+
+class Signaling(Protocol):
+    """The media hub as the gateway uses it (SDP in, SDP out)."""
+
+    async def answer(self, session_id: str, party: Party, sdp: str) -> Description: ...
+    async def add_candidate(
+        self, session_id: str, party: Party, candidate: dict[str, Any]
+    ) -> None: ...
+
+
+def refuse(code: str, message: str) -> Unwelcome:
+    """A refused connection: the client's ``connect_error`` has ``message`` and ``data.code``."""
+    return Unwelcome(message, {"code": code})
+
+
+def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return None
+    try:
+        jar = SimpleCookie(raw)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+class _Base(socketio.AsyncNamespace):
+    party: Party
+
+    def __init__(
+        self,
+        namespace: str,
+        service: Service,
+        media: Signaling,
+        rooms: CallRooms,
+        limiter: RateLimiter,
+    ) -> None:
+        super().__init__(namespace)
+        self.service = service
+        self.media = media
+        self.rooms = rooms
+        self.limiter = limiter  # per connection (sid)
+        self._sids: dict[str, str] = {}  # party id -> its current connection
+
+    def _live_call(self, party_id: str, session_id: str) -> tuple[str, str]:
+        """(session id, media call id) of the caller's live call, checked against the id they
+        name: a customer names the call, an agent names their own session."""
+        live = self.service.desk.live_call(self.party, party_id)
+        named = None if live is None else (live[1] if self.party == "customer" else live[0])
+        if live is None or named != session_id:
+            raise Refusal("forbidden", "you are not in that session")
+        return live
+
+    def _call_of(self, party_id: str, session_id: str) -> str:
+        return self._live_call(party_id, session_id)[1]
+
+    async def _take_over(self, party_id: str, sid: str) -> None:
+        """One connection per ticket or agent: a new one replaces the old quietly."""
+        old = self._sids.get(party_id)
+        self._sids[party_id] = sid
+        if old is not None and old != sid:
+            await self.disconnect(old)
+
+    async def kick(self, party_id: str) -> None:
+        sid = self._sids.get(party_id)
+        if sid is not None:
+            await self.disconnect(sid)
+
+    async def disconnect_all(self) -> None:
+        for sid in list(self._sids.values()):
+            await self.disconnect(sid)
+
+    def _release(self, party_id: str, sid: str) -> bool:
+        if self._sids.get(party_id) == sid:
+            del self._sids[party_id]
+            return True
+        return False
+
+    async def _rtc_offer(self, party_id: str, p: RtcOfferIn) -> dict[str, Any]:
+        answer = await self.media.answer(self._call_of(party_id, p.session_id), self.party, p.sdp)
+        return {"type": answer.type, "sdp": answer.sdp}
+
+    async def _rtc_candidate(self, party_id: str, p: RtcCandidateIn) -> None:
+        await self.media.add_candidate(
+            self._call_of(party_id, p.session_id),
+            self.party,
+            {"candidate": p.candidate, "sdpMid": p.sdpMid, "sdpMLineIndex": p.sdpMLineIndex},
+        )
+
+    async def _chat(self, party_id: str, name: str, p: ChatIn) -> dict[str, Any]:
+        call_id = self._call_of(party_id, p.session_id)
+        return {"id": await self.rooms.say(call_id, self.party, party_id, name, p.text)}
+
+    async def _typing(self, party_id: str, p: TypingIn) -> None:
+        await self.rooms.typing(self._call_of(party_id, p.session_id), self.party, party_id, p.text)
+
+    def _room(self, party_id: str, p: SessionRef) -> dict[str, Any]:
+        return self.rooms.state(self._call_of(party_id, p.session_id))
+
+
+# --------------------------------------------------------------------------- customers
+
+
+class CustomerNamespace(_Base):
+    party = "customer"
+
+    def __init__(
+        self,
+        service: Service,
+        media: Signaling,
+        rooms: CallRooms,
+        tokens: TicketTokens,
+        limiter: RateLimiter,
+        ice_servers_for: Callable[[str], list[dict[str, Any]]],
+    ) -> None:
+        super().__init__(CUSTOMERS, service, media, rooms, limiter)
+        self.ice_servers_for = ice_servers_for
+        self.tokens = tokens
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        ticket_id = self.tokens.verify(token)
+        if ticket_id is None:
+            raise refuse("invalid_token", "invalid or expired ticket token")
+        state = self.service.desk.ticket_state(ticket_id)
+        if state not in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
+            raise refuse("ticket_closed", "this ticket is closed")
+        await self.save_session(sid, {"ticket_id": ticket_id})
+        await self.enter_room(sid, customer_room(ticket_id))
+        await self._take_over(ticket_id, sid)
+        if not self.service.desk.ticket_connected(ticket_id):
+            try:
+                await self.service.submit(CustomerReturned(ticket_id, self.service.now()))
+            except DeskError as exc:
+                self._release(ticket_id, sid)
+                raise refuse(exc.code, exc.message) from None
+            except ServiceClosed as exc:
+                self._release(ticket_id, sid)
+                raise refuse("unavailable", str(exc)) from None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.forget(sid)
+        who = await self.get_session(sid)
+        ticket_id = who.get("ticket_id")
+        if not ticket_id or not self._release(ticket_id, sid):
+            return
+        if self.service.desk.draining:  # TEMPORARY: moves into the desk
+            return
+        state = self.service.desk.ticket_state(ticket_id)
+        if state in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
+            self.service.post(CustomerLeft(ticket_id, self.service.now()))
+
+    @event(Empty)
+    async def on_sync(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:
+        ticket_id = who["ticket_id"]
+        view = self.service.desk.customer_view(ticket_id, self.service.now())
+        if "position" in view:  # an open ticket
+            # Fresh TURN credentials: the ones from the tap may have expired while waiting.
+            view["ice_servers"] = self.ice_servers_for(f"t:{ticket_id}")
+        return view
+
+    @event(Empty)
+    async def on_callback(self, sid: str, who: Who, _: Empty) -> None:
+        await self.service.submit(CallbackRequested(who["ticket_id"], self.service.now()))
+
+    @event(Empty)
+    async def on_cancel(self, sid: str, who: Who, _: Empty) -> None:
+        await self.service.submit(CustomerCancelled(who["ticket_id"], self.service.now()))
+
+    @event(SessionRef)
+    async def on_hangup(self, sid: str, who: Who, p: SessionRef) -> None:
+        ticket_id = who["ticket_id"]
+        session_id, _ = self._live_call(ticket_id, p.session_id)
+        await self.service.submit(HungUp(session_id, "customer", ticket_id, self.service.now()))
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who["ticket_id"], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who["ticket_id"], p)
+
+    @event(ChatIn)
+    async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
+        return await self._chat(who["ticket_id"], "Customer", p)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
+        await self._typing(who["ticket_id"], p)
+
+    @event(SourceIn)
+    async def on_source_changed(self, sid: str, who: Who, p: SourceIn) -> None:
+        ticket_id = who["ticket_id"]
+        await self.rooms.source_changed(self._call_of(ticket_id, p.session_id), ticket_id, p.source)
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        return self._room(who["ticket_id"], p)
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class AgentNamespace(_Base):
+    party = "agent"
+
+    def __init__(
+        self,
+        service: Service,
+        media: Signaling,
+        rooms: CallRooms,
+        staff: StaffAuth,
+        limiter: RateLimiter,
+    ) -> None:
+        super().__init__(AGENTS, service, media, rooms, limiter)
+        self.staff = staff
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        member = await self.staff.staff_for(_cookie(environ, SESSION_COOKIE))
+        if member is None:
+            raise refuse("login_required", "please log in")
+        if member.role not in AGENT_ROLES:
+            raise refuse("wrong_role", "this console is for agents")
+        agent_id = member.agent_id
+        await self.save_session(sid, {"agent_id": agent_id, "name": member.display_name})
+        await self.enter_room(sid, agent_room(agent_id))
+        await self._take_over(agent_id, sid)
+        if self.service.desk.agent_state(agent_id) is AgentState.OFFLINE:
+            try:
+                await self.service.submit(
+                    AgentSignedIn(agent_id, member.display_name, self.service.now())
+                )
+            except DeskError as exc:
+                self._release(agent_id, sid)
+                raise refuse(exc.code, exc.message) from None
+            except ServiceClosed as exc:
+                self._release(agent_id, sid)
+                raise refuse("unavailable", str(exc)) from None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.limiter.forget(sid)
+        who = await self.get_session(sid)
+        agent_id = who.get("agent_id")
+        if (
+            agent_id
+            and self._release(agent_id, sid)
+            and self.service.desk.agent_state(agent_id) is not AgentState.OFFLINE
+        ):
+            self.service.post(AgentSignedOut(agent_id, self.service.now()))
+
+    @event(Empty)
+    async def on_sync(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:
+        view = self.service.desk.agent_view(who["agent_id"], self.service.now())
+        if view is None:
+            raise Refusal("forbidden", "you are not signed in")
+        return view
+
+    @event(Empty)
+    async def on_ready(self, sid: str, who: Who, _: Empty) -> None:
+        await self.service.submit(AgentReady(who["agent_id"], self.service.now()))
+
+    @event(AwayIn)
+    async def on_away(self, sid: str, who: Who, p: AwayIn) -> None:
+        await self.service.submit(AgentAway(who["agent_id"], self.service.now(), p.reason))
+
+    @event(TicketRef)
+    async def on_accept(self, sid: str, who: Who, p: TicketRef) -> dict[str, Any]:
+        agent_id = who["agent_id"]
+        await self.service.submit(OfferAccepted(agent_id, p.ticket_id, self.service.now()))
+        return {"session_id": self.service.desk.agent_session(agent_id)}
+
+    @event(TicketRef)
+    async def on_decline(self, sid: str, who: Who, p: TicketRef) -> None:
+        await self.service.submit(OfferDeclined(who["agent_id"], p.ticket_id, self.service.now()))
+
+    @event(SessionRef)
+    async def on_hangup(self, sid: str, who: Who, p: SessionRef) -> None:
+        session_id, _ = self._live_call(who["agent_id"], p.session_id)
+        await self.service.submit(HungUp(session_id, "agent", who["agent_id"], self.service.now()))
+
+    @event(TransferIn)
+    async def on_transfer(self, sid: str, who: Who, p: TransferIn) -> None:
+        session_id, _ = self._live_call(who["agent_id"], p.session_id)
+        await self.service.submit(
+            TransferRequested(
+                session_id,
+                who["agent_id"],
+                self.service.now(),
+                queue_id=p.queue_id,
+                to_agent_id=p.agent_id,
+            )
+        )
+
+    @event(Empty)
+    async def on_directory(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:
+        return self.service.desk.directory(who["agent_id"])
+
+    @event(WrapUpIn)
+    async def on_wrap_up(self, sid: str, who: Who, p: WrapUpIn) -> None:
+        await self.service.submit(
+            WrapUpDone(who["agent_id"], p.session_id, p.disposition, p.note, self.service.now())
+        )
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who["agent_id"], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who["agent_id"], p)
+
+    @event(ChatIn)
+    async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
+        return await self._chat(who["agent_id"], who["name"], p)
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        return self._room(who["agent_id"], p)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
+        await self._typing(who["agent_id"], p)
+
+    @event(AnnotateIn)
+    async def on_annotate(self, sid: str, who: Who, p: AnnotateIn) -> dict[str, Any]:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        mark_id = await self.rooms.annotate(
+            call_id, who["agent_id"], who["name"], p.target, p.annotation
+        )
+        return {"id": mark_id}
+
+    @event(PenPointsWire)
+    async def on_annotate_points(self, sid: str, who: Who, p: PenPointsWire) -> None:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        await self.rooms.extend_pen(call_id, who["agent_id"], p.target, p.id, p.points)
+
+    @event(AnnotationRef)
+    async def on_annotation_remove(self, sid: str, who: Who, p: AnnotationRef) -> None:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        await self.rooms.remove_annotation(call_id, who["agent_id"], p.target, p.id)
+
+    @event(ItemRef)
+    async def on_annotations_clear(self, sid: str, who: Who, p: ItemRef) -> dict[str, Any]:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        return {"removed": await self.rooms.clear(call_id, who["agent_id"], p.target)}
+
+    @event(SessionRef)
+    async def on_freeze(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        return await self.rooms.freeze(
+            self._call_of(who["agent_id"], p.session_id), who["agent_id"]
+        )
+
+    @event(SessionRef)
+    async def on_unfreeze(self, sid: str, who: Who, p: SessionRef) -> None:
+        await self.rooms.unfreeze(self._call_of(who["agent_id"], p.session_id), who["agent_id"])
+
+    @event(SourceIn)
+    async def on_request_source(self, sid: str, who: Who, p: SourceIn) -> None:
+        """Ask the customer to switch camera or share their screen (they accept or not)."""
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        await self.rooms.request_source(call_id, who["agent_id"], p.source)

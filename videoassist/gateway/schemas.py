@@ -1,0 +1,108 @@
+"""Wire schemas: one pydantic model per incoming socket.io event, validated and size-capped.
+
+A payload that does not fit its model is refused with an ``invalid`` ack naming the field; no
+handler sees it. The caps come from the models they protect (the annotation model, the media
+hub's SDP limit) so that a limit is written down once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from videoassist.desk.events import DISPOSITIONS
+from videoassist.media.limits import MAX_SDP_BYTES
+
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Empty(Payload):
+    pass
+
+
+class SessionRef(Payload):
+    session_id: str = Id
+
+
+class TicketRef(Payload):
+    ticket_id: str = Id
+
+
+class TransferIn(Payload):
+    session_id: str = Id
+    queue_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    agent_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+
+class ChatIn(Payload):
+    session_id: str = Id
+    text: str = Field(min_length=1, max_length=1000)
+
+
+Target = Field(default="live", max_length=32, pattern=r"^(live|[0-9a-f]{16})$")
+
+
+class AnnotateIn(Payload):
+    session_id: str = Id
+    target: str = Target
+    annotation: dict[str, Any]
+
+
+class PenPointsWire(Payload):
+    session_id: str = Id
+    target: str = Target
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    points: list[Any] = Field(min_length=1, max_length=256)
+
+
+class AnnotationRef(Payload):
+    session_id: str = Id
+    target: str = Target
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class TypingIn(Payload):
+    session_id: str = Id
+    text: str = Field(default="", max_length=1000)
+
+
+class SourceIn(Payload):
+    session_id: str = Id
+    source: Literal["camera", "camera_front", "camera_back", "screen"]
+
+
+class ItemRef(Payload):
+    session_id: str = Id
+    target: str = Target
+
+
+class AwayIn(Payload):
+    reason: Literal["away", "break", "meeting", "training", "lunch"] = "away"
+
+
+class WrapUpIn(Payload):
+    session_id: str = Id
+    disposition: Literal[DISPOSITIONS]  # type: ignore[valid-type]
+    note: str = Field(default="", max_length=2000)
+
+
+class RtcOfferIn(Payload):
+    session_id: str = Id
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+
+
+class RtcCandidateIn(Payload):
+    session_id: str = Id
+    candidate: str = Field(default="", max_length=1024)
+    sdpMid: str | None = Field(default=None, max_length=32)  # the browser's field names
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=16)
