@@ -36,7 +36,12 @@ from pydantic import (
 # --- Limits (docs/annotations.md lists them; web/shared/annotations.js mirrors the ones it needs)
 
 MAX_ANNOTATION_BYTES = 8 * 1024
+"""Largest client payload (a shape or a batch of pen points), in bytes of compact JSON."""
 MAX_PEN_POINTS = 256
+"""Most points one pen stroke holds, and one batch of points may carry."""
+ID_MAX_LENGTH = 40
+ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{ID_MAX_LENGTH}}}$"
+"""What a client-chosen annotation id must match (the id is echoed into events and logs)."""
 MAX_TEXT_CHARS = 200
 MAX_LIFETIME = 3600.0
 REFERENCE_SHORT_SIDE = 720.0
@@ -59,7 +64,6 @@ PALETTE: dict[str, str] = {
 }
 
 _HEX = re.compile(r"#[0-9a-f]{6}")
-_ID = r"^[A-Za-z0-9_-]{1,40}$"
 # Control characters, line breaks, and the bidi overrides that can make text read backwards.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -97,7 +101,7 @@ Radius = Annotated[float, Strict(), Field(gt=0.0, le=1.0), AfterValidator(_round
 Point = tuple[Coord, Coord]
 Color = Annotated[str, Field(max_length=16), AfterValidator(_color)]
 Width = Annotated[float, Strict(), Field(ge=MIN_WIDTH, le=MAX_WIDTH)]
-AnnotationId = Annotated[str, Field(pattern=_ID)]
+AnnotationId = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class _Shape(BaseModel):

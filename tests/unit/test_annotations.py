@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 from tests.unit.annotation_helpers import made, shape
 from videoassist.annotations import (
     ANNOTATION_ADAPTER,
+    ID_MAX_LENGTH,
+    ID_PATTERN,
     LASER_FADE,
     MAX_ANNOTATION_BYTES,
     MAX_PEN_POINTS,
@@ -116,6 +119,14 @@ class TestWhatAClientMaySend:
         for bad in ("", "a b", "<script>", "x" * 41):
             with pytest.raises(ValidationError):
                 parse_client(shape(id=bad))
+
+    def test_the_published_id_pattern_and_length_are_what_the_model_enforces(self) -> None:
+        """The gateway checks ids with these constants before a shape reaches the model."""
+        longest = "x" * ID_MAX_LENGTH
+        assert re.fullmatch(ID_PATTERN, longest) and parse_client(shape(id=longest))
+        assert not re.fullmatch(ID_PATTERN, longest + "x")
+        with pytest.raises(ValidationError):
+            parse_client(shape(id=longest + "x"))
 
     def test_a_payload_over_8_kib_is_refused_before_it_is_parsed(self) -> None:
         # 256 points written with full float precision: fine in count, too big on the wire.
