@@ -2,7 +2,8 @@
 
 Everything here is pure and light: the models validate what a client sends, ``stamp`` turns a
 client payload into the record the server keeps (author and media-clock time are the server's,
-never the client's). Nothing here imports OpenCV or numpy: the signaling path validates every mark
+never the client's), and ``points_of``/``with_points`` let sticky marks move a mark without
+knowing its kind. Nothing here imports OpenCV or numpy: the signaling path validates every mark
 and must not pay for the renderer, which is ``videoassist.media.render``.
 
 Theory of operation (the browser twin is ``web/shared/annotations.js``; docs/annotations.md is
@@ -284,6 +285,77 @@ def extend_pen(pen: Pen, more: PenPointsIn) -> Pen:
 
 def to_wire(annotation: BaseModel) -> dict[str, Any]:
     return annotation.model_dump(mode="json", by_alias=True)
+
+
+# --- A stored mark as the points that place it
+#
+# Sticky marks (videoassist.media.sticky) move stored marks 12 times a second per mark; they
+# work on wire dicts, as the call room keeps them, rather than revalidating a model each time.
+
+_MIN_RADIUS = 0.001  # a tracked zoom-out must not shrink an ellipse to nothing
+
+
+def points_of(wire: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The points that place a mark given in its wire form (``to_wire``), in the order
+    ``with_points`` takes them back: an arrow's tail and tip; a rect's corners clockwise from
+    the top-left; an ellipse's centre, then the ends of its x and y radii; every point of a pen;
+    the anchor of text or a laser."""
+    match wire["kind"]:
+        case "arrow":
+            return [_xy(wire["from"]), _xy(wire["to"])]
+        case "rect":
+            x, y, w, h = wire["x"], wire["y"], wire["w"], wire["h"]
+            return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+        case "ellipse":
+            (cx, cy), (rx, ry) = wire["center"], wire["radii"]
+            return [(cx, cy), (cx + rx, cy), (cx, cy + ry)]
+        case "pen":
+            return [_xy(p) for p in wire["points"]]
+        case "text" | "laser":
+            return [_xy(wire["at"])]
+        case kind:
+            raise ValueError(f"not an annotation kind: {kind!r}")
+
+
+def with_points(wire: Mapping[str, Any], points: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """A copy of the mark (wire form) placed by ``points``, one for each of ``points_of(wire)``
+    and in its order. Points are clamped into the frame and rounded as client coordinates are.
+    A rect becomes the box around its four points and an ellipse takes its radii from the
+    distances between its centre and the other two, so a mark carried through a rotation or a
+    zoom stays an axis-aligned shape of its kind."""
+    expected = len(points_of(wire))
+    if len(points) != expected:
+        raise ValueError(f"a {wire['kind']} here is placed by {expected} points, not {len(points)}")
+    out = dict(wire)
+    pts = [(_clamp(x), _clamp(y)) for x, y in points]
+    match wire["kind"]:
+        case "arrow":
+            out["from"], out["to"] = list(pts[0]), list(pts[1])
+        case "rect":
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            out["x"], out["y"] = min(xs), min(ys)
+            out["w"] = round(max(xs) - min(xs), COORD_DECIMALS)
+            out["h"] = round(max(ys) - min(ys), COORD_DECIMALS)
+        case "ellipse":
+            (cx, cy), (ex, ey), (fx, fy) = pts
+            out["center"] = [cx, cy]
+            out["radii"] = [
+                max(_MIN_RADIUS, round(math.hypot(ex - cx, ey - cy), COORD_DECIMALS)),
+                max(_MIN_RADIUS, round(math.hypot(fx - cx, fy - cy), COORD_DECIMALS)),
+            ]
+        case "pen":
+            out["points"] = [list(p) for p in pts]
+        case _:  # text or laser: points_of has refused anything else
+            out["at"] = list(pts[0])
+    return out
+
+
+def _xy(p: Sequence[float]) -> tuple[float, float]:
+    return (p[0], p[1])
+
+
+def _clamp(v: float) -> float:
+    return round(min(1.0, max(0.0, v)), COORD_DECIMALS)
 
 
 # --- Input geometry shared with the browser

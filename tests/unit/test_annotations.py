@@ -1,4 +1,4 @@
-"""The annotation model: what a client may send and what the server keeps."""
+"""The annotation model: what a client may send, what the server keeps, how marks move."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ from videoassist.annotations import (
     extend_pen,
     parse_client,
     parse_pen_points,
+    points_of,
     simplify,
     to_wire,
     visibility,
+    with_points,
 )
 
 
@@ -169,6 +171,82 @@ class TestStampedRecords:
         full = parse_pen_points({"id": "p", "points": [[0.5, 0.5]] * MAX_PEN_POINTS})
         with pytest.raises(AnnotationError, match="at most 256"):
             extend_pen(pen, full)
+
+
+PERSISTENT_SHAPES: dict[str, dict[str, Any]] = {
+    "arrow": {"id": "a", "kind": "arrow", "from": [0.1, 0.2], "to": [0.3, 0.4]},
+    "rect": {"id": "r", "kind": "rect", "x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4},
+    "ellipse": {"id": "e", "kind": "ellipse", "center": [0.5, 0.5], "radii": [0.2, 0.1]},
+    "pen": {"id": "p", "kind": "pen", "points": [[0.1, 0.1], [0.2, 0.3], [0.25, 0.35]]},
+    "text": {"id": "t", "kind": "text", "at": [0.4, 0.6], "text": "Tap here"},
+}
+
+
+def stored(data: dict[str, Any]) -> dict[str, Any]:
+    return to_wire(made({**data, "sticky": True}))
+
+
+def near(points: list[tuple[float, float]], tolerance: float = 1e-9) -> list[Any]:
+    """``points`` up to float error: a rect's far corners are sums, an ellipse's are too."""
+    return [pytest.approx(p, abs=tolerance) for p in points]
+
+
+class TestMarksAsPoints:
+    """Sticky marks move a stored mark through the points that place it, whatever its kind."""
+
+    @pytest.mark.parametrize("kind", PERSISTENT_SHAPES)
+    def test_a_mark_placed_by_its_own_points_is_unchanged(self, kind: str) -> None:
+        wire = stored(PERSISTENT_SHAPES[kind])
+        assert with_points(wire, points_of(wire)) == wire
+
+    @pytest.mark.parametrize("kind", PERSISTENT_SHAPES)
+    def test_moving_every_point_moves_the_mark_and_keeps_it_a_valid_record(self, kind: str) -> None:
+        wire = stored(PERSISTENT_SHAPES[kind])
+        shifted = [(x + 0.05, y - 0.05) for x, y in points_of(wire)]
+        moved = with_points(wire, shifted)
+        assert points_of(moved) == near(shifted, tolerance=1e-4)
+        position = {"from", "to", "x", "y", "center", "points", "at"}
+        assert {k: v for k, v in moved.items() if k not in position} == {
+            k: v for k, v in wire.items() if k not in position
+        }, "a move changed more than where the mark is"
+        assert to_wire(ANNOTATION_ADAPTER.validate_python(moved)) == moved
+
+    def test_points_name_each_kinds_placement_in_a_fixed_order(self) -> None:
+        assert points_of(stored(PERSISTENT_SHAPES["arrow"])) == [(0.1, 0.2), (0.3, 0.4)]
+        assert points_of(stored(PERSISTENT_SHAPES["rect"])) == near(
+            [(0.1, 0.2), (0.4, 0.2), (0.4, 0.6), (0.1, 0.6)]
+        )
+        assert points_of(stored(PERSISTENT_SHAPES["ellipse"])) == near(
+            [(0.5, 0.5), (0.7, 0.5), (0.5, 0.6)]
+        )
+        assert points_of(stored(PERSISTENT_SHAPES["text"])) == [(0.4, 0.6)]
+        laser = to_wire(made({"id": "l", "kind": "laser", "at": [0.5, 0.25]}))
+        assert points_of(laser) == [(0.5, 0.25)]
+
+    def test_a_turned_rect_becomes_the_box_around_its_corners(self) -> None:
+        rect = stored(PERSISTENT_SHAPES["rect"])
+        turned = [(0.3, 0.1), (0.5, 0.3), (0.3, 0.5), (0.1, 0.3)]
+        moved = with_points(rect, turned)
+        assert (moved["x"], moved["y"], moved["w"], moved["h"]) == (0.1, 0.1, 0.4, 0.4)
+
+    def test_an_ellipse_takes_its_radii_from_the_moved_points_and_never_vanishes(self) -> None:
+        ellipse = stored(PERSISTENT_SHAPES["ellipse"])
+        zoomed = with_points(ellipse, [(0.5, 0.5), (0.9, 0.5), (0.5, 0.7)])
+        assert zoomed["center"] == [0.5, 0.5] and zoomed["radii"] == [0.4, 0.2]
+        collapsed = with_points(ellipse, [(0.5, 0.5)] * 3)
+        assert collapsed["radii"] == [0.001, 0.001]
+
+    def test_points_outside_the_frame_are_clamped_and_rounded(self) -> None:
+        arrow = stored(PERSISTENT_SHAPES["arrow"])
+        moved = with_points(arrow, [(-0.2, 0.123456), (1.3, 1.0000001)])
+        assert (moved["from"], moved["to"]) == ([0.0, 0.1235], [1.0, 1.0])
+        ANNOTATION_ADAPTER.validate_python(moved)
+
+    def test_the_wrong_number_of_points_or_an_unknown_kind_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="2 points, not 1"):
+            with_points(stored(PERSISTENT_SHAPES["arrow"]), [(0.1, 0.1)])
+        with pytest.raises(ValueError, match="star"):
+            points_of({"id": "s", "kind": "star", "at": [0.5, 0.5]})
 
 
 class TestSimplify:
