@@ -14,10 +14,12 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videoassist.annotations import points_of, with_points
-from videoassist.media.tracking import Point, TrackerSet, TrackResult, to_gray
+
+if TYPE_CHECKING:
+    from videoassist.media.tracking import Point, TrackerSet, TrackResult
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,10 @@ class StickyMarks:
         self._latest = latest_frame
         self._on_update = on_update
         self._period = 1.0 / rate
+        # Imported here, not at the top: the gateway and the HTTP layer import this module through
+        # the hub, and OpenCV and numpy load only once a call needs them.
+        from videoassist.media.tracking import TrackerSet
+
         self._trackers: TrackerSet[str] = TrackerSet()
         self._marks: dict[str, dict[str, Any]] = {}  # as drawn (reference frame)
         self._shown: dict[str, dict[str, Any]] = {}  # as last reported
@@ -98,6 +104,8 @@ class StickyMarks:
             await asyncio.sleep(max(0.0, self._period - (loop.time() - started)))
 
     def _track(self, frame: Any) -> dict[str, TrackResult]:
+        from videoassist.media.tracking import to_gray  # loaded by __init__ already
+
         return self._trackers.update(to_gray(frame, max_side=640))
 
     async def _report(self, results: dict[str, TrackResult]) -> None:
