@@ -1,6 +1,6 @@
 """The browser renderer (web/shared/annotations.js in Chromium) and the Python renderer
-(videoassist.annotations.draw, OpenCV) draw the same annotations alike, pixel for pixel within
-a tolerance; the browser's input helpers agree with the Python ones."""
+(videoassist.media.render.draw, OpenCV) draw the same annotations alike, pixel for pixel
+within a tolerance; the browser's input helpers agree with the Python ones."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.support.harness import Harness
-from videoassist.annotations import draw, parse_client, simplify, stamp, to_wire
+from videoassist.annotations import parse_client, simplify, stamp, to_wire
+from videoassist.media.render import draw
 
 WIDTH, HEIGHT = 640, 480
 NOW = 10.5

@@ -1,17 +1,20 @@
-"""Annotation models (what a client may send, what the server keeps) and the OpenCV renderer."""
+"""The annotation model: what a client may send, what the server keeps, how marks move."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.unit.annotation_helpers import made, shape
 from videoassist.annotations import (
     ANNOTATION_ADAPTER,
+    ID_MAX_LENGTH,
+    ID_PATTERN,
     LASER_FADE,
     MAX_ANNOTATION_BYTES,
     MAX_PEN_POINTS,
@@ -21,36 +24,15 @@ from videoassist.annotations import (
     Laser,
     Pen,
     Rect,
-    draw,
     extend_pen,
     parse_client,
     parse_pen_points,
+    points_of,
     simplify,
-    stamp,
-    stroke_px,
     to_wire,
     visibility,
+    with_points,
 )
-
-RED_BGR = (0x30, 0x3B, 0xFF)  # PALETTE["red"] = #ff3b30
-
-
-def is_red(pixel: np.ndarray) -> bool:
-    """Red up to anti-aliasing: edges that fall on pixel boundaries keep ~97% coverage."""
-    return all(abs(int(v) - c) <= 12 for v, c in zip(pixel, RED_BGR, strict=True))
-
-
-def shape(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"id": "a1", "kind": "rect", "x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}
-    return {**base, **fields}
-
-
-def made(data: dict[str, Any], created_at: float = 1.0, author: str = "agent-7") -> Any:
-    return stamp(parse_client(data), author=author, created_at=created_at)
-
-
-def black(width: int = 640, height: int = 480) -> np.ndarray:
-    return np.zeros((height, width, 3), np.uint8)
 
 
 class TestWhatAClientMaySend:
@@ -140,6 +122,14 @@ class TestWhatAClientMaySend:
             with pytest.raises(ValidationError):
                 parse_client(shape(id=bad))
 
+    def test_the_published_id_pattern_and_length_are_what_the_model_enforces(self) -> None:
+        """The gateway checks ids with these constants before a shape reaches the model."""
+        longest = "x" * ID_MAX_LENGTH
+        assert re.fullmatch(ID_PATTERN, longest) and parse_client(shape(id=longest))
+        assert not re.fullmatch(ID_PATTERN, longest + "x")
+        with pytest.raises(ValidationError):
+            parse_client(shape(id=longest + "x"))
+
     def test_a_payload_over_8_kib_is_refused_before_it_is_parsed(self) -> None:
         # 256 points written with full float precision: fine in count, too big on the wire.
         points = [[0.123456789012345 + i * 1e-6, 0.987654321098765] for i in range(MAX_PEN_POINTS)]
@@ -181,6 +171,82 @@ class TestStampedRecords:
         full = parse_pen_points({"id": "p", "points": [[0.5, 0.5]] * MAX_PEN_POINTS})
         with pytest.raises(AnnotationError, match="at most 256"):
             extend_pen(pen, full)
+
+
+PERSISTENT_SHAPES: dict[str, dict[str, Any]] = {
+    "arrow": {"id": "a", "kind": "arrow", "from": [0.1, 0.2], "to": [0.3, 0.4]},
+    "rect": {"id": "r", "kind": "rect", "x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4},
+    "ellipse": {"id": "e", "kind": "ellipse", "center": [0.5, 0.5], "radii": [0.2, 0.1]},
+    "pen": {"id": "p", "kind": "pen", "points": [[0.1, 0.1], [0.2, 0.3], [0.25, 0.35]]},
+    "text": {"id": "t", "kind": "text", "at": [0.4, 0.6], "text": "Tap here"},
+}
+
+
+def stored(data: dict[str, Any]) -> dict[str, Any]:
+    return to_wire(made({**data, "sticky": True}))
+
+
+def near(points: list[tuple[float, float]], tolerance: float = 1e-9) -> list[Any]:
+    """``points`` up to float error: a rect's far corners are sums, an ellipse's are too."""
+    return [pytest.approx(p, abs=tolerance) for p in points]
+
+
+class TestMarksAsPoints:
+    """Sticky marks move a stored mark through the points that place it, whatever its kind."""
+
+    @pytest.mark.parametrize("kind", PERSISTENT_SHAPES)
+    def test_a_mark_placed_by_its_own_points_is_unchanged(self, kind: str) -> None:
+        wire = stored(PERSISTENT_SHAPES[kind])
+        assert with_points(wire, points_of(wire)) == wire
+
+    @pytest.mark.parametrize("kind", PERSISTENT_SHAPES)
+    def test_moving_every_point_moves_the_mark_and_keeps_it_a_valid_record(self, kind: str) -> None:
+        wire = stored(PERSISTENT_SHAPES[kind])
+        shifted = [(x + 0.05, y - 0.05) for x, y in points_of(wire)]
+        moved = with_points(wire, shifted)
+        assert points_of(moved) == near(shifted, tolerance=1e-4)
+        position = {"from", "to", "x", "y", "center", "points", "at"}
+        assert {k: v for k, v in moved.items() if k not in position} == {
+            k: v for k, v in wire.items() if k not in position
+        }, "a move changed more than where the mark is"
+        assert to_wire(ANNOTATION_ADAPTER.validate_python(moved)) == moved
+
+    def test_points_name_each_kinds_placement_in_a_fixed_order(self) -> None:
+        assert points_of(stored(PERSISTENT_SHAPES["arrow"])) == [(0.1, 0.2), (0.3, 0.4)]
+        assert points_of(stored(PERSISTENT_SHAPES["rect"])) == near(
+            [(0.1, 0.2), (0.4, 0.2), (0.4, 0.6), (0.1, 0.6)]
+        )
+        assert points_of(stored(PERSISTENT_SHAPES["ellipse"])) == near(
+            [(0.5, 0.5), (0.7, 0.5), (0.5, 0.6)]
+        )
+        assert points_of(stored(PERSISTENT_SHAPES["text"])) == [(0.4, 0.6)]
+        laser = to_wire(made({"id": "l", "kind": "laser", "at": [0.5, 0.25]}))
+        assert points_of(laser) == [(0.5, 0.25)]
+
+    def test_a_turned_rect_becomes_the_box_around_its_corners(self) -> None:
+        rect = stored(PERSISTENT_SHAPES["rect"])
+        turned = [(0.3, 0.1), (0.5, 0.3), (0.3, 0.5), (0.1, 0.3)]
+        moved = with_points(rect, turned)
+        assert (moved["x"], moved["y"], moved["w"], moved["h"]) == (0.1, 0.1, 0.4, 0.4)
+
+    def test_an_ellipse_takes_its_radii_from_the_moved_points_and_never_vanishes(self) -> None:
+        ellipse = stored(PERSISTENT_SHAPES["ellipse"])
+        zoomed = with_points(ellipse, [(0.5, 0.5), (0.9, 0.5), (0.5, 0.7)])
+        assert zoomed["center"] == [0.5, 0.5] and zoomed["radii"] == [0.4, 0.2]
+        collapsed = with_points(ellipse, [(0.5, 0.5)] * 3)
+        assert collapsed["radii"] == [0.001, 0.001]
+
+    def test_points_outside_the_frame_are_clamped_and_rounded(self) -> None:
+        arrow = stored(PERSISTENT_SHAPES["arrow"])
+        moved = with_points(arrow, [(-0.2, 0.123456), (1.3, 1.0000001)])
+        assert (moved["from"], moved["to"]) == ([0.0, 0.1235], [1.0, 1.0])
+        ANNOTATION_ADAPTER.validate_python(moved)
+
+    def test_the_wrong_number_of_points_or_an_unknown_kind_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="2 points, not 1"):
+            with_points(stored(PERSISTENT_SHAPES["arrow"]), [(0.1, 0.1)])
+        with pytest.raises(ValueError, match="star"):
+            points_of({"id": "s", "kind": "star", "at": [0.5, 0.5]})
 
 
 class TestSimplify:
@@ -226,89 +292,6 @@ class TestTime:
     def test_a_lost_sticky_mark_is_drawn_at_half_strength(self) -> None:
         rect = made(shape(sticky=True)).model_copy(update={"lost": True})
         assert visibility(rect, 2.0) == 0.5
-
-
-class TestDraw:
-    def test_a_red_rect_has_red_edges_and_an_untouched_inside(self) -> None:
-        rect = made(shape(color="red", width=6))
-        out = draw(black(), [rect], now=2.0)
-        # 6 reference px at a 480 px short side is 4 px, centred on y = 48 and x = 64.
-        assert stroke_px(6, 640, 480) == 4.0
-        for y, x in [(46, 200), (49, 200), (200, 62), (200, 65), (48, 384), (288, 200)]:
-            assert is_red(out[y, x]), (y, x, out[y, x])
-        assert out[45, 200].max() <= 10 and out[50, 200].max() <= 10  # anti-aliasing fringe
-        assert not out[51:285, 67:381].any(), "the inside of the rect was drawn on"
-        assert not out[:45].any(), "ink above the rect"
-
-    def test_the_input_frame_is_not_modified(self) -> None:
-        frame = black()
-        draw(frame, [made(shape())])
-        assert not frame.any()
-
-    def test_marks_keep_their_place_and_relative_size_at_any_resolution(self) -> None:
-        arrow = made({"id": "a", "kind": "arrow", "from": [0.2, 0.5], "to": [0.8, 0.5]})
-        small = draw(black(640, 480), [arrow])
-        large = draw(black(1280, 960), [arrow])
-        ink_small = int((small.max(axis=2) > 127).sum())
-        ink_large = int((large.max(axis=2) > 127).sum())
-        assert ink_large == pytest.approx(4 * ink_small, rel=0.05)
-        assert tuple(large[480, 640]) == RED_BGR
-
-    def test_the_arrow_head_is_at_the_tip_and_wider_than_the_shaft(self) -> None:
-        arrow = made({"id": "a", "kind": "arrow", "from": [0.1, 0.5], "to": [0.9, 0.5]})
-        out = draw(black(), [arrow])
-        column = lambda x: int((out[:, x].max(axis=1) > 127).sum())  # noqa: E731
-        assert column(300) == 4  # the shaft: 4 px
-        # The head is 3 x 4 px long with its base at x = 576 - 12 cos 28 deg = 565.4.
-        assert column(566) >= 9
-        assert out[240, 574].any() and not out[240, 580].any()  # tip at x = 576
-
-    def test_expired_and_future_annotations_are_not_drawn(self) -> None:
-        rect = made(shape(lifetime=1.0), created_at=5.0)
-        assert not draw(black(), [rect], now=6.5).any()
-        assert not draw(black(), [rect], now=4.0).any()
-        assert draw(black(), [rect], now=5.5).any()
-
-    def test_the_laser_dot_fades(self) -> None:
-        laser = made({"id": "l", "kind": "laser", "at": [0.5, 0.5], "color": "white"}, 1.0)
-        assert tuple(draw(black(), [laser], now=1.0)[240, 320]) == (255, 255, 255)
-        half = draw(black(), [laser], now=1.5)[240, 320]
-        assert all(abs(int(v) - 128) <= 1 for v in half)
-        assert not draw(black(), [laser], now=2.0).any()
-
-    def test_a_lost_sticky_mark_is_grey_and_translucent(self) -> None:
-        rect = made(shape(color="red", sticky=True)).model_copy(update={"lost": True})
-        pixel = draw(black(), [rect])[48, 200]
-        grey = round(0.299 * 255 + 0.587 * 0x3B + 0.114 * 0x30)
-        assert pixel[0] == pixel[1] == pixel[2] == round(grey / 2)
-
-    def test_a_pen_dot_and_stroke_and_an_ellipse_ink_where_they_should(self) -> None:
-        dot = made({"id": "d", "kind": "pen", "points": [[0.5, 0.5]], "width": 12})
-        stroke = made({"id": "s", "kind": "pen", "points": [[0.1, 0.9], [0.3, 0.9]]})
-        ellipse = made({"id": "e", "kind": "ellipse", "center": [0.5, 0.5], "radii": [0.25, 0.25]})
-        out = draw(black(), [dot, stroke, ellipse])
-        assert tuple(out[240, 320]) == RED_BGR  # the dot
-        assert tuple(out[432, 128]) == RED_BGR  # the stroke
-        assert tuple(out[240, 160]) == RED_BGR and tuple(out[120, 320]) == RED_BGR  # ellipse
-        assert not out[200, 250].any()  # between the dot and the ring
-
-    def test_text_inks_below_and_to_the_right_of_its_anchor(self) -> None:
-        text = made({"id": "t", "kind": "text", "at": [0.25, 0.25], "text": "Here", "size": 48})
-        ys, xs = np.nonzero(draw(black(), [text]).max(axis=2) > 127)
-        assert xs.min() >= 160 - 3 and ys.min() >= 120 - 3
-        assert ys.max() < 120 + 48 and xs.max() < 160 + 4 * 48
-
-    def test_the_image_must_be_bgr_uint8(self) -> None:
-        with pytest.raises(ValueError, match="BGR"):
-            draw(np.zeros((10, 10), np.uint8), [])
-        with pytest.raises(ValueError, match="BGR"):
-            draw(np.zeros((10, 10, 3), np.float32), [])
-
-    def test_annotations_are_painted_in_order(self) -> None:
-        under = made(shape(color="red", width=12))
-        over = made(shape(id="b", color="blue", width=6))
-        assert tuple(draw(black(), [under, over])[48, 200]) == (0xFF, 0x84, 0x0A)
-        assert tuple(draw(black(), [over, under])[48, 200]) == RED_BGR
 
 
 def test_rect_model_is_frozen() -> None:

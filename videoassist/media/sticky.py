@@ -2,9 +2,10 @@
 
 One ``StickyMarks`` per call, owned by its ``MediaSession``. While any sticky mark exists, a task
 samples the customer's newest decoded frame at ``rate`` Hz (latest frame wins), runs the
-trackers (videoassist.media.tracking) in the default executor, maps every point of each shape
-through its tracked transform, and reports the marks that moved or were lost. The reports go to
-``on_update(call_id, [(mark, newly_lost)])``, which the composition root wires to socket.io.
+trackers (videoassist.media.tracking) in the default executor, maps the points that place each
+mark (``videoassist.annotations.points_of``) through its tracked transform, and reports the marks
+that moved or were lost. The reports go to ``on_update(call_id, [(mark, newly_lost)])``, which
+the composition root wires to socket.io.
 """
 
 from __future__ import annotations
@@ -13,59 +14,18 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from videoassist.media.tracking import Point, TrackerSet, TrackResult, to_gray
+from videoassist.annotations import points_of, with_points
+
+if TYPE_CHECKING:
+    from videoassist.media.tracking import Point, TrackerSet, TrackResult
 
 logger = logging.getLogger(__name__)
 
 Update = Callable[[str, list[tuple[dict[str, Any], bool]]], Awaitable[None]]
 MARGIN = 0.03  # grow the tracked region around a shape, in frame units
 MOVE_EPSILON = 0.0015  # smaller moves are not worth an event
-
-
-def shape_points(mark: dict[str, Any]) -> list[Point]:
-    kind = mark["kind"]
-    if kind == "arrow":
-        return [tuple(mark["from"]), tuple(mark["to"])]  # type: ignore[list-item]
-    if kind == "rect":
-        x, y, w, h = mark["x"], mark["y"], mark["w"], mark["h"]
-        return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-    if kind == "ellipse":
-        (cx, cy), (rx, ry) = mark["center"], mark["radii"]
-        return [(cx, cy), (cx + rx, cy), (cx, cy + ry)]
-    if kind == "pen":
-        return [tuple(p) for p in mark["points"]]  # type: ignore[misc]
-    return [tuple(mark["at"])]  # type: ignore[list-item]
-
-
-def _clamp(v: float) -> float:
-    return round(min(1.0, max(0.0, v)), 4)
-
-
-def moved_mark(mark: dict[str, Any], points: list[Point]) -> dict[str, Any]:
-    """The mark with its points replaced by ``points`` (same order as ``shape_points``)."""
-    out = dict(mark)
-    kind = mark["kind"]
-    pts = [(_clamp(x), _clamp(y)) for x, y in points]
-    if kind == "arrow":
-        out["from"], out["to"] = list(pts[0]), list(pts[1])
-    elif kind == "rect":
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        out["x"], out["y"] = min(xs), min(ys)
-        out["w"], out["h"] = round(max(xs) - min(xs), 4), round(max(ys) - min(ys), 4)
-    elif kind == "ellipse":
-        (cx, cy), (ex, ey), (fx, fy) = pts
-        out["center"] = [cx, cy]
-        out["radii"] = [
-            max(0.001, round(math.hypot(ex - cx, ey - cy), 4)),
-            max(0.001, round(math.hypot(fx - cx, fy - cy), 4)),
-        ]
-    elif kind == "pen":
-        out["points"] = [list(p) for p in pts]
-    else:
-        out["at"] = list(pts[0])
-    return out
 
 
 def region_of(points: list[Point]) -> tuple[float, float, float, float]:
@@ -87,6 +47,10 @@ class StickyMarks:
         self._latest = latest_frame
         self._on_update = on_update
         self._period = 1.0 / rate
+        # Imported here, not at the top: the gateway and the HTTP layer import this module through
+        # the hub, and OpenCV and numpy load only once a call needs them.
+        from videoassist.media.tracking import TrackerSet
+
         self._trackers: TrackerSet[str] = TrackerSet()
         self._marks: dict[str, dict[str, Any]] = {}  # as drawn (reference frame)
         self._shown: dict[str, dict[str, Any]] = {}  # as last reported
@@ -94,7 +58,7 @@ class StickyMarks:
         self._task: asyncio.Task[None] | None = None
 
     def add(self, mark: dict[str, Any]) -> None:
-        points = shape_points(mark)
+        points = points_of(mark)
         self._marks[mark["id"]] = mark
         self._shown[mark["id"]] = mark
         self._trackers.add(mark["id"], region_of(points), points[:1])
@@ -140,6 +104,8 @@ class StickyMarks:
             await asyncio.sleep(max(0.0, self._period - (loop.time() - started)))
 
     def _track(self, frame: Any) -> dict[str, TrackResult]:
+        from videoassist.media.tracking import to_gray  # loaded by __init__ already
+
         return self._trackers.update(to_gray(frame, max_side=640))
 
     async def _report(self, results: dict[str, TrackResult]) -> None:
@@ -154,7 +120,7 @@ class StickyMarks:
                 self._shown[mark_id] = shown
                 changes.append((shown, True))
                 continue
-            moved = moved_mark(mark, result.apply(shape_points(mark)))
+            moved = with_points(mark, result.apply(points_of(mark)))
             if _distance(moved, self._shown[mark_id]) > MOVE_EPSILON:
                 self._shown[mark_id] = moved
                 changes.append((moved, False))
@@ -163,5 +129,5 @@ class StickyMarks:
 
 
 def _distance(a: dict[str, Any], b: dict[str, Any]) -> float:
-    pa, pb = shape_points(a), shape_points(b)
+    pa, pb = points_of(a), points_of(b)
     return max(math.hypot(x0 - x1, y0 - y1) for (x0, y0), (x1, y1) in zip(pa, pb, strict=False))
