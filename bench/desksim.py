@@ -11,11 +11,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import heapq
+import itertools
 import math
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+
+def id_source(prefix: str) -> Callable[[], str]:
+    """Numbered ids. The naive baseline numbers its sessions with the same source as the desk it
+    is compared with, so that the replayed ``HungUp`` and ``WrapUpDone`` name its sessions too."""
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter):07d}"
 
 
 class Scheduler:

@@ -1,4 +1,6 @@
-"""The long fuzzing run: tests/integration/test_fuzz.py's generators, at length, on one server.
+"""The long fuzzing run: the fuzzer of tests/integration/test_fuzz.py, at length, on one server.
+
+The generators and checks are ``tests/support/fuzzing.py``, shared with that test.
 
 Against one in-process server (the test suite's ``Harness``, tuned as in the tests: no rate
 limits in the way, media that waits for ICE), in this order:
@@ -47,14 +49,13 @@ from typing import Any
 from hypothesis import Phase
 from hypothesis import strategies as st
 
-from tests.integration.test_fuzz import (
+from tests.support.fuzzing import (
     FRAMES,
     OFFERS,
     ErrorLog,
     Problem,
     RawSocket,
     World,
-    _server_tasks,
     documented_statuses,
     emits,
     error_log,
@@ -62,6 +63,7 @@ from tests.integration.test_fuzz import (
     requests,
     rest_endpoints,
     run_examples,
+    server_tasks,
     wind_down,
 )
 from tests.support.harness import Harness
@@ -168,7 +170,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, error_log() as errors:
         harness = Harness(fuzz_settings(Path(tmp)))
         await harness.start()
-        baseline = await _server_tasks(harness)
+        baseline = await server_tasks(harness)
         world = World(harness)
         run.world, run.errors = world, errors
         try:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import sqlalchemy as sa
 from playwright.async_api import Browser, Page, expect
 
@@ -38,12 +35,18 @@ async def frames_decoded(page: Page) -> int:
 async def wait_for_more_frames(page: Page, than: int, timeout: float = 20.0) -> int:
     """Wait until the page's inbound video has decoded more than ``than`` frames."""
     latest = than
-    deadline = time.monotonic() + timeout
-    while latest <= than:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"framesDecoded stuck at {latest} (wanted more than {than})")
-        await asyncio.sleep(0.1)
+
+    async def more() -> bool:
+        nonlocal latest
         latest = await frames_decoded(page)
+        return latest > than
+
+    await wait_until(
+        more,
+        timeout,
+        what=lambda: f"framesDecoded past {than} (stuck at {latest})",
+        interval=0.1,  # each probe is a getStats() round trip into the page
+    )
     return latest
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import cv2
 import numpy as np
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, wait_until
 from videoassist.auth import hash_password
 
 
@@ -114,20 +112,30 @@ async def test_an_arrow_drawn_by_the_agent_appears_over_the_customers_preview(
     await agent.mouse.move(*end, steps=8)
     await agent.mouse.up()
 
-    async def grew() -> int:
-        return _reddish(await stage.screenshot())
+    red = before
 
-    deadline = asyncio.get_running_loop().time() + 10
-    after = await grew()
-    while after < before + 300 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.2)
-        after = await grew()
-    assert after >= before + 300, f"red pixels over the customer's preview: {before} -> {after}"
+    async def red_pixels() -> int:
+        nonlocal red
+        red = _reddish(await stage.screenshot())
+        return red
+
+    async def arrow_shown() -> bool:
+        return await red_pixels() >= before + 300
+
+    async def arrow_gone() -> bool:
+        return await red_pixels() <= before + 100
+
+    await wait_until(
+        arrow_shown,
+        10,
+        what=lambda: f"the arrow over the customer's preview: red pixels {before} -> {red}",
+        interval=0.2,  # each probe is a screenshot
+    )
 
     await agent.get_by_role("button", name="Undo").click()
-    deadline = asyncio.get_running_loop().time() + 10
-    gone = await grew()
-    while gone > before + 100 and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.2)
-        gone = await grew()
-    assert gone <= before + 100, f"the arrow is gone after Undo: {gone} red pixels"
+    await wait_until(
+        arrow_gone,
+        10,
+        what=lambda: f"the arrow gone after Undo: {red} red pixels",
+        interval=0.2,
+    )

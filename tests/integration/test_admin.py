@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, Party
 from videoassist.http import admin
 
 
@@ -30,6 +29,14 @@ async def _request(
     async with harness.http.request(method, path, json=body, headers=all_headers) as r:
         data = await r.json() if r.content_type == "application/json" else None
         return r.status, data
+
+
+async def _nothing_pending(harness: Harness, party: Party) -> None:
+    """A barrier before asserting that something did not happen to ``party``: every event the
+    server has taken is handled and its effects sent, and then a round trip on the party's own
+    connection brings in whatever was sent to it before the reply."""
+    await harness.service.settled()
+    await party.call("sync")
 
 
 async def _user_id(harness: Harness, username: str) -> int:
@@ -145,10 +152,10 @@ class TestRoutingChangesTakeEffect:
             assert status == 200, agent
             assert agent["queues"] == ["general", "vpn"]
 
-        # Una is Ready first, so she would be offered the customer if skills were ignored.
+        # Una is Ready first (the desk has handled "ready" when it acks), so she would be
+        # offered the customer if skills were ignored.
         una = await harness.agent(una_cookie)
         assert (await una.call("ready")) == {"ok": True}
-        await asyncio.sleep(0.05)
         sam = await harness.agent(sam_cookie)
         assert (await sam.call("ready")) == {"ok": True}
 
@@ -157,7 +164,7 @@ class TestRoutingChangesTakeEffect:
         offer = await sam.inbox.next("offer")
         assert offer["ticket_id"] == ticket["ticket_id"]
         assert harness.service.desk.tickets[ticket["ticket_id"]].queue_id == "vpn"
-        await asyncio.sleep(0.3)
+        await _nothing_pending(harness, una)
         assert "offer" not in una.inbox.names()
 
         async with harness.http.get("/api/topics") as r:  # type: ignore[union-attr]
@@ -176,7 +183,7 @@ class TestRoutingChangesTakeEffect:
         assert (await ann.call("ready")) == {"ok": True}
         ticket = await harness.tap(topic="vpn")
         await harness.customer(ticket["token"])
-        await asyncio.sleep(0.2)
+        await _nothing_pending(harness, ann)
         assert "offer" not in ann.inbox.names()
 
         status, _ = await _request(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,30 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
     return base.with_(**overrides)
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Poll a condition on the loop until it holds; fail with ``what`` after ``timeout``."""
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 10.0,
+    what: str | Callable[[], str] = "",
+    *,
+    interval: float = 0.02,
+) -> None:
+    """Poll a condition on the loop until it holds; fail with ``what`` after ``timeout``.
+
+    The predicate may be async (a page's state, an HTTP probe): what it returns is awaited. A
+    callable ``what`` is asked at the timeout, so the failure can show the last value seen.
+    ``interval`` is for predicates that cost something (a screenshot), not for waiting longer.
+    """
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        held = predicate()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {described or predicate}")
+        await asyncio.sleep(interval)
 
 
 async def connect_socket(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
+
+from tests.support.harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,19 +41,27 @@ class ServerProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
+        proc = self.proc
+        up = False
         async with aiohttp.ClientSession(self.url) as http:
-            while True:
+
+            async def answering_or_exited() -> bool:
+                nonlocal up
+                if proc.returncode is not None:
+                    return True  # no use waiting for a server that has gone
                 try:
                     async with http.get("/healthz") as r:
-                        if r.status == 200:
-                            return
+                        up = r.status == 200
                 except aiohttp.ClientConnectionError:
-                    pass
-                if self.proc.returncode is not None or time.monotonic() > deadline:
-                    await self.stop(kill=True)
-                    raise AssertionError(f"server did not come up:\n{self.output}")
-                await asyncio.sleep(0.1)
+                    up = False
+                return up
+
+            # A timeout is reported below, with the server's output.
+            with contextlib.suppress(AssertionError):
+                await wait_until(answering_or_exited, timeout, interval=0.1)
+        if not up:
+            await self.stop(kill=True)
+            raise AssertionError(f"server did not come up:\n{self.output}")
 
     async def stop(self, *, kill: bool = False, timeout: float = 30.0) -> int:
         """SIGTERM (a drain) or SIGKILL (a crash); returns the exit code."""

@@ -1,4 +1,5 @@
-"""Wait estimates (issue 3): Erlang C once a queue has history, a moving average before that.
+"""Wait estimates (issue 3) and the handle times they rest on: Erlang C once a queue has history,
+a moving average before that.
 
 Expected values come from the textbook formula, computed here independently of the recurrence
 the module uses:
@@ -13,7 +14,14 @@ import math
 import pytest
 
 from tests.unit.desk_helpers import make_desk, ready_agent, start_session, tap
-from videoassist.desk import AgentSignedIn, CustomerGraceExpired, CustomerLeft, HungUp
+from videoassist.desk import (
+    AgentSignedIn,
+    CustomerGraceExpired,
+    CustomerLeft,
+    HungUp,
+    MediaFailed,
+    WrapUpDone,
+)
 from videoassist.desk.estimate import (
     MIN_HISTORY,
     QueueStats,
@@ -136,18 +144,56 @@ class TestQueueStats:
         stats.answered_after(300.0, service_level=15.0)
         assert stats.expected_wait(staffed=1, now=9.0) == 300.0
 
-    def test_position_wait_drains_the_customers_ahead_at_n_agents_per_handle_time(self) -> None:
-        stats = QueueStats(default_handle=100.0)
-        assert stats.position_wait(1, staffed=1) == 50.0
-        assert stats.position_wait(4, staffed=2) == 175.0
-        stats.handled(40.0)
-        assert stats.position_wait(1, staffed=1) == 20.0
-
     def test_answers_within_the_service_level_are_counted(self) -> None:
         stats = QueueStats()
         stats.answered_after(15.0, service_level=15.0)
         stats.answered_after(15.1, service_level=15.0)
         assert (stats.answered, stats.answered_in_level) == (2, 1)
+
+
+class TestHandleTimes:
+    """The average handle time of a queue, and the per-position wait it gives."""
+
+    def test_without_history_the_default_handle_time_is_used(self) -> None:
+        stats = QueueStats(default_handle=100.0)
+        assert stats.average_handle == 100.0
+        assert stats.position_wait(1, staffed=1) == 50.0
+
+    def test_the_wait_drains_the_customers_ahead_at_n_agents_per_handle_time(self) -> None:
+        stats = QueueStats(default_handle=100.0)
+        assert stats.position_wait(3, staffed=1) == 250.0
+        assert stats.position_wait(3, staffed=2) == 125.0
+        assert stats.position_wait(4, staffed=2) == 175.0
+
+    def test_the_wait_follows_the_handle_times_recorded(self) -> None:
+        stats = QueueStats(default_handle=100.0)
+        stats.handled(40.0)
+        assert stats.position_wait(1, staffed=1) == 20.0
+
+    def test_the_average_moves_over_the_last_window_of_handles(self) -> None:
+        stats = QueueStats(window=3)
+        for seconds in (30.0, 60.0, 90.0, 120.0):
+            stats.handled(seconds)
+        assert stats.average_handle == 90.0
+
+    def test_negative_handle_times_are_ignored(self) -> None:
+        stats = QueueStats(default_handle=100.0)
+        stats.handled(-5.0)
+        assert stats.average_handle == 100.0
+        stats.handled(40.0)
+        stats.handled(-5.0)
+        assert stats.average_handle == 40.0
+
+    def test_the_desk_records_each_sessions_handle_time_in_its_queue(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        first = start_session(desk, "a1", "t1", 99.0)  # answered at 100
+        desk.handle(HungUp(first, "agent", "a1", 160.0))
+        assert desk.stats["general"].average_handle == 60.0
+        desk.handle(WrapUpDone("a1", first, "resolved", "", 161.0))
+        second = start_session(desk, "a1", "t2", 199.0)  # answered at 200
+        desk.handle(MediaFailed(second, 240.0))
+        assert desk.stats["general"].average_handle == 50.0
 
 
 class TestQueueSnapshot:
