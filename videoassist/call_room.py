@@ -38,8 +38,10 @@ logger = logging.getLogger(__name__)
 Side = Literal["customer", "agent"]
 Source = Literal["camera", "camera_front", "camera_back", "screen"]
 MAX_ANNOTATIONS = 200  # per target (live video, a still, a photo)
-MAX_CHAT = 500
+MAX_CHAT = 500  # lines per call
+MAX_CHAT_CHARS = 1000  # per line, and per real-time draft
 LIVE = "live"  # the target naming the live video, as opposed to a still or photo id
+TARGET_PATTERN = r"^(live|[0-9a-f]{16})$"  # "live" or a still/photo id (call_content's ids)
 
 
 # --------------------------------------------------------------------------- ports

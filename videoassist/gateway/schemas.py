@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from videoassist import annotations
+from videoassist.call_room import MAX_CHAT_CHARS, TARGET_PATTERN
 from videoassist.desk.events import DISPOSITIONS
 from videoassist.media.limits import MAX_SDP_BYTES
 
@@ -45,10 +47,11 @@ class TransferIn(Payload):
 
 class ChatIn(Payload):
     session_id: str = Id
-    text: str = Field(min_length=1, max_length=1000)
+    text: str = Field(min_length=1, max_length=MAX_CHAT_CHARS)
 
 
-Target = Field(default="live", max_length=32, pattern=r"^(live|[0-9a-f]{16})$")
+Target = Field(default="live", max_length=32, pattern=TARGET_PATTERN)
+MarkId = Field(pattern=annotations.ID_PATTERN)
 
 
 class AnnotateIn(Payload):
@@ -60,19 +63,19 @@ class AnnotateIn(Payload):
 class PenPointsWire(Payload):
     session_id: str = Id
     target: str = Target
-    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    points: list[Any] = Field(min_length=1, max_length=256)
+    id: str = MarkId
+    points: list[Any] = Field(min_length=1, max_length=annotations.MAX_PEN_POINTS)
 
 
 class AnnotationRef(Payload):
     session_id: str = Id
     target: str = Target
-    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    id: str = MarkId
 
 
 class TypingIn(Payload):
     session_id: str = Id
-    text: str = Field(default="", max_length=1000)
+    text: str = Field(default="", max_length=MAX_CHAT_CHARS)
 
 
 class SourceIn(Payload):
