@@ -24,7 +24,7 @@ from aiohttp import web
 from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
-from videoassist.desk import Desk
+from videoassist.desk import Desk, ServerEvent
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
 from videoassist.gateway import (
@@ -191,15 +191,12 @@ async def marks_moved(
             continue  # removed while the tracker was running
         marks[mark["id"]] = mark
         data = {"target": "live", "id": mark["id"], "annotation": mark}
-        await sio.emit(
-            "annotation_moved", data, room=f"ticket:{session.ticket_id}", namespace="/customer"
-        )
-        await sio.emit(
-            "annotation_moved", data, room=f"agent:{session.agent_id}", namespace="/agent"
-        )
+        moved = ServerEvent.ANNOTATION_MOVED
+        await sio.emit(moved, data, room=f"ticket:{session.ticket_id}", namespace="/customer")
+        await sio.emit(moved, data, room=f"agent:{session.agent_id}", namespace="/agent")
         if newly_lost:
             await sio.emit(
-                "annotation_lost",
+                ServerEvent.ANNOTATION_LOST,
                 {"target": "live", "id": mark["id"]},
                 room=f"agent:{session.agent_id}",
                 namespace="/agent",

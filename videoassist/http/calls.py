@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from videoassist.call_content import ContentError
+from videoassist.desk import ServerEvent
 from videoassist.http.keys import CONTENT, SERVICE, SIO, TOKENS
 from videoassist.http.middleware import json_error
 from videoassist.media.hub import MediaError
@@ -38,10 +39,14 @@ async def upload_photo(request: web.Request) -> web.Response:
         return json_error(exc.status, exc.code, exc.message)
     except MediaError as exc:
         return json_error(409, exc.code, exc.message)
-    agent_id = request.app[SERVICE].desk.sessions[live[0]].agent_id
-    await request.app[SIO].emit(
-        "photo", item | {"call_id": call_id}, room=f"agent:{agent_id}", namespace="/agent"
-    )
+    agent_id = request.app[SERVICE].desk.session_agent(live[0])
+    if agent_id is not None:  # the call may have ended while the photo was being stored
+        await request.app[SIO].emit(
+            ServerEvent.PHOTO,
+            item | {"call_id": call_id},
+            room=f"agent:{agent_id}",
+            namespace="/agent",
+        )
     return web.json_response(item, status=201)
 
 
