@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Protocol
 
 from videoassist.desk import AgentState, Desk, TicketState
-from videoassist.desk.desk import TERMINAL_TICKET_STATES
+from videoassist.desk.model import TERMINAL_TICKET_STATES
 
 A = AgentState
 T = TicketState

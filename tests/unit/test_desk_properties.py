@@ -65,8 +65,8 @@ from videoassist.desk import (
     TransferRequested,
     WrapUpDone,
 )
-from videoassist.desk.desk import Ticket
 from videoassist.desk.events import Effect, Event
+from videoassist.desk.model import Ticket
 
 A = AgentState
 T = TicketState

@@ -96,10 +96,11 @@ from videoassist.desk.events import (
     WrapUpDone,
     WrapUpTimedOut,
 )
+
+# The `X as X` imports are re-exports: shells imported these from here before model.py held them.
 from videoassist.desk.model import TERMINAL_TICKET_STATES as TERMINAL_TICKET_STATES
 from videoassist.desk.model import Agent as Agent
 from videoassist.desk.model import AgentState as AgentState
-from videoassist.desk.model import Offer as Offer
 from videoassist.desk.model import Ticket as Ticket
 from videoassist.desk.model import TicketState as TicketState
 from videoassist.desk.routing import Router, offer_info
