@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
 WEB_STAMP := web/node_modules/.videoassist-installed
 
-.PHONY: setup run test test-fast e2e lint bench fuzz system-deps clean audit
+.PHONY: setup run test test-fast e2e lint typecheck bench fuzz system-deps clean audit
 
 setup: $(RUN_STAMP) $(WEB_STAMP)
 
@@ -46,14 +46,18 @@ system-deps:
 
 test: $(TEST_STAMP) $(WEB_STAMP) system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 test-fast: $(TEST_STAMP) $(WEB_STAMP)
 	$(BIN)/pytest -m "not e2e"
 
-lint: $(TEST_STAMP)
+lint: $(TEST_STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 bench: $(TEST_STAMP) $(WEB_STAMP)
 	$(BIN)/python -m bench.tap_to_first_frame

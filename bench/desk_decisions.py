@@ -88,6 +88,7 @@ from videoassist.desk import (
     RematchDue,
     SaveAgentState,
     SaveTicket,
+    ServerEvent,
     SetTimer,
     StartMedia,
     StopMedia,
@@ -631,7 +632,7 @@ def announce_floor(lines: list[dict[str, Any]]) -> int:
                 Notify(
                     "customer",
                     ticket_id,
-                    "queue",
+                    ServerEvent.QUEUE,
                     {
                         "position": position,
                         "estimated_wait": round((position - 0.5) * 180.0 / 200, 1),

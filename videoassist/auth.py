@@ -96,7 +96,7 @@ class TicketTokens:
         if not isinstance(token, str) or len(token) > 512:
             return None
         try:
-            data = self._serializer.loads(token, max_age=self._ttl)
+            data = self._serializer.loads(token, max_age=round(self._ttl))
         except (BadSignature, SignatureExpired):
             return None
         ticket = data.get("t") if isinstance(data, dict) else None

@@ -42,7 +42,10 @@ def _reencode(data: bytes) -> bytes:
     height, width = image.shape[:2]
     scale = MAX_SIDE / max(height, width)
     if scale < 1:
-        image = cv2.resize(image, (int(width * scale), int(height * scale)), cv2.INTER_AREA)
+        # interpolation by keyword: the third positional argument of resize is the output array
+        image = cv2.resize(
+            image, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA
+        )
     ok, out = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     if not ok:
         raise ContentError(500, "encode_failed", "the photo could not be stored")

@@ -29,8 +29,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from videoassist import annotations
+from videoassist import annotations as model
 from videoassist.delivery import Delivery, Parties
+from videoassist.desk import ServerEvent
 from videoassist.errors import RoomError, first_problem
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ class CallRooms:
         room.chat.append(line)
         data = line.wire()
         await self._publish(room, "chat", f"{side}:{party_id}", data, at=line.at)
-        await self._delivery.to_call(room.parties, "chat", data)
+        await self._delivery.to_call(room.parties, ServerEvent.CHAT, data)
         return line.id
 
     async def typing(self, call_id: str, side: Side, party_id: str, text: str) -> None:
@@ -213,9 +214,11 @@ class CallRooms:
         room = self.room(call_id)
         await self._publish(room, "typing", f"{side}:{party_id}", {"text": text})
         if side == "customer":
-            await self._delivery.to_agent(room.parties.agent_id, "typing", {"text": text})
+            await self._delivery.to_agent(room.parties.agent_id, ServerEvent.TYPING, {"text": text})
         else:
-            await self._delivery.to_customer(room.parties.ticket_id, "typing", {"text": text})
+            await self._delivery.to_customer(
+                room.parties.ticket_id, ServerEvent.TYPING, {"text": text}
+            )
 
     # ------------------------------------------------------------ annotations
 
@@ -226,15 +229,15 @@ class CallRooms:
         and shown to everyone in it. A laser pointer is relayed and forgotten."""
         room = self.room(call_id)
         try:
-            shape = annotations.parse_client(raw)
+            shape = model.parse_client(raw)
         except ValueError as exc:
             raise _invalid("annotation", exc) from None
-        wire = annotations.to_wire(annotations.stamp(shape, author=author, created_at=room.clock()))
+        wire = model.to_wire(model.stamp(shape, author=author, created_at=room.clock()))
         actor = f"agent:{agent_id}"
-        if shape.kind in annotations.EPHEMERAL_KINDS:
+        if shape.kind in model.EPHEMERAL_KINDS:
             data = {"target": target, "annotation": wire}
             await self._publish(room, "laser", actor, data, at=wire["created_at"])
-            await self._delivery.to_call(room.parties, "laser", data)
+            await self._delivery.to_call(room.parties, ServerEvent.LASER, data)
             return str(wire["id"])
         marks = room.marks_of(target)
         if wire["id"] in marks:
@@ -249,7 +252,7 @@ class CallRooms:
             room, "annotate", actor, {"target": target, **wire}, at=wire["created_at"]
         )
         await self._delivery.to_call(
-            room.parties, "annotation", {"target": target, "annotation": wire}
+            room.parties, ServerEvent.ANNOTATION, {"target": target, "annotation": wire}
         )
         return str(wire["id"])
 
@@ -257,13 +260,15 @@ class CallRooms:
         self, call_id: str, agent_id: str, target: str, mark_id: str, points: list[Any]
     ) -> None:
         room = self.room(call_id)
-        current = room.annotations.get(target, {}).get(mark_id)
+        current = room.annotations.get(target, OrderedDict()).get(mark_id)
         if current is None or current.get("kind") != "pen":
             raise RoomError("not_found", "no pen stroke with that id")
         try:
-            more = annotations.parse_pen_points({"id": mark_id, "points": points})
-            pen = annotations.ANNOTATION_ADAPTER.validate_python(current)
-            wire = annotations.to_wire(annotations.extend_pen(pen, more))
+            more = model.parse_pen_points({"id": mark_id, "points": points})
+            pen = model.ANNOTATION_ADAPTER.validate_python(current)
+            if not isinstance(pen, model.Pen):
+                raise ValueError("not a pen stroke")
+            wire = model.to_wire(model.extend_pen(pen, more))
         except ValueError as exc:
             raise _invalid("points", exc) from None
         room.annotations[target][mark_id] = wire
@@ -271,7 +276,7 @@ class CallRooms:
             self._tracker(room).replace(wire)
         data = {"target": target, "id": mark_id, "points": wire["points"][len(current["points"]) :]}
         await self._publish(room, "annotate_points", f"agent:{agent_id}", data)
-        await self._delivery.to_call(room.parties, "annotation_points", data)
+        await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_POINTS, data)
 
     async def remove_annotation(
         self, call_id: str, agent_id: str, target: str, mark_id: str
@@ -286,7 +291,7 @@ class CallRooms:
             self._tracker(room).remove(mark_id)
         data = {"target": target, "id": mark_id}
         await self._publish(room, "annotation_remove", f"agent:{agent_id}", data)
-        await self._delivery.to_call(room.parties, "annotation_removed", data)
+        await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_REMOVED, data)
 
     async def clear(self, call_id: str, agent_id: str, target: str) -> int:
         room = self.room(call_id)
@@ -295,7 +300,9 @@ class CallRooms:
             room.sticky.clear()
             self._tracker(room).clear()
         await self._publish(room, "annotations_clear", f"agent:{agent_id}", {"target": target})
-        await self._delivery.to_call(room.parties, "annotations_cleared", {"target": target})
+        await self._delivery.to_call(
+            room.parties, ServerEvent.ANNOTATIONS_CLEARED, {"target": target}
+        )
         return removed
 
     async def marks_moved(self, call_id: str, changes: list[tuple[dict[str, Any], bool]]) -> None:
@@ -304,17 +311,19 @@ class CallRooms:
         room = self._rooms.get(call_id)
         if room is None:
             return
-        marks = room.annotations.get(LIVE, {})
+        marks = room.annotations.get(LIVE, OrderedDict())
         for mark, newly_lost in changes:
             if mark["id"] not in marks:
                 continue  # removed while the tracker was running
             marks[mark["id"]] = mark
             data = {"target": LIVE, "id": mark["id"], "annotation": mark}
             await self._publish(room, "annotation_moved", "tracker", data)
-            await self._delivery.to_call(room.parties, "annotation_moved", data)
+            await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_MOVED, data)
             if newly_lost:
                 await self._delivery.to_agent(
-                    room.parties.agent_id, "annotation_lost", {"target": LIVE, "id": mark["id"]}
+                    room.parties.agent_id,
+                    ServerEvent.ANNOTATION_LOST,
+                    {"target": LIVE, "id": mark["id"]},
                 )
 
     def _tracker(self, room: CallRoom) -> MarkTracker:
@@ -332,7 +341,7 @@ class CallRooms:
         room.frozen = item["id"]
         await self._publish(room, "freeze", actor, {"still_id": item["id"]})
         await self._delivery.to_call(
-            room.parties, "frozen", {"still_id": item["id"], "url": item["url"]}
+            room.parties, ServerEvent.FROZEN, {"still_id": item["id"], "url": item["url"]}
         )
         return item
 
@@ -342,7 +351,7 @@ class CallRooms:
             raise RoomError("not_frozen", "the video is not frozen")
         room.frozen = None
         await self._publish(room, "unfreeze", f"agent:{agent_id}", {})
-        await self._delivery.to_call(room.parties, "unfrozen", {})
+        await self._delivery.to_call(room.parties, ServerEvent.UNFROZEN, {})
 
     async def add_photo(
         self, call_id: str, ticket_id: str, content_type: str, data: bytes
@@ -356,7 +365,9 @@ class CallRooms:
         room = self.room(call_id)
         room.items[item["id"]] = "photo"
         await self._publish(room, "photo", actor, {"photo_id": item["id"]})
-        await self._delivery.to_agent(room.parties.agent_id, "photo", item | {"call_id": call_id})
+        await self._delivery.to_agent(
+            room.parties.agent_id, ServerEvent.PHOTO, item | {"call_id": call_id}
+        )
         return item
 
     # ------------------------------------------------------------ sources
@@ -366,13 +377,15 @@ class CallRooms:
         room = self.room(call_id)
         await self._publish(room, "source_request", f"agent:{agent_id}", {"source": source})
         await self._delivery.to_customer(
-            room.parties.ticket_id, "source_requested", {"source": source}
+            room.parties.ticket_id, ServerEvent.SOURCE_REQUESTED, {"source": source}
         )
 
     async def source_changed(self, call_id: str, ticket_id: str, source: Source) -> None:
         room = self.room(call_id)
         await self._publish(room, "source", f"customer:{ticket_id}", {"source": source})
-        await self._delivery.to_agent(room.parties.agent_id, "source_changed", {"source": source})
+        await self._delivery.to_agent(
+            room.parties.agent_id, ServerEvent.SOURCE_CHANGED, {"source": source}
+        )
 
     # ------------------------------------------------------------ subscribers
 

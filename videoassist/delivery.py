@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import socketio
 
+from videoassist.desk import ServerEvent
 from videoassist.desk.events import Party
 
 CUSTOMERS = "/customer"
@@ -48,27 +49,27 @@ class Parties:
 
 
 class Delivery(Protocol):
-    async def to_customer(self, ticket_id: str, event: str, data: Data) -> None: ...
-    async def to_agent(self, agent_id: str, event: str, data: Data) -> None: ...
-    async def to_call(self, parties: Parties, event: str, data: Data) -> None: ...
-    async def to_supervisors(self, event: str, data: Data) -> None: ...
+    async def to_customer(self, ticket_id: str, event: ServerEvent, data: Data) -> None: ...
+    async def to_agent(self, agent_id: str, event: ServerEvent, data: Data) -> None: ...
+    async def to_call(self, parties: Parties, event: ServerEvent, data: Data) -> None: ...
+    async def to_supervisors(self, event: ServerEvent, data: Data) -> None: ...
 
 
 class SocketDelivery:
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio
 
-    async def to_customer(self, ticket_id: str, event: str, data: Data) -> None:
+    async def to_customer(self, ticket_id: str, event: ServerEvent, data: Data) -> None:
         await self._sio.emit(event, dict(data), room=customer_room(ticket_id), namespace=CUSTOMERS)
 
-    async def to_agent(self, agent_id: str, event: str, data: Data) -> None:
+    async def to_agent(self, agent_id: str, event: ServerEvent, data: Data) -> None:
         await self._sio.emit(event, dict(data), room=agent_room(agent_id), namespace=AGENTS)
 
-    async def to_call(self, parties: Parties, event: str, data: Data) -> None:
+    async def to_call(self, parties: Parties, event: ServerEvent, data: Data) -> None:
         await self.to_customer(parties.ticket_id, event, data)
         await self.to_agent(parties.agent_id, event, data)
 
-    async def to_supervisors(self, event: str, data: Data) -> None:
+    async def to_supervisors(self, event: ServerEvent, data: Data) -> None:
         await self._sio.emit(event, dict(data), room=SUPERVISOR_ROOM, namespace=SUPERVISORS)
 
 
@@ -83,13 +84,13 @@ class DeskNotifier:
         self._delivery = delivery
         self._ice_servers = ice_servers
 
-    async def notify(self, to: Party, target_id: str, event: str, data: Data) -> None:
+    async def notify(self, to: Party, target_id: str, event: ServerEvent, data: Data) -> None:
         payload = dict(data)
         if to == "customer":
-            if event == "matched":
+            if event is ServerEvent.MATCHED:
                 payload["ice_servers"] = self._ice_servers(f"t:{target_id}")
             await self._delivery.to_customer(target_id, event, payload)
         else:
-            if event == "session_started":
+            if event is ServerEvent.SESSION_STARTED:
                 payload["ice_servers"] = self._ice_servers(f"a:{target_id}")
             await self._delivery.to_agent(target_id, event, payload)

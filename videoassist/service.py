@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from videoassist.desk import Desk, DeskError
+from videoassist.desk import Desk, DeskError, ServerEvent
 from videoassist.desk.events import (
     AnnounceDue,
     CancelTimer,
@@ -61,7 +61,7 @@ class RecordsPort(Protocol):
 
 class NotifierPort(Protocol):
     async def notify(
-        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
+        self, to: Party, target_id: str, event: ServerEvent, data: Mapping[str, object]
     ) -> None: ...
 
 

@@ -61,6 +61,19 @@ class TestTaps:
             assert error["message"].startswith("description: ")
         assert harness.service.desk.tickets == {}
 
+    async def test_a_tap_with_an_unknown_topic_is_refused_naming_the_known_topics(
+        self, harness: Harness
+    ) -> None:
+        known = ", ".join(sorted(harness.service.desk.config.topics))
+        async with harness.http.post("/api/tickets", json={"topic": "no-such-topic"}) as r:
+            assert r.status == 422
+            error = (await r.json())["error"]
+            assert error == {
+                "code": "invalid",
+                "message": f"topic: unknown topic (known: {known})",
+            }
+        assert harness.service.desk.tickets == {}
+
 
 class TestDisclosure:
     async def test_the_public_health_endpoints_say_nothing_about_load(

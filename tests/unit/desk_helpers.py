@@ -122,9 +122,9 @@ def snapshot(desk: Desk) -> tuple[Any, ...]:
         copy.deepcopy(desk.tickets),
         copy.deepcopy(desk.closed),
         copy.deepcopy(desk.sessions),
-        copy.deepcopy(desk.waiting),
-        {q: line.ordered() for q, line in desk.lines.items()},
-        {q: pool.ordered() for q, pool in desk.pools.items()},
+        copy.deepcopy(desk.routing.waiting),
+        {q: line.ordered() for q, line in desk.routing.lines.items()},
+        {q: pool.ordered() for q, pool in desk.routing.pools.items()},
         {
             q: (s.offered, s.answered, s.answered_in_level, s.abandoned, s.average_handle)
             for q, s in desk.stats.items()

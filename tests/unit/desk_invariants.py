@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Protocol
 
 from videoassist.desk import AgentState, Desk, TicketState
-from videoassist.desk.desk import TERMINAL_TICKET_STATES
+from videoassist.desk.model import TERMINAL_TICKET_STATES
 
 A = AgentState
 T = TicketState
@@ -35,10 +35,15 @@ def check_invariants(world: Observed) -> None:
         assert ticket.state in TERMINAL_TICKET_STATES, ticket_id
         assert world.terminal.setdefault(ticket_id, ticket.state) is ticket.state, ticket_id
         assert ticket.offer is None and ticket.ended_at is not None
-        assert ticket_id not in desk.waiting.get(ticket.queue_id, {})
+        assert ticket_id not in desk.routing.waiting.get(ticket.queue_id, {})
 
     # Lines hold exactly the waiting customers; the offerable ones are ready to be offered.
-    assert set(desk.waiting) == set(desk.lines) == set(desk.pools) == set(queues)
+    assert (
+        set(desk.routing.waiting)
+        == set(desk.routing.lines)
+        == set(desk.routing.pools)
+        == set(queues)
+    )
     waiting: dict[str, set[str]] = {q: set() for q in queues}
     offerable: dict[str, set[str]] = {q: set() for q in queues}
     offers_per_agent: Counter[str] = Counter()
@@ -69,8 +74,8 @@ def check_invariants(world: Observed) -> None:
     bound = {t.device_id: t.id for t in desk.tickets.values() if t.device_id is not None}
     assert desk._devices == bound, "every open ticket, and only those, holds its device"
     for queue_id in queues:
-        assert set(desk.waiting[queue_id]) == waiting[queue_id], queue_id
-        line = desk.lines[queue_id]
+        assert set(desk.routing.waiting[queue_id]) == waiting[queue_id], queue_id
+        line = desk.routing.lines[queue_id]
         assert len(line) == len(offerable[queue_id]), queue_id
         assert all(t in line for t in offerable[queue_id]), queue_id
 
@@ -95,9 +100,9 @@ def check_invariants(world: Observed) -> None:
             assert agent.ticket_id == desk.sessions[agent.session_id or ""].ticket_id
         elif agent.state is not A.WRAP_UP:
             assert agent.session_id is None and agent.ticket_id is None, agent_id
-        for queue_id, pool in desk.pools.items():
+        for queue_id, pool in desk.routing.pools.items():
             able = agent.state is A.READY and desk.config.eligible(agent.profile, queue_id)
             assert (agent_id in pool) == able, (agent_id, queue_id)
             pooled[queue_id] += able
-    for queue_id, pool in desk.pools.items():
+    for queue_id, pool in desk.routing.pools.items():
         assert len(pool) == pooled[queue_id], f"someone unknown in the {queue_id} pool"

@@ -328,9 +328,9 @@ class TestAgentConsoleGone:
         )
         desk = make_desk(config)
         ready_agent(desk, "a1", 1.0)
-        assert all("a1" in pool for pool in desk.pools.values())
+        assert all("a1" in pool for pool in desk.routing.pools.values())
         desk.handle(AgentSignedOut("a1", 2.0))
-        assert not any("a1" in pool for pool in desk.pools.values())
+        assert not any("a1" in pool for pool in desk.routing.pools.values())
         assert offers(tap(desk, "t1", 3.0)) == []
         assert offers(tap(desk, "t2", 4.0, topic="invoice")) == []
         assert desk.staffed() == 0

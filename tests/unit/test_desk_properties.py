@@ -65,8 +65,8 @@ from videoassist.desk import (
     TransferRequested,
     WrapUpDone,
 )
-from videoassist.desk.desk import Ticket
 from videoassist.desk.events import Effect, Event
+from videoassist.desk.model import Ticket
 
 A = AgentState
 T = TicketState
@@ -462,9 +462,9 @@ def fingerprint(desk: Desk) -> tuple[Any, ...]:
             for a in desk.agents.values()
         ],
         dict(desk.sessions),  # the rows are frozen: a copy of the dict is a snapshot
-        {q: dict(members) for q, members in desk.waiting.items()},
-        {q: line.ordered() for q, line in desk.lines.items()},
-        {q: pool.ordered() for q, pool in desk.pools.items()},
+        {q: dict(members) for q, members in desk.routing.waiting.items()},
+        {q: line.ordered() for q, line in desk.routing.lines.items()},
+        {q: pool.ordered() for q, pool in desk.routing.pools.items()},
         len(desk.closed),
         desk.config,
     )

@@ -133,6 +133,14 @@ class TestRestored:
         desk.handle(Restored((restored("t1", 10.0, queue_id="closed-down"),), {}, 100.0))
         assert desk.tickets["t1"].queue_id == "general"
 
+    def test_a_ticket_whose_topic_was_removed_comes_back_in_its_queue(self) -> None:
+        """Topics are checked at the tap only; the customer waited in a queue, not a topic."""
+        desk = make_desk(desk_config(QueueConfig("general"), QueueConfig("billing")))
+        ticket = replace(restored("t1", 10.0, queue_id="billing"), topic="invoice")
+        desk.handle(Restored((ticket,), {}, 100.0))
+        assert (desk.tickets["t1"].topic, desk.tickets["t1"].queue_id) == ("invoice", "billing")
+        assert desk.position("t1") == 1
+
     def test_a_restored_ticket_still_holds_its_device(self) -> None:
         desk = make_desk()
         desk.handle(Restored((restored("t1", 10.0, device_id="d1"),), {}, 100.0))
@@ -291,14 +299,14 @@ class TestConfigChanged:
         desk = make_desk(two_queues())
         tap(desk, "t1", 1.0)
         desk.handle(ConfigChanged(desk_config(QueueConfig("general")), 2.0))
-        assert set(desk.pools) == {"general"}
+        assert set(desk.routing.pools) == {"general"}
         assert desk.queue == ["t1"]
 
     def test_an_agent_given_a_new_queue_is_offered_its_customers_at_once(self) -> None:
         desk = make_desk(two_queues())
         ready_agent(desk, "a1", 1.0)
         tap(desk, "t1", 2.0, topic="invoice")
-        assert "a1" not in desk.pools["billing"]
+        assert "a1" not in desk.routing.pools["billing"]
         config = replace(desk.config, agents={"a1": agent("a1", "general", "billing")})
         assert offers(desk.handle(ConfigChanged(config, 3.0))) == [("a1", "t1")]
 
@@ -311,7 +319,7 @@ class TestConfigChanged:
             agents={"a1": agent("a1", "general", tv=1)},
         )
         desk.handle(ConfigChanged(config, 2.0))
-        assert "a1" not in desk.pools["general"]
+        assert "a1" not in desk.routing.pools["general"]
         assert offers(tap(desk, "t1", 3.0)) == []
 
     def test_a_new_priority_aging_reorders_the_line(self) -> None:

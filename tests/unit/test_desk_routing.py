@@ -5,6 +5,7 @@ Each class is one rule of the spec; each test name says what the desk does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,23 +28,27 @@ from videoassist.desk import (
     AgentReady,
     AgentSignedIn,
     CancelTimer,
+    ConfigChanged,
     CustomerCancelled,
     Desk,
     DeskConfig,
+    DrainStarted,
     HungUp,
     MaxWaitReached,
     OfferAccepted,
     OfferDeclined,
     OpenHours,
+    QueueClosed,
     QueueConfig,
     QueueFull,
+    Refused,
     SaveTicket,
     SetTimer,
     TicketState,
     TopicRoute,
+    UnknownTopic,
     WrapUpDone,
 )
-from videoassist.desk.desk import QueueClosed
 
 T = TicketState
 
@@ -70,11 +75,42 @@ class TestTopicRouting:
         assert desk.tickets["t1"].queue_id == "billing"
         assert one(effects, SaveTicket).row.queue_id == "billing"
 
-    @pytest.mark.parametrize("topic", ["", "something else"])
-    def test_a_customer_without_a_routed_topic_goes_to_the_default_queue(self, topic: str) -> None:
+    def test_a_customer_without_a_topic_goes_to_the_default_queue(self) -> None:
         desk = make_desk(two_queues())
-        tap(desk, "t1", 1.0, topic=topic)
+        tap(desk, "t1", 1.0, topic="")
         assert desk.tickets["t1"].queue_id == "general"
+
+    def test_an_unknown_topic_is_refused_naming_the_known_ones_and_changes_nothing(self) -> None:
+        desk = make_desk(two_queues())
+        before = snapshot(desk)
+        with pytest.raises(UnknownTopic) as info:
+            tap(desk, "t1", 1.0, topic="something else")
+        assert (info.value.status, info.value.code) == (422, "invalid")
+        assert info.value.message == "topic: unknown topic (known: invoice)"
+        assert snapshot(desk) == before
+
+    def test_with_no_topics_configured_every_topic_is_unknown(self) -> None:
+        desk = make_desk()
+        with pytest.raises(UnknownTopic, match=r"\(known: none configured\)$"):
+            tap(desk, "t1", 1.0, topic="invoice")
+
+    def test_an_unknown_topic_is_refused_as_such_even_while_draining(self) -> None:
+        """Trying again after the restart would not help it, so that is not what it is told."""
+        desk = make_desk(two_queues())
+        desk.handle(DrainStarted(1.0))
+        with pytest.raises(UnknownTopic):
+            tap(desk, "t1", 2.0, topic="something else")
+        with pytest.raises(Refused):
+            tap(desk, "t2", 2.0, topic="invoice")
+
+    def test_customers_keep_their_queue_when_their_topic_is_removed(self) -> None:
+        desk = make_desk(two_queues())
+        tap(desk, "t1", 1.0, topic="invoice")
+        desk.handle(ConfigChanged(replace(desk.config, topics={}), 2.0))
+        assert desk.tickets["t1"].queue_id == "billing"
+        assert desk.position("t1") == 1
+        with pytest.raises(UnknownTopic):
+            tap(desk, "t2", 3.0, topic="invoice")
 
     def test_agents_are_offered_only_customers_of_their_own_queues(self) -> None:
         desk = make_desk(two_queues())
@@ -123,7 +159,7 @@ class TestSkills:
     ) -> None:
         desk = make_desk(skilled({"fibre": 3}, **skills))
         ready_agent(desk, "a1", 1.0)
-        assert "a1" not in desk.pools["fibre"]
+        assert "a1" not in desk.routing.pools["fibre"]
         assert offers(tap(desk, "t1", 2.0, topic="fibre")) == []
         assert desk.ticket_state("t1") is T.QUEUED
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.unit.desk_helpers import (
+    desk_config,
     make_desk,
     notes,
     offers,
@@ -36,12 +37,14 @@ from videoassist.desk import (
     NotAllowed,
     OfferAccepted,
     OfferDeclined,
+    QueueConfig,
     Refused,
     RematchDue,
     SaveSession,
     SaveTicket,
     StopMedia,
     TicketState,
+    TopicRoute,
     WrapUpDone,
 )
 from videoassist.desk.estimate import QueueStats
@@ -55,7 +58,8 @@ T = TicketState
 
 class TestTap:
     def test_a_tap_queues_the_customer_and_saves_the_ticket(self) -> None:
-        desk = make_desk()
+        config = desk_config(QueueConfig("general"), topics=(TopicRoute("wifi", "general"),))
+        desk = make_desk(config)
         effects = tap(desk, "t1", 5.0, topic="wifi")
         assert desk.queue == ["t1"]
         row = one(effects, SaveTicket).row
@@ -108,7 +112,8 @@ class TestOffers:
         assert offers(tap(desk, "t2", 12.0)) == [("a2", "t2")]
 
     def test_an_offer_tells_the_agent_who_waits_for_what_and_for_how_long(self) -> None:
-        desk = make_desk(ring_timeout=15.0)
+        config = desk_config(QueueConfig("general"), topics=(TopicRoute("tv", "general"),))
+        desk = make_desk(config, ring_timeout=15.0)
         desk.handle(CustomerTapped("t1", 100.0, topic="tv", description="no picture"))
         effects = ready_agent(desk, "a1", 130.0)
         (offer,) = notes(effects, "offer", "a1")

@@ -6,7 +6,8 @@ table that no event reaches are listed, with what the desk does instead). A pair
 either be refused with a DeskError that leaves the desk exactly as it was, be ignored (no effects,
 nothing changed), or be a trigger that no event can produce in that state; which of these the
 desk does is written down below, pair by pair, so that a change of behaviour shows up as a
-failing case.
+failing case. One modifier has its own list: while the desk drains for a shutdown, a customer's
+dropped connection ("leave") is the server going away, and is written down for every state.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from videoassist.desk import (
     CustomerTapped,
     Desk,
     DeskError,
+    DrainStarted,
     HungUp,
     IllegalTransition,
     NotAllowed,
@@ -41,6 +43,7 @@ from videoassist.desk import (
     QueueConfig,
     SetTimer,
     TicketState,
+    TopicRoute,
     TransferRequested,
     UnknownSubject,
     WrapUpDone,
@@ -68,7 +71,8 @@ class World:
     """A desk plus the bookkeeping a shell would keep: a clock, ticket ids and fired timers."""
 
     def __init__(self) -> None:
-        self.desk: Desk = make_desk(desk_config(QueueConfig("general"), QueueConfig(OTHER_QUEUE)))
+        queues = (QueueConfig("general"), QueueConfig(OTHER_QUEUE))
+        self.desk: Desk = make_desk(desk_config(*queues, topics=(TopicRoute("router", "general"),)))
         self._clock = itertools.count(1)
         self._ticket_ids = itertools.count(1)
         self.timers: list[OfferTimedOut] = []
@@ -658,3 +662,37 @@ class TestTicketTable:
 
     def test_every_state_and_trigger_pair_is_walked_exactly_once(self) -> None:
         TICKETS.check_every_pair_is_walked_exactly_once()
+
+
+# --------------------------------------------------------------------------- while draining
+
+# A shutdown drops every customer's connection. While the desk drains, that is the server going
+# away, not the customer leaving: what a CustomerLeft does then, for a ticket in each state
+# before the drain began.
+TICKET_LEAVE_WHILE_DRAINING: dict[TicketState, Outcome] = {
+    # The ticket keeps its place and its connection flag, for the next process to restore.
+    T.QUEUED: Ignored(),
+    # The offer rings on (nobody can accept while draining) and runs out as usual.
+    T.OFFERED: Ignored(),
+    # The drain itself ended the call; the drop that follows is not a second ending.
+    T.LIVE: Ignored(),
+    **dict.fromkeys((T.CANCELLED, T.ABANDONED, T.ENDED), Ignored()),
+}
+
+
+class TestTicketWhileDraining:
+    @pytest.mark.parametrize(
+        ("state", "outcome"), sorted(TICKET_LEAVE_WHILE_DRAINING.items()), ids=_id
+    )
+    def test_a_customer_dropping_while_the_desk_drains_is_not_leaving(
+        self, state: TicketState, outcome: Outcome
+    ) -> None:
+        world = TICKET_BUILDERS[state]()
+        world.send(DrainStarted(world.at()))
+        before = snapshot(world.desk)
+        assert isinstance(outcome, Ignored), "only Ignored is written down so far"
+        assert world.desk.handle(CustomerLeft(SUBJECT_TICKET, world.at())) == []
+        assert snapshot(world.desk) == before, "an ignored event changed the desk"
+
+    def test_every_ticket_state_is_written_down(self) -> None:
+        assert set(TICKET_LEAVE_WHILE_DRAINING) == set(TicketState)

@@ -8,24 +8,21 @@ from videoassist.desk.config import (
     QueueConfig,
     TopicRoute,
 )
-from videoassist.desk.desk import (
-    AGENT_TRANSITIONS,
-    TICKET_TRANSITIONS,
-    ActiveTicket,
-    AgentState,
-    Desk,
-    QueueClosed,
-    QueueFull,
-    TicketState,
-)
+from videoassist.desk.desk import AGENT_TRANSITIONS, TICKET_TRANSITIONS, Desk
 from videoassist.desk.errors import (
+    ActiveTicket,
     DeskError,
     IllegalTransition,
     NotAllowed,
+    QueueClosed,
+    QueueFull,
     Refused,
     UnknownSubject,
+    UnknownTopic,
 )
 from videoassist.desk.events import *  # noqa: F403 - the event and effect vocabulary is the API
+from videoassist.desk.model import AgentState, TicketState
+from videoassist.desk.wire import ServerEvent
 
 __all__ = [
     "AGENT_TRANSITIONS",
@@ -44,7 +41,9 @@ __all__ = [
     "QueueConfig",
     "QueueFull",
     "Refused",
+    "ServerEvent",
     "TicketState",
     "TopicRoute",
     "UnknownSubject",
+    "UnknownTopic",
 ]

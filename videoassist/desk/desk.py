@@ -2,44 +2,56 @@
 
 Rules of this module (read these before changing it):
 
-* Everything that decides a customer's or an agent's fate lives here. The shells (service,
-  gateway, media, store) only turn the outside world into events and carry out effects.
+* Everything that decides a customer's or an agent's fate lives in the desk package. The shells
+  (service, gateway, media, store, http) only turn the outside world into events, carry out
+  effects and ask the read-only queries below; they never read the desk's dicts. This module is
+  the state machine; ``routing.py`` decides who is offered to whom, and is told here whenever a
+  ticket or an agent enters or leaves a line or a pool.
 * ``Desk.handle(event)`` is the only way in. It validates everything an event needs *before*
   changing anything: an event that is not allowed raises a ``DeskError`` and leaves the desk as
   it was. Timers that lost a race (the thing they watched already happened) are not errors;
-  they return no effects.
+  they return no effects. Neither is a customer's connection dropping while the desk drains:
+  that is the server going away, so ``CustomerLeft`` is ignored then.
 * Agent and ticket lifecycles are data (``AGENT_TRANSITIONS``, ``TICKET_TRANSITIONS``); a move
   not in the table raises ``IllegalTransition`` naming the subject, the state and the trigger.
 * No clock, no ids from nowhere: time comes in ``event.at``, session ids from the injected
-  ``new_id`` callable. No I/O imports (a test enforces it).
+  ``new_id`` callable. No I/O imports (a test enforces it). Event names on the wire come from
+  ``wire.ServerEvent``.
 
-Theory of operation. Each ticket waits in one queue (chosen by its topic), ordered by a score
+Theory of operation. A tap names a topic; its route gives the queue (the default queue for no
+topic) and a priority, and a topic with no route is refused (``UnknownTopic``). That is checked
+at the tap only: a ticket restored after a restart comes back in the queue it waited in, even if
+its topic has since been removed. Each ticket waits in one queue, ordered by a score
 ``priority + aging * minutes waited`` and, at equal score, by arrival: first come, first served
 within a priority level. Each queue has a pool of the ready agents who may take it (members with
 every required skill), ordered by the queue's strategy. After every event the desk matches: an
 agent who just became ready takes the best ticket across their queues; a ticket that just became
-offerable goes to the best agent of its queue. An offer rings one agent at a time. No answer (RONA)
-or a decline puts the ticket back at its old place and keeps that agent from being offered it again
-for ``reoffer_after`` seconds; ``max_missed`` unanswered offers in a row set the agent Away (a
-decline is an answer and ends the run). Waiting customers whose connection drops keep their place
-for a grace period; callbacks keep their place with no connection at all. Positions and estimates
-are announced on ``AnnounceDue`` ticks, so a decision never pays for telling ten thousand customers
-their place.
+offerable goes to the best agent of its queue (``routing.py`` has the details). An offer rings
+one agent at a time. No answer (RONA) or a decline puts the ticket back at its old place and keeps
+that agent from being offered it again for ``reoffer_after`` seconds; ``max_missed`` unanswered
+offers in a row set the agent Away (a decline is an answer and ends the run). Waiting customers
+whose connection drops keep their place for a grace period; callbacks keep their place with no
+connection at all. Positions and estimates are announced on ``AnnounceDue`` ticks, so a decision
+never pays for telling ten thousand customers their place. Draining for a shutdown ends every
+live call, refuses taps and accepts, and makes no offers.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from videoassist.desk.config import AgentProfile, ConfigError, DeskConfig, QueueConfig
+from videoassist.desk.config import ConfigError, DeskConfig, QueueConfig
 from videoassist.desk.errors import (
+    ActiveTicket,
     DeskError,
     IllegalTransition,
     NotAllowed,
+    QueueClosed,
+    QueueFull,
     Refused,
     UnknownSubject,
 )
@@ -80,35 +92,19 @@ from videoassist.desk.events import (
     SetTimer,
     StartMedia,
     StopMedia,
-    TicketRow,
     TransferRequested,
     WrapUpDone,
     WrapUpTimedOut,
 )
-from videoassist.desk.lines import Key, LazyHeap
 
-
-class AgentState(StrEnum):
-    OFFLINE = "offline"
-    READY = "ready"
-    OFFERED = "offered"
-    BUSY = "busy"
-    WRAP_UP = "wrap_up"
-    AWAY = "away"
-
-
-class TicketState(StrEnum):
-    QUEUED = "queued"
-    OFFERED = "offered"
-    LIVE = "live"
-    CANCELLED = "cancelled"
-    ABANDONED = "abandoned"
-    ENDED = "ended"
-
-
-TERMINAL_TICKET_STATES = frozenset(
-    {TicketState.CANCELLED, TicketState.ABANDONED, TicketState.ENDED}
-)
+# The `X as X` imports are re-exports: shells imported these from here before model.py held them.
+from videoassist.desk.model import TERMINAL_TICKET_STATES as TERMINAL_TICKET_STATES
+from videoassist.desk.model import Agent as Agent
+from videoassist.desk.model import AgentState as AgentState
+from videoassist.desk.model import Ticket as Ticket
+from videoassist.desk.model import TicketState as TicketState
+from videoassist.desk.routing import Router, offer_info
+from videoassist.desk.wire import ServerEvent as E
 
 A = AgentState
 T = TicketState
@@ -151,74 +147,10 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, str], TicketState] = {
 TICKET_TRIGGERS = frozenset(trigger for _, trigger in TICKET_TRANSITIONS)
 
 
-@dataclass(slots=True)
-class Offer:
-    agent_id: str
-    offer_id: int
-    expires_at: float
-    transfer_from: str | None = None  # session id of the agent handing over (warm transfer)
+S = TypeVar("S", bound=StrEnum)
 
 
-@dataclass(slots=True)
-class Ticket:
-    id: str
-    topic: str
-    description: str
-    queued_at: float
-    queue_id: str
-    priority: int = 0
-    callback: bool = False
-    seq: int = 0
-    state: TicketState = TicketState.QUEUED
-    connected: bool = True
-    offer: Offer | None = None
-    skip: dict[str, float] = field(default_factory=dict)  # agent -> not offered again until
-    session_id: str | None = None  # the live leg
-    call_id: str | None = None  # the media call
-    customer_ref: str | None = None
-    device_id: str | None = None
-    line_since: float = 0.0  # when it entered its current queue: max wait counts from here
-    handled_before: float = 0.0  # talk time of earlier legs of this contact (warm transfers)
-    ended_at: float | None = None
-    end_reason: str | None = None
-
-    def row(self) -> TicketRow:
-        return TicketRow(
-            id=self.id,
-            topic=self.topic,
-            description=self.description,
-            status=self.state.value,
-            queued_at=self.queued_at,
-            ended_at=self.ended_at,
-            end_reason=self.end_reason,
-            queue_id=self.queue_id,
-            priority=self.priority,
-            callback=self.callback,
-            customer_ref=self.customer_ref,
-            device_id=self.device_id,
-            line_since=self.line_since,
-        )
-
-
-@dataclass(slots=True)
-class Agent:
-    id: str
-    name: str
-    profile: AgentProfile
-    state: AgentState = AgentState.OFFLINE
-    state_since: float = 0.0
-    signed_in_at: float = 0.0
-    idle_since: float = 0.0
-    last_offer_at: float = 0.0
-    busy_seconds: float = 0.0
-    missed: int = 0
-    away_reason: str | None = None
-    ticket_id: str | None = None  # offered or live ticket
-    session_id: str | None = None  # live or wrapping-up session
-    seq: int = 0
-
-
-def _next(table: dict[tuple[Any, str], Any], subject: str, state: Any, trigger: str) -> Any:
+def _next(table: Mapping[tuple[S, str], S], subject: str, state: S, trigger: str) -> S:
     try:
         return table[(state, trigger)]
     except KeyError:
@@ -251,15 +183,10 @@ class Desk:
         self.sessions: dict[str, SessionRow] = {}  # live or wrapping-up sessions
         self.draining = False
         self.stats: dict[str, QueueStats] = {}
-        self.lines: dict[str, LazyHeap] = {}  # offerable tickets per queue
-        self.waiting: dict[str, dict[str, Key]] = {}  # everyone in line per queue (positions)
-        self.pools: dict[str, LazyHeap] = {}  # ready eligible agents per queue
+        self.routing = Router(config, self.tickets, self.agents)
         self._resume: dict[str, str] = {}  # agent -> state to resume after a restart
         self._devices: dict[str, str] = {}  # device -> its open ticket
         self._seq = 0
-        self._offer_seq = 0
-        self._dirty_agents: list[str] = []
-        self._dirty_queues: set[str] = set()
         self._shown: dict[str, tuple[int, float | None]] = {}
         self._shown_agents: dict[str, int] = {}
         self._reset_queues()
@@ -271,10 +198,12 @@ class Desk:
         if handler is None:
             raise TypeError(f"not a desk event: {event!r}")
         effects: list[Effect] = []
-        self._dirty_agents.clear()
-        self._dirty_queues.clear()
+        self.routing.begin()
         handler(self, event, effects)
-        self._match(event.at, effects)
+        if not self.draining:  # a session started now would be cut off by the shutdown at once
+            self.routing.match(
+                event.at, lambda ticket, agent: self._offer(ticket, agent, event.at, effects)
+            )
         return effects
 
     # ------------------------------------------------------------------ queries (read-only)
@@ -299,6 +228,28 @@ class Desk:
         if agent is None or agent.state is not A.BUSY or agent.session_id is None:
             return None
         return agent.session_id, self.sessions[agent.session_id].call_id
+
+    def customer_away(self, ticket_id: str) -> bool:
+        """An open ticket whose customer has no connection: dropped within the grace period,
+        restored after a restart, or a callback not joined yet. Their next connection is a
+        ``CustomerReturned``."""
+        ticket = self.tickets.get(ticket_id)
+        return ticket is not None and not ticket.connected
+
+    def agent_session(self, agent_id: str) -> str | None:
+        """The agent's live or wrapping-up session."""
+        agent = self.agents.get(agent_id)
+        return agent.session_id if agent is not None else None
+
+    def session_agent(self, session_id: str) -> str | None:
+        """The agent of a live or wrapping-up session (after a warm transfer, each leg has its
+        own session and agent)."""
+        session = self.sessions.get(session_id)
+        return session.agent_id if session is not None else None
+
+    def customers_in(self, queue_id: str) -> int:
+        """Open tickets in a queue, waiting or in a call: what keeps it from being removed."""
+        return sum(1 for ticket in self.tickets.values() if ticket.queue_id == queue_id)
 
     def directory(self, agent_id: str) -> dict[str, Any]:
         """Where an agent can transfer to: every queue, and the other agents who are Ready."""
@@ -325,11 +276,7 @@ class Desk:
         ticket = self.tickets.get(ticket_id)
         if ticket is None or ticket.state not in (T.QUEUED, T.OFFERED):
             return None
-        members = self.waiting[ticket.queue_id]
-        key = members.get(ticket_id)
-        if key is None:
-            return None
-        return 1 + sum(1 for other in members.values() if other < key)
+        return self.routing.position(ticket)
 
     def estimate(self, ticket_id: str) -> float | None:
         return self.standing(ticket_id)[1]
@@ -346,7 +293,7 @@ class Desk:
     @property
     def queue(self) -> list[str]:
         """Every waiting ticket, best first within each queue, queues in configuration order."""
-        return [t for q in self.config.queues for t in self._ordered(q)]
+        return [t for q in self.config.queues for t in self.routing.ordered(q)]
 
     def queue_snapshot(self, at: float) -> list[dict[str, Any]]:
         out = []
@@ -357,9 +304,9 @@ class Desk:
                 {
                     "id": queue_id,
                     "name": queue.name or queue_id,
-                    "waiting": len(self.waiting[queue_id]),
+                    "waiting": self.routing.in_line(queue_id),
                     "staffed": staffed,
-                    "ready": len(self.pools[queue_id]),
+                    "ready": self.routing.ready_for(queue_id),
                     "expected_wait": stats.expected_wait(staffed, at),
                     "answered": stats.answered,
                     "answered_in_service_level": stats.answered_in_level,
@@ -368,6 +315,47 @@ class Desk:
                 }
             )
         return out
+
+    def customer_view(self, ticket_id: str, at: float) -> dict[str, Any]:
+        """What a customer's page needs to show after (re)connecting. Only ``state`` once the
+        ticket has closed (``"closed"`` when this desk no longer knows it). ``at`` is taken like
+        ``agent_view``'s so that both views read the desk as of the same moment."""
+        state = self.ticket_state(ticket_id)
+        if state is None or state in TERMINAL_TICKET_STATES:
+            return {"state": state.value if state else "closed"}
+        ticket = self.tickets[ticket_id]
+        position, estimate = self.standing(ticket_id)
+        return {
+            "state": state.value,
+            "session_id": ticket.call_id if state is T.LIVE else None,
+            "position": position,
+            "estimated_wait": estimate,
+            "agents_available": self.staffed(ticket.queue_id),
+            "queue_id": ticket.queue_id,
+            "callback": ticket.callback,
+        }
+
+    def agent_view(self, agent_id: str, at: float) -> dict[str, Any] | None:
+        """What an agent's console needs to show after (re)connecting."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return None
+        offer = session = None
+        if agent.state is A.OFFERED and agent.ticket_id:
+            offer = offer_info(self.tickets[agent.ticket_id], at)
+        if agent.session_id is not None and agent.session_id in self.sessions:
+            row = self.sessions[agent.session_id]
+            ticket = self.tickets.get(row.ticket_id) or self.closed[row.ticket_id]
+            session = self._session_info(row, ticket)
+        return {
+            "name": agent.name,
+            "state": agent.state.value,
+            "reason": agent.away_reason,
+            "session_id": agent.session_id,
+            "session": session,
+            "offer": offer,
+            "waiting": sum(self.routing.in_line(q) for q in agent.profile.queues),
+        }
 
     def dump(self) -> dict[str, Any]:
         """A serializable picture of the desk, for debugging and tests."""
@@ -398,18 +386,15 @@ class Desk:
         self._reset_queues()
         for ticket in self.tickets.values():
             if ticket.state in (T.QUEUED, T.OFFERED):
-                self._enter_line(ticket)
+                self.routing.enter_line(ticket)
         for agent in self.agents.values():
             if agent.state is A.READY:
-                self._enter_pools(agent, ev.at)
-                self._dirty_agents.append(agent.id)
+                self.routing.enter_pools(agent, ev.at)
 
     def _reset_queues(self) -> None:
         for queue_id in self.config.queues:
             self.stats.setdefault(queue_id, QueueStats())
-        self.lines = {q: LazyHeap() for q in self.config.queues}
-        self.waiting = {q: {} for q in self.config.queues}
-        self.pools = {q: LazyHeap() for q in self.config.queues}
+        self.routing.reset(self.config)
 
     def _queue(self, queue_id: str) -> QueueConfig:
         return self.config.queues[queue_id]
@@ -417,6 +402,9 @@ class Desk:
     # ------------------------------------------------------------------ customers
 
     def _on_tapped(self, ev: CustomerTapped, out: list[Effect]) -> None:
+        # A tap that could never succeed (an unknown topic) is told so before being told to
+        # come back later: trying again would not help it.
+        queue_id, route_priority = self.routing.route(ev.topic)
         if self.draining:
             raise Refused("the service is restarting; please try again in a minute")
         known = self.tickets.get(ev.ticket_id) or self.closed.get(ev.ticket_id)
@@ -424,19 +412,17 @@ class Desk:
             raise IllegalTransition(f"ticket {ev.ticket_id}", known.state.value, "tap")
         if ev.device_id is not None and ev.device_id in self._devices:
             raise ActiveTicket("this device already has an open help request")
-        route = self.config.topics.get(ev.topic)
-        queue_id = route.queue_id if route else self.config.default_queue
         queue = self._queue(queue_id)
         if not queue.hours.is_open(ev.at):
             raise QueueClosed("we are closed right now; please come back during opening hours")
         if not ev.callback and queue.max_length is not None:
-            live = sum(1 for t in self.waiting[queue_id] if not self.tickets[t].callback)
+            live = sum(1 for t in self.routing.waiting[queue_id] if not self.tickets[t].callback)
             if live >= queue.max_length:
                 raise QueueFull(
                     "all our agents are busy and the line is full; leave a callback request "
                     "and we will call you back"
                 )
-        priority = max(ev.priority, route.priority if route else 0)
+        priority = max(ev.priority, route_priority)
         self._seq += 1
         ticket = Ticket(
             ev.ticket_id,
@@ -455,7 +441,7 @@ class Desk:
         if ev.device_id is not None:
             self._devices[ev.device_id] = ticket.id
         self.stats[queue_id].arrived(ev.at)
-        self._enter_line(ticket)
+        self.routing.enter_line(ticket)
         self._arm_max_wait(ticket, ev.at, out)
         out.append(SaveTicket(ticket.row()))
 
@@ -463,6 +449,10 @@ class Desk:
         self._close_waiting(ev.ticket_id, "cancel", "cancelled", ev.at, out)
 
     def _on_left(self, ev: CustomerLeft, out: list[Effect]) -> None:
+        if self.draining:
+            # The server is going away, not the customer: their ticket stays as it is, for the
+            # next process to restore (the drain itself already ended every live call).
+            return
         ticket = self._ticket(ev.ticket_id)
         if ticket.state is T.LIVE:
             if ticket.connected:
@@ -478,8 +468,8 @@ class Desk:
             agent_id = ticket.offer.agent_id
             self._withdraw_offer(ticket, "withdraw", ev.at, out)
             self._requeue(ticket, out)
-            out.append(Notify("agent", agent_id, "offer_withdrawn", {"ticket_id": ticket.id}))
-        self.lines[ticket.queue_id].discard(ticket.id)
+            out.append(Notify("agent", agent_id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
+        self.routing.set_aside(ticket)
         grace = self.config.customer_grace
         out.append(
             SetTimer(
@@ -501,7 +491,7 @@ class Desk:
             assert ticket.session_id is not None
             out.append(CancelTimer(_join_timer(ticket.session_id)))
         elif ticket.state is T.QUEUED:
-            self._make_offerable(ticket)
+            self.routing.make_offerable(ticket)
             queue = self._queue(ticket.queue_id)
             waited_too_long = queue.max_wait is not None and (
                 ev.at >= ticket.line_since + queue.max_wait
@@ -527,9 +517,9 @@ class Desk:
                 # A callback needs no connection: the grace period ends, the place is kept.
                 out.append(CancelTimer(_grace_timer(ticket.id)))
                 if ticket.state is T.QUEUED:
-                    self._make_offerable(ticket)
+                    self.routing.make_offerable(ticket)
             out.append(SaveTicket(ticket.row()))
-        out.append(Notify("customer", ticket.id, "callback_confirmed", {"ticket_id": ticket.id}))
+        out.append(Notify("customer", ticket.id, E.CALLBACK_CONFIRMED, {"ticket_id": ticket.id}))
 
     def _on_max_wait(self, ev: MaxWaitReached, out: list[Effect]) -> None:
         ticket = self.tickets.get(ev.ticket_id)
@@ -554,7 +544,7 @@ class Desk:
                 Notify(
                     "customer",
                     ticket.id,
-                    "moved",
+                    E.MOVED,
                     {"queue_id": queue.overflow_to, "reason": "overflow"},
                 )
             )
@@ -566,7 +556,7 @@ class Desk:
             Notify(
                 "customer",
                 ticket.id,
-                "callback_suggested",
+                E.CALLBACK_SUGGESTED,
                 {"waited": round(at - ticket.queued_at)},
             )
         )
@@ -580,7 +570,7 @@ class Desk:
             agent_id = ticket.offer.agent_id
             self._withdraw_offer(ticket, "withdraw", at, out)
             out.append(CancelTimer(_offer_timer(ticket.id)))
-            out.append(Notify("agent", agent_id, "offer_withdrawn", {"ticket_id": ticket.id}))
+            out.append(Notify("agent", agent_id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
             ticket.offer = None
         ticket.state = new_state
         ticket.ended_at = at
@@ -592,7 +582,7 @@ class Desk:
         out.append(CancelTimer(_grace_timer(ticket.id)))
         out.append(CancelTimer(_max_wait_timer(ticket.id)))
         out.append(SaveTicket(ticket.row()))
-        out.append(Notify("customer", ticket_id, "closed", {"reason": reason}))
+        out.append(Notify("customer", ticket_id, E.CLOSED, {"reason": reason}))
 
     # ------------------------------------------------------------------ agents
 
@@ -691,12 +681,12 @@ class Desk:
             Notify(
                 "customer",
                 ticket.id,
-                "matched",
+                E.MATCHED,
                 {"session_id": session_id, "agent_name": agent.name, "callback": ticket.callback},
             )
         )
         out.append(
-            Notify("agent", agent.id, "session_started", self._session_info(session, ticket))
+            Notify("agent", agent.id, E.SESSION_STARTED, self._session_info(session, ticket))
         )
 
     def _on_declined(self, ev: OfferDeclined, out: list[Effect]) -> None:
@@ -734,7 +724,7 @@ class Desk:
         self._set_agent(agent, state, ev.at, out, reason=reason)
         out.append(
             Notify(
-                "agent", agent.id, "offer_missed", {"ticket_id": ticket.id, "missed": agent.missed}
+                "agent", agent.id, E.OFFER_MISSED, {"ticket_id": ticket.id, "missed": agent.missed}
             )
         )
 
@@ -771,15 +761,14 @@ class Desk:
         out.append(CancelTimer(_offer_timer(ticket.id)))
         out.append(SaveTicket(ticket.row()))
         if ticket.connected or ticket.callback:
-            self._make_offerable(ticket)
+            self.routing.make_offerable(ticket)
 
     def _skip(self, ticket: Ticket, agent_id: str, at: float, out: list[Effect]) -> None:
-        until = at + self.config.reoffer_after
-        ticket.skip[agent_id] = until
+        until = self.routing.skip(ticket, agent_id, at)
         out.append(SetTimer(f"rematch:{ticket.id}:{agent_id}", until, RematchDue(until)))
 
     def _on_rematch(self, ev: RematchDue, out: list[Effect]) -> None:
-        self._dirty_queues.update(self.config.queues)
+        self.routing.rematch_all()
 
     # ------------------------------------------------------------------ sessions
 
@@ -824,7 +813,7 @@ class Desk:
         if agent.session_id != session.id:
             return
         self._finish_wrap_up(agent, session, A.READY, ev.at, out, None, None)
-        out.append(Notify("agent", agent.id, "wrap_up_expired", {"session_id": session.id}))
+        out.append(Notify("agent", agent.id, E.WRAP_UP_EXPIRED, {"session_id": session.id}))
 
     def _finish_wrap_up(
         self,
@@ -859,7 +848,7 @@ class Desk:
             target = self._agent(ticket.offer.agent_id)
             self._withdraw_offer(ticket, "withdraw", at, out)
             out.append(CancelTimer(_offer_timer(ticket.id)))
-            out.append(Notify("agent", target.id, "offer_withdrawn", {"ticket_id": ticket.id}))
+            out.append(Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
             ticket.offer = None
         row = replace(session, ended_at=at, end_reason=reason)
         self.sessions[session_id] = row
@@ -879,11 +868,11 @@ class Desk:
         out.append(SaveSession(row))
         out.append(
             Notify(
-                "customer", ticket.id, "session_ended", {"session_id": call_id, "reason": reason}
+                "customer", ticket.id, E.SESSION_ENDED, {"session_id": call_id, "reason": reason}
             )
         )
         out.append(
-            Notify("agent", agent.id, "session_ended", {"session_id": session_id, "reason": reason})
+            Notify("agent", agent.id, E.SESSION_ENDED, {"session_id": session_id, "reason": reason})
         )
 
     def _arm_wrap_up(
@@ -948,17 +937,17 @@ class Desk:
         ticket.queue_id = queue_id  # keeps queued_at: not re-queued at the back
         ticket.line_since = at
         ticket.skip.clear()
-        self._enter_line(ticket)
+        self.routing.enter_line(ticket)
         self._arm_max_wait(ticket, at, out)
         out.append(StopMedia(call_id))
         out.append(SaveSession(row))
         out.append(SaveTicket(ticket.row()))
-        out.append(Notify("customer", ticket.id, "transferred", {"queue_id": queue_id}))
+        out.append(Notify("customer", ticket.id, E.TRANSFERRED, {"queue_id": queue_id}))
         out.append(
             Notify(
                 "agent",
                 agent.id,
-                "session_ended",
+                E.SESSION_ENDED,
                 {"session_id": session.id, "reason": "transferred"},
             )
         )
@@ -1010,17 +999,17 @@ class Desk:
         out.append(SaveSession(ended))
         out.append(SaveSession(new_session))
         out.append(
-            Notify("agent", agent.id, "session_started", self._session_info(new_session, ticket))
+            Notify("agent", agent.id, E.SESSION_STARTED, self._session_info(new_session, ticket))
         )
         out.append(
             Notify(
                 "agent",
                 old_agent.id,
-                "session_ended",
+                E.SESSION_ENDED,
                 {"session_id": old_session.id, "reason": "transferred"},
             )
         )
-        out.append(Notify("customer", ticket.id, "agent_changed", {"agent_name": agent.name}))
+        out.append(Notify("customer", ticket.id, E.AGENT_CHANGED, {"agent_name": agent.name}))
 
     def _transfer_failed(
         self, ticket: Ticket, session_id: str, reason: str, out: list[Effect]
@@ -1031,7 +1020,7 @@ class Desk:
                 Notify(
                     "agent",
                     session.agent_id,
-                    "transfer_failed",
+                    E.TRANSFER_FAILED,
                     {"ticket_id": ticket.id, "reason": reason},
                 )
             )
@@ -1069,13 +1058,13 @@ class Desk:
             self.tickets[ticket.id] = ticket
             if ticket.device_id is not None:
                 self._devices[ticket.device_id] = ticket.id  # still one open ticket per device
-            self._enter_line(ticket)
+            self.routing.enter_line(ticket)
             # The wait limit counts from when the ticket entered its queue, not from the restart.
             self._arm_max_wait(ticket, ev.at, out, since=ticket.line_since)
             if not ticket.callback:
                 # Waiting customers lost their connection with the old process: grace to return.
                 grace = ev.at + self.config.customer_grace
-                self.lines[queue_id].discard(ticket.id)
+                self.routing.set_aside(ticket)
                 ticket.connected = False
                 out.append(
                     SetTimer(_grace_timer(ticket.id), grace, CustomerGraceExpired(ticket.id, grace))
@@ -1090,7 +1079,7 @@ class Desk:
         for queue_id in self.config.queues:
             staffed = self.staffed(queue_id)
             stats = self.stats[queue_id]
-            for index, ticket_id in enumerate(self._ordered(queue_id)):
+            for index, ticket_id in enumerate(self.routing.ordered(queue_id)):
                 position = index + 1
                 shown = (position, stats.position_wait(position, staffed))
                 if self._shown.get(ticket_id) != shown:
@@ -1099,7 +1088,7 @@ class Desk:
                         Notify(
                             "customer",
                             ticket_id,
-                            "queue",
+                            E.QUEUE,
                             {
                                 "position": position,
                                 "estimated_wait": shown[1],
@@ -1111,36 +1100,15 @@ class Desk:
         for agent in self.agents.values():
             if agent.state is A.OFFLINE:
                 continue
-            waiting = sum(len(self.waiting[q]) for q in agent.profile.queues if q in self.waiting)
+            waiting = sum(self.routing.in_line(q) for q in agent.profile.queues)
             if self._shown_agents.get(agent.id) != waiting:
                 self._shown_agents[agent.id] = waiting
-                out.append(Notify("agent", agent.id, "waiting", {"waiting": waiting}))
+                out.append(Notify("agent", agent.id, E.WAITING, {"waiting": waiting}))
 
-    def _ordered(self, queue_id: str) -> list[str]:
-        members = self.waiting[queue_id]
-        return sorted(members, key=members.__getitem__)
-
-    # ------------------------------------------------------------------ lines and pools
-
-    def _line_key(self, ticket: Ticket) -> Key:
-        aging = self._queue(ticket.queue_id).priority_aging / 60.0
-        return (-(ticket.priority - aging * ticket.queued_at), ticket.queued_at, ticket.seq)
-
-    def _enter_line(self, ticket: Ticket) -> None:
-        key = self._line_key(ticket)
-        self.waiting[ticket.queue_id][ticket.id] = key
-        if ticket.state is T.QUEUED and (ticket.connected or ticket.callback):
-            self.lines[ticket.queue_id].push(ticket.id, key)
-            self._dirty_queues.add(ticket.queue_id)
-
-    def _make_offerable(self, ticket: Ticket) -> None:
-        key = self.waiting[ticket.queue_id][ticket.id]
-        self.lines[ticket.queue_id].push(ticket.id, key)
-        self._dirty_queues.add(ticket.queue_id)
+    # ------------------------------------------------------------------ lines
 
     def _leave_line(self, ticket: Ticket) -> None:
-        self.lines[ticket.queue_id].discard(ticket.id)
-        self.waiting[ticket.queue_id].pop(ticket.id, None)
+        self.routing.leave_line(ticket)
         self._shown.pop(ticket.id, None)
 
     def _move(self, ticket: Ticket, queue_id: str, at: float) -> None:
@@ -1148,7 +1116,7 @@ class Desk:
         ticket.queue_id = queue_id
         ticket.line_since = at
         ticket.skip.clear()
-        self._enter_line(ticket)
+        self.routing.enter_line(ticket)
 
     def _handled(self, ticket: Ticket, seconds: float) -> None:
         """A contact in the ticket's queue is done: its handle time feeds the wait estimates."""
@@ -1168,76 +1136,7 @@ class Desk:
                 )
             )
 
-    def _pool_key(self, agent: Agent, queue_id: str, at: float) -> Key:
-        strategy = self._queue(queue_id).strategy
-        if strategy == "least_occupied":
-            occupancy = agent.busy_seconds / max(1.0, at - agent.signed_in_at)
-            return (occupancy, agent.idle_since, agent.seq)
-        if strategy == "round_robin":
-            return (agent.last_offer_at, agent.seq)
-        if strategy == "best_skill":
-            return (-self.config.skill_score(agent.profile, queue_id), agent.idle_since, agent.seq)
-        return (agent.idle_since, agent.seq)
-
-    def _enter_pools(self, agent: Agent, at: float) -> None:
-        self._seq += 1
-        agent.seq = self._seq
-        for queue_id in agent.profile.queues:
-            if queue_id in self.pools and self.config.eligible(agent.profile, queue_id):
-                self.pools[queue_id].push(agent.id, self._pool_key(agent, queue_id, at))
-
-    def _leave_pools(self, agent: Agent) -> None:
-        for queue_id in agent.profile.queues:
-            if queue_id in self.pools:
-                self.pools[queue_id].discard(agent.id)
-
-    # ------------------------------------------------------------------ matching
-
-    def _match(self, at: float, out: list[Effect]) -> None:
-        if self.draining:
-            return  # a session started now would be cut off by the shutdown at once
-        for agent_id in self._dirty_agents:
-            agent = self.agents.get(agent_id)
-            if agent is not None and agent.state is A.READY:
-                ticket = self._best_ticket_for(agent, at)
-                if ticket is not None:
-                    self._offer(ticket, agent, at, out)
-        # In configuration order, not set order: a set of strings iterates in an order that
-        # changes with the process's hash seed, and the same events must give the same offers.
-        for queue_id in [q for q in self.config.queues if q in self._dirty_queues]:
-            line, pool = self.lines[queue_id], self.pools[queue_id]
-            while line and pool:
-                ticket_id = line.first(accept=lambda t: self._has_agent_for(t, at))
-                if ticket_id is None:
-                    break
-                ticket = self.tickets[ticket_id]
-                agent_id = pool.first(accept=lambda a, t=ticket: not _skipped(t, a, at))
-                self._offer(ticket, self.agents[agent_id], at, out)
-
-    def _has_agent_for(self, ticket_id: str, at: float) -> bool:
-        ticket = self.tickets[ticket_id]
-        pool = self.pools[ticket.queue_id]
-        if not ticket.skip:
-            return bool(pool)
-        return pool.first(accept=lambda a: not _skipped(ticket, a, at)) is not None
-
-    def _best_ticket_for(self, agent: Agent, at: float) -> Ticket | None:
-        best: Ticket | None = None
-        best_rank: tuple[float, float, int] | None = None
-        for queue_id in agent.profile.queues:
-            line = self.lines.get(queue_id)
-            if not line or not self.config.eligible(agent.profile, queue_id):
-                continue
-            ticket_id = line.first(accept=lambda t: not _skipped(self.tickets[t], agent.id, at))
-            if ticket_id is None:
-                continue
-            ticket = self.tickets[ticket_id]
-            aging = self._queue(queue_id).priority_aging / 60.0
-            score = ticket.priority + aging * (at - ticket.queued_at)
-            rank = (-score, ticket.queued_at, ticket.seq)
-            if best_rank is None or rank < best_rank:
-                best, best_rank = ticket, rank
-        return best
+    # ------------------------------------------------------------------ offers made
 
     def _offer(
         self,
@@ -1250,84 +1149,19 @@ class Desk:
         agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "offer")
         if transfer_from is None:
             ticket.state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "offer")
-            self.lines[ticket.queue_id].discard(ticket.id)
-        self._offer_seq += 1
-        ring = self._queue(ticket.queue_id).ring_timeout
-        expires = at + ring
-        ticket.offer = Offer(agent.id, self._offer_seq, expires, transfer_from)
+            self.routing.set_aside(ticket)
+        offer = ticket.offer = self.routing.new_offer(ticket, agent, at, transfer_from)
         agent.ticket_id = ticket.id
-        agent.last_offer_at = at
         self._set_agent(agent, agent_state, at, out)
         out.append(SaveTicket(ticket.row()))
         out.append(
             SetTimer(
                 _offer_timer(ticket.id),
-                expires,
-                OfferTimedOut(agent.id, ticket.id, self._offer_seq, at=expires),
+                offer.expires_at,
+                OfferTimedOut(agent.id, ticket.id, offer.offer_id, at=offer.expires_at),
             )
         )
-        out.append(Notify("agent", agent.id, "offer", self._offer_info(ticket, at)))
-
-    def _offer_info(self, ticket: Ticket, at: float) -> dict[str, object]:
-        assert ticket.offer is not None
-        return {
-            "ticket_id": ticket.id,
-            "topic": ticket.topic,
-            "description": ticket.description,
-            "queue_id": ticket.queue_id,
-            "priority": ticket.priority,
-            "callback": ticket.callback,
-            "transfer": ticket.offer.transfer_from is not None,
-            "waited": round(at - ticket.queued_at, 1),
-            "ring_timeout": round(max(0.0, ticket.offer.expires_at - at), 1),
-        }
-
-    # TEMPORARY (replaced by the desk restructure's queries)
-    def ticket_connected(self, ticket_id: str) -> bool:
-        ticket = self.tickets.get(ticket_id)
-        return ticket is not None and ticket.connected
-
-    def agent_session(self, agent_id: str) -> str | None:
-        agent = self.agents.get(agent_id)
-        return None if agent is None else agent.session_id
-
-    def customer_view(self, ticket_id: str, at: float) -> dict[str, Any]:
-        state = self.ticket_state(ticket_id)
-        if state is None or state in TERMINAL_TICKET_STATES:
-            return {"state": state.value if state else "closed"}
-        ticket = self.tickets[ticket_id]
-        position, estimate = self.standing(ticket_id)
-        return {
-            "state": state.value,
-            "session_id": ticket.call_id if state is TicketState.LIVE else None,
-            "position": position,
-            "estimated_wait": estimate,
-            "agents_available": self.staffed(ticket.queue_id),
-            "queue_id": ticket.queue_id,
-            "callback": ticket.callback,
-        }
-
-    def agent_view(self, agent_id: str, at: float) -> dict[str, Any] | None:
-        """What an agent's console needs to show after (re)connecting."""
-        agent = self.agents.get(agent_id)
-        if agent is None:
-            return None
-        offer = session = None
-        if agent.state is A.OFFERED and agent.ticket_id:
-            offer = self._offer_info(self.tickets[agent.ticket_id], at)
-        if agent.session_id is not None and agent.session_id in self.sessions:
-            row = self.sessions[agent.session_id]
-            ticket = self.tickets.get(row.ticket_id) or self.closed[row.ticket_id]
-            session = self._session_info(row, ticket)
-        return {
-            "name": agent.name,
-            "state": agent.state.value,
-            "reason": agent.away_reason,
-            "session_id": agent.session_id,
-            "session": session,
-            "offer": offer,
-            "waiting": sum(len(self.waiting.get(q, ())) for q in agent.profile.queues),
-        }
+        out.append(Notify("agent", agent.id, E.OFFER, offer_info(ticket, at)))
 
     # ------------------------------------------------------------------ helpers
 
@@ -1344,11 +1178,10 @@ class Desk:
         agent.state_since = at
         agent.away_reason = reason if state is A.AWAY else None
         if was is A.READY and state is not A.READY:
-            self._leave_pools(agent)
+            self.routing.leave_pools(agent)
         if state is A.READY and was is not A.READY:
             agent.idle_since = at
-            self._enter_pools(agent, at)
-            self._dirty_agents.append(agent.id)
+            self.routing.enter_pools(agent, at)
         if state is A.OFFLINE:
             self._shown_agents.pop(agent.id, None)
         data: dict[str, object] = {"state": state.value}
@@ -1356,7 +1189,7 @@ class Desk:
             data["reason"] = agent.away_reason
         out.append(SaveAgentState(agent.id, state.value, agent.away_reason, at))
         if state is not A.OFFLINE:
-            out.append(Notify("agent", agent.id, "agent_state", data))
+            out.append(Notify("agent", agent.id, E.AGENT_STATE, data))
 
     def _ticket(self, ticket_id: str) -> Ticket:
         ticket = self.tickets.get(ticket_id) or self.closed.get(ticket_id)
@@ -1413,24 +1246,6 @@ class Desk:
         AnnounceDue: _on_announce,
         ConfigChanged: _on_config,
     }
-
-
-class QueueFull(Refused):
-    code = "queue_full"
-
-
-class QueueClosed(Refused):
-    code = "closed"
-
-
-class ActiveTicket(DeskError):
-    status = 409
-    code = "active_ticket"
-
-
-def _skipped(ticket: Ticket, agent_id: str, at: float) -> bool:
-    until = ticket.skip.get(agent_id)
-    return until is not None and until > at
 
 
 def _offer_timer(ticket_id: str) -> str:

@@ -4,7 +4,11 @@
     ├── IllegalTransition     the event is not allowed in the subject's current state (409)
     ├── UnknownSubject        the ticket, agent or session does not exist (404)
     ├── NotAllowed            the caller is not the party the event needs (403)
+    ├── ActiveTicket          this device already has an open ticket (409)
+    ├── UnknownTopic          a tap names a topic no route is configured for (422)
     └── Refused               the desk is not taking this kind of work now (503)
+        ├── QueueClosed       the topic's queue is outside its opening hours
+        └── QueueFull         the topic's queue holds its maximum of waiting customers
 
 Every one of them is the remote side's fault: the desk raised before changing anything, so
 the shell can turn it into an ack error and carry on.
@@ -43,6 +47,26 @@ class NotAllowed(DeskError):
     code = "forbidden"
 
 
+class ActiveTicket(DeskError):
+    status = 409
+    code = "active_ticket"
+
+
+class UnknownTopic(DeskError):
+    # The REST API has answered an unknown topic as a bad field of the tap ("invalid", with
+    # the field first in the message) since before the desk decided it; clients rely on that.
+    status = 422
+    code = "invalid"
+
+
 class Refused(DeskError):
     status = 503
     code = "unavailable"
+
+
+class QueueClosed(Refused):
+    code = "closed"
+
+
+class QueueFull(Refused):
+    code = "queue_full"

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from videoassist.desk.wire import ServerEvent
+
 if TYPE_CHECKING:
     from videoassist.desk.config import DeskConfig
 
@@ -264,7 +266,7 @@ class Notify:
 
     to: Party
     target_id: str
-    event: str
+    event: ServerEvent
     data: Mapping[str, object]
 
 

@@ -201,7 +201,7 @@ class CustomerNamespace(_Base):
         await self.save_session(sid, {"ticket_id": ticket_id})
         await self.enter_room(sid, customer_room(ticket_id))
         await self._take_over(ticket_id, sid)
-        if not self.service.desk.ticket_connected(ticket_id):
+        if self.service.desk.customer_away(ticket_id):
             try:
                 await self.service.submit(CustomerReturned(ticket_id, self.service.now()))
             except DeskError as exc:
@@ -216,8 +216,6 @@ class CustomerNamespace(_Base):
         who = await self.get_session(sid)
         ticket_id = who.get("ticket_id")
         if not ticket_id or not self._release(ticket_id, sid):
-            return
-        if self.service.desk.draining:  # TEMPORARY: moves into the desk
             return
         state = self.service.desk.ticket_state(ticket_id)
         if state in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from videoassist import annotations
+from videoassist import annotations as model
 from videoassist.call_room import MAX_CHAT_CHARS, TARGET_PATTERN
 from videoassist.desk.events import DISPOSITIONS
 from videoassist.media.limits import MAX_SDP_BYTES
@@ -51,7 +51,7 @@ class ChatIn(Payload):
 
 
 Target = Field(default="live", max_length=32, pattern=TARGET_PATTERN)
-MarkId = Field(pattern=annotations.ID_PATTERN)
+MarkId = Field(pattern=model.ID_PATTERN)
 
 
 class AnnotateIn(Payload):
@@ -64,7 +64,7 @@ class PenPointsWire(Payload):
     session_id: str = Id
     target: str = Target
     id: str = MarkId
-    points: list[Any] = Field(min_length=1, max_length=annotations.MAX_PEN_POINTS)
+    points: list[Any] = Field(min_length=1, max_length=model.MAX_PEN_POINTS)
 
 
 class AnnotationRef(Payload):

@@ -312,7 +312,7 @@ async def put_queue(request: web.Request, member: Staff) -> web.Response:
         position = (
             old["position"] if old else 1 + max((r["position"] for r in rows["queues"]), default=-1)
         )
-        new = {
+        new: dict[str, Any] = {
             "id": queue_id,
             "name": body.name,
             "position": position,
@@ -368,7 +368,7 @@ async def _uses_of_queue(request: web.Request, rows: Rows, queue_id: str) -> dic
     desk = request.app[SERVICE].desk
     usernames = {u["id"]: u["username"] for u in await request.app[RECORDS].list_users()}
     return {
-        "customers": sum(1 for t in desk.tickets.values() if t.queue_id == queue_id),
+        "customers": desk.customers_in(queue_id),
         "topics": [r["topic"] for r in rows["topics"] if r["queue_id"] == queue_id],
         "agents": [
             usernames.get(r["user_id"], agent_id_of(r["user_id"]))

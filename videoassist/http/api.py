@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import SESSION_COOKIE
-from videoassist.desk import DeskError
+from videoassist.desk import DeskError, QueueFull
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
     LOGIN_THROTTLE,
@@ -68,9 +68,6 @@ async def create_ticket(request: web.Request) -> web.Response:
     if wait:
         return _too_many(wait, "too many help requests")
     service = request.app[SERVICE]
-    if tap.topic and tap.topic not in service.desk.config.topics:
-        topics = ", ".join(sorted(service.desk.config.topics)) or "none configured"
-        return json_error(422, "invalid", f"topic: unknown topic (known: {topics})")
     ticket_id = secrets.token_hex(12)
     identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
     try:
@@ -87,8 +84,8 @@ async def create_ticket(request: web.Request) -> web.Response:
             )
         )
     except DeskError as exc:
-        body = {"error": {"code": exc.code, "message": exc.message}}
-        if exc.code == "queue_full":
+        body: dict[str, dict[str, object]] = {"error": {"code": exc.code, "message": exc.message}}
+        if isinstance(exc, QueueFull):
             body["error"]["callback_available"] = True
         return web.json_response(body, status=exc.status)
     except ServiceClosed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 PAGES = {"/": "customer/index.html", "/agent": "agent/index.html", "/admin": "admin/index.html"}
 STATIC_DIRS = ("shared", "customer", "agent", "admin")
@@ -23,7 +24,7 @@ def add_pages(app: web.Application, web_dir: Path) -> None:
         app.router.add_static(f"/vendor/{name}/", target)
 
 
-def _page(file: Path) -> web.Handler:
+def _page(file: Path) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(file, headers={"Cache-Control": "no-cache"})
 

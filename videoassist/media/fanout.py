@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from typing import cast
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
@@ -68,7 +69,8 @@ class Fanout:
     async def _pump(self) -> None:
         try:
             while True:
-                frame = await self._track.recv()
+                # Remote tracks yield decoded frames on this path (never packets).
+                frame = cast(Frame, await self._track.recv())
                 self.frames += 1
                 self.latest = frame
                 for sub in self._subscriptions:

@@ -200,7 +200,7 @@ class _Mask:
         if grow > 0:
             r = max(1, round(grow * k))
             disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-            self.data = cv2.dilate(self.data, disc)
+            self.data = np.asarray(cv2.dilate(self.data, disc), dtype=np.uint8)
 
     def coverage(self) -> np.ndarray:
         small = cv2.resize(self.data, (self.w, self.h), interpolation=cv2.INTER_AREA)

@@ -401,10 +401,9 @@ class Records:
             return dict(row._mapping) if row else None
 
     async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(table).values(**values)
         updates = {k: stmt.excluded[k] for k in values if k != key}
         async with self.engine.begin() as conn:
