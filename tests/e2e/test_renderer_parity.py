@@ -254,32 +254,29 @@ class TestInputHelpers:
         self, harness: Harness, browser: Browser
     ) -> None:
         page = await open_test_page(browser, harness)
-        result = await page.evaluate(
-            """async () => {
-                const chunks = [];
-                const b = new window.annotations.StrokeBatcher((c) => chunks.push(c), {
-                    intervalMs: 50,
-                });
-                const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-                const start = performance.now();
-                b.begin([0.1, 0.1]);
-                // 200 pointer moves, a few ms apart, along two straight lines with a corner.
-                for (let i = 1; i <= 200; i++) {
-                    const t = i / 100;
-                    const p = t <= 1 ? [0.1 + 0.4 * t, 0.1] : [0.5, 0.1 + 0.4 * (t - 1)];
-                    b.add(p.map((v) => Math.round(v * 10000) / 10000));
-                    await sleep(2);
-                }
-                b.end();
-                return { chunks, elapsed: performance.now() - start };
+        # The page's clock is driven from here, so how many chunks go out depends on the
+        # batcher alone, not on how busy the machine is.
+        await page.clock.install()
+        await page.evaluate(
+            """() => {
+                window.chunks = [];
+                window.batcher = new window.annotations.StrokeBatcher(
+                    (c) => window.chunks.push(c), { intervalMs: 50 });
+                window.batcher.begin([0.1, 0.1]);
             }"""
         )
-        chunks, elapsed = result["chunks"], result["elapsed"]
+        # 200 pointer moves, 2 ms apart (400 ms in all), along two straight lines with a corner.
+        for i in range(1, 201):
+            t = i / 100
+            point = [0.1 + 0.4 * t, 0.1] if t <= 1 else [0.5, 0.1 + 0.4 * (t - 1)]
+            await page.evaluate("(p) => window.batcher.add(p)", [round(v, 4) for v in point])
+            await page.clock.run_for(2)
+        chunks = await page.evaluate("() => { window.batcher.end(); return window.chunks; }")
         assert chunks[0] == {"stroke": 1, "points": [[0.1, 0.1]], "first": True, "last": False}
         assert chunks[-1]["last"] is True
         assert all(c["stroke"] == 1 for c in chunks)
-        # The first point, then at most one chunk per 50 ms, then the end.
-        assert 2 <= len(chunks) <= elapsed / 50 + 3, (len(chunks), elapsed)
+        # The first point, then one chunk per 50 ms of moving (400 ms), then the end.
+        assert 400 / 50 - 1 <= len(chunks) <= 400 / 50 + 3, len(chunks)
         points = [p for c in chunks for p in c["points"]]
         # Each chunk of a straight run collapses to its end point: the moves never all go out.
         assert len(points) <= len(chunks) + 2, points

@@ -4,12 +4,9 @@ database, and the same events must give the same effects in every process."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.probe import run_python
+
 IO_MODULES = ("asyncio", "aiohttp", "socketio", "engineio", "redis", "sqlalchemy", "aiortc", "av")
 
 PROBE = f"""
@@ -22,11 +19,7 @@ print(json.dumps(sorted(roots & set({list(IO_MODULES)!r}))))
 
 def test_importing_the_desk_loads_no_io_library() -> None:
     # A fresh interpreter: this one already has pytest's (and its plugins') imports loaded.
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    offenders = json.loads(result.stdout)
+    offenders = json.loads(run_python(PROBE))
     assert offenders == [], (
         f"importing videoassist.desk loaded {', '.join(offenders)}; the desk must stay sans-IO "
         "(move the import into a shell: service, gateway, media or store)"
@@ -58,15 +51,5 @@ print(offers(desk.handle(RematchDue(60.0))))
 def test_the_same_events_give_the_same_effects_whatever_the_hash_seed() -> None:
     outputs = set()
     for seed in ("0", "1", "2", "3", "4", "5"):
-        result = subprocess.run(
-            [sys.executable, "-c", SCENARIO],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            cwd=REPO,
-        )
-        assert result.returncode == 0, result.stderr
-        outputs.add(result.stdout)
+        outputs.add(run_python(SCENARIO, PYTHONHASHSEED=seed))
     assert len(outputs) == 1, f"the effects depend on the hash seed: {sorted(outputs)}"

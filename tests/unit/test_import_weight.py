@@ -6,14 +6,12 @@ Each probe runs in a fresh interpreter, since this test process has long since i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.probe import ROOT, run_python
+
 HEAVY = ["cv2", "numpy"]
 
 
@@ -24,20 +22,7 @@ def loaded_after_import(module: str) -> tuple[str, list[str]]:
         f"m = importlib.import_module({module!r}); "
         f"print(json.dumps([m.__file__, sorted(set({HEAVY!r}) & set(sys.modules))]))"
     )
-    # PYTHONPATH first, so the probe imports this checkout even where another one is installed.
-    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=env,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    where, heavy = json.loads(result.stdout)
+    where, heavy = json.loads(run_python(probe))
     return where, heavy
 
 

@@ -32,6 +32,7 @@ from videoassist.desk.events import (
     CustomerCancelled,
     CustomerLeft,
     CustomerReturned,
+    Event,
     HungUp,
     OfferAccepted,
     OfferDeclined,
@@ -143,6 +144,18 @@ class _Base(socketio.AsyncNamespace):
         for sid in list(self._sids.values()):
             await self.disconnect(sid)
 
+    async def _admit(self, party_id: str, sid: str, event: Event) -> None:
+        """Tell the desk that a connection has come back (or signed in); if the desk refuses,
+        the connection is refused with the desk's code and this party's slot is given up."""
+        try:
+            await self.service.submit(event)
+        except DeskError as exc:
+            self._release(party_id, sid)
+            raise refuse(exc.code, exc.message) from None
+        except ServiceClosed as exc:
+            self._release(party_id, sid)
+            raise refuse("unavailable", str(exc)) from None
+
     def _release(self, party_id: str, sid: str) -> bool:
         if self._sids.get(party_id) == sid:
             del self._sids[party_id]
@@ -202,14 +215,7 @@ class CustomerNamespace(_Base):
         await self.enter_room(sid, customer_room(ticket_id))
         await self._take_over(ticket_id, sid)
         if self.service.desk.customer_away(ticket_id):
-            try:
-                await self.service.submit(CustomerReturned(ticket_id, self.service.now()))
-            except DeskError as exc:
-                self._release(ticket_id, sid)
-                raise refuse(exc.code, exc.message) from None
-            except ServiceClosed as exc:
-                self._release(ticket_id, sid)
-                raise refuse("unavailable", str(exc)) from None
+            await self._admit(ticket_id, sid, CustomerReturned(ticket_id, self.service.now()))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
@@ -298,16 +304,8 @@ class AgentNamespace(_Base):
         await self.enter_room(sid, agent_room(agent_id))
         await self._take_over(agent_id, sid)
         if self.service.desk.agent_state(agent_id) is AgentState.OFFLINE:
-            try:
-                await self.service.submit(
-                    AgentSignedIn(agent_id, member.display_name, self.service.now())
-                )
-            except DeskError as exc:
-                self._release(agent_id, sid)
-                raise refuse(exc.code, exc.message) from None
-            except ServiceClosed as exc:
-                self._release(agent_id, sid)
-                raise refuse("unavailable", str(exc)) from None
+            signed_in = AgentSignedIn(agent_id, member.display_name, self.service.now())
+            await self._admit(agent_id, sid, signed_in)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
