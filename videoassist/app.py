@@ -169,8 +169,10 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         )
 
     namespaces = (
-        CustomerNamespace(service, hub, rooms, app[TOKENS], per_connection(), ice_servers_for),
-        AgentNamespace(service, hub, rooms, app[STAFF], per_connection()),
+        CustomerNamespace(
+            service, hub, rooms, delivery, app[TOKENS], per_connection(), ice_servers_for
+        ),
+        AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection()),
     )
     for namespace in namespaces:
         app[SIO].register_namespace(namespace)

@@ -6,7 +6,9 @@ namespaces. An audience is addressed by who it is, never by a room string:
 * ``to_customer(ticket_id, ...)``: every connection of that ticket on ``/customer``;
 * ``to_agent(agent_id, ...)``: the agent's console on ``/agent``;
 * ``to_call(parties, ...)``: both sides of a call (the customer first, then the agent);
-* ``to_supervisors(...)``: every supervisor watching the floor (no such audience connects yet).
+* ``to_supervisors(...)``: every supervisor watching the floor (no such audience connects yet);
+* ``to_connection(audience, sid, ...)``: one connection, for what concerns that connection
+  alone (it has been replaced by a newer one).
 
 ``SocketDelivery`` is the adapter on python-socketio. Its rooms are node-local; in a cluster the
 server's client manager (socket.io's Redis manager) carries the same emits to every node, and
@@ -53,6 +55,9 @@ class Delivery(Protocol):
     async def to_agent(self, agent_id: str, event: ServerEvent, data: Data) -> None: ...
     async def to_call(self, parties: Parties, event: ServerEvent, data: Data) -> None: ...
     async def to_supervisors(self, event: ServerEvent, data: Data) -> None: ...
+    async def to_connection(
+        self, audience: Party, sid: str, event: ServerEvent, data: Data
+    ) -> None: ...
 
 
 class SocketDelivery:
@@ -71,6 +76,12 @@ class SocketDelivery:
 
     async def to_supervisors(self, event: ServerEvent, data: Data) -> None:
         await self._sio.emit(event, dict(data), room=SUPERVISOR_ROOM, namespace=SUPERVISORS)
+
+    async def to_connection(
+        self, audience: Party, sid: str, event: ServerEvent, data: Data
+    ) -> None:
+        namespace = CUSTOMERS if audience == "customer" else AGENTS
+        await self._sio.emit(event, dict(data), to=sid, namespace=namespace)
 
 
 class DeskNotifier:

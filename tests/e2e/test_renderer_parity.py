@@ -256,7 +256,8 @@ class TestInputHelpers:
         page = await open_test_page(browser, harness)
         # The page's clock is driven from here, so how many chunks go out depends on the
         # batcher alone, not on how busy the machine is.
-        await page.clock.install()
+        await page.clock.install(time=0)
+        await page.clock.pause_at(1000)  # time moves only when the test runs it
         await page.evaluate(
             """() => {
                 window.chunks = [];

@@ -304,6 +304,11 @@ class TestTrackerSet:
                 if key >= 3:
                     trackers.remove(key - 3)
                 time.sleep(0.003)
+            # However the threads were scheduled, the worker has tracked more than once before
+            # it stops (a condition, not a longer sleep).
+            deadline = time.monotonic() + 30
+            while len(seen) < 2 and not errors and time.monotonic() < deadline:
+                time.sleep(0.01)
         finally:
             stop.set()
             thread.join(timeout=30)

@@ -31,6 +31,8 @@ class ServerEvent(StrEnum):
     SESSION_STARTED = "session_started"
     TRANSFER_FAILED = "transfer_failed"
     WRAP_UP_EXPIRED = "wrap_up_expired"
+    # To one connection of either namespace, from the gateway: a newer one took its place.
+    REPLACED = "replaced"
     # In a call, sent by the shells (gateway, HTTP, sticky tracking) rather than the desk.
     PHOTO = "photo"
     CHAT = "chat"

@@ -21,8 +21,8 @@ from socketio.exceptions import ConnectionRefusedError as Unwelcome
 
 from videoassist.auth import AGENT_ROLES, SESSION_COOKIE, StaffAuth, TicketTokens
 from videoassist.call_room import CallRooms
-from videoassist.delivery import AGENTS, CUSTOMERS, agent_room, customer_room
-from videoassist.desk import AgentState, DeskError, TicketState
+from videoassist.delivery import AGENTS, CUSTOMERS, Delivery, agent_room, customer_room
+from videoassist.desk import AgentState, DeskError, ServerEvent, TicketState
 from videoassist.desk.events import (
     AgentAway,
     AgentReady,
@@ -107,12 +107,14 @@ class _Base(socketio.AsyncNamespace):
         service: Service,
         media: Signaling,
         rooms: CallRooms,
+        delivery: Delivery,
         limiter: RateLimiter,
     ) -> None:
         super().__init__(namespace)
         self.service = service
         self.media = media
         self.rooms = rooms
+        self.delivery = delivery
         self.limiter = limiter  # per connection (sid)
         self._sids: dict[str, str] = {}  # party id -> its current connection
 
@@ -129,10 +131,12 @@ class _Base(socketio.AsyncNamespace):
         return self._live_call(party_id, session_id)[1]
 
     async def _take_over(self, party_id: str, sid: str) -> None:
-        """One connection per ticket or agent: a new one replaces the old quietly."""
+        """One connection per ticket or agent: a new one replaces the old, which is told why
+        before it is disconnected (so that its page does not take the place back)."""
         old = self._sids.get(party_id)
         self._sids[party_id] = sid
         if old is not None and old != sid:
+            await self.delivery.to_connection(self.party, old, ServerEvent.REPLACED, {})
             await self.disconnect(old)
 
     async def kick(self, party_id: str) -> None:
@@ -195,11 +199,12 @@ class CustomerNamespace(_Base):
         service: Service,
         media: Signaling,
         rooms: CallRooms,
+        delivery: Delivery,
         tokens: TicketTokens,
         limiter: RateLimiter,
         ice_servers_for: Callable[[str], list[dict[str, Any]]],
     ) -> None:
-        super().__init__(CUSTOMERS, service, media, rooms, limiter)
+        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter)
         self.ice_servers_for = ice_servers_for
         self.tokens = tokens
 
@@ -287,10 +292,11 @@ class AgentNamespace(_Base):
         service: Service,
         media: Signaling,
         rooms: CallRooms,
+        delivery: Delivery,
         staff: StaffAuth,
         limiter: RateLimiter,
     ) -> None:
-        super().__init__(AGENTS, service, media, rooms, limiter)
+        super().__init__(AGENTS, service, media, rooms, delivery, limiter)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

@@ -79,6 +79,25 @@ function setState(data) {
   }
 }
 
+// Trainers and admins have pages of their own; this console would only look live to them.
+function notForThisRole() {
+  show("me", false);
+  panel("idle");
+  const text = $("idle-text");
+  text.textContent = "This console is for agents and supervisors, so it has no calls for you. ";
+  if (state.me && state.me.role === "admin") {
+    const link = document.createElement("a");
+    link.href = "/admin";
+    link.textContent = "Go to the admin page";
+    text.append(link, ".");
+  }
+  const out = document.createElement("button");
+  out.type = "button";
+  out.textContent = "Log out";
+  out.addEventListener("click", logout);
+  text.append(" ", out);
+}
+
 async function boot() {
   const res = await fetch("/api/me");
   if (res.status === 401) {
@@ -125,16 +144,27 @@ function start() {
     }
   });
   socket.on("connect_error", (err) => {
-    if (err.data && err.data.code === "login_required") {
+    const code = err.data && err.data.code;
+    if (code === "login_required") {
       socket.disconnect();
       show("me", false);
       panel("login");
       return;
     }
+    if (code === "wrong_role") {
+      socket.disconnect();
+      notForThisRole();
+      return;
+    }
     message(`Cannot reach the server: ${err.message}`, true);
   });
+  // Another tab or window took the console over: say so, and do not take it back.
+  socket.on("replaced", () => {
+    state.replaced = true;
+    message("The console is open in another tab or window, so this one has stopped. Close it, or reload it to use the console here.", true);
+  });
   socket.on("disconnect", (reason) => {
-    if (reason === "io client disconnect") return;
+    if (reason === "io client disconnect" || state.replaced) return;
     message("Disconnected from the server. Reconnecting…", true);
     // socket.io does not retry when the server closed the connection (restart, other tab).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);

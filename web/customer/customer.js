@@ -119,6 +119,7 @@ function forget() {
 
 function connect(token) {
   state.finished = false;
+  state.replaced = false;
   const socket = openSocket("/customer", { token });
   state.socket = socket;
   socket.on("connect", async () => {
@@ -148,8 +149,13 @@ function connect(token) {
     }
     message(`We could not reach the help service: ${err.message}`, true);
   });
+  // The same ticket was opened in another tab or window, which has it now.
+  socket.on("replaced", () => {
+    state.replaced = true;
+    message("Your request is open in another tab or window; continue there, or reload this page to continue here.", true);
+  });
   socket.on("disconnect", (reason) => {
-    if (state.finished) return;
+    if (state.finished || state.replaced) return;
     message("Connection lost. Trying to reconnect; you keep your place in line…", true);
     // socket.io does not retry when the server closed the connection (e.g. a restart).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
@@ -368,10 +374,13 @@ async function hangup() {
 }
 
 async function cancel() {
+  const socket = state.socket;
   try {
-    await call(state.socket, "cancel");
+    await call(socket, "cancel");
   } catch (err) {
-    message(err.message, true);
+    // Leaving closes the ticket; the page closes its socket on "closed" before the
+    // acknowledgement can come back. That is the success the customer asked for, not an error.
+    if (state.socket === socket && !state.finished) message(err.message, true);
   }
 }
 

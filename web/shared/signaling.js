@@ -93,10 +93,21 @@ export function stopStream(stream) {
 }
 
 // The page's alert box: a message (an error when isError), or hidden when text is empty.
+// How long a notice (not an error) stays up: long enough to read twice, short enough not to
+// be taken for the current state of things later on.
+export const NOTICE_MS = 10000;
+
+// A notice clears itself after NOTICE_MS; an error stays until the next message replaces it.
 export function showMessage(box, text, isError = false) {
+  clearTimeout(box.clearTimer);
   box.textContent = text || "";
   box.classList.toggle("error", isError);
   box.hidden = !text;
+  if (text && !isError) {
+    box.clearTimer = setTimeout(() => {
+      if (box.textContent === text) showMessage(box, "");
+    }, NOTICE_MS);
+  }
 }
 
 export function show(id, visible) {
