@@ -121,6 +121,7 @@ class CallRoom:
     frozen: str | None = None  # id of the still both sides are looking at
     items: dict[str, str] = field(default_factory=dict)  # still/photo id -> kind
     sticky: set[str] = field(default_factory=set)  # ids of live marks the tracker follows
+    source: Source = "camera_front"  # what the customer's video shows; calls start on camera
 
     def clock(self) -> float:
         """The call's media clock: seconds since the call started, what recordings use."""
@@ -294,12 +295,14 @@ class CallRooms:
         await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_REMOVED, data)
 
     async def clear(self, call_id: str, agent_id: str, target: str) -> int:
-        room = self.room(call_id)
+        return await self._clear(self.room(call_id), f"agent:{agent_id}", target)
+
+    async def _clear(self, room: CallRoom, actor: str, target: str) -> int:
         removed = len(room.annotations.pop(target, {}))
         if target == LIVE and room.sticky:
             room.sticky.clear()
             self._tracker(room).clear()
-        await self._publish(room, "annotations_clear", f"agent:{agent_id}", {"target": target})
+        await self._publish(room, "annotations_clear", actor, {"target": target})
         await self._delivery.to_call(
             room.parties, ServerEvent.ANNOTATIONS_CLEARED, {"target": target}
         )
@@ -381,10 +384,25 @@ class CallRooms:
         )
 
     async def source_changed(self, call_id: str, ticket_id: str, source: Source) -> None:
+        """The customer now sends another picture. Marks on the live video pointed at things in
+        the old one (a camera's view is not the screen, nor the other camera's), so they go."""
         room = self.room(call_id)
+        new = "camera_front" if source == "camera" else source
+        if new != room.source and room.annotations.get(LIVE):
+            await self._clear(room, f"customer:{ticket_id}", LIVE)
+        room.source = new
         await self._publish(room, "source", f"customer:{ticket_id}", {"source": source})
         await self._delivery.to_agent(
             room.parties.agent_id, ServerEvent.SOURCE_CHANGED, {"source": source}
+        )
+
+    async def source_declined(self, call_id: str, ticket_id: str, source: Source) -> None:
+        """The customer said no to the agent's request (for now): the agent should know, not
+        wait for a switch that will not come."""
+        room = self.room(call_id)
+        await self._publish(room, "source_declined", f"customer:{ticket_id}", {"source": source})
+        await self._delivery.to_agent(
+            room.parties.agent_id, ServerEvent.SOURCE_DECLINED, {"source": source}
         )
 
     # ------------------------------------------------------------ subscribers

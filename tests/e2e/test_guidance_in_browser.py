@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness, wait_until
-from videoassist.auth import hash_password
-
-
-async def _live_call(browser: Browser, harness: Harness) -> tuple[Page, Page]:
-    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
-    agent = await (await browser.new_context()).new_page()
-    customer = await (await browser.new_context()).new_page()
-    await agent.goto(f"{harness.url}/agent")
-    await agent.get_by_label("Username").fill("alice")
-    await agent.get_by_label("Password").fill("pw-alice-1")
-    await agent.get_by_role("button", name="Log in").click()
-    await agent.get_by_role("button", name="Ready").click()
-    await expect(agent.locator("#state")).to_have_text("Ready")
-    await customer.goto(harness.url)
-    await customer.get_by_role("button", name="Get help").click()
-    await agent.get_by_role("button", name="Accept").click()
-    await expect(customer.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
-    await expect(agent.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
-    return customer, agent
+from tests.support.pages import live_call_in_browsers
 
 
 async def test_chat_freeze_and_photo_between_two_browsers(
     harness: Harness, browser: Browser
 ) -> None:
-    customer, agent = await _live_call(browser, harness)
+    customer, agent = await live_call_in_browsers(browser, harness)
     errors: list[str] = []
     for page in (agent, customer):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -97,7 +79,7 @@ def _reddish(png: bytes) -> int:
 async def test_an_arrow_drawn_by_the_agent_appears_over_the_customers_preview(
     harness: Harness, browser: Browser
 ) -> None:
-    customer, agent = await _live_call(browser, harness)
+    customer, agent = await live_call_in_browsers(browser, harness)
     stage = customer.locator(".stage")
     before = _reddish(await stage.screenshot())
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, wait_until
+from tests.support.pages import live_call_in_browsers, log_in
 from videoassist.auth import hash_password
 
 
@@ -23,13 +24,6 @@ async def test_a_customer_who_leaves_the_line_is_told_so_and_sees_no_error(
     await expect(page.locator("#message")).to_have_text("You left the line.")
     await page.clock.run_for(15_000)
     await expect(page.locator("#message.error")).to_have_count(0)
-
-
-async def log_in(page: Page, url: str, username: str, password: str) -> None:
-    await page.goto(f"{url}/agent")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Log in").click()
 
 
 async def test_a_second_console_tab_takes_over_once_and_the_first_says_why(
@@ -94,3 +88,33 @@ async def test_a_notice_clears_itself_but_an_error_stays(
     await expect(box).to_have_class("message error")
     await page.clock.run_for(60_000)
     await expect(box).to_be_visible()
+
+
+async def test_the_agent_learns_that_the_customer_declined_and_marks_go_with_the_old_picture(
+    harness: Harness, browser: Browser
+) -> None:
+    customer, agent = await live_call_in_browsers(browser, harness)
+    await agent.get_by_role("button", name="Ask for screen").click()
+    await expect(customer.get_by_role("alertdialog")).to_be_visible()
+    await customer.get_by_role("button", name="Not now").click()
+    await expect(agent.locator("#live-status")).to_have_text(
+        "The customer chose not to share their screen for now."
+    )
+
+    # A mark on the camera picture, then the customer shares their screen: the mark goes.
+    async def shown(ids: list[str]) -> bool:
+        return bool(await customer.evaluate("() => window.videoassist.marks('live')") == ids)
+
+    reply = await agent.evaluate(
+        """(sessionId) => new Promise((resolve) => window.videoassist.socket.emit(
+            "annotate",
+            {session_id: sessionId, annotation: {kind: "rect", id: "r1", x: 0.2, y: 0.2,
+                                                 w: 0.3, h: 0.3}},
+            resolve))""",
+        harness.service.desk.agent_session("u1"),
+    )
+    assert reply["ok"], reply
+    await wait_until(lambda: shown(["r1"]), what="the mark at the customer")
+    await customer.get_by_role("button", name="Share my screen").click()
+    await wait_until(lambda: shown([]), what="the live marks cleared at the customer")
+    await expect(agent.locator("#customer-source")).to_have_text("Customer is sharing their screen")

@@ -96,6 +96,7 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /customer chat                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer typing                  deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer source_changed          deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -609,6 +610,7 @@ class TestCustomerNamespace:
             ("/customer chat", {"text": "hello"}),
             ("/customer typing", {"text": "hel"}),
             ("/customer source_changed", {"source": "screen"}),
+            ("/customer source_declined", {"source": "camera_back"}),
             ("/customer room", {}),
         ):
             for caller, party in pairs:

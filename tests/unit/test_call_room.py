@@ -186,6 +186,7 @@ class TestPublishing:
         assert [(kind, actor) for _, _, kind, actor, _ in rows.rows] == [
             ("chat", "customer:t1"),
             ("annotate", "agent:u1"),
+            ("annotations_clear", "customer:t1"),  # the new picture drops the old marks
             ("source", "customer:t1"),
         ]
 
@@ -269,3 +270,36 @@ class TestStillsAndPhotos:
         with pytest.raises(RoomError):
             await rooms.add_photo("c1", "t1", "image/jpeg", b"raw")
         assert items.stored == []
+
+
+class TestSources:
+    async def test_a_switch_to_another_picture_clears_the_live_marks_for_everyone(self) -> None:
+        rooms, sent, media, *_ = make()
+        await rooms.annotate("c1", "u1", "Alice", "live", {**ARROW, "sticky": True})
+        item = await rooms.freeze("c1", "u1")
+        await rooms.annotate("c1", "u1", "Alice", item["id"], {**ARROW, "id": "on-still"})
+        sent.log.clear()
+        await rooms.source_changed("c1", "t1", "screen")
+        assert sent.events() == [
+            ("customer", "t1", "annotations_cleared"),
+            ("agent", "u1", "annotations_cleared"),
+            ("agent", "u1", "source_changed"),
+        ]
+        marks = rooms.state("c1")["annotations"]
+        assert "live" not in marks and [m["id"] for m in marks[item["id"]]] == ["on-still"]
+        assert media.trackers["c1"].marks == {}
+
+    async def test_the_same_camera_again_keeps_the_marks(self) -> None:
+        rooms, sent, *_ = make()
+        await rooms.annotate("c1", "u1", "Alice", "live", ARROW)
+        sent.log.clear()
+        await rooms.source_changed("c1", "t1", "camera")  # the camera the call started on
+        assert sent.events() == [("agent", "u1", "source_changed")]
+        assert [m["id"] for m in rooms.state("c1")["annotations"]["live"]] == ["a1"]
+
+    async def test_a_declined_request_is_reported_to_the_agent_only(self) -> None:
+        rooms, sent, _, _, heard = make()
+        await rooms.request_source("c1", "u1", "screen")
+        await rooms.source_declined("c1", "t1", "screen")
+        assert sent.log[-1] == ("agent", "u1", "source_declined", {"source": "screen"})
+        assert [e.kind for e in heard] == ["source_request", "source_declined"]

@@ -39,6 +39,7 @@ class ServerEvent(StrEnum):
     TYPING = "typing"
     SOURCE_CHANGED = "source_changed"
     SOURCE_REQUESTED = "source_requested"
+    SOURCE_DECLINED = "source_declined"
     FROZEN = "frozen"
     UNFROZEN = "unfrozen"
     ANNOTATION = "annotation"

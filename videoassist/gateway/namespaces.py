@@ -276,6 +276,12 @@ class CustomerNamespace(_Base):
         ticket_id = who["ticket_id"]
         await self.rooms.source_changed(self._call_of(ticket_id, p.session_id), ticket_id, p.source)
 
+    @event(SourceIn)
+    async def on_source_declined(self, sid: str, who: Who, p: SourceIn) -> None:
+        ticket_id = who["ticket_id"]
+        call_id = self._call_of(ticket_id, p.session_id)
+        await self.rooms.source_declined(call_id, ticket_id, p.source)
+
     @event(SessionRef)
     async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
         return self._room(who["ticket_id"], p)

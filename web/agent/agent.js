@@ -10,7 +10,11 @@ const state = {
   sessionId: null, peer: null, camera: null, wrapSession: null, chat: null, frozen: null,
   marks: null, tool: "arrow", drawing: null, mine: [], shown: null, markSeq: 0, lastLaser: 0,
 };
-window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
+// For tests and debugging: the live peer connection and the console's socket.
+window.videoassist = {
+  get peer() { return state.peer && state.peer.pc; },
+  get socket() { return state.socket; },
+};
 
 const STATE_LABELS = {
   ready: "Ready", away: "Away", offered: "Ringing", busy: "In session", wrap_up: "Wrap-up", offline: "Offline",
@@ -195,6 +199,10 @@ function start() {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("photo", addPhoto);
+  socket.on("source_declined", (data) => {
+    const what = data.source === "screen" ? "share their screen" : "switch camera";
+    $("live-status").textContent = `The customer chose not to ${what} for now.`;
+  });
   socket.on("source_changed", (data) => {
     $("customer-source").textContent = data.source === "screen" ? "Customer is sharing their screen" : "Customer is on camera";
   });

@@ -13,7 +13,11 @@ const state = {
   marks: null, frozen: null,
 };
 // For tests and debugging: the live peer connection.
-window.videoassist = { get peer() { return state.peer && state.peer.pc; } };
+// For tests and debugging: the live peer connection, and the ids of the marks shown on a target.
+window.videoassist = {
+  get peer() { return state.peer && state.peer.pc; },
+  marks: (target) => (state.marks ? [...state.marks.marks(target).keys()] : []),
+};
 
 const END_REASONS = {
   customer_hung_up: "You ended the call.",
@@ -230,6 +234,16 @@ async function acceptSource() {
   $("hangup").focus();
 }
 
+function declineSource() {
+  const source = state.pendingSource;
+  show("source-prompt", false);
+  state.pendingSource = null;
+  if (source && state.socket && state.sessionId) {
+    call(state.socket, "source_declined", { session_id: state.sessionId, source }).catch(() => {});
+  }
+  $("hangup").focus();
+}
+
 function reportSource(source) {
   if (state.socket && state.sessionId) {
     call(state.socket, "source_changed", { session_id: state.sessionId, source }).catch(() => {});
@@ -431,7 +445,7 @@ $("flip-camera").addEventListener("click", () => useFacing(state.facing === "use
 $("send-photo").addEventListener("click", () => $("photo-file").click());
 $("photo-file").addEventListener("change", sendPhoto);
 $("source-accept").addEventListener("click", acceptSource);
-$("source-decline").addEventListener("click", () => { show("source-prompt", false); $("hangup").focus(); });
+$("source-decline").addEventListener("click", declineSource);
 $("again").addEventListener("click", () => { message(""); view("start"); $("help").focus(); });
 
 loadTopics();

@@ -1,0 +1,31 @@
+"""Browser steps the end-to-end tests share: logging in to the console, a live call."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.harness import Harness
+from videoassist.auth import hash_password
+
+
+async def log_in(page: Page, url: str, username: str, password: str) -> None:
+    await page.goto(f"{url}/agent")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+
+
+async def live_call_in_browsers(browser: Browser, harness: Harness) -> tuple[Page, Page]:
+    """(customer, agent): two browser contexts in a connected call with agent Alice."""
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    agent = await (await browser.new_context()).new_page()
+    customer = await (await browser.new_context()).new_page()
+    await log_in(agent, harness.url, "alice", "pw-alice-1")
+    await agent.get_by_role("button", name="Ready").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+    await customer.goto(harness.url)
+    await customer.get_by_role("button", name="Get help").click()
+    await agent.get_by_role("button", name="Accept").click()
+    await expect(customer.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    await expect(agent.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    return customer, agent
