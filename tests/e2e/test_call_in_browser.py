@@ -80,7 +80,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
 
     # The agent's console rings; the agent accepts.
     await expect(agent.locator("#offer")).to_be_visible()
-    await expect(agent.locator("#offer-topic")).to_have_text("setup")
+    # The topic as the customer chose it, by its label, not its id.
+    await expect(agent.locator("#offer-topic")).to_have_text("Setting up a device")
     await agent.get_by_role("button", name="Accept").click()
 
     # Both sides decode video from the other.
@@ -108,6 +109,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await agent.get_by_label("Note").fill("walked through a router reset")
     await agent.get_by_role("button", name="Done").click()
     await expect(agent.locator("#state")).to_have_text("Ready")
+    # Focus rests on the status, so an Enter right after wrapping up does not set Away.
+    await expect(agent.locator("#idle-text")).to_be_focused()
 
     # The session is on record with both timestamps.
     async with harness.records.engine.connect() as conn:

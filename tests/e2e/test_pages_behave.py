@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness, wait_until
 from tests.support.pages import live_call_in_browsers, log_in
 from videoassist.auth import hash_password
+from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.desk.events import ConfigChanged
 
 
 async def test_a_customer_who_leaves_the_line_is_told_so_and_sees_no_error(
@@ -118,3 +122,52 @@ async def test_the_agent_learns_that_the_customer_declined_and_marks_go_with_the
     await customer.get_by_role("button", name="Share my screen").click()
     await wait_until(lambda: shown([]), what="the live marks cleared at the customer")
     await expect(agent.locator("#customer-source")).to_have_text("Customer is sharing their screen")
+
+
+async def test_the_callback_note_and_its_link_fit_a_phone_screen(
+    harness: Harness, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(harness.url)
+    await page.get_by_role("button", name="Get help").click()
+    await page.get_by_role("button", name="Call me back instead").click()
+    await expect(page.locator("#callback-note")).to_contain_text("/#t=")
+    widths = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+
+
+COUNT_CAMERA_REQUESTS = """
+window.cameraRequests = 0;
+const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => {
+    window.cameraRequests += 1;
+    return original(constraints);
+};
+"""
+
+
+async def test_the_camera_is_asked_for_only_once_the_line_has_room_and_shows_while_waiting(
+    harness: Harness, browser: Browser
+) -> None:
+    config = harness.service.desk.config
+    general = replace(config.queues[DEFAULT_QUEUE], max_length=1)
+    full = replace(config, queues={**config.queues, DEFAULT_QUEUE: general})
+    await harness.service.submit(ConfigChanged(full, harness.service.now()))
+    await harness.tap()  # the one place in line is taken
+
+    page = await (await browser.new_context()).new_page()
+    await page.add_init_script(COUNT_CAMERA_REQUESTS)
+    await page.goto(harness.url)
+    await page.get_by_role("button", name="Get help").click()
+    await expect(page.get_by_role("button", name="Leave a callback request")).to_be_visible()
+    assert await page.evaluate("window.cameraRequests") == 0
+
+    await harness.service.submit(ConfigChanged(config, harness.service.now()))
+    await page.get_by_role("button", name="Get help").click()
+    await expect(page.get_by_label("Your camera, as the agent will see it")).to_be_visible()
+    assert await page.evaluate("window.cameraRequests") == 1
+    playing = "() => document.getElementById('self-view').videoWidth > 0"
+    await page.wait_for_function(playing)

@@ -102,7 +102,25 @@ function notForThisRole() {
   text.append(" ", out);
 }
 
+// Topic labels as customers see them; offers name topics by id.
+const topicLabels = new Map();
+
+async function loadTopics() {
+  try {
+    const res = await fetch("/api/topics");
+    if (res.ok) for (const { topic, label } of await res.json()) topicLabels.set(topic, label);
+  } catch (err) {
+    // Without labels the console shows the topic ids, which still say what the call is about.
+  }
+}
+
+function topicLabel(topic) {
+  if (!topic) return "General help";
+  return topicLabels.get(topic) || topic;
+}
+
 async function boot() {
+  await loadTopics();
   const res = await fetch("/api/me");
   if (res.status === 401) {
     panel("login");
@@ -417,7 +435,7 @@ function restore(now) {
 
 function showOffer(data) {
   state.offer = data;
-  $("offer-topic").textContent = data.topic || "General help";
+  $("offer-topic").textContent = topicLabel(data.topic);
   $("offer-description").textContent = data.description || "";
   $("offer-waited").textContent = `${Math.round(data.waited)} s`;
   const kind = data.transfer ? "Transfer from a colleague" : data.callback ? "Callback" : "";
@@ -468,7 +486,7 @@ async function decline() {
 async function startSession(data) {
   clearOffer();
   state.sessionId = data.session_id;
-  $("live-topic").textContent = data.topic ? `— ${data.topic}` : "";
+  $("live-topic").textContent = data.topic ? `— ${topicLabel(data.topic)}` : "";
   $("live-status").textContent = data.callback
     ? "Calling the customer back… waiting for them to join."
     : "Connecting video…";
@@ -596,7 +614,8 @@ async function wrapUp(event) {
     });
     state.wrapSession = null;
     panel("idle");
-    $("away").focus();
+    // On the status, not on a button: Enter right after wrapping up must not set Away.
+    $("idle-text").focus();
   } catch (err) {
     message(err.message, true);
   }

@@ -90,24 +90,52 @@ async function tap(event, callback = false) {
   if (event) event.preventDefault();
   message("");
   $("help").disabled = true;
+  let ticket = null;
   try {
-    if (!callback) state.camera = await getCamera();
-    const body = await requestTicket(callback);
+    // The line first: a customer learns that it is closed or full before being asked for
+    // their camera.
+    ticket = await requestTicket(callback);
     show("full", false);
-    state.iceServers = body.ice_servers;
+    state.iceServers = ticket.ice_servers;
     state.callback = callback;
-    remember(body.token);
-    connect(body.token);
-    showQueue(body);
+    remember(ticket.token);
+    connect(ticket.token);
+    showQueue(ticket);
     view("waiting");
+    if (!callback) await startSelfView();
     $("cancel").focus();
   } catch (err) {
-    stopStream(state.camera);
-    state.camera = null;
+    stopSelfView();
+    if (ticket && state.socket) {
+      // No camera, no video call: give the place in line back rather than keep it unusable.
+      const socket = state.socket;
+      await call(socket, "cancel").catch(() => {});
+      finish("cancelled");
+    }
     message(err.message, true);
   } finally {
     $("help").disabled = false;
   }
+}
+
+// While waiting the customer sees what the agent will see, and can fix the framing or the
+// light before the call starts.
+async function startSelfView() {
+  show("camera-why", true);
+  try {
+    state.camera = await getCamera();
+  } finally {
+    show("camera-why", false);
+  }
+  $("self-view").srcObject = state.camera;
+  show("self-view", true);
+}
+
+function stopSelfView() {
+  stopStream(state.camera);
+  state.camera = null;
+  $("self-view").srcObject = null;
+  show("self-view", false);
 }
 
 // The ticket token lets a reload, or a return within the grace period, keep the place in line.
@@ -422,8 +450,7 @@ function endCall() {
 function finish(reason) {
   state.finished = true;
   endCall();
-  stopStream(state.camera);
-  state.camera = null;
+  stopSelfView();
   $("preview").srcObject = null;
   forget();
   if (state.socket) state.socket.disconnect();
