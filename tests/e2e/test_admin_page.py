@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness
+from tests.support.pages import assert_accessible
 from videoassist.auth import hash_password
 
 
@@ -28,11 +29,13 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
     page.on("response", lambda r: problems.append(r.url) if r.status == 404 else None)
 
     await page.goto(f"{harness.url}/admin")
+    await assert_accessible(page, "admin login")
     await page.get_by_label("Username").fill("root")
     await page.get_by_label("Password").fill("pw-root-1")
     await page.get_by_role("button", name="Log in").click()
     queues = page.locator("#queues-table")
     await expect(queues).to_contain_text("general")
+    await assert_accessible(page, "admin signed in")
 
     form = page.locator("#queue-form")
     await form.get_by_label("ID").fill("vpn")
@@ -68,6 +71,7 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
     )
     await expect(timezone).to_be_focused()
     await expect(timezone).to_have_attribute("aria-invalid", "true")
+    await assert_accessible(page, "admin form with an error")
     assert harness.service.desk.config.queues["vpn"].hours.timezone == "Europe/Paris"
 
     # The new queue is offered to topics at once.

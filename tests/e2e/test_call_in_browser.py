@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.harness import Harness, wait_until
+from tests.support.pages import assert_accessible
 from videoassist.auth import hash_password
 from videoassist.store.records import sessions
 
@@ -68,11 +69,14 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await agent.get_by_label("Password").fill("pw-alice-1")
     await agent.get_by_role("button", name="Log in").click()
     await expect(agent.locator("#state")).to_have_text("Away")
+    await assert_accessible(agent, "agent away")
     await agent.get_by_role("button", name="Ready").click()
     await expect(agent.locator("#state")).to_have_text("Ready")
+    await assert_accessible(agent, "agent ready")
 
     # The customer taps Get help with the keyboard only.
     await customer.goto(harness.url)
+    await assert_accessible(customer, "customer start")
     await customer.get_by_label("What do you need help with?").select_option("setup")
     await customer.get_by_label("Describe it").fill("The router light is red")
     await customer.get_by_role("button", name="Get help").focus()
@@ -82,6 +86,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(agent.locator("#offer")).to_be_visible()
     # The topic as the customer chose it, by its label, not its id.
     await expect(agent.locator("#offer-topic")).to_have_text("Setting up a device")
+    await assert_accessible(agent, "agent ringing")
+    await assert_accessible(customer, "customer waiting")
     await agent.get_by_role("button", name="Accept").click()
 
     # Both sides decode video from the other.
@@ -92,6 +98,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     customer_frames = await wait_for_more_frames(customer, 0)
     agent_frames = await wait_for_more_frames(agent, agent_frames)
     await wait_for_more_frames(customer, customer_frames)
+    await assert_accessible(agent, "agent in a call")
+    await assert_accessible(customer, "customer in a call")
 
     # The customer switches to screen sharing; the agent keeps receiving frames.
     await customer.get_by_role("button", name="Share my screen").click()
@@ -105,6 +113,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(customer.locator("#ended")).to_be_visible()
     await expect(agent.locator("#wrapup")).to_be_visible()
     await expect(agent.locator("#wrapup-reason")).to_have_text("The customer hung up.")
+    await assert_accessible(agent, "agent wrapping up")
+    await assert_accessible(customer, "customer after the call")
     await agent.get_by_label("Outcome").select_option("resolved")
     await agent.get_by_label("Note").fill("walked through a router reset")
     await agent.get_by_role("button", name="Done").click()

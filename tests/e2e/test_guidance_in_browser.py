@@ -7,7 +7,7 @@ import numpy as np
 from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness, wait_until
-from tests.support.pages import live_call_in_browsers
+from tests.support.pages import assert_accessible, live_call_in_browsers
 
 
 async def test_chat_freeze_and_photo_between_two_browsers(
@@ -40,6 +40,8 @@ async def test_chat_freeze_and_photo_between_two_browsers(
     await agent.get_by_role("button", name="Freeze").click()
     await expect(customer.locator("#still")).to_be_visible()
     await expect(agent.locator("#still")).to_be_visible()
+    await assert_accessible(agent, "agent frozen")
+    await assert_accessible(customer, "customer frozen")
     width = await customer.locator("#still").evaluate(
         "(img) => img.decode().then(() => img.naturalWidth)"
     )
@@ -67,6 +69,7 @@ async def test_chat_freeze_and_photo_between_two_browsers(
     assert await thumb.evaluate("(img) => img.decode().then(() => img.naturalWidth)") == 120
     await agent.locator("#photos button").click()
     await expect(agent.locator("#still")).to_be_visible()
+    await assert_accessible(agent, "agent with a photo")
     assert errors == []
 
 

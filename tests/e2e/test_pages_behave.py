@@ -7,7 +7,7 @@ from dataclasses import replace
 from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness, wait_until
-from tests.support.pages import live_call_in_browsers, log_in
+from tests.support.pages import assert_accessible, live_call_in_browsers, log_in
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
 from videoassist.desk.events import ConfigChanged
@@ -47,6 +47,7 @@ async def test_a_second_console_tab_takes_over_once_and_the_first_says_why(
     await second.goto(f"{harness.url}/agent")
     await expect(second.locator("#state")).to_have_text("Away")
     await expect(first.locator("#message")).to_contain_text("open in another tab")
+    await assert_accessible(first, "agent console replaced")
 
     await first.clock.run_for(30_000)
     await first.evaluate("1")  # a websocket opened by the timers above is reported before this
@@ -67,6 +68,7 @@ async def test_an_admin_on_the_agent_console_is_sent_to_the_admin_page(
         "href", "/admin"
     )
     await expect(page.get_by_role("button", name="Ready")).to_be_hidden()
+    await assert_accessible(page, "agent console for an admin")
     await expect(page.locator("#message")).to_be_hidden()
 
 
@@ -100,6 +102,7 @@ async def test_the_agent_learns_that_the_customer_declined_and_marks_go_with_the
     customer, agent = await live_call_in_browsers(browser, harness)
     await agent.get_by_role("button", name="Ask for screen").click()
     await expect(customer.get_by_role("alertdialog")).to_be_visible()
+    await assert_accessible(customer, "customer asked for their screen")
     await customer.get_by_role("button", name="Not now").click()
     await expect(agent.locator("#live-status")).to_have_text(
         "The customer chose not to share their screen for now."
@@ -133,6 +136,7 @@ async def test_the_callback_note_and_its_link_fit_a_phone_screen(
     await page.get_by_role("button", name="Get help").click()
     await page.get_by_role("button", name="Call me back instead").click()
     await expect(page.locator("#callback-note")).to_contain_text("/#t=")
+    await assert_accessible(page, "customer waiting for a callback, on a phone")
     widths = await page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
@@ -163,6 +167,7 @@ async def test_the_camera_is_asked_for_only_once_the_line_has_room_and_shows_whi
     await page.goto(harness.url)
     await page.get_by_role("button", name="Get help").click()
     await expect(page.get_by_role("button", name="Leave a callback request")).to_be_visible()
+    await assert_accessible(page, "customer, line full")
     assert await page.evaluate("window.cameraRequests") == 0
 
     await harness.service.submit(ConfigChanged(config, harness.service.now()))

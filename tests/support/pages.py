@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.harness import Harness
@@ -29,3 +31,22 @@ async def live_call_in_browsers(browser: Browser, harness: Harness) -> tuple[Pag
     await expect(customer.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
     await expect(agent.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
     return customer, agent
+
+
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def assert_accessible(page: Page, state: str) -> None:
+    """Run axe-core (web/package.json pins it) on the page as it is now; fail on any violation,
+    naming the rule and the elements. ``state`` says which state of the page this is."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated rather than added as a <script>: the pages' CSP allows no inline script.
+        await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        """() => window.axe.run(document, {resultTypes: ["violations"]}).then((r) =>
+            r.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            })))"""
+    )
+    assert result == [], f"{state}: accessibility violations: {result}"
