@@ -176,3 +176,25 @@ async def test_the_camera_is_asked_for_only_once_the_line_has_room_and_shows_whi
     assert await page.evaluate("window.cameraRequests") == 1
     playing = "() => document.getElementById('self-view').videoWidth > 0"
     await page.wait_for_function(playing)
+
+
+STAGE_IN_VIEW = """() => {
+    const box = document.querySelector("#live .stage").getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= innerHeight && box.height > 300;
+}"""
+
+
+async def test_at_1280_by_800_the_agent_sees_picture_tools_and_chat_without_scrolling(
+    harness: Harness, browser: Browser
+) -> None:
+    _, agent = await live_call_in_browsers(browser, harness)
+    await agent.set_viewport_size({"width": 1280, "height": 800})
+    sizes = await agent.evaluate(
+        "() => [document.documentElement.scrollHeight, innerHeight, scrollY]"
+    )
+    assert sizes[0] <= sizes[1], f"the console scrolls: {sizes}"
+    for control in ("Hang up", "Send", "Freeze", "Arrow"):
+        await agent.get_by_role("button", name=control, exact=True).focus()
+        assert await agent.evaluate(STAGE_IN_VIEW), f"focus on {control} hides the picture"
+    await expect(agent.get_by_role("textbox", name="Message")).to_be_in_viewport()
+    await assert_accessible(agent, "agent in a call at 1280x800")
