@@ -198,3 +198,32 @@ async def test_at_1280_by_800_the_agent_sees_picture_tools_and_chat_without_scro
         assert await agent.evaluate(STAGE_IN_VIEW), f"focus on {control} hides the picture"
     await expect(agent.get_by_role("textbox", name="Message")).to_be_in_viewport()
     await assert_accessible(agent, "agent in a call at 1280x800")
+
+
+SENDING = """(kind) => {
+    const sender = window.videoassist.peer.getSenders().find(
+        (s) => s.track && s.track.kind === kind);
+    return sender.track.enabled;
+}"""
+
+
+async def test_the_customer_can_mute_and_stop_their_video_and_sees_no_flip_with_one_camera(
+    harness: Harness, browser: Browser
+) -> None:
+    customer, _ = await live_call_in_browsers(browser, harness)
+    await customer.get_by_role("button", name="Mute mic").click()
+    await expect(customer.get_by_role("button", name="Unmute mic")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert await customer.evaluate(SENDING, "audio") is False
+    await customer.get_by_role("button", name="Stop my video").click()
+    assert await customer.evaluate(SENDING, "video") is False
+    await customer.get_by_role("button", name="Start my video").click()
+    assert await customer.evaluate(SENDING, "video") is True
+    cameras = await customer.evaluate(
+        "() => navigator.mediaDevices.enumerateDevices().then("
+        "(ds) => ds.filter((d) => d.kind === 'videoinput').length)"
+    )
+    flip = customer.get_by_role("button", name="Switch front/back camera")
+    await (expect(flip).to_be_visible() if cameras >= 2 else expect(flip).to_be_hidden())
+    await assert_accessible(customer, "customer in a call, muted")

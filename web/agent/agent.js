@@ -2,7 +2,9 @@
 import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
-import { ServerPeer, call, openSocket, show, showMessage, stopStream } from "/static/shared/signaling.js";
+import {
+  ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
+} from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -411,12 +413,7 @@ async function requestSource(source) {
 }
 
 function toggleTrack(kind, button, onLabel, offLabel) {
-  if (!state.camera) return;
-  const tracks = kind === "audio" ? state.camera.getAudioTracks() : state.camera.getVideoTracks();
-  const enabled = !tracks.every((t) => !t.enabled);
-  tracks.forEach((t) => { t.enabled = !enabled; });
-  button.textContent = enabled ? offLabel : onLabel;
-  button.setAttribute("aria-pressed", String(enabled));
+  toggleTracks(state.camera, kind, button, onLabel, offLabel);
 }
 
 // After (re)connecting: show whatever the server says we are in the middle of.

@@ -3,6 +3,7 @@ import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
 import {
   AckError, ServerPeer, call, formatSeconds, openSocket, show, showMessage, stopStream,
+  toggleTracks,
 } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
@@ -331,6 +332,18 @@ function showQueue(data) {
   }
 }
 
+// Front/back only makes sense on a device with two cameras.
+async function showFlipWhereTwoCameras() {
+  let cameras = 0;
+  try {
+    cameras = (await navigator.mediaDevices.enumerateDevices())
+      .filter((d) => d.kind === "videoinput").length;
+  } catch (err) {
+    cameras = 0;
+  }
+  show("flip-camera", cameras >= 2);
+}
+
 async function startCall(sessionId) {
   if (state.sessionId === sessionId) return;
   state.sessionId = sessionId;
@@ -344,6 +357,7 @@ async function startCall(sessionId) {
     }
   }
   $("preview").srcObject = state.camera;
+  showFlipWhereTwoCameras();
   state.peer = new ServerPeer({
     socket: state.socket,
     sessionId,
@@ -468,6 +482,8 @@ $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
 $("use-camera").addEventListener("click", useCamera);
 $("hangup").addEventListener("click", hangup);
+$("mute-audio").addEventListener("click", (ev) => toggleTracks(state.camera, "audio", ev.currentTarget, "Mute mic", "Unmute mic"));
+$("mute-video").addEventListener("click", (ev) => toggleTracks(state.camera, "video", ev.currentTarget, "Stop my video", "Start my video"));
 $("flip-camera").addEventListener("click", () => useFacing(state.facing === "user" ? "environment" : "user"));
 $("send-photo").addEventListener("click", () => $("photo-file").click());
 $("photo-file").addEventListener("change", sendPhoto);

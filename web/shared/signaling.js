@@ -97,6 +97,16 @@ export function stopStream(stream) {
 // be taken for the current state of things later on.
 export const NOTICE_MS = 10000;
 
+// Mute or unmute one kind of a local stream's tracks; the button says what pressing it does.
+export function toggleTracks(stream, kind, button, onLabel, offLabel) {
+  if (!stream) return;
+  const tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
+  const enabled = !tracks.every((t) => !t.enabled);
+  tracks.forEach((t) => { t.enabled = !enabled; });
+  button.textContent = enabled ? offLabel : onLabel;
+  button.setAttribute("aria-pressed", String(enabled));
+}
+
 // A notice clears itself after NOTICE_MS; an error stays until the next message replaces it.
 export function showMessage(box, text, isError = false) {
   clearTimeout(box.clearTimer);
