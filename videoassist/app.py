@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.client_max_size,
         middlewares=[
-            security_headers(settings.frame_ancestors),
+            security_headers(settings.frame_ancestors, hsts=settings.tls),
             same_origin_writes(settings.allowed_origins),
             api_errors,
         ],

@@ -1,15 +1,20 @@
-"""The one command line: ``videoassist serve`` and ``videoassist user add``."""
+"""The one command line: ``videoassist serve`` (``--lan`` to try it from a phone) and
+``videoassist user add``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import logging
 import sys
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from videoassist.settings import Settings, from_env
+from videoassist.tls import NoLanAddress
 
 MIN_PASSWORD = 8
 
@@ -21,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default 8080)")
+    serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--redirect-port", type=int, help="with TLS: also listen here over HTTP, only to redirect"
+    )
+    serve.add_argument(
+        "--lan",
+        action="store_true",
+        help="try it from a phone: serve HTTPS on this machine's LAN address with a self-signed "
+        "certificate, and print the addresses to open (with a QR code)",
+    )
 
     user = sub.add_parser("user", help="manage staff accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -33,28 +49,86 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
-        if v is not None
-    }
+    options = ("host", "port", "tls_cert", "tls_key", "redirect_port")
+    overrides = {k: v for k in options if (v := getattr(args, k, None)) is not None}
     settings = from_env(**overrides)
     if args.command == "serve":
+        if args.lan:
+            try:
+                settings = _lan(settings, host_given="host" in overrides)
+            except NoLanAddress as exc:
+                print(f"--lan: {exc}", file=sys.stderr)
+                return 2
         return _serve(settings)
     return asyncio.run(_add_user(settings, args))
+
+
+def _lan(settings: Settings, host_given: bool) -> Settings:
+    """Serve HTTPS on the LAN address (media candidates too) with a self-signed certificate
+    made for it, and say where to go."""
+    import segno
+
+    from videoassist.tls import lan_address, self_signed
+
+    address = settings.host if host_given else lan_address()
+    if not settings.tls:
+        cert, key = self_signed(Path(settings.data_dir) / "tls", address)
+        settings = settings.with_(tls_cert=str(cert), tls_key=str(key))
+    settings = settings.with_(host=address, media_addresses=(address,))
+    base = f"https://{address}:{settings.port}"
+    print(f"Customer page: {base}/")
+    print(f"Agent console: {base}/agent")
+    print(
+        "The certificate is self-signed: each browser warns once; accept it to go on "
+        "(on a phone: Advanced, then proceed)."
+    )
+    segno.make(f"{base}/", micro=False).terminal(compact=True)
+    sys.stdout.flush()
+    return settings
 
 
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
     from videoassist.app import create_app
+    from videoassist.tls import redirect_app, server_context
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aioice").setLevel(logging.WARNING)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, shutdown_timeout=10)
+    context = (
+        server_context(Path(settings.tls_cert), Path(settings.tls_key)) if settings.tls else None
+    )
+    if context is None and not _loopback(settings.host):
+        logging.getLogger("videoassist").warning(
+            "serving plain HTTP on %s: browsers on other devices will refuse the camera to "
+            "these pages; serve HTTPS (--tls-cert/--tls-key, --lan, or a TLS proxy: "
+            "docs/deploy.md)",
+            settings.host,
+        )
+    app = create_app(settings)
+    if settings.redirect_port:
+        redirect = web.AppRunner(redirect_app(settings.port))
+
+        async def plain_http(_: web.Application) -> AsyncIterator[None]:
+            await redirect.setup()
+            await web.TCPSite(redirect, settings.host, settings.redirect_port).start()
+            yield
+            await redirect.cleanup()
+
+        app.cleanup_ctx.append(plain_http)
+    web.run_app(
+        app, host=settings.host, port=settings.port, ssl_context=context, shutdown_timeout=10
+    )
     return 0
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace) -> int:

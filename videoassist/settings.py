@@ -29,7 +29,11 @@ class Settings:
     announce_interval: float = 1.0
     ticket_ttl: float = 2 * 3600.0
     staff_session_ttl: float = 12 * 3600.0
-    secure_cookies: bool = False  # set true behind TLS
+    secure_cookies: bool = False  # set true behind a TLS-terminating proxy; on with tls_cert
+    # Built-in TLS (docs/deploy.md): both files, PEM. Then HTTPS and WSS only, with HSTS.
+    tls_cert: str = ""
+    tls_key: str = ""
+    redirect_port: int = 0  # with TLS: a plain-HTTP port that only redirects to HTTPS; 0 = none
     # ICE servers handed to browsers and used by the server's peer connections.
     # Never None: aiortc would fall back to a public STUN server.
     ice_servers: tuple[dict[str, Any], ...] = ()
@@ -64,8 +68,20 @@ class Settings:
                 raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.redirect_port and not self.tls_cert:
+            raise ValueError("redirect_port needs TLS (tls_cert and tls_key)")
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies or self.tls
 
     @property
     def db_url(self) -> str:

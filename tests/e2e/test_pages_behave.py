@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, async_playwright, expect
 
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.harness import Harness, wait_until
+from tests.support.harness import test_settings as settings_for
 from tests.support.pages import assert_accessible, live_call_in_browsers, log_in
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
 from videoassist.desk.events import ConfigChanged
+from videoassist.tls import self_signed
 
 
 async def test_a_customer_who_leaves_the_line_is_told_so_and_sees_no_error(
@@ -227,3 +231,40 @@ async def test_the_customer_can_mute_and_stop_their_video_and_sees_no_flip_with_
     flip = customer.get_by_role("button", name="Switch front/back camera")
     await (expect(flip).to_be_visible() if cameras >= 2 else expect(flip).to_be_hidden())
     await assert_accessible(customer, "customer in a call, muted")
+
+
+async def test_a_call_over_https_works_end_to_end(tmp_path: Path, browser: Browser) -> None:
+    cert, key = self_signed(tmp_path / "tls", "127.0.0.1")
+    harness = Harness(settings_for(tmp_path, tls_cert=str(cert), tls_key=str(key)))
+    await harness.start()
+    try:
+        assert harness.url.startswith("https://")
+        # The browser is not told to trust the certificate, as a phone trying the LAN mode
+        # is not: the person accepts it once.
+        customer, _ = await live_call_in_browsers(browser, harness, ignore_https_errors=True)
+        assert await customer.evaluate("window.isSecureContext")
+        assert await customer.evaluate("location.protocol") == "https:"
+    finally:
+        await harness.stop()
+
+
+async def test_the_console_says_why_over_plain_http_from_a_network_address(
+    harness: Harness,
+) -> None:
+    port = harness.url.rsplit(":", 1)[1]
+    async with async_playwright() as pw:
+        # The browser resolves a network-looking name to the loopback server: plain HTTP to a
+        # host that is not local, as a phone on the LAN would see it.
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP support.example.test 127.0.0.1"],
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://support.example.test:{port}/agent")
+            assert not await page.evaluate("window.isSecureContext")
+            await expect(page.locator("#message")).to_contain_text("plain HTTP")
+            await expect(page.locator("#message")).to_contain_text("https://")
+        finally:
+            await browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from videoassist.app import create_app
 from videoassist.auth import hash_password
 from videoassist.http.keys import HUB, RECORDS, ROOMS, SERVICE
 from videoassist.settings import Settings
+from videoassist.tls import server_context
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -129,12 +131,22 @@ class Harness:
         self._parties: list[Party] = []
 
     async def start(self) -> None:
+        """Serve on a free loopback port: HTTPS when the settings name a certificate, which the
+        harness's own HTTP client then trusts."""
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        settings = self.settings
+        server_ssl = (
+            server_context(Path(settings.tls_cert), Path(settings.tls_key))
+            if settings.tls
+            else None
+        )
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=server_ssl)
         await site.start()
         port = self.runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.http = aiohttp.ClientSession(self.url)
+        self.url = f"{'https' if settings.tls else 'http'}://127.0.0.1:{port}"
+        client_ssl = ssl.create_default_context(cafile=settings.tls_cert) if settings.tls else None
+        connector = aiohttp.TCPConnector(ssl=client_ssl) if client_ssl else None
+        self.http = aiohttp.ClientSession(self.url, connector=connector)
 
     async def stop(self) -> None:
         for party in self._parties:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
@@ -17,11 +18,14 @@ async def log_in(page: Page, url: str, username: str, password: str) -> None:
     await page.get_by_role("button", name="Log in").click()
 
 
-async def live_call_in_browsers(browser: Browser, harness: Harness) -> tuple[Page, Page]:
-    """(customer, agent): two browser contexts in a connected call with agent Alice."""
+async def live_call_in_browsers(
+    browser: Browser, harness: Harness, **context: Any
+) -> tuple[Page, Page]:
+    """(customer, agent): two browser contexts (made with ``context``'s options) in a
+    connected call with agent Alice."""
     await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
-    agent = await (await browser.new_context()).new_page()
-    customer = await (await browser.new_context()).new_page()
+    agent = await (await browser.new_context(**context)).new_page()
+    customer = await (await browser.new_context(**context)).new_page()
     await log_in(agent, harness.url, "alice", "pw-alice-1")
     await agent.get_by_role("button", name="Ready").click()
     await expect(agent.locator("#state")).to_have_text("Ready")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -16,10 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, trust: ssl.SSLContext | None = None, **env: str
+    ) -> None:
+        """``trust``: the server serves HTTPS (its certificate is in ``env``); the client
+        context that trusts it."""
         self.data_dir = data_dir
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.trust = trust
+        self.url = f"{'https' if trust else 'http'}://127.0.0.1:{port}"
         self.env = {
             **os.environ,
             "VIDEOASSIST_DATA_DIR": str(data_dir),
@@ -43,7 +49,8 @@ class ServerProcess:
         )
         proc = self.proc
         up = False
-        async with aiohttp.ClientSession(self.url) as http:
+        connector = aiohttp.TCPConnector(ssl=self.trust) if self.trust else None
+        async with aiohttp.ClientSession(self.url, connector=connector) as http:
 
             async def answering_or_exited() -> bool:
                 nonlocal up

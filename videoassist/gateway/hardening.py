@@ -9,6 +9,7 @@ packets, reserved and unknown event names) fails if an upgrade changes what they
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -131,6 +132,33 @@ class GuardedServer(socketio.AsyncServer):
         await self.eio.disconnect(eio_sid)
 
 
+def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """The socket.io handshake's origin check: this site, or an allowed embedding origin.
+
+    engine.io's own same-origin check takes the page's scheme from X-Forwarded-Proto or else
+    assumes http (python-engineio 4.15's aiohttp driver), so it refused every page served over
+    the built-in TLS. This one asks aiohttp whether the connection itself is secure (the
+    environ's "aiohttp.request", set by that driver), and honours a proxy's forwarded scheme and
+    host as engine.io does."""
+    allowed = set(extra_origins)
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return False
+        if origin in allowed:
+            return True
+        request = environ.get("aiohttp.request")
+        schemes = {"https" if request is not None and request.secure else "http"}
+        hosts = {environ.get("HTTP_HOST")}
+        if proto := environ.get("HTTP_X_FORWARDED_PROTO"):
+            schemes.add(proto.split(",")[0].strip())
+        if forwarded_host := environ.get("HTTP_X_FORWARDED_HOST"):
+            hosts.add(forwarded_host.split(",")[0].strip())
+        return origin in {f"{scheme}://{host}" for scheme in schemes for host in hosts if host}
+
+    return check
+
+
 def create_socket_server(
     *, allowed_origins: tuple[str, ...], max_message: int
 ) -> socketio.AsyncServer:
@@ -138,8 +166,8 @@ def create_socket_server(
         async_mode="aiohttp",
         transports=["websocket"],
         serializer=_StrictPacket,
-        # None = same origin only; an explicit list for embedding sites.
-        cors_allowed_origins=list(allowed_origins) or None,
+        # This site, or an embedding site of the list.
+        cors_allowed_origins=same_origin(allowed_origins),
         max_http_buffer_size=max_message,
         # Engine.IO's ping/pong is the consoles' heartbeat: a console that stops answering is
         # disconnected (and its agent signed out) within ping_interval + ping_timeout = 10 s.

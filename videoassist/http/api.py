@@ -113,7 +113,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="Strict",
-        secure=settings.secure_cookies,
+        secure=settings.cookies_secure,
         path="/api/tickets",
     )
     return response
@@ -143,7 +143,7 @@ async def login(request: web.Request) -> web.Response:
         max_age=int(settings.staff_session_ttl),
         httponly=True,
         samesite="Strict",
-        secure=settings.secure_cookies,
+        secure=settings.cookies_secure,
         path="/",
     )
     return response

@@ -31,13 +31,19 @@ def content_security_policy(frame_ancestors: str) -> str:
     )
 
 
-def security_headers(frame_ancestors: str = "'none'") -> Middleware:
+HSTS = "max-age=31536000"  # a year; no includeSubDomains: other hosts of the domain are not ours
+
+
+def security_headers(frame_ancestors: str = "'none'", hsts: bool = False) -> Middleware:
+    """``hsts``: the server itself serves HTTPS, so browsers may be told to use nothing else."""
     headers = {
         "Content-Security-Policy": content_security_policy(frame_ancestors),
         "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
     }
+    if hsts:
+        headers["Strict-Transport-Security"] = HSTS
 
     @web.middleware
     async def add_headers(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -122,6 +122,11 @@ function topicLabel(topic) {
 }
 
 async function boot() {
+  if (!window.isSecureContext) {
+    // Plain HTTP to a network address: the browser will not give this page camera or
+    // microphone, whatever the agent allows. Say so before anything fails more obscurely.
+    message("This console was opened over plain HTTP, so the browser will not let it use your camera or microphone. Open it with https:// (ask whoever runs the server; see docs/deploy.md).", true);
+  }
   await loadTopics();
   const res = await fetch("/api/me");
   if (res.status === 401) {
