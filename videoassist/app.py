@@ -38,6 +38,7 @@ from videoassist.http.keys import (
     DELIVERY,
     HUB,
     LOGIN_THROTTLE,
+    METRICS,
     NAMESPACES,
     RECORDS,
     ROOMS,
@@ -53,6 +54,7 @@ from videoassist.http.middleware import api_errors, same_origin_writes, security
 from videoassist.http.pages import add_pages
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import restrict_host_addresses
+from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import LoginThrottle, RateLimiter
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
@@ -93,8 +95,13 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(calls)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir)
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
+    if settings.metrics_port:
+        app.cleanup_ctx.append(
+            metrics_site(app[METRICS], settings.metrics_host, settings.metrics_port)
+        )
     app.on_shutdown.append(_drain)
     return app
 
@@ -151,13 +158,16 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     ice_servers_for = partial(turn.ice_servers, settings)
+    metrics = app[METRICS]
     service = Service(
         desk,
         records=records,
-        notifier=DeskNotifier(delivery, ice_servers_for),
+        notifier=metrics.counting(DeskNotifier(delivery, ice_servers_for)),
         media=hub,
         rooms=rooms,
+        on_inbox_wait=metrics.inbox_wait.observe,
     )
+    metrics.watch(desk, hub)
     service_box.append(service)
     service.start(announce_every=settings.announce_interval)
     await _restore(service, records)

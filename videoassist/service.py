@@ -95,14 +95,19 @@ class Service:
         media: MediaPort,
         rooms: RoomsPort,
         clock: Callable[[], float] = time.time,
+        on_inbox_wait: Callable[[float], None] | None = None,
     ) -> None:
+        """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
+        by the loop's clock): the one-writer design's cost, for the metrics."""
         self.desk = desk
         self.clock = clock
         self._records = records
         self._notifier = notifier
         self._media = media
         self._rooms = rooms
-        self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None]] = (
+        self._on_inbox_wait = on_inbox_wait
+        # (event, who waits for its effects, when it was put in, by the loop's clock)
+        self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
             asyncio.Queue()
         )
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -129,12 +134,12 @@ class Service:
         if self._closed:
             raise ServiceClosed("the service has stopped")
         future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait((event, future))
+        self._inbox.put_nowait((event, future, _loop_time()))
         return await future
 
     def post(self, event: Event) -> None:
         if not self._closed:
-            self._inbox.put_nowait((event, None))
+            self._inbox.put_nowait((event, None, _loop_time()))
 
     async def settled(self) -> None:
         """Wait until every event in the inbox now is handled and its effects carried out.
@@ -145,7 +150,7 @@ class Service:
         if self._closed:
             return
         future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait((_SETTLED, future))
+        self._inbox.put_nowait((_SETTLED, future, _loop_time()))
         await future
 
     async def close(self) -> None:
@@ -177,7 +182,9 @@ class Service:
             item = await self._inbox.get()
             if item is _STOP:
                 break
-            event, future = item
+            event, future, queued_at = item
+            if self._on_inbox_wait is not None and event is not _SETTLED:
+                self._on_inbox_wait(_loop_time() - queued_at)
             if event is _SETTLED:
                 assert future is not None
                 future.set_result([])
@@ -272,6 +279,10 @@ class Service:
         handle = self._timers.pop(key, None)
         if handle is not None:
             handle.cancel()
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 _STOP = object()

@@ -59,6 +59,9 @@ class Settings:
     socket_events_burst: int = 60
     drain_timeout: float = 5.0
     photo_max_bytes: int = 8 * 1024 * 1024
+    # Prometheus /metrics on a listener of its own, never on the public port; 0 = off.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.turn_urls and not self.turn_secret:

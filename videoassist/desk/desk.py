@@ -357,6 +357,14 @@ class Desk:
             "waiting": sum(self.routing.in_line(q) for q in agent.profile.queues),
         }
 
+    def agents_by_state(self) -> dict[str, int]:
+        """How many signed-in agents are in each state (offline agents are not counted)."""
+        counts: dict[str, int] = {}
+        for agent in self.agents.values():
+            if agent.state is not AgentState.OFFLINE:
+                counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
+        return counts
+
     def dump(self) -> dict[str, Any]:
         """A serializable picture of the desk, for debugging and tests."""
         return {

@@ -11,6 +11,7 @@ from videoassist.call_room import CallRooms
 from videoassist.delivery import SocketDelivery
 from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
+from videoassist.metrics import Metrics
 from videoassist.ratelimit import LoginThrottle, RateLimiter
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -29,4 +30,5 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
+METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
