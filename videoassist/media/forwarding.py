@@ -420,11 +420,13 @@ class Tap:
 
     # -- consumers' side ----------------------------------------------------------------------
 
-    def attach(self, outlet: Outlet) -> None:
+    def attach(self, outlet: Outlet, *, ask_keyframe: bool = True) -> None:
+        """``ask_keyframe``: the outlet is being read already (else it asks on its first read)."""
         if self.closed:
             return
         self._outlets.add(outlet)
-        self.request_keyframe(f"attach {outlet.name}")
+        if ask_keyframe:
+            self.request_keyframe(f"attach {outlet.name}")
 
     def detach(self, outlet: Outlet) -> None:
         self._outlets.discard(outlet)
@@ -515,6 +517,9 @@ class Outlet(MediaStreamTrack):
         self._wakeup = asyncio.Event()
         self._source: Tap | None = None
         self._need_keyframe = kind == "video"
+        # Nothing is queued before the consumer first asks: a sender whose peer connection is
+        # still connecting would otherwise get seconds of stale frames in one burst.
+        self._started = False
         self._rebased_source: int | None = None
         self._offset = 0
         self._last_pts: int | None = None
@@ -537,7 +542,7 @@ class Outlet(MediaStreamTrack):
         if self.kind == "video":
             self._need_keyframe = True
         if tap is not None:
-            tap.attach(self)
+            tap.attach(self, ask_keyframe=self._started)
 
     def source_closed(self, tap: Tap) -> None:
         if self._source is tap:
@@ -558,6 +563,9 @@ class Outlet(MediaStreamTrack):
 
     def push(self, frame: EncodedFrame) -> None:
         if self.readyState != "live":
+            return
+        if not self._started:
+            self.skipped += 1
             return
         if self.codec is not None and frame.codec != self.codec and self.mismatched != frame.codec:
             self.mismatched = frame.codec
@@ -587,6 +595,10 @@ class Outlet(MediaStreamTrack):
 
     async def next_frame(self) -> EncodedFrame:
         """The next frame with its timestamp rebased (pts); raises MediaStreamError once stopped."""
+        if not self._started:
+            self._started = True
+            if self.kind == "video" and self._source is not None:
+                self._source.request_keyframe(f"start {self.name}")
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -601,7 +613,7 @@ class Outlet(MediaStreamTrack):
             if self._last_pts is None or self._last_at is None:
                 start = 0
             else:
-                start = self._last_pts + max(1, int((now - self._last_at) * self._rate))
+                start = self._last_pts + max(1, round((now - self._last_at) * self._rate))
             self._offset = start - frame.timestamp
             self._rebased_source = frame.source
         pts = frame.timestamp + self._offset
