@@ -148,6 +148,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         max_peer_connections=settings.max_peer_connections,
         on_failure=media_failed,
         turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
+        forwarding="transcode" if settings.media_forwarding == "transcode" else "encoded",
     )
     delivery = SocketDelivery(app[SIO])
     content = CallContent(

@@ -40,6 +40,10 @@ class Settings:
     # Local addresses the media server gathers ICE candidates on; empty = every interface.
     media_addresses: tuple[str, ...] = ()
     media_connect_timeout: float = 15.0
+    # "encoded": forward what each party sends as-is (decode only the customer's video, for
+    # stills and sticky marks); "transcode": decode and re-encode every stream (the old path,
+    # several times the CPU; kept as a baseline for bench/media_forwarding.py).
+    media_forwarding: str = "encoded"
     # TURN (coturn with use-auth-secret, see turn/): empty = off. Every participant and every
     # server leg gets its own short-lived credentials (videoassist/turn.py).
     turn_urls: tuple[str, ...] = ()
@@ -69,6 +73,8 @@ class Settings:
         for url in self.turn_urls:
             if not url.startswith(("turn:", "turns:")):
                 raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
+        if self.media_forwarding not in ("encoded", "transcode"):
+            raise ValueError("media_forwarding must be 'encoded' or 'transcode'")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
         if bool(self.tls_cert) != bool(self.tls_key):

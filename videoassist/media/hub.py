@@ -3,17 +3,23 @@
 Ownership (closing cascades downwards, every ``close()`` is idempotent):
 
     MediaHub ─► MediaSession ─► StickyMarks (the tracker, once a sticky mark is drawn)
+                             ├► PixelDecoder (customer video → newest decoded frame)
                              └► Participant ─► RTCPeerConnection
-                                           ├─► Fanout (one per remote track)
-                                           ├─► ProxyTrack (one per outgoing kind)
+                                           ├─► Tap (one per remote track)
+                                           ├─► Outlet (one per outgoing kind)
                                            └─► the connect watchdog task
 
 The hub knows nothing of what a call shares besides media: the call room
 (videoassist/call_room.py) owns that, and asks the hub for stills and for a tracker.
 
 The customer's camera/screen and microphone go to the agent; the agent's camera and microphone
-go to the customer. Frames are decoded by aiortc's receiver threads and re-encoded by each
-sender in the default executor (decode-and-relay); nothing CPU-heavy runs on the event loop.
+go to the customer. With ``forwarding="encoded"`` (the default) they go as they came: a ``Tap``
+takes each remote track's packets before aiortc's jitter buffer and hands encoded frames to the
+other party's ``Outlet``, which its sender only packetizes (videoassist.media.forwarding); only
+the customer's video is decoded, once, for stills and sticky marks (videoassist.media.pixels).
+``forwarding="transcode"`` keeps the old path (aiortc decodes, each sender re-encodes: ``Fanout``
+and ``ProxyTrack``), for comparison in bench/media_forwarding.py. Nothing CPU-heavy runs on the
+event loop either way.
 """
 
 from __future__ import annotations
@@ -29,19 +35,25 @@ from aiortc import (
     RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from videoassist.errors import MediaError
+from videoassist.media import aiortc_internals
 from videoassist.media.fanout import Fanout, ProxyTrack
+from videoassist.media.forwarding import Outlet, Tap
 from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
+from videoassist.media.pixels import PixelDecoder
 from videoassist.media.sticky import StickyMarks, Update
 
 logger = logging.getLogger(__name__)
 
 Party = Literal["customer", "agent"]
+Forwarding = Literal["encoded", "transcode"]
+FORWARDING_MODES = ("encoded", "transcode")
 OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
 KINDS = ("audio", "video")
 CLOSE_TIMEOUT = 5.0
@@ -56,6 +68,13 @@ def encode_jpeg(frame: Any, quality: int = 92) -> bytes:
     if not ok:
         raise MediaError("encode_failed", "the still could not be encoded")
     return bytes(data)
+
+
+def _video_preferences() -> list[Any]:
+    """VP8 first: browsers send it, aiortc forwards it as-is, and it is cheap to decode; the
+    rest stay acceptable (an H.264-only party gets the transcode fallback)."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    return sorted(codecs, key=lambda c: c.mimeType.lower() != "video/vp8")
 
 
 def _parse_candidate(text: str) -> RTCIceCandidate:
@@ -90,8 +109,13 @@ class Participant:
         self.session = session
         self.party = party
         self.pc: RTCPeerConnection | None = None
-        self.outgoing = {kind: ProxyTrack(kind) for kind in KINDS}
-        self.fanouts: dict[str, Fanout] = {}
+        self.encoded = session.hub.forwarding == "encoded"
+        self.outgoing: dict[str, Any] = {
+            kind: Outlet(kind, f"{self.name}/{kind}") if self.encoded else ProxyTrack(kind)
+            for kind in KINDS
+        }
+        # One feed per remote track: a Tap (encoded forwarding) or a Fanout (transcode).
+        self.fanouts: dict[str, Any] = {}
         self._pending_candidates: list[dict[str, Any]] = []
         self._watchdog: asyncio.Task[None] | None = None
         self._negotiating = asyncio.Lock()
@@ -124,9 +148,15 @@ class Participant:
         pc.on("connectionstatechange", lambda: self._on_state(pc))
         try:
             _check_offer(sdp)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            # Made before the offer is applied so that the codec preference takes part in the
+            # negotiation; the offer's sections are matched to them by kind.
             for kind in KINDS:
-                pc.addTrack(self.outgoing[kind])
+                transceiver = pc.addTransceiver(self.outgoing[kind], direction="sendrecv")
+                if kind == "video":
+                    transceiver.setCodecPreferences(_video_preferences())
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            if self.encoded:
+                self._hook_senders(pc)
             await pc.setLocalDescription(await pc.createAnswer())
             pending, self._pending_candidates = self._pending_candidates, []
             for candidate in pending:
@@ -162,17 +192,32 @@ class Participant:
             candidate.sdpMLineIndex = 0
         await pc.addIceCandidate(candidate)
 
+    def _hook_senders(self, pc: RTCPeerConnection) -> None:
+        """Consumers' keyframe requests go to the source; note what each sender sends."""
+        for transceiver in pc.getTransceivers():
+            outlet = transceiver.sender.track
+            if isinstance(outlet, Outlet) and outlet is self.outgoing.get(outlet.kind):
+                outlet.codec = aiortc_internals.sender_codec(transceiver)
+                aiortc_internals.on_keyframe_request(transceiver.sender, outlet.keyframe_requested)
+
     def _on_track(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         if pc is not self.pc:
             return
+        name = f"{self.name}/{track.kind}"
+        if self.encoded:
+            receiver = next(r for r in pc.getReceivers() if r.track is track)
+            feed: Any = Tap(track.kind, name, receiver)
+        else:
+            feed = Fanout(track, name)
         old = self.fanouts.get(track.kind)
-        fanout = Fanout(track, f"{self.name}/{track.kind}")
-        self.fanouts[track.kind] = fanout
+        self.fanouts[track.kind] = feed
         if old is not None:
             self.session.track_tasks(old.close(), f"{self.party}.{track.kind}.close")
         other = self.session.participants[OTHER[self.party]]
         if track.kind in other.outgoing:
-            other.outgoing[track.kind].set_source(fanout.subscribe())
+            other.outgoing[track.kind].set_source(self.session.feed_for(feed))
+        if self.party == "customer" and track.kind == "video" and self.session.pixels:
+            self.session.pixels.set_source(feed)
         logger.info("Participant(%s) receiving %s", self.name, track.kind)
 
     def _on_state(self, pc: RTCPeerConnection) -> None:
@@ -203,7 +248,7 @@ class Participant:
             try:
                 await fanout.close()
             except Exception:  # the close cascade goes on whatever one track did
-                logger.exception("Participant(%s) fanout close failed", self.name)
+                logger.exception("Participant(%s) feed close failed", self.name)
         if pc is not None:
             self.session.hub.release_peer()
             with contextlib.suppress(Exception):
@@ -237,6 +282,9 @@ class MediaSession:
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
+        self.pixels = (
+            PixelDecoder(f"{session_id}/customer") if hub.forwarding == "encoded" else None
+        )
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for), "offers")
 
@@ -260,7 +308,14 @@ class MediaSession:
             logger.warning("MediaSession(%s) failed: %s", self.id, detail)
             self.hub.on_failure(self.id, detail)
 
+    def feed_for(self, feed: Any) -> Any:
+        """What an outgoing track takes from a feed: the tap itself, or a fanout subscription."""
+        return feed if isinstance(feed, Tap) else feed.subscribe()
+
     def _customer_frame(self) -> Any:
+        """The newest decoded frame of the customer's video (stills, sticky marks)."""
+        if self.pixels is not None:
+            return self.pixels.latest
         fanout = self.participants["customer"].fanouts.get("video")
         return fanout.latest if fanout is not None else None
 
@@ -284,6 +339,8 @@ class MediaSession:
     async def _close(self) -> None:
         if self.sticky is not None:
             await self.sticky.close()
+        if self.pixels is not None:
+            await self.pixels.close()
         for participant in self.participants.values():
             await participant.close()
         for task in list(self._tasks):
@@ -298,18 +355,46 @@ class MediaSession:
         self.participants["agent"] = fresh
         self.agent_id = agent_id
         customer = self.participants["customer"]
-        for kind, fanout in customer.fanouts.items():
-            fresh.outgoing[kind].set_source(fanout.subscribe())
+        for kind, feed in customer.fanouts.items():
+            fresh.outgoing[kind].set_source(self.feed_for(feed))
         await old.close()
         logger.info("MediaSession(%s) handed over to agent %s", self.id, agent_id)
 
+    def fallbacks(self) -> list[str]:
+        """Legs whose source codec the consumer's sender cannot take as-is (e.g. H.264 from one
+        party, VP8 negotiated with the other): "<consumer>/<kind>: <source> -> <sent>"."""
+        found = []
+        for party, p in self.participants.items():
+            for kind, track in p.outgoing.items():
+                if isinstance(track, Outlet) and track.mismatched:
+                    found.append(f"{party}/{kind}: {track.mismatched} -> {track.codec}")
+        return found
+
     def dump(self) -> dict[str, Any]:
+        encoded = self.pixels is not None
         return {
             "id": self.id,
+            "forwarding": self.hub.forwarding,
+            "fallbacks": self.fallbacks(),
+            "receiver_decodes": sum(
+                f.receiver_decodes
+                for p in self.participants.values()
+                for f in p.fanouts.values()
+                if isinstance(f, Tap)
+            ),
+            "pixels": self.pixels.dump() if self.pixels is not None else None,
             "participants": {
                 party: {
                     "connection": p.pc.connectionState if p.pc else None,
                     "receiving": {kind: f.frames for kind, f in p.fanouts.items()},
+                    **(
+                        {
+                            "taps": {kind: f.dump() for kind, f in p.fanouts.items()},
+                            "outlets": {kind: o.dump() for kind, o in p.outgoing.items()},
+                        }
+                        if encoded
+                        else {}
+                    ),
                 }
                 for party, p in self.participants.items()
             },
@@ -325,7 +410,12 @@ class MediaHub:
         max_peer_connections: int,
         on_failure: Callable[[str, str], None],
         turn_server: Callable[[str], dict[str, Any]] | None = None,
+        forwarding: Forwarding = "encoded",
     ) -> None:
+        if forwarding not in FORWARDING_MODES:
+            raise ValueError(f"forwarding must be one of {FORWARDING_MODES}, not {forwarding!r}")
+        # "encoded": forward what parties send; "transcode": decode and re-encode (the old path).
+        self.forwarding = forwarding
         self.ice_servers = ice_servers
         # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
         self.turn_server = turn_server
@@ -379,8 +469,7 @@ class MediaHub:
 
     async def still(self, session_id: str) -> bytes:
         """A full-quality JPEG of the customer's current video frame (encoded off the loop)."""
-        fanout = self._session(session_id).participants["customer"].fanouts.get("video")
-        frame = fanout.latest if fanout is not None else None
+        frame = self._session(session_id)._customer_frame()
         if frame is None:
             raise MediaError("no_video", "there is no video from the customer yet")
         return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)

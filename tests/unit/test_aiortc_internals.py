@@ -1,0 +1,119 @@
+"""One test per aiortc private part we rely on (videoassist/media/aiortc_internals.py), named
+after it: an aiortc upgrade that moves any of them fails here, loudly, before anything subtle
+breaks in a call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiortc
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtpPacket
+
+from videoassist.media import aiortc_internals
+
+
+@pytest.fixture
+async def pc() -> AsyncIterator[RTCPeerConnection]:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    yield pc
+    await pc.close()
+
+
+class StandIn:
+    def __init__(self) -> None:
+        self.packets: list[Any] = []
+
+    def add(self, packet: Any) -> tuple[bool, None]:
+        self.packets.append(packet)
+        return False, None
+
+
+def test_aiortc_is_the_version_the_hooks_were_written_for() -> None:
+    assert aiortc.__version__ == aiortc_internals.AIORTC_VERSION
+
+
+async def test_receiver_still_has_a_private_jitter_buffer_we_can_replace(
+    pc: RTCPeerConnection,
+) -> None:
+    """``_handle_rtp_packet`` hands our stand-in every packet, depacketized in ``_data``, and
+    puts nothing on the decoder queue when the stand-in returns no frame."""
+    receiver = pc.addTransceiver("video").receiver
+    stand_in = StandIn()
+    counting = aiortc_internals.install_tap(receiver, stand_in)
+    codecs = aiortc_internals.receiver_codecs(receiver)
+    codecs[96] = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    packet = RtpPacket(payload_type=96, sequence_number=7, timestamp=1234, ssrc=42)
+    packet.payload = b"\x10" + b"\x00\x01\x02"  # VP8 descriptor: S=1, PID=0
+    await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+    assert [p.sequence_number for p in stand_in.packets] == [7]
+    assert stand_in.packets[0]._data == b"\x00\x01\x02"
+    assert counting.frames == 0
+
+
+async def test_receiver_decoder_queue_is_private_and_counts_what_aiortc_would_decode(
+    pc: RTCPeerConnection,
+) -> None:
+    receiver = pc.addTransceiver("video").receiver
+    counting = aiortc_internals.install_tap(receiver, StandIn())
+    assert receiver._RTCRtpReceiver__decoder_queue is counting
+    counting.put(("codec", "frame"))
+    counting.put(None)  # aiortc's stop marker is not a frame
+    assert counting.frames == 1
+
+
+async def test_receiver_send_rtcp_pli_sends_a_pli_for_the_media_ssrc(
+    pc: RTCPeerConnection,
+) -> None:
+    receiver = pc.addTransceiver("video").receiver
+    sent: list[bytes] = []
+
+    async def send_rtp(data: bytes) -> None:
+        sent.append(data)
+
+    receiver.transport._send_rtp = send_rtp
+    receiver._set_rtcp_ssrc(1)
+    await aiortc_internals.send_pli(receiver, 4242)
+    (packet,) = RtcpPacket.parse(sent[0])
+    assert isinstance(packet, RtcpPsfbPacket)
+    assert packet.fmt == RTCP_PSFB_PLI and packet.media_ssrc == 4242
+
+
+@pytest.mark.parametrize("fmt", [RTCP_PSFB_PLI, RTCP_PSFB_FIR])
+async def test_sender_send_keyframe_is_called_for_a_consumers_pli_and_fir(
+    pc: RTCPeerConnection, fmt: int
+) -> None:
+    sender = pc.addTransceiver("video").sender
+    asked: list[bool] = []
+    aiortc_internals.on_keyframe_request(sender, lambda: asked.append(True))
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
+    assert asked == [True]
+
+
+async def test_transceiver_codecs_hold_the_negotiated_codecs_send_codec_first() -> None:
+    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        offerer.addTransceiver("video")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(
+            RTCSessionDescription(offerer.localDescription.sdp, "offer")
+        )
+        (transceiver,) = answerer.getTransceivers()
+        assert aiortc_internals.sender_codec(transceiver) == "VP8"
+    finally:
+        await offerer.close()
+        await answerer.close()
+
+
+async def test_install_tap_refuses_a_receiver_whose_decoder_already_runs(
+    pc: RTCPeerConnection,
+) -> None:
+    receiver = pc.addTransceiver("video").receiver
+    receiver._RTCRtpReceiver__decoder_thread = object()
+    with pytest.raises(RuntimeError, match="decoder thread already runs"):
+        aiortc_internals.install_tap(receiver, StandIn())
+    receiver._RTCRtpReceiver__decoder_thread = None

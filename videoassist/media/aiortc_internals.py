@@ -1,0 +1,117 @@
+"""Every use of aiortc's private parts, in one place.
+
+aiortc (pinned to 1.16.0 in pyproject.toml) has no public API for encoded forwarding: its
+receiver always decodes and its sender only re-packetizes what it is given. The hooks below are
+what the forwarding plane (videoassist.media.forwarding) needs; each names the aiortc 1.16.0
+code it relies on. tests/unit/test_aiortc_internals.py has one test per hook, named after the
+internal it relies on, so an upgrade that moves any of them fails loudly there first.
+
+Nothing else in videoassist touches an underscored aiortc name.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+
+logger = logging.getLogger(__name__)
+
+AIORTC_VERSION = "1.16.0"
+
+# aiortc 1.16.0, rtcrtpreceiver.py, RTCRtpReceiver.__init__: the jitter buffer is a name-mangled
+# private attribute; ``_handle_rtp_packet`` calls ``self.__jitter_buffer.add(packet)`` on the
+# event loop for every RTP packet, after SRTP, RTX unwrapping, NACK generation and REMB, with
+# ``packet._data`` already depayloaded, and expects ``(pli_flag, encoded_frame_or_None)``.
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+# aiortc 1.16.0, rtcrtpreceiver.py: ``receive()`` starts the decoder thread with this queue and
+# ``_handle_rtp_packet`` puts ``(codec, frame)`` on it for every frame the jitter buffer returns.
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+# aiortc 1.16.0, rtcrtpreceiver.py: payload type -> RTCRtpCodecParameters, filled by
+# ``receive()`` (after the "track" event) and read by ``_handle_rtp_packet``.
+_RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+
+
+class JitterBufferStandIn(Protocol):
+    """What aiortc 1.16.0's ``_handle_rtp_packet`` needs of its jitter buffer."""
+
+    def add(self, packet: Any) -> tuple[bool, None]: ...
+
+
+class CountingQueue(queue.Queue[Any]):
+    """The receiver's decoder queue, counting the frames aiortc would decode (``None`` is its
+    stop marker, not a frame). With a tap installed the count must stay 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is not None:
+            self.frames += 1
+        super().put(item, block, timeout)
+
+
+def install_tap(receiver: RTCRtpReceiver, tap: JitterBufferStandIn) -> CountingQueue:
+    """Make ``tap`` the receiver's jitter buffer; returns the counting decoder queue.
+
+    Must run before ``receive()`` starts the decoder thread (that is, in the peer connection's
+    "track" event, which aiortc 1.16.0 emits from ``setRemoteDescription``)."""
+    if not hasattr(receiver, _JITTER_BUFFER) or not hasattr(receiver, _DECODER_QUEUE):
+        raise RuntimeError(
+            f"aiortc {AIORTC_VERSION} internals changed: RTCRtpReceiver has no private "
+            "jitter buffer or decoder queue to replace; encoded forwarding cannot work"
+        )
+    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+        raise RuntimeError("the receiver's decoder thread already runs; install the tap earlier")
+    setattr(receiver, _JITTER_BUFFER, tap)
+    counting = CountingQueue()
+    setattr(receiver, _DECODER_QUEUE, counting)
+    return counting
+
+
+def receiver_codecs(receiver: RTCRtpReceiver) -> dict[int, Any]:
+    """The receiver's own payload type → codec map (the same dict, filled later by receive())."""
+    codecs = getattr(receiver, _RECEIVER_CODECS, None)
+    if not isinstance(codecs, dict):
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no receiver codec map")
+    return codecs
+
+
+async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the source for a keyframe.
+
+    aiortc 1.16.0, rtcrtpreceiver.py, ``_send_rtcp_pli(media_ssrc)``: sends an RTCP PLI (RFC
+    4585) from the receiver's RTCP SSRC; does nothing before the receiver has one."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` when the consumer behind ``sender`` sends a PLI or FIR.
+
+    aiortc 1.16.0, rtcrtpsender.py, ``_handle_rtcp_packet`` calls ``self._send_keyframe()`` for
+    both; the original only sets a flag for its encoder, which an ``av.Packet`` never meets.
+    The instance attribute shadows the method."""
+    if not callable(getattr(type(sender), "_send_keyframe", None)):
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no _send_keyframe")
+    original = sender._send_keyframe
+
+    def requested() -> None:
+        original()  # keeps the transcode fallback's encoder honest
+        callback()
+
+    sender._send_keyframe = requested  # type: ignore[method-assign]
+
+
+def sender_codec(transceiver: RTCRtpTransceiver) -> str | None:
+    """The codec the sender will send with: the first negotiated one.
+
+    aiortc 1.16.0: ``setRemoteDescription`` stores the negotiated codecs in the transceiver's
+    ``_codecs``, and ``RTCRtpSender.send`` packs with ``parameters.codecs[0]``."""
+    codecs = getattr(transceiver, "_codecs", None)
+    if codecs is None:
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no transceiver _codecs")
+    return codecs[0].name if codecs else None
