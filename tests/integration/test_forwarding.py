@@ -32,6 +32,7 @@ async def hub() -> AsyncIterator[MediaHub]:
         connect_timeout=15.0,
         max_peer_connections=20,
         on_failure=lambda session, detail: failures.append((session, detail)),
+        pixel_linger=1.0,
     )
     try:
         yield hub
@@ -114,11 +115,21 @@ class TestEncodedForwarding:
         assert taps["video"]["codec"] == "VP8" and taps["audio"]["codec"] == "opus"
         outlets = dump["participants"]["agent"]["outlets"]
         assert outlets["video"]["codec"] == "VP8" and outlets["video"]["mismatched"] is None
-        # The one decoder there is: the customer's video, for stills and sticky marks.
-        await wait_until(lambda: hub.sessions["s1"].dump()["pixels"]["decoded"] > 10)
-        assert hub.sessions["s1"].dump()["pixels"]["errors"] == 0
+        # The one decoder there is (the customer's video, for stills and sticky marks) has not
+        # run: nobody needed pixels. A still starts it, from a keyframe asked for then.
+        pixels = hub.sessions["s1"].dump()["pixels"]
+        assert (pixels["active"], pixels["decoded"], pixels["runs"]) == (False, 0, 0)
         still = await hub.still("s1")
         assert still.startswith(b"\xff\xd8")
+        pixels = hub.sessions["s1"].dump()["pixels"]
+        assert pixels["runs"] == 1 and pixels["decoded"] >= 1 and pixels["errors"] == 0
+        # Unused for its linger time, it stops decoding and is detached from the tap.
+        await wait_until(lambda: not hub.sessions["s1"].dump()["pixels"]["active"], timeout=10)
+        decoded = hub.sessions["s1"].dump()["pixels"]["decoded"]
+        assert hub.sessions["s1"].dump()["pixels"]["outlet"]["source"] is None
+        assert await hub.still("s1")  # and starts again for the next still
+        assert hub.sessions["s1"].dump()["pixels"]["runs"] == 2
+        assert hub.sessions["s1"].dump()["pixels"]["decoded"] > decoded
 
     async def test_loopback_latency_stays_below_a_jitter_buffers(
         self, hub: MediaHub, peers: list[EncodedPeer]

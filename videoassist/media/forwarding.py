@@ -347,8 +347,9 @@ class Tap:
 
     @property
     def latest(self) -> Any:
-        """The newest decoded frame, if a pixel decoder listens to this tap."""
-        return self.pixels.latest if self.pixels is not None else None
+        """The newest decoded frame, if a pixel decoder listens to this tap; asking for it keeps
+        the decoder running (it decodes only while someone looks)."""
+        return self.pixels.current() if self.pixels is not None else None
 
     @property
     def receiver_decodes(self) -> int:

@@ -46,6 +46,7 @@ from videoassist.media import aiortc_internals
 from videoassist.media.fanout import Fanout, ProxyTrack
 from videoassist.media.forwarding import Outlet, Tap
 from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
+from videoassist.media.pixels import LINGER as PIXEL_LINGER
 from videoassist.media.pixels import PixelDecoder
 from videoassist.media.sticky import StickyMarks, Update
 
@@ -57,6 +58,7 @@ FORWARDING_MODES = ("encoded", "transcode")
 OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
 KINDS = ("audio", "video")
 CLOSE_TIMEOUT = 5.0
+STILL_WAIT = 3.0  # seconds a still may wait for the decoder to start (a keyframe round trip)
 
 
 def encode_jpeg(frame: Any, quality: int = 92) -> bytes:
@@ -283,7 +285,9 @@ class MediaSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
         self.pixels = (
-            PixelDecoder(f"{session_id}/customer") if hub.forwarding == "encoded" else None
+            PixelDecoder(f"{session_id}/customer", linger=hub.pixel_linger)
+            if hub.forwarding == "encoded"
+            else None
         )
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for), "offers")
@@ -315,7 +319,7 @@ class MediaSession:
     def _customer_frame(self) -> Any:
         """The newest decoded frame of the customer's video (stills, sticky marks)."""
         if self.pixels is not None:
-            return self.pixels.latest
+            return self.pixels.current()  # keeps the decoder running while it is asked
         fanout = self.participants["customer"].fanouts.get("video")
         return fanout.latest if fanout is not None else None
 
@@ -411,11 +415,15 @@ class MediaHub:
         on_failure: Callable[[str, str], None],
         turn_server: Callable[[str], dict[str, Any]] | None = None,
         forwarding: Forwarding = "encoded",
+        pixel_linger: float = PIXEL_LINGER,
     ) -> None:
+        """``pixel_linger``: seconds the customer-video decoder keeps running after the last
+        use (a still, a sticky mark's tick)."""
         if forwarding not in FORWARDING_MODES:
             raise ValueError(f"forwarding must be one of {FORWARDING_MODES}, not {forwarding!r}")
         # "encoded": forward what parties send; "transcode": decode and re-encode (the old path).
         self.forwarding = forwarding
+        self.pixel_linger = pixel_linger
         self.ice_servers = ice_servers
         # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
         self.turn_server = turn_server
@@ -469,7 +477,12 @@ class MediaHub:
 
     async def still(self, session_id: str) -> bytes:
         """A full-quality JPEG of the customer's current video frame (encoded off the loop)."""
-        frame = self._session(session_id)._customer_frame()
+        session = self._session(session_id)
+        if session.pixels is not None:
+            # The decoder may be idle: start it and wait for a frame of now, not of then.
+            frame = await session.pixels.fresh(STILL_WAIT)
+        else:
+            frame = session._customer_frame()
         if frame is None:
             raise MediaError("no_video", "there is no video from the customer yet")
         return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)
