@@ -266,5 +266,10 @@ async def test_the_console_says_why_over_plain_http_from_a_network_address(
             assert not await page.evaluate("window.isSecureContext")
             await expect(page.locator("#message")).to_contain_text("plain HTTP")
             await expect(page.locator("#message")).to_contain_text("https://")
+            # The customer's page says it too, in their language.
+            french = await browser.new_page(locale="fr-FR")
+            await french.goto(f"http://support.example.test:{port}/")
+            await expect(french.locator("#message")).to_contain_text("HTTP simple")
+            await expect(french.locator("#message")).to_contain_text("https://")
         finally:
             await browser.close()

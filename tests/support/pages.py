@@ -19,20 +19,23 @@ async def log_in(page: Page, url: str, username: str, password: str) -> None:
 
 
 async def live_call_in_browsers(
-    browser: Browser, harness: Harness, **context: Any
+    browser: Browser, harness: Harness, locale: str = "en-US", **context: Any
 ) -> tuple[Page, Page]:
-    """(customer, agent): two browser contexts (made with ``context``'s options) in a
-    connected call with agent Alice."""
+    """(customer, agent): two browser contexts (made with ``context``'s options) in a connected
+    call with agent Alice; the customer's browser asks for ``locale`` (the console is English)."""
     await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
     agent = await (await browser.new_context(**context)).new_page()
-    customer = await (await browser.new_context(**context)).new_page()
+    customer = await (await browser.new_context(locale=locale, **context)).new_page()
     await log_in(agent, harness.url, "alice", "pw-alice-1")
     await agent.get_by_role("button", name="Ready").click()
     await expect(agent.locator("#state")).to_have_text("Ready")
     await customer.goto(harness.url)
-    await customer.get_by_role("button", name="Get help").click()
+    # By id and by text key: the customer's words depend on the locale.
+    await customer.locator("#help").click()
     await agent.get_by_role("button", name="Accept").click()
-    await expect(customer.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    await expect(customer.locator("#live-status")).to_have_attribute(
+        "data-i18n", "status.connected", timeout=20_000
+    )
     await expect(agent.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
     return customer, agent
 

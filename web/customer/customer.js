@@ -1,5 +1,10 @@
 // Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
+// Every text it shows is in the customer's language (web/shared/i18n.js): the markup names its
+// texts with data-i18n attributes, the script shows texts with say() or message().
 import { ChatPanel } from "/static/shared/chat.js";
+import {
+  LANGUAGES, has, pickLanguage, say, serverError, setLanguage, t,
+} from "/static/shared/i18n.js";
 import { MarksLayer } from "/static/shared/marks.js";
 import {
   AckError, ServerPeer, call, formatSeconds, openSocket, show, showMessage, stopStream,
@@ -11,29 +16,58 @@ const TOKEN_KEY = "videoassist.ticket";
 const state = {
   socket: null, token: null, camera: null, screen: null, peer: null, sessionId: null,
   iceServers: [], callback: false, finished: false, chat: null, facing: "user", pendingSource: null,
-  marks: null, frozen: null,
+  marks: null, frozen: null, queue: null,
 };
-// For tests and debugging: the live peer connection.
 // For tests and debugging: the live peer connection, and the ids of the marks shown on a target.
 window.videoassist = {
   get peer() { return state.peer && state.peer.pc; },
   marks: (target) => (state.marks ? [...state.marks.marks(target).keys()] : []),
 };
 
-const END_REASONS = {
-  customer_hung_up: "You ended the call.",
-  agent_hung_up: "The agent ended the call.",
-  agent_disconnected: "The agent's connection was lost.",
-  media_failed: "The video connection failed. Please try again.",
-  server_shutdown: "The service is restarting. Please try again in a minute.",
-  server_restart: "The service restarted during your call. Please try again.",
-  callback_not_joined: "We called you back but could not reach you.",
-  cancelled: "You left the line.",
-  customer_left: "You were away too long and lost your place in line.",
-};
+// An error the page can put in words: an i18n key and its variables.
+class Explained extends Error {
+  constructor(key, vars = {}) {
+    super(key);
+    this.key = key;
+    this.vars = vars;
+  }
+}
 
+// [key, vars] for any error; `where` says what was asked of the server (see serverError).
+function explain(err, where = "ack") {
+  if (err instanceof Explained) return [err.key, err.vars];
+  if (err instanceof AckError) return serverError(where, { code: err.code, message: err.message });
+  return ["error.unexpected", { message: err.message }];
+}
+
+// The page's alert box; `text` is [key, vars], or nothing to hide it.
 function message(text, isError = false) {
-  showMessage($("message"), text, isError);
+  const box = $("message");
+  showMessage(box, text ? t(...text) : "", isError);
+  if (text) say(box, ...text);
+}
+
+// End reasons (docs/protocol.md, "Session end reasons" and "Other reasons") and the states
+// `sync` answers for a closed ticket.
+function endText(reason) {
+  return has(`end.${reason}`) ? `end.${reason}` : "end.other";
+}
+
+// The switch lists each language under its own name, in its own language.
+function showLanguages() {
+  const lang = pickLanguage();
+  for (const [code, { name }] of Object.entries(LANGUAGES)) {
+    const option = new Option(name, code, false, code === lang);
+    option.lang = code;
+    $("language").append(option);
+  }
+  setLanguage(lang);
+}
+
+// Mute or unmute; the button's text follows the language (toggleTracks words it once).
+function toggle(kind, button, onKey, offKey) {
+  toggleTracks(state.camera, kind, button, t(onKey), t(offKey));
+  button.dataset.i18n = button.getAttribute("aria-pressed") === "true" ? offKey : onKey;
 }
 
 function view(name) {
@@ -60,36 +94,60 @@ async function getCamera() {
     return await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   } catch (err) {
     if (err.name === "NotAllowedError" || err.name === "SecurityError") {
-      throw new Error("Camera and microphone access is blocked. Allow it for this site in your browser settings, then tap Get help again.");
+      throw new Explained("camera.blocked");
     }
-    if (err.name === "NotFoundError") {
-      throw new Error("No camera or microphone was found on this device.");
-    }
-    throw new Error(`Your camera could not be started (${err.name}).`);
+    if (err.name === "NotFoundError") throw new Explained("camera.notFound");
+    throw new Explained("camera.failed", { name: err.name });
   }
 }
 
 async function requestTicket(callback) {
-  const res = await fetch("/api/tickets", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ topic: $("topic").value, description: $("description").value, callback }),
-  });
-  const body = await res.json();
+  let res;
+  let body;
+  try {
+    res = await fetch("/api/tickets", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ topic: $("topic").value, description: $("description").value, callback }),
+    });
+  } catch (err) {
+    throw new Explained("tap.offline");
+  }
+  try {
+    body = await res.json();
+  } catch (err) {
+    throw new Explained("tap.failed"); // not our server's answer (a proxy's error page)
+  }
   if (!res.ok) {
     const error = body.error || {};
-    if (error.code === "queue_full") {
+    if (error.code === "queue_full" && error.callback_available !== false) {
       show("full", true);
       $("leave-callback").focus();
     }
-    throw new Error(error.message || "Help is not available right now.");
+    throw new Explained(...tapRefusal(error, res));
   }
   return body;
 }
 
+// The refusals of POST /api/tickets (docs/openapi.yaml), with what the answer tells besides
+// the code: the field at fault, how long to wait.
+function tapRefusal(error, res) {
+  if (!error.code) return ["tap.failed", {}];
+  if (error.code === "rate_limited") {
+    const seconds = Number(res.headers.get("Retry-After"))
+      || Number((/(\d+) s\b/.exec(error.message || "") || [])[1]);
+    if (seconds) return serverError("tap", error, { seconds }, "wait");
+  }
+  if (error.code === "invalid") {
+    const field = error.field || String(error.message || "").split(":")[0];
+    if (field === "topic" || field === "description") return serverError("tap", error, {}, field);
+  }
+  return serverError("tap", error);
+}
+
 async function tap(event, callback = false) {
   if (event) event.preventDefault();
-  message("");
+  message(null);
   $("help").disabled = true;
   let ticket = null;
   try {
@@ -113,7 +171,7 @@ async function tap(event, callback = false) {
       await call(socket, "cancel").catch(() => {});
       finish("cancelled");
     }
-    message(err.message, true);
+    message(explain(err, "tap"), true);
   } finally {
     $("help").disabled = false;
   }
@@ -156,7 +214,7 @@ function connect(token) {
   const socket = openSocket("/customer", { token });
   state.socket = socket;
   socket.on("connect", async () => {
-    message("");
+    message(null);
     try {
       const now = await call(socket, "sync");
       if (now.ice_servers) state.iceServers = now.ice_servers;
@@ -168,7 +226,7 @@ function connect(token) {
         view("waiting");
       } else finish(now.state);
     } catch (err) {
-      message(err.message, true);
+      message(explain(err), true);
     }
   });
   socket.on("connect_error", (err) => {
@@ -180,37 +238,38 @@ function connect(token) {
       view("start");
       return;
     }
-    message(`We could not reach the help service: ${err.message}`, true);
+    if (code) message(serverError("connect", { code, message: err.message }), true);
+    else message(["msg.unreachable", { message: err.message }], true);
   });
   // The same ticket was opened in another tab or window, which has it now.
   socket.on("replaced", () => {
     state.replaced = true;
-    message("Your request is open in another tab or window; continue there, or reload this page to continue here.", true);
+    message(["msg.replaced"], true);
   });
   socket.on("disconnect", (reason) => {
     if (state.finished || state.replaced) return;
-    message("Connection lost. Trying to reconnect; you keep your place in line…", true);
+    message(["msg.reconnecting"], true);
     // socket.io does not retry when the server closed the connection (e.g. a restart).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
   });
   socket.on("queue", showQueue);
   socket.on("matched", (data) => {
     if (data.ice_servers) state.iceServers = data.ice_servers;
-    $("agent-name").textContent = data.agent_name || "an agent";
+    showAgent(data.agent_name);
     startCall(data.session_id);
   });
   socket.on("agent_changed", (data) => {
-    $("agent-name").textContent = data.agent_name || "an agent";
-    $("live-status").textContent = `You are now talking to ${data.agent_name}.`;
+    showAgent(data.agent_name);
+    if (data.agent_name) say($("live-status"), "status.agentChanged", { name: data.agent_name });
   });
   socket.on("transferred", () => {
     endCall();
     view("waiting");
-    message("You are being transferred to another team. Please stay in line.");
+    message(["msg.transferred"]);
   });
-  socket.on("moved", () => message("We moved you to another team that can help sooner."));
+  socket.on("moved", () => message(["msg.moved"]));
   socket.on("callback_suggested", () => {
-    message("This is taking longer than usual. You can ask us to call you back and keep your place.");
+    message(["msg.callbackSuggested"]);
     $("callback").focus();
   });
   socket.on("callback_confirmed", () => {
@@ -222,10 +281,17 @@ function connect(token) {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
-  state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer" });
+  state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
   state.marks.show($("preview"), "live");
+}
+
+function showAgent(name) {
+  if (name) {
+    say($("agent-name"), null);
+    $("agent-name").textContent = name;
+  } else say($("agent-name"), "live.anAgent");
 }
 
 function showStill(url) {
@@ -233,22 +299,17 @@ function showStill(url) {
   if (url) still.src = url;
   else still.removeAttribute("src");
   still.hidden = !url;
-  $("live-status").textContent = url ? "The agent froze the picture to point something out." : "Live video.";
+  say($("live-status"), url ? "status.frozen" : "status.live");
   if (state.marks) {
     state.marks.show(url ? still : $("preview"), url && state.frozen ? state.frozen : "live");
   }
 }
 
-const SOURCE_PROMPTS = {
-  screen: "The agent asks you to share your screen.",
-  camera: "The agent asks you to switch back to your camera.",
-  camera_back: "The agent asks you to use your back camera.",
-  camera_front: "The agent asks you to use your front camera.",
-};
-
 function askSource(data) {
   state.pendingSource = data.source;
-  $("source-prompt-text").textContent = SOURCE_PROMPTS[data.source] || "The agent asks you to change what you share.";
+  // The sources the agent can ask for (docs/protocol.md, request_source).
+  const key = has(`source.${data.source}`) ? `source.${data.source}` : "source.other";
+  say($("source-prompt-text"), key);
   show("source-prompt", true);
   $("source-accept").focus();
 }
@@ -291,7 +352,7 @@ async function useFacing(facing) {
     if (!state.screen && state.peer) await state.peer.replaceVideo(track);
     reportSource(facing === "environment" ? "camera_back" : "camera_front");
   } catch (err) {
-    message("That camera could not be started.", true);
+    message(["camera.switchFailed"], true);
   }
 }
 
@@ -305,31 +366,40 @@ async function sendPhoto() {
       headers: { Authorization: `Bearer ${state.token}`, "Content-Type": file.type },
       body: file,
     });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ? body.error.message : "The photo could not be sent.");
-    $("live-status").textContent = "Photo sent to the agent.";
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Explained(...photoRefusal(body.error));
+    say($("live-status"), "status.photoSent");
   } catch (err) {
-    message(err.message, true);
+    message(err instanceof Explained ? explain(err) : ["photo.failed"], true);
   }
+}
+
+// The refusals of POST /api/calls/{id}/photos (docs/protocol.md); the size limit is only in
+// the message ("photos are limited to 8192 KiB").
+function photoRefusal(error) {
+  if (!error) return ["photo.failed"];
+  const kib = Number((/(\d+) KiB/.exec(error.message || "") || [])[1]);
+  if (error.code === "too_large" && kib) {
+    return serverError("photo", error, { megabytes: Math.round((kib / 1024) * 10) / 10 }, "limit");
+  }
+  return serverError("photo", error);
 }
 
 function showCallback() {
   show("callback", !state.callback);
   const note = $("callback-note");
   note.hidden = !state.callback;
-  note.textContent = state.callback
-    ? `We will call you back when it is your turn. Keep this page open, or come back later with this link: ${location.origin}/#t=${encodeURIComponent(state.token || "")}`
-    : "";
+  const link = `${location.origin}/#t=${encodeURIComponent(state.token || "")}`;
+  say(note, state.callback ? "callback.note" : null, { link });
 }
 
 function showQueue(data) {
   if (data.position == null) return;
-  $("position").textContent = String(data.position);
-  if (!data.agents_available) {
-    $("eta").textContent = "No agents are available right now. Stay in line and we'll connect you as soon as one is.";
-  } else {
-    $("eta").textContent = `Estimated wait: ${formatSeconds(data.estimated_wait)}.`;
-  }
+  state.queue = data;
+  $("position").textContent = data.position.toLocaleString(document.documentElement.lang);
+  if (!data.agents_available) say($("eta"), "queue.noAgents");
+  else if (data.estimated_wait == null) say($("eta"), null);
+  else say($("eta"), "queue.estimate", { wait: formatSeconds(data.estimated_wait) });
 }
 
 // Front/back only makes sense on a device with two cameras.
@@ -348,12 +418,12 @@ async function startCall(sessionId) {
   if (state.sessionId === sessionId) return;
   state.sessionId = sessionId;
   view("live");
-  $("live-status").textContent = "Connecting video…";
+  say($("live-status"), "status.connecting");
   if (!state.camera) {
     try {
       state.camera = await getCamera();
     } catch (err) {
-      message(err.message, true);
+      message(explain(err), true);
     }
   }
   $("preview").srcObject = state.camera;
@@ -369,17 +439,17 @@ async function startCall(sessionId) {
       remote.srcObject.addTrack(ev.track);
     },
     onStateChange: (s) => {
-      if (s === "connected") $("live-status").textContent = "Connected.";
+      if (s === "connected") say($("live-status"), "status.connected");
       if (s === "failed") {
-        $("live-status").textContent = "";
-        message("The video connection failed. Check your network and try again.", true);
+        say($("live-status"), null);
+        message(["media.failed"], true);
       }
     },
   });
   try {
     await state.peer.start();
   } catch (err) {
-    message(err instanceof AckError ? err.message : "The video connection could not be set up.", true);
+    message(err instanceof AckError ? explain(err) : ["media.setupFailed"], true);
   }
   try {
     const room = await call(state.socket, "room", { session_id: sessionId });
@@ -397,7 +467,7 @@ async function shareScreen() {
   try {
     state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
   } catch (err) {
-    message("Screen sharing was not started.", false);
+    message(["screen.notStarted"], false);
     return;
   }
   const track = state.screen.getVideoTracks()[0];
@@ -436,7 +506,7 @@ async function cancel() {
   } catch (err) {
     // Leaving closes the ticket; the page closes its socket on "closed" before the
     // acknowledgement can come back. That is the success the customer asked for, not an error.
-    if (state.socket === socket && !state.finished) message(err.message, true);
+    if (state.socket === socket && !state.finished) message(explain(err), true);
   }
 }
 
@@ -444,7 +514,7 @@ async function askCallback() {
   try {
     await call(state.socket, "callback");
   } catch (err) {
-    message(err.message, true);
+    message(explain(err), true);
   }
 }
 
@@ -469,9 +539,9 @@ function finish(reason) {
   forget();
   if (state.socket) state.socket.disconnect();
   state.socket = null;
-  $("ended-reason").textContent = END_REASONS[reason] || "The call has ended.";
+  say($("ended-reason"), endText(reason));
   view(reason === "cancelled" ? "start" : "ended");
-  if (reason === "cancelled") message("You left the line.");
+  if (reason === "cancelled") message(["msg.left"]);
   $(reason === "cancelled" ? "help" : "again").focus();
 }
 
@@ -482,15 +552,25 @@ $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
 $("use-camera").addEventListener("click", useCamera);
 $("hangup").addEventListener("click", hangup);
-$("mute-audio").addEventListener("click", (ev) => toggleTracks(state.camera, "audio", ev.currentTarget, "Mute mic", "Unmute mic"));
-$("mute-video").addEventListener("click", (ev) => toggleTracks(state.camera, "video", ev.currentTarget, "Stop my video", "Start my video"));
+$("mute-audio").addEventListener("click", (ev) => toggle("audio", ev.currentTarget, "call.muteMic", "call.unmuteMic"));
+$("mute-video").addEventListener("click", (ev) => toggle("video", ev.currentTarget, "call.stopVideo", "call.startVideo"));
 $("flip-camera").addEventListener("click", () => useFacing(state.facing === "user" ? "environment" : "user"));
 $("send-photo").addEventListener("click", () => $("photo-file").click());
 $("photo-file").addEventListener("change", sendPhoto);
 $("source-accept").addEventListener("click", acceptSource);
 $("source-decline").addEventListener("click", declineSource);
-$("again").addEventListener("click", () => { message(""); view("start"); $("help").focus(); });
+$("again").addEventListener("click", () => { message(null); view("start"); $("help").focus(); });
+$("language").addEventListener("change", (ev) => {
+  setLanguage(ev.currentTarget.value, { remember: true });
+  if (state.queue) showQueue(state.queue); // the estimate is worded by formatSeconds
+});
 
+showLanguages();
+if (!window.isSecureContext) {
+  // Plain HTTP to a network address: the browser will refuse the camera whatever the customer
+  // allows. Say so now, not as an obscure camera error after they tap.
+  message(["camera.insecure"], true);
+}
 loadTopics();
 // Resume a ticket after a reload or a dropped connection (the server keeps the place a while).
 // A resume link (/#t=<token>, handed out with every ticket) opens the ticket on this device.

@@ -1,12 +1,17 @@
 // The in-call chat panel, shared by the customer page and the agent console. It doubles as
 // real-time text: with the option on, the draft is shown to the other side as it is typed.
+// Its own words come from web/shared/i18n.js (English unless the page chose a language).
+import { say } from "/static/shared/i18n.js";
 import { call } from "/static/shared/signaling.js";
 
 const DRAFT_EVERY_MS = 300;
 
 export class ChatPanel {
-  constructor({ root, socket, me }) {
+  // `describe` turns a refused message (an AckError) into [i18n key, vars]; by default the
+  // server's own words.
+  constructor({ root, socket, me, describe = (err) => ["server.unknown", { message: err.message }] }) {
     this.socket = socket;
+    this.describe = describe;
     this.me = me; // "customer" or "agent"
     this.sessionId = null;
     this.log = root.querySelector(".chat-log");
@@ -20,25 +25,28 @@ export class ChatPanel {
     this.input.addEventListener("input", () => this.typed());
     socket.on("chat", (line) => this.add(line));
     socket.on("typing", (data) => {
-      this.draft.textContent = data.text ? `Typing: ${data.text}` : "";
+      say(this.draft, data.text ? "chat.typing" : null, { text: data.text });
     });
   }
 
   start(sessionId, history = []) {
     this.sessionId = sessionId;
     this.log.replaceChildren();
-    this.draft.textContent = "";
+    say(this.draft, null);
     history.forEach((line) => this.add(line));
   }
 
   add(line) {
     const item = document.createElement("li");
     const who = document.createElement("strong");
-    who.textContent = line.from === this.me ? "You" : line.name;
-    item.append(who, document.createTextNode(`: ${line.text}`));
+    if (line.from === this.me) say(who, "chat.you");
+    else who.textContent = line.name;
+    const said = document.createElement("span");
+    say(said, "chat.said", { text: line.text });
+    item.append(who, said);
     this.log.append(item);
     this.log.scrollTop = this.log.scrollHeight;
-    if (line.from !== this.me) this.draft.textContent = "";
+    if (line.from !== this.me) say(this.draft, null);
   }
 
   async send(event) {
@@ -50,7 +58,7 @@ export class ChatPanel {
       this.input.value = "";
       this.sendDraft("");
     } catch (err) {
-      this.draft.textContent = err.message;
+      say(this.draft, ...this.describe(err));
     }
   }
 

@@ -1,6 +1,7 @@
 // Shared signaling for every page: the socket.io connection and the one peer connection a
 // participant has with the server. Our own code is plain ES modules with no build step.
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
+import { t } from "/static/shared/i18n.js";
 
 const ACK_TIMEOUT_MS = 10000;
 
@@ -108,14 +109,23 @@ export function toggleTracks(stream, kind, button, onLabel, offLabel) {
 }
 
 // A notice clears itself after NOTICE_MS; an error stays until the next message replaces it.
+// (A token rather than the text tells the notice from a later one: a translated notice changes
+// its text when the customer switches language.)
 export function showMessage(box, text, isError = false) {
   clearTimeout(box.clearTimer);
+  const shown = {};
+  box.shown = shown;
   box.textContent = text || "";
   box.classList.toggle("error", isError);
   box.hidden = !text;
+  if (!text) {
+    // A cleared box keeps no translation key (web/shared/i18n.js say()) to re-render.
+    delete box.dataset.i18n;
+    delete box.dataset.i18nVars;
+  }
   if (text && !isError) {
     box.clearTimer = setTimeout(() => {
-      if (box.textContent === text) showMessage(box, "");
+      if (box.shown === shown) showMessage(box, "");
     }, NOTICE_MS);
   }
 }
@@ -124,9 +134,10 @@ export function show(id, visible) {
   document.getElementById(id).hidden = !visible;
 }
 
+// A wait in the page's language (web/shared/i18n.js; English until a page chooses).
 export function formatSeconds(seconds) {
   if (seconds == null) return "";
-  if (seconds < 60) return "less than a minute";
+  if (seconds < 60) return t("wait.underMinute");
   const minutes = Math.round(seconds / 60);
-  return minutes === 1 ? "about 1 minute" : `about ${minutes} minutes`;
+  return minutes === 1 ? t("wait.oneMinute") : t("wait.minutes", { count: minutes });
 }
