@@ -53,7 +53,7 @@ from videoassist.http.keys import (
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
 from videoassist.media.hub import MediaHub
-from videoassist.media.network import restrict_host_addresses
+from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import LoginThrottle, RateLimiter
 from videoassist.routing_config import config_from_records
@@ -135,7 +135,10 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     records = app[RECORDS]
-    restrict_host_addresses(settings.media_addresses)
+    bounds = settings.media_ports()
+    ports = configure_gathering(
+        settings.media_addresses, PortRange(*bounds) if bounds is not None else None
+    )
     service_box: list[Service] = []
 
     def media_failed(session_id: str, detail: str) -> None:
@@ -149,6 +152,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         on_failure=media_failed,
         turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
         forwarding="transcode" if settings.media_forwarding == "transcode" else "encoded",
+        media_ports=ports,
     )
     delivery = SocketDelivery(app[SIO])
     content = CallContent(

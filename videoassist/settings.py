@@ -40,6 +40,9 @@ class Settings:
     # Local addresses the media server gathers ICE candidates on; empty = every interface.
     media_addresses: tuple[str, ...] = ()
     media_connect_timeout: float = 15.0
+    # UDP ports the media server's ICE candidates use, "FIRST-LAST" (a firewall opens just
+    # these); empty: any free port.
+    media_port_range: str = ""
     # "encoded": forward what each party sends as-is (decode only the customer's video, for
     # stills and sticky marks); "transcode": decode and re-encode every stream (the old path,
     # several times the CPU; kept as a baseline for bench/media_forwarding.py).
@@ -77,12 +80,30 @@ class Settings:
             raise ValueError("media_forwarding must be 'encoded' or 'transcode'")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
+        if self.media_port_range:
+            self.media_ports()  # refuses a malformed range at start
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("tls_cert and tls_key go together")
         if self.redirect_port and not self.tls_cert:
             raise ValueError("redirect_port needs TLS (tls_cert and tls_key)")
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
+
+    def media_ports(self) -> tuple[int, int] | None:
+        """(first, last) of MEDIA_PORT_RANGE, or None for any port."""
+        if not self.media_port_range:
+            return None
+        first, sep, last = self.media_port_range.partition("-")
+        try:
+            low, high = int(first), int(last)
+        except ValueError:
+            low = high = -1
+        if not sep or not 1024 <= low <= high <= 65535:
+            raise ValueError(
+                f"media_port_range {self.media_port_range!r}: want FIRST-LAST with "
+                "1024 <= FIRST <= LAST <= 65535"
+            )
+        return low, high
 
     @property
     def tls(self) -> bool:

@@ -46,6 +46,7 @@ from videoassist.media import aiortc_internals
 from videoassist.media.fanout import Fanout, ProxyTrack
 from videoassist.media.forwarding import Outlet, Tap
 from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
+from videoassist.media.network import PortRange, host_addresses
 from videoassist.media.pixels import LINGER as PIXEL_LINGER
 from videoassist.media.pixels import PixelDecoder
 from videoassist.media.sticky import StickyMarks, Update
@@ -106,6 +107,15 @@ def _check_offer(sdp: str) -> None:
         raise ValueError(f"BUNDLE names media section {bundle.items[0]!r}, which is not offered")
 
 
+class PortsUsedUp(MediaError):
+    def __init__(self, ports: PortRange) -> None:
+        super().__init__(
+            "media_busy",
+            f"the media port range {ports} is used up; widen MEDIA_PORT_RANGE or route media "
+            "through TURN",
+        )
+
+
 class Participant:
     def __init__(self, session: MediaSession, party: Party) -> None:
         self.session = session
@@ -160,9 +170,14 @@ class Participant:
             if self.encoded:
                 self._hook_senders(pc)
             await pc.setLocalDescription(await pc.createAnswer())
+            if hub.media_ports is not None and "a=candidate:" not in pc.localDescription.sdp:
+                raise PortsUsedUp(hub.media_ports)
             pending, self._pending_candidates = self._pending_candidates, []
             for candidate in pending:
                 await self._add_candidate(pc, candidate)
+        except PortsUsedUp as exc:
+            await self._close_pc()
+            raise MediaError("media_busy", str(exc)) from None
         except Exception as exc:
             logger.info("Participant(%s) offer refused: %s", self.name, exc)
             await self._close_pc()
@@ -416,6 +431,7 @@ class MediaHub:
         turn_server: Callable[[str], dict[str, Any]] | None = None,
         forwarding: Forwarding = "encoded",
         pixel_linger: float = PIXEL_LINGER,
+        media_ports: PortRange | None = None,
     ) -> None:
         """``pixel_linger``: seconds the customer-video decoder keeps running after the last
         use (a still, a sticky mark's tick)."""
@@ -424,6 +440,8 @@ class MediaHub:
         # "encoded": forward what parties send; "transcode": decode and re-encode (the old path).
         self.forwarding = forwarding
         self.pixel_linger = pixel_linger
+        # The UDP ports media may use (configure_gathering binds them); None: any port.
+        self.media_ports = media_ports
         self.ice_servers = ice_servers
         # Mints a TURN ICE server (fresh credentials) for one server leg, named by the subject.
         self.turn_server = turn_server
@@ -449,6 +467,11 @@ class MediaHub:
     def reserve_peer(self) -> None:
         if self.peer_connections >= self.max_peer_connections:
             raise MediaError("media_busy", "this server has no room for more media connections")
+        if self.media_ports is not None:
+            # Each peer connection takes one port per host address (BUNDLE and rtcp-mux).
+            per_connection = max(1, len(host_addresses()))
+            if (self.peer_connections + 1) * per_connection > self.media_ports.size:
+                raise PortsUsedUp(self.media_ports)
         self.peer_connections += 1
 
     def release_peer(self) -> None:
