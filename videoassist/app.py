@@ -202,7 +202,11 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
     """Stored routing rows -> DeskConfig, with the server-wide defaults filled in; used at
     start-up and by the admin API after every change."""
     return config_from_records(
-        data, ring_timeout=settings.ring_timeout, customer_grace=settings.customer_grace
+        data,
+        ring_timeout=settings.ring_timeout,
+        customer_grace=settings.customer_grace,
+        join_window=settings.join_window,
+        max_joining=settings.max_joining,
     )
 
 
@@ -227,6 +231,7 @@ async def _restore(service: Service, records: Records) -> None:
             customer_ref=row["customer_ref"],
             device_id=row["device_id"],
             line_since=row["line_since"],
+            joined=row["status"] != "joining",
         )
         for row in rows
     )

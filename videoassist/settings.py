@@ -26,6 +26,8 @@ class Settings:
     secret_key: str = ""
     ring_timeout: float = 20.0  # default for queues that do not set their own
     customer_grace: float = 60.0
+    join_window: float = 15.0  # a tap's page must connect within this, or the ticket is dropped
+    max_joining: int = 30  # per queue: tickets whose page has not connected yet
     announce_interval: float = 1.0
     ticket_ttl: float = 2 * 3600.0
     staff_session_ttl: float = 12 * 3600.0
@@ -62,6 +64,10 @@ class Settings:
         for url in self.turn_urls:
             if not url.startswith(("turn:", "turns:")):
                 raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
+        if self.join_window <= 0:
+            raise ValueError("join_window must be positive")
+        if self.max_joining < 1:
+            raise ValueError("max_joining must be at least 1")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
         if self.embed_secret and len(self.embed_secret) < 32:

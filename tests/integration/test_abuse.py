@@ -8,11 +8,15 @@ import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.support.harness import Harness, wait_until
+from tests.support.calls import ready_agent
+from tests.support.harness import Harness, test_settings, wait_until
+from videoassist.desk import TicketState
 
 DEEP = 5000  # levels; CPython's JSON decoder gives up near 1000
 
@@ -49,6 +53,95 @@ async def raw_socket(harness: Harness) -> aiohttp.ClientWebSocketResponse:
     return ws
 
 
+async def stranger_tap(harness: Harness, **body: Any) -> tuple[int, dict[str, Any]]:
+    """A tap from a browser never seen before (no device cookie): what taps spread over many
+    addresses look like once the per-address limit is out of the way."""
+    async with (
+        aiohttp.ClientSession(harness.url, cookie_jar=aiohttp.DummyCookieJar()) as http,
+        http.post("/api/tickets", json=body) as r,
+    ):
+        return r.status, await r.json()
+
+
+# On loopback every tap comes from one address: the per-address limit is lifted so that the
+# taps stand for a botnet's, each from its own address.
+DISTRIBUTED = {"taps_burst": 10_000, "taps_per_minute": 10_000.0}
+
+
+class TestGhostTickets:
+    GHOSTS = 150
+
+    @pytest.mark.settings(**DISTRIBUTED, max_joining=10)
+    async def test_taps_that_never_connect_do_not_push_a_real_customer_back_in_line(
+        self, harness: Harness
+    ) -> None:
+        for _ in range(self.GHOSTS):
+            status, _ = await stranger_tap(harness)
+            assert status == 201
+        ticket = await harness.tap()
+        customer = await harness.customer(ticket["token"])
+        position = (await customer.call("sync"))["position"]
+        # Figure for issue 10: the real customer's place after 150 ghost taps (was 151).
+        print(f"\nposition of a real customer after {self.GHOSTS} ghost taps: {position}")
+        assert position <= 10
+        agent = await ready_agent(harness)
+        offer = await agent.inbox.next("offer")
+        assert offer["ticket_id"] == ticket["ticket_id"], "a ghost was offered"
+
+    @pytest.mark.settings(**DISTRIBUTED, join_window=0.5)
+    async def test_a_ghost_tap_is_never_offered_and_leaves_the_line_after_the_join_window(
+        self, harness: Harness
+    ) -> None:
+        agent = await ready_agent(harness)
+        ghosts = [(await stranger_tap(harness))[1]["ticket_id"] for _ in range(5)]
+        desk = harness.service.desk
+        await wait_until(
+            lambda: all(desk.ticket_state(t) is TicketState.ABANDONED for t in ghosts),
+            what=lambda: str({t: desk.ticket_state(t) for t in ghosts}),
+        )
+        await harness.service.settled()
+        assert "offer" not in agent.inbox.names()
+        assert (await agent.call("sync"))["state"] == "ready", "a ghost tap set the agent Away"
+        for ghost in ghosts:  # the store agrees: nothing for a restart to bring back
+            assert all(row["id"] != ghost for row in await harness.records.open_tickets())
+
+    @pytest.mark.settings(**DISTRIBUTED, join_window=0.5)
+    async def test_a_customer_who_connects_within_the_join_window_is_offered(
+        self, harness: Harness
+    ) -> None:
+        agent = await ready_agent(harness)
+        ticket = await harness.tap()
+        assert harness.service.desk.ticket_state(ticket["ticket_id"]) is TicketState.JOINING
+        await harness.customer(ticket["token"])
+        assert (await agent.inbox.next("offer"))["ticket_id"] == ticket["ticket_id"]
+
+    async def test_a_callback_tap_that_never_connected_does_not_survive_a_restart(
+        self, tmp_path: Path
+    ) -> None:
+        settings = test_settings(tmp_path, join_window=0.5)
+        before = Harness(settings.with_(join_window=60.0))
+        await before.start()
+        try:
+            _, ghost = await stranger_tap(before, callback=True)
+        finally:
+            await before.stop()
+        after = Harness(settings)
+        await after.start()
+        try:
+            desk = after.service.desk
+            assert desk.ticket_state(ghost["ticket_id"]) is TicketState.JOINING
+            agent = await ready_agent(after)
+            await wait_until(
+                lambda: desk.ticket_state(ghost["ticket_id"]) is TicketState.ABANDONED,
+                what=lambda: f"the ghost callback is {desk.ticket_state(ghost['ticket_id'])}",
+            )
+            await after.service.settled()
+            assert "offer" not in agent.inbox.names()
+            assert await after.records.open_tickets() == []
+        finally:
+            await after.stop()
+
+
 class TestDeeplyNestedJson:
     @pytest.mark.parametrize("path", ["/api/tickets", "/api/login"])
     async def test_a_body_nested_thousands_deep_is_refused_with_400_and_one_log_line(
@@ -76,14 +169,18 @@ class TestDeeplyNestedJson:
         with log_text() as log:
             for _ in range(frames):
                 ws = await raw_socket(harness)
-                await ws.send_str(f"40/customer,{{\"token\": {nested()}}}")
+                await ws.send_str(f'40/customer,{{"token": {nested()}}}')
                 # The server closes the connection; nothing else comes first.
                 closing = await ws.receive(timeout=5)
-                assert closing.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.CLOSING,
-                ) or closing.data == "1", closing
+                assert (
+                    closing.type
+                    in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.CLOSING,
+                    )
+                    or closing.data == "1"
+                ), closing
                 await ws.close()
         text = log.getvalue()
         # Figure for issue 10: error-log bytes per 100 bad frames (was 392 KB).
