@@ -24,7 +24,7 @@ from aiohttp import web
 from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
-from videoassist.call_room import CallRooms, EventLog
+from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
@@ -39,6 +39,7 @@ from videoassist.http.keys import (
     HUB,
     LOGIN_THROTTLE,
     NAMESPACES,
+    PHOTO_LIMIT,
     RECORDS,
     ROOMS,
     SERVICE,
@@ -84,6 +85,9 @@ def create_app(settings: Settings) -> web.Application:
         max_failures=settings.login_max_failures, lockout=settings.login_lockout
     )
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
+    app[PHOTO_LIMIT] = RateLimiter(
+        rate=settings.photos_per_minute / 60, burst=settings.photos_burst
+    )
     sio = create_socket_server(
         allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
     )
@@ -146,7 +150,12 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     content = CallContent(
         records, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
     )
-    rooms = CallRooms(delivery, hub, content)
+    rooms = CallRooms(
+        delivery,
+        hub,
+        content,
+        PhotoLimits(settings.photo_max_per_call, settings.photo_max_call_bytes),
+    )
     rooms.subscribe(EventLog(records))
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)

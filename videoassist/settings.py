@@ -57,6 +57,10 @@ class Settings:
     socket_events_burst: int = 60
     drain_timeout: float = 5.0
     photo_max_bytes: int = 8 * 1024 * 1024
+    photos_per_minute: float = 6.0  # per customer
+    photos_burst: int = 5
+    photo_max_per_call: int = 30
+    photo_max_call_bytes: int = 64 * 1024 * 1024  # stored (re-encoded) bytes of one call's photos
 
     def __post_init__(self) -> None:
         if self.turn_urls and not self.turn_secret:

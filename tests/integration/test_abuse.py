@@ -4,6 +4,7 @@ photo floods. Each test fails without the control that stops it (docs/threat-mod
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Iterator
@@ -12,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 
-from tests.support.calls import ready_agent
-from tests.support.harness import Harness, test_settings, wait_until
+from tests.support.calls import live_call, ready_agent
+from tests.support.harness import Harness, wait_until
+from tests.support.harness import test_settings as settings_for
 from videoassist.desk import TicketState
 
 DEEP = 5000  # levels; CPython's JSON decoder gives up near 1000
@@ -118,7 +122,7 @@ class TestGhostTickets:
     async def test_a_callback_tap_that_never_connected_does_not_survive_a_restart(
         self, tmp_path: Path
     ) -> None:
-        settings = test_settings(tmp_path, join_window=0.5)
+        settings = settings_for(tmp_path, join_window=0.5)
         before = Harness(settings.with_(join_window=60.0))
         await before.start()
         try:
@@ -188,3 +192,109 @@ class TestDeeplyNestedJson:
         assert "Traceback" not in text
         assert "ERROR" not in text
         assert len(text.splitlines()) <= frames, text[:2000]
+
+
+def noise_jpeg(width: int = 1600, height: int = 1200, seed: int = 0) -> bytes:
+    """A photo that compresses badly, as a camera's does: about 2 MB of JPEG."""
+    image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+    return bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1])
+
+
+async def send_photo(
+    harness: Harness, call_id: str, token: str, photo: bytes
+) -> aiohttp.ClientResponse:
+    assert harness.http is not None
+    async with harness.http.post(
+        f"/api/calls/{call_id}/photos",
+        data=io.BytesIO(photo),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"},
+    ) as r:
+        await r.read()
+        return r
+
+
+def stored_bytes(harness: Harness, call_id: str) -> int:
+    return sum(p.stat().st_size for p in harness.settings.data_dir.rglob(f"{call_id}/*.jpg"))
+
+
+UNTHROTTLED = {"photos_burst": 1000, "photos_per_minute": 60_000.0}
+
+
+class TestPhotoFlood:
+    FLOOD = 30
+
+    async def test_a_customer_uploading_photos_in_a_loop_is_told_to_slow_down(
+        self, harness: Harness
+    ) -> None:
+        _, agent, call_id, ticket = await live_call(harness)
+        photo = noise_jpeg()
+        statuses = []
+        for _ in range(self.FLOOD):
+            r = await send_photo(harness, call_id, ticket["token"], photo)
+            statuses.append(r.status)
+            if r.status == 429:
+                error = (await r.json())["error"]
+                assert error["code"] == "rate_limited"
+                assert error["message"].startswith("you are sending photos too quickly")
+                assert int(r.headers["Retry-After"]) >= 1
+        burst = harness.settings.photos_burst
+        assert statuses == [201] * burst + [429] * (self.FLOOD - burst)
+        await harness.service.settled()
+        assert agent.inbox.names().count("photo") == burst
+        # Figure for issue 10: bytes stored for one call under a flood of 30 photos of 2 MB.
+        print(
+            f"\nstored for one call after {self.FLOOD} x {len(photo)} B: "
+            f"{stored_bytes(harness, call_id)} B"
+        )
+
+    @pytest.mark.settings(**UNTHROTTLED, photo_max_per_call=3)
+    async def test_a_call_holds_at_most_its_number_of_photos(self, harness: Harness) -> None:
+        _, agent, call_id, ticket = await live_call(harness)
+        photo = noise_jpeg(320, 240)
+        for _ in range(3):
+            assert (await send_photo(harness, call_id, ticket["token"], photo)).status == 201
+        async with harness.http.post(
+            f"/api/calls/{call_id}/photos",
+            data=io.BytesIO(photo),
+            headers={"Authorization": f"Bearer {ticket['token']}", "Content-Type": "image/jpeg"},
+        ) as r:
+            assert r.status == 409
+            assert (await r.json())["error"] == {
+                "code": "too_many",
+                "message": "this call already has 3 photos",
+            }
+        await harness.service.settled()
+        assert agent.inbox.names().count("photo") == 3
+
+    @pytest.mark.settings(**UNTHROTTLED, photo_max_per_call=2)
+    async def test_photos_sent_side_by_side_cannot_pass_the_count_together(
+        self, harness: Harness
+    ) -> None:
+        _, _, call_id, ticket = await live_call(harness)
+        photo = noise_jpeg(640, 480)
+        sent = await asyncio.gather(
+            *(send_photo(harness, call_id, ticket["token"], photo) for _ in range(6))
+        )
+        assert sorted(r.status for r in sent) == [201, 201, 409, 409, 409, 409]
+        assert len(list(harness.settings.data_dir.rglob(f"{call_id}/*.jpg"))) == 2
+
+    @pytest.mark.settings(**UNTHROTTLED, photo_max_call_bytes=2 * 2**20)
+    async def test_a_call_holds_at_most_its_bytes_of_photos(self, harness: Harness) -> None:
+        _, _, call_id, ticket = await live_call(harness)
+        photo = noise_jpeg(1000, 700)  # several hundred KB as stored: a few fit, not ten
+        statuses = [
+            (await send_photo(harness, call_id, ticket["token"], photo)).status for _ in range(10)
+        ]
+        kept = statuses.count(201)
+        assert 1 <= kept < 10 and statuses == [201] * kept + [413] * (10 - kept), statuses
+        async with harness.http.post(
+            f"/api/calls/{call_id}/photos",
+            data=io.BytesIO(photo),
+            headers={"Authorization": f"Bearer {ticket['token']}", "Content-Type": "image/jpeg"},
+        ) as r:
+            assert r.status == 413
+            assert (await r.json())["error"] == {
+                "code": "too_large",
+                "message": "this call's photos are limited to 2 MiB",
+            }
+        assert stored_bytes(harness, call_id) <= 2 * 2**20

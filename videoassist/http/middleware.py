@@ -4,6 +4,7 @@ the JSON plumbing every API handler shares."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -77,6 +78,14 @@ def same_origin_writes(extra_origins: tuple[str, ...] = ()) -> Middleware:
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
+
+
+def too_many(wait: float, what: str) -> web.Response:
+    """A 429 ``rate_limited`` saying when to come back, in the message and ``Retry-After``."""
+    seconds = max(1, math.ceil(wait))
+    response = json_error(429, "rate_limited", f"{what}; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 class Reply(Exception):
