@@ -242,9 +242,9 @@ class Desk:
         return agent.session_id, self.sessions[agent.session_id].call_id
 
     def customer_away(self, ticket_id: str) -> bool:
-        """An open ticket whose customer has no connection: dropped within the grace period,
-        restored after a restart, or a callback not joined yet. Their next connection is a
-        ``CustomerReturned``."""
+        """An open ticket whose customer has no connection: tapped but not joined yet, dropped
+        within the grace period, restored after a restart, or a callback not joined yet. Their
+        next connection is a ``CustomerReturned``."""
         ticket = self.tickets.get(ticket_id)
         return ticket is not None and not ticket.connected
 
