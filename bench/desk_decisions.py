@@ -422,7 +422,13 @@ class Driver:
             topic = rng.choices(self.topics, self.weights)[0]
             priority = rng.randint(1, 20) if rng.random() < PRIORITY_CLAIM else 0
             self._patience(ticket_id)
+            self.sched.after(0.0, ("join", ticket_id))  # the page connects right away
             return CustomerTapped(ticket_id, at, topic=topic, priority=priority), K["tap"]
+        if what == "join":
+            _, ticket_id = action
+            if self.ticket_status.get(ticket_id) != "joining":
+                return None
+            return CustomerReturned(ticket_id, at), K["return"]
         if what in ("accept", "decline"):
             _, agent_id, ticket_id, token = action
             if self.offer_token.get(agent_id) != token or self.agent_state[agent_id] != "offered":

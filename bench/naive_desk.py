@@ -25,6 +25,7 @@ from videoassist.desk import (
     CustomerTapped,
     DeskConfig,
     HungUp,
+    JoinWindowExpired,
     OfferAccepted,
     OfferDeclined,
     OfferTimedOut,
@@ -42,11 +43,12 @@ class NTicket:
     queued_at: float
     seq: int
     state: str = "queued"
-    connected: bool = True
+    connected: bool = False  # a tap is offered only once its page connects (the join)
     offer_agent: str | None = None
     offer_id: int = 0
     skip: dict[str, float] = field(default_factory=dict)
     session_id: str | None = None
+    joined: bool = False
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ class NaiveDesk:
             CustomerLeft: self._left,
             CustomerReturned: self._returned,
             CustomerGraceExpired: self._grace_expired,
+            JoinWindowExpired: self._join_expired,
             AgentSignedIn: self._signed_in,
             AgentReady: self._ready,
             AgentAway: self._away,
@@ -154,11 +157,17 @@ class NaiveDesk:
             self._set_ready(agent, ev.at)
             self._requeue(ticket)
 
+    def _join_expired(self, ev: JoinWindowExpired) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is not None and not ticket.joined:
+            self._close(ticket, ev.at)
+
     def _returned(self, ev: CustomerReturned) -> None:
         ticket = self.tickets[ev.ticket_id]
         if ticket.connected:
             return
         ticket.connected = True
+        ticket.joined = True
         if ticket.state == "queued":
             self._dirty_queues.add(ticket.queue_id)
 

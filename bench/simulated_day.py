@@ -43,6 +43,7 @@ from videoassist.desk import (
     AgentReady,
     AgentSignedIn,
     CancelTimer,
+    CustomerReturned,
     CustomerTapped,
     Desk,
     DeskConfig,
@@ -144,6 +145,7 @@ def simulate_day(
             tapped_at[ticket_id] = at
             day.tapped.append(at)
             feed(CustomerTapped(ticket_id, at))
+            feed(CustomerReturned(ticket_id, at))  # the page connects: the ticket can be offered
             sched.at(at + arrivals.expovariate(rate), ("tap",))
         elif what == "hang_up":
             _, session_id, agent_id = payload

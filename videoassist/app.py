@@ -24,7 +24,7 @@ from aiohttp import web
 from videoassist import turn
 from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
-from videoassist.call_room import CallRooms, EventLog
+from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
@@ -40,6 +40,7 @@ from videoassist.http.keys import (
     LOGIN_THROTTLE,
     METRICS,
     NAMESPACES,
+    PHOTO_LIMIT,
     RECORDS,
     ROOMS,
     SERVICE,
@@ -86,6 +87,9 @@ def create_app(settings: Settings) -> web.Application:
         max_failures=settings.login_max_failures, lockout=settings.login_lockout
     )
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
+    app[PHOTO_LIMIT] = RateLimiter(
+        rate=settings.photos_per_minute / 60, burst=settings.photos_burst
+    )
     sio = create_socket_server(
         allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
     )
@@ -158,7 +162,12 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     content = CallContent(
         records, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
     )
-    rooms = CallRooms(delivery, hub, content)
+    rooms = CallRooms(
+        delivery,
+        hub,
+        content,
+        PhotoLimits(settings.photo_max_per_call, settings.photo_max_call_bytes),
+    )
     rooms.subscribe(EventLog(records))
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
@@ -219,7 +228,11 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
     """Stored routing rows -> DeskConfig, with the server-wide defaults filled in; used at
     start-up and by the admin API after every change."""
     return config_from_records(
-        data, ring_timeout=settings.ring_timeout, customer_grace=settings.customer_grace
+        data,
+        ring_timeout=settings.ring_timeout,
+        customer_grace=settings.customer_grace,
+        join_window=settings.join_window,
+        max_joining=settings.max_joining,
     )
 
 
@@ -244,6 +257,7 @@ async def _restore(service: Service, records: Records) -> None:
             customer_ref=row["customer_ref"],
             device_id=row["device_id"],
             line_since=row["line_since"],
+            joined=row["status"] != "joining",
         )
         for row in rows
     )

@@ -122,6 +122,8 @@ class CallRoom:
     items: dict[str, str] = field(default_factory=dict)  # still/photo id -> kind
     sticky: set[str] = field(default_factory=set)  # ids of live marks the tracker follows
     source: Source = "camera_front"  # what the customer's video shows; calls start on camera
+    photos: int = 0  # photos stored, plus those being cleaned or stored now (a reservation)
+    photo_bytes: int = 0  # bytes of the photos stored, plus those being stored now
 
     def clock(self) -> float:
         """The call's media clock: seconds since the call started, what recordings use."""
@@ -140,6 +142,15 @@ class CallRoom:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoLimits:
+    """What one call may hold of customer photos: each is a file on disk and a decode of up to
+    4096 px a side, so a customer who uploads in a loop must run into a wall."""
+
+    per_call: int = 30
+    bytes_per_call: int = 64 * 1024 * 1024
+
+
 def _invalid(what: str, exc: ValueError) -> RoomError:
     return RoomError("invalid", f"{what}: {first_problem(exc)}", status=422)
 
@@ -148,10 +159,17 @@ def _invalid(what: str, exc: ValueError) -> RoomError:
 
 
 class CallRooms:
-    def __init__(self, delivery: Delivery, media: RoomMedia, items: ItemStore) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        media: RoomMedia,
+        items: ItemStore,
+        photo_limits: PhotoLimits | None = None,
+    ) -> None:
         self._delivery = delivery
         self._media = media
         self._items = items
+        self.photo_limits = photo_limits or PhotoLimits()
         self._rooms: dict[str, CallRoom] = {}
         self._listeners: list[Listener] = []
 
@@ -360,11 +378,31 @@ class CallRooms:
         self, call_id: str, ticket_id: str, content_type: str, data: bytes
     ) -> dict[str, Any]:
         """A photo the customer sends into the call; only the agent is told (the customer has
-        it already)."""
-        self.room(call_id)  # the call must be live before we spend CPU on the photo
+        it already). A call holds at most ``photo_limits.per_call`` photos (``too_many``, 409)
+        and ``photo_limits.bytes_per_call`` bytes of them as stored (``too_large``, 413)."""
+        room = self.room(call_id)  # the call must be live before we spend CPU on the photo
+        limits = self.photo_limits
+        if room.photos >= limits.per_call:
+            raise RoomError("too_many", f"this call already has {limits.per_call} photos")
+        # Counted before the first await: uploads running side by side cannot all pass the check.
+        room.photos += 1
+        size = 0
+        try:
+            clean = await self._items.clean_photo(content_type, data)
+            if room.photo_bytes + len(clean) > limits.bytes_per_call:
+                raise RoomError(
+                    "too_large",
+                    f"this call's photos are limited to {limits.bytes_per_call // 2**20} MiB",
+                    status=413,
+                )
+            size = len(clean)
+            room.photo_bytes += size
+            item = await self._items.store(call_id, "photo", clean, f"t:{ticket_id}")
+        except BaseException:
+            room.photos -= 1  # refused or failed: nothing was kept, nothing is counted
+            room.photo_bytes -= size
+            raise
         actor = f"t:{ticket_id}"
-        clean = await self._items.clean_photo(content_type, data)
-        item = await self._items.store(call_id, "photo", clean, actor)
         room = self.room(call_id)
         room.items[item["id"]] = "photo"
         await self._publish(room, "photo", actor, {"photo_id": item["id"]})

@@ -26,6 +26,8 @@ class Settings:
     secret_key: str = ""
     ring_timeout: float = 20.0  # default for queues that do not set their own
     customer_grace: float = 60.0
+    join_window: float = 15.0  # a tap's page must connect within this, or the ticket is dropped
+    max_joining: int = 30  # per queue: tickets whose page has not connected yet
     announce_interval: float = 1.0
     ticket_ttl: float = 2 * 3600.0
     staff_session_ttl: float = 12 * 3600.0
@@ -69,6 +71,10 @@ class Settings:
     # Prometheus /metrics on a listener of its own, never on the public port; 0 = off.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
+    photos_per_minute: float = 6.0  # per customer
+    photos_burst: int = 5
+    photo_max_per_call: int = 30
+    photo_max_call_bytes: int = 64 * 1024 * 1024  # stored (re-encoded) bytes of one call's photos
 
     def __post_init__(self) -> None:
         if self.turn_urls and not self.turn_secret:
@@ -78,6 +84,10 @@ class Settings:
                 raise ValueError(f"turn_urls: {url!r} is not a turn: or turns: URL")
         if self.media_forwarding not in ("encoded", "transcode"):
             raise ValueError("media_forwarding must be 'encoded' or 'transcode'")
+        if self.join_window <= 0:
+            raise ValueError("join_window must be positive")
+        if self.max_joining < 1:
+            raise ValueError("max_joining must be at least 1")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
         if self.media_port_range:

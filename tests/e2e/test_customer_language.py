@@ -98,7 +98,8 @@ async def test_a_refusal_from_the_server_is_worded_in_french_by_its_code(
     general = replace(config.queues[DEFAULT_QUEUE], max_length=1)
     full = replace(config, queues={**config.queues, DEFAULT_QUEUE: general})
     await harness.service.submit(ConfigChanged(full, harness.service.now()))
-    await harness.tap()  # the one place in line is taken
+    # The one place in line is taken, by a customer whose page is connected.
+    await harness.customer((await harness.tap())["token"])
 
     page = await french_page(browser)
     await page.goto(harness.url)

@@ -164,7 +164,8 @@ async def test_the_camera_is_asked_for_only_once_the_line_has_room_and_shows_whi
     general = replace(config.queues[DEFAULT_QUEUE], max_length=1)
     full = replace(config, queues={**config.queues, DEFAULT_QUEUE: general})
     await harness.service.submit(ConfigChanged(full, harness.service.now()))
-    await harness.tap()  # the one place in line is taken
+    # The one place in line is taken, by a customer whose page is connected.
+    await harness.customer((await harness.tap())["token"])
 
     page = await (await browser.new_context()).new_page()
     await page.add_init_script(COUNT_CAMERA_REQUESTS)

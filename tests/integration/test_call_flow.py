@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import socketio
 
-from tests.support.calls import ready_agent
+from tests.support.calls import ready_agent, ringing
 from tests.support.harness import Harness, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
 
@@ -140,8 +140,7 @@ class TestAuthorization:
         self, harness: Harness
     ) -> None:
         agent = await ready_agent(harness, "alice")
-        ticket = await harness.tap()
-        await agent.inbox.next("offer")
+        _, ticket = await ringing(harness, agent)
         other = await harness.agent(await harness.add_staff("bob"))
         reply = await other.call("accept", {"ticket_id": ticket["ticket_id"]})
         assert reply["error"]["code"] == "forbidden"

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from tests.support.harness import connect_socket
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import StaffAuth
@@ -98,15 +100,21 @@ async def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path)
 async def test_sigterm_drains_and_exits_cleanly_keeping_waiting_customers(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, free_port())
     await server.start()
+    page = socketio.AsyncClient(reconnection=False)
     try:
         async with (
             aiohttp.ClientSession(server.url) as http,
             http.post("/api/tickets", json={"topic": "setup"}) as r,
         ):
             assert r.status == 201
-            ticket_id = (await r.json())["ticket_id"]
+            ticket = await r.json()
+            ticket_id = ticket["ticket_id"]
+        # A waiting customer is one whose page is connected (a tap alone is only joining).
+        await connect_socket(page, server.url, "/customer", token=ticket["token"])
+        assert (await page.call("sync", {}, namespace="/customer", timeout=10))["state"] == "queued"
     finally:
         code = await server.stop()
+        await page.disconnect()
     assert code == 0, server.output
     assert "draining" in server.output
 

@@ -32,7 +32,7 @@ async def test_metrics_show_the_line_the_agents_and_the_calls(tmp_path: Path) ->
     harness = Harness(settings_for(tmp_path, metrics_port=port))
     await harness.start()
     try:
-        await harness.tap()
+        await harness.customer((await harness.tap())["token"])  # a tap whose page connected
         await harness.service.settled()
         seen = await scrape(port)
         assert seen[("videoassist_queue_waiting", (("queue", "general"),))] == 1

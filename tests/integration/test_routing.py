@@ -235,6 +235,10 @@ class TestCallbacks:
         async with harness.http.post("/api/tickets", json={"callback": True}) as r:
             assert r.status == 201
             ticket = await r.json()
+        # The page connects once (a callback must be joined once, like any tap: issue 10), then
+        # the customer closes it and waits to be called back.
+        page = await harness.customer(ticket["token"])
+        await page.close()
         agent = await ready_agent(harness, "alice")
         offer = await agent.inbox.next("offer")
         assert offer["callback"] is True

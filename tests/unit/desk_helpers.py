@@ -12,6 +12,7 @@ from videoassist.desk import (
     AgentProfile,
     AgentReady,
     AgentSignedIn,
+    CustomerReturned,
     CustomerTapped,
     Desk,
     DeskConfig,
@@ -58,6 +59,12 @@ def ready_agent(desk: Desk, agent_id: str, at: float) -> list[Effect]:
 
 
 def tap(desk: Desk, ticket_id: str, at: float, **kwargs: Any) -> list[Effect]:
+    """A customer taps and their page connects at the same moment (the join); the effects of
+    both. Only a joined ticket is offered: ``ghost_tap`` is a tap whose page never connects."""
+    return ghost_tap(desk, ticket_id, at, **kwargs) + desk.handle(CustomerReturned(ticket_id, at))
+
+
+def ghost_tap(desk: Desk, ticket_id: str, at: float, **kwargs: Any) -> list[Effect]:
     return desk.handle(CustomerTapped(ticket_id, at, **kwargs))
 
 

@@ -50,9 +50,14 @@ def check_invariants(world: Observed) -> None:
     for ticket_id, ticket in desk.tickets.items():
         assert ticket.state not in TERMINAL_TICKET_STATES, ticket_id
         assert ticket.queue_id in queues, ticket_id
-        if ticket.state in (T.QUEUED, T.OFFERED):
+        if ticket.state in (T.JOINING, T.QUEUED, T.OFFERED):
             waiting[ticket.queue_id].add(ticket_id)
-        if ticket.state is T.QUEUED:
+        # A ticket whose page never connected holds a place, but is never offered (issue 10).
+        assert (ticket.state is T.JOINING) == (ticket_id in desk._joining), ticket_id
+        if ticket.state is T.JOINING:
+            assert not ticket.connected and ticket.offer is None, ticket_id
+            assert ticket.session_id is None, ticket_id
+        elif ticket.state is T.QUEUED:
             assert ticket.offer is None, ticket_id
             if ticket.connected or ticket.callback:
                 offerable[ticket.queue_id].add(ticket_id)
@@ -69,6 +74,7 @@ def check_invariants(world: Observed) -> None:
             offers_per_agent[ticket.offer.agent_id] += 1
             agent = desk.agents[ticket.offer.agent_id]
             assert agent.state is A.OFFERED and agent.ticket_id == ticket_id, ticket_id
+    assert set(desk._joining) <= set(desk.tickets), "a closed ticket still joining"
     devices = [t.device_id for t in desk.tickets.values() if t.device_id is not None]
     assert len(devices) == len(set(devices)), "a device with two open tickets"
     bound = {t.device_id: t.id for t in desk.tickets.values() if t.device_id is not None}

@@ -13,7 +13,9 @@ and every due timer fires, in due order, each carrying its own time.
 Invariants, checked after every event the desk takes (a refused event must leave it unchanged):
 no customer lost or duplicated; no customer offered to two agents; no agent with two offers or
 two sessions; an agent is never offered outside their queues and skills; first come, first
-served within a priority level; every ticket ends in exactly one terminal state. Along with them,
+served within a priority level; every ticket ends in exactly one terminal state; a ticket whose
+page never connected (joining) is never offered, and a tap leaves no queue with more of them
+than ``max_joining``. Along with them,
 the bookkeeping behind those: lines, pools and sessions agree with tickets and agents.
 
 10 000 sequences run on every CI run, the same ones each time (``derandomize``): about 30 s of
@@ -118,6 +120,8 @@ CONFIG = DeskConfig(
     customer_grace=30.0,
     reoffer_after=15.0,
     callback_join_timeout=40.0,
+    join_window=10.0,
+    max_joining=2,  # small, so that taps push out tickets still joining
 )
 
 # An admin reshuffles: other strategies, no aging, a4 trained up to tech, a1 added to sales.
@@ -143,6 +147,8 @@ WITHOUT_SALES = DeskConfig(
     customer_grace=CONFIG.customer_grace,
     reoffer_after=CONFIG.reoffer_after,
     callback_join_timeout=CONFIG.callback_join_timeout,
+    join_window=CONFIG.join_window,
+    max_joining=CONFIG.max_joining,
 )
 
 CONFIGS = (CONFIG, RESHUFFLED, WITHOUT_SALES)
@@ -235,6 +241,9 @@ class World:
             return
         if isinstance(event, CustomerTapped):
             self.tapped.append(event.ticket_id)
+            queue_id = self.desk.tickets[event.ticket_id].queue_id
+            joining = [t for t in self.desk.tickets.values() if t.state is T.JOINING]
+            assert sum(t.queue_id == queue_id for t in joining) <= self.desk.config.max_joining
         elif isinstance(event, Restored):
             self.tapped.extend(t.id for t in event.tickets)
         self.keep_timers(effects)
@@ -295,6 +304,8 @@ class World:
         getattr(self, f"do_{action}")(x, y)
 
     def do_tap(self, x: int, y: int) -> None:
+        """A tap; mostly its page connects at once (the join), now and then never (a ghost)
+        or later (``come_back``)."""
         ticket_id = f"t{next(self.ticket_ids)}"
         self.send(
             CustomerTapped(
@@ -306,6 +317,8 @@ class World:
                 device_id=DEVICES[(x + y) % len(DEVICES)],
             )
         )
+        if x % 3 and ticket_id in self.desk.tickets:
+            self.send(CustomerReturned(ticket_id, self.tick()))
 
     def do_tap_again(self, x: int, y: int) -> None:
         if self.tapped:
@@ -424,6 +437,7 @@ class World:
                 callback=(y + n) % 3 == 0,
                 device_id=DEVICES[(x + n) % len(DEVICES)],  # distinct for distinct n
                 line_since=START - 50.0 + n if y % 2 else None,
+                joined=(x + y + n) % 4 != 0,
             )
             for n in range(x % 4)
         )

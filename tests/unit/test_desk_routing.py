@@ -13,6 +13,7 @@ import pytest
 from tests.unit.desk_helpers import (
     agent,
     desk_config,
+    ghost_tap,
     local_time,
     make_desk,
     notes,
@@ -71,7 +72,7 @@ def two_queues(**general: Any) -> DeskConfig:
 class TestTopicRouting:
     def test_a_topic_routes_the_customer_to_its_queue(self) -> None:
         desk = make_desk(two_queues())
-        effects = tap(desk, "t1", 1.0, topic="invoice")
+        effects = ghost_tap(desk, "t1", 1.0, topic="invoice")
         assert desk.tickets["t1"].queue_id == "billing"
         assert one(effects, SaveTicket).row.queue_id == "billing"
 
@@ -319,7 +320,7 @@ class TestPriority:
             QueueConfig("general"), topics=(TopicRoute("vip", "general", priority=from_topic),)
         )
         desk = make_desk(config)
-        effects = tap(desk, "t1", 1.0, topic="vip", priority=from_tap)
+        effects = ghost_tap(desk, "t1", 1.0, topic="vip", priority=from_tap)
         assert desk.tickets["t1"].priority == kept
         assert one(effects, SaveTicket).row.priority == kept
 

@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.desk_helpers import (
     desk_config,
+    ghost_tap,
     make_desk,
     notes,
     offers,
@@ -28,7 +29,7 @@ from videoassist.desk import (
     CancelTimer,
     CustomerCancelled,
     CustomerLeft,
-    CustomerTapped,
+    CustomerReturned,
     DeskError,
     DrainStarted,
     HungUp,
@@ -60,10 +61,14 @@ class TestTap:
     def test_a_tap_queues_the_customer_and_saves_the_ticket(self) -> None:
         config = desk_config(QueueConfig("general"), topics=(TopicRoute("wifi", "general"),))
         desk = make_desk(config)
-        effects = tap(desk, "t1", 5.0, topic="wifi")
+        effects = ghost_tap(desk, "t1", 5.0, topic="wifi")
         assert desk.queue == ["t1"]
         row = one(effects, SaveTicket).row
-        assert (row.id, row.topic, row.status, row.queued_at) == ("t1", "wifi", "queued", 5.0)
+        assert (row.id, row.topic, row.status, row.queued_at) == ("t1", "wifi", "joining", 5.0)
+        effects = desk.handle(CustomerReturned("t1", 6.0))  # the page connects
+        assert desk.queue == ["t1"]
+        row = one(effects, SaveTicket).row
+        assert (row.id, row.status, row.queued_at) == ("t1", "queued", 5.0)
 
     def test_tapping_twice_with_one_ticket_is_refused_naming_the_state(self) -> None:
         desk = make_desk()
@@ -114,7 +119,7 @@ class TestOffers:
     def test_an_offer_tells_the_agent_who_waits_for_what_and_for_how_long(self) -> None:
         config = desk_config(QueueConfig("general"), topics=(TopicRoute("tv", "general"),))
         desk = make_desk(config, ring_timeout=15.0)
-        desk.handle(CustomerTapped("t1", 100.0, topic="tv", description="no picture"))
+        tap(desk, "t1", 100.0, topic="tv", description="no picture")
         effects = ready_agent(desk, "a1", 130.0)
         (offer,) = notes(effects, "offer", "a1")
         assert offer.data == {

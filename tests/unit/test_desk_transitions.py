@@ -30,12 +30,14 @@ from videoassist.desk import (
     CustomerCancelled,
     CustomerGraceExpired,
     CustomerLeft,
+    CustomerReturned,
     CustomerTapped,
     Desk,
     DeskError,
     DrainStarted,
     HungUp,
     IllegalTransition,
+    JoinWindowExpired,
     NotAllowed,
     OfferAccepted,
     OfferDeclined,
@@ -102,6 +104,13 @@ class World:
         self.send(AgentReady(agent_id, self.at()))
 
     def tap(self) -> str:
+        """A customer taps and their page connects (joins): only then can they be offered."""
+        ticket_id = self.ghost_tap()
+        self.send(CustomerReturned(ticket_id, self.at()))
+        return ticket_id
+
+    def ghost_tap(self) -> str:
+        """A tap whose page has not connected (yet)."""
         ticket_id = self.new_ticket_id()
         self.send(CustomerTapped(ticket_id, self.at(), topic="router"))
         return ticket_id
@@ -324,10 +333,11 @@ def produce_agent_away(world: World) -> Attempt:
 
 
 def produce_agent_offer(world: World) -> Attempt:
-    """A customer taps; only a ready agent is offered them."""
-    ticket_id = world.new_ticket_id()
+    """A customer who tapped joins (their page connects); only a ready agent is offered them.
+    The tap alone offers nobody: ``TestGhostTaps`` below."""
+    ticket_id = world.ghost_tap()
     return Attempt(
-        CustomerTapped(ticket_id, world.at()),
+        CustomerReturned(ticket_id, world.at()),
         not_produced=lambda desk: desk.ticket_state(ticket_id) is T.QUEUED,
     )
 
@@ -476,6 +486,14 @@ class TestAgentTable:
 # Each builder leaves the subject ticket in its state, with agent a1 signed in.
 
 
+def ticket_joining() -> World:
+    """Tapped; the customer's page has not connected."""
+    world = World()
+    world.sign_in()
+    assert world.ghost_tap() == SUBJECT_TICKET
+    return world
+
+
 def ticket_queued() -> World:
     world = World()
     world.sign_in()
@@ -519,6 +537,7 @@ def ticket_ended() -> World:
 
 
 TICKET_BUILDERS: dict[TicketState, Callable[[], World]] = {
+    T.JOINING: ticket_joining,
     T.QUEUED: ticket_queued,
     T.OFFERED: ticket_offered,
     T.LIVE: ticket_live,
@@ -548,11 +567,19 @@ def produce_ticket_cancel(world: World) -> Attempt:
 
 def produce_ticket_leave(world: World) -> Attempt:
     """The customer's connection drops. A queued customer keeps their place for the grace
-    period, so for them the trigger is the grace timer firing after the drop."""
+    period, so for them the trigger is the grace timer firing after the drop. A joining
+    customer has no connection to drop: for them it is the join window running out."""
+    if world.desk.ticket_state(SUBJECT_TICKET) is T.JOINING:
+        return Attempt(JoinWindowExpired(SUBJECT_TICKET, world.at()))
     if world.desk.ticket_state(SUBJECT_TICKET) is T.QUEUED:
         world.send(CustomerLeft(SUBJECT_TICKET, world.at()))
         return Attempt(CustomerGraceExpired(SUBJECT_TICKET, world.at()))
     return Attempt(CustomerLeft(SUBJECT_TICKET, world.at()))
+
+
+def produce_ticket_join(world: World) -> Attempt:
+    """The customer's page connects."""
+    return Attempt(CustomerReturned(SUBJECT_TICKET, world.at()))
 
 
 def produce_ticket_accept(world: World) -> Attempt:
@@ -578,6 +605,7 @@ TICKET_PRODUCERS: dict[str, Callable[[World], Attempt]] = {
     "offer": produce_ticket_offer,
     "cancel": produce_ticket_cancel,
     "leave": produce_ticket_leave,
+    "join": produce_ticket_join,
     "accept": produce_ticket_accept,
     "requeue": produce_ticket_requeue,
     "end": produce_ticket_end,
@@ -594,9 +622,17 @@ TICKET_TABLE_UNREACHED: dict[tuple[TicketState, str], Outcome] = {
 
 # Every pair TICKET_TRANSITIONS leaves out, and what the desk does instead.
 TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
-    # Only a queued ticket is offered to an agent who becomes ready.
+    # Only a queued ticket is offered to an agent who becomes ready: never one still joining.
     **dict.fromkeys(
-        pairs("offer", T.OFFERED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED), NotProduced()
+        pairs("offer", T.JOINING, T.OFFERED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        NotProduced(),
+    ),
+    # A customer who is connected already connecting again (a second tab, a reload that beat
+    # the old socket's close) changes nothing...
+    **dict.fromkeys(pairs("join", T.QUEUED, T.OFFERED, T.LIVE), Ignored()),
+    # ...and a closed ticket cannot be joined.
+    **dict.fromkeys(
+        pairs("join", T.CANCELLED, T.ABANDONED, T.ENDED), Raises(IllegalTransition, "ticket")
     ),
     **dict.fromkeys(
         pairs("cancel", T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
@@ -608,19 +644,22 @@ TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
     **dict.fromkeys(pairs("leave", T.CANCELLED, T.ABANDONED, T.ENDED), Ignored()),
     # Accept and decline are checked against the current offer before any state.
     **dict.fromkeys(
-        pairs("accept", T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED), Raises(NotAllowed)
+        pairs("accept", T.JOINING, T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        Raises(NotAllowed),
     ),
     **dict.fromkeys(
-        pairs("requeue", T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        pairs("requeue", T.JOINING, T.QUEUED, T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
         Raises(NotAllowed),
     ),
     # A ticket that never had a session has nothing to hang up or transfer.
     **dict.fromkeys(
-        pairs("end", T.QUEUED, T.OFFERED, T.CANCELLED, T.ABANDONED), Raises(UnknownSubject)
+        pairs("end", T.JOINING, T.QUEUED, T.OFFERED, T.CANCELLED, T.ABANDONED),
+        Raises(UnknownSubject),
     ),
     (T.ENDED, "end"): Raises(IllegalTransition, "ticket"),
     **dict.fromkeys(
-        pairs("transfer", T.QUEUED, T.OFFERED, T.CANCELLED, T.ABANDONED), Raises(UnknownSubject)
+        pairs("transfer", T.JOINING, T.QUEUED, T.OFFERED, T.CANCELLED, T.ABANDONED),
+        Raises(UnknownSubject),
     ),
     # The session is over (in wrap-up): there is nothing left to hand on.
     (T.ENDED, "transfer"): Raises(IllegalTransition, "session"),
@@ -670,6 +709,8 @@ class TestTicketTable:
 # away, not the customer leaving: what a CustomerLeft does then, for a ticket in each state
 # before the drain began.
 TICKET_LEAVE_WHILE_DRAINING: dict[TicketState, Outcome] = {
+    # It has no connection to lose; it is restored as joining, with a fresh join window.
+    T.JOINING: Ignored(),
     # The ticket keeps its place and its connection flag, for the next process to restore.
     T.QUEUED: Ignored(),
     # The offer rings on (nobody can accept while draining) and runs out as usual.

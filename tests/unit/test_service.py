@@ -92,13 +92,13 @@ async def test_settled_returns_only_once_what_was_posted_is_written() -> None:
         settled = asyncio.create_task(service.settled())
         await asyncio.wait_for(records.waiting.wait(), 5)
         # The desk has the ticket while its save still waits for the store.
-        assert service.desk.ticket_state("t1") == "queued"
+        assert service.desk.ticket_state("t1") == "joining"
         for _ in range(20):
             await asyncio.sleep(0)
         assert not settled.done(), "settled before the store had the change"
         records.release.set()
         await asyncio.wait_for(settled, 5)
-        assert records.saved == [("t1", "queued"), ("t1", "cancelled")]
+        assert records.saved == [("t1", "joining"), ("t1", "cancelled")]
     finally:
         await service.close()
 
@@ -111,7 +111,7 @@ async def test_a_refused_event_does_not_stop_the_inbox() -> None:
         service.post(CustomerCancelled("nobody", 100.0))  # refused: no such ticket
         await service.submit(CustomerTapped("t1", 100.0))
         await service.settled()
-        assert records.saved == [("t1", "queued")]
+        assert records.saved == [("t1", "joining")]
         with pytest.raises(DeskError):  # a refusal reaches the caller that submitted
             await service.submit(CustomerCancelled("nobody", 100.0))
     finally:

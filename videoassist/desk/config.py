@@ -130,8 +130,18 @@ class DeskConfig:
     customer_grace: float = 60.0  # a dropped waiting customer keeps their place this long
     reoffer_after: float = 30.0  # a declined or missed ticket is not offered to that agent again
     callback_join_timeout: float = 120.0  # the customer has this long to join a callback
+    # A tap's page must connect within this long, or the ticket is dropped (a ghost tap)...
+    join_window: float = 15.0
+    # ...and a queue holds at most this many tickets still joining: a tap beyond it pushes out
+    # the one that has been joining longest. Taps spread over many addresses pass every
+    # per-address limit; this keeps them from filling the line in front of real customers.
+    max_joining: int = 30
 
     def validate(self) -> DeskConfig:
+        if self.join_window <= 0:
+            raise ConfigError("join_window", "must be positive")
+        if self.max_joining < 1:
+            raise ConfigError("max_joining", "must be at least 1")
         if self.default_queue not in self.queues:
             raise ConfigError("default_queue", f"no queue {self.default_queue!r}")
         for queue_id, queue in self.queues.items():

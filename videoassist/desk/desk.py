@@ -26,7 +26,14 @@ its topic has since been removed. Each ticket waits in one queue, ordered by a s
 within a priority level. Each queue has a pool of the ready agents who may take it (members with
 every required skill), ordered by the queue's strategy. After every event the desk matches: an
 agent who just became ready takes the best ticket across their queues; a ticket that just became
-offerable goes to the best agent of its queue (``routing.py`` has the details). An offer rings
+offerable goes to the best agent of its queue (``routing.py`` has the details). A tap proves
+nothing: anyone can send one without ever opening the page. So a tapped ticket is ``joining``
+until its customer's page connects (``CustomerReturned``, the join): it holds its place in line
+for ``join_window`` seconds and is never offered, then it is dropped (``not_joined``). A queue
+holds at most ``max_joining`` joining tickets; a tap beyond that pushes out the one joining
+longest, so taps spread over many addresses cannot fill the line, and a real customer, whose
+page connects within a second or so, is not refused for them. A ticket that never joined
+counts neither as an arrival nor as abandoned in the queue's figures. An offer rings
 one agent at a time. No answer (RONA) or a decline puts the ticket back at its old place and keeps
 that agent from being offered it again for ``reoffer_after`` seconds; ``max_missed`` unanswered
 offers in a row set the agent Away (a decline is an answer and ends the run). Waiting customers
@@ -77,6 +84,7 @@ from videoassist.desk.events import (
     Event,
     HandOverMedia,
     HungUp,
+    JoinWindowExpired,
     MaxWaitReached,
     MediaFailed,
     Notify,
@@ -134,6 +142,9 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
 AGENT_TRIGGERS = frozenset(trigger for _, trigger in AGENT_TRANSITIONS)
 
 TICKET_TRANSITIONS: dict[tuple[TicketState, str], TicketState] = {
+    (T.JOINING, "join"): T.QUEUED,
+    (T.JOINING, "cancel"): T.CANCELLED,
+    (T.JOINING, "leave"): T.ABANDONED,  # the join window ran out, or newer taps pushed it out
     (T.QUEUED, "offer"): T.OFFERED,
     (T.QUEUED, "cancel"): T.CANCELLED,
     (T.QUEUED, "leave"): T.ABANDONED,
@@ -186,6 +197,7 @@ class Desk:
         self.routing = Router(config, self.tickets, self.agents)
         self._resume: dict[str, str] = {}  # agent -> state to resume after a restart
         self._devices: dict[str, str] = {}  # device -> its open ticket
+        self._joining: dict[str, None] = {}  # joining tickets, longest joining first
         self._seq = 0
         self._shown: dict[str, tuple[int, float | None]] = {}
         self._shown_agents: dict[str, int] = {}
@@ -230,9 +242,9 @@ class Desk:
         return agent.session_id, self.sessions[agent.session_id].call_id
 
     def customer_away(self, ticket_id: str) -> bool:
-        """An open ticket whose customer has no connection: dropped within the grace period,
-        restored after a restart, or a callback not joined yet. Their next connection is a
-        ``CustomerReturned``."""
+        """An open ticket whose customer has no connection: tapped but not joined yet, dropped
+        within the grace period, restored after a restart, or a callback not joined yet. Their
+        next connection is a ``CustomerReturned``."""
         ticket = self.tickets.get(ticket_id)
         return ticket is not None and not ticket.connected
 
@@ -274,7 +286,7 @@ class Desk:
 
     def position(self, ticket_id: str) -> int | None:
         ticket = self.tickets.get(ticket_id)
-        if ticket is None or ticket.state not in (T.QUEUED, T.OFFERED):
+        if ticket is None or ticket.state not in (T.JOINING, T.QUEUED, T.OFFERED):
             return None
         return self.routing.position(ticket)
 
@@ -393,7 +405,7 @@ class Desk:
             agent.profile = config.profile(agent.id)
         self._reset_queues()
         for ticket in self.tickets.values():
-            if ticket.state in (T.QUEUED, T.OFFERED):
+            if ticket.state in (T.JOINING, T.QUEUED, T.OFFERED):
                 self.routing.enter_line(ticket)
         for agent in self.agents.values():
             if agent.state is A.READY:
@@ -424,13 +436,21 @@ class Desk:
         if not queue.hours.is_open(ev.at):
             raise QueueClosed("we are closed right now; please come back during opening hours")
         if not ev.callback and queue.max_length is not None:
-            live = sum(1 for t in self.routing.waiting[queue_id] if not self.tickets[t].callback)
+            # Joining tickets do not count: ghost taps must not make the line look full.
+            live = sum(
+                1
+                for t in self.routing.waiting[queue_id]
+                if not self.tickets[t].callback and self.tickets[t].state is not T.JOINING
+            )
             if live >= queue.max_length:
                 raise QueueFull(
                     "all our agents are busy and the line is full; leave a callback request "
                     "and we will call you back"
                 )
         priority = max(ev.priority, route_priority)
+        joining = [t for t in self._joining if self.tickets[t].queue_id == queue_id]
+        for pushed_out in joining[: max(0, len(joining) - self.config.max_joining + 1)]:
+            self._close_waiting(pushed_out, "leave", "not_joined", ev.at, out)
         self._seq += 1
         ticket = Ticket(
             ev.ticket_id,
@@ -441,6 +461,8 @@ class Desk:
             priority=priority,
             callback=ev.callback,
             seq=self._seq,
+            state=T.JOINING,
+            connected=False,
             customer_ref=ev.customer_ref,
             device_id=ev.device_id,
             line_since=ev.at,
@@ -448,10 +470,31 @@ class Desk:
         self.tickets[ticket.id] = ticket
         if ev.device_id is not None:
             self._devices[ev.device_id] = ticket.id
-        self.stats[queue_id].arrived(ev.at)
-        self.routing.enter_line(ticket)
-        self._arm_max_wait(ticket, ev.at, out)
+        self._await_join(ticket, ev.at, out)
         out.append(SaveTicket(ticket.row()))
+
+    def _await_join(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+        """A ticket whose page has not connected: a place in line, no offers, a deadline."""
+        self._joining[ticket.id] = None
+        self.routing.enter_line(ticket)  # holds a place; the router offers only queued tickets
+        due = at + self.config.join_window
+        out.append(SetTimer(_joining_timer(ticket.id), due, JoinWindowExpired(ticket.id, due)))
+
+    def _join(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+        ticket.state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "join")
+        ticket.connected = True
+        del self._joining[ticket.id]
+        out.append(CancelTimer(_joining_timer(ticket.id)))
+        self.stats[ticket.queue_id].arrived(at)  # a ghost tap is no arrival: estimates ignore it
+        self.routing.make_offerable(ticket)
+        self._arm_max_wait(ticket, at, out, since=ticket.line_since)
+        out.append(SaveTicket(ticket.row()))
+
+    def _on_join_window_expired(self, ev: JoinWindowExpired, out: list[Effect]) -> None:
+        ticket = self.tickets.get(ev.ticket_id)
+        if ticket is None or ticket.state is not T.JOINING:
+            return  # joined, cancelled or pushed out meanwhile
+        self._close_waiting(ticket.id, "leave", "not_joined", ev.at, out)
 
     def _on_cancelled(self, ev: CustomerCancelled, out: list[Effect]) -> None:
         self._close_waiting(ev.ticket_id, "cancel", "cancelled", ev.at, out)
@@ -490,7 +533,10 @@ class Desk:
     def _on_returned(self, ev: CustomerReturned, out: list[Effect]) -> None:
         ticket = self._ticket(ev.ticket_id)
         if ticket.state in TERMINAL_TICKET_STATES:
-            raise IllegalTransition(f"ticket {ticket.id}", ticket.state.value, "return")
+            raise IllegalTransition(f"ticket {ticket.id}", ticket.state.value, "join")
+        if ticket.state is T.JOINING:
+            self._join(ticket, ev.at, out)
+            return
         if ticket.connected:
             return
         ticket.connected = True
@@ -574,6 +620,9 @@ class Desk:
     ) -> None:
         ticket = self._ticket(ticket_id)
         new_state = _next(TICKET_TRANSITIONS, f"ticket {ticket_id}", ticket.state, trigger)
+        never_joined = ticket.state is T.JOINING
+        if never_joined:
+            out.append(CancelTimer(_joining_timer(ticket.id)))
         if ticket.offer is not None:
             agent_id = ticket.offer.agent_id
             self._withdraw_offer(ticket, "withdraw", at, out)
@@ -583,7 +632,7 @@ class Desk:
         ticket.state = new_state
         ticket.ended_at = at
         ticket.end_reason = reason
-        if new_state is T.ABANDONED:
+        if new_state is T.ABANDONED and not never_joined:
             self.stats[ticket.queue_id].abandoned += 1
         self._leave_line(ticket)
         self._retire(ticket)
@@ -1066,6 +1115,12 @@ class Desk:
             self.tickets[ticket.id] = ticket
             if ticket.device_id is not None:
                 self._devices[ticket.device_id] = ticket.id  # still one open ticket per device
+            if not restored.joined:
+                # Its page never connected (callbacks too): a fresh join window, no more.
+                ticket.state = T.JOINING
+                self._await_join(ticket, ev.at, out)
+                out.append(SaveTicket(ticket.row()))
+                continue
             self.routing.enter_line(ticket)
             # The wait limit counts from when the ticket entered its queue, not from the restart.
             self._arm_max_wait(ticket, ev.at, out, since=ticket.line_since)
@@ -1210,6 +1265,7 @@ class Desk:
         self._leave_line(ticket)
         if ticket.device_id is not None:
             self._devices.pop(ticket.device_id, None)
+        self._joining.pop(ticket.id, None)
         del self.tickets[ticket.id]
         self.closed[ticket.id] = ticket
         while len(self.closed) > self.closed_limit:
@@ -1233,6 +1289,7 @@ class Desk:
         CustomerLeft: _on_left,
         CustomerReturned: _on_returned,
         CustomerGraceExpired: _on_grace_expired,
+        JoinWindowExpired: _on_join_window_expired,
         CallbackRequested: _on_callback_requested,
         MaxWaitReached: _on_max_wait,
         AgentSignedIn: _on_signed_in,
@@ -1258,6 +1315,10 @@ class Desk:
 
 def _offer_timer(ticket_id: str) -> str:
     return f"offer:{ticket_id}"
+
+
+def _joining_timer(ticket_id: str) -> str:
+    return f"joining:{ticket_id}"
 
 
 def _grace_timer(ticket_id: str) -> str:

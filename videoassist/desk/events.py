@@ -38,7 +38,17 @@ class CustomerTapped:
 
 @dataclass(frozen=True, slots=True)
 class CustomerReturned:
-    """The customer's connection is back (within the grace period, or to join a callback)."""
+    """The customer's page is connected: for the first time since the tap (the join, which
+    makes the ticket offerable), back within the grace period, or to join a callback. The
+    shell reports every connection of a customer whom ``Desk.customer_away`` says is away."""
+
+    ticket_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class JoinWindowExpired:
+    """A tapped ticket's page never connected within the join window (a ghost tap)."""
 
     ticket_id: str
     at: float
@@ -121,6 +131,7 @@ class RestoredTicket:
     customer_ref: str | None = None
     device_id: str | None = None
     line_since: float | None = None  # when it entered its current queue (None: at queued_at)
+    joined: bool = True  # False: its page never connected (status "joining")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +257,7 @@ Event = (
     | DrainStarted
     | CustomerReturned
     | CustomerGraceExpired
+    | JoinWindowExpired
     | CallbackRequested
     | MaxWaitReached
     | CallbackJoinTimedOut
@@ -389,6 +401,7 @@ __all__ = [
     "Event",
     "HandOverMedia",
     "HungUp",
+    "JoinWindowExpired",
     "MaxWaitReached",
     "MediaFailed",
     "Notify",

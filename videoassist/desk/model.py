@@ -24,6 +24,7 @@ class AgentState(StrEnum):
 
 
 class TicketState(StrEnum):
+    JOINING = "joining"  # tapped; its page has not connected yet: holds a place, never offered
     QUEUED = "queued"
     OFFERED = "offered"
     LIVE = "live"

@@ -26,13 +26,18 @@ class _StrictPacket(packet.Packet):
     """socket.io's packet, refusing at decoding what the JavaScript server's decoder refuses
     ("invalid payload"): an event whose payload is not a non-empty array, an ack whose payload
     is not an array. python-socketio would index into such a payload and fail with a logged
-    traceback; a ValueError here makes GuardedServer close the connection instead."""
+    traceback; a ValueError here makes GuardedServer close the connection instead. So does
+    JSON nested deeper than the decoder can go (thousands of levels): ``json.loads`` raises
+    RecursionError, which engine.io would log with a traceback per frame, leaving the
+    connection open and the event unanswered."""
 
     def decode(self, encoded_packet: Any) -> int:
         try:
             attachments: int = super().decode(encoded_packet)
         except (TypeError, LookupError) as exc:  # e.g. a binary frame that is not an attachment
             raise ValueError(f"undecodable packet ({exc})") from None
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
         data = self.data
         if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
             valid = isinstance(data, list) and len(data) > 0

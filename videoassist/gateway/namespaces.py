@@ -214,7 +214,12 @@ class CustomerNamespace(_Base):
         if ticket_id is None:
             raise refuse("invalid_token", "invalid or expired ticket token")
         state = self.service.desk.ticket_state(ticket_id)
-        if state not in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
+        if state not in (
+            TicketState.JOINING,
+            TicketState.QUEUED,
+            TicketState.OFFERED,
+            TicketState.LIVE,
+        ):
             raise refuse("ticket_closed", "this ticket is closed")
         await self.save_session(sid, {"ticket_id": ticket_id})
         await self.enter_room(sid, customer_room(ticket_id))

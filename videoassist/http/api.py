@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from typing import Any
 
@@ -23,7 +22,7 @@ from videoassist.http.keys import (
     TOKENS,
     TOPIC_LABELS,
 )
-from videoassist.http.middleware import Reply, json_error, read_json
+from videoassist.http.middleware import Reply, json_error, read_json, too_many
 from videoassist.identity import verify_identity
 from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
@@ -47,13 +46,6 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-def _too_many(wait: float, what: str) -> web.Response:
-    seconds = max(1, math.ceil(wait))
-    response = json_error(429, "rate_limited", f"{what}; try again in {seconds} s")
-    response.headers["Retry-After"] = str(seconds)
-    return response
-
-
 @routes.post("/api/tickets")
 async def create_ticket(request: web.Request) -> web.Response:
     try:
@@ -66,7 +58,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     limiter = request.app[TAP_LIMIT]
     wait = max(limiter.take(("ip", request.remote or "")), limiter.take(("device", device)))
     if wait:
-        return _too_many(wait, "too many help requests")
+        return too_many(wait, "too many help requests")
     service = request.app[SERVICE]
     ticket_id = secrets.token_hex(12)
     identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
@@ -128,7 +120,7 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[LOGIN_THROTTLE]
     wait = throttle.check(creds.username, request.remote or "")
     if wait:
-        return _too_many(wait, "too many login attempts")
+        return too_many(wait, "too many login attempts")
     result = await request.app[STAFF].login(creds.username, creds.password)
     if result is None:
         throttle.failed(creds.username)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from videoassist.errors import ContentError, Problem
-from videoassist.http.keys import CONTENT, ROOMS, SERVICE, TOKENS
-from videoassist.http.middleware import json_error
+from videoassist.http.keys import CONTENT, PHOTO_LIMIT, ROOMS, SERVICE, TOKENS
+from videoassist.http.middleware import json_error, too_many
 
 calls = web.RouteTableDef()
 
@@ -22,6 +22,11 @@ async def upload_photo(request: web.Request) -> web.Response:
     live = request.app[SERVICE].desk.live_call("customer", ticket_id)
     if live is None or live[1] != call_id:
         return json_error(403, "forbidden", "you are not in that call")
+    # Before the body is read: a flood is refused for the price of its headers. Per customer
+    # (ticket), which follows them through a warm transfer; the call room caps each call.
+    wait = request.app[PHOTO_LIMIT].take(ticket_id)
+    if wait:
+        return too_many(wait, "you are sending photos too quickly")
     limit = request.app[CONTENT].photo_max_bytes
     if request.content_length is not None and request.content_length > limit:
         return json_error(413, "too_large", f"photos are limited to {limit // 1024} KiB")

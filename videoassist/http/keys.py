@@ -28,6 +28,7 @@ NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, 
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
+PHOTO_LIMIT = web.AppKey("photo_limit", RateLimiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
 METRICS = web.AppKey("metrics", Metrics)

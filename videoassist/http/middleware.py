@@ -4,6 +4,7 @@ the JSON plumbing every API handler shares."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -85,6 +86,14 @@ def json_error(status: int, code: str, message: str, **extra: Any) -> web.Respon
     return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
+def too_many(wait: float, what: str) -> web.Response:
+    """A 429 ``rate_limited`` saying when to come back, in the message and ``Retry-After``."""
+    seconds = max(1, math.ceil(wait))
+    response = json_error(429, "rate_limited", f"{what}; try again in {seconds} s")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 class Reply(Exception):
     """Ends a handler early with this response."""
 
@@ -101,13 +110,19 @@ Body = TypeVar("Body", bound=BaseModel)
 
 
 async def read_json(request: web.Request, model: type[Body]) -> Body:
-    """The request's JSON body as ``model``, or a ``Reply`` with 415, 400 or 422."""
+    """The request's JSON body as ``model``, or a ``Reply`` with 415, 400 (not JSON, or nested
+    too deeply to decode) or 422."""
     if request.content_type != "application/json":
         raise Reply(json_error(415, "unsupported_media_type", "send application/json"))
     try:
         raw = await request.json()
     except ValueError:
         raise Reply(json_error(400, "invalid", "the body is not valid JSON")) from None
+    except RecursionError:
+        # JSON nested thousands deep (json.loads gives up near 1000 levels): the client's fault,
+        # so a 400 and one quiet line, not a 500 with a traceback for anyone to provoke.
+        logger.info("api: %s %s: refused a body nested too deeply", request.method, request.path)
+        raise Reply(json_error(400, "invalid", "the body is nested too deeply")) from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -271,11 +271,12 @@ class Records:
     # -------------------------------------------------------------- restart
 
     async def open_tickets(self) -> list[dict[str, Any]]:
-        """Tickets a restart must bring back: waiting or ringing when the process stopped."""
+        """Tickets a restart must bring back: joining, waiting or ringing when the process
+        stopped."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 tickets.select()
-                .where(tickets.c.status.in_(("queued", "offered")))
+                .where(tickets.c.status.in_(("joining", "queued", "offered")))
                 .order_by(tickets.c.queued_at)
             )
             return [dict(r._mapping) for r in result]
