@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from videoassist.closing import CloseOnce
 from videoassist.desk import Desk, DeskError, ServerEvent
 from videoassist.desk.events import (
     AnnounceDue,
@@ -114,7 +115,7 @@ class Service:
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
-        self._closing: asyncio.Future[None] | None = None
+        self._closing = CloseOnce()
 
     def now(self) -> float:
         return self.clock()
@@ -156,15 +157,8 @@ class Service:
     async def close(self) -> None:
         """Stop taking events; what is already in the inbox is still handled. A second call
         waits until the first has finished."""
-        if self._closing is not None:
-            await asyncio.shield(self._closing)
-            return
         self._closed = True
-        self._closing = asyncio.get_running_loop().create_future()
-        try:
-            await self._close()
-        finally:
-            self._closing.set_result(None)
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
         if self._ticker is not None:

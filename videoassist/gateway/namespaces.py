@@ -100,6 +100,7 @@ def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
 
 class _Base(socketio.AsyncNamespace):
     party: Party
+    caller: str  # the connection's session key that names the caller: "ticket_id" or "agent_id"
 
     def __init__(
         self,
@@ -187,12 +188,31 @@ class _Base(socketio.AsyncNamespace):
     def _room(self, party_id: str, p: SessionRef) -> dict[str, Any]:
         return self.rooms.state(self._call_of(party_id, p.session_id))
 
+    # Events both parties send alike, each about the caller's own live call.
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who[self.caller], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who[self.caller], p)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
+        await self._typing(who[self.caller], p)
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        return self._room(who[self.caller], p)
+
 
 # --------------------------------------------------------------------------- customers
 
 
 class CustomerNamespace(_Base):
     party = "customer"
+    caller = "ticket_id"
 
     def __init__(
         self,
@@ -260,21 +280,9 @@ class CustomerNamespace(_Base):
         session_id, _ = self._live_call(ticket_id, p.session_id)
         await self.service.submit(HungUp(session_id, "customer", ticket_id, self.service.now()))
 
-    @event(RtcOfferIn)
-    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
-        return await self._rtc_offer(who["ticket_id"], p)
-
-    @event(RtcCandidateIn)
-    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
-        await self._rtc_candidate(who["ticket_id"], p)
-
     @event(ChatIn)
     async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
         return await self._chat(who["ticket_id"], "Customer", p)
-
-    @event(TypingIn)
-    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
-        await self._typing(who["ticket_id"], p)
 
     @event(SourceIn)
     async def on_source_changed(self, sid: str, who: Who, p: SourceIn) -> None:
@@ -287,16 +295,13 @@ class CustomerNamespace(_Base):
         call_id = self._call_of(ticket_id, p.session_id)
         await self.rooms.source_declined(call_id, ticket_id, p.source)
 
-    @event(SessionRef)
-    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return self._room(who["ticket_id"], p)
-
 
 # --------------------------------------------------------------------------- agents
 
 
 class AgentNamespace(_Base):
     party = "agent"
+    caller = "agent_id"
 
     def __init__(
         self,
@@ -388,25 +393,9 @@ class AgentNamespace(_Base):
             WrapUpDone(who["agent_id"], p.session_id, p.disposition, p.note, self.service.now())
         )
 
-    @event(RtcOfferIn)
-    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
-        return await self._rtc_offer(who["agent_id"], p)
-
-    @event(RtcCandidateIn)
-    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
-        await self._rtc_candidate(who["agent_id"], p)
-
     @event(ChatIn)
     async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
         return await self._chat(who["agent_id"], who["name"], p)
-
-    @event(SessionRef)
-    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return self._room(who["agent_id"], p)
-
-    @event(TypingIn)
-    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
-        await self._typing(who["agent_id"], p)
 
     @event(AnnotateIn)
     async def on_annotate(self, sid: str, who: Who, p: AnnotateIn) -> dict[str, Any]:

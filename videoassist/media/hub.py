@@ -41,6 +41,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from videoassist.closing import CloseOnce
 from videoassist.errors import MediaError
 from videoassist.media import aiortc_internals
 from videoassist.media.fanout import Fanout, ProxyTrack
@@ -295,7 +296,7 @@ class MediaSession:
             "agent": Participant(self, "agent"),
         }
         self.closed = False
-        self._closing: asyncio.Future[None] | None = None
+        self._closing = CloseOnce()
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
@@ -345,15 +346,8 @@ class MediaSession:
 
     async def close(self) -> None:
         """Idempotent; a second caller waits until the first has finished closing."""
-        if self._closing is not None:
-            await asyncio.shield(self._closing)
-            return
         self.closed = True
-        self._closing = asyncio.get_running_loop().create_future()
-        try:
-            await self._close()
-        finally:
-            self._closing.set_result(None)
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
         if self.sticky is not None:
