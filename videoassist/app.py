@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(routes)
     app.add_routes(calls)
     add_admin(app, partial(desk_config, settings=settings))
-    add_pages(app, settings.web_dir)
+    add_pages(app, settings.web_dir, settings.allowed_origins)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)

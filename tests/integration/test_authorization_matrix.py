@@ -77,6 +77,7 @@ GET /readyz                       allow   allow*  allow*  allow*  allow*  allow 
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
 GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
@@ -269,6 +270,7 @@ def judge_status(status: int, body: Any) -> Seen:
 
 
 PASSWORD = "matrix-password-1"
+EMBEDDER = "https://shop.example"  # the one site allowed to embed the help page here
 CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
 PEN = {"kind": "pen", "id": "p1", "points": [[0.1, 0.1], [0.2, 0.15]]}
 
@@ -478,7 +480,7 @@ def _ticket_of(h: Harness, call_id: str) -> str:
 
 
 class TestHttp:
-    @pytest.mark.settings(taps_burst=50)
+    @pytest.mark.settings(taps_burst=50, allowed_origins=(EMBEDDER,))
     async def test_every_endpoint_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
         h = lab.h
         await _add_staff(h)
@@ -542,6 +544,7 @@ class TestHttp:
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
             "GET /admin": ("/admin", None),
+            "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "POST /api/calls/{call_id}/photos": (
                 f"/api/calls/{k1}/photos",
                 Raw(_png(), "image/png"),

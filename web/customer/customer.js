@@ -55,7 +55,9 @@ function endText(reason) {
 
 // The switch lists each language under its own name, in its own language.
 function showLanguages() {
-  const lang = pickLanguage();
+  // An embedding site may ask for a language (web/sdk/help.js's `language` setting).
+  const asked = new URLSearchParams(location.search).get("lang");
+  const lang = asked && Object.hasOwn(LANGUAGES, asked) ? asked : pickLanguage();
   for (const [code, { name }] of Object.entries(LANGUAGES)) {
     const option = new Option(name, code, false, code === lang);
     option.lang = code;
@@ -72,6 +74,44 @@ function toggle(kind, button, onKey, offKey) {
 
 function view(name) {
   for (const id of ["start", "waiting", "live", "ended"]) show(id, id === name);
+  tellHost({ type: "state", state: name });
+}
+
+// --- Embedded in another site's page (web/sdk/help.js): /embed?host=<that page's origin>. The
+// server serves /embed only for an allowed host, with that host alone as frame ancestor, so the
+// host named here is the page around us. Messages go to it alone, and only its messages count.
+
+const embed = { host: new URLSearchParams(location.search).get("host"), identity: null, topic: "" };
+
+function tellHost(message) {
+  if (embed.host && window.parent !== window) {
+    window.parent.postMessage({ videoassist: 1, ...message }, embed.host);
+  }
+}
+
+function fromHost(event) {
+  if (!embed.host || event.origin !== embed.host || event.source !== window.parent) return;
+  const data = event.data;
+  if (!data || data.videoassist !== 1) return;
+  if (data.type === "configure") {
+    embed.identity = typeof data.user === "string" ? data.user : null;
+    embed.topic = typeof data.topic === "string" ? data.topic : "";
+    chooseTopic();
+  } else if (data.type === "reset") {
+    // The host's user logged out: this browser forgets the request (and leaves the line).
+    if (state.socket && !state.finished) {
+      call(state.socket, "cancel").catch(() => {});
+      finish("cancelled");
+    } else {
+      forget();
+    }
+    embed.identity = null;
+  }
+}
+
+function chooseTopic() {
+  const select = $("topic");
+  if (embed.topic && [...select.options].some((o) => o.value === embed.topic)) select.value = embed.topic;
 }
 
 async function loadTopics() {
@@ -84,6 +124,7 @@ async function loadTopics() {
       option.textContent = label;
       $("topic").append(option);
     }
+    chooseTopic();
   } catch (err) {
     // The topic is optional: without the list the customer can still ask for help.
   }
@@ -108,7 +149,10 @@ async function requestTicket(callback) {
     res = await fetch("/api/tickets", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ topic: $("topic").value, description: $("description").value, callback }),
+      body: JSON.stringify({
+        topic: $("topic").value, description: $("description").value, callback,
+        ...(embed.identity ? { identity: embed.identity } : {}),
+      }),
     });
   } catch (err) {
     throw new Explained("tap.offline");
@@ -565,6 +609,7 @@ $("language").addEventListener("change", (ev) => {
   if (state.queue) showQueue(state.queue); // the estimate is worded by formatSeconds
 });
 
+window.addEventListener("message", fromHost);
 showLanguages();
 if (!window.isSecureContext) {
   // Plain HTTP to a network address: the browser will refuse the camera whatever the customer
