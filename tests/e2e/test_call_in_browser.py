@@ -113,6 +113,7 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(customer.locator("#ended")).to_be_visible()
     await expect(agent.locator("#wrapup")).to_be_visible()
     await expect(agent.locator("#wrapup-reason")).to_have_text("The customer hung up.")
+    await expect(agent.locator("#wrapup-countdown")).to_contain_text("Ready again in 1:")
     await assert_accessible(agent, "agent wrapping up")
     await assert_accessible(customer, "customer after the call")
     await agent.get_by_label("Outcome").select_option("resolved")

@@ -677,8 +677,20 @@ class Desk:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "ready")
         if agent.state is not A.READY:
+            if agent.missed:
+                self._forgive_misses(agent.id)
             agent.missed = 0
             self._set_agent(agent, state, ev.at, out)
+
+    def _forgive_misses(self, agent_id: str) -> None:
+        """An agent who let offers ring out says Ready again: they are there now, so what they
+        missed may be offered to them at once (a decline still waits out its skip). Without
+        this the only waiting customer sat unoffered for ``reoffer_after`` seconds while the
+        console showed them waiting."""
+        for ticket in self.tickets.values():
+            if agent_id in ticket.missed_by:
+                ticket.missed_by.discard(agent_id)
+                ticket.skip.pop(agent_id, None)
 
     def _on_away(self, ev: AgentAway, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
@@ -758,6 +770,7 @@ class Desk:
             self._transfer_failed(ticket, transfer, "declined", out)
             return
         self._skip(ticket, agent.id, ev.at, out)
+        ticket.missed_by.discard(agent.id)  # a decline is a choice: it keeps its skip
         self._requeue(ticket, out)
 
     def _on_offer_timed_out(self, ev: OfferTimedOut, out: list[Effect]) -> None:
@@ -776,6 +789,7 @@ class Desk:
             self._transfer_failed(ticket, transfer, "no_answer", out)
         else:
             self._skip(ticket, agent.id, ev.at, out)
+            ticket.missed_by.add(agent.id)
             self._requeue(ticket, out)
         reason = "missed_offer" if state is A.AWAY else None
         self._set_agent(agent, state, ev.at, out, reason=reason)
@@ -917,7 +931,7 @@ class Desk:
         agent.busy_seconds += at - session.answered_at
         self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
-        self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
+        wrap_up = self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
         call_id = ticket.call_id or session_id
         out.append(StopMedia(call_id))
         out.append(CancelTimer(_join_timer(session_id)))
@@ -929,18 +943,25 @@ class Desk:
             )
         )
         out.append(
-            Notify("agent", agent.id, E.SESSION_ENDED, {"session_id": session_id, "reason": reason})
+            Notify(
+                "agent",
+                agent.id,
+                E.SESSION_ENDED,
+                {"session_id": session_id, "reason": reason, "wrap_up_seconds": wrap_up},
+            )
         )
 
     def _arm_wrap_up(
         self, agent: Agent, queue_id: str, session_id: str, at: float, out: list[Effect]
-    ) -> None:
+    ) -> float:
+        """Start the agent's wrap-up clock; returns its limit, which the agent is told."""
         limit = self._queue(queue_id).wrap_up_limit
         out.append(
             SetTimer(
                 _wrap_timer(agent.id), at + limit, WrapUpTimedOut(agent.id, session_id, at + limit)
             )
         )
+        return limit
 
     def _session_info(self, session: SessionRow, ticket: Ticket) -> dict[str, object]:
         return {
@@ -987,7 +1008,7 @@ class Desk:
         agent.busy_seconds += at - session.answered_at
         self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
-        self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
+        wrap_up = self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
         ticket.state = ticket_state
         ticket.session_id = None
         ticket.call_id = None
@@ -1005,7 +1026,7 @@ class Desk:
                 "agent",
                 agent.id,
                 E.SESSION_ENDED,
-                {"session_id": session.id, "reason": "transferred"},
+                {"session_id": session.id, "reason": "transferred", "wrap_up_seconds": wrap_up},
             )
         )
 
@@ -1051,7 +1072,7 @@ class Desk:
         # One customer, one contact: the legs add up to its handle time when the last one ends.
         ticket.handled_before += at - old_session.answered_at
         self._set_agent(old_agent, old_state, at, out)
-        self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
+        wrap_up = self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
         out.append(HandOverMedia(call_id, agent.id))
         out.append(SaveSession(ended))
         out.append(SaveSession(new_session))
@@ -1063,7 +1084,7 @@ class Desk:
                 "agent",
                 old_agent.id,
                 E.SESSION_ENDED,
-                {"session_id": old_session.id, "reason": "transferred"},
+                {"session_id": old_session.id, "reason": "transferred", "wrap_up_seconds": wrap_up},
             )
         )
         out.append(Notify("customer", ticket.id, E.AGENT_CHANGED, {"agent_name": agent.name}))

@@ -543,6 +543,25 @@ async function startSession(data) {
   }
 }
 
+// --- Wrap-up: how long is left before the desk makes the agent Ready without an outcome
+
+function startWrapUpCountdown(seconds) {
+  clearInterval(state.wrapTimer);
+  const box = $("wrapup-countdown");
+  if (typeof seconds !== "number" || seconds <= 0) {
+    box.textContent = "";
+    return;
+  }
+  const ends = performance.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((ends - performance.now()) / 1000));
+    box.textContent = `Ready again in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} unless you finish sooner.`;
+    if (!left) clearInterval(state.wrapTimer);
+  };
+  tick();
+  state.wrapTimer = setInterval(tick, 1000);
+}
+
 // --- Call facts: how long the call has run, how its connection is doing
 
 function startTimer() {
@@ -744,6 +763,7 @@ function endSession(data) {
   state.sessionId = null;
   $("wrapup-reason").textContent = END_REASONS[data.reason] || "The session has ended.";
   $("note").value = "";
+  startWrapUpCountdown(data.wrap_up_seconds);
   panel("wrapup");
   $("disposition").focus();
 }
@@ -765,6 +785,7 @@ async function wrapUp(event) {
       note: $("note").value,
     });
     state.wrapSession = null;
+    clearInterval(state.wrapTimer);
     panel("idle");
     // On the status, not on a button: Enter right after wrapping up must not set Away.
     $("idle-text").focus();
