@@ -86,6 +86,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(agent.locator("#offer")).to_be_visible()
     # The topic as the customer chose it, by its label, not its id.
     await expect(agent.locator("#offer-topic")).to_have_text("Setting up a device")
+    # While it rings, the customer reads that someone is answering, not an old estimate.
+    await expect(customer.locator("#eta")).to_have_text("An agent is answering…")
     await assert_accessible(agent, "agent ringing")
     await assert_accessible(customer, "customer waiting")
     await agent.get_by_role("button", name="Accept").click()

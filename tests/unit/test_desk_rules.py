@@ -538,12 +538,14 @@ class TestQueueAnnouncements:
                 "estimated_wait": 50.0,
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
             "t3": {
                 "position": 2,
                 "estimated_wait": 150.0,
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
         }
 
@@ -561,6 +563,7 @@ class TestQueueAnnouncements:
                 "estimated_wait": None,
                 "agents_available": 0,
                 "queue_id": "general",
+                "ringing": False,
             }
         }
 
@@ -582,6 +585,7 @@ class TestQueueAnnouncements:
                 "estimated_wait": None,
                 "agents_available": 0,
                 "queue_id": "general",
+                "ringing": False,
             }
         }
 
@@ -598,12 +602,14 @@ class TestQueueAnnouncements:
                 "estimated_wait": stats.position_wait(1, 1),
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": True,  # a1's console rings for t1
             },
             "t2": {
                 "position": 2,
                 "estimated_wait": stats.position_wait(2, 1),
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
         }
 
@@ -653,3 +659,18 @@ class TestBackAfterAMiss:
         assert offers(effects) == []
         desk.handle(AgentAway("a1", 4.0))
         assert offers(desk.handle(AgentReady("a1", 5.0))) == []
+
+
+class TestRinging:
+    def test_the_customer_is_told_an_agent_is_answering_then_back_in_line_if_it_rings_out(
+        self,
+    ) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        desk.handle(AnnounceDue(2.0))
+        timer = ring_timer(ready_agent(desk, "a1", 3.0))
+        ringing = [n.data["ringing"] for n in notes(desk.handle(AnnounceDue(4.0)), "queue", "t1")]
+        assert ringing == [True]
+        desk.handle(timer.event)
+        after = [n.data["ringing"] for n in notes(desk.handle(AnnounceDue(25.0)), "queue", "t1")]
+        assert after == [False]

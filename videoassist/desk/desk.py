@@ -199,7 +199,7 @@ class Desk:
         self._devices: dict[str, str] = {}  # device -> its open ticket
         self._joining: dict[str, None] = {}  # joining tickets, longest joining first
         self._seq = 0
-        self._shown: dict[str, tuple[int, float | None]] = {}
+        self._shown: dict[str, tuple[int, float | None, bool]] = {}
         self._shown_agents: dict[str, int] = {}
         self._reset_queues()
 
@@ -1165,7 +1165,10 @@ class Desk:
             stats = self.stats[queue_id]
             for index, ticket_id in enumerate(self.routing.ordered(queue_id)):
                 position = index + 1
-                shown = (position, stats.position_wait(position, staffed))
+                # While an agent's console rings for them, the customer is being answered: an
+                # estimate would be the wrong thing to read.
+                ringing = self.tickets[ticket_id].offer is not None
+                shown = (position, stats.position_wait(position, staffed), ringing)
                 if self._shown.get(ticket_id) != shown:
                     self._shown[ticket_id] = shown
                     out.append(
@@ -1178,6 +1181,7 @@ class Desk:
                                 "estimated_wait": shown[1],
                                 "agents_available": staffed,
                                 "queue_id": queue_id,
+                                "ringing": ringing,
                             },
                         )
                     )

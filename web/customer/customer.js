@@ -441,7 +441,8 @@ function showQueue(data) {
   if (data.position == null) return;
   state.queue = data;
   $("position").textContent = data.position.toLocaleString(document.documentElement.lang);
-  if (!data.agents_available) say($("eta"), "queue.noAgents");
+  if (data.ringing) say($("eta"), "queue.answering");
+  else if (!data.agents_available) say($("eta"), "queue.noAgents");
   else if (data.estimated_wait == null) say($("eta"), null);
   else say($("eta"), "queue.estimate", { wait: formatSeconds(data.estimated_wait) });
 }
