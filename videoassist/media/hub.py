@@ -509,6 +509,10 @@ class MediaHub:
             raise MediaError("no_video", "there is no video from the customer yet")
         return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)
 
+    def record(self, session_id: str, folder: Any) -> Recorder:
+        """Start recording the call into ``folder`` (videoassist.recording decides when)."""
+        return self._session(session_id).record(folder)
+
     def clock_origin(self, session_id: str) -> float | None:
         """The monotonic instant the call's media clock counts from (the call room uses it)."""
         session = self.sessions.get(session_id)
