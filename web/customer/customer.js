@@ -222,10 +222,38 @@ function connect(token) {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
+  socket.on("recording_consent_requested", () => {
+    $("recording-prompt").hidden = false;
+    $("recording-accept").focus();
+  });
+  socket.on("recording_state", showRecording);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer" });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
   state.marks.show($("preview"), "live");
+}
+
+const RECORDING_TEXT = {
+  recording: "This call is being recorded.",
+  paused: "Recording is paused.",
+  off: "This call is not recorded.",
+};
+
+function showRecording(data) {
+  const indicator = $("recording-indicator");
+  indicator.textContent = RECORDING_TEXT[data.state] || "";
+  indicator.hidden = data.state === "off" && data.consent !== "refused";
+  if (data.consent !== "pending") $("recording-prompt").hidden = true;
+}
+
+async function answerRecording(accept) {
+  $("recording-prompt").hidden = true;
+  if (!state.socket || !state.sessionId) return;
+  try {
+    showRecording(await call(state.socket, "recording_consent", { session_id: state.sessionId, accept }));
+  } catch (e) {
+    message(e.message, true);
+  }
 }
 
 function showStill(url) {
@@ -477,6 +505,8 @@ function finish(reason) {
 
 $("tap-form").addEventListener("submit", (ev) => tap(ev, false));
 $("leave-callback").addEventListener("click", () => tap(null, true));
+$("recording-accept").addEventListener("click", () => answerRecording(true));
+$("recording-decline").addEventListener("click", () => answerRecording(false));
 $("callback").addEventListener("click", askCallback);
 $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
