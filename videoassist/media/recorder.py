@@ -6,9 +6,11 @@ Theory of operation (docs/media.md has the long form):
   (the policy says "always", or the customer said yes): before that there is no outlet, so no
   media byte can reach a file. It has four ``Outlet``s (customer and agent, video and audio);
   the session points them at the current taps, and at the new ones after a reconnect or a warm
-  transfer, like any consumer. Video starts at a keyframe.
+  transfer, like any consumer. Video starts at a keyframe. Its outlets (``RecorderOutlet``)
+  hand each frame on as the tap pushes it, with no queue or task of their own.
 * One file per party: ``customer.webm`` and ``agent.webm`` (WebM: VP8 + Opus), each written by
-  its own ``PartyWriter`` thread from a bounded queue. The event loop only ever ``put_nowait``s;
+  its own ``PartyWriter`` thread from a bounded queue, in batches (``WRITER_BATCH``). The
+  event loop only ever ``put_nowait``s;
   when a queue is full the packet is dropped and counted (``overflows``), and a video outlet
   drops to its next keyframe (a skipped frame would break the reference chain).
 * Every packet's pts is its media time (``EncodedFrame.at``: the call's media clock, from the
@@ -30,15 +32,16 @@ import logging
 import os
 import queue
 import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError
 
-from videoassist.media.forwarding import CLOCK_RATES, Outlet, Tap
+from videoassist.media.forwarding import CLOCK_RATES, EncodedFrame, Outlet, Tap
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,9 @@ MUX_OPTIONS = {
     "max_interleave_delta": "500000",
 }
 WRITER_QUEUE = 600  # packets per party (≈4 s of 30 fps video and 50 pps Opus)
+# The writer wakes at most this often and writes what has come meanwhile: a thread wake-up per
+# packet costs more CPU than the muxing itself. Well inside the second a kill may lose.
+WRITER_BATCH = 0.1
 KEYFRAME_WAIT = 1.0  # media seconds of audio kept while waiting for video's size
 DEFAULT_SIZE = (640, 480)  # header size when a party sends no video (players use in-band size)
 # What WebRTC's Opus is (RFC 7587): 48 kHz, signalled as two channels.
@@ -147,10 +153,7 @@ class PartyWriter:
         last_pts: dict[str, int] = {}
         pending: list[Item] = []
         try:
-            while True:
-                item = self.queue.get()
-                if item is None:
-                    break
+            for item in self._items():
                 if container is None:
                     pending.append(item)
                     video = item.kind == "video" and item.keyframe
@@ -180,6 +183,22 @@ class PartyWriter:
                     logger.exception("PartyWriter(%s) could not close its file", self.name)
             if self.path.exists():
                 self.bytes = self.path.stat().st_size
+
+    def _items(self) -> Iterator[Item]:
+        """What is queued, in batches: block for one, pause, then take all there is."""
+        while True:
+            batch = [self.queue.get()]
+            if batch[0] is not None:
+                time.sleep(WRITER_BATCH)
+                while True:
+                    try:
+                        batch.append(self.queue.get_nowait())
+                    except queue.Empty:
+                        break
+            for item in batch:
+                if item is None:
+                    return
+                yield item
 
     def _open(self, pending: list[Item]) -> tuple[Any, dict[str, Any]]:
         size = next((i.size for i in pending if i.kind == "video" and i.size), DEFAULT_SIZE)
@@ -228,23 +247,49 @@ class PartyWriter:
         )
 
 
+class RecorderOutlet(Outlet):
+    """An outlet whose consumer takes each frame as the tap pushes it (no queue, no task): the
+    writer's queue is the buffer. From a keyframe on, like any outlet; ``sink`` returns False
+    when it could not take a frame, and video then drops to the next keyframe."""
+
+    def __init__(self, kind: str, name: str, sink: Callable[[Outlet, EncodedFrame], bool]) -> None:
+        super().__init__(kind, name)
+        self._sink = sink
+        self._started = True  # read from the start: attaching asks for a keyframe
+
+    def push(self, frame: EncodedFrame) -> None:
+        if self.readyState != "live":
+            return
+        if self._need_keyframe:
+            if not frame.keyframe:
+                self.skipped += 1
+                return
+            self._need_keyframe = False
+        self.frames += 1
+        if not self._sink(self, frame):
+            self.overflows += 1
+            if self.kind == "video":
+                self.resync()
+
+
 class Recorder:
     """One call's recording: an outlet per stream, a writer thread per party."""
 
     def __init__(self, call_id: str, folder: Path) -> None:
         self.call_id = call_id
         self.folder = folder
-        self.outlets = {
-            (party, kind): Outlet(kind, f"{call_id}/{party}/{kind}/recorder")
-            for party in PARTIES
-            for kind in KINDS
-        }
         self.writers = {
             party: PartyWriter(f"{call_id}/{party}", folder / f"{party}.webm") for party in PARTIES
         }
+        self.outlets: dict[tuple[str, str], Outlet] = {
+            (party, kind): RecorderOutlet(
+                kind, f"{call_id}/{party}/{kind}/recorder", self._sink_for(party)
+            )
+            for party in PARTIES
+            for kind in KINDS
+        }
         self.paused = False
         self.dropped = 0  # frames dropped because a writer queue was full
-        self._tasks: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Future[list[FileSummary]] | None = None
 
     @property
@@ -252,16 +297,9 @@ class Recorder:
         return self._closing is not None
 
     def start(self) -> None:
-        """Start the writers and read every outlet (reading is what makes an outlet ask for a
-        keyframe and queue frames)."""
+        """Start the writers (the outlets take frames as soon as they have a source)."""
         for writer in self.writers.values():
             writer.start()
-        for (party, kind), outlet in self.outlets.items():
-            task = asyncio.create_task(
-                self._pump(party, kind, outlet), name=f"Recorder({self.call_id}/{party}/{kind})"
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     def set_source(self, party: str, kind: str, tap: Tap | None) -> None:
         outlet = self.outlets.get((party, kind))
@@ -278,26 +316,26 @@ class Recorder:
                 if kind == "video":
                     outlet.resync()  # the first frame written after a pause is a keyframe
 
-    async def _pump(self, party: str, kind: str, outlet: Outlet) -> None:
+    def _sink_for(self, party: str) -> Callable[[Outlet, EncodedFrame], bool]:
         writer = self.writers[party]
-        try:
-            while True:
-                frame = await outlet.next_frame()
-                if self.paused or frame.at is None:
-                    continue
-                if not writer.put(Item(kind, frame.data, frame.at, frame.keyframe, frame.size)):
-                    self.dropped += 1
-                    if writer.overflows == 1 or writer.overflows % 100 == 0:
-                        logger.warning(
-                            "Recorder(%s) %s writer queue full: %d packets dropped so far",
-                            self.call_id,
-                            party,
-                            writer.overflows,
-                        )
-                    if kind == "video":
-                        outlet.resync()
-        except MediaStreamError:
-            pass
+
+        def sink(outlet: Outlet, frame: EncodedFrame) -> bool:
+            if self.paused or frame.at is None:
+                return True  # not wanted: not a loss
+            item = Item(outlet.kind, frame.data, frame.at, frame.keyframe, frame.size)
+            if writer.put(item):
+                return True
+            self.dropped += 1
+            if writer.overflows == 1 or writer.overflows % 100 == 0:
+                logger.warning(
+                    "Recorder(%s) %s writer queue full: %d packets dropped so far",
+                    self.call_id,
+                    party,
+                    writer.overflows,
+                )
+            return False
+
+        return sink
 
     async def close(self) -> list[FileSummary]:
         """Idempotent: stops the outlets, lets each writer write what it has queued and close
@@ -308,9 +346,6 @@ class Recorder:
         try:
             for outlet in self.outlets.values():
                 outlet.stop()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
             for writer in self.writers.values():
                 await asyncio.to_thread(writer.finish)
             files = [w.summary(p) for p, w in self.writers.items() if w.path.exists()]
