@@ -41,6 +41,7 @@ from videoassist.http.keys import (
     METRICS,
     NAMESPACES,
     PHOTO_LIMIT,
+    RECORDINGS,
     RECORDS,
     ROOMS,
     SERVICE,
@@ -53,10 +54,12 @@ from videoassist.http.keys import (
 )
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
+from videoassist.http.recordings import recordings as recording_routes
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     app.add_routes(routes)
     app.add_routes(calls)
+    app.add_routes(recording_routes)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins)
     app[METRICS] = Metrics()
@@ -173,11 +177,34 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     ice_servers_for = partial(turn.ice_servers, settings)
     metrics = app[METRICS]
+
+    def policy_of(ticket_id: str) -> tuple[str, str]:
+        ticket = desk.tickets.get(ticket_id)
+        queue = desk.config.queues.get(ticket.queue_id) if ticket is not None else None
+        return (queue.id, queue.recording) if queue is not None else ("", "off")
+
+    async def settled() -> None:
+        await service_box[0].settled()
+
+    recordings = Recordings(
+        records,
+        hub,
+        delivery,
+        rooms,
+        settings.data_dir,
+        _secret_key(settings),
+        policy_of=policy_of,
+        settled=settled,
+        link_ttl=settings.recording_link_ttl,
+        retention_days=settings.recording_retention_days,
+    )
+    await recordings.repair_unfinished()
+    rooms.subscribe(recordings)
     service = Service(
         desk,
         records=records,
         notifier=metrics.counting(DeskNotifier(delivery, ice_servers_for)),
-        media=hub,
+        media=RecordingMedia(hub, recordings),
         rooms=rooms,
         on_inbox_wait=metrics.inbox_wait.observe,
     )
@@ -194,9 +221,16 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
 
     namespaces = (
         CustomerNamespace(
-            service, hub, rooms, delivery, app[TOKENS], per_connection(), ice_servers_for
+            service,
+            hub,
+            rooms,
+            delivery,
+            app[TOKENS],
+            per_connection(),
+            ice_servers_for,
+            recordings,
         ),
-        AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection()),
+        AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings),
     )
     for namespace in namespaces:
         app[SIO].register_namespace(namespace)
@@ -206,9 +240,36 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CONTENT] = content
     app[ROOMS] = rooms
     app[DELIVERY] = delivery
+    app[RECORDINGS] = recordings
+    recordings.start_purging()
     yield
     await service.close()
     await hub.close()
+    await recordings.close()  # after the hub: every recorder has finished its files
+
+
+class RecordingMedia:
+    """The service's media port: the hub, with recording told when a call's media starts, is
+    handed over and ends (videoassist.recording decides what that means)."""
+
+    def __init__(self, hub: MediaHub, recordings: Recordings) -> None:
+        self._hub = hub
+        self._recordings = recordings
+
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
+    ) -> object:
+        session = self._hub.open(session_id, ticket_id, agent_id, customer_joins_later)
+        self._recordings.call_started(session_id, ticket_id, agent_id)
+        return session
+
+    async def hand_over(self, session_id: str, agent_id: str) -> None:
+        await self._hub.hand_over(session_id, agent_id)
+        self._recordings.handed_over(session_id, agent_id)
+
+    async def close_session(self, session_id: str) -> None:
+        self._recordings.call_ended(session_id)
+        await self._hub.close_session(session_id)
 
 
 async def _routing_config(

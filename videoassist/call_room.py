@@ -65,6 +65,9 @@ class RoomMedia(Protocol):
 
     async def still(self, session_id: str) -> bytes: ...
     def marks(self, session_id: str, on_moved: MarksMoved) -> MarkTracker: ...
+    def clock_origin(self, session_id: str) -> float | None:
+        """The monotonic instant the call's media clock counts from (None: no media yet)."""
+        ...
 
 
 class ItemStore(Protocol):
@@ -126,7 +129,8 @@ class CallRoom:
     photo_bytes: int = 0  # bytes of the photos stored, plus those being stored now
 
     def clock(self) -> float:
-        """The call's media clock: seconds since the call started, what recordings use."""
+        """The call's media clock: seconds since the call's media started (the media session's
+        origin, shared with the recorder, so sidecar events line up with the video)."""
         return round(time.monotonic() - self.started, 3)
 
     def marks_of(self, target: str) -> OrderedDict[str, dict[str, Any]]:
@@ -176,8 +180,13 @@ class CallRooms:
     # ------------------------------------------------------------ lifecycle (the service)
 
     def open(self, call_id: str, ticket_id: str, agent_id: str) -> None:
+        """After the media session is opened: the room's clock is the media's."""
         if call_id not in self._rooms:
-            self._rooms[call_id] = CallRoom(call_id, Parties(ticket_id, agent_id))
+            origin = self._media.clock_origin(call_id)
+            room = CallRoom(call_id, Parties(ticket_id, agent_id))
+            if origin is not None:
+                room.started = origin
+            self._rooms[call_id] = room
 
     def hand_over(self, call_id: str, agent_id: str) -> None:
         room = self._rooms.get(call_id)

@@ -28,6 +28,7 @@ QUEUE_FIELDS = (
     "wrap_up_limit",
     "max_missed",
     "priority_aging",
+    "recording",
 )
 
 

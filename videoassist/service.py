@@ -252,8 +252,9 @@ class Service:
                 self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)
             case StartMedia(session_id, ticket_id, agent_id, joins_later):
-                self._rooms.open(session_id, ticket_id, agent_id)
+                # Media first: the room takes the media session's clock (one per call).
                 self._media.open(session_id, ticket_id, agent_id, joins_later)
+                self._rooms.open(session_id, ticket_id, agent_id)
             case StopMedia(session_id):
                 self._rooms.close(session_id)
                 await self._media.close_session(session_id)

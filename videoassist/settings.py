@@ -68,6 +68,10 @@ class Settings:
     socket_events_burst: int = 60
     drain_timeout: float = 5.0
     photo_max_bytes: int = 8 * 1024 * 1024
+    # Recordings (docs/media.md): deleted this many days after they end; 0 keeps them forever.
+    recording_retention_days: float = 30.0
+    # Lifetime of a signed link to a recording file (trainers, supervisors, admins), seconds.
+    recording_link_ttl: float = 600.0
     # Prometheus /metrics on a listener of its own, never on the public port; 0 = off.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"

@@ -230,11 +230,16 @@ class TestRoutingChangesTakeEffect:
                 "timezone": "Europe/Paris",
                 "windows": [{"day": 0, "start": 540, "end": 1020}],
             },
+            "recording": "ask",
         }
         status, created = await _request(harness, "PUT", "/api/admin/queues/billing", root, full)
         assert status == 201, created
         assert created == {"id": "billing", **full}
         live = harness.service.desk.config.queues["billing"]
+        assert live.recording == "ask"
+        bad = {**full, "recording": "sometimes"}
+        status, refused = await _request(harness, "PUT", "/api/admin/queues/billing", root, bad)
+        assert status == 422 and refused["error"]["field"] == "recording", refused
         assert (live.ring_timeout, live.max_missed, live.hours.timezone) == (
             15.0,
             2,

@@ -58,7 +58,7 @@ from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
-from videoassist.http.keys import SIO
+from videoassist.http.keys import RECORDINGS, SIO
 from videoassist.http.keys import STAFF as STAFF_AUTH
 from videoassist.routing_config import agent_id_of
 
@@ -81,6 +81,10 @@ GET /embed                        allow   allow*  allow*  allow*  allow*  allow 
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
 GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
+GET /api/sessions/{session_id}/recordings
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/recordings/{recording_id}/files/{name}
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
@@ -99,6 +103,7 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /customer source_changed          deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer recording_consent       deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -120,6 +125,8 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /agent annotate_points            deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent annotation_remove          deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent recording_pause            deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent recording_resume           deny    deny*   deny*   allow   deny    deny    deny    deny
 """
 
 
@@ -246,6 +253,7 @@ LATER_CODES = frozenset(
         "media_busy",
         "no_video",
         "not_frozen",
+        "conflict",  # recording: nothing to answer, pause or resume (the queue records not)
     }
 )
 
@@ -535,7 +543,37 @@ class TestHttp:
 
         alice_row = await h.records.user_by_name("alice")
         assert alice_row is not None
+        # A recording of call 1 on disk; each reviewer holds a link signed for them, the
+        # others present the supervisor's.
+        await h.records.add_recording(
+            {
+                "id": "r1",
+                "call_id": k1,
+                "ticket_id": t1["ticket_id"],
+                "queue_id": DEFAULT_QUEUE,
+                "policy": "always",
+                "consent": "not_asked",
+                "participants": [],
+                "files": [{"party": "customer", "name": "customer.webm", "size": 4}],
+                "started_at": time.time(),
+                "ended_at": time.time(),
+            }
+        )
+        folder = h.app[RECORDINGS].root / k1
+        folder.mkdir(parents=True)
+        (folder / "customer.webm").write_bytes(b"webm")
+        reviewers = {}
+        for caller in ("sup", "trainer", "admin"):
+            row = await h.records.user_by_name(STAFF[caller])
+            assert row is not None
+            reviewers[caller] = h.app[RECORDINGS].url("r1", "customer.webm", row["id"])
+
+        def recording_file(caller: str) -> tuple[str, None]:
+            return reviewers.get(caller, reviewers["sup"]), None
+
         requests: dict[str, Any] = {
+            "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
+            "GET /api/recordings/{recording_id}/files/{name}": recording_file,
             "GET /api/me": ("/api/me", None),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
@@ -619,6 +657,12 @@ class TestCustomerNamespace:
             for caller, party in pairs:
                 reply = await lab.emit(row, caller, party, {"session_id": k1, **data})
             assert reply.get("ok") is True, (row, reply)
+        # The default queue records nothing: the owner gets past authorization, to "conflict".
+        for caller, party in pairs:
+            reply = await lab.emit(
+                "/customer recording_consent", caller, party, {"session_id": k1, "accept": True}
+            )
+        assert reply["error"]["code"] == "conflict", reply
         assert h.hub.peer_connections == 1
         assert [line.text for line in h.rooms.room(k1).chat] == ["hello"]
         for caller, party in pairs:
@@ -716,6 +760,10 @@ class TestAgentNamespace:
             for caller, party in agents.items():
                 reply = await lab.emit(row, caller, party, {"session_id": s1, **data})
             assert reply.get("ok") is True, (row, reply)
+        for row in ("/agent recording_pause", "/agent recording_resume"):
+            for caller, party in agents.items():
+                reply = await lab.emit(row, caller, party, {"session_id": s1})
+            assert reply["error"]["code"] == "conflict", (row, reply)
         assert h.hub.peer_connections == 2
 
         # A warm transfer to the supervisor, who declines it: A keeps the call.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -57,9 +58,13 @@ class Media:
     def __init__(self) -> None:
         self.trackers: dict[str, Tracker] = {}
         self.on_moved: MarksMoved | None = None
+        self.origins: dict[str, float] = {}
 
     async def still(self, session_id: str) -> bytes:
         return b"jpeg"
+
+    def clock_origin(self, session_id: str) -> float | None:
+        return self.origins.get(session_id)
 
     def marks(self, session_id: str, on_moved: MarksMoved) -> Tracker:
         self.on_moved = on_moved
@@ -139,6 +144,14 @@ class TestLifecycle:
 
 
 class TestPublishing:
+    async def test_the_room_clock_counts_from_the_media_sessions_origin(self) -> None:
+        """One media clock per call: events are stamped on the clock the recorder uses."""
+        sent, media, items = Sent(), Media(), Items()
+        rooms = CallRooms(sent, media, items)
+        media.origins["c2"] = time.monotonic() - 42.0
+        rooms.open("c2", "t2", "u2")
+        assert 42.0 <= rooms.room("c2").clock() < 43.0
+
     async def test_every_change_is_published_with_its_media_time_before_anyone_is_told(
         self,
     ) -> None:

@@ -14,6 +14,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Strategy = Literal["longest_idle", "least_occupied", "round_robin", "best_skill"]
+# Recording of the queue's calls: never; only if the customer says yes; always (the customer is
+# told). docs/admin.md.
+RecordingPolicy = Literal["off", "ask", "always"]
+RECORDING_POLICIES: tuple[RecordingPolicy, ...] = ("off", "ask", "always")
 STRATEGIES: tuple[Strategy, ...] = ("longest_idle", "least_occupied", "round_robin", "best_skill")
 AWAY_REASONS = ("away", "break", "lunch", "meeting", "training", "missed_offer", "signed_in")
 DEFAULT_QUEUE = "general"
@@ -72,11 +76,16 @@ class QueueConfig:
     max_missed: int = 1  # consecutive unanswered offers before the agent is set Away (RONA)
     priority_aging: float = 0.0  # priority points gained per minute of waiting
     hours: OpenHours = field(default_factory=OpenHours)
+    recording: RecordingPolicy = "off"
 
     def validate(self, queues: Mapping[str, QueueConfig]) -> None:
         where = f"queues.{self.id}"
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"{where}.strategy", f"must be one of {', '.join(STRATEGIES)}")
+        if self.recording not in RECORDING_POLICIES:
+            raise ConfigError(
+                f"{where}.recording", f"must be one of {', '.join(RECORDING_POLICIES)}"
+            )
         for skill, level in self.skills.items():
             if not 1 <= level <= MAX_SKILL_LEVEL:
                 raise ConfigError(f"{where}.skills.{skill}", "levels go from 1 to 5")

@@ -49,3 +49,6 @@ class ServerEvent(StrEnum):
     LASER = "laser"
     ANNOTATION_MOVED = "annotation_moved"
     ANNOTATION_LOST = "annotation_lost"
+    # Recording (videoassist/recording.py): the question to the customer, the state to both.
+    RECORDING_CONSENT_REQUESTED = "recording_consent_requested"
+    RECORDING_STATE = "recording_state"

@@ -50,6 +50,7 @@ from videoassist.gateway.schemas import (
     Empty,
     ItemRef,
     PenPointsWire,
+    RecordingConsentIn,
     RtcCandidateIn,
     RtcOfferIn,
     SessionRef,
@@ -65,6 +66,14 @@ from videoassist.service import Service, ServiceClosed
 logger = logging.getLogger(__name__)
 
 Who = dict[str, Any]
+
+
+class RecordingControl(Protocol):
+    """Recording as the gateway uses it (videoassist.recording.Recordings)."""
+
+    async def consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]: ...
+    async def pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
+    async def resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
 
 
 class Description(Protocol):
@@ -110,8 +119,10 @@ class _Base(socketio.AsyncNamespace):
         rooms: CallRooms,
         delivery: Delivery,
         limiter: RateLimiter,
+        recordings: RecordingControl | None = None,
     ) -> None:
         super().__init__(namespace)
+        self.recordings = recordings
         self.service = service
         self.media = media
         self.rooms = rooms
@@ -206,6 +217,11 @@ class _Base(socketio.AsyncNamespace):
     async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
         return self._room(who[self.caller], p)
 
+    def _recording(self) -> RecordingControl:
+        if self.recordings is None:
+            raise Refusal("not_supported", "this server does not record calls")
+        return self.recordings
+
 
 # --------------------------------------------------------------------------- customers
 
@@ -223,8 +239,9 @@ class CustomerNamespace(_Base):
         tokens: TicketTokens,
         limiter: RateLimiter,
         ice_servers_for: Callable[[str], list[dict[str, Any]]],
+        recordings: RecordingControl | None = None,
     ) -> None:
-        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter)
+        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter, recordings)
         self.ice_servers_for = ice_servers_for
         self.tokens = tokens
 
@@ -295,6 +312,15 @@ class CustomerNamespace(_Base):
         call_id = self._call_of(ticket_id, p.session_id)
         await self.rooms.source_declined(call_id, ticket_id, p.source)
 
+    @event(RecordingConsentIn)
+    async def on_recording_consent(
+        self, sid: str, who: Who, p: RecordingConsentIn
+    ) -> dict[str, Any]:
+        """The customer's answer to ``recording_consent_requested``."""
+        ticket_id = who["ticket_id"]
+        call_id = self._call_of(ticket_id, p.session_id)
+        return await self._recording().consent(call_id, ticket_id, p.accept)
+
 
 # --------------------------------------------------------------------------- agents
 
@@ -311,8 +337,9 @@ class AgentNamespace(_Base):
         delivery: Delivery,
         staff: StaffAuth,
         limiter: RateLimiter,
+        recordings: RecordingControl | None = None,
     ) -> None:
-        super().__init__(AGENTS, service, media, rooms, delivery, limiter)
+        super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -435,3 +462,14 @@ class AgentNamespace(_Base):
         """Ask the customer to switch camera or share their screen (they accept or not)."""
         call_id = self._call_of(who["agent_id"], p.session_id)
         await self.rooms.request_source(call_id, who["agent_id"], p.source)
+
+    @event(SessionRef)
+    async def on_recording_pause(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        """Keep what follows out of the recording (a password, a card number) until resumed."""
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        return await self._recording().pause(call_id, who["agent_id"])
+
+    @event(SessionRef)
+    async def on_recording_resume(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        return await self._recording().resume(call_id, who["agent_id"])

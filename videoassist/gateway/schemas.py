@@ -109,3 +109,10 @@ class RtcCandidateIn(Payload):
     candidate: str = Field(default="", max_length=1024)
     sdpMid: str | None = Field(default=None, max_length=32)  # the browser's field names
     sdpMLineIndex: int | None = Field(default=None, ge=0, le=16)
+
+
+class RecordingConsentIn(Payload):
+    """The customer's answer to ``recording_consent_requested``: a real boolean, nothing else."""
+
+    session_id: str = Id
+    accept: bool = Field(strict=True)

@@ -36,6 +36,7 @@ from videoassist.desk.config import (
     ConfigError,
     DeskConfig,
     QueueConfig,
+    RecordingPolicy,
     Strategy,
 )
 from videoassist.desk.events import ConfigChanged
@@ -119,6 +120,10 @@ class QueueIn(_Body):
     max_missed: int = Field(default=_QUEUE_DEFAULTS.max_missed, le=100)
     priority_aging: float = Field(default=_QUEUE_DEFAULTS.priority_aging, le=1000)
     hours: HoursIn = Field(default_factory=HoursIn)
+    recording: RecordingPolicy = Field(
+        default=_QUEUE_DEFAULTS.recording,
+        description="off: never recorded; ask: only if the customer agrees; always",
+    )
 
 
 class TopicIn(_Body):
@@ -244,6 +249,7 @@ def _queue_out(row: dict[str, Any]) -> dict[str, Any]:
         "wrap_up_limit": queue.wrap_up_limit,
         "max_missed": queue.max_missed,
         "priority_aging": queue.priority_aging,
+        "recording": queue.recording,
         "hours": {
             "timezone": queue.hours.timezone,
             "windows": [{"day": d, "start": s, "end": e} for d, s, e in queue.hours.windows],

@@ -13,6 +13,7 @@ from videoassist.gateway import AgentNamespace, CustomerNamespace
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
 from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.recording import Recordings
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
@@ -33,3 +34,4 @@ CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
 METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
+RECORDINGS = web.AppKey("recordings", Recordings)

@@ -147,6 +147,24 @@ call_items = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
 )
 
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("call_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("queue_id", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(16), nullable=False),  # off / ask / always, at the time
+    sa.Column("consent", sa.String(16), nullable=False),  # not_asked / accepted / refused
+    sa.Column("participants", sa.JSON, nullable=False),  # ["customer:<ticket>", "agent:<id>"]
+    sa.Column("files", sa.JSON, nullable=False),  # [{party, name, size, start, duration}]
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),  # None: being recorded, or cut off by a crash
+    sa.Column("duration", sa.Float, nullable=False, server_default="0"),
+    sa.Column("size", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("repaired", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -393,6 +411,51 @@ class Records:
 
     async def call_item(self, item_id: str) -> dict[str, Any] | None:
         return await self._one(call_items.select().where(call_items.c.id == item_id))
+
+    # -------------------------------------------------------------- recordings
+
+    async def add_recording(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(recordings.insert().values(**row))
+
+    async def update_recording(self, recording_id: str, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                recordings.update().where(recordings.c.id == recording_id).values(**values)
+            )
+
+    async def recording(self, recording_id: str) -> dict[str, Any] | None:
+        return await self._one(recordings.select().where(recordings.c.id == recording_id))
+
+    async def recordings_of(self, session_or_call_id: str) -> list[dict[str, Any]]:
+        """The recordings of a call, named by its call id or by any of its sessions' ids."""
+        calls = sa.select(sessions.c.call_id).where(sessions.c.id == session_or_call_id)
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                recordings.select()
+                .where(
+                    sa.or_(
+                        recordings.c.call_id == session_or_call_id,
+                        recordings.c.call_id.in_(calls.scalar_subquery()),
+                    )
+                )
+                .order_by(recordings.c.started_at)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def unfinished_recordings(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(recordings.select().where(recordings.c.ended_at.is_(None)))
+            return [dict(r._mapping) for r in result]
+
+    async def recordings_ended_before(self, at: float) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(recordings.select().where(recordings.c.ended_at < at))
+            return [dict(r._mapping) for r in result]
+
+    async def delete_recording(self, recording_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(recordings.delete().where(recordings.c.id == recording_id))
 
     # -------------------------------------------------------------- helpers
 

@@ -226,6 +226,7 @@ function start() {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("photo", addPhoto);
+  socket.on("recording_state", showRecording);
   socket.on("source_declined", (data) => {
     const what = data.source === "screen" ? "share their screen" : "switch camera";
     $("live-status").textContent = `The customer chose not to ${what} for now.`;
@@ -368,6 +369,23 @@ async function clearMarks() {
   }
 }
 
+const RECORDING_TEXT = {
+  recording: "Recording",
+  paused: "Recording paused",
+  off: "Not recorded",
+};
+
+function showRecording(data) {
+  const indicator = $("recording-indicator");
+  const text = data.consent === "pending" ? "Waiting for the customer's answer about recording" : RECORDING_TEXT[data.state];
+  indicator.textContent = data.consent === "refused" ? "The customer declined recording" : text || "";
+  indicator.hidden = false;
+  const pause = $("recording-pause");
+  pause.hidden = data.state === "off";
+  pause.setAttribute("aria-pressed", String(data.state === "paused"));
+  pause.textContent = data.state === "paused" ? "Resume recording" : "Pause recording";
+}
+
 function showStill(url) {
   const still = $("still");
   if (url) still.src = url;
@@ -489,6 +507,8 @@ async function decline() {
 }
 
 async function startSession(data) {
+  $("recording-indicator").hidden = true;
+  $("recording-pause").hidden = true;
   clearOffer();
   state.sessionId = data.session_id;
   $("live-topic").textContent = data.topic ? `— ${topicLabel(data.topic)}` : "";
@@ -800,6 +820,15 @@ async function logout() {
   window.location.reload();
 }
 
+$("recording-pause").addEventListener("click", async () => {
+  const paused = $("recording-pause").getAttribute("aria-pressed") === "true";
+  try {
+    const reply = await call(state.socket, paused ? "recording_resume" : "recording_pause", { session_id: state.sessionId });
+    showRecording(reply);
+  } catch (e) {
+    message(e.message, true);
+  }
+});
 $("login-form").addEventListener("submit", login);
 $("ready").addEventListener("click", () => {
   askToNotify();

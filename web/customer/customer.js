@@ -325,6 +325,11 @@ function connect(token) {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
+  socket.on("recording_consent_requested", () => {
+    $("recording-prompt").hidden = false;
+    $("recording-accept").focus();
+  });
+  socket.on("recording_state", showRecording);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
@@ -336,6 +341,25 @@ function showAgent(name) {
     say($("agent-name"), null);
     $("agent-name").textContent = name;
   } else say($("agent-name"), "live.anAgent");
+}
+
+const RECORDING_KEYS = { recording: "recording.on", paused: "recording.paused", off: "recording.off" };
+
+function showRecording(data) {
+  const indicator = $("recording-indicator");
+  say(indicator, RECORDING_KEYS[data.state] || null);
+  indicator.hidden = data.state === "off" && data.consent !== "refused";
+  if (data.consent !== "pending") $("recording-prompt").hidden = true;
+}
+
+async function answerRecording(accept) {
+  $("recording-prompt").hidden = true;
+  if (!state.socket || !state.sessionId) return;
+  try {
+    showRecording(await call(state.socket, "recording_consent", { session_id: state.sessionId, accept }));
+  } catch (err) {
+    message(explain(err), true);
+  }
 }
 
 function showStill(url) {
@@ -592,6 +616,8 @@ function finish(reason) {
 
 $("tap-form").addEventListener("submit", (ev) => tap(ev, false));
 $("leave-callback").addEventListener("click", () => tap(null, true));
+$("recording-accept").addEventListener("click", () => answerRecording(true));
+$("recording-decline").addEventListener("click", () => answerRecording(false));
 $("callback").addEventListener("click", askCallback);
 $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
