@@ -177,7 +177,10 @@ class TestConsent:
         assert (pending["state"], pending["consent"]) == ("off", "pending")
         # Media flows for a while before the answer: none of it may reach a file.
         session = harness.hub.sessions[session_id]
-        await wait_until(lambda: session.dump()["pixels"]["decoded"] >= 30, what="media")
+        await wait_until(
+            lambda: session.dump()["participants"]["customer"]["receiving"].get("video", 0) >= 30,
+            what="media",
+        )
         assert session.recorder is None
         reply = await customer.call(
             "recording_consent", {"session_id": session_id, "accept": False}
