@@ -195,17 +195,32 @@ class TestLost:
         assert tracker.lost and tracker.result.reason == "texture"
         assert tracker.result.anchors == ((0.2, 0.2),)
 
-    def test_lost_is_final_and_keeps_the_last_position(self, clips: dict[str, Clip]) -> None:
+    def test_a_mark_lost_to_blank_frames_is_found_again_in_place_when_the_picture_returns(
+        self, clips: dict[str, Clip]
+    ) -> None:
+        """Lost used to be final; since issue 17 a lost mark keeps its template and is found
+        again (reported ``source="found"``) where its object is."""
         clip = clips["pan"]
         tracker = RegionTracker(clip.frames[0], region_box(CENTRES[0]), [CENTRES[0]])
         for frame in clip.frames[1:10]:
             last_good = tracker.update(frame)
         blank = np.zeros_like(clip.frames[0])
         for _ in range(TrackerConfig().lost_after + 1):
-            tracker.update(blank)
-        assert tracker.lost
+            gone = tracker.update(blank)
+        assert gone.lost and gone.anchors == last_good.anchors
         after = tracker.update(clip.frames[10])
-        assert after.lost and after.anchors == last_good.anchors
+        assert not after.lost and after.source == "found"
+        truth = clip.project(10, clip.to_scene(0, [_px(clip, CENTRES[0])]))[0]
+        x, y = _px(clip, after.anchors[0])
+        assert math.hypot(x - truth[0], y - truth[1]) / clip.diagonal <= 0.01
+        assert not tracker.update(clip.frames[11]).lost
+
+    def test_a_mark_lost_to_another_picture_stays_lost(self, clips: dict[str, Clip]) -> None:
+        clip = clips["rotate"]
+        other = render_clip("zoom", seconds=1.0, scene=synthetic.textured_scene(seed=7))
+        results = _track(clip, CENTRES[:2], frames=[*clip.frames[:10], *other.frames])
+        for i in range(2):
+            assert all(res[i].lost for res in results[10 + TrackerConfig().lost_after :])
 
 
 class TestResolutionChanges:

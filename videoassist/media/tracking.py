@@ -116,6 +116,19 @@ class TrackerConfig:
     """A frame whose estimate changes scale by more than this factor (or its inverse) since the
     previous frame is a hold."""
     aspect_tolerance: float = 0.02
+    normalize: bool = True
+    """Scale every working frame to a fixed mean and contrast before anything else: an
+    auto-exposure or white-balance step is a global gain and offset, which breaks LK's
+    brightness constancy but not the geometry."""
+    scene_features: int = 60
+    """Corners spread over the whole frame (at half resolution) for the camera's own motion."""
+    scene_min_inliers: int = 12
+    reacquire_visible: float = 0.6
+    """A lost mark is looked for again once this share of its predicted region is in view."""
+    reacquire_search: int = 24
+    """Half-size (working px, reference frame) of the window searched around the prediction."""
+    reacquire_score: float = 0.55
+    """Normalized correlation above which the mark's template is taken as found again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,9 @@ class TrackResult:
     ``reason``: why it was lost (``None`` while tracking): ``"texture"`` (too few corners to
     start with), ``"features"`` (corners lost or in disagreement), ``"left_frame"``,
     ``"degenerate"``, ``"resolution"`` (the picture changed shape).
+    ``source``: what placed the mark in this frame: ``"features"`` (its own corners),
+    ``"scene"`` (the camera's motion, for a region with too few corners of its own) or
+    ``"found"`` (found again after being lost, in this frame).
     """
 
     anchors: tuple[Point, ...]
@@ -142,6 +158,7 @@ class TrackResult:
     confidence: float
     lost: bool = False
     reason: LostReason | None = None
+    source: Literal["features", "scene", "found"] = "features"
 
     def matrix(self) -> np.ndarray:
         return np.array(self.transform, np.float64)
@@ -224,6 +241,7 @@ class _Frames:
 
     max_side: int
     aspect_tolerance: float
+    normalize: bool = True
     cur: np.ndarray | None = None
     input_size: tuple[int, int] | None = None
 
@@ -238,6 +256,8 @@ class _Frames:
         h, w = gray.shape
         work = _working_size(w, h, self.max_side)
         img = gray if (w, h) == work else cv2.resize(gray, work, interpolation=cv2.INTER_AREA)
+        if self.normalize:
+            img = _normalized(img)
         old, self.input_size = self.input_size, (w, h)
         prev, self.cur = self.cur, img
         if old is None or prev is None:
@@ -247,6 +267,101 @@ class _Frames:
         if abs(math.log((w / h) / (old[0] / old[1]))) > self.aspect_tolerance:
             return "reshaped"
         return "rescaled" if prev.shape != img.shape else "same"
+
+
+_TARGET_MEAN, _TARGET_STD = 128.0, 45.0
+
+
+def _normalized(img: np.ndarray) -> np.ndarray:
+    """``img`` with a fixed mean and standard deviation (statistics from every 4th pixel, which is
+    plenty and 16x cheaper). A flat frame is left alone: stretching noise makes corners of it."""
+    mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(img[::4, ::4]))
+    if std < 2.0:
+        return img
+    alpha = _TARGET_STD / std
+    return cv2.convertScaleAbs(img, alpha=alpha, beta=_TARGET_MEAN - alpha * mean)
+
+
+_HALF = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]], np.float64)
+"""Working px -> half-resolution px (pixel centres: x_half = (x + 0.5) / 2 - 0.5)."""
+_HALF_INV = np.linalg.inv(_HALF)
+
+
+@dataclass(slots=True)
+class _Scene:
+    """The camera's frame-to-frame motion, from corners spread over the whole frame.
+
+    A mark on a wall or the sky has no corners of its own, but the scene around it moves with the
+    camera; for such a mark (and for any mark whose corners fail for a frame) this motion is the
+    best estimate there is. It runs at half resolution, forward flow only (RANSAC throws out what
+    moves on its own), to stay a fraction of a millisecond.
+    """
+
+    cfg: TrackerConfig
+    prev: np.ndarray | None = None
+    pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    last: np.ndarray = field(default_factory=lambda: np.eye(3))  # half px, prev -> cur
+    misses: int = 0
+
+    def reset(self) -> None:
+        self.prev, self.pts, self.last, self.misses = None, self.pts[:0], np.eye(3), 0
+
+    def textured(self) -> bool:
+        return len(self.pts) >= self.cfg.scene_min_inliers
+
+    def step(self, frame: np.ndarray) -> np.ndarray | None:
+        """Working px of the previous accepted frame -> working px of ``frame``; ``None`` when the
+        scene does not explain this frame (blank, garbled, another picture)."""
+        fh, fw = frame.shape
+        small = cv2.resize(frame, (fw // 2, fh // 2), interpolation=cv2.INTER_AREA)
+        if self.prev is None or len(self.pts) < self.cfg.scene_min_inliers:
+            self.prev, self.pts, self.last = small, self._detect(small, self.pts[:0]), np.eye(3)
+            return None
+        cfg = self.cfg
+        guess = _map(self.last, self.pts.astype(np.float64))
+        new, st, _ = cv2.calcOpticalFlowPyrLK(
+            self.prev,
+            small,
+            _lk_points(self.pts),
+            _lk_points(guess),
+            winSize=(cfg.win_size, cfg.win_size),
+            maxLevel=2,
+            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        ok = st.ravel() == 1
+        m, inl = None, None
+        if ok.sum() >= cfg.scene_min_inliers:
+            m, inl = cv2.estimateAffinePartial2D(
+                self.pts[ok], new.reshape(-1, 2)[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0
+            )
+        if m is None or inl is None or inl.sum() < max(cfg.scene_min_inliers, 0.4 * len(self.pts)):
+            # Keep the last good frame: the next one is compared with it. After a few misses the
+            # picture has changed for good and the scene starts over.
+            self.misses += 1
+            if self.misses >= cfg.lost_after:
+                self.reset()
+            return None
+        self.misses = 0
+        step = np.eye(3)
+        step[:2] = m
+        keep = np.flatnonzero(ok)[inl.ravel().astype(bool)]
+        self.pts = new.reshape(-1, 2)[keep]
+        if len(self.pts) < cfg.scene_features * 2 // 3:
+            self.pts = np.concatenate([self.pts, self._detect(small, self.pts)])
+        self.prev, self.last = small, step
+        return _HALF_INV @ step @ _HALF
+
+    def _detect(self, small: np.ndarray, existing: np.ndarray) -> np.ndarray:
+        mask = np.full(small.shape, 255, np.uint8)
+        for px, py in existing:
+            cv2.circle(mask, (round(px), round(py)), 12, 0, -1)
+        corners = cv2.goodFeaturesToTrack(
+            small, self.cfg.scene_features - len(existing), 0.01, 12, mask=mask, blockSize=5
+        )
+        if corners is None:
+            return np.zeros((0, 2), np.float32)
+        return corners.reshape(-1, 2).astype(np.float32)
 
 
 _GRID = np.array([(x, y) for y in np.linspace(0, 1, 5) for x in np.linspace(0, 1, 5)])
@@ -274,10 +389,23 @@ class _Track:
     region_area: float = 1.0
     holds: int = 0
     result: TrackResult | None = None
+    template: np.ndarray | None = None
+    """The seeding region as drawn (reference frame, normalized): the appearance a lost mark is
+    recognized by. ``None`` when it is too plain to recognize anything by."""
+    template_at: tuple[int, int] = (0, 0)
+    """Reference px of the template's top-left pixel."""
+    reckoned: bool = False
+    """While lost: ``h`` has followed the camera's motion every frame since the loss, so it still
+    says where the object is (out of view, or in view with its corners gone)."""
 
     @classmethod
     def start(
-        cls, frame: np.ndarray, region: Region, anchors: Sequence[Point], cfg: TrackerConfig
+        cls,
+        frame: np.ndarray,
+        region: Region,
+        anchors: Sequence[Point],
+        cfg: TrackerConfig,
+        scene_textured: bool = False,
     ) -> _Track:
         x, y, w, h = (float(v) for v in region)
         if not (w > 0 and h > 0):
@@ -306,13 +434,26 @@ class _Track:
             found = track._pick(frame, cfg.max_features)
         track.pts = track.ref = found
         track.base = frame
+        track._keep_template(frame)
         result = TrackResult(
             tuple((float(a), float(b)) for a, b in anchor_arr), _EYE, len(found), 1.0
         )
-        if len(found) < cfg.min_inliers:
+        # A plain region in a textured picture follows the camera; only a picture with nothing
+        # to follow at all is given up on.
+        if len(found) < cfg.min_inliers and not scene_textured:
             result = result.as_lost("texture")
+            track.base = None
         track.result = result
         return track
+
+    def _keep_template(self, frame: np.ndarray) -> None:
+        fh, fw = frame.shape
+        x0, y0 = np.floor(self.seed_quad.min(0)).astype(int)
+        x1, y1 = np.ceil(self.seed_quad.max(0)).astype(int) + 1
+        x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), fw), min(int(y1), fh)
+        patch = frame[y0:y1, x0:x1]
+        if patch.shape[0] >= 16 and patch.shape[1] >= 16 and float(patch.std()) >= 6.0:
+            self.template, self.template_at = patch.copy(), (x0, y0)
 
     @property
     def lost(self) -> bool:
@@ -362,7 +503,11 @@ class _Track:
             step, back = step @ (self.h @ self.h_prev_inv), back @ (self.h_prev @ self.h_inv)
         return step, back
 
-    def advance(self, frame: np.ndarray, new: np.ndarray, ok: np.ndarray) -> TrackResult:
+    def advance(
+        self, frame: np.ndarray, new: np.ndarray, ok: np.ndarray, scene: np.ndarray | None
+    ) -> TrackResult:
+        """``scene``: the camera's motion from the previous accepted frame to this one (working
+        px), ``None`` when it could not be estimated."""
         assert self.result is not None
         cfg = self.cfg
         ref, cur = self.ref[ok], new[ok]
@@ -377,6 +522,17 @@ class _Track:
             1 / cfg.max_step_scale <= scale / self.scale <= cfg.max_step_scale
         ):
             h = None
+        source: Literal["features", "scene"] = "features"
+        if h is None and scene is not None:
+            # The region's own corners do not say where it went (too few, a flat spot, a blur
+            # that spared the rest of the frame) but the camera's motion does: follow it, and
+            # give the region corners again where it now is.
+            h = scene @ self.h
+            quad = _map(h, self.region)
+            scale = math.sqrt(max(_area(quad), 0.0) / self.region_area)
+            ref, cur = self.ref, _map(h, self.ref.astype(np.float64)).astype(np.float32)
+            inl = np.ones(len(cur), bool)
+            source = "scene"
         if h is None:
             # A hold: corners, estimate and base frame stay as they were, so the next frame is
             # tracked from the last good one (a garbled frame or a blur does not end tracking).
@@ -400,9 +556,13 @@ class _Track:
         if cfg.motion == "homography" and not _is_convex(quad):
             return self._lose("degenerate")
         if self._visible(frame, quad) < cfg.min_visible:
+            self.reckoned = True  # the camera's motion carries it while it is out of view
             return self._lose("left_frame")
 
-        if inliers < cfg.reseed_below:
+        if source == "scene":
+            # Corners carried by the scene's motion are guesses: start over from fresh ones.
+            self.ref = self.pts = self.ref[:0]
+        if len(self.pts) < cfg.reseed_below:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             if len(fresh):
                 back = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
@@ -413,7 +573,78 @@ class _Track:
         t = _normalizer((fw, fh)) @ h @ _denormalizer(self.ref_size)
         anchors = _map(t, self.anchors)
         self.result = TrackResult(
-            tuple((float(a), float(b)) for a, b in anchors), _as_matrix(t), inliers, ratio
+            tuple((float(a), float(b)) for a, b in anchors),
+            _as_matrix(t),
+            inliers,
+            ratio,
+            source=source,
+        )
+        return self.result
+
+    def search(self, frame: np.ndarray, scene: np.ndarray | None) -> TrackResult:
+        """One frame of a lost mark: carry its position along with the camera while that is
+        known, and look for its template where it should be once it is back in view."""
+        assert self.result is not None
+        cfg = self.cfg
+        if self.result.reason not in ("left_frame", "features"):
+            return self.result
+        if scene is not None and self.reckoned:
+            self.h = scene @ self.h
+        else:
+            self.reckoned = False
+        quad = _map(self.h, self.region)
+        if self._visible(frame, quad) < cfg.reacquire_visible:
+            return self.result
+        found = self._match(frame)
+        if found is None:
+            # A plain region cannot be recognized; the camera's unbroken motion still places it.
+            if self.template is not None or not self.reckoned:
+                return self.result
+            found = self.h
+        return self._resume(frame, found)
+
+    def _match(self, frame: np.ndarray) -> np.ndarray | None:
+        """``h`` corrected by the template's best match near where ``h`` puts it, if good."""
+        if self.template is None:
+            return None
+        r = self.cfg.reacquire_search
+        th, tw = self.template.shape
+        x0, y0 = self.template_at[0] - r, self.template_at[1] - r
+        # The frame seen from the reference frame around the template: rotation and zoom undone.
+        window = cv2.warpPerspective(
+            frame,
+            self.h @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64),
+            (tw + 2 * r, th + 2 * r),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        score = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(score)
+        if best < self.cfg.reacquire_score:
+            return None
+        shift = np.array([[1, 0, bx - r], [0, 1, by - r], [0, 0, 1]], np.float64)
+        return self.h @ shift
+
+    def _resume(self, frame: np.ndarray, h: np.ndarray) -> TrackResult:
+        assert self.result is not None
+        self.h, self.h_inv = h, np.linalg.inv(h)
+        self.h_prev, self.h_prev_inv = self.h, self.h_inv
+        quad = _map(h, self.region)
+        self.scale = math.sqrt(max(_area(quad), 0.0) / self.region_area)
+        self.ref = self.pts = np.zeros((0, 2), np.float32)
+        fresh = self._pick(frame, self.cfg.max_features)
+        self.pts = fresh
+        self.ref = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
+        self.base, self.holds, self.reckoned = frame, 0, False
+        fh, fw = frame.shape
+        t = _normalizer((fw, fh)) @ h @ _denormalizer(self.ref_size)
+        anchors = _map(t, self.anchors)
+        self.result = TrackResult(
+            tuple((float(a), float(b)) for a, b in anchors),
+            _as_matrix(t),
+            len(fresh),
+            1.0,
+            source="found",
         )
         return self.result
 
@@ -452,6 +683,8 @@ class _Track:
 
     def _lose(self, reason: LostReason) -> TrackResult:
         assert self.result is not None
+        if reason != "left_frame":
+            self.reckoned = False
         self.result = self.result.as_lost(reason)
         self.ref = self.pts = np.zeros((0, 2), np.float32)
         self.base = None
@@ -472,14 +705,20 @@ def _groups(tracks: Sequence[_Track]) -> list[list[_Track]]:
     return list(groups.values())
 
 
-def _advance_all(cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig) -> None:
+def _advance_all(
+    cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig, scene: _Scene
+) -> None:
+    motion = scene.step(cur)
     for t in tracks:
-        if t.lost or t.base is None:
+        if t.lost:
+            t.search(cur, motion)
+            continue
+        if t.base is None:
             continue
         step, back = t.expected()
         guess = _map(step, t.pts.astype(np.float64))
         new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
-        t.advance(cur, new, ok)
+        t.advance(cur, new, ok, motion)
 
 
 def _flow(
@@ -545,13 +784,18 @@ def _flow(
     return new.astype(np.float32), ok
 
 
-def _on_new_frame(frames: _Frames, gray: np.ndarray, tracks: Sequence[_Track]) -> bool:
+def _on_new_frame(
+    frames: _Frames, gray: np.ndarray, tracks: Sequence[_Track], scene: _Scene
+) -> bool:
     """Push a frame; rescale or lose tracks as its size demands. True if tracks may advance."""
     change = frames.push(gray)
+    if change in ("reshaped", "rescaled"):
+        scene.reset()
     if change == "reshaped":
         for t in tracks:
             if not t.lost:
                 t._lose("resolution")
+            t.reckoned = False
         return False
     if change == "rescaled":
         size = frames.size
@@ -576,10 +820,16 @@ class RegionTracker:
         config: TrackerConfig | None = None,
     ) -> None:
         self.config = config or TrackerConfig()
-        self._frames = _Frames(self.config.max_side, self.config.aspect_tolerance)
+        self._frames = _Frames(
+            self.config.max_side, self.config.aspect_tolerance, self.config.normalize
+        )
+        self._scene = _Scene(self.config)
         self._frames.push(gray)
         assert self._frames.cur is not None
-        self._track = _Track.start(self._frames.cur, region, anchors, self.config)
+        self._scene.step(self._frames.cur)
+        self._track = _Track.start(
+            self._frames.cur, region, anchors, self.config, self._scene.textured()
+        )
 
     @property
     def result(self) -> TrackResult:
@@ -593,9 +843,9 @@ class RegionTracker:
 
     def update(self, gray: np.ndarray) -> TrackResult:
         """Track into the next frame (a 2-D uint8 array of any size)."""
-        if not self.lost and _on_new_frame(self._frames, gray, [self._track]):
+        if _on_new_frame(self._frames, gray, [self._track], self._scene):
             assert self._frames.cur is not None
-            _advance_all(self._frames.cur, [self._track], self.config)
+            _advance_all(self._frames.cur, [self._track], self.config, self._scene)
         return self.result
 
     def dump(self) -> dict[str, object]:
@@ -621,7 +871,10 @@ class TrackerSet(Generic[K]):
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self._frames = _Frames(self.config.max_side, self.config.aspect_tolerance)
+        self._frames = _Frames(
+            self.config.max_side, self.config.aspect_tolerance, self.config.normalize
+        )
+        self._scene = _Scene(self.config)
         self._lock = threading.Lock()
         self._tracks: dict[K, _Track] = {}  # replaced only by update, under the lock
         self._pending: dict[K, tuple[Region, tuple[Point, ...]]] = {}
@@ -665,15 +918,20 @@ class TrackerSet(Generic[K]):
             }
             self._removed.clear()
         was_lost = {key for key, t in tracks.items() if t.lost}
-        if _on_new_frame(self._frames, gray, list(tracks.values())):
+        if _on_new_frame(self._frames, gray, list(tracks.values()), self._scene):
             assert self._frames.cur is not None
-            _advance_all(self._frames.cur, list(tracks.values()), self.config)
+            _advance_all(self._frames.cur, list(tracks.values()), self.config, self._scene)
+        else:
+            assert self._frames.cur is not None
+            self._scene.step(self._frames.cur)  # first frame: corners for plain regions
         for key, t in tracks.items():
             if t.lost and key not in was_lost and t.result is not None:
                 logger.debug("TrackerSet(%x) %r lost: %s", id(self), key, t.result.reason)
         assert self._frames.cur is not None
         for key, (region, anchors) in pending.items():
-            tracks[key] = _Track.start(self._frames.cur, region, anchors, self.config)
+            tracks[key] = _Track.start(
+                self._frames.cur, region, anchors, self.config, self._scene.textured()
+            )
         with self._lock:
             # What was removed while we worked stays removed.
             self._tracks = {k: t for k, t in tracks.items() if k not in self._removed}
