@@ -364,3 +364,62 @@ def test_importing_the_tracker_loads_no_event_loop_or_media_stack() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+class TestPhoneCamera:
+    """Issue 17: what a hand-held phone does to marks that used to be lost."""
+
+    def test_an_exposure_step_does_not_lose_marks(self, clips: dict[str, Clip]) -> None:
+        clip = clips["pan"]
+        # Auto-exposure opens up by 70% over two frames, white balance shifts the level.
+        frames = [
+            np.clip(
+                f.astype(np.float32) * (1.0 if k < 20 else 1.35 if k == 20 else 1.7) - 20, 0, 255
+            ).astype(np.uint8)
+            if k >= 20
+            else f
+            for k, f in enumerate(clip.frames)
+        ]
+        results = _track(clip, CENTRES, frames=frames)
+        assert not any(r.lost for res in results for r in res.values())
+        median = float(np.median(_errors(clip, CENTRES, results)))
+        assert median <= 0.003, f"median error {median:.3%} across an exposure step"
+
+    def test_a_mark_on_a_plain_wall_follows_the_camera(self) -> None:
+        clip = render_clip("rotate", scene=synthetic.room_scene())
+        centre = (0.78, 0.2)  # on synthetic.WALL in the first frame
+        results = _track(clip, [centre])
+        assert not any(res[0].lost for res in results)
+        assert any(res[0].source == "scene" for res in results)
+        errors = _errors(clip, [centre], results)
+        assert float(np.percentile(errors, 95)) <= 0.015, f"p95 {np.percentile(errors, 95):.3%}"
+
+    def test_a_mark_whose_object_leaves_and_returns_is_found_again(self, scene: np.ndarray) -> None:
+        def away(t: float) -> np.ndarray:
+            u = min(max((t - 0.2) / 0.25, 0.0), 1.0) - min(max((t - 0.55) / 0.25, 0.0), 1.0)
+            return camera_matrix(pan=(700 * (0.5 - 0.5 * math.cos(math.pi * u)), 0))
+
+        clip = render_clip(away, seconds=5, scene=scene)
+        box = region_box(CENTRES[0])
+        results = _track(clip, [CENTRES[0]])
+        seen = [_visible_fraction(clip, k, box) for k in range(len(clip.frames))]
+        gone = [k for k, v in enumerate(seen) if v == 0.0]
+        assert gone and all(results[k][0].lost for k in gone)
+        back = next(k for k in range(gone[-1], len(seen)) if seen[k] >= 0.6)
+        found = next((k for k in range(back, len(seen)) if not results[k][0].lost), len(seen))
+        assert found <= back + round(clip.fps), f"back in view at {back}, found at {found}"
+        assert results[found][0].source == "found"
+        errors = _errors_from(clip, CENTRES[0], results, range(found, len(seen)))
+        assert float(np.median(errors)) <= 0.003, f"median {np.median(errors):.3%} once found"
+
+
+def _errors_from(
+    clip: Clip, centre: tuple[float, float], results: list[dict[int, TrackResult]], frames: range
+) -> np.ndarray:
+    truth = clip.to_scene(0, [_px(clip, centre)])
+    out = []
+    for k in frames:
+        expected = clip.project(k, truth)[0]
+        x, y = _px(clip, results[k][0].anchors[0])
+        out.append(math.hypot(x - expected[0], y - expected[1]))
+    return np.array(out) / clip.diagonal

@@ -306,6 +306,13 @@ class _Scene:
     def reset(self) -> None:
         self.prev, self.pts, self.last, self.misses = None, self.pts[:0], np.eye(3), 0
 
+    def guess(self) -> np.ndarray | None:
+        """While the scene misses a frame or two (a fast, blurred pan): the last motion again, in
+        working px; good enough to carry a mark that is out of view, not to track one in view."""
+        if self.prev is None or self.misses >= self.cfg.lost_after:
+            return None
+        return _HALF_INV @ self.last @ _HALF
+
     def textured(self) -> bool:
         return len(self.pts) >= self.cfg.scene_min_inliers
 
@@ -325,7 +332,7 @@ class _Scene:
             _lk_points(self.pts),
             _lk_points(guess),
             winSize=(cfg.win_size, cfg.win_size),
-            maxLevel=2,
+            maxLevel=3,  # a fast pan moves 50 working px a frame: reach past it at half size
             criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
         )
@@ -711,7 +718,7 @@ def _advance_all(
     motion = scene.step(cur)
     for t in tracks:
         if t.lost:
-            t.search(cur, motion)
+            t.search(cur, motion if motion is not None else scene.guess())
             continue
         if t.base is None:
             continue
