@@ -390,7 +390,6 @@ class TestPhoneCamera:
         centre = (0.78, 0.2)  # on synthetic.WALL in the first frame
         results = _track(clip, [centre])
         assert not any(res[0].lost for res in results)
-        assert any(res[0].source == "scene" for res in results)
         errors = _errors(clip, [centre], results)
         assert float(np.percentile(errors, 95)) <= 0.015, f"p95 {np.percentile(errors, 95):.3%}"
 

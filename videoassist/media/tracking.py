@@ -97,6 +97,11 @@ class TrackerConfig:
     """Margin added around the region on each side when picking corners, as a fraction of its
     size; a region smaller than ``min_seed_size`` is grown to that size."""
     min_seed_size: float = 64.0
+    min_corner_strength: float = 2e-4
+    """The least minimal eigenvalue (``cornerMinEigenVal`` with ``block_size``, on the normalized
+    frame) a region needs somewhere to count as textured: ``goodFeaturesToTrack``'s quality level
+    is relative to the region's best corner, so on a plain wall it returns noise and codec
+    blocks (measured: 3e-5 on a plain wall, 4e-3 to 1e-2 on textured regions, VP8 800 kbit/s)."""
     win_size: int = 15
     max_level: int = 3
     fb_max_error: float = 1.0
@@ -123,10 +128,17 @@ class TrackerConfig:
     scene_features: int = 60
     """Corners spread over the whole frame (at half resolution) for the camera's own motion."""
     scene_min_inliers: int = 12
+    scene_max_misses: int = 10
+    """Frames the scene may fail to explain (a fast, blurred pan) before it starts over; until
+    then the next frame is compared with the last one it explained."""
     reacquire_visible: float = 0.6
     """A lost mark is looked for again once this share of its predicted region is in view."""
-    reacquire_search: int = 24
-    """Half-size (working px, reference frame) of the window searched around the prediction."""
+    reacquire_search: int = 40
+    """Half-size (working px, reference frame) of the window searched around the prediction: the
+    camera's motion, summed over a second of panning away and back, drifts by about 30 px."""
+    reacquire_max_motion: float = 20.0
+    """No search while the camera moves more than this (working px per frame) at the mark: the
+    motion blur of a pan smears the template along it and the match slides."""
     reacquire_score: float = 0.55
     """Normalized correlation above which the mark's template is taken as found again."""
 
@@ -302,16 +314,13 @@ class _Scene:
     pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     last: np.ndarray = field(default_factory=lambda: np.eye(3))  # half px, prev -> cur
     misses: int = 0
+    epoch: int = 0
+    """Changes when the scene starts over: motion from before cannot be chained with motion after
+    (a lost mark carried by it no longer knows where its object is)."""
 
     def reset(self) -> None:
         self.prev, self.pts, self.last, self.misses = None, self.pts[:0], np.eye(3), 0
-
-    def guess(self) -> np.ndarray | None:
-        """While the scene misses a frame or two (a fast, blurred pan): the last motion again, in
-        working px; good enough to carry a mark that is out of view, not to track one in view."""
-        if self.prev is None or self.misses >= self.cfg.lost_after:
-            return None
-        return _HALF_INV @ self.last @ _HALF
+        self.epoch += 1
 
     def textured(self) -> bool:
         return len(self.pts) >= self.cfg.scene_min_inliers
@@ -325,7 +334,10 @@ class _Scene:
             self.prev, self.pts, self.last = small, self._detect(small, self.pts[:0]), np.eye(3)
             return None
         cfg = self.cfg
-        guess = _map(self.last, self.pts.astype(np.float64))
+        # Frames it missed lie between the last one explained and this one: as many steps again.
+        guess = _map(
+            np.linalg.matrix_power(self.last, self.misses + 1), self.pts.astype(np.float64)
+        )
         new, st, _ = cv2.calcOpticalFlowPyrLK(
             self.prev,
             small,
@@ -339,24 +351,27 @@ class _Scene:
         ok = st.ravel() == 1
         m, inl = None, None
         if ok.sum() >= cfg.scene_min_inliers:
+            # 2 half-px: rolling shutter skews a fast pan away from any one similarity.
             m, inl = cv2.estimateAffinePartial2D(
-                self.pts[ok], new.reshape(-1, 2)[ok], method=cv2.RANSAC, ransacReprojThreshold=1.0
+                self.pts[ok], new.reshape(-1, 2)[ok], method=cv2.RANSAC, ransacReprojThreshold=2.0
             )
-        if m is None or inl is None or inl.sum() < max(cfg.scene_min_inliers, 0.4 * len(self.pts)):
+        if m is None or inl is None or inl.sum() < max(cfg.scene_min_inliers, 0.3 * len(self.pts)):
             # Keep the last good frame: the next one is compared with it. After a few misses the
             # picture has changed for good and the scene starts over.
             self.misses += 1
-            if self.misses >= cfg.lost_after:
+            if self.misses >= cfg.scene_max_misses:
                 self.reset()
             return None
-        self.misses = 0
         step = np.eye(3)
         step[:2] = m
         keep = np.flatnonzero(ok)[inl.ravel().astype(bool)]
         self.pts = new.reshape(-1, 2)[keep]
         if len(self.pts) < cfg.scene_features * 2 // 3:
             self.pts = np.concatenate([self.pts, self._detect(small, self.pts)])
-        self.prev, self.last = small, step
+        self.prev = small
+        # Per frame, for the next guess (a root when frames were missed in between).
+        self.last = step if self.misses == 0 else _per_frame(step, self.misses + 1)
+        self.misses = 0
         return _HALF_INV @ step @ _HALF
 
     def _detect(self, small: np.ndarray, existing: np.ndarray) -> np.ndarray:
@@ -369,6 +384,18 @@ class _Scene:
         if corners is None:
             return np.zeros((0, 2), np.float32)
         return corners.reshape(-1, 2).astype(np.float32)
+
+
+def _per_frame(step: np.ndarray, frames: int) -> np.ndarray:
+    """A similarity spread evenly over ``frames`` frames (its ``frames``-th root)."""
+    angle = math.atan2(step[1, 0], step[0, 0]) / frames
+    scale = math.hypot(step[0, 0], step[1, 0]) ** (1 / frames)
+    out = np.eye(3)
+    out[:2, :2] = scale * np.array(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    )
+    out[:2, 2] = step[:2, 2] / frames
+    return out
 
 
 _GRID = np.array([(x, y) for y in np.linspace(0, 1, 5) for x in np.linspace(0, 1, 5)])
@@ -401,7 +428,12 @@ class _Track:
     recognized by. ``None`` when it is too plain to recognize anything by."""
     template_at: tuple[int, int] = (0, 0)
     """Reference px of the template's top-left pixel."""
+    template_pts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    """Corners of the template (template px): found again, they give the estimate exact
+    reference positions, so that a found-again mark does not keep the error of the search."""
     reckoned: bool = False
+    epoch: int = 0
+    """The scene's epoch when the mark was lost (see ``reckoned``)."""
     """While lost: ``h`` has followed the camera's motion every frame since the loss, so it still
     says where the object is (out of view, or in view with its corners gone)."""
 
@@ -435,9 +467,7 @@ class _Track:
         anchor_arr = np.asarray(anchors, np.float64).reshape(-1, 2)
         track = cls(cfg, quad, seed, anchor_arr, (fw, fh), region_area=_area(quad))
         found = track._pick(frame, cfg.max_features)
-        if len(found) < cfg.min_inliers:
-            # A plain region: look a little wider before giving up.
-            track.seed_quad = (seed - (cx, cy)) * 2 + (cx, cy)
+        while len(found) < cfg.min_inliers and track._widen():
             found = track._pick(frame, cfg.max_features)
         track.pts = track.ref = found
         track.base = frame
@@ -453,6 +483,18 @@ class _Track:
         track.result = result
         return track
 
+    def _widen(self) -> bool:
+        """A plain region (a wall, the sky): seed from what surrounds it, on the same surface as
+        likely as not. Corners around it tracked against their reference positions do not drift,
+        as chaining the camera's frame-to-frame motion would. False when already widest."""
+        size = self.seed_quad[2] - self.seed_quad[0]
+        region = self.region[2] - self.region[0]
+        if size[0] >= 4 * max(region[0] * (1 + 2 * self.cfg.grow), self.cfg.min_seed_size):
+            return False
+        centre = self.seed_quad.mean(0)
+        self.seed_quad = (self.seed_quad - centre) * 2 + centre
+        return True
+
     def _keep_template(self, frame: np.ndarray) -> None:
         fh, fw = frame.shape
         x0, y0 = np.floor(self.seed_quad.min(0)).astype(int)
@@ -461,13 +503,19 @@ class _Track:
         patch = frame[y0:y1, x0:x1]
         if patch.shape[0] >= 16 and patch.shape[1] >= 16 and float(patch.std()) >= 6.0:
             self.template, self.template_at = patch.copy(), (x0, y0)
+            corners = cv2.goodFeaturesToTrack(
+                patch, self.cfg.max_features, self.cfg.quality_level, self.cfg.min_distance
+            )
+            if corners is not None:
+                self.template_pts = corners.reshape(-1, 2).astype(np.float32)
 
     @property
     def lost(self) -> bool:
         return self.result is not None and self.result.lost
 
     def _pick(self, frame: np.ndarray, count: int) -> np.ndarray:
-        """New corners inside the seeding region as it is now, away from the current corners."""
+        """New corners inside the seeding region as it is now, away from the current corners,
+        none weaker than ``min_corner_strength``."""
         fh, fw = frame.shape
         quad = _map(self.h, self.seed_quad)
         x0, y0 = np.floor(quad.min(0)).astype(int)
@@ -480,10 +528,15 @@ class _Track:
         radius = max(1, round(self.cfg.min_distance))
         for px, py in self.pts:
             cv2.circle(mask, (round(px) - x0, round(py) - y0), radius, 0, -1)
+        crop = frame[y0:y1, x0:x1]
+        strongest = float(cv2.cornerMinEigenVal(crop, self.cfg.block_size).max())
+        if strongest < self.cfg.min_corner_strength:
+            return np.zeros((0, 2), np.float32)
         corners = cv2.goodFeaturesToTrack(
-            frame[y0:y1, x0:x1],
+            crop,
             maxCorners=count,
-            qualityLevel=self.cfg.quality_level,
+            # The quality level is relative to the best corner: make it an absolute floor too.
+            qualityLevel=max(self.cfg.quality_level, self.cfg.min_corner_strength / strongest),
             minDistance=self.cfg.min_distance,
             mask=mask,
             blockSize=self.cfg.block_size,
@@ -511,7 +564,12 @@ class _Track:
         return step, back
 
     def advance(
-        self, frame: np.ndarray, new: np.ndarray, ok: np.ndarray, scene: np.ndarray | None
+        self,
+        frame: np.ndarray,
+        new: np.ndarray,
+        ok: np.ndarray,
+        scene: np.ndarray | None,
+        epoch: int = -1,
     ) -> TrackResult:
         """``scene``: the camera's motion from the previous accepted frame to this one (working
         px), ``None`` when it could not be estimated."""
@@ -545,7 +603,7 @@ class _Track:
             # tracked from the last good one (a garbled frame or a blur does not end tracking).
             self.holds += 1
             if self.holds >= cfg.lost_after:
-                return self._lose("features")
+                return self._lose("features", epoch)
             self.result = TrackResult(self.result.anchors, self.result.transform, inliers, ratio)
             return self.result
         assert h is not None
@@ -563,14 +621,15 @@ class _Track:
         if cfg.motion == "homography" and not _is_convex(quad):
             return self._lose("degenerate")
         if self._visible(frame, quad) < cfg.min_visible:
-            self.reckoned = True  # the camera's motion carries it while it is out of view
-            return self._lose("left_frame")
+            return self._lose("left_frame", epoch)
 
         if source == "scene":
             # Corners carried by the scene's motion are guesses: start over from fresh ones.
             self.ref = self.pts = self.ref[:0]
         if len(self.pts) < cfg.reseed_below:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
+            while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
+                fresh = self._pick(frame, cfg.max_features - len(self.pts))
             if len(fresh):
                 back = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
                 self.ref = np.concatenate([self.ref, back])
@@ -588,20 +647,28 @@ class _Track:
         )
         return self.result
 
-    def search(self, frame: np.ndarray, scene: np.ndarray | None) -> TrackResult:
+    def search(self, frame: np.ndarray, scene: np.ndarray | None, epoch: int) -> TrackResult:
         """One frame of a lost mark: carry its position along with the camera while that is
         known, and look for its template where it should be once it is back in view."""
         assert self.result is not None
         cfg = self.cfg
         if self.result.reason not in ("left_frame", "features"):
             return self.result
-        if scene is not None and self.reckoned:
-            self.h = scene @ self.h
-        else:
+        if epoch != self.epoch:
             self.reckoned = False
+        if scene is None:
+            # The scene missed this frame; its next estimate spans from the last frame it
+            # explained, which is where ``h`` still is.
+            return self.result
+        if self.reckoned:
+            self.h = scene @ self.h
         quad = _map(self.h, self.region)
         if self._visible(frame, quad) < cfg.reacquire_visible:
             return self.result
+        if self.reckoned:
+            centre = quad.mean(0, keepdims=True)
+            if float(np.linalg.norm(_map(scene, centre) - centre)) > cfg.reacquire_max_motion:
+                return self.result
         found = self._match(frame)
         if found is None:
             # A plain region cannot be recognized; the camera's unbroken motion still places it.
@@ -630,7 +697,38 @@ class _Track:
         if best < self.cfg.reacquire_score:
             return None
         shift = np.array([[1, 0, bx - r], [0, 1, by - r], [0, 0, 1]], np.float64)
-        return self.h @ shift
+        th, tw = self.template.shape
+        refined = self._refine(window[by : by + th, bx : bx + tw], (x0 + bx, y0 + by))
+        return refined if refined is not None else self.h @ shift
+
+    def _refine(self, window: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
+        """The template's corners followed by LK into the part of the window (the size of the
+        template: LK wants equal sizes) where the match put it, at ``origin``: an
+        estimate from exact reference positions (the match alone is good to a few pixels and
+        knows nothing of a drift in rotation or scale)."""
+        cfg = self.cfg
+        assert self.template is not None
+        if len(self.template_pts) < cfg.min_inliers:
+            return None
+        new, st, _ = cv2.calcOpticalFlowPyrLK(
+            self.template,
+            window,
+            _lk_points(self.template_pts),
+            _lk_points(self.template_pts),
+            winSize=(cfg.win_size, cfg.win_size),
+            maxLevel=1,
+            criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        ok = st.ravel() == 1
+        if ok.sum() < cfg.min_inliers:
+            return None
+        ref = self.template_pts[ok].astype(np.float64) + self.template_at
+        cur = _map(self.h, new.reshape(-1, 2)[ok].astype(np.float64) + origin)
+        h, inl = self._estimate(ref.astype(np.float32), cur.astype(np.float32))
+        if h is None or inl.sum() < cfg.min_inliers:
+            return None
+        return h
 
     def _resume(self, frame: np.ndarray, h: np.ndarray) -> TrackResult:
         assert self.result is not None
@@ -688,10 +786,12 @@ class _Track:
         inside = (p[:, 0] >= -0.5) & (p[:, 0] <= fw - 0.5) & (p[:, 1] >= -0.5)
         return float((inside & (p[:, 1] <= fh - 0.5)).mean())
 
-    def _lose(self, reason: LostReason) -> TrackResult:
+    def _lose(self, reason: LostReason, epoch: int | None = None) -> TrackResult:
+        """``epoch``: the scene's, when its motion can carry the mark from here (it left the
+        view, or its corners failed while the scene's motion stayed known)."""
         assert self.result is not None
-        if reason != "left_frame":
-            self.reckoned = False
+        self.reckoned = epoch is not None
+        self.epoch = epoch if epoch is not None else -1
         self.result = self.result.as_lost(reason)
         self.ref = self.pts = np.zeros((0, 2), np.float32)
         self.base = None
@@ -718,14 +818,14 @@ def _advance_all(
     motion = scene.step(cur)
     for t in tracks:
         if t.lost:
-            t.search(cur, motion if motion is not None else scene.guess())
+            t.search(cur, motion, scene.epoch)
             continue
         if t.base is None:
             continue
         step, back = t.expected()
         guess = _map(step, t.pts.astype(np.float64))
         new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
-        t.advance(cur, new, ok, motion)
+        t.advance(cur, new, ok, motion, scene.epoch)
 
 
 def _flow(
