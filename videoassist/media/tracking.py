@@ -496,11 +496,28 @@ class _Track:
         return True
 
     def _keep_template(self, frame: np.ndarray) -> None:
-        fh, fw = frame.shape
-        x0, y0 = np.floor(self.seed_quad.min(0)).astype(int)
-        x1, y1 = np.ceil(self.seed_quad.max(0)).astype(int) + 1
+        """The template, in reference-frame pixels: cut from the reference frame at the start,
+        or seen back through ``h`` when a plain region widens its seeding later."""
+        fw, fh = self.ref_size
+        # At most twice the unwidened seeding region around the mark: a template the size of
+        # the frame would match a rolling-shutter-skewed pan by its far corners, not the mark.
+        centre = self.seed_quad.mean(0)
+        base = np.maximum(
+            (self.region[2] - self.region[0]) * (1 + 2 * self.cfg.grow), self.cfg.min_seed_size
+        )
+        half = np.minimum((self.seed_quad[2] - self.seed_quad[0]) / 2, base)
+        x0, y0 = np.floor(centre - half).astype(int)
+        x1, y1 = np.ceil(centre + half).astype(int) + 1
         x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), fw), min(int(y1), fh)
-        patch = frame[y0:y1, x0:x1]
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return
+        patch = cv2.warpPerspective(
+            frame,
+            self.h @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64),
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         if patch.shape[0] >= 16 and patch.shape[1] >= 16 and float(patch.std()) >= 6.0:
             self.template, self.template_at = patch.copy(), (x0, y0)
             corners = cv2.goodFeaturesToTrack(
@@ -630,6 +647,8 @@ class _Track:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
+                if self.template is None:
+                    self._keep_template(frame)
             if len(fresh):
                 back = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
                 self.ref = np.concatenate([self.ref, back])
