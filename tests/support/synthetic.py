@@ -261,11 +261,13 @@ def phone_clip(
     scene: np.ndarray | None = None,
     exposure_steps: bool = True,
     noise: float = 3.0,
+    light: float = 1.0,
     bitrate: int | None = 800_000,
 ) -> Clip:
     """A clip as the server sees a phone's camera: motion blur (three sub-frames over a 1/30 s
     exposure), rolling shutter (rows read over 25 ms, in four bands), auto-exposure steps (gain
-    ramps over 0.2 s, with a white-balance-like offset), sensor noise, then VP8 at ``bitrate``
+    ramps over 0.2 s, with a white-balance-like offset), sensor noise, then VP8 at ``bitrate``.
+    ``light`` below 1 is a dim room: the picture darker and flatter (noise stays as it is)
     (PyAV's libvpx, decoded again). Ground truth is the camera at the middle of each frame's
     exposure and read-out."""
     if scene is None:
@@ -300,7 +302,7 @@ def phone_clip(
                 )
                 acc[y0:y1] += band
         g, o = gain(ts)
-        img = acc / 3 * g + o + rng.normal(0, noise, acc.shape).astype(np.float32)
+        img = acc / 3 * g * light + o + rng.normal(0, noise, acc.shape).astype(np.float32)
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
         transforms.append(camera(ts))
     if bitrate:
@@ -317,7 +319,10 @@ def _vp8(frames: list[np.ndarray], fps: float, bitrate: int) -> list[np.ndarray]
     enc.bit_rate = bitrate
     enc.framerate = Fraction(round(fps))
     enc.time_base = Fraction(1, round(fps))
-    enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    # "good" and one thread: "realtime" adapts its effort to the wall clock, and a busy machine
+    # would then get other clips (and other figures) than an idle one.
+    enc.options = {"deadline": "good", "cpu-used": "5", "lag-in-frames": "0", "threads": "1"}
+    enc.thread_count = 1
     dec = av.CodecContext.create("libvpx", "r")
     out: list[np.ndarray] = []
     for i, f in enumerate([*frames, None]):
