@@ -518,13 +518,23 @@ class _Track:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        if patch.shape[0] >= 16 and patch.shape[1] >= 16 and float(patch.std()) >= 6.0:
-            self.template, self.template_at = patch.copy(), (x0, y0)
-            corners = cv2.goodFeaturesToTrack(
-                patch, self.cfg.max_features, self.cfg.quality_level, self.cfg.min_distance
-            )
-            if corners is not None:
-                self.template_pts = corners.reshape(-1, 2).astype(np.float32)
+        # Recognizable only by corners as strong as the ones tracking needs (see ``_pick``): a
+        # plain wall's template is its noise and codec blocks, and matches nothing later.
+        cfg = self.cfg
+        strongest = float(cv2.cornerMinEigenVal(patch, cfg.block_size).max())
+        if strongest < cfg.min_corner_strength:
+            return
+        corners = cv2.goodFeaturesToTrack(
+            patch,
+            cfg.max_features,
+            max(cfg.quality_level, cfg.min_corner_strength / strongest),
+            cfg.min_distance,
+            blockSize=cfg.block_size,
+        )
+        if corners is None or len(corners) < cfg.min_inliers:
+            return
+        self.template, self.template_at = patch, (x0, y0)
+        self.template_pts = corners.reshape(-1, 2).astype(np.float32)
 
     @property
     def lost(self) -> bool:
@@ -647,8 +657,10 @@ class _Track:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
-                if self.template is None:
-                    self._keep_template(frame)
+                # The region proved plain: what its template held was noise (a dim room's
+                # noise, stretched by the normalization, passes for corners at the start).
+                self.template = None
+                self._keep_template(frame)
             if len(fresh):
                 back = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
                 self.ref = np.concatenate([self.ref, back])
