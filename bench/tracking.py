@@ -219,7 +219,7 @@ IN_VIEW = 0.6  # share of a mark's region the frame shows for its object to coun
 
 
 def _phone_outputs(
-    name: str, clip: Clip, costs: list[float]
+    name: str, clip: Clip, costs: list[float], config: TrackerConfig
 ) -> list[list[tuple[tuple[float, float], bool]]]:
     """Per frame, per mark: (anchor, lost), for our tracker, the pre-issue-17 one or a static
     mark, driven like production (a ``TrackerSet`` fed every frame the server decodes). The CPU
@@ -227,7 +227,7 @@ def _phone_outputs(
     if name == "static":
         return [[(c, False) for c in PHONE_CENTRES] for _ in clip.frames]
     trackers: TrackerSet[int] | tracking_v1.TrackerSet[int]
-    trackers = TrackerSet() if name == "ours" else tracking_v1.TrackerSet()
+    trackers = TrackerSet(config) if name == "ours" else tracking_v1.TrackerSet()
     for i, c in enumerate(PHONE_CENTRES):
         trackers.add(i, region_box(c), [c])
     out = []
@@ -250,7 +250,7 @@ def _in_view(clip: Clip, k: int, truth_boxes: list[np.ndarray]) -> list[bool]:
     return out
 
 
-def phone(seconds: float) -> list[list[object]]:
+def phone(seconds: float, config: TrackerConfig) -> list[list[object]]:
     rows: list[list[object]] = []
     conditions: list[tuple[str, str, dict[str, float]]] = [
         ("steady", "steady", {}),
@@ -269,7 +269,7 @@ def phone(seconds: float) -> list[list[object]]:
         views = [_in_view(clip, k, boxes) for k in range(len(clip.frames))]
         for name in ("ours", "today's tracker", "static"):
             costs: list[float] = []
-            outputs = _phone_outputs(name, clip, costs)
+            outputs = _phone_outputs(name, clip, costs, config)
             costs.sort()
             in_view = lost = 0
             errors: list[float] = []
@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
                     "back in 1 s",
                     "ms p50 / p95",
                 ],
-                phone(args.phone_seconds),
+                phone(args.phone_seconds, config),
             )
         )
     return 0 if verdict else 1
