@@ -369,21 +369,16 @@ def test_importing_the_tracker_loads_no_event_loop_or_media_stack() -> None:
 class TestPhoneCamera:
     """Issue 17: what a hand-held phone does to marks that used to be lost."""
 
-    def test_an_exposure_step_does_not_lose_marks(self, clips: dict[str, Clip]) -> None:
-        clip = clips["pan"]
-        # Auto-exposure opens up by 70% over two frames, white balance shifts the level.
-        frames = [
-            np.clip(
-                f.astype(np.float32) * (1.0 if k < 20 else 1.35 if k == 20 else 1.7) - 20, 0, 255
-            ).astype(np.uint8)
-            if k >= 20
-            else f
-            for k, f in enumerate(clip.frames)
-        ]
-        results = _track(clip, CENTRES, frames=frames)
-        assert not any(r.lost for res in results for r in res.values())
-        median = float(np.median(_errors(clip, CENTRES, results)))
-        assert median <= 0.003, f"median error {median:.3%} across an exposure step"
+    def test_exposure_steps_on_a_phone_camera_do_not_lose_marks(self) -> None:
+        """Three auto-exposure ramps (+55%, -60%, +35% gain with level shifts) on a hand-held,
+        VP8-coded clip: the tracker before issue 17 lost most marks at the first one."""
+        clip = synthetic.phone_clip("steady", seconds=4.0)
+        centres = [(0.38, 0.45), (0.62, 0.55), (0.5, 0.7)]
+        results = _track(clip, centres)
+        lost = [(k, i) for k, res in enumerate(results) for i, r in res.items() if r.lost]
+        assert not lost, f"lost (frame, mark): {lost[:5]}"
+        median = float(np.median(_errors(clip, centres, results)))
+        assert median <= 0.003, f"median error {median:.3%} across exposure steps"
 
     def test_a_mark_on_a_plain_wall_follows_the_camera(self) -> None:
         clip = render_clip("rotate", scene=synthetic.room_scene())
