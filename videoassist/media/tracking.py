@@ -6,9 +6,15 @@ reduced rate) and broadcasts the results. OpenCV releases the GIL in every call 
 
 Theory of operation
 -------------------
+Every working frame is first scaled to a fixed mean and contrast (``normalize``): a phone's
+auto-exposure and white balance change the gain and level of the whole picture, which breaks
+optical flow's brightness constancy but not the geometry.
+
 A tracker follows the region under one annotation. At creation it picks corners
-(``goodFeaturesToTrack``) inside the region grown by a margin, and remembers each corner's
-position in the *reference* frame (the frame the annotation was drawn on). On every frame:
+(``goodFeaturesToTrack``, none weaker than ``min_corner_strength``) inside the region grown by a
+margin, and remembers each corner's position in the *reference* frame (the frame the annotation
+was drawn on). A plain region (a wall, the sky) seeds from a wider surround instead, up to four
+times the size. On every frame:
 
 1. The corners are moved from the previous frame to this one by pyramidal Lucas-Kanade optical
    flow, started from a constant-velocity guess (the last frame-to-frame motion applied again),
@@ -24,13 +30,25 @@ position in the *reference* frame (the frame the annotation was drawn on). On ev
    reference region mapped by the current estimate), away from the surviving corners, and given
    reference positions through the inverse of the estimate.
 
-A frame with too few surviving corners or inliers, too small an inlier ratio or an implausible
-jump is a *hold*: the result keeps the last good position (with a low ``confidence``) and the
-next frame is tracked from the last good frame, so one garbled frame, a blur or a hand passing
-by does not end tracking. The tracker is **lost** when holds last ``lost_after`` frames, when
-less than ``min_visible`` of the region is inside the frame, when the estimate degenerates
-(scale out of ``scale_limits``, a folded homography), or when the picture changes shape
-(below). A lost tracker stays lost and returns its last position; there is no re-acquisition.
+Beside the trackers, one ``_Scene`` per video follows corners spread over the whole frame (at
+half resolution) and estimates the camera's frame-to-frame motion. When a region's own estimate
+fails (too few corners or inliers, too small an inlier ratio, an implausible jump) but the
+scene's motion is known, the region follows the scene (``source="scene"``) and re-seeds where
+it now is. When both fail, the frame is a *hold*: the result keeps the last good position (with
+a low ``confidence``) and the next frame is tracked from the last good frame, so one garbled
+frame or a blur does not end tracking. The tracker is **lost** when holds last ``lost_after``
+frames, when less than ``min_visible`` of the region is inside the frame, when the estimate
+degenerates (scale out of ``scale_limits``, a folded homography), or when the picture changes
+shape (below).
+
+Re-acquisition: a tracker keeps a template of its region (reference pixels, with its corners).
+A lost tracker's estimate keeps following the scene's motion while that chain is unbroken
+(``_Scene.epoch``), also out of view. Once the predicted region is back in view
+(``reacquire_visible``) and the camera is not whipping past (``reacquire_max_motion``), the
+template is searched around the prediction (normalized correlation) and, when found, its own
+corners give a fresh estimate from exact reference positions; the result is reported once with
+``source="found"`` and tracking goes on. A plain region without a template is placed back by the
+scene's unbroken motion alone. A mark whose object never comes back stays lost.
 
 Coordinates
 -----------
