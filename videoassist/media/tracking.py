@@ -175,9 +175,11 @@ class TrackResult:
     ``inliers``: corners that agree with the estimate in this frame.
     ``confidence``: ``inliers`` over the corners that were tracked into this frame (0..1); low
     during a hold, 0 when lost.
-    ``lost``: the mark should be greyed and the agent told; final for this tracker.
+    ``lost``: the mark should be greyed and the agent told; until it is found again (a result
+    with ``source="found"``), if its object comes back into view.
     ``reason``: why it was lost (``None`` while tracking): ``"texture"`` (too few corners to
-    start with), ``"features"`` (corners lost or in disagreement), ``"left_frame"``,
+    start with, in the region, its surround and the whole picture), ``"features"`` (corners
+    lost or in disagreement while the scene's motion was unknown too), ``"left_frame"``,
     ``"degenerate"``, ``"resolution"`` (the picture changed shape).
     ``source``: what placed the mark in this frame: ``"features"`` (its own corners),
     ``"scene"`` (the camera's motion, for a region with too few corners of its own) or
@@ -1068,7 +1070,8 @@ class TrackerSet(Generic[K]):
     def update(self, gray: np.ndarray) -> dict[K, TrackResult]:
         """Track every annotation into this frame; new ones start on it (identity result).
 
-        Lost trackers keep being reported (lost, at their last position) until removed."""
+        Lost trackers keep being reported (lost, at their last position) until found again or
+        removed."""
         with self._lock:
             pending, self._pending = self._pending, {}
             tracks = {
