@@ -328,7 +328,8 @@ class _Scene:
     A mark on a wall or the sky has no corners of its own, but the scene around it moves with the
     camera; for such a mark (and for any mark whose corners fail for a frame) this motion is the
     best estimate there is. It runs at half resolution, forward flow only (RANSAC throws out what
-    moves on its own), to stay a fraction of a millisecond.
+    moves on its own), to stay a fraction of a millisecond, and only on frames where a mark asks
+    for it (``motion``): while every mark follows its own corners it costs nothing but a resize.
     """
 
     cfg: TrackerConfig
@@ -339,19 +340,46 @@ class _Scene:
     epoch: int = 0
     """Changes when the scene starts over: motion from before cannot be chained with motion after
     (a lost mark carried by it no longer knows where its object is)."""
+    latest: np.ndarray | None = None  # this frame at half size
+    before: np.ndarray | None = None  # the one before it
+    seen: int = 0
+    stepped: int = -2  # ``seen`` when ``motion`` last ran
+    answer: np.ndarray | None = None  # of ``motion`` for this frame, once it ran
 
     def reset(self) -> None:
         self.prev, self.pts, self.last, self.misses = None, self.pts[:0], np.eye(3), 0
         self.epoch += 1
 
-    def textured(self) -> bool:
-        return len(self.pts) >= self.cfg.scene_min_inliers
-
-    def step(self, frame: np.ndarray) -> np.ndarray | None:
-        """Working px of the previous accepted frame -> working px of ``frame``; ``None`` when the
-        scene does not explain this frame (blank, garbled, another picture)."""
+    def see(self, frame: np.ndarray) -> None:
+        """Every frame, before ``motion`` is asked for."""
         fh, fw = frame.shape
-        small = cv2.resize(frame, (fw // 2, fh // 2), interpolation=cv2.INTER_AREA)
+        self.before = self.latest
+        self.latest = cv2.resize(frame, (fw // 2, fh // 2), interpolation=cv2.INTER_AREA)
+        self.seen += 1
+
+    def textured(self) -> bool:
+        """Whether the latest frame has corners enough to follow (for a plain region's start)."""
+        if len(self.pts) >= self.cfg.scene_min_inliers:
+            return True
+        found = self._detect(self.latest, self.pts[:0]) if self.latest is not None else self.pts
+        return len(found) >= self.cfg.scene_min_inliers
+
+    def motion(self) -> np.ndarray | None:
+        """Working px of the previous accepted frame -> working px of this frame; ``None`` when
+        the scene does not explain this frame (blank, garbled, another picture)."""
+        if self.stepped == self.seen:
+            return self.answer
+        if self.stepped != self.seen - 1 and self.before is not None:
+            # Nobody asked on the previous frame, so nothing was followed up to it: start from
+            # it. No lost mark was relying on the chain (they ask every frame).
+            self.prev, self.pts = self.before, self._detect(self.before, self.pts[:0])
+            self.last, self.misses = np.eye(3), 0
+        self.stepped = self.seen
+        assert self.latest is not None
+        self.answer = self._step(self.latest)
+        return self.answer
+
+    def _step(self, small: np.ndarray) -> np.ndarray | None:
         if self.prev is None or len(self.pts) < self.cfg.scene_min_inliers:
             self.prev, self.pts, self.last = small, self._detect(small, self.pts[:0]), np.eye(3)
             return None
@@ -617,8 +645,7 @@ class _Track:
         frame: np.ndarray,
         new: np.ndarray,
         ok: np.ndarray,
-        scene: np.ndarray | None,
-        epoch: int = -1,
+        scene: _Scene | None,
     ) -> TrackResult:
         """``scene``: the camera's motion from the previous accepted frame to this one (working
         px), ``None`` when it could not be estimated."""
@@ -637,11 +664,13 @@ class _Track:
         ):
             h = None
         source: Literal["features", "scene"] = "features"
-        if h is None and scene is not None:
+        motion = scene.motion() if h is None and scene is not None else None
+        epoch = scene.epoch if scene is not None else None
+        if h is None and motion is not None:
             # The region's own corners do not say where it went (too few, a flat spot, a blur
             # that spared the rest of the frame) but the camera's motion does: follow it, and
             # give the region corners again where it now is.
-            h = scene @ self.h
+            h = motion @ self.h
             quad = _map(h, self.region)
             scale = math.sqrt(max(_area(quad), 0.0) / self.region_area)
             ref, cur = self.ref, _map(h, self.ref.astype(np.float64)).astype(np.float32)
@@ -700,14 +729,15 @@ class _Track:
         )
         return self.result
 
-    def search(self, frame: np.ndarray, scene: np.ndarray | None, epoch: int) -> TrackResult:
+    def search(self, frame: np.ndarray, camera: _Scene) -> TrackResult:
         """One frame of a lost mark: carry its position along with the camera while that is
         known, and look for its template where it should be once it is back in view."""
         assert self.result is not None
         cfg = self.cfg
         if self.result.reason not in ("left_frame", "features"):
             return self.result
-        if epoch != self.epoch:
+        scene = camera.motion()
+        if camera.epoch != self.epoch:
             self.reckoned = False
         if scene is None:
             # The scene missed this frame; its next estimate spans from the last frame it
@@ -868,17 +898,17 @@ def _groups(tracks: Sequence[_Track]) -> list[list[_Track]]:
 def _advance_all(
     cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig, scene: _Scene
 ) -> None:
-    motion = scene.step(cur)
+    scene.see(cur)
     for t in tracks:
         if t.lost:
-            t.search(cur, motion, scene.epoch)
+            t.search(cur, scene)
             continue
         if t.base is None:
             continue
         step, back = t.expected()
         guess = _map(step, t.pts.astype(np.float64))
         new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
-        t.advance(cur, new, ok, motion, scene.epoch)
+        t.advance(cur, new, ok, scene)
 
 
 def _flow(
@@ -951,6 +981,7 @@ def _on_new_frame(
     change = frames.push(gray)
     if change in ("reshaped", "rescaled"):
         scene.reset()
+        scene.latest = None  # another size: nothing to compare with
     if change == "reshaped":
         for t in tracks:
             if not t.lost:
@@ -986,7 +1017,7 @@ class RegionTracker:
         self._scene = _Scene(self.config)
         self._frames.push(gray)
         assert self._frames.cur is not None
-        self._scene.step(self._frames.cur)
+        self._scene.see(self._frames.cur)
         self._track = _Track.start(
             self._frames.cur, region, anchors, self.config, self._scene.textured()
         )
@@ -1084,7 +1115,7 @@ class TrackerSet(Generic[K]):
             _advance_all(self._frames.cur, list(tracks.values()), self.config, self._scene)
         else:
             assert self._frames.cur is not None
-            self._scene.step(self._frames.cur)  # first frame: corners for plain regions
+            self._scene.see(self._frames.cur)
         for key, t in tracks.items():
             if t.lost and key not in was_lost and t.result is not None:
                 logger.debug("TrackerSet(%x) %r lost: %s", id(self), key, t.result.reason)
