@@ -57,7 +57,8 @@ class MarkTracker(Protocol):
     def clear(self) -> None: ...
 
 
-MarksMoved = Callable[[str, list[tuple[dict[str, Any], bool]]], Awaitable[None]]
+MarksMoved = Callable[[str, list[tuple[dict[str, Any], bool, bool]]], Awaitable[None]]
+"""(call id, [(mark, newly lost, found again)])."""
 
 
 class RoomMedia(Protocol):
@@ -335,18 +336,23 @@ class CallRooms:
         )
         return removed
 
-    async def marks_moved(self, call_id: str, changes: list[tuple[dict[str, Any], bool]]) -> None:
+    async def marks_moved(
+        self, call_id: str, changes: list[tuple[dict[str, Any], bool, bool]]
+    ) -> None:
         """The tracker's report: sticky marks that moved or were just lost. The room keeps its
-        copy current and tells both sides; a lost mark is the agent's to redraw."""
+        copy current and tells both sides; a lost mark is the agent's to redraw. A mark found
+        again after being lost moves like any other, with ``found`` so the agent can be told."""
         room = self._rooms.get(call_id)
         if room is None:
             return
         marks = room.annotations.get(LIVE, OrderedDict())
-        for mark, newly_lost in changes:
+        for mark, newly_lost, found in changes:
             if mark["id"] not in marks:
                 continue  # removed while the tracker was running
             marks[mark["id"]] = mark
             data = {"target": LIVE, "id": mark["id"], "annotation": mark}
+            if found:
+                data["found"] = True
             await self._publish(room, "annotation_moved", "tracker", data)
             await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_MOVED, data)
             if newly_lost:

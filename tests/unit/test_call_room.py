@@ -236,7 +236,7 @@ class TestAnnotations:
         mark = rooms.state("c1")["annotations"]["live"][0]
         moved = {**mark, "from": [0.2, 0.2], "to": [0.6, 0.6]}
         sent.log.clear()
-        await media.on_moved("c1", [(moved, False), ({**moved, "lost": True}, True)])
+        await media.on_moved("c1", [(moved, False, False), ({**moved, "lost": True}, True, False)])
         assert sent.events() == [
             ("customer", "t1", "annotation_moved"),
             ("agent", "u1", "annotation_moved"),
@@ -253,9 +253,25 @@ class TestAnnotations:
         await rooms.clear("c1", "u1", "live")
         sent.log.clear()
         assert media.on_moved is not None
-        await media.on_moved("c1", [(mark, False)])
-        await media.on_moved("gone", [(mark, False)])
+        await media.on_moved("c1", [(mark, False, False)])
+        await media.on_moved("gone", [(mark, False, False)])
         assert sent.log == []
+
+    async def test_a_mark_found_again_moves_for_both_without_lost_and_says_found(self) -> None:
+        rooms, sent, media, *_ = make()
+        await rooms.annotate("c1", "u1", "Alice", "live", {**ARROW, "sticky": True})
+        assert media.on_moved is not None
+        mark = dict(rooms.state("c1")["annotations"]["live"][0])
+        mark.pop("lost", None)
+        await media.on_moved("c1", [({**mark, "lost": True}, True, False)])
+        sent.log.clear()
+        await media.on_moved("c1", [(mark, False, True)])
+        assert sent.events() == [
+            ("customer", "t1", "annotation_moved"),
+            ("agent", "u1", "annotation_moved"),
+        ]
+        assert "lost" not in rooms.state("c1")["annotations"]["live"][0]
+        assert all(entry[-1].get("found") is True for entry in sent.log), sent.log
 
 
 class TestStillsAndPhotos:
