@@ -7,8 +7,13 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-PAGES = {"/": "customer/index.html", "/agent": "agent/index.html", "/admin": "admin/index.html"}
-STATIC_DIRS = ("shared", "customer", "agent", "admin")
+PAGES = {
+    "/": "customer/index.html",
+    "/agent": "agent/index.html",
+    "/supervisor": "supervisor/index.html",
+    "/admin": "admin/index.html",
+}
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
