@@ -174,10 +174,11 @@ function renderWaiting(waiting) {
     actions.className = "actions-cell";
     const who = `customer ${w.ticket_id.slice(0, 8)}`;
     actions.append(
-      button("Move…", "move", w.ticket_id, { who, queue: w.queue_id }),
-      button("Priority…", "set_priority", w.ticket_id, { who, priority: String(w.priority) }),
+      button("Move", "move", w.ticket_id, { who, queue: w.queue_id }),
+      button("Priority", "set_priority", w.ticket_id, { who, priority: String(w.priority) }),
     );
-    for (const b of actions.querySelectorAll("button")) b.setAttribute("aria-label", `${b.textContent.replace("…", "")} ${who}`);
+    // The visible word first, so that speech commands ("click Move") and the name agree.
+    for (const b of actions.querySelectorAll("button")) b.setAttribute("aria-label", `${b.textContent} ${who}`);
   }
 }
 
@@ -204,11 +205,11 @@ function renderAgents(agents) {
     }
     const actions = cell(row, "");
     actions.className = "actions-cell";
-    const away = button("Set away…", "set_away", a.id, { who: a.name });
-    away.setAttribute("aria-label", `Set ${a.name} away`);
+    const away = button("Set away", "set_away", a.id, { who: a.name });
+    away.setAttribute("aria-label", `Set away ${a.name}`);
     away.disabled = !["ready", "away", "offered"].includes(a.state);
-    const out = button("Sign out…", "sign_out", a.id, { who: a.name });
-    out.setAttribute("aria-label", `Sign ${a.name} out`);
+    const out = button("Sign out", "sign_out", a.id, { who: a.name });
+    out.setAttribute("aria-label", `Sign out ${a.name}`);
     out.classList.add("danger");
     actions.append(away, out);
   }
