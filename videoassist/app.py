@@ -29,7 +29,13 @@ from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
-from videoassist.gateway import AgentNamespace, CustomerNamespace, create_socket_server
+from videoassist.floor import Wallboard
+from videoassist.gateway import (
+    AgentNamespace,
+    CustomerNamespace,
+    SupervisorNamespace,
+    create_socket_server,
+)
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
@@ -51,6 +57,7 @@ from videoassist.http.keys import (
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    WALLBOARD,
 )
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
@@ -219,6 +226,10 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
+    agents = AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings)
+    supervisors = SupervisorNamespace(
+        service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
+    )
     namespaces = (
         CustomerNamespace(
             service,
@@ -230,7 +241,8 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             ice_servers_for,
             recordings,
         ),
-        AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings),
+        agents,
+        supervisors,
     )
     for namespace in namespaces:
         app[SIO].register_namespace(namespace)
@@ -242,7 +254,17 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DELIVERY] = delivery
     app[RECORDINGS] = recordings
     recordings.start_purging()
+    wallboard = Wallboard(
+        desk.floor,
+        delivery,
+        service.now,
+        watching=lambda: supervisors.watching,
+        interval=settings.wallboard_interval,
+    )
+    wallboard.start()
+    app[WALLBOARD] = wallboard
     yield
+    await wallboard.close()
     await service.close()
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
@@ -294,6 +316,8 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
         customer_grace=settings.customer_grace,
         join_window=settings.join_window,
         max_joining=settings.max_joining,
+        time_zone=settings.time_zone,
+        day_starts_at=settings.day_starts_at,
     )
 
 

@@ -18,6 +18,7 @@ from videoassist.closing import CloseOnce
 from videoassist.desk import Desk, DeskError, ServerEvent
 from videoassist.desk.events import (
     AnnounceDue,
+    AuditRow,
     CancelTimer,
     Effect,
     Event,
@@ -25,6 +26,7 @@ from videoassist.desk.events import (
     Notify,
     Party,
     SaveAgentState,
+    SaveAudit,
     SaveSession,
     SaveTicket,
     SessionRow,
@@ -46,6 +48,7 @@ _ORDER = {
     SaveTicket: 1,
     SaveSession: 1,
     SaveAgentState: 1,
+    SaveAudit: 1,
     HandOverMedia: 2,
     Notify: 3,
     StopMedia: 4,
@@ -58,6 +61,7 @@ class RecordsPort(Protocol):
     async def save_agent_state(
         self, agent_id: str, state: str, reason: str | None, at: float
     ) -> None: ...
+    async def save_audit(self, row: AuditRow) -> None: ...
 
 
 class NotifierPort(Protocol):
@@ -248,6 +252,16 @@ class Service:
                 await self._notifier.notify(to, target_id, event, data)
             case SaveAgentState(agent_id, state, reason, at):
                 await self._records.save_agent_state(agent_id, state, reason, at)
+            case SaveAudit(row):
+                await self._records.save_audit(row)
+                logger.info(
+                    "audit %s by=%s %s=%s %s",
+                    row.action,
+                    row.actor_name,
+                    row.subject_kind,
+                    row.subject_id,
+                    dict(row.detail),
+                )
             case HandOverMedia(session_id, agent_id):
                 self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)

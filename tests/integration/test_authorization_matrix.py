@@ -76,6 +76,7 @@ GET /healthz                      allow   allow*  allow*  allow*  allow*  allow 
 GET /readyz                       allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
@@ -127,6 +128,11 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_pause            deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_resume           deny    deny*   deny*   allow   deny    deny    deny    deny
+/supervisor sync                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor set_away              deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor sign_out              deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor move                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor set_priority          deny    deny*   deny*   deny*   deny*   allow   deny    allow
 """
 
 
@@ -581,6 +587,7 @@ class TestHttp:
             "GET /readyz": ("/readyz", None),
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
+            "GET /supervisor": ("/supervisor", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "POST /api/calls/{call_id}/photos": (
@@ -784,3 +791,75 @@ class TestAgentNamespace:
             await lab.emit("/agent wrap_up", caller, party, data)
         assert (await a.call("sync"))["state"] == "ready"
         lab.check(_rows("/agent"))
+
+
+class TestSupervisorNamespace:
+    async def test_every_supervisor_event_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        await lab.must_connect("/agent", cookie=cookies["a.other"])
+        assert (await alice.call("ready")) == {"ok": True}
+        async with lab.http.put(
+            "/api/admin/queues/billing",
+            json={"name": "Billing"},
+            headers={"Cookie": f"va_session={cookies['admin']}"},
+        ) as r:
+            assert r.status == 201, await r.text()
+        waiting = await h.tap()
+        ticket_id = waiting["ticket_id"]
+        await lab.must_connect("/customer", token=waiting["token"])
+        await _offered(alice, ticket_id)
+        alice_row = await h.records.user_by_name("alice")
+        bob_row = await h.records.user_by_name("bob")
+        assert alice_row is not None and bob_row is not None
+        alice_id, bob_id = agent_id_of(alice_row["id"]), agent_id_of(bob_row["id"])
+
+        # Nobody but supervisors and admins gets in: not customers with their ticket token,
+        # not agents or trainers with their staff cookie.
+        await lab.locked_out("/supervisor", "anon")
+        for caller, token in (("c.own", waiting["token"]), ("c.other", waiting["token"])):
+            await lab.locked_out("/supervisor", caller, cookie=token, token=token)
+        for caller in ("a.own", "a.other", "trainer"):
+            await lab.locked_out("/supervisor", caller, cookie=cookies[caller])
+
+        sue = await lab.must_connect("/supervisor", cookie=cookies["sup"])
+        ada = await lab.must_connect("/supervisor", cookie=cookies["admin"])
+        desk = h.service.desk
+        reply = await lab.emit("/supervisor sync", "sup", sue, {})
+        assert [w["ticket_id"] for w in reply["waiting"]] == [ticket_id]
+        await lab.emit("/supervisor sync", "admin", ada, {})
+        # Alice's phone rings with the customer: the supervisor sets her away, the admin
+        # moves the customer and back, each changes their priority, then each signs one out.
+        await lab.emit("/supervisor set_away", "sup", sue, {"agent_id": alice_id})
+        assert desk.agent_state(alice_id) == "away"
+        await lab.emit("/supervisor set_away", "admin", ada, {"agent_id": alice_id})
+        await lab.emit(
+            "/supervisor move", "sup", sue, {"ticket_id": ticket_id, "queue_id": "billing"}
+        )
+        assert desk.tickets[ticket_id].queue_id == "billing"
+        await lab.emit(
+            "/supervisor move", "admin", ada, {"ticket_id": ticket_id, "queue_id": "general"}
+        )
+        for caller, party, priority in (("sup", sue, 5), ("admin", ada, 9)):
+            data = {"ticket_id": ticket_id, "priority": priority}
+            await lab.emit("/supervisor set_priority", caller, party, data)
+        assert desk.tickets[ticket_id].priority == 9
+        await lab.emit("/supervisor sign_out", "sup", sue, {"agent_id": bob_id})
+        await lab.emit("/supervisor sign_out", "admin", ada, {"agent_id": alice_id})
+        assert desk.agent_state(alice_id) == desk.agent_state(bob_id) == "offline"
+        await h.service.settled()
+        actions = [(r["actor_name"], r["action"]) for r in await h.records.audit_rows()]
+        assert actions == [
+            ("sue", "set_away"),
+            ("ada", "set_away"),
+            ("sue", "move"),
+            ("ada", "move"),
+            ("sue", "set_priority"),
+            ("ada", "set_priority"),
+            ("sue", "sign_out"),
+            ("ada", "sign_out"),
+        ]
+        lab.check(_rows("/supervisor"))

@@ -31,6 +31,9 @@ class ServerEvent(StrEnum):
     SESSION_STARTED = "session_started"
     TRANSFER_FAILED = "transfer_failed"
     WRAP_UP_EXPIRED = "wrap_up_expired"
+    SIGNED_OUT = "signed_out"  # a supervisor signed the agent out
+    # To supervisors (/supervisor), from the wallboard's ticker.
+    FLOOR = "floor"
     # To one connection of either namespace, from the gateway: a newer one took its place.
     REPLACED = "replaced"
     # In a call, sent by the shells (gateway, HTTP, sticky tracking) rather than the desk.

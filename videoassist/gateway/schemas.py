@@ -116,3 +116,25 @@ class RecordingConsentIn(Payload):
 
     session_id: str = Id
     accept: bool = Field(strict=True)
+
+
+# /supervisor: acting on an agent or a waiting customer by id (ids as the wallboard shows them).
+
+
+class AgentRef(Payload):
+    agent_id: str = Id
+
+
+class SendAwayIn(Payload):
+    agent_id: str = Id
+    reason: Literal["away", "break", "meeting", "training", "lunch"] = "away"
+
+
+class MoveIn(Payload):
+    ticket_id: str = Id
+    queue_id: str = Id
+
+
+class PriorityIn(Payload):
+    ticket_id: str = Id
+    priority: int = Field(ge=-100, le=100)

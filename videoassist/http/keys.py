@@ -9,7 +9,8 @@ from videoassist.auth import StaffAuth, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
 from videoassist.delivery import SocketDelivery
-from videoassist.gateway import AgentNamespace, CustomerNamespace
+from videoassist.floor import Wallboard
+from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
 from videoassist.ratelimit import LoginThrottle, RateLimiter
@@ -25,7 +26,9 @@ HUB = web.AppKey("hub", MediaHub)
 STAFF = web.AppKey("staff", StaffAuth)
 TOKENS = web.AppKey("tokens", TicketTokens)
 SIO = web.AppKey("sio", socketio.AsyncServer)
-NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, ...])
+NAMESPACES = web.AppKey(
+    "namespaces", tuple[CustomerNamespace | AgentNamespace | SupervisorNamespace, ...]
+)
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
@@ -35,3 +38,4 @@ ROOMS = web.AppKey("rooms", CallRooms)
 METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
 RECORDINGS = web.AppKey("recordings", Recordings)
+WALLBOARD = web.AppKey("wallboard", Wallboard)

@@ -9,8 +9,13 @@ from aiohttp.typedefs import Handler
 
 from videoassist.http.middleware import content_security_policy
 
-PAGES = {"/": "customer/index.html", "/agent": "agent/index.html", "/admin": "admin/index.html"}
-STATIC_DIRS = ("shared", "customer", "agent", "admin", "sdk")
+PAGES = {
+    "/": "customer/index.html",
+    "/agent": "agent/index.html",
+    "/supervisor": "supervisor/index.html",
+    "/admin": "admin/index.html",
+}
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from videoassist.desk.events import SessionRow, TicketRow
+from videoassist.desk.events import AuditRow, SessionRow, TicketRow
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,19 @@ recordings = sa.Table(
     sa.Column("repaired", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor_id", sa.String(64), nullable=False, index=True),
+    sa.Column("actor_name", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -284,6 +297,20 @@ class Records:
                 .where(agent_events.c.agent_id == agent_id)
                 .order_by(agent_events.c.id)
             )
+            return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- audit log
+
+    async def save_audit(self, row: AuditRow) -> None:
+        values = asdict(row)
+        values["detail"] = dict(row.detail)
+        async with self.engine.begin() as conn:
+            await conn.execute(audit_log.insert().values(**values))
+
+    async def audit_rows(self) -> list[dict[str, Any]]:
+        """The whole audit log, oldest first."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(audit_log.select().order_by(audit_log.c.id))
             return [dict(r._mapping) for r in result]
 
     # -------------------------------------------------------------- restart

@@ -31,6 +31,7 @@ const END_REASONS = {
   agent_hung_up: "You ended the session.",
   customer_disconnected: "The customer's connection was lost.",
   media_failed: "The video connection failed.",
+  agent_signed_out: "A supervisor signed you out, which ended the session.",
   server_shutdown: "The server is restarting.",
 };
 
@@ -200,7 +201,20 @@ function start() {
     // socket.io does not retry when the server closed the connection (restart, other tab).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
   });
-  socket.on("agent_state", setState);
+  socket.on("agent_state", (data) => {
+    if (data.by) {
+      // A supervisor's doing: a ringing offer went back to the line, and the agent hears why.
+      clearOffer();
+      message(`${data.by} (supervisor) set you to Away.`);
+    }
+    setState(data);
+  });
+  // A supervisor signed this console out: say so, and do not sign straight back in.
+  socket.on("signed_out", (data) => {
+    state.replaced = true;
+    clearOffer();
+    message(`${data.by} (supervisor) signed you out. Reload the page to sign in again.`, true);
+  });
   socket.on("waiting", (data) => { $("waiting-count").textContent = `${data.waiting} waiting`; });
   socket.on("offer", showOffer);
   socket.on("offer_withdrawn", () => {
