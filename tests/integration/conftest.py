@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.harness import Harness, test_settings
 from tests.support.postgres import PostgresServer
+from tests.support.redis import RedisServer
 
 
 @pytest.fixture
@@ -38,3 +39,14 @@ def postgres_url(postgres: PostgresServer) -> Iterator[str]:
         yield postgres.url(name)
     finally:
         postgres.drop_database(name)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server of this test's own on loopback (tests pause and stop it)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -10,6 +10,7 @@ is what these tests pin down.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ import sqlalchemy as sa
 
 from tests.support.postgres import PostgresServer
 from videoassist.desk.events import AuditRow, SessionRow, TicketRow
-from videoassist.store.records import Records, metadata
+from videoassist.store.records import Fenced, Records, metadata
+from videoassist.store.records import tickets as tickets_table
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -238,3 +240,30 @@ async def test_recordings_by_call_or_session_and_purge(records: Records) -> None
     assert await records.recordings_ended_before(30.0) == []
     await records.delete_recording("r1")
     assert await records.recording("r1") is None
+
+
+async def test_a_deposed_leaders_writes_are_fenced_off(records: Records) -> None:
+    async with records.fenced("desk", epoch=1) as conn:
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+    async with records.fenced("desk", epoch=3) as conn:  # a newer leader (epoch 2 never wrote)
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t3"))))
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=1) as conn:  # the old leader wakes up
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t-stale"))))
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=2) as conn:
+            pass
+    assert await records.ticket("t-stale") is None
+    async with records.fenced("desk", epoch=3) as conn:  # the leader itself carries on
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t4"))))
+    async with records.fenced("other", epoch=1):  # fences are per name
+        pass
+    assert {t["id"] for t in await records.open_tickets()} == {"t1", "t3", "t4"}
+
+
+async def test_a_write_that_fails_inside_the_fence_leaves_nothing(records: Records) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        async with records.fenced("desk", epoch=5) as conn:
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+    assert await records.ticket("t1") is None

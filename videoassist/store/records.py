@@ -5,7 +5,9 @@ Times are stored as seconds since the epoch (UTC) in floating point columns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from videoassist.desk.events import AuditRow, SessionRow, TicketRow
 
@@ -178,7 +180,18 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
 )
 
+leader_fence = sa.Table(
+    "leader_fence",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Fenced(Exception):
+    """A write carried an epoch older than the newest leader's: a deposed leader's effect."""
 
 
 class Records:
@@ -484,6 +497,34 @@ class Records:
         async with self.engine.begin() as conn:
             await conn.execute(recordings.delete().where(recordings.c.id == recording_id))
 
+    # -------------------------------------------------------------- leader fencing
+
+    @contextlib.asynccontextmanager
+    async def fenced(self, name: str, epoch: int) -> AsyncIterator[AsyncConnection]:
+        """A transaction for the writes of leader ``name``'s ``epoch`` (the fencing token).
+
+        The fence row is raised to ``epoch`` if it is lower and locked for the transaction; if
+        a newer leader has written already, :class:`Fenced` is raised before any write and the
+        transaction is rolled back, so a deposed leader that wakes up changes nothing.
+        """
+        insert = self._insert_for_dialect()
+        stmt = insert(leader_fence).values(name=name, epoch=epoch)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"epoch": stmt.excluded.epoch},
+            where=leader_fence.c.epoch <= stmt.excluded.epoch,
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+            newest: int = (
+                await conn.execute(
+                    sa.select(leader_fence.c.epoch).where(leader_fence.c.name == name)
+                )
+            ).scalar_one()
+            if newest != epoch:
+                raise Fenced(f"{name}: epoch {epoch} is older than the newest leader's ({newest})")
+            yield conn
+
     # -------------------------------------------------------------- helpers
 
     async def _one(self, query: sa.Select[Any]) -> dict[str, Any] | None:
@@ -491,10 +532,14 @@ class Records:
             row = (await conn.execute(query)).first()
             return dict(row._mapping) if row else None
 
-    async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
+    def _insert_for_dialect(self) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL do)."""
         from sqlalchemy.dialects import postgresql, sqlite
 
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
+        insert = self._insert_for_dialect()
         stmt = insert(table).values(**values)
         updates = {k: stmt.excluded[k] for k in values if k != key}
         async with self.engine.begin() as conn:
