@@ -256,6 +256,13 @@ async def test_a_deposed_leaders_writes_are_fenced_off(records: Records) -> None
     assert await records.ticket("t-stale") is None
     async with records.fenced("desk", epoch=3) as conn:  # the leader itself carries on
         await conn.execute(tickets_table.insert().values(**asdict(ticket("t4"))))
+        await records.mark_applied(conn, "desk", "1700000000000-7")
+    assert await records.applied("desk") == "1700000000000-7"
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=2) as conn:
+            await records.mark_applied(conn, "desk", "1700000000001-0")
+    assert await records.applied("desk") == "1700000000000-7"
+    assert await records.applied("nobody") is None
     async with records.fenced("other", epoch=1):  # fences are per name
         pass
     assert {t["id"] for t in await records.open_tickets()} == {"t1", "t3", "t4"}

@@ -185,6 +185,7 @@ leader_fence = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("applied", sa.String(32)),
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -524,6 +525,21 @@ class Records:
             if newest != epoch:
                 raise Fenced(f"{name}: epoch {epoch} is older than the newest leader's ({newest})")
             yield conn
+
+    async def mark_applied(self, conn: AsyncConnection, name: str, entry_id: str) -> None:
+        """Inside ``fenced``: the inbox entry whose effects this transaction writes."""
+        await conn.execute(
+            leader_fence.update().where(leader_fence.c.name == name).values(applied=entry_id)
+        )
+
+    async def applied(self, name: str) -> str | None:
+        """The last inbox entry whose effects were written by any leader of ``name``."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
+            )
+            value = result.scalar_one_or_none()
+            return str(value) if value is not None else None
 
     # -------------------------------------------------------------- helpers
 

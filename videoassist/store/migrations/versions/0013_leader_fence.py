@@ -1,4 +1,5 @@
-"""The leader fence: the newest leader's epoch, checked by every write a leader makes.
+"""The leader fence: the newest leader's epoch, checked by every write a leader makes, and
+the last inbox entry whose effects were written (in the same transaction).
 
 Revision ID: 0013
 Revises: 0007
@@ -18,6 +19,7 @@ def upgrade() -> None:
         "leader_fence",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("epoch", sa.BigInteger, nullable=False),
+        sa.Column("applied", sa.String(32)),  # the last inbox entry whose effects are written
     )
 
 
