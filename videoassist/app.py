@@ -101,7 +101,9 @@ def create_app(settings: Settings) -> web.Application:
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
     )
     sio = create_socket_server(
-        allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
+        allowed_origins=settings.allowed_origins,
+        max_message=settings.socket_max_message,
+        client_manager=_socket_bus(app, settings),
     )
     sio.attach(app)
     app[SIO] = sio
@@ -119,6 +121,23 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+def _socket_bus(app: web.Application, settings: Settings) -> Any:
+    """With ``REDIS_URL``: emits reach sockets on every node through Redis, watched
+    (videoassist/cluster/socket_bus.py). Without: rooms live in this process."""
+    if not settings.redis_url:
+        return None
+    from videoassist.cluster.socket_bus import WatchedRedisManager  # the `cluster` extra
+
+    manager = WatchedRedisManager(settings.redis_url)
+
+    async def close(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await manager.close()
+
+    app.cleanup_ctx.append(close)
+    return manager
 
 
 def _secret_key(settings: Settings) -> str:

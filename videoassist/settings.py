@@ -24,6 +24,8 @@ class Settings:
     port: int = 8080
     data_dir: Path = ROOT / "var"
     database_url: str = ""  # default: sqlite file in data_dir
+    # Redis for socket.io delivery across nodes (the `cluster` extra); empty: in-process.
+    redis_url: str = ""
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
