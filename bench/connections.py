@@ -118,11 +118,11 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+async def wait_healthy(url: str, proc: asyncio.subprocess.Process, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
+            if proc.returncode is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"{url}/healthz") as r:
@@ -165,15 +165,24 @@ async def connect_all(url: str, n: int, tap: bool, batch: int) -> list[Customer]
             return c
 
         for start in range(0, n, batch):
-            customers += await asyncio.gather(*(one(i) for i in range(start, min(n, start + batch))))
+            chunk = range(start, min(n, start + batch))
+            customers += await asyncio.gather(*(one(i) for i in chunk))
     return customers
 
 
 async def measure(
     name: str, argv: list[str], env: dict[str, str], url: str, n: int, window: float, tap: bool
 ) -> Figures:
-    log = tempfile.NamedTemporaryFile(prefix=f"bench-{name.replace(' ', '-')}-", delete=False)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryFile(prefix="bench-connections-") as log:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        return await _measure(name, proc, url, n, window, tap)
+
+
+async def _measure(
+    name: str, proc: asyncio.subprocess.Process, url: str, n: int, window: float, tap: bool
+) -> Figures:
     customers: list[Customer] = []
     try:
         await wait_healthy(url, proc)
@@ -196,15 +205,13 @@ async def measure(
         received = sum(c.updates for c in customers) - received0
         return Figures(name, n, before, after, (cpu1 - cpu0) / (t1 - t0), moves, received)
     finally:
-        await asyncio.gather(
-            *(c.client.disconnect() for c in customers), return_exceptions=True
-        )
+        await asyncio.gather(*(c.client.disconnect() for c in customers), return_exceptions=True)
         proc.terminate()
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
             proc.kill()
-        log.close()
+            await proc.wait()
 
 
 async def main() -> None:
@@ -246,7 +253,7 @@ async def main() -> None:
         )
 
     print(f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print(f"# {args.customers} waiting customers, {args.window:.0f} s window, head leaves every 1 s")
+    print(f"# {args.customers} waiting, {args.window:.0f} s window, the head leaves every 1 s")
     print("server          | kB/conn | RSS before → after (MB) | CPU (one core) | moves | updates")
     for f in (bare, ours):
         print(
@@ -256,8 +263,8 @@ async def main() -> None:
         )
     print(
         f"ratio videoassist / bare socket.io: memory per connection "
-        f"{ours.per_connection_kb / max(0.1, bare.per_connection_kb):.2f}×, "
-        f"CPU {ours.cpu_share / max(1e-6, bare.cpu_share):.2f}×"
+        f"{ours.per_connection_kb / max(0.1, bare.per_connection_kb):.2f}x, "
+        f"CPU {ours.cpu_share / max(1e-6, bare.cpu_share):.2f}x"
     )
 
 
