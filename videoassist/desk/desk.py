@@ -498,6 +498,11 @@ class Desk:
                     "abandons_count": queue.abandons_count,
                     "wait_alert": queue.wait_alert,
                     "formula": formula(queue),
+                    # Erlang C on the same handle-time estimate the customers' ranges use, and
+                    # what it stands on (too little history: the mean of recent waits instead).
+                    "expected_wait": self.stats[queue_id].expected_wait(staffed, at),
+                    "handle_time": round(self.stats[queue_id].average_handle, 1),
+                    "history": self.stats[queue_id].history,
                 }
             )
             if level is not None and level < queue.service_level_target:

@@ -7,10 +7,10 @@ waits while there is too little history for the model (``history`` says how much
 
 For a customer in line, a range (``WaitRange``) rather than a number: a single number behaves
 like a median, so half the customers wait past it and read it as a broken promise. The model:
-a customer at position k, with r agents Ready, needs m = k − r agents to free up; with N agents
+a customer at position k, with r agents Ready, needs m = k - r agents to free up; with N agents
 staffed and an average handle time AHT, agents free up at about N / AHT per second, so the wait
 is roughly Erlang (gamma) distributed with shape m and that rate. Its quantiles come from the
-Wilson–Hilferty cube-root transform (``erlang_quantile``), which is O(1) for any m.
+Wilson-Hilferty cube-root transform (``erlang_quantile``), which is O(1) for any m.
 
 The model is then calibrated on the queue's own history, per queue: when a customer who was
 given a range is answered, the wait they actually had is turned back into a score on the
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 MIN_HISTORY = 10  # handled sessions and arrivals before Erlang C is trusted
 MIN_SCORES = 20  # answered customers' scores before the range is calibrated on them
 SCORE_WINDOW = 300  # the most recent scores the calibration uses
-LOW_QUANTILE, HIGH_QUANTILE = 0.08, 0.92  # of the scores: what the range's ends stand on
+LOW_QUANTILE, HIGH_QUANTILE = 0.04, 0.94  # of the scores: what the range's ends stand on
 PRIOR_BAND = (-1.75, 1.75)  # the model's p4-p96, while there is no history to go by
 
 
 @dataclass(frozen=True, slots=True)
 class WaitRange:
-    """What a waiting customer is told. ``kind``: ``range`` (about ``low``–``high`` seconds),
+    """What a waiting customer is told. ``kind``: ``range`` (about ``low`` to ``high`` seconds),
     ``ringing`` (an agent is being rung for them: connecting now), ``free`` (an agent is free
     for them at once) or ``unstaffed`` (nobody who can take the queue is signed in)."""
 
@@ -52,7 +52,7 @@ class WaitRange:
 
 def erlang_quantile(departures: int, rate: float, score: float) -> float:
     """The time until ``departures`` agents free up at ``rate`` per second, at the quantile
-    whose normal score is ``score`` (Wilson–Hilferty: the cube root of a chi-square with 2m
+    whose normal score is ``score`` (Wilson-Hilferty: the cube root of a chi-square with 2m
     degrees of freedom is nearly normal, already good to a few percent at m = 1)."""
     nu = 2.0 * departures
     spread = math.sqrt(2.0 / (9.0 * nu))
@@ -64,7 +64,8 @@ def erlang_score(departures: int, rate: float, wait: float) -> float:
     """The inverse of ``erlang_quantile``: where ``wait`` falls on the model's normal scale."""
     nu = 2.0 * departures
     spread = math.sqrt(2.0 / (9.0 * nu))
-    return ((2.0 * rate * max(0.0, wait) / nu) ** (1.0 / 3.0) - 1.0 + 2.0 / (9.0 * nu)) / spread
+    root: float = (2.0 * rate * max(0.0, wait) / nu) ** (1.0 / 3.0)
+    return (root - 1.0 + 2.0 / (9.0 * nu)) / spread
 
 
 def _quantile(ordered: list[float], q: float) -> float:

@@ -11,7 +11,8 @@ Theory of operation. A tap's topic names its queue and priority (``route``); an 
 is refused, the empty topic goes to the default queue. Each queue keeps three things:
 
 * ``waiting``: everyone in line (queued or ringing, connected or not), with their line key, for
-  positions, and ``ranks``, the same keys in a ``RankedSet`` so a position costs O(log n). The key is ``(-(priority - aging * queued_at), queued_at, seq)``: at a fixed
+  positions, and ``ranks``, the same keys in a ``RankedSet`` so a position costs O(log n). The
+  key is ``(-(priority - aging * queued_at), queued_at, seq)``: at a fixed
   moment, ordering by score ``priority + aging * minutes waited`` is the same as ordering by
   this, so keys never need refreshing as time passes.
 * ``lines``: the tickets among them that may be offered now (queued, and connected or a
