@@ -390,7 +390,7 @@ class Desk:
                     "staffed": staffed,
                     "ready": self.routing.ready_for(queue_id),
                     "expected_wait": stats.expected_wait(staffed, at),
-                    "handle_time": round(stats.average_handle, 1),
+                    "handle_time": round(stats.handle_estimate, 1),
                     "history": stats.history,
                     "answered": stats.answered,
                     "answered_in_service_level": stats.answered_in_level,
@@ -501,7 +501,7 @@ class Desk:
                     # Erlang C on the same handle-time estimate the customers' ranges use, and
                     # what it stands on (too little history: the mean of recent waits instead).
                     "expected_wait": self.stats[queue_id].expected_wait(staffed, at),
-                    "handle_time": round(self.stats[queue_id].average_handle, 1),
+                    "handle_time": round(self.stats[queue_id].handle_estimate, 1),
                     "history": self.stats[queue_id].history,
                 }
             )

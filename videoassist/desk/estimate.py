@@ -147,7 +147,7 @@ class QueueStats:
 
     def service_rate(self, staffed: int) -> float:
         """Agents freeing up per second with ``staffed`` agents (> 0) on the queue."""
-        return staffed / self.average_handle
+        return staffed / self.handle_estimate
 
     def wait_range(self, departures: int, staffed: int) -> tuple[float, float]:
         """(low, high) seconds until ``departures`` (≥ 1) agents free up; O(1)."""
@@ -168,6 +168,14 @@ class QueueStats:
         }
 
     @property
+    def handle_estimate(self) -> float:
+        """The handle time the ranges and Erlang C use: the recent average, pulled towards the
+        default while there are fewer than ``MIN_HISTORY`` handled calls (one short call must
+        not make the queue look ten times faster); the plain average from then on."""
+        missing = max(0, MIN_HISTORY - len(self._handles))
+        return (self._handle_sum + missing * self.default_handle) / (len(self._handles) + missing)
+
+    @property
     def average_handle(self) -> float:
         return self._handle_sum / len(self._handles) if self._handles else self.default_handle
 
@@ -184,7 +192,8 @@ class QueueStats:
             return None
         rate = self.arrival_rate(now)
         if rate is not None and len(self._handles) >= MIN_HISTORY:
-            asa = erlang_c_asa(staffed, rate * self.average_handle, self.average_handle)
+            handle = self.handle_estimate  # the plain average here: MIN_HISTORY are in
+            asa = erlang_c_asa(staffed, rate * handle, handle)
             if asa is not None:
                 return round(asa, 1)
         if self._waits:
