@@ -32,7 +32,7 @@ from dataclasses import dataclass
 MIN_HISTORY = 10  # handled sessions and arrivals before Erlang C is trusted
 MIN_SCORES = 20  # answered customers' scores before the range is calibrated on them
 SCORE_WINDOW = 300  # the most recent scores the calibration uses
-LOW_QUANTILE, HIGH_QUANTILE = 0.04, 0.94  # of the scores: what the range's ends stand on
+LOW_QUANTILE, HIGH_QUANTILE = 0.02, 0.95  # of the scores: what the range's ends stand on
 PRIOR_BAND = (-1.75, 1.75)  # the model's p4-p96, while there is no history to go by
 
 
