@@ -349,15 +349,21 @@ class Desk:
             return position, None
         return position, self._wait_range(ticket, position)
 
-    def _wait_range(self, ticket: Ticket, position: int) -> WaitRange:
+    def _wait_range(
+        self, ticket: Ticket, position: int, staffed: int | None = None, ready: int | None = None
+    ) -> WaitRange:
+        """``staffed`` and ``ready`` may be given by a caller that asks for a whole queue."""
         if ticket.offer is not None:
-            return WaitRange("ringing")
-        staffed = self.staffed(ticket.queue_id)
+            return _RINGING
+        if staffed is None:
+            staffed = self.staffed(ticket.queue_id)
         if staffed <= 0:
-            return WaitRange("unstaffed")
-        departures = position - self.routing.ready_for(ticket.queue_id)
+            return _UNSTAFFED
+        if ready is None:
+            ready = self.routing.ready_for(ticket.queue_id)
+        departures = position - ready
         if departures <= 0:
-            return WaitRange("free")
+            return _FREE
         low, high = self.stats[ticket.queue_id].wait_range(departures, staffed)
         told = self._told.get(ticket.id)
         if told is not None and staffed >= told[2] and high > told[1]:
@@ -1514,6 +1520,7 @@ class Desk:
         """Tell each waiting customer their position and estimate when either changed."""
         for queue_id in self.config.queues:
             staffed = self.staffed(queue_id)
+            ready = self.routing.ready_for(queue_id)
             stats = self.stats[queue_id]
             for index, ticket_id in enumerate(self.routing.ordered(queue_id)):
                 position = index + 1
@@ -1521,7 +1528,7 @@ class Desk:
                 # While an agent's console rings for them, the customer is being answered: an
                 # estimate would be the wrong thing to read.
                 ringing = ticket.offer is not None
-                wait = self._wait_range(ticket, position)
+                wait = self._wait_range(ticket, position, staffed, ready)
                 shown = (position, stats.position_wait(position, staffed), wait)
                 if self._shown.get(ticket_id) != shown:
                     self._shown[ticket_id] = shown
@@ -1707,6 +1714,9 @@ class Desk:
         TicketMoved: _on_ticket_moved,
         TicketReprioritized: _on_reprioritized,
     }
+
+
+_RINGING, _FREE, _UNSTAFFED = WaitRange("ringing"), WaitRange("free"), WaitRange("unstaffed")
 
 
 def _rounded(value: float | None) -> float | None:

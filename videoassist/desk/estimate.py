@@ -114,6 +114,7 @@ class QueueStats:
         self._scores: deque[float] = deque(maxlen=SCORE_WINDOW)
         self.band = PRIOR_BAND  # the scores the range's ends are drawn at
         self._handle_sum = 0.0
+        self._handle_estimate = default_handle
         self.offered = 0
         self.answered = 0
         self.answered_in_level = 0
@@ -136,6 +137,7 @@ class QueueStats:
             self._handle_sum -= self._handles[0]
         self._handles.append(seconds)
         self._handle_sum += seconds
+        self._estimate_handle()
 
     def scored(self, departures: int, rate: float, wait: float) -> None:
         """A customer told a range for ``departures`` at ``rate`` was answered after ``wait``
@@ -150,11 +152,18 @@ class QueueStats:
         return staffed / self.handle_estimate
 
     def wait_range(self, departures: int, staffed: int) -> tuple[float, float]:
-        """(low, high) seconds until ``departures`` (≥ 1) agents free up; O(1)."""
-        rate = self.service_rate(staffed)
-        low = erlang_quantile(departures, rate, self.band[0])
-        high = erlang_quantile(departures, rate, self.band[1])
-        return float(math.floor(low)), float(math.ceil(max(high, low)))
+        """(low, high) seconds until ``departures`` (≥ 1) agents free up; O(1).
+        ``erlang_quantile`` at both ends of the band, written out: an announcement computes
+        this for every customer in line."""
+        nu = 2.0 * departures
+        k = 2.0 / (9.0 * nu)
+        spread = math.sqrt(k)
+        scale = nu * self._handle_estimate / (2.0 * staffed)
+        low_root = 1.0 - k + self.band[0] * spread
+        high_root = 1.0 - k + self.band[1] * spread
+        low = scale * low_root**3 if low_root > 0.0 else 0.0
+        high = scale * high_root**3 if high_root > 0.0 else 0.0  # the band is ordered
+        return float(math.floor(low)), float(math.ceil(high))
 
     @property
     def history(self) -> dict[str, int]:
@@ -172,8 +181,12 @@ class QueueStats:
         """The handle time the ranges and Erlang C use: the recent average, pulled towards the
         default while there are fewer than ``MIN_HISTORY`` handled calls (one short call must
         not make the queue look ten times faster); the plain average from then on."""
+        return self._handle_estimate
+
+    def _estimate_handle(self) -> None:
         missing = max(0, MIN_HISTORY - len(self._handles))
-        return (self._handle_sum + missing * self.default_handle) / (len(self._handles) + missing)
+        total = self._handle_sum + missing * self.default_handle
+        self._handle_estimate = total / (len(self._handles) + missing)
 
     @property
     def average_handle(self) -> float:
