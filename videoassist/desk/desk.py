@@ -1631,9 +1631,13 @@ class Desk:
         by: str | None = None,
     ) -> None:
         was = agent.state
-        self._count_staffed(agent, -1)
+        unstaffed = (A.OFFLINE, A.AWAY)
+        counted = (was in unstaffed) != (state in unstaffed)
+        if counted:
+            self._count_staffed(agent, -1)
         agent.state = state
-        self._count_staffed(agent, 1)
+        if counted:
+            self._count_staffed(agent, 1)
         agent.state_since = at
         agent.away_reason = reason if state is A.AWAY else None
         if was is A.READY and state is not A.READY:

@@ -26,6 +26,7 @@ for the wire's ``estimated_wait`` and as the baseline in ``bench/simulated_day.p
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 
@@ -112,6 +113,7 @@ class QueueStats:
         self._waits: deque[float] = deque(maxlen=window)
         self._arrivals: deque[float] = deque(maxlen=window)
         self._scores: deque[float] = deque(maxlen=SCORE_WINDOW)
+        self._sorted_scores: list[float] = []  # the same, kept sorted for the quantiles
         self.band = PRIOR_BAND  # the scores the range's ends are drawn at
         self._handle_sum = 0.0
         self._handle_estimate = default_handle
@@ -142,9 +144,13 @@ class QueueStats:
     def scored(self, departures: int, rate: float, wait: float) -> None:
         """A customer told a range for ``departures`` at ``rate`` was answered after ``wait``
         seconds from then: the calibration learns from it."""
-        self._scores.append(erlang_score(departures, rate, wait))
-        if len(self._scores) >= MIN_SCORES:
-            ordered = sorted(self._scores)
+        ordered = self._sorted_scores
+        if len(self._scores) == self._scores.maxlen:
+            del ordered[bisect_left(ordered, self._scores[0])]
+        score = erlang_score(departures, rate, wait)
+        self._scores.append(score)
+        insort(ordered, score)
+        if len(ordered) >= MIN_SCORES:
             self.band = (_quantile(ordered, LOW_QUANTILE), _quantile(ordered, HIGH_QUANTILE))
 
     def service_rate(self, staffed: int) -> float:
