@@ -21,6 +21,12 @@ line and the noise of a finite day. The log-normal runs then show what real hand
 does; "M/G/N" is the Allen-Cunneen correction of Erlang C's ASA by (1 + CV²) / 2 for a service
 time with coefficient of variation CV, printed to explain the direction.
 
+Honest waits (issue 16, ``--part waits``, also run by default after the tables above): the same
+kind of day with announcements every 10 s, 25 and 3 agents, and a day when a third of the agents
+go Away for two hours; what each customer is told (``wait``: a range, "free", "connecting" or
+"no agent") at their page's first sync and at every announcement that changed it, against the
+rest of their wait, next to today's single number (``estimated_wait``) in the same run.
+
 Run: ``.venv/bin/python -m bench.simulated_day`` from the repository root (``--help``).
 """
 
