@@ -520,6 +520,10 @@ class TestClosedTickets:
 # --------------------------------------------------------------------------- announcements
 
 
+def told_range(low: float, high: float) -> dict[str, object]:
+    return {"kind": "range", "low": low, "high": high}
+
+
 def queue_notes(effects: list[Effect]) -> dict[str, dict[str, object]]:
     return {n.target_id: dict(n.data) for n in notes(effects, "queue")}
 
@@ -532,6 +536,7 @@ class TestQueueAnnouncements:
         start_session(desk, "a1", "t1", 2.0)
         tap(desk, "t2", 4.0)
         tap(desk, "t3", 5.0)
+        stats = desk.stats["general"]
         assert queue_notes(desk.handle(AnnounceDue(6.0))) == {
             "t2": {
                 "position": 1,
@@ -539,6 +544,7 @@ class TestQueueAnnouncements:
                 "agents_available": 1,
                 "queue_id": "general",
                 "ringing": False,
+                "wait": told_range(*stats.wait_range(1, 1)),
             },
             "t3": {
                 "position": 2,
@@ -546,6 +552,7 @@ class TestQueueAnnouncements:
                 "agents_available": 1,
                 "queue_id": "general",
                 "ringing": False,
+                "wait": told_range(*stats.wait_range(2, 1)),
             },
         }
 
@@ -564,6 +571,7 @@ class TestQueueAnnouncements:
                 "agents_available": 0,
                 "queue_id": "general",
                 "ringing": False,
+                "wait": {"kind": "unstaffed", "low": None, "high": None},
             }
         }
 
@@ -586,6 +594,7 @@ class TestQueueAnnouncements:
                 "agents_available": 0,
                 "queue_id": "general",
                 "ringing": False,
+                "wait": {"kind": "unstaffed", "low": None, "high": None},
             }
         }
 
@@ -603,6 +612,7 @@ class TestQueueAnnouncements:
                 "agents_available": 1,
                 "queue_id": "general",
                 "ringing": True,  # a1's console rings for t1
+                "wait": {"kind": "ringing", "low": None, "high": None},
             },
             "t2": {
                 "position": 2,
@@ -610,6 +620,7 @@ class TestQueueAnnouncements:
                 "agents_available": 1,
                 "queue_id": "general",
                 "ringing": False,
+                "wait": told_range(*stats.wait_range(2, 1)),
             },
         }
 

@@ -46,6 +46,7 @@ class TestCustomerView:
             "session_id": None,
             "position": 2,
             "estimated_wait": None,  # nobody staffed: a1 is Away
+            "wait": {"kind": "unstaffed", "low": None, "high": None},
             "agents_available": 0,
             "queue_id": "general",
             "callback": True,

@@ -62,7 +62,7 @@ from videoassist.desk.errors import (
     Refused,
     UnknownSubject,
 )
-from videoassist.desk.estimate import QueueStats
+from videoassist.desk.estimate import QueueStats, WaitRange
 from videoassist.desk.events import (
     DISPOSITIONS,
     AgentAway,
@@ -226,7 +226,14 @@ class Desk:
         self._devices: dict[str, str] = {}  # device -> its open ticket
         self._joining: dict[str, None] = {}  # joining tickets, longest joining first
         self._seq = 0
-        self._shown: dict[str, tuple[int, float | None, bool]] = {}
+        self._shown: dict[str, tuple[int, float | None, WaitRange]] = {}
+        # The range each waiting customer was last told, and the staffing then: a range never
+        # grows without a reason the customer can see (fewer agents).
+        self._told: dict[str, tuple[float, float, int]] = {}
+        # Per ticket told a range when it joined: (queue, agents to free up, rate, when), so
+        # that its actual wait can calibrate the queue's ranges once it is answered.
+        self._predicted: dict[str, tuple[str, int, float, float]] = {}
+        self._staffed: dict[str, int] = {}  # per queue, kept as agents change state
         self._shown_agents: dict[str, int] = {}
         self._reset_queues()
 
@@ -304,7 +311,9 @@ class Desk:
         }
 
     def staffed(self, queue_id: str | None = None) -> int:
-        """Agents signed in and not Away (for one queue: those who may take it)."""
+        """Agents signed in and not Away (for one queue: those who may take it; O(1))."""
+        if queue_id is not None:
+            return self._staffed.get(queue_id, 0)
         count = 0
         for agent in self.agents.values():
             if agent.state in (A.OFFLINE, A.AWAY):
@@ -323,13 +332,51 @@ class Desk:
         return self.standing(ticket_id)[1]
 
     def standing(self, ticket_id: str) -> tuple[int | None, float | None]:
-        """(position, estimated wait) in one pass over the line."""
+        """(position, point estimate of the wait); O(log n) in the line's length."""
         ticket = self.tickets.get(ticket_id)
         position = self.position(ticket_id)
         if ticket is None or position is None:
             return position, None
         staffed = self.staffed(ticket.queue_id)
         return position, self.stats[ticket.queue_id].position_wait(position, staffed)
+
+    def wait(self, ticket_id: str) -> tuple[int | None, WaitRange | None]:
+        """(position, what the customer is told of their wait), None for a ticket not in
+        line; O(log n) in the line's length. See ``estimate.py`` for the model."""
+        ticket = self.tickets.get(ticket_id)
+        position = self.position(ticket_id)
+        if ticket is None or position is None:
+            return position, None
+        return position, self._wait_range(ticket, position)
+
+    def _wait_range(
+        self, ticket: Ticket, position: int, staffed: int | None = None, ready: int | None = None
+    ) -> WaitRange:
+        """``staffed`` and ``ready`` may be given by a caller that asks for a whole queue."""
+        if ticket.offer is not None:
+            return _RINGING
+        if staffed is None:
+            staffed = self.staffed(ticket.queue_id)
+        if staffed <= 0:
+            return _UNSTAFFED
+        if ready is None:
+            ready = self.routing.ready_for(ticket.queue_id)
+        departures = position - ready
+        if departures <= 0:
+            return _FREE
+        low, high = self.stats[ticket.queue_id].wait_range(departures, staffed)
+        told = self._told.get(ticket.id)
+        if told is not None and staffed >= told[2] and high > told[1]:
+            # Nothing the customer can see got worse: what they were told still stands.
+            high = told[1]
+            low = min(low, high)
+        return WaitRange("range", low, high)
+
+    def _tell(self, ticket: Ticket, wait: WaitRange) -> None:
+        """Remember the range a customer was told (an event's doing, never a query's)."""
+        if wait.kind == "range":
+            assert wait.low is not None and wait.high is not None
+            self._told[ticket.id] = (wait.low, wait.high, self.staffed(ticket.queue_id))
 
     @property
     def queue(self) -> list[str]:
@@ -349,6 +396,8 @@ class Desk:
                     "staffed": staffed,
                     "ready": self.routing.ready_for(queue_id),
                     "expected_wait": stats.expected_wait(staffed, at),
+                    "handle_time": round(stats.handle_estimate, 1),
+                    "history": stats.history,
                     "answered": stats.answered,
                     "answered_in_service_level": stats.answered_in_level,
                     "abandoned": stats.abandoned,
@@ -366,11 +415,13 @@ class Desk:
             return {"state": state.value if state else "closed"}
         ticket = self.tickets[ticket_id]
         position, estimate = self.standing(ticket_id)
+        _, wait = self.wait(ticket_id)
         return {
             "state": state.value,
             "session_id": ticket.call_id if state is T.LIVE else None,
             "position": position,
             "estimated_wait": estimate,
+            "wait": wait.wire() if wait is not None else None,
             "agents_available": self.staffed(ticket.queue_id),
             "queue_id": ticket.queue_id,
             "callback": ticket.callback,
@@ -453,6 +504,11 @@ class Desk:
                     "abandons_count": queue.abandons_count,
                     "wait_alert": queue.wait_alert,
                     "formula": formula(queue),
+                    # Erlang C on the same handle-time estimate the customers' ranges use, and
+                    # what it stands on (too little history: the mean of recent waits instead).
+                    "expected_wait": self.stats[queue_id].expected_wait(staffed, at),
+                    "handle_time": round(self.stats[queue_id].handle_estimate, 1),
+                    "history": self.stats[queue_id].history,
                 }
             )
             if level is not None and level < queue.service_level_target:
@@ -590,6 +646,16 @@ class Desk:
             self.stats.setdefault(queue_id, QueueStats())
             self.today.setdefault(queue_id, Figures())
         self.routing.reset(self.config)
+        self._staffed = dict.fromkeys(self.config.queues, 0)
+        for agent in self.agents.values():
+            self._count_staffed(agent, 1)
+
+    def _count_staffed(self, agent: Agent, delta: int) -> None:
+        if agent.state in (A.OFFLINE, A.AWAY):
+            return
+        for queue_id in self.config.queues:
+            if self.config.eligible(agent.profile, queue_id):
+                self._staffed[queue_id] += delta
 
     def _queue(self, queue_id: str) -> QueueConfig:
         return self.config.queues[queue_id]
@@ -663,8 +729,21 @@ class Desk:
         self.stats[ticket.queue_id].arrived(at)  # a ghost tap is no arrival: estimates ignore it
         self.today[ticket.queue_id].offered += 1
         self.routing.make_offerable(ticket)
+        self._predict(ticket, at)
         self._arm_max_wait(ticket, at, out, since=ticket.line_since)
         out.append(SaveTicket(ticket.row()))
+
+    def _predict(self, ticket: Ticket, at: float) -> None:
+        """Note what a customer joining now is told, to learn from the wait that follows."""
+        position = self.routing.position(ticket)
+        assert position is not None
+        wait = self._wait_range(ticket, position)
+        self._tell(ticket, wait)
+        if wait.kind == "range":
+            staffed = self.staffed(ticket.queue_id)
+            departures = position - self.routing.ready_for(ticket.queue_id)
+            rate = self.stats[ticket.queue_id].service_rate(staffed)
+            self._predicted[ticket.id] = (ticket.queue_id, departures, rate, at)
 
     def _on_join_window_expired(self, ev: JoinWindowExpired, out: list[Effect]) -> None:
         ticket = self.tickets.get(ev.ticket_id)
@@ -990,6 +1069,10 @@ class Desk:
         out.append(CancelTimer(_max_wait_timer(ticket.id)))
         queue = self._queue(ticket.queue_id)
         self.stats[ticket.queue_id].answered_after(ev.at - ticket.queued_at, queue.service_level)
+        predicted = self._predicted.pop(ticket.id, None)
+        if predicted is not None and predicted[0] == ticket.queue_id:
+            _, departures, rate, since = predicted
+            self.stats[ticket.queue_id].scored(departures, rate, ev.at - since)
         self.today[ticket.queue_id].answer(ev.at - ticket.line_since, queue)
         ticket.offer = None
         ticket.state = ticket_state
@@ -1437,15 +1520,19 @@ class Desk:
         """Tell each waiting customer their position and estimate when either changed."""
         for queue_id in self.config.queues:
             staffed = self.staffed(queue_id)
+            ready = self.routing.ready_for(queue_id)
             stats = self.stats[queue_id]
             for index, ticket_id in enumerate(self.routing.ordered(queue_id)):
                 position = index + 1
+                ticket = self.tickets[ticket_id]
                 # While an agent's console rings for them, the customer is being answered: an
                 # estimate would be the wrong thing to read.
-                ringing = self.tickets[ticket_id].offer is not None
-                shown = (position, stats.position_wait(position, staffed), ringing)
+                ringing = ticket.offer is not None
+                wait = self._wait_range(ticket, position, staffed, ready)
+                shown = (position, stats.position_wait(position, staffed), wait)
                 if self._shown.get(ticket_id) != shown:
                     self._shown[ticket_id] = shown
+                    self._tell(ticket, wait)
                     out.append(
                         Notify(
                             "customer",
@@ -1457,6 +1544,7 @@ class Desk:
                                 "agents_available": staffed,
                                 "queue_id": queue_id,
                                 "ringing": ringing,
+                                "wait": wait.wire(),
                             },
                         )
                     )
@@ -1473,9 +1561,11 @@ class Desk:
     def _leave_line(self, ticket: Ticket) -> None:
         self.routing.leave_line(ticket)
         self._shown.pop(ticket.id, None)
+        self._told.pop(ticket.id, None)
 
     def _move(self, ticket: Ticket, queue_id: str, at: float) -> None:
         self._leave_line(ticket)
+        self._predicted.pop(ticket.id, None)  # told for another queue
         ticket.queue_id = queue_id
         ticket.line_since = at
         ticket.skip.clear()
@@ -1541,7 +1631,13 @@ class Desk:
         by: str | None = None,
     ) -> None:
         was = agent.state
+        unstaffed = (A.OFFLINE, A.AWAY)
+        counted = (was in unstaffed) != (state in unstaffed)
+        if counted:
+            self._count_staffed(agent, -1)
         agent.state = state
+        if counted:
+            self._count_staffed(agent, 1)
         agent.state_since = at
         agent.away_reason = reason if state is A.AWAY else None
         if was is A.READY and state is not A.READY:
@@ -1572,6 +1668,7 @@ class Desk:
         if ticket.device_id is not None:
             self._devices.pop(ticket.device_id, None)
         self._joining.pop(ticket.id, None)
+        self._predicted.pop(ticket.id, None)
         del self.tickets[ticket.id]
         self.closed[ticket.id] = ticket
         while len(self.closed) > self.closed_limit:
@@ -1621,6 +1718,9 @@ class Desk:
         TicketMoved: _on_ticket_moved,
         TicketReprioritized: _on_reprioritized,
     }
+
+
+_RINGING, _FREE, _UNSTAFFED = WaitRange("ringing"), WaitRange("free"), WaitRange("unstaffed")
 
 
 def _rounded(value: float | None) -> float | None:

@@ -11,7 +11,8 @@ Theory of operation. A tap's topic names its queue and priority (``route``); an 
 is refused, the empty topic goes to the default queue. Each queue keeps three things:
 
 * ``waiting``: everyone in line (queued or ringing, connected or not), with their line key, for
-  positions. The key is ``(-(priority - aging * queued_at), queued_at, seq)``: at a fixed
+  positions, and ``ranks``, the same keys in a ``RankedSet`` so a position costs O(log n). The
+  key is ``(-(priority - aging * queued_at), queued_at, seq)``: at a fixed
   moment, ordering by score ``priority + aging * minutes waited`` is the same as ordering by
   this, so keys never need refreshing as time passes.
 * ``lines``: the tickets among them that may be offered now (queued, and connected or a
@@ -33,7 +34,7 @@ from collections.abc import Callable, Mapping
 
 from videoassist.desk.config import DeskConfig, QueueConfig
 from videoassist.desk.errors import UnknownTopic
-from videoassist.desk.lines import Key, LazyHeap
+from videoassist.desk.lines import Key, LazyHeap, RankedSet
 from videoassist.desk.model import Agent, AgentState, Offer, Ticket, TicketState
 
 
@@ -47,6 +48,7 @@ class Router:
         self.config = config
         self.lines: dict[str, LazyHeap] = {}
         self.waiting: dict[str, dict[str, Key]] = {}
+        self.ranks: dict[str, RankedSet] = {}  # (key, ticket id) of ``waiting``, for positions
         self.pools: dict[str, LazyHeap] = {}
         self._agent_seq = 0
         self._offer_seq = 0
@@ -59,6 +61,7 @@ class Router:
         self.config = config
         self.lines = {q: LazyHeap() for q in config.queues}
         self.waiting = {q: {} for q in config.queues}
+        self.ranks = {q: RankedSet() for q in config.queues}
         self.pools = {q: LazyHeap() for q in config.queues}
 
     def _queue(self, queue_id: str) -> QueueConfig:
@@ -86,7 +89,11 @@ class Router:
 
     def enter_line(self, ticket: Ticket) -> None:
         key = self.line_key(ticket)
+        old = self.waiting[ticket.queue_id].get(ticket.id)
+        if old is not None:
+            self.ranks[ticket.queue_id].discard((old, ticket.id))
         self.waiting[ticket.queue_id][ticket.id] = key
+        self.ranks[ticket.queue_id].add((key, ticket.id))
         if ticket.state is TicketState.QUEUED and (ticket.connected or ticket.callback):
             self.lines[ticket.queue_id].push(ticket.id, key)
             self._changed.add(ticket.queue_id)
@@ -104,18 +111,20 @@ class Router:
 
     def leave_line(self, ticket: Ticket) -> None:
         self.lines[ticket.queue_id].discard(ticket.id)
-        self.waiting[ticket.queue_id].pop(ticket.id, None)
+        key = self.waiting[ticket.queue_id].pop(ticket.id, None)
+        if key is not None:
+            self.ranks[ticket.queue_id].discard((key, ticket.id))
 
     def ordered(self, queue_id: str) -> list[str]:
-        """Everyone in a queue's line, first to last."""
-        members = self.waiting[queue_id]
-        return sorted(members, key=members.__getitem__)
+        """Everyone in a queue's line, first to last (O(n))."""
+        return [ticket_id for _, ticket_id in self.ranks[queue_id]]
 
     def position(self, ticket: Ticket) -> int | None:
+        """1 for the first in line; O(log n)."""
         key = self.waiting[ticket.queue_id].get(ticket.id)
         if key is None:
             return None
-        return 1 + sum(1 for other in self.waiting[ticket.queue_id].values() if other < key)
+        return 1 + self.ranks[ticket.queue_id].rank((key, ticket.id))
 
     def in_line(self, queue_id: str) -> int:
         return len(self.waiting.get(queue_id, ()))

@@ -85,12 +85,14 @@ async def create_ticket(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue(ticket_id)
     position, estimate = service.desk.standing(ticket_id)
+    _, told = service.desk.wait(ticket_id)
     response = web.json_response(
         {
             "ticket_id": ticket_id,
             "token": token,
             "position": position,
             "estimated_wait": estimate,
+            "wait": told.wire() if told is not None else None,
             "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
             "identity_verified": identity is not None,
             # Opening this link (on any device) resumes the ticket: a callback can be joined

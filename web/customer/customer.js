@@ -465,10 +465,35 @@ function showQueue(data) {
   if (data.position == null) return;
   state.queue = data;
   $("position").textContent = data.position.toLocaleString(document.documentElement.lang);
-  if (data.ringing) say($("eta"), "queue.answering");
-  else if (!data.agents_available) say($("eta"), "queue.noAgents");
-  else if (data.estimated_wait == null) say($("eta"), null);
-  else say($("eta"), "queue.estimate", { wait: formatSeconds(data.estimated_wait) });
+  const [key, vars] = waitWords(data);
+  // The line sits in a polite live region: only a change a customer would notice (another
+  // minute, an agent ringing) is written, so a screen reader is not told the same thing again.
+  const eta = $("eta");
+  const next = key ? JSON.stringify([key, vars]) : "";
+  if (eta.dataset.said === next) return;
+  eta.dataset.said = next;
+  say(eta, key, vars);
+}
+
+// What the desk's `wait` (docs/protocol.md, `queue`) says, in whole minutes: the low end
+// rounded down and the high end up, so the words never promise less than the range does.
+function waitWords(data) {
+  const wait = data.wait;
+  if (!wait) {  // a server from before ranges: its single number
+    if (data.ringing) return ["queue.answering", {}];
+    if (!data.agents_available) return ["queue.noAgents", {}];
+    if (data.estimated_wait == null) return [null, {}];
+    return ["queue.estimate", { wait: formatSeconds(data.estimated_wait) }];
+  }
+  if (wait.kind === "ringing") return ["queue.answering", {}];
+  if (wait.kind === "free") return ["queue.free", {}];
+  if (wait.kind === "unstaffed") return ["queue.noAgents", {}];
+  const high = Math.max(1, Math.ceil(wait.high / 60));
+  const low = Math.floor(wait.low / 60);
+  if (wait.high <= 60) return ["queue.underMinute", {}];
+  if (low === 0) return ["queue.upTo", { high }];
+  if (low >= high) return ["queue.about", { count: high }];
+  return ["queue.range", { low, high }];
 }
 
 // Front/back only makes sense on a device with two cameras.

@@ -138,6 +138,7 @@ function renderQueues(queues) {
     cell(row, secondsOrDash(q.asa), { num: true });
     cell(row, secondsOrDash(q.aht), { num: true });
     cell(row, orDash(q.occupancy, "%"), { num: true });
+    cell(row, expectedWait(q), { num: true });
     for (const key of ["ready", "busy", "wrap_up", "away"]) {
       const count = key === "busy" ? q.agents.busy + q.agents.offered : q.agents[key];
       cell(row, String(count), { num: true });
@@ -147,6 +148,17 @@ function renderQueues(queues) {
       + (q.wait_alert === null ? "" : ` Alert when someone waits longer than ${q.wait_alert} s.`);
     formulas.append(item);
   }
+}
+
+// Erlang C for a customer joining now, with what it stands on: a model fed by a handful of
+// calls deserves less trust, and the supervisor should see that.
+function expectedWait(q) {
+  if (q.expected_wait === null) return "— (nobody on)";
+  const h = q.history;
+  const basis = h.handled >= 10 && h.arrivals >= 10
+    ? `Erlang C on ${h.handled} calls, AHT ${Math.round(q.handle_time)} s`
+    : `recent waits; ${h.handled} calls so far`;
+  return `${Math.round(q.expected_wait)} s (${basis})`;
 }
 
 function renderWaiting(waiting) {
