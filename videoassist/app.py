@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from videoassist import turn
-from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.delivery import DeskNotifier, SocketDelivery
@@ -47,16 +47,18 @@ from videoassist.http.keys import (
     SETTINGS,
     SIO,
     STAFF,
+    STAFF_DEVICES,
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
 )
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
+from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
-from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.ratelimit import RateLimiter
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -83,9 +85,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
     )
     app[SETTINGS] = settings
-    app[LOGIN_THROTTLE] = LoginThrottle(
-        max_failures=settings.login_max_failures, lockout=settings.login_lockout
-    )
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
     app[PHOTO_LIMIT] = RateLimiter(
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
@@ -132,6 +132,8 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RECORDS] = records
     app[STAFF] = StaffAuth(records, ttl=settings.staff_session_ttl)
     app[TOKENS] = TicketTokens(_secret_key(settings), ttl=settings.ticket_ttl)
+    app[STAFF_DEVICES] = StaffDevices(_secret_key(settings))
+    await app[LOGIN_THROTTLE].attach(records)
     yield
     await records.close()
 

@@ -10,7 +10,10 @@ import json
 import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from videoassist.login_throttle import LoginPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,8 +63,16 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
     embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
+    # The login throttle (docs/configuration.md, videoassist/login_throttle.py): wrong
+    # passwords allowed before waits begin, per name from one address, per address, and per name
+    # from everywhere (devices that never logged in to that name only); then the first wait,
+    # doubling with each failure up to the most; a key quiet this long is forgotten.
     login_max_failures: int = 5
-    login_lockout: float = 900.0
+    login_address_max_failures: int = 30
+    login_account_max_failures: int = 100
+    login_backoff: float = 1.0
+    login_backoff_max: float = 900.0
+    login_forget_after: float = 86_400.0
     taps_per_minute: float = 6.0
     taps_burst: int = 5
     socket_events_per_second: float = 20.0
@@ -98,6 +109,19 @@ class Settings:
             raise ValueError("redirect_port needs TLS (tls_cert and tls_key)")
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
+        self.login_policy()  # refuses nonsense at start
+
+    def login_policy(self) -> LoginPolicy:
+        from videoassist.login_throttle import LoginPolicy
+
+        return LoginPolicy(
+            free_account_address=self.login_max_failures,
+            free_address=self.login_address_max_failures,
+            free_account=self.login_account_max_failures,
+            backoff=self.login_backoff,
+            backoff_max=self.login_backoff_max,
+            forget_after=self.login_forget_after,
+        )
 
     def media_ports(self) -> tuple[int, int] | None:
         """(first, last) of MEDIA_PORT_RANGE, or None for any port."""

@@ -87,6 +87,8 @@ DELETE /api/admin/queues/{queue_id}
 PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/login-throttles/{username}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 /customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer cancel                  deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -559,6 +561,10 @@ class TestHttp:
             ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
+            "DELETE /api/admin/login-throttles/{username}": (
+                "/api/admin/login-throttles/alice",
+                None,
+            ),
             "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
         }
         for row, spec in requests.items():

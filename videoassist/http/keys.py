@@ -5,14 +5,15 @@ from __future__ import annotations
 import socketio
 from aiohttp import web
 
-from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
 from videoassist.delivery import SocketDelivery
 from videoassist.gateway import AgentNamespace, CustomerNamespace
+from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
-from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.ratelimit import RateLimiter
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
@@ -23,6 +24,7 @@ SERVICE = web.AppKey("service", Service)
 HUB = web.AppKey("hub", MediaHub)
 STAFF = web.AppKey("staff", StaffAuth)
 TOKENS = web.AppKey("tokens", TicketTokens)
+STAFF_DEVICES = web.AppKey("staff_devices", StaffDevices)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, ...])
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
