@@ -447,3 +447,54 @@ class TestPhotoFlood:
                 "message": "this call's photos are limited to 2 MiB",
             }
         assert stored_bytes(harness, call_id) <= 2 * 2**20
+
+
+class TestRootNamespace:
+    async def test_a_connection_to_the_root_namespace_is_refused(self, harness: Harness) -> None:
+        ws = await raw_socket(harness)
+        await ws.send_str("40")  # socket.io CONNECT to "/", no credentials
+        answer = await ws.receive_str()
+        assert answer.startswith("44"), answer  # CONNECT_ERROR
+        await ws.close()
+
+
+class TestQuietLogs:
+    async def test_a_client_that_leaves_mid_body_leaves_one_quiet_line(
+        self, harness: Harness
+    ) -> None:
+        port = int(harness.url.rsplit(":", 1)[1])
+        with log_text() as log:
+            for path in ("/api/tickets", "/api/login"):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+                    '{"topic":'.encode()
+                )
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+            await wait_until(
+                lambda: log.getvalue().count("left before its body was read") == 2,
+                what=lambda: log.getvalue(),
+            )
+            await harness.service.settled()
+        text = log.getvalue()
+        assert "Traceback" not in text and "ERROR" not in text, text
+        assert len(text.splitlines()) == 2, text
+
+    async def test_a_handshake_from_a_foreign_origin_leaves_one_quiet_line_each(
+        self, harness: Harness
+    ) -> None:
+        assert harness.http is not None
+        url = harness.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        with log_text() as log:
+            for _ in range(3):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await harness.http.ws_connect(url, headers={"Origin": "https://evil.example"})
+                assert refused.value.status == 400
+        lines = log.getvalue().splitlines()
+        assert lines == [
+            "INFO videoassist.gateway.hardening Gateway: refused a socket.io handshake from "
+            "origin 'https://evil.example'"
+        ] * 3, lines

@@ -141,6 +141,13 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return response
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, "too_large", "the request body is too large")
+    except ConnectionResetError:
+        # The client went away before sending its whole body (aiohttp 3.14 raises this from
+        # the body read): nobody hears the answer, and anyone can do it, so one quiet line.
+        logger.info(
+            "api: %s %s: the client left before its body was read", request.method, request.path
+        )
+        return json_error(400, "incomplete", "the request body was cut short")
     except web.HTTPException as exc:
         if exc.status >= 400:
             return json_error(exc.status, "http_error", exc.reason)
