@@ -494,7 +494,11 @@ class TestQuietLogs:
                     await harness.http.ws_connect(url, headers={"Origin": "https://evil.example"})
                 assert refused.value.status == 400
         lines = log.getvalue().splitlines()
-        assert lines == [
-            "INFO videoassist.gateway.hardening Gateway: refused a socket.io handshake from "
-            "origin 'https://evil.example'"
-        ] * 3, lines
+        assert (
+            lines
+            == [
+                "INFO videoassist.gateway.hardening Gateway: refused a socket.io handshake from "
+                "origin 'https://evil.example'"
+            ]
+            * 3
+        ), lines

@@ -86,7 +86,7 @@ class GuardedServer(socketio.AsyncServer):
         # namespaces exist (``namespaces or ['/']``: an empty list cannot be passed in). Only
         # namespaces with a registered handler are served; "/" has none, so it is refused with
         # CONNECT_ERROR, as unknown namespaces are.
-        self.namespaces = []
+        self.namespaces: list[str] = []
         # python-engineio 4.15 logs a refused origin at ERROR the first time
         # (``_log_error_once``, key "bad-origin"), then at INFO on a logger we keep at ERROR.
         # Marking it seen silences engine.io; same_origin logs one INFO line of its own.
