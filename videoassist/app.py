@@ -52,7 +52,12 @@ from videoassist.http.keys import (
     TOKENS,
     TOPIC_LABELS,
 )
-from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
+from videoassist.http.middleware import (
+    api_errors,
+    same_origin_writes,
+    security_headers,
+    server_header,
+)
 from videoassist.http.pages import add_pages
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
@@ -84,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
             api_errors,
         ],
     )
+    app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)

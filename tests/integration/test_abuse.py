@@ -502,3 +502,24 @@ class TestQuietLogs:
             ]
             * 3
         ), lines
+
+
+class TestErrorAnswers:
+    async def test_aiohttps_own_404_and_405_under_the_api_are_not_cached_and_405_says_allow(
+        self, harness: Harness
+    ) -> None:
+        assert harness.http is not None
+        async with harness.http.get("/api/no-such-thing") as r:
+            assert r.status == 404
+            assert r.headers["Cache-Control"] == "no-store"
+            assert (await r.json())["error"]["code"] == "http_error"
+        async with harness.http.get("/api/login") as r:
+            assert r.status == 405
+            assert r.headers["Cache-Control"] == "no-store"
+            assert r.headers["Allow"] == "POST"
+
+    async def test_the_server_header_names_no_library_version(self, harness: Harness) -> None:
+        assert harness.http is not None
+        for path in ("/", "/api/topics", "/api/no-such-thing", "/static/shared/style.css"):
+            async with harness.http.get(path) as r:
+                assert r.headers["Server"] == "videoassist", path
