@@ -32,12 +32,17 @@ run: setup
 
 # Debian packages the tests use: the browser for end-to-end tests, coturn for the TURN tests
 # (tests/integration/test_turn.py runs its own turnserver on loopback; the package's system
-# service is not used), iproute2 for the LAN trial's network namespace (tests/integration/test_tls.py).
+# service is not used), iproute2 for the LAN trial's network namespace (tests/integration/test_tls.py),
+# PostgreSQL for the store contract on both engines (tests/support/postgres.py starts its own
+# cluster on loopback; the package's system service is not used), redis-server for the cluster
+# tests (tests/support/redis.py, likewise on loopback).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian's$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

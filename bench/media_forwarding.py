@@ -167,10 +167,19 @@ class Server:
             await self.proc.stdin.drain()
             return json.loads(await asyncio.wait_for(self.proc.stdout.readline(), 30))
 
-    async def stop(self) -> None:
+    async def stop(self) -> Any:
         assert self.proc is not None
-        await self.ask(op="quit")
+        reply = await self.ask(op="quit")
         await asyncio.wait_for(self.proc.wait(), 30)
+        return reply
+
+
+def _sizes_then_remove(folder: Path) -> int:
+    import shutil
+
+    written = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    return written
 
 
 async def serve(mode: str) -> None:
@@ -185,6 +194,9 @@ async def serve(mode: str) -> None:
         on_failure=lambda s, d: print(f"failure {s}: {d}", file=sys.stderr),
         forwarding=mode,  # type: ignore[arg-type]
     )
+    import tempfile
+
+    recordings = Path(tempfile.mkdtemp(prefix="bench-recordings-"))
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -197,24 +209,34 @@ async def serve(mode: str) -> None:
         elif op == "answer":
             answer = await hub.answer(request["session"], request["party"], request["sdp"])
             reply = {"sdp": answer.sdp, "type": answer.type}
+        elif op == "record":  # bench/recording.py: record the call, as consent would
+            hub.sessions[request["session"]].record(recordings / request["session"])
+            reply = {}
         elif op == "cpu":
             reply = {"cpu": time.process_time()}
         elif op == "dump":
             reply = hub.dump()
         else:
             await hub.close()
-            print(json.dumps({}), flush=True)
+            written = await asyncio.to_thread(_sizes_then_remove, recordings)
+            print(json.dumps({"recorded_bytes": written}), flush=True)
             return
         print(json.dumps(reply), flush=True)
 
 
-async def run_mode(mode: str, calls: int, seconds: float, clips: dict[str, Any]) -> dict[str, Any]:
+async def run_mode(
+    mode: str, calls: int, seconds: float, clips: dict[str, Any], *, record: bool = False
+) -> dict[str, Any]:
+    """``record``: every call is recorded too (bench/recording.py)."""
     server = Server(mode)
     await server.start()
     parties: list[Party] = []
+    stopped: Any = {}
     try:
         for i in range(calls):
             await server.ask(op="open", session=f"c{i}")
+            if record:
+                await server.ask(op="record", session=f"c{i}")
             for role in ("customer", "agent"):
                 party = Party(f"c{i}/{role}", clips[role], clips["audio"])
                 parties.append(party)
@@ -238,7 +260,7 @@ async def run_mode(mode: str, calls: int, seconds: float, clips: dict[str, Any])
     finally:
         for party in parties:
             await party.close()
-        await server.stop()
+        stopped = await server.stop()
     streams = 2 * calls
     decodes = sum(s.get("receiver_decodes", 0) for s in dump["sessions"])
     return {
@@ -249,6 +271,10 @@ async def run_mode(mode: str, calls: int, seconds: float, clips: dict[str, Any])
         "fps_min": min(fps.values()),
         "fps_median": sorted(fps.values())[len(fps) // 2],
         "receiver_decodes": decodes,
+        "recorded_bytes": stopped.get("recorded_bytes", 0),
+        "recorder_dropped": sum(
+            (s.get("recorder") or {}).get("dropped", 0) for s in dump["sessions"]
+        ),
     }
 
 

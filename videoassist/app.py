@@ -29,7 +29,13 @@ from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
-from videoassist.gateway import AgentNamespace, CustomerNamespace, create_socket_server
+from videoassist.floor import Wallboard
+from videoassist.gateway import (
+    AgentNamespace,
+    CustomerNamespace,
+    SupervisorNamespace,
+    create_socket_server,
+)
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
@@ -41,6 +47,7 @@ from videoassist.http.keys import (
     METRICS,
     NAMESPACES,
     PHOTO_LIMIT,
+    RECORDINGS,
     RECORDS,
     ROOMS,
     SERVICE,
@@ -51,6 +58,7 @@ from videoassist.http.keys import (
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    WALLBOARD,
 )
 from videoassist.http.middleware import (
     api_errors,
@@ -59,11 +67,13 @@ from videoassist.http.middleware import (
     server_header,
 )
 from videoassist.http.pages import add_pages
+from videoassist.http.recordings import recordings as recording_routes
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import RateLimiter
+from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -97,14 +107,17 @@ def create_app(settings: Settings) -> web.Application:
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
     )
     sio = create_socket_server(
-        allowed_origins=settings.allowed_origins, max_message=settings.socket_max_message
+        allowed_origins=settings.allowed_origins,
+        max_message=settings.socket_max_message,
+        client_manager=_socket_bus(app, settings),
     )
     sio.attach(app)
     app[SIO] = sio
     app.add_routes(routes)
     app.add_routes(calls)
+    app.add_routes(recording_routes)
     add_admin(app, partial(desk_config, settings=settings))
-    add_pages(app, settings.web_dir)
+    add_pages(app, settings.web_dir, settings.allowed_origins)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
@@ -114,6 +127,23 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+def _socket_bus(app: web.Application, settings: Settings) -> Any:
+    """With ``REDIS_URL``: emits reach sockets on every node through Redis, watched
+    (videoassist/cluster/socket_bus.py). Without: rooms live in this process."""
+    if not settings.redis_url:
+        return None
+    from videoassist.cluster.socket_bus import WatchedRedisManager  # the `cluster` extra
+
+    manager = WatchedRedisManager(settings.redis_url)
+
+    async def close(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await manager.close()
+
+    app.cleanup_ctx.append(close)
+    return manager
 
 
 def _secret_key(settings: Settings) -> str:
@@ -181,11 +211,34 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     ice_servers_for = partial(turn.ice_servers, settings)
     metrics = app[METRICS]
+
+    def policy_of(ticket_id: str) -> tuple[str, str]:
+        ticket = desk.tickets.get(ticket_id)
+        queue = desk.config.queues.get(ticket.queue_id) if ticket is not None else None
+        return (queue.id, queue.recording) if queue is not None else ("", "off")
+
+    async def settled() -> None:
+        await service_box[0].settled()
+
+    recordings = Recordings(
+        records,
+        hub,
+        delivery,
+        rooms,
+        settings.data_dir,
+        _secret_key(settings),
+        policy_of=policy_of,
+        settled=settled,
+        link_ttl=settings.recording_link_ttl,
+        retention_days=settings.recording_retention_days,
+    )
+    await recordings.repair_unfinished()
+    rooms.subscribe(recordings)
     service = Service(
         desk,
         records=records,
         notifier=metrics.counting(DeskNotifier(delivery, ice_servers_for)),
-        media=hub,
+        media=RecordingMedia(hub, recordings),
         rooms=rooms,
         on_inbox_wait=metrics.inbox_wait.observe,
     )
@@ -200,11 +253,23 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
+    agents = AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings)
+    supervisors = SupervisorNamespace(
+        service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
+    )
     namespaces = (
         CustomerNamespace(
-            service, hub, rooms, delivery, app[TOKENS], per_connection(), ice_servers_for
+            service,
+            hub,
+            rooms,
+            delivery,
+            app[TOKENS],
+            per_connection(),
+            ice_servers_for,
+            recordings,
         ),
-        AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection()),
+        agents,
+        supervisors,
     )
     for namespace in namespaces:
         app[SIO].register_namespace(namespace)
@@ -214,9 +279,46 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CONTENT] = content
     app[ROOMS] = rooms
     app[DELIVERY] = delivery
+    app[RECORDINGS] = recordings
+    recordings.start_purging()
+    wallboard = Wallboard(
+        desk.floor,
+        delivery,
+        service.now,
+        watching=lambda: supervisors.watching,
+        interval=settings.wallboard_interval,
+    )
+    wallboard.start()
+    app[WALLBOARD] = wallboard
     yield
+    await wallboard.close()
     await service.close()
     await hub.close()
+    await recordings.close()  # after the hub: every recorder has finished its files
+
+
+class RecordingMedia:
+    """The service's media port: the hub, with recording told when a call's media starts, is
+    handed over and ends (videoassist.recording decides what that means)."""
+
+    def __init__(self, hub: MediaHub, recordings: Recordings) -> None:
+        self._hub = hub
+        self._recordings = recordings
+
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
+    ) -> object:
+        session = self._hub.open(session_id, ticket_id, agent_id, customer_joins_later)
+        self._recordings.call_started(session_id, ticket_id, agent_id)
+        return session
+
+    async def hand_over(self, session_id: str, agent_id: str) -> None:
+        await self._hub.hand_over(session_id, agent_id)
+        self._recordings.handed_over(session_id, agent_id)
+
+    async def close_session(self, session_id: str) -> None:
+        self._recordings.call_ended(session_id)
+        await self._hub.close_session(session_id)
 
 
 async def _routing_config(
@@ -241,6 +343,8 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
         customer_grace=settings.customer_grace,
         join_window=settings.join_window,
         max_joining=settings.max_joining,
+        time_zone=settings.time_zone,
+        day_starts_at=settings.day_starts_at,
     )
 
 

@@ -57,7 +57,8 @@ class MarkTracker(Protocol):
     def clear(self) -> None: ...
 
 
-MarksMoved = Callable[[str, list[tuple[dict[str, Any], bool]]], Awaitable[None]]
+MarksMoved = Callable[[str, list[tuple[dict[str, Any], bool, bool]]], Awaitable[None]]
+"""(call id, [(mark, newly lost, found again)])."""
 
 
 class RoomMedia(Protocol):
@@ -65,6 +66,9 @@ class RoomMedia(Protocol):
 
     async def still(self, session_id: str) -> bytes: ...
     def marks(self, session_id: str, on_moved: MarksMoved) -> MarkTracker: ...
+    def clock_origin(self, session_id: str) -> float | None:
+        """The monotonic instant the call's media clock counts from (None: no media yet)."""
+        ...
 
 
 class ItemStore(Protocol):
@@ -126,7 +130,8 @@ class CallRoom:
     photo_bytes: int = 0  # bytes of the photos stored, plus those being stored now
 
     def clock(self) -> float:
-        """The call's media clock: seconds since the call started, what recordings use."""
+        """The call's media clock: seconds since the call's media started (the media session's
+        origin, shared with the recorder, so sidecar events line up with the video)."""
         return round(time.monotonic() - self.started, 3)
 
     def marks_of(self, target: str) -> OrderedDict[str, dict[str, Any]]:
@@ -176,8 +181,13 @@ class CallRooms:
     # ------------------------------------------------------------ lifecycle (the service)
 
     def open(self, call_id: str, ticket_id: str, agent_id: str) -> None:
+        """After the media session is opened: the room's clock is the media's."""
         if call_id not in self._rooms:
-            self._rooms[call_id] = CallRoom(call_id, Parties(ticket_id, agent_id))
+            origin = self._media.clock_origin(call_id)
+            room = CallRoom(call_id, Parties(ticket_id, agent_id))
+            if origin is not None:
+                room.started = origin
+            self._rooms[call_id] = room
 
     def hand_over(self, call_id: str, agent_id: str) -> None:
         room = self._rooms.get(call_id)
@@ -326,18 +336,23 @@ class CallRooms:
         )
         return removed
 
-    async def marks_moved(self, call_id: str, changes: list[tuple[dict[str, Any], bool]]) -> None:
+    async def marks_moved(
+        self, call_id: str, changes: list[tuple[dict[str, Any], bool, bool]]
+    ) -> None:
         """The tracker's report: sticky marks that moved or were just lost. The room keeps its
-        copy current and tells both sides; a lost mark is the agent's to redraw."""
+        copy current and tells both sides; a lost mark is the agent's to redraw. A mark found
+        again after being lost moves like any other, with ``found`` so the agent can be told."""
         room = self._rooms.get(call_id)
         if room is None:
             return
         marks = room.annotations.get(LIVE, OrderedDict())
-        for mark, newly_lost in changes:
+        for mark, newly_lost, found in changes:
             if mark["id"] not in marks:
                 continue  # removed while the tracker was running
             marks[mark["id"]] = mark
             data = {"target": LIVE, "id": mark["id"], "annotation": mark}
+            if found:
+                data["found"] = True
             await self._publish(room, "annotation_moved", "tracker", data)
             await self._delivery.to_call(room.parties, ServerEvent.ANNOTATION_MOVED, data)
             if newly_lost:

@@ -21,6 +21,10 @@ QUEUE_FIELDS = (
     "skills",
     "strategy",
     "service_level",
+    "short_abandon",
+    "abandons_count",
+    "service_level_target",
+    "wait_alert",
     "max_wait",
     "overflow_to",
     "max_length",
@@ -28,6 +32,7 @@ QUEUE_FIELDS = (
     "wrap_up_limit",
     "max_missed",
     "priority_aging",
+    "recording",
 )
 
 

@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from videoassist.closing import CloseOnce
 from videoassist.desk import Desk, DeskError, ServerEvent
 from videoassist.desk.events import (
     AnnounceDue,
+    AuditRow,
     CancelTimer,
     Effect,
     Event,
@@ -24,6 +26,7 @@ from videoassist.desk.events import (
     Notify,
     Party,
     SaveAgentState,
+    SaveAudit,
     SaveSession,
     SaveTicket,
     SessionRow,
@@ -45,6 +48,7 @@ _ORDER = {
     SaveTicket: 1,
     SaveSession: 1,
     SaveAgentState: 1,
+    SaveAudit: 1,
     HandOverMedia: 2,
     Notify: 3,
     StopMedia: 4,
@@ -57,6 +61,7 @@ class RecordsPort(Protocol):
     async def save_agent_state(
         self, agent_id: str, state: str, reason: str | None, at: float
     ) -> None: ...
+    async def save_audit(self, row: AuditRow) -> None: ...
 
 
 class NotifierPort(Protocol):
@@ -114,7 +119,7 @@ class Service:
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
-        self._closing: asyncio.Future[None] | None = None
+        self._closing = CloseOnce()
 
     def now(self) -> float:
         return self.clock()
@@ -156,15 +161,8 @@ class Service:
     async def close(self) -> None:
         """Stop taking events; what is already in the inbox is still handled. A second call
         waits until the first has finished."""
-        if self._closing is not None:
-            await asyncio.shield(self._closing)
-            return
         self._closed = True
-        self._closing = asyncio.get_running_loop().create_future()
-        try:
-            await self._close()
-        finally:
-            self._closing.set_result(None)
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
         if self._ticker is not None:
@@ -254,12 +252,23 @@ class Service:
                 await self._notifier.notify(to, target_id, event, data)
             case SaveAgentState(agent_id, state, reason, at):
                 await self._records.save_agent_state(agent_id, state, reason, at)
+            case SaveAudit(row):
+                await self._records.save_audit(row)
+                logger.info(
+                    "audit %s by=%s %s=%s %s",
+                    row.action,
+                    row.actor_name,
+                    row.subject_kind,
+                    row.subject_id,
+                    dict(row.detail),
+                )
             case HandOverMedia(session_id, agent_id):
                 self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)
             case StartMedia(session_id, ticket_id, agent_id, joins_later):
-                self._rooms.open(session_id, ticket_id, agent_id)
+                # Media first: the room takes the media session's clock (one per call).
                 self._media.open(session_id, ticket_id, agent_id, joins_later)
+                self._rooms.open(session_id, ticket_id, agent_id)
             case StopMedia(session_id):
                 self._rooms.close(session_id)
                 await self._media.close_session(session_id)

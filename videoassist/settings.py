@@ -11,6 +11,9 @@ import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from videoassist.desk.config import parse_hhmm
 
 if TYPE_CHECKING:
     from videoassist.login_throttle import LoginPolicy
@@ -24,6 +27,8 @@ class Settings:
     port: int = 8080
     data_dir: Path = ROOT / "var"
     database_url: str = ""  # default: sqlite file in data_dir
+    # Redis for socket.io delivery across nodes (the `cluster` extra); empty: in-process.
+    redis_url: str = ""
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
@@ -32,6 +37,11 @@ class Settings:
     join_window: float = 15.0  # a tap's page must connect within this, or the ticket is dropped
     max_joining: int = 30  # per queue: tickets whose page has not connected yet
     announce_interval: float = 1.0
+    # The supervisors' wallboard: "today" starts at this local time ("HH:MM") in this IANA
+    # time zone; the picture is looked at this often and pushed when it changed.
+    day_starts_at: str = "00:00"
+    time_zone: str = "UTC"
+    wallboard_interval: float = 0.5
     ticket_ttl: float = 2 * 3600.0
     staff_session_ttl: float = 12 * 3600.0
     secure_cookies: bool = False  # set true behind a TLS-terminating proxy; on with tls_cert
@@ -79,6 +89,10 @@ class Settings:
     socket_events_burst: int = 60
     drain_timeout: float = 5.0
     photo_max_bytes: int = 8 * 1024 * 1024
+    # Recordings (docs/media.md): deleted this many days after they end; 0 keeps them forever.
+    recording_retention_days: float = 30.0
+    # Lifetime of a signed link to a recording file (trainers, supervisors, admins), seconds.
+    recording_link_ttl: float = 600.0
     # Prometheus /metrics on a listener of its own, never on the public port; 0 = off.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
@@ -99,6 +113,14 @@ class Settings:
             raise ValueError("join_window must be positive")
         if self.max_joining < 1:
             raise ValueError("max_joining must be at least 1")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone: unknown time zone {self.time_zone!r}") from None
+        if parse_hhmm(self.day_starts_at) is None:
+            raise ValueError("day_starts_at must be a time of day as HH:MM, 00:00 to 23:59")
+        if not 0 < self.wallboard_interval <= 1:
+            raise ValueError("wallboard_interval must be above 0 and at most 1 second")
         if self.turn_ttl <= 0:
             raise ValueError("turn_ttl must be positive")
         if self.media_port_range:

@@ -86,6 +86,8 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(agent.locator("#offer")).to_be_visible()
     # The topic as the customer chose it, by its label, not its id.
     await expect(agent.locator("#offer-topic")).to_have_text("Setting up a device")
+    # While it rings, the customer reads that someone is answering, not an old estimate.
+    await expect(customer.locator("#eta")).to_have_text("An agent is answering…")
     await assert_accessible(agent, "agent ringing")
     await assert_accessible(customer, "customer waiting")
     await agent.get_by_role("button", name="Accept").click()
@@ -113,6 +115,7 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await expect(customer.locator("#ended")).to_be_visible()
     await expect(agent.locator("#wrapup")).to_be_visible()
     await expect(agent.locator("#wrapup-reason")).to_have_text("The customer hung up.")
+    await expect(agent.locator("#wrapup-countdown")).to_contain_text("Ready again in 1:")
     await assert_accessible(agent, "agent wrapping up")
     await assert_accessible(customer, "customer after the call")
     await agent.get_by_label("Outcome").select_option("resolved")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -274,3 +276,66 @@ async def test_the_console_says_why_over_plain_http_from_a_network_address(
             await expect(french.locator("#message")).to_contain_text("https://")
         finally:
             await browser.close()
+
+
+async def test_the_agent_works_a_call_from_the_keyboard(harness: Harness, browser: Browser) -> None:
+    customer, agent = await live_call_in_browsers(browser, harness)
+    await expect(agent.locator("#call-timer")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    await expect(agent.locator("#quality")).to_have_class(re.compile(r"\b(good|fair)\b"))
+
+    await agent.keyboard.press("Alt+m")
+    await expect(agent.get_by_role("button", name="Unmute mic")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    async def customer_marks() -> list[str]:
+        return list(await customer.evaluate("() => window.videoassist.marks('live')"))
+
+    # An arrow placed with the arrow keys and Enter, no pointer at all.
+    await agent.locator("#marks").focus()
+    for key in ["ArrowLeft"] * 5 + ["Enter"] + ["ArrowRight"] * 8 + ["ArrowDown"] * 4:
+        await agent.keyboard.press(key)
+    await agent.keyboard.press("Enter")
+    await wait_until(lambda: _count(customer_marks, 1), what="the arrow at the customer")
+    await assert_accessible(agent, "agent placing marks with the keyboard")
+
+    await agent.keyboard.press("Alt+z")
+    await wait_until(lambda: _count(customer_marks, 0), what="the arrow undone")
+    await agent.keyboard.press("Alt+f")
+    await expect(customer.locator("#still")).to_be_visible()
+    await agent.keyboard.press("Alt+h")
+    await expect(agent.locator("#wrapup")).to_be_visible()
+
+
+async def _count(marks: Callable[[], Awaitable[list[str]]], n: int) -> bool:
+    return len(await marks()) == n
+
+
+FAKE_HIDDEN_TAB_WITH_NOTIFICATIONS = """
+Object.defineProperty(document, "hidden", { get: () => true });
+window.shown = [];
+window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, options) { window.shown.push({ title, body: options.body }); }
+    close() {}
+};
+"""
+
+
+async def test_an_offer_to_a_console_in_a_hidden_tab_shows_a_desktop_notification(
+    harness: Harness, browser: Browser
+) -> None:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    agent = await (await browser.new_context()).new_page()
+    await agent.add_init_script(FAKE_HIDDEN_TAB_WITH_NOTIFICATIONS)
+    await log_in(agent, harness.url, "alice", "pw-alice-1")
+    await agent.get_by_role("button", name="Ready").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+    customer = await (await browser.new_context()).new_page()
+    await customer.goto(harness.url)
+    await customer.get_by_label("What do you need help with?").select_option("setup")
+    await customer.get_by_role("button", name="Get help").click()
+    await expect(agent.locator("#offer")).to_be_visible()
+    shown = await agent.evaluate("window.shown")
+    assert shown == [{"title": "Incoming help request", "body": "Setting up a device"}]

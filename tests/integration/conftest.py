@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.harness import Harness, test_settings
+from tests.support.postgres import PostgresServer
+from tests.support.redis import RedisServer
 
 
 @pytest.fixture
@@ -16,3 +18,35 @@ async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterat
     await h.start()
     yield h
     await h.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL for the whole run (Debian's package, on loopback)."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """A database of this test's own on the shared PostgreSQL, dropped afterwards."""
+    name = postgres.fresh_database()
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server of this test's own on loopback (tests pause and stop it)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

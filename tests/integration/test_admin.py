@@ -219,6 +219,10 @@ class TestRoutingChangesTakeEffect:
             "skills": {"billing": 2, "french": 1},
             "strategy": "least_occupied",
             "service_level": 30.0,
+            "short_abandon": 8.0,
+            "abandons_count": False,
+            "service_level_target": 90.0,
+            "wait_alert": None,
             "max_wait": 300.0,
             "overflow_to": "general",
             "max_length": 10,
@@ -230,16 +234,27 @@ class TestRoutingChangesTakeEffect:
                 "timezone": "Europe/Paris",
                 "windows": [{"day": 0, "start": 540, "end": 1020}],
             },
+            "recording": "ask",
         }
         status, created = await _request(harness, "PUT", "/api/admin/queues/billing", root, full)
         assert status == 201, created
         assert created == {"id": "billing", **full}
         live = harness.service.desk.config.queues["billing"]
+        assert live.recording == "ask"
+        bad = {**full, "recording": "sometimes"}
+        status, refused = await _request(harness, "PUT", "/api/admin/queues/billing", root, bad)
+        assert status == 422 and refused["error"]["field"] == "recording", refused
         assert (live.ring_timeout, live.max_missed, live.hours.timezone) == (
             15.0,
             2,
             "Europe/Paris",
         )
+        assert (live.short_abandon, live.abandons_count, live.service_level_target) == (
+            8.0,
+            False,
+            90.0,
+        )
+        assert live.wait_alert is None
 
         _, config = await _request(harness, "GET", "/api/admin/config", root)
         read = next(q for q in config["queues"] if q["id"] == "billing")
@@ -305,6 +320,25 @@ class TestValidation:
                 "invalid_config",
                 "queues.q.service_level",
             ),
+            (
+                "/api/admin/queues/q",
+                {"short_abandon": -1},
+                "invalid_config",
+                "queues.q.short_abandon",
+            ),
+            (
+                "/api/admin/queues/q",
+                {"service_level_target": 0},
+                "invalid_config",
+                "queues.q.service_level_target",
+            ),
+            (
+                "/api/admin/queues/q",
+                {"service_level_target": 120},
+                "invalid",
+                "service_level_target",
+            ),
+            ("/api/admin/queues/q", {"abandons_count": "maybe"}, "invalid", "abandons_count"),
             (
                 "/api/admin/topics/t",
                 {"label": "T", "queue_id": "nowhere"},

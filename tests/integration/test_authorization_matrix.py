@@ -58,7 +58,7 @@ from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
-from videoassist.http.keys import SIO
+from videoassist.http.keys import RECORDINGS, SIO
 from videoassist.http.keys import STAFF as STAFF_AUTH
 from videoassist.routing_config import agent_id_of
 
@@ -76,10 +76,16 @@ GET /healthz                      allow   allow*  allow*  allow*  allow*  allow 
 GET /readyz                       allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
 GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
+GET /api/sessions/{session_id}/recordings
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/recordings/{recording_id}/files/{name}
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
@@ -100,6 +106,7 @@ DELETE /api/admin/login-throttles/{username}
 /customer source_changed          deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer recording_consent       deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -121,6 +128,13 @@ DELETE /api/admin/login-throttles/{username}
 /agent annotate_points            deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent annotation_remove          deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent recording_pause            deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent recording_resume           deny    deny*   deny*   allow   deny    deny    deny    deny
+/supervisor sync                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor set_away              deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor sign_out              deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor move                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor set_priority          deny    deny*   deny*   deny*   deny*   allow   deny    allow
 """
 
 
@@ -247,6 +261,7 @@ LATER_CODES = frozenset(
         "media_busy",
         "no_video",
         "not_frozen",
+        "conflict",  # recording: nothing to answer, pause or resume (the queue records not)
     }
 )
 
@@ -271,6 +286,7 @@ def judge_status(status: int, body: Any) -> Seen:
 
 
 PASSWORD = "matrix-password-1"
+EMBEDDER = "https://shop.example"  # the one site allowed to embed the help page here
 CANDIDATE = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host"
 PEN = {"kind": "pen", "id": "p1", "points": [[0.1, 0.1], [0.2, 0.15]]}
 
@@ -480,7 +496,7 @@ def _ticket_of(h: Harness, call_id: str) -> str:
 
 
 class TestHttp:
-    @pytest.mark.settings(taps_burst=50)
+    @pytest.mark.settings(taps_burst=50, allowed_origins=(EMBEDDER,))
     async def test_every_endpoint_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
         h = lab.h
         await _add_staff(h)
@@ -535,7 +551,37 @@ class TestHttp:
 
         alice_row = await h.records.user_by_name("alice")
         assert alice_row is not None
+        # A recording of call 1 on disk; each reviewer holds a link signed for them, the
+        # others present the supervisor's.
+        await h.records.add_recording(
+            {
+                "id": "r1",
+                "call_id": k1,
+                "ticket_id": t1["ticket_id"],
+                "queue_id": DEFAULT_QUEUE,
+                "policy": "always",
+                "consent": "not_asked",
+                "participants": [],
+                "files": [{"party": "customer", "name": "customer.webm", "size": 4}],
+                "started_at": time.time(),
+                "ended_at": time.time(),
+            }
+        )
+        folder = h.app[RECORDINGS].root / k1
+        folder.mkdir(parents=True)
+        (folder / "customer.webm").write_bytes(b"webm")
+        reviewers = {}
+        for caller in ("sup", "trainer", "admin"):
+            row = await h.records.user_by_name(STAFF[caller])
+            assert row is not None
+            reviewers[caller] = h.app[RECORDINGS].url("r1", "customer.webm", row["id"])
+
+        def recording_file(caller: str) -> tuple[str, None]:
+            return reviewers.get(caller, reviewers["sup"]), None
+
         requests: dict[str, Any] = {
+            "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
+            "GET /api/recordings/{recording_id}/files/{name}": recording_file,
             "GET /api/me": ("/api/me", None),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
@@ -543,7 +589,9 @@ class TestHttp:
             "GET /readyz": ("/readyz", None),
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
+            "GET /supervisor": ("/supervisor", None),
             "GET /admin": ("/admin", None),
+            "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "POST /api/calls/{call_id}/photos": (
                 f"/api/calls/{k1}/photos",
                 Raw(_png(), "image/png"),
@@ -622,6 +670,12 @@ class TestCustomerNamespace:
             for caller, party in pairs:
                 reply = await lab.emit(row, caller, party, {"session_id": k1, **data})
             assert reply.get("ok") is True, (row, reply)
+        # The default queue records nothing: the owner gets past authorization, to "conflict".
+        for caller, party in pairs:
+            reply = await lab.emit(
+                "/customer recording_consent", caller, party, {"session_id": k1, "accept": True}
+            )
+        assert reply["error"]["code"] == "conflict", reply
         assert h.hub.peer_connections == 1
         assert [line.text for line in h.rooms.room(k1).chat] == ["hello"]
         for caller, party in pairs:
@@ -719,6 +773,10 @@ class TestAgentNamespace:
             for caller, party in agents.items():
                 reply = await lab.emit(row, caller, party, {"session_id": s1, **data})
             assert reply.get("ok") is True, (row, reply)
+        for row in ("/agent recording_pause", "/agent recording_resume"):
+            for caller, party in agents.items():
+                reply = await lab.emit(row, caller, party, {"session_id": s1})
+            assert reply["error"]["code"] == "conflict", (row, reply)
         assert h.hub.peer_connections == 2
 
         # A warm transfer to the supervisor, who declines it: A keeps the call.
@@ -739,3 +797,75 @@ class TestAgentNamespace:
             await lab.emit("/agent wrap_up", caller, party, data)
         assert (await a.call("sync"))["state"] == "ready"
         lab.check(_rows("/agent"))
+
+
+class TestSupervisorNamespace:
+    async def test_every_supervisor_event_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        await lab.must_connect("/agent", cookie=cookies["a.other"])
+        assert (await alice.call("ready")) == {"ok": True}
+        async with lab.http.put(
+            "/api/admin/queues/billing",
+            json={"name": "Billing"},
+            headers={"Cookie": f"va_session={cookies['admin']}"},
+        ) as r:
+            assert r.status == 201, await r.text()
+        waiting = await h.tap()
+        ticket_id = waiting["ticket_id"]
+        await lab.must_connect("/customer", token=waiting["token"])
+        await _offered(alice, ticket_id)
+        alice_row = await h.records.user_by_name("alice")
+        bob_row = await h.records.user_by_name("bob")
+        assert alice_row is not None and bob_row is not None
+        alice_id, bob_id = agent_id_of(alice_row["id"]), agent_id_of(bob_row["id"])
+
+        # Nobody but supervisors and admins gets in: not customers with their ticket token,
+        # not agents or trainers with their staff cookie.
+        await lab.locked_out("/supervisor", "anon")
+        for caller, token in (("c.own", waiting["token"]), ("c.other", waiting["token"])):
+            await lab.locked_out("/supervisor", caller, cookie=token, token=token)
+        for caller in ("a.own", "a.other", "trainer"):
+            await lab.locked_out("/supervisor", caller, cookie=cookies[caller])
+
+        sue = await lab.must_connect("/supervisor", cookie=cookies["sup"])
+        ada = await lab.must_connect("/supervisor", cookie=cookies["admin"])
+        desk = h.service.desk
+        reply = await lab.emit("/supervisor sync", "sup", sue, {})
+        assert [w["ticket_id"] for w in reply["waiting"]] == [ticket_id]
+        await lab.emit("/supervisor sync", "admin", ada, {})
+        # Alice's phone rings with the customer: the supervisor sets her away, the admin
+        # moves the customer and back, each changes their priority, then each signs one out.
+        await lab.emit("/supervisor set_away", "sup", sue, {"agent_id": alice_id})
+        assert desk.agent_state(alice_id) == "away"
+        await lab.emit("/supervisor set_away", "admin", ada, {"agent_id": alice_id})
+        await lab.emit(
+            "/supervisor move", "sup", sue, {"ticket_id": ticket_id, "queue_id": "billing"}
+        )
+        assert desk.tickets[ticket_id].queue_id == "billing"
+        await lab.emit(
+            "/supervisor move", "admin", ada, {"ticket_id": ticket_id, "queue_id": "general"}
+        )
+        for caller, party, priority in (("sup", sue, 5), ("admin", ada, 9)):
+            data = {"ticket_id": ticket_id, "priority": priority}
+            await lab.emit("/supervisor set_priority", caller, party, data)
+        assert desk.tickets[ticket_id].priority == 9
+        await lab.emit("/supervisor sign_out", "sup", sue, {"agent_id": bob_id})
+        await lab.emit("/supervisor sign_out", "admin", ada, {"agent_id": alice_id})
+        assert desk.agent_state(alice_id) == desk.agent_state(bob_id) == "offline"
+        await h.service.settled()
+        actions = [(r["actor_name"], r["action"]) for r in await h.records.audit_rows()]
+        assert actions == [
+            ("sue", "set_away"),
+            ("ada", "set_away"),
+            ("sue", "move"),
+            ("ada", "move"),
+            ("sue", "set_priority"),
+            ("ada", "set_priority"),
+            ("sue", "sign_out"),
+            ("ada", "sign_out"),
+        ]
+        lab.check(_rows("/supervisor"))

@@ -178,3 +178,18 @@ class TestLanTrial:
         )
         assert code == 2, said
         assert "no LAN address found" in said
+
+
+async def test_plain_http_beyond_loopback_is_warned_about_at_start(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, free_port(), host="0.0.0.0")
+    await server.start()
+    assert await server.stop() == 0
+    assert "serving plain HTTP on 0.0.0.0" in server.output
+    assert "docs/deploy.md" in server.output
+
+
+async def test_plain_http_on_loopback_is_not_warned_about(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, free_port())
+    await server.start()
+    assert await server.stop() == 0
+    assert "serving plain HTTP" not in server.output

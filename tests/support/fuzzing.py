@@ -802,6 +802,8 @@ ACK_CODES = frozenset(
         "no_video",
         "encode_failed",
         "not_frozen",
+        "conflict",  # recording: no question pending, not recording, not paused
+        "not_supported",
         "duplicate",
         "too_many",
     }

@@ -11,8 +11,8 @@ from tests.support.harness import Harness
 from videoassist.auth import hash_password
 
 
-async def log_in(page: Page, url: str, username: str, password: str) -> None:
-    await page.goto(f"{url}/agent")
+async def log_in(page: Page, url: str, username: str, password: str, path: str = "/agent") -> None:
+    await page.goto(f"{url}{path}")
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -198,3 +199,141 @@ def region_box(
 ) -> tuple[float, float, float, float]:
     """A normalized (x, y, w, h) box centred on a normalized point."""
     return (centre[0] - size[0] / 2, centre[1] - size[1] / 2, size[0], size[1])
+
+
+# -- a hand-held phone camera ----------------------------------------------------------------------
+# No package in the environment ships natural photographs (no scikit-image, and the OpenCV wheel
+# has no sample images), so the scene is the textured poster above with a plain wall painted in:
+# the low-texture areas a real room has and the poster lacks.
+
+WALL = (1060, 480, 1450, 770)
+"""Scene px (x0, y0, x1, y1) of a plain, softly shaded wall."""
+
+
+def room_scene(seed: int = 0) -> np.ndarray:
+    scene = textured_scene(seed).copy()
+    x0, y0, x1, y1 = WALL
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    shade = 150 + 25 * np.sin(xx / 300) + 15 * np.cos(yy / 200)
+    scene[y0:y1, x0:x1] = np.clip(shade, 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(scene, (0, 0), 0.8)
+
+
+def _shake(t: float, seed: int) -> tuple[float, float, float]:
+    """Hand tremor in scene px and degrees: a few incommensurate sines, 1-6 Hz."""
+    rng = np.random.default_rng(seed)
+    f = rng.uniform(1.0, 6.0, (3, 3))
+    p = rng.uniform(0, 2 * math.pi, (3, 3))
+    amp = (4.0, 3.0, 0.4)
+    return tuple(  # type: ignore[return-value]
+        amp[k] * sum(math.sin(2 * math.pi * f[k, j] * t + p[k, j]) for j in range(3)) / 3
+        for k in range(3)
+    )
+
+
+def phone_path(kind: str, seconds: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Seconds -> scene-to-frame matrix. ``"steady"``: held still with shake; ``"away"``: pans
+    well away (the marks leave the view) around the middle of the clip and comes back."""
+
+    def camera(ts: float) -> np.ndarray:
+        t = ts / seconds
+        dx, dy, da = _shake(ts, seed)
+        pan_x = 0.0
+        if kind == "away":
+            # Out between 30% and 45% of the clip, away until 55%, back by 70%.
+            u = min(max((t - 0.3) / 0.15, 0.0), 1.0) - min(max((t - 0.55) / 0.15, 0.0), 1.0)
+            pan_x = 900 * (0.5 - 0.5 * math.cos(math.pi * u))
+        return camera_matrix(
+            pan=(pan_x + 30 * _wave(t, 0.5) + dx, 20 * _wave(t, 0.7) + dy),
+            zoom=1.1 ** _wave(t, 0.5),
+            angle_deg=4 * _wave(t, 0.6) + da,
+        )
+
+    return camera
+
+
+def phone_clip(
+    kind: str,
+    *,
+    seconds: float = 10.0,
+    fps: float = 15.0,
+    seed: int = 0,
+    scene: np.ndarray | None = None,
+    exposure_steps: bool = True,
+    noise: float = 3.0,
+    light: float = 1.0,
+    bitrate: int | None = 800_000,
+) -> Clip:
+    """A clip as the server sees a phone's camera: motion blur (three sub-frames over a 1/30 s
+    exposure), rolling shutter (rows read over 25 ms, in four bands), auto-exposure steps (gain
+    ramps over 0.2 s, with a white-balance-like offset), sensor noise, then VP8 at ``bitrate``.
+    ``light`` below 1 is a dim room: the picture darker and flatter (noise stays as it is)
+    (PyAV's libvpx, decoded again). Ground truth is the camera at the middle of each frame's
+    exposure and read-out."""
+    if scene is None:
+        scene = room_scene(seed)
+    camera = phone_path(kind, seconds, seed)
+    fw, fh = FRAME_SIZE
+    n = round(seconds * fps)
+    rng = np.random.default_rng(seed + 2)
+    bands = 4
+    exposure, readout = 1 / 30, 0.025
+
+    def gain(ts: float) -> tuple[float, float]:
+        if not exposure_steps:
+            return 1.0, 0.0
+        g, o = 1.0, 0.0
+        for at, dg, do in ((0.2, 0.55, 10.0), (0.5, -0.6, -15.0), (0.8, 0.35, 5.0)):
+            u = min(max((ts / seconds - at) * seconds / 0.2, 0.0), 1.0)
+            g, o = g + dg * u, o + do * u
+        return g, o
+
+    frames, transforms = [], []
+    for i in range(n):
+        ts = i / fps
+        acc = np.zeros((fh, fw), np.float32)
+        for s in range(3):
+            for b in range(bands):
+                row_t = ts + exposure * (s / 2 - 0.5) + readout * ((b + 0.5) / bands - 0.5)
+                y0, y1 = fh * b // bands, fh * (b + 1) // bands
+                shift = np.array([[1, 0, 0], [0, 1, -y0], [0, 0, 1]], np.float64)
+                band = cv2.warpPerspective(
+                    scene, shift @ camera(row_t), (fw, y1 - y0), flags=cv2.INTER_LINEAR
+                )
+                acc[y0:y1] += band
+        g, o = gain(ts)
+        img = acc / 3 * g * light + o + rng.normal(0, noise, acc.shape).astype(np.float32)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        transforms.append(camera(ts))
+    if bitrate:
+        frames = _vp8(frames, fps, bitrate)
+    return Clip(frames=frames, transforms=transforms, fps=fps)
+
+
+def _vp8(frames: list[np.ndarray], fps: float, bitrate: int) -> list[np.ndarray]:
+    import av  # only the phone clips need it
+
+    enc = av.CodecContext.create("libvpx", "w")
+    h, w = frames[0].shape
+    enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
+    enc.bit_rate = bitrate
+    enc.framerate = Fraction(round(fps))
+    enc.time_base = Fraction(1, round(fps))
+    # "good" and one thread: "realtime" adapts its effort to the wall clock, and a busy machine
+    # would then get other clips (and other figures) than an idle one.
+    enc.options = {"deadline": "good", "cpu-used": "5", "lag-in-frames": "0", "threads": "1"}
+    enc.thread_count = 1
+    dec = av.CodecContext.create("libvpx", "r")
+    out: list[np.ndarray] = []
+    for i, f in enumerate([*frames, None]):
+        if f is None:
+            packets = enc.encode(None)
+        else:
+            rgb = cv2.cvtColor(f, cv2.COLOR_GRAY2RGB)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            packets = enc.encode(frame)
+        for p in packets:
+            for d in dec.decode(p):
+                out.append(d.to_ndarray(format="gray"))
+    return out[: len(frames)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import itertools
 from typing import Any
@@ -136,6 +137,7 @@ def snapshot(desk: Desk) -> tuple[Any, ...]:
             q: (s.offered, s.answered, s.answered_in_level, s.abandoned, s.average_handle)
             for q, s in desk.stats.items()
         },
+        {q: dataclasses.astuple(f) for q, f in desk.today.items()},
         desk.draining,
         desk.config,
     )

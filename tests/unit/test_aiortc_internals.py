@@ -11,7 +11,15 @@ import aiortc
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    RtpPacket,
+)
 
 from videoassist.media import aiortc_internals
 
@@ -91,6 +99,25 @@ async def test_sender_send_keyframe_is_called_for_a_consumers_pli_and_fir(
     aiortc_internals.on_keyframe_request(sender, lambda: asked.append(True))
     await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert asked == [True]
+
+
+async def test_receiver_handle_rtcp_packet_gets_each_sender_report_from_the_transport(
+    pc: RTCPeerConnection,
+) -> None:
+    """The DTLS transport routes an SR by its SSRC to ``_handle_rtcp_packet`` of the receiver
+    that owns it; our hook sees the (NTP, RTP) pair that aiortc itself drops."""
+    receiver = pc.addTransceiver("audio").receiver
+    receiver.transport._rtp_router.register_receiver(receiver, ssrcs=[42], payload_types=[111])
+    seen: list[tuple[int, int, int]] = []
+    aiortc_internals.on_sender_report(receiver, lambda *report: seen.append(report))
+    info = RtcpSenderInfo(
+        ntp_timestamp=(3_900_000_000 << 32) | 1 << 31,
+        rtp_timestamp=123_456,
+        packet_count=1,
+        octet_count=100,
+    )
+    await receiver.transport._handle_rtcp_data(bytes(RtcpSrPacket(ssrc=42, sender_info=info)))
+    assert seen == [(42, info.ntp_timestamp, 123_456)]
 
 
 async def test_transceiver_codecs_hold_the_negotiated_codecs_send_codec_first() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -57,9 +58,13 @@ class Media:
     def __init__(self) -> None:
         self.trackers: dict[str, Tracker] = {}
         self.on_moved: MarksMoved | None = None
+        self.origins: dict[str, float] = {}
 
     async def still(self, session_id: str) -> bytes:
         return b"jpeg"
+
+    def clock_origin(self, session_id: str) -> float | None:
+        return self.origins.get(session_id)
 
     def marks(self, session_id: str, on_moved: MarksMoved) -> Tracker:
         self.on_moved = on_moved
@@ -139,6 +144,14 @@ class TestLifecycle:
 
 
 class TestPublishing:
+    async def test_the_room_clock_counts_from_the_media_sessions_origin(self) -> None:
+        """One media clock per call: events are stamped on the clock the recorder uses."""
+        sent, media, items = Sent(), Media(), Items()
+        rooms = CallRooms(sent, media, items)
+        media.origins["c2"] = time.monotonic() - 42.0
+        rooms.open("c2", "t2", "u2")
+        assert 42.0 <= rooms.room("c2").clock() < 43.0
+
     async def test_every_change_is_published_with_its_media_time_before_anyone_is_told(
         self,
     ) -> None:
@@ -223,7 +236,7 @@ class TestAnnotations:
         mark = rooms.state("c1")["annotations"]["live"][0]
         moved = {**mark, "from": [0.2, 0.2], "to": [0.6, 0.6]}
         sent.log.clear()
-        await media.on_moved("c1", [(moved, False), ({**moved, "lost": True}, True)])
+        await media.on_moved("c1", [(moved, False, False), ({**moved, "lost": True}, True, False)])
         assert sent.events() == [
             ("customer", "t1", "annotation_moved"),
             ("agent", "u1", "annotation_moved"),
@@ -240,9 +253,25 @@ class TestAnnotations:
         await rooms.clear("c1", "u1", "live")
         sent.log.clear()
         assert media.on_moved is not None
-        await media.on_moved("c1", [(mark, False)])
-        await media.on_moved("gone", [(mark, False)])
+        await media.on_moved("c1", [(mark, False, False)])
+        await media.on_moved("gone", [(mark, False, False)])
         assert sent.log == []
+
+    async def test_a_mark_found_again_moves_for_both_without_lost_and_says_found(self) -> None:
+        rooms, sent, media, *_ = make()
+        await rooms.annotate("c1", "u1", "Alice", "live", {**ARROW, "sticky": True})
+        assert media.on_moved is not None
+        mark = dict(rooms.state("c1")["annotations"]["live"][0])
+        mark.pop("lost", None)
+        await media.on_moved("c1", [({**mark, "lost": True}, True, False)])
+        sent.log.clear()
+        await media.on_moved("c1", [(mark, False, True)])
+        assert sent.events() == [
+            ("customer", "t1", "annotation_moved"),
+            ("agent", "u1", "annotation_moved"),
+        ]
+        assert "lost" not in rooms.state("c1")["annotations"]["live"][0]
+        assert all(entry[-1].get("found") is True for entry in sent.log), sent.log
 
 
 class TestStillsAndPhotos:

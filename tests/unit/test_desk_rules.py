@@ -305,7 +305,10 @@ class TestCustomerGoesAway:
         assert desk.agent_state("a1") is A.WRAP_UP
         ended = {"session_id": session_id, "reason": "customer_disconnected"}
         assert [n.data for n in notes(effects, "session_ended", "t1")] == [ended]
-        assert [n.data for n in notes(effects, "session_ended", "a1")] == [ended]
+        # The agent is also told how long the wrap-up may take (the queue's limit).
+        assert [n.data for n in notes(effects, "session_ended", "a1")] == [
+            {**ended, "wrap_up_seconds": 120.0}
+        ]
 
 
 # --------------------------------------------------------------------------- agent goes away
@@ -535,12 +538,14 @@ class TestQueueAnnouncements:
                 "estimated_wait": 50.0,
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
             "t3": {
                 "position": 2,
                 "estimated_wait": 150.0,
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
         }
 
@@ -558,6 +563,7 @@ class TestQueueAnnouncements:
                 "estimated_wait": None,
                 "agents_available": 0,
                 "queue_id": "general",
+                "ringing": False,
             }
         }
 
@@ -579,6 +585,7 @@ class TestQueueAnnouncements:
                 "estimated_wait": None,
                 "agents_available": 0,
                 "queue_id": "general",
+                "ringing": False,
             }
         }
 
@@ -595,12 +602,14 @@ class TestQueueAnnouncements:
                 "estimated_wait": stats.position_wait(1, 1),
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": True,  # a1's console rings for t1
             },
             "t2": {
                 "position": 2,
                 "estimated_wait": stats.position_wait(2, 1),
                 "agents_available": 1,
                 "queue_id": "general",
+                "ringing": False,
             },
         }
 
@@ -620,3 +629,48 @@ class TestQueueAnnouncements:
         effects = desk.handle(AnnounceDue(3.0))
         assert [n.data for n in notes(effects, "waiting", "a1")] == [{"waiting": 2}]
         assert notes(desk.handle(AnnounceDue(4.0)), "waiting") == []
+
+
+class TestBackAfterAMiss:
+    """An agent who let an offer ring out and says Ready again is there now: the customer
+    they missed is offered to them at once, not after the skip; a decline is a choice, and its
+    skip stands."""
+
+    def test_ready_again_after_a_miss_is_offered_the_customer_at_once(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        desk.handle(timer.event)  # rings out: a1 is set Away (max_missed 1)
+        assert desk.agent_state("a1") is A.AWAY
+        assert offers(desk.handle(AgentReady("a1", 30.0))) == [("a1", "t1")]
+
+    def test_another_ready_agent_still_gets_the_missed_customer_first(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        timer = ring_timer(tap(desk, "t1", 2.0))
+        ready_agent(desk, "a2", 3.0)
+        assert offers(desk.handle(timer.event)) == [("a2", "t1")]
+
+    def test_a_declined_customer_waits_out_the_skip_for_that_agent(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        effects = desk.handle(OfferDeclined("a1", "t1", 3.0))
+        assert offers(effects) == []
+        desk.handle(AgentAway("a1", 4.0))
+        assert offers(desk.handle(AgentReady("a1", 5.0))) == []
+
+
+class TestRinging:
+    def test_the_customer_is_told_an_agent_is_answering_then_back_in_line_if_it_rings_out(
+        self,
+    ) -> None:
+        desk = make_desk()
+        tap(desk, "t1", 1.0)
+        desk.handle(AnnounceDue(2.0))
+        timer = ring_timer(ready_agent(desk, "a1", 3.0))
+        ringing = [n.data["ringing"] for n in notes(desk.handle(AnnounceDue(4.0)), "queue", "t1")]
+        assert ringing == [True]
+        desk.handle(timer.event)
+        after = [n.data["ringing"] for n in notes(desk.handle(AnnounceDue(25.0)), "queue", "t1")]
+        assert after == [False]

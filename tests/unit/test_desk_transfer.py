@@ -91,7 +91,7 @@ class TestBlindTransfer:
         row = one(effects, SaveSession).row
         assert (row.id, row.ended_at, row.end_reason) == ("s1", 30.0, "transferred")
         assert [n.data for n in notes(effects, "session_ended", "a1")] == [
-            {"session_id": "s1", "reason": "transferred"}
+            {"session_id": "s1", "reason": "transferred", "wrap_up_seconds": 120.0}
         ]
         assert [t.key for t in timers(effects, WrapUpTimedOut)] == ["wrap:a1"]
 
@@ -183,7 +183,7 @@ class TestWarmTransfer:
         assert desk.agent_state("a1") is A.WRAP_UP
         assert desk.agent_state("a2") is A.BUSY
         assert [n.data for n in notes(effects, "session_ended", "a1")] == [
-            {"session_id": "s1", "reason": "transferred"}
+            {"session_id": "s1", "reason": "transferred", "wrap_up_seconds": 120.0}
         ]
         assert [n.data for n in notes(effects, "agent_changed", "t1")] == [{"agent_name": "A2"}]
         (started,) = notes(effects, "session_started", "a2")

@@ -22,7 +22,9 @@ import pytest
 from tests.unit.desk_helpers import desk_config, make_desk, snapshot
 from videoassist.desk import (
     AgentAway,
+    AgentForcedOut,
     AgentReady,
+    AgentSentAway,
     AgentSignedIn,
     AgentSignedOut,
     AgentState,
@@ -44,6 +46,8 @@ from videoassist.desk import (
     OfferTimedOut,
     QueueConfig,
     SetTimer,
+    TicketMoved,
+    TicketReprioritized,
     TicketState,
     TopicRoute,
     TransferRequested,
@@ -64,6 +68,7 @@ T = TicketState
 SUBJECT_AGENT = "a1"
 SUBJECT_TICKET = "t1"
 NO_SUCH_SESSION = "s-none"
+SUPERVISOR = ("u9", "sue")  # who the supervisor actions are by
 OTHER_QUEUE = "billing"  # where a blind transfer sends the customer
 
 # --------------------------------------------------------------------------- a desk to drive
@@ -393,7 +398,17 @@ def produce_agent_wrap_up(world: World) -> Attempt:
     )
 
 
+def produce_agent_sent_away(world: World) -> Attempt:
+    return Attempt(AgentSentAway(SUBJECT_AGENT, *SUPERVISOR, world.at(), reason="meeting"))
+
+
+def produce_agent_forced_out(world: World) -> Attempt:
+    return Attempt(AgentForcedOut(SUBJECT_AGENT, *SUPERVISOR, world.at()))
+
+
 AGENT_PRODUCERS: dict[str, Callable[[World], Attempt]] = {
+    "sent_away": produce_agent_sent_away,
+    "forced_out": produce_agent_forced_out,
     "sign_in": produce_agent_sign_in,
     "sign_out": produce_agent_sign_out,
     "ready": produce_agent_ready,
@@ -446,6 +461,13 @@ AGENT_OUTSIDE_THE_TABLE: dict[tuple[AgentState, str], Outcome] = {
         pairs("wrap_up", A.OFFLINE, A.READY, A.OFFERED, A.AWAY), Raises(UnknownSubject)
     ),
     (A.BUSY, "wrap_up"): Raises(IllegalTransition, "agent"),
+    # A supervisor cannot send away an agent who is in a call or wrapping one up (the call
+    # matters more; they can sign them out), nor one who is not signed in...
+    **dict.fromkeys(
+        pairs("sent_away", A.OFFLINE, A.BUSY, A.WRAP_UP), Raises(IllegalTransition, "agent")
+    ),
+    # ...and an agent who is signed out already cannot be signed out again.
+    (A.OFFLINE, "forced_out"): Raises(IllegalTransition, "agent"),
 }
 
 
@@ -601,7 +623,17 @@ def produce_ticket_transfer(world: World) -> Attempt:
     return Attempt(TransferRequested(session_id, SUBJECT_AGENT, world.at(), queue_id=OTHER_QUEUE))
 
 
+def produce_ticket_move(world: World) -> Attempt:
+    return Attempt(TicketMoved(SUBJECT_TICKET, OTHER_QUEUE, *SUPERVISOR, world.at()))
+
+
+def produce_ticket_reprioritize(world: World) -> Attempt:
+    return Attempt(TicketReprioritized(SUBJECT_TICKET, 7, *SUPERVISOR, world.at()))
+
+
 TICKET_PRODUCERS: dict[str, Callable[[World], Attempt]] = {
+    "move": produce_ticket_move,
+    "reprioritize": produce_ticket_reprioritize,
     "offer": produce_ticket_offer,
     "cancel": produce_ticket_cancel,
     "leave": produce_ticket_leave,
@@ -663,6 +695,16 @@ TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
     ),
     # The session is over (in wrap-up): there is nothing left to hand on.
     (T.ENDED, "transfer"): Raises(IllegalTransition, "session"),
+    # A supervisor moves and reprioritizes customers who wait; a live call is the agent's to
+    # transfer, and a closed ticket is gone.
+    **dict.fromkeys(
+        pairs("move", T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        Raises(IllegalTransition, "ticket"),
+    ),
+    **dict.fromkeys(
+        pairs("reprioritize", T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
+        Raises(IllegalTransition, "ticket"),
+    ),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.desk_helpers import make_desk
 from videoassist.desk import CustomerCancelled, CustomerTapped, DeskError
-from videoassist.desk.events import Party, SessionRow, TicketRow
+from videoassist.desk.events import AuditRow, Party, SessionRow, TicketRow
 from videoassist.service import Service
 
 
@@ -33,6 +33,9 @@ class SlowRecords:
     async def save_agent_state(
         self, agent_id: str, state: str, reason: str | None, at: float
     ) -> None:
+        await self.release.wait()
+
+    async def save_audit(self, row: AuditRow) -> None:
         await self.release.wait()
 
 

@@ -14,10 +14,22 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Strategy = Literal["longest_idle", "least_occupied", "round_robin", "best_skill"]
+# Recording of the queue's calls: never; only if the customer says yes; always (the customer is
+# told). docs/admin.md.
+RecordingPolicy = Literal["off", "ask", "always"]
+RECORDING_POLICIES: tuple[RecordingPolicy, ...] = ("off", "ask", "always")
 STRATEGIES: tuple[Strategy, ...] = ("longest_idle", "least_occupied", "round_robin", "best_skill")
 AWAY_REASONS = ("away", "break", "lunch", "meeting", "training", "missed_offer", "signed_in")
 DEFAULT_QUEUE = "general"
 MAX_SKILL_LEVEL = 5
+
+
+def parse_hhmm(text: str) -> tuple[int, int] | None:
+    """(hour, minute) of "HH:MM", or None when it is not a time of day."""
+    if len(text) != 5 or text[2] != ":" or not all(c in "0123456789" for c in text[:2] + text[3:]):
+        return None
+    h, m = int(text[:2]), int(text[3:])
+    return (h, m) if h < 24 and m < 60 else None
 
 
 class ConfigError(ValueError):
@@ -62,6 +74,13 @@ class QueueConfig:
     skills: Mapping[str, int] = field(default_factory=dict)  # required skill -> minimum level
     strategy: Strategy = "longest_idle"
     service_level: float = 15.0  # answered within this many seconds counts as "in service level"
+    # Service level today (desk/today.py): customers who give up sooner than this are short
+    # abandons, left out of the figure altogether (a misdial is not a customer we failed)...
+    short_abandon: float = 5.0
+    # ...and whether the other abandons count against it (in the denominator) or not at all.
+    abandons_count: bool = True
+    service_level_target: float = 80.0  # percent; below it the wallboard raises an alert
+    wait_alert: float | None = 60.0  # seconds; the longest wait beyond it raises an alert
     max_wait: float | None = (
         None  # then overflow to ``overflow_to`` or, without one, offer a callback
     )
@@ -72,11 +91,16 @@ class QueueConfig:
     max_missed: int = 1  # consecutive unanswered offers before the agent is set Away (RONA)
     priority_aging: float = 0.0  # priority points gained per minute of waiting
     hours: OpenHours = field(default_factory=OpenHours)
+    recording: RecordingPolicy = "off"
 
     def validate(self, queues: Mapping[str, QueueConfig]) -> None:
         where = f"queues.{self.id}"
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"{where}.strategy", f"must be one of {', '.join(STRATEGIES)}")
+        if self.recording not in RECORDING_POLICIES:
+            raise ConfigError(
+                f"{where}.recording", f"must be one of {', '.join(RECORDING_POLICIES)}"
+            )
         for skill, level in self.skills.items():
             if not 1 <= level <= MAX_SKILL_LEVEL:
                 raise ConfigError(f"{where}.skills.{skill}", "levels go from 1 to 5")
@@ -87,6 +111,12 @@ class QueueConfig:
         ):
             if value < low:
                 raise ConfigError(f"{where}.{name}", f"must be at least {low:g}")
+        if self.short_abandon < 0:
+            raise ConfigError(f"{where}.short_abandon", "cannot be negative")
+        if not 0 < self.service_level_target <= 100:
+            raise ConfigError(f"{where}.service_level_target", "is a percentage, above 0")
+        if self.wait_alert is not None and self.wait_alert < 1:
+            raise ConfigError(f"{where}.wait_alert", "must be at least 1 second")
         if self.max_wait is not None and self.max_wait < 1:
             raise ConfigError(f"{where}.max_wait", "must be at least 1 second")
         if self.max_length is not None and self.max_length < 1:
@@ -136,8 +166,17 @@ class DeskConfig:
     # the one that has been joining longest. Taps spread over many addresses pass every
     # per-address limit; this keeps them from filling the line in front of real customers.
     max_joining: int = 30
+    # "Today" on the wallboard starts at this local time ("HH:MM") in this time zone.
+    time_zone: str = "UTC"
+    day_starts_at: str = "00:00"
 
     def validate(self) -> DeskConfig:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("time_zone", f"unknown time zone {self.time_zone!r}") from None
+        if parse_hhmm(self.day_starts_at) is None:
+            raise ConfigError("day_starts_at", "must be a time of day as HH:MM, 00:00 to 23:59")
         if self.join_window <= 0:
             raise ConfigError("join_window", "must be positive")
         if self.max_joining < 1:

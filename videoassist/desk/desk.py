@@ -51,7 +51,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from videoassist.desk.config import ConfigError, DeskConfig, QueueConfig
+from videoassist.desk.config import AWAY_REASONS, ConfigError, DeskConfig, QueueConfig
 from videoassist.desk.errors import (
     ActiveTicket,
     DeskError,
@@ -66,10 +66,13 @@ from videoassist.desk.estimate import QueueStats
 from videoassist.desk.events import (
     DISPOSITIONS,
     AgentAway,
+    AgentForcedOut,
     AgentReady,
+    AgentSentAway,
     AgentSignedIn,
     AgentSignedOut,
     AnnounceDue,
+    AuditRow,
     CallbackJoinTimedOut,
     CallbackRequested,
     CancelTimer,
@@ -94,12 +97,15 @@ from videoassist.desk.events import (
     RematchDue,
     Restored,
     SaveAgentState,
+    SaveAudit,
     SaveSession,
     SaveTicket,
     SessionRow,
     SetTimer,
     StartMedia,
     StopMedia,
+    TicketMoved,
+    TicketReprioritized,
     TransferRequested,
     WrapUpDone,
     WrapUpTimedOut,
@@ -112,6 +118,7 @@ from videoassist.desk.model import AgentState as AgentState
 from videoassist.desk.model import Ticket as Ticket
 from videoassist.desk.model import TicketState as TicketState
 from videoassist.desk.routing import Router, offer_info
+from videoassist.desk.today import Day, Figures, formula
 from videoassist.desk.wire import ServerEvent as E
 
 A = AgentState
@@ -138,6 +145,15 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (A.BUSY, "sign_out"): A.OFFLINE,
     (A.WRAP_UP, "wrap_up"): A.READY,
     (A.WRAP_UP, "sign_out"): A.OFFLINE,
+    # A supervisor's hand: Away while not in a call, or signed out whatever they are doing.
+    (A.AWAY, "sent_away"): A.AWAY,
+    (A.READY, "sent_away"): A.AWAY,
+    (A.OFFERED, "sent_away"): A.AWAY,
+    (A.AWAY, "forced_out"): A.OFFLINE,
+    (A.READY, "forced_out"): A.OFFLINE,
+    (A.OFFERED, "forced_out"): A.OFFLINE,
+    (A.BUSY, "forced_out"): A.OFFLINE,
+    (A.WRAP_UP, "forced_out"): A.OFFLINE,
 }
 AGENT_TRIGGERS = frozenset(trigger for _, trigger in AGENT_TRANSITIONS)
 
@@ -154,6 +170,14 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, str], TicketState] = {
     (T.OFFERED, "leave"): T.ABANDONED,
     (T.LIVE, "end"): T.ENDED,
     (T.LIVE, "transfer"): T.QUEUED,
+    # A supervisor moves a waiting customer or changes their priority. A ringing offer is
+    # withdrawn by a move (the agent was picked for the old queue), kept by a new priority.
+    (T.JOINING, "move"): T.JOINING,
+    (T.QUEUED, "move"): T.QUEUED,
+    (T.OFFERED, "move"): T.QUEUED,
+    (T.JOINING, "reprioritize"): T.JOINING,
+    (T.QUEUED, "reprioritize"): T.QUEUED,
+    (T.OFFERED, "reprioritize"): T.OFFERED,
 }
 TICKET_TRIGGERS = frozenset(trigger for _, trigger in TICKET_TRANSITIONS)
 
@@ -194,12 +218,15 @@ class Desk:
         self.sessions: dict[str, SessionRow] = {}  # live or wrapping-up sessions
         self.draining = False
         self.stats: dict[str, QueueStats] = {}
+        self.day = Day(config)
+        self.today: dict[str, Figures] = {}  # per queue, since the business day began
+        self._wrapping: dict[str, str] = {}  # agent in wrap-up -> the queue of that call
         self.routing = Router(config, self.tickets, self.agents)
         self._resume: dict[str, str] = {}  # agent -> state to resume after a restart
         self._devices: dict[str, str] = {}  # device -> its open ticket
         self._joining: dict[str, None] = {}  # joining tickets, longest joining first
         self._seq = 0
-        self._shown: dict[str, tuple[int, float | None]] = {}
+        self._shown: dict[str, tuple[int, float | None, bool]] = {}
         self._shown_agents: dict[str, int] = {}
         self._reset_queues()
 
@@ -211,6 +238,8 @@ class Desk:
             raise TypeError(f"not a desk event: {event!r}")
         effects: list[Effect] = []
         self.routing.begin()
+        if self.day.roll(event.at):
+            self.today = {queue_id: Figures() for queue_id in self.config.queues}
         handler(self, event, effects)
         if not self.draining:  # a session started now would be cut off by the shutdown at once
             self.routing.match(
@@ -377,6 +406,150 @@ class Desk:
                 counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
         return counts
 
+    def floor(self, at: float) -> dict[str, Any]:
+        """The supervisors' wallboard as of ``at``: every queue with today's figures, every
+        signed-in agent, every live call, every customer in line (tickets still joining only
+        counted), and the alerts. Times are given as moments (``since``), not durations, so the
+        picture changes only when the floor does; the page counts the seconds itself."""
+        date = self.day.date_of(at)
+        today: Mapping[str, Figures] = self.today
+        if self.day.date is not None and date > self.day.date:
+            today = {}  # a new day that no event has opened yet: nothing counted in it
+        states = [A.READY, A.OFFERED, A.BUSY, A.WRAP_UP, A.AWAY]
+        queues, alerts, waiting = [], [], []
+        for queue_id, queue in self.config.queues.items():
+            figures = today.get(queue_id) or Figures()
+            agents = dict.fromkeys((s.value for s in states), 0)
+            for agent in self.agents.values():
+                if agent.state is not A.OFFLINE and self.config.eligible(agent.profile, queue_id):
+                    agents[agent.state.value] += 1
+            working = agents["busy"] + agents["wrap_up"]
+            staffed = working + agents["ready"] + agents["offered"]
+            line = [self.tickets[t] for t in self.routing.ordered(queue_id)]
+            joined = [t for t in line if t.state is not T.JOINING]
+            longest = min((t.line_since for t in joined), default=None)
+            level = figures.service_level(queue)
+            name = queue.name or queue_id
+            queues.append(
+                {
+                    "id": queue_id,
+                    "name": name,
+                    "waiting": len(joined),
+                    "joining": len(line) - len(joined),
+                    "longest_since": longest,
+                    "offered": figures.offered,
+                    "answered": figures.answered,
+                    "answered_in_level": figures.answered_in_level,
+                    "abandoned": figures.abandoned,
+                    "short_abandoned": figures.short_abandoned,
+                    "service_level": None if level is None else round(level, 1),
+                    "asa": _rounded(figures.asa),
+                    "aht": _rounded(figures.aht),
+                    "occupancy": round(100.0 * working / staffed, 1) if staffed else None,
+                    "agents": agents,
+                    "target": queue.service_level_target,
+                    "threshold": queue.service_level,
+                    "short_abandon": queue.short_abandon,
+                    "abandons_count": queue.abandons_count,
+                    "wait_alert": queue.wait_alert,
+                    "formula": formula(queue),
+                }
+            )
+            if level is not None and level < queue.service_level_target:
+                alerts.append(
+                    {
+                        "queue_id": queue_id,
+                        "kind": "service_level",
+                        "message": f"{name}: service level today is {level:.0f}%, "
+                        f"below its {queue.service_level_target:g}% target",
+                    }
+                )
+            wait_alert = queue.wait_alert
+            if wait_alert is not None and longest is not None and at - longest > wait_alert:
+                alerts.append(
+                    {
+                        "queue_id": queue_id,
+                        "kind": "longest_wait",
+                        "message": f"{name}: a customer has waited longer than {wait_alert:g} s",
+                    }
+                )
+            for position, ticket in enumerate(line, start=1):
+                if ticket.state is T.JOINING:
+                    continue
+                waiting.append(
+                    {
+                        "ticket_id": ticket.id,
+                        "queue_id": queue_id,
+                        "topic": ticket.topic,
+                        "priority": ticket.priority,
+                        "since": ticket.line_since,
+                        "state": ticket.state.value,
+                        "callback": ticket.callback,
+                        "connected": ticket.connected,
+                        "position": position,
+                    }
+                )
+        return {
+            "at": at,
+            "day": {
+                "date": date.isoformat(),
+                "started_at": self.day.start_of(date),
+                "time_zone": self.config.time_zone,
+                "starts_at": self.config.day_starts_at,
+            },
+            "queues": queues,
+            "agents": [
+                self._floor_agent(agent)
+                for agent in self.agents.values()
+                if agent.state is not A.OFFLINE
+            ],
+            "calls": [
+                self._floor_call(row) for row in self.sessions.values() if row.ended_at is None
+            ],
+            "waiting": waiting,
+            "alerts": alerts,
+        }
+
+    def _floor_agent(self, agent: Agent) -> dict[str, Any]:
+        call = None
+        if agent.state is A.BUSY and agent.session_id in self.sessions:
+            row = self.sessions[agent.session_id]
+            ticket = self.tickets.get(row.ticket_id)
+            call = {
+                "session_id": row.id,
+                "ticket_id": row.ticket_id,
+                "queue_id": ticket.queue_id if ticket else None,
+                "topic": ticket.topic if ticket else "",
+                "since": row.answered_at,
+            }
+        return {
+            "id": agent.id,
+            "name": agent.name,
+            "state": agent.state.value,
+            "since": agent.state_since,
+            "reason": agent.away_reason,
+            "queues": [q for q in self.config.queues if q in agent.profile.queues],
+            "call": call,
+            "ringing": agent.ticket_id if agent.state is A.OFFERED else None,
+        }
+
+    def _floor_call(self, row: SessionRow) -> dict[str, Any]:
+        ticket = self.tickets.get(row.ticket_id)
+        agent = self.agents.get(row.agent_id)
+        return {
+            "session_id": row.id,
+            "call_id": row.call_id,
+            "ticket_id": row.ticket_id,
+            "queue_id": ticket.queue_id if ticket else None,
+            "topic": ticket.topic if ticket else "",
+            "agent_id": row.agent_id,
+            "agent_name": agent.name if agent else row.agent_id,
+            "since": row.answered_at,
+            # Filled by the media side when it reports them; the wallboard shows "—" until then.
+            "recording": None,
+            "quality": None,
+        }
+
     def dump(self) -> dict[str, Any]:
         """A serializable picture of the desk, for debugging and tests."""
         return {
@@ -401,6 +574,7 @@ class Desk:
                     f"queue {ticket.queue_id!r} still has customers; move them before removing it"
                 )
         self.config = config
+        self.day.reconfigure(config, ev.at)
         for agent in self.agents.values():
             agent.profile = config.profile(agent.id)
         self._reset_queues()
@@ -414,6 +588,7 @@ class Desk:
     def _reset_queues(self) -> None:
         for queue_id in self.config.queues:
             self.stats.setdefault(queue_id, QueueStats())
+            self.today.setdefault(queue_id, Figures())
         self.routing.reset(self.config)
 
     def _queue(self, queue_id: str) -> QueueConfig:
@@ -486,6 +661,7 @@ class Desk:
         del self._joining[ticket.id]
         out.append(CancelTimer(_joining_timer(ticket.id)))
         self.stats[ticket.queue_id].arrived(at)  # a ghost tap is no arrival: estimates ignore it
+        self.today[ticket.queue_id].offered += 1
         self.routing.make_offerable(ticket)
         self._arm_max_wait(ticket, at, out, since=ticket.line_since)
         out.append(SaveTicket(ticket.row()))
@@ -634,6 +810,12 @@ class Desk:
         ticket.end_reason = reason
         if new_state is T.ABANDONED and not never_joined:
             self.stats[ticket.queue_id].abandoned += 1
+        if not never_joined and new_state in (T.ABANDONED, T.CANCELLED):
+            # Today's figures count a customer who cancels as one who gave up, as a supervisor
+            # would: either way the queue did not answer them.
+            self.today[ticket.queue_id].abandon(
+                at - ticket.line_since, self._queue(ticket.queue_id)
+            )
         self._leave_line(ticket)
         self._retire(ticket)
         out.append(CancelTimer(_grace_timer(ticket.id)))
@@ -660,25 +842,44 @@ class Desk:
     def _on_signed_out(self, ev: AgentSignedOut, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
+        self._sign_out(agent, state, "agent_disconnected", ev.at, out)
+
+    def _sign_out(
+        self, agent: Agent, state: AgentState, end_reason: str, at: float, out: list[Effect]
+    ) -> None:
         if agent.state is A.OFFERED:
             self._drop_offer(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
         elif agent.state is A.BUSY:
             assert agent.session_id is not None
-            self._end_session(agent.session_id, "agent_disconnected", ev.at, out)
+            self._end_session(agent.session_id, end_reason, at, out)
         if agent.session_id is not None:
             # The wrap-up is left without a disposition; the session row keeps its end.
             out.append(CancelTimer(_wrap_timer(agent.id)))
-            self.sessions.pop(agent.session_id, None)
+            session = self.sessions.pop(agent.session_id, None)
+            if session is not None:
+                self._wrapped(agent, session, at)
         agent.ticket_id = None
         agent.session_id = None
-        self._set_agent(agent, state, ev.at, out)
+        self._set_agent(agent, state, at, out)
 
     def _on_ready(self, ev: AgentReady, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "ready")
         if agent.state is not A.READY:
+            if agent.missed:
+                self._forgive_misses(agent.id)
             agent.missed = 0
             self._set_agent(agent, state, ev.at, out)
+
+    def _forgive_misses(self, agent_id: str) -> None:
+        """An agent who let offers ring out says Ready again: they are there now, so what they
+        missed may be offered to them at once (a decline still waits out its skip). Without
+        this the only waiting customer sat unoffered for ``reoffer_after`` seconds while the
+        console showed them waiting."""
+        for ticket in self.tickets.values():
+            if agent_id in ticket.missed_by:
+                ticket.missed_by.discard(agent_id)
+                ticket.skip.pop(agent_id, None)
 
     def _on_away(self, ev: AgentAway, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
@@ -687,6 +888,82 @@ class Desk:
             self._drop_offer(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
             agent.ticket_id = None
         self._set_agent(agent, state, ev.at, out, reason=ev.reason)
+
+    # ------------------------------------------------------------------ supervisors
+
+    def _on_sent_away(self, ev: AgentSentAway, out: list[Effect]) -> None:
+        agent = self._agent(ev.agent_id)
+        state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sent_away")
+        if ev.reason not in AWAY_REASONS:
+            raise DeskError(f"unknown away reason {ev.reason!r}")
+        was = agent.state
+        if agent.state is A.OFFERED:
+            self._drop_offer(self._ticket(agent.ticket_id), out)  # type: ignore[arg-type]
+            agent.ticket_id = None
+        self._set_agent(agent, state, ev.at, out, reason=ev.reason, by=ev.by_name)
+        detail = {"reason": ev.reason, "was": was.value}
+        self._audit(ev, "set_away", "agent", agent.id, detail, out)
+
+    def _on_forced_out(self, ev: AgentForcedOut, out: list[Effect]) -> None:
+        agent = self._agent(ev.agent_id)
+        state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "forced_out")
+        was = agent.state
+        self._sign_out(agent, state, "agent_signed_out", ev.at, out)
+        out.append(Notify("agent", agent.id, E.SIGNED_OUT, {"by": ev.by_name}))
+        self._audit(ev, "sign_out", "agent", agent.id, {"was": was.value}, out)
+
+    def _on_ticket_moved(self, ev: TicketMoved, out: list[Effect]) -> None:
+        ticket = self._ticket(ev.ticket_id)
+        state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "move")
+        if ev.queue_id not in self.config.queues:
+            raise UnknownSubject(f"no queue {ev.queue_id!r}")
+        if ev.queue_id == ticket.queue_id:
+            raise DeskError(f"ticket {ticket.id} is already in queue {ev.queue_id!r}")
+        was = ticket.queue_id
+        if ticket.offer is not None:
+            agent_id = ticket.offer.agent_id
+            self._withdraw_offer(ticket, "withdraw", ev.at, out)
+            self._requeue(ticket, out)
+            out.append(Notify("agent", agent_id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
+        assert ticket.state is state
+        # The new queue's clock starts now, like an overflow's: its wait limit and its service
+        # level count from here (the audit row keeps who reset it).
+        self._move(ticket, ev.queue_id, ev.at)
+        out.append(CancelTimer(_max_wait_timer(ticket.id)))
+        if ticket.state is not T.JOINING:  # a joining ticket's limit is armed when it joins
+            self._arm_max_wait(ticket, ev.at, out)
+        out.append(SaveTicket(ticket.row()))
+        out.append(
+            Notify(
+                "customer", ticket.id, E.MOVED, {"queue_id": ev.queue_id, "reason": "supervisor"}
+            )
+        )
+        self._audit(ev, "move", "ticket", ticket.id, {"from": was, "to": ev.queue_id}, out)
+
+    def _on_reprioritized(self, ev: TicketReprioritized, out: list[Effect]) -> None:
+        ticket = self._ticket(ev.ticket_id)
+        _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "reprioritize")
+        if not -100 <= ev.priority <= 100:
+            raise DeskError("a priority goes from -100 to 100")
+        was = ticket.priority
+        ticket.priority = ev.priority
+        # Out of the line and back with the new key; a ringing offer rings on.
+        self._leave_line(ticket)
+        self.routing.enter_line(ticket)
+        out.append(SaveTicket(ticket.row()))
+        self._audit(ev, "set_priority", "ticket", ticket.id, {"from": was, "to": ev.priority}, out)
+
+    def _audit(
+        self,
+        ev: AgentSentAway | AgentForcedOut | TicketMoved | TicketReprioritized,
+        action: str,
+        subject_kind: str,
+        subject_id: str,
+        detail: Mapping[str, object],
+        out: list[Effect],
+    ) -> None:
+        row = AuditRow(ev.at, ev.by, ev.by_name, action, subject_kind, subject_id, detail)
+        out.append(SaveAudit(row))
 
     # ------------------------------------------------------------------ offers
 
@@ -713,6 +990,7 @@ class Desk:
         out.append(CancelTimer(_max_wait_timer(ticket.id)))
         queue = self._queue(ticket.queue_id)
         self.stats[ticket.queue_id].answered_after(ev.at - ticket.queued_at, queue.service_level)
+        self.today[ticket.queue_id].answer(ev.at - ticket.line_since, queue)
         ticket.offer = None
         ticket.state = ticket_state
         ticket.session_id = session_id
@@ -758,6 +1036,7 @@ class Desk:
             self._transfer_failed(ticket, transfer, "declined", out)
             return
         self._skip(ticket, agent.id, ev.at, out)
+        ticket.missed_by.discard(agent.id)  # a decline is a choice: it keeps its skip
         self._requeue(ticket, out)
 
     def _on_offer_timed_out(self, ev: OfferTimedOut, out: list[Effect]) -> None:
@@ -776,6 +1055,7 @@ class Desk:
             self._transfer_failed(ticket, transfer, "no_answer", out)
         else:
             self._skip(ticket, agent.id, ev.at, out)
+            ticket.missed_by.add(agent.id)
             self._requeue(ticket, out)
         reason = "missed_offer" if state is A.AWAY else None
         self._set_agent(agent, state, ev.at, out, reason=reason)
@@ -883,11 +1163,19 @@ class Desk:
         note: str | None,
     ) -> None:
         row = replace(session, disposition=disposition, note=note, wrapped_up_at=at)
+        self._wrapped(agent, session, at)
         del self.sessions[session.id]
         agent.session_id = None
         out.append(CancelTimer(_wrap_timer(agent.id)))
         self._set_agent(agent, state, at, out)
         out.append(SaveSession(row))
+
+    def _wrapped(self, agent: Agent, session: SessionRow, at: float) -> None:
+        """The agent's wrap-up of ``session`` is over: its time adds to the call's handle time."""
+        queue_id = self._wrapping.pop(agent.id, None)
+        figures = self.today.get(queue_id) if queue_id is not None else None
+        if figures is not None and session.ended_at is not None:
+            figures.handle_total += max(0.0, at - session.ended_at)
 
     def _on_drain(self, ev: DrainStarted, out: list[Effect]) -> None:
         self.draining = True
@@ -917,7 +1205,7 @@ class Desk:
         agent.busy_seconds += at - session.answered_at
         self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
-        self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
+        wrap_up = self._arm_wrap_up(agent, ticket.queue_id, session_id, at, out)
         call_id = ticket.call_id or session_id
         out.append(StopMedia(call_id))
         out.append(CancelTimer(_join_timer(session_id)))
@@ -929,18 +1217,26 @@ class Desk:
             )
         )
         out.append(
-            Notify("agent", agent.id, E.SESSION_ENDED, {"session_id": session_id, "reason": reason})
+            Notify(
+                "agent",
+                agent.id,
+                E.SESSION_ENDED,
+                {"session_id": session_id, "reason": reason, "wrap_up_seconds": wrap_up},
+            )
         )
 
     def _arm_wrap_up(
         self, agent: Agent, queue_id: str, session_id: str, at: float, out: list[Effect]
-    ) -> None:
+    ) -> float:
+        """Start the agent's wrap-up clock; returns its limit, which the agent is told."""
         limit = self._queue(queue_id).wrap_up_limit
+        self._wrapping[agent.id] = queue_id
         out.append(
             SetTimer(
                 _wrap_timer(agent.id), at + limit, WrapUpTimedOut(agent.id, session_id, at + limit)
             )
         )
+        return limit
 
     def _session_info(self, session: SessionRow, ticket: Ticket) -> dict[str, object]:
         return {
@@ -987,7 +1283,7 @@ class Desk:
         agent.busy_seconds += at - session.answered_at
         self._handled(ticket, at - session.answered_at)
         self._set_agent(agent, agent_state, at, out)
-        self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
+        wrap_up = self._arm_wrap_up(agent, ticket.queue_id, session.id, at, out)
         ticket.state = ticket_state
         ticket.session_id = None
         ticket.call_id = None
@@ -1005,7 +1301,7 @@ class Desk:
                 "agent",
                 agent.id,
                 E.SESSION_ENDED,
-                {"session_id": session.id, "reason": "transferred"},
+                {"session_id": session.id, "reason": "transferred", "wrap_up_seconds": wrap_up},
             )
         )
 
@@ -1051,7 +1347,7 @@ class Desk:
         # One customer, one contact: the legs add up to its handle time when the last one ends.
         ticket.handled_before += at - old_session.answered_at
         self._set_agent(old_agent, old_state, at, out)
-        self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
+        wrap_up = self._arm_wrap_up(old_agent, ticket.queue_id, old_session.id, at, out)
         out.append(HandOverMedia(call_id, agent.id))
         out.append(SaveSession(ended))
         out.append(SaveSession(new_session))
@@ -1063,7 +1359,7 @@ class Desk:
                 "agent",
                 old_agent.id,
                 E.SESSION_ENDED,
-                {"session_id": old_session.id, "reason": "transferred"},
+                {"session_id": old_session.id, "reason": "transferred", "wrap_up_seconds": wrap_up},
             )
         )
         out.append(Notify("customer", ticket.id, E.AGENT_CHANGED, {"agent_name": agent.name}))
@@ -1144,7 +1440,10 @@ class Desk:
             stats = self.stats[queue_id]
             for index, ticket_id in enumerate(self.routing.ordered(queue_id)):
                 position = index + 1
-                shown = (position, stats.position_wait(position, staffed))
+                # While an agent's console rings for them, the customer is being answered: an
+                # estimate would be the wrong thing to read.
+                ringing = self.tickets[ticket_id].offer is not None
+                shown = (position, stats.position_wait(position, staffed), ringing)
                 if self._shown.get(ticket_id) != shown:
                     self._shown[ticket_id] = shown
                     out.append(
@@ -1157,6 +1456,7 @@ class Desk:
                                 "estimated_wait": shown[1],
                                 "agents_available": staffed,
                                 "queue_id": queue_id,
+                                "ringing": ringing,
                             },
                         )
                     )
@@ -1184,6 +1484,9 @@ class Desk:
     def _handled(self, ticket: Ticket, seconds: float) -> None:
         """A contact in the ticket's queue is done: its handle time feeds the wait estimates."""
         self.stats[ticket.queue_id].handled(ticket.handled_before + seconds)
+        figures = self.today[ticket.queue_id]
+        figures.handled += 1
+        figures.handle_total += max(0.0, ticket.handled_before + seconds)
         ticket.handled_before = 0.0
 
     def _arm_max_wait(
@@ -1235,6 +1538,7 @@ class Desk:
         at: float,
         out: list[Effect],
         reason: str | None = None,
+        by: str | None = None,
     ) -> None:
         was = agent.state
         agent.state = state
@@ -1250,6 +1554,8 @@ class Desk:
         data: dict[str, object] = {"state": state.value}
         if agent.away_reason:
             data["reason"] = agent.away_reason
+        if by is not None:
+            data["by"] = by  # a supervisor's doing: the console says who
         out.append(SaveAgentState(agent.id, state.value, agent.away_reason, at))
         if state is not A.OFFLINE:
             out.append(Notify("agent", agent.id, E.AGENT_STATE, data))
@@ -1310,7 +1616,15 @@ class Desk:
         Restored: _on_restored,
         AnnounceDue: _on_announce,
         ConfigChanged: _on_config,
+        AgentSentAway: _on_sent_away,
+        AgentForcedOut: _on_forced_out,
+        TicketMoved: _on_ticket_moved,
+        TicketReprioritized: _on_reprioritized,
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _offer_timer(ticket_id: str) -> str:

@@ -233,6 +233,53 @@ class WrapUpDone:
     at: float
 
 
+# Supervisor actions. ``by`` is the supervisor's staff id and ``by_name`` their username: the
+# desk writes both into the audit row of the action, before anyone is told of it.
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSentAway:
+    """A supervisor sets an agent Away (from Ready, Away or while an offer rings)."""
+
+    agent_id: str
+    by: str
+    by_name: str
+    at: float
+    reason: str = "away"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentForcedOut:
+    """A supervisor signs an agent out; a live call of theirs ends."""
+
+    agent_id: str
+    by: str
+    by_name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMoved:
+    """A supervisor moves a waiting customer to another queue."""
+
+    ticket_id: str
+    queue_id: str
+    by: str
+    by_name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReprioritized:
+    """A supervisor changes a waiting customer's priority."""
+
+    ticket_id: str
+    priority: int
+    by: str
+    by_name: str
+    at: float
+
+
 @dataclass(frozen=True, slots=True)
 class DrainStarted:
     """The server is shutting down: refuse new taps, end live sessions."""
@@ -267,6 +314,10 @@ Event = (
     | TransferRequested
     | WrapUpTimedOut
     | Restored
+    | AgentSentAway
+    | AgentForcedOut
+    | TicketMoved
+    | TicketReprioritized
 )
 
 # --------------------------------------------------------------------------- effects
@@ -365,6 +416,24 @@ class SaveAgentState:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """Who did what, when, to whom: one supervisor action the desk carried out."""
+
+    at: float
+    actor_id: str
+    actor_name: str
+    action: str  # set_away, sign_out, move, set_priority
+    subject_kind: str  # agent or ticket
+    subject_id: str
+    detail: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveAudit:
+    row: AuditRow
+
+
 Effect = (
     Notify
     | SetTimer
@@ -375,6 +444,7 @@ Effect = (
     | SaveTicket
     | SaveSession
     | SaveAgentState
+    | SaveAudit
 )
 
 DISPOSITIONS = ("resolved", "follow_up", "escalated", "not_resolved", "no_contact")
@@ -382,10 +452,13 @@ DISPOSITIONS = ("resolved", "follow_up", "escalated", "not_resolved", "no_contac
 __all__ = [
     "DISPOSITIONS",
     "AgentAway",
+    "AgentForcedOut",
     "AgentReady",
+    "AgentSentAway",
     "AgentSignedIn",
     "AgentSignedOut",
     "AnnounceDue",
+    "AuditRow",
     "CallbackJoinTimedOut",
     "CallbackRequested",
     "CancelTimer",
@@ -413,12 +486,15 @@ __all__ = [
     "Restored",
     "RestoredTicket",
     "SaveAgentState",
+    "SaveAudit",
     "SaveSession",
     "SaveTicket",
     "SessionRow",
     "SetTimer",
     "StartMedia",
     "StopMedia",
+    "TicketMoved",
+    "TicketReprioritized",
     "TicketRow",
     "TransferRequested",
     "WrapUpDone",

@@ -60,6 +60,9 @@ class Ticket:
     connected: bool = True
     offer: Offer | None = None
     skip: dict[str, float] = field(default_factory=dict)  # agent -> not offered again until
+    # Agents whose skip comes from letting the offer ring out (not from declining): coming
+    # back Ready ends it, since the agent is now there to answer.
+    missed_by: set[str] = field(default_factory=set)
     session_id: str | None = None  # the live leg
     call_id: str | None = None  # the media call
     customer_ref: str | None = None

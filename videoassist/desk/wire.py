@@ -31,6 +31,9 @@ class ServerEvent(StrEnum):
     SESSION_STARTED = "session_started"
     TRANSFER_FAILED = "transfer_failed"
     WRAP_UP_EXPIRED = "wrap_up_expired"
+    SIGNED_OUT = "signed_out"  # a supervisor signed the agent out
+    # To supervisors (/supervisor), from the wallboard's ticker.
+    FLOOR = "floor"
     # To one connection of either namespace, from the gateway: a newer one took its place.
     REPLACED = "replaced"
     # In a call, sent by the shells (gateway, HTTP, sticky tracking) rather than the desk.
@@ -49,3 +52,6 @@ class ServerEvent(StrEnum):
     LASER = "laser"
     ANNOTATION_MOVED = "annotation_moved"
     ANNOTATION_LOST = "annotation_lost"
+    # Recording (videoassist/recording.py): the question to the customer, the state to both.
+    RECORDING_CONSENT_REQUESTED = "recording_consent_requested"
+    RECORDING_STATE = "recording_state"

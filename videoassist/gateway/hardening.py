@@ -181,10 +181,16 @@ def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[st
 
 
 def create_socket_server(
-    *, allowed_origins: tuple[str, ...], max_message: int
+    *,
+    allowed_origins: tuple[str, ...],
+    max_message: int,
+    client_manager: socketio.AsyncManager | None = None,
 ) -> socketio.AsyncServer:
+    """``client_manager``: None keeps rooms in this process; a Redis manager spreads emits
+    over every node (videoassist/cluster/socket_bus.py)."""
     return GuardedServer(
         async_mode="aiohttp",
+        client_manager=client_manager,
         transports=["websocket"],
         serializer=_StrictPacket,
         # This site, or an embedding site of the list.

@@ -50,6 +50,7 @@ from videoassist.gateway.schemas import (
     Empty,
     ItemRef,
     PenPointsWire,
+    RecordingConsentIn,
     RtcCandidateIn,
     RtcOfferIn,
     SessionRef,
@@ -65,6 +66,14 @@ from videoassist.service import Service, ServiceClosed
 logger = logging.getLogger(__name__)
 
 Who = dict[str, Any]
+
+
+class RecordingControl(Protocol):
+    """Recording as the gateway uses it (videoassist.recording.Recordings)."""
+
+    async def consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]: ...
+    async def pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
+    async def resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
 
 
 class Description(Protocol):
@@ -100,6 +109,7 @@ def _cookie(environ: Mapping[str, Any], name: str) -> str | None:
 
 class _Base(socketio.AsyncNamespace):
     party: Party
+    caller: str  # the connection's session key that names the caller: "ticket_id" or "agent_id"
 
     def __init__(
         self,
@@ -109,8 +119,10 @@ class _Base(socketio.AsyncNamespace):
         rooms: CallRooms,
         delivery: Delivery,
         limiter: RateLimiter,
+        recordings: RecordingControl | None = None,
     ) -> None:
         super().__init__(namespace)
+        self.recordings = recordings
         self.service = service
         self.media = media
         self.rooms = rooms
@@ -187,12 +199,36 @@ class _Base(socketio.AsyncNamespace):
     def _room(self, party_id: str, p: SessionRef) -> dict[str, Any]:
         return self.rooms.state(self._call_of(party_id, p.session_id))
 
+    # Events both parties send alike, each about the caller's own live call.
+
+    @event(RtcOfferIn)
+    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
+        return await self._rtc_offer(who[self.caller], p)
+
+    @event(RtcCandidateIn)
+    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
+        await self._rtc_candidate(who[self.caller], p)
+
+    @event(TypingIn)
+    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
+        await self._typing(who[self.caller], p)
+
+    @event(SessionRef)
+    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        return self._room(who[self.caller], p)
+
+    def _recording(self) -> RecordingControl:
+        if self.recordings is None:
+            raise Refusal("not_supported", "this server does not record calls")
+        return self.recordings
+
 
 # --------------------------------------------------------------------------- customers
 
 
 class CustomerNamespace(_Base):
     party = "customer"
+    caller = "ticket_id"
 
     def __init__(
         self,
@@ -203,8 +239,9 @@ class CustomerNamespace(_Base):
         tokens: TicketTokens,
         limiter: RateLimiter,
         ice_servers_for: Callable[[str], list[dict[str, Any]]],
+        recordings: RecordingControl | None = None,
     ) -> None:
-        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter)
+        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter, recordings)
         self.ice_servers_for = ice_servers_for
         self.tokens = tokens
 
@@ -260,21 +297,9 @@ class CustomerNamespace(_Base):
         session_id, _ = self._live_call(ticket_id, p.session_id)
         await self.service.submit(HungUp(session_id, "customer", ticket_id, self.service.now()))
 
-    @event(RtcOfferIn)
-    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
-        return await self._rtc_offer(who["ticket_id"], p)
-
-    @event(RtcCandidateIn)
-    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
-        await self._rtc_candidate(who["ticket_id"], p)
-
     @event(ChatIn)
     async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
         return await self._chat(who["ticket_id"], "Customer", p)
-
-    @event(TypingIn)
-    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
-        await self._typing(who["ticket_id"], p)
 
     @event(SourceIn)
     async def on_source_changed(self, sid: str, who: Who, p: SourceIn) -> None:
@@ -287,9 +312,14 @@ class CustomerNamespace(_Base):
         call_id = self._call_of(ticket_id, p.session_id)
         await self.rooms.source_declined(call_id, ticket_id, p.source)
 
-    @event(SessionRef)
-    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return self._room(who["ticket_id"], p)
+    @event(RecordingConsentIn)
+    async def on_recording_consent(
+        self, sid: str, who: Who, p: RecordingConsentIn
+    ) -> dict[str, Any]:
+        """The customer's answer to ``recording_consent_requested``."""
+        ticket_id = who["ticket_id"]
+        call_id = self._call_of(ticket_id, p.session_id)
+        return await self._recording().consent(call_id, ticket_id, p.accept)
 
 
 # --------------------------------------------------------------------------- agents
@@ -297,6 +327,7 @@ class CustomerNamespace(_Base):
 
 class AgentNamespace(_Base):
     party = "agent"
+    caller = "agent_id"
 
     def __init__(
         self,
@@ -306,8 +337,9 @@ class AgentNamespace(_Base):
         delivery: Delivery,
         staff: StaffAuth,
         limiter: RateLimiter,
+        recordings: RecordingControl | None = None,
     ) -> None:
-        super().__init__(AGENTS, service, media, rooms, delivery, limiter)
+        super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -388,25 +420,9 @@ class AgentNamespace(_Base):
             WrapUpDone(who["agent_id"], p.session_id, p.disposition, p.note, self.service.now())
         )
 
-    @event(RtcOfferIn)
-    async def on_rtc_offer(self, sid: str, who: Who, p: RtcOfferIn) -> dict[str, Any]:
-        return await self._rtc_offer(who["agent_id"], p)
-
-    @event(RtcCandidateIn)
-    async def on_rtc_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
-        await self._rtc_candidate(who["agent_id"], p)
-
     @event(ChatIn)
     async def on_chat(self, sid: str, who: Who, p: ChatIn) -> dict[str, Any]:
         return await self._chat(who["agent_id"], who["name"], p)
-
-    @event(SessionRef)
-    async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return self._room(who["agent_id"], p)
-
-    @event(TypingIn)
-    async def on_typing(self, sid: str, who: Who, p: TypingIn) -> None:
-        await self._typing(who["agent_id"], p)
 
     @event(AnnotateIn)
     async def on_annotate(self, sid: str, who: Who, p: AnnotateIn) -> dict[str, Any]:
@@ -446,3 +462,14 @@ class AgentNamespace(_Base):
         """Ask the customer to switch camera or share their screen (they accept or not)."""
         call_id = self._call_of(who["agent_id"], p.session_id)
         await self.rooms.request_source(call_id, who["agent_id"], p.source)
+
+    @event(SessionRef)
+    async def on_recording_pause(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        """Keep what follows out of the recording (a password, a card number) until resumed."""
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        return await self._recording().pause(call_id, who["agent_id"])
+
+    @event(SessionRef)
+    async def on_recording_resume(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
+        call_id = self._call_of(who["agent_id"], p.session_id)
+        return await self._recording().resume(call_id, who["agent_id"])

@@ -109,3 +109,32 @@ class RtcCandidateIn(Payload):
     candidate: str = Field(default="", max_length=1024)
     sdpMid: str | None = Field(default=None, max_length=32)  # the browser's field names
     sdpMLineIndex: int | None = Field(default=None, ge=0, le=16)
+
+
+class RecordingConsentIn(Payload):
+    """The customer's answer to ``recording_consent_requested``: a real boolean, nothing else."""
+
+    session_id: str = Id
+    accept: bool = Field(strict=True)
+
+
+# /supervisor: acting on an agent or a waiting customer by id (ids as the wallboard shows them).
+
+
+class AgentRef(Payload):
+    agent_id: str = Id
+
+
+class SendAwayIn(Payload):
+    agent_id: str = Id
+    reason: Literal["away", "break", "meeting", "training", "lunch"] = "away"
+
+
+class MoveIn(Payload):
+    ticket_id: str = Id
+    queue_id: str = Id
+
+
+class PriorityIn(Payload):
+    ticket_id: str = Id
+    priority: int = Field(ge=-100, le=100)

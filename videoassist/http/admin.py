@@ -36,6 +36,7 @@ from videoassist.desk.config import (
     ConfigError,
     DeskConfig,
     QueueConfig,
+    RecordingPolicy,
     Strategy,
 )
 from videoassist.desk.events import ConfigChanged
@@ -117,6 +118,10 @@ class QueueIn(_Body):
     skills: Skills = Field(default_factory=dict)
     strategy: Strategy = _QUEUE_DEFAULTS.strategy
     service_level: float = Field(default=_QUEUE_DEFAULTS.service_level, le=WEEK)
+    short_abandon: float = Field(default=_QUEUE_DEFAULTS.short_abandon, le=WEEK)
+    abandons_count: bool = _QUEUE_DEFAULTS.abandons_count
+    service_level_target: float = Field(default=_QUEUE_DEFAULTS.service_level_target, le=100)
+    wait_alert: float | None = Field(default=_QUEUE_DEFAULTS.wait_alert, le=WEEK)
     max_wait: float | None = Field(default=_QUEUE_DEFAULTS.max_wait, le=WEEK)
     overflow_to: QueueRef | None = _QUEUE_DEFAULTS.overflow_to
     max_length: int | None = Field(default=_QUEUE_DEFAULTS.max_length, le=100_000)
@@ -126,6 +131,10 @@ class QueueIn(_Body):
     max_missed: int = Field(default=_QUEUE_DEFAULTS.max_missed, le=100)
     priority_aging: float = Field(default=_QUEUE_DEFAULTS.priority_aging, le=1000)
     hours: HoursIn = Field(default_factory=HoursIn)
+    recording: RecordingPolicy = Field(
+        default=_QUEUE_DEFAULTS.recording,
+        description="off: never recorded; ask: only if the customer agrees; always",
+    )
 
 
 class TopicIn(_Body):
@@ -244,6 +253,10 @@ def _queue_out(row: dict[str, Any]) -> dict[str, Any]:
         "skills": dict(queue.skills),
         "strategy": queue.strategy,
         "service_level": queue.service_level,
+        "short_abandon": queue.short_abandon,
+        "abandons_count": queue.abandons_count,
+        "service_level_target": queue.service_level_target,
+        "wait_alert": queue.wait_alert,
         "max_wait": queue.max_wait,
         "overflow_to": queue.overflow_to,
         "max_length": queue.max_length,
@@ -251,6 +264,7 @@ def _queue_out(row: dict[str, Any]) -> dict[str, Any]:
         "wrap_up_limit": queue.wrap_up_limit,
         "max_missed": queue.max_missed,
         "priority_aging": queue.priority_aging,
+        "recording": queue.recording,
         "hours": {
             "timezone": queue.hours.timezone,
             "windows": [{"day": d, "start": s, "end": e} for d, s, e in queue.hours.windows],

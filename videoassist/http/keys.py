@@ -9,11 +9,13 @@ from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
 from videoassist.delivery import SocketDelivery
-from videoassist.gateway import AgentNamespace, CustomerNamespace
+from videoassist.floor import Wallboard
+from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
 from videoassist.ratelimit import RateLimiter
+from videoassist.recording import Recordings
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
@@ -26,7 +28,9 @@ STAFF = web.AppKey("staff", StaffAuth)
 TOKENS = web.AppKey("tokens", TicketTokens)
 STAFF_DEVICES = web.AppKey("staff_devices", StaffDevices)
 SIO = web.AppKey("sio", socketio.AsyncServer)
-NAMESPACES = web.AppKey("namespaces", tuple[CustomerNamespace | AgentNamespace, ...])
+NAMESPACES = web.AppKey(
+    "namespaces", tuple[CustomerNamespace | AgentNamespace | SupervisorNamespace, ...]
+)
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
@@ -35,3 +39,5 @@ CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
 METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
+RECORDINGS = web.AppKey("recordings", Recordings)
+WALLBOARD = web.AppKey("wallboard", Wallboard)

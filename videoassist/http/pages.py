@@ -7,14 +7,24 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-PAGES = {"/": "customer/index.html", "/agent": "agent/index.html", "/admin": "admin/index.html"}
-STATIC_DIRS = ("shared", "customer", "agent", "admin")
+from videoassist.http.middleware import content_security_policy
+
+PAGES = {
+    "/": "customer/index.html",
+    "/agent": "agent/index.html",
+    "/supervisor": "supervisor/index.html",
+    "/admin": "admin/index.html",
+}
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
-def add_pages(app: web.Application, web_dir: Path) -> None:
+def add_pages(app: web.Application, web_dir: Path, embed_origins: tuple[str, ...] = ()) -> None:
     for path, file in PAGES.items():
         app.router.add_get(path, _page(web_dir / file))
+    # The customer page in other sites' iframes; their help button's script is
+    # /static/sdk/help.js.
+    app.router.add_get("/embed", _embed(web_dir / PAGES["/"], embed_origins))
     for name in STATIC_DIRS:
         app.router.add_static(f"/static/{name}/", web_dir / name)
     for name, folder in VENDOR.items():
@@ -22,6 +32,30 @@ def add_pages(app: web.Application, web_dir: Path) -> None:
         if not target.is_dir():
             raise SystemExit(f"{target} is missing: run `make setup` (npm ci in web/)")
         app.router.add_static(f"/vendor/{name}/", target)
+
+
+def _embed(file: Path, origins: tuple[str, ...]) -> Handler:
+    """The customer page inside an embedding site's iframe (web/sdk/help.js). Only an allowed
+    site may frame it, and the one named in ``host`` is the only frame ancestor this answer
+    allows: so the page can trust ``host`` as the origin of the page around it."""
+    allowed = frozenset(origins)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        host = request.query.get("host", "")
+        if host not in allowed:
+            return web.Response(
+                status=403,
+                text="This site is not allowed to embed the help page (ALLOWED_ORIGINS).",
+            )
+        return web.FileResponse(
+            file,
+            headers={
+                "Cache-Control": "no-cache",
+                "Content-Security-Policy": content_security_policy(host),
+            },
+        )
+
+    return handler
 
 
 def _page(file: Path) -> Handler:

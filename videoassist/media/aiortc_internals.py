@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtp import RtcpSrPacket
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +116,27 @@ def sender_codec(transceiver: RTCRtpTransceiver) -> str | None:
     if codecs is None:
         raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no transceiver _codecs")
     return codecs[0].name if codecs else None
+
+
+def on_sender_report(receiver: RTCRtpReceiver, callback: Callable[[int, int, int], None]) -> None:
+    """Call ``callback(ssrc, ntp_timestamp, rtp_timestamp)`` for every RTCP sender report the
+    receiver gets (the media clock's lip-sync anchor).
+
+    aiortc 1.16.0, rtcrtpreceiver.py, ``_handle_rtcp_packet(packet)``: the DTLS transport's RTP
+    router hands it each ``RtcpSrPacket`` whose SSRC the receiver owns; aiortc keeps only the
+    LSR field (for its receiver reports) and drops the (NTP, RTP) pair we need. The transport
+    calls ``recipient._handle_rtcp_packet``: the instance attribute shadows the method."""
+    if not callable(getattr(type(receiver), "_handle_rtcp_packet", None)):
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no _handle_rtcp_packet")
+    original = receiver._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        await original(packet)
+        if isinstance(packet, RtcpSrPacket):
+            try:
+                info = packet.sender_info
+                callback(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
+            except Exception:  # a listener's bug must not break aiortc's RTCP handling
+                logger.exception("on_sender_report: listener failed")
+
+    receiver._handle_rtcp_packet = handle  # type: ignore[method-assign]

@@ -69,6 +69,7 @@ class EncodedFrame:
     codec: str
     source: int = 0  # the tap that assembled it (outlets rebase per source)
     size: tuple[int, int] | None = None  # width, height of a VP8 keyframe
+    at: float | None = None  # the call's media clock (seconds), when the tap has a timeline
 
 
 @dataclass(slots=True)
@@ -319,10 +320,14 @@ class Tap:
         receiver: Any,
         *,
         clock: Callable[[], float] = time.monotonic,
+        timeline: Any = None,
     ) -> None:
+        """``timeline``: a ``videoassist.media.clock.StreamClock`` that stamps every frame with
+        the call's media time (``EncodedFrame.at``), corrected by the sender's reports."""
         self.kind = kind
         self.name = name
         self.id = next(_tap_ids)
+        self.timeline = timeline
         self.codec: str | None = None
         self.ssrc: int | None = None
         self.size: tuple[int, int] | None = None
@@ -333,6 +338,8 @@ class Tap:
         self._clock = clock
         self._codecs = aiortc_internals.receiver_codecs(receiver)
         self._decoder_queue = aiortc_internals.install_tap(receiver, self)
+        if timeline is not None:
+            aiortc_internals.on_sender_report(receiver, self._sender_report)
         self._assembler: VideoAssembler | AudioAssembler | None = None
         self._outlets: set[Outlet] = set()
         self._throttle = KeyframeThrottle()
@@ -400,9 +407,15 @@ class Tap:
             self.request_keyframe("waiting")
         return False, None
 
+    def _sender_report(self, ssrc: int, ntp: int, rtp_timestamp: int) -> None:
+        if ssrc == self.ssrc and self.timeline is not None and not self.closed:
+            self.timeline.report(rtp_timestamp, ntp)
+
     def _deliver(self, result: Assembled) -> None:
         for frame in result.frames:
             frame.source = self.id
+            if self.timeline is not None:
+                frame.at = self.timeline.map(frame.timestamp)
             if frame.size is not None:
                 self.size = frame.size
             for outlet in list(self._outlets):
@@ -623,7 +636,9 @@ class Outlet(MediaStreamTrack):
             pts = self._last_pts + 1
         self._last_pts, self._last_at = pts, now
         self.frames += 1
-        return EncodedFrame(frame.data, pts, frame.keyframe, frame.codec, frame.source, frame.size)
+        return EncodedFrame(
+            frame.data, pts, frame.keyframe, frame.codec, frame.source, frame.size, frame.at
+        )
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
         frame = await self.next_frame()

@@ -41,14 +41,17 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from videoassist.closing import CloseOnce
 from videoassist.errors import MediaError
 from videoassist.media import aiortc_internals
+from videoassist.media.clock import MediaClock, SenderClock, StreamClock
 from videoassist.media.fanout import Fanout, ProxyTrack
-from videoassist.media.forwarding import Outlet, Tap
+from videoassist.media.forwarding import CLOCK_RATES, Outlet, Tap
 from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
 from videoassist.media.network import PortRange, host_addresses
 from videoassist.media.pixels import LINGER as PIXEL_LINGER
 from videoassist.media.pixels import PixelDecoder
+from videoassist.media.recorder import Recorder
 from videoassist.media.sticky import StickyMarks, Update
 
 logger = logging.getLogger(__name__)
@@ -132,6 +135,8 @@ class Participant:
         self._watchdog: asyncio.Task[None] | None = None
         self._negotiating = asyncio.Lock()
         self.connected = asyncio.Event()
+        # This party's NTP clock (its sender reports), per peer connection: lip sync.
+        self.sender_clock = SenderClock()
 
     @property
     def name(self) -> str:
@@ -155,6 +160,7 @@ class Participant:
         hub.reserve_peer()
         pc = RTCPeerConnection(hub.rtc_configuration(f"s:{self.name}"))
         self.pc = pc
+        self.sender_clock = SenderClock()
         self.connected.clear()
         pc.on("track", lambda track: self._on_track(pc, track))
         pc.on("connectionstatechange", lambda: self._on_state(pc))
@@ -223,7 +229,10 @@ class Participant:
         name = f"{self.name}/{track.kind}"
         if self.encoded:
             receiver = next(r for r in pc.getReceivers() if r.track is track)
-            feed: Any = Tap(track.kind, name, receiver)
+            timeline = StreamClock(
+                CLOCK_RATES[track.kind], self.sender_clock, self.session.clock.now
+            )
+            feed: Any = Tap(track.kind, name, receiver, timeline=timeline)
         else:
             feed = Fanout(track, name)
         old = self.fanouts.get(track.kind)
@@ -235,6 +244,8 @@ class Participant:
             other.outgoing[track.kind].set_source(self.session.feed_for(feed))
         if self.party == "customer" and track.kind == "video" and self.session.pixels:
             self.session.pixels.set_source(feed)
+        if self.session.recorder is not None and isinstance(feed, Tap):
+            self.session.recorder.set_source(self.party, track.kind, feed)
         logger.info("Participant(%s) receiving %s", self.name, track.kind)
 
     def _on_state(self, pc: RTCPeerConnection) -> None:
@@ -288,6 +299,9 @@ class MediaSession:
     ) -> None:
         self.hub = hub
         self.id = session_id
+        # The call's one media clock: the call room stamps events with it, the recorder packets.
+        self.clock = MediaClock()
+        self.recorder: Recorder | None = None  # made once recording is allowed
         self.ticket_id = ticket_id
         self.agent_id = agent_id
         self.participants: dict[str, Participant] = {
@@ -295,7 +309,7 @@ class MediaSession:
             "agent": Participant(self, "agent"),
         }
         self.closed = False
-        self._closing: asyncio.Future[None] | None = None
+        self._closing = CloseOnce()
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
@@ -343,19 +357,33 @@ class MediaSession:
             self.sticky = StickyMarks(self.id, self._customer_frame, on_moved)
         return self.sticky
 
+    def record(self, folder: Any) -> Recorder:
+        """Start recording into ``folder`` (once: a second call returns the same recorder).
+        Nothing is recorded before this is called."""
+        if self.pixels is None:
+            raise MediaError("not_supported", "recording needs encoded forwarding")
+        if self.closed:
+            raise MediaError("no_session", "this session has no media (it has ended)")
+        if self.recorder is None:
+            self.recorder = Recorder(self.id, folder)
+            for party, participant in self.participants.items():
+                for kind, feed in participant.fanouts.items():
+                    if isinstance(feed, Tap):
+                        self.recorder.set_source(party, kind, feed)
+            self.recorder.start()
+        return self.recorder
+
     async def close(self) -> None:
         """Idempotent; a second caller waits until the first has finished closing."""
-        if self._closing is not None:
-            await asyncio.shield(self._closing)
-            return
         self.closed = True
-        self._closing = asyncio.get_running_loop().create_future()
-        try:
-            await self._close()
-        finally:
-            self._closing.set_result(None)
+        await self._closing.run(self._close)
 
     async def _close(self) -> None:
+        if self.recorder is not None:
+            try:
+                await self.recorder.close()  # finalize first: its files end with the call
+            except Exception:
+                logger.exception("MediaSession(%s) recorder close failed", self.id)
         if self.sticky is not None:
             await self.sticky.close()
         if self.pixels is not None:
@@ -402,6 +430,7 @@ class MediaSession:
                 if isinstance(f, Tap)
             ),
             "pixels": self.pixels.dump() if self.pixels is not None else None,
+            "recorder": self.recorder.dump() if self.recorder is not None else None,
             "participants": {
                 party: {
                     "connection": p.pc.connectionState if p.pc else None,
@@ -509,6 +538,15 @@ class MediaHub:
         if frame is None:
             raise MediaError("no_video", "there is no video from the customer yet")
         return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame)
+
+    def record(self, session_id: str, folder: Any) -> Recorder:
+        """Start recording the call into ``folder`` (videoassist.recording decides when)."""
+        return self._session(session_id).record(folder)
+
+    def clock_origin(self, session_id: str) -> float | None:
+        """The monotonic instant the call's media clock counts from (the call room uses it)."""
+        session = self.sessions.get(session_id)
+        return session.clock.origin if session is not None else None
 
     def session(self, session_id: str) -> MediaSession:
         """The live media session, or MediaError ``no_session``."""

@@ -4,8 +4,10 @@ One ``StickyMarks`` per call, owned by its ``MediaSession``. While any sticky ma
 samples the customer's newest decoded frame at ``rate`` Hz (latest frame wins), runs the
 trackers (videoassist.media.tracking) in the default executor, maps the points that place each
 mark (``videoassist.annotations.points_of``) through its tracked transform, and reports the marks
-that moved or were lost. The reports go to ``on_update(call_id, [(mark, newly_lost)])``, which
-the composition root wires to socket.io.
+that moved or were lost. The reports go to ``on_update(call_id, [(mark, newly_lost, found)])``,
+which the composition root wires to socket.io. A lost mark whose object comes back into view is
+found again by the tracker: it is reported as a normal move (its ``lost`` key gone) with ``found``
+true, once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Update = Callable[[str, list[tuple[dict[str, Any], bool]]], Awaitable[None]]
+Update = Callable[[str, list[tuple[dict[str, Any], bool, bool]]], Awaitable[None]]
 MARGIN = 0.03  # grow the tracked region around a shape, in frame units
 MOVE_EPSILON = 0.0015  # smaller moves are not worth an event
 
@@ -109,21 +111,26 @@ class StickyMarks:
         return self._trackers.update(to_gray(frame, max_side=640))
 
     async def _report(self, results: dict[str, TrackResult]) -> None:
-        changes: list[tuple[dict[str, Any], bool]] = []
+        changes: list[tuple[dict[str, Any], bool, bool]] = []
         for mark_id, result in results.items():
             mark = self._marks.get(mark_id)
-            if mark is None or mark_id in self._lost:
+            if mark is None:
                 continue
             if result.lost:
-                self._lost.add(mark_id)
-                shown = {**self._shown[mark_id], "lost": True}
-                self._shown[mark_id] = shown
-                changes.append((shown, True))
+                if mark_id not in self._lost:
+                    self._lost.add(mark_id)
+                    shown = {**self._shown[mark_id], "lost": True}
+                    self._shown[mark_id] = shown
+                    changes.append((shown, True, False))
                 continue
             moved = with_points(mark, result.apply(points_of(mark)))
-            if _distance(moved, self._shown[mark_id]) > MOVE_EPSILON:
+            if mark_id in self._lost:
+                self._lost.discard(mark_id)
                 self._shown[mark_id] = moved
-                changes.append((moved, False))
+                changes.append((moved, False, True))
+            elif _distance(moved, self._shown[mark_id]) > MOVE_EPSILON:
+                self._shown[mark_id] = moved
+                changes.append((moved, False, False))
         if changes:
             await self._on_update(self.call_id, changes)
 

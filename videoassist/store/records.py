@@ -5,7 +5,9 @@ Times are stored as seconds since the epoch (UTC) in floating point columns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from videoassist.desk.events import SessionRow, TicketRow
+from videoassist.desk.events import AuditRow, SessionRow, TicketRow
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,45 @@ call_items = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
 )
 
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("call_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("queue_id", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(16), nullable=False),  # off / ask / always, at the time
+    sa.Column("consent", sa.String(16), nullable=False),  # not_asked / accepted / refused
+    sa.Column("participants", sa.JSON, nullable=False),  # ["customer:<ticket>", "agent:<id>"]
+    sa.Column("files", sa.JSON, nullable=False),  # [{party, name, size, start, duration}]
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),  # None: being recorded, or cut off by a crash
+    sa.Column("duration", sa.Float, nullable=False, server_default="0"),
+    sa.Column("size", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("repaired", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor_id", sa.String(64), nullable=False, index=True),
+    sa.Column("actor_name", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False, index=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+leader_fence = sa.Table(
+    "leader_fence",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.BigInteger, nullable=False),
+    sa.Column("applied", sa.String(32)),
+)
+
 # The login throttle (videoassist/login_throttle.py): "" fills the key part a scope lacks, so
 # that the primary key has no NULLs.
 login_throttles = sa.Table(
@@ -161,6 +202,10 @@ login_throttles = sa.Table(
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Fenced(Exception):
+    """A write carried an epoch older than the newest leader's: a deposed leader's effect."""
 
 
 class Records:
@@ -279,6 +324,20 @@ class Records:
                 .where(agent_events.c.agent_id == agent_id)
                 .order_by(agent_events.c.id)
             )
+            return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- audit log
+
+    async def save_audit(self, row: AuditRow) -> None:
+        values = asdict(row)
+        values["detail"] = dict(row.detail)
+        async with self.engine.begin() as conn:
+            await conn.execute(audit_log.insert().values(**values))
+
+    async def audit_rows(self) -> list[dict[str, Any]]:
+        """The whole audit log, oldest first."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(audit_log.select().order_by(audit_log.c.id))
             return [dict(r._mapping) for r in result]
 
     # -------------------------------------------------------------- restart
@@ -407,6 +466,94 @@ class Records:
     async def call_item(self, item_id: str) -> dict[str, Any] | None:
         return await self._one(call_items.select().where(call_items.c.id == item_id))
 
+    # -------------------------------------------------------------- recordings
+
+    async def add_recording(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(recordings.insert().values(**row))
+
+    async def update_recording(self, recording_id: str, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                recordings.update().where(recordings.c.id == recording_id).values(**values)
+            )
+
+    async def recording(self, recording_id: str) -> dict[str, Any] | None:
+        return await self._one(recordings.select().where(recordings.c.id == recording_id))
+
+    async def recordings_of(self, session_or_call_id: str) -> list[dict[str, Any]]:
+        """The recordings of a call, named by its call id or by any of its sessions' ids."""
+        calls = sa.select(sessions.c.call_id).where(sessions.c.id == session_or_call_id)
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                recordings.select()
+                .where(
+                    sa.or_(
+                        recordings.c.call_id == session_or_call_id,
+                        recordings.c.call_id.in_(calls.scalar_subquery()),
+                    )
+                )
+                .order_by(recordings.c.started_at)
+            )
+            return [dict(r._mapping) for r in result]
+
+    async def unfinished_recordings(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(recordings.select().where(recordings.c.ended_at.is_(None)))
+            return [dict(r._mapping) for r in result]
+
+    async def recordings_ended_before(self, at: float) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(recordings.select().where(recordings.c.ended_at < at))
+            return [dict(r._mapping) for r in result]
+
+    async def delete_recording(self, recording_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(recordings.delete().where(recordings.c.id == recording_id))
+
+    # -------------------------------------------------------------- leader fencing
+
+    @contextlib.asynccontextmanager
+    async def fenced(self, name: str, epoch: int) -> AsyncIterator[AsyncConnection]:
+        """A transaction for the writes of leader ``name``'s ``epoch`` (the fencing token).
+
+        The fence row is raised to ``epoch`` if it is lower and locked for the transaction; if
+        a newer leader has written already, :class:`Fenced` is raised before any write and the
+        transaction is rolled back, so a deposed leader that wakes up changes nothing.
+        """
+        insert = self._insert_for_dialect()
+        stmt = insert(leader_fence).values(name=name, epoch=epoch)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"epoch": stmt.excluded.epoch},
+            where=leader_fence.c.epoch <= stmt.excluded.epoch,
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+            newest: int = (
+                await conn.execute(
+                    sa.select(leader_fence.c.epoch).where(leader_fence.c.name == name)
+                )
+            ).scalar_one()
+            if newest != epoch:
+                raise Fenced(f"{name}: epoch {epoch} is older than the newest leader's ({newest})")
+            yield conn
+
+    async def mark_applied(self, conn: AsyncConnection, name: str, entry_id: str) -> None:
+        """Inside ``fenced``: the inbox entry whose effects this transaction writes."""
+        await conn.execute(
+            leader_fence.update().where(leader_fence.c.name == name).values(applied=entry_id)
+        )
+
+    async def applied(self, name: str) -> str | None:
+        """The last inbox entry whose effects were written by any leader of ``name``."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
+            )
+            value = result.scalar_one_or_none()
+            return str(value) if value is not None else None
+
     # -------------------------------------------------------------- login throttle
 
     async def load_login_throttles(self) -> list[dict[str, Any]]:
@@ -465,10 +612,14 @@ class Records:
             row = (await conn.execute(query)).first()
             return dict(row._mapping) if row else None
 
-    async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
+    def _insert_for_dialect(self) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL do)."""
         from sqlalchemy.dialects import postgresql, sqlite
 
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def _upsert(self, table: sa.Table, values: dict[str, Any], key: str = "id") -> None:
+        insert = self._insert_for_dialect()
         stmt = insert(table).values(**values)
         updates = {k: stmt.excluded[k] for k in values if k != key}
         async with self.engine.begin() as conn:

@@ -221,12 +221,32 @@ function readWindows(list) {
 
 // ------------------------------------------------------------------ queues
 
+// The service-level formula in words, as the wallboard shows it (videoassist/desk/today.py).
+function slFormula(q) {
+  const within = `answered within ${q.service_level} s`;
+  return q.abandons_count
+    ? `= ${within} ÷ (answered + abandoned), abandons under ${q.short_abandon} s left out`
+    : `= ${within} ÷ answered, abandons left out`;
+}
+
+function showFormula() {
+  $("queue-sl-formula").textContent = `Service level ${slFormula({
+    service_level: $("queue-service-level").value || "?",
+    short_abandon: $("queue-short-abandon").value || "?",
+    abandons_count: $("queue-abandons-count").checked,
+  })}.`;
+}
+
+for (const id of ["queue-service-level", "queue-short-abandon", "queue-abandons-count"]) {
+  document.getElementById(id).addEventListener("input", showFormula);
+}
+
 function renderQueues() {
   const body = $("queues-table").tBodies[0];
   body.replaceChildren();
   for (const q of state.config.queues) {
     const limits = [
-      `service level ${q.service_level} s`,
+      `service level ${slFormula(q)}, target ${q.service_level_target}%`,
       q.max_wait === null ? null : `max wait ${q.max_wait} s`,
       q.max_length === null ? null : `max ${q.max_length} waiting`,
       `ring ${q.ring_timeout === null ? `${state.config.defaults.ring_timeout} s (default)` : `${q.ring_timeout} s`}`,
@@ -272,6 +292,7 @@ function fillQueueForm(q) {
   $("queue-form-title").textContent = q ? `Edit queue ${q.id}` : "New queue";
   const v = q || {
     id: "", name: "", skills: {}, strategy: state.config.options.strategies[0], service_level: 15,
+    short_abandon: 5, abandons_count: true, service_level_target: 80, wait_alert: 60,
     max_wait: null, overflow_to: null, max_length: null, ring_timeout: null, wrap_up_limit: 120,
     max_missed: 1, priority_aging: 0, hours: { timezone: "UTC", windows: [] },
   };
@@ -280,6 +301,11 @@ function fillQueueForm(q) {
   $("queue-name").value = v.name;
   $("queue-strategy").value = v.strategy;
   $("queue-service-level").value = v.service_level;
+  $("queue-short-abandon").value = v.short_abandon;
+  $("queue-abandons-count").checked = v.abandons_count;
+  $("queue-sl-target").value = v.service_level_target;
+  $("queue-wait-alert").value = v.wait_alert ?? "";
+  showFormula();
   $("queue-max-wait").value = v.max_wait ?? "";
   $("queue-overflow").value = v.overflow_to ?? "";
   $("queue-max-length").value = v.max_length ?? "";
@@ -309,6 +335,10 @@ async function saveQueue(event) {
     skills: readSkills($("queue-skills")),
     strategy: $("queue-strategy").value,
     service_level: Number($("queue-service-level").value),
+    short_abandon: Number($("queue-short-abandon").value),
+    abandons_count: $("queue-abandons-count").checked,
+    service_level_target: Number($("queue-sl-target").value),
+    wait_alert: numberOrNull($("queue-wait-alert")),
     max_wait: numberOrNull($("queue-max-wait")),
     overflow_to: $("queue-overflow").value || null,
     max_length: numberOrNull($("queue-max-length")),

@@ -2,6 +2,7 @@
 import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
+import { QualityMeter } from "/static/shared/quality.js";
 import {
   ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
 } from "/static/shared/signaling.js";
@@ -11,6 +12,7 @@ const state = {
   socket: null, me: null, offer: null, countdown: null, ringer: null,
   sessionId: null, peer: null, camera: null, wrapSession: null, chat: null, frozen: null,
   marks: null, tool: "arrow", drawing: null, mine: [], shown: null, markSeq: 0, lastLaser: 0,
+  callTimer: null, quality: null, cursor: null, keyStart: null,
 };
 // For tests and debugging: the live peer connection and the console's socket.
 window.videoassist = {
@@ -29,6 +31,7 @@ const END_REASONS = {
   agent_hung_up: "You ended the session.",
   customer_disconnected: "The customer's connection was lost.",
   media_failed: "The video connection failed.",
+  agent_signed_out: "A supervisor signed you out, which ended the session.",
   server_shutdown: "The server is restarting.",
 };
 
@@ -198,7 +201,20 @@ function start() {
     // socket.io does not retry when the server closed the connection (restart, other tab).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
   });
-  socket.on("agent_state", setState);
+  socket.on("agent_state", (data) => {
+    if (data.by) {
+      // A supervisor's doing: a ringing offer went back to the line, and the agent hears why.
+      clearOffer();
+      message(`${data.by} (supervisor) set you to Away.`);
+    }
+    setState(data);
+  });
+  // A supervisor signed this console out: say so, and do not sign straight back in.
+  socket.on("signed_out", (data) => {
+    state.replaced = true;
+    clearOffer();
+    message(`${data.by} (supervisor) signed you out. Reload the page to sign in again.`, true);
+  });
   socket.on("waiting", (data) => { $("waiting-count").textContent = `${data.waiting} waiting`; });
   socket.on("offer", showOffer);
   socket.on("offer_withdrawn", () => {
@@ -224,6 +240,7 @@ function start() {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("photo", addPhoto);
+  socket.on("recording_state", showRecording);
   socket.on("source_declined", (data) => {
     const what = data.source === "screen" ? "share their screen" : "switch camera";
     $("live-status").textContent = `The customer chose not to ${what} for now.`;
@@ -366,6 +383,23 @@ async function clearMarks() {
   }
 }
 
+const RECORDING_TEXT = {
+  recording: "Recording",
+  paused: "Recording paused",
+  off: "Not recorded",
+};
+
+function showRecording(data) {
+  const indicator = $("recording-indicator");
+  const text = data.consent === "pending" ? "Waiting for the customer's answer about recording" : RECORDING_TEXT[data.state];
+  indicator.textContent = data.consent === "refused" ? "The customer declined recording" : text || "";
+  indicator.hidden = false;
+  const pause = $("recording-pause");
+  pause.hidden = data.state === "off";
+  pause.setAttribute("aria-pressed", String(data.state === "paused"));
+  pause.textContent = data.state === "paused" ? "Resume recording" : "Pause recording";
+}
+
 function showStill(url) {
   const still = $("still");
   if (url) still.src = url;
@@ -452,6 +486,7 @@ function showOffer(data) {
   }, 1000);
   panel("offer");
   startRinging();
+  notifyOffer(data);
   $("accept").focus();
 }
 
@@ -486,6 +521,8 @@ async function decline() {
 }
 
 async function startSession(data) {
+  $("recording-indicator").hidden = true;
+  $("recording-pause").hidden = true;
   clearOffer();
   state.sessionId = data.session_id;
   $("live-topic").textContent = data.topic ? `— ${topicLabel(data.topic)}` : "";
@@ -517,6 +554,9 @@ async function startSession(data) {
       if (s === "failed") message("The video connection failed.", true);
     },
   });
+  startTimer();
+  state.quality = new QualityMeter(state.peer.pc, showQuality);
+  state.quality.start();
   try {
     await state.peer.start();
   } catch (err) {
@@ -535,6 +575,166 @@ async function startSession(data) {
   } catch (err) {
     state.chat.start(data.session_id);
   }
+}
+
+// --- Wrap-up: how long is left before the desk makes the agent Ready without an outcome
+
+function startWrapUpCountdown(seconds) {
+  clearInterval(state.wrapTimer);
+  const box = $("wrapup-countdown");
+  if (typeof seconds !== "number" || seconds <= 0) {
+    box.textContent = "";
+    return;
+  }
+  const ends = performance.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((ends - performance.now()) / 1000));
+    box.textContent = `Ready again in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} unless you finish sooner.`;
+    if (!left) clearInterval(state.wrapTimer);
+  };
+  tick();
+  state.wrapTimer = setInterval(tick, 1000);
+}
+
+// --- Call facts: how long the call has run, how its connection is doing
+
+function startTimer() {
+  stopTimer();
+  const started = performance.now();
+  const tick = () => {
+    const seconds = Math.floor((performance.now() - started) / 1000);
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = String(seconds % 60).padStart(2, "0");
+    $("call-timer").textContent = h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+  };
+  tick();
+  state.callTimer = setInterval(tick, 1000);
+}
+
+function stopTimer() {
+  clearInterval(state.callTimer);
+  state.callTimer = null;
+}
+
+const QUALITY_WORDS = {
+  good: "Connection: good", fair: "Connection: fair", poor: "Connection: poor", unknown: "Connection: checking…",
+};
+
+function showQuality(level, { rtt, loss }) {
+  const box = $("quality");
+  box.className = `quality ${level}`;
+  const details = [];
+  if (rtt !== null) details.push(`${Math.round(rtt * 1000)} ms round trip`);
+  if (loss !== null) details.push(`${(loss * 100).toFixed(1)}% video loss`);
+  box.textContent = QUALITY_WORDS[level] + (details.length ? ` (${details.join(", ")})` : "");
+}
+
+// --- Keyboard: shortcuts, and marks placed without a pointer
+
+const SHORTCUTS = {
+  a: () => !$("offer").hidden && accept(),
+  d: () => !$("offer").hidden && decline(),
+  h: () => state.sessionId && hangup(),
+  m: () => state.sessionId && $("mute-audio").click(),
+  v: () => state.sessionId && $("mute-video").click(),
+  f: () => state.sessionId && toggleFreeze(),
+  z: () => state.sessionId && undo(),
+};
+
+function onShortcut(ev) {
+  if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  const action = SHORTCUTS[ev.key.toLowerCase()];
+  if (!action) return;
+  ev.preventDefault();
+  action();
+}
+
+const CURSOR_STEP = 0.02;
+const CURSOR_FINE = 0.005;
+
+function cursorMark(at) {
+  return { kind: "ellipse", id: "cursor", center: at, radii: [0.012, 0.012], ...style(), sticky: false };
+}
+
+function showCursor() {
+  const at = state.cursor;
+  if (state.keyStart && state.tool !== "pen") {
+    state.marks.preview = { ...shapeFrom(state.tool, state.keyStart, at, style()), id: "preview" };
+  } else {
+    state.marks.preview = cursorMark(at);
+  }
+}
+
+function marksKey(ev) {
+  if (!state.sessionId) return;
+  const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  if (!state.cursor) state.cursor = [0.5, 0.5];
+  if (moves[ev.key]) {
+    ev.preventDefault();
+    const step = ev.shiftKey ? CURSOR_FINE : CURSOR_STEP;
+    const [dx, dy] = moves[ev.key];
+    const clamp = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
+    state.cursor = [clamp(state.cursor[0] + dx * step), clamp(state.cursor[1] + dy * step)];
+    if (state.tool === "pen" && state.keyStart) batcher.add(state.cursor);
+    showCursor();
+  } else if (ev.key === "Enter") {
+    ev.preventDefault();
+    placeWithKeyboard();
+  } else if (ev.key === "Escape") {
+    if (state.keyStart && state.tool === "pen") batcher.cancel();
+    state.keyStart = null;
+    showCursor();
+  }
+}
+
+function placeWithKeyboard() {
+  const at = state.cursor;
+  if (state.tool === "laser") {
+    sendMark({ kind: "laser", id: markId(), at, color: style().color });
+  } else if (state.tool === "text") {
+    const text = $("mark-text").value.trim();
+    if (!text) {
+      message("Type the label text first, then press Enter where it goes.");
+      return;
+    }
+    const { color, sticky } = style();
+    sendMark({ kind: "text", id: markId(), at, text, color, sticky });
+  } else if (state.tool === "pen") {
+    if (state.keyStart) {
+      batcher.end(at);
+      state.keyStart = null;
+    } else {
+      state.keyStart = at;
+      batcher.begin(at);
+    }
+  } else if (!state.keyStart) {
+    state.keyStart = at;
+    $("live-status").textContent = "Start placed: move to the end and press Enter.";
+  } else {
+    const [x0, y0] = state.keyStart;
+    if (Math.hypot(at[0] - x0, at[1] - y0) > 0.005) {
+      sendMark({ ...shapeFrom(state.tool, state.keyStart, at, style()), id: markId() });
+    }
+    state.keyStart = null;
+  }
+  showCursor();
+}
+
+// --- A ringing request while the console is in another tab
+
+async function askToNotify() {
+  if ("Notification" in window && Notification.permission === "default") {
+    try { await Notification.requestPermission(); } catch (err) { /* the browser said no */ }
+  }
+}
+
+function notifyOffer(data) {
+  if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
+  const note = new Notification("Incoming help request", {
+    body: topicLabel(data.topic), tag: "videoassist-offer", requireInteraction: true,
+  });
+  note.onclick = () => { window.focus(); $("accept").focus(); note.close(); };
 }
 
 async function openTransfer() {
@@ -578,6 +778,9 @@ async function transfer(event) {
 }
 
 function endSession(data) {
+  stopTimer();
+  if (state.quality) state.quality.stop();
+  state.quality = null;
   if (state.peer) state.peer.close();
   state.peer = null;
   state.frozen = null;
@@ -594,6 +797,7 @@ function endSession(data) {
   state.sessionId = null;
   $("wrapup-reason").textContent = END_REASONS[data.reason] || "The session has ended.";
   $("note").value = "";
+  startWrapUpCountdown(data.wrap_up_seconds);
   panel("wrapup");
   $("disposition").focus();
 }
@@ -615,6 +819,7 @@ async function wrapUp(event) {
       note: $("note").value,
     });
     state.wrapSession = null;
+    clearInterval(state.wrapTimer);
     panel("idle");
     // On the status, not on a button: Enter right after wrapping up must not set Away.
     $("idle-text").focus();
@@ -629,8 +834,24 @@ async function logout() {
   window.location.reload();
 }
 
+$("recording-pause").addEventListener("click", async () => {
+  const paused = $("recording-pause").getAttribute("aria-pressed") === "true";
+  try {
+    const reply = await call(state.socket, paused ? "recording_resume" : "recording_pause", { session_id: state.sessionId });
+    showRecording(reply);
+  } catch (e) {
+    message(e.message, true);
+  }
+});
 $("login-form").addEventListener("submit", login);
-$("ready").addEventListener("click", () => call(state.socket, "ready").catch((e) => message(e.message, true)));
+$("ready").addEventListener("click", () => {
+  askToNotify();
+  call(state.socket, "ready").catch((e) => message(e.message, true));
+});
+document.addEventListener("keydown", onShortcut);
+$("marks").addEventListener("keydown", marksKey);
+$("marks").addEventListener("focus", () => { if (state.sessionId) { state.cursor = state.cursor || [0.5, 0.5]; showCursor(); } });
+$("marks").addEventListener("blur", () => { state.keyStart = null; state.marks.preview = null; });
 $("away").addEventListener("click", () => call(state.socket, "away", { reason: $("away-reason").value }).catch((e) => message(e.message, true)));
 $("accept").addEventListener("click", accept);
 $("decline").addEventListener("click", decline);

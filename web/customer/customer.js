@@ -55,7 +55,9 @@ function endText(reason) {
 
 // The switch lists each language under its own name, in its own language.
 function showLanguages() {
-  const lang = pickLanguage();
+  // An embedding site may ask for a language (web/sdk/help.js's `language` setting).
+  const asked = new URLSearchParams(location.search).get("lang");
+  const lang = asked && Object.hasOwn(LANGUAGES, asked) ? asked : pickLanguage();
   for (const [code, { name }] of Object.entries(LANGUAGES)) {
     const option = new Option(name, code, false, code === lang);
     option.lang = code;
@@ -72,6 +74,44 @@ function toggle(kind, button, onKey, offKey) {
 
 function view(name) {
   for (const id of ["start", "waiting", "live", "ended"]) show(id, id === name);
+  tellHost({ type: "state", state: name });
+}
+
+// --- Embedded in another site's page (web/sdk/help.js): /embed?host=<that page's origin>. The
+// server serves /embed only for an allowed host, with that host alone as frame ancestor, so the
+// host named here is the page around us. Messages go to it alone, and only its messages count.
+
+const embed = { host: new URLSearchParams(location.search).get("host"), identity: null, topic: "" };
+
+function tellHost(message) {
+  if (embed.host && window.parent !== window) {
+    window.parent.postMessage({ videoassist: 1, ...message }, embed.host);
+  }
+}
+
+function fromHost(event) {
+  if (!embed.host || event.origin !== embed.host || event.source !== window.parent) return;
+  const data = event.data;
+  if (!data || data.videoassist !== 1) return;
+  if (data.type === "configure") {
+    embed.identity = typeof data.user === "string" ? data.user : null;
+    embed.topic = typeof data.topic === "string" ? data.topic : "";
+    chooseTopic();
+  } else if (data.type === "reset") {
+    // The host's user logged out: this browser forgets the request (and leaves the line).
+    if (state.socket && !state.finished) {
+      call(state.socket, "cancel").catch(() => {});
+      finish("cancelled");
+    } else {
+      forget();
+    }
+    embed.identity = null;
+  }
+}
+
+function chooseTopic() {
+  const select = $("topic");
+  if (embed.topic && [...select.options].some((o) => o.value === embed.topic)) select.value = embed.topic;
 }
 
 async function loadTopics() {
@@ -84,6 +124,7 @@ async function loadTopics() {
       option.textContent = label;
       $("topic").append(option);
     }
+    chooseTopic();
   } catch (err) {
     // The topic is optional: without the list the customer can still ask for help.
   }
@@ -108,7 +149,10 @@ async function requestTicket(callback) {
     res = await fetch("/api/tickets", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ topic: $("topic").value, description: $("description").value, callback }),
+      body: JSON.stringify({
+        topic: $("topic").value, description: $("description").value, callback,
+        ...(embed.identity ? { identity: embed.identity } : {}),
+      }),
     });
   } catch (err) {
     throw new Explained("tap.offline");
@@ -281,6 +325,11 @@ function connect(token) {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
+  socket.on("recording_consent_requested", () => {
+    $("recording-prompt").hidden = false;
+    $("recording-accept").focus();
+  });
+  socket.on("recording_state", showRecording);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
@@ -292,6 +341,25 @@ function showAgent(name) {
     say($("agent-name"), null);
     $("agent-name").textContent = name;
   } else say($("agent-name"), "live.anAgent");
+}
+
+const RECORDING_KEYS = { recording: "recording.on", paused: "recording.paused", off: "recording.off" };
+
+function showRecording(data) {
+  const indicator = $("recording-indicator");
+  say(indicator, RECORDING_KEYS[data.state] || null);
+  indicator.hidden = data.state === "off" && data.consent !== "refused";
+  if (data.consent !== "pending") $("recording-prompt").hidden = true;
+}
+
+async function answerRecording(accept) {
+  $("recording-prompt").hidden = true;
+  if (!state.socket || !state.sessionId) return;
+  try {
+    showRecording(await call(state.socket, "recording_consent", { session_id: state.sessionId, accept }));
+  } catch (err) {
+    message(explain(err), true);
+  }
 }
 
 function showStill(url) {
@@ -397,7 +465,8 @@ function showQueue(data) {
   if (data.position == null) return;
   state.queue = data;
   $("position").textContent = data.position.toLocaleString(document.documentElement.lang);
-  if (!data.agents_available) say($("eta"), "queue.noAgents");
+  if (data.ringing) say($("eta"), "queue.answering");
+  else if (!data.agents_available) say($("eta"), "queue.noAgents");
   else if (data.estimated_wait == null) say($("eta"), null);
   else say($("eta"), "queue.estimate", { wait: formatSeconds(data.estimated_wait) });
 }
@@ -547,6 +616,8 @@ function finish(reason) {
 
 $("tap-form").addEventListener("submit", (ev) => tap(ev, false));
 $("leave-callback").addEventListener("click", () => tap(null, true));
+$("recording-accept").addEventListener("click", () => answerRecording(true));
+$("recording-decline").addEventListener("click", () => answerRecording(false));
 $("callback").addEventListener("click", askCallback);
 $("cancel").addEventListener("click", cancel);
 $("share-screen").addEventListener("click", shareScreen);
@@ -565,6 +636,7 @@ $("language").addEventListener("change", (ev) => {
   if (state.queue) showQueue(state.queue); // the estimate is worded by formatSeconds
 });
 
+window.addEventListener("message", fromHost);
 showLanguages();
 if (!window.isSecureContext) {
   // Plain HTTP to a network address: the browser will refuse the camera whatever the customer

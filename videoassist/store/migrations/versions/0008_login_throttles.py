@@ -1,15 +1,16 @@
 """The login throttle's state (issue 10): failures and waits per address, per account and per
 account and address, so that a restart does not hand an attacker fresh keys.
 
-Revision ID: 0006_login_throttles
-Revises: 0005
+Revision ID: 0008
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_login_throttles"
-down_revision = "0005"
+revision = "0008"
+# Main already carries 0013 (leader fence) on top of 0007; chained after it so there is one head.
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

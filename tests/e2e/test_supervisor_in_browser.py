@@ -1,0 +1,58 @@
+"""A supervisor on the wallboard in Chromium: a customer appears waiting, the call goes live,
+and every state of the page passes axe-core."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+
+from tests.support.harness import Harness
+from tests.support.pages import assert_accessible, log_in
+from videoassist.auth import hash_password
+
+
+async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
+    browser: Browser, harness: Harness
+) -> None:
+    await harness.records.add_user("sue", "Sue", hash_password("pw-sue-1"), "supervisor", 0.0)
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    board = await (await browser.new_context()).new_page()
+    await log_in(board, harness.url, "sue", "pw-sue-1", path="/supervisor")
+    await expect(board.locator("#link-state")).to_have_text("Live")
+    waiting = board.get_by_role("table", name="Customers in line, best placed first in each queue")
+    await expect(waiting).to_contain_text("Nobody is waiting.")
+    await assert_accessible(board, "an empty floor")
+
+    agent = await (await browser.new_context()).new_page()
+    await log_in(agent, harness.url, "alice", "pw-alice-1")
+    await expect(agent.locator("#state")).to_have_text("Away")
+    agents = board.get_by_role("table", name="Agents signed in")
+    await expect(agents.get_by_role("row", name="Alice")).to_contain_text("Away")
+
+    customer = await (await browser.new_context()).new_page()
+    await customer.goto(harness.url)
+    await customer.locator("#help").click()
+    row = waiting.get_by_role("row").nth(1)
+    await expect(row).to_contain_text("Waiting")
+    await expect(row.get_by_role("button", name="Move")).to_be_visible()
+    queues = board.get_by_role("table", name="Queues today")
+    await expect(queues.get_by_role("row", name="General")).to_contain_text("1")
+    await assert_accessible(board, "a customer waiting")
+
+    # The confirmation dialog, reached and left by keyboard.
+    await row.get_by_role("button", name="Priority").focus()
+    await board.keyboard.press("Enter")
+    dialog = board.get_by_role("dialog", name="Change priority")
+    await expect(dialog).to_be_visible()
+    await expect(board.locator("#confirm-priority")).to_be_focused()
+    await assert_accessible(board, "the confirmation dialog")
+    await board.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+
+    await agent.get_by_role("button", name="Ready").click()
+    await agent.get_by_role("button", name="Accept").click()
+    calls = board.get_by_role("table", name="Calls in progress")
+    await expect(calls.get_by_role("row", name="Alice")).to_be_visible(timeout=10_000)
+    await expect(agents.get_by_role("row", name="Alice")).to_contain_text("In a call")
+    await expect(waiting).to_contain_text("Nobody is waiting.")
+    await expect(calls.get_by_role("row", name="Alice")).to_contain_text("—")
+    await assert_accessible(board, "a live call")

@@ -1,0 +1,54 @@
+"""Presence on a real redis-server: a dead node's sockets lapse; a reconnect elsewhere wins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.harness import wait_until
+from tests.support.redis import RedisServer
+from videoassist.cluster.presence import Presence
+
+TTL = 0.6
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_a_live_node_keeps_its_parties_and_a_dead_ones_lapse(redis: Redis) -> None:
+    a, b = Presence(redis, "a", ttl=TTL), Presence(redis, "b", ttl=TTL)
+    await a.connected("customer", "t1")
+    await a.connected("agent", "u1")
+    await b.connected("customer", "t2")
+    a.start()  # a keeps refreshing; b "dies" (never refreshes)
+    try:
+        assert await a.where("customer", "t1") == "a"
+        assert await a.absent("customer", ["t1", "t2", "t3"]) == ["t3"]
+        await wait_until(
+            lambda: a.absent("customer", ["t2"]), timeout=TTL * 5, what="b's customer lapses"
+        )
+        # Well past several TTLs, a's parties are still there.
+        assert await a.absent("customer", ["t1"]) == []
+        assert await a.where("agent", "u1") == "a"
+    finally:
+        await a.stop()
+
+
+async def test_a_late_disconnect_does_not_remove_a_reconnect_elsewhere(redis: Redis) -> None:
+    a, b = Presence(redis, "a", ttl=30), Presence(redis, "b", ttl=30)
+    await a.connected("customer", "t1")
+    await b.connected("customer", "t1")  # the page reconnected to node b first
+    await a.disconnected("customer", "t1")  # then node a noticed its old socket went away
+    assert await a.where("customer", "t1") == "b"
+    await b.disconnected("customer", "t1")
+    assert await b.where("customer", "t1") is None
+    await b.refresh()  # nothing held: nothing comes back
+    assert await b.where("customer", "t1") is None

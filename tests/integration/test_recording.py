@@ -1,0 +1,433 @@
+"""Recording through a real MediaHub with real aiortc peers on loopback.
+
+Each party sends a flash/beep clip (tests.support.flashbeep) it encodes itself; the recording
+is decoded with PyAV here and the flashes are matched with the beeps: the A/V offset of the
+file. Nothing is committed: the clip is made at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import av
+import pytest
+import socketio
+
+from tests.support.calls import live_call
+from tests.support.encoded import EncodedPeer
+from tests.support.flashbeep import beeps, flash_beep_peer, flashes
+from tests.support.harness import Harness, Party, connect_socket, wait_until
+from tests.support.peers import ClientPeer
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from videoassist.auth import hash_password
+from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.http.keys import RECORDINGS
+from videoassist.media.hub import MediaHub, MediaSession
+from videoassist.media.network import restrict_host_addresses
+from videoassist.media.recorder import probe_duration
+from videoassist.store.records import Records
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[MediaHub]:
+    restrict_host_addresses(("127.0.0.1",))
+    hub = MediaHub(ice_servers=(), connect_timeout=15.0, max_peer_connections=20, on_failure=print)
+    try:
+        yield hub
+    finally:
+        await hub.close()
+        restrict_host_addresses(())
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[EncodedPeer]]:
+    made: list[EncodedPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
+
+
+async def flash_beep_call(hub: MediaHub, peers: list[EncodedPeer]) -> MediaSession:
+    session = hub.open("s1", "t1", "alice")
+    customer = flash_beep_peer("customer", seed=1)
+    agent = flash_beep_peer("agent", seed=2)
+    peers += [customer, agent]
+    await customer.connect(hub, "s1", "customer")
+    await agent.connect(hub, "s1", "agent")
+    return session
+
+
+def offsets(path: Path) -> tuple[list[float], float, float]:
+    """(flash - beep for every flash after the first second, video duration, audio duration)."""
+    flash_times, v_first, v_last = flashes(str(path))
+    beep_times, a_first, a_last = beeps(str(path))
+    assert len(beep_times) >= 5, beep_times
+    pairs = [min(beep_times, key=lambda b: abs(b - f)) - f for f in flash_times if f > 1.0]
+    return pairs, v_last - v_first, a_last - a_first
+
+
+class TestRecording:
+    async def test_a_ten_second_call_is_recorded_in_sync_without_reencoding(
+        self, hub: MediaHub, peers: list[EncodedPeer], tmp_path: Path
+    ) -> None:
+        session = await flash_beep_call(hub, peers)
+        recorder = session.record(tmp_path)
+        start = session.clock.now()
+        await wait_until(lambda: session.clock.now() - start >= 10.0, 15.0, what="10 s")
+        files = {f.party: f for f in await recorder.close()}
+        assert set(files) == {"customer", "agent"}
+        for party in ("customer", "agent"):
+            path = tmp_path / f"{party}.webm"
+            pairs, video, audio = offsets(path)
+            assert len(pairs) >= 8, f"{party}: {len(pairs)} flashes"
+            assert max(abs(p) for p in pairs) <= 0.040, f"{party} A/V offsets {pairs}"
+            assert abs(video - audio) <= 0.100, f"{party}: video {video:.3f}s, audio {audio:.3f}s"
+            assert video >= 9.5
+            assert abs(probe_duration(path) - files[party].duration) <= 0.1
+        # The files are written from the packets as they came: no decoder ran on the server
+        # besides the customer's pixel decoder, and nothing was dropped.
+        dump = session.recorder.dump() if session.recorder else {}
+        assert dump["dropped"] == 0
+        assert session.dump()["receiver_decodes"] == 0
+
+    async def test_pause_leaves_a_gap_and_video_resumes_on_a_keyframe(
+        self, hub: MediaHub, peers: list[EncodedPeer], tmp_path: Path
+    ) -> None:
+        session = await flash_beep_call(hub, peers)
+        recorder = session.record(tmp_path)
+        writer = recorder.writers["customer"]
+        await wait_until(lambda: writer.stats["video"].packets >= 60, 15.0, what="2 s recorded")
+        recorder.pause()
+        paused_at = session.clock.now()
+        await asyncio.sleep(0)  # let frames already handed over reach the writer
+        await wait_until(lambda: session.clock.now() - paused_at >= 2.0, 5.0, what="2 s paused")
+        recorder.resume()
+        resumed_at = session.clock.now()
+        await wait_until(
+            lambda: (writer.stats["video"].last or 0) > resumed_at + 1.0, 10.0, what="1 s more"
+        )
+        await recorder.close()
+        times = []
+        with av.open(str(tmp_path / "customer.webm")) as container:
+            for packet in container.demux(video=0):
+                if packet.pts is not None:
+                    times.append((float(packet.pts * packet.time_base), packet.is_keyframe))
+        gaps = [(a, b) for (a, _), (b, key) in itertools.pairwise(times) if b - a > 1.5]
+        assert len(gaps) == 1, gaps
+        before, after = gaps[0]
+        assert before <= paused_at + 0.1 and after >= resumed_at - 0.05
+        assert next(key for t, key in times if t == after), "video resumes on a keyframe"
+
+
+# --------------------------------------------------------------------------- through the server
+
+
+async def recording_policy(harness: Harness, policy: str) -> None:
+    """The default queue's recording policy, set as an admin does it."""
+    cookie = await harness.add_staff("ada", "admin")
+    assert harness.http is not None
+    async with harness.http.put(
+        f"/api/admin/queues/{DEFAULT_QUEUE}",
+        json={"name": "General", "recording": policy},
+        headers={"Cookie": f"va_session={cookie}"},
+    ) as r:
+        assert r.status in (200, 201), await r.text()
+
+
+async def media_call(harness: Harness, peers: list[ClientPeer]) -> tuple[Party, Party, str]:
+    customer, agent, session_id, _ = await live_call(harness)
+    camera, console = ClientPeer("red"), ClientPeer("blue")
+    peers += [camera, console]
+    await camera.connect(customer.client, "/customer", session_id)
+    await console.connect(agent.client, "/agent", session_id)
+    await console.wait_for_video(5)
+    return customer, agent, session_id
+
+
+@pytest.fixture
+async def client_peers() -> AsyncIterator[list[ClientPeer]]:
+    made: list[ClientPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
+
+
+async def hang_up(harness: Harness, agent: Party, session_id: str) -> None:
+    assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+    await wait_until(lambda: not harness.hub.sessions, what="media closed")
+    await harness.app[RECORDINGS].close()  # every finalize done (it is idempotent)
+
+
+class TestConsent:
+    async def test_a_refusal_is_stored_and_not_one_byte_is_written(
+        self, harness: Harness, client_peers: list[ClientPeer]
+    ) -> None:
+        await recording_policy(harness, "ask")
+        customer, agent, session_id = await media_call(harness, client_peers)
+        asked = await customer.inbox.next("recording_consent_requested")
+        assert asked == {"session_id": session_id}
+        pending = await agent.inbox.next("recording_state")
+        assert (pending["state"], pending["consent"]) == ("off", "pending")
+        # Media flows for a while before the answer: none of it may reach a file.
+        session = harness.hub.sessions[session_id]
+        await wait_until(
+            lambda: session.dump()["participants"]["customer"]["receiving"].get("video", 0) >= 30,
+            what="media",
+        )
+        assert session.recorder is None
+        reply = await customer.call(
+            "recording_consent", {"session_id": session_id, "accept": False}
+        )
+        assert (reply["state"], reply["consent"]) == ("off", "refused"), reply
+        told = await customer.inbox.next("recording_state")
+        assert told["consent"] == "refused"
+        again = await customer.call("recording_consent", {"session_id": session_id, "accept": True})
+        assert again["error"]["code"] == "conflict"
+        await hang_up(harness, agent, session_id)
+
+        folder = harness.app[RECORDINGS].root / session_id
+        assert not folder.exists(), list(folder.iterdir())
+        (row,) = await harness.records.recordings_of(session_id)
+        assert (row["consent"], row["files"], row["size"]) == ("refused", [], 0)
+
+    async def test_a_yes_records_the_call_with_its_sidecar_pauses_and_annotations(
+        self, harness: Harness, client_peers: list[ClientPeer]
+    ) -> None:
+        await recording_policy(harness, "ask")
+        customer, agent, session_id = await media_call(harness, client_peers)
+        await customer.inbox.next("recording_consent_requested")
+        reply = await customer.call("recording_consent", {"session_id": session_id, "accept": True})
+        assert reply["state"] == "recording", reply
+        for party in (customer, agent):
+            seen = [d for e, d in party.inbox.events if e == "recording_state"]
+            await wait_until(
+                lambda party=party: any(
+                    d["state"] == "recording"
+                    for e, d in party.inbox.events
+                    if e == "recording_state"
+                ),
+                what="recording indicator",
+            )
+            del seen
+        session = harness.hub.sessions[session_id]
+        assert session.recorder is not None
+        writer = session.recorder.writers["customer"]
+        await wait_until(lambda: writer.stats["video"].packets >= 30, what="1 s recorded")
+        room = harness.rooms.room(session_id)
+        drawn_at = room.clock()
+        mark = {"kind": "arrow", "id": "a1", "from": [0.1, 0.1], "to": [0.5, 0.5]}
+        assert (await agent.call("annotate", {"session_id": session_id, "annotation": mark}))["ok"]
+        assert (await agent.call("recording_pause", {"session_id": session_id}))["state"] == (
+            "paused"
+        )
+        assert (await customer.call("chat", {"session_id": session_id, "text": "pin 1234"}))["ok"]
+        assert (await agent.call("recording_resume", {"session_id": session_id}))["state"] == (
+            "recording"
+        )
+        await wait_until(
+            lambda: (
+                (writer.stats["video"].last or 0) > room.clock() - 0.2
+                and writer.stats["video"].packets >= 60
+            ),
+            what="recording again",
+        )
+        await hang_up(harness, agent, session_id)
+
+        (row,) = await harness.records.recordings_of(session_id)
+        assert row["consent"] == "accepted" and row["ended_at"] is not None
+        names = {f["name"] for f in row["files"]}
+        assert names == {"customer.webm", "agent.webm", "events.jsonl"}
+        folder = harness.app[RECORDINGS].root / session_id
+        lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+        kinds = [line["kind"] for line in lines]
+        assert kinds[0] == "recording_started" and kinds[-1] == "recording_ended"
+        assert (
+            kinds.index("recording_paused") < kinds.index("chat") < kinds.index("recording_resumed")
+        )
+        chat = next(line for line in lines if line["kind"] == "chat")
+        assert chat["data"] == {"redacted": True}, "what is said while paused is not kept"
+        annotation = next(line for line in lines if line["kind"] == "annotate")
+        # The annotation is on the video's time line: at its media time there is a frame of the
+        # customer's video within one frame interval (30 fps).
+        assert abs(annotation["at"] - drawn_at) <= 1 / 30
+        with av.open(str(folder / "customer.webm")) as container:
+            times = [
+                float(p.pts * p.time_base) for p in container.demux(video=0) if p.pts is not None
+            ]
+        nearest = min(times, key=lambda t: abs(t - annotation["at"]))
+        assert abs(nearest - annotation["at"]) <= 1 / 30 + 0.005, (nearest, annotation["at"])
+        assert probe_duration(folder / "customer.webm") > 1.5
+
+
+class TestServing:
+    @pytest.mark.settings(recording_link_ttl=1.0)
+    async def test_reviewers_fetch_with_ranges_and_links_expire_others_are_refused(
+        self, harness: Harness, client_peers: list[ClientPeer]
+    ) -> None:
+        await recording_policy(harness, "always")
+        customer, agent, session_id = await media_call(harness, client_peers)
+        await customer.inbox.next("recording_state")
+        session = harness.hub.sessions[session_id]
+        assert session.recorder is not None
+        writer = session.recorder.writers["customer"]
+        await wait_until(lambda: writer.stats["video"].packets >= 30, what="1 s recorded")
+        await hang_up(harness, agent, session_id)
+        http = harness.http
+        assert http is not None
+        trainer = await harness.add_staff("tina", "trainer")
+        agent_cookie = await harness.add_staff("arnold", "agent")
+        async with http.get(
+            f"/api/sessions/{session_id}/recordings", headers={"Cookie": f"va_session={trainer}"}
+        ) as r:
+            assert r.status == 200
+            (listed,) = (await r.json())["recordings"]
+        signed_at = time.time()
+        assert listed["consent"] == "not_asked" and listed["duration"] > 0.5
+        url = next(f["url"] for f in listed["files"] if f["name"] == "customer.webm")
+        async with http.get(
+            url, headers={"Cookie": f"va_session={trainer}", "Range": "bytes=0-99"}
+        ) as r:
+            assert r.status == 206 and len(await r.read()) == 100
+            assert r.headers["Content-Type"] == "video/webm"
+        for cookie, status in ((agent_cookie, 403), (None, 401)):
+            headers = {"Cookie": f"va_session={cookie}"} if cookie else {}
+            async with http.get(url, headers=headers) as r:
+                assert r.status == status
+            async with http.get(f"/api/sessions/{session_id}/recordings", headers=headers) as r:
+                assert r.status == status
+        # A customer's ticket token is no staff session either.
+        async with http.get(url, headers={"Cookie": f"va_session={customer.client.sid}"}) as r:
+            assert r.status == 401
+        # Another reviewer cannot use the trainer's link.
+        sup = await harness.add_staff("sue", "supervisor")
+        async with http.get(url, headers={"Cookie": f"va_session={sup}"}) as r:
+            assert r.status == 403
+        await wait_until(lambda: time.time() > signed_at + 2.2, 5.0, what="the link's age")
+        async with http.get(url, headers={"Cookie": f"va_session={trainer}"}) as r:
+            assert r.status == 403, "an expired link"
+
+
+def decode_to_end(path: Path) -> float:
+    """Decode every frame of every stream (raises on a corrupt file); the last frame's time."""
+    last = 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            if frame.time is not None:
+                last = max(last, float(frame.time))
+    return last
+
+
+class TestCrash:
+    async def test_a_killed_server_leaves_playable_files_repaired_at_the_next_start(
+        self, tmp_path: Path
+    ) -> None:
+        records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
+        try:
+            await records.migrate()
+            await records.put_queue(DEFAULT_QUEUE, "General", {"recording": "always"})
+            await records.add_user("alice", "Alice", hash_password("password-1"), "agent", 0.0)
+        finally:
+            await records.close()
+        server = ServerProcess(tmp_path, free_port())
+        await server.start()
+        peers: list[ClientPeer] = []
+        clients: list[socketio.AsyncClient] = []
+        try:
+            async with aiohttp.ClientSession(server.url) as http:
+                async with http.post(
+                    "/api/login", json={"username": "alice", "password": "password-1"}
+                ) as r:
+                    cookie = r.cookies["va_session"].value
+                agent = Party(socketio.AsyncClient(reconnection=False), "/agent")
+                clients.append(agent.client)
+                await connect_socket(agent.client, server.url, "/agent", cookie=cookie)
+                assert (await agent.call("ready")) == {"ok": True}
+                async with http.post("/api/tickets", json={}) as r:
+                    ticket = await r.json()
+            customer = Party(socketio.AsyncClient(reconnection=False), "/customer")
+            clients.append(customer.client)
+            await connect_socket(customer.client, server.url, "/customer", token=ticket["token"])
+            await agent.inbox.next("offer")
+            accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
+            session_id = accepted["session_id"]
+            camera, console = ClientPeer("red"), ClientPeer("blue")
+            peers += [camera, console]
+            await camera.connect(customer.client, "/customer", session_id)
+            await console.connect(agent.client, "/agent", session_id)
+            await customer.inbox.next("recording_state")
+            await console.wait_for_video(5)
+            started = time.monotonic()
+            path = tmp_path / "recordings" / session_id / "customer.webm"
+            await wait_until(
+                lambda: time.monotonic() - started >= 4.0 and path.exists(), 10.0, what="4 s"
+            )
+            recorded = time.monotonic() - started
+            assert await server.stop(kill=True) == -9
+        finally:
+            for peer in peers:
+                await peer.close()
+            for client in clients:
+                await client.disconnect()
+        # Killed: the file has no duration, but plays to within a second of the kill.
+        with av.open(str(path)) as container:
+            assert not container.duration
+        assert decode_to_end(path) >= recorded - 1.0
+
+        restarted = ServerProcess(tmp_path, free_port())
+        await restarted.start()
+        assert await restarted.stop() == 0, restarted.output
+        assert "repaired" in restarted.output
+        repaired = probe_duration(path)
+        assert repaired >= recorded - 1.0
+        assert abs(decode_to_end(path) - repaired) <= 0.2
+        records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
+        try:
+            (row,) = await records.recordings_of(session_id)
+        finally:
+            await records.close()
+        assert row["repaired"] and row["ended_at"] is not None
+        files = {f["name"]: f for f in row["files"]}
+        assert abs(files["customer.webm"]["duration"] - repaired) < 0.01
+        assert "events.jsonl" in files
+
+
+class TestRetention:
+    @pytest.mark.settings(recording_retention_days=30.0)
+    async def test_recordings_older_than_the_retention_are_deleted_and_logged(
+        self, harness: Harness, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        recordings = harness.app[RECORDINGS]
+        now = time.time()
+        for rec_id, ended in (("old", now - 31 * 86400), ("new", now - 29 * 86400)):
+            folder = recordings.root / f"call-{rec_id}"
+            folder.mkdir(parents=True)
+            (folder / "customer.webm").write_bytes(b"x" * 10)
+            await harness.records.add_recording(
+                {
+                    "id": rec_id,
+                    "call_id": f"call-{rec_id}",
+                    "ticket_id": "t",
+                    "queue_id": DEFAULT_QUEUE,
+                    "policy": "always",
+                    "consent": "not_asked",
+                    "participants": [],
+                    "files": [{"party": "customer", "name": "customer.webm", "size": 10}],
+                    "started_at": ended - 60,
+                    "ended_at": ended,
+                    "size": 10,
+                }
+            )
+        with caplog.at_level("INFO", logger="videoassist.recording"):
+            assert await recordings.purge(now) == 1
+        assert not (recordings.root / "call-old").exists()
+        assert (recordings.root / "call-new" / "customer.webm").exists()
+        assert await harness.records.recording("old") is None
+        assert await harness.records.recording("new") is not None
+        assert any("deleted old (call call-old" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,276 @@
+"""The store contract: every ``Records`` operation behaves the same on SQLite and PostgreSQL.
+
+Each test runs twice: against a SQLite file and against a real PostgreSQL (Debian's package,
+started on loopback by ``tests/support/postgres.py``), both brought to the newest schema by the
+Alembic migrations, so the migrations are proven on both as well. What differs between the two
+engines (upserts, JSON columns, booleans, float round trips, row counts of updates, ordering)
+is what these tests pin down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.postgres import PostgresServer
+from videoassist.desk.events import AuditRow, SessionRow, TicketRow
+from videoassist.store.records import Fenced, Records, metadata
+from videoassist.store.records import tickets as tickets_table
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def records(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Records]:
+    database: str | None = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = server.fresh_database()
+        url = server.url(database)
+    store = Records.open(url)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+        if database is not None:
+            request.getfixturevalue("postgres").drop_database(database)
+
+
+def ticket(tid: str = "t1", **changes: object) -> TicketRow:
+    values: dict[str, object] = {
+        "id": tid,
+        "topic": "router",
+        "description": "lights blink",
+        "status": "queued",
+        "queued_at": 1000.25,
+        "ended_at": None,
+        "end_reason": None,
+    }
+    values.update(changes)
+    return TicketRow(**values)  # type: ignore[arg-type]
+
+
+async def test_migrations_create_every_table_the_code_knows(records: Records) -> None:
+    async with records.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert set(metadata.tables) <= names
+    assert "alembic_version" in names
+
+
+async def test_migrating_twice_changes_nothing(records: Records) -> None:
+    await records.save_ticket(ticket())
+    await records.migrate()
+    assert (await records.ticket("t1")) is not None
+
+
+async def test_users_and_staff_sessions(records: Records) -> None:
+    uid = await records.add_user("ana", "Ana Lima", "hash-1", "agent", now=10.0)
+    other = await records.add_user("ben", "Ben", "hash-2", "admin", now=11.0)
+    assert other != uid
+    user = await records.user_by_name("ana")
+    assert user is not None and user["id"] == uid and user["role"] == "agent"
+    assert (await records.user_by_name("nobody")) is None
+    await records.set_password(uid, "hash-3")
+    assert (await records.user_by_id(uid))["password_hash"] == "hash-3"  # type: ignore[index]
+    with pytest.raises(ValueError):
+        await records.add_user("eve", "Eve", "h", "root", now=12.0)
+    with pytest.raises(sa.exc.IntegrityError):
+        await records.add_user("ana", "Another Ana", "h", "agent", now=13.0)
+
+    await records.add_staff_session("tok", uid, expires_at=100.0)
+    assert (await records.staff_session_user("tok", now=99.0))["username"] == "ana"  # type: ignore[index]
+    assert (await records.staff_session_user("tok", now=100.0)) is None  # expired at the edge
+    await records.delete_staff_session("tok")
+    assert (await records.staff_session_user("tok", now=0.0)) is None
+    assert [u["username"] for u in await records.list_users()] == ["ana", "ben"]
+
+
+async def test_ticket_upsert_keeps_one_row_and_every_field(records: Records) -> None:
+    await records.save_ticket(ticket(customer_ref="ref-9", device_id="dev", callback=True))
+    await records.save_ticket(
+        ticket(status="ended", ended_at=1010.5, end_reason="cancelled", callback=True)
+    )
+    row = await records.ticket("t1")
+    assert row is not None
+    assert row["status"] == "ended" and row["end_reason"] == "cancelled"
+    assert row["ended_at"] == 1010.5 and row["queued_at"] == 1000.25
+    assert row["callback"] is True  # a real boolean on both engines
+    assert row["customer_ref"] is None  # an upsert writes the whole row
+    assert row["queue_id"] == "general" and row["priority"] == 0
+
+
+async def test_sessions_of_a_ticket_and_restart_closing(records: Records) -> None:
+    await records.save_ticket(ticket("t1", status="live"))
+    await records.save_ticket(ticket("t2", status="queued", queued_at=1001.0))
+    await records.save_ticket(ticket("t3", status="joining", queued_at=999.0))
+    await records.save_session(
+        SessionRow(id="s1", ticket_id="t1", agent_id="a1", queued_at=1000.0, answered_at=1005.0)
+    )
+    await records.save_session(
+        SessionRow(
+            id="s1",
+            ticket_id="t1",
+            agent_id="a1",
+            queued_at=1000.0,
+            answered_at=1005.0,
+            note="é ü ✓ — unicode survives",
+            call_id="c1",
+        )
+    )
+    rows = await records.sessions_of_ticket("t1")
+    assert len(rows) == 1 and rows[0]["note"] == "é ü ✓ — unicode survives"
+    assert [t["id"] for t in await records.open_tickets()] == ["t3", "t2"]  # oldest first
+
+    assert await records.close_interrupted(at=2000.0) == 1
+    session = await records.session("s1")
+    assert session is not None and session["end_reason"] == "server_restart"
+    assert (await records.ticket("t1"))["status"] == "ended"  # type: ignore[index]
+    assert (await records.ticket("t2"))["status"] == "queued"  # type: ignore[index]
+
+
+async def test_agent_states_history_and_latest(records: Records) -> None:
+    await records.save_agent_state("a1", "ready", None, at=1.0)
+    await records.save_agent_state("a1", "away", "break", at=2.0)
+    await records.save_agent_state("a2", "ready", None, at=3.0)
+    events = await records.agent_events_of("a1")
+    assert [(e["state"], e["reason"]) for e in events] == [("ready", None), ("away", "break")]
+    assert await records.last_agent_states() == {"a1": "away", "a2": "ready"}
+
+
+async def test_routing_configuration_round_trips_json(records: Records) -> None:
+    config = {"strategy": "longest_idle", "sla": {"seconds": 15, "target": 0.8}, "skills": ["x"]}
+    await records.put_queue("general", "General", config, position=2)
+    await records.put_queue("vip", "VIP", {}, position=1)
+    await records.put_queue("general", "General help", config, position=2)
+    await records.put_topic("router", "Router", "general", priority=1)
+    uid = await records.add_user("ana", "Ana", "h", "agent", now=1.0)
+    await records.put_agent_profile(uid, {"router": 3}, ["general", "vip"])
+    loaded = await records.load_config()
+    assert [q["id"] for q in loaded["queues"]] == ["vip", "general"]  # by position
+    assert loaded["queues"][1]["name"] == "General help"
+    assert loaded["queues"][1]["config"] == config
+    assert loaded["topics"] == [
+        {"topic": "router", "label": "Router", "queue_id": "general", "priority": 1}
+    ]
+    assert loaded["agent_profiles"] == [
+        {"user_id": uid, "skills": {"router": 3}, "queues": ["general", "vip"]}
+    ]
+    assert await records.delete_topic("router") is True
+    assert await records.delete_topic("router") is False
+    assert await records.delete_queue("vip") is True
+    assert await records.delete_queue("vip") is False
+
+
+async def test_audit_log_in_order_with_its_detail(records: Records) -> None:
+    for n, action in enumerate(("set_away", "move")):
+        await records.save_audit(
+            AuditRow(
+                at=float(n),
+                actor_id="sup1",
+                actor_name="Sue",
+                action=action,
+                subject_kind="agent",
+                subject_id="a1",
+                detail={"from": "general", "to": "vip", "n": n},
+            )
+        )
+    rows = await records.audit_rows()
+    assert [r["action"] for r in rows] == ["set_away", "move"]
+    assert rows[1]["detail"] == {"from": "general", "to": "vip", "n": 1}
+
+
+async def test_call_events_and_items(records: Records) -> None:
+    payload = {"shape": "arrow", "points": [[0.1, 0.2], [0.3, 0.4]], "label": "<b>x</b>"}
+    await records.add_call_event("c1", 10.0, 0.040, "annotation", "agent:a1", payload)
+    await records.add_call_event("c1", 11.0, 1.040, "chat", "customer:t1", {"text": "hi"})
+    await records.add_call_event("c2", 12.0, 0.0, "chat", "customer:t2", {"text": "other"})
+    events = await records.call_events_of("c1")
+    assert [e["kind"] for e in events] == ["annotation", "chat"]
+    assert events[0]["payload"] == payload and events[0]["media_time"] == 0.040
+
+    item = {
+        "id": "p1",
+        "call_id": "c1",
+        "kind": "photo",
+        "content_type": "image/jpeg",
+        "size": 2_400_000,
+        "created_at": 13.0,
+        "created_by": "customer:t1",
+    }
+    await records.add_call_item(item)
+    assert await records.call_item("p1") == item
+    assert await records.call_item("nope") is None
+
+
+async def test_recordings_by_call_or_session_and_purge(records: Records) -> None:
+    await records.save_ticket(ticket("t1", status="live"))
+    await records.save_session(
+        SessionRow(
+            id="s1", ticket_id="t1", agent_id="a1", queued_at=1.0, answered_at=2.0, call_id="c1"
+        )
+    )
+    base = {
+        "ticket_id": "t1",
+        "queue_id": "general",
+        "policy": "ask",
+        "consent": "accepted",
+        "participants": ["customer:t1", "agent:a1"],
+        "files": [],
+    }
+    await records.add_recording({"id": "r2", "call_id": "c1", "started_at": 20.0, **base})
+    await records.add_recording({"id": "r1", "call_id": "c1", "started_at": 10.0, **base})
+    await records.add_recording({"id": "r3", "call_id": "c9", "started_at": 5.0, **base})
+    assert [r["id"] for r in await records.recordings_of("c1")] == ["r1", "r2"]
+    assert [r["id"] for r in await records.recordings_of("s1")] == ["r1", "r2"]
+    assert {r["id"] for r in await records.unfinished_recordings()} == {"r1", "r2", "r3"}
+
+    files = [{"party": "customer", "name": "customer.webm", "size": 1234, "start": 0.0}]
+    await records.update_recording(
+        "r1", ended_at=30.0, duration=20.0, size=1234, files=files, repaired=True
+    )
+    r1 = await records.recording("r1")
+    assert r1 is not None and r1["files"] == files and r1["repaired"] is True
+    assert r1["duration"] == 20.0 and r1["size"] == 1234
+    assert [r["id"] for r in await records.recordings_ended_before(31.0)] == ["r1"]
+    assert await records.recordings_ended_before(30.0) == []
+    await records.delete_recording("r1")
+    assert await records.recording("r1") is None
+
+
+async def test_a_deposed_leaders_writes_are_fenced_off(records: Records) -> None:
+    async with records.fenced("desk", epoch=1) as conn:
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+    async with records.fenced("desk", epoch=3) as conn:  # a newer leader (epoch 2 never wrote)
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t3"))))
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=1) as conn:  # the old leader wakes up
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t-stale"))))
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=2) as conn:
+            pass
+    assert await records.ticket("t-stale") is None
+    async with records.fenced("desk", epoch=3) as conn:  # the leader itself carries on
+        await conn.execute(tickets_table.insert().values(**asdict(ticket("t4"))))
+        await records.mark_applied(conn, "desk", "1700000000000-7")
+    assert await records.applied("desk") == "1700000000000-7"
+    with pytest.raises(Fenced):
+        async with records.fenced("desk", epoch=2) as conn:
+            await records.mark_applied(conn, "desk", "1700000000001-0")
+    assert await records.applied("desk") == "1700000000000-7"
+    assert await records.applied("nobody") is None
+    async with records.fenced("other", epoch=1):  # fences are per name
+        pass
+    assert {t["id"] for t in await records.open_tickets()} == {"t1", "t3", "t4"}
+
+
+async def test_a_write_that_fails_inside_the_fence_leaves_nothing(records: Records) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        async with records.fenced("desk", epoch=5) as conn:
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+            await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
+    assert await records.ticket("t1") is None

@@ -1,0 +1,1 @@
+"""Coordination between nodes over Redis (leadership lease with fencing, ...)."""

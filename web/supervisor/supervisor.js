@@ -1,0 +1,431 @@
+// Supervisor wallboard: the floor as the server pushes it (`floor`), and the actions a
+// supervisor takes on it, each confirmed in a dialog first.
+import { call, openSocket, show, showMessage } from "/static/shared/signaling.js";
+
+const $ = (id) => document.getElementById(id);
+const SUPERVISOR_ROLES = ["supervisor", "admin"];
+const STATE_LABELS = {
+  ready: "Ready", away: "Away", offered: "Ringing", busy: "In a call", wrap_up: "Wrap-up",
+  queued: "Waiting", joining: "Joining",
+};
+const REASONS = {
+  away: "Away", break: "Break", lunch: "Lunch", meeting: "Meeting", training: "Training",
+  missed_offer: "Missed an offer", signed_in: "Just signed in",
+};
+const state = { socket: null, me: null, picture: null, offset: 0, alerts: new Map(), pending: null };
+// For tests and debugging: the last picture and the page's socket.
+window.videoassist = {
+  get picture() { return state.picture; },
+  get socket() { return state.socket; },
+};
+
+function message(text, isError = false) {
+  showMessage($("message"), text, isError);
+}
+
+const topicLabels = new Map();
+
+async function loadTopics() {
+  try {
+    const res = await fetch("/api/topics");
+    if (res.ok) for (const { topic, label } of await res.json()) topicLabels.set(topic, label);
+  } catch (err) {
+    // Without labels the wallboard shows topic ids, which still say what a call is about.
+  }
+}
+
+function topicLabel(topic) {
+  return topic ? topicLabels.get(topic) || topic : "General help";
+}
+
+// Seconds since a moment of the server's clock, as the server's clock reads now.
+function since(moment) {
+  return Math.max(0, Date.now() / 1000 - state.offset - moment);
+}
+
+function duration(seconds) {
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
+function orDash(value, suffix = "") {
+  return value === null || value === undefined ? "—" : `${value}${suffix}`;
+}
+
+function secondsOrDash(value) {
+  return value === null || value === undefined ? "—" : duration(value);
+}
+
+function cell(row, text, { header = false, num = false, sinceAt = null } = {}) {
+  const el = document.createElement(header ? "th" : "td");
+  if (header) el.scope = "row";
+  if (num) el.className = "num";
+  if (sinceAt !== null) {
+    el.dataset.since = String(sinceAt);
+    el.className = "num";
+    el.textContent = duration(since(sinceAt));
+  } else {
+    el.textContent = text;
+  }
+  row.append(el);
+  return el;
+}
+
+function button(label, action, id, extra = {}) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.dataset.action = action;
+  b.dataset.id = id;
+  for (const [k, v] of Object.entries(extra)) b.dataset[k] = v;
+  return b;
+}
+
+function queueName(id) {
+  const q = state.picture && state.picture.queues.find((x) => x.id === id);
+  return q ? q.name : id || "—";
+}
+
+function agentName(id) {
+  const a = state.picture && state.picture.agents.find((x) => x.id === id);
+  return a ? a.name : id;
+}
+
+// A rebuilt table loses the focused button: put focus back on the same action for the same
+// subject, so keyboard users are not thrown to the top of the page by a push.
+function keepFocus(rebuild) {
+  const focused = document.activeElement;
+  const key = focused && focused.dataset && focused.dataset.action
+    ? [focused.dataset.action, focused.dataset.id] : null;
+  rebuild();
+  if (!key) return;
+  const again = document.querySelector(`button[data-action="${key[0]}"][data-id="${CSS.escape(key[1])}"]`);
+  if (again) again.focus();
+}
+
+function render(picture) {
+  state.picture = picture;
+  state.offset = Date.now() / 1000 - picture.at;
+  const day = picture.day;
+  $("queues-caption").textContent = `Queues today (since ${day.starts_at}, ${day.time_zone}, ${day.date})`;
+  keepFocus(() => {
+    renderQueues(picture.queues);
+    renderWaiting(picture.waiting);
+    renderAgents(picture.agents);
+    renderCalls(picture.calls);
+  });
+  renderAlerts(picture.alerts);
+}
+
+function renderQueues(queues) {
+  const body = $("queues").tBodies[0];
+  body.replaceChildren();
+  const formulas = $("formulas");
+  formulas.replaceChildren();
+  for (const q of queues) {
+    const row = body.insertRow();
+    cell(row, q.name, { header: true });
+    cell(row, String(q.waiting), { num: true });
+    if (q.longest_since === null) cell(row, "—", { num: true });
+    else cell(row, "", { sinceAt: q.longest_since });
+    const sl = cell(row, q.service_level === null ? "—" : `${q.service_level}% (target ${q.target}%)`, { num: true });
+    if (q.service_level !== null && q.service_level < q.target) sl.classList.add("below");
+    cell(row, String(q.answered), { num: true });
+    cell(row, `${q.abandoned} (${q.short_abandoned} short)`, { num: true });
+    cell(row, secondsOrDash(q.asa), { num: true });
+    cell(row, secondsOrDash(q.aht), { num: true });
+    cell(row, orDash(q.occupancy, "%"), { num: true });
+    for (const key of ["ready", "busy", "wrap_up", "away"]) {
+      const count = key === "busy" ? q.agents.busy + q.agents.offered : q.agents[key];
+      cell(row, String(count), { num: true });
+    }
+    const item = document.createElement("li");
+    item.textContent = `${q.name}: service level = ${q.formula}. Target ${q.target}%.`
+      + (q.wait_alert === null ? "" : ` Alert when someone waits longer than ${q.wait_alert} s.`);
+    formulas.append(item);
+  }
+}
+
+function renderWaiting(waiting) {
+  const body = $("waiting").tBodies[0];
+  body.replaceChildren();
+  if (!waiting.length) {
+    const row = body.insertRow();
+    const td = cell(row, "Nobody is waiting.");
+    td.colSpan = 8;
+    return;
+  }
+  for (const w of waiting) {
+    const row = body.insertRow();
+    cell(row, w.ticket_id.slice(0, 8), { header: true });
+    cell(row, queueName(w.queue_id));
+    cell(row, String(w.position), { num: true });
+    cell(row, topicLabel(w.topic));
+    cell(row, "", { sinceAt: w.since });
+    cell(row, String(w.priority), { num: true });
+    const what = [STATE_LABELS[w.state] || w.state];
+    if (w.callback) what.push("callback");
+    if (!w.connected && !w.callback) what.push("connection lost");
+    cell(row, what.join(", "));
+    const actions = cell(row, "");
+    actions.className = "actions-cell";
+    const who = `customer ${w.ticket_id.slice(0, 8)}`;
+    actions.append(
+      button("Move", "move", w.ticket_id, { who, queue: w.queue_id }),
+      button("Priority", "set_priority", w.ticket_id, { who, priority: String(w.priority) }),
+    );
+    // The visible word first, so that speech commands ("click Move") and the name agree.
+    for (const b of actions.querySelectorAll("button")) b.setAttribute("aria-label", `${b.textContent} ${who}`);
+  }
+}
+
+function renderAgents(agents) {
+  const body = $("agents").tBodies[0];
+  body.replaceChildren();
+  if (!agents.length) {
+    const td = cell(body.insertRow(), "No agent is signed in.");
+    td.colSpan = 7;
+    return;
+  }
+  for (const a of agents) {
+    const row = body.insertRow();
+    cell(row, a.name, { header: true });
+    cell(row, STATE_LABELS[a.state] || a.state);
+    cell(row, "", { sinceAt: a.since });
+    cell(row, a.state === "away" ? REASONS[a.reason] || a.reason || "—" : "—");
+    if (a.call) {
+      cell(row, `${topicLabel(a.call.topic)} (${queueName(a.call.queue_id)})`);
+      cell(row, "", { sinceAt: a.call.since });
+    } else {
+      cell(row, "—");
+      cell(row, "—");
+    }
+    const actions = cell(row, "");
+    actions.className = "actions-cell";
+    const away = button("Set away", "set_away", a.id, { who: a.name });
+    away.setAttribute("aria-label", `Set away ${a.name}`);
+    away.disabled = !["ready", "away", "offered"].includes(a.state);
+    const out = button("Sign out", "sign_out", a.id, { who: a.name });
+    out.setAttribute("aria-label", `Sign out ${a.name}`);
+    out.classList.add("danger");
+    actions.append(away, out);
+  }
+}
+
+function renderCalls(calls) {
+  const body = $("calls").tBodies[0];
+  body.replaceChildren();
+  if (!calls.length) {
+    const td = cell(body.insertRow(), "No call in progress.");
+    td.colSpan = 6;
+    return;
+  }
+  for (const c of calls) {
+    const row = body.insertRow();
+    cell(row, c.agent_name, { header: true });
+    cell(row, queueName(c.queue_id));
+    cell(row, topicLabel(c.topic));
+    cell(row, "", { sinceAt: c.since });
+    cell(row, c.recording || "—");
+    cell(row, c.quality || "—");
+  }
+}
+
+// Alerts are added to the live region one by one as they appear, so a screen reader announces
+// each new one once; alerts that cleared are removed quietly.
+function renderAlerts(alerts) {
+  const box = $("alerts");
+  const now = new Map(alerts.map((a) => [`${a.queue_id}:${a.kind}`, a]));
+  for (const [key, el] of state.alerts) {
+    if (!now.has(key)) {
+      el.remove();
+      state.alerts.delete(key);
+    }
+  }
+  for (const [key, alert] of now) {
+    const el = state.alerts.get(key);
+    if (el) {
+      if (el.textContent !== alert.message) el.textContent = alert.message;
+      continue;
+    }
+    const p = document.createElement("p");
+    p.textContent = alert.message;
+    p.dataset.kind = alert.kind;
+    box.append(p);
+    state.alerts.set(key, p);
+  }
+  show("no-alerts", state.alerts.size === 0);
+}
+
+function tick() {
+  for (const el of document.querySelectorAll("[data-since]")) {
+    el.textContent = duration(since(Number(el.dataset.since)));
+  }
+}
+
+// --- Actions, confirmed in a dialog
+
+const ACTIONS = {
+  set_away: {
+    title: "Set agent away",
+    text: (who) => `Set ${who} to Away? If a customer is ringing at them, the customer goes back in line.`,
+    field: "confirm-reason-field",
+    payload: (id) => ({ agent_id: id, reason: $("confirm-reason").value }),
+    done: (who) => `${who} is now Away.`,
+  },
+  sign_out: {
+    title: "Sign agent out",
+    text: (who) => `Sign ${who} out? A call they are in ends now, and their console closes.`,
+    payload: (id) => ({ agent_id: id }),
+    done: (who) => `${who} is signed out.`,
+  },
+  move: {
+    title: "Move customer",
+    text: (who) => `Move ${who} to another queue? Their wait in the new queue starts now.`,
+    field: "confirm-queue-field",
+    payload: (id) => ({ ticket_id: id, queue_id: $("confirm-queue").value }),
+    done: (who) => `${who} moved to ${queueName($("confirm-queue").value)}.`,
+  },
+  set_priority: {
+    title: "Change priority",
+    text: (who) => `Change the priority of ${who}? Higher numbers are answered first.`,
+    field: "confirm-priority-field",
+    payload: (id) => ({ ticket_id: id, priority: Number($("confirm-priority").value) }),
+    done: (who) => `Priority of ${who} changed.`,
+  },
+};
+
+function openDialog(target) {
+  const { action, id, who } = target.dataset;
+  const spec = ACTIONS[action];
+  state.pending = { action, id, who, opener: target };
+  $("confirm-title").textContent = spec.title;
+  $("confirm-text").textContent = spec.text(who);
+  for (const field of ["confirm-reason-field", "confirm-queue-field", "confirm-priority-field"]) {
+    show(field, field === spec.field);
+  }
+  if (action === "move") {
+    const select = $("confirm-queue");
+    select.replaceChildren();
+    for (const q of state.picture.queues) {
+      if (q.id === target.dataset.queue) continue;
+      select.append(new Option(q.name, q.id));
+    }
+  }
+  if (action === "set_priority") $("confirm-priority").value = target.dataset.priority;
+  $("confirm").returnValue = "";
+  $("confirm").showModal();
+  const first = spec.field ? $(spec.field).querySelector("select, input") : $("confirm-ok");
+  first.focus();
+}
+
+async function dialogClosed() {
+  const pending = state.pending;
+  state.pending = null;
+  if (!pending) return;
+  const back = document.querySelector(
+    `button[data-action="${pending.action}"][data-id="${CSS.escape(pending.id)}"]`,
+  );
+  (back || $("board")).focus?.();
+  if ($("confirm").returnValue !== "ok") return;
+  const spec = ACTIONS[pending.action];
+  try {
+    await call(state.socket, pending.action, spec.payload(pending.id));
+    message(spec.done(pending.who));
+  } catch (err) {
+    message(err.message, true);
+  }
+}
+
+// --- Session
+
+async function boot() {
+  await loadTopics();
+  const res = await fetch("/api/me");
+  if (res.status === 401) {
+    show("login", true);
+    $("username").focus();
+    return;
+  }
+  state.me = await res.json();
+  start();
+}
+
+async function login(event) {
+  event.preventDefault();
+  message("");
+  const res = await fetch("/api/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+  });
+  const body = await res.json();
+  if (!res.ok) {
+    message(body.error ? body.error.message : "Login failed.", true);
+    $("password").select();
+    return;
+  }
+  $("password").value = "";
+  state.me = body;
+  start();
+}
+
+async function logout() {
+  await fetch("/api/logout", { method: "POST" });
+  window.location.reload();
+}
+
+function start() {
+  show("login", false);
+  $("me-name").textContent = state.me.display_name;
+  show("me", true);
+  if (!SUPERVISOR_ROLES.includes(state.me.role)) {
+    message("The wallboard is for supervisors and admins. Agents use the agent console at /agent.", true);
+    return;
+  }
+  const socket = openSocket("/supervisor", {});
+  state.socket = socket;
+  socket.on("connect", async () => {
+    $("link-state").textContent = "Live";
+    try {
+      render(await call(socket, "sync"));
+      show("board", true);
+    } catch (err) {
+      message(err.message, true);
+    }
+  });
+  socket.on("connect_error", (err) => {
+    const code = err.data && err.data.code;
+    if (code === "login_required") {
+      socket.disconnect();
+      show("me", false);
+      show("board", false);
+      show("login", true);
+      return;
+    }
+    if (code === "wrong_role") {
+      socket.disconnect();
+      message("The wallboard is for supervisors and admins.", true);
+      return;
+    }
+    message(`Cannot reach the server: ${err.message}`, true);
+  });
+  socket.on("disconnect", (reason) => {
+    $("link-state").textContent = "Reconnecting…";
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
+  });
+  socket.on("floor", render);
+}
+
+$("login-form").addEventListener("submit", login);
+$("logout").addEventListener("click", logout);
+$("confirm").addEventListener("close", dialogClosed);
+document.addEventListener("click", (ev) => {
+  const target = ev.target.closest && ev.target.closest("button[data-action]");
+  if (target && ACTIONS[target.dataset.action]) openDialog(target);
+});
+setInterval(tick, 1000);
+boot();
