@@ -25,6 +25,7 @@ from videoassist import turn
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
+from videoassist.client_address import TrustedProxies
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
@@ -58,6 +59,7 @@ from videoassist.http.keys import (
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    TRUSTED_PROXIES,
     WALLBOARD,
 )
 from videoassist.http.middleware import (
@@ -101,6 +103,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
     app[PHOTO_LIMIT] = RateLimiter(

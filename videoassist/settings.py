@@ -71,6 +71,9 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
+    # per-address limits (videoassist/client_address.py); empty: trust none.
+    trusted_proxies: tuple[str, ...] = ()
     embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
     # The login throttle (docs/configuration.md, videoassist/login_throttle.py): wrong
@@ -132,6 +135,9 @@ class Settings:
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
         self.login_policy()  # refuses nonsense at start
+        from videoassist.client_address import TrustedProxies
+
+        TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
 
     def login_policy(self) -> LoginPolicy:
         from videoassist.login_throttle import LoginPolicy

@@ -22,6 +22,7 @@ from videoassist.http.keys import (
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    TRUSTED_PROXIES,
 )
 from videoassist.http.middleware import Reply, json_error, read_json, too_many
 from videoassist.identity import verify_identity
@@ -57,7 +58,8 @@ async def create_ticket(request: web.Request) -> web.Response:
     if not device or len(device) > 64:
         device = secrets.token_urlsafe(24)
     limiter = request.app[TAP_LIMIT]
-    wait = max(limiter.take(("ip", request.remote or "")), limiter.take(("device", device)))
+    address = request.app[TRUSTED_PROXIES].of_request(request)
+    wait = max(limiter.take(("ip", address)), limiter.take(("device", device)))
     if wait:
         return too_many(wait, "too many help requests")
     service = request.app[SERVICE]
@@ -121,7 +123,7 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[LOGIN_THROTTLE]
     devices = request.app[STAFF_DEVICES]
     device_cookie = request.cookies.get(STAFF_DEVICE_COOKIE)
-    username, address = creds.username, request.remote or ""
+    username, address = creds.username, request.app[TRUSTED_PROXIES].of_request(request)
     known_device = username in devices.names(device_cookie)
     wait = throttle.begin(username, address, known_device=known_device)
     if wait:

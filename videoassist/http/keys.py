@@ -8,6 +8,7 @@ from aiohttp import web
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
+from videoassist.client_address import TrustedProxies
 from videoassist.delivery import SocketDelivery
 from videoassist.floor import Wallboard
 from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
@@ -34,6 +35,7 @@ NAMESPACES = web.AppKey(
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 PHOTO_LIMIT = web.AppKey("photo_limit", RateLimiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
