@@ -40,7 +40,9 @@ from videoassist.gateway import (
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
+from videoassist.http.guard import ConnectionGuard
 from videoassist.http.keys import (
+    CONNECTION_GUARD,
     CONTENT,
     DELIVERY,
     HUB,
@@ -93,9 +95,17 @@ STARTER_TOPICS = (
 
 
 def create_app(settings: Settings) -> web.Application:
+    trusted = TrustedProxies(settings.trusted_proxies)
+    guard = ConnectionGuard(
+        max_per_address=settings.max_connections_per_address,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        trusted=trusted,
+    )
     app = web.Application(
         client_max_size=settings.client_max_size,
         middlewares=[
+            guard.middleware,
             security_headers(settings.frame_ancestors, hsts=settings.tls),
             same_origin_writes(settings.allowed_origins),
             api_errors,
@@ -103,7 +113,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
-    app[TRUSTED_PROXIES] = TrustedProxies(settings.trusted_proxies)
+    app[TRUSTED_PROXIES] = trusted
+    app[CONNECTION_GUARD] = guard
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
     app[PHOTO_LIMIT] = RateLimiter(

@@ -74,6 +74,11 @@ class Settings:
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
     # per-address limits (videoassist/client_address.py); empty: trust none.
     trusted_proxies: tuple[str, ...] = ()
+    # Slow or hoarding clients (videoassist/http/guard.py): seconds a request's headers, and
+    # then its body, may take to arrive; connections one address may hold (0: no cap).
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections_per_address: int = 100
     embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
     # The login throttle (docs/configuration.md, videoassist/login_throttle.py): wrong
@@ -138,6 +143,10 @@ class Settings:
         from videoassist.client_address import TrustedProxies
 
         TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ValueError("header_timeout and body_timeout must be positive")
+        if self.max_connections_per_address < 0:
+            raise ValueError("max_connections_per_address must be 0 (no cap) or more")
 
     def login_policy(self) -> LoginPolicy:
         from videoassist.login_throttle import LoginPolicy

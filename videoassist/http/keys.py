@@ -12,6 +12,7 @@ from videoassist.client_address import TrustedProxies
 from videoassist.delivery import SocketDelivery
 from videoassist.floor import Wallboard
 from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
+from videoassist.http.guard import ConnectionGuard
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
@@ -36,6 +37,7 @@ TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
+CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
 PHOTO_LIMIT = web.AppKey("photo_limit", RateLimiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
