@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(calls)
     app.add_routes(recording_routes)
     add_admin(app, partial(desk_config, settings=settings))
-    add_pages(app, settings.web_dir, settings.allowed_origins)
+    add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)

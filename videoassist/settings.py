@@ -74,6 +74,8 @@ class Settings:
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
     # per-address limits (videoassist/client_address.py); empty: trust none.
     trusted_proxies: tuple[str, ...] = ()
+    # Serve web/testing/ (pages only the test suite opens) under /testing/. Never in production.
+    test_pages: bool = False
     # Slow or hoarding clients (videoassist/http/guard.py): seconds a request's headers, and
     # then its body, may take to arrive; connections one address may hold (0: no cap).
     header_timeout: float = 10.0

@@ -182,7 +182,7 @@ ROWS = tuple(dict.fromkeys(row for row, _ in MATRIX))
 
 # --------------------------------------------------------------------------- enumeration
 
-NOT_ENDPOINTS = ("/socket.io/", "/static/", "/vendor/")
+NOT_ENDPOINTS = ("/socket.io/", "/static/", "/vendor/", "/testing")
 CONNECTION_HANDLERS = frozenset({"on_connect", "on_disconnect"})
 
 

@@ -90,6 +90,17 @@ class TestTaps:
 
 
 class TestDisclosure:
+    @pytest.mark.settings(test_pages=False)
+    async def test_pages_for_tests_are_not_served_by_default(self, harness: Harness) -> None:
+        for path in ("/testing/renderer-test.html", "/static/shared/renderer-test.html"):
+            async with harness.http.get(path) as r:
+                assert r.status == 404, path
+
+    async def test_pages_for_tests_are_served_when_the_tests_ask(self, harness: Harness) -> None:
+        assert harness.settings.test_pages  # what the test harness sets
+        async with harness.http.get("/testing/renderer-test.html") as r:
+            assert r.status == 200
+
     async def test_the_public_health_endpoints_say_nothing_about_load(
         self, harness: Harness
     ) -> None:

@@ -30,6 +30,7 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
         secret_key="test-secret-key",
         media_addresses=("127.0.0.1",),
         ring_timeout=20.0,
+        test_pages=True,
     )
     return base.with_(**overrides)
 
