@@ -22,9 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from videoassist import turn
-from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
+from videoassist.client_address import TrustedProxies
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
@@ -39,7 +40,9 @@ from videoassist.gateway import (
 from videoassist.http.admin import add_admin
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
+from videoassist.http.guard import ConnectionGuard
 from videoassist.http.keys import (
+    CONNECTION_GUARD,
     CONTENT,
     DELIVERY,
     HUB,
@@ -54,18 +57,26 @@ from videoassist.http.keys import (
     SETTINGS,
     SIO,
     STAFF,
+    STAFF_DEVICES,
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    TRUSTED_PROXIES,
     WALLBOARD,
 )
-from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
+from videoassist.http.middleware import (
+    api_errors,
+    same_origin_writes,
+    security_headers,
+    server_header,
+)
 from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
+from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
-from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.ratelimit import RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
@@ -84,18 +95,27 @@ STARTER_TOPICS = (
 
 
 def create_app(settings: Settings) -> web.Application:
+    trusted = TrustedProxies(settings.trusted_proxies)
+    guard = ConnectionGuard(
+        max_per_address=settings.max_connections_per_address,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        trusted=trusted,
+    )
     app = web.Application(
         client_max_size=settings.client_max_size,
         middlewares=[
+            guard.middleware,
             security_headers(settings.frame_ancestors, hsts=settings.tls),
             same_origin_writes(settings.allowed_origins),
             api_errors,
         ],
     )
+    app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
-    app[LOGIN_THROTTLE] = LoginThrottle(
-        max_failures=settings.login_max_failures, lockout=settings.login_lockout
-    )
+    app[TRUSTED_PROXIES] = trusted
+    app[CONNECTION_GUARD] = guard
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
     app[PHOTO_LIMIT] = RateLimiter(
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
@@ -111,7 +131,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(calls)
     app.add_routes(recording_routes)
     add_admin(app, partial(desk_config, settings=settings))
-    add_pages(app, settings.web_dir, settings.allowed_origins)
+    add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
@@ -162,6 +182,8 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RECORDS] = records
     app[STAFF] = StaffAuth(records, ttl=settings.staff_session_ttl)
     app[TOKENS] = TicketTokens(_secret_key(settings), ttl=settings.ticket_ttl)
+    app[STAFF_DEVICES] = StaffDevices(_secret_key(settings))
+    await app[LOGIN_THROTTLE].attach(records)
     yield
     await records.close()
 

@@ -101,3 +101,38 @@ class TicketTokens:
             return None
         ticket = data.get("t") if isinstance(data, dict) else None
         return ticket if isinstance(ticket, str) else None
+
+
+STAFF_DEVICE_COOKIE = "va_staff_device"
+
+
+class StaffDevices:
+    """Signed cookies that say "this browser has logged in as these names before".
+
+    The login throttle lets such a browser past the account-wide slowdown that an attack from
+    many addresses puts on a name (videoassist/login_throttle.py). It proves only a past login:
+    it skips no password check and no per-address wait.
+    """
+
+    MAX_NAMES = 8  # staff who share a browser; the most recent first
+    MAX_AGE = 365 * 24 * 3600
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="videoassist.staff-device")
+
+    def names(self, cookie: str | None) -> list[str]:
+        if not cookie or len(cookie) > 2048:
+            return []
+        try:
+            data = self._serializer.loads(cookie, max_age=self.MAX_AGE)
+        except (BadSignature, SignatureExpired):
+            return []
+        names = data.get("n") if isinstance(data, dict) else None
+        if not isinstance(names, list):
+            return []
+        return [n for n in names if isinstance(n, str)][: self.MAX_NAMES]
+
+    def issue(self, username: str, cookie: str | None) -> str:
+        """The cookie for this browser after ``username`` logged in on it."""
+        names = [username, *(n for n in self.names(cookie) if n != username)]
+        return self._serializer.dumps({"n": names[: self.MAX_NAMES]})

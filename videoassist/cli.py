@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import ipaddress
 import logging
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from videoassist.settings import Settings, from_env
 from videoassist.tls import NoLanAddress
@@ -118,10 +120,28 @@ def _serve(settings: Settings) -> int:
             await redirect.cleanup()
 
         app.cleanup_ctx.append(plain_http)
-    web.run_app(
-        app, host=settings.host, port=settings.port, ssl_context=context, shutdown_timeout=10
-    )
+    # web.run_app would build a plain AppRunner; ours accepts connections through the guard
+    # (http/guard.py). SIGINT and SIGTERM raise GracefulExit, as under run_app.
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(_run(app, settings, context))
     return 0
+
+
+async def _run(app: Any, settings: Settings, context: Any) -> None:
+    from aiohttp import web
+
+    from videoassist.http.guard import GuardedRunner
+    from videoassist.http.keys import CONNECTION_GUARD
+
+    runner = GuardedRunner(app, app[CONNECTION_GUARD], handle_signals=True, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
+        await site.start()
+        print(f"======== Running on {site.name} ========\n(Press CTRL+C to quit)", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def _loopback(host: str) -> bool:

@@ -10,10 +10,13 @@ import json
 import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videoassist.desk.config import parse_hhmm
+
+if TYPE_CHECKING:
+    from videoassist.login_throttle import LoginPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,10 +71,28 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
+    # per-address limits (videoassist/client_address.py); empty: trust none.
+    trusted_proxies: tuple[str, ...] = ()
+    # Serve web/testing/ (pages only the test suite opens) under /testing/. Never in production.
+    test_pages: bool = False
+    # Slow or hoarding clients (videoassist/http/guard.py): seconds a request's headers, and
+    # then its body, may take to arrive; connections one address may hold (0: no cap).
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections_per_address: int = 100
     embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
+    # The login throttle (docs/configuration.md, videoassist/login_throttle.py): wrong
+    # passwords allowed before waits begin, per name from one address, per address, and per name
+    # from everywhere (devices that never logged in to that name only); then the first wait,
+    # doubling with each failure up to the most; a key quiet this long is forgotten.
     login_max_failures: int = 5
-    login_lockout: float = 900.0
+    login_address_max_failures: int = 30
+    login_account_max_failures: int = 100
+    login_backoff: float = 1.0
+    login_backoff_max: float = 900.0
+    login_forget_after: float = 86_400.0
     taps_per_minute: float = 6.0
     taps_burst: int = 5
     socket_events_per_second: float = 20.0
@@ -120,6 +141,26 @@ class Settings:
             raise ValueError("redirect_port needs TLS (tls_cert and tls_key)")
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
+        self.login_policy()  # refuses nonsense at start
+        from videoassist.client_address import TrustedProxies
+
+        TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            raise ValueError("header_timeout and body_timeout must be positive")
+        if self.max_connections_per_address < 0:
+            raise ValueError("max_connections_per_address must be 0 (no cap) or more")
+
+    def login_policy(self) -> LoginPolicy:
+        from videoassist.login_throttle import LoginPolicy
+
+        return LoginPolicy(
+            free_account_address=self.login_max_failures,
+            free_address=self.login_address_max_failures,
+            free_account=self.login_account_max_failures,
+            backoff=self.login_backoff,
+            backoff_max=self.login_backoff_max,
+            forget_after=self.login_forget_after,
+        )
 
     def media_ports(self) -> tuple[int, int] | None:
         """(first, last) of MEDIA_PORT_RANGE, or None for any port."""

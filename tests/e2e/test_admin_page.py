@@ -7,6 +7,7 @@ from playwright.async_api import Browser, expect
 from tests.support.harness import Harness
 from tests.support.pages import assert_accessible
 from videoassist.auth import hash_password
+from videoassist.http.keys import LOGIN_THROTTLE
 
 
 async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_field(
@@ -78,3 +79,31 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
     await expect(page.locator("#topic-queue")).to_contain_text("VPN (vpn)")
     await context.close()
     assert not problems, problems
+
+
+async def test_an_admin_lifts_the_login_waits_of_a_name_with_the_form(
+    harness: Harness, browser: Browser
+) -> None:
+    await harness.records.add_user("root", "Root", hash_password("pw-root-1"), "admin", 0.0)
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    throttle = harness.app[LOGIN_THROTTLE]
+    for _ in range(harness.settings.login_max_failures):
+        await throttle.failed("alice", "192.0.2.7")  # alice mistyping, from her own machine
+    assert throttle.waiting()
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{harness.url}/admin")
+    await page.get_by_label("Username").fill("root")
+    await page.get_by_label("Password").fill("pw-root-1")
+    await page.get_by_role("button", name="Log in").click()
+    form = page.locator("#unlock-form")
+    await form.get_by_label("Login name").fill("alice")
+    await form.get_by_role("button", name="Lift waits").click()
+    await expect(page.locator("#unlock-form-status")).to_have_text(
+        "alice may log in again (1 wait lifted)."
+    )
+    assert not [key for key, _ in throttle.waiting() if key.username == "alice"]
+    await assert_accessible(page, "admin after lifting login waits")
+    await form.get_by_role("button", name="Lift waits").click()
+    await expect(page.locator("#unlock-form-status")).to_have_text("alice had no login waits.")
+    await context.close()

@@ -94,7 +94,7 @@ async def open_test_page(browser: Browser, harness: Harness) -> Page:
         ),
     )
     page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
-    await page.goto(f"{harness.url}/static/shared/renderer-test.html")
+    await page.goto(f"{harness.url}/testing/renderer-test.html")
     await page.evaluate(
         "async () => { window.annotations = await import('/static/shared/annotations.js'); }"
     )

@@ -93,6 +93,8 @@ DELETE /api/admin/queues/{queue_id}
 PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/login-throttles/{username}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 /customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer cancel                  deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -180,7 +182,7 @@ ROWS = tuple(dict.fromkeys(row for row, _ in MATRIX))
 
 # --------------------------------------------------------------------------- enumeration
 
-NOT_ENDPOINTS = ("/socket.io/", "/static/", "/vendor/")
+NOT_ENDPOINTS = ("/socket.io/", "/static/", "/vendor/", "/testing")
 CONNECTION_HANDLERS = frozenset({"on_connect", "on_disconnect"})
 
 
@@ -607,6 +609,10 @@ class TestHttp:
             ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
+            "DELETE /api/admin/login-throttles/{username}": (
+                "/api/admin/login-throttles/alice",
+                None,
+            ),
             "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
         }
         for row, spec in requests.items():

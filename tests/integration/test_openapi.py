@@ -19,7 +19,7 @@ from videoassist.app import create_app
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 OPERATIONS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-NOT_IN_SPEC = ("/socket.io/", "/static/", "/vendor/")
+NOT_IN_SPEC = ("/socket.io/", "/static/", "/vendor/", "/testing")
 
 Endpoint = tuple[str, str]
 

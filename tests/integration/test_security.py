@@ -11,9 +11,11 @@ from tests.support.harness import Harness
 
 class TestLogin:
     @pytest.mark.settings(login_max_failures=3)
-    async def test_repeated_wrong_passwords_lock_the_account_even_for_the_right_one(
+    async def test_repeated_wrong_passwords_make_that_address_wait_even_for_the_right_one(
         self, harness: Harness
     ) -> None:
+        """The lock is the address's, not the account's: tests/integration/test_abuse.py
+        ``TestLockingStaffOut`` attacks from many addresses."""
         await harness.add_staff("alice", password="right-password")
         for _ in range(3):
             async with harness.http.post(
@@ -26,6 +28,18 @@ class TestLogin:
             assert r.status == 429
             assert (await r.json())["error"]["code"] == "rate_limited"
             assert int(r.headers["Retry-After"]) > 0
+
+    async def test_the_staff_device_cookie_is_httponly_samesite_strict_and_for_login_only(
+        self, harness: Harness
+    ) -> None:
+        await harness.add_staff("alice", password="right-password")
+        async with harness.http.post(
+            "/api/login", json={"username": "alice", "password": "right-password"}
+        ) as r:
+            cookie = r.cookies["va_staff_device"]
+            assert cookie["httponly"]
+            assert cookie["samesite"] == "Strict"
+            assert cookie["path"] == "/api/login"
 
     async def test_the_session_cookie_is_httponly_and_samesite_strict(
         self, harness: Harness
@@ -76,6 +90,17 @@ class TestTaps:
 
 
 class TestDisclosure:
+    @pytest.mark.settings(test_pages=False)
+    async def test_pages_for_tests_are_not_served_by_default(self, harness: Harness) -> None:
+        for path in ("/testing/renderer-test.html", "/static/shared/renderer-test.html"):
+            async with harness.http.get(path) as r:
+                assert r.status == 404, path
+
+    async def test_pages_for_tests_are_served_when_the_tests_ask(self, harness: Harness) -> None:
+        assert harness.settings.test_pages  # what the test harness sets
+        async with harness.http.get("/testing/renderer-test.html") as r:
+            assert r.status == 200
+
     async def test_the_public_health_endpoints_say_nothing_about_load(
         self, harness: Harness
     ) -> None:

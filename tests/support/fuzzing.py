@@ -1447,7 +1447,7 @@ async def fuzzing(
 
 
 def rest_endpoints(harness: Harness) -> set[str]:
-    skip = ("/socket.io/", "/static/", "/vendor/")
+    skip = ("/socket.io/", "/static/", "/vendor/", "/testing")
     return {
         f"{route.method} {route.resource.canonical}"
         for route in harness.app.router.routes()

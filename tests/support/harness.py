@@ -16,7 +16,8 @@ from aiohttp import web
 
 from videoassist.app import create_app
 from videoassist.auth import hash_password
-from videoassist.http.keys import HUB, RECORDS, ROOMS, SERVICE
+from videoassist.http.guard import GuardedRunner
+from videoassist.http.keys import CONNECTION_GUARD, HUB, RECORDS, ROOMS, SERVICE
 from videoassist.settings import Settings
 from videoassist.tls import server_context
 
@@ -29,6 +30,7 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
         secret_key="test-secret-key",
         media_addresses=("127.0.0.1",),
         ring_timeout=20.0,
+        test_pages=True,
     )
     return base.with_(**overrides)
 
@@ -125,7 +127,7 @@ class Harness:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        self.runner = web.AppRunner(self.app, shutdown_timeout=5)
+        self.runner = GuardedRunner(self.app, self.app[CONNECTION_GUARD], shutdown_timeout=5)
         self.url = ""
         self.http: aiohttp.ClientSession | None = None
         self._parties: list[Party] = []

@@ -1,10 +1,10 @@
-"""Token buckets and the login throttle, on a clock the test moves."""
+"""Token buckets, on a clock the test moves."""
 
 from __future__ import annotations
 
 import pytest
 
-from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.ratelimit import RateLimiter
 
 
 class Clock:
@@ -46,51 +46,3 @@ class TestRateLimiter:
     def test_nonsense_settings_are_refused(self) -> None:
         with pytest.raises(ValueError):
             RateLimiter(rate=0, burst=1)
-
-
-class TestLoginThrottle:
-    def test_an_account_locks_after_the_allowed_failures_and_unlocks_later(self) -> None:
-        clock = Clock()
-        throttle = LoginThrottle(
-            max_failures=3,
-            lockout=60,
-            clock=clock,
-            per_address=RateLimiter(rate=100, burst=100, clock=clock),
-        )
-        for _ in range(3):
-            assert throttle.check("alice", "1.2.3.4") == 0.0
-            throttle.failed("alice")
-        assert throttle.check("alice", "5.6.7.8") == pytest.approx(60)
-        assert throttle.check("bob", "1.2.3.4") == 0.0
-        clock.now += 61
-        assert throttle.check("alice", "1.2.3.4") == 0.0
-
-    def test_old_failures_fall_out_of_the_window(self) -> None:
-        clock = Clock()
-        throttle = LoginThrottle(
-            max_failures=2,
-            window=10,
-            clock=clock,
-            per_address=RateLimiter(rate=100, burst=100, clock=clock),
-        )
-        throttle.failed("alice")
-        clock.now += 11
-        throttle.failed("alice")
-        assert throttle.check("alice", "ip") == 0.0
-
-    def test_a_success_clears_the_count(self) -> None:
-        clock = Clock()
-        throttle = LoginThrottle(
-            max_failures=2, clock=clock, per_address=RateLimiter(rate=100, burst=100, clock=clock)
-        )
-        throttle.failed("alice")
-        throttle.succeeded("alice")
-        throttle.failed("alice")
-        assert throttle.check("alice", "ip") == 0.0
-
-    def test_one_address_cannot_try_many_accounts_quickly(self) -> None:
-        clock = Clock()
-        throttle = LoginThrottle(clock=clock, per_address=RateLimiter(rate=1, burst=2, clock=clock))
-        assert throttle.check("a", "ip") == 0.0
-        assert throttle.check("b", "ip") == 0.0
-        assert throttle.check("c", "ip") > 0

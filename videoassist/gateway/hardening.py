@@ -82,6 +82,15 @@ class GuardedServer(socketio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.eio._async = {**self.eio._async, "websocket": _CheckedWebSocket}
+        # python-socketio 5.18 serves the root namespace "/" to anyone unless told which
+        # namespaces exist (``namespaces or ['/']``: an empty list cannot be passed in). Only
+        # namespaces with a registered handler are served; "/" has none, so it is refused with
+        # CONNECT_ERROR, as unknown namespaces are.
+        self.namespaces: list[str] = []
+        # python-engineio 4.15 logs a refused origin at ERROR the first time
+        # (``_log_error_once``, key "bad-origin"), then at INFO on a logger we keep at ERROR.
+        # Marking it seen silences engine.io; same_origin logs one INFO line of its own.
+        self.eio.log_message_keys.add("bad-origin")
 
     async def _handle_event_internal(
         self,
@@ -159,7 +168,14 @@ def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[st
             schemes.add(proto.split(",")[0].strip())
         if forwarded_host := environ.get("HTTP_X_FORWARDED_HOST"):
             hosts.add(forwarded_host.split(",")[0].strip())
-        return origin in {f"{scheme}://{host}" for scheme in schemes for host in hosts if host}
+        if origin in {f"{scheme}://{host}" for scheme in schemes for host in hosts if host}:
+            return True
+        # Anyone can send this: one quiet line, the origin cut short. engine.io asks twice per
+        # refused request (the check, then the answer's CORS headers): the environ is the same.
+        if not environ.get("videoassist.origin_refused"):
+            environ["videoassist.origin_refused"] = True
+            logger.info("Gateway: refused a socket.io handshake from origin %.100r", origin)
+        return False
 
     return check
 

@@ -40,7 +40,14 @@ from videoassist.desk.config import (
     Strategy,
 )
 from videoassist.desk.events import ConfigChanged
-from videoassist.http.keys import RECORDS, SERVICE, SETTINGS, STAFF, TOPIC_LABELS
+from videoassist.http.keys import (
+    LOGIN_THROTTLE,
+    RECORDS,
+    SERVICE,
+    SETTINGS,
+    STAFF,
+    TOPIC_LABELS,
+)
 from videoassist.http.middleware import Reply, invalid, json_error, read_json
 from videoassist.routing_config import QUEUE_FIELDS, agent_id_of, queue_from_row
 from videoassist.service import ServiceClosed
@@ -486,3 +493,21 @@ async def put_agent(request: web.Request, member: Staff) -> web.Response:
         config = request.app[SERVICE].desk.config
     logger.info("admin: agent %s profile set by %s", user["username"], member.username)
     return web.json_response(_agent_out(user, config))
+
+
+@routes.delete("/api/admin/login-throttles/{username}")
+@admin_only
+async def unlock_login(request: web.Request, member: Staff) -> web.Response:
+    """Clear the login throttle of a name (account-wide and from every address), for staff
+    slowed down by an attack or by their own typing."""
+    username = request.match_info["username"]
+    if len(username) > 64:
+        raise invalid("username", "at most 64 characters")
+    released = await request.app[LOGIN_THROTTLE].unlock(username)
+    logger.info(
+        "admin: login throttle of %r cleared by %s (%d waits lifted)",
+        username,
+        member.username,
+        released,
+    )
+    return web.json_response({"username": username, "released": released})

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from videoassist.auth import SESSION_COOKIE
+from videoassist.auth import SESSION_COOKIE, STAFF_DEVICE_COOKIE
 from videoassist.desk import DeskError, QueueFull
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
@@ -18,9 +18,11 @@ from videoassist.http.keys import (
     SERVICE,
     SETTINGS,
     STAFF,
+    STAFF_DEVICES,
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    TRUSTED_PROXIES,
 )
 from videoassist.http.middleware import Reply, json_error, read_json, too_many
 from videoassist.identity import verify_identity
@@ -56,7 +58,8 @@ async def create_ticket(request: web.Request) -> web.Response:
     if not device or len(device) > 64:
         device = secrets.token_urlsafe(24)
     limiter = request.app[TAP_LIMIT]
-    wait = max(limiter.take(("ip", request.remote or "")), limiter.take(("device", device)))
+    address = request.app[TRUSTED_PROXIES].of_request(request)
+    wait = max(limiter.take(("ip", address)), limiter.take(("device", device)))
     if wait:
         return too_many(wait, "too many help requests")
     service = request.app[SERVICE]
@@ -120,17 +123,33 @@ async def login(request: web.Request) -> web.Response:
     except Reply as bad:
         return bad.response
     throttle = request.app[LOGIN_THROTTLE]
-    wait = throttle.check(creds.username, request.remote or "")
+    devices = request.app[STAFF_DEVICES]
+    device_cookie = request.cookies.get(STAFF_DEVICE_COOKIE)
+    username, address = creds.username, request.app[TRUSTED_PROXIES].of_request(request)
+    known_device = username in devices.names(device_cookie)
+    wait = throttle.begin(username, address, known_device=known_device)
     if wait:
         return too_many(wait, "too many login attempts")
-    result = await request.app[STAFF].login(creds.username, creds.password)
-    if result is None:
-        throttle.failed(creds.username)
-        return json_error(401, "bad_credentials", "wrong username or password")
-    throttle.succeeded(creds.username)
+    try:
+        result = await request.app[STAFF].login(username, creds.password)
+        if result is None:
+            await throttle.failed(username, address)
+            return json_error(401, "bad_credentials", "wrong username or password")
+        await throttle.succeeded(username, address)
+    finally:
+        throttle.end(username, address)
     member, token = result
     settings = request.app[SETTINGS]
     response = web.json_response(_me(member, settings))
+    response.set_cookie(
+        STAFF_DEVICE_COOKIE,
+        devices.issue(username, device_cookie),
+        max_age=devices.MAX_AGE,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookies_secure,
+        path="/api/login",
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -5,15 +5,18 @@ from __future__ import annotations
 import socketio
 from aiohttp import web
 
-from videoassist.auth import StaffAuth, TicketTokens
+from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
+from videoassist.client_address import TrustedProxies
 from videoassist.delivery import SocketDelivery
 from videoassist.floor import Wallboard
 from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
+from videoassist.http.guard import ConnectionGuard
+from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
-from videoassist.ratelimit import LoginThrottle, RateLimiter
+from videoassist.ratelimit import RateLimiter
 from videoassist.recording import Recordings
 from videoassist.service import Service
 from videoassist.settings import Settings
@@ -25,6 +28,7 @@ SERVICE = web.AppKey("service", Service)
 HUB = web.AppKey("hub", MediaHub)
 STAFF = web.AppKey("staff", StaffAuth)
 TOKENS = web.AppKey("tokens", TicketTokens)
+STAFF_DEVICES = web.AppKey("staff_devices", StaffDevices)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 NAMESPACES = web.AppKey(
     "namespaces", tuple[CustomerNamespace | AgentNamespace | SupervisorNamespace, ...]
@@ -32,6 +36,8 @@ NAMESPACES = web.AppKey(
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
+CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
 PHOTO_LIMIT = web.AppKey("photo_limit", RateLimiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)

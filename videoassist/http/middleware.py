@@ -134,17 +134,42 @@ async def read_json(request: web.Request, model: type[Body]) -> Body:
 async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
         return await handler(request)
+    response = await _api_answer(request, handler)
+    # API answers carry tokens and TURN credentials: never cache them anywhere, errors
+    # included (aiohttp's own 404 and 405 too).
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _api_answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        response = await handler(request)
-        # API answers carry tokens and TURN credentials: never cache them anywhere.
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return await handler(request)
     except web.HTTPRequestEntityTooLarge:
         return json_error(413, "too_large", "the request body is too large")
+    except ConnectionResetError:
+        # The client went away before sending its whole body (aiohttp 3.14 raises this from
+        # the body read): nobody hears the answer, and anyone can do it, so one quiet line.
+        logger.info(
+            "api: %s %s: the client left before its body was read", request.method, request.path
+        )
+        return json_error(400, "incomplete", "the request body was cut short")
     except web.HTTPException as exc:
-        if exc.status >= 400:
-            return json_error(exc.status, "http_error", exc.reason)
-        raise
+        if exc.status < 400:
+            raise
+        response = json_error(exc.status, "http_error", exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the path takes (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         logger.exception("api: %s %s failed", request.method, request.path)
         return json_error(500, "internal", "something went wrong on our side")
+
+
+SERVER_NAME = "videoassist"
+
+
+async def server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """``Server`` names no library version (aiohttp's default says ``aiohttp/3.14.x``): no
+    free hint for someone matching versions to advisories. An ``on_response_prepare`` hook,
+    run after aiohttp 3.14 has set its default."""
+    response.headers["Server"] = SERVER_NAME

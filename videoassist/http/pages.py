@@ -16,10 +16,18 @@ PAGES = {
     "/admin": "admin/index.html",
 }
 STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
+# Pages only tests open (web/testing/), served under /testing/ with TEST_PAGES alone.
+TEST_DIR = "testing"
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
-def add_pages(app: web.Application, web_dir: Path, embed_origins: tuple[str, ...] = ()) -> None:
+def add_pages(
+    app: web.Application,
+    web_dir: Path,
+    embed_origins: tuple[str, ...] = (),
+    *,
+    test_pages: bool = False,
+) -> None:
     for path, file in PAGES.items():
         app.router.add_get(path, _page(web_dir / file))
     # The customer page in other sites' iframes; their help button's script is
@@ -27,6 +35,8 @@ def add_pages(app: web.Application, web_dir: Path, embed_origins: tuple[str, ...
     app.router.add_get("/embed", _embed(web_dir / PAGES["/"], embed_origins))
     for name in STATIC_DIRS:
         app.router.add_static(f"/static/{name}/", web_dir / name)
+    if test_pages:
+        app.router.add_static(f"/{TEST_DIR}/", web_dir / TEST_DIR)
     for name, folder in VENDOR.items():
         target = web_dir / folder
         if not target.is_dir():

@@ -188,6 +188,19 @@ leader_fence = sa.Table(
     sa.Column("applied", sa.String(32)),
 )
 
+# The login throttle (videoassist/login_throttle.py): "" fills the key part a scope lacks, so
+# that the primary key has no NULLs.
+login_throttles = sa.Table(
+    "login_throttles",
+    metadata,
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure", sa.Float, nullable=False, index=True),
+    sa.Column("blocked_until", sa.Float, nullable=False),
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -540,6 +553,57 @@ class Records:
             )
             value = result.scalar_one_or_none()
             return str(value) if value is not None else None
+
+    # -------------------------------------------------------------- login throttle
+
+    async def load_login_throttles(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(login_throttles.select())
+            return [dict(r._mapping) for r in result]
+
+    async def save_login_throttles(self, rows: list[dict[str, Any]]) -> None:
+        """Upsert rows of ``login_throttles`` (every column given)."""
+        if not rows:
+            return
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(login_throttles)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["scope", "username", "address"],
+            set_={k: stmt.excluded[k] for k in ("failures", "last_failure", "blocked_until")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, rows)
+
+    async def delete_login_throttles(self, keys: list[tuple[str, str, str]]) -> None:
+        """Delete rows by (scope, username, address)."""
+        c = login_throttles.c
+        async with self.engine.begin() as conn:
+            for scope, username, address in keys:
+                await conn.execute(
+                    login_throttles.delete().where(
+                        c.scope == scope, c.username == username, c.address == address
+                    )
+                )
+
+    async def delete_login_throttles_of(self, username: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                login_throttles.delete().where(
+                    login_throttles.c.username == username, login_throttles.c.scope != "address"
+                )
+            )
+
+    async def prune_login_throttles(self, last_failure_before: float, now: float) -> int:
+        c = login_throttles.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                login_throttles.delete().where(
+                    c.last_failure < last_failure_before, c.blocked_until <= now
+                )
+            )
+            return int(result.rowcount or 0)
 
     # -------------------------------------------------------------- helpers
 

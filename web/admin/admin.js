@@ -551,6 +551,26 @@ async function saveAgent(event) {
 
 // ------------------------------------------------------------------ loading and login
 
+// ------------------------------------------------------------------ logins
+
+async function unlockLogin(event) {
+  event.preventDefault();
+  const form = $("unlock-form");
+  clearErrors(form);
+  const name = $("unlock-username").value.trim();
+  const res = await api("DELETE", `/api/admin/login-throttles/${encodeURIComponent(name)}`);
+  if (!res.ok) {
+    if (await handleAuth(res)) return;
+    showError(form, "unlock-form-status", res.data.error);
+    return;
+  }
+  const released = res.data.released;
+  say(
+    "unlock-form-status",
+    released ? `${name} may log in again (${released} wait${released === 1 ? "" : "s"} lifted).` : `${name} had no login waits.`,
+  );
+}
+
 async function reload() {
   const res = await api("GET", "/api/admin/config");
   if (!res.ok) {
@@ -657,4 +677,5 @@ $("topic-new").addEventListener("click", () => {
 $("agent-form").addEventListener("submit", saveAgent);
 $("agent-add-skill").addEventListener("click", () => skillRow($("agent-skills")).focus());
 $("agent-cancel").addEventListener("click", closeAgentForm);
+$("unlock-form").addEventListener("submit", unlockLogin);
 boot();
