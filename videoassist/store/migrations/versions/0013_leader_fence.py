@@ -2,14 +2,14 @@
 the last inbox entry whose effects were written (in the same transaction).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
