@@ -180,6 +180,15 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
 )
 
+session_notes = sa.Table(
+    "session_notes",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("note", sa.String(2000), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 leader_fence = sa.Table(
     "leader_fence",
     metadata,
@@ -295,6 +304,43 @@ class Records:
         async with self.engine.connect() as conn:
             result = await conn.execute(sessions.select().where(sessions.c.ticket_id == ticket_id))
             return [dict(r._mapping) for r in result]
+
+    async def save_session_note(self, session_id: str, agent_id: str, note: str, at: float) -> None:
+        """The agent's notes for a call, replaced as they type; the wrap-up note is apart."""
+        await self._upsert(
+            session_notes,
+            {"session_id": session_id, "agent_id": agent_id, "note": note, "updated_at": at},
+            key="session_id",
+        )
+
+    async def session_note(self, session_id: str) -> str:
+        row = await self._one(
+            session_notes.select().where(session_notes.c.session_id == session_id)
+        )
+        return str(row["note"]) if row else ""
+
+    async def previous_sessions(
+        self, customer_ref: str, before_ticket: str, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """The same customer's earlier calls, newest first (the ticket in hand left out)."""
+        query = (
+            sa.select(
+                sessions.c.id,
+                sessions.c.call_id,
+                sessions.c.agent_id,
+                sessions.c.answered_at,
+                sessions.c.ended_at,
+                sessions.c.disposition,
+                sessions.c.note,
+                tickets.c.topic,
+            )
+            .join(tickets, tickets.c.id == sessions.c.ticket_id)
+            .where(tickets.c.customer_ref == customer_ref, tickets.c.id != before_ticket)
+            .order_by(sessions.c.answered_at.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in await conn.execute(query)]
 
     async def save_agent_state(
         self, agent_id: str, state: str, reason: str | None, at: float
