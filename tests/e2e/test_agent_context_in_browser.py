@@ -14,7 +14,7 @@ from playwright.async_api import Browser, expect
 
 from tests.support import harness as harness_support
 from tests.support.harness import Harness, Party
-from tests.support.pages import assert_accessible, log_in
+from tests.support.pages import assert_accessible, live_call_in_browsers, log_in
 from videoassist.auth import hash_password
 
 SECRET = "context-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -109,3 +109,24 @@ async def test_an_anonymous_customer_is_shown_as_such_with_no_earlier_calls(
     await expect(agent.locator("#customer-ref")).to_have_text("Anonymous (no signed identity)")
     await expect(agent.locator("#previous-empty")).to_be_visible()
     await assert_accessible(agent, "agent in a call with an anonymous customer")
+
+
+async def test_the_agent_is_told_when_a_lost_sticky_mark_finds_its_object_again(
+    shop: Harness, browser: Browser
+) -> None:
+    h = shop
+    _, agent = await live_call_in_browsers(browser, h)
+    alice = await h.records.user_by_name("alice")
+    agent_id = f"u{alice['id']}"
+    live = h.service.desk.live_call("agent", agent_id)
+    assert live is not None
+    call_id = live[1]
+    mark = {"id": "m1", "kind": "arrow", "from": [0.2, 0.2], "to": [0.4, 0.4]}
+    await h.rooms.annotate(call_id, agent_id, "Alice", "live", mark)
+    record = dict(h.rooms.room(call_id).annotations["live"]["m1"])
+    # The tracker's two reports, as the media side hands them to the call room.
+    await h.rooms.marks_moved(call_id, [({**record, "lost": True}, True, False)])
+    await expect(agent.locator("#message")).to_contain_text("lost track of its object")
+    await h.rooms.marks_moved(call_id, [({**record, "lost": False}, False, True)])
+    await expect(agent.locator("#message")).to_contain_text("found its object again")
+    await assert_accessible(agent, "agent told a sticky mark was found again")

@@ -256,6 +256,10 @@ function start() {
   });
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
   state.marks = new MarksLayer({ canvas: $("marks"), socket });
+  // The tracker found a lost sticky mark's object again: the mark follows it once more.
+  socket.on("annotation_moved", (data) => {
+    if (data.found) message("A sticky mark found its object again and follows it once more.");
+  });
   socket.on("annotation_lost", () => {
     message("A sticky mark lost track of its object (the camera moved away); it is shown greyed.");
   });
