@@ -40,6 +40,7 @@ from videoassist.http.admin import add_admin
 from videoassist.http.agent_context import agent_context
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
+from videoassist.http.guides import guides
 from videoassist.http.keys import (
     CONTENT,
     DELIVERY,
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(calls)
     app.add_routes(recording_routes)
     app.add_routes(agent_context)
+    app.add_routes(guides)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins)
     app[METRICS] = Metrics()

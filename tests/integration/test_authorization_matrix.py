@@ -90,6 +90,8 @@ GET /api/agent/sessions/{session_id}/context
                                   deny    deny*   deny*   allow   deny    deny    deny    deny
 PUT /api/agent/sessions/{session_id}/note
                                   deny    deny*   deny*   allow   deny    deny    deny    deny
+PUT /api/agent/sessions/{session_id}/ticks
+                                  deny    deny*   deny*   allow   deny    deny    deny    deny
 GET /api/agent/queues             deny    deny*   deny*   allow*  allow*  allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -97,6 +99,10 @@ DELETE /api/admin/queues/{queue_id}
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/topics/{topic}/guide
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/topics/{topic}/guide
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 /customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -597,6 +603,10 @@ class TestHttp:
                 {"note": "matrix"},
             ),
             "GET /api/agent/queues": ("/api/agent/queues", None),
+            "PUT /api/agent/sessions/{session_id}/ticks": (
+                f"/api/agent/sessions/{a_session}/ticks",
+                {"step_id": "nope", "done": False},
+            ),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
             "GET /healthz": ("/healthz", None),
@@ -620,6 +630,11 @@ class TestHttp:
             "PUT /api/admin/agents/{user_id}": (
                 f"/api/admin/agents/{alice_row['id']}",
                 {"queues": [DEFAULT_QUEUE]},
+            ),
+            "GET /api/admin/topics/{topic}/guide": ("/api/admin/topics/matrix/guide", None),
+            "PUT /api/admin/topics/{topic}/guide": (
+                "/api/admin/topics/matrix/guide",
+                {"steps": ["Ask for the model"]},
             ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.http.guides import guide_of_session, tick
 from videoassist.http.keys import RECORDINGS, RECORDS, SERVICE, STAFF, TOPIC_LABELS
 from videoassist.http.middleware import Reply, json_error, read_json
 from videoassist.recording import RECORDING_ROLES
@@ -87,6 +88,7 @@ async def get_context(request: web.Request) -> web.Response:
             "description": ticket.description,
         },
         "note": await records.session_note(session_id),
+        "guide": await guide_of_session(request, ticket.topic, session_id),
         "previous": previous,
         "queues": queue_lines(request.app, member.agent_id),
         "at": service.now(),
@@ -136,3 +138,15 @@ async def put_note(request: web.Request) -> web.Response:
         session_id, member.agent_id, body.note, request.app[SERVICE].now()
     )
     return web.json_response({"ok": True}, headers=NO_STORE)
+
+
+@agent_context.put("/api/agent/sessions/{session_id}/ticks")
+async def put_tick(request: web.Request) -> web.Response:
+    held = await _holder(request)
+    if isinstance(held, web.Response):
+        return held
+    member, session_id = held
+    desk = request.app[SERVICE].desk
+    row = desk.sessions[session_id]
+    ticket = desk.tickets.get(row.ticket_id) or desk.closed[row.ticket_id]
+    return await tick(request, member, session_id, ticket.topic)

@@ -185,7 +185,16 @@ session_notes = sa.Table(
     metadata,
     sa.Column("session_id", sa.String(64), primary_key=True),
     sa.Column("agent_id", sa.String(64), nullable=False),
-    sa.Column("note", sa.String(2000), nullable=False),
+    sa.Column("note", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("ticks", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+topic_guides = sa.Table(
+    "topic_guides",
+    metadata,
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("steps", sa.JSON, nullable=False),  # [{"id", "text"}], in order
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
@@ -313,11 +322,41 @@ class Records:
             key="session_id",
         )
 
+    async def save_session_ticks(
+        self, session_id: str, agent_id: str, ticks: list[dict[str, Any]], at: float
+    ) -> None:
+        """The guide steps the agent has ticked during the call: [{"id", "text", "at"}]."""
+        await self._upsert(
+            session_notes,
+            {
+                "session_id": session_id,
+                "agent_id": agent_id,
+                "ticks": ticks,
+                "updated_at": at,
+            },
+            key="session_id",
+        )
+
     async def session_note(self, session_id: str) -> str:
         row = await self._one(
             session_notes.select().where(session_notes.c.session_id == session_id)
         )
         return str(row["note"]) if row else ""
+
+    async def session_ticks(self, session_id: str) -> list[dict[str, Any]]:
+        row = await self._one(
+            session_notes.select().where(session_notes.c.session_id == session_id)
+        )
+        return list(row["ticks"]) if row else []
+
+    async def put_guide(self, topic: str, steps: list[dict[str, str]], at: float) -> None:
+        await self._upsert(
+            topic_guides, {"topic": topic, "steps": steps, "updated_at": at}, key="topic"
+        )
+
+    async def guide(self, topic: str) -> list[dict[str, str]]:
+        row = await self._one(topic_guides.select().where(topic_guides.c.topic == topic))
+        return list(row["steps"]) if row else []
 
     async def previous_sessions(
         self, customer_ref: str, before_ticket: str, limit: int = 10

@@ -1,4 +1,5 @@
-"""The agent's notes taken during a call, saved as they type, apart from the wrap-up note.
+"""The agent's notes taken during a call (saved as they type, apart from the wrap-up note) and
+the guide steps they ticked; the per-topic guides (checklists) an admin writes.
 
 Revision ID: 0011
 Revises: 0013
@@ -18,10 +19,18 @@ def upgrade() -> None:
         "session_notes",
         sa.Column("session_id", sa.String(64), primary_key=True),
         sa.Column("agent_id", sa.String(64), nullable=False),
-        sa.Column("note", sa.String(2000), nullable=False),
+        sa.Column("note", sa.String(2000), nullable=False, server_default=""),
+        sa.Column("ticks", sa.JSON, nullable=False, server_default="[]"),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    )
+    op.create_table(
+        "topic_guides",
+        sa.Column("topic", sa.String(64), primary_key=True),
+        sa.Column("steps", sa.JSON, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("topic_guides")
     op.drop_table("session_notes")
