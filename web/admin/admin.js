@@ -414,6 +414,31 @@ function fillTopicForm(t) {
   $("topic-label").value = t ? t.label : "";
   $("topic-queue").value = t ? t.queue_id : state.config.default_queue;
   $("topic-priority").value = t ? t.priority : 0;
+  $("topic-guide").value = "";
+  if (t) loadGuide(t.topic);
+}
+
+// --- Guides: the checklist agents tick during a topic's calls, saved with the topic.
+
+async function loadGuide(topic) {
+  const res = await api("GET", `/api/admin/topics/${encodeURIComponent(topic)}/guide`);
+  if (res.ok && state.editingTopic === topic) {
+    $("topic-guide").value = res.data.steps.map((s) => s.text).join("\n");
+  }
+}
+
+async function saveGuide(topic) {
+  const steps = $("topic-guide").value.split("\n").map((l) => l.trim()).filter(Boolean);
+  const res = await api("PUT", `/api/admin/topics/${encodeURIComponent(topic)}/guide`, { steps });
+  if (!res.ok) {
+    const error = res.data.error;
+    say("topic-form-status", `The topic is saved, but not its guide: ${error.message}`, true);
+    $("topic-guide").setAttribute("aria-invalid", "true");
+    $("topic-guide").focus();
+    return false;
+  }
+  $("topic-guide").removeAttribute("aria-invalid");
+  return true;
 }
 
 function editTopic(topic) {
@@ -439,7 +464,10 @@ async function saveTopic(event) {
     return;
   }
   await reload();
+  const guide = $("topic-guide").value;
   fillTopicForm(state.config.topics.find((t) => t.topic === id));
+  $("topic-guide").value = guide;
+  if (!(await saveGuide(id))) return;
   say("topic-form-status", `Topic ${id} ${res.status === 201 ? "created" : "saved"}.`);
 }
 

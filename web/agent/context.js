@@ -48,6 +48,9 @@ export class CallContext {
     $("context-description").textContent = "";
     $("previous-calls").replaceChildren();
     $("previous-empty").hidden = true;
+    $("guide").hidden = true;
+    $("guide-steps").replaceChildren();
+    $("guide-status").textContent = "";
     let body;
     try {
       body = await getJson(`/api/agent/sessions/${encodeURIComponent(sessionId)}/context`);
@@ -63,8 +66,46 @@ export class CallContext {
       $("call-notes").value = body.note;
       this.saved = body.note;
     }
+    this.showGuide(body.guide);
     this.showPrevious(body.previous);
     this.showQueues(body.queues, body.at);
+  }
+
+  // The topic's checklist; each tick is kept with the session at once.
+  showGuide(guide) {
+    $("guide").hidden = guide.steps.length === 0;
+    const ticked = new Set(guide.ticked);
+    $("guide-steps").replaceChildren(...guide.steps.map((step, i) => {
+      const li = document.createElement("li");
+      const label = document.createElement("label");
+      label.className = "checkbox";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = `guide-step-${i}`;
+      box.checked = ticked.has(step.id);
+      box.addEventListener("change", () => this.tick(step, box));
+      label.append(box, ` ${step.text}`);
+      li.append(label);
+      return li;
+    }));
+  }
+
+  async tick(step, box) {
+    const sessionId = this.sessionId;
+    if (!sessionId) return;
+    try {
+      const r = await fetch(`/api/agent/sessions/${encodeURIComponent(sessionId)}/ticks`, {
+        method: "PUT",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ step_id: step.id, done: box.checked }),
+      });
+      if (!r.ok) throw new Error(`${r.status}`);
+      $("guide-status").textContent = `${box.checked ? "Done" : "Not done"}: ${step.text}`;
+    } catch (err) {
+      box.checked = !box.checked;
+      $("guide-status").textContent = `Could not save that tick: ${step.text}`;
+    }
   }
 
   showPrevious(rows) {
