@@ -82,7 +82,7 @@ async def test_the_agent_sees_who_calls_keeps_notes_and_finds_them_at_wrap_up(
     await h.customer(waiting["token"])
     await expect(agent.locator("#queue-lines")).to_contain_text("1 waiting")
 
-    await agent.get_by_label("Notes", exact=False).first.fill("Serial 1234, firmware 2.1")
+    await agent.get_by_label("Notes during the call").fill("Serial 1234, firmware 2.1")
     await expect(agent.locator("#notes-status")).to_have_text("Notes saved.")
     alice_row = await h.records.user_by_name("alice")
     session_id = h.service.desk.agent_session(f"u{alice_row['id']}")

@@ -360,8 +360,32 @@ async function saveQueue(event) {
   say("queue-form-status", `Queue ${id} ${res.status === 201 ? "created" : "saved"}.`);
 }
 
+// A delete asks first in a modal dialog (not confirm()): focus starts on Cancel, Escape cancels,
+// and focus goes back to the button that asked.
+function confirmDelete(title, text) {
+  const dialog = $("confirm");
+  const opener = document.activeElement;
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("confirm-yes").onclick = null;
+      $("confirm-no").onclick = null;
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    };
+    $("confirm-yes").onclick = () => done(true);
+    $("confirm-no").onclick = () => done(false);
+    dialog.onclose = () => done(false); // Escape
+    dialog.showModal();
+    $("confirm-no").focus();
+  });
+}
+
 async function deleteQueue(id) {
-  if (!window.confirm(`Delete queue ${id}?`)) return;
+  if (!(await confirmDelete(`Delete queue ${id}?`, "Customers can no longer be routed to it. This cannot be undone."))) return;
   const res = await api("DELETE", `/api/admin/queues/${encodeURIComponent(id)}`);
   if (!res.ok) {
     if (await handleAuth(res)) return;
@@ -472,7 +496,7 @@ async function saveTopic(event) {
 }
 
 async function deleteTopic(topic) {
-  if (!window.confirm(`Delete topic ${topic}?`)) return;
+  if (!(await confirmDelete(`Delete topic ${topic}?`, "The help page stops offering it. This cannot be undone."))) return;
   const res = await api("DELETE", `/api/admin/topics/${encodeURIComponent(topic)}`);
   if (!res.ok) {
     if (await handleAuth(res)) return;
