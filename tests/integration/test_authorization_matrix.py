@@ -103,6 +103,9 @@ GET /api/admin/topics/{topic}/guide
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/topics/{topic}/guide
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/staff              deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/staff             deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PATCH /api/admin/staff/{user_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 /customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -637,6 +640,15 @@ class TestHttp:
                 {"steps": ["Ask for the model"]},
             ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
+            "GET /api/admin/staff": ("/api/admin/staff", None),
+            "POST /api/admin/staff": (
+                "/api/admin/staff",
+                {"username": "matrix", "display_name": "M", "role": "trainer", "password": "x" * 8},
+            ),
+            "PATCH /api/admin/staff/{user_id}": (
+                f"/api/admin/staff/{alice_row['id']}",
+                {"display_name": "Alice"},
+            ),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
             "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
         }

@@ -34,6 +34,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 staff_sessions = sa.Table(
@@ -285,9 +286,30 @@ class Records:
         query = (
             sa.select(users)
             .join(staff_sessions, staff_sessions.c.user_id == users.c.id)
-            .where(staff_sessions.c.token_hash == token_hash, staff_sessions.c.expires_at > now)
+            .where(
+                staff_sessions.c.token_hash == token_hash,
+                staff_sessions.c.expires_at > now,
+                users.c.disabled.is_(False),
+            )
         )
         return await self._one(query)
+
+    async def update_user(self, user_id: int, **values: Any) -> bool:
+        """Change a staff account (display_name, role, disabled, password_hash). Disabling it,
+        changing its role or its password ends its sessions: it must log in again."""
+        if "role" in values and values["role"] not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                users.update().where(users.c.id == user_id).values(**values)
+            )
+            if not result.rowcount:
+                return False
+            if {"role", "disabled", "password_hash"} & values.keys():
+                await conn.execute(
+                    staff_sessions.delete().where(staff_sessions.c.user_id == user_id)
+                )
+        return True
 
     async def delete_staff_session(self, token_hash: str) -> None:
         async with self.engine.begin() as conn:
@@ -500,7 +522,11 @@ class Records:
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 sa.select(
-                    users.c.id, users.c.username, users.c.display_name, users.c.role
+                    users.c.id,
+                    users.c.username,
+                    users.c.display_name,
+                    users.c.role,
+                    users.c.disabled,
                 ).order_by(users.c.id)
             )
             return [dict(r._mapping) for r in result]

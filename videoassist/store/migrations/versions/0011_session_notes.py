@@ -1,5 +1,6 @@
-"""The agent's notes taken during a call (saved as they type, apart from the wrap-up note) and
-the guide steps they ticked; the per-topic guides (checklists) an admin writes.
+"""Staff accounts an admin can disable; the agent's notes taken during a call (saved as they
+type, apart from the wrap-up note) and the guide steps they ticked; the per-topic guides
+(checklists) an admin writes.
 
 Revision ID: 0011
 Revises: 0013
@@ -15,6 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(
+            sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "session_notes",
         sa.Column("session_id", sa.String(64), primary_key=True),
@@ -34,3 +39,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("topic_guides")
     op.drop_table("session_notes")
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("disabled")
