@@ -30,8 +30,8 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
 
     await page.goto(f"{harness.url}/admin")
     await assert_accessible(page, "admin login")
-    await page.get_by_label("Username").fill("root")
-    await page.get_by_label("Password").fill("pw-root-1")
+    await page.get_by_label("Username", exact=True).fill("root")
+    await page.get_by_label("Password", exact=True).fill("pw-root-1")
     await page.get_by_role("button", name="Log in").click()
     queues = page.locator("#queues-table")
     await expect(queues).to_contain_text("general")

@@ -1,4 +1,5 @@
 // Routing admin: queues, topics and agent profiles over /api/admin/ (docs/admin.md).
+import { initStaff } from "/static/admin/staff.js";
 // Every change is checked by the server; its errors name the field, which we mark and focus.
 
 const $ = (id) => document.getElementById(id);
@@ -645,6 +646,7 @@ function showAdmin(me) {
   message("");
   fillQueueForm(null);
   fillTopicForm(null);
+  initStaff();
   $("queues-title").focus();
 }
 
