@@ -51,6 +51,12 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
     await form.get_by_label("Opens").fill("09:00")
     await form.get_by_label("Closes").fill("17:30")
     await form.get_by_role("button", name="Save queue").click()
+    # No queue or agent has the skill vpn yet: a new skill is confirmed, not made by a typo.
+    await (
+        page.get_by_role("dialog", name="Add the new skill vpn?")
+        .get_by_role("button", name="Add new skill")
+        .click()
+    )
 
     await expect(page.locator("#queue-form-status")).to_have_text("Queue vpn created.")
     row = queues.locator("tr", has_text="VPN")

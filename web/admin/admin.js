@@ -45,7 +45,7 @@ function el(tag, props = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key.startsWith("aria-") || key.startsWith("data-") || key === "for") node.setAttribute(key, value);
+    else if (key.startsWith("aria-") || key.startsWith("data-") || key === "for" || key === "list") node.setAttribute(key, value);
     else node[key] = value;
   }
   for (const child of children) node.append(child);
@@ -145,7 +145,7 @@ function skillRow(list, name = "", level = 1) {
   levelSelect.value = String(level);
   const nameInput = el("input", {
     id: nameId, class: "skill-name", value: name, required: true, maxLength: 32,
-    pattern: "[A-Za-z0-9_\\-]{1,32}", autocomplete: "off",
+    pattern: "[A-Za-z0-9_\\-]{1,32}", autocomplete: "off", list: "known-skills",
   });
   const row = el(
     "div",
@@ -331,6 +331,7 @@ async function saveQueue(event) {
   const form = $("queue-form");
   clearErrors(form);
   const id = $("queue-id").value.trim();
+  if (!(await newSkillsConfirmed($("queue-skills"), "queue-form-status"))) return;
   const body = {
     name: $("queue-name").value.trim(),
     skills: readSkills($("queue-skills")),
@@ -361,13 +362,14 @@ async function saveQueue(event) {
   say("queue-form-status", `Queue ${id} ${res.status === 201 ? "created" : "saved"}.`);
 }
 
-// A delete asks first in a modal dialog (not confirm()): focus starts on Cancel, Escape cancels,
-// and focus goes back to the button that asked.
-function confirmDelete(title, text) {
+// A delete (or a new skill) asks first in a modal dialog, not confirm(): focus starts on
+// Cancel, Escape cancels, and focus goes back to what had it.
+function confirmDialog(title, text, yesLabel) {
   const dialog = $("confirm");
   const opener = document.activeElement;
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yesLabel;
   return new Promise((resolve) => {
     const done = (answer) => {
       $("confirm-yes").onclick = null;
@@ -383,6 +385,51 @@ function confirmDelete(title, text) {
     dialog.showModal();
     $("confirm-no").focus();
   });
+}
+
+function confirmDelete(title, text) {
+  return confirmDialog(title, text, "Delete");
+}
+
+// --- Skills are chosen from those that exist; a new one is added on purpose, not by a typo.
+
+function knownSkills() {
+  const names = new Set();
+  if (!state.config) return names;
+  for (const q of state.config.queues) Object.keys(q.skills || {}).forEach((n) => names.add(n));
+  for (const a of state.config.agents) Object.keys(a.skills || {}).forEach((n) => names.add(n));
+  return names;
+}
+
+function fillSkillChoices() {
+  $("known-skills").replaceChildren(
+    ...[...knownSkills()].sort().map((name) => el("option", { value: name })),
+  );
+}
+
+// True when every skill in ``list`` exists or the admin confirmed each new one.
+async function newSkillsConfirmed(list, statusId) {
+  const known = knownSkills();
+  for (const input of list.querySelectorAll(".skill-name")) {
+    const name = input.value.trim();
+    if (!name || known.has(name)) continue;
+    const closest = [...known].find((k) => k.toLowerCase() === name.toLowerCase());
+    const hint = closest ? ` Did you mean ${closest}?` : "";
+    input.focus();
+    const yes = await confirmDialog(
+      `Add the new skill ${name}?`,
+      `No queue or agent has a skill named ${name} yet.${hint}`,
+      "Add new skill",
+    );
+    if (!yes) {
+      input.setAttribute("aria-invalid", "true");
+      say(statusId, `Choose an existing skill instead of ${name}, or confirm it as a new one.`, true);
+      input.focus();
+      return false;
+    }
+    known.add(name);
+  }
+  return true;
 }
 
 async function deleteQueue(id) {
@@ -586,6 +633,7 @@ async function saveAgent(event) {
   const form = $("agent-form");
   clearErrors(form);
   const userId = state.editingAgent;
+  if (!(await newSkillsConfirmed($("agent-skills"), "agent-form-status"))) return;
   const body = {
     skills: readSkills($("agent-skills")),
     queues: [...$("agent-queues").querySelectorAll("input:checked")].map((box) => box.value),
@@ -614,6 +662,7 @@ async function reload() {
   renderQueues();
   renderTopics();
   renderAgents();
+  fillSkillChoices();
   return true;
 }
 
