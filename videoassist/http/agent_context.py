@@ -41,7 +41,8 @@ async def _holder(request: web.Request) -> tuple[Staff, str] | web.Response:
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     session_id = request.match_info["session_id"]
-    if request.app[SERVICE].desk.agent_session(member.agent_id) != session_id:
+    desk = request.app[SERVICE].desk
+    if desk.agent_session(member.agent_id) != session_id or session_id not in desk.sessions:
         return json_error(403, "forbidden", "this is not your session")
     return member, session_id
 
