@@ -38,9 +38,11 @@ from videoassist.gateway import (
     create_socket_server,
 )
 from videoassist.http.admin import add_admin
+from videoassist.http.agent_context import agent_context
 from videoassist.http.api import routes
 from videoassist.http.calls import calls
 from videoassist.http.guard import ConnectionGuard
+from videoassist.http.guides import guides
 from videoassist.http.keys import (
     CONNECTION_GUARD,
     CONTENT,
@@ -72,6 +74,7 @@ from videoassist.http.middleware import (
 )
 from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
+from videoassist.http.staff_admin import staff_admin
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
@@ -130,6 +133,9 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(routes)
     app.add_routes(calls)
     app.add_routes(recording_routes)
+    app.add_routes(agent_context)
+    app.add_routes(guides)
+    app.add_routes(staff_admin)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()

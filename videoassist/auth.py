@@ -62,7 +62,7 @@ class StaffAuth:
             _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return None
-        if row is None:
+        if row is None or row.get("disabled"):
             return None
         if _hasher.check_needs_rehash(row["password_hash"]):
             await self._records.set_password(row["id"], _hasher.hash(password))

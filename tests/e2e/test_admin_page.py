@@ -31,8 +31,8 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
 
     await page.goto(f"{harness.url}/admin")
     await assert_accessible(page, "admin login")
-    await page.get_by_label("Username").fill("root")
-    await page.get_by_label("Password").fill("pw-root-1")
+    await page.get_by_label("Username", exact=True).fill("root")
+    await page.get_by_label("Password", exact=True).fill("pw-root-1")
     await page.get_by_role("button", name="Log in").click()
     queues = page.locator("#queues-table")
     await expect(queues).to_contain_text("general")
@@ -52,6 +52,12 @@ async def test_an_admin_creates_a_queue_with_the_form_and_sees_errors_by_the_fie
     await form.get_by_label("Opens").fill("09:00")
     await form.get_by_label("Closes").fill("17:30")
     await form.get_by_role("button", name="Save queue").click()
+    # No queue or agent has the skill vpn yet: a new skill is confirmed, not made by a typo.
+    await (
+        page.get_by_role("dialog", name="Add the new skill vpn?")
+        .get_by_role("button", name="Add new skill")
+        .click()
+    )
 
     await expect(page.locator("#queue-form-status")).to_have_text("Queue vpn created.")
     row = queues.locator("tr", has_text="VPN")

@@ -119,7 +119,7 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     await assert_accessible(agent, "agent wrapping up")
     await assert_accessible(customer, "customer after the call")
     await agent.get_by_label("Outcome").select_option("resolved")
-    await agent.get_by_label("Note").fill("walked through a router reset")
+    await agent.get_by_role("textbox", name="Note (optional)").fill("walked through a router reset")
     await agent.get_by_role("button", name="Done").click()
     await expect(agent.locator("#state")).to_have_text("Ready")
     # Focus rests on the status, so an Enter right after wrapping up does not set Away.

@@ -86,12 +86,26 @@ GET /api/sessions/{session_id}/recordings
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/recordings/{recording_id}/files/{name}
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/agent/sessions/{session_id}/context
+                                  deny    deny*   deny*   allow   deny    deny    deny    deny
+PUT /api/agent/sessions/{session_id}/note
+                                  deny    deny*   deny*   allow   deny    deny    deny    deny
+PUT /api/agent/sessions/{session_id}/ticks
+                                  deny    deny*   deny*   allow   deny    deny    deny    deny
+GET /api/agent/queues             deny    deny*   deny*   allow*  allow*  allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/topics/{topic}/guide
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/topics/{topic}/guide
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/staff              deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/staff             deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PATCH /api/admin/staff/{user_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/login-throttles/{username}
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -551,6 +565,8 @@ class TestHttp:
 
         alice_row = await h.records.user_by_name("alice")
         assert alice_row is not None
+        a_session = h.service.desk.agent_session(agent_id_of(alice_row["id"]))
+        assert a_session is not None
         # A recording of call 1 on disk; each reviewer holds a link signed for them, the
         # others present the supervisor's.
         await h.records.add_recording(
@@ -583,6 +599,19 @@ class TestHttp:
             "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
             "GET /api/recordings/{recording_id}/files/{name}": recording_file,
             "GET /api/me": ("/api/me", None),
+            "GET /api/agent/sessions/{session_id}/context": (
+                f"/api/agent/sessions/{a_session}/context",
+                None,
+            ),
+            "PUT /api/agent/sessions/{session_id}/note": (
+                f"/api/agent/sessions/{a_session}/note",
+                {"note": "matrix"},
+            ),
+            "GET /api/agent/queues": ("/api/agent/queues", None),
+            "PUT /api/agent/sessions/{session_id}/ticks": (
+                f"/api/agent/sessions/{a_session}/ticks",
+                {"step_id": "nope", "done": False},
+            ),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
             "GET /healthz": ("/healthz", None),
@@ -607,7 +636,21 @@ class TestHttp:
                 f"/api/admin/agents/{alice_row['id']}",
                 {"queues": [DEFAULT_QUEUE]},
             ),
+            "GET /api/admin/topics/{topic}/guide": ("/api/admin/topics/matrix/guide", None),
+            "PUT /api/admin/topics/{topic}/guide": (
+                "/api/admin/topics/matrix/guide",
+                {"steps": ["Ask for the model"]},
+            ),
             "DELETE /api/admin/topics/{topic}": ("/api/admin/topics/matrix", None),
+            "GET /api/admin/staff": ("/api/admin/staff", None),
+            "POST /api/admin/staff": (
+                "/api/admin/staff",
+                {"username": "matrix", "display_name": "M", "role": "trainer", "password": "x" * 8},
+            ),
+            "PATCH /api/admin/staff/{user_id}": (
+                f"/api/admin/staff/{alice_row['id']}",
+                {"display_name": "Alice"},
+            ),
             "DELETE /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", None),
             "DELETE /api/admin/login-throttles/{username}": (
                 "/api/admin/login-throttles/alice",
@@ -631,6 +674,7 @@ class TestHttp:
         assert [q["id"] for q in config["queues"]] == [DEFAULT_QUEUE]
         assert "matrix" not in {t["topic"] for t in config["topics"]}
         assert await h.app[STAFF_AUTH].staff_for(cookies["a.own"]) is None  # logged out
+        assert await h.records.session_note(a_session) == "matrix"  # written by A alone
 
 
 class TestCustomerNamespace:

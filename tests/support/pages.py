@@ -13,8 +13,8 @@ from videoassist.auth import hash_password
 
 async def log_in(page: Page, url: str, username: str, password: str, path: str = "/agent") -> None:
     await page.goto(f"{url}{path}")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(password)
+    await page.get_by_label("Username", exact=True).fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Log in").click()
 
 

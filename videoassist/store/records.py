@@ -34,6 +34,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 staff_sessions = sa.Table(
@@ -180,6 +181,24 @@ audit_log = sa.Table(
     sa.Column("detail", sa.JSON, nullable=False),
 )
 
+session_notes = sa.Table(
+    "session_notes",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("note", sa.String(2000), nullable=False, server_default=""),
+    sa.Column("ticks", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+topic_guides = sa.Table(
+    "topic_guides",
+    metadata,
+    sa.Column("topic", sa.String(64), primary_key=True),
+    sa.Column("steps", sa.JSON, nullable=False),  # [{"id", "text"}], in order
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 leader_fence = sa.Table(
     "leader_fence",
     metadata,
@@ -280,9 +299,30 @@ class Records:
         query = (
             sa.select(users)
             .join(staff_sessions, staff_sessions.c.user_id == users.c.id)
-            .where(staff_sessions.c.token_hash == token_hash, staff_sessions.c.expires_at > now)
+            .where(
+                staff_sessions.c.token_hash == token_hash,
+                staff_sessions.c.expires_at > now,
+                users.c.disabled.is_(False),
+            )
         )
         return await self._one(query)
+
+    async def update_user(self, user_id: int, **values: Any) -> bool:
+        """Change a staff account (display_name, role, disabled, password_hash). Disabling it,
+        changing its role or its password ends its sessions: it must log in again."""
+        if "role" in values and values["role"] not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                users.update().where(users.c.id == user_id).values(**values)
+            )
+            if not result.rowcount:
+                return False
+            if {"role", "disabled", "password_hash"} & values.keys():
+                await conn.execute(
+                    staff_sessions.delete().where(staff_sessions.c.user_id == user_id)
+                )
+        return True
 
     async def delete_staff_session(self, token_hash: str) -> None:
         async with self.engine.begin() as conn:
@@ -308,6 +348,73 @@ class Records:
         async with self.engine.connect() as conn:
             result = await conn.execute(sessions.select().where(sessions.c.ticket_id == ticket_id))
             return [dict(r._mapping) for r in result]
+
+    async def save_session_note(self, session_id: str, agent_id: str, note: str, at: float) -> None:
+        """The agent's notes for a call, replaced as they type; the wrap-up note is apart."""
+        await self._upsert(
+            session_notes,
+            {"session_id": session_id, "agent_id": agent_id, "note": note, "updated_at": at},
+            key="session_id",
+        )
+
+    async def save_session_ticks(
+        self, session_id: str, agent_id: str, ticks: list[dict[str, Any]], at: float
+    ) -> None:
+        """The guide steps the agent has ticked during the call: [{"id", "text", "at"}]."""
+        await self._upsert(
+            session_notes,
+            {
+                "session_id": session_id,
+                "agent_id": agent_id,
+                "ticks": ticks,
+                "updated_at": at,
+            },
+            key="session_id",
+        )
+
+    async def session_note(self, session_id: str) -> str:
+        row = await self._one(
+            session_notes.select().where(session_notes.c.session_id == session_id)
+        )
+        return str(row["note"]) if row else ""
+
+    async def session_ticks(self, session_id: str) -> list[dict[str, Any]]:
+        row = await self._one(
+            session_notes.select().where(session_notes.c.session_id == session_id)
+        )
+        return list(row["ticks"]) if row else []
+
+    async def put_guide(self, topic: str, steps: list[dict[str, str]], at: float) -> None:
+        await self._upsert(
+            topic_guides, {"topic": topic, "steps": steps, "updated_at": at}, key="topic"
+        )
+
+    async def guide(self, topic: str) -> list[dict[str, str]]:
+        row = await self._one(topic_guides.select().where(topic_guides.c.topic == topic))
+        return list(row["steps"]) if row else []
+
+    async def previous_sessions(
+        self, customer_ref: str, before_ticket: str, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """The same customer's earlier calls, newest first (the ticket in hand left out)."""
+        query = (
+            sa.select(
+                sessions.c.id,
+                sessions.c.call_id,
+                sessions.c.agent_id,
+                sessions.c.answered_at,
+                sessions.c.ended_at,
+                sessions.c.disposition,
+                sessions.c.note,
+                tickets.c.topic,
+            )
+            .join(tickets, tickets.c.id == sessions.c.ticket_id)
+            .where(tickets.c.customer_ref == customer_ref, tickets.c.id != before_ticket)
+            .order_by(sessions.c.answered_at.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in await conn.execute(query)]
 
     async def save_agent_state(
         self, agent_id: str, state: str, reason: str | None, at: float
@@ -428,7 +535,11 @@ class Records:
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 sa.select(
-                    users.c.id, users.c.username, users.c.display_name, users.c.role
+                    users.c.id,
+                    users.c.username,
+                    users.c.display_name,
+                    users.c.role,
+                    users.c.disabled,
                 ).order_by(users.c.id)
             )
             return [dict(r._mapping) for r in result]

@@ -1,4 +1,5 @@
 // Routing admin: queues, topics and agent profiles over /api/admin/ (docs/admin.md).
+import { initStaff } from "/static/admin/staff.js";
 // Every change is checked by the server; its errors name the field, which we mark and focus.
 
 const $ = (id) => document.getElementById(id);
@@ -44,7 +45,7 @@ function el(tag, props = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key.startsWith("aria-") || key.startsWith("data-") || key === "for") node.setAttribute(key, value);
+    else if (key.startsWith("aria-") || key.startsWith("data-") || key === "for" || key === "list") node.setAttribute(key, value);
     else node[key] = value;
   }
   for (const child of children) node.append(child);
@@ -144,7 +145,7 @@ function skillRow(list, name = "", level = 1) {
   levelSelect.value = String(level);
   const nameInput = el("input", {
     id: nameId, class: "skill-name", value: name, required: true, maxLength: 32,
-    pattern: "[A-Za-z0-9_\\-]{1,32}", autocomplete: "off",
+    pattern: "[A-Za-z0-9_\\-]{1,32}", autocomplete: "off", list: "known-skills",
   });
   const row = el(
     "div",
@@ -330,6 +331,7 @@ async function saveQueue(event) {
   const form = $("queue-form");
   clearErrors(form);
   const id = $("queue-id").value.trim();
+  if (!(await newSkillsConfirmed($("queue-skills"), "queue-form-status"))) return;
   const body = {
     name: $("queue-name").value.trim(),
     skills: readSkills($("queue-skills")),
@@ -360,8 +362,78 @@ async function saveQueue(event) {
   say("queue-form-status", `Queue ${id} ${res.status === 201 ? "created" : "saved"}.`);
 }
 
+// A delete (or a new skill) asks first in a modal dialog, not confirm(): focus starts on
+// Cancel, Escape cancels, and focus goes back to what had it.
+function confirmDialog(title, text, yesLabel) {
+  const dialog = $("confirm");
+  const opener = document.activeElement;
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yesLabel;
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("confirm-yes").onclick = null;
+      $("confirm-no").onclick = null;
+      dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    };
+    $("confirm-yes").onclick = () => done(true);
+    $("confirm-no").onclick = () => done(false);
+    dialog.onclose = () => done(false); // Escape
+    dialog.showModal();
+    $("confirm-no").focus();
+  });
+}
+
+function confirmDelete(title, text) {
+  return confirmDialog(title, text, "Delete");
+}
+
+// --- Skills are chosen from those that exist; a new one is added on purpose, not by a typo.
+
+function knownSkills() {
+  const names = new Set();
+  if (!state.config) return names;
+  for (const q of state.config.queues) Object.keys(q.skills || {}).forEach((n) => names.add(n));
+  for (const a of state.config.agents) Object.keys(a.skills || {}).forEach((n) => names.add(n));
+  return names;
+}
+
+function fillSkillChoices() {
+  $("known-skills").replaceChildren(
+    ...[...knownSkills()].sort().map((name) => el("option", { value: name })),
+  );
+}
+
+// True when every skill in ``list`` exists or the admin confirmed each new one.
+async function newSkillsConfirmed(list, statusId) {
+  const known = knownSkills();
+  for (const input of list.querySelectorAll(".skill-name")) {
+    const name = input.value.trim();
+    if (!name || known.has(name)) continue;
+    const closest = [...known].find((k) => k.toLowerCase() === name.toLowerCase());
+    const hint = closest ? ` Did you mean ${closest}?` : "";
+    input.focus();
+    const yes = await confirmDialog(
+      `Add the new skill ${name}?`,
+      `No queue or agent has a skill named ${name} yet.${hint}`,
+      "Add new skill",
+    );
+    if (!yes) {
+      input.setAttribute("aria-invalid", "true");
+      say(statusId, `Choose an existing skill instead of ${name}, or confirm it as a new one.`, true);
+      input.focus();
+      return false;
+    }
+    known.add(name);
+  }
+  return true;
+}
+
 async function deleteQueue(id) {
-  if (!window.confirm(`Delete queue ${id}?`)) return;
+  if (!(await confirmDelete(`Delete queue ${id}?`, "Customers can no longer be routed to it. This cannot be undone."))) return;
   const res = await api("DELETE", `/api/admin/queues/${encodeURIComponent(id)}`);
   if (!res.ok) {
     if (await handleAuth(res)) return;
@@ -414,6 +486,31 @@ function fillTopicForm(t) {
   $("topic-label").value = t ? t.label : "";
   $("topic-queue").value = t ? t.queue_id : state.config.default_queue;
   $("topic-priority").value = t ? t.priority : 0;
+  $("topic-guide").value = "";
+  if (t) loadGuide(t.topic);
+}
+
+// --- Guides: the checklist agents tick during a topic's calls, saved with the topic.
+
+async function loadGuide(topic) {
+  const res = await api("GET", `/api/admin/topics/${encodeURIComponent(topic)}/guide`);
+  if (res.ok && state.editingTopic === topic) {
+    $("topic-guide").value = res.data.steps.map((s) => s.text).join("\n");
+  }
+}
+
+async function saveGuide(topic) {
+  const steps = $("topic-guide").value.split("\n").map((l) => l.trim()).filter(Boolean);
+  const res = await api("PUT", `/api/admin/topics/${encodeURIComponent(topic)}/guide`, { steps });
+  if (!res.ok) {
+    const error = res.data.error;
+    say("topic-form-status", `The topic is saved, but not its guide: ${error.message}`, true);
+    $("topic-guide").setAttribute("aria-invalid", "true");
+    $("topic-guide").focus();
+    return false;
+  }
+  $("topic-guide").removeAttribute("aria-invalid");
+  return true;
 }
 
 function editTopic(topic) {
@@ -439,12 +536,15 @@ async function saveTopic(event) {
     return;
   }
   await reload();
+  const guide = $("topic-guide").value;
   fillTopicForm(state.config.topics.find((t) => t.topic === id));
+  $("topic-guide").value = guide;
+  if (!(await saveGuide(id))) return;
   say("topic-form-status", `Topic ${id} ${res.status === 201 ? "created" : "saved"}.`);
 }
 
 async function deleteTopic(topic) {
-  if (!window.confirm(`Delete topic ${topic}?`)) return;
+  if (!(await confirmDelete(`Delete topic ${topic}?`, "The help page stops offering it. This cannot be undone."))) return;
   const res = await api("DELETE", `/api/admin/topics/${encodeURIComponent(topic)}`);
   if (!res.ok) {
     if (await handleAuth(res)) return;
@@ -533,6 +633,7 @@ async function saveAgent(event) {
   const form = $("agent-form");
   clearErrors(form);
   const userId = state.editingAgent;
+  if (!(await newSkillsConfirmed($("agent-skills"), "agent-form-status"))) return;
   const body = {
     skills: readSkills($("agent-skills")),
     queues: [...$("agent-queues").querySelectorAll("input:checked")].map((box) => box.value),
@@ -581,6 +682,7 @@ async function reload() {
   renderQueues();
   renderTopics();
   renderAgents();
+  fillSkillChoices();
   return true;
 }
 
@@ -613,6 +715,7 @@ function showAdmin(me) {
   message("");
   fillQueueForm(null);
   fillTopicForm(null);
+  initStaff();
   $("queues-title").focus();
 }
 

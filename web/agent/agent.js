@@ -3,6 +3,7 @@ import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotati
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
 import { QualityMeter } from "/static/shared/quality.js";
+import { CallContext } from "/static/agent/context.js";
 import {
   ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
 } from "/static/shared/signaling.js";
@@ -161,6 +162,7 @@ async function login(event) {
 }
 
 function start() {
+  state.context = new CallContext();
   $("agent-name").textContent = state.me.display_name;
   show("me", true);
   panel("idle");
@@ -171,6 +173,7 @@ function start() {
     try {
       const now = await call(socket, "sync");
       restore(now);
+      state.context.refreshQueues();
     } catch (err) {
       message(err.message, true);
     }
@@ -215,7 +218,10 @@ function start() {
     clearOffer();
     message(`${data.by} (supervisor) signed you out. Reload the page to sign in again.`, true);
   });
-  socket.on("waiting", (data) => { $("waiting-count").textContent = `${data.waiting} waiting`; });
+  socket.on("waiting", (data) => {
+    $("waiting-count").textContent = `${data.waiting} waiting`;
+    state.context.refreshQueues();
+  });
   socket.on("offer", showOffer);
   socket.on("offer_withdrawn", () => {
     clearOffer();
@@ -250,6 +256,10 @@ function start() {
   });
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
   state.marks = new MarksLayer({ canvas: $("marks"), socket });
+  // The tracker found a lost sticky mark's object again: the mark follows it once more.
+  socket.on("annotation_moved", (data) => {
+    if (data.found) message("A sticky mark found its object again and follows it once more.");
+  });
   socket.on("annotation_lost", () => {
     message("A sticky mark lost track of its object (the camera moved away); it is shown greyed.");
   });
@@ -532,6 +542,7 @@ async function startSession(data) {
   show("transfer", false);
   panel("live");
   $("hangup").focus();
+  state.context.open(data.session_id);
   try {
     state.camera = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   } catch (err) {
@@ -797,6 +808,7 @@ function endSession(data) {
   state.sessionId = null;
   $("wrapup-reason").textContent = END_REASONS[data.reason] || "The session has ended.";
   $("note").value = "";
+  state.context.wrapUp(data.session_id, $("note"));
   startWrapUpCountdown(data.wrap_up_seconds);
   panel("wrapup");
   $("disposition").focus();

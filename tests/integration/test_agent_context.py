@@ -1,0 +1,150 @@
+"""The agent's context panel over HTTP: the customer's earlier calls, notes kept as the agent
+types, and the lines of the queues they serve; only for the agent holding the session."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.support.calls import ready_agent
+from tests.support.harness import Harness, Party, wait_until
+
+SECRET = "context-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def identity(ref: str) -> str:
+    claims = {"sub": ref, "aud": "videoassist", "exp": int(time.time()) + 600}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+async def signed_call(
+    h: Harness, agent: Party, ref: str | None, description: str = ""
+) -> tuple[Party, str]:
+    """A customer (with the signed identity ``ref``, if any) taps and ``agent`` accepts."""
+    body: dict[str, Any] = {"topic": "", "description": description}
+    if ref is not None:
+        body["identity"] = identity(ref)
+    assert h.http is not None
+    async with h.http.post("/api/tickets", json=body) as r:
+        ticket = await r.json()
+        assert r.status == 201, ticket
+    customer = await h.customer(ticket["token"])
+    await agent.inbox.next("offer")
+    reply = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
+    await customer.inbox.next("matched")
+    return customer, reply["session_id"]
+
+
+async def get(h: Harness, path: str, cookie: str | None) -> tuple[int, Any]:
+    assert h.http is not None
+    cookies = {"va_session": cookie} if cookie else {}
+    async with h.http.get(path, cookies=cookies) as r:
+        return r.status, await r.json()
+
+
+async def put_note(h: Harness, session_id: str, note: str, cookie: str | None) -> int:
+    assert h.http is not None
+    cookies = {"va_session": cookie} if cookie else {}
+    async with h.http.put(
+        f"/api/agent/sessions/{session_id}/note", json={"note": note}, cookies=cookies
+    ) as r:
+        return r.status
+
+
+class TestContext:
+    @pytest.mark.settings(embed_secret=SECRET)
+    async def test_the_customer_earlier_calls_come_with_agent_outcome_and_note(
+        self, harness: Harness
+    ) -> None:
+        h = harness
+        cookie = await h.add_staff("alice")
+        agent = await ready_agent(h, cookie=cookie)
+        _, first = await signed_call(h, agent, "cust-7")
+        await agent.call("hangup", {"session_id": first})
+        await agent.call(
+            "wrap_up", {"session_id": first, "disposition": "follow_up", "note": "router reset"}
+        )
+        await wait_until(
+            lambda: h.service.desk.agent_session("u1") is None, what="alice wrapped up"
+        )
+        await agent.call("ready")
+        _, second = await signed_call(h, agent, "cust-7", "no internet again")
+
+        status, body = await get(h, f"/api/agent/sessions/{second}/context", cookie)
+        assert status == 200, body
+        assert body["customer"] == {"ref": "cust-7"}
+        assert body["topic"]["description"] == "no internet again"
+        [earlier] = body["previous"]
+        assert earlier["session_id"] == first
+        assert (earlier["agent"], earlier["disposition"], earlier["note"]) == (
+            "Alice",
+            "follow_up",
+            "router reset",
+        )
+        assert earlier["recordings"] is None  # an agent may not watch recordings
+
+    async def test_an_anonymous_customer_has_no_earlier_calls(self, harness: Harness) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await ready_agent(harness, cookie=cookie)
+        _, session_id = await signed_call(harness, agent, None)
+        status, body = await get(harness, f"/api/agent/sessions/{session_id}/context", cookie)
+        assert status == 200
+        assert body["customer"] == {"ref": None}
+        assert body["previous"] == []
+
+
+class TestNotes:
+    async def test_notes_are_kept_as_typed_and_read_back(self, harness: Harness) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await ready_agent(harness, cookie=cookie)
+        _, session_id = await signed_call(harness, agent, None)
+        assert await put_note(harness, session_id, "model X", cookie) == 200
+        assert await put_note(harness, session_id, "model X200, firmware 3", cookie) == 200
+        _, body = await get(harness, f"/api/agent/sessions/{session_id}/context", cookie)
+        assert body["note"] == "model X200, firmware 3"
+
+    async def test_only_the_agent_holding_the_session_reads_or_writes_it(
+        self, harness: Harness
+    ) -> None:
+        alice = await harness.add_staff("alice")
+        bob = await harness.add_staff("bob")
+        supervisor = await harness.add_staff("sue", role="supervisor")
+        agent = await ready_agent(harness, cookie=alice)
+        _, session_id = await signed_call(harness, agent, None)
+        await put_note(harness, session_id, "mine", alice)
+        for cookie, status in ((None, 401), (bob, 403), (supervisor, 403)):
+            assert (await get(harness, f"/api/agent/sessions/{session_id}/context", cookie))[
+                0
+            ] == status
+            assert await put_note(harness, session_id, "theirs", cookie) == status
+        assert await harness.records.session_note(session_id) == "mine"
+
+    async def test_a_note_over_the_size_cap_is_refused(self, harness: Harness) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await ready_agent(harness, cookie=cookie)
+        _, session_id = await signed_call(harness, agent, None)
+        assert await put_note(harness, session_id, "x" * 2001, cookie) == 422
+        assert await harness.records.session_note(session_id) == ""
+
+
+class TestQueueLines:
+    async def test_waiting_and_longest_wait_of_the_served_queues(self, harness: Harness) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await harness.agent(cookie)
+        assert (await get(harness, "/api/agent/queues", None))[0] == 401
+        _, body = await get(harness, "/api/agent/queues", cookie)
+        assert [(q["waiting"], q["longest_since"]) for q in body["queues"]] == [(0, None)]
+        ticket = await harness.tap()
+        await harness.customer(ticket["token"])
+        await wait_until(
+            lambda: harness.service.desk.ticket_state(ticket["ticket_id"]) == "queued",
+            what="the customer in line",
+        )
+        _, body = await get(harness, "/api/agent/queues", cookie)
+        [line] = body["queues"]
+        assert line["waiting"] == 1
+        assert line["longest_since"] <= body["at"]
+        await agent.close()

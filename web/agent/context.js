@@ -1,0 +1,213 @@
+// The context panel beside a call: who the customer is, their earlier calls, the agent's notes
+// (saved a moment after they stop typing), and a small panel of the lines in the agent's queues.
+// The console calls open() when a call starts, wrapUp() when it ends and refreshQueues() when
+// the number waiting changes; everything else stays in here.
+
+const $ = (id) => document.getElementById(id);
+const SAVE_AFTER_MS = 800;
+const DISPOSITIONS = {
+  resolved: "Resolved", follow_up: "Needs follow-up", escalated: "Escalated",
+  not_resolved: "Not resolved", no_contact: "No contact",
+};
+
+async function getJson(path) {
+  const r = await fetch(path, { credentials: "same-origin" });
+  if (!r.ok) throw new Error(`${r.status}`);
+  return r.json();
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function when(epoch) {
+  return new Date(epoch * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+export class CallContext {
+  constructor() {
+    this.sessionId = null;
+    this.saveTimer = null;
+    this.saving = Promise.resolve();
+    this.saved = "";
+    this.queues = [];
+    this.skew = 0; // server clock minus this browser's, from the last answer
+    this.queueTimer = null;
+    $("call-notes").addEventListener("input", () => this.typed());
+  }
+
+  async open(sessionId) {
+    this.sessionId = sessionId;
+    $("call-notes").value = "";
+    this.saved = "";
+    $("notes-status").textContent = "";
+    $("customer-ref").textContent = "…";
+    $("context-topic").textContent = "";
+    $("context-description").textContent = "";
+    $("previous-calls").replaceChildren();
+    $("previous-empty").hidden = true;
+    $("guide").hidden = true;
+    $("guide-steps").replaceChildren();
+    $("guide-status").textContent = "";
+    let body;
+    try {
+      body = await getJson(`/api/agent/sessions/${encodeURIComponent(sessionId)}/context`);
+    } catch (err) {
+      $("customer-ref").textContent = "Not available";
+      return;
+    }
+    if (this.sessionId !== sessionId) return; // a newer call started meanwhile
+    $("customer-ref").textContent = body.customer.ref || "Anonymous (no signed identity)";
+    $("context-topic").textContent = body.topic.label || "No topic chosen";
+    $("context-description").textContent = body.topic.description || "No description";
+    if (!$("call-notes").value) {
+      $("call-notes").value = body.note;
+      this.saved = body.note;
+    }
+    this.showGuide(body.guide);
+    this.showPrevious(body.previous);
+    this.showQueues(body.queues, body.at);
+  }
+
+  // The topic's checklist; each tick is kept with the session at once.
+  showGuide(guide) {
+    $("guide").hidden = guide.steps.length === 0;
+    const ticked = new Set(guide.ticked);
+    $("guide-steps").replaceChildren(...guide.steps.map((step, i) => {
+      const li = document.createElement("li");
+      const label = document.createElement("label");
+      label.className = "checkbox";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = `guide-step-${i}`;
+      box.checked = ticked.has(step.id);
+      box.addEventListener("change", () => this.tick(step, box));
+      label.append(box, ` ${step.text}`);
+      li.append(label);
+      return li;
+    }));
+  }
+
+  async tick(step, box) {
+    const sessionId = this.sessionId;
+    if (!sessionId) return;
+    try {
+      const r = await fetch(`/api/agent/sessions/${encodeURIComponent(sessionId)}/ticks`, {
+        method: "PUT",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ step_id: step.id, done: box.checked }),
+      });
+      if (!r.ok) throw new Error(`${r.status}`);
+      $("guide-status").textContent = `${box.checked ? "Done" : "Not done"}: ${step.text}`;
+    } catch (err) {
+      box.checked = !box.checked;
+      $("guide-status").textContent = `Could not save that tick: ${step.text}`;
+    }
+  }
+
+  showPrevious(rows) {
+    $("previous-empty").hidden = rows.length > 0;
+    $("previous-calls").replaceChildren(...rows.map((row) => {
+      const li = document.createElement("li");
+      const head = document.createElement("p");
+      const outcome = DISPOSITIONS[row.disposition] || "No outcome";
+      head.textContent = `${when(row.answered_at)} · ${row.agent} · ${row.topic || "No topic"} · ${outcome}`;
+      li.append(head);
+      if (row.note) {
+        const note = document.createElement("p");
+        note.className = "muted";
+        note.textContent = row.note;
+        li.append(note);
+      }
+      (row.recordings || []).forEach((url, i) => {
+        const a = document.createElement("a");
+        a.href = url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = `Recording ${i + 1} of the call on ${when(row.answered_at)}`;
+        li.append(a, " ");
+      });
+      return li;
+    }));
+  }
+
+  typed() {
+    clearTimeout(this.saveTimer);
+    $("notes-status").textContent = "";
+    this.saveTimer = setTimeout(() => this.save(), SAVE_AFTER_MS);
+  }
+
+  save() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    const sessionId = this.sessionId;
+    const note = $("call-notes").value;
+    if (!sessionId || note === this.saved) return this.saving;
+    this.saving = this.saving.then(async () => {
+      try {
+        const r = await fetch(`/api/agent/sessions/${encodeURIComponent(sessionId)}/note`, {
+          method: "PUT",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ note }),
+        });
+        if (!r.ok) throw new Error(`${r.status}`);
+        this.saved = note;
+        if (this.sessionId === sessionId) $("notes-status").textContent = "Notes saved.";
+      } catch (err) {
+        if (this.sessionId === sessionId) $("notes-status").textContent = "Notes not saved; they will be tried again as you type.";
+      }
+    });
+    return this.saving;
+  }
+
+  // The call ended: the notes become the wrap-up note (the agent may still edit it there).
+  async wrapUp(sessionId, noteField) {
+    if (this.sessionId === sessionId) {
+      noteField.value = $("call-notes").value;
+      await this.save();
+      this.sessionId = null;
+      return;
+    }
+    // After a reload in wrap-up: the notes saved during the call.
+    try {
+      const body = await getJson(`/api/agent/sessions/${encodeURIComponent(sessionId)}/context`);
+      if (!noteField.value) noteField.value = body.note;
+    } catch (err) {
+      // Nothing saved, or the wrap-up is over: the field stays as it is.
+    }
+  }
+
+  async refreshQueues() {
+    try {
+      const body = await getJson("/api/agent/queues");
+      this.showQueues(body.queues, body.at);
+    } catch (err) {
+      // Not signed in any more: the console says so itself.
+    }
+  }
+
+  showQueues(queues, at) {
+    this.queues = queues;
+    this.skew = at - Date.now() / 1000;
+    $("queue-lines").hidden = queues.length === 0;
+    this.drawQueues();
+    clearInterval(this.queueTimer);
+    if (queues.some((q) => q.longest_since !== null)) {
+      this.queueTimer = setInterval(() => this.drawQueues(), 5000);
+    }
+  }
+
+  drawQueues() {
+    const now = Date.now() / 1000 + this.skew;
+    $("queue-lines").replaceChildren(...this.queues.map((q) => {
+      const li = document.createElement("li");
+      const longest = q.longest_since === null ? "" : `, longest ${clock(now - q.longest_since)}`;
+      li.textContent = `${q.name}: ${q.waiting} waiting${longest}`;
+      return li;
+    }));
+  }
+}
