@@ -31,6 +31,8 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
         media_addresses=("127.0.0.1",),
         ring_timeout=20.0,
         test_pages=True,
+        # Every client of a test comes from loopback; the cap has tests of its own that set it.
+        max_connections_per_address=0,
     )
     return base.with_(**overrides)
 

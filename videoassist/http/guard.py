@@ -146,9 +146,20 @@ class GuardedProtocol(asyncio.Protocol):
             self.state = AWAITING_HEADERS
             self._arm(self.guard.header_timeout, "headers")
         self.inner.data_received(data)
+        if self.state == AWAITING_HEADERS and self._headers_parsed():
+            # Headers complete: the middleware takes over from here. Checked now, not when the
+            # handler starts, so that a loop too busy to start it in time closes nothing.
+            self.state = IN_REQUEST
+            self._disarm()
         if self._body is not None and self._body.is_eof():
             self._body = None
             self._disarm()
+
+    def _headers_parsed(self) -> bool:
+        # aiohttp 3.13-3.14: RequestHandler.data_received queues each request whose headers it
+        # has parsed in ``_messages`` until its handler takes it. Without it (another aiohttp),
+        # the middleware alone ends the header deadline.
+        return bool(getattr(self.inner, "_messages", None))
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.admitted else None
