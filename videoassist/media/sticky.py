@@ -140,10 +140,13 @@ class StickyMarks:
 
 
 def _distance(a: dict[str, Any], b: dict[str, Any]) -> float:
-    """How far the mark moved: its placing points, and the corners of its quad (a circle
+    """How far the mark moved: its placing points, and the corners of its box (a circle
     turning in place keeps its centre and radii)."""
-    pa, pb = points_of(a), points_of(b)
-    if "quad" in a and "quad" in b:
-        pa = pa + [(p[0], p[1]) for p in a["quad"]]
-        pb = pb + [(p[0], p[1]) for p in b["quad"]]
+    pa, pb = _placement(a), _placement(b)
     return max(math.hypot(x0 - x1, y0 - y1) for (x0, y0), (x1, y1) in zip(pa, pb, strict=False))
+
+
+def _placement(mark: dict[str, Any]) -> list[tuple[float, float]]:
+    quad = mark.get("quad")
+    box = [(p[0], p[1]) for p in quad] if quad is not None else box_of(mark)
+    return points_of(mark) + (box or [])
