@@ -24,13 +24,14 @@ shared machine hit all of them alike; each pass over the clip starts fresh track
 (median and p95 anchor error as % of the frame diagonal per motion type, for the similarity and
 homography models and the template baseline) is computed on the same clips, untimed.
 
-**Phone-like clips** (issue 17; ``--phone-seconds``, 0 skips them): a room scene (the poster
-with a plain wall; no package here ships natural photographs) filmed by
-``synthetic.phone_clip`` (hand shake, motion blur, rolling shutter, auto-exposure steps, noise,
-VP8 at 800 kbit/s), held still, or panned away so that every mark leaves the view and back, in
-normal and dim light. Per tracker (ours, the frozen pre-issue-17 copy ``bench/tracking_v1.py``,
-a static mark): the share of in-view frames reported lost, the error while not lost, the marks
-back within 1 s of their object's return, the cost per update.
+**Phone-like clips** (issue 17; ``--phone-seconds``, 0 skips them): room scenes (``--scenes``:
+the generated poster, and natural photographs from scikit-image's wheel, each with a plain wall
+painted in) filmed by ``synthetic.phone_clip`` (hand shake, motion blur, rolling shutter,
+auto-exposure steps, noise, VP8 at 800 kbit/s), held still, or panned away so that every mark
+leaves the view and back, in normal and dim light (dim: the poster only). Per tracker (ours,
+the frozen pre-issue-17 copy ``bench/tracking_v1.py``, a static mark): the share of in-view
+frames reported lost, the error while not lost, the marks back within 1 s of their object's
+return, the cost per update.
 
 Run: ``.venv/bin/python -m bench.tracking`` from the repository root (``--help``).
 """
@@ -258,15 +259,38 @@ def _in_view(clip: Clip, k: int, truth_boxes: list[np.ndarray]) -> list[bool]:
     return out
 
 
-def phone(seconds: float, config: TrackerConfig) -> list[list[object]]:
+def phone_scenes(names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """The scenes the phone films: ``poster`` (the generated one, with its wall) and
+    photographs scikit-image ships (``synthetic.PHOTOS``); a photo that cannot be read is left
+    out with a note (scikit-image missing), never downloaded."""
+    out = []
+    for name in names:
+        if name == "poster":
+            out.append((name, synthetic.room_scene()))
+            continue
+        try:
+            out.append((name, synthetic.photo_scene(name)))
+        except LookupError as exc:
+            print(f"note: scene {name!r} left out: {exc}")
+    return out
+
+
+def phone(
+    seconds: float, config: TrackerConfig, scenes: Sequence[tuple[str, np.ndarray]]
+) -> list[list[object]]:
     rows: list[list[object]] = []
-    conditions: list[tuple[str, str, dict[str, float]]] = [
-        ("steady", "steady", {}),
-        ("away", "away", {}),
-        ("away, dim", "away", {"light": 0.4, "noise": 5.0}),
-    ]
-    for label, kind, options in conditions:
-        clip = synthetic.phone_clip(kind, seconds=seconds, **options)
+    conditions: list[tuple[str, str, np.ndarray, dict[str, float]]] = []
+    for scene_name, scene in scenes:
+        conditions += [
+            (f"{scene_name}, steady", "steady", scene, {}),
+            (f"{scene_name}, away", "away", scene, {}),
+        ]
+        if scene_name == "poster":
+            conditions.append(
+                (f"{scene_name}, away, dim", "away", scene, {"light": 0.4, "noise": 5.0})
+            )
+    for label, kind, scene, options in conditions:
+        clip = synthetic.phone_clip(kind, seconds=seconds, scene=scene, **options)
         w, h = clip.size
         truth = clip.to_scene(0, [(x * w - 0.5, y * h - 0.5) for x, y in PHONE_CENTRES])
         boxes = []
@@ -323,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="cv2.setNumThreads")
     parser.add_argument(
         "--phone-seconds", type=float, default=12.0, help="length of each phone-like clip (0: skip)"
+    )
+    parser.add_argument(
+        "--scenes",
+        default="poster,motorcycle,coffee,astronaut",
+        help="comma-separated phone-clip scenes: poster and/or photos of synthetic.PHOTOS",
     )
     parser.add_argument(
         "--config",
@@ -462,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                     "back in 1 s",
                     "ms p50 / p95",
                 ],
-                phone(args.phone_seconds, config),
+                phone(args.phone_seconds, config, phone_scenes(args.scenes.split(","))),
             )
         )
     return 0 if verdict else 1

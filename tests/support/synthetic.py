@@ -202,21 +202,67 @@ def region_box(
 
 
 # -- a hand-held phone camera ----------------------------------------------------------------------
-# No package in the environment ships natural photographs (no scikit-image, and the OpenCV wheel
-# has no sample images), so the scene is the textured poster above with a plain wall painted in:
-# the low-texture areas a real room has and the poster lacks.
+# Two kinds of scene: the textured poster above with a plain wall painted in (the low-texture
+# areas a real room has and the poster lacks), and natural photographs that scikit-image ships
+# inside its wheel (``skimage/data``; the test extra pins it). The photographs are read from the
+# installed package's files, so nothing is downloaded and scikit-image itself is not imported.
 
 WALL = (1060, 480, 1450, 770)
 """Scene px (x0, y0, x1, y1) of a plain, softly shaded wall."""
 
 
 def room_scene(seed: int = 0) -> np.ndarray:
-    scene = textured_scene(seed).copy()
+    return _paint_wall(textured_scene(seed).copy())
+
+
+def _paint_wall(scene: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = WALL
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     shade = 150 + 25 * np.sin(xx / 300) + 15 * np.cos(yy / 200)
     scene[y0:y1, x0:x1] = np.clip(shade, 0, 255).astype(np.uint8)
     return cv2.GaussianBlur(scene, (0, 0), 0.8)
+
+
+PHOTOS = {
+    "coffee": "coffee.png",
+    "astronaut": "astronaut.png",
+    "motorcycle": "motorcycle_left.png",
+    "rocket": "rocket.jpg",
+    "chelsea": "chelsea.png",
+}
+"""Photographs bundled in scikit-image's wheel (no download): name -> file in skimage/data."""
+
+
+def photo_path(name: str) -> str:
+    """Where the installed scikit-image keeps photograph ``name`` (see ``PHOTOS``). Raises
+    LookupError when scikit-image is not installed (it is in the ``test`` extra)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError("scikit-image is not installed: pip install -e '.[test]'")
+    for folder in spec.submodule_search_locations:
+        path = os.path.join(folder, "data", PHOTOS[name])
+        if os.path.exists(path):
+            return path
+    raise LookupError(f"this scikit-image has no {PHOTOS[name]} in its wheel")
+
+
+def photo_scene(name: str, size: tuple[int, int] = SCENE_SIZE) -> np.ndarray:
+    """A room scene from a natural photograph: the photo (grayscale) scaled to cover ``size`` and
+    cropped to its middle, as a phone held close to a print sees it, with the plain wall of
+    ``room_scene`` painted in at ``WALL`` so a mark can sit on a flat area here too."""
+    img = cv2.imread(photo_path(name), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise LookupError(f"could not decode {PHOTOS[name]}")
+    sw, sh = size
+    h, w = img.shape
+    k = max(sw / w, sh / h)
+    big = cv2.resize(img, (math.ceil(w * k), math.ceil(h * k)), interpolation=cv2.INTER_CUBIC)
+    y0, x0 = (big.shape[0] - sh) // 2, (big.shape[1] - sw) // 2
+    scene = np.ascontiguousarray(big[y0 : y0 + sh, x0 : x0 + sw])
+    return _paint_wall(scene)
 
 
 def _shake(t: float, seed: int) -> tuple[float, float, float]:
