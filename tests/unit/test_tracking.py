@@ -452,3 +452,30 @@ class TestShapes:
         # The check can fail: the axis-aligned box misses the turned corners by far more.
         print(f"turned box corners p95 {quad_p95:.3%}, bounding box {bbox_p95:.3%}")
         assert bbox_p95 >= 4 * quad_p95, f"bounding box p95 {bbox_p95:.3%}, quad {quad_p95:.3%}"
+
+
+class TestOcclusion:
+    """Issue 17: a hand over the object greys the mark where it is, and the mark comes back."""
+
+    @pytest.mark.parametrize("motion", ["pan", "combined"])
+    def test_a_mark_covered_by_a_hand_greys_out_in_place_and_comes_back(self, motion: str) -> None:
+        centre = CENTRES[0]
+        clip, covered = synthetic.hand_over(
+            render_clip(motion, seconds=4.0), region_box(centre), covered=(1.2, 2.4)
+        )
+        results = _track(clip, [centre])
+        errors = _errors(clip, [centre], results)
+        under = [k for k, share in enumerate(covered) if share >= 0.5]
+        assert len(under) >= 15
+        # Not drawn at a wrong place: every frame either greyed or on the object.
+        wrong = [k for k, r in enumerate(results) if not r[0].lost and errors[k] > 0.015]
+        assert not wrong, f"drawn off the object at frames {wrong[:5]}"
+        greyed = [k for k in under if results[k][0].lost]
+        assert len(greyed) >= 0.8 * len(under), f"greyed {len(greyed)} of {len(under)} covered"
+        assert {results[k][0].reason for k in greyed} == {"occluded"}
+        # Uncovered: found again within a second, then tracked.
+        clear = next(k for k in range(under[-1], len(covered)) if covered[k] == 0.0)
+        found = next((k for k in range(clear, len(results)) if not results[k][0].lost), None)
+        assert found is not None and found <= clear + round(clip.fps), (clear, found)
+        assert not any(r[0].lost for r in results[found:])
+        assert not any(r[0].lost for r in results[: under[0] - 2]), "lost before the hand came"

@@ -37,7 +37,9 @@ scene's motion is known, the region follows the scene (``source="scene"``) and r
 it now is. When both fail, the frame is a *hold*: the result keeps the last good position (with
 a low ``confidence``) and the next frame is tracked from the last good frame, so one garbled
 frame or a blur does not end tracking. The tracker is **lost** when holds last ``lost_after``
-frames, when less than ``min_visible`` of the region is inside the frame, when the estimate
+frames, when less than ``min_visible`` of the region is inside the frame, when its corners fail
+and the frame where the camera's motion puts it no longer looks like its template (something
+covers it: ``"occluded"``, ``occluded_score``), when the estimate
 degenerates (scale out of ``scale_limits``, a folded homography), or when the picture changes
 shape (below).
 
@@ -87,7 +89,7 @@ Region = tuple[float, float, float, float]
 """Normalized (x, y, width, height) of the region's top-left corner and size."""
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 
-LostReason = Literal["texture", "features", "left_frame", "degenerate", "resolution"]
+LostReason = Literal["texture", "features", "left_frame", "occluded", "degenerate", "resolution"]
 
 _EYE: Matrix = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
@@ -161,6 +163,11 @@ class TrackerConfig:
     the in-view frames go by lost while the camera slowed down, 40 px 3.3% at the same error."""
     reacquire_score: float = 0.55
     """Normalized correlation above which the mark's template is taken as found again."""
+    occluded_score: float = 0.3
+    """When a region's own corners fail and the camera's motion carries it, its template is
+    compared with the frame where that motion puts it: below this normalized correlation
+    something covers the object (a hand) and the mark is lost for ``"occluded"`` instead of
+    re-seeding on the cover and following it away."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +187,9 @@ class TrackResult:
     ``reason``: why it was lost (``None`` while tracking): ``"texture"`` (too few corners to
     start with, in the region, its surround and the whole picture), ``"features"`` (corners
     lost or in disagreement while the scene's motion was unknown too), ``"left_frame"``,
-    ``"degenerate"``, ``"resolution"`` (the picture changed shape).
+    ``"occluded"`` (its corners failed and, where the camera's motion puts it, the picture no
+    longer looks like it: a hand in front), ``"degenerate"``, ``"resolution"`` (the picture
+    changed shape).
     ``source``: what placed the mark in this frame: ``"features"`` (its own corners),
     ``"scene"`` (the camera's motion, for a region with too few corners of its own) or
     ``"found"`` (found again after being lost, in this frame).
@@ -702,6 +711,9 @@ class _Track:
             return self._lose("left_frame", epoch)
 
         if source == "scene":
+            if self._likeness(frame) < cfg.occluded_score:
+                # Where the camera's motion puts the object, something else is in front of it.
+                return self._lose("occluded", epoch)
             # Corners carried by the scene's motion are guesses: start over from fresh ones.
             self.ref = self.pts = self.ref[:0]
         if len(self.pts) < cfg.reseed_below:
@@ -734,7 +746,7 @@ class _Track:
         known, and look for its template where it should be once it is back in view."""
         assert self.result is not None
         cfg = self.cfg
-        if self.result.reason not in ("left_frame", "features"):
+        if self.result.reason not in ("left_frame", "features", "occluded"):
             return self.result
         scene = camera.motion()
         if camera.epoch != self.epoch:
@@ -783,6 +795,22 @@ class _Track:
         th, tw = self.template.shape
         refined = self._refine(window[by : by + th, bx : bx + tw], (x0 + bx, y0 + by))
         return refined if refined is not None else self.h @ shift
+
+    def _likeness(self, frame: np.ndarray) -> float:
+        """Normalized correlation of the template with the frame exactly where ``h`` puts it
+        (1.0 without a template: a plain region cannot tell its object from a cover)."""
+        if self.template is None:
+            return 1.0
+        th, tw = self.template.shape
+        x0, y0 = self.template_at
+        seen = cv2.warpPerspective(
+            frame,
+            self.h @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64),
+            (tw, th),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return float(cv2.matchTemplate(seen, self.template, cv2.TM_CCOEFF_NORMED)[0, 0])
 
     def _refine(self, window: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
         """The template's corners followed by LK into the part of the window (the size of the
