@@ -165,6 +165,11 @@ class TrackerConfig:
     the in-view frames go by lost while the camera slowed down, 40 px 3.3% at the same error."""
     reacquire_score: float = 0.55
     """Normalized correlation above which the mark's template is taken as found again."""
+    reacquire_agree: float = 12.0
+    """While a lost mark has been carried by the camera's unbroken motion, a match further than
+    this (working px), or than a tenth of the way the camera carried it since the loss, from
+    where that motion puts it is another part of the picture that looks alike (the fins of an
+    engine, the hand half off it) and is not taken."""
     occluded_score: float = 0.4
     """When a region's own corners fail and the camera's motion carries it, its template is
     compared with the frame where that motion puts it: below this normalized correlation
@@ -496,6 +501,8 @@ class _Track:
     """Corners of the template (template px): found again, they give the estimate exact
     reference positions, so that a found-again mark does not keep the error of the search."""
     reckoned: bool = False
+    carried: float = 0.0
+    """While reckoned: working px the camera's motion has moved the mark since the loss."""
     epoch: int = 0
     """The scene's epoch when the mark was lost (see ``reckoned``)."""
     """While lost: ``h`` has followed the camera's motion every frame since the loss, so it still
@@ -764,7 +771,9 @@ class _Track:
             # explained, which is where ``h`` still is.
             return self.result
         if self.reckoned:
+            before = _map(self.h, self.region).mean(0, keepdims=True)
             self.h = scene @ self.h
+            self.carried += float(np.linalg.norm(_map(self.h, self.region).mean(0) - before))
         quad = _map(self.h, self.region)
         if self._visible(frame, quad) < cfg.reacquire_visible:
             return self.result
@@ -773,6 +782,11 @@ class _Track:
             if float(np.linalg.norm(_map(scene, centre) - centre)) > cfg.reacquire_max_motion:
                 return self.result
         found = self._match(frame)
+        if found is not None and self.reckoned:
+            centre = self.region.mean(0, keepdims=True)
+            apart = float(np.linalg.norm(_map(found, centre) - _map(self.h, centre)))
+            if apart > max(cfg.reacquire_agree, 0.1 * self.carried):
+                return self.result
         if found is None:
             # A plain region cannot be recognized; the camera's unbroken motion still places it.
             if self.template is not None or not self.reckoned:
@@ -913,6 +927,7 @@ class _Track:
         view, or its corners failed while the scene's motion stayed known)."""
         assert self.result is not None
         self.reckoned = epoch is not None
+        self.carried = 0.0
         self.epoch = epoch if epoch is not None else -1
         self.result = self.result.as_lost(reason)
         self.ref = self.pts = np.zeros((0, 2), np.float32)
