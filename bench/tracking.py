@@ -29,7 +29,8 @@ the generated poster, and natural photographs from scikit-image's wheel, each wi
 painted in) filmed by ``synthetic.phone_clip`` (hand shake, motion blur, rolling shutter,
 auto-exposure steps, noise, VP8 at 800 kbit/s), held still, or panned away so that every mark
 leaves the view and back, in normal and dim light (dim: the poster only). Per tracker (ours,
-the frozen pre-issue-17 copy ``bench/tracking_v1.py``, a static mark): the share of in-view
+the frozen copy of main's tracker ``bench/tracking_v2.py``, the frozen pre-issue-17 copy
+``bench/tracking_v1.py``, a static mark): the share of in-view
 frames reported lost, the error while not lost, the marks back within 1 s of their object's
 return, the cost per update.
 
@@ -50,7 +51,7 @@ import cv2
 import numpy as np
 from av import VideoFrame
 
-from bench import tracking_v1
+from bench import tracking_v1, tracking_v2
 from bench.desksim import machine_line, percentile, table
 from tests.support import synthetic
 from tests.support.synthetic import Clip, region_box, render_clip
@@ -235,8 +236,13 @@ def _phone_outputs(
     time of each update after the first goes to ``costs``."""
     if name == "static":
         return [[(c, False) for c in PHONE_CENTRES] for _ in clip.frames]
-    trackers: TrackerSet[int] | tracking_v1.TrackerSet[int]
-    trackers = TrackerSet(config) if name == "ours" else tracking_v1.TrackerSet()
+    trackers: TrackerSet[int] | tracking_v1.TrackerSet[int] | tracking_v2.TrackerSet[int]
+    if name == "ours":
+        trackers = TrackerSet(config)
+    elif name == "main's tracker":
+        trackers = tracking_v2.TrackerSet()
+    else:
+        trackers = tracking_v1.TrackerSet()
     for i, c in enumerate(PHONE_CENTRES):
         trackers.add(i, region_box(c), [c])
     out = []
@@ -299,7 +305,7 @@ def phone(
             grid = [(x + bw * i / 4, y + bh * j / 4) for i in range(5) for j in range(5)]
             boxes.append(clip.to_scene(0, [(u * w - 0.5, v * h - 0.5) for u, v in grid]))
         views = [_in_view(clip, k, boxes) for k in range(len(clip.frames))]
-        for name in ("ours", "today's tracker", "static"):
+        for name in ("ours", "main's tracker", "before issue 17", "static"):
             costs: list[float] = []
             outputs = _phone_outputs(name, clip, costs, config)
             costs.sort()
@@ -361,7 +367,7 @@ def occlusion(
         truth = clip.to_scene(0, [(centre[0] * w - 0.5, centre[1] * h - 0.5)])
         under = [k for k, v in enumerate(shares) if v >= 0.5]
         clear = next(k for k in range(under[-1], len(shares)) if shares[k] == 0.0)
-        for name in ("ours", "today's tracker", "static"):
+        for name in ("ours", "main's tracker", "before issue 17", "static"):
             outputs = _phone_outputs(name, clip, [], config)
             greyed = off = 0
             back: int | None = None
