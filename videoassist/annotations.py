@@ -344,7 +344,8 @@ def with_points(wire: Mapping[str, Any], points: Sequence[tuple[float, float]]) 
     and in its order. Points are clamped into the frame and rounded as client coordinates are.
     A rect becomes the box around its four points and an ellipse takes its radii from the
     distances between its centre and the other two, so a mark carried through a rotation or a
-    zoom stays an axis-aligned shape of its kind."""
+    zoom stays an axis-aligned shape of its kind: the approximation clients that do not know
+    ``quad`` draw. Sticky marks add the turned shape itself with ``with_quad``."""
     expected = len(points_of(wire))
     if len(points) != expected:
         raise ValueError(f"a {wire['kind']} here is placed by {expected} points, not {len(points)}")
