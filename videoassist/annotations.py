@@ -52,6 +52,7 @@ DEFAULT_TEXT_SIZE = 32.0
 MIN_TEXT_SIZE, MAX_TEXT_SIZE = 8.0, 160.0
 COORD_DECIMALS = 4
 LASER_FADE = 1.0  # seconds from full opacity to gone; identical in the browser
+QUAD_REACH = 1.0  # a tracked shape's corners stay within this many frames of the frame
 LOST_ALPHA = 0.5  # opacity of a sticky mark whose object left the picture; identical too
 
 PALETTE: dict[str, str] = {
@@ -100,6 +101,16 @@ def _clean_text(v: str) -> str:
 Coord = Annotated[float, Strict(), Field(ge=0.0, le=1.0), AfterValidator(_round_coord)]
 Radius = Annotated[float, Strict(), Field(gt=0.0, le=1.0), AfterValidator(_round_coord)]
 Point = tuple[Coord, Coord]
+# A tracked corner may leave the frame while the rest of its shape is still in view.
+QuadCoord = Annotated[
+    float, Strict(), Field(ge=-QUAD_REACH, le=1.0 + QUAD_REACH), AfterValidator(_round_coord)
+]
+Quad = tuple[
+    tuple[QuadCoord, QuadCoord],
+    tuple[QuadCoord, QuadCoord],
+    tuple[QuadCoord, QuadCoord],
+    tuple[QuadCoord, QuadCoord],
+]
 Color = Annotated[str, Field(max_length=16), AfterValidator(_color)]
 Width = Annotated[float, Strict(), Field(ge=MIN_WIDTH, le=MAX_WIDTH)]
 AnnotationId = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -188,11 +199,19 @@ class Arrow(_Stamp, ArrowIn):
     pass
 
 
-class Ellipse(_Stamp, EllipseIn):
+class _Transformed(BaseModel):
+    # Set by the tracker on a sticky rect or ellipse carried through a rotation, a zoom or a
+    # tilt: where the four corners of the shape's box (clockwise from its top-left, as drawn) are
+    # now. Renderers draw the shape mapped onto this quadrilateral; ``x, y, w, h`` (or ``center,
+    # radii``) stay the axis-aligned approximation for clients that do not know ``quad``.
+    quad: Quad | None = None
+
+
+class Ellipse(_Stamp, _Transformed, EllipseIn):
     pass
 
 
-class Rect(_Stamp, RectIn):
+class Rect(_Stamp, _Transformed, RectIn):
     pass
 
 
@@ -284,7 +303,10 @@ def extend_pen(pen: Pen, more: PenPointsIn) -> Pen:
 
 
 def to_wire(annotation: BaseModel) -> dict[str, Any]:
-    return annotation.model_dump(mode="json", by_alias=True)
+    wire = annotation.model_dump(mode="json", by_alias=True)
+    if "quad" in wire and wire["quad"] is None:
+        del wire["quad"]  # an untransformed shape looks as it always did on the wire
+    return wire
 
 
 # --- A stored mark as the points that place it
@@ -322,7 +344,8 @@ def with_points(wire: Mapping[str, Any], points: Sequence[tuple[float, float]]) 
     and in its order. Points are clamped into the frame and rounded as client coordinates are.
     A rect becomes the box around its four points and an ellipse takes its radii from the
     distances between its centre and the other two, so a mark carried through a rotation or a
-    zoom stays an axis-aligned shape of its kind."""
+    zoom stays an axis-aligned shape of its kind: the approximation clients that do not know
+    ``quad`` draw. Sticky marks add the turned shape itself with ``with_quad``."""
     expected = len(points_of(wire))
     if len(points) != expected:
         raise ValueError(f"a {wire['kind']} here is placed by {expected} points, not {len(points)}")
@@ -348,6 +371,31 @@ def with_points(wire: Mapping[str, Any], points: Sequence[tuple[float, float]]) 
         case _:  # text or laser: points_of has refused anything else
             out["at"] = list(pts[0])
     return out
+
+
+def box_of(wire: Mapping[str, Any]) -> list[tuple[float, float]] | None:
+    """The corners of a rect's or an ellipse's box as drawn, clockwise from the top-left (what
+    ``quad`` maps); None for the other kinds, which their own points place exactly."""
+    match wire["kind"]:
+        case "rect":
+            return points_of(wire)
+        case "ellipse":
+            (cx, cy), (rx, ry) = wire["center"], wire["radii"]
+            return [(cx - rx, cy - ry), (cx + rx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry)]
+        case _:
+            return None
+
+
+def with_quad(wire: Mapping[str, Any], quad: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """A copy of a rect or an ellipse (wire form) with its box's corners now at ``quad`` (see
+    ``box_of``); corners are kept within ``QUAD_REACH`` of the frame and rounded."""
+    if len(quad) != 4:
+        raise ValueError(f"a quad has four corners, not {len(quad)}")
+
+    def reach(v: float) -> float:
+        return round(min(1.0 + QUAD_REACH, max(-QUAD_REACH, v)), COORD_DECIMALS)
+
+    return {**wire, "quad": [[reach(x), reach(y)] for x, y in quad]}
 
 
 def _xy(p: Sequence[float]) -> tuple[float, float]:

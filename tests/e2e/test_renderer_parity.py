@@ -14,7 +14,17 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.support.harness import Harness
-from videoassist.annotations import parse_client, simplify, stamp, to_wire
+from videoassist.annotations import (
+    ANNOTATION_ADAPTER,
+    box_of,
+    parse_client,
+    points_of,
+    simplify,
+    stamp,
+    to_wire,
+    with_points,
+    with_quad,
+)
 from videoassist.media.render import draw
 
 WIDTH, HEIGHT = 640, 480
@@ -173,6 +183,98 @@ class TestPixelParity:
         print(message)
         assert iou >= 0.6, message
         assert abs(ay0 - by0) <= 6 and abs(ax0 - bx0) <= 6, message
+
+
+def _rotated(wire: dict[str, Any], degrees: float, tilt: float = 0.0) -> dict[str, Any]:
+    """The mark as the tracker reports it once its object turned by ``degrees`` about the
+    box's centre (in frame pixels) and, with ``tilt``, leaned back in perspective."""
+    box = box_of(wire)
+    assert box is not None
+    cx, cy = sum(p[0] for p in box) / 4 * WIDTH, sum(p[1] for p in box) / 4 * HEIGHT
+    t = np.radians(degrees)
+    h = np.array([[np.cos(t), -np.sin(t), 0.0], [np.sin(t), np.cos(t), 0.0], [0.0, tilt, 1.0]])
+
+    def move(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        out = []
+        for x, y in points:
+            q = h @ np.array([x * WIDTH - cx, y * HEIGHT - cy, 1.0])
+            out.append(((q[0] / q[2] + cx) / WIDTH, (q[1] / q[2] + cy) / HEIGHT))
+        return out
+
+    return with_quad(with_points(wire, move(points_of(wire))), move(box))
+
+
+TRACKED: list[tuple[dict[str, Any], float, float]] = [
+    (
+        {"id": "rot1", "kind": "rect", "x": 0.1, "y": 0.1, "w": 0.3, "h": 0.25, "color": "green"},
+        30.0,
+        0.0,
+    ),
+    (
+        {"id": "rot2", "kind": "ellipse", "center": [0.7, 0.3], "radii": [0.18, 0.1], "width": 6},
+        -25.0,
+        0.0,
+    ),
+    (
+        {"id": "tilt1", "kind": "rect", "x": 0.15, "y": 0.6, "w": 0.3, "h": 0.25, "color": "blue"},
+        10.0,
+        0.002,
+    ),
+    (
+        {"id": "tilt2", "kind": "ellipse", "center": [0.72, 0.75], "radii": [0.15, 0.12]},
+        -15.0,
+        0.0025,
+    ),
+]
+
+
+def tracked_annotations() -> list[Any]:
+    out = []
+    for shape, degrees, tilt in TRACKED:
+        a = stamp(parse_client(shape), author="agent-1", created_at=1.0)
+        moved = _rotated(to_wire(a), degrees, tilt)
+        if shape["id"] == "tilt2":
+            moved["lost"] = True  # a lost tracked mark is greyed where it was last seen
+        out.append(ANNOTATION_ADAPTER.validate_python(moved))
+    return out
+
+
+class TestTrackedShapes:
+    async def test_both_renderers_draw_a_turned_and_tilted_shape_alike(
+        self, harness: Harness, browser: Browser
+    ) -> None:
+        anns = tracked_annotations()
+        page = await open_test_page(browser, harness)
+        chromium = await browser_render(page, [to_wire(a) for a in anns])
+        opencv = draw(np.zeros((HEIGHT, WIDTH, 3), np.uint8), anns, now=NOW)
+        figures = compare(chromium, opencv)
+        message = f"parity figures, tracked shapes: {figures}"
+        print(message)
+        assert figures["ink_pixels"] > 5_000, message
+        assert figures["mean_abs_diff_on_ink"] <= MAX_MEAN_ABS_DIFF_ON_INK, message
+        assert figures["fraction_off_by_64"] <= MAX_FRACTION_OFF_BY_64, message
+
+    async def test_a_turned_box_is_drawn_turned_not_as_its_bounding_box(
+        self, harness: Harness, browser: Browser
+    ) -> None:
+        (box,) = [a for a in tracked_annotations() if a.id == "rot1"]
+        assert box.quad is not None
+        page = await open_test_page(browser, harness)
+        chromium = await browser_render(page, [to_wire(box)])
+        opencv = draw(np.zeros((HEIGHT, WIDTH, 3), np.uint8), [box], now=NOW)
+        for img in (chromium, opencv):
+            # Ink at every turned corner; none at the corners of the axis-aligned box around them.
+            for x, y in box.quad:
+                px, py = round(x * WIDTH), round(y * HEIGHT)
+                assert img[py - 1 : py + 2, px - 1 : px + 2].max() > 64, (x, y)
+            for x, y in [(box.x, box.y), (box.x + box.w, box.y + box.h)]:
+                px, py = round(x * WIDTH), round(y * HEIGHT)
+                assert img[py - 3 : py + 4, px - 3 : px + 4].max() == 0, (x, y)
+        # A client that does not know ``quad`` still gets the box around the turned one.
+        legacy = {k: v for k, v in to_wire(box).items() if k != "quad"}
+        old = await browser_render(page, [legacy])
+        px, py = round(box.x * WIDTH), round(box.y * HEIGHT)
+        assert old[py - 1 : py + 2, px - 1 : px + 2].max() > 64
 
 
 def _ink_box(img: np.ndarray) -> tuple[int, int, int, int]:

@@ -202,21 +202,67 @@ def region_box(
 
 
 # -- a hand-held phone camera ----------------------------------------------------------------------
-# No package in the environment ships natural photographs (no scikit-image, and the OpenCV wheel
-# has no sample images), so the scene is the textured poster above with a plain wall painted in:
-# the low-texture areas a real room has and the poster lacks.
+# Two kinds of scene: the textured poster above with a plain wall painted in (the low-texture
+# areas a real room has and the poster lacks), and natural photographs that scikit-image ships
+# inside its wheel (``skimage/data``; the test extra pins it). The photographs are read from the
+# installed package's files, so nothing is downloaded and scikit-image itself is not imported.
 
 WALL = (1060, 480, 1450, 770)
 """Scene px (x0, y0, x1, y1) of a plain, softly shaded wall."""
 
 
 def room_scene(seed: int = 0) -> np.ndarray:
-    scene = textured_scene(seed).copy()
+    return _paint_wall(textured_scene(seed).copy())
+
+
+def _paint_wall(scene: np.ndarray) -> np.ndarray:
     x0, y0, x1, y1 = WALL
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     shade = 150 + 25 * np.sin(xx / 300) + 15 * np.cos(yy / 200)
     scene[y0:y1, x0:x1] = np.clip(shade, 0, 255).astype(np.uint8)
     return cv2.GaussianBlur(scene, (0, 0), 0.8)
+
+
+PHOTOS = {
+    "coffee": "coffee.png",
+    "astronaut": "astronaut.png",
+    "motorcycle": "motorcycle_left.png",
+    "rocket": "rocket.jpg",
+    "chelsea": "chelsea.png",
+}
+"""Photographs bundled in scikit-image's wheel (no download): name -> file in skimage/data."""
+
+
+def photo_path(name: str) -> str:
+    """Where the installed scikit-image keeps photograph ``name`` (see ``PHOTOS``). Raises
+    LookupError when scikit-image is not installed (it is in the ``test`` extra)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError("scikit-image is not installed: pip install -e '.[test]'")
+    for folder in spec.submodule_search_locations:
+        path = os.path.join(folder, "data", PHOTOS[name])
+        if os.path.exists(path):
+            return path
+    raise LookupError(f"this scikit-image has no {PHOTOS[name]} in its wheel")
+
+
+def photo_scene(name: str, size: tuple[int, int] = SCENE_SIZE) -> np.ndarray:
+    """A room scene from a natural photograph: the photo (grayscale) scaled to cover ``size`` and
+    cropped to its middle, as a phone held close to a print sees it, with the plain wall of
+    ``room_scene`` painted in at ``WALL`` so a mark can sit on a flat area here too."""
+    img = cv2.imread(photo_path(name), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise LookupError(f"could not decode {PHOTOS[name]}")
+    sw, sh = size
+    h, w = img.shape
+    k = max(sw / w, sh / h)
+    big = cv2.resize(img, (math.ceil(w * k), math.ceil(h * k)), interpolation=cv2.INTER_CUBIC)
+    y0, x0 = (big.shape[0] - sh) // 2, (big.shape[1] - sw) // 2
+    scene = np.ascontiguousarray(big[y0 : y0 + sh, x0 : x0 + sw])
+    return _paint_wall(scene)
 
 
 def _shake(t: float, seed: int) -> tuple[float, float, float]:
@@ -337,3 +383,62 @@ def _vp8(frames: list[np.ndarray], fps: float, bitrate: int) -> list[np.ndarray]
             for d in dec.decode(p):
                 out.append(d.to_ndarray(format="gray"))
     return out[: len(frames)]
+
+
+# -- a hand over the object ------------------------------------------------------------------------
+
+
+def hand_over(
+    clip: Clip,
+    box: tuple[float, float, float, float],
+    covered: tuple[float, float],
+    slide: float = 0.3,
+    seed: int = 5,
+) -> tuple[Clip, list[float]]:
+    """``clip`` with a hand (a palm and its arm up from the bottom edge, skin-toned with some
+    texture of its own: knuckles and creases give it corners) that slides in over the object
+    under ``box`` (normalized, first frame), covers it from ``covered[0]`` to ``covered[1]``
+    seconds and slides back out, ``slide`` seconds each way. The hand follows the object while
+    over it, as a hand resting on it would. Returns the clip and, per frame, the share of the
+    box the hand covers (ground truth for "occluded")."""
+    fw, fh = clip.size
+    x, y, w, h = box
+    grid = [
+        ((x + w * i / 4) * fw - 0.5, (y + h * j / 4) * fh - 0.5) for i in range(5) for j in range(5)
+    ]
+    truth = clip.to_scene(0, grid)
+    rng = np.random.default_rng(seed)
+    skin = cv2.GaussianBlur(rng.normal(0.0, 1.0, (fh, fw)).astype(np.float32), (0, 0), 3.0)
+    skin = 165.0 + 18.0 * skin / float(skin.std())
+    for k in range(6):  # creases
+        yy = int(fh * (0.2 + 0.1 * k))
+        cv2.line(skin, (0, yy), (fw - 1, yy + 25), 120.0, 3, cv2.LINE_AA)
+    palm_rx, palm_ry = w * fw * 0.85, h * fh * 0.85
+    frames, shares = [], []
+    for k, frame in enumerate(clip.frames):
+        t = k / clip.fps
+        u = min(max((t - covered[0] + slide) / slide, 0.0), 1.0) - min(
+            max((t - covered[1]) / slide, 0.0), 1.0
+        )
+        centre = clip.project(k, truth).mean(0)
+        cx, cy = centre[0], centre[1] + (1.0 - u) * (fh + palm_ry - centre[1] + 10)
+        mask = np.zeros((fh, fw), np.uint8)
+        if u > 0:
+            cv2.ellipse(
+                mask, (round(cx), round(cy)), (round(palm_rx), round(palm_ry)), 0, 0, 360, 255, -1
+            )
+            cv2.rectangle(
+                mask,
+                (round(cx - palm_rx * 0.7), round(cy)),
+                (round(cx + palm_rx * 0.7), fh),
+                255,
+                -1,
+            )
+        mask = cv2.GaussianBlur(mask, (0, 0), 1.5)
+        a = mask.astype(np.float32) / 255.0
+        frames.append(np.clip(frame * (1 - a) + skin * a, 0, 255).astype(np.uint8))
+        p = np.round(clip.project(k, truth)).astype(int)
+        inside = (p[:, 0] >= 0) & (p[:, 0] < fw) & (p[:, 1] >= 0) & (p[:, 1] < fh)
+        hit = [inside[i] and mask[p[i, 1], p[i, 0]] > 127 for i in range(len(p))]
+        shares.append(float(np.mean(hit)))
+    return Clip(frames=frames, transforms=clip.transforms, fps=clip.fps), shares

@@ -19,11 +19,13 @@ from videoassist.annotations import (
     MAX_ANNOTATION_BYTES,
     MAX_PEN_POINTS,
     PALETTE,
+    QUAD_REACH,
     AnnotationError,
     Arrow,
     Laser,
     Pen,
     Rect,
+    box_of,
     extend_pen,
     parse_client,
     parse_pen_points,
@@ -32,6 +34,7 @@ from videoassist.annotations import (
     to_wire,
     visibility,
     with_points,
+    with_quad,
 )
 
 
@@ -247,6 +250,43 @@ class TestMarksAsPoints:
             with_points(stored(PERSISTENT_SHAPES["arrow"]), [(0.1, 0.1)])
         with pytest.raises(ValueError, match="star"):
             points_of({"id": "s", "kind": "star", "at": [0.5, 0.5]})
+
+
+class TestTurnedShapes:
+    """A tracked rect or ellipse carries ``quad``: its box's corners where the object took them."""
+
+    def test_the_box_of_a_rect_or_an_ellipse_and_of_nothing_else(self) -> None:
+        rect = stored(PERSISTENT_SHAPES["rect"])
+        assert box_of(rect) == points_of(rect)
+        assert box_of(stored(PERSISTENT_SHAPES["ellipse"])) == near(
+            [(0.3, 0.4), (0.7, 0.4), (0.7, 0.6), (0.3, 0.6)]
+        )
+        assert box_of(stored(PERSISTENT_SHAPES["arrow"])) is None
+
+    @pytest.mark.parametrize("kind", ["rect", "ellipse"])
+    def test_a_quad_is_a_valid_record_and_an_untracked_shape_has_none(self, kind: str) -> None:
+        wire = stored(PERSISTENT_SHAPES[kind])
+        assert "quad" not in wire, "an untransformed shape's wire must look as it always did"
+        quad = [(0.3, 0.1), (0.5, 0.3), (0.3, 0.5), (-0.1, 1.3)]  # a corner may leave the frame
+        moved = with_quad(wire, quad)
+        assert moved["quad"] == [[0.3, 0.1], [0.5, 0.3], [0.3, 0.5], [-0.1, 1.3]]
+        assert to_wire(ANNOTATION_ADAPTER.validate_python(moved)) == moved
+
+    def test_quad_corners_are_kept_within_reach_of_the_frame_and_rounded(self) -> None:
+        far = with_quad(stored(PERSISTENT_SHAPES["rect"]), [(-5.0, 0.123456)] * 3 + [(9.0, 9.0)])
+        assert far["quad"][0] == [-QUAD_REACH, 0.1235] and far["quad"][3] == [1 + QUAD_REACH] * 2
+        ANNOTATION_ADAPTER.validate_python(far)
+        with pytest.raises(ValidationError):
+            ANNOTATION_ADAPTER.validate_python({**far, "quad": [[-3.0, 0.0]] * 4})
+        with pytest.raises(ValueError, match="four corners"):
+            with_quad(far, [(0.1, 0.1)])
+
+    def test_a_client_may_not_send_a_quad(self) -> None:
+        with pytest.raises(ValidationError):
+            parse_client({**PERSISTENT_SHAPES["rect"], "quad": [[0.1, 0.1]] * 4})
+        arrow = {**stored(PERSISTENT_SHAPES["arrow"]), "quad": [[0.1, 0.1]] * 4}
+        with pytest.raises(ValidationError):
+            ANNOTATION_ADAPTER.validate_python(arrow)
 
 
 class TestSimplify:

@@ -207,6 +207,50 @@ class _Mask:
         return small.astype(np.float32) / 255.0
 
 
+def square_to_quad(
+    quad: Sequence[tuple[float, float]],
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """The projective map ``(a, b, c, d, e, f, g, h)`` taking the unit square's corners (0, 0),
+    (1, 0), (1, 1), (0, 1) to ``quad``'s four corners in that order: a point ``(u, v)`` lands
+    at ``((a u + b v + c) / w, (d u + e v + f) / w)`` with ``w = g u + h v + 1``. A
+    parallelogram gives an affine map (``g = h = 0``). The browser computes the same."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = quad
+    sx, sy = x0 - x1 + x2 - x3, y0 - y1 + y2 - y3
+    g = h = 0.0
+    den = (x1 - x2) * (y3 - y2) - (x3 - x2) * (y1 - y2)
+    if (sx != 0.0 or sy != 0.0) and den != 0.0:
+        g = (sx * (y3 - y2) - (x3 - x2) * sy) / den
+        h = ((x1 - x2) * sy - sx * (y1 - y2)) / den
+    return (
+        x1 - x0 + g * x1,
+        x3 - x0 + h * x3,
+        x0,
+        y1 - y0 + g * y1,
+        y3 - y0 + h * y3,
+        y0,
+        g,
+        h,
+    )
+
+
+def quad_ring(quad: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The ellipse inscribed in a box whose corners are now at ``quad`` (pixels), as a closed
+    polygon: the box's unit circle sampled evenly and carried through ``square_to_quad``.
+    Enough vertices that the polygon strays under about 0.05 px from the curve."""
+    a, b, c, d, e, f, g, h = square_to_quad(quad)
+    reach = max(
+        math.hypot(quad[i][0] - quad[i - 1][0], quad[i][1] - quad[i - 1][1]) for i in range(4)
+    )
+    n = max(16, math.ceil(math.pi * math.sqrt(10.0 * reach / 2.0)))
+    ring = []
+    for i in range(n):
+        t = 2.0 * math.pi * i / n
+        u, v = 0.5 + 0.5 * math.cos(t), 0.5 + 0.5 * math.sin(t)
+        w = g * u + h * v + 1.0
+        ring.append(((a * u + b * v + c) / w, (d * u + e * v + f) / w))
+    return ring
+
+
 def _inset_convex(pts: Sequence[tuple[float, float]], d: float) -> list[tuple[float, float]] | None:
     """Move every edge of a convex polygon inward by ``d`` (any winding)."""
     n = len(pts)
@@ -253,6 +297,14 @@ def _layers(
             return [(None, [("disc", (tip, sw / 2))])]
         shaft_end, head = geometry
         return [(None, [("stroke", ([tail, shaft_end], sw, False)), ("polygon", (head,))])]
+    if isinstance(a, Rect | Ellipse) and a.quad is not None:
+        # A tracked shape, turned or tilted with its object: drawn on its box's quadrilateral.
+        sw = stroke_px(a.width, width, height)
+        quad = [pt(p) for p in a.quad]
+        if all(p == quad[0] for p in quad):
+            return [(None, [("disc", (quad[0], sw / 2))])]
+        ring = quad if isinstance(a, Rect) else quad_ring(quad)
+        return [(None, [("stroke", (ring, sw, True))])]
     if isinstance(a, Rect):
         sw = stroke_px(a.width, width, height)
         x0, y0 = _px(a.x, width), _px(a.y, height)

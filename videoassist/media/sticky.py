@@ -7,7 +7,8 @@ mark (``videoassist.annotations.points_of``) through its tracked transform, and 
 that moved or were lost. The reports go to ``on_update(call_id, [(mark, newly_lost, found)])``,
 which the composition root wires to socket.io. A lost mark whose object comes back into view is
 found again by the tracker: it is reported as a normal move (its ``lost`` key gone) with ``found``
-true, once.
+true, once. A moved rect or ellipse also carries ``quad``, the corners of its box carried through
+the tracked transform, so renderers draw it turned and tilted with its object.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from videoassist.annotations import points_of, with_points
+from videoassist.annotations import box_of, points_of, with_points, with_quad
 
 if TYPE_CHECKING:
     from videoassist.media.tracking import Point, TrackerSet, TrackResult
@@ -124,6 +125,9 @@ class StickyMarks:
                     changes.append((shown, True, False))
                 continue
             moved = with_points(mark, result.apply(points_of(mark)))
+            box = box_of(mark)
+            if box is not None:  # a box or an ellipse turns and tilts with its object
+                moved = with_quad(moved, result.apply(box))
             if mark_id in self._lost:
                 self._lost.discard(mark_id)
                 self._shown[mark_id] = moved
@@ -136,5 +140,13 @@ class StickyMarks:
 
 
 def _distance(a: dict[str, Any], b: dict[str, Any]) -> float:
-    pa, pb = points_of(a), points_of(b)
+    """How far the mark moved: its placing points, and the corners of its box (a circle
+    turning in place keeps its centre and radii)."""
+    pa, pb = _placement(a), _placement(b)
     return max(math.hypot(x0 - x1, y0 - y1) for (x0, y0), (x1, y1) in zip(pa, pb, strict=False))
+
+
+def _placement(mark: dict[str, Any]) -> list[tuple[float, float]]:
+    quad = mark.get("quad")
+    box = [(p[0], p[1]) for p in quad] if quad is not None else box_of(mark)
+    return points_of(mark) + (box or [])

@@ -83,6 +83,46 @@ function cssColor(color, lost) {
   return `rgb(${grey}, ${grey}, ${grey})`;
 }
 
+/**
+ * The projective map [a, b, c, d, e, f, g, h] taking the unit square's corners (0,0), (1,0),
+ * (1,1), (0,1) to quad's corners in that order: (u, v) lands at ((a u + b v + c) / w,
+ * (d u + e v + f) / w) with w = g u + h v + 1. Twin of square_to_quad in render.py.
+ */
+export function squareToQuad(quad) {
+  const [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = quad;
+  const sx = x0 - x1 + x2 - x3;
+  const sy = y0 - y1 + y2 - y3;
+  let g = 0;
+  let h = 0;
+  const den = (x1 - x2) * (y3 - y2) - (x3 - x2) * (y1 - y2);
+  if ((sx !== 0 || sy !== 0) && den !== 0) {
+    g = (sx * (y3 - y2) - (x3 - x2) * sy) / den;
+    h = ((x1 - x2) * sy - sx * (y1 - y2)) / den;
+  }
+  return [x1 - x0 + g * x1, x3 - x0 + h * x3, x0, y1 - y0 + g * y1, y3 - y0 + h * y3, y0, g, h];
+}
+
+/** The ellipse inscribed in a box whose corners are now at quad (px), as a closed polygon. */
+export function quadRing(quad) {
+  const [a, b, c, d, e, f, g, h] = squareToQuad(quad);
+  let reach = 0;
+  for (let i = 0; i < 4; i++) {
+    const p = quad[i];
+    const q = quad[(i + 3) % 4];
+    reach = Math.max(reach, Math.hypot(p[0] - q[0], p[1] - q[1]));
+  }
+  const n = Math.max(16, Math.ceil(Math.PI * Math.sqrt((10 * reach) / 2)));
+  const ring = [];
+  for (let i = 0; i < n; i++) {
+    const t = (2 * Math.PI * i) / n;
+    const u = 0.5 + 0.5 * Math.cos(t);
+    const v = 0.5 + 0.5 * Math.sin(t);
+    const w = g * u + h * v + 1;
+    ring.push([(a * u + b * v + c) / w, (d * u + e * v + f) / w]);
+  }
+  return ring;
+}
+
 function dot(ctx, [x, y], r) {
   ctx.beginPath();
   ctx.arc(x, y, r, 0, 2 * Math.PI);
@@ -99,6 +139,21 @@ function drawShape(ctx, a, width, height) {
   ctx.lineJoin = "round";
   const sw = strokePx(a.width, width, height);
   ctx.lineWidth = sw;
+  if ((a.kind === "rect" || a.kind === "ellipse") && Array.isArray(a.quad)) {
+    // A tracked shape, turned or tilted with its object: drawn on its box's quadrilateral.
+    const quad = a.quad.map(pt);
+    if (quad.every((p) => p[0] === quad[0][0] && p[1] === quad[0][1])) {
+      dot(ctx, quad[0], sw / 2);
+      return;
+    }
+    const outline = a.kind === "rect" ? quad : quadRing(quad);
+    ctx.beginPath();
+    ctx.moveTo(...outline[0]);
+    for (const p of outline.slice(1)) ctx.lineTo(...p);
+    ctx.closePath();
+    ctx.stroke();
+    return;
+  }
   switch (a.kind) {
     case "arrow": {
       const tail = pt(a.from);
