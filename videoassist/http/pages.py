@@ -14,8 +14,9 @@ PAGES = {
     "/agent": "agent/index.html",
     "/supervisor": "supervisor/index.html",
     "/admin": "admin/index.html",
+    "/reports": "reports/index.html",
 }
-STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "reports", "sdk")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
