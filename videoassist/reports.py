@@ -382,8 +382,9 @@ def agents_needed(
 ) -> int:
     """The fewest agents answering ``target`` percent within ``threshold`` seconds, for
     ``arrivals`` customers in ``seconds`` with ``aht`` seconds of handling each."""
-    if arrivals <= 0 or aht <= 0:
+    if arrivals <= 0:
         return 0
+    aht = max(aht, 1.0)  # a customer who arrives needs someone, however short the call
     traffic = arrivals * aht / seconds
     agents = max(1, math.floor(traffic) + 1)
     while erlang_service_level(agents, traffic, aht, threshold) * 100.0 < target:

@@ -143,7 +143,7 @@ class PriorityIn(Payload):
 class CsatIn(Payload):
     """A customer's rating of their call (POST /api/tickets/{ticket_id}/csat)."""
 
-    score: int = Field(ge=1, le=5)
+    score: int = Field(ge=1, le=5, strict=True)
     comment: str | None = Field(default=None, max_length=500)
 
 
