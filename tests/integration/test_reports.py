@@ -151,3 +151,23 @@ class TestReports:
             assert got == status, path
         got, _, _ = await _get(harness, f"/api/reports/sessions?from={day}&to={day}", None)
         assert got == 401
+
+
+class TestCanonicalLine:
+    async def test_a_finished_call_logs_one_line_with_its_figures(
+        self, harness: Harness, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level("INFO", logger="videoassist.service")
+        ticket, session_id = await _ended_call(harness)
+        lines = [
+            r for r in caplog.records if getattr(r, "fields", {}).get("event") == "call_finished"
+        ]
+        assert len(lines) == 1
+        fields = lines[0].fields  # type: ignore[attr-defined]
+        assert (fields["session_id"], fields["ticket_id"], fields["queue"]) == (
+            session_id,
+            ticket["ticket_id"],
+            "general",
+        )
+        assert fields["end_reason"] == "agent_hung_up" and fields["wait"] >= 0
+        assert fields["duration"] >= 0 and fields["agent"]
