@@ -191,13 +191,10 @@ def interval_report(
     tickets = {t["id"]: t for t in history.tickets}
     first = _first_sessions(history.sessions)
     repeats = _repeats([t for t in history.tickets if _offered(t)])
-    queue_of_call: dict[str, str] = {}
+    t: Mapping[str, Any] | None
+    s: Mapping[str, Any] | None
     agent_of_call: dict[str, str] = {}
     for s in history.sessions:
-        ticket = tickets.get(s["ticket_id"])
-        if ticket is not None:
-            queue_of_call[s["call_id"] or s["id"]] = ticket["queue_id"]
-            queue_of_call.setdefault(s["id"], ticket["queue_id"])
         agent_of_call.setdefault(s["call_id"] or s["id"], s["agent_id"])
         agent_of_call.setdefault(s["id"], s["agent_id"])
 
@@ -207,6 +204,9 @@ def interval_report(
     def queue(queue_id: str) -> QueueConfig:
         return config.queues.get(queue_id) or QueueConfig(id=queue_id)
 
+    legs_of: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for leg in history.sessions:
+        legs_of[leg["ticket_id"]].append(leg)
     if by == "queue":
         for t in history.tickets:
             if not within(t["queued_at"]) or not _offered(t):
@@ -226,7 +226,7 @@ def interval_report(
             q = queue(t["queue_id"])
             cell = cells[(buckets.start(s["answered_at"]), q.id)]
             cell.figures.answer(s["answered_at"] - t["queued_at"], q)
-            legs = [leg for leg in history.sessions if leg["ticket_id"] == ticket_id]
+            legs = legs_of[ticket_id]
             if all(leg.get("ended_at") is not None for leg in legs):
                 cell.figures.handled += 1
                 cell.figures.handle_total += sum(_handle(leg) for leg in legs)
@@ -250,7 +250,7 @@ def interval_report(
 
     # CSAT: the answer belongs to the call's last leg (the agent who finished it) and to the
     # interval of the customer's first answer, so the rate compares like with like.
-    sessions_by_id = {s["id"]: s for s in history.sessions}
+    sessions_by_id = {leg["id"]: leg for leg in history.sessions}
     for answer in history.csat:
         t = tickets.get(answer["ticket_id"])
         s = sessions_by_id.get(answer["session_id"])
