@@ -80,8 +80,7 @@ GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow 
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /reports                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
-POST /api/tickets/{ticket_id}/csat
-                                  deny    allow   deny    deny*   deny*   deny    deny    deny
+POST /api/csat                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 GET /api/reports/intervals        deny    deny*   deny*   deny*   deny*   allow   deny    allow
 GET /api/reports/sessions         deny    deny*   deny*   deny*   deny*   allow   deny    allow
 GET /api/reports/staffing         deny    deny*   deny*   deny*   deny*   allow   deny    allow
@@ -597,11 +596,8 @@ class TestHttp:
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "GET /reports": ("/reports", None),
-            # Customer 1's call is live: its own customer gets 409 (rate once it has ended).
-            "POST /api/tickets/{ticket_id}/csat": (
-                f"/api/tickets/{t1['ticket_id']}/csat",
-                {"score": 5},
-            ),
+            # About the caller's own ticket, still open: 409 (rated once the call has ended).
+            "POST /api/csat": ("/api/csat", {"score": 5}),
             "GET /api/reports/intervals": (
                 "/api/reports/intervals?from=2026-01-01&to=2026-01-01",
                 None,

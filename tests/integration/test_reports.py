@@ -29,7 +29,7 @@ async def _get(harness: Harness, path: str, cookie: str | None) -> tuple[int, st
 async def _rate(harness: Harness, ticket: dict[str, Any], body: Any) -> tuple[int, Any]:
     assert harness.http is not None
     async with harness.http.post(
-        f"/api/tickets/{ticket['ticket_id']}/csat",
+        "/api/csat",
         json=body,
         headers={"Authorization": f"Bearer {ticket['token']}"},
     ) as r:
@@ -72,15 +72,15 @@ class TestCsat:
         assert status == 422
         assert await harness.records.csat_of(ticket["ticket_id"]) is None
 
-    async def test_only_the_calls_own_customer_rates_it(self, harness: Harness) -> None:
+    async def test_a_token_rates_its_own_ticket_only(self, harness: Harness) -> None:
         ticket, _ = await _ended_call(harness)
-        other = await harness.tap()
-        forged = {"ticket_id": ticket["ticket_id"], "token": other["token"]}
-        status, body = await _rate(harness, forged, {"score": 1})
-        assert (status, body["error"]["code"]) == (403, "forbidden")
+        other = await harness.tap()  # still waiting: their own call has not ended
+        status, body = await _rate(harness, other, {"score": 1})
+        assert (status, body["error"]["code"]) == (409, "conflict")
         status, body = await _rate(harness, {**ticket, "token": "nonsense"}, {"score": 1})
-        assert status == 401
+        assert (status, body["error"]["code"]) == (401, "unauthenticated")
         assert await harness.records.csat_of(ticket["ticket_id"]) is None
+        assert await harness.records.csat_of(other["ticket_id"]) is None
 
 
 class TestReports:
