@@ -17,7 +17,10 @@ PAGES = {
     "/reports": "reports/index.html",
 }
 STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "reports", "sdk")
-VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
+VENDOR = {
+    "socket.io-client": "node_modules/socket.io-client/dist",
+    "uplot": "node_modules/uplot/dist",  # the charts of /reports
+}
 
 
 def add_pages(app: web.Application, web_dir: Path, embed_origins: tuple[str, ...] = ()) -> None:
