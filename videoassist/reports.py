@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from videoassist.desk import estimate
 from videoassist.desk.config import DeskConfig, QueueConfig
 from videoassist.desk.today import Day, Figures
 
@@ -354,27 +355,15 @@ def _iso_seconds(at: float | None, config: DeskConfig) -> str | None:
 # -- staffing ---------------------------------------------------------------------------------
 
 
-def erlang_c(agents: int, traffic: float) -> float:
-    """Probability that a customer waits, with ``traffic`` erlangs offered to ``agents``
-    (1.0 when the agents cannot keep up). Computed through Erlang B's recurrence, which stays
-    finite where the textbook formula's factorials overflow."""
-    if traffic <= 0:
-        return 0.0
-    if agents <= traffic:
-        return 1.0
-    b = 1.0
-    for k in range(1, agents + 1):
-        b = traffic * b / (k + traffic * b)
-    return agents * b / (agents - traffic * (1 - b))
+# Erlang C is the desk's (desk/estimate.py), the same model the wait estimates use.
+erlang_c = estimate.erlang_c
 
 
 def erlang_service_level(agents: int, traffic: float, aht: float, threshold: float) -> float:
     """Share (0-1) of customers answered within ``threshold`` seconds (Erlang C)."""
     if traffic <= 0:
         return 1.0
-    if agents <= traffic:
-        return 0.0
-    return 1.0 - erlang_c(agents, traffic) * math.exp(-(agents - traffic) * threshold / aht)
+    return estimate.erlang_c_service_level(agents, traffic, aht, threshold)
 
 
 def agents_needed(
