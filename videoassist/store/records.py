@@ -348,8 +348,8 @@ class Records:
     async def history(self, since: float, until: float) -> dict[str, list[dict[str, Any]]]:
         """The rows a report over [since, until) reads: tickets tapped in it (and in the 7 days
         before, for repeat contacts), their sessions and CSAT answers, the recordings started
-        in it, and every agent state change up to its end (staffing needs the state at its
-        start)."""
+        in it, and the agent state changes from 7 days before it to its end (staffing needs
+        the state at its start)."""
         async with self.engine.connect() as conn:
             ticket_rows = await conn.execute(
                 tickets.select().where(
@@ -382,7 +382,9 @@ class Records:
                 dict(r._mapping)
                 for r in await conn.execute(
                     agent_events.select()
-                    .where(agent_events.c.at < until)
+                    # An agent's state at the range's start is their last change before it;
+                    # one left unchanged for more than 7 days is not counted.
+                    .where(agent_events.c.at >= since - 7 * 86400, agent_events.c.at < until)
                     .order_by(agent_events.c.id)
                 )
             ]
