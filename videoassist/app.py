@@ -74,6 +74,7 @@ from videoassist.http.middleware import (
 )
 from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
+from videoassist.http.reports import reports as report_routes
 from videoassist.http.staff_admin import staff_admin
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agent_context)
     app.add_routes(guides)
     app.add_routes(staff_admin)
+    app.add_routes(report_routes)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()

@@ -93,11 +93,10 @@ def _serve(settings: Settings) -> int:
     from aiohttp import web
 
     from videoassist.app import create_app
+    from videoassist.logs import configure
     from videoassist.tls import redirect_app, server_context
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(sys.stderr)  # JSON unless stderr is a terminal
     logging.getLogger("aioice").setLevel(logging.WARNING)
     context = (
         server_context(Path(settings.tls_cert), Path(settings.tls_key)) if settings.tls else None

@@ -237,17 +237,7 @@ class Service:
             case SaveSession(row):
                 await self._records.save_session(row)
                 if row.ended_at is not None and row.wrapped_up_at is None:
-                    # The canonical line for a finished session.
-                    logger.info(
-                        "session ended id=%s ticket=%s agent=%s wait=%.1fs duration=%.1fs"
-                        " reason=%s",
-                        row.id,
-                        row.ticket_id,
-                        row.agent_id,
-                        row.answered_at - row.queued_at,
-                        row.ended_at - row.answered_at,
-                        row.end_reason,
-                    )
+                    self._log_finished(row)
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
             case SaveAgentState(agent_id, state, reason, at):
@@ -279,6 +269,24 @@ class Service:
                 self._timers[key] = loop.call_later(delay, self._fire, key, event)
             case CancelTimer(key):
                 self._cancel_timer(key)
+
+    def _log_finished(self, row: SessionRow) -> None:
+        """The canonical line for a finished call leg: one per leg, with everything an
+        operator greps for (JSON fields when stderr is not a terminal, videoassist/logs.py)."""
+        ticket = self.desk.tickets.get(row.ticket_id) or self.desk.closed.get(row.ticket_id)
+        assert row.ended_at is not None
+        fields = {
+            "event": "call_finished",
+            "session_id": row.id,
+            "call_id": row.call_id or row.id,
+            "ticket_id": row.ticket_id,
+            "queue": ticket.queue_id if ticket is not None else None,
+            "agent": row.agent_id,
+            "wait": round(row.answered_at - row.queued_at, 1),
+            "duration": round(row.ended_at - row.answered_at, 1),
+            "end_reason": row.end_reason,
+        }
+        logger.info("call finished", extra={"fields": fields})
 
     def _fire(self, key: str, event: Event) -> None:
         self._timers.pop(key, None)

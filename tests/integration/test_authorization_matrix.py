@@ -79,6 +79,11 @@ GET /agent                        allow   allow*  allow*  allow*  allow*  allow 
 GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /reports                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+POST /api/csat                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
+GET /api/reports/intervals        deny    deny*   deny*   deny*   deny*   allow   deny    allow
+GET /api/reports/sessions         deny    deny*   deny*   deny*   deny*   allow   deny    allow
+GET /api/reports/staffing         deny    deny*   deny*   deny*   deny*   allow   deny    allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
 GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
@@ -621,6 +626,21 @@ class TestHttp:
             "GET /supervisor": ("/supervisor", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
+            "GET /reports": ("/reports", None),
+            # About the caller's own ticket, still open: 409 (rated once the call has ended).
+            "POST /api/csat": ("/api/csat", {"score": 5}),
+            "GET /api/reports/intervals": (
+                "/api/reports/intervals?from=2026-01-01&to=2026-01-01",
+                None,
+            ),
+            "GET /api/reports/sessions": (
+                "/api/reports/sessions?from=2026-01-01&to=2026-01-01",
+                None,
+            ),
+            "GET /api/reports/staffing": (
+                "/api/reports/staffing?from=2026-01-01&to=2026-01-01",
+                None,
+            ),
             "POST /api/calls/{call_id}/photos": (
                 f"/api/calls/{k1}/photos",
                 Raw(_png(), "image/png"),

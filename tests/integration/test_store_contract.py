@@ -274,3 +274,27 @@ async def test_a_write_that_fails_inside_the_fence_leaves_nothing(records: Recor
             await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
             await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))
     assert await records.ticket("t1") is None
+
+
+async def test_csat_once_per_ticket_and_the_history_of_a_range(records: Records) -> None:
+    day = 8 * 86400.0
+    await records.save_ticket(ticket("old", status="ended", queued_at=day - 3 * 86400))
+    await records.save_ticket(ticket("t1", status="ended", queued_at=day + 10))
+    await records.save_ticket(ticket("late", status="ended", queued_at=day + 86400))
+    await records.save_ticket(ticket("ancient", status="ended", queued_at=day - 8 * 86400))
+    await records.save_session(
+        SessionRow(id="s1", ticket_id="t1", agent_id="a1", queued_at=day + 10, answered_at=day + 15)
+    )
+    assert await records.add_csat("t1", "s1", 4, "fine", day + 100)
+    assert not await records.add_csat("t1", "s1", 1, None, day + 200)  # once
+    row = await records.csat_of("t1")
+    assert row is not None and (row["score"], row["comment"]) == (4, "fine")
+    await records.save_agent_state("a1", "ready", None, day - 86400)
+    await records.save_agent_state("a1", "offline", None, day + 86400)
+
+    history = await records.history(day, day + 86400)
+    # 7 days back for repeat contacts; nothing from the range's end on.
+    assert sorted(t["id"] for t in history["tickets"]) == ["old", "t1"]
+    assert [s["id"] for s in history["sessions"]] == ["s1"]
+    assert [c["score"] for c in history["csat"]] == [4]
+    assert [e["state"] for e in history["agent_events"]] == ["ready"]

@@ -138,3 +138,21 @@ class MoveIn(Payload):
 class PriorityIn(Payload):
     ticket_id: str = Id
     priority: int = Field(ge=-100, le=100)
+
+
+class CsatIn(Payload):
+    """A customer's rating of their call (POST /api/tickets/{ticket_id}/csat)."""
+
+    score: int = Field(ge=1, le=5, strict=True)
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class ReportQuery(Payload):
+    """The query string of the /api/reports endpoints."""
+
+    start: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    to: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    interval: Literal["15min", "hour", "day"] = "day"
+    by: Literal["queue", "agent"] = "queue"
+    queue: str | None = Field(default=None, min_length=1, max_length=64)
+    format: Literal["json", "csv", "xlsx"] = "json"

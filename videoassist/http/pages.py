@@ -14,11 +14,15 @@ PAGES = {
     "/agent": "agent/index.html",
     "/supervisor": "supervisor/index.html",
     "/admin": "admin/index.html",
+    "/reports": "reports/index.html",
 }
-STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "reports", "sdk")
+VENDOR = {
+    "socket.io-client": "node_modules/socket.io-client/dist",
+    "uplot": "node_modules/uplot/dist",  # the charts of /reports
+}
 # Pages only tests open (web/testing/), served under /testing/ with TEST_PAGES alone.
 TEST_DIR = "testing"
-VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
 def add_pages(

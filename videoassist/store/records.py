@@ -199,6 +199,16 @@ topic_guides = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+csat = sa.Table(
+    "csat",
+    metadata,
+    sa.Column("ticket_id", sa.String(64), primary_key=True),  # one answer per customer
+    sa.Column("session_id", sa.String(64), nullable=False, index=True),  # the call's last leg
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("comment", sa.String(500)),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+)
+
 leader_fence = sa.Table(
     "leader_fence",
     metadata,
@@ -432,6 +442,73 @@ class Records:
                 .order_by(agent_events.c.id)
             )
             return [dict(r._mapping) for r in result]
+
+    # -------------------------------------------------------------- CSAT and history
+
+    async def add_csat(
+        self, ticket_id: str, session_id: str, score: int, comment: str | None, at: float
+    ) -> bool:
+        """Store a customer's answer; False when that customer has already answered."""
+        values = {
+            "ticket_id": ticket_id,
+            "session_id": session_id,
+            "score": score,
+            "comment": comment,
+            "at": at,
+        }
+        insert = self._insert_for_dialect()
+        stmt = insert(csat).values(**values).on_conflict_do_nothing(index_elements=["ticket_id"])
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+            return bool(result.rowcount)
+
+    async def csat_of(self, ticket_id: str) -> dict[str, Any] | None:
+        return await self._one(csat.select().where(csat.c.ticket_id == ticket_id))
+
+    async def history(self, since: float, until: float) -> dict[str, list[dict[str, Any]]]:
+        """The rows a report over [since, until) reads: tickets tapped in it (and in the 7 days
+        before, for repeat contacts), their sessions and CSAT answers, the recordings started
+        in it, and the agent state changes from 7 days before it to its end (staffing needs
+        the state at its start)."""
+        async with self.engine.connect() as conn:
+            ticket_rows = await conn.execute(
+                tickets.select().where(
+                    tickets.c.queued_at >= since - 7 * 86400, tickets.c.queued_at < until
+                )
+            )
+            out: dict[str, list[dict[str, Any]]] = {
+                "tickets": [dict(r._mapping) for r in ticket_rows]
+            }
+            ids = sa.select(tickets.c.id).where(
+                tickets.c.queued_at >= since - 7 * 86400, tickets.c.queued_at < until
+            )
+            out["sessions"] = [
+                dict(r._mapping)
+                for r in await conn.execute(sessions.select().where(sessions.c.ticket_id.in_(ids)))
+            ]
+            out["csat"] = [
+                dict(r._mapping)
+                for r in await conn.execute(csat.select().where(csat.c.ticket_id.in_(ids)))
+            ]
+            out["recordings"] = [
+                dict(r._mapping)
+                for r in await conn.execute(
+                    recordings.select().where(
+                        recordings.c.started_at >= since, recordings.c.started_at < until
+                    )
+                )
+            ]
+            out["agent_events"] = [
+                dict(r._mapping)
+                for r in await conn.execute(
+                    agent_events.select()
+                    # An agent's state at the range's start is their last change before it;
+                    # one left unchanged for more than 7 days is not counted.
+                    .where(agent_events.c.at >= since - 7 * 86400, agent_events.c.at < until)
+                    .order_by(agent_events.c.id)
+                )
+            ]
+            return out
 
     # -------------------------------------------------------------- audit log
 

@@ -511,6 +511,7 @@ async function showFlipWhereTwoCameras() {
 async function startCall(sessionId) {
   if (state.sessionId === sessionId) return;
   state.sessionId = sessionId;
+  state.hadCall = true;
   view("live");
   say($("live-status"), "status.connecting");
   if (!state.camera) {
@@ -627,6 +628,9 @@ function endCall() {
 
 function finish(reason) {
   state.finished = true;
+  // The rating is asked with the ticket's token, which forget() drops below.
+  const rateWith = state.hadCall && reason !== "cancelled" ? state.token : null;
+  state.hadCall = false;
   endCall();
   stopSelfView();
   $("preview").srcObject = null;
@@ -636,7 +640,48 @@ function finish(reason) {
   say($("ended-reason"), endText(reason));
   view(reason === "cancelled" ? "start" : "ended");
   if (reason === "cancelled") message(["msg.left"]);
+  askRating(rateWith);
   $(reason === "cancelled" ? "help" : "again").focus();
+}
+
+// CSAT: after a call, 1-5 and an optional comment; skipping sends nothing.
+function askRating(token) {
+  state.rateWith = token;
+  $("csat").reset();
+  say($("csat-status"), null);
+  show("csat", Boolean(token));
+}
+
+async function sendRating(ev) {
+  ev.preventDefault();
+  const picked = $("csat").querySelector("input[name=score]:checked");
+  if (!picked) {
+    say($("csat-status"), "csat.pick");
+    $("csat").querySelector("input[name=score]").focus();
+    return;
+  }
+  const comment = $("csat-comment").value.trim();
+  $("csat-send").disabled = true;
+  try {
+    const response = await fetch("/api/csat", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${state.rateWith}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ score: Number(picked.value), comment: comment || null }),
+    });
+    // 409: already rated (another tab); either way the question is answered.
+    say($("csat-status"), response.ok || response.status === 409 ? "csat.thanks" : "csat.failed");
+    if (response.ok || response.status === 409) closeRating();
+  } catch (err) {
+    say($("csat-status"), "csat.failed");
+  } finally {
+    $("csat-send").disabled = false;
+  }
+}
+
+function closeRating() {
+  state.rateWith = null;
+  show("csat", false);
+  $("again").focus();
 }
 
 $("tap-form").addEventListener("submit", (ev) => tap(ev, false));
@@ -655,6 +700,8 @@ $("send-photo").addEventListener("click", () => $("photo-file").click());
 $("photo-file").addEventListener("change", sendPhoto);
 $("source-accept").addEventListener("click", acceptSource);
 $("source-decline").addEventListener("click", declineSource);
+$("csat").addEventListener("submit", sendRating);
+$("csat-skip").addEventListener("click", () => { say($("csat-status"), null); closeRating(); });
 $("again").addEventListener("click", () => { message(null); view("start"); $("help").focus(); });
 $("language").addEventListener("change", (ev) => {
   setLanguage(ev.currentTarget.value, { remember: true });
