@@ -83,6 +83,8 @@ class TestSocketEvents:
 
 
 class TestRest:
+    # Oversized bodies are the point here; Hypothesis warns that printing one is expensive.
+    @pytest.mark.filterwarnings("ignore:Generating overly large repr")
     async def test_every_endpoint_answers_malformed_oversized_and_wrong_typed_requests(
         self, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:

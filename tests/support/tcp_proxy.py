@@ -31,11 +31,17 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        me = asyncio.current_task()
+        if me is not None:  # stop() cancels a connection still being set up, too
+            self._tasks.add(me)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
+        except (OSError, asyncio.CancelledError):
             writer.close()
             return
+        finally:
+            if me is not None:
+                self._tasks.discard(me)
         quiet = asyncio.Event()
         self._links.append((quiet, [writer, up_writer]))
         for src, dst in ((reader, up_writer), (up_reader, writer)):
@@ -61,6 +67,7 @@ class TcpProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -68,4 +75,4 @@ class TcpProxy:
                 await task
         for _, writers in self._links:
             for w in writers:
-                w.close()
+                w.transport.abort()  # a reset: the client side sees its connection end at once

@@ -74,6 +74,7 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(PUBLISH_QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
         self._publisher_task: asyncio.Task[None] | None = None
+        self._publishing = False
         self._pings = 0
 
     # ------------------------------------------------------------------ life
@@ -104,11 +105,17 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self._publisher_task = None
         for task in tasks:
             task.cancel()
+        # Closing the connections wakes a read that ignores cancellation (redis-py's pub/sub).
+        await self._drop_connection()
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
             if pending:
                 logger.warning("socket.io Redis manager: %d tasks still ending", len(pending))
-        await self._drop_connection()
+
+    @property
+    def pending(self) -> int:
+        """Messages queued for Redis and not yet handed to it."""
+        return self._queue.qsize() + (1 if self._publishing else 0)
 
     # ------------------------------------------------------------------ publishing
 
@@ -127,10 +134,13 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         send = super()._publish
         while True:
             data = await self._queue.get()
+            self._publishing = True
             try:
                 await send(data)
             except Exception:  # the manager logs its own failures; keep publishing
                 logger.exception("Redis publish failed")
+            finally:
+                self._publishing = False
 
     # ------------------------------------------------------------------ listening
 
