@@ -130,7 +130,7 @@ def _export(
         height, width = first.shape[:2]
         width, height = width - width % 2, height - height % 2
         with av.open(str(partial), "w", format=container_format, options=options) as out:
-            vstream = out.add_stream(vcodec, rate=spec.fps)
+            vstream: Any = out.add_stream(vcodec, rate=spec.fps)
             vstream.width, vstream.height = width, height
             vstream.pix_fmt = "yuv420p"
             vstream.bit_rate = spec.video_bitrate
@@ -145,7 +145,7 @@ def _export(
                     "row-mt": "1",
                     **spec.extra,
                 }
-            astream = None
+            astream: Any = None
             if audio is not None:
                 astream = out.add_stream(acodec, rate=AUDIO_RATE)
                 astream.layout = "mono"
