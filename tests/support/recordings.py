@@ -3,9 +3,13 @@ every packet's pts its media time), with pictures and sound whose content says w
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -66,3 +70,105 @@ def decoded(path: Path) -> list[tuple[float, np.ndarray]]:
             (float(f.time), f.to_ndarray(format="bgr24"))
             for f in container.decode(container.streams.video[0])
         ]
+
+
+def sidecar_line(at: float | None, kind: str, data: dict[str, Any], actor: str = "agent:a") -> str:
+    return json.dumps({"at": at, "wall": 0.0, "kind": kind, "actor": actor, "data": data}) + "\n"
+
+
+def plain_picture(t: float) -> np.ndarray:
+    img = np.full((240, 320, 3), 90, np.uint8)
+    img[:, : int((t % 1.0) * 320)] = 160  # a bar that sweeps once a second
+    return img
+
+
+async def finished_recording(
+    records: Any,
+    root: Path,
+    recording_id: str = "r1",
+    call_id: str = "call-1",
+    *,
+    ended_at: float | None = None,
+    lines: list[str] | None = None,
+) -> dict[str, Any]:
+    """A finished recording as ``Recordings`` leaves one: both parties' WebM files (media time
+    1.0 .. 6.0), a sidecar, and its row. Default sidecar: a chat line at 2.5 ("press the reset
+    button"), a text mark "Reset" and a red rect drawn at 4.0."""
+    folder = root / call_id
+    folder.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(
+        write_webm, folder / "customer.webm", plain_picture, start=1.0, seconds=5.0
+    )
+    await asyncio.to_thread(
+        write_webm, folder / "agent.webm", plain_picture, start=1.0, seconds=5.0, tone=660.0
+    )
+    if lines is None:
+        lines = [
+            sidecar_line(1.0, "recording_started", {"room": {"annotations": {}}}, "server"),
+            sidecar_line(
+                2.5,
+                "chat",
+                {
+                    "id": 1,
+                    "from": "agent",
+                    "name": "Ann",
+                    "text": "press the reset button",
+                    "at": 2.5,
+                },
+            ),
+            sidecar_line(
+                4.0,
+                "annotate",
+                {
+                    "target": "live",
+                    "kind": "text",
+                    "id": "t1",
+                    "at": [0.1, 0.8],
+                    "text": "Reset",
+                    "color": "#ffffff",
+                    "size": 24,
+                    "author": "agent",
+                    "created_at": 4.0,
+                },
+            ),
+            sidecar_line(
+                4.0,
+                "annotate",
+                {
+                    "target": "live",
+                    "kind": "rect",
+                    "id": "r1",
+                    "x": 0.6,
+                    "y": 0.6,
+                    "w": 0.3,
+                    "h": 0.3,
+                    "color": "#ff0000",
+                    "width": 6,
+                    "author": "agent",
+                    "created_at": 4.0,
+                },
+            ),
+        ]
+    (folder / "events.jsonl").write_text("".join(lines), encoding="utf-8")
+    ended = time.time() if ended_at is None else ended_at
+    files = [
+        {"party": "customer", "name": "customer.webm", "size": 1, "start": 1.0, "duration": 5.0},
+        {"party": "agent", "name": "agent.webm", "size": 1, "start": 1.0, "duration": 5.0},
+        {"party": None, "name": "events.jsonl", "size": 1},
+    ]
+    row = {
+        "id": recording_id,
+        "call_id": call_id,
+        "ticket_id": "t",
+        "queue_id": "general",
+        "policy": "always",
+        "consent": "not_asked",
+        "participants": [],
+        "files": files,
+        "started_at": ended - 5.0,
+        "ended_at": ended,
+        "duration": 5.0,
+        "size": 3,
+    }
+    await records.add_recording(row)
+    return row
