@@ -56,9 +56,10 @@ from aiohttp import web
 from tests.support.calls import offer_without_candidates
 from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
+from tests.support.recordings import finished_recording
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
-from videoassist.http.keys import RECORDINGS, SIO
+from videoassist.http.keys import RECORDINGS, SIO, TUTORIALS
 from videoassist.http.keys import STAFF as STAFF_AUTH
 from videoassist.routing_config import agent_id_of
 
@@ -419,7 +420,8 @@ class Lab:
     # HTTP
 
     async def _stored_state(self) -> tuple[Any, ...]:
-        return (await self.h.records.load_config(), self._live_state())
+        tutorials = await self.h.app[TUTORIALS].store.listing(published_only=False, topic=None)
+        return (await self.h.records.load_config(), tutorials, self._live_state())
 
     async def request(
         self, row: str, caller: str, path: str, body: Any, headers: Mapping[str, str]
@@ -897,3 +899,117 @@ class TestSupervisorNamespace:
             ("ada", "sign_out"),
         ]
         lab.check(_rows("/supervisor"))
+
+
+class TestTutorials:
+    """The tutorial rows: a published tutorial T (rendered), a draft D, two live calls."""
+
+    @pytest.mark.settings(taps_burst=50)
+    async def test_every_tutorial_endpoint_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        lib = h.app[TUTORIALS]
+        await finished_recording(h.records, h.app[RECORDINGS].root)
+        t_id = (await lib.create("r1", "Reset the router", None, "ada"))["id"]
+        await lib.publish(t_id, "ada")
+        await lib.settled()
+        d_id = (await lib.create("r1", "A draft", None, "ada"))["id"]
+        token = (await lib.make_public(t_id))["token"]
+        job = await lib.start_render(t_id, "published", "webm")
+        t1, t2 = await h.tap(), await h.tap()
+        tokens = {"c.own": t1["token"], "c.other": t2["token"]}
+        c1 = await lab.must_connect("/customer", token=t1["token"])
+        listed = await c1.call("tutorials")
+        own_link = listed["tutorials"][0]["media"]["mp4"]  # signed for customer 1's ticket
+        staff_link = (await lib.view(t_id, staff="x", drafts=False))["published"]["media"]["mp4"]
+
+        def credentials(caller: str) -> dict[str, str]:
+            if caller in tokens:
+                value = tokens[caller]
+                return {"Authorization": f"Bearer {value}", "Cookie": f"va_session={value}"}
+            if caller in cookies:
+                return {"Cookie": f"va_session={cookies[caller]}"}
+            return {}
+
+        def media(caller: str) -> tuple[str, None]:
+            if caller == "c.own":
+                return own_link, None
+            if caller == "c.other":  # customer 1's link, re-pointed at another tutorial
+                return own_link.replace(t_id, d_id), None
+            if caller == "anon":
+                return f"/api/tutorials/{t_id}/media/video.mp4", None
+            return staff_link, None
+
+        edit = {"title": "Reset the router, again", "keep_annotations": "all"}
+        requests: dict[str, Any] = {
+            "GET /api/tutorials": ("/api/tutorials?q=reset", None),
+            "POST /api/tutorials": ("/api/tutorials", {"recording_id": "r1", "title": "M"}),
+            "GET /api/tutorials/{tutorial_id}": (f"/api/tutorials/{t_id}", None),
+            "PUT /api/tutorials/{tutorial_id}/draft": (f"/api/tutorials/{t_id}/draft", edit),
+            "POST /api/tutorials/{tutorial_id}/publish": (f"/api/tutorials/{t_id}/publish", None),
+            "DELETE /api/tutorials/{tutorial_id}/draft": (f"/api/tutorials/{t_id}/draft", None),
+            "GET /api/tutorials/{tutorial_id}/versions": (f"/api/tutorials/{t_id}/versions", None),
+            "POST /api/tutorials/{tutorial_id}/renders": (
+                f"/api/tutorials/{t_id}/renders",
+                {"format": "webm"},
+            ),
+            "GET /api/renders/{job_id}": (f"/api/renders/{job['id']}", None),
+            "DELETE /api/renders/{job_id}": (f"/api/renders/{job['id']}", None),
+            "GET /api/tutorials/{tutorial_id}/qr.svg": (f"/api/tutorials/{t_id}/qr.svg", None),
+            "GET /api/tutorials/{tutorial_id}/media/{name}": media,
+            "PUT /api/tutorials/{tutorial_id}/public": (f"/api/tutorials/{t_id}/public", None),
+            "GET /api/public/tutorials/{token}": (f"/api/public/tutorials/{token}", None),
+            "DELETE /api/tutorials/{tutorial_id}/public": (f"/api/tutorials/{t_id}/public", None),
+        }
+        assert set(requests) == set(_rows(None, tutorials=True))
+        for row, spec in requests.items():
+            for caller in CALLERS:
+                path, body = spec(caller) if callable(spec) else spec
+                await lab.request(row, caller, path, body, credentials(caller))
+        await lib.settled()
+        lab.check(_rows(None, tutorials=True))
+        assert (await h.app[TUTORIALS].store.get(t_id))["public_token"] is None
+
+    async def test_every_tutorial_event_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        lib = h.app[TUTORIALS]
+        await finished_recording(h.records, h.app[RECORDINGS].root)
+        t_id = (await lib.create("r1", "Reset the router", None, "ada"))["id"]
+        await lib.publish(t_id, "ada")
+        await lib.settled()
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        bob = await lab.must_connect("/agent", cookie=cookies["a.other"])
+        sue = await lab.must_connect("/agent", cookie=cookies["sup"])
+        c1, t1, _ = await _call(lab, alice)
+        c2, t2, _ = await _call(lab, bob)
+        alice_row = await h.records.user_by_name("alice")
+        assert alice_row is not None
+        s1 = h.service.desk.agent_session(agent_id_of(alice_row["id"]))
+
+        push = {"session_id": s1, "tutorial_id": t_id}
+        for caller, party in (("a.other", bob), ("sup", sue), ("a.own", alice)):
+            reply = await lab.emit("/agent tutorial_push", caller, party, push)
+        push_id = reply["push_id"]
+        await c1.inbox.next("tutorial_pushed")
+        await lab.locked_out("/agent", "anon")
+        for caller, value in (("c.own", t1), ("c.other", t2)):
+            await lab.locked_out("/agent", caller, cookie=value, token=value)
+        for caller in ("trainer", "admin"):
+            await lab.locked_out("/agent", caller, cookie=cookies[caller])
+
+        for caller, party in (("c.other", c2), ("c.own", c1)):
+            reply = await lab.emit("/customer tutorials", caller, party, {})
+            assert [t["id"] for t in reply["tutorials"]] == [t_id]
+        progress = {"tutorial_id": t_id, "push_id": push_id, "state": "opened", "position": 0}
+        for caller, party in (("c.other", c2), ("c.own", c1)):
+            await lab.emit("/customer tutorial_progress", caller, party, progress)
+        await alice.inbox.next("tutorial_progress")
+        assert "tutorial_progress" not in bob.inbox.names()
+        await lab.locked_out("/customer", "anon")
+        for caller in ("a.own", "a.other", "sup", "trainer", "admin"):
+            cookie = cookies[caller]
+            await lab.locked_out("/customer", caller, cookie=cookie, token=cookie)
+        lab.check(_rows("/customer", tutorials=True) + _rows("/agent", tutorials=True))

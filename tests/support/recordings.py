@@ -4,7 +4,9 @@ every packet's pts its media time), with pictures and sound whose content says w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -35,6 +37,7 @@ def write_webm(
         video.pix_fmt = "yuv420p"
         video.bit_rate = 2_000_000
         video.codec_context.time_base = Fraction(1, 90000)
+        video.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
         audio = None
         if tone is not None:
             audio = out.add_stream("libopus", rate=48000)
@@ -70,6 +73,15 @@ def decoded(path: Path) -> list[tuple[float, np.ndarray]]:
             (float(f.time), f.to_ndarray(format="bgr24"))
             for f in container.decode(container.streams.video[0])
         ]
+
+
+@functools.cache
+def _clip(tone: float) -> bytes:
+    """A 5 s recording file (media time 1.0 .. 6.0), made once per test process."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.webm"
+        write_webm(path, plain_picture, start=1.0, seconds=5.0, fps=15, tone=tone)
+        return path.read_bytes()
 
 
 def sidecar_line(at: float | None, kind: str, data: dict[str, Any], actor: str = "agent:a") -> str:
