@@ -242,6 +242,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         delivery,
         settings.data_dir,
         _secret_key(settings),
+        rooms=rooms,
         agent_of=lambda call_id: _agent_of(desk, call_id),
         session_of=desk.agent_session,
         staff_link_ttl=settings.recording_link_ttl,

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -103,6 +103,12 @@ class Push:
     tutorial_id: str
 
 
+class CallNotes(Protocol):
+    """The call rooms as tutorials use them (``CallRooms.note``)."""
+
+    async def note(self, call_id: str, kind: str, actor: str, data: dict[str, Any]) -> None: ...
+
+
 class Tutorials:
     def __init__(
         self,
@@ -113,6 +119,7 @@ class Tutorials:
         data_dir: Path,
         secret: str,
         *,
+        rooms: CallNotes | None = None,
         agent_of: Callable[[str], str | None] = lambda call_id: None,
         session_of: Callable[[str], str | None] = lambda agent_id: None,
         staff_link_ttl: float = 600.0,
@@ -128,6 +135,7 @@ class Tutorials:
         self.recordings_root = Path(data_dir) / "recordings"
         self.root = Path(data_dir) / "tutorials"
         self._urls = URLSafeTimedSerializer(secret, salt="videoassist.tutorial")
+        self._rooms = rooms
         self._agent_of = agent_of
         self._session_of = session_of
         self.staff_link_ttl = staff_link_ttl
@@ -673,6 +681,18 @@ class Tutorials:
         self._pushes[push.id] = push
         while len(self._pushes) > MAX_PUSHES:
             self._pushes.popitem(last=False)
+        if self._rooms is not None:  # into the recording's sidecar, if the call is recorded
+            await self._rooms.note(
+                call_id,
+                "tutorial_push",
+                f"agent:{agent_id}",
+                {
+                    "push_id": push.id,
+                    "tutorial_id": tutorial_id,
+                    "version": tutorial["version"],
+                    "start": start,
+                },
+            )
         await self._delivery.to_customer(
             ticket_id,
             ServerEvent.TUTORIAL_PUSHED,

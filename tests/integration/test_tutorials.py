@@ -314,6 +314,12 @@ class TestPush:
         h = staff.h
         tid = await _published(staff)
         agent, customer, _, session_id, call_id = await _live_call(h, staff.cookies["agent"])
+        noted: list[Any] = []
+
+        async def listener(event: Any) -> None:
+            noted.append(event)
+
+        h.rooms.subscribe(listener)
         reply = await agent.call(
             "tutorial_push", {"session_id": session_id, "tutorial_id": tid, "chapter": 1}
         )
@@ -321,6 +327,8 @@ class TestPush:
         pushed = await customer.inbox.next("tutorial_pushed")
         assert pushed["push_id"] == reply["push_id"] and pushed["session_id"] == call_id
         assert pushed["start"] == pytest.approx(1.3) and pushed["chapter"] == 1
+        (note,) = [e for e in noted if e.kind == "tutorial_push"]  # the recording keeps it
+        assert note.call_id == call_id and note.data["push_id"] == reply["push_id"]
         assert (await staff.req(None, "GET", pushed["tutorial"]["media"]["mp4"]))[0] == 200
         for state, position in (("opened", 1.3), ("finished", 3.8)):
             ack = await customer.call(
