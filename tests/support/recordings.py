@@ -184,3 +184,35 @@ async def finished_recording(
     }
     await records.add_recording(row)
     return row
+
+
+def write_resized_webm(
+    path: Path, parts: list[tuple[int, int, tuple[int, int, int]]], *, fps: int = 10
+) -> None:
+    """A VP8 WebM whose picture changes size midway, as a phone's does when it turns: each
+    part is (width, height, BGR colour) for one second, encoded on its own and its packets
+    muxed into the one stream (a keyframe carries the new size)."""
+    with av.open(str(path), "w", format="webm") as out:
+        width, height, _ = parts[0]
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 90000)
+        n = 0
+        for w, h, colour in parts:
+            encoder = av.CodecContext.create("libvpx", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = w, h, "yuv420p"
+            encoder.time_base = Fraction(1, fps)
+            encoder.options = {"deadline": "realtime", "cpu-used": "8"}
+            img = np.full((h, w, 3), colour, np.uint8)
+            frames = []
+            for i in range(fps):
+                frame = av.VideoFrame.from_ndarray(img, "bgr24")
+                frame.pts = i
+                frames.append(frame)
+            packets = [p for f in frames for p in encoder.encode(f)] + list(encoder.encode(None))
+            for packet in packets:
+                packet.stream = stream
+                packet.pts = packet.dts = round(n / fps * 90000)
+                packet.time_base = Fraction(1, 90000)
+                out.mux(packet)
+                n += 1

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.support.recordings import decoded, write_webm
+from tests.support.recordings import decoded, write_resized_webm, write_webm
 from videoassist.media.export import Cancelled, ExportError, ExportSpec, export
 from videoassist.media.timeline import Blur, Timeline
 
@@ -140,25 +140,23 @@ def test_the_blur_covers_its_rectangle_while_active_only(source: Path, tmp_path:
             assert detail > 60, t
 
 
-def test_a_smaller_picture_is_letterboxed_not_squeezed(tmp_path: Path) -> None:
+def test_a_change_of_size_midway_is_letterboxed_not_squeezed(tmp_path: Path) -> None:
     src = tmp_path / "customer.webm"
-
-    def turning(t: float) -> np.ndarray:
-        # landscape first; then a portrait picture (scaled by the writer onto its size)
-        return np.full((H, W, 3), 200, np.uint8)
-
-    write_webm(src, turning, start=0.0, seconds=1.0, tone=None)
-    # The canvas comes from the first frame; a frame of another shape is fitted with bars.
-    from videoassist.media.export import _letterbox
-
-    portrait = np.full((W, H, 3), 200, np.uint8)
-    boxed = _letterbox(portrait, W, H)
-    assert boxed.shape == (H, W, 3)
-    assert boxed[:, :10].max() == 0 and boxed[:, -10:].max() == 0  # bars left and right
-    assert boxed[H // 2, W // 2].min() == 200
-    export(
-        ExportSpec(video=src, output=tmp_path / "o.mp4", format="mp4", timeline=Timeline.of(1.0))
+    # One second landscape 320x240 (grey), then one second portrait 240x320 (white).
+    write_resized_webm(src, [(320, 240, (128, 128, 128)), (240, 320, (255, 255, 255))])
+    out = tmp_path / "o.mp4"
+    result = export(
+        ExportSpec(video=src, output=out, format="mp4", timeline=Timeline.of(2.0), fps=10)
     )
+    assert (result.width, result.height) == (320, 240)  # the canvas: the first kept frame
+    frames = decoded(out)
+    late = [img for t, img in frames if t >= 1.3]
+    assert late
+    for img in late:
+        # The portrait picture, scaled to 240 high: 180 wide, centred; black bars beside it.
+        assert img[120, 160].min() > 200
+        assert img[120, 10].max() < 40 and img[120, 310].max() < 40
+        assert img[120, 75].min() > 200 and img[120, 245].min() > 200
 
 
 def test_cancel_stops_the_job_and_leaves_no_file(source: Path, tmp_path: Path) -> None:
