@@ -365,16 +365,12 @@ class Tutorials:
             rows = await self.store.listing(published_only=states == ("published",), topic=topic)
             hits = []
             for row in rows:
-                state = "published" if row["published_version"] is not None else "draft"
-                edit = (
-                    row["draft"]
-                    if state == "draft" or ("draft" in states and row["draft"] is not None)
-                    else None
-                )
-                if edit is None:
+                if "draft" in states and row["draft"] is not None:
+                    hits.append(Hit(row["id"], "draft", row["draft"]["title"], row["topic"], 0.0))
+                elif "published" in states and row["published_version"] is not None:
                     stored = await self.store.version(row["id"], row["published_version"])
-                    edit = stored["edit"] if stored else {"title": ""}
-                hits.append(Hit(row["id"], state, edit["title"], row["topic"], 0.0))
+                    title = stored["edit"]["title"] if stored else ""
+                    hits.append(Hit(row["id"], "published", title, row["topic"], 0.0))
         return [
             {
                 "id": h.tutorial_id,

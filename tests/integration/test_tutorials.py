@@ -192,7 +192,12 @@ class TestSearch:
 
     async def test_drafts_are_found_by_trainers_and_never_by_agents(self, staff: Staff) -> None:
         tid = await _made(staff, {**EDIT, "title": "Secret draft"})
-        await _published(staff, rendered=False)
+        shown = await _published(staff, rendered=False)
+        # Without words: the newest first, drafts for trainers only.
+        _, body = await staff.req("agent", "GET", "/api/tutorials")
+        assert [(h["id"], h["state"]) for h in body["tutorials"]] == [(shown, "published")]
+        _, body = await staff.req("trainer", "GET", "/api/tutorials?state=draft")
+        assert [(h["id"], h["state"]) for h in body["tutorials"]] == [(tid, "draft")]
         _, body = await staff.req("agent", "GET", "/api/tutorials?q=secret")
         assert body["tutorials"] == []
         _, body = await staff.req("agent", "GET", "/api/tutorials?q=secret&state=draft")
