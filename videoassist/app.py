@@ -74,7 +74,7 @@ from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
-from videoassist.store.tutorials import Fts5Search, TutorialRecords
+from videoassist.store.tutorials import TutorialRecords, search_for
 from videoassist.tutorials import Tutorials
 
 logger = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     tutorials = Tutorials(
         records,
         TutorialRecords(records.engine),
-        Fts5Search(records.engine),
+        search_for(records.engine),
         delivery,
         settings.data_dir,
         _secret_key(settings),

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from videoassist.store.records import Records
-from videoassist.store.tutorials import Fts5Search, Moment, SearchDoc, fts_query
+from videoassist.store.tutorials import (
+    Fts5Search,
+    Moment,
+    NoSearch,
+    SearchDoc,
+    fts_query,
+    search_for,
+)
 
 
 @pytest.fixture
@@ -98,3 +105,8 @@ async def test_a_hit_names_the_best_moment_to_jump_to(search: Fts5Search) -> Non
 )
 def test_what_is_typed_becomes_words_never_operators(typed: str, query: str | None) -> None:
     assert fts_query(typed) == query
+
+
+async def test_the_adapter_follows_the_database(search: Fts5Search) -> None:
+    assert isinstance(search_for(search.engine), Fts5Search)
+    assert await NoSearch().search("anything", topic=None, states=("published",)) == []

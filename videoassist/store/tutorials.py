@@ -202,6 +202,27 @@ class Fts5Search:
         return hits
 
 
+class NoSearch:
+    """For a database whose own full-text adapter is not written yet (PostgreSQL): indexes
+    nothing and finds nothing; listing without words still works."""
+
+    async def index(self, doc: SearchDoc) -> None:
+        return None
+
+    async def drop(self, tutorial_id: str, state: str) -> None:
+        return None
+
+    async def search(
+        self, text: str, *, topic: str | None, states: Sequence[str], limit: int = MAX_HITS
+    ) -> list[Hit]:
+        return []
+
+
+def search_for(engine: AsyncEngine) -> TutorialSearch:
+    """The search adapter for the engine's database."""
+    return Fts5Search(engine) if engine.dialect.name == "sqlite" else NoSearch()
+
+
 class TutorialRecords:
     """The tutorial rows over SQLAlchemy Core (SQLite or PostgreSQL)."""
 
