@@ -77,6 +77,7 @@ GET /readyz                       allow   allow*  allow*  allow*  allow*  allow 
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /trainer                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
@@ -84,6 +85,7 @@ GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
 GET /api/sessions/{session_id}/recordings
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/recordings               deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/recordings/{recording_id}/files/{name}
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -580,6 +582,7 @@ class TestHttp:
         requests: dict[str, Any] = {
             "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
             "GET /api/recordings/{recording_id}/files/{name}": recording_file,
+            "GET /api/recordings": ("/api/recordings?topic=setup", None),
             "GET /api/me": ("/api/me", None),
             "POST /api/tickets": ("/api/tickets", {"topic": "setup"}),
             "GET /api/topics": ("/api/topics", None),
@@ -588,6 +591,7 @@ class TestHttp:
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
             "GET /supervisor": ("/supervisor", None),
+            "GET /trainer": ("/trainer", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "POST /api/calls/{call_id}/photos": (

@@ -138,3 +138,22 @@ class MoveIn(Payload):
 class PriorityIn(Payload):
     ticket_id: str = Id
     priority: int = Field(ge=-100, le=100)
+
+
+# HTTP: the trainer library's filters (query string of GET /api/recordings).
+
+
+class RecordingFilter(Payload):
+    queue: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    topic: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    disposition: Literal[DISPOSITIONS] | None = None  # type: ignore[valid-type]
+    since: float | None = Field(default=None, ge=0, le=1e11)
+    until: float | None = Field(default=None, ge=0, le=1e11)
+    limit: int = Field(default=50, ge=1, le=200)

@@ -13,9 +13,10 @@ PAGES = {
     "/": "customer/index.html",
     "/agent": "agent/index.html",
     "/supervisor": "supervisor/index.html",
+    "/trainer": "trainer/index.html",
     "/admin": "admin/index.html",
 }
-STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "sdk")
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "trainer", "admin", "sdk")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 
