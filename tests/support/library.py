@@ -12,21 +12,21 @@ from typing import Any
 import av
 import numpy as np
 
+from videoassist import annotations as model
 from videoassist.desk.events import SessionRow, TicketRow
 from videoassist.store.records import Records
 
 # The sidecar every test recording carries: a rectangle drawn at 0.5 s and removed at 2.5 s,
 # a chat line at 1.5 s (media clock, seconds).
-MARK = {
-    "id": "m1",
-    "kind": "rect",
-    "from": [0.25, 0.25],
-    "to": [0.75, 0.75],
-    "color": "red",
-    "width": 6,
-    "author": "agent",
-    "created_at": 0.5,
-}
+MARK = model.to_wire(
+    model.stamp(
+        model.parse_client(
+            {"id": "m1", "kind": "rect", "x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5, "color": "red"}
+        ),
+        author="agent:u2",
+        created_at=0.5,
+    )
+)
 CHAT_TEXT = "Press the reset button for five seconds"
 SIDECAR = [
     {"at": 0.0, "kind": "recording_started", "actor": "server", "data": {"room": {}}},

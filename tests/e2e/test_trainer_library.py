@@ -1,0 +1,141 @@
+"""The trainer library in Chromium: log in, filter recordings, play one with its annotations
+drawn over the picture from the sidecar (and hidden with the toggle), the agent's inset playing
+along, and chat lines on the time line that seek; keyboard and axe, English and French.
+
+The recording's files are encoded at test time (tests.support.library)."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.harness import Harness
+from tests.support.library import CHAT_TEXT, seed_recording
+from tests.support.pages import assert_accessible, log_in
+from videoassist.auth import hash_password
+from videoassist.http.keys import RECORDINGS
+
+T0 = 1_700_000_000.0
+
+# Pixels of the overlay canvas that something was drawn on.
+INKED = """() => {
+  const c = document.getElementById("rec-marks");
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+  return n;
+}"""
+
+
+async def _library(harness: Harness, browser: Browser, role: str = "trainer") -> Page:
+    await harness.records.add_user("tina", "Tina Trainer", hash_password("pw-tina-12"), role, 0.0)
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    root = harness.app[RECORDINGS].root
+    await seed_recording(
+        harness.records, "r1", topic="setup", agents=(("u2", "resolved"),), started_at=T0, root=root
+    )
+    await seed_recording(
+        harness.records, "r2", topic="billing", agents=(("u2", "escalated"),), started_at=T0 + 86400
+    )
+    page = await (await browser.new_context(locale="en-US")).new_page()
+    await log_in(page, harness.url, "tina", "pw-tina-12", path="/trainer")
+    await expect(page.locator("#recordings tbody tr")).to_have_count(2)
+    return page
+
+
+async def _seek(page: Page, seconds: float) -> None:
+    await page.evaluate(f"window.videoassist.player.seekMedia({seconds})")
+    await page.wait_for_function(
+        f"() => Math.abs(document.getElementById('rec-main').currentTime - {seconds}) < 0.05"
+        " && !document.getElementById('rec-main').seeking"
+    )
+
+
+class TestTrainerLibrary:
+    async def test_trainer_filters_and_plays_a_recording_with_its_marks_and_chat(
+        self, harness: Harness, browser: Browser
+    ) -> None:
+        page = await _library(harness, browser)
+        await expect(page.locator("#count")).to_have_text("2 recordings")
+        await expect(page.locator("#read-only")).to_be_hidden()
+        await expect(page.locator("#rec-r2")).to_contain_text("Not recorded")
+        await expect(page.locator("#rec-r1")).to_contain_text("Alice")
+        await assert_accessible(page, "library")
+
+        # Filters, by keyboard: the topic, then the disposition that excludes everything.
+        await page.get_by_label("Topic").select_option("setup")
+        await page.get_by_role("button", name="Filter").focus()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#recordings tbody tr")).to_have_count(1)
+        await expect(page.locator("#count")).to_have_text("1 recording")
+        await page.get_by_label("Disposition").select_option("escalated")
+        await page.get_by_role("button", name="Filter").click()
+        await expect(page.locator("#count")).to_have_text("No recording matches these filters.")
+        await page.get_by_role("button", name="Clear").click()
+        await expect(page.locator("#recordings tbody tr")).to_have_count(2)
+
+        play = page.locator("#rec-r1").get_by_role("button", name="Play")
+        await play.focus()
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#player-title")).to_be_focused()
+        await page.wait_for_function("() => document.getElementById('rec-main').readyState >= 2")
+        await expect(page.locator("#rec-inset")).to_be_visible()
+
+        # Before the mark is drawn (0.5 s) nothing is on the picture.
+        await _seek(page, 0.2)
+        await expect(page.locator("#marks-status")).to_have_text("0 annotations on the picture")
+        assert await page.evaluate(INKED) == 0
+
+        # The chat line is on the time line; choosing it seeks to 1.5 s, where the mark shows.
+        chat = page.get_by_role("button", name=f"Go to 0:01 Alice: {CHAT_TEXT}")
+        await chat.focus()
+        await page.keyboard.press("Enter")
+        await page.wait_for_function(
+            "() => Math.abs(document.getElementById('rec-main').currentTime - 1.5) < 0.05"
+        )
+        await expect(page.locator("#marks-status")).to_have_text("1 annotations on the picture")
+        await page.wait_for_function(f"() => ({INKED})() > 100")
+        await assert_accessible(page, "playing a recording")
+
+        # The toggle hides the marks, and shows them again.
+        await page.get_by_label("Show annotations").uncheck()
+        await expect(page.locator("#marks-status")).to_have_text("Annotations hidden")
+        assert await page.evaluate(INKED) == 0
+        await page.get_by_label("Show annotations").check()
+        await page.wait_for_function(f"() => ({INKED})() > 100")
+
+        # Removed at 2.5 s.
+        await _seek(page, 2.7)
+        await expect(page.locator("#marks-status")).to_have_text("0 annotations on the picture")
+        assert await page.evaluate(INKED) == 0
+
+        # Playing: the agent's inset plays along with the customer's picture.
+        await _seek(page, 0.0)
+        await page.evaluate("document.getElementById('rec-main').play()")
+        await page.wait_for_function(
+            "() => { const i = document.getElementById('rec-inset');"
+            " return !i.paused && i.currentTime > 0.3; }"
+        )
+
+    async def test_library_in_french(self, harness: Harness, browser: Browser) -> None:
+        page = await _library(harness, browser)
+        await page.get_by_label("Language").select_option("fr")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Bibliothèque de formation")
+        await expect(page.locator("#count")).to_have_text("2 enregistrements")
+        await expect(page.locator("#rec-r2")).to_contain_text("Non enregistré")
+        await page.locator("#rec-r1").get_by_role("button", name="Lire").click()
+        await expect(page.locator("#no-chat")).to_be_hidden()
+        await expect(page.get_by_label("Afficher les annotations")).to_be_checked()
+        await assert_accessible(page, "library in French")
+
+    async def test_supervisors_read_only_and_agents_are_refused(
+        self, harness: Harness, browser: Browser
+    ) -> None:
+        page = await _library(harness, browser, role="supervisor")
+        await expect(page.locator("#read-only")).to_be_visible()
+        await page.get_by_role("button", name="Log out").click()
+        await page.get_by_label("Username").fill("alice")
+        await page.get_by_label("Password").fill("pw-alice-1")
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.locator("#message")).to_contain_text("This page is for trainers")
+        await expect(page.locator("#library")).to_be_hidden()
+        await assert_accessible(page, "login refused")
