@@ -139,3 +139,53 @@ class TestTrainerLibrary:
         await expect(page.locator("#message")).to_contain_text("This page is for trainers")
         await expect(page.locator("#library")).to_be_hidden()
         await assert_accessible(page, "login refused")
+
+
+REPLAY = """async () => {
+  const player = await import("/static/shared/recording-player.js");
+  const rect = (id, at) => ({ id, kind: "rect", x: 0.1, y: 0.1, w: 0.2, h: 0.2, created_at: at });
+  const pen = { id: "p", kind: "pen", points: [[0, 0]], created_at: 1 };
+  const laser = { id: "l", kind: "laser", at: [0.5, 0.5], created_at: 4.5 };
+  const room = { annotations: { live: [rect("old", 0)] } };
+  const moved = { ...rect("old", 0), x: 0.5 };
+  const text = [
+    { at: 0, kind: "recording_started", data: { room } },
+    { at: 1, kind: "annotate", data: { target: "live", ...pen } },
+    { at: 1.2, kind: "annotate_points", data: { id: "p", points: [[0.5, 0.5], [0.6, 0.6]] } },
+    { at: 2, kind: "annotation_moved", data: { id: "old", annotation: moved } },
+    { at: 3, kind: "freeze", data: { still_id: "s1" } },
+    { at: 3.5, kind: "annotate", data: { target: "s1", ...rect("on-still", 3.5) } },
+    { at: 4, kind: "unfreeze", data: {} },
+    { at: 4.5, kind: "laser", data: { target: "live", annotation: laser } },
+    { at: 5, kind: "annotations_clear", data: { target: "live" } },
+    { at: 5.5, kind: "chat", data: { redacted: true } },
+  ].map((l) => JSON.stringify(l)).join("\\n") + '\\n{"at": 6, "kind": "ann';
+  const lines = player.parseSidecar(text);
+  const name = (m) => m.id + (m.points ? ":" + m.points.length : "") + (m.x === 0.5 ? "@" : "");
+  const ids = (t) => player.marksAt(lines, t).map(name);
+  const at = {};
+  for (const t of [0, 1.1, 1.5, 2, 3.7, 4.6, 5, 6]) at[t] = ids(t);
+  return { count: lines.length, at, chat: player.chatLines(lines) };
+}"""
+
+
+async def test_the_sidecar_replays_to_the_marks_on_show_at_any_moment(
+    harness: Harness, browser: Browser
+) -> None:
+    """Snapshot, pen points, moves, a freeze (marks on the still while frozen), a laser, a clear,
+    a redacted chat line; a torn last line is left out."""
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{harness.url}/trainer")
+    result = await page.evaluate(REPLAY)
+    assert result["count"] == 10
+    assert result["at"] == {
+        "0": ["old"],
+        "1.1": ["old", "p:1"],
+        "1.5": ["old", "p:3"],
+        "2": ["old@", "p:3"],
+        "3.7": ["on-still"],  # frozen: the marks on the still
+        "4.6": ["old@", "p:3", "l"],
+        "5": ["l"],  # a clear leaves the laser to fade
+        "6": [],
+    }
+    assert result["chat"] == [{"at": 5.5, "name": "", "from": "", "text": None, "redacted": True}]

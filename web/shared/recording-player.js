@@ -5,7 +5,7 @@
 // Both files and the sidecar are on the call's one media clock (docs/media.md): a file's
 // currentTime plus its `start` is media time. The inset follows the main picture (play, pause,
 // seek, and a nudge when it drifts by more than DRIFT seconds).
-import { contentRect, drawAnnotations } from "/static/shared/annotations.js";
+import { LASER_FADE, contentRect, drawAnnotations } from "/static/shared/annotations.js";
 
 const DRIFT = 0.25;
 const LIVE = "live";
@@ -88,7 +88,7 @@ export function marksAt(lines, t) {
     }
   }
   const list = [...marks(target).values()];
-  if (laser && laser.target === target) list.push(laser.mark);
+  if (laser && laser.target === target && t - laser.mark.created_at < LASER_FADE) list.push(laser.mark);
   return list;
 }
 
