@@ -189,3 +189,56 @@ async def test_the_sidecar_replays_to_the_marks_on_show_at_any_moment(
         "6": [],
     }
     assert result["chat"] == [{"at": 5.5, "name": "", "from": "", "text": None, "redacted": True}]
+
+
+OPEN_TUTORIAL = """async (url) => {
+  const { TutorialPlayer } = await import("/static/shared/tutorial-player.js");
+  const box = document.createElement("section");
+  box.setAttribute("aria-label", "Tutorial");
+  const call = document.createElement("audio");
+  call.volume = 0.8;
+  document.querySelector("main").append(box, call);
+  window.reports = [];
+  window.callAudio = call;
+  window.tutorial = new TutorialPlayer({
+    container: box, callAudio: call, report: (kind, data) => window.reports.push({ kind, ...data }),
+  });
+  window.tutorial.open({
+    id: "tut1", title: "Reset the router", url, start: 0.5,
+    chapters: [{ title: "Find the button", at: 0 }, { title: "Hold it", at: 2 }],
+  });
+}"""
+
+
+async def test_a_tutorial_plays_beside_the_call_ducking_or_pausing_its_sound(
+    harness: Harness, browser: Browser
+) -> None:
+    """web/shared/tutorial-player.js on its own: opened at its start, the call's sound lowered
+    or muted while it plays and restored after, chapters seek, opened/position/finished are
+    reported. (The file is a recording's, fetched with the trainer's link.)"""
+    page = await _library(harness, browser)
+    (row,) = [r for r in await page.evaluate("window.videoassist.rows") if r["id"] == "r1"]
+    url = next(f["url"] for f in row["files"] if f["name"] == "customer.webm")
+    await page.evaluate(OPEN_TUTORIAL, url)
+    await expect(page.get_by_role("heading", name="Reset the router")).to_be_focused()
+    await page.wait_for_function("() => window.reports.some((r) => r.kind === 'opened')")
+    opened = await page.evaluate("window.reports[0]")
+    assert opened["kind"] == "opened" and opened["tutorial_id"] == "tut1"
+    await assert_accessible(page, "tutorial open")
+
+    video = page.locator("#tutorial-video")
+    await page.evaluate("document.getElementById('tutorial-video').play()")
+    await page.wait_for_function("() => window.callAudio.volume === 0.2 && !window.callAudio.muted")
+    await page.evaluate("document.getElementById('tutorial-video').pause()")
+    await page.wait_for_function("() => window.callAudio.volume === 0.8")
+    await page.get_by_label("Paused").check()
+    await page.get_by_role("button", name="0:02 Hold it").click()
+    await page.wait_for_function("() => window.callAudio.muted")
+    await expect(video).to_have_js_property("ended", True, timeout=10_000)
+    await page.wait_for_function("() => window.reports.some((r) => r.kind === 'finished')")
+    assert not await page.evaluate("window.callAudio.muted")
+    positions = await page.evaluate("window.reports.filter((r) => r.kind === 'position')")
+    assert any(p["position"] >= 2.0 for p in positions)
+    await expect(page.locator("#tutorial-status")).to_have_text("Tutorial finished.")
+    await page.get_by_role("button", name="Close the tutorial").click()
+    assert (await page.evaluate("window.reports.at(-1)"))["kind"] == "closed"

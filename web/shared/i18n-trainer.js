@@ -1,4 +1,5 @@
-// The trainer library's texts (web/trainer/), merged into web/shared/i18n.js's languages.
+// The trainer library's texts (web/trainer/) and the tutorial player's (web/shared/
+// tutorial-player.js, on the customer page), merged into web/shared/i18n.js's languages.
 // Kept in their own module so that the library's words change without touching the customer
 // page's. Same rules: French gets its non-breaking spaces from i18n.js's french().
 
@@ -55,6 +56,17 @@ export const trainerEn = {
   "trainer.chat_redacted": "(sent while recording was paused)",
   "trainer.load_failed": "The recording could not be loaded: {message}",
   "trainer.general": "General help",
+
+  // The customer page: a tutorial beside the call, and suggestions while waiting.
+  "tutorial.chapters": "Chapters",
+  "tutorial.callSound": "While the tutorial plays, the call's sound is",
+  "tutorial.duck": "Lowered",
+  "tutorial.pause": "Paused",
+  "tutorial.close": "Close the tutorial",
+  "tutorial.opened": "Your agent sent you a tutorial. Play it when you are ready.",
+  "tutorial.position": "Watched up to {position}.",
+  "tutorial.finished": "Tutorial finished.",
+  "tutorial.suggestions": "This may solve it",
 };
 
 export const trainerFr = {
@@ -110,4 +122,14 @@ export const trainerFr = {
   "trainer.chat_redacted": "(envoyé pendant la pause de l’enregistrement)",
   "trainer.load_failed": "L’enregistrement n’a pas pu être chargé : {message}",
   "trainer.general": "Aide générale",
+
+  "tutorial.chapters": "Chapitres",
+  "tutorial.callSound": "Pendant le tutoriel, le son de l’appel est",
+  "tutorial.duck": "Baissé",
+  "tutorial.pause": "Coupé",
+  "tutorial.close": "Fermer le tutoriel",
+  "tutorial.opened": "Votre conseiller vous a envoyé un tutoriel. Lancez-le quand vous êtes prêt.",
+  "tutorial.position": "Regardé jusqu’à {position}.",
+  "tutorial.finished": "Tutoriel terminé.",
+  "tutorial.suggestions": "Ceci peut vous aider",
 };
