@@ -62,12 +62,12 @@ class TestTrainerLibrary:
         await assert_accessible(page, "library")
 
         # Filters, by keyboard: the topic, then the disposition that excludes everything.
-        await page.get_by_label("Topic").select_option("setup")
+        await page.get_by_label("Topic", exact=True).select_option("setup")
         await page.get_by_role("button", name="Filter").focus()
         await page.keyboard.press("Enter")
         await expect(page.locator("#recordings tbody tr")).to_have_count(1)
         await expect(page.locator("#count")).to_have_text("1 recording")
-        await page.get_by_label("Disposition").select_option("escalated")
+        await page.get_by_label("Disposition", exact=True).select_option("escalated")
         await page.get_by_role("button", name="Filter").click()
         await expect(page.locator("#count")).to_have_text("No recording matches these filters.")
         await page.get_by_role("button", name="Clear").click()

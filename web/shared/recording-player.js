@@ -116,6 +116,7 @@ export class RecordingPlayer {
     this.mainStart = 0;
     this.insetStart = 0;
     this.showMarks = true;
+    this.overlay = null; // (ctx, {width, height}, mediaTime) => void, drawn after the marks
     this.frame = null;
     const follow = () => this.follow();
     for (const name of ["play", "pause", "seeked", "ratechange"]) main.addEventListener(name, follow);
@@ -199,12 +200,16 @@ export class RecordingPlayer {
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    if (!this.showMarks || !main.videoWidth) return;
+    if (!main.videoWidth) return;
     const pic = contentRect(main);
     if (pic.width <= 0 || pic.height <= 0) return;
     ctx.setTransform(dpr, 0, 0, dpr, (pic.left - box.left) * dpr, (pic.top - box.top) * dpr);
     const now = this.mediaTime();
-    drawAnnotations(ctx, marksAt(this.lines, now), { width: pic.width, height: pic.height, now });
+    if (this.showMarks) {
+      drawAnnotations(ctx, marksAt(this.lines, now), { width: pic.width, height: pic.height, now });
+    }
+    // A page's own layer over the picture (the tutorial editor's blur rectangles).
+    if (this.overlay) this.overlay(ctx, { width: pic.width, height: pic.height }, now);
   }
 
   close() {

@@ -5,6 +5,8 @@
 import { LANGUAGES, pickLanguage, say, setLanguage, t } from "/static/shared/i18n.js";
 import { RecordingPlayer, chatLines, clock } from "/static/shared/recording-player.js";
 import { showMessage } from "/static/shared/signaling.js";
+import { Editor } from "/static/trainer/editor.js";
+import { saveDraft } from "/static/trainer/tutorials-api.js";
 
 const $ = (id) => document.getElementById(id);
 const READERS = ["trainer", "admin", "supervisor"];
@@ -12,11 +14,13 @@ const EDITORS = ["trainer", "admin"];
 const state = { me: null, rows: [], current: null, topics: new Map(), chat: [] };
 
 const player = new RecordingPlayer({ main: $("rec-main"), inset: $("rec-inset"), canvas: $("rec-marks") });
+const editor = new Editor({ player, save: saveDraft });
 // For tests and debugging.
 window.videoassist = {
   get player() { return player; },
   get rows() { return state.rows; },
   get me() { return state.me; },
+  get editor() { return editor; },
 };
 
 function message(key, vars = {}, isError = true) {
@@ -67,6 +71,7 @@ function fillLanguages() {
     setLanguage(select.value, { remember: true });
     render();
     if (state.current) showFacts(state.current);
+    editor.render();
   });
 }
 
@@ -169,13 +174,16 @@ async function play(row) {
   render();
   $("player").hidden = false;
   showFacts(row);
+  let lines = [];
   try {
-    const lines = await player.load(row.files);
+    lines = await player.load(row.files);
     state.chat = chatLines(lines);
   } catch (err) {
     message("trainer.load_failed", { message: err.message });
     state.chat = [];
   }
+  if (EDITORS.includes(state.me?.role)) editor.open(row, lines);
+  else editor.close();
   renderChat(row);
   updateMarksStatus();
   $("player-title").focus();
@@ -243,6 +251,8 @@ async function handleAuth(res) {
 
 function showLogin(key) {
   player.close();
+  editor.close();
+  $("player").hidden = true;
   $("library").hidden = true;
   $("me").hidden = true;
   $("login").hidden = false;
@@ -267,6 +277,7 @@ async function loadTopics() {
   for (const topic of res.data) {
     state.topics.set(topic.topic, topic);
     $("f-topic").append(el("option", { value: topic.topic, text: topic.label }));
+    $("edit-topic").append(el("option", { value: topic.topic, text: topic.label }));
   }
 }
 
