@@ -242,3 +242,71 @@ async def test_a_tutorial_plays_beside_the_call_ducking_or_pausing_its_sound(
     await expect(page.locator("#tutorial-status")).to_have_text("Tutorial finished.")
     await page.get_by_role("button", name="Close the tutorial").click()
     assert (await page.evaluate("window.reports.at(-1)"))["kind"] == "closed"
+
+
+async def test_a_trainer_edits_a_draft_at_the_moments_the_player_shows(
+    harness: Harness, browser: Browser
+) -> None:
+    """Trim, a cut, a chapter, a blur dragged over the picture, a mark left out, the poster;
+    refusals (a chapter inside the cut) leave the draft as it was and say why."""
+    page = await _library(harness, browser)
+    await page.locator("#rec-r1").get_by_role("button", name="Play").click()
+    await page.wait_for_function("() => document.getElementById('rec-main').readyState >= 2")
+    editor = page.get_by_role("region", name="Make a tutorial from this recording")
+    await expect(editor.locator("#edit-trim")).to_have_text(
+        "Starts at 0:00, ends at 0:03: the tutorial lasts 0:03."
+    )
+    draft = "window.videoassist.editor.draft"
+
+    await _seek(page, 0.25)
+    await editor.get_by_role("button", name="Start here").click()
+    await _seek(page, 1.0)
+    await editor.get_by_role("button", name="Cut from here").click()
+    await _seek(page, 1.4)
+    await editor.get_by_role("button", name="Cut to here").click()
+    await expect(editor.get_by_role("list", name="Cut out")).to_contain_text("From 0:01 to 0:01")
+    await _seek(page, 1.2)
+    await editor.get_by_label("Chapter title").fill("Inside the cut")
+    await editor.get_by_role("button", name="Add a chapter here").click()
+    await expect(editor.locator("#edit-status")).to_have_text(
+        "A chapter must start in a part that is kept."
+    )
+    await _seek(page, 2.0)
+    await editor.get_by_label("Chapter title").fill("Hold the button")
+    await editor.get_by_label("Chapter title").press("Enter")
+    await expect(editor.get_by_role("list", name="Chapters")).to_contain_text(
+        "0:02 Hold the button"
+    )
+
+    # A blur dragged over the left half of the picture, for one second from 2.0 s.
+    await editor.get_by_label("Seconds").fill("1")
+    await editor.get_by_role("button", name="Draw a blur").click()
+    await page.locator("#rec-main").scroll_into_view_if_needed()
+    box = await page.locator("#rec-main").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.2)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6, steps=4)
+    await page.mouse.up()
+    await expect(editor.get_by_role("list", name="Blur personal data")).to_contain_text(
+        "From 0:02 to 0:03"
+    )
+    await editor.get_by_label("0:00 rect").uncheck()
+    await editor.get_by_role("button", name="Use this frame").click()
+    await editor.get_by_label("Title", exact=True).fill("Reset the router")
+    await editor.get_by_label("Tags (separated by commas)").fill("Router, reset, router")
+    await assert_accessible(page, "editing a tutorial")
+
+    await editor.get_by_role("button", name="Save the draft").click()
+    # No tutorials back end on this branch yet: the page says so.
+    await expect(editor.locator("#edit-status")).to_contain_text("not available")
+    got = await page.evaluate(draft)
+    assert got["trim"] == {"in": 0.25, "out": 3.0}
+    assert got["cuts"] == [{"from": 1.0, "to": 1.4}]
+    assert got["chapters"] == [{"title": "Hold the button", "at": 2.0}]
+    (blur,) = got["blurs"]
+    assert (blur["from"], blur["to"]) == (2.0, 3.0)
+    assert abs(blur["x"] - 0.1) < 0.02 and abs(blur["w"] - 0.3) < 0.02
+    assert got["keep_annotations"] == []
+    assert got["poster_at"] == 2.0
+    assert got["title"] == "Reset the router" and got["tags"] == ["router", "reset"]
