@@ -62,6 +62,7 @@ from videoassist.http.keys import (
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
 from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
+from videoassist.http.tutorials import tutorials as tutorial_routes
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(routes)
     app.add_routes(calls)
     app.add_routes(recording_routes)
+    app.add_routes(tutorial_routes)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins)
     app[METRICS] = Metrics()

@@ -88,6 +88,30 @@ GET /api/sessions/{session_id}/recordings
 GET /api/recordings               deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/recordings/{recording_id}/files/{name}
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/tutorials                deny    deny*   deny*   allow*  allow*  allow   allow   allow
+POST /api/tutorials               deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}  deny    deny*   deny*   allow*  allow*  allow   allow   allow
+PUT /api/tutorials/{tutorial_id}/draft
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/tutorials/{tutorial_id}/draft
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+POST /api/tutorials/{tutorial_id}/publish
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}/versions
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+POST /api/tutorials/{tutorial_id}/renders
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/renders/{job_id}         deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/renders/{job_id}      deny    deny*   deny*   deny*   deny*   deny    allow   allow
+PUT /api/tutorials/{tutorial_id}/public
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/tutorials/{tutorial_id}/public
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}/qr.svg
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/tutorials/{tutorial_id}/media/{name}
+                                  deny    allow   deny    allow*  allow*  allow   allow   allow
+GET /api/public/tutorials/{token} allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
@@ -107,6 +131,8 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer recording_consent       deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer tutorials               deny    allow*  allow*  deny*   deny*   deny    deny    deny
+/customer tutorial_progress       deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -130,6 +156,7 @@ PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny  
 /agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_pause            deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_resume           deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent tutorial_push              deny    deny*   deny*   allow   deny    deny    deny    deny
 /supervisor sync                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor set_away              deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor sign_out              deny    deny*   deny*   deny*   deny*   allow   deny    allow
@@ -372,7 +399,7 @@ class Lab:
         party = await self.connect(namespace, **credentials)
         seen = Seen("deny", "refused") if party is None else Seen("allow", "connected")
         seen = replace(seen, changed=self._live_state() != before)
-        for row in _rows(namespace):
+        for row in _rows(namespace) + _rows(namespace, tutorials=True):
             self.record(row, caller, seen)
 
     async def emit(self, row: str, caller: str, party: Party, data: dict[str, Any]) -> Any:
@@ -440,11 +467,18 @@ async def lab(harness: Harness) -> AsyncIterator[Lab]:
     await lab.close()
 
 
-def _rows(namespace: str | None) -> list[str]:
-    """The socket.io rows of ``namespace``, or (None) the HTTP rows."""
+def _is_tutorial(row: str) -> bool:
+    return "tutorial" in row or row.split(" ", 1)[1].startswith("/api/renders")
+
+
+def _rows(namespace: str | None, *, tutorials: bool = False) -> list[str]:
+    """The socket.io rows of ``namespace``, or (None) the HTTP rows; those of tutorials are
+    exercised apart (``TestTutorials``), so only with ``tutorials``."""
     if namespace is None:
-        return [row for row in ROWS if not row.startswith("/")]
-    return [row for row in ROWS if row.startswith(f"{namespace} ")]
+        rows = [row for row in ROWS if not row.startswith("/")]
+    else:
+        rows = [row for row in ROWS if row.startswith(f"{namespace} ")]
+    return [row for row in rows if _is_tutorial(row) == tutorials]
 
 
 STAFF = {"a.own": "alice", "a.other": "bob", "sup": "sue", "trainer": "tina", "admin": "ada"}

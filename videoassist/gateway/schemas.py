@@ -118,6 +118,26 @@ class RecordingConsentIn(Payload):
     accept: bool = Field(strict=True)
 
 
+class TutorialPushIn(Payload):
+    """The agent pushes a published tutorial to the customer of their call."""
+
+    session_id: str = Id
+    tutorial_id: str = Id
+    chapter: int | None = Field(default=None, ge=0, le=49)
+    at: float | None = Field(default=None, ge=0, le=86400)
+
+
+class TutorialProgressIn(Payload):
+    """What the customer's player did with a tutorial (pushed: ``push_id``; found: none)."""
+
+    tutorial_id: str = Id
+    push_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    state: Literal["opened", "position", "finished"]
+    position: float = Field(default=0.0, ge=0, le=86400)
+
+
 # /supervisor: acting on an agent or a waiting customer by id (ids as the wallboard shows them).
 
 
