@@ -92,6 +92,7 @@ export const trainerEn = {
   "trainer.edit.blur_is": "From {from} to {to}",
   "trainer.edit.poster": "Poster frame",
   "trainer.edit.poster_is": "The picture at {at}.",
+  "trainer.edit.poster_none": "The first picture of the tutorial.",
   "trainer.edit.poster_set": "Use this frame",
   "trainer.edit.save": "Save the draft",
   "trainer.edit.saved": "Draft saved.",
@@ -109,7 +110,6 @@ export const trainerEn = {
   "trainer.edit.error.tags": "At most {max} tags of {length} characters.",
   "trainer.edit.error.blur_small": "Drag a larger rectangle.",
   "trainer.edit.error.blur_short": "A blur lasts at least 0.2 seconds inside the tutorial.",
-  "trainer.edit.error.no_service": "Tutorials are not available on this server yet.",
 
   // The customer page: a tutorial beside the call, and suggestions while waiting.
   "tutorial.chapters": "Chapters",
@@ -212,6 +212,7 @@ export const trainerFr = {
   "trainer.edit.blur_is": "De {from} à {to}",
   "trainer.edit.poster": "Image d’affiche",
   "trainer.edit.poster_is": "L’image à {at}.",
+  "trainer.edit.poster_none": "La première image du tutoriel.",
   "trainer.edit.poster_set": "Utiliser cette image",
   "trainer.edit.save": "Enregistrer le brouillon",
   "trainer.edit.saved": "Brouillon enregistré.",
@@ -229,7 +230,6 @@ export const trainerFr = {
   "trainer.edit.error.tags": "Au plus {max} mots-clés de {length} caractères.",
   "trainer.edit.error.blur_small": "Dessinez un rectangle plus grand.",
   "trainer.edit.error.blur_short": "Un flou dure au moins 0,2 seconde dans le tutoriel.",
-  "trainer.edit.error.no_service": "Les tutoriels ne sont pas encore disponibles sur ce serveur.",
 
   "tutorial.chapters": "Chapitres",
   "tutorial.callSound": "Pendant le tutoriel, le son de l’appel est",

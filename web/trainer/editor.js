@@ -1,7 +1,8 @@
 // The tutorial editor on the trainer page: buttons that act at the player's current moment
 // (start, end, cuts, chapters, poster), the marks to keep, blur rectangles drawn over the
 // picture, and the texts. The draft itself is web/trainer/edit.js; saving goes through
-// `save(draft)`, which the page gives (the tutorials API).
+// `save(tutorialId | undefined, recordingId, edit)`, which the page gives (the tutorials API)
+// and which answers with the tutorial; `onSaved(tutorial)` follows.
 import { normalize } from "/static/shared/annotations.js";
 import { say, t } from "/static/shared/i18n.js";
 import { clock } from "/static/shared/recording-player.js";
@@ -21,9 +22,10 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export class Editor {
-  constructor({ player, save }) {
+  constructor({ player, save, onSaved = null }) {
     this.player = player;
     this.save = save;
+    this.onSaved = onSaved;
     this.draft = null;
     this.marks = [];
     this.cutFrom = null;
@@ -38,12 +40,14 @@ export class Editor {
 
   // row: the recording; lines: its sidecar; draft: a saved draft to go on with, if any.
   open(row, lines, draft = null) {
-    this.draft = draft ? structuredClone(draft) : edit.emptyDraft(row);
+    this.row = row;
+    this.tutorial = null;
+    this.draft = draft ? edit.fromServer(draft, row) : edit.emptyDraft(row);
     this.marks = edit.marksOf(lines);
     this.cutFrom = null;
     $("edit-name").value = this.draft.title;
     $("edit-description").value = this.draft.description;
-    $("edit-topic").value = this.draft.topic;
+    $("edit-topic").value = this.draft.topic || "";
     $("edit-tags").value = this.draft.tags.join(", ");
     this.status(null);
     $("editor").hidden = false;
@@ -173,9 +177,9 @@ export class Editor {
       return;
     }
     try {
-      const saved = await this.save(structuredClone(this.draft));
-      if (saved) this.draft = { ...this.draft, ...saved };
+      this.tutorial = await this.save(this.tutorial?.id, this.row.id, structuredClone(this.draft));
       this.status("trainer.edit.saved");
+      if (this.onSaved) this.onSaved(this.tutorial);
     } catch (err) {
       this.status("trainer.edit.error.save", { message: err.message }, true);
     }
@@ -195,8 +199,8 @@ export class Editor {
       button.addEventListener("click", () => this.act(onRemove));
       return el("li", {}, el("span", { text: t(key, vars) }), button);
     };
-    $("edit-cuts").replaceChildren(...d.cuts.map((c, i) =>
-      removable("trainer.edit.cut_is", { from: clock(c.from), to: clock(c.to) }, (x) => edit.removeCut(x, i), "trainer.edit.remove")));
+    $("edit-cuts").replaceChildren(...d.cuts.map(([start, end], i) =>
+      removable("trainer.edit.cut_is", { from: clock(start), to: clock(end) }, (x) => edit.removeCut(x, i), "trainer.edit.remove")));
     $("edit-chapters").replaceChildren(...d.chapters.map((c, i) => {
       const item = removable("trainer.edit.chapter_is", { at: clock(c.at), title: c.title }, (x) => edit.removeChapter(x, i), "trainer.edit.remove");
       const seek = el("button", { type: "button", text: t("trainer.edit.go") });
@@ -206,9 +210,9 @@ export class Editor {
       return item;
     }));
     $("edit-blurs").replaceChildren(...d.blurs.map((b, i) =>
-      removable("trainer.edit.blur_is", { from: clock(b.from), to: clock(b.to) }, (x) => edit.removeBlur(x, i), "trainer.edit.remove")));
+      removable("trainer.edit.blur_is", { from: clock(b.start), to: clock(b.end) }, (x) => edit.removeBlur(x, i), "trainer.edit.remove")));
     const all = this.marks.map((m) => m.id);
-    const kept = new Set(d.keep_annotations ?? all);
+    const kept = new Set(d.keep_annotations === "all" ? all : d.keep_annotations);
     $("edit-marks").replaceChildren(...this.marks.map((m) => {
       const box = el("input", { type: "checkbox", id: `keep-${m.id}`, checked: kept.has(m.id) });
       box.addEventListener("change", () => this.act((x) => edit.keepAnnotation(x, m.id, box.checked, all)));
@@ -217,7 +221,8 @@ export class Editor {
       return el("li", {}, label);
     }));
     $("edit-no-marks").hidden = this.marks.length > 0;
-    say($("edit-poster"), "trainer.edit.poster_is", { at: clock(d.poster_at) });
+    if (d.poster === null) say($("edit-poster"), "trainer.edit.poster_none");
+    else say($("edit-poster"), "trainer.edit.poster_is", { at: clock(d.poster) });
     this.tick();
   }
 

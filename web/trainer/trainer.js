@@ -6,7 +6,7 @@ import { LANGUAGES, pickLanguage, say, setLanguage, t } from "/static/shared/i18
 import { RecordingPlayer, chatLines, clock } from "/static/shared/recording-player.js";
 import { showMessage } from "/static/shared/signaling.js";
 import { Editor } from "/static/trainer/editor.js";
-import { saveDraft } from "/static/trainer/tutorials-api.js";
+import { saveEdit } from "/static/trainer/tutorials-api.js";
 
 const $ = (id) => document.getElementById(id);
 const READERS = ["trainer", "admin", "supervisor"];
@@ -14,7 +14,7 @@ const EDITORS = ["trainer", "admin"];
 const state = { me: null, rows: [], current: null, topics: new Map(), chat: [] };
 
 const player = new RecordingPlayer({ main: $("rec-main"), inset: $("rec-inset"), canvas: $("rec-marks") });
-const editor = new Editor({ player, save: saveDraft });
+const editor = new Editor({ player, save: saveEdit });
 // For tests and debugging.
 window.videoassist = {
   get player() { return player; },
