@@ -7,6 +7,7 @@ import { RecordingPlayer, chatLines, clock } from "/static/shared/recording-play
 import { showMessage } from "/static/shared/signaling.js";
 import { Editor } from "/static/trainer/editor.js";
 import { saveEdit } from "/static/trainer/tutorials-api.js";
+import { Workflow } from "/static/trainer/workflow.js";
 
 const $ = (id) => document.getElementById(id);
 const READERS = ["trainer", "admin", "supervisor"];
@@ -14,7 +15,8 @@ const EDITORS = ["trainer", "admin"];
 const state = { me: null, rows: [], current: null, topics: new Map(), chat: [] };
 
 const player = new RecordingPlayer({ main: $("rec-main"), inset: $("rec-inset"), canvas: $("rec-marks") });
-const editor = new Editor({ player, save: saveEdit });
+const workflow = new Workflow($("tutorial-workflow"));
+const editor = new Editor({ player, save: saveEdit, onSaved: (tutorial) => workflow.show(tutorial) });
 // For tests and debugging.
 window.videoassist = {
   get player() { return player; },
@@ -72,6 +74,7 @@ function fillLanguages() {
     render();
     if (state.current) showFacts(state.current);
     editor.render();
+    workflow.render();
   });
 }
 
@@ -182,6 +185,7 @@ async function play(row) {
     message("trainer.load_failed", { message: err.message });
     state.chat = [];
   }
+  workflow.close();
   if (EDITORS.includes(state.me?.role)) editor.open(row, lines);
   else editor.close();
   renderChat(row);
@@ -252,6 +256,7 @@ async function handleAuth(res) {
 function showLogin(key) {
   player.close();
   editor.close();
+  workflow.close();
   $("player").hidden = true;
   $("library").hidden = true;
   $("me").hidden = true;
