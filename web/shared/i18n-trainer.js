@@ -143,6 +143,7 @@ export const trainerEn = {
   "trainer.edit.error.blur_short": "A blur lasts at least 0.2 seconds inside the tutorial.",
 
   // The customer page: a tutorial beside the call, and suggestions while waiting.
+  "tutorial.region": "Tutorial",
   "tutorial.chapters": "Chapters",
   "tutorial.callSound": "While the tutorial plays, the call's sound is",
   "tutorial.duck": "Lowered",
@@ -152,6 +153,24 @@ export const trainerEn = {
   "tutorial.position": "Watched up to {position}.",
   "tutorial.finished": "Tutorial finished.",
   "tutorial.suggestions": "This may solve it",
+  "tutorial.suggestionsIntro": "While you wait, these tutorials may help. Watching them keeps your place in line.",
+
+  // The agent console (English unless the console chooses a language).
+  "tutorial.agent.title": "Tutorials",
+  "tutorial.agent.search": "Search tutorials",
+  "tutorial.agent.find": "Search",
+  "tutorial.agent.suggested": "Suggested for this topic",
+  "tutorial.agent.results": "Search results",
+  "tutorial.agent.none": "No tutorial found.",
+  "tutorial.agent.send": "Send",
+  "tutorial.agent.send_named": "Send {title} to the customer",
+  "tutorial.agent.send_from": "Send from {at}",
+  "tutorial.agent.sent_title": "Sent to the customer",
+  "tutorial.agent.sent": "{title}: sent",
+  "tutorial.agent.opened": "{title}: opened",
+  "tutorial.agent.position": "{title}: watched up to {position}",
+  "tutorial.agent.finished": "{title}: watched to the end",
+  "tutorial.agent.failed": "That did not work: {message}",
 };
 
 export const trainerFr = {
@@ -293,6 +312,7 @@ export const trainerFr = {
   "trainer.edit.error.blur_small": "Dessinez un rectangle plus grand.",
   "trainer.edit.error.blur_short": "Un flou dure au moins 0,2 seconde dans le tutoriel.",
 
+  "tutorial.region": "Tutoriel",
   "tutorial.chapters": "Chapitres",
   "tutorial.callSound": "Pendant le tutoriel, le son de l’appel est",
   "tutorial.duck": "Baissé",
@@ -302,4 +322,21 @@ export const trainerFr = {
   "tutorial.position": "Regardé jusqu’à {position}.",
   "tutorial.finished": "Tutoriel terminé.",
   "tutorial.suggestions": "Ceci peut vous aider",
+  "tutorial.suggestionsIntro": "Pendant l’attente, ces tutoriels peuvent vous aider. Les regarder ne vous fait pas perdre votre place.",
+
+  "tutorial.agent.title": "Tutoriels",
+  "tutorial.agent.search": "Chercher un tutoriel",
+  "tutorial.agent.find": "Chercher",
+  "tutorial.agent.suggested": "Suggérés pour ce sujet",
+  "tutorial.agent.results": "Résultats",
+  "tutorial.agent.none": "Aucun tutoriel trouvé.",
+  "tutorial.agent.send": "Envoyer",
+  "tutorial.agent.send_named": "Envoyer {title} au client",
+  "tutorial.agent.send_from": "Envoyer à partir de {at}",
+  "tutorial.agent.sent_title": "Envoyés au client",
+  "tutorial.agent.sent": "{title} : envoyé",
+  "tutorial.agent.opened": "{title} : ouvert",
+  "tutorial.agent.position": "{title} : regardé jusqu’à {position}",
+  "tutorial.agent.finished": "{title} : regardé jusqu’au bout",
+  "tutorial.agent.failed": "Cela n’a pas marché : {message}",
 };
