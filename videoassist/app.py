@@ -47,6 +47,7 @@ from videoassist.http.keys import (
     METRICS,
     NAMESPACES,
     PHOTO_LIMIT,
+    PUBLIC_LIMIT,
     RECORDINGS,
     RECORDS,
     ROOMS,
@@ -57,6 +58,7 @@ from videoassist.http.keys import (
     TAP_LIMIT,
     TOKENS,
     TOPIC_LABELS,
+    TUTORIALS,
     WALLBOARD,
 )
 from videoassist.http.middleware import api_errors, same_origin_writes, security_headers
@@ -72,6 +74,8 @@ from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
+from videoassist.store.tutorials import Fts5Search, TutorialRecords
+from videoassist.tutorials import Tutorials
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +102,9 @@ def create_app(settings: Settings) -> web.Application:
         max_failures=settings.login_max_failures, lockout=settings.login_lockout
     )
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
+    app[PUBLIC_LIMIT] = RateLimiter(
+        rate=settings.public_reads_per_minute / 60, burst=settings.public_reads_burst
+    )
     app[PHOTO_LIMIT] = RateLimiter(
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
     )
@@ -228,6 +235,18 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await recordings.repair_unfinished()
     rooms.subscribe(recordings)
+    tutorials = Tutorials(
+        records,
+        TutorialRecords(records.engine),
+        Fts5Search(records.engine),
+        delivery,
+        settings.data_dir,
+        _secret_key(settings),
+        agent_of=lambda call_id: _agent_of(desk, call_id),
+        session_of=desk.agent_session,
+        staff_link_ttl=settings.recording_link_ttl,
+        customer_link_ttl=settings.tutorial_link_ttl,
+    )
     service = Service(
         desk,
         records=records,
@@ -247,7 +266,9 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
-    agents = AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings)
+    agents = AgentNamespace(
+        service, hub, rooms, delivery, app[STAFF], per_connection(), recordings, tutorials
+    )
     supervisors = SupervisorNamespace(
         service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
     )
@@ -261,6 +282,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             per_connection(),
             ice_servers_for,
             recordings,
+            tutorials,
         ),
         agents,
         supervisors,
@@ -274,6 +296,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ROOMS] = rooms
     app[DELIVERY] = delivery
     app[RECORDINGS] = recordings
+    app[TUTORIALS] = tutorials
     recordings.start_purging()
     wallboard = Wallboard(
         desk.floor,
@@ -289,6 +312,15 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.close()
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
+    await tutorials.close()
+
+
+def _agent_of(desk: Desk, call_id: str) -> str | None:
+    """The current agent of a live call (after a warm transfer, the new one)."""
+    for session in desk.sessions.values():
+        if session.call_id == call_id and session.ended_at is None:
+            return session.agent_id
+    return None
 
 
 class RecordingMedia:

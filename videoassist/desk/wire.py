@@ -55,6 +55,6 @@ class ServerEvent(StrEnum):
     # Recording (videoassist/recording.py): the question to the customer, the state to both.
     RECORDING_CONSENT_REQUESTED = "recording_consent_requested"
     RECORDING_STATE = "recording_state"
-    # Tutorials (videoassist/tutorials.py): a push to the customer, the player's reports to the agent.
+    # Tutorials (videoassist/tutorials.py): a push to the customer, its player's reports back.
     TUTORIAL_PUSHED = "tutorial_pushed"
     TUTORIAL_PROGRESS = "tutorial_progress"

@@ -100,7 +100,7 @@ class TutorialControl(Protocol):
         state: str,
         position: float,
     ) -> None: ...
-    async def left_line(self, ticket_id: str) -> None: ...
+    async def left_line(self, ticket_id: str, topic: str, queue_id: str) -> None: ...
 
 
 class Description(Protocol):
@@ -324,9 +324,11 @@ class CustomerNamespace(_Base):
 
     @event(Empty)
     async def on_cancel(self, sid: str, who: Who, _: Empty) -> None:
+        ticket = self.service.desk.tickets.get(who["ticket_id"])
         await self.service.submit(CustomerCancelled(who["ticket_id"], self.service.now()))
-        if self.tutorials is not None:
-            await self.tutorials.left_line(who["ticket_id"])
+        if self.tutorials is not None and ticket is not None:
+            # Left the line: self-served, if they had watched a tutorial while waiting.
+            await self.tutorials.left_line(ticket.id, ticket.topic, ticket.queue_id)
 
     @event(SessionRef)
     async def on_hangup(self, sid: str, who: Who, p: SessionRef) -> None:

@@ -208,9 +208,11 @@ class Overlay:
             if self._wanted(mark.get("id")):
                 self._marks[str(mark["id"])] = mark
         elif kind == "annotate_points":
-            mark = self._marks.get(str(data.get("id")))
-            if mark is not None and mark.get("kind") == "pen":
-                mark["points"] = [*mark["points"], *data.get("points", [])]
+            pen = self._marks.get(str(data.get("id")))
+            if pen is not None and pen.get("kind") == "pen":
+                # A new dict, never a change in place: the renderer caches by object.
+                more = {**pen, "points": [*pen["points"], *data.get("points", [])]}
+                self._marks[str(data["id"])] = more
         elif kind == "annotation_moved":
             moved = data.get("annotation")
             if isinstance(moved, dict) and str(data.get("id")) in self._marks:

@@ -188,6 +188,54 @@ leader_fence = sa.Table(
     sa.Column("applied", sa.String(32)),
 )
 
+# Tutorials (videoassist/store/tutorials.py reads and writes them; docs/tutorials.md).
+tutorials = sa.Table(
+    "tutorials",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("recording_id", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("draft", sa.JSON),  # the edit model being edited; None: no draft
+    sa.Column("draft_at", sa.Float),
+    sa.Column("published_version", sa.Integer),  # None: never published
+    sa.Column("topic", sa.String(64), index=True),  # the published version's, for filtering
+    sa.Column("public_token", sa.String(64), unique=True),  # None: no public link
+)
+
+tutorial_versions = sa.Table(
+    "tutorial_versions",
+    metadata,
+    sa.Column("tutorial_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("edit", sa.JSON, nullable=False),
+    sa.Column("published_at", sa.Float, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=False),
+)
+
+tutorial_renders = sa.Table(
+    "tutorial_renders",
+    metadata,
+    sa.Column("tutorial_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),  # "3", or "draft"
+    sa.Column("format", sa.String(8), primary_key=True),  # mp4 / webm
+    sa.Column("name", sa.String(64), nullable=False),  # the file in the tutorial's folder
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("rendered_at", sa.Float, nullable=False),
+)
+
+tutorial_deflections = sa.Table(
+    "tutorial_deflections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("ticket_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("queue_id", sa.String(64), nullable=False),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("tutorials", sa.JSON, nullable=False),  # the ids the customer opened
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -545,7 +593,15 @@ class Records:
 
     async def recordings_ended_before(self, at: float) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
-            result = await conn.execute(recordings.select().where(recordings.c.ended_at < at))
+            # A recording a published tutorial is made from is kept (docs/tutorials.md).
+            published = sa.select(tutorials.c.recording_id).where(
+                tutorials.c.published_version.is_not(None)
+            )
+            result = await conn.execute(
+                recordings.select().where(
+                    recordings.c.ended_at < at, recordings.c.id.not_in(published)
+                )
+            )
             return [dict(r._mapping) for r in result]
 
     async def delete_recording(self, recording_id: str) -> None:
