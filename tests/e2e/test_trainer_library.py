@@ -298,8 +298,8 @@ async def test_a_trainer_edits_a_draft_at_the_moments_the_player_shows(
     await assert_accessible(page, "editing a tutorial")
 
     await editor.get_by_role("button", name="Save the draft").click()
-    # The tutorials back end is still stubs on this branch (501): the page says why it failed.
-    await expect(editor.locator("#edit-status")).to_contain_text("could not be saved")
+    await expect(editor.locator("#edit-status")).to_have_text("Draft saved.")
+    await expect(editor.locator("#flow-state")).to_have_text("A draft, not published yet.")
     got = await page.evaluate(draft)
     assert got["trim"] == {"in": 0.25, "out": 3.0}
     assert got["cuts"] == [[1.0, 1.4]]
