@@ -310,3 +310,66 @@ async def test_a_trainer_edits_a_draft_at_the_moments_the_player_shows(
     assert got["keep_annotations"] == []
     assert got["poster"] == 2.0
     assert got["title"] == "Reset the router" and got["tags"] == ["router", "reset"]
+
+
+async def test_a_trainer_publishes_revises_reverts_renders_and_shares_a_tutorial(
+    harness: Harness, browser: Browser
+) -> None:
+    page = await _library(harness, browser)
+    await page.locator("#rec-r1").get_by_role("button", name="Play").click()
+    editor = page.get_by_role("region", name="Make a tutorial from this recording")
+    await editor.get_by_label("Title", exact=True).fill("Reset the router")
+    await editor.get_by_role("button", name="Save the draft").click()
+    state = editor.locator("#flow-state")
+    await expect(state).to_have_text("A draft, not published yet.")
+    await expect(editor).to_contain_text("A tutorial gets its links once published.")
+    await editor.get_by_role("button", name="Publish").click()
+    await expect(state).to_have_text("Published (version 1).")
+
+    # Editing a published tutorial makes a draft; reverting drops it.
+    await editor.get_by_label("Title", exact=True).fill("Reset the router, step by step")
+    await editor.get_by_role("button", name="Save the draft").click()
+    await expect(state).to_have_text(
+        "Published (version 1), with unpublished changes in the draft."
+    )
+    await editor.get_by_role("button", name="Revert the draft to the published version").click()
+    await expect(state).to_have_text("Published (version 1).")
+    await editor.get_by_role("button", name="Versions").click()
+    await expect(editor.get_by_role("list", name="Versions")).to_contain_text("Version 1")
+
+    # Render: the percentage moves to the end.
+    await editor.get_by_role("button", name="Render", exact=True).click()
+    await expect(editor.locator("#flow-progress-text")).to_have_text("Rendered.", timeout=60_000)
+    assert await page.evaluate("document.getElementById('flow-progress').value") == 1
+
+    # Links: the QR code loads; a public link works without login until it is revoked.
+    await page.wait_for_function(
+        "() => document.querySelector('#tutorial-workflow img').naturalWidth > 0"
+    )
+    await editor.get_by_role("button", name="Make public").click()
+    public = editor.locator("#flow-public a")
+    url = await public.get_attribute("href")
+    assert url is not None
+    stranger = await (await browser.new_context()).new_page()
+    await stranger.goto(url)
+    await expect(stranger.get_by_role("heading", name="Reset the router")).to_be_visible()
+    await stranger.wait_for_function(
+        "() => document.getElementById('tutorial-video').readyState >= 1"
+    )
+    await expect(stranger.locator("#tutorial-chapters")).to_be_hidden()  # no chapters
+    await assert_accessible(stranger, "public tutorial page")
+    await assert_accessible(page, "tutorial workflow, public")
+    await editor.get_by_role("button", name="Revoke the public link").click()
+    await expect(editor.locator("#flow-public")).to_have_text("Only staff can open it.")
+    await stranger.reload()
+    await expect(stranger.locator("#message")).to_contain_text("not available")
+
+    # The stable link is for staff: the trainer's browser plays it.
+    stable = await editor.locator("#tutorial-workflow a").first.get_attribute("href")
+    assert stable is not None and stable.startswith("/tutorials/")
+    viewer = await page.context.new_page()
+    await viewer.goto(f"{harness.url}{stable}")
+    await expect(viewer.get_by_role("heading", name="Reset the router")).to_be_visible()
+
+    await page.get_by_label("Language").select_option("fr")
+    await expect(page.locator("#flow-state")).to_have_text("Publié (version 1).")

@@ -78,6 +78,8 @@ GET /                             allow   allow*  allow*  allow*  allow*  allow 
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /trainer                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /tutorials/{tutorial_id}      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /p/{token}                    allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 POST /api/calls/{call_id}/photos  deny    allow   deny    deny*   deny*   deny    deny    deny
@@ -626,6 +628,8 @@ class TestHttp:
             "GET /agent": ("/agent", None),
             "GET /supervisor": ("/supervisor", None),
             "GET /trainer": ("/trainer", None),
+            "GET /tutorials/{tutorial_id}": ("/tutorials/anything", None),
+            "GET /p/{token}": ("/p/anything", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "POST /api/calls/{call_id}/photos": (

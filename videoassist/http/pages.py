@@ -14,9 +14,12 @@ PAGES = {
     "/agent": "agent/index.html",
     "/supervisor": "supervisor/index.html",
     "/trainer": "trainer/index.html",
+    # A tutorial's stable link (staff) and public link (anyone until revoked): one page.
+    "/tutorials/{tutorial_id}": "tutorial/index.html",
+    "/p/{token}": "tutorial/index.html",
     "/admin": "admin/index.html",
 }
-STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "trainer", "admin", "sdk")
+STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "trainer", "tutorial", "admin", "sdk")
 VENDOR = {"socket.io-client": "node_modules/socket.io-client/dist"}
 
 

@@ -144,6 +144,10 @@ export const trainerEn = {
 
   // The customer page: a tutorial beside the call, and suggestions while waiting.
   "tutorial.region": "Tutorial",
+  "tutorial.page.kicker": "Video tutorial",
+  "tutorial.page.staff_only": "This tutorial's link is for staff. Log in to watch it.",
+  "tutorial.page.gone": "This tutorial is not available (the link may have been withdrawn).",
+  "tutorial.page.no_video": "The video of this tutorial is not ready yet.",
   "tutorial.chapters": "Chapters",
   "tutorial.callSound": "While the tutorial plays, the call's sound is",
   "tutorial.duck": "Lowered",
@@ -313,6 +317,10 @@ export const trainerFr = {
   "trainer.edit.error.blur_short": "Un flou dure au moins 0,2 seconde dans le tutoriel.",
 
   "tutorial.region": "Tutoriel",
+  "tutorial.page.kicker": "Tutoriel vidéo",
+  "tutorial.page.staff_only": "Le lien de ce tutoriel est réservé au personnel. Connectez-vous pour le regarder.",
+  "tutorial.page.gone": "Ce tutoriel n’est pas disponible (le lien a peut-être été retiré).",
+  "tutorial.page.no_video": "La vidéo de ce tutoriel n’est pas encore prête.",
   "tutorial.chapters": "Chapitres",
   "tutorial.callSound": "Pendant le tutoriel, le son de l’appel est",
   "tutorial.duck": "Baissé",

@@ -26,8 +26,10 @@ function el(tag, attrs = {}, ...children) {
 export class TutorialPlayer {
   // container: an empty element the player fills (it is shown while a tutorial is open).
   // callAudio: the media element that plays the call's sound. report(kind, data).
-  constructor({ container, callAudio, report = () => {} }) {
+  // standalone: a page of its own (a tutorial's link), with no call: no sound choice, no close.
+  constructor({ container, callAudio = null, report = () => {}, standalone = false }) {
     this.container = container;
+    this.standalone = standalone;
     this.callAudio = callAudio;
     this.report = report;
     this.tutorial = null;
@@ -39,7 +41,7 @@ export class TutorialPlayer {
 
   build() {
     const id = (name) => `tutorial-${name}`;
-    this.heading = el("h2", { id: id("title"), tabIndex: -1 });
+    this.heading = el(this.standalone ? "h1" : "h2", { id: id("title"), tabIndex: -1 });
     this.video = el("video", { id: id("video"), controls: true, playsInline: true, preload: "metadata" });
     this.video.setAttribute("aria-labelledby", id("title"));
     this.chapters = el("ol", { id: id("chapters"), className: "tutorial-chapters" });
@@ -60,8 +62,10 @@ export class TutorialPlayer {
     this.status.setAttribute("aria-live", "polite");
     this.closeButton = el("button", { type: "button", id: id("close"), i18n: "tutorial.close" });
     this.closeButton.addEventListener("click", () => this.close());
-    this.container.replaceChildren(this.heading, this.video, this.chaptersTitle, this.chapters, sound,
-      this.status, el("div", { className: "row actions" }, this.closeButton));
+    this.container.replaceChildren(this.heading, this.video, this.chaptersTitle, this.chapters);
+    if (!this.standalone) {
+      this.container.append(sound, this.status, el("div", { className: "row actions" }, this.closeButton));
+    }
     this.video.addEventListener("play", () => this.quiet());
     this.video.addEventListener("pause", () => {
       this.restore();
