@@ -371,5 +371,14 @@ async def test_a_trainer_publishes_revises_reverts_renders_and_shares_a_tutorial
     await viewer.goto(f"{harness.url}{stable}")
     await expect(viewer.get_by_role("heading", name="Reset the router")).to_be_visible()
 
+    # Back to it later from the list of tutorials: a new draft from the published version.
+    await page.reload()
+    await expect(page.get_by_role("list", name="Tutorials")).to_contain_text(
+        "Reset the router published"
+    )
+    await page.get_by_role("button", name="Edit Reset the router").click()
+    await expect(editor.get_by_label("Title", exact=True)).to_have_value("Reset the router")
+    await expect(state).to_have_text("Published (version 1).")
+
     await page.get_by_label("Language").select_option("fr")
     await expect(page.locator("#flow-state")).to_have_text("Publié (version 1).")

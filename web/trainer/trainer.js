@@ -6,7 +6,7 @@ import { LANGUAGES, pickLanguage, say, setLanguage, t } from "/static/shared/i18
 import { RecordingPlayer, chatLines, clock } from "/static/shared/recording-player.js";
 import { showMessage } from "/static/shared/signaling.js";
 import { Editor } from "/static/trainer/editor.js";
-import { saveEdit } from "/static/trainer/tutorials-api.js";
+import { getTutorial, saveEdit, versions } from "/static/trainer/tutorials-api.js";
 import { Workflow } from "/static/trainer/workflow.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,7 +16,14 @@ const state = { me: null, rows: [], current: null, topics: new Map(), chat: [] }
 
 const player = new RecordingPlayer({ main: $("rec-main"), inset: $("rec-inset"), canvas: $("rec-marks") });
 const workflow = new Workflow($("tutorial-workflow"));
-const editor = new Editor({ player, save: saveEdit, onSaved: (tutorial) => workflow.show(tutorial) });
+const editor = new Editor({
+  player,
+  save: saveEdit,
+  onSaved: (tutorial) => {
+    workflow.show(tutorial);
+    loadTutorials();
+  },
+});
 // For tests and debugging.
 window.videoassist = {
   get player() { return player; },
@@ -172,7 +179,44 @@ function showFacts(row) {
   });
 }
 
-async function play(row) {
+// Tutorials made so far, newest first; a trainer goes back to one (its draft, or a new draft
+// from the published version) with "Edit".
+async function loadTutorials() {
+  const res = await api("GET", "/api/tutorials?state=any");
+  const list = $("tutorials");
+  if (!res.ok) {
+    list.replaceChildren();
+    return;
+  }
+  list.replaceChildren(...res.data.tutorials.map((hit) => {
+    const link = el("a", { href: `/tutorials/${encodeURIComponent(hit.id)}`, text: hit.title });
+    const item = el("li", {}, link, " ", el("span", { className: "muted", text: t(`trainer.tut.${hit.state}`) }));
+    if (EDITORS.includes(state.me?.role)) {
+      const edit = el("button", { type: "button", text: t("trainer.tut.edit"), "aria-label": t("trainer.tut.edit_named", { title: hit.title }) });
+      edit.addEventListener("click", () => editTutorial(hit.id));
+      item.append(" ", edit);
+    }
+    return item;
+  }));
+  $("no-tutorials").hidden = res.data.tutorials.length > 0;
+}
+
+async function editTutorial(id) {
+  try {
+    const tutorial = await getTutorial(id);
+    const row = state.rows.find((r) => r.id === tutorial.recording_id);
+    if (!row) {
+      message("trainer.tut.recording_gone");
+      return;
+    }
+    const edit = tutorial.draft ?? (await versions(id)).versions[0]?.edit;
+    await play(row, { tutorial, edit });
+  } catch (err) {
+    message("trainer.load_failed", { message: err.message });
+  }
+}
+
+async function play(row, { tutorial = null, edit = null } = {}) {
   state.current = row;
   render();
   $("player").hidden = false;
@@ -186,8 +230,13 @@ async function play(row) {
     state.chat = [];
   }
   workflow.close();
-  if (EDITORS.includes(state.me?.role)) editor.open(row, lines);
-  else editor.close();
+  if (EDITORS.includes(state.me?.role)) {
+    editor.open(row, lines, edit);
+    editor.tutorial = tutorial;
+    if (tutorial) workflow.show(tutorial);
+  } else {
+    editor.close();
+  }
   renderChat(row);
   updateMarksStatus();
   $("player-title").focus();
@@ -274,6 +323,7 @@ async function showLibrary(me) {
   $("library").hidden = false;
   message("");
   if (await search()) $("recordings-title").focus();
+  await loadTutorials();
 }
 
 async function loadTopics() {
