@@ -58,6 +58,7 @@ async def test_trainer_publishes_agent_pushes_customer_watches(
     # A live call: the agent finds it and sends it from its chapter; the customer plays it.
     customer, agent = await live_call_in_browsers(browser, harness)
     panel = agent.get_by_role("region", name="Tutorials")
+    await panel.get_by_role("heading", name="Tutorials").click()  # unfold
     await panel.get_by_label("Search tutorials").fill("router")
     await panel.get_by_role("button", name="Search").click()
     await panel.get_by_role("button", name="Send Reset the router to the customer").click()
