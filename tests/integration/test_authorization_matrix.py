@@ -78,6 +78,9 @@ GET /readyz                       allow   allow*  allow*  allow*  allow*  allow 
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /trainer                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /tutorials/{tutorial_id}      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /p/{token}                    allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /reports                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
@@ -90,6 +93,7 @@ GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
 GET /api/sessions/{session_id}/recordings
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/recordings               deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/recordings/{recording_id}/files/{name}
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/agent/sessions/{session_id}/context
@@ -639,6 +643,7 @@ class TestHttp:
         requests: dict[str, Any] = {
             "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
             "GET /api/recordings/{recording_id}/files/{name}": recording_file,
+            "GET /api/recordings": ("/api/recordings?topic=setup", None),
             "GET /api/me": ("/api/me", None),
             "GET /api/agent/sessions/{session_id}/context": (
                 f"/api/agent/sessions/{a_session}/context",
@@ -660,6 +665,9 @@ class TestHttp:
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
             "GET /supervisor": ("/supervisor", None),
+            "GET /trainer": ("/trainer", None),
+            "GET /tutorials/{tutorial_id}": ("/tutorials/anything", None),
+            "GET /p/{token}": ("/p/anything", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "GET /reports": ("/reports", None),

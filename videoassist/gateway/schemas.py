@@ -178,6 +178,25 @@ class ReportQuery(Payload):
     format: Literal["json", "csv", "xlsx"] = "json"
 
 
+# HTTP: the trainer library's filters (query string of GET /api/recordings).
+
+
+class RecordingFilter(Payload):
+    queue: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    topic: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    disposition: Literal[DISPOSITIONS] | None = None  # type: ignore[valid-type]
+    since: float | None = Field(default=None, ge=0, le=1e11)
+    until: float | None = Field(default=None, ge=0, le=1e11)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 # --------------------------------------------------------------------------- tutorials (HTTP)
 # Bodies of the tutorial endpoints (videoassist/http/tutorials.py; docs/openapi.yaml). Times are
 # seconds on the source recording's media clock; docs/tutorials.md has the edit model.

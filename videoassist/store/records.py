@@ -733,6 +733,60 @@ class Records:
             )
             return [dict(r._mapping) for r in result]
 
+    async def find_recordings(
+        self,
+        *,
+        queue_id: str | None = None,
+        topic: str | None = None,
+        agent_id: str | None = None,
+        disposition: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """The library's view: finished recordings, newest first, each with its ticket's topic and
+        its call's sessions (agent, disposition; a warm transfer has several). An agent or
+        disposition filter matches a recording when any session of its call matches."""
+        query = (
+            sa.select(recordings, tickets.c.topic)
+            .select_from(recordings.outerjoin(tickets, tickets.c.id == recordings.c.ticket_id))
+            .where(recordings.c.ended_at.is_not(None))
+        )
+        if queue_id is not None:
+            query = query.where(recordings.c.queue_id == queue_id)
+        if topic is not None:
+            query = query.where(tickets.c.topic == topic)
+        if since is not None:
+            query = query.where(recordings.c.started_at >= since)
+        if until is not None:
+            query = query.where(recordings.c.started_at < until)
+        for column, value in (
+            (sessions.c.agent_id, agent_id),
+            (sessions.c.disposition, disposition),
+        ):
+            if value is not None:
+                query = query.where(
+                    sa.exists().where(sessions.c.call_id == recordings.c.call_id, column == value)
+                )
+        query = query.order_by(recordings.c.started_at.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in await conn.execute(query)]
+            call_ids = {row["call_id"] for row in rows}
+            legs: dict[str, list[dict[str, Any]]] = {}
+            if call_ids:
+                result = await conn.execute(
+                    sa.select(sessions.c.call_id, sessions.c.agent_id, sessions.c.disposition)
+                    .where(sessions.c.call_id.in_(call_ids))
+                    .order_by(sessions.c.answered_at)
+                )
+                for leg in result:
+                    legs.setdefault(leg.call_id, []).append(
+                        {"agent_id": leg.agent_id, "disposition": leg.disposition}
+                    )
+        for row in rows:
+            row["sessions"] = legs.get(row["call_id"], [])
+        return rows
+
     async def unfinished_recordings(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             result = await conn.execute(recordings.select().where(recordings.c.ended_at.is_(None)))

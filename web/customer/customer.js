@@ -1,6 +1,7 @@
 // Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
 // Every text it shows is in the customer's language (web/shared/i18n.js): the markup names its
 // texts with data-i18n attributes, the script shows texts with say() or message().
+import { attachTutorials, closeTutorial, showSuggestions } from "/static/customer/tutorials.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import {
   LANGUAGES, has, pickLanguage, say, serverError, setLanguage, t,
@@ -257,6 +258,7 @@ function connect(token) {
   state.replaced = false;
   const socket = openSocket("/customer", { token });
   state.socket = socket;
+  attachTutorials(socket);
   socket.on("connect", async () => {
     message(null);
     try {
@@ -268,6 +270,7 @@ function connect(token) {
         showCallback();
         showQueue(now);
         view("waiting");
+        showSuggestions();
       } else finish(now.state);
     } catch (err) {
       message(explain(err), true);
@@ -631,6 +634,7 @@ function finish(reason) {
   // The rating is asked with the ticket's token, which forget() drops below.
   const rateWith = state.hadCall && reason !== "cancelled" ? state.token : null;
   state.hadCall = false;
+  closeTutorial();
   endCall();
   stopSelfView();
   $("preview").srcObject = null;
