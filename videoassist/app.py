@@ -247,7 +247,14 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
 
     agents = AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings)
     supervisors = SupervisorNamespace(
-        service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
+        service,
+        app[STAFF],
+        per_connection(),
+        lambda: desk.floor(service.now()),
+        agents.kick,
+        media=hub,
+        rooms=rooms,
+        delivery=delivery,
     )
     namespaces = (
         CustomerNamespace(
