@@ -63,17 +63,17 @@ async def call(hub: MediaHub, peers: list[TonePeer]) -> tuple[TonePeer, TonePeer
     for peer, party in ((customer, "customer"), (agent, "agent")):
         await peer.accept(await hub.answer("s1", party, await peer.offer()))  # type: ignore[arg-type]
     await wait_until(
-        lambda: near(customer.heard[PARTY_VOICE].tone(), AGENT_HZ)
-        and near(agent.heard[PARTY_VOICE].tone(), CUSTOMER_HZ),
+        lambda: (
+            near(customer.heard[PARTY_VOICE].tone(), AGENT_HZ)
+            and near(agent.heard[PARTY_VOICE].tone(), CUSTOMER_HZ)
+        ),
         20,
         what="the two parties hearing each other",
     )
     return customer, agent
 
 
-async def join(
-    hub: MediaHub, peers: list[TonePeer], mode: str, staff_id: str = "sue"
-) -> TonePeer:
+async def join(hub: MediaHub, peers: list[TonePeer], mode: str, staff_id: str = "sue") -> TonePeer:
     supervisor = TonePeer.supervisor(None if mode == "monitor" else SUPERVISOR_HZ)
     peers.append(supervisor)
     await supervisor.accept(await hub.supervise("s1", staff_id, mode, await supervisor.offer()))  # type: ignore[arg-type]
@@ -82,13 +82,17 @@ async def join(
 
 async def sees_and_hears_both(supervisor: TonePeer) -> None:
     await wait_until(
-        lambda: supervisor.heard[1].colour() == "red"
-        and supervisor.heard[3].colour() == "blue"
-        and near(supervisor.heard[0].tone(), CUSTOMER_HZ)
-        and near(supervisor.heard[2].tone(), AGENT_HZ),
+        lambda: (
+            supervisor.heard[1].colour() == "red"
+            and supervisor.heard[3].colour() == "blue"
+            and near(supervisor.heard[0].tone(), CUSTOMER_HZ)
+            and near(supervisor.heard[2].tone(), AGENT_HZ)
+        ),
         20,
-        what=lambda: "the supervisor seeing and hearing both parties: "
-        f"{[(h.colour(), h.tone()) for h in supervisor.heard.values()]}",
+        what=lambda: (
+            "the supervisor seeing and hearing both parties: "
+            f"{[(h.colour(), h.tone()) for h in supervisor.heard.values()]}"
+        ),
     )
 
 
@@ -158,8 +162,10 @@ class TestWhisperAndBarge:
         await join(hub, peers, "barge")
         assert len(hub.session("s1").supervisors) == 1
         await wait_until(
-            lambda: near(customer.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ)
-            and near(agent.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ),
+            lambda: (
+                near(customer.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ)
+                and near(agent.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ)
+            ),
             20,
             what="both parties hearing the barge",
         )
@@ -209,8 +215,10 @@ class TestLegs:
             await peer.accept(await hub.answer("s1", party, await peer.offer()))  # type: ignore[arg-type]
         await join(hub, peers, "barge")
         await wait_until(
-            lambda: near(agent.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ)
-            and near(customer.heard[1].tone(), AGENT_HZ)
-            and customer.heard[0].colour() == "blue",
+            lambda: (
+                near(agent.heard[SUPERVISOR_VOICE].tone(), SUPERVISOR_HZ)
+                and near(customer.heard[1].tone(), AGENT_HZ)
+                and customer.heard[0].colour() == "blue"
+            ),
             20,
         )
