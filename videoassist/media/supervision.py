@@ -74,7 +74,9 @@ class SupervisorLeg:
 
     @property
     def speaking(self) -> bool:
-        return self.mode != "monitor" and self.voice is not None and not self.closed
+        """Whispering or barging (the voice may not have arrived yet: the parties are told
+        from the start, and hear it as soon as it comes)."""
+        return self.mode != "monitor" and not self.closed
 
     async def answer(self, sdp: str) -> RTCSessionDescription:
         from videoassist.media.hub import _check_offer, _video_preferences
