@@ -238,7 +238,8 @@ function renderCalls(calls) {
     listen.className = "actions-cell";
     const watching = state.watch && state.watch.sessionId === c.session_id;
     const b = button(watching ? "Listening" : "Listen in", "watch", c.session_id);
-    b.setAttribute("aria-label", `Listen in on ${c.agent_name}'s call`);
+    b.setAttribute("aria-label", watching
+      ? `Listening to ${c.agent_name}'s call` : `Listen in on ${c.agent_name}'s call`);
     b.disabled = watching;
     listen.append(b);
   }
