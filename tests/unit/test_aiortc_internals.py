@@ -144,3 +144,30 @@ async def test_install_tap_refuses_a_receiver_whose_decoder_already_runs(
     with pytest.raises(RuntimeError, match="decoder thread already runs"):
         aiortc_internals.install_tap(receiver, StandIn())
     receiver._RTCRtpReceiver__decoder_thread = None
+
+
+async def test_create_transceiver_balanced_policy_leaves_a_second_of_a_kind_off_the_bundle() -> (
+    None
+):
+    """aiortc's BALANCED policy gives a second audio transceiver the first one's transport, and
+    the answer's BUNDLE leaves it there, on a transport never started; ``rebundle`` moves it.
+    If aiortc fixes this, the first assertion fails: ``rebundle`` may then go."""
+    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        for kind in ("video", "audio", "audio"):
+            offerer.addTransceiver(kind, direction="sendrecv")
+        for kind in ("audio", "video", "audio"):
+            answerer.addTransceiver(kind, direction="sendrecv")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        first, video, second = answerer.getTransceivers()
+        primary = video.receiver.transport  # the offer bundles on its first section, video
+        assert first.receiver.transport is primary
+        assert second.receiver.transport is not primary  # the bug rebundle works around
+        assert aiortc_internals.rebundle(answerer) == 1
+        assert second.receiver.transport is primary and second.sender.transport is primary
+        assert aiortc_internals.rebundle(answerer) == 0
+    finally:
+        await offerer.close()
+        await answerer.close()
