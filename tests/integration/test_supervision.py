@@ -38,6 +38,7 @@ async def hub() -> AsyncIterator[MediaHub]:
         max_peer_connections=20,
         on_failure=lambda session, detail: failures.append((session, detail)),
         pixel_linger=1.0,
+        quality_interval=0.5,
     )
     try:
         yield hub
@@ -222,3 +223,26 @@ class TestLegs:
             ),
             20,
         )
+
+
+class TestQuality:
+    async def test_each_legs_quality_is_sampled_for_the_wallboard(
+        self, hub: MediaHub, peers: list[TonePeer]
+    ) -> None:
+        await call(hub, peers)
+
+        def sampled() -> bool:
+            quality = hub.quality("s1")
+            return quality is not None and all(
+                leg is not None and leg["kbps"] and leg["rtt_ms"] is not None
+                for leg in quality.values()
+            )
+
+        await wait_until(sampled, 20, what=lambda: f"quality samples: {hub.quality('s1')}")
+        quality = hub.quality("s1")
+        assert quality is not None
+        for leg in quality.values():
+            # Loopback: the colour video and the tone are a few hundred kb/s, nothing lost.
+            assert 10 < leg["kbps"] < 5000, leg
+            assert leg["loss_pct"] == 0.0 and leg["freezes"] == 0, leg
+            assert 0 <= leg["rtt_ms"] < 1000, leg

@@ -73,7 +73,8 @@ class TestTheWallboard:
         floor = last_floor(sue)
         assert floor is not None
         (call,) = floor["calls"]
-        assert (call["agent_name"], call["topic"], call["recording"]) == ("Alice", "setup", None)
+        assert (call["agent_name"], call["topic"], call["recording"]) == ("Alice", "setup", "off")
+        assert call["quality"] is None  # no sample yet: nothing has connected
         assert floor["queues"][0]["answered"] == 1
 
     @pytest.mark.settings(wallboard_interval=0.2)

@@ -67,6 +67,7 @@ FORWARDING_MODES = ("encoded", "transcode")
 OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
 KINDS = ("audio", "video")
 CLOSE_TIMEOUT = 5.0
+QUALITY_INTERVAL = 2.0  # seconds between two samples of a call's media quality (wallboard)
 STILL_WAIT = 3.0  # seconds a still may wait for the decoder to start (a keyframe round trip)
 
 
@@ -151,6 +152,38 @@ class Participant:
         self.connected = asyncio.Event()
         # This party's NTP clock (its sender reports), per peer connection: lip sync.
         self.sender_clock = SenderClock()
+        self._last_sample: tuple[float, int] | None = None  # (when, bytes received then)
+
+    async def quality(self, now: float) -> dict[str, Any] | None:
+        """This party's leg as the server sees it: round-trip time (from the party's receiver
+        reports), loss of what the party sends (since the leg started), the bitrate received
+        since the last sample, and video freezes. None before the leg exists."""
+        pc = self.pc
+        if pc is None:
+            return None
+        report = await pc.getStats()
+        rtts = [
+            s.roundTripTime
+            for s in report.values()
+            if s.type == "remote-inbound-rtp" and getattr(s, "roundTripTime", None) is not None
+        ]
+        received = lost = 0
+        for stat in report.values():
+            if stat.type == "inbound-rtp":
+                received += stat.packetsReceived or 0
+                lost += max(0, stat.packetsLost or 0)
+        taps = [f for f in self.fanouts.values() if isinstance(f, Tap)]
+        total = sum(t.bytes for t in taps)
+        kbps = None
+        if self._last_sample is not None and now > self._last_sample[0]:
+            kbps = round((total - self._last_sample[1]) * 8 / 1000 / (now - self._last_sample[0]))
+        self._last_sample = (now, total)
+        return {
+            "rtt_ms": round(max(rtts) * 1000) if rtts else None,
+            "loss_pct": round(100 * lost / (received + lost), 1) if received + lost else None,
+            "kbps": kbps,
+            "freezes": sum(t.freezes for t in taps),
+        }
 
     @property
     def name(self) -> str:
@@ -346,6 +379,20 @@ class MediaSession:
         )
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for), "offers")
+        # The newest sample of each leg's quality, for the wallboard (MediaHub.quality).
+        self.quality: dict[str, Any] | None = None
+        self.track_tasks(self._sample_quality(hub.quality_interval), "quality")
+
+    async def _sample_quality(self, interval: float) -> None:
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                now = asyncio.get_running_loop().time()
+                sampled = {party: await p.quality(now) for party, p in self.participants.items()}
+            except Exception:  # a leg closing under us: the next sample will do
+                logger.debug("MediaSession(%s) quality sample failed", self.id, exc_info=True)
+                continue
+            self.quality = sampled
 
     async def _watch_offers(self, parties: tuple[str, ...]) -> None:
         """A party that never even sends an offer fails the session like one that never connects."""
@@ -530,6 +577,7 @@ class MediaHub:
         forwarding: Forwarding = "encoded",
         pixel_linger: float = PIXEL_LINGER,
         media_ports: PortRange | None = None,
+        quality_interval: float = QUALITY_INTERVAL,
     ) -> None:
         """``pixel_linger``: seconds the customer-video decoder keeps running after the last
         use (a still, a sticky mark's tick)."""
@@ -538,6 +586,7 @@ class MediaHub:
         # "encoded": forward what parties send; "transcode": decode and re-encode (the old path).
         self.forwarding = forwarding
         self.pixel_linger = pixel_linger
+        self.quality_interval = quality_interval
         # The UDP ports media may use (configure_gathering binds them); None: any port.
         self.media_ports = media_ports
         self.ice_servers = ice_servers
@@ -665,6 +714,11 @@ class MediaHub:
         """The supervisor leaves the call's media (False: they were not in it, or it ended)."""
         session = self.sessions.get(session_id)
         return False if session is None else await session.unsupervise(staff_id)
+
+    def quality(self, session_id: str) -> dict[str, Any] | None:
+        """The newest sample of a call's media quality per leg (None before the first)."""
+        session = self.sessions.get(session_id)
+        return session.quality if session is not None else None
 
     def heard(self, session_id: str) -> tuple[str | None, str | None]:
         """Whose supervisor voice each party hears now: (agent's, customer's) mode or None."""

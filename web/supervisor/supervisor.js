@@ -218,6 +218,25 @@ function renderAgents(agents) {
   }
 }
 
+const RECORDING_LABELS = { recording: "Recording", paused: "Paused", off: "Not recorded" };
+
+// One leg as the server measures it: "RTT 40 ms, loss 0.2%, 850 kb/s, 1 freeze".
+function legText(leg) {
+  if (!leg) return "—";
+  const parts = [
+    `RTT ${orDash(leg.rtt_ms, " ms")}`,
+    `loss ${orDash(leg.loss_pct, "%")}`,
+    `${orDash(leg.kbps, " kb/s")}`,
+    `${leg.freezes} ${leg.freezes === 1 ? "freeze" : "freezes"}`,
+  ];
+  return parts.join(", ");
+}
+
+function qualityText(quality) {
+  if (!quality) return "—";
+  return `Customer: ${legText(quality.customer)}. Agent: ${legText(quality.agent)}.`;
+}
+
 function renderCalls(calls) {
   const body = $("calls").tBodies[0];
   body.replaceChildren();
@@ -232,8 +251,8 @@ function renderCalls(calls) {
     cell(row, queueName(c.queue_id));
     cell(row, topicLabel(c.topic));
     cell(row, "", { sinceAt: c.since });
-    cell(row, c.recording || "—");
-    cell(row, c.quality || "—");
+    cell(row, RECORDING_LABELS[c.recording] || "—");
+    cell(row, qualityText(c.quality));
     const listen = cell(row, "");
     listen.className = "actions-cell";
     const watching = state.watch && state.watch.sessionId === c.session_id;
