@@ -300,8 +300,24 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     agents = AgentNamespace(
         service, hub, rooms, delivery, app[STAFF], per_connection(), recordings, tutorials
     )
+
+    def floor(now: float) -> dict[str, Any]:
+        """The desk's picture, with what the media side knows of each live call."""
+        picture = desk.floor(now)
+        for live in picture["calls"]:
+            live["recording"] = recordings.state(live["call_id"])["state"]
+            live["quality"] = hub.quality(live["call_id"])
+        return picture
+
     supervisors = SupervisorNamespace(
-        service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
+        service,
+        app[STAFF],
+        per_connection(),
+        lambda: floor(service.now()),
+        agents.kick,
+        media=hub,
+        rooms=rooms,
+        delivery=delivery,
     )
     namespaces = (
         CustomerNamespace(
@@ -330,7 +346,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[TUTORIALS] = tutorials
     recordings.start_purging()
     wallboard = Wallboard(
-        desk.floor,
+        floor,
         delivery,
         service.now,
         watching=lambda: supervisors.watching,

@@ -52,6 +52,7 @@ import numpy as np
 import pytest
 import socketio
 from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.support.calls import offer_without_candidates
 from tests.support.harness import Harness, Party, connect_socket, wait_until
@@ -186,6 +187,9 @@ DELETE /api/admin/login-throttles/{username}
 /supervisor sign_out              deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor move                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor set_priority          deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor supervise             deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor supervise_candidate   deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor leave                 deny    deny*   deny*   deny*   deny*   allow   deny    allow
 """
 
 
@@ -976,7 +980,78 @@ class TestSupervisorNamespace:
             ("sue", "sign_out"),
             ("ada", "sign_out"),
         ]
-        lab.check(_rows("/supervisor"))
+        lab.check([row for row in _rows("/supervisor") if row not in LIVE_CALL_ROWS])
+
+    async def test_every_event_on_a_live_call_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        ticket = await h.tap()
+        customer = await lab.must_connect("/customer", token=ticket["token"])
+        session_id, call_id = await _answer(alice, customer, ticket["ticket_id"])
+
+        await lab.locked_out("/supervisor", "anon")
+        for caller in ("c.own", "c.other"):
+            await lab.locked_out(
+                "/supervisor", caller, cookie=ticket["token"], token=ticket["token"]
+            )
+        for caller in ("a.own", "a.other", "trainer"):
+            await lab.locked_out("/supervisor", caller, cookie=cookies[caller])
+        sue = await lab.must_connect("/supervisor", cookie=cookies["sup"])
+        ada = await lab.must_connect("/supervisor", cookie=cookies["admin"])
+        for caller, party, mode in (("sup", sue, "monitor"), ("admin", ada, "whisper")):
+            offer = await supervisor_offer_without_candidates()
+            data = {"session_id": session_id, "mode": mode, "type": "offer", "sdp": offer}
+            reply = await lab.emit("/supervisor supervise", caller, party, data)
+            assert reply["mode"] == mode, reply
+            data = {"session_id": session_id, "candidate": ""}
+            await lab.emit("/supervisor supervise_candidate", caller, party, data)
+        assert sorted(h.hub.session(call_id).supervisors) == sorted(
+            [await _staff_id(h, "sue"), await _staff_id(h, "ada")]
+        )
+        for caller, party in (("sup", sue), ("admin", ada)):
+            await lab.emit("/supervisor leave", caller, party, {"session_id": session_id})
+        assert h.hub.session(call_id).supervisors == {}
+        await h.service.settled()
+        actions = [(r["actor_name"], r["action"]) for r in await h.records.audit_rows()]
+        assert actions == [
+            ("sue", "monitor"),
+            ("ada", "whisper"),
+            ("sue", "leave"),
+            ("ada", "leave"),
+        ]
+        lab.check(LIVE_CALL_ROWS)
+
+
+LIVE_CALL_ROWS = [
+    "/supervisor supervise",
+    "/supervisor supervise_candidate",
+    "/supervisor leave",
+]
+
+
+async def supervisor_offer_without_candidates() -> str:
+    """A supervisor page's offer (customer audio + video, agent audio + video, all received),
+    without candidates: nothing answers them, so the server's ICE waits while the test runs."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    for kind in ("audio", "video", "audio", "video"):
+        pc.addTransceiver(kind, direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return "".join(
+        line
+        for line in sdp.splitlines(keepends=True)
+        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    )
+
+
+async def _staff_id(h: Harness, username: str) -> str:
+    row = await h.records.user_by_name(username)
+    assert row is not None
+    return agent_id_of(row["id"])
 
 
 class TestTutorials:

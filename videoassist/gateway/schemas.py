@@ -104,6 +104,15 @@ class RtcOfferIn(Payload):
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 
 
+class SuperviseIn(Payload):
+    """A supervisor's offer to monitor, whisper to the agent of, or barge into a live call."""
+
+    session_id: str = Id
+    mode: Literal["monitor", "whisper", "barge"]
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+
+
 class RtcCandidateIn(Payload):
     session_id: str = Id
     candidate: str = Field(default="", max_length=1024)

@@ -249,6 +249,13 @@ function start() {
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("photo", addPhoto);
   socket.on("recording_state", showRecording);
+  socket.on("supervision", (data) => {
+    const texts = {
+      whisper: "A supervisor is whispering to you: the customer does not hear them.",
+      barge: "A supervisor joined the call: you and the customer hear them.",
+    };
+    $("live-status").textContent = texts[data.mode] || "The supervisor left the call.";
+  });
   socket.on("source_declined", (data) => {
     const what = data.source === "screen" ? "share their screen" : "switch camera";
     $("live-status").textContent = `The customer chose not to ${what} for now.`;

@@ -333,6 +333,7 @@ function connect(token) {
     $("recording-accept").focus();
   });
   socket.on("recording_state", showRecording);
+  socket.on("supervision", showSupervision);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
@@ -353,6 +354,15 @@ function showRecording(data) {
   say(indicator, RECORDING_KEYS[data.state] || null);
   indicator.hidden = data.state === "off" && data.consent !== "refused";
   if (data.consent !== "pending") $("recording-prompt").hidden = true;
+}
+
+// A supervisor barged in (their voice plays on its own track, web/shared/signaling.js), or left.
+function showSupervision(data) {
+  const indicator = $("supervision-indicator");
+  const joined = data.mode === "barge";
+  if (!joined && indicator.hidden) return;
+  say(indicator, joined ? "supervision.joined" : "supervision.left");
+  indicator.hidden = false;
 }
 
 async function answerRecording(accept) {
