@@ -52,6 +52,7 @@ from videoassist.http.keys import (
     METRICS,
     NAMESPACES,
     PHOTO_LIMIT,
+    PUBLIC_LIMIT,
     RECORDINGS,
     RECORDS,
     ROOMS,
@@ -64,6 +65,7 @@ from videoassist.http.keys import (
     TOKENS,
     TOPIC_LABELS,
     TRUSTED_PROXIES,
+    TUTORIALS,
     WALLBOARD,
 )
 from videoassist.http.middleware import (
@@ -76,6 +78,7 @@ from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
 from videoassist.http.reports import reports as report_routes
 from videoassist.http.staff_admin import staff_admin
+from videoassist.http.tutorials import tutorials as tutorial_routes
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
@@ -86,6 +89,8 @@ from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
+from videoassist.store.tutorials import TutorialRecords, search_for
+from videoassist.tutorials import Tutorials
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +126,9 @@ def create_app(settings: Settings) -> web.Application:
     app[CONNECTION_GUARD] = guard
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
     app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
+    app[PUBLIC_LIMIT] = RateLimiter(
+        rate=settings.public_reads_per_minute / 60, burst=settings.public_reads_burst
+    )
     app[PHOTO_LIMIT] = RateLimiter(
         rate=settings.photos_per_minute / 60, burst=settings.photos_burst
     )
@@ -138,6 +146,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(guides)
     app.add_routes(staff_admin)
     app.add_routes(report_routes)
+    app.add_routes(tutorial_routes)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
@@ -256,6 +265,19 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await recordings.repair_unfinished()
     rooms.subscribe(recordings)
+    tutorials = Tutorials(
+        records,
+        TutorialRecords(records.engine),
+        search_for(records.engine),
+        delivery,
+        settings.data_dir,
+        _secret_key(settings),
+        rooms=rooms,
+        agent_of=lambda call_id: _agent_of(desk, call_id),
+        session_of=desk.agent_session,
+        staff_link_ttl=settings.recording_link_ttl,
+        customer_link_ttl=settings.tutorial_link_ttl,
+    )
     service = Service(
         desk,
         records=records,
@@ -275,9 +297,27 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             rate=settings.socket_events_per_second, burst=settings.socket_events_burst
         )
 
-    agents = AgentNamespace(service, hub, rooms, delivery, app[STAFF], per_connection(), recordings)
+    agents = AgentNamespace(
+        service, hub, rooms, delivery, app[STAFF], per_connection(), recordings, tutorials
+    )
+
+    def floor(now: float) -> dict[str, Any]:
+        """The desk's picture, with what the media side knows of each live call."""
+        picture = desk.floor(now)
+        for live in picture["calls"]:
+            live["recording"] = recordings.state(live["call_id"])["state"]
+            live["quality"] = hub.quality(live["call_id"])
+        return picture
+
     supervisors = SupervisorNamespace(
-        service, app[STAFF], per_connection(), lambda: desk.floor(service.now()), agents.kick
+        service,
+        app[STAFF],
+        per_connection(),
+        lambda: floor(service.now()),
+        agents.kick,
+        media=hub,
+        rooms=rooms,
+        delivery=delivery,
     )
     namespaces = (
         CustomerNamespace(
@@ -289,6 +329,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             per_connection(),
             ice_servers_for,
             recordings,
+            tutorials,
         ),
         agents,
         supervisors,
@@ -302,9 +343,10 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ROOMS] = rooms
     app[DELIVERY] = delivery
     app[RECORDINGS] = recordings
+    app[TUTORIALS] = tutorials
     recordings.start_purging()
     wallboard = Wallboard(
-        desk.floor,
+        floor,
         delivery,
         service.now,
         watching=lambda: supervisors.watching,
@@ -317,6 +359,15 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.close()
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
+    await tutorials.close()
+
+
+def _agent_of(desk: Desk, call_id: str) -> str | None:
+    """The current agent of a live call (after a warm transfer, the new one)."""
+    for session in desk.sessions.values():
+        if session.call_id == call_id and session.ended_at is None:
+            return session.agent_id
+    return None
 
 
 class RecordingMedia:

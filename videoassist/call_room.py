@@ -203,6 +203,14 @@ class CallRooms:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    async def note(self, call_id: str, kind: str, actor: str, data: Mapping[str, Any]) -> None:
+        """An event of the call that another owner makes (a tutorial push): to the subscribers
+        only (the event log decides what it keeps; the recording's sidecar keeps it), stamped
+        with the call's media clock. Nothing for a call that has ended."""
+        room = self._rooms.get(call_id)
+        if room is not None:
+            await self._publish(room, kind, actor, data)
+
     def room(self, call_id: str) -> CallRoom:
         room = self._rooms.get(call_id)
         if room is None:

@@ -456,6 +456,22 @@ class Recordings:
         rows = await self._records.recordings_of(session_id)
         return [self._out(row, staff_id) for row in rows]
 
+    async def library(self, staff_id: int, **filters: Any) -> list[dict[str, Any]]:
+        """Finished recordings matching ``filters`` (``Records.find_recordings``), newest first,
+        with topic, agents (by display name) and dispositions, and links signed for the caller."""
+        rows = await self._records.find_recordings(**filters)
+        names = {f"u{u['id']}": u["display_name"] for u in await self._records.list_users()}
+        out = []
+        for row in rows:
+            entry = self._out(row, staff_id)
+            entry["topic"] = row["topic"]
+            entry["sessions"] = [
+                {**leg, "agent_name": names.get(leg["agent_id"], leg["agent_id"])}
+                for leg in row["sessions"]
+            ]
+            out.append(entry)
+        return out
+
     def _out(self, row: dict[str, Any], staff_id: int) -> dict[str, Any]:
         return {
             "id": row["id"],

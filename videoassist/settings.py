@@ -103,6 +103,11 @@ class Settings:
     recording_retention_days: float = 30.0
     # Lifetime of a signed link to a recording file (trainers, supervisors, admins), seconds.
     recording_link_ttl: float = 600.0
+    # Lifetime of a tutorial video link handed to a customer (pushed or listed), seconds.
+    tutorial_link_ttl: float = 7200.0
+    # Public tutorial reads (no login) per address.
+    public_reads_per_minute: float = 60.0
+    public_reads_burst: int = 20
     # Prometheus /metrics on a listener of its own, never on the public port; 0 = off.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible, log_in
 from videoassist.auth import hash_password
 
@@ -56,3 +56,52 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     await expect(waiting).to_contain_text("Nobody is waiting.")
     await expect(calls.get_by_role("row", name="Alice")).to_contain_text("—")
     await assert_accessible(board, "a live call")
+
+    # Listening in, by keyboard: the customer's camera plays on the wallboard, nothing is sent.
+    await calls.get_by_role("button", name="Listen in on Alice's call").focus()
+    await board.keyboard.press("Enter")
+    watch = board.get_by_role("region", name="Listening in")
+    await expect(watch).to_be_visible()
+    await expect(board.locator("#watch-status")).to_have_text(
+        "Listening only: nobody hears you.", timeout=10_000
+    )
+    await expect(board.get_by_role("button", name="Listen only")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    video = board.get_by_label("The customer's video")
+
+    async def playing() -> bool:
+        return bool(await video.evaluate("v => v.videoWidth > 0 && v.currentTime > 0"))
+
+    await wait_until(playing, 15, what="the customer's video playing on the wallboard")
+    sent = await board.evaluate(
+        """async () => {
+            const report = await window.videoassist.watching.pc.getStats();
+            let sent = 0, decoded = 0;
+            report.forEach((s) => {
+                if (s.type === "outbound-rtp") sent += s.packetsSent || 0;
+                if (s.type === "inbound-rtp" && s.kind === "video") decoded += s.framesDecoded || 0;
+            });
+            return {sent, decoded};
+        }"""
+    )
+    assert sent["sent"] == 0 and sent["decoded"] > 0, sent
+    await assert_accessible(board, "listening in on a call")
+
+    # Joining the call: the customer is told, in their page's live region.
+    await board.get_by_role("button", name="Join the call").click()
+    await expect(board.locator("#watch-status")).to_have_text(
+        "In the call: the customer and the agent hear you.", timeout=10_000
+    )
+    await expect(customer.locator("#supervision-indicator")).to_have_text(
+        "A supervisor joined the call and can hear you.", timeout=10_000
+    )
+    await expect(agent.locator("#live-status")).to_contain_text("A supervisor joined the call")
+    await board.get_by_role("button", name="Leave").click()
+    await expect(watch).to_be_hidden()
+    await expect(customer.locator("#supervision-indicator")).to_have_text(
+        "The supervisor left the call.", timeout=10_000
+    )
+    await harness.service.settled()
+    actions = [r["action"] for r in await harness.records.audit_rows()]
+    assert actions == ["monitor", "barge", "leave"]

@@ -52,13 +52,15 @@ import numpy as np
 import pytest
 import socketio
 from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from tests.support.calls import offer_without_candidates
 from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
+from tests.support.recordings import finished_recording
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
-from videoassist.http.keys import RECORDINGS, SIO
+from videoassist.http.keys import RECORDINGS, SIO, TUTORIALS
 from videoassist.http.keys import STAFF as STAFF_AUTH
 from videoassist.routing_config import agent_id_of
 
@@ -77,6 +79,9 @@ GET /readyz                       allow   allow*  allow*  allow*  allow*  allow 
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /agent                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /supervisor                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /trainer                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /tutorials/{tutorial_id}      allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /p/{token}                    allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /admin                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /embed                        allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /reports                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
@@ -89,6 +94,7 @@ GET /api/calls/{call_id}/items/{item_id}
                                   deny    allow   deny    allow   deny    deny    deny    deny
 GET /api/sessions/{session_id}/recordings
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/recordings               deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/recordings/{recording_id}/files/{name}
                                   deny    deny*   deny*   deny*   deny*   allow   allow   allow
 GET /api/agent/sessions/{session_id}/context
@@ -98,6 +104,30 @@ PUT /api/agent/sessions/{session_id}/note
 PUT /api/agent/sessions/{session_id}/ticks
                                   deny    deny*   deny*   allow   deny    deny    deny    deny
 GET /api/agent/queues             deny    deny*   deny*   allow*  allow*  allow   allow   allow
+GET /api/tutorials                deny    deny*   deny*   allow*  allow*  allow   allow   allow
+POST /api/tutorials               deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}  deny    deny*   deny*   allow*  allow*  allow   allow   allow
+PUT /api/tutorials/{tutorial_id}/draft
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/tutorials/{tutorial_id}/draft
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+POST /api/tutorials/{tutorial_id}/publish
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}/versions
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+POST /api/tutorials/{tutorial_id}/renders
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/renders/{job_id}         deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/renders/{job_id}      deny    deny*   deny*   deny*   deny*   deny    allow   allow
+PUT /api/tutorials/{tutorial_id}/public
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+DELETE /api/tutorials/{tutorial_id}/public
+                                  deny    deny*   deny*   deny*   deny*   deny    allow   allow
+GET /api/tutorials/{tutorial_id}/qr.svg
+                                  deny    deny*   deny*   deny*   deny*   allow   allow   allow
+GET /api/tutorials/{tutorial_id}/media/{name}
+                                  deny    allow   deny    allow*  allow*  allow   allow   allow
+GET /api/public/tutorials/{token} allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /api/admin/config             deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/queues/{queue_id}
@@ -126,6 +156,8 @@ DELETE /api/admin/login-throttles/{username}
 /customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer recording_consent       deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer tutorials               deny    allow*  allow*  deny*   deny*   deny    deny    deny
+/customer tutorial_progress       deny    allow   deny    deny*   deny*   deny    deny    deny
 /agent sync                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent directory                  deny    deny*   deny*   allow*  allow*  allow   deny    deny
 /agent away                       deny    deny*   deny*   allow*  allow*  allow   deny    deny
@@ -149,11 +181,15 @@ DELETE /api/admin/login-throttles/{username}
 /agent annotations_clear          deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_pause            deny    deny*   deny*   allow   deny    deny    deny    deny
 /agent recording_resume           deny    deny*   deny*   allow   deny    deny    deny    deny
+/agent tutorial_push              deny    deny*   deny*   allow   deny    deny    deny    deny
 /supervisor sync                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor set_away              deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor sign_out              deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor move                  deny    deny*   deny*   deny*   deny*   allow   deny    allow
 /supervisor set_priority          deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor supervise             deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor supervise_candidate   deny    deny*   deny*   deny*   deny*   allow   deny    allow
+/supervisor leave                 deny    deny*   deny*   deny*   deny*   allow   deny    allow
 """
 
 
@@ -391,7 +427,7 @@ class Lab:
         party = await self.connect(namespace, **credentials)
         seen = Seen("deny", "refused") if party is None else Seen("allow", "connected")
         seen = replace(seen, changed=self._live_state() != before)
-        for row in _rows(namespace):
+        for row in _rows(namespace) + _rows(namespace, tutorials=True):
             self.record(row, caller, seen)
 
     async def emit(self, row: str, caller: str, party: Party, data: dict[str, Any]) -> Any:
@@ -413,7 +449,8 @@ class Lab:
     # HTTP
 
     async def _stored_state(self) -> tuple[Any, ...]:
-        return (await self.h.records.load_config(), self._live_state())
+        tutorials = await self.h.app[TUTORIALS].store.listing(published_only=False, topic=None)
+        return (await self.h.records.load_config(), tutorials, self._live_state())
 
     async def request(
         self, row: str, caller: str, path: str, body: Any, headers: Mapping[str, str]
@@ -459,11 +496,18 @@ async def lab(harness: Harness) -> AsyncIterator[Lab]:
     await lab.close()
 
 
-def _rows(namespace: str | None) -> list[str]:
-    """The socket.io rows of ``namespace``, or (None) the HTTP rows."""
+def _is_tutorial(row: str) -> bool:
+    return "tutorial" in row or row.split(" ", 1)[1].startswith("/api/renders")
+
+
+def _rows(namespace: str | None, *, tutorials: bool = False) -> list[str]:
+    """The socket.io rows of ``namespace``, or (None) the HTTP rows; those of tutorials are
+    exercised apart (``TestTutorials``), so only with ``tutorials``."""
     if namespace is None:
-        return [row for row in ROWS if not row.startswith("/")]
-    return [row for row in ROWS if row.startswith(f"{namespace} ")]
+        rows = [row for row in ROWS if not row.startswith("/")]
+    else:
+        rows = [row for row in ROWS if row.startswith(f"{namespace} ")]
+    return [row for row in rows if _is_tutorial(row) == tutorials]
 
 
 STAFF = {"a.own": "alice", "a.other": "bob", "sup": "sue", "trainer": "tina", "admin": "ada"}
@@ -603,6 +647,7 @@ class TestHttp:
         requests: dict[str, Any] = {
             "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
             "GET /api/recordings/{recording_id}/files/{name}": recording_file,
+            "GET /api/recordings": ("/api/recordings?topic=setup", None),
             "GET /api/me": ("/api/me", None),
             "GET /api/agent/sessions/{session_id}/context": (
                 f"/api/agent/sessions/{a_session}/context",
@@ -624,6 +669,9 @@ class TestHttp:
             "GET /": ("/", None),
             "GET /agent": ("/agent", None),
             "GET /supervisor": ("/supervisor", None),
+            "GET /trainer": ("/trainer", None),
+            "GET /tutorials/{tutorial_id}": ("/tutorials/anything", None),
+            "GET /p/{token}": ("/p/anything", None),
             "GET /admin": ("/admin", None),
             "GET /embed": (f"/embed?host={EMBEDDER}", None),
             "GET /reports": ("/reports", None),
@@ -932,4 +980,189 @@ class TestSupervisorNamespace:
             ("sue", "sign_out"),
             ("ada", "sign_out"),
         ]
-        lab.check(_rows("/supervisor"))
+        lab.check([row for row in _rows("/supervisor") if row not in LIVE_CALL_ROWS])
+
+    async def test_every_event_on_a_live_call_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        ticket = await h.tap()
+        customer = await lab.must_connect("/customer", token=ticket["token"])
+        session_id, call_id = await _answer(alice, customer, ticket["ticket_id"])
+
+        await lab.locked_out("/supervisor", "anon")
+        for caller in ("c.own", "c.other"):
+            await lab.locked_out(
+                "/supervisor", caller, cookie=ticket["token"], token=ticket["token"]
+            )
+        for caller in ("a.own", "a.other", "trainer"):
+            await lab.locked_out("/supervisor", caller, cookie=cookies[caller])
+        sue = await lab.must_connect("/supervisor", cookie=cookies["sup"])
+        ada = await lab.must_connect("/supervisor", cookie=cookies["admin"])
+        for caller, party, mode in (("sup", sue, "monitor"), ("admin", ada, "whisper")):
+            offer = await supervisor_offer_without_candidates()
+            data = {"session_id": session_id, "mode": mode, "type": "offer", "sdp": offer}
+            reply = await lab.emit("/supervisor supervise", caller, party, data)
+            assert reply["mode"] == mode, reply
+            data = {"session_id": session_id, "candidate": ""}
+            await lab.emit("/supervisor supervise_candidate", caller, party, data)
+        assert sorted(h.hub.session(call_id).supervisors) == sorted(
+            [await _staff_id(h, "sue"), await _staff_id(h, "ada")]
+        )
+        for caller, party in (("sup", sue), ("admin", ada)):
+            await lab.emit("/supervisor leave", caller, party, {"session_id": session_id})
+        assert h.hub.session(call_id).supervisors == {}
+        await h.service.settled()
+        actions = [(r["actor_name"], r["action"]) for r in await h.records.audit_rows()]
+        assert actions == [
+            ("sue", "monitor"),
+            ("ada", "whisper"),
+            ("sue", "leave"),
+            ("ada", "leave"),
+        ]
+        lab.check(LIVE_CALL_ROWS)
+
+
+LIVE_CALL_ROWS = [
+    "/supervisor supervise",
+    "/supervisor supervise_candidate",
+    "/supervisor leave",
+]
+
+
+async def supervisor_offer_without_candidates() -> str:
+    """A supervisor page's offer (customer audio + video, agent audio + video, all received),
+    without candidates: nothing answers them, so the server's ICE waits while the test runs."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    for kind in ("audio", "video", "audio", "video"):
+        pc.addTransceiver(kind, direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    await pc.close()
+    return "".join(
+        line
+        for line in sdp.splitlines(keepends=True)
+        if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    )
+
+
+async def _staff_id(h: Harness, username: str) -> str:
+    row = await h.records.user_by_name(username)
+    assert row is not None
+    return agent_id_of(row["id"])
+
+
+class TestTutorials:
+    """The tutorial rows: a published tutorial T (rendered), a draft D, two live calls."""
+
+    @pytest.mark.settings(taps_burst=50)
+    async def test_every_tutorial_endpoint_allows_and_denies_as_the_table_says(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        lib = h.app[TUTORIALS]
+        await finished_recording(h.records, h.app[RECORDINGS].root)
+        t_id = (await lib.create("r1", "Reset the router", None, "ada"))["id"]
+        await lib.publish(t_id, "ada")
+        await lib.settled()
+        d_id = (await lib.create("r1", "A draft", None, "ada"))["id"]
+        token = (await lib.make_public(t_id))["token"]
+        job = await lib.start_render(t_id, "published", "webm")
+        t1, t2 = await h.tap(), await h.tap()
+        tokens = {"c.own": t1["token"], "c.other": t2["token"]}
+        c1 = await lab.must_connect("/customer", token=t1["token"])
+        listed = await c1.call("tutorials")
+        own_link = listed["tutorials"][0]["media"]["mp4"]  # signed for customer 1's ticket
+        staff_link = (await lib.view(t_id, staff="x", drafts=False))["published"]["media"]["mp4"]
+
+        def credentials(caller: str) -> dict[str, str]:
+            if caller in tokens:
+                value = tokens[caller]
+                return {"Authorization": f"Bearer {value}", "Cookie": f"va_session={value}"}
+            if caller in cookies:
+                return {"Cookie": f"va_session={cookies[caller]}"}
+            return {}
+
+        def media(caller: str) -> tuple[str, None]:
+            if caller == "c.own":
+                return own_link, None
+            if caller == "c.other":  # customer 1's link, re-pointed at another tutorial
+                return own_link.replace(t_id, d_id), None
+            if caller == "anon":
+                return f"/api/tutorials/{t_id}/media/video.mp4", None
+            return staff_link, None
+
+        edit = {"title": "Reset the router, again", "keep_annotations": "all"}
+        requests: dict[str, Any] = {
+            "GET /api/tutorials": ("/api/tutorials?q=reset", None),
+            "POST /api/tutorials": ("/api/tutorials", {"recording_id": "r1", "title": "M"}),
+            "GET /api/tutorials/{tutorial_id}": (f"/api/tutorials/{t_id}", None),
+            "PUT /api/tutorials/{tutorial_id}/draft": (f"/api/tutorials/{t_id}/draft", edit),
+            "POST /api/tutorials/{tutorial_id}/publish": (f"/api/tutorials/{t_id}/publish", None),
+            "DELETE /api/tutorials/{tutorial_id}/draft": (f"/api/tutorials/{t_id}/draft", None),
+            "GET /api/tutorials/{tutorial_id}/versions": (f"/api/tutorials/{t_id}/versions", None),
+            "POST /api/tutorials/{tutorial_id}/renders": (
+                f"/api/tutorials/{t_id}/renders",
+                {"format": "webm"},
+            ),
+            "GET /api/renders/{job_id}": (f"/api/renders/{job['id']}", None),
+            "DELETE /api/renders/{job_id}": (f"/api/renders/{job['id']}", None),
+            "GET /api/tutorials/{tutorial_id}/qr.svg": (f"/api/tutorials/{t_id}/qr.svg", None),
+            "GET /api/tutorials/{tutorial_id}/media/{name}": media,
+            "PUT /api/tutorials/{tutorial_id}/public": (f"/api/tutorials/{t_id}/public", None),
+            "GET /api/public/tutorials/{token}": (f"/api/public/tutorials/{token}", None),
+            "DELETE /api/tutorials/{tutorial_id}/public": (f"/api/tutorials/{t_id}/public", None),
+        }
+        assert set(requests) == set(_rows(None, tutorials=True))
+        for row, spec in requests.items():
+            for caller in CALLERS:
+                path, body = spec(caller) if callable(spec) else spec
+                await lab.request(row, caller, path, body, credentials(caller))
+        await lib.settled()
+        lab.check(_rows(None, tutorials=True))
+        assert (await h.app[TUTORIALS].store.get(t_id))["public_token"] is None
+
+    async def test_every_tutorial_event_allows_and_denies_as_the_table_says(self, lab: Lab) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        lib = h.app[TUTORIALS]
+        await finished_recording(h.records, h.app[RECORDINGS].root)
+        t_id = (await lib.create("r1", "Reset the router", None, "ada"))["id"]
+        await lib.publish(t_id, "ada")
+        await lib.settled()
+        alice = await lab.must_connect("/agent", cookie=cookies["a.own"])
+        bob = await lab.must_connect("/agent", cookie=cookies["a.other"])
+        sue = await lab.must_connect("/agent", cookie=cookies["sup"])
+        c1, t1, _ = await _call(lab, alice)
+        c2, t2, _ = await _call(lab, bob)
+        alice_row = await h.records.user_by_name("alice")
+        assert alice_row is not None
+        s1 = h.service.desk.agent_session(agent_id_of(alice_row["id"]))
+
+        push = {"session_id": s1, "tutorial_id": t_id}
+        for caller, party in (("a.other", bob), ("sup", sue), ("a.own", alice)):
+            reply = await lab.emit("/agent tutorial_push", caller, party, push)
+        push_id = reply["push_id"]
+        await c1.inbox.next("tutorial_pushed")
+        await lab.locked_out("/agent", "anon")
+        for caller, value in (("c.own", t1), ("c.other", t2)):
+            await lab.locked_out("/agent", caller, cookie=value, token=value)
+        for caller in ("trainer", "admin"):
+            await lab.locked_out("/agent", caller, cookie=cookies[caller])
+
+        for caller, party in (("c.other", c2), ("c.own", c1)):
+            reply = await lab.emit("/customer tutorials", caller, party, {})
+            assert [t["id"] for t in reply["tutorials"]] == [t_id]
+        progress = {"tutorial_id": t_id, "push_id": push_id, "state": "opened", "position": 0}
+        for caller, party in (("c.other", c2), ("c.own", c1)):
+            await lab.emit("/customer tutorial_progress", caller, party, progress)
+        await alice.inbox.next("tutorial_progress")
+        assert "tutorial_progress" not in bob.inbox.names()
+        await lab.locked_out("/customer", "anon")
+        for caller in ("a.own", "a.other", "sup", "trainer", "admin"):
+            cookie = cookies[caller]
+            await lab.locked_out("/customer", caller, cookie=cookie, token=cookie)
+        lab.check(_rows("/customer", tutorials=True) + _rows("/agent", tutorials=True))

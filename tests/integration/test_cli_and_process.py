@@ -84,13 +84,25 @@ class TestUserAdd:
         assert exit_info.value.code == 2
 
 
+def _not_a_search_index(name: str | None, kind: str, parent: object) -> bool:
+    """SQLite's FTS5 tables (and their shadow tables) are the tutorials' search index: made by
+    the migration on SQLite only, read with SQL of their own, not part of the metadata."""
+    return not (kind == "table" and name is not None and name.startswith(SEARCH_TABLES))
+
+
+SEARCH_TABLES = ("tutorial_search", "tutorial_moments")
+
+
 async def test_migrations_build_exactly_the_schema_the_code_uses(tmp_path: Path) -> None:
     records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
     try:
         await records.migrate()
         async with records.engine.connect() as conn:
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": _not_a_search_index}),
+                    metadata,
+                )
             )
         assert diff == []
     finally:

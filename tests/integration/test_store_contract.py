@@ -242,6 +242,51 @@ async def test_recordings_by_call_or_session_and_purge(records: Records) -> None
     assert await records.recording("r1") is None
 
 
+async def test_the_library_filters_recordings_by_any_leg_of_their_call(records: Records) -> None:
+    """find_recordings (the trainer library): finished only, newest first, a warm transfer's
+    legs all count for the agent and disposition filters, topic from the ticket."""
+    await records.save_ticket(ticket("t1", status="ended"))
+    for sid, agent, disposition, answered in (
+        ("s1", "a1", None, 2.0),
+        ("s2", "a2", "resolved", 3.0),
+    ):
+        await records.save_session(
+            SessionRow(
+                id=sid,
+                ticket_id="t1",
+                agent_id=agent,
+                queued_at=1.0,
+                answered_at=answered,
+                disposition=disposition,
+                call_id="c1",
+            )
+        )
+    base = {
+        "ticket_id": "t1",
+        "queue_id": "general",
+        "policy": "always",
+        "consent": "not_asked",
+        "participants": [],
+        "files": [],
+    }
+    await records.add_recording(
+        {"id": "r1", "call_id": "c1", "started_at": 10.0, "ended_at": 20.0, **base}
+    )
+    await records.add_recording(
+        {"id": "r0", "call_id": "c0", "started_at": 5.0, "ended_at": 6.0, **base}
+    )
+    await records.add_recording({"id": "rl", "call_id": "c1", "started_at": 30.0, **base})  # live
+    (row,) = await records.find_recordings(agent_id="a1", disposition="resolved")
+    assert row["id"] == "r1" and row["topic"] == ticket("t1").topic
+    assert row["sessions"] == [
+        {"agent_id": "a1", "disposition": None},
+        {"agent_id": "a2", "disposition": "resolved"},
+    ]
+    assert [r["id"] for r in await records.find_recordings()] == ["r1", "r0"]
+    assert [r["id"] for r in await records.find_recordings(since=6.0, until=11.0)] == ["r1"]
+    assert await records.find_recordings(agent_id="a3") == []
+
+
 async def test_a_deposed_leaders_writes_are_fenced_off(records: Records) -> None:
     async with records.fenced("desk", epoch=1) as conn:
         await conn.execute(tickets_table.insert().values(**asdict(ticket("t1"))))

@@ -73,7 +73,8 @@ class TestTheWallboard:
         floor = last_floor(sue)
         assert floor is not None
         (call,) = floor["calls"]
-        assert (call["agent_name"], call["topic"], call["recording"]) == ("Alice", "setup", None)
+        assert (call["agent_name"], call["topic"], call["recording"]) == ("Alice", "setup", "off")
+        assert "quality" in call  # sampled every 2 s once media flows (test_supervision.py)
         assert floor["queues"][0]["answered"] == 1
 
     @pytest.mark.settings(wallboard_interval=0.2)
@@ -213,3 +214,116 @@ class TestWhoGetsIn:
         await wait_until(lambda: not party.client.connected, what="the wallboard closed")
         supervisors = harness.app[NAMESPACES][-1]
         assert not supervisors.sids
+
+
+def told(party: Party, event: str = "supervision") -> list[Any]:
+    return [data for name, data in party.inbox.events if name == event]
+
+
+class TestSupervisingALiveCall:
+    """The socket side of monitor, whisper, barge and leave (the media itself is in
+    tests/integration/test_supervision.py): who is told what, the audit rows, the call's
+    events reaching the watcher."""
+
+    async def test_monitor_whisper_barge_leave_tell_the_right_party_and_are_audited(
+        self, harness: Harness
+    ) -> None:
+        from tests.integration.test_authorization_matrix import (
+            supervisor_offer_without_candidates,
+        )
+        from tests.support.calls import live_call
+
+        h = harness
+        sue = await h._party("/supervisor", cookie=await h.add_staff("sue", "supervisor"))
+        customer, agent, session_id, ticket = await live_call(h)
+        call_id = h.service.desk.sessions[session_id].call_id
+
+        async def supervise(mode: str) -> dict[str, Any]:
+            sdp = await supervisor_offer_without_candidates()
+            reply = await sue.call(
+                "supervise", {"session_id": session_id, "mode": mode, "type": "offer", "sdp": sdp}
+            )
+            assert reply.get("type") == "answer", reply
+            return reply
+
+        # Monitor: nobody is told; the watcher gets the call room's state and then its events.
+        reply = await supervise("monitor")
+        assert reply["mode"] == "monitor" and "annotations" in reply["room"]
+        mark = {"kind": "arrow", "id": "a1", "from": [0.1, 0.1], "to": [0.5, 0.5]}
+        drawn = await agent.call(
+            "annotate", {"session_id": session_id, "target": "live", "annotation": mark}
+        )
+        assert "error" not in drawn, drawn
+        event = await sue.inbox.next("call_event")
+        assert event["call_id"] == call_id and event["kind"] == "annotate"
+        await h.service.settled()
+        assert told(agent) == [] and told(customer) == []
+
+        # Whisper: the agent is told, the customer is not.
+        await supervise("whisper")
+        assert await agent.inbox.next("supervision") == {
+            "session_id": session_id,
+            "mode": "whisper",
+        }
+        # Barge: both are; the customer names the call as their own events do.
+        await supervise("barge")
+        assert await customer.inbox.next("supervision") == {"session_id": call_id, "mode": "barge"}
+        await wait_until(lambda: len(told(agent)) == 2)
+        assert told(agent)[-1] == {"session_id": session_id, "mode": "barge"}
+        # Leave: both hear the supervisor go.
+        assert (await sue.call("leave", {"session_id": session_id})) == {"ok": True}
+        await wait_until(lambda: len(told(agent)) == 3 and len(told(customer)) == 2)
+        assert told(agent)[-1]["mode"] is None and told(customer)[-1]["mode"] is None
+        assert h.hub.session(call_id).supervisors == {}
+        # Left: the call's events no longer reach the supervisor.
+        events = len(told(sue, "call_event"))
+        await agent.call("annotations_clear", {"session_id": session_id, "target": "live"})
+        await h.service.settled()
+        assert len(told(sue, "call_event")) == events
+
+        rows = await h.records.audit_rows()
+        sue_id = await agent_id(h, "sue")
+        assert [(r["actor_id"], r["action"], r["subject_kind"], r["subject_id"]) for r in rows] == [
+            (sue_id, action, "session", session_id)
+            for action in ("monitor", "whisper", "barge", "leave")
+        ]
+        assert rows[0]["detail"]["ticket_id"] == ticket["ticket_id"]
+
+    async def test_a_closed_wallboard_leaves_the_call(self, harness: Harness) -> None:
+        from tests.integration.test_authorization_matrix import (
+            supervisor_offer_without_candidates,
+        )
+        from tests.support.calls import live_call
+
+        h = harness
+        sue = await h._party("/supervisor", cookie=await h.add_staff("sue", "supervisor"))
+        customer, _agent, session_id, _ = await live_call(h)
+        call_id = h.service.desk.sessions[session_id].call_id
+        sdp = await supervisor_offer_without_candidates()
+        data = {"session_id": session_id, "mode": "barge", "type": "offer", "sdp": sdp}
+        assert (await sue.call("supervise", data))["mode"] == "barge"
+        await customer.inbox.next("supervision")
+        await sue.client.disconnect()
+        await wait_until(lambda: h.hub.session(call_id).supervisors == {})
+        await wait_until(lambda: told(customer)[-1]["mode"] is None)
+        await h.service.settled()
+        assert [r["action"] for r in await h.records.audit_rows()] == ["barge", "leave"]
+
+    async def test_supervising_a_call_that_is_not_live_is_refused_and_not_audited(
+        self, harness: Harness
+    ) -> None:
+        from tests.integration.test_authorization_matrix import (
+            supervisor_offer_without_candidates,
+        )
+
+        h = harness
+        sue = await h._party("/supervisor", cookie=await h.add_staff("sue", "supervisor"))
+        sdp = await supervisor_offer_without_candidates()
+        data = {"session_id": "nosuchcall", "mode": "monitor", "type": "offer", "sdp": sdp}
+        assert (await sue.call("supervise", data))["error"]["code"] == "no_session"
+        reply = await sue.call("leave", {"session_id": "nosuchcall"})
+        assert reply["error"]["code"] == "forbidden"
+        reply = await sue.call("supervise", {**data, "mode": "shout"})
+        assert reply["error"]["code"] == "invalid"
+        await h.service.settled()
+        assert await h.records.audit_rows() == []

@@ -144,3 +144,61 @@ async def test_install_tap_refuses_a_receiver_whose_decoder_already_runs(
     with pytest.raises(RuntimeError, match="decoder thread already runs"):
         aiortc_internals.install_tap(receiver, StandIn())
     receiver._RTCRtpReceiver__decoder_thread = None
+
+
+async def test_create_transceiver_balanced_policy_leaves_a_second_of_a_kind_off_the_bundle() -> (
+    None
+):
+    """aiortc's BALANCED policy gives a second audio transceiver the first one's transport, and
+    the answer's BUNDLE leaves it there, on a transport never started; ``rebundle`` moves it.
+    If aiortc fixes this, the first assertion fails: ``rebundle`` may then go."""
+    offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        for kind in ("video", "audio", "audio"):
+            offerer.addTransceiver(kind, direction="sendrecv")
+        for kind in ("audio", "video", "audio"):
+            answerer.addTransceiver(kind, direction="sendrecv")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        first, video, second = answerer.getTransceivers()
+        primary = video.receiver.transport  # the offer bundles on its first section, video
+        assert first.receiver.transport is primary
+        assert second.receiver.transport is not primary  # the bug rebundle works around
+        assert aiortc_internals.rebundle(answerer) == 1
+        assert second.receiver.transport is primary and second.sender.transport is primary
+        assert aiortc_internals.rebundle(answerer) == 0
+    finally:
+        await offerer.close()
+        await answerer.close()
+
+
+async def test_a_tap_counts_bytes_and_video_freezes_for_the_wallboard(
+    pc: RTCPeerConnection,
+) -> None:
+    """Not an aiortc internal but the same set-up: a real receiver, our tap in it, a fake clock.
+    A gap of more than FREEZE_GAP between frames is one freeze."""
+    from types import SimpleNamespace
+
+    from videoassist.media.forwarding import FREEZE_GAP, Tap
+
+    receiver = pc.addTransceiver("video").receiver
+    now = [0.0]
+    tap = Tap("video", "test/video", receiver, clock=lambda: now[0])
+    aiortc_internals.receiver_codecs(receiver)[96] = RTCRtpCodecParameters(
+        mimeType="video/VP8", clockRate=90000, payloadType=96
+    )
+    # One packet per frame, each a VP8 keyframe (P bit 0, start code, 320x240).
+    data = bytes([0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00]) + b"frame"
+    arrivals = [0.0, 0.033, 0.066, 0.066 + FREEZE_GAP + 0.1, 0.2 + FREEZE_GAP + 0.1]
+    for seq, at in enumerate(arrivals):
+        now[0] = at
+        packet = SimpleNamespace(
+            ssrc=42, payload_type=96, sequence_number=seq, timestamp=seq * 3000,
+            marker=1, payload=b"\x10" + data, _data=data,
+        )  # fmt: skip
+        tap.add(packet)
+    assert tap.frames == len(arrivals)
+    assert tap.bytes == len(arrivals) * len(data)
+    assert tap.freezes == 1
+    await tap.close()

@@ -25,6 +25,7 @@ from videoassist.desk import (
     AgentForcedOut,
     AgentSentAway,
     AnnounceDue,
+    CallSupervised,
     ConfigChanged,
     ConfigError,
     CustomerCancelled,
@@ -424,3 +425,42 @@ class TestSupervisorActions:
         with pytest.raises(DeskError):
             desk.handle(TicketReprioritized("t1", 101, *SUE, 2.0))
         assert desk.tickets["t1"].priority == 0
+
+
+class TestSupervisingACall:
+    """``CallSupervised``: nothing in the desk changes; a live call gets an audit row."""
+
+    @pytest.mark.parametrize("action", ["monitor", "whisper", "barge", "leave"])
+    def test_each_action_on_a_live_call_writes_its_audit_row(self, action: str) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 0.5)
+        session_id = start_session(desk, "a1", "t1", 1.0)
+        before = desk.dump()
+        effects = desk.handle(CallSupervised(session_id, action, *SUE, 5.0))
+        assert audit_of(effects) == ("u9", "sue", action, "session", session_id)
+        assert one(effects, SaveAudit).row.detail == {
+            "call_id": desk.sessions[session_id].call_id,
+            "agent_id": "a1",
+            "ticket_id": "t1",
+        }
+        assert [type(e) for e in effects] == [SaveAudit]
+        assert desk.dump() == before
+
+    def test_joining_needs_a_live_call_but_leaving_one_that_just_ended_is_written(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 0.5)
+        session_id = start_session(desk, "a1", "t1", 1.0)
+        with pytest.raises(UnknownSubject):
+            desk.handle(CallSupervised("nosuch", "monitor", *SUE, 2.0))
+        desk.handle(HungUp(session_id, "agent", "a1", 3.0))
+        with pytest.raises(UnknownSubject):
+            desk.handle(CallSupervised(session_id, "monitor", *SUE, 4.0))
+        effects = desk.handle(CallSupervised(session_id, "leave", *SUE, 4.0))
+        assert audit_of(effects)[2] == "leave"
+
+    def test_an_unknown_action_is_refused(self) -> None:
+        desk = make_desk()
+        ready_agent(desk, "a1", 0.5)
+        session_id = start_session(desk, "a1", "t1", 1.0)
+        with pytest.raises(DeskError):
+            desk.handle(CallSupervised(session_id, "shout", *SUE, 2.0))

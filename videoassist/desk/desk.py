@@ -75,6 +75,7 @@ from videoassist.desk.events import (
     AuditRow,
     CallbackJoinTimedOut,
     CallbackRequested,
+    CallSupervised,
     CancelTimer,
     ConfigChanged,
     CustomerCancelled,
@@ -180,6 +181,9 @@ TICKET_TRANSITIONS: dict[tuple[TicketState, str], TicketState] = {
     (T.OFFERED, "reprioritize"): T.OFFERED,
 }
 TICKET_TRIGGERS = frozenset(trigger for _, trigger in TICKET_TRANSITIONS)
+
+# What a supervisor may do to a live call (CallSupervised); each is an audit row.
+SUPERVISION_ACTIONS = frozenset({"monitor", "whisper", "barge", "leave"})
 
 
 S = TypeVar("S", bound=StrEnum)
@@ -1032,9 +1036,20 @@ class Desk:
         out.append(SaveTicket(ticket.row()))
         self._audit(ev, "set_priority", "ticket", ticket.id, {"from": was, "to": ev.priority}, out)
 
+    def _on_call_supervised(self, ev: CallSupervised, out: list[Effect]) -> None:
+        if ev.action not in SUPERVISION_ACTIONS:
+            raise DeskError(f"unknown supervision action {ev.action!r}")
+        row = self.sessions.get(ev.session_id)
+        # Joining needs a live call; leaving is written while the session is still known (a
+        # call that ended while watched is left by its end, without a row).
+        if row is None or (row.ended_at is not None and ev.action != "leave"):
+            raise UnknownSubject(f"no live session {ev.session_id!r}")
+        detail = {"call_id": row.call_id, "agent_id": row.agent_id, "ticket_id": row.ticket_id}
+        self._audit(ev, ev.action, "session", row.id, detail, out)
+
     def _audit(
         self,
-        ev: AgentSentAway | AgentForcedOut | TicketMoved | TicketReprioritized,
+        ev: AgentSentAway | AgentForcedOut | TicketMoved | TicketReprioritized | CallSupervised,
         action: str,
         subject_kind: str,
         subject_id: str,
@@ -1717,6 +1732,7 @@ class Desk:
         AgentForcedOut: _on_forced_out,
         TicketMoved: _on_ticket_moved,
         TicketReprioritized: _on_reprioritized,
+        CallSupervised: _on_call_supervised,
     }
 
 

@@ -281,6 +281,19 @@ class TicketReprioritized:
 
 
 @dataclass(frozen=True, slots=True)
+class CallSupervised:
+    """A supervisor starts monitoring, whispering to the agent of, barging into or leaving a
+    live call (``action``: monitor, whisper, barge or leave). Nothing in the desk changes: the
+    desk checks the call is live and writes the audit row before the media side acts."""
+
+    session_id: str
+    action: str
+    by: str
+    by_name: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class DrainStarted:
     """The server is shutting down: refuse new taps, end live sessions."""
 
@@ -318,6 +331,7 @@ Event = (
     | AgentForcedOut
     | TicketMoved
     | TicketReprioritized
+    | CallSupervised
 )
 
 # --------------------------------------------------------------------------- effects
@@ -459,6 +473,7 @@ __all__ = [
     "AgentSignedOut",
     "AnnounceDue",
     "AuditRow",
+    "CallSupervised",
     "CallbackJoinTimedOut",
     "CallbackRequested",
     "CancelTimer",

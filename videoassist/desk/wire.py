@@ -34,6 +34,10 @@ class ServerEvent(StrEnum):
     SIGNED_OUT = "signed_out"  # a supervisor signed the agent out
     # To supervisors (/supervisor), from the wallboard's ticker.
     FLOOR = "floor"
+    # To supervisors watching a call (/supervisor): what happens in it (annotations, chat...).
+    CALL_EVENT = "call_event"
+    # To the agent (whisper, barge) and the customer (barge): a supervisor's voice joined or left.
+    SUPERVISION = "supervision"
     # To one connection of either namespace, from the gateway: a newer one took its place.
     REPLACED = "replaced"
     # In a call, sent by the shells (gateway, HTTP, sticky tracking) rather than the desk.
@@ -55,3 +59,6 @@ class ServerEvent(StrEnum):
     # Recording (videoassist/recording.py): the question to the customer, the state to both.
     RECORDING_CONSENT_REQUESTED = "recording_consent_requested"
     RECORDING_STATE = "recording_state"
+    # Tutorials (videoassist/tutorials.py): a push to the customer, its player's reports back.
+    TUTORIAL_PUSHED = "tutorial_pushed"
+    TUTORIAL_PROGRESS = "tutorial_progress"

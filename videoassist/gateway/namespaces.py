@@ -57,6 +57,8 @@ from videoassist.gateway.schemas import (
     SourceIn,
     TicketRef,
     TransferIn,
+    TutorialProgressIn,
+    TutorialPushIn,
     TypingIn,
     WrapUpIn,
 )
@@ -74,6 +76,31 @@ class RecordingControl(Protocol):
     async def consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]: ...
     async def pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
     async def resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
+
+
+class TutorialControl(Protocol):
+    """Tutorials as the gateway uses them (videoassist.tutorials.Tutorials)."""
+
+    async def push(
+        self,
+        call_id: str,
+        ticket_id: str,
+        agent_id: str,
+        tutorial_id: str,
+        chapter: int | None,
+        at: float | None,
+    ) -> dict[str, Any]: ...
+    async def for_topic(self, ticket_id: str, topic: str) -> dict[str, Any]: ...
+    async def progress(
+        self,
+        ticket_id: str,
+        call_id: str | None,
+        tutorial_id: str,
+        push_id: str | None,
+        state: str,
+        position: float,
+    ) -> None: ...
+    async def left_line(self, ticket_id: str, topic: str, queue_id: str) -> None: ...
 
 
 class Description(Protocol):
@@ -120,9 +147,11 @@ class _Base(socketio.AsyncNamespace):
         delivery: Delivery,
         limiter: RateLimiter,
         recordings: RecordingControl | None = None,
+        tutorials: TutorialControl | None = None,
     ) -> None:
         super().__init__(namespace)
         self.recordings = recordings
+        self.tutorials = tutorials
         self.service = service
         self.media = media
         self.rooms = rooms
@@ -222,6 +251,11 @@ class _Base(socketio.AsyncNamespace):
             raise Refusal("not_supported", "this server does not record calls")
         return self.recordings
 
+    def _tutorials(self) -> TutorialControl:
+        if self.tutorials is None:
+            raise Refusal("not_supported", "this server has no tutorials")
+        return self.tutorials
+
 
 # --------------------------------------------------------------------------- customers
 
@@ -240,8 +274,9 @@ class CustomerNamespace(_Base):
         limiter: RateLimiter,
         ice_servers_for: Callable[[str], list[dict[str, Any]]],
         recordings: RecordingControl | None = None,
+        tutorials: TutorialControl | None = None,
     ) -> None:
-        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter, recordings)
+        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter, recordings, tutorials)
         self.ice_servers_for = ice_servers_for
         self.tokens = tokens
 
@@ -289,7 +324,11 @@ class CustomerNamespace(_Base):
 
     @event(Empty)
     async def on_cancel(self, sid: str, who: Who, _: Empty) -> None:
+        ticket = self.service.desk.tickets.get(who["ticket_id"])
         await self.service.submit(CustomerCancelled(who["ticket_id"], self.service.now()))
+        if self.tutorials is not None and ticket is not None:
+            # Left the line: self-served, if they had watched a tutorial while waiting.
+            await self.tutorials.left_line(ticket.id, ticket.topic, ticket.queue_id)
 
     @event(SessionRef)
     async def on_hangup(self, sid: str, who: Who, p: SessionRef) -> None:
@@ -321,6 +360,28 @@ class CustomerNamespace(_Base):
         call_id = self._call_of(ticket_id, p.session_id)
         return await self._recording().consent(call_id, ticket_id, p.accept)
 
+    @event(Empty)
+    async def on_tutorials(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:
+        """Published tutorials for the caller's own ticket's topic (waiting or in a call)."""
+        ticket_id = who["ticket_id"]
+        ticket = self.service.desk.tickets.get(ticket_id)
+        if ticket is None:
+            raise Refusal("forbidden", "this ticket is closed")
+        return await self._tutorials().for_topic(ticket_id, ticket.topic)
+
+    @event(TutorialProgressIn)
+    async def on_tutorial_progress(self, sid: str, who: Who, p: TutorialProgressIn) -> None:
+        ticket_id = who["ticket_id"]
+        live = self.service.desk.live_call("customer", ticket_id)
+        await self._tutorials().progress(
+            ticket_id,
+            None if live is None else live[1],
+            p.tutorial_id,
+            p.push_id,
+            p.state,
+            p.position,
+        )
+
 
 # --------------------------------------------------------------------------- agents
 
@@ -338,8 +399,9 @@ class AgentNamespace(_Base):
         staff: StaffAuth,
         limiter: RateLimiter,
         recordings: RecordingControl | None = None,
+        tutorials: TutorialControl | None = None,
     ) -> None:
-        super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings)
+        super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings, tutorials)
         self.staff = staff
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -473,3 +535,12 @@ class AgentNamespace(_Base):
     async def on_recording_resume(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
         call_id = self._call_of(who["agent_id"], p.session_id)
         return await self._recording().resume(call_id, who["agent_id"])
+
+    @event(TutorialPushIn)
+    async def on_tutorial_push(self, sid: str, who: Who, p: TutorialPushIn) -> dict[str, Any]:
+        agent_id = who["agent_id"]
+        session_id, call_id = self._live_call(agent_id, p.session_id)
+        ticket_id = self.service.desk.sessions[session_id].ticket_id
+        return await self._tutorials().push(
+            call_id, ticket_id, agent_id, p.tutorial_id, p.chapter, p.at
+        )

@@ -7,7 +7,7 @@ hub's SDP limit) so that a limit is written down once.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,6 +104,15 @@ class RtcOfferIn(Payload):
     sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
 
 
+class SuperviseIn(Payload):
+    """A supervisor's offer to monitor, whisper to the agent of, or barge into a live call."""
+
+    session_id: str = Id
+    mode: Literal["monitor", "whisper", "barge"]
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+
+
 class RtcCandidateIn(Payload):
     session_id: str = Id
     candidate: str = Field(default="", max_length=1024)
@@ -116,6 +125,26 @@ class RecordingConsentIn(Payload):
 
     session_id: str = Id
     accept: bool = Field(strict=True)
+
+
+class TutorialPushIn(Payload):
+    """The agent pushes a published tutorial to the customer of their call."""
+
+    session_id: str = Id
+    tutorial_id: str = Id
+    chapter: int | None = Field(default=None, ge=0, le=49)
+    at: float | None = Field(default=None, ge=0, le=86400)
+
+
+class TutorialProgressIn(Payload):
+    """What the customer's player did with a tutorial (pushed: ``push_id``; found: none)."""
+
+    tutorial_id: str = Id
+    push_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    state: Literal["opened", "position", "finished"]
+    position: float = Field(default=0.0, ge=0, le=86400)
 
 
 # /supervisor: acting on an agent or a waiting customer by id (ids as the wallboard shows them).
@@ -156,3 +185,81 @@ class ReportQuery(Payload):
     by: Literal["queue", "agent"] = "queue"
     queue: str | None = Field(default=None, min_length=1, max_length=64)
     format: Literal["json", "csv", "xlsx"] = "json"
+
+
+# HTTP: the trainer library's filters (query string of GET /api/recordings).
+
+
+class RecordingFilter(Payload):
+    queue: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    topic: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    disposition: Literal[DISPOSITIONS] | None = None  # type: ignore[valid-type]
+    since: float | None = Field(default=None, ge=0, le=1e11)
+    until: float | None = Field(default=None, ge=0, le=1e11)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+# --------------------------------------------------------------------------- tutorials (HTTP)
+# Bodies of the tutorial endpoints (videoassist/http/tutorials.py; docs/openapi.yaml). Times are
+# seconds on the source recording's media clock; docs/tutorials.md has the edit model.
+
+Seconds = Field(ge=0, le=86400, allow_inf_nan=False)
+Unit = Field(ge=0, le=1, allow_inf_nan=False)
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]+$")]
+MarkRef = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TutorialCreateIn(Payload):
+    recording_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    title: str = Field(min_length=1, max_length=200)
+    topic: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class TrimIn(Payload):
+    in_: float = Field(default=0.0, alias="in", ge=0, le=86400, allow_inf_nan=False)
+    out: float | None = Field(default=None, ge=0, le=86400, allow_inf_nan=False)
+
+
+class ChapterIn(Payload):
+    title: str = Field(min_length=1, max_length=200)
+    at: float = Seconds
+
+
+class BlurIn(Payload):
+    start: float = Seconds
+    end: float = Seconds
+    x: float = Unit
+    y: float = Unit
+    w: float = Field(gt=0, le=1, allow_inf_nan=False)
+    h: float = Field(gt=0, le=1, allow_inf_nan=False)
+
+
+class TutorialEditIn(Payload):
+    """The whole edit model (``PUT /api/tutorials/{id}/draft``)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    topic: str | None = Field(default=None, min_length=1, max_length=64)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    source: Literal["customer", "agent"] = "customer"
+    trim: TrimIn = Field(default_factory=TrimIn)
+    cuts: list[tuple[float, float]] = Field(default_factory=list, max_length=50)
+    chapters: list[ChapterIn] = Field(default_factory=list, max_length=50)
+    keep_annotations: Literal["all"] | Annotated[list[MarkRef], Field(max_length=500)] = "all"
+    blurs: list[BlurIn] = Field(default_factory=list, max_length=50)
+    poster: float | None = Field(default=None, ge=0, le=86400, allow_inf_nan=False)
+
+    def edit(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class RenderIn(Payload):
+    format: Literal["mp4", "webm"]
+    version: int | Literal["draft", "published"] = "published"

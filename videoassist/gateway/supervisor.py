@@ -7,33 +7,71 @@ picture changes; ``sync`` returns it at once. Each action is a desk event naming
 supervisor; the desk checks it, carries it out and writes its audit row (who, what, when, on
 whom) before anyone is told. Any supervisor may act on any agent or waiting customer: the floor
 is theirs to run, and the audit log is the check on it (docs/threat-model.md).
+
+On a live call a supervisor may ``supervise`` (monitor, whisper or barge: an offer for their own
+peer connection, see videoassist/media/supervision.py) and ``leave``. Each is audited by the desk
+(``CallSupervised``) before the media side acts. While watching, the connection is in the call's
+watch room and gets the call room's events (annotations, chat, ...) as ``call_event``. The agent
+is told ``supervision`` when a supervisor's voice starts or stops reaching them (whisper, barge),
+the customer only when one barges in (or leaves after barging): a silent monitor tells nobody.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth
-from videoassist.delivery import SUPERVISOR_ROOM, SUPERVISORS
+from videoassist.call_room import CallEvent, CallRooms
+from videoassist.delivery import SUPERVISOR_ROOM, SUPERVISORS, Delivery
+from videoassist.desk import DeskError, ServerEvent
 from videoassist.desk.events import (
     AgentForcedOut,
     AgentSentAway,
+    CallSupervised,
     TicketMoved,
     TicketReprioritized,
 )
+from videoassist.errors import Refusal
 from videoassist.gateway.acks import event
-from videoassist.gateway.namespaces import Who, _cookie, refuse
-from videoassist.gateway.schemas import AgentRef, Empty, MoveIn, PriorityIn, SendAwayIn
+from videoassist.gateway.namespaces import Description, Who, _cookie, refuse
+from videoassist.gateway.schemas import (
+    AgentRef,
+    Empty,
+    MoveIn,
+    PriorityIn,
+    RtcCandidateIn,
+    SendAwayIn,
+    SessionRef,
+    SuperviseIn,
+)
 from videoassist.ratelimit import RateLimiter
 from videoassist.service import Service
 
 logger = logging.getLogger(__name__)
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
+
+
+def watch_room(call_id: str) -> str:
+    return f"watch:{call_id}"
+
+
+class Supervision(Protocol):
+    """The media hub as supervisors use it (videoassist.media.hub.MediaHub)."""
+
+    async def supervise(
+        self, session_id: str, staff_id: str, mode: Any, sdp: str
+    ) -> Description: ...
+    async def supervisor_candidate(
+        self, session_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None: ...
+    async def unsupervise(self, session_id: str, staff_id: str) -> bool: ...
+    def heard(self, session_id: str) -> tuple[str | None, str | None]: ...
 
 
 class SupervisorNamespace(socketio.AsyncNamespace):
@@ -44,8 +82,20 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         limiter: RateLimiter,
         draw: Callable[[], dict[str, Any]],
         kick_agent: Callable[[str], Awaitable[None]],
+        media: Supervision | None = None,
+        rooms: CallRooms | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         super().__init__(SUPERVISORS)
+        self.media = media
+        self.rooms = rooms
+        self.delivery = delivery
+        # sid -> (desk session id, media call id) of the call that connection watches.
+        self.watching_calls: dict[str, tuple[str, str]] = {}
+        # call id -> what its parties were last told they hear: (agent's, customer's) mode.
+        self._told: dict[str, tuple[str | None, str | None]] = {}
+        if rooms is not None:
+            self._unsubscribe = rooms.subscribe(self._call_event)
         self.service = service
         self.staff = staff
         self.limiter = limiter  # per connection (sid)
@@ -70,7 +120,13 @@ class SupervisorNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
-        self.sids.pop(sid, None)
+        staff_id = self.sids.pop(sid, None)
+        if sid in self.watching_calls and staff_id is not None:
+            # A closed page leaves the call like the Leave button does (and is audited so).
+            try:
+                await self._leave(sid, staff_id, "")
+            except Exception:
+                logger.exception("SupervisorNamespace leaving on disconnect failed")
 
     async def kick(self, staff_id: str) -> None:
         """Logging out closes that member's wallboards: sockets were authenticated on connect."""
@@ -110,3 +166,97 @@ class SupervisorNamespace(socketio.AsyncNamespace):
     async def on_set_priority(self, sid: str, who: Who, p: PriorityIn) -> None:
         now = self.service.now()
         await self.service.submit(TicketReprioritized(p.ticket_id, p.priority, *self._by(who), now))
+
+    # ------------------------------------------------------------ live calls
+
+    def _supervision(self) -> Supervision:
+        if self.media is None:
+            raise Refusal("not_supported", "this server cannot join calls")
+        return self.media
+
+    def _live(self, session_id: str) -> tuple[str, str, str]:
+        """(call id, agent id, ticket id) of a live session, or the refusal ``no_session``."""
+        row = self.service.desk.sessions.get(session_id)
+        if row is None or row.ended_at is not None:
+            raise Refusal("no_session", "that call is not live")
+        return row.call_id, row.agent_id, row.ticket_id
+
+    @event(SuperviseIn)
+    async def on_supervise(self, sid: str, who: Who, p: SuperviseIn) -> dict[str, Any]:
+        media = self._supervision()
+        call_id, _, _ = self._live(p.session_id)
+        watched = self.watching_calls.get(sid)
+        if watched is not None and watched[0] != p.session_id:
+            await self._leave(sid, who["staff_id"], who["username"])  # one call per connection
+        await self.service.submit(
+            CallSupervised(p.session_id, p.mode, *self._by(who), self.service.now())
+        )
+        answer = await media.supervise(call_id, who["staff_id"], p.mode, p.sdp)
+        self.watching_calls[sid] = (p.session_id, call_id)
+        await self.enter_room(sid, watch_room(call_id))
+        await self._tell_parties(p.session_id)
+        room = self.rooms.state(call_id) if self.rooms is not None and call_id in self.rooms else {}
+        return {"type": answer.type, "sdp": answer.sdp, "mode": p.mode, "room": room}
+
+    @event(RtcCandidateIn)
+    async def on_supervise_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
+        watched = self.watching_calls.get(sid)
+        if watched is None or watched[0] != p.session_id:
+            raise Refusal("forbidden", "you are not watching that call")
+        await self._supervision().supervisor_candidate(
+            watched[1],
+            who["staff_id"],
+            {"candidate": p.candidate, "sdpMid": p.sdpMid, "sdpMLineIndex": p.sdpMLineIndex},
+        )
+
+    @event(SessionRef)
+    async def on_leave(self, sid: str, who: Who, p: SessionRef) -> None:
+        watched = self.watching_calls.get(sid)
+        if watched is None or watched[0] != p.session_id:
+            raise Refusal("forbidden", "you are not watching that call")
+        await self._leave(sid, who["staff_id"], who["username"])
+
+    async def _leave(self, sid: str, staff_id: str, username: str) -> None:
+        session_id, call_id = self.watching_calls.pop(sid)
+        await self.leave_room(sid, watch_room(call_id))
+        if self.media is not None:
+            await self.media.unsupervise(call_id, staff_id)
+        # A call over and forgotten raises DeskError: its end closed the leg already.
+        with contextlib.suppress(DeskError):
+            await self.service.submit(
+                CallSupervised(session_id, "leave", staff_id, username, self.service.now())
+            )
+        await self._tell_parties(session_id)
+
+    async def _tell_parties(self, session_id: str) -> None:
+        """Tell the agent (whisper, barge) and the customer (barge) whose voice they now hear,
+        when it changed."""
+        row = self.service.desk.sessions.get(session_id)
+        if row is None or self.media is None or self.delivery is None:
+            return
+        heard = self.media.heard(row.call_id)
+        told = self._told.get(row.call_id, (None, None))
+        if heard == (None, None):
+            self._told.pop(row.call_id, None)
+        else:
+            self._told[row.call_id] = heard
+        if heard[0] != told[0]:
+            await self.delivery.to_agent(
+                row.agent_id, ServerEvent.SUPERVISION, {"session_id": row.id, "mode": heard[0]}
+            )
+        if heard[1] != told[1]:
+            await self.delivery.to_customer(
+                row.ticket_id,
+                ServerEvent.SUPERVISION,
+                {"session_id": row.call_id, "mode": heard[1]},
+            )
+
+    async def _call_event(self, ev: CallEvent) -> None:
+        """The call room's events go on to whoever watches that call."""
+        if not any(call_id == ev.call_id for _, call_id in self.watching_calls.values()):
+            return
+        await self.emit(
+            ServerEvent.CALL_EVENT,
+            {"call_id": ev.call_id, "kind": ev.kind, "at": ev.at, "data": dict(ev.data)},
+            room=watch_room(ev.call_id),
+        )

@@ -21,6 +21,7 @@ from videoassist.recording import Recordings
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
+from videoassist.tutorials import Tutorials
 
 SETTINGS = web.AppKey("settings", Settings)
 RECORDS = web.AppKey("records", Records)
@@ -45,3 +46,5 @@ METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
 RECORDINGS = web.AppKey("recordings", Recordings)
 WALLBOARD = web.AppKey("wallboard", Wallboard)
+TUTORIALS = web.AppKey("tutorials", Tutorials)
+PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)  # public tutorial reads per address

@@ -13,10 +13,24 @@ PAGES = {
     "/": "customer/index.html",
     "/agent": "agent/index.html",
     "/supervisor": "supervisor/index.html",
+    "/trainer": "trainer/index.html",
+    # A tutorial's stable link (staff) and public link (anyone until revoked): one page.
+    "/tutorials/{tutorial_id}": "tutorial/index.html",
+    "/p/{token}": "tutorial/index.html",
     "/admin": "admin/index.html",
     "/reports": "reports/index.html",
 }
-STATIC_DIRS = ("shared", "customer", "agent", "supervisor", "admin", "reports", "sdk")
+STATIC_DIRS = (
+    "shared",
+    "customer",
+    "agent",
+    "supervisor",
+    "trainer",
+    "tutorial",
+    "admin",
+    "reports",
+    "sdk",
+)
 VENDOR = {
     "socket.io-client": "node_modules/socket.io-client/dist",
     "uplot": "node_modules/uplot/dist",  # the charts of /reports

@@ -9,9 +9,11 @@ player). There is no static route to the recordings folder.
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from videoassist.auth import SESSION_COOKIE, Staff
 from videoassist.errors import ContentError
+from videoassist.gateway.schemas import RecordingFilter
 from videoassist.http.keys import RECORDINGS, STAFF
 from videoassist.http.middleware import json_error
 from videoassist.recording import CONTENT_TYPES, RECORDING_ROLES
@@ -26,6 +28,32 @@ async def _reviewer(request: web.Request) -> Staff | web.Response:
     if member.role not in RECORDING_ROLES:
         return json_error(403, "forbidden", "only trainers, supervisors and admins see recordings")
     return member
+
+
+@recordings.get("/api/recordings")
+async def find_recordings(request: web.Request) -> web.Response:
+    """The trainer library: finished recordings, filtered by queue, topic, agent, disposition
+    and start time."""
+    member = await _reviewer(request)
+    if isinstance(member, web.Response):
+        return member
+    try:
+        query = RecordingFilter.model_validate(dict(request.query))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "query"
+        return json_error(422, "invalid", f"{where}: {first['msg']}", field=where)
+    rows = await request.app[RECORDINGS].library(
+        member.id,
+        queue_id=query.queue,
+        topic=query.topic,
+        agent_id=query.agent,
+        disposition=query.disposition,
+        since=query.since,
+        until=query.until,
+        limit=query.limit,
+    )
+    return web.json_response({"recordings": rows}, headers={"Cache-Control": "private, no-store"})
 
 
 @recordings.get("/api/sessions/{session_id}/recordings")

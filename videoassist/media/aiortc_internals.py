@@ -140,3 +140,37 @@ def on_sender_report(receiver: RTCRtpReceiver, callback: Callable[[int, int, int
                 logger.exception("on_sender_report: listener failed")
 
     receiver._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+def rebundle(pc: Any) -> int:
+    """Put every transceiver of a BUNDLE group on the group's transport; returns how many moved.
+
+    aiortc 1.16.0, rtcpeerconnection.py: with the default BALANCED bundle policy,
+    ``__createTransceiver`` gives a second transceiver of a kind the transport of the first one
+    of that kind and marks it ``_bundled``. ``setRemoteDescription`` then moves the transceivers
+    of the offer's BUNDLE group onto the primary transport, but skips those already ``_bundled``:
+    a second audio or video transceiver stays on a transport that is never gathered nor started
+    (``__connect`` needs local candidates), so its sender never sends. Call after
+    ``setRemoteDescription``; ``setTransport`` is public on both sender and receiver.
+    """
+    description = pc.remoteDescription
+    if description is None:
+        return 0
+    from aiortc.sdp import SessionDescription
+
+    parsed = SessionDescription.parse(description.sdp)
+    bundle = next((g for g in parsed.group if g.semantic == "BUNDLE"), None)
+    if bundle is None or not bundle.items:
+        return 0
+    transceivers = pc.getTransceivers()
+    primary = next((t for t in transceivers if t.mid == bundle.items[0]), None)
+    if primary is None:
+        return 0
+    transport = primary.receiver.transport
+    moved = 0
+    for transceiver in transceivers:
+        if transceiver.mid in bundle.items and transceiver.receiver.transport is not transport:
+            transceiver.receiver.setTransport(transport)
+            transceiver.sender.setTransport(transport)
+            moved += 1
+    return moved

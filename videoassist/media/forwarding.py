@@ -47,6 +47,7 @@ MAX_PACKETS = 1024  # packets kept while assembling: more means the stream is br
 CLOCK_RATES = {"audio": 48000, "video": 90000}
 TIME_BASES = {kind: Fraction(1, rate) for kind, rate in CLOCK_RATES.items()}
 OUTLET_QUEUE = {"audio": 50, "video": 60}  # one second of Opus, two of video
+FREEZE_GAP = 0.5  # seconds without a video frame, once frames flow, that count as a freeze
 
 
 @dataclass(slots=True)
@@ -332,6 +333,9 @@ class Tap:
         self.ssrc: int | None = None
         self.size: tuple[int, int] | None = None
         self.keyframe_requests = 0  # PLIs sent upstream
+        self.bytes = 0  # payload bytes of the frames assembled (bitrate on the wallboard)
+        self.freezes = 0  # video: gaps of more than FREEZE_GAP between frames
+        self._last_frame_at: float | None = None
         self.foreign_packets = 0  # other SSRCs (simulcast layers, stray streams)
         self.pixels: Any = None  # the PixelDecoder fed by this tap, if any (stills, tracking)
         self._receiver = receiver
@@ -412,7 +416,13 @@ class Tap:
             self.timeline.report(rtp_timestamp, ntp)
 
     def _deliver(self, result: Assembled) -> None:
+        if result.frames and self.kind == "video":
+            now = self._clock()
+            if self._last_frame_at is not None and now - self._last_frame_at > FREEZE_GAP:
+                self.freezes += 1
+            self._last_frame_at = now
         for frame in result.frames:
+            self.bytes += len(frame.data)
             frame.source = self.id
             if self.timeline is not None:
                 frame.at = self.timeline.map(frame.timestamp)
@@ -502,6 +512,7 @@ class Tap:
             "late_packets": assembler.late if assembler is not None else 0,
             "foreign_packets": self.foreign_packets,
             "keyframe_requests": self.keyframe_requests,
+            "freezes": self.freezes,
             "receiver_decodes": self.receiver_decodes,
             "outlets": sorted(o.name for o in self._outlets),
         }

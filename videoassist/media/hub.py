@@ -4,10 +4,14 @@ Ownership (closing cascades downwards, every ``close()`` is idempotent):
 
     MediaHub ─► MediaSession ─► StickyMarks (the tracker, once a sticky mark is drawn)
                              ├► PixelDecoder (customer video → newest decoded frame)
-                             └► Participant ─► RTCPeerConnection
-                                           ├─► Tap (one per remote track)
-                                           ├─► Outlet (one per outgoing kind)
-                                           └─► the connect watchdog task
+                             ├► Participant ─► RTCPeerConnection
+                             │             ├─► Tap (one per remote track)
+                             │             ├─► Outlet (one per outgoing kind, and one more
+                             │             │   audio outlet for a supervisor's voice)
+                             │             └─► the connect watchdog task
+                             └► SupervisorLeg (one per watching supervisor) ─► RTCPeerConnection
+                                           ├─► Outlet (both parties' audio and video)
+                                           └─► Tap (the supervisor's voice: whisper, barge)
 
 The hub knows nothing of what a call shares besides media: the call room
 (videoassist/call_room.py) owns that, and asks the hub for stills and for a tracker.
@@ -53,6 +57,7 @@ from videoassist.media.pixels import LINGER as PIXEL_LINGER
 from videoassist.media.pixels import PixelDecoder
 from videoassist.media.recorder import Recorder
 from videoassist.media.sticky import StickyMarks, Update
+from videoassist.media.supervision import Mode, SupervisorLeg
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +67,7 @@ FORWARDING_MODES = ("encoded", "transcode")
 OTHER: dict[str, Party] = {"customer": "agent", "agent": "customer"}
 KINDS = ("audio", "video")
 CLOSE_TIMEOUT = 5.0
+QUALITY_INTERVAL = 2.0  # seconds between two samples of a call's media quality (wallboard)
 STILL_WAIT = 3.0  # seconds a still may wait for the decoder to start (a keyframe round trip)
 
 
@@ -110,6 +116,10 @@ def _check_offer(sdp: str) -> None:
         raise ValueError(f"BUNDLE names media section {bundle.items[0]!r}, which is not offered")
 
 
+def _audio_sections(sdp: str) -> int:
+    return sum(1 for line in sdp.splitlines() if line.startswith("m=audio "))
+
+
 class PortsUsedUp(MediaError):
     def __init__(self, ports: PortRange) -> None:
         super().__init__(
@@ -129,6 +139,11 @@ class Participant:
             kind: Outlet(kind, f"{self.name}/{kind}") if self.encoded else ProxyTrack(kind)
             for kind in KINDS
         }
+        # A supervisor's voice (whisper reaches the agent's, barge both): a second audio track,
+        # sent only to a page that offers a second audio section (encoded forwarding only).
+        self.supervisor_audio: Outlet | None = (
+            Outlet("audio", f"{self.name}/supervisor-audio") if self.encoded else None
+        )
         # One feed per remote track: a Tap (encoded forwarding) or a Fanout (transcode).
         self.fanouts: dict[str, Any] = {}
         self._pending_candidates: list[dict[str, Any]] = []
@@ -137,6 +152,38 @@ class Participant:
         self.connected = asyncio.Event()
         # This party's NTP clock (its sender reports), per peer connection: lip sync.
         self.sender_clock = SenderClock()
+        self._last_sample: tuple[float, int] | None = None  # (when, bytes received then)
+
+    async def quality(self, now: float) -> dict[str, Any] | None:
+        """This party's leg as the server sees it: round-trip time (from the party's receiver
+        reports), loss of what the party sends (since the leg started), the bitrate received
+        since the last sample, and video freezes. None before the leg exists."""
+        pc = self.pc
+        if pc is None:
+            return None
+        report = await pc.getStats()
+        rtts = [
+            s.roundTripTime
+            for s in report.values()
+            if s.type == "remote-inbound-rtp" and getattr(s, "roundTripTime", None) is not None
+        ]
+        received = lost = 0
+        for stat in report.values():
+            if stat.type == "inbound-rtp":
+                received += stat.packetsReceived or 0
+                lost += max(0, stat.packetsLost or 0)
+        taps = [f for f in self.fanouts.values() if isinstance(f, Tap)]
+        total = sum(t.bytes for t in taps)
+        kbps = None
+        if self._last_sample is not None and now > self._last_sample[0]:
+            kbps = round((total - self._last_sample[1]) * 8 / 1000 / (now - self._last_sample[0]))
+        self._last_sample = (now, total)
+        return {
+            "rtt_ms": round(max(rtts) * 1000) if rtts else None,
+            "loss_pct": round(100 * lost / (received + lost), 1) if received + lost else None,
+            "kbps": kbps,
+            "freezes": sum(t.freezes for t in taps),
+        }
 
     @property
     def name(self) -> str:
@@ -172,7 +219,12 @@ class Participant:
                 transceiver = pc.addTransceiver(self.outgoing[kind], direction="sendrecv")
                 if kind == "video":
                     transceiver.setCodecPreferences(_video_preferences())
+            if self.supervisor_audio is not None and _audio_sections(sdp) >= 2:
+                # Matched to the offer's second audio section (pages that play a supervisor's
+                # voice offer one); an offer without it is answered as before.
+                pc.addTransceiver(self.supervisor_audio, direction="sendonly")
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            aiortc_internals.rebundle(pc)  # the supervisor's audio section shares a transport
             if self.encoded:
                 self._hook_senders(pc)
             await pc.setLocalDescription(await pc.createAnswer())
@@ -219,7 +271,9 @@ class Participant:
         """Consumers' keyframe requests go to the source; note what each sender sends."""
         for transceiver in pc.getTransceivers():
             outlet = transceiver.sender.track
-            if isinstance(outlet, Outlet) and outlet is self.outgoing.get(outlet.kind):
+            if isinstance(outlet, Outlet) and (
+                outlet is self.outgoing.get(outlet.kind) or outlet is self.supervisor_audio
+            ):
                 outlet.codec = aiortc_internals.sender_codec(transceiver)
                 aiortc_internals.on_keyframe_request(transceiver.sender, outlet.keyframe_requested)
 
@@ -246,6 +300,8 @@ class Participant:
             self.session.pixels.set_source(feed)
         if self.session.recorder is not None and isinstance(feed, Tap):
             self.session.recorder.set_source(self.party, track.kind, feed)
+        for leg in self.session.supervisors.values():
+            leg.attach((self.party, track.kind), feed)
         logger.info("Participant(%s) receiving %s", self.name, track.kind)
 
     def _on_state(self, pc: RTCPeerConnection) -> None:
@@ -286,6 +342,8 @@ class Participant:
         await self._close_pc()
         for track in self.outgoing.values():
             track.stop()
+        if self.supervisor_audio is not None:
+            self.supervisor_audio.stop()
 
 
 class MediaSession:
@@ -313,6 +371,7 @@ class MediaSession:
         self._failed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sticky: StickyMarks | None = None  # made when the first sticky mark is drawn
+        self.supervisors: dict[str, SupervisorLeg] = {}  # staff id -> their leg
         self.pixels = (
             PixelDecoder(f"{session_id}/customer", linger=hub.pixel_linger)
             if hub.forwarding == "encoded"
@@ -320,6 +379,20 @@ class MediaSession:
         )
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for), "offers")
+        # The newest sample of each leg's quality, for the wallboard (MediaHub.quality).
+        self.quality: dict[str, Any] | None = None
+        self.track_tasks(self._sample_quality(hub.quality_interval), "quality")
+
+    async def _sample_quality(self, interval: float) -> None:
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                now = asyncio.get_running_loop().time()
+                sampled = {party: await p.quality(now) for party, p in self.participants.items()}
+            except Exception:  # a leg closing under us: the next sample will do
+                logger.debug("MediaSession(%s) quality sample failed", self.id, exc_info=True)
+                continue
+            self.quality = sampled
 
     async def _watch_offers(self, parties: tuple[str, ...]) -> None:
         """A party that never even sends an offer fails the session like one that never connects."""
@@ -373,6 +446,45 @@ class MediaSession:
             self.recorder.start()
         return self.recorder
 
+    async def supervise(self, staff_id: str, mode: Mode, sdp: str) -> RTCSessionDescription:
+        """A supervisor joins (or changes mode: a new leg replaces theirs); returns the answer."""
+        if self.pixels is None:
+            raise MediaError("not_supported", "supervising needs encoded forwarding")
+        if self.closed:
+            raise MediaError("no_session", "this session has no media (it has ended)")
+        await self.unsupervise(staff_id)
+        leg = SupervisorLeg(self, staff_id, mode)
+        self.supervisors[staff_id] = leg
+        try:
+            return await leg.answer(sdp)
+        except BaseException:
+            if self.supervisors.get(staff_id) is leg:
+                del self.supervisors[staff_id]
+            raise
+
+    async def unsupervise(self, staff_id: str) -> bool:
+        """The supervisor's leg closes; False if they had none."""
+        leg = self.supervisors.pop(staff_id, None)
+        if leg is None:
+            return False
+        await leg.close()
+        return True
+
+    def speaker(self) -> SupervisorLeg | None:
+        """The supervisor whose voice the parties hear: the latest to whisper or barge."""
+        speaking = [leg for leg in self.supervisors.values() if leg.speaking]
+        return speaking[-1] if speaking else None
+
+    def route_voices(self) -> None:
+        """Whisper reaches the agent only; barge reaches both; monitor reaches nobody."""
+        leg = self.speaker()
+        voice = leg.voice if leg is not None else None
+        to_customer = voice if leg is not None and leg.mode == "barge" else None
+        for party, source in (("agent", voice), ("customer", to_customer)):
+            outlet = self.participants[party].supervisor_audio
+            if outlet is not None and outlet.readyState == "live":
+                outlet.set_source(source)
+
     async def close(self) -> None:
         """Idempotent; a second caller waits until the first has finished closing."""
         self.closed = True
@@ -384,6 +496,8 @@ class MediaSession:
                 await self.recorder.close()  # finalize first: its files end with the call
             except Exception:
                 logger.exception("MediaSession(%s) recorder close failed", self.id)
+        for staff_id in list(self.supervisors):
+            await self.unsupervise(staff_id)
         if self.sticky is not None:
             await self.sticky.close()
         if self.pixels is not None:
@@ -404,6 +518,7 @@ class MediaSession:
         customer = self.participants["customer"]
         for kind, feed in customer.fanouts.items():
             fresh.outgoing[kind].set_source(self.feed_for(feed))
+        self.route_voices()  # a whisper goes on to the new agent
         await old.close()
         logger.info("MediaSession(%s) handed over to agent %s", self.id, agent_id)
 
@@ -431,6 +546,7 @@ class MediaSession:
             ),
             "pixels": self.pixels.dump() if self.pixels is not None else None,
             "recorder": self.recorder.dump() if self.recorder is not None else None,
+            "supervisors": [leg.dump() for leg in self.supervisors.values()],
             "participants": {
                 party: {
                     "connection": p.pc.connectionState if p.pc else None,
@@ -461,6 +577,7 @@ class MediaHub:
         forwarding: Forwarding = "encoded",
         pixel_linger: float = PIXEL_LINGER,
         media_ports: PortRange | None = None,
+        quality_interval: float = QUALITY_INTERVAL,
     ) -> None:
         """``pixel_linger``: seconds the customer-video decoder keeps running after the last
         use (a still, a sticky mark's tick)."""
@@ -469,6 +586,7 @@ class MediaHub:
         # "encoded": forward what parties send; "transcode": decode and re-encode (the old path).
         self.forwarding = forwarding
         self.pixel_linger = pixel_linger
+        self.quality_interval = quality_interval
         # The UDP ports media may use (configure_gathering binds them); None: any port.
         self.media_ports = media_ports
         self.ice_servers = ice_servers
@@ -571,6 +689,44 @@ class MediaHub:
                 "bad_offer", f"the offer has more than {MAX_M_SECTIONS} media sections"
             )
         return await self._participant(session_id, party).answer(sdp)
+
+    async def supervise(
+        self, session_id: str, staff_id: str, mode: Mode, sdp: str
+    ) -> RTCSessionDescription:
+        """A supervisor monitors, whispers to the agent of or barges into a live call."""
+        if len(sdp.encode()) > MAX_SDP_BYTES:
+            raise MediaError("bad_offer", "the offer is too large")
+        if sdp.count("\nm=") + sdp.startswith("m=") > MAX_M_SECTIONS:
+            raise MediaError(
+                "bad_offer", f"the offer has more than {MAX_M_SECTIONS} media sections"
+            )
+        return await self._session(session_id).supervise(staff_id, mode, sdp)
+
+    async def supervisor_candidate(
+        self, session_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None:
+        leg = self._session(session_id).supervisors.get(staff_id)
+        if leg is None:
+            raise MediaError("not_supervising", "you are not watching that call")
+        await leg.add_candidate(candidate)
+
+    async def unsupervise(self, session_id: str, staff_id: str) -> bool:
+        """The supervisor leaves the call's media (False: they were not in it, or it ended)."""
+        session = self.sessions.get(session_id)
+        return False if session is None else await session.unsupervise(staff_id)
+
+    def quality(self, session_id: str) -> dict[str, Any] | None:
+        """The newest sample of a call's media quality per leg (None before the first)."""
+        session = self.sessions.get(session_id)
+        return session.quality if session is not None else None
+
+    def heard(self, session_id: str) -> tuple[str | None, str | None]:
+        """Whose supervisor voice each party hears now: (agent's, customer's) mode or None."""
+        session = self.sessions.get(session_id)
+        leg = session.speaker() if session is not None and not session.closed else None
+        if leg is None:
+            return None, None
+        return leg.mode, "barge" if leg.mode == "barge" else None
 
     async def add_candidate(self, session_id: str, party: Party, candidate: dict[str, Any]) -> None:
         await self._participant(session_id, party).add_candidate(candidate)

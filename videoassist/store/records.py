@@ -230,6 +230,54 @@ login_throttles = sa.Table(
     sa.Column("blocked_until", sa.Float, nullable=False),
 )
 
+# Tutorials (videoassist/store/tutorials.py reads and writes them; docs/tutorials.md).
+tutorials = sa.Table(
+    "tutorials",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("recording_id", sa.String(32), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("draft", sa.JSON),  # the edit model being edited; None: no draft
+    sa.Column("draft_at", sa.Float),
+    sa.Column("published_version", sa.Integer),  # None: never published
+    sa.Column("topic", sa.String(64), index=True),  # the published version's, for filtering
+    sa.Column("public_token", sa.String(64), unique=True),  # None: no public link
+)
+
+tutorial_versions = sa.Table(
+    "tutorial_versions",
+    metadata,
+    sa.Column("tutorial_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("edit", sa.JSON, nullable=False),
+    sa.Column("published_at", sa.Float, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=False),
+)
+
+tutorial_renders = sa.Table(
+    "tutorial_renders",
+    metadata,
+    sa.Column("tutorial_id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),  # "3", or "draft"
+    sa.Column("format", sa.String(8), primary_key=True),  # mp4 / webm
+    sa.Column("name", sa.String(64), nullable=False),  # the file in the tutorial's folder
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("rendered_at", sa.Float, nullable=False),
+)
+
+tutorial_deflections = sa.Table(
+    "tutorial_deflections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("ticket_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("queue_id", sa.String(64), nullable=False),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("tutorials", sa.JSON, nullable=False),  # the ids the customer opened
+)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -685,6 +733,60 @@ class Records:
             )
             return [dict(r._mapping) for r in result]
 
+    async def find_recordings(
+        self,
+        *,
+        queue_id: str | None = None,
+        topic: str | None = None,
+        agent_id: str | None = None,
+        disposition: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """The library's view: finished recordings, newest first, each with its ticket's topic and
+        its call's sessions (agent, disposition; a warm transfer has several). An agent or
+        disposition filter matches a recording when any session of its call matches."""
+        query = (
+            sa.select(recordings, tickets.c.topic)
+            .select_from(recordings.outerjoin(tickets, tickets.c.id == recordings.c.ticket_id))
+            .where(recordings.c.ended_at.is_not(None))
+        )
+        if queue_id is not None:
+            query = query.where(recordings.c.queue_id == queue_id)
+        if topic is not None:
+            query = query.where(tickets.c.topic == topic)
+        if since is not None:
+            query = query.where(recordings.c.started_at >= since)
+        if until is not None:
+            query = query.where(recordings.c.started_at < until)
+        for column, value in (
+            (sessions.c.agent_id, agent_id),
+            (sessions.c.disposition, disposition),
+        ):
+            if value is not None:
+                query = query.where(
+                    sa.exists().where(sessions.c.call_id == recordings.c.call_id, column == value)
+                )
+        query = query.order_by(recordings.c.started_at.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in await conn.execute(query)]
+            call_ids = {row["call_id"] for row in rows}
+            legs: dict[str, list[dict[str, Any]]] = {}
+            if call_ids:
+                result = await conn.execute(
+                    sa.select(sessions.c.call_id, sessions.c.agent_id, sessions.c.disposition)
+                    .where(sessions.c.call_id.in_(call_ids))
+                    .order_by(sessions.c.answered_at)
+                )
+                for leg in result:
+                    legs.setdefault(leg.call_id, []).append(
+                        {"agent_id": leg.agent_id, "disposition": leg.disposition}
+                    )
+        for row in rows:
+            row["sessions"] = legs.get(row["call_id"], [])
+        return rows
+
     async def unfinished_recordings(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             result = await conn.execute(recordings.select().where(recordings.c.ended_at.is_(None)))
@@ -692,7 +794,15 @@ class Records:
 
     async def recordings_ended_before(self, at: float) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
-            result = await conn.execute(recordings.select().where(recordings.c.ended_at < at))
+            # A recording a published tutorial is made from is kept (docs/tutorials.md).
+            published = sa.select(tutorials.c.recording_id).where(
+                tutorials.c.published_version.is_not(None)
+            )
+            result = await conn.execute(
+                recordings.select().where(
+                    recordings.c.ended_at < at, recordings.c.id.not_in(published)
+                )
+            )
             return [dict(r._mapping) for r in result]
 
     async def delete_recording(self, recording_id: str) -> None:

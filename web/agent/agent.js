@@ -1,4 +1,5 @@
 // Agent console: log in, go Ready, answer offers, talk over video, wrap up.
+import { TutorialPanel } from "/static/agent/tutorials.js";
 import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import { MarksLayer } from "/static/shared/marks.js";
@@ -242,11 +243,19 @@ function start() {
     message("Wrap-up time ran out; you are Ready again.");
   });
   socket.on("session_started", (data) => startSession(data));
+  state.tutorials = (state.tutorials || new TutorialPanel()).attach(socket);
   socket.on("session_ended", (data) => endSession(data));
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("photo", addPhoto);
   socket.on("recording_state", showRecording);
+  socket.on("supervision", (data) => {
+    const texts = {
+      whisper: "A supervisor is whispering to you: the customer does not hear them.",
+      barge: "A supervisor joined the call: you and the customer hear them.",
+    };
+    $("live-status").textContent = texts[data.mode] || "The supervisor left the call.";
+  });
   socket.on("source_declined", (data) => {
     const what = data.source === "screen" ? "share their screen" : "switch camera";
     $("live-status").textContent = `The customer chose not to ${what} for now.`;
@@ -535,6 +544,7 @@ async function startSession(data) {
   $("recording-pause").hidden = true;
   clearOffer();
   state.sessionId = data.session_id;
+  state.tutorials?.start(data.session_id, data.topic);
   $("live-topic").textContent = data.topic ? `— ${topicLabel(data.topic)}` : "";
   $("live-status").textContent = data.callback
     ? "Calling the customer back… waiting for them to join."
@@ -806,6 +816,7 @@ function endSession(data) {
   $("preview").srcObject = null;
   state.wrapSession = data.session_id;
   state.sessionId = null;
+  state.tutorials?.stop();
   $("wrapup-reason").textContent = END_REASONS[data.reason] || "The session has ended.";
   $("note").value = "";
   state.context.wrapUp(data.session_id, $("note"));

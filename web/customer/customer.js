@@ -1,6 +1,7 @@
 // Customer page: tap for help, wait in line (or ask for a callback), then a two-way video call.
 // Every text it shows is in the customer's language (web/shared/i18n.js): the markup names its
 // texts with data-i18n attributes, the script shows texts with say() or message().
+import { attachTutorials, closeTutorial, showSuggestions } from "/static/customer/tutorials.js";
 import { ChatPanel } from "/static/shared/chat.js";
 import {
   LANGUAGES, has, pickLanguage, say, serverError, setLanguage, t,
@@ -257,6 +258,7 @@ function connect(token) {
   state.replaced = false;
   const socket = openSocket("/customer", { token });
   state.socket = socket;
+  attachTutorials(socket);
   socket.on("connect", async () => {
     message(null);
     try {
@@ -268,6 +270,7 @@ function connect(token) {
         showCallback();
         showQueue(now);
         view("waiting");
+        showSuggestions();
       } else finish(now.state);
     } catch (err) {
       message(explain(err), true);
@@ -330,6 +333,7 @@ function connect(token) {
     $("recording-accept").focus();
   });
   socket.on("recording_state", showRecording);
+  socket.on("supervision", showSupervision);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
   if (state.marks) state.marks.reset();
   else state.marks = new MarksLayer({ canvas: $("marks"), socket });
@@ -350,6 +354,15 @@ function showRecording(data) {
   say(indicator, RECORDING_KEYS[data.state] || null);
   indicator.hidden = data.state === "off" && data.consent !== "refused";
   if (data.consent !== "pending") $("recording-prompt").hidden = true;
+}
+
+// A supervisor barged in (their voice plays on its own track, web/shared/signaling.js), or left.
+function showSupervision(data) {
+  const indicator = $("supervision-indicator");
+  const joined = data.mode === "barge";
+  if (!joined && indicator.hidden) return;
+  say(indicator, joined ? "supervision.joined" : "supervision.left");
+  indicator.hidden = false;
 }
 
 async function answerRecording(accept) {
@@ -631,6 +644,7 @@ function finish(reason) {
   // The rating is asked with the ticket's token, which forget() drops below.
   const rateWith = state.hadCall && reason !== "cancelled" ? state.token : null;
   state.hadCall = false;
+  closeTutorial();
   endCall();
   stopSelfView();
   $("preview").srcObject = null;

@@ -8,7 +8,9 @@
 // code and falls back to the server's English message for an unknown one.
 //
 // To add a language: add its object below with exactly the keys of `en` (the browser tests
-// compare them), and a line in LANGUAGES. See docs/customer-page.md.
+// compare them), and a line in LANGUAGES. See docs/customer-page.md. The trainer library's
+// texts live in i18n-trainer.js and are merged in here.
+import { trainerEn, trainerFr } from "/static/shared/i18n-trainer.js";
 
 const en = {
   "page.title": "Get help",
@@ -45,6 +47,8 @@ const en = {
   "recording.on": "This call is being recorded.",
   "recording.paused": "Recording is paused.",
   "recording.off": "This call is not recorded.",
+  "supervision.joined": "A supervisor joined the call and can hear you.",
+  "supervision.left": "The supervisor left the call.",
   "wait.underMinute": "less than a minute",
   "wait.oneMinute": "about 1 minute",
   "wait.minutes": "about {count} minutes",
@@ -180,6 +184,7 @@ const en = {
   "server.connect.unavailable": "The service has stopped. Please try again in a minute.",
   "server.connect.not_found": "Your place in line could not be kept. Please ask for help again.",
   "server.connect.illegal_transition": "Your place in line could not be kept. Please ask for help again.",
+  ...trainerEn,
 };
 
 // French: vouvoiement. Write a plain space before ? ! : ; and inside « »; french() puts the
@@ -219,6 +224,8 @@ const fr = french({
   "recording.on": "Cet appel est enregistré.",
   "recording.paused": "L’enregistrement est en pause.",
   "recording.off": "Cet appel n’est pas enregistré.",
+  "supervision.joined": "Un superviseur a rejoint l’appel et vous entend.",
+  "supervision.left": "Le superviseur a quitté l’appel.",
   "wait.underMinute": "moins d’une minute",
   "wait.oneMinute": "environ 1 minute",
   "wait.minutes": "environ {count} minutes",
@@ -352,6 +359,7 @@ const fr = french({
   "server.connect.unavailable": "Le service s’est arrêté. Veuillez réessayer dans une minute.",
   "server.connect.not_found": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
   "server.connect.illegal_transition": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
+  ...trainerFr,
 });
 
 // Each language under its own name, as a speaker of it looks for it in the switch.

@@ -52,7 +52,20 @@ export class ServerPeer {
       });
       this.senders[kind] = transceiver.sender;
     }
-    this.pc.ontrack = (ev) => onTrack && onTrack(ev);
+    // A second audio section, received only: a supervisor's voice (whisper reaches the agent,
+    // barge both; docs/protocol.md "supervision"). It plays on its own element, so the pages'
+    // video of the other party keeps one audio track.
+    this.supervisorAudio = this.pc.addTransceiver("audio", { direction: "recvonly" });
+    this.supervisorPlayer = null;
+    this.pc.ontrack = (ev) => {
+      if (ev.transceiver === this.supervisorAudio) {
+        this.supervisorPlayer = new Audio();
+        this.supervisorPlayer.srcObject = new MediaStream([ev.track]);
+        this.supervisorPlayer.play().catch(() => {});
+        return;
+      }
+      if (onTrack) onTrack(ev);
+    };
     this.pc.onconnectionstatechange = () => onStateChange && onStateChange(this.pc.connectionState);
     this.pc.onicecandidate = (ev) => {
       if (!ev.candidate) return;
@@ -82,6 +95,7 @@ export class ServerPeer {
   }
 
   close() {
+    if (this.supervisorPlayer) this.supervisorPlayer.srcObject = null;
     this.pc.ontrack = null;
     this.pc.onconnectionstatechange = null;
     this.pc.onicecandidate = null;

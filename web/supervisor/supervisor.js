@@ -1,5 +1,6 @@
 // Supervisor wallboard: the floor as the server pushes it (`floor`), and the actions a
 // supervisor takes on it, each confirmed in a dialog first.
+import { MarksLayer } from "/static/shared/marks.js";
 import { call, openSocket, show, showMessage } from "/static/shared/signaling.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,11 +13,13 @@ const REASONS = {
   away: "Away", break: "Break", lunch: "Lunch", meeting: "Meeting", training: "Training",
   missed_offer: "Missed an offer", signed_in: "Just signed in",
 };
-const state = { socket: null, me: null, picture: null, offset: 0, alerts: new Map(), pending: null };
+const state = { socket: null, me: null, picture: null, offset: 0, alerts: new Map(), pending: null,
+  watch: null, marks: null, feed: null };
 // For tests and debugging: the last picture and the page's socket.
 window.videoassist = {
   get picture() { return state.picture; },
   get socket() { return state.socket; },
+  get watching() { return state.watch; },
 };
 
 function message(text, isError = false) {
@@ -227,12 +230,31 @@ function renderAgents(agents) {
   }
 }
 
+const RECORDING_LABELS = { recording: "Recording", paused: "Paused", off: "Not recorded" };
+
+// One leg as the server measures it: "RTT 40 ms, loss 0.2%, 850 kb/s, 1 freeze".
+function legText(leg) {
+  if (!leg) return "—";
+  const parts = [
+    `RTT ${orDash(leg.rtt_ms, " ms")}`,
+    `loss ${orDash(leg.loss_pct, "%")}`,
+    `${orDash(leg.kbps, " kb/s")}`,
+    `${leg.freezes} ${leg.freezes === 1 ? "freeze" : "freezes"}`,
+  ];
+  return parts.join(", ");
+}
+
+function qualityText(quality) {
+  if (!quality) return "—";
+  return `Customer: ${legText(quality.customer)}. Agent: ${legText(quality.agent)}.`;
+}
+
 function renderCalls(calls) {
   const body = $("calls").tBodies[0];
   body.replaceChildren();
   if (!calls.length) {
     const td = cell(body.insertRow(), "No call in progress.");
-    td.colSpan = 6;
+    td.colSpan = 7;
     return;
   }
   for (const c of calls) {
@@ -241,9 +263,142 @@ function renderCalls(calls) {
     cell(row, queueName(c.queue_id));
     cell(row, topicLabel(c.topic));
     cell(row, "", { sinceAt: c.since });
-    cell(row, c.recording || "—");
-    cell(row, c.quality || "—");
+    cell(row, RECORDING_LABELS[c.recording] || "—");
+    cell(row, qualityText(c.quality));
+    const listen = cell(row, "");
+    listen.className = "actions-cell";
+    const watching = state.watch && state.watch.sessionId === c.session_id;
+    const b = button(watching ? "Listening" : "Listen in", "watch", c.session_id);
+    b.setAttribute("aria-label", watching
+      ? `Listening to ${c.agent_name}'s call` : `Listen in on ${c.agent_name}'s call`);
+    b.disabled = watching;
+    listen.append(b);
   }
+  if (state.watch && !calls.some((c) => c.session_id === state.watch.sessionId)) {
+    stopWatching("The call ended.");
+  }
+}
+
+// ---------------------------------------------------------------- listening in on a call
+// The supervisor's own peer connection (docs/protocol.md "supervise"): four sections, in this
+// order: customer audio and video, agent audio and video. Listen only never sends; whisper and
+// join send the microphone on the first audio section. A mode change is a new offer.
+const MODE_TEXT = {
+  monitor: "Listening only: nobody hears you.",
+  whisper: "Whispering: only the agent hears you.",
+  barge: "In the call: the customer and the agent hear you.",
+};
+const KIND_EVENTS = {
+  annotate_points: "annotation_points", annotation_remove: "annotation_removed",
+  annotations_clear: "annotations_cleared", annotation_moved: "annotation_moved", laser: "laser",
+};
+
+// The call's events as the shared marks layer listens to them (the parties' event names).
+class CallFeed {
+  constructor() { this.handlers = {}; }
+  on(name, handler) { this.handlers[name] = handler; }
+  emit({ kind, data }) {
+    if (kind === "annotate") {
+      const { target, ...annotation } = data;
+      this.handlers.annotation && this.handlers.annotation({ target, annotation });
+    } else if (KIND_EVENTS[kind] && this.handlers[KIND_EVENTS[kind]]) {
+      this.handlers[KIND_EVENTS[kind]](data);
+    }
+  }
+}
+
+function watchStatus(text) {
+  $("watch-status").textContent = text;
+}
+
+async function listenIn(sessionId, mode) {
+  const previous = state.watch;
+  let mic = null;
+  try {
+    if (mode !== "monitor") mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    watchStatus(`Your microphone is not available (${err.message}); still listening only.`);
+    return;
+  }
+  if (previous) closePeer(previous);
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const watch = { sessionId, mode, pc, mic };
+  state.watch = watch;
+  const voice = mic ? mic.getAudioTracks()[0] : null;
+  pc.addTransceiver(voice || "audio", { direction: voice ? "sendrecv" : "recvonly" });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const streams = { customer: new MediaStream(), agent: new MediaStream() };
+  $("watch-customer").srcObject = streams.customer;
+  $("watch-agent").srcObject = streams.agent;
+  pc.ontrack = (ev) => {
+    const index = pc.getTransceivers().indexOf(ev.transceiver);
+    (index < 2 ? streams.customer : streams.agent).addTrack(ev.track);
+  };
+  pc.onicecandidate = (ev) => {
+    if (!ev.candidate || state.watch !== watch) return;
+    call(state.socket, "supervise_candidate", {
+      session_id: sessionId,
+      candidate: ev.candidate.candidate,
+      sdpMid: ev.candidate.sdpMid,
+      sdpMLineIndex: ev.candidate.sdpMLineIndex,
+    }).catch(() => {});
+  };
+  show("watch", true);
+  watchStatus("Connecting…");
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    const answer = await call(state.socket, "supervise", {
+      session_id: sessionId, mode, type: "offer", sdp: pc.localDescription.sdp,
+    });
+    await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
+    if (!state.marks) {
+      state.feed = new CallFeed();
+      state.marks = new MarksLayer({ canvas: $("watch-marks"), socket: state.feed });
+    }
+    state.marks.load((answer.room && answer.room.annotations) || {});
+    state.marks.show($("watch-customer"), "live");
+  } catch (err) {
+    if (state.watch === watch) stopWatching(`Could not listen in: ${err.message}`);
+    return;
+  }
+  for (const m of ["monitor", "whisper", "barge"]) {
+    $(`watch-${m}`).setAttribute("aria-pressed", String(m === mode));
+  }
+  watchStatus(MODE_TEXT[mode]);
+  if (state.picture) keepFocus(() => renderCalls(state.picture.calls));
+}
+
+function closePeer(watch) {
+  watch.pc.ontrack = null;
+  watch.pc.onicecandidate = null;
+  watch.pc.close();
+  if (watch.mic) watch.mic.getTracks().forEach((t) => t.stop());
+}
+
+function stopWatching(status) {
+  const watch = state.watch;
+  if (!watch) return;
+  state.watch = null;
+  closePeer(watch);
+  $("watch-customer").srcObject = null;
+  $("watch-agent").srcObject = null;
+  if (state.marks) state.marks.reset();
+  show("watch", false);
+  message(status);
+  if (state.picture) keepFocus(() => renderCalls(state.picture.calls));
+}
+
+async function leave() {
+  const watch = state.watch;
+  if (!watch) return;
+  try {
+    await call(state.socket, "leave", { session_id: watch.sessionId });
+  } catch (err) {
+    // Left already (the call ended): the page just stops.
+  }
+  stopWatching("You left the call.");
 }
 
 // Alerts are added to the live region one by one as they appear, so a screen reader announces
@@ -430,6 +585,9 @@ function start() {
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
   });
   socket.on("floor", render);
+  socket.on("call_event", (ev) => {
+    if (state.feed && state.watch) state.feed.emit(ev);
+  });
 }
 
 $("login-form").addEventListener("submit", login);
@@ -437,7 +595,14 @@ $("logout").addEventListener("click", logout);
 $("confirm").addEventListener("close", dialogClosed);
 document.addEventListener("click", (ev) => {
   const target = ev.target.closest && ev.target.closest("button[data-action]");
-  if (target && ACTIONS[target.dataset.action]) openDialog(target);
+  if (target && target.dataset.action === "watch") listenIn(target.dataset.id, "monitor");
+  else if (target && ACTIONS[target.dataset.action]) openDialog(target);
 });
+for (const mode of ["monitor", "whisper", "barge"]) {
+  $(`watch-${mode}`).addEventListener("click", () => {
+    if (state.watch && state.watch.mode !== mode) listenIn(state.watch.sessionId, mode);
+  });
+}
+$("watch-leave").addEventListener("click", leave);
 setInterval(tick, 1000);
 boot();
