@@ -55,6 +55,8 @@ class History:
     recordings: Sequence[Mapping[str, Any]] = ()
     csat: Sequence[Mapping[str, Any]] = ()
     agent_events: Sequence[Mapping[str, Any]] = ()
+    # Customers who left the line after opening a tutorial (tutorial_deflections).
+    deflections: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ class Cell:
     repeats: int = 0
     csat_scores: list[int] = field(default_factory=list)
     recordings: int = 0
+    self_served: int = 0
 
     def row(self, queue: QueueConfig | None) -> dict[str, Any]:
         f = self.figures
@@ -88,6 +91,7 @@ class Cell:
             "csat_responses": len(self.csat_scores),
             "csat_rate": _round(100.0 * len(self.csat_scores) / f.answered if f.answered else None),
             "recordings": self.recordings,
+            "self_served": self.self_served,
         }
 
 
@@ -106,6 +110,7 @@ COLUMNS = (
     "csat_responses",
     "csat_rate",
     "recordings",
+    "self_served",
 )
 
 
@@ -272,6 +277,13 @@ def interval_report(
         key = r["queue_id"] if by == "queue" else agent_of_call.get(r["call_id"])
         if key is not None:
             cells[(buckets.start(r["started_at"]), key)].recordings += 1
+
+    # Self-served: left the line after opening a tutorial for their topic (issue 12); counted
+    # in the queue they left, when they left. An agent took no part in it.
+    if by == "queue":
+        for d in history.deflections:
+            if within(d["at"]):
+                cells[(buckets.start(d["at"]), d["queue_id"])].self_served += 1
 
     rows = []
     for (at, key), cell in sorted(cells.items()):

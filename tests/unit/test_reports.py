@@ -103,6 +103,11 @@ def history() -> History:
             {"agent_id": "alice", "state": "offline", "at": H10 + 1800},
             {"agent_id": "bob", "state": "busy", "at": H9 - 3600},
         ],
+        # t4 opened a tutorial while waiting, then left the line: self-served.
+        deflections=[
+            {"at": H9 + 1860, "ticket_id": "t4", "queue_id": "general", "tutorials": ["tu1"]},
+            {"at": END + 60, "ticket_id": "late", "queue_id": "general", "tutorials": ["tu1"]},
+        ],
     )
 
 
@@ -131,6 +136,7 @@ class TestQueueReport:
             "csat_responses": 1,
             "csat_rate": 50.0,
             "recordings": 1,
+            "self_served": 1,
         }
         ten = rows[(H10, "general")]
         assert {k: ten[k] for k in reports.COLUMNS} == {
@@ -148,6 +154,7 @@ class TestQueueReport:
             "csat_responses": 1,
             "csat_rate": 50.0,
             "recordings": 0,
+            "self_served": 0,  # the deflection after the range's end is not counted
         }
 
     def test_a_day_adds_the_hours_up(self) -> None:

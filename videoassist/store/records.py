@@ -546,6 +546,14 @@ class Records:
                     )
                 )
             ]
+            out["deflections"] = [
+                dict(r._mapping)
+                for r in await conn.execute(
+                    tutorial_deflections.select().where(
+                        tutorial_deflections.c.at >= since, tutorial_deflections.c.at < until
+                    )
+                )
+            ]
             out["agent_events"] = [
                 dict(r._mapping)
                 for r in await conn.execute(
