@@ -497,7 +497,12 @@ async def lab(harness: Harness) -> AsyncIterator[Lab]:
 
 
 def _is_tutorial(row: str) -> bool:
-    return "tutorial" in row or row.split(" ", 1)[1].startswith("/api/renders")
+    """The tutorial API and events (TestTutorials); the pages of a tutorial's links
+    (``/tutorials/{id}``, ``/p/{token}``) are pages like any other (TestHttp)."""
+    target = row.split(" ", 1)[1]
+    if row.startswith("/"):  # a socket.io event
+        return "tutorial" in target
+    return target.startswith(("/api/tutorials", "/api/renders", "/api/public/tutorials"))
 
 
 def _rows(namespace: str | None, *, tutorials: bool = False) -> list[str]:
