@@ -73,7 +73,7 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     async def playing() -> bool:
         return bool(await video.evaluate("v => v.videoWidth > 0 && v.currentTime > 0"))
 
-    await wait_until(playing, 15, what="the customer's video playing on the wallboard")
+    await wait_until(playing, 30, what="the customer's video playing on the wallboard")
     sent = await board.evaluate(
         """async () => {
             const report = await window.videoassist.watching.pc.getStats();

@@ -76,3 +76,4 @@ class TcpProxy:
         for _, writers in self._links:
             for w in writers:
                 w.transport.abort()  # a reset: the client side sees its connection end at once
+                w.close()
