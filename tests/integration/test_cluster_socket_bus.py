@@ -107,6 +107,10 @@ async def test_an_emit_on_one_node_reaches_a_socket_on_another(redis_url: str) -
         await stop_node(b)
 
 
+# The listener's old connection is half-open by design here: the watchdog abandons it without
+# waiting on it (a close could hang), and redis-py leaves its stream writer to the collector, which
+# warns when it meets it. What is under test is that delivery comes back.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_listener_on_a_half_open_connection_is_replaced(
     redis_server: RedisServer,
 ) -> None:
