@@ -16,30 +16,22 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
 from tests.support.calls import offer_without_candidates
-from tests.support.encoded import EncodedPeer, FrameLog, drop_outgoing_video, sent_index
+from tests.support.encoded import (
+    EncodedPeer,
+    FrameLog,
+    drop_outgoing_video,
+    loopback_hub,
+    sent_index,
+)
 from tests.support.harness import wait_until
 from tests.support.peers import ColourTrack
 from videoassist.media.hub import MediaHub
-from videoassist.media.network import restrict_host_addresses
 
 
 @pytest.fixture
 async def hub() -> AsyncIterator[MediaHub]:
-    restrict_host_addresses(("127.0.0.1",))
-    failures: list[tuple[str, str]] = []
-    hub = MediaHub(
-        ice_servers=(),
-        connect_timeout=15.0,
-        max_peer_connections=20,
-        on_failure=lambda session, detail: failures.append((session, detail)),
-        pixel_linger=1.0,
-    )
-    try:
-        yield hub
-    finally:
-        await hub.close()
-        restrict_host_addresses(())
-    assert failures == []
+    async with loopback_hub() as made:
+        yield made
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ file. Nothing is committed: the clip is made at run time.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -106,7 +105,6 @@ class TestRecording:
         await wait_until(lambda: writer.stats["video"].packets >= 60, 15.0, what="2 s recorded")
         recorder.pause()
         paused_at = session.clock.now()
-        await asyncio.sleep(0)  # let frames already handed over reach the writer
         await wait_until(lambda: session.clock.now() - paused_at >= 2.0, 5.0, what="2 s paused")
         recorder.resume()
         resumed_at = session.clock.now()

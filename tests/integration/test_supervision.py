@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support.encoded import loopback_hub
 from tests.support.harness import wait_until
 from tests.support.tones import TonePeer
 from videoassist.errors import MediaError
 from videoassist.media.hub import MediaHub
-from videoassist.media.network import restrict_host_addresses
 
 CUSTOMER_HZ, AGENT_HZ, SUPERVISOR_HZ = 440.0, 660.0, 1000.0
 # The customer and agent pages' sections: 0 video, 1 the other party's voice, 2 a supervisor's.
@@ -30,22 +30,8 @@ def near(value: float | None, hz: float) -> bool:
 
 @pytest.fixture
 async def hub() -> AsyncIterator[MediaHub]:
-    restrict_host_addresses(("127.0.0.1",))
-    failures: list[tuple[str, str]] = []
-    hub = MediaHub(
-        ice_servers=(),
-        connect_timeout=15.0,
-        max_peer_connections=20,
-        on_failure=lambda session, detail: failures.append((session, detail)),
-        pixel_linger=1.0,
-        quality_interval=0.5,
-    )
-    try:
-        yield hub
-    finally:
-        await hub.close()
-        restrict_host_addresses(())
-    assert failures == []
+    async with loopback_hub(quality_interval=0.5) as made:
+        yield made
 
 
 @pytest.fixture

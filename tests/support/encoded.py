@@ -11,7 +11,9 @@ frame with its arrival time, and nothing decoded. The peers talk SDP to a ``Medi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from typing import Any
 
@@ -195,3 +197,28 @@ def drop_outgoing_video(peer: EncodedPeer, after_frames: int) -> set[int]:
 
     transport._send_rtp = send_rtp
     return dropped
+
+
+@contextlib.asynccontextmanager
+async def loopback_hub(**options: Any) -> AsyncIterator[Any]:
+    """A MediaHub that gathers on loopback only, closed afterwards; the test fails if any
+    call's media failed meanwhile. ``options`` go to MediaHub (e.g. ``quality_interval``)."""
+    from videoassist.media.hub import MediaHub
+    from videoassist.media.network import restrict_host_addresses
+
+    restrict_host_addresses(("127.0.0.1",))
+    failures: list[tuple[str, str]] = []
+    hub = MediaHub(
+        ice_servers=(),
+        connect_timeout=15.0,
+        max_peer_connections=20,
+        on_failure=lambda session, detail: failures.append((session, detail)),
+        pixel_linger=1.0,
+        **options,
+    )
+    try:
+        yield hub
+    finally:
+        await hub.close()
+        restrict_host_addresses(())
+    assert failures == []

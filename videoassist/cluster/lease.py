@@ -130,10 +130,6 @@ class Lease:
         node, _, epoch = text.rpartition(":")
         return node, int(epoch)
 
-    async def newest_epoch(self) -> int:
-        value = await self.redis.get(self.epoch_key)
-        return int(value or 0)
-
     async def fenced_hset(self, epoch: int, key: str, mapping: dict[str, Any]) -> None:
         """Write live state as the leader of ``epoch``; :class:`Fenced` if deposed since."""
         args: list[Any] = [epoch]

@@ -8,6 +8,7 @@ import { CallContext } from "/static/agent/context.js";
 import {
   ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
 } from "/static/shared/signaling.js";
+import { logIn } from "/static/shared/session.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -146,14 +147,9 @@ async function boot() {
 async function login(event) {
   event.preventDefault();
   message("");
-  const res = await fetch("/api/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  const body = await res.json();
-  if (!res.ok) {
-    message(body.error ? body.error.message : "Login failed.", true);
+  const { ok, data: body } = await logIn($("username").value, $("password").value);
+  if (!ok) {
+    message(body?.error ? body.error.message : "Login failed.", true);
     $("password").select();
     return;
   }

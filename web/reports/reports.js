@@ -1,6 +1,7 @@
 // /reports: history figures per interval, staffing, exports. The tables carry the data; the
 // charts (uPlot, from npm) draw the same numbers and are hidden from screen readers.
 import uPlot from "/vendor/uplot/uPlot.esm.js";
+import { logIn } from "/static/shared/session.js";
 
 const TEXTS = {
   en: {
@@ -268,12 +269,8 @@ async function start() {
 
 async function login(event) {
   event.preventDefault();
-  const res = await fetch("/api/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  if (!res.ok) {
+  const { ok } = await logIn($("username").value, $("password").value);
+  if (!ok) {
     message(t("login.failed"));
     return;
   }

@@ -2,6 +2,7 @@
 // supervisor takes on it, each confirmed in a dialog first.
 import { MarksLayer } from "/static/shared/marks.js";
 import { call, openSocket, show, showMessage } from "/static/shared/signaling.js";
+import { logIn } from "/static/shared/session.js";
 
 const $ = (id) => document.getElementById(id);
 const SUPERVISOR_ROLES = ["supervisor", "admin"];
@@ -524,14 +525,9 @@ async function boot() {
 async function login(event) {
   event.preventDefault();
   message("");
-  const res = await fetch("/api/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
-  const body = await res.json();
-  if (!res.ok) {
-    message(body.error ? body.error.message : "Login failed.", true);
+  const { ok, data: body } = await logIn($("username").value, $("password").value);
+  if (!ok) {
+    message(body?.error ? body.error.message : "Login failed.", true);
     $("password").select();
     return;
   }

@@ -4,6 +4,7 @@
 import { LANGUAGES, pickLanguage, setLanguage, t } from "/static/shared/i18n.js";
 import { showMessage } from "/static/shared/signaling.js";
 import { TutorialPlayer } from "/static/shared/tutorial-player.js";
+import { logIn } from "/static/shared/session.js";
 
 const $ = (id) => document.getElementById(id);
 const player = new TutorialPlayer({ container: $("tutorial"), standalone: true });
@@ -43,13 +44,9 @@ async function load() {
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const res = await fetch("/api/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-  });
+  const { ok } = await logIn($("username").value, $("password").value);
   $("password").value = "";
-  if (!res.ok) {
+  if (!ok) {
     showMessage($("message"), t("trainer.login_failed"), true);
     return;
   }
