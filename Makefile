@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.run-deps
 TEST_STAMP := $(VENV)/.test-deps
 WEB_STAMP := web/node_modules/.videoassist-installed
 
-.PHONY: setup run test test-fast e2e lint typecheck bench fuzz system-deps clean audit
+.PHONY: setup run test test-fast e2e lint typecheck bench fuzz system-deps clean audit cluster
 
 setup: $(RUN_STAMP) $(WEB_STAMP)
 
@@ -35,7 +35,8 @@ run: setup
 # service is not used), iproute2 for the LAN trial's network namespace (tests/integration/test_tls.py),
 # PostgreSQL for the store contract on both engines (tests/support/postgres.py starts its own
 # cluster on loopback; the package's system service is not used), redis-server for the cluster
-# tests (tests/support/redis.py, likewise on loopback).
+# tests (tests/support/redis.py, likewise on loopback), docker-compose to validate
+# docker/compose.yaml (`config` needs no Docker engine; tests/integration/test_deployment.py).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -43,6 +44,7 @@ system-deps:
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian's$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -64,6 +66,12 @@ lint: $(TEST_STAMP) typecheck
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
+
+# The compose topology without Docker (docker/local.sh): PostgreSQL, Redis, coturn and a node on
+# loopback, state in var/local. See docs/operations.md.
+cluster: $(RUN_STAMP) $(WEB_STAMP) system-deps
+	$(BIN)/pip install --quiet -e ".[postgresql,cluster]"
+	docker/local.sh
 
 bench: $(TEST_STAMP) $(WEB_STAMP)
 	$(BIN)/python -m bench.tap_to_first_frame

@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import ipaddress
 import logging
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -120,8 +121,8 @@ def _serve(settings: Settings) -> int:
 
         app.cleanup_ctx.append(plain_http)
     # web.run_app would build a plain AppRunner; ours accepts connections through the guard
-    # (http/guard.py). SIGINT and SIGTERM raise GracefulExit, as under run_app.
-    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+    # (http/guard.py).
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(app, settings, context))
     return 0
 
@@ -132,15 +133,25 @@ async def _run(app: Any, settings: Settings, context: Any) -> None:
     from videoassist.http.guard import GuardedRunner
     from videoassist.http.keys import CONNECTION_GUARD
 
-    runner = GuardedRunner(app, app[CONNECTION_GUARD], handle_signals=True, shutdown_timeout=10)
+    # SIGINT and SIGTERM end the wait below; the drain (on_shutdown) then runs while the desk,
+    # the media hub and every other task are still alive. (aiohttp's own handlers raise
+    # GracefulExit out of the loop, after which asyncio.run cancels every task at once and the
+    # drain finds the desk gone.)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = GuardedRunner(app, app[CONNECTION_GUARD], handle_signals=False, shutdown_timeout=10)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
         await site.start()
         print(f"======== Running on {site.name} ========\n(Press CTRL+C to quit)", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _loopback(host: str) -> bool:
