@@ -298,7 +298,15 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         )
 
     agents = AgentNamespace(
-        service, hub, rooms, delivery, app[STAFF], per_connection(), recordings, tutorials
+        service,
+        hub,
+        rooms,
+        delivery,
+        app[STAFF],
+        per_connection(),
+        recordings,
+        tutorials,
+        grace=settings.agent_grace,
     )
 
     def floor(now: float) -> dict[str, Any]:
