@@ -11,6 +11,7 @@ import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videoassist.desk.config import parse_hhmm
@@ -73,6 +74,9 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    # The address customers reach the server at ("https://help.example.com"), for links that
+    # leave the browser (the QR codes printed on manuals); empty: the request's own.
+    public_url: str = ""
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
     # per-address limits (videoassist/client_address.py); empty: trust none.
     trusted_proxies: tuple[str, ...] = ()
@@ -154,6 +158,19 @@ class Settings:
         TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be positive")
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                raise ValueError(
+                    f"public_url {self.public_url!r}: want scheme://host[:port], no path"
+                )
         if self.max_connections_per_address < 0:
             raise ValueError("max_connections_per_address must be 0 (no cap) or more")
 
