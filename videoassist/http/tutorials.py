@@ -25,7 +25,7 @@ from aiohttp import web
 from videoassist.auth import SESSION_COOKIE, Staff
 from videoassist.errors import ContentError, Problem
 from videoassist.gateway.schemas import RenderIn, TutorialCreateIn, TutorialEditIn
-from videoassist.http.keys import PUBLIC_LIMIT, SETTINGS, STAFF, TUTORIALS
+from videoassist.http.keys import PUBLIC_LIMIT, SETTINGS, STAFF, TRUSTED_PROXIES, TUTORIALS
 from videoassist.http.middleware import Reply, json_error, read_json, too_many
 from videoassist.tutorials import MEDIA_TYPES, Tutorials
 
@@ -214,7 +214,7 @@ async def media(request: web.Request) -> web.StreamResponse:
 async def public_tutorial(request: web.Request) -> web.Response:
     """No login: the token is the credential, until the trainer revokes it. Rate-limited per
     address, like taps, since anyone may call it."""
-    wait = request.app[PUBLIC_LIMIT].take(("ip", request.remote or ""))
+    wait = request.app[PUBLIC_LIMIT].take(("ip", request.app[TRUSTED_PROXIES].of_request(request)))
     if wait:
         return too_many(wait, "too many requests")
     token = request.match_info["token"]
