@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
-from videoassist.ratelimit import RateLimiter
+from videoassist.ratelimit import Limiter, LocalLimiter, RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
@@ -125,13 +125,12 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = trusted
     app[CONNECTION_GUARD] = guard
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
-    app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
-    app[PUBLIC_LIMIT] = RateLimiter(
-        rate=settings.public_reads_per_minute / 60, burst=settings.public_reads_burst
+    limiter = _limiters(app, settings)
+    app[TAP_LIMIT] = limiter("taps", settings.taps_per_minute / 60, settings.taps_burst)
+    app[PUBLIC_LIMIT] = limiter(
+        "public_reads", settings.public_reads_per_minute / 60, settings.public_reads_burst
     )
-    app[PHOTO_LIMIT] = RateLimiter(
-        rate=settings.photos_per_minute / 60, burst=settings.photos_burst
-    )
+    app[PHOTO_LIMIT] = limiter("photos", settings.photos_per_minute / 60, settings.photos_burst)
     sio = create_socket_server(
         allowed_origins=settings.allowed_origins,
         max_message=settings.socket_max_message,
@@ -175,6 +174,25 @@ def _socket_bus(app: web.Application, settings: Settings) -> Any:
 
     app.cleanup_ctx.append(close)
     return manager
+
+
+def _limiters(app: web.Application, settings: Settings) -> Callable[[str, float, float], Limiter]:
+    """Limits on what anonymous clients can trigger: with ``REDIS_URL`` shared by every node
+    (videoassist/cluster/ratelimit.py), else this process's own."""
+    if not settings.redis_url:
+        return lambda _name, rate, burst: LocalLimiter(rate, burst)
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.ratelimit import SharedLimiter
+
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+
+    async def close(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await redis.aclose()
+
+    app.cleanup_ctx.append(close)
+    return lambda name, rate, burst: SharedLimiter(redis, name, rate, burst)
 
 
 def _secret_key(settings: Settings) -> str:

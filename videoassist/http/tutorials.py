@@ -214,7 +214,8 @@ async def media(request: web.Request) -> web.StreamResponse:
 async def public_tutorial(request: web.Request) -> web.Response:
     """No login: the token is the credential, until the trainer revokes it. Rate-limited per
     address, like taps, since anyone may call it."""
-    wait = request.app[PUBLIC_LIMIT].take(("ip", request.app[TRUSTED_PROXIES].of_request(request)))
+    address = request.app[TRUSTED_PROXIES].of_request(request)
+    wait = await request.app[PUBLIC_LIMIT].take(("ip", address))
     if wait:
         return too_many(wait, "too many requests")
     token = request.match_info["token"]
