@@ -128,6 +128,8 @@ class CallRoom:
     source: Source = "camera_front"  # what the customer's video shows; calls start on camera
     photos: int = 0  # photos stored, plus those being cleaned or stored now (a reservation)
     photo_bytes: int = 0  # bytes of the photos stored, plus those being stored now
+    # The customer's microphone and camera as they last said (``media_state``); on at the start.
+    customer_media: dict[str, bool] = field(default_factory=lambda: {"audio": True, "video": True})
 
     def clock(self) -> float:
         """The call's media clock: seconds since the call's media started (the media session's
@@ -144,6 +146,7 @@ class CallRoom:
             "annotations": {t: list(m.values()) for t, m in self.annotations.items()},
             "chat": [line.wire() for line in self.chat],
             "frozen": self.frozen,
+            "customer_media": dict(self.customer_media),
         }
 
 
@@ -465,6 +468,17 @@ class CallRooms:
         await self._delivery.to_agent(
             room.parties.agent_id, ServerEvent.SOURCE_DECLINED, {"source": source}
         )
+
+    async def media_state(self, call_id: str, ticket_id: str, audio: bool, video: bool) -> None:
+        """The customer muted or unmuted their microphone or camera. The tracks keep flowing
+        (silence, black frames), so the agent could not tell a mute from a fault without this."""
+        room = self.room(call_id)
+        now = {"audio": audio, "video": video}
+        if now == room.customer_media:
+            return
+        room.customer_media = now
+        await self._publish(room, "media_state", f"customer:{ticket_id}", now)
+        await self._delivery.to_agent(room.parties.agent_id, ServerEvent.CUSTOMER_MEDIA, now)
 
     # ------------------------------------------------------------ subscribers
 

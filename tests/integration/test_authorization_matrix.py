@@ -154,6 +154,7 @@ DELETE /api/admin/login-throttles/{username}
 /customer typing                  deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer source_changed          deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer source_declined         deny    allow   deny    deny*   deny*   deny    deny    deny
+/customer media_state             deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer room                    deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer recording_consent       deny    allow   deny    deny*   deny*   deny    deny    deny
 /customer tutorials               deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -782,6 +783,7 @@ class TestCustomerNamespace:
             ("/customer typing", {"text": "hel"}),
             ("/customer source_changed", {"source": "screen"}),
             ("/customer source_declined", {"source": "camera_back"}),
+            ("/customer media_state", {"audio": False, "video": True}),
             ("/customer room", {}),
         ):
             for caller, party in pairs:

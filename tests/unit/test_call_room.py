@@ -332,3 +332,18 @@ class TestSources:
         await rooms.source_declined("c1", "t1", "screen")
         assert sent.log[-1] == ("agent", "u1", "source_declined", {"source": "screen"})
         assert [e.kind for e in heard] == ["source_request", "source_declined"]
+
+
+class TestCustomerMedia:
+    async def test_a_mute_reaches_the_agent_once_and_is_kept_for_a_rejoin(self) -> None:
+        rooms, sent, _, _, heard = make()
+        assert rooms.state("c1")["customer_media"] == {"audio": True, "video": True}
+        await rooms.media_state("c1", "t1", audio=False, video=True)
+        await rooms.media_state("c1", "t1", audio=False, video=True)  # nothing new: not sent
+        await rooms.media_state("c1", "t1", audio=False, video=False)
+        assert [entry for entry in sent.log if entry[2] == "customer_media"] == [
+            ("agent", "u1", "customer_media", {"audio": False, "video": True}),
+            ("agent", "u1", "customer_media", {"audio": False, "video": False}),
+        ]
+        assert [e.kind for e in heard] == ["media_state", "media_state"]
+        assert rooms.state("c1")["customer_media"] == {"audio": False, "video": False}

@@ -47,6 +47,7 @@ class ServerEvent(StrEnum):
     SOURCE_CHANGED = "source_changed"
     SOURCE_REQUESTED = "source_requested"
     SOURCE_DECLINED = "source_declined"
+    CUSTOMER_MEDIA = "customer_media"
     FROZEN = "frozen"
     UNFROZEN = "unfrozen"
     ANNOTATION = "annotation"

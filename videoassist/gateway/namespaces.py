@@ -50,6 +50,7 @@ from videoassist.gateway.schemas import (
     ChatIn,
     Empty,
     ItemRef,
+    MediaStateIn,
     PenPointsWire,
     RecordingConsentIn,
     RtcCandidateIn,
@@ -351,6 +352,12 @@ class CustomerNamespace(_Base):
         ticket_id = who["ticket_id"]
         call_id = self._call_of(ticket_id, p.session_id)
         await self.rooms.source_declined(call_id, ticket_id, p.source)
+
+    @event(MediaStateIn)
+    async def on_media_state(self, sid: str, who: Who, p: MediaStateIn) -> None:
+        ticket_id = who["ticket_id"]
+        call_id = self._call_of(ticket_id, p.session_id)
+        await self.rooms.media_state(call_id, ticket_id, p.audio, p.video)
 
     @event(RecordingConsentIn)
     async def on_recording_consent(

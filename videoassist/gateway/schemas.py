@@ -83,6 +83,12 @@ class SourceIn(Payload):
     source: Literal["camera", "camera_front", "camera_back", "screen"]
 
 
+class MediaStateIn(Payload):
+    session_id: str = Id
+    audio: bool = Field(strict=True)
+    video: bool = Field(strict=True)
+
+
 class ItemRef(Payload):
     session_id: str = Id
     target: str = Target

@@ -256,6 +256,7 @@ function start() {
     const what = data.source === "screen" ? "share their screen" : "switch camera";
     $("live-status").textContent = `The customer chose not to ${what} for now.`;
   });
+  socket.on("customer_media", showCustomerMedia);
   socket.on("source_changed", (data) => {
     $("customer-source").textContent = data.source === "screen" ? "Customer is sharing their screen" : "Customer is on camera";
   });
@@ -269,6 +270,16 @@ function start() {
     message("A sticky mark lost track of its object (the camera moved away); it is shown greyed.");
   });
   state.marks.show($("remote"), "live");
+}
+
+// The customer turned their microphone or camera off (customer_media): their tracks still flow
+// as silence and black frames, so say it rather than leave the agent wondering.
+function showCustomerMedia(media) {
+  const off = [];
+  if (media && media.audio === false) off.push("Customer muted");
+  if (media && media.video === false) off.push("customer's camera is off");
+  const text = off.join("; ");
+  $("customer-media").textContent = text ? `${text}.` : "";
 }
 
 // --- Drawing on the customer's picture
@@ -584,6 +595,7 @@ async function startSession(data) {
     state.chat.start(data.session_id, room.chat);
     state.marks.load(room.annotations);
     state.frozen = room.frozen;
+    showCustomerMedia(room.customer_media);
     showStill(room.frozen && room.items[room.frozen] ? room.items[room.frozen].url : null);
     $("photos").replaceChildren();
     for (const [id, item] of Object.entries(room.items)) {
@@ -806,6 +818,7 @@ function endSession(data) {
   state.mine = [];
   $("photos").replaceChildren();
   $("customer-source").textContent = "";
+  showCustomerMedia(null);
   stopStream(state.camera);
   state.camera = null;
   $("remote").srcObject = null;
