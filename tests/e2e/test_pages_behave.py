@@ -159,30 +159,61 @@ navigator.mediaDevices.getUserMedia = (constraints) => {
 """
 
 
-async def test_the_camera_is_asked_for_only_once_the_line_has_room_and_shows_while_waiting(
+SAYS_WHY = """
+window.whyShown = [];
+const asking = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => {
+    const why = document.getElementById("camera-why");
+    window.whyShown.push(Boolean(why && !why.hidden));
+    return asking(constraints);
+};
+"""
+
+
+async def test_the_camera_is_asked_for_only_when_an_agent_answers_and_is_off_while_waiting(
     harness: Harness, browser: Browser
 ) -> None:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
     config = harness.service.desk.config
     general = replace(config.queues[DEFAULT_QUEUE], max_length=1)
     full = replace(config, queues={**config.queues, DEFAULT_QUEUE: general})
     await harness.service.submit(ConfigChanged(full, harness.service.now()))
     # The one place in line is taken, by a customer whose page is connected.
-    await harness.customer((await harness.tap())["token"])
+    first = await harness.customer((await harness.tap())["token"])
 
     page = await (await browser.new_context()).new_page()
     await page.add_init_script(COUNT_CAMERA_REQUESTS)
+    await page.add_init_script(SAYS_WHY)
     await page.goto(harness.url)
     await page.get_by_role("button", name="Get help").click()
     await expect(page.get_by_role("button", name="Leave a callback request")).to_be_visible()
     await assert_accessible(page, "customer, line full")
     assert await page.evaluate("window.cameraRequests") == 0
 
+    # Room in line: waiting asks for nothing; the camera is off unless the customer checks it.
     await harness.service.submit(ConfigChanged(config, harness.service.now()))
     await page.get_by_role("button", name="Get help").click()
-    await expect(page.get_by_label("Your camera, as the agent will see it")).to_be_visible()
+    await expect(page.get_by_text("Your camera and microphone stay off while you wait")).to_be_visible()
+    await expect(page.get_by_label("Your camera, as the agent will see it")).to_be_hidden()
+    assert await page.evaluate("window.cameraRequests") == 0
+    await assert_accessible(page, "customer waiting, camera off")
+    await page.get_by_role("button", name="Check my camera").click()
+    await page.wait_for_function("() => document.getElementById('self-view').videoWidth > 0")
     assert await page.evaluate("window.cameraRequests") == 1
-    playing = "() => document.getElementById('self-view').videoWidth > 0"
-    await page.wait_for_function(playing)
+    await assert_accessible(page, "customer waiting, checking the camera")
+    await page.get_by_role("button", name="Turn my camera off").click()
+    await expect(page.get_by_label("Your camera, as the agent will see it")).to_be_hidden()
+
+    # The first customer leaves and an agent answers: now the browser is asked.
+    await first.call("cancel")
+    agent = await (await browser.new_context()).new_page()
+    await log_in(agent, harness.url, "alice", "pw-alice-1")
+    await agent.get_by_role("button", name="Ready").click()
+    await agent.get_by_role("button", name="Accept").click()
+    await expect(page.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
+    assert await page.evaluate("window.cameraRequests") == 2
+    # The request at connect came with the sentence saying why (the preview's was asked for).
+    assert await page.evaluate("window.whyShown") == [False, True]
 
 
 STAGE_IN_VIEW = """() => {
@@ -214,26 +245,56 @@ SENDING = """(kind) => {
 }"""
 
 
-async def test_the_customer_can_mute_and_stop_their_video_and_sees_no_flip_with_one_camera(
+NO_SIDEWAYS_SCROLL = (
+    "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+)
+
+
+async def test_on_a_phone_the_customer_mutes_stops_video_and_each_side_sees_the_other_s_state(
     harness: Harness, browser: Browser
 ) -> None:
-    customer, _ = await live_call_in_browsers(browser, harness)
+    customer, agent = await live_call_in_browsers(browser, harness)
+    await customer.set_viewport_size({"width": 390, "height": 844})
+    # Full-screen picture with the controls floating over it: no sideways scroll, and the
+    # controls are on screen without scrolling.
+    assert await customer.evaluate(NO_SIDEWAYS_SCROLL)
+    for control in ("Mute mic", "Stop my video", "Hang up"):
+        await expect(customer.get_by_role("button", name=control, exact=True)).to_be_in_viewport()
+    await assert_accessible(customer, "customer in a call on a phone")
+
     await customer.get_by_role("button", name="Mute mic").click()
     await expect(customer.get_by_role("button", name="Unmute mic")).to_have_attribute(
         "aria-pressed", "true"
     )
     assert await customer.evaluate(SENDING, "audio") is False
+    await expect(agent.locator("#customer-media")).to_have_text("Customer muted.")
     await customer.get_by_role("button", name="Stop my video").click()
     assert await customer.evaluate(SENDING, "video") is False
+    await expect(agent.locator("#customer-media")).to_have_text(
+        "Customer muted; customer's camera is off."
+    )
+    await assert_accessible(agent, "agent, the customer muted with the camera off")
     await customer.get_by_role("button", name="Start my video").click()
+    await customer.get_by_role("button", name="Unmute mic").click()
     assert await customer.evaluate(SENDING, "video") is True
+    await expect(agent.locator("#customer-media")).to_have_text("")
+
+    # The agent's camera: a picture while on, words instead of a black box when off.
+    camera_off = customer.get_by_text("The agent's camera is off.")
+    await expect(camera_off).to_be_hidden()
+    await agent.get_by_role("button", name="Stop my video").click()
+    await expect(camera_off).to_be_visible(timeout=15_000)
+    await assert_accessible(customer, "customer on a phone, the agent's camera off")
+    await agent.get_by_role("button", name="Start my video").click()
+    await expect(camera_off).to_be_hidden(timeout=15_000)
+
     cameras = await customer.evaluate(
         "() => navigator.mediaDevices.enumerateDevices().then("
         "(ds) => ds.filter((d) => d.kind === 'videoinput').length)"
     )
     flip = customer.get_by_role("button", name="Switch front/back camera")
     await (expect(flip).to_be_visible() if cameras >= 2 else expect(flip).to_be_hidden())
-    await assert_accessible(customer, "customer in a call, muted")
+    assert await customer.evaluate(NO_SIDEWAYS_SCROLL)
 
 
 async def test_a_call_over_https_works_end_to_end(tmp_path: Path, browser: Browser) -> None:

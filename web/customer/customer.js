@@ -67,10 +67,79 @@ function showLanguages() {
   setLanguage(lang);
 }
 
-// Mute or unmute; the button's text follows the language (toggleTracks words it once).
+// Mute or unmute; the button's text follows the language (toggleTracks words it once). The
+// agent is told (media_state): the tracks keep flowing as silence and black frames.
 function toggle(kind, button, onKey, offKey) {
+  if (!state.camera) return;
   toggleTracks(state.camera, kind, button, t(onKey), t(offKey));
   button.dataset.i18n = button.getAttribute("aria-pressed") === "true" ? offKey : onKey;
+  reportMedia();
+}
+
+function reportMedia() {
+  if (!state.socket || !state.sessionId) return;
+  call(state.socket, "media_state", {
+    session_id: state.sessionId,
+    audio: $("mute-audio").getAttribute("aria-pressed") !== "true",
+    video: $("mute-video").getAttribute("aria-pressed") !== "true",
+  }).catch(() => {});
+}
+
+function resetToggles() {
+  for (const [id, key] of [["mute-audio", "call.muteMic"], ["mute-video", "call.stopVideo"]]) {
+    $(id).setAttribute("aria-pressed", "false");
+    say($(id), key);
+  }
+}
+
+// "The agent's camera is off" rather than a black box: told from the agent's video track
+// itself (no track yet, ended, muted because nothing arrives, no new frame for a while), or
+// from its pictures (a camera turned off sends black frames). Sampled once a second, 16x12.
+const agentVideo = { timer: null, lastFrame: 0, dark: 0, canvas: null };
+
+function watchAgentVideo() {
+  stopWatchingAgentVideo();
+  const remote = $("remote");
+  agentVideo.lastFrame = performance.now();
+  agentVideo.dark = 0;
+  const onFrame = () => {
+    agentVideo.lastFrame = performance.now();
+    if (agentVideo.timer) remote.requestVideoFrameCallback(onFrame);
+  };
+  if (remote.requestVideoFrameCallback) remote.requestVideoFrameCallback(onFrame);
+  agentVideo.timer = setInterval(() => showAgentCamera(agentCameraOff(remote)), 1000);
+}
+
+function stopWatchingAgentVideo() {
+  clearInterval(agentVideo.timer);
+  agentVideo.timer = null;
+  show("agent-camera-off", false);
+}
+
+function agentCameraOff(remote) {
+  const stream = remote.srcObject;
+  const track = stream && stream.getVideoTracks()[0];
+  if (!track || track.readyState === "ended" || track.muted) return true;
+  if (performance.now() - agentVideo.lastFrame > 3000) return true;
+  if (!remote.videoWidth) return true;
+  agentVideo.canvas = agentVideo.canvas || document.createElement("canvas");
+  const canvas = agentVideo.canvas;
+  canvas.width = 16;
+  canvas.height = 12;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(remote, 0, 0, 16, 12);
+  const pixels = context.getImageData(0, 0, 16, 12).data;
+  let brightest = 0;
+  for (let i = 0; i < pixels.length; i += 4) {
+    brightest = Math.max(brightest, pixels[i], pixels[i + 1], pixels[i + 2]);
+  }
+  agentVideo.dark = brightest < 12 ? agentVideo.dark + 1 : 0;
+  return agentVideo.dark >= 2;
+}
+
+function showAgentCamera(off) {
+  show("agent-camera-off", off);
+  $("remote").classList.toggle("off", off);
 }
 
 function view(name) {
@@ -206,33 +275,33 @@ async function tap(event, callback = false) {
     connect(ticket.token);
     showQueue(ticket);
     view("waiting");
-    if (!callback) await startSelfView();
     $("cancel").focus();
   } catch (err) {
-    stopSelfView();
-    if (ticket && state.socket) {
-      // No camera, no video call: give the place in line back rather than keep it unusable.
-      const socket = state.socket;
-      await call(socket, "cancel").catch(() => {});
-      finish("cancelled");
-    }
     message(explain(err, "tap"), true);
   } finally {
     $("help").disabled = false;
   }
 }
 
-// While waiting the customer sees what the agent will see, and can fix the framing or the
-// light before the call starts.
-async function startSelfView() {
-  show("camera-why", true);
+// The camera and microphone stay off while the customer waits (nobody is watching yet, and
+// a long wait with the camera light on worries people). A customer who wants to check the
+// framing or the light turns a preview on; the call then starts with that camera, unasked.
+async function toggleSelfView() {
+  const button = $("self-view-toggle");
+  if (state.camera) {
+    stopSelfView();
+    return;
+  }
   try {
     state.camera = await getCamera();
-  } finally {
-    show("camera-why", false);
+  } catch (err) {
+    message(explain(err), true);
+    return;
   }
   $("self-view").srcObject = state.camera;
   show("self-view", true);
+  say(button, "waiting.hideCamera");
+  button.setAttribute("aria-pressed", "true");
 }
 
 function stopSelfView() {
@@ -240,6 +309,8 @@ function stopSelfView() {
   state.camera = null;
   $("self-view").srcObject = null;
   show("self-view", false);
+  say($("self-view-toggle"), "waiting.checkCamera");
+  $("self-view-toggle").setAttribute("aria-pressed", "false");
 }
 
 // The ticket token lets a reload, or a return within the grace period, keep the place in line.
@@ -311,6 +382,7 @@ function connect(token) {
   });
   socket.on("transferred", () => {
     endCall();
+    stopSelfView(); // back in line: the camera goes off again until the next agent answers
     view("waiting");
     message(["msg.transferred"]);
   });
@@ -527,13 +599,25 @@ async function startCall(sessionId) {
   state.hadCall = true;
   view("live");
   say($("live-status"), "status.connecting");
+  resetToggles();
   if (!state.camera) {
+    // Asked now, when an agent is there to see and hear, with one sentence saying why.
+    show("camera-why", true);
     try {
       state.camera = await getCamera();
     } catch (err) {
       message(explain(err), true);
+    } finally {
+      show("camera-why", false);
+    }
+    if (state.sessionId !== sessionId) {  // the call ended while the browser asked
+      stopStream(state.camera);
+      state.camera = null;
+      return;
     }
   }
+  $("self-view").srcObject = null;
+  show("self-view", false);
   $("preview").srcObject = state.camera;
   showFlipWhereTwoCameras();
   state.peer = new ServerPeer({
@@ -554,6 +638,7 @@ async function startCall(sessionId) {
       }
     },
   });
+  watchAgentVideo();
   try {
     await state.peer.start();
   } catch (err) {
@@ -627,6 +712,7 @@ async function askCallback() {
 }
 
 function endCall() {
+  stopWatchingAgentVideo();
   if (state.peer) state.peer.close();
   state.peer = null;
   state.sessionId = null;
@@ -709,6 +795,7 @@ $("use-camera").addEventListener("click", useCamera);
 $("hangup").addEventListener("click", hangup);
 $("mute-audio").addEventListener("click", (ev) => toggle("audio", ev.currentTarget, "call.muteMic", "call.unmuteMic"));
 $("mute-video").addEventListener("click", (ev) => toggle("video", ev.currentTarget, "call.stopVideo", "call.startVideo"));
+$("self-view-toggle").addEventListener("click", toggleSelfView);
 $("flip-camera").addEventListener("click", () => useFacing(state.facing === "user" ? "environment" : "user"));
 $("send-photo").addEventListener("click", () => $("photo-file").click());
 $("photo-file").addEventListener("change", sendPhoto);
