@@ -40,6 +40,7 @@ from videoassist.gateway import (
 from videoassist.http.admin import add_admin
 from videoassist.http.agent_context import agent_context
 from videoassist.http.api import routes
+from videoassist.http.branding import branding_routes
 from videoassist.http.calls import calls
 from videoassist.http.guard import ConnectionGuard
 from videoassist.http.guides import guides
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(recording_routes)
     app.add_routes(agent_context)
     app.add_routes(guides)
+    app.add_routes(branding_routes)
     app.add_routes(staff_admin)
     app.add_routes(report_routes)
     app.add_routes(tutorial_routes)

@@ -193,7 +193,8 @@ async def test_the_camera_is_asked_for_only_when_an_agent_answers_and_is_off_whi
     # Room in line: waiting asks for nothing; the camera is off unless the customer checks it.
     await harness.service.submit(ConfigChanged(config, harness.service.now()))
     await page.get_by_role("button", name="Get help").click()
-    await expect(page.get_by_text("Your camera and microphone stay off while you wait")).to_be_visible()
+    camera_off = page.get_by_text("Your camera and microphone stay off while you wait")
+    await expect(camera_off).to_be_visible()
     await expect(page.get_by_label("Your camera, as the agent will see it")).to_be_hidden()
     assert await page.evaluate("window.cameraRequests") == 0
     await assert_accessible(page, "customer waiting, camera off")

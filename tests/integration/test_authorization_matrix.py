@@ -74,6 +74,8 @@ POST /api/login                   allow   allow*  allow*  allow*  allow*  allow 
 POST /api/logout                  allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /api/me                       deny    deny*   deny*   allow*  allow*  allow   allow   allow
 GET /api/topics                   allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /api/branding                 allow   allow*  allow*  allow*  allow*  allow   allow   allow
+GET /api/branding/logo            allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /healthz                      allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /readyz                       allow   allow*  allow*  allow*  allow*  allow   allow   allow
 GET /                             allow   allow*  allow*  allow*  allow*  allow   allow   allow
@@ -133,6 +135,10 @@ PUT /api/admin/queues/{queue_id}  deny    deny*   deny*   deny*   deny*   deny  
 DELETE /api/admin/queues/{queue_id}
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/topics/{topic}     deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/topic-order        deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/branding           deny    deny*   deny*   deny*   deny*   deny    deny    allow
+PUT /api/admin/branding/logo      deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/branding/logo   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 GET /api/admin/topics/{topic}/guide
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -701,6 +707,16 @@ class TestHttp:
             ),
             "GET /api/calls/{call_id}/items/{item_id}": item,
             "GET /api/admin/config": ("/api/admin/config", None),
+            # Before the matrix topic comes and goes: every topic there is, in a new order.
+            "PUT /api/admin/topic-order": (
+                "/api/admin/topic-order",
+                {"topics": list(h.service.desk.config.topics)[::-1]},
+            ),
+            "PUT /api/admin/branding": ("/api/admin/branding", {"name": "Matrix"}),
+            "PUT /api/admin/branding/logo": ("/api/admin/branding/logo", Raw(_png(), "image/png")),
+            "GET /api/branding": ("/api/branding", None),
+            "GET /api/branding/logo": ("/api/branding/logo", None),
+            "DELETE /api/admin/branding/logo": ("/api/admin/branding/logo", None),
             "PUT /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", {"name": "M"}),
             "PUT /api/admin/topics/{topic}": (
                 "/api/admin/topics/matrix",
@@ -747,6 +763,7 @@ class TestHttp:
         config = await h.records.load_config()
         assert [q["id"] for q in config["queues"]] == [DEFAULT_QUEUE]
         assert "matrix" not in {t["topic"] for t in config["topics"]}
+        assert (await h.records.branding())["name"] == "Matrix"  # the admin's, nobody else's
         assert await h.app[STAFF_AUTH].staff_for(cookies["a.own"]) is None  # logged out
         assert await h.records.session_note(a_session) == "matrix"  # written by A alone
 

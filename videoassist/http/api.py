@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from typing import Any
@@ -10,7 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import SESSION_COOKIE, STAFF_DEVICE_COOKIE
-from videoassist.desk import DeskError, QueueFull
+from videoassist.desk import DeskError, QueueClosed, QueueFull
+from videoassist.desk.config import OpenHours
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
     LOGIN_THROTTLE,
@@ -82,6 +84,11 @@ async def create_ticket(request: web.Request) -> web.Response:
         body: dict[str, dict[str, object]] = {"error": {"code": exc.code, "message": exc.message}}
         if isinstance(exc, QueueFull):
             body["error"]["callback_available"] = True
+        if isinstance(exc, QueueClosed):
+            # The hours, so the page can say when to come back (in the customer's language).
+            with contextlib.suppress(DeskError, KeyError):  # the configuration just changed
+                queue_id, _ = service.desk.routing.route(tap.topic)
+                body["error"]["hours"] = hours_out(service.desk.config.queues[queue_id].hours)
         return web.json_response(body, status=exc.status)
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
@@ -196,14 +203,28 @@ def _me(member: Any, settings: Any) -> dict[str, Any]:
 
 @routes.get("/api/topics")
 async def list_topics(request: web.Request) -> web.Response:
-    """The topics a customer can pick, for the help page."""
+    """The topics a customer can pick, for the help page, in the admin's order; with each its
+    queue's opening hours and whether it is open now, so a closed one says so before a tap."""
     labels = request.app[TOPIC_LABELS]
-    return web.json_response(
-        [
-            {"topic": topic, "label": labels.get(topic, topic)}
-            for topic in request.app[SERVICE].desk.config.topics
-        ]
-    )
+    service = request.app[SERVICE]
+    config = service.desk.config
+    now = service.now()
+    answer = []
+    for topic, route in config.topics.items():
+        queue = config.queues.get(route.queue_id)
+        entry: dict[str, Any] = {"topic": topic, "label": labels.get(topic, topic)}
+        if queue is not None:
+            entry["open"] = queue.hours.is_open(now)
+            entry["hours"] = hours_out(queue.hours)
+        answer.append(entry)
+    return web.json_response(answer)
+
+
+def hours_out(hours: OpenHours) -> dict[str, Any]:
+    return {
+        "timezone": hours.timezone,
+        "windows": [{"day": d, "start": s, "end": e} for d, s, e in hours.windows],
+    }
 
 
 @routes.get("/healthz")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
@@ -95,6 +96,20 @@ topics = sa.Table(
     sa.Column("label", sa.String(128), nullable=False),
     sa.Column("queue_id", sa.String(64), sa.ForeignKey("queues.id"), nullable=False),
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    # Where the customer page lists it (the admin's order); equal positions go by id.
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+)
+
+# The operator's branding on the customer page (videoassist/http/branding.py): one row, id 1.
+# The logo is a PNG the server re-encoded itself, small enough to keep in the row.
+branding = sa.Table(
+    "branding",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False, server_default=""),
+    sa.Column("accent", sa.String(7)),
+    sa.Column("logo", sa.LargeBinary),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 
 agent_profiles = sa.Table(
@@ -626,7 +641,9 @@ class Records:
             ]
             t = [
                 dict(r._mapping)
-                for r in await conn.execute(topics.select().order_by(topics.c.topic))
+                for r in await conn.execute(
+                    topics.select().order_by(topics.c.position, topics.c.topic)
+                )
             ]
             p = [dict(r._mapping) for r in await conn.execute(agent_profiles.select())]
         return {"queues": q, "topics": t, "agent_profiles": p}
@@ -643,12 +660,51 @@ class Records:
             result = await conn.execute(queues.delete().where(queues.c.id == queue_id))
             return bool(result.rowcount)
 
-    async def put_topic(self, topic: str, label: str, queue_id: str, priority: int) -> None:
-        await self._upsert(
-            topics,
-            {"topic": topic, "label": label, "queue_id": queue_id, "priority": priority},
-            key="topic",
-        )
+    async def put_topic(
+        self, topic: str, label: str, queue_id: str, priority: int, position: int | None = None
+    ) -> None:
+        """Create or replace a topic; a new one goes last unless ``position`` says otherwise,
+        an existing one keeps its place."""
+        values: dict[str, Any] = {
+            "topic": topic,
+            "label": label,
+            "queue_id": queue_id,
+            "priority": priority,
+        }
+        async with self.engine.begin() as conn:
+            if position is None:
+                current = await conn.scalar(
+                    sa.select(topics.c.position).where(topics.c.topic == topic)
+                )
+                if current is None:
+                    last = await conn.scalar(sa.select(sa.func.max(topics.c.position)))
+                    position = 0 if last is None else int(last) + 1
+                else:
+                    position = int(current)
+        await self._upsert(topics, {**values, "position": position}, key="topic")
+
+    async def order_topics(self, order: list[str]) -> None:
+        """Give the topics the positions of ``order`` (every topic, once)."""
+        async with self.engine.begin() as conn:
+            for position, topic in enumerate(order):
+                await conn.execute(
+                    topics.update().where(topics.c.topic == topic).values(position=position)
+                )
+
+    # -------------------------------------------------------------- branding
+
+    async def branding(self) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(branding.select().where(branding.c.id == 1))).first()
+        if row is None:
+            return {"name": "", "accent": None, "logo": None, "updated_at": 0.0}
+        return dict(row._mapping)
+
+    async def put_branding(self, **values: Any) -> dict[str, Any]:
+        """Change some of name, accent and logo; the rest stays as it was."""
+        now = {**(await self.branding()), **values, "id": 1, "updated_at": time.time()}
+        await self._upsert(branding, now)
+        return now
 
     async def delete_topic(self, topic: str) -> bool:
         async with self.engine.begin() as conn:
