@@ -168,7 +168,8 @@ class TestRoutingChangesTakeEffect:
         assert "offer" not in una.inbox.names()
 
         async with harness.http.get("/api/topics") as r:  # type: ignore[union-attr]
-            assert {"topic": "vpn", "label": "VPN trouble"} in await r.json()
+            listed = {t["topic"]: t["label"] for t in await r.json()}
+            assert listed["vpn"] == "VPN trouble"
 
     async def test_a_ready_agent_given_the_skill_is_offered_the_waiting_customer_at_once(
         self, harness: Harness, root: str

@@ -1,4 +1,5 @@
 // Routing admin: queues, topics and agent profiles over /api/admin/ (docs/admin.md).
+import { initBranding } from "/static/admin/branding.js";
 import { initStaff } from "/static/admin/staff.js";
 // Every change is checked by the server; its errors name the field, which we mark and focus.
 
@@ -452,7 +453,8 @@ async function deleteQueue(id) {
 function renderTopics() {
   const body = $("topics-table").tBodies[0];
   body.replaceChildren();
-  for (const t of state.config.topics) {
+  const topics = state.config.topics;
+  for (const [index, t] of topics.entries()) {
     body.append(
       el(
         "tr",
@@ -464,6 +466,8 @@ function renderTopics() {
         el(
           "td",
           { class: "actions-cell" },
+          el("button", { type: "button", text: "Up", "aria-label": `Move topic ${t.topic} up`, "data-move": `${t.topic}:-1`, disabled: index === 0, onclick: () => moveTopic(t.topic, -1) }),
+          el("button", { type: "button", text: "Down", "aria-label": `Move topic ${t.topic} down`, "data-move": `${t.topic}:1`, disabled: index === topics.length - 1, onclick: () => moveTopic(t.topic, 1) }),
           el("button", { type: "button", text: "Edit", "aria-label": `Edit topic ${t.topic}`, onclick: () => editTopic(t.topic) }),
           el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete topic ${t.topic}`, onclick: () => deleteTopic(t.topic) }),
         ),
@@ -474,6 +478,27 @@ function renderTopics() {
   const keep = select.value;
   select.replaceChildren(...state.config.queues.map((q) => el("option", { value: q.id, text: queueName(q.id) })));
   if (keep) select.value = keep;
+}
+
+// The customer page lists topics in this order (PUT /api/admin/topic-order). Focus stays on
+// the button just used, on the row's new place, so a keyboard user can keep moving it.
+async function moveTopic(topic, step) {
+  const order = state.config.topics.map((t) => t.topic);
+  const from = order.indexOf(topic);
+  const to = from + step;
+  if (from < 0 || to < 0 || to >= order.length) return;
+  [order[from], order[to]] = [order[to], order[from]];
+  const res = await api("PUT", "/api/admin/topic-order", { topics: order });
+  if (!res.ok) {
+    if (await handleAuth(res)) return;
+    say("topics-status", res.data.error.message, true);
+    return;
+  }
+  await reload();
+  say("topics-status", `Topic ${topic} moved ${step < 0 ? "up" : "down"}: number ${to + 1} of ${order.length}.`);
+  const same = document.querySelector(`[data-move="${topic}:${step}"]`);
+  const other = document.querySelector(`[data-move="${topic}:${-step}"]`);
+  (same && !same.disabled ? same : other).focus();
 }
 
 function fillTopicForm(t) {
@@ -716,6 +741,7 @@ function showAdmin(me) {
   fillQueueForm(null);
   fillTopicForm(null);
   initStaff();
+  initBranding();
   $("queues-title").focus();
 }
 

@@ -184,20 +184,37 @@ function chooseTopic() {
   if (embed.topic && [...select.options].some((o) => o.value === embed.topic)) select.value = embed.topic;
 }
 
+// The topics in the admin's order, each with its queue's opening hours: a closed one says
+// when it opens before the customer taps.
+const topicHours = new Map();
+
 async function loadTopics() {
   try {
     const res = await fetch("/api/topics");
     if (!res.ok) return;
-    for (const { topic, label } of await res.json()) {
+    for (const { topic, label, open, hours } of await res.json()) {
       const option = document.createElement("option");
       option.value = topic;
       option.textContent = label;
       $("topic").append(option);
+      if (open === false && hours) topicHours.set(topic, hours);
     }
     chooseTopic();
+    showHours();
   } catch (err) {
     // The topic is optional: without the list the customer can still ask for help.
   }
+}
+
+function showHours(hours = topicHours.get($("topic").value)) {
+  const box = $("hours");
+  box.hidden = !hours;
+  say(box, hours ? "hours.closed" : null, hours ? hoursVars(hours) : {});
+}
+
+// Kept as data, worded by t() in the language of the moment (see formatHours in i18n.js).
+function hoursVars(hours) {
+  return { hours: { windows: hours.windows || [] }, timezone: hours.timezone || "UTC" };
 }
 
 async function getCamera() {
@@ -234,6 +251,7 @@ async function requestTicket(callback) {
   }
   if (!res.ok) {
     const error = body.error || {};
+    if (error.code === "closed" && error.hours) showHours(error.hours);
     if (error.code === "queue_full" && error.callback_available !== false) {
       show("full", true);
       $("leave-callback").focus();
@@ -809,7 +827,35 @@ $("language").addEventListener("change", (ev) => {
   if (state.queue) showQueue(state.queue); // the estimate is worded by formatSeconds
 });
 
+$("topic").addEventListener("change", () => showHours());
+
+// The operator's name, logo and accent colour (GET /api/branding; the server has checked
+// that white text on the accent reads at 4.5:1).
+async function loadBranding() {
+  try {
+    const res = await fetch("/api/branding");
+    if (!res.ok) return;
+    const brand = await res.json();
+    if (brand.name) {
+      $("brand-name").textContent = brand.name;
+      $("brand-name").hidden = false;
+      document.title = `${brand.name} – ${document.title}`;
+    }
+    if (brand.logo_url) {
+      $("brand-logo").src = brand.logo_url;
+      $("brand-logo").alt = brand.name ? "" : "Logo";
+      $("brand-logo").hidden = false;
+    }
+    if (brand.accent && /^#[0-9a-f]{6}$/i.test(brand.accent)) {
+      document.documentElement.style.setProperty("--accent", brand.accent);
+    }
+  } catch (err) {
+    // Without branding the page still works, in its own colours.
+  }
+}
+
 window.addEventListener("message", fromHost);
+loadBranding();
 showLanguages();
 if (!window.isSecureContext) {
   // Plain HTTP to a network address: the browser will refuse the camera whatever the customer

@@ -31,6 +31,7 @@ const en = {
   "waiting.position": "Your place in line:",
   "waiting.cameraWhy": "Your browser will ask for your camera and microphone: the agent needs them to see what you see and talk with you.",
   "waiting.selfView": "Your camera, as the agent will see it",
+  "hours.closed": "Closed right now. Open {hours}, {timezone}.",
   "waiting.cameraOff": "Your camera and microphone stay off while you wait; they start when an agent answers.",
   "waiting.checkCamera": "Check my camera",
   "waiting.hideCamera": "Turn my camera off",
@@ -212,6 +213,7 @@ const fr = french({
   "waiting.position": "Votre position dans la file :",
   "waiting.cameraWhy": "Votre navigateur va vous demander l’accès à votre caméra et à votre micro : le conseiller en a besoin pour voir ce que vous voyez et pour vous parler.",
   "waiting.selfView": "Votre caméra, telle que le conseiller la verra",
+  "hours.closed": "Fermé pour le moment. Ouvert {hours}, {timezone}.",
   "waiting.cameraOff": "Votre caméra et votre micro restent éteints pendant l’attente ; ils s’allument quand un conseiller répond.",
   "waiting.checkCamera": "Vérifier ma caméra",
   "waiting.hideCamera": "Éteindre ma caméra",
@@ -410,8 +412,30 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!(name in vars)) return whole;
     const value = vars[name];
+    if (value && typeof value === "object" && Array.isArray(value.windows)) {
+      return formatHours(value.windows, current);
+    }
     return typeof value === "number" ? value.toLocaleString(current) : String(value);
   });
+}
+
+// Weekly opening hours ([{day: 0 = Monday, start, end}] in minutes after local midnight) in
+// words: days with the same times run together ("Monday–Friday 9:00–17:00").
+export function formatHours(windows, lang = current) {
+  const dayName = (day) => new Intl.DateTimeFormat(lang, { weekday: "long", timeZone: "UTC" })
+    .format(new Date(Date.UTC(2024, 0, 1 + day))); // 1 January 2024 was a Monday
+  const clock = (minutes) => `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, "0")}`;
+  const sorted = [...windows].sort((a, b) => a.day - b.day || a.start - b.start);
+  const runs = [];
+  for (const w of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last.to === w.day - 1 && last.start === w.start && last.end === w.end) last.to = w.day;
+    else runs.push({ from: w.day, to: w.day, start: w.start, end: w.end });
+  }
+  return runs.map((r) => {
+    const days = r.from === r.to ? dayName(r.from) : `${dayName(r.from)}–${dayName(r.to)}`;
+    return `${days} ${clock(r.start)}–${clock(r.end)}`;
+  }).join(", ");
 }
 
 // The remembered choice first, then the browser's languages in order (navigator.languages
