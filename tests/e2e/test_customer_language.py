@@ -46,9 +46,15 @@ async def test_a_french_browser_gets_the_page_in_french_from_tap_to_leaving_the_
         f"Aucun conseiller n’est disponible pour le moment. Restez dans la file{NBSP}: nous "
         "vous mettrons en relation dès que l’un d’eux se libérera."
     )
+    # The camera stays off while waiting; the customer may check it.
+    await expect(page.locator("#waiting")).to_contain_text(
+        "Votre caméra et votre micro restent éteints pendant l’attente"
+    )
+    await page.get_by_role("button", name="Vérifier ma caméra").click()
     await expect(
         page.get_by_label("Votre caméra, telle que le conseiller la verra")
     ).to_be_visible()
+    await expect(page.get_by_role("button", name="Éteindre ma caméra")).to_be_visible()
     await assert_accessible(page, "customer waiting, French")
 
     await page.get_by_role("button", name="Annuler").click()

@@ -401,3 +401,34 @@ async def test_an_offer_to_a_console_in_a_hidden_tab_shows_a_desktop_notificatio
     await expect(agent.locator("#offer")).to_be_visible()
     shown = await agent.evaluate("window.shown")
     assert shown == [{"title": "Incoming help request", "body": "Setting up a device"}]
+
+
+async def test_an_agent_who_missed_the_only_customer_is_offered_them_again_on_ready(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """Issue 13's bug: after a miss and Ready again, the only waiting customer was not offered
+    for about 30 s while the console said "1 waiting"."""
+    harness = Harness(settings_for(tmp_path, ring_timeout=1.0))
+    await harness.start()
+    try:
+        await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+        agent = await (await browser.new_context()).new_page()
+        await log_in(agent, harness.url, "alice", "pw-alice-1")
+        await agent.get_by_role("button", name="Ready").click()
+        await expect(agent.locator("#state")).to_have_text("Ready")
+        customer = await harness.customer((await harness.tap())["token"])
+        await expect(agent.locator("#offer")).to_be_visible()
+        # Nobody answers: the offer rings out and the console says so.
+        await expect(agent.locator("#message")).to_have_text("You missed an offer.", timeout=15_000)
+        await expect(agent.locator("#offer")).to_be_hidden()
+        await expect(agent.locator("#waiting-count")).to_have_text("1 waiting")
+        await assert_accessible(agent, "agent after a missed offer")
+        await expect(agent.locator("#state")).to_have_text("Away")  # one miss sets Away (RONA)
+        await agent.get_by_role("button", name="Ready").click()
+        # Ready again: the same customer rings at once (well within the old 30 s skip).
+        await expect(agent.locator("#offer")).to_be_visible()
+        await agent.get_by_role("button", name="Accept").click()
+        await expect(agent.locator("#live")).to_be_visible()
+        await customer.close()
+    finally:
+        await harness.stop()
