@@ -155,7 +155,7 @@ async def test_routing_configuration_round_trips_json(records: Records) -> None:
     assert loaded["queues"][1]["name"] == "General help"
     assert loaded["queues"][1]["config"] == config
     assert loaded["topics"] == [
-        {"topic": "router", "label": "Router", "queue_id": "general", "priority": 1}
+        {"topic": "router", "label": "Router", "queue_id": "general", "priority": 1, "position": 0}
     ]
     assert loaded["agent_profiles"] == [
         {"user_id": uid, "skills": {"router": 3}, "queues": ["general", "vip"]}
@@ -343,3 +343,27 @@ async def test_csat_once_per_ticket_and_the_history_of_a_range(records: Records)
     assert [s["id"] for s in history["sessions"]] == ["s1"]
     assert [c["score"] for c in history["csat"]] == [4]
     assert [e["state"] for e in history["agent_events"]] == ["ready"]
+
+
+async def test_topics_load_in_the_admin_s_order_and_keep_their_place_when_edited(
+    records: Records,
+) -> None:
+    await records.put_queue("general", "General", {})
+    for topic in ("zeta", "alpha", "mid"):
+        await records.put_topic(topic, topic.title(), "general", 0)
+    assert [t["topic"] for t in (await records.load_config())["topics"]] == ["zeta", "alpha", "mid"]
+    await records.order_topics(["mid", "zeta", "alpha"])
+    await records.put_topic("zeta", "Zeta!", "general", 2)
+    loaded = (await records.load_config())["topics"]
+    assert [(t["topic"], t["position"]) for t in loaded] == [("mid", 0), ("zeta", 1), ("alpha", 2)]
+    assert loaded[1]["label"] == "Zeta!"
+
+
+async def test_branding_changes_only_what_is_given(records: Records) -> None:
+    assert (await records.branding())["logo"] is None
+    await records.put_branding(name="Acme", accent="#7a1f5c")
+    await records.put_branding(logo=b"\x89PNG")
+    row = await records.branding()
+    assert (row["name"], row["accent"], row["logo"]) == ("Acme", "#7a1f5c", b"\x89PNG")
+    await records.put_branding(logo=None)
+    assert (await records.branding())["name"] == "Acme"

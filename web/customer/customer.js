@@ -824,10 +824,16 @@ $("csat-skip").addEventListener("click", () => { say($("csat-status"), null); cl
 $("again").addEventListener("click", () => { message(null); view("start"); $("help").focus(); });
 $("language").addEventListener("change", (ev) => {
   setLanguage(ev.currentTarget.value, { remember: true });
+  titleWithBrand();
   if (state.queue) showQueue(state.queue); // the estimate is worded by formatSeconds
 });
 
 $("topic").addEventListener("change", () => showHours());
+
+// The page's title in the current language, after the operator's name.
+function titleWithBrand() {
+  if (state.brandName) document.title = `${state.brandName} – ${t("page.title")}`;
+}
 
 // The operator's name, logo and accent colour (GET /api/branding; the server has checked
 // that white text on the accent reads at 4.5:1).
@@ -837,14 +843,20 @@ async function loadBranding() {
     if (!res.ok) return;
     const brand = await res.json();
     if (brand.name) {
+      state.brandName = brand.name;
       $("brand-name").textContent = brand.name;
       $("brand-name").hidden = false;
-      document.title = `${brand.name} – ${document.title}`;
+      titleWithBrand();
     }
     if (brand.logo_url) {
-      $("brand-logo").src = brand.logo_url;
-      $("brand-logo").alt = brand.name ? "" : "Logo";
-      $("brand-logo").hidden = false;
+      const logo = $("brand-logo");
+      logo.src = brand.logo_url;
+      // Beside the name the logo says nothing more; alone, it names the company's logo.
+      if (!brand.name) {
+        logo.dataset.i18nAlt = "brand.logo";
+        logo.alt = t("brand.logo");
+      }
+      logo.hidden = false;
     }
     if (brand.accent && /^#[0-9a-f]{6}$/i.test(brand.accent)) {
       document.documentElement.style.setProperty("--accent", brand.accent);
