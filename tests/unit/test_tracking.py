@@ -409,6 +409,46 @@ class TestPhoneCamera:
         assert float(np.median(errors)) <= 0.003, f"median {np.median(errors):.3%} once found"
 
 
+    def test_a_mark_is_found_anywhere_in_the_frame_once_the_cameras_motion_is_lost(
+        self, scene: np.ndarray
+    ) -> None:
+        """Blank frames break the chain of the camera's motion (the scene starts over), and the
+        picture comes back turned and shifted far beyond the window searched around the mark's
+        last position: only a search of the whole frame finds it again."""
+        still = render_clip(lambda t: camera_matrix(), seconds=0.7, scene=scene)
+        moved_camera = camera_matrix(pan=(-170, 110), angle_deg=8)
+        moved = render_clip(lambda t: moved_camera, seconds=1.5, scene=scene, seed=3)
+        blank = np.full_like(still.frames[0], 128)
+        frames = [*still.frames, *[blank] * (TrackerConfig().scene_max_misses + 5), *moved.frames]
+        returns = len(frames) - len(moved.frames)
+
+        def first_found(config: TrackerConfig | None) -> tuple[int | None, list[TrackResult]]:
+            results = [r[0] for r in _track(still, [CENTRES[0]], config, frames)]
+            found = next((k for k in range(returns, len(frames)) if not results[k].lost), None)
+            return found, results
+
+        assert first_found(TrackerConfig(reacquire_anywhere=False))[0] is None
+        found, results = first_found(None)
+        assert found is not None and found <= returns + round(still.fps)
+        assert results[found].source == "found"
+        truth = moved.project(0, still.to_scene(0, [_px(still, CENTRES[0])]))[0]
+        for r in results[found:]:
+            assert not r.lost
+            x, y = _px(still, r.anchors[0])
+            assert math.hypot(x - truth[0], y - truth[1]) / still.diagonal <= 0.005
+
+    def test_a_whole_frame_search_does_not_place_a_mark_on_another_picture(
+        self, scene: np.ndarray
+    ) -> None:
+        still = render_clip(lambda t: camera_matrix(), seconds=0.7, scene=scene)
+        other = render_clip("pan", seconds=2.0, scene=synthetic.textured_scene(seed=11))
+        blank = np.full_like(still.frames[0], 128)
+        frames = [*still.frames, *[blank] * (TrackerConfig().scene_max_misses + 5), *other.frames]
+        results = _track(still, CENTRES, frames=frames)
+        after = results[len(frames) - len(other.frames) :]
+        assert all(r[i].lost for r in after for i in range(len(CENTRES)))
+
+
 def _errors_from(
     clip: Clip, centre: tuple[float, float], results: list[dict[int, TrackResult]], frames: range
 ) -> np.ndarray:

@@ -178,6 +178,20 @@ class TrackerConfig:
     ``reacquire_max_motion`` at the mark: a whip pan's blur makes anything unlike itself. On the
     phone clips the object itself scores 0.5 to 0.96 there; a hand over it -0.3 to -0.1, and
     0.32 with 60% of it covered (0.3 let that hand drag the mark off on the zoom clip)."""
+    reacquire_anywhere: bool = True
+    """A lost mark whose position the camera's motion no longer knows (the scene started over:
+    a pan across a plain table top, blank frames) is looked for over the whole frame, at half
+    size, at the scale and rotation its last position implies. One such search a frame, taken
+    in turn by the marks that need one, so the cost stays bounded however many are lost."""
+    reacquire_anywhere_score: float = 0.7
+    """What a match found over the whole frame must score, after the local search and
+    ``_refine`` have put it exactly, where it lands (``_likeness``): stricter than
+    ``reacquire_score``, since nothing else says it is the right object, and a mark drawn on
+    the wrong object is worse than a grey one."""
+    reacquire_anywhere_margin: float = 0.15
+    """How much the whole-frame match (half size) must beat the best match elsewhere in the
+    frame: on the coffee photo a mark on a smooth patch matches its true place at 0.97 and
+    another at 0.91, and a weak template on a place it is not at 0.76 against 0.58."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -756,16 +770,32 @@ class _Track:
         )
         return self.result
 
-    def search(self, frame: np.ndarray, camera: _Scene) -> TrackResult:
+    def searchable(self, camera: _Scene) -> bool:
+        """Lost, with a template, and where its object is no longer known: it needs a search
+        over the whole frame (``_anywhere``)."""
+        return (
+            self.lost
+            and self.template is not None
+            and self.result is not None
+            and self.result.reason in _SEARCHED
+            and (not self.reckoned or camera.epoch != self.epoch)
+        )
+
+    def search(self, frame: np.ndarray, camera: _Scene, anywhere: bool = False) -> TrackResult:
         """One frame of a lost mark: carry its position along with the camera while that is
-        known, and look for its template where it should be once it is back in view."""
+        known, and look for its template where it should be once it is back in view; with
+        ``anywhere``, and its position no longer known, over the whole frame first."""
         assert self.result is not None
         cfg = self.cfg
-        if self.result.reason not in ("left_frame", "features", "occluded"):
+        if self.result.reason not in _SEARCHED:
             return self.result
         scene = camera.motion()
         if camera.epoch != self.epoch:
             self.reckoned = False
+        if anywhere and not self.reckoned and camera.latest is not None:
+            found = self._anywhere(frame, camera.latest)
+            if found is not None:
+                return self._resume(frame, found)
         if scene is None:
             # The scene missed this frame; its next estimate spans from the last frame it
             # explained, which is where ``h`` still is.
@@ -817,6 +847,66 @@ class _Track:
         th, tw = self.template.shape
         refined = self._refine(window[by : by + th, bx : bx + tw], (x0 + bx, y0 + by))
         return refined if refined is not None else self.h @ shift
+
+    def _anywhere(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+        """The template looked for over the whole of ``small`` (``frame`` at half size, as
+        ``_Scene`` keeps it), turned and scaled as ``h`` last showed it; the best match is put
+        exactly by ``_match`` around it and taken only if the template then agrees with the
+        frame there (``reacquire_anywhere_score``). ``h`` is left as it was when nothing is."""
+        assert self.template is not None
+        cfg = self.cfg
+        th, tw = self.template.shape
+        centre = np.array(self.template_at, np.float64) + np.array(((tw - 1) / 2, (th - 1) / 2))
+        # ``h`` near the template, as a linear map (exact for a similarity).
+        p = _map(self.h, centre + np.array([(0, 0), (1, 0), (0, 1)], np.float64))
+        lin = np.column_stack([p[1] - p[0], p[2] - p[0]])
+        scale = math.sqrt(abs(float(np.linalg.det(lin))))
+        if not scale > 0:
+            return None
+        angle = math.atan2(lin[1, 0], lin[0, 0])
+        # The square inside the turned template: no border filling in the searched pattern.
+        shrink = 1 / (abs(math.cos(angle)) + abs(math.sin(angle)))
+        side = int(min(tw, th) * 0.5 * scale * shrink)
+        sh, sw = small.shape
+        if side < 12 or side >= min(sw, sh):
+            return None
+        # Template px -> pattern px: about the template's centre, half size, as ``h`` turns it.
+        rot = 0.5 * lin
+        m = np.zeros((2, 3))
+        m[:, :2] = rot
+        m[:, 2] = (side - 1) / 2 - rot @ ((tw - 1) / 2, (th - 1) / 2)
+        pattern = cv2.warpAffine(self.template, m, (side, side), flags=cv2.INTER_AREA)
+        score = cv2.matchTemplate(small, pattern, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(score)
+        if best < cfg.reacquire_score:
+            return None
+        # Distinct, or it is one of several things alike (a tiled floor, a row of cups): the
+        # best elsewhere than next to this one must score clearly less.
+        r = max(side // 2, 2)
+        score[max(by - r, 0) : by + r + 1, max(bx - r, 0) : bx + r + 1] = -1.0
+        second = float(score.max())
+        if best - second < cfg.reacquire_anywhere_margin:
+            return None
+        # The pattern's centre, from half px back to working px (see ``_HALF``).
+        at = 2 * np.array((bx + (side - 1) / 2, by + (side - 1) / 2)) + 0.5
+        guess = np.eye(3)
+        guess[:2, :2] = lin
+        guess[:2, 2] = at - lin @ centre
+        kept = self.h
+        self.h = guess
+        found = self._match(frame)
+        if found is not None:
+            self.h = found
+            size = math.sqrt(_area(_map(found, self.region)) / self.region_area)
+            size *= math.sqrt(self.ref_size[0] * self.ref_size[1] / frame.size)
+            if (
+                cfg.scale_limits[0] <= size <= cfg.scale_limits[1]
+                and self._visible(frame, _map(found, self.region)) >= cfg.reacquire_visible
+                and self._likeness(frame) >= cfg.reacquire_anywhere_score
+            ):
+                return found
+        self.h = kept
+        return None
 
     def _likeness(self, frame: np.ndarray) -> float:
         """Normalized correlation of the template with the frame exactly where ``h`` puts it
@@ -935,6 +1025,10 @@ class _Track:
         return self.result
 
 
+_SEARCHED: tuple[LostReason, ...] = ("left_frame", "features", "occluded")
+"""Why a mark may be lost and still be looked for (not a changed resolution or texture)."""
+
+
 def _is_convex(quad: np.ndarray) -> bool:
     return bool(cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)))
 
@@ -953,9 +1047,15 @@ def _advance_all(
     cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig, scene: _Scene
 ) -> None:
     scene.see(cur)
+    turn: _Track | None = None
+    if cfg.reacquire_anywhere:
+        # At most one whole-frame search a frame, taken in turn by the marks that need one.
+        waiting = [t for t in tracks if t.searchable(scene)]
+        if waiting:
+            turn = waiting[scene.seen % len(waiting)]
     for t in tracks:
         if t.lost:
-            t.search(cur, scene)
+            t.search(cur, scene, anywhere=t is turn)
             continue
         if t.base is None:
             continue
