@@ -178,6 +178,16 @@ class TrackerConfig:
     ``reacquire_max_motion`` at the mark: a whip pan's blur makes anything unlike itself. On the
     phone clips the object itself scores 0.5 to 0.96 there; a hand over it -0.3 to -0.1, and
     0.32 with 60% of it covered (0.3 let that hand drag the mark off on the zoom clip)."""
+    blur_motion: float = 8.0
+    """Working px per frame the mark moves above which a region that proves plain when re-seeded
+    is taken as blurred by the motion, and keeps its template: on the coffee photo two of five
+    marks lost theirs as a pan began, and with them any way of being found again."""
+    reckon_only_within: float = 120.0
+    """A lost mark with no template (a plain patch) is shown again where the camera's motion
+    alone puts it only if that motion carried it less than this (working px) since the loss:
+    the drift is about a tenth of the way, and past this a mark would be drawn beside its
+    object (on the coffee photo, 3% of the diagonal after a pan away and back), which is worse
+    than staying grey."""
     reacquire_anywhere: bool = True
     """A lost mark whose position the camera's motion no longer knows (the scene started over:
     a pan across a plain table top, blank frames) is looked for over the whole frame, at half
@@ -746,9 +756,14 @@ class _Track:
             # Corners carried by the scene's motion are guesses: start over from fresh ones.
             self.ref = self.pts = self.ref[:0]
         if len(self.pts) < cfg.reseed_below:
+            centre = self.region.mean(0, keepdims=True)
+            speed = float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
+                if speed > cfg.blur_motion:
+                    # Plain for the motion blur of a pan, not in itself: the template stays.
+                    continue
                 # The region proved plain: what its template held was noise (a dim room's
                 # noise, stretched by the normalization, passes for corners at the start).
                 self.template = None
@@ -820,6 +835,9 @@ class _Track:
         if found is None:
             # A plain region cannot be recognized; the camera's unbroken motion still places it.
             if self.template is not None or not self.reckoned:
+                return self.result
+            if self.carried > cfg.reckon_only_within:
+                # The motion's drift over so long a way would put it beside its object.
                 return self.result
             found = self.h
         return self._resume(frame, found)
