@@ -182,6 +182,13 @@ class TrackerConfig:
     """Working px per frame the mark moves above which a region that proves plain when re-seeded
     is taken as blurred by the motion, and keeps its template: on the coffee photo two of five
     marks lost theirs as a pan began, and with them any way of being found again."""
+    cover_strength: float = 8e-4
+    cover_ratio: float = 2.0
+    """A mark seeded from its surround (its own patch plain) is lost for ``"occluded"`` when the
+    strongest corner in its own region exceeds both ``cover_strength`` and ``cover_ratio`` times
+    what it was at the start: on the coffee photo such a patch measures 1e-4 to 5.4e-4 through
+    exposure steps and VP8, and 1e-3 to 1.7e-3 under a hand (its template, from the wider
+    surround, still scores 0.6 there: the hand covers the mark, not its surround)."""
     reckon_only_within: float = 120.0
     """A lost mark with no template (a plain patch) is shown again where the camera's motion
     alone puts it only if that motion carried it less than this (working px) since the loss:
@@ -529,6 +536,9 @@ class _Track:
     """While reckoned: working px the camera's motion has moved the mark since the loss."""
     epoch: int = 0
     """The scene's epoch when the mark was lost (see ``reckoned``)."""
+    plain_strength: float | None = None
+    """For a mark seeded from its surround (its own patch too plain for corners): the strongest
+    corner in its own region at the start, against which a cover is noticed (``_covered``)."""
     """While lost: ``h`` has followed the camera's motion every frame since the loss, so it still
     says where the object is (out of view, or in view with its corners gone)."""
 
@@ -567,6 +577,11 @@ class _Track:
         track.pts = track.ref = found
         track.base = frame
         track._keep_template(frame)
+        if track.seed_quad[2, 0] - track.seed_quad[0, 0] > max(
+            (quad[2, 0] - quad[0, 0]) * (1 + 2 * cfg.grow), cfg.min_seed_size
+        ):
+            # Seeded from its surround: its own patch is plain (see ``plain_strength``).
+            track.plain_strength = track._strength(frame)
         result = TrackResult(
             tuple((float(a), float(b)) for a, b in anchor_arr), _EYE, len(found), 1.0
         )
@@ -749,6 +764,9 @@ class _Track:
         if self._visible(frame, quad) < cfg.min_visible:
             return self._lose("left_frame", epoch)
 
+        if self._covered(frame):
+            # Its plain patch has grown corners of its own: a hand or another object is over it.
+            return self._lose("occluded", epoch)
         if source == "scene":
             if carried <= cfg.reacquire_max_motion and self._likeness(frame) < cfg.occluded_score:
                 # Where the camera's motion puts the object, something else is in front of it.
@@ -808,9 +826,11 @@ class _Track:
         if camera.epoch != self.epoch:
             self.reckoned = False
         if anywhere and not self.reckoned and camera.latest is not None:
+            kept_h = self.h
             found = self._anywhere(frame, camera.latest)
-            if found is not None:
+            if found is not None and not self._covered_at(frame, found):
                 return self._resume(frame, found)
+            self.h = kept_h
         if scene is None:
             # The scene missed this frame; its next estimate spans from the last frame it
             # explained, which is where ``h`` still is.
@@ -840,7 +860,17 @@ class _Track:
                 # The motion's drift over so long a way would put it beside its object.
                 return self.result
             found = self.h
+        if self._covered_at(frame, found):
+            return self.result
         return self._resume(frame, found)
+
+    def _covered_at(self, frame: np.ndarray, h: np.ndarray) -> bool:
+        if self.plain_strength is None:
+            return False
+        kept, self.h = self.h, h
+        covered = self._covered(frame)
+        self.h = kept
+        return covered
 
     def _match(self, frame: np.ndarray) -> np.ndarray | None:
         """``h`` corrected by the template's best match near where ``h`` puts it, if good."""
@@ -925,6 +955,29 @@ class _Track:
                 return found
         self.h = kept
         return None
+
+    def _strength(self, frame: np.ndarray) -> float:
+        """The strongest corner (``cornerMinEigenVal``) in the mark's own region where ``h``
+        puts it, seen from the reference frame."""
+        x0, y0 = np.floor(self.region[0]).astype(int)
+        x1, y1 = np.ceil(self.region[2]).astype(int) + 1
+        patch = cv2.warpPerspective(
+            frame,
+            self.h @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64),
+            (max(int(x1 - x0), 8), max(int(y1 - y0), 8)),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return float(cv2.cornerMinEigenVal(patch, self.cfg.block_size).max())
+
+    def _covered(self, frame: np.ndarray) -> bool:
+        """A mark on a plain patch has no template of the patch to compare, but a cover (a
+        hand, with its creases and edges) brings corners the patch never had."""
+        if self.plain_strength is None:
+            return False
+        cfg = self.cfg
+        limit = max(cfg.cover_strength, cfg.cover_ratio * self.plain_strength)
+        return self._strength(frame) > limit
 
     def _likeness(self, frame: np.ndarray) -> float:
         """Normalized correlation of the template with the frame exactly where ``h`` puts it
