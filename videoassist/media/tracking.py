@@ -764,8 +764,11 @@ class _Track:
         if self._visible(frame, quad) < cfg.min_visible:
             return self._lose("left_frame", epoch)
 
-        if self._covered(frame):
+        centre = self.region.mean(0, keepdims=True)
+        speed = float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
+        if speed <= cfg.blur_motion and self._covered(frame):
             # Its plain patch has grown corners of its own: a hand or another object is over it.
+            # (Not while it moves fast: the edges of a blurred, skewed pan come and go.)
             return self._lose("occluded", epoch)
         if source == "scene":
             if carried <= cfg.reacquire_max_motion and self._likeness(frame) < cfg.occluded_score:
@@ -774,8 +777,6 @@ class _Track:
             # Corners carried by the scene's motion are guesses: start over from fresh ones.
             self.ref = self.pts = self.ref[:0]
         if len(self.pts) < cfg.reseed_below:
-            centre = self.region.mean(0, keepdims=True)
-            speed = float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
