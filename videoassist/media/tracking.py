@@ -764,8 +764,7 @@ class _Track:
         if self._visible(frame, quad) < cfg.min_visible:
             return self._lose("left_frame", epoch)
 
-        centre = self.region.mean(0, keepdims=True)
-        speed = float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
+        speed = self._speed() if self.plain_strength is not None else math.inf
         if speed <= cfg.blur_motion and self._covered(frame):
             # Its plain patch has grown corners of its own: a hand or another object is over it.
             # (Not while it moves fast: the edges of a blurred, skewed pan come and go.)
@@ -780,7 +779,7 @@ class _Track:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
-                if speed > cfg.blur_motion:
+                if self._speed() > cfg.blur_motion:
                     # Plain for the motion blur of a pan, not in itself: the template stays.
                     continue
                 # The region proved plain: what its template held was noise (a dim room's
@@ -956,6 +955,11 @@ class _Track:
                 return found
         self.h = kept
         return None
+
+    def _speed(self) -> float:
+        """Working px the region's centre moved from the previous good frame to this one."""
+        centre = self.region.mean(0, keepdims=True)
+        return float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
 
     def _strength(self, frame: np.ndarray) -> float:
         """The strongest corner (``cornerMinEigenVal``) in the mark's own region where ``h``
