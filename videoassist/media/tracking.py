@@ -577,9 +577,9 @@ class _Track:
         track.pts = track.ref = found
         track.base = frame
         track._keep_template(frame)
-        if track.seed_quad[2, 0] - track.seed_quad[0, 0] > max(
+        if track.seed_quad[2, 0] - track.seed_quad[0, 0] > 1.5 * max(
             (quad[2, 0] - quad[0, 0]) * (1 + 2 * cfg.grow), cfg.min_seed_size
-        ):
+        ):  # widened (each step doubles it)
             # Seeded from its surround: its own patch is plain (see ``plain_strength``).
             track.plain_strength = track._strength(frame)
         result = TrackResult(
