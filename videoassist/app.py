@@ -49,6 +49,7 @@ from videoassist.http.keys import (
     CONTENT,
     DELIVERY,
     HUB,
+    LEADERSHIP,
     LOGIN_THROTTLE,
     METRICS,
     NAMESPACES,
@@ -151,6 +152,9 @@ def create_app(settings: Settings) -> web.Application:
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
+    if settings.leader_lease:
+        app.cleanup_ctx.append(_leadership_ctx)
+        app.middlewares.insert(0, _leader_only)
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
     if settings.metrics_port:
@@ -159,6 +163,37 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``LEADER_LEASE``: wait for the lease before the records, the desk or the port; give it
+    up when the node stops (cluster/leadership.py)."""
+    from videoassist.cluster.leadership import Leadership, default_node_id
+
+    settings = app[SETTINGS]
+    leadership = Leadership(
+        settings.redis_url, settings.node_id or default_node_id(), settings.leader_lease_ttl
+    )
+    try:
+        epoch = await leadership.wait()
+    except BaseException:
+        await leadership.close()  # stopped while standing by
+        raise
+    logger.info("node %s leads (epoch %d): serving", leadership.node_id, epoch)
+    app[LEADERSHIP] = leadership
+    try:
+        yield
+    finally:
+        await leadership.close()
+
+
+@web.middleware
+async def _leader_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    leadership = request.app.get(LEADERSHIP)
+    if leadership is not None:
+        leadership.check()
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 def _socket_bus(app: web.Application, settings: Settings) -> Any:
@@ -298,6 +333,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         staff_link_ttl=settings.recording_link_ttl,
         customer_link_ttl=settings.tutorial_link_ttl,
     )
+    leadership = app.get(LEADERSHIP)
     service = Service(
         desk,
         records=records,
@@ -305,6 +341,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         media=RecordingMedia(hub, recordings),
         rooms=rooms,
         on_inbox_wait=metrics.inbox_wait.observe,
+        before_each=leadership.check if leadership is not None else None,
     )
     metrics.watch(desk, hub)
     service_box.append(service)

@@ -30,6 +30,12 @@ class Settings:
     database_url: str = ""  # default: sqlite file in data_dir
     # Redis for socket.io delivery across nodes (the `cluster` extra); empty: in-process.
     redis_url: str = ""
+    # With redis_url: serve only while holding the leader lease; other nodes wait as hot
+    # standbys (videoassist/cluster/leadership.py). The lease lapses this many seconds after
+    # its holder stops renewing it; node_id names this node in it (default host-pid).
+    leader_lease: bool = False
+    leader_lease_ttl: float = 10.0
+    node_id: str = ""
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
@@ -158,6 +164,10 @@ class Settings:
         TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be positive")
+        if self.leader_lease and not self.redis_url:
+            raise ValueError("leader_lease needs redis_url")
+        if not 0.5 <= self.leader_lease_ttl <= 10:
+            raise ValueError("leader_lease_ttl must be from 0.5 to 10 seconds")
         if self.public_url:
             parts = urlsplit(self.public_url)
             if (

@@ -4,11 +4,10 @@ answering leaves each node limiting on its own instead of refusing everyone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
-import pytest
 from redis.asyncio import Redis
 
 from tests.support import harness as support
@@ -16,15 +15,6 @@ from tests.support.harness import Harness, wait_until
 from tests.support.redis import RedisServer
 from videoassist.cluster.ratelimit import PREFIX, SharedLimiter, bucket_key
 from videoassist.http.keys import TAP_LIMIT
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_two_nodes_share_one_bucket(redis: Redis) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import socketio
 from aiohttp import web
 
@@ -22,6 +24,9 @@ from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
 from videoassist.tutorials import Tutorials
+
+if TYPE_CHECKING:  # the `cluster` extra (redis) is not loaded unless LEADER_LEASE is on
+    from videoassist.cluster.leadership import Leadership
 
 SETTINGS = web.AppKey("settings", Settings)
 RECORDS = web.AppKey("records", Records)
@@ -48,3 +53,5 @@ RECORDINGS = web.AppKey("recordings", Recordings)
 WALLBOARD = web.AppKey("wallboard", Wallboard)
 TUTORIALS = web.AppKey("tutorials", Tutorials)
 PUBLIC_LIMIT = web.AppKey("public_limit", Limiter)  # public tutorial reads per address
+# LEADER_LEASE: this node's hold on the leader lease (cluster/leadership.py)
+LEADERSHIP: web.AppKey[Leadership] = web.AppKey("leadership")
