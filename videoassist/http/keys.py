@@ -5,6 +5,7 @@ from __future__ import annotations
 import socketio
 from aiohttp import web
 
+from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
@@ -22,6 +23,7 @@ from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
 from videoassist.tutorials import Tutorials
+from videoassist.webhooks import Webhooks
 
 SETTINGS = web.AppKey("settings", Settings)
 RECORDS = web.AppKey("records", Records)
@@ -48,3 +50,5 @@ RECORDINGS = web.AppKey("recordings", Recordings)
 WALLBOARD = web.AppKey("wallboard", Wallboard)
 TUTORIALS = web.AppKey("tutorials", Tutorials)
 PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)  # public tutorial reads per address
+API_TOKENS = web.AppKey("api_tokens", ApiTokens)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)
