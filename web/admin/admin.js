@@ -1,4 +1,5 @@
 // Routing admin: queues, topics and agent profiles over /api/admin/ (docs/admin.md).
+import { initIntegrations } from "/static/admin/integrations.js";
 import { initStaff } from "/static/admin/staff.js";
 // Every change is checked by the server; its errors name the field, which we mark and focus.
 
@@ -364,12 +365,13 @@ async function saveQueue(event) {
 
 // A delete (or a new skill) asks first in a modal dialog, not confirm(): focus starts on
 // Cancel, Escape cancels, and focus goes back to what had it.
-function confirmDialog(title, text, yesLabel) {
+function confirmDialog(title, text, yesLabel, noLabel = "Cancel") {
   const dialog = $("confirm");
   const opener = document.activeElement;
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-yes").textContent = yesLabel;
+  $("confirm-no").textContent = noLabel;
   return new Promise((resolve) => {
     const done = (answer) => {
       $("confirm-yes").onclick = null;
@@ -716,6 +718,7 @@ function showAdmin(me) {
   fillQueueForm(null);
   fillTopicForm(null);
   initStaff();
+  initIntegrations(confirmDialog);
   $("queues-title").focus();
 }
 
