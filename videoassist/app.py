@@ -82,7 +82,7 @@ from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
 from videoassist.http.reports import reports as report_routes
 from videoassist.http.staff_admin import staff_admin
-from videoassist.http.tokens import bearer_tokens
+from videoassist.http.tokens import bearer_tokens, carries_token
 from videoassist.http.tutorials import tutorials as tutorial_routes
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
@@ -125,7 +125,7 @@ def create_app(settings: Settings) -> web.Application:
             guard.middleware,
             security_headers(settings.frame_ancestors, hsts=settings.tls),
             bearer_tokens,
-            same_origin_writes(settings.allowed_origins),
+            same_origin_writes(settings.allowed_origins, bearer=carries_token),
             api_errors,
         ],
     )

@@ -15,6 +15,8 @@ token by itself, so a cross-site page cannot make a request with it (docs/threat
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -23,7 +25,13 @@ from videoassist.auth import SESSION_COOKIE, Staff
 from videoassist.http.keys import API_TOKENS, STAFF, TRUSTED_PROXIES
 from videoassist.http.middleware import json_error
 
-TOKEN_CALLER = "videoassist.token_caller"  # a plain key: web.RequestKey is newer than 3.13
+# aiohttp 3.14 warns on plain string keys in a request's storage and offers web.RequestKey;
+# the string is for an aiohttp without it (the pinned range starts at 3.13).
+TOKEN_CALLER: Any = (
+    web.RequestKey("token_caller", TokenCaller)
+    if hasattr(web, "RequestKey")
+    else "videoassist.token_caller"
+)
 
 SCOPE_OF: dict[tuple[str, str], str] = {
     ("GET", "/api/reports/sessions"): "sessions:read",
@@ -79,6 +87,10 @@ async def bearer_tokens(request: web.Request, handler: Handler) -> web.StreamRes
 def token_caller(request: web.Request) -> TokenCaller | None:
     caller = request.get(TOKEN_CALLER)
     return caller if isinstance(caller, TokenCaller) else None
+
+
+def carries_token(request: web.Request) -> bool:
+    return token_caller(request) is not None
 
 
 async def staff_of(request: web.Request) -> Staff | None:
