@@ -9,15 +9,26 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_recording import media_call, recording_policy
 from tests.support.calls import live_call, ready_agent
 from tests.support.harness import Harness, wait_until
 from tests.support.harness import test_settings as settings_for
+from tests.support.peers import ClientPeer
 from tests.support.receiver import Receiver
-from videoassist.http.keys import WEBHOOKS
+from tests.support.recordings import finished_recording
+from videoassist.http.keys import RECORDINGS, TUTORIALS, WEBHOOKS
 
 SESSION_EVENTS = ["session.started", "session.ended", "session.wrapped_up"]
 # Private receivers allowed (loopback), retries at once: what the tests need of the settings.
 FAST = {"webhook_allow_private": True, "webhook_backoff": 0.01, "webhook_backoff_max": 0.05}
+
+
+@pytest.fixture
+async def client_peers() -> AsyncIterator[list[ClientPeer]]:
+    made: list[ClientPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
 
 
 @pytest.fixture
@@ -298,3 +309,47 @@ class TestEndpointRules:
         admin = await harness.add_staff("ada", role="admin")
         endpoint = await subscribe(harness, admin, "http://127.0.0.1:9/hook", ["session.started"])
         assert endpoint["url"] == "http://127.0.0.1:9/hook"
+
+
+class TestWhereEventsComeFrom:
+    """The two events the desk does not make: the recorder's and the tutorial library's."""
+
+    @pytest.mark.settings(**FAST)
+    async def test_a_finished_recording_sends_recording_ready(
+        self, harness: Harness, receiver: Receiver, client_peers: list[ClientPeer]
+    ) -> None:
+        admin = await harness.add_staff("root", role="admin")
+        await subscribe(harness, admin, receiver.url, ["recording.ready"])
+        await recording_policy(harness, "always")
+        customer, agent, session_id = await media_call(harness, client_peers)
+        await customer.inbox.next("recording_state")
+        session = harness.hub.sessions[session_id]
+        assert session.recorder is not None
+        writer = session.recorder.writers["customer"]
+        await wait_until(lambda: writer.stats["video"].packets >= 10, what="some video recorded")
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+        await wait_until(lambda: receiver.received, timeout=20, what="recording.ready")
+        data = receiver.received[0].event["data"]
+        [row] = await harness.records.recordings_of(session_id)
+        assert data["recording_id"] == row["id"] and data["call_id"] == session_id
+        assert "customer.webm" in data["files"] and data["size"] > 0
+
+    @pytest.mark.settings(**FAST)
+    async def test_publishing_a_tutorial_sends_tutorial_published(
+        self, harness: Harness, receiver: Receiver
+    ) -> None:
+        admin = await harness.add_staff("root", role="admin")
+        await subscribe(harness, admin, receiver.url, ["tutorial.published"])
+        lib = harness.app[TUTORIALS]
+        await finished_recording(harness.records, harness.app[RECORDINGS].root)
+        tutorial_id = (await lib.create("r1", "Reset the router", None, "ada"))["id"]
+        await lib.publish(tutorial_id, "ada")
+        await wait_until(lambda: receiver.received, what="tutorial.published")
+        data = receiver.received[0].event["data"]
+        assert (data["tutorial_id"], data["version"], data["published_by"]) == (
+            tutorial_id,
+            1,
+            "ada",
+        )
+        assert data["title"] == "Reset the router"
+        await lib.settled()
