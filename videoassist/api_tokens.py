@@ -13,6 +13,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ class TokenCaller:
 
 
 class ApiTokens:
-    def __init__(self, store: IntegrationRecords, *, clock: Any = time.time) -> None:
+    def __init__(
+        self, store: IntegrationRecords, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self._clock = clock
 

@@ -42,7 +42,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -141,13 +141,13 @@ class Policy:
     def delay(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: exponential, capped, with jitter (half to
         all of it) so that endpoints coming back are not hit by every retry at once."""
-        base = min(self.backoff_max, self.backoff * 2 ** max(0, attempts - 1))
+        base: float = min(self.backoff_max, self.backoff * 2.0 ** max(0, attempts - 1))
         return base * (0.5 + random.random() / 2)
 
 
 class Webhooks:
     def __init__(
-        self, store: IntegrationRecords, policy: Policy, *, clock: Any = time.time
+        self, store: IntegrationRecords, policy: Policy, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.store = store
         self.policy = policy
