@@ -11,6 +11,7 @@ import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videoassist.desk.config import parse_hhmm
@@ -29,6 +30,12 @@ class Settings:
     database_url: str = ""  # default: sqlite file in data_dir
     # Redis for socket.io delivery across nodes (the `cluster` extra); empty: in-process.
     redis_url: str = ""
+    # With redis_url: serve only while holding the leader lease; other nodes wait as hot
+    # standbys (videoassist/cluster/leadership.py). The lease lapses this many seconds after
+    # its holder stops renewing it; node_id names this node in it (default host-pid).
+    leader_lease: bool = False
+    leader_lease_ttl: float = 10.0
+    node_id: str = ""
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
@@ -73,6 +80,9 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    # The address customers reach the server at ("https://help.example.com"), for links that
+    # leave the browser (the QR codes printed on manuals); empty: the request's own.
+    public_url: str = ""
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
     # per-address limits (videoassist/client_address.py); empty: trust none.
     trusted_proxies: tuple[str, ...] = ()
@@ -169,6 +179,23 @@ class Settings:
             raise ValueError("webhook_timeout and webhook_backoff must be positive")
         if self.webhook_max_attempts < 1 or self.webhook_concurrency < 1:
             raise ValueError("webhook_max_attempts and webhook_concurrency must be at least 1")
+        if self.leader_lease and not self.redis_url:
+            raise ValueError("leader_lease needs redis_url")
+        if not 0.5 <= self.leader_lease_ttl <= 10:
+            raise ValueError("leader_lease_ttl must be from 0.5 to 10 seconds")
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                raise ValueError(
+                    f"public_url {self.public_url!r}: want scheme://host[:port], no path"
+                )
         if self.max_connections_per_address < 0:
             raise ValueError("max_connections_per_address must be 0 (no cap) or more")
 
