@@ -157,6 +157,7 @@ class Webhooks:
         self._busy: dict[str, int] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self._sends: set[asyncio.Task[None]] = set()
+        self._posts: set[asyncio.Future[tuple[int | None, str | None]]] = set()
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -177,16 +178,19 @@ class Webhooks:
         self._worker = asyncio.create_task(self._run(), name="Webhooks.worker")
 
     async def close(self) -> None:
-        """Idempotent. Outbox writes finish (nothing published is lost); sends in flight are
-        cancelled and stay pending, to be sent after the next start."""
+        """Idempotent. Outbox writes finish (nothing published is lost). The worker stops at
+        its next turn and the requests in flight are abandoned; their rows are released (due
+        again at once) so that the next start sends them. Nothing that writes to the database
+        is cancelled: an aiosqlite statement cut off mid-way can leave the file locked."""
         if self._closed:
             return
         self._closed = True
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        self._wake.set()
+        for post in list(self._posts):
+            post.cancel()
         tasks = [t for t in (self._worker, *self._sends) if t is not None]
-        for task in tasks:
-            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
@@ -267,7 +271,7 @@ class Webhooks:
     # ------------------------------------------------------------------ the worker
 
     async def _run(self) -> None:
-        while True:
+        while not self._closed:
             self._wake.clear()
             try:
                 await self._start_due()
@@ -302,6 +306,8 @@ class Webhooks:
             if free <= 0:
                 continue
             for row in await self.store.due(endpoint["id"], now, free):
+                if self._closed:
+                    return
                 lease = now + self.policy.timeout + 30.0
                 if not await self.store.claim(row["id"], row["next_attempt_at"], lease):
                     continue  # another node took it
@@ -319,6 +325,24 @@ class Webhooks:
             self._busy[endpoint["id"]] -= 1
             self._wake.set()
 
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int | None, str | None]:
+        """One request: (the receiver's status, or None; our error, or None). No database
+        work here: close() may cancel it."""
+        assert self._http is not None
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                async with self._http.post(
+                    url, data=body, headers=headers, allow_redirects=False
+                ) as response:
+                    await response.content.read(4096)  # drained a little, never kept
+                    return response.status, None
+        except TimeoutError:
+            return None, f"no answer within {self.policy.timeout:g} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+
     async def _attempt(self, endpoint: dict[str, Any], row: dict[str, Any]) -> None:
         assert self._http is not None
         body = row["body"].encode()
@@ -330,19 +354,21 @@ class Webhooks:
             "Webhook-Timestamp": str(timestamp),
             "Webhook-Signature": sign(endpoint["secret"], timestamp, body),
         }
-        status: int | None = None
-        error: str | None = None
+        if self._closed:
+            await self.store.attempted(row["id"], next_attempt_at=self._clock())
+            return
+        post = asyncio.ensure_future(self._post(endpoint["url"], body, headers))
+        self._posts.add(post)
+        post.add_done_callback(self._posts.discard)
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                async with self._http.post(
-                    endpoint["url"], data=body, headers=headers, allow_redirects=False
-                ) as response:
-                    status = response.status
-                    await response.content.read(4096)  # what we log of it: nothing; drain a bit
-        except TimeoutError:
-            error = f"no answer within {self.policy.timeout:g} s"
-        except (aiohttp.ClientError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+            status, error = await post
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this send itself was cancelled, not only its request
+            # Abandoned by close(): released, to be sent after the next start.
+            await self.store.attempted(row["id"], next_attempt_at=self._clock())
+            return
         now = self._clock()
         attempts = row["attempts"] + 1
         if status is not None and 200 <= status < 300:
