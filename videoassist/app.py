@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from videoassist import turn
+from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
@@ -44,7 +45,9 @@ from videoassist.http.branding import branding_routes
 from videoassist.http.calls import calls
 from videoassist.http.guard import ConnectionGuard
 from videoassist.http.guides import guides
+from videoassist.http.integrations import integrations as integration_routes
 from videoassist.http.keys import (
+    API_TOKENS,
     CONNECTION_GUARD,
     CONTENT,
     DELIVERY,
@@ -69,6 +72,7 @@ from videoassist.http.keys import (
     TRUSTED_PROXIES,
     TUTORIALS,
     WALLBOARD,
+    WEBHOOKS,
 )
 from videoassist.http.middleware import (
     api_errors,
@@ -80,6 +84,7 @@ from videoassist.http.pages import add_pages
 from videoassist.http.recordings import recordings as recording_routes
 from videoassist.http.reports import reports as report_routes
 from videoassist.http.staff_admin import staff_admin
+from videoassist.http.tokens import bearer_tokens, carries_token
 from videoassist.http.tutorials import tutorials as tutorial_routes
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
@@ -90,9 +95,12 @@ from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
 from videoassist.settings import Settings
+from videoassist.store.integrations import IntegrationRecords
 from videoassist.store.records import Records
 from videoassist.store.tutorials import TutorialRecords, search_for
 from videoassist.tutorials import Tutorials
+from videoassist.webhooks import Policy as WebhookPolicy
+from videoassist.webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +126,8 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[
             guard.middleware,
             security_headers(settings.frame_ancestors, hsts=settings.tls),
-            same_origin_writes(settings.allowed_origins),
+            bearer_tokens,
+            same_origin_writes(settings.allowed_origins, bearer=carries_token),
             api_errors,
         ],
     )
@@ -149,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(staff_admin)
     app.add_routes(report_routes)
     app.add_routes(tutorial_routes)
+    app.add_routes(integration_routes)
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
@@ -156,6 +166,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_leadership_ctx)
         app.middlewares.insert(0, _leader_only)
     app.cleanup_ctx.append(_records_ctx)
+    app.cleanup_ctx.append(_integrations_ctx)
     app.cleanup_ctx.append(_core_ctx)
     if settings.metrics_port:
         app.cleanup_ctx.append(
@@ -260,6 +271,29 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
     await records.close()
 
 
+async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
+    """API tokens and webhooks. Closed after the core (cleanup runs in reverse): every event
+    the service, the recorder and the library published is in the outbox before it stops."""
+    settings = app[SETTINGS]
+    store = IntegrationRecords(app[RECORDS].engine)
+    app[API_TOKENS] = ApiTokens(store)
+    webhooks = Webhooks(
+        store,
+        WebhookPolicy(
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_backoff,
+            backoff_max=settings.webhook_backoff_max,
+            concurrency=settings.webhook_concurrency,
+            allow_private=settings.webhook_allow_private,
+        ),
+    )
+    await webhooks.start()
+    app[WEBHOOKS] = webhooks
+    yield
+    await webhooks.close()
+
+
 async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     records = app[RECORDS]
@@ -317,6 +351,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=settled,
         link_ttl=settings.recording_link_ttl,
         retention_days=settings.recording_retention_days,
+        integrations=app[WEBHOOKS],
     )
     await recordings.repair_unfinished()
     rooms.subscribe(recordings)
@@ -332,6 +367,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         session_of=desk.agent_session,
         staff_link_ttl=settings.recording_link_ttl,
         customer_link_ttl=settings.tutorial_link_ttl,
+        integrations=app[WEBHOOKS],
     )
     leadership = app.get(LEADERSHIP)
     service = Service(
@@ -341,6 +377,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         media=RecordingMedia(hub, recordings),
         rooms=rooms,
         on_inbox_wait=metrics.inbox_wait.observe,
+        integrations=app[WEBHOOKS],
         before_each=leadership.check if leadership is not None else None,
     )
     metrics.watch(desk, hub)

@@ -44,6 +44,7 @@ from videoassist.call_room import CallEvent, CallRooms
 from videoassist.delivery import Delivery, Parties
 from videoassist.desk import ServerEvent
 from videoassist.errors import ContentError, MediaError, Problem, Refusal
+from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.store.records import Records
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class Recordings:
         settled: Callable[[], Awaitable[None]],
         link_ttl: float = 600.0,
         retention_days: float = 30.0,
+        integrations: IntegrationsPort | None = None,
     ) -> None:
         """``policy_of(ticket_id)``: (queue id, policy) of the ticket's queue now.
         ``settled()``: returns once the desk event being handled has had all its effects
@@ -124,6 +126,7 @@ class Recordings:
         self._settled = settled
         self.link_ttl = link_ttl
         self.retention_days = retention_days
+        self._integrations = integrations or NoIntegrations()
         self._calls: dict[str, CallRecording] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._purger: asyncio.Task[None] | None = None
@@ -341,6 +344,18 @@ class Recordings:
             duration=duration,
             size=size,
             participants=call.participants(),
+        )
+        self._integrations.publish(
+            "recording.ready",
+            {
+                "recording_id": call.row_id,
+                "call_id": call.call_id,
+                "ticket_id": call.ticket_id,
+                "queue": call.queue_id,
+                "duration": round(duration, 3),
+                "size": size,
+                "files": [f["name"] for f in rows],
+            },
         )
         logger.info(
             "Recordings(%s) finished row %s: %.1f s, %d bytes, %d files",

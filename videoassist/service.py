@@ -35,6 +35,7 @@ from videoassist.desk.events import (
     StopMedia,
     TicketRow,
 )
+from videoassist.integrations import IntegrationsPort, NoIntegrations, session_event
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Service:
         rooms: RoomsPort,
         clock: Callable[[], float] = time.time,
         on_inbox_wait: Callable[[float], None] | None = None,
+        integrations: IntegrationsPort | None = None,
         before_each: Callable[[], None] | None = None,
     ) -> None:
         """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
@@ -114,6 +116,8 @@ class Service:
         self._media = media
         self._rooms = rooms
         self._on_inbox_wait = on_inbox_wait
+        # Webhooks (videoassist/webhooks.py): told of each saved session leg; never awaited.
+        self._integrations = integrations or NoIntegrations()
         self._before_each = before_each
         # (event, who waits for its effects, when it was put in, by the loop's clock)
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
@@ -244,6 +248,7 @@ class Service:
                 await self._records.save_session(row)
                 if row.ended_at is not None and row.wrapped_up_at is None:
                     self._log_finished(row)
+                self._tell_integrations(row)
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
             case SaveAgentState(agent_id, state, reason, at):
@@ -293,6 +298,12 @@ class Service:
             "end_reason": row.end_reason,
         }
         logger.info("call finished", extra={"fields": fields})
+
+    def _tell_integrations(self, row: SessionRow) -> None:
+        ticket = self.desk.tickets.get(row.ticket_id) or self.desk.closed.get(row.ticket_id)
+        event = session_event(row, ticket)
+        if event is not None:
+            self._integrations.publish(*event)
 
     def _fire(self, key: str, event: Event) -> None:
         self._timers.pop(key, None)

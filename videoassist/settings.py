@@ -127,6 +127,17 @@ class Settings:
     photos_burst: int = 5
     photo_max_per_call: int = 30
     photo_max_call_bytes: int = 64 * 1024 * 1024  # stored (re-encoded) bytes of one call's photos
+    # Outbound webhooks (docs/integrations.md): endpoints on loopback or private addresses
+    # are refused unless this is on (tests, or receivers inside the operator's network); each
+    # send waits this long; a delivery is tried this many times, the first retry after
+    # webhook_backoff seconds, doubling (with jitter) up to webhook_backoff_max; at most this
+    # many sends in flight per endpoint.
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 10.0
+    webhook_backoff_max: float = 3600.0
+    webhook_concurrency: int = 4
 
     def __post_init__(self) -> None:
         if self.turn_urls and not self.turn_secret:
@@ -164,6 +175,10 @@ class Settings:
         TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be positive")
+        if self.webhook_timeout <= 0 or self.webhook_backoff <= 0:
+            raise ValueError("webhook_timeout and webhook_backoff must be positive")
+        if self.webhook_max_attempts < 1 or self.webhook_concurrency < 1:
+            raise ValueError("webhook_max_attempts and webhook_concurrency must be at least 1")
         if self.leader_lease and not self.redis_url:
             raise ValueError("leader_lease needs redis_url")
         if not 0.5 <= self.leader_lease_ttl <= 10:

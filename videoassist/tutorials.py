@@ -43,6 +43,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from videoassist.delivery import Delivery
 from videoassist.desk import ServerEvent
 from videoassist.errors import ContentError, Problem, Refusal
+from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.media.timeline import Blur, Overlay, Timeline, TimelineError, remap_events
 from videoassist.store.records import Records
 from videoassist.store.tutorials import Hit, Moment, SearchDoc, TutorialRecords, TutorialSearch
@@ -125,6 +126,7 @@ class Tutorials:
         staff_link_ttl: float = 600.0,
         customer_link_ttl: float = 7200.0,
         render_threads: int = 0,
+        integrations: IntegrationsPort | None = None,
     ) -> None:
         """``agent_of(call_id)``: the call's current agent (None once it has ended);
         ``session_of(agent_id)``: that agent's session id (what their console names)."""
@@ -141,6 +143,7 @@ class Tutorials:
         self.staff_link_ttl = staff_link_ttl
         self.customer_link_ttl = customer_link_ttl
         self._render_threads = render_threads
+        self._integrations = integrations or NoIntegrations()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tutorial-render")
         self._jobs: OrderedDict[str, RenderJob] = OrderedDict()
         self._pushes: OrderedDict[str, Push] = OrderedDict()
@@ -278,6 +281,16 @@ class Tutorials:
         await self.search_port.drop(tutorial_id, "draft")
         await self._index(tutorial_id, "published", row["draft"], recording)
         logger.info("Tutorials(%s) published version %d by %s", tutorial_id, version, by)
+        self._integrations.publish(
+            "tutorial.published",
+            {
+                "tutorial_id": tutorial_id,
+                "version": version,
+                "title": row["draft"].get("title"),
+                "topic": row["topic"],
+                "published_by": by,
+            },
+        )
         job = await self.start_render(tutorial_id, version, "mp4")
         return {"tutorial": await self.view(tutorial_id, staff=by, drafts=True), "job": job}
 

@@ -58,10 +58,12 @@ from tests.support.calls import offer_without_candidates
 from tests.support.harness import Harness, Party, connect_socket, wait_until
 from tests.support.peers import ClientPeer
 from tests.support.recordings import finished_recording
+from videoassist.api_tokens import SCOPES
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
-from videoassist.http.keys import RECORDINGS, SIO, TUTORIALS
+from videoassist.http.keys import API_TOKENS, RECORDINGS, SIO, TUTORIALS, WEBHOOKS
 from videoassist.http.keys import STAFF as STAFF_AUTH
+from videoassist.http.tokens import SCOPE_OF
 from videoassist.routing_config import agent_id_of
 
 CALLERS = ("anon", "c.own", "c.other", "a.own", "a.other", "sup", "trainer", "admin")
@@ -149,6 +151,18 @@ POST /api/admin/staff             deny    deny*   deny*   deny*   deny*   deny  
 PATCH /api/admin/staff/{user_id}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/agents/{user_id}   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/login-throttles/{username}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/tokens             deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/tokens            deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/tokens/{token_id}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/webhooks           deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/webhooks          deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/webhooks/{endpoint_id}
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/webhooks/{endpoint_id}/deliveries
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 /customer sync                    deny    allow*  allow*  deny*   deny*   deny    deny    deny
 /customer callback                deny    allow*  allow*  deny*   deny*   deny    deny    deny
@@ -656,6 +670,13 @@ class TestHttp:
         def recording_file(caller: str) -> tuple[str, None]:
             return reviewers.get(caller, reviewers["sup"]), None
 
+        token_row, _ = await h.app[API_TOKENS].create("made", ["sessions:read"], None, "ada")
+        hooks = h.app[WEBHOOKS]
+        hook = await hooks.add_endpoint("https://hooks.example/made", ["tutorial.published"], "ada")
+        hooks.publish("tutorial.published", {"tutorial_id": "matrix"})
+        await hooks.settled()
+        delivery_id = (await hooks.store.deliveries(hook["id"]))[0]["id"]
+
         requests: dict[str, Any] = {
             "GET /api/sessions/{session_id}/recordings": (f"/api/sessions/{k1}/recordings", None),
             "GET /api/recordings/{recording_id}/files/{name}": recording_file,
@@ -746,6 +767,28 @@ class TestHttp:
                 "/api/admin/login-throttles/alice",
                 None,
             ),
+            # Integrations: a token and an endpoint (with one delivery) made beforehand, for
+            # the rows that name one; the admin's own creations are left in place.
+            "GET /api/admin/tokens": ("/api/admin/tokens", None),
+            "POST /api/admin/tokens": (
+                "/api/admin/tokens",
+                {"name": "matrix", "scopes": ["reports:read"]},
+            ),
+            "DELETE /api/admin/tokens/{token_id}": (f"/api/admin/tokens/{token_row['id']}", None),
+            "GET /api/admin/webhooks": ("/api/admin/webhooks", None),
+            "POST /api/admin/webhooks": (
+                "/api/admin/webhooks",
+                {"url": "https://hooks.example/matrix", "events": ["tutorial.published"]},
+            ),
+            "GET /api/admin/webhooks/{endpoint_id}/deliveries": (
+                f"/api/admin/webhooks/{hook['id']}/deliveries",
+                None,
+            ),
+            "POST /api/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver": (
+                f"/api/admin/webhooks/{hook['id']}/deliveries/{delivery_id}/redeliver",
+                None,
+            ),
+            "DELETE /api/admin/webhooks/{endpoint_id}": (f"/api/admin/webhooks/{hook['id']}", None),
             "POST /api/logout": ("/api/logout", None),  # last: it ends the caller's session
         }
         for row, spec in requests.items():
@@ -1193,3 +1236,137 @@ class TestTutorials:
             cookie = cookies[caller]
             await lab.locked_out("/customer", caller, cookie=cookie, token=cookie)
         lab.check(_rows("/customer", tutorials=True) + _rows("/agent", tutorials=True))
+
+
+# --------------------------------------------------------------------------- API tokens
+
+# A value for each path parameter: real where the endpoint needs one to answer, else a name
+# that routes (the answer may be 404; what counts is that it is not a refusal).
+PATH_VALUES = {
+    "queue_id": "tokenq",
+    "topic": "tokent",
+    "name": "customer.webm",
+    "token": "x",
+}
+HEX = "0123456789abcdef0123456789abcdef"
+TOKEN_BODIES: dict[tuple[str, str], Any] = {
+    ("PUT", "/api/admin/queues/{queue_id}"): {"name": "Token queue"},
+    ("PUT", "/api/admin/topics/{topic}"): {"label": "Token topic", "queue_id": DEFAULT_QUEUE},
+    ("PUT", "/api/admin/topics/{topic}/guide"): {"steps": ["Ask for the model"]},
+    ("PUT", "/api/admin/agents/{user_id}"): {"queues": [DEFAULT_QUEUE]},
+}
+REPORT_QUERY = "?from=2026-01-01&to=2026-01-01"
+
+
+def _fill(path: str, user_id: int) -> str:
+    for name, value in {**PATH_VALUES, "user_id": str(user_id)}.items():
+        path = path.replace(f"{{{name}}}", value)
+    while "{" in path:
+        start, end = path.index("{"), path.index("}")
+        path = path[:start] + HEX + path[end + 1 :]
+    return path
+
+
+class TestApiTokens:
+    """Token scopes: for every REST endpoint, a token without the endpoint's scope is refused
+    (403) and one with it gets past authorization; endpoints outside the scope table refuse
+    every token (403); a revoked or expired token is a 401 everywhere."""
+
+    async def test_every_endpoint_takes_a_token_only_with_its_scope(self, lab: Lab) -> None:
+        h = lab.h
+        await _add_staff(h)
+        tokens = h.app[API_TOKENS]
+        alice = await h.records.user_by_name("alice")
+        assert alice is not None
+        await h.records.add_recording(
+            {
+                "id": "r1",
+                "call_id": "k1",
+                "ticket_id": "t1",
+                "queue_id": DEFAULT_QUEUE,
+                "policy": "always",
+                "consent": "not_asked",
+                "participants": [],
+                "files": [{"party": "customer", "name": "customer.webm", "size": 4}],
+                "started_at": time.time(),
+                "ended_at": time.time(),
+            }
+        )
+        folder = h.app[RECORDINGS].root / "k1"
+        folder.mkdir(parents=True)
+        (folder / "customer.webm").write_bytes(b"webm")
+
+        async def call(method: str, path: str, secret: str, body: Any = None) -> tuple[int, Any]:
+            headers = {"Authorization": f"Bearer {secret}", "Origin": "https://elsewhere.example"}
+            async with lab.http.request(method, path, headers=headers, json=body) as r:
+                data = await r.json() if r.content_type == "application/json" else None
+                return r.status, data
+
+        routed = {tuple(row.split(" ", 1)) for row in rest_rows(h.app)}
+        assert set(SCOPE_OF) <= routed
+        for method, template in sorted(SCOPE_OF, key=lambda k: (k[0] == "DELETE", k)):
+            scope = SCOPE_OF[(method, template)]
+            _, with_it = await tokens.create(f"with {scope}", [scope], None, "ada")
+            others = [s for s in SCOPES if s != scope]
+            _, without = await tokens.create(f"without {scope}", others, None, "ada")
+            path = _fill(template, alice["id"])
+            if template.startswith("/api/reports/"):
+                path += REPORT_QUERY
+            if template == "/api/recordings/{recording_id}/files/{name}":
+                caller = (await tokens.check(with_it, "test")) or pytest.fail("no caller")
+                path = h.app[RECORDINGS].url("r1", "customer.webm", caller.staff.id)
+            body = TOKEN_BODIES.get((method, template))
+            status, data = await call(method, path, without, body)
+            assert (status, data["error"]["code"]) == (403, "insufficient_scope"), (template, data)
+            status, data = await call(method, path, with_it, body)
+            # Past authorization, even from another site's page (no Origin check for tokens).
+            assert status in (200, 201, 204, 404, 409, 422), (method, template, status, data)
+
+        _, everything = await tokens.create("everything", list(SCOPES), None, "ada")
+        outside = sorted(routed - set(SCOPE_OF))
+        assert ("POST", "/api/admin/tokens") in outside and ("GET", "/") in outside
+        for method, template in outside:
+            status, data = await call(method, _fill(template, alice["id"]), everything)
+            assert status == 403, (method, template, status)
+            assert data["error"]["code"] == "token_not_allowed"
+        status, data = await call("GET", "/socket.io/?EIO=4&transport=polling", everything)
+        assert (status, data["error"]["code"]) == (403, "token_not_allowed")
+        # Nothing was created by a token: no token, no webhook.
+        assert len(await tokens.listing()) == 2 * len(SCOPE_OF) + 1
+        assert h.app[WEBHOOKS].endpoints() == []
+
+    async def test_revoked_expired_and_unknown_tokens_are_401_and_use_is_recorded(
+        self, lab: Lab
+    ) -> None:
+        h = lab.h
+        cookies = await _staff(lab)
+        admin = {"Cookie": f"va_session={cookies['admin']}"}
+        async with lab.http.post(
+            "/api/admin/tokens",
+            json={"name": "crm", "scopes": ["reports:read"], "expires_in": 3600},
+            headers=admin,
+        ) as r:
+            assert r.status == 201
+            made = await r.json()
+        secret, path = made["token"], "/api/reports/intervals" + REPORT_QUERY
+        assert secret.startswith("va_") and made["prefix"] == secret[:9]
+        bearer = {"Authorization": f"Bearer {secret}"}
+        async with lab.http.get(path, headers=bearer) as r:
+            assert r.status == 200
+        async with lab.http.get("/api/admin/tokens", headers=admin) as r:
+            [listed] = (await r.json())["tokens"]
+        assert listed["last_used_from"] == "127.0.0.1" and listed["last_used_at"] is not None
+        assert "token" not in listed and "token_hash" not in listed  # shown once only
+        async with lab.http.delete(f"/api/admin/tokens/{made['id']}", headers=admin) as r:
+            assert r.status == 200 and (await r.json())["revoked_at"] is not None
+        async with lab.http.get(path, headers=bearer) as r:
+            assert r.status == 401 and (await r.json())["error"]["code"] == "invalid_token"
+        _, expired = await h.app[API_TOKENS].create("old", ["reports:read"], time.time() - 1, "x")
+        for value in (expired, "va_" + "x" * 43):
+            async with lab.http.get(path, headers={"Authorization": f"Bearer {value}"}) as r:
+                assert r.status == 401
+        # A token's secret is not stored: only its SHA-256.
+        stored = await h.app[API_TOKENS].store.tokens()
+        assert all(secret not in str(row) for row in stored)
+        actions = [(r["action"], r["actor_name"]) for r in await h.records.audit_rows()]
+        assert actions == [("token_create", "ada"), ("token_revoke", "ada")]

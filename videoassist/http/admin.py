@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from videoassist.auth import AGENT_ROLES, SESSION_COOKIE, Staff
+from videoassist.auth import AGENT_ROLES, Staff
 from videoassist.desk import DeskError
 from videoassist.desk.config import (
     MAX_SKILL_LEVEL,
@@ -45,10 +45,10 @@ from videoassist.http.keys import (
     RECORDS,
     SERVICE,
     SETTINGS,
-    STAFF,
     TOPIC_LABELS,
 )
 from videoassist.http.middleware import Reply, invalid, json_error, read_json
+from videoassist.http.tokens import staff_of, token_caller
 from videoassist.routing_config import QUEUE_FIELDS, agent_id_of, queue_from_row
 from videoassist.service import ServiceClosed
 
@@ -157,12 +157,14 @@ Handler = Callable[[web.Request, Staff], Awaitable[web.Response]]
 def admin_only(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.Response:
-        member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+        member = await staff_of(request)
         if member is None:
             return json_error(401, "unauthenticated", "please log in")
         if member.role != ADMIN_ROLE:
             return json_error(403, "forbidden", "only an admin may do this")
-        if request.method not in SAFE_METHODS and not _same_origin(request):
+        # An API token is never sent by a browser on its own: no cross-site risk to check.
+        bearer = token_caller(request) is not None
+        if request.method not in SAFE_METHODS and not bearer and not _same_origin(request):
             return json_error(403, "bad_origin", "this request must come from the admin page")
         try:
             return await handler(request, member)

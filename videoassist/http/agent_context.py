@@ -15,10 +15,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.auth import Staff
 from videoassist.http.guides import guide_of_session, tick
-from videoassist.http.keys import RECORDINGS, RECORDS, SERVICE, STAFF, TOPIC_LABELS
+from videoassist.http.keys import RECORDINGS, RECORDS, SERVICE, TOPIC_LABELS
 from videoassist.http.middleware import Reply, json_error, read_json
+from videoassist.http.tokens import staff_of
 from videoassist.recording import RECORDING_ROLES
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class NoteIn(BaseModel):
 
 async def _holder(request: web.Request) -> tuple[Staff, str] | web.Response:
     """The staff member asking, if they hold the session named in the path."""
-    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    member = await staff_of(request)
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     session_id = request.match_info["session_id"]
@@ -118,7 +119,7 @@ def queue_lines(app: web.Application, agent_id: str) -> list[dict[str, Any]]:
 
 @agent_context.get("/api/agent/queues")
 async def get_queues(request: web.Request) -> web.Response:
-    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    member = await staff_of(request)
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     body = {"queues": queue_lines(request.app, member.agent_id), "at": request.app[SERVICE].now()}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import socketio
 from aiohttp import web
 
+from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
@@ -24,6 +25,7 @@ from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
 from videoassist.tutorials import Tutorials
+from videoassist.webhooks import Webhooks
 
 if TYPE_CHECKING:  # the `cluster` extra (redis) is not loaded unless LEADER_LEASE is on
     from videoassist.cluster.leadership import Leadership
@@ -55,3 +57,5 @@ TUTORIALS = web.AppKey("tutorials", Tutorials)
 PUBLIC_LIMIT = web.AppKey("public_limit", Limiter)  # public tutorial reads per address
 # LEADER_LEASE: this node's hold on the leader lease (cluster/leadership.py)
 LEADERSHIP: web.AppKey[Leadership] = web.AppKey("leadership")
+API_TOKENS = web.AppKey("api_tokens", ApiTokens)
+WEBHOOKS = web.AppKey("webhooks", Webhooks)

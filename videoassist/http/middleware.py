@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -62,9 +63,13 @@ def security_headers(frame_ancestors: str = "'none'", hsts: bool = False) -> Mid
     return add_headers
 
 
-def same_origin_writes(extra_origins: tuple[str, ...] = ()) -> Middleware:
+def same_origin_writes(
+    extra_origins: tuple[str, ...] = (), bearer: Callable[[web.Request], bool] = lambda r: False
+) -> Middleware:
     """CSRF defence in depth (cookies are SameSite=Strict already): a state-changing API
-    request that names an Origin must come from this site or an allowed embedding origin."""
+    request that names an Origin must come from this site or an allowed embedding origin.
+    ``bearer(request)``: the request carries an API token, which a browser never sends on its
+    own, so its Origin says nothing (videoassist/http/tokens.py)."""
     allowed_hosts = {urlsplit(o).netloc for o in extra_origins}
 
     @web.middleware
@@ -73,7 +78,9 @@ def same_origin_writes(extra_origins: tuple[str, ...] = ()) -> Middleware:
             "/api/"
         ):
             origin = request.headers.get("Origin")
-            if origin is not None:
+            # Requests carrying an API token (checked by videoassist.http.tokens before this)
+            # are not a browser's ambient credentials: the Origin says nothing about them.
+            if origin is not None and not bearer(request):
                 host = urlsplit(origin).netloc
                 if host != request.host and host not in allowed_hosts:
                     return json_error(403, "bad_origin", "cross-site requests are not allowed")

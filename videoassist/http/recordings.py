@@ -11,18 +11,19 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.auth import Staff
 from videoassist.errors import ContentError
 from videoassist.gateway.schemas import RecordingFilter
-from videoassist.http.keys import RECORDINGS, STAFF
+from videoassist.http.keys import RECORDINGS
 from videoassist.http.middleware import json_error
+from videoassist.http.tokens import staff_of
 from videoassist.recording import CONTENT_TYPES, RECORDING_ROLES
 
 recordings = web.RouteTableDef()
 
 
 async def _reviewer(request: web.Request) -> Staff | web.Response:
-    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    member = await staff_of(request)
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     if member.role not in RECORDING_ROLES:

@@ -18,11 +18,12 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from videoassist import reports as model
-from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.auth import Staff
 from videoassist.desk.config import DeskConfig
 from videoassist.gateway.schemas import CsatIn, ReportQuery
-from videoassist.http.keys import RECORDS, SERVICE, STAFF, TOKENS
+from videoassist.http.keys import RECORDS, SERVICE, TOKENS, WEBHOOKS
 from videoassist.http.middleware import Reply, json_error, read_json
+from videoassist.http.tokens import staff_of
 
 reports = web.RouteTableDef()
 
@@ -31,7 +32,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _supervisor(request: web.Request) -> Staff | web.Response:
-    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    member = await staff_of(request)
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     if member.role not in REPORT_ROLES:
@@ -173,4 +174,15 @@ async def post_csat(request: web.Request) -> web.Response:
     now = request.app[SERVICE].now()
     if not await records.add_csat(ticket_id, last["id"], answer.score, comment, now):
         return json_error(409, "conflict", "this call has already been rated")
+    # CSAT comes after the end: its own event (docs/integrations.md), not a late session.ended.
+    request.app[WEBHOOKS].publish(
+        "session.rated",
+        {
+            "ticket_id": ticket_id,
+            "session_id": last["id"],
+            "score": answer.score,
+            "comment": comment,
+            "rated_at": now,
+        },
+    )
     return web.json_response({"ok": True}, status=201)

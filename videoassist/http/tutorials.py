@@ -22,11 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from videoassist.auth import SESSION_COOKIE, Staff
+from videoassist.auth import Staff
 from videoassist.errors import ContentError, Problem
 from videoassist.gateway.schemas import RenderIn, TutorialCreateIn, TutorialEditIn
-from videoassist.http.keys import PUBLIC_LIMIT, SETTINGS, STAFF, TRUSTED_PROXIES, TUTORIALS
+from videoassist.http.keys import PUBLIC_LIMIT, SETTINGS, TRUSTED_PROXIES, TUTORIALS
 from videoassist.http.middleware import Reply, json_error, read_json, too_many
+from videoassist.http.tokens import staff_of
 from videoassist.tutorials import MEDIA_TYPES, Tutorials
 
 WRITERS = ("trainer", "admin")
@@ -39,7 +40,7 @@ tutorials = web.RouteTableDef()
 
 
 async def _member(request: web.Request, roles: tuple[str, ...]) -> Staff | web.Response:
-    member = await request.app[STAFF].staff_for(request.cookies.get(SESSION_COOKIE))
+    member = await staff_of(request)
     if member is None:
         return json_error(401, "unauthenticated", "please log in")
     if member.role not in roles:

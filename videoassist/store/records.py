@@ -293,6 +293,55 @@ tutorial_deflections = sa.Table(
     sa.Column("tutorials", sa.JSON, nullable=False),  # the ids the customer opened
 )
 
+# Integrations (videoassist/integrations.py, docs/integrations.md): API tokens for
+# server-to-server calls, webhook endpoints, and the webhook outbox (one row per event and
+# endpoint, kept as the delivery log).
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),  # shown in lists: "va_" + 6 characters
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("last_used_at", sa.Float),
+    sa.Column("last_used_from", sa.String(64)),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("secret", sa.String(128), nullable=False),  # needed in clear to sign
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("deleted_at", sa.Float),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # the receiver's idempotency key
+    sa.Column("endpoint_id", sa.String(32), nullable=False, index=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the exact bytes signed and sent (UTF-8)
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending/delivered/failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, index=True),
+    sa.Column("last_attempt_at", sa.Float),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("delivered_at", sa.Float),
+)
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

@@ -1,5 +1,6 @@
 // Routing admin: queues, topics and agent profiles over /api/admin/ (docs/admin.md).
 import { initBranding } from "/static/admin/branding.js";
+import { initIntegrations } from "/static/admin/integrations.js";
 import { initStaff } from "/static/admin/staff.js";
 // Every change is checked by the server; its errors name the field, which we mark and focus.
 
@@ -365,12 +366,13 @@ async function saveQueue(event) {
 
 // A delete (or a new skill) asks first in a modal dialog, not confirm(): focus starts on
 // Cancel, Escape cancels, and focus goes back to what had it.
-function confirmDialog(title, text, yesLabel) {
+function confirmDialog(title, text, yesLabel, noLabel = "Cancel") {
   const dialog = $("confirm");
   const opener = document.activeElement;
   $("confirm-title").textContent = title;
   $("confirm-text").textContent = text;
   $("confirm-yes").textContent = yesLabel;
+  $("confirm-no").textContent = noLabel;
   return new Promise((resolve) => {
     const done = (answer) => {
       $("confirm-yes").onclick = null;
@@ -742,6 +744,7 @@ function showAdmin(me) {
   fillTopicForm(null);
   initStaff();
   initBranding();
+  initIntegrations(confirmDialog);
   $("queues-title").focus();
 }
 

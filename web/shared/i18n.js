@@ -10,6 +10,7 @@
 // To add a language: add its object below with exactly the keys of `en` (the browser tests
 // compare them), and a line in LANGUAGES. See docs/customer-page.md. The trainer library's
 // texts live in i18n-trainer.js and are merged in here.
+import { integrationsEn, integrationsFr } from "/static/shared/i18n-integrations.js";
 import { trainerEn, trainerFr } from "/static/shared/i18n-trainer.js";
 
 const en = {
@@ -194,6 +195,7 @@ const en = {
   "server.connect.not_found": "Your place in line could not be kept. Please ask for help again.",
   "server.connect.illegal_transition": "Your place in line could not be kept. Please ask for help again.",
   ...trainerEn,
+  ...integrationsEn,
 };
 
 // French: vouvoiement. Write a plain space before ? ! : ; and inside « »; french() puts the
@@ -378,6 +380,7 @@ const fr = french({
   "server.connect.not_found": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
   "server.connect.illegal_transition": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
   ...trainerFr,
+  ...integrationsFr,
 });
 
 // Each language under its own name, as a speaker of it looks for it in the switch.
