@@ -1,5 +1,6 @@
 """The recording consent prompt in Chromium: a queue that asks, the customer answers by keyboard,
-both sides show the state in their live regions, and the recording is on record afterwards."""
+both sides show the state in their live regions (role status), and afterwards a trainer finds
+the recording in the library and plays it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from playwright.async_api import Browser, expect
 
 from tests.integration.test_recording import recording_policy
 from tests.support.harness import Harness, wait_until
-from tests.support.pages import assert_accessible, live_call_in_browsers
+from tests.support.pages import assert_accessible, live_call_in_browsers, log_in
+from videoassist.auth import hash_password
 from videoassist.http.keys import RECORDINGS
 
 
@@ -30,6 +32,12 @@ async def test_the_customer_is_asked_says_yes_by_keyboard_and_both_sides_see_it(
     await expect(prompt).to_be_hidden()
     indicator = customer.get_by_role("status").filter(has_text="This call is being recorded.")
     await expect(indicator).to_be_visible(timeout=10_000)
+    # The agent's side says it too, in a status region (announced by screen readers).
+    await expect(agent.get_by_role("status").filter(has_text="Recording")).to_be_visible(
+        timeout=10_000
+    )
+    await expect(agent.locator("#recording-indicator")).to_have_attribute("aria-live", "polite")
+    await expect(customer.locator("#recording-indicator")).to_have_attribute("aria-live", "polite")
     await expect(agent.locator("#recording-pause")).to_be_visible(timeout=10_000)
     await wait_until(
         lambda: any(s.recorder is not None for s in harness.hub.sessions.values()),
@@ -48,6 +56,26 @@ async def test_the_customer_is_asked_says_yes_by_keyboard_and_both_sides_see_it(
     ]
     assert [r["consent"] for r in rows] == ["accepted"], rows
     assert rows[0]["size"] > 0 and rows[0]["files"], rows
+
+    # A trainer finds it in the library and plays it: the customer's picture and the agent's.
+    await harness.records.add_user("tina", "Tina Trainer", hash_password("pw-tina-12"), "trainer", 0)
+    trainer = await (await browser.new_context(locale="en-US")).new_page()
+    await log_in(trainer, harness.url, "tina", "pw-tina-12", path="/trainer")
+    row = trainer.locator(f"[id=\"rec-{rows[0]['id']}\"]")
+    await expect(row).to_contain_text("Alice", timeout=10_000)
+    await row.get_by_role("button", name="Play").click()
+    await trainer.wait_for_function("() => document.getElementById('rec-main').readyState >= 2")
+    await trainer.evaluate("document.getElementById('rec-main').play()")
+    await trainer.wait_for_function(
+        "() => { const v = document.getElementById('rec-main');"
+        " return !v.paused && v.currentTime > 0.5 && v.videoWidth > 0; }",
+        timeout=15_000,
+    )
+    await trainer.wait_for_function(
+        "() => { const i = document.getElementById('rec-inset');"
+        " return !i.paused && i.currentTime > 0.3 && i.videoWidth > 0; }",
+        timeout=15_000,
+    )
 
 
 async def test_a_no_in_french_is_kept_and_nothing_is_recorded(
