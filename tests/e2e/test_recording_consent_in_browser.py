@@ -58,10 +58,12 @@ async def test_the_customer_is_asked_says_yes_by_keyboard_and_both_sides_see_it(
     assert rows[0]["size"] > 0 and rows[0]["files"], rows
 
     # A trainer finds it in the library and plays it: the customer's picture and the agent's.
-    await harness.records.add_user("tina", "Tina Trainer", hash_password("pw-tina-12"), "trainer", 0)
+    await harness.records.add_user(
+        "tina", "Tina Trainer", hash_password("pw-tina-12"), "trainer", 0
+    )
     trainer = await (await browser.new_context(locale="en-US")).new_page()
     await log_in(trainer, harness.url, "tina", "pw-tina-12", path="/trainer")
-    row = trainer.locator(f"[id=\"rec-{rows[0]['id']}\"]")
+    row = trainer.locator(f'[id="rec-{rows[0]["id"]}"]')
     await expect(row).to_contain_text("Alice", timeout=10_000)
     await row.get_by_role("button", name="Play").click()
     await trainer.wait_for_function("() => document.getElementById('rec-main').readyState >= 2")

@@ -24,7 +24,6 @@ from tests.support.encoded import (
     sent_index,
 )
 from tests.support.harness import wait_until
-from tests.support.peers import ColourTrack
 from videoassist.media.hub import MediaHub
 
 
@@ -264,35 +263,5 @@ class TestNegotiation:
             hub.open("s1", "t1", "alice")
             answer = await hub.answer("s1", "customer", pc.localDescription.sdp)
             assert _first_video_codec(answer.sdp) == "VP8"
-        finally:
-            await pc.close()
-
-    async def test_a_party_that_only_sends_h264_is_reported_as_not_forwardable(
-        self, hub: MediaHub, peers: list[EncodedPeer]
-    ) -> None:
-        hub.open("s1", "t1", "alice")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        try:
-            video = pc.addTransceiver(ColourTrack("red"), direction="sendrecv")
-            codecs = RTCRtpSender.getCapabilities("video").codecs
-            video.setCodecPreferences(
-                [c for c in codecs if c.mimeType in ("video/H264", "video/rtx")]
-            )
-            pc.addTransceiver("audio", direction="sendrecv")
-            await pc.setLocalDescription(await pc.createOffer())
-            answer = await hub.answer("s1", "customer", pc.localDescription.sdp)
-            await pc.setRemoteDescription(answer)
-            agent = EncodedPeer("agent", seed=2)
-            peers.append(agent)
-            await agent.connect(hub, "s1", "agent")
-            session = hub.sessions["s1"]
-            expected = ["customer/video: VP8 -> H264", "agent/video: H264 -> VP8"]
-            await wait_until(
-                lambda: session.fallbacks() == expected,
-                what=lambda: f"fallbacks {session.fallbacks()}",
-            )
-            assert session.dump()["fallbacks"] == expected
-            # Stills still work: the pixel decoder takes H.264 too.
-            await wait_until(lambda: session._customer_frame() is not None, what="pixels")
         finally:
             await pc.close()

@@ -36,6 +36,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from videoassist.media import aiortc_internals
+from videoassist.media.transcode import Transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -554,6 +555,9 @@ class Outlet(MediaStreamTrack):
         self.overflows = 0
         self.skipped = 0  # frames not queued while waiting for a keyframe
         self.mismatched: str | None = None  # a source codec the consumer cannot take as-is
+        # Decode-and-re-encode for this leg alone, made on the first mismatched video frame.
+        self.transcoder: Transcoder | None = None
+        self.transcoding = False  # the last frame handed to the consumer was transcoded
 
     @property
     def source(self) -> Tap | None:
@@ -596,10 +600,11 @@ class Outlet(MediaStreamTrack):
         if self.codec is not None and frame.codec != self.codec and self.mismatched != frame.codec:
             self.mismatched = frame.codec
             logger.warning(
-                "Outlet(%s) source codec %s, consumer takes %s: not forwardable as-is",
+                "Outlet(%s) source codec %s, consumer takes %s: %s",
                 self.name,
                 frame.codec,
                 self.codec,
+                "transcoding this leg" if self._transcodable(frame) else "not forwardable as-is",
             )
         if self._need_keyframe:
             if not frame.keyframe:
@@ -651,19 +656,52 @@ class Outlet(MediaStreamTrack):
             frame.data, pts, frame.keyframe, frame.codec, frame.source, frame.size, frame.at
         )
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        frame = await self.next_frame()
-        packet = av.Packet(frame.data)
-        packet.pts = packet.dts = frame.timestamp
-        packet.time_base = TIME_BASES[self.kind]
-        packet.is_keyframe = frame.keyframe
-        return packet
+    def _transcodable(self, frame: EncodedFrame) -> bool:
+        """Whether this leg must decode ``frame`` for the sender to re-encode it."""
+        return (
+            self.kind == "video"
+            and self.codec is not None
+            and frame.codec != self.codec
+            and Transcoder.can_decode(frame.codec)
+        )
+
+    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
+        """An ``av.Packet`` (the sender only packetizes it), or on a leg whose consumer did not
+        negotiate the source's codec a decoded ``av.VideoFrame`` (the sender encodes it)."""
+        while True:
+            frame = await self.next_frame()
+            if self._transcodable(frame):
+                picture = await self._transcode(frame)
+                if picture is None:
+                    continue
+                return picture
+            self.transcoding = False
+            packet = av.Packet(frame.data)
+            packet.pts = packet.dts = frame.timestamp
+            packet.time_base = TIME_BASES[self.kind]
+            packet.is_keyframe = frame.keyframe
+            return packet
+
+    async def _transcode(self, frame: EncodedFrame) -> av.VideoFrame | None:
+        if self.transcoder is None:
+            self.transcoder = Transcoder(self.name)
+        try:
+            picture = await self.transcoder.decode(frame.data, frame.timestamp, frame.codec)
+        except av.FFmpegError as exc:
+            self.transcoder.failed(exc)
+            self.resync()  # the chain is broken: start again at the source's next keyframe
+            return None
+        if picture is not None:
+            self.transcoding = True
+        return picture
 
     def stop(self) -> None:
         super().stop()
         self.set_source(None)
         self._queue.clear()
         self._wakeup.set()
+        if self.transcoder is not None:
+            self.transcoder.close()
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -674,4 +712,6 @@ class Outlet(MediaStreamTrack):
             "overflows": self.overflows,
             "skipped": self.skipped,
             "mismatched": self.mismatched,
+            "transcoded": self.transcoding,
+            "transcoder": self.transcoder.dump() if self.transcoder is not None else None,
         }
