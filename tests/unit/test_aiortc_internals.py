@@ -5,11 +5,15 @@ breaks in a call."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from fractions import Fraction
 from typing import Any
 
 import aiortc
+import av
+import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
@@ -99,6 +103,49 @@ async def test_sender_send_keyframe_is_called_for_a_consumers_pli_and_fir(
     aiortc_internals.on_keyframe_request(sender, lambda: asked.append(True))
     await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert asked == [True]
+
+
+async def test_sender_force_keyframe_is_still_set_when_send_keyframe_is_hooked(
+    pc: RTCPeerConnection,
+) -> None:
+    """A transcoded leg (videoassist.media.transcode) relies on aiortc's own encoder making a
+    keyframe for the consumer's PLI: the hook must keep ``_send_keyframe``'s flag."""
+    sender = pc.addTransceiver("video").sender
+    aiortc_internals.on_keyframe_request(sender, lambda: None)
+    assert sender._RTCRtpSender__force_keyframe is False  # type: ignore[attr-defined]
+    sender._send_keyframe()
+    assert sender._RTCRtpSender__force_keyframe is True  # type: ignore[attr-defined]
+
+
+class _Items(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__()
+        self.items = items
+
+    async def recv(self) -> Any:  # type: ignore[override]
+        return self.items.pop(0)
+
+
+async def test_sender_next_encoded_frame_encodes_frames_and_packs_packets_of_one_track(
+    pc: RTCPeerConnection,
+) -> None:
+    """An outlet hands its sender packets, or decoded frames on a transcoded leg, one after the
+    other: aiortc 1.16.0's ``_next_encoded_frame`` decides per item (encode a Frame, pack a
+    Packet) with the one encoder it made for the negotiated codec."""
+    picture = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+    picture.pts, picture.time_base = 0, Fraction(1, 90000)
+    data = bytes(range(40))
+    packet = av.Packet(data)
+    packet.pts, packet.time_base = 3000, Fraction(1, 90000)
+    sender = pc.addTransceiver(_Items([picture, packet])).sender
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    encoded = await sender._next_encoded_frame(vp8)
+    assert encoded is not None and encoded.payloads and encoded.timestamp == 0
+    packed = await sender._next_encoded_frame(vp8)
+    assert packed is not None and packed.timestamp == 3000
+    assert packed.payloads[0].endswith(data)  # packetized as it came, after a VP8 descriptor
 
 
 async def test_receiver_handle_rtcp_packet_gets_each_sender_report_from_the_transport(
