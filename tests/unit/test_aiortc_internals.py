@@ -16,6 +16,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RtcpPacket,
@@ -23,6 +24,7 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    pack_remb_fci,
 )
 
 from videoassist.media import aiortc_internals
@@ -249,3 +251,48 @@ async def test_a_tap_counts_bytes_and_video_freezes_for_the_wallboard(
     assert tap.bytes == len(arrivals) * len(data)
     assert tap.freezes == 1
     await tap.close()
+
+
+async def test_sender_handle_rtcp_packet_gets_each_remb_naming_the_sender(
+    pc: RTCPeerConnection,
+) -> None:
+    sender = pc.addTransceiver("video").sender
+    estimates: list[int] = []
+    aiortc_internals.on_bandwidth_estimate(sender, estimates.append)
+    for ssrcs in ([sender._ssrc], [sender._ssrc + 1]):  # the second names another sender
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(150_000, ssrcs)
+        )
+        await sender._handle_rtcp_packet(remb)
+    assert estimates == [150_000]
+
+
+async def test_receiver_remote_bitrate_estimator_reports_the_remb_we_cap(
+    pc: RTCPeerConnection,
+) -> None:
+    """aiortc 1.16.0's ``__remote_bitrate_estimator.add(...)`` returns the (bitrate, ssrcs) its
+    receiver sends upstream as REMB; the capped one returns no more than the cap."""
+    receiver = pc.addTransceiver("video").receiver
+    limit: list[int | None] = [None]
+    assert aiortc_internals.cap_bandwidth_estimate(receiver, lambda: limit[0])
+    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+    reported: list[tuple[int, list[int]]] = []
+    for i in range(300):  # 10 s of 30 packets a second, 1200 bytes each, no queuing
+        if i == 150:
+            limit[0] = 20_000
+        at_ms = i * 33
+        remb = estimator.add(
+            abs_send_time=(at_ms * (1 << 18) // 1000) & 0xFFFFFF,
+            arrival_time_ms=at_ms,
+            payload_size=1200,
+            ssrc=7,
+        )
+        if remb is not None:
+            reported.append((i, remb))
+    before = [bitrate for i, (bitrate, _) in reported if i < 150]
+    after = [bitrate for i, (bitrate, _) in reported if i >= 150]
+    assert before and max(before) > 20_000, reported
+    assert after and max(after) == 20_000, reported
+    assert all(ssrcs == [7] for _, (_, ssrcs) in reported)
+    audio = pc.addTransceiver("audio").receiver
+    assert not aiortc_internals.cap_bandwidth_estimate(audio, lambda: 1)  # audio: no estimator

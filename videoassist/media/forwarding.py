@@ -49,6 +49,7 @@ CLOCK_RATES = {"audio": 48000, "video": 90000}
 TIME_BASES = {kind: Fraction(1, rate) for kind, rate in CLOCK_RATES.items()}
 OUTLET_QUEUE = {"audio": 50, "video": 60}  # one second of Opus, two of video
 FREEZE_GAP = 0.5  # seconds without a video frame, once frames flow, that count as a freeze
+ESTIMATE_TTL = 5.0  # a consumer's bandwidth estimate (REMB) counts this long (browsers: ~1/s)
 
 
 @dataclass(slots=True)
@@ -345,6 +346,9 @@ class Tap:
         self._decoder_queue = aiortc_internals.install_tap(receiver, self)
         if timeline is not None:
             aiortc_internals.on_sender_report(receiver, self._sender_report)
+        if kind == "video":
+            # The REMB sent to the source: no more than the smallest consumer can take.
+            aiortc_internals.cap_bandwidth_estimate(receiver, self.consumer_estimate)
         self._assembler: VideoAssembler | AudioAssembler | None = None
         self._outlets: set[Outlet] = set()
         self._throttle = KeyframeThrottle()
@@ -457,6 +461,21 @@ class Tap:
     def detach(self, outlet: Outlet) -> None:
         self._outlets.discard(outlet)
 
+    def consumer_estimate(self) -> int | None:
+        """The smallest recent bandwidth estimate (bits/s) of the consumers forwarded packets
+        as they came; None without one. A transcoded leg is left out: its own encoder follows
+        its consumer's estimate."""
+        now = self._clock()
+        fresh = [
+            outlet.estimate[0]
+            for outlet in self._outlets
+            if isinstance(outlet, Outlet)
+            and outlet.estimate is not None
+            and now - outlet.estimate[1] <= ESTIMATE_TTL
+            and not outlet.transcoding
+        ]
+        return min(fresh) if fresh else None
+
     def request_keyframe(self, reason: str) -> None:
         if self.kind != "video" or self.closed:
             return
@@ -515,6 +534,7 @@ class Tap:
             "keyframe_requests": self.keyframe_requests,
             "freezes": self.freezes,
             "receiver_decodes": self.receiver_decodes,
+            "consumer_estimate": self.consumer_estimate() if self.kind == "video" else None,
             "outlets": sorted(o.name for o in self._outlets),
         }
 
@@ -558,6 +578,7 @@ class Outlet(MediaStreamTrack):
         # Decode-and-re-encode for this leg alone, made on the first mismatched video frame.
         self.transcoder: Transcoder | None = None
         self.transcoding = False  # the last frame handed to the consumer was transcoded
+        self.estimate: tuple[int, float] | None = None  # the consumer's last REMB: (bps, when)
 
     @property
     def source(self) -> Tap | None:
@@ -582,6 +603,10 @@ class Outlet(MediaStreamTrack):
         """The consumer lost pictures (its PLI or FIR): pass the request to the source."""
         if self._source is not None:
             self._source.request_keyframe(f"consumer {self.name}")
+
+    def bandwidth_estimate(self, bitrate: int) -> None:
+        """The consumer's REMB for what this outlet sends (bits/s): caps the source's REMB."""
+        self.estimate = (bitrate, self._clock())
 
     def resync(self) -> None:
         """Drop what is queued and start again at the next keyframe (a decoder's error)."""
@@ -713,5 +738,6 @@ class Outlet(MediaStreamTrack):
             "skipped": self.skipped,
             "mismatched": self.mismatched,
             "transcoded": self.transcoding,
+            "estimate": self.estimate[0] if self.estimate is not None else None,
             "transcoder": self.transcoder.dump() if self.transcoder is not None else None,
         }

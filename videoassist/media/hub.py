@@ -284,6 +284,9 @@ class Participant:
             ):
                 outlet.codec = aiortc_internals.sender_codec(transceiver)
                 aiortc_internals.on_keyframe_request(transceiver.sender, outlet.keyframe_requested)
+                aiortc_internals.on_bandwidth_estimate(
+                    transceiver.sender, outlet.bandwidth_estimate
+                )
 
     def _on_track(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         if pc is not self.pc:
