@@ -10,7 +10,9 @@ colour. A VP8 call in the same hub keeps forwarding packets byte for byte, with 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import av
 import pytest
 from aiortc import RTCRtpSender
 
@@ -165,3 +167,33 @@ class TestPerLegTranscoding:
         seen = len(agent.video_frames)
         await agent.wait_for_video(min(seen + 10, 200), timeout=20)
         assert newest_colours(agent) == {"red"}
+
+    async def test_a_recording_keeps_an_h264_partys_voice_and_writes_no_unreadable_video(
+        self, hub: MediaHub, client_peers: list[ClientPeer], tmp_path: Path
+    ) -> None:
+        session = hub.open("mixed", "t-mixed", "alice")
+        customer = offering_only("red", "video/H264")
+        agent = offering_only("blue", "video/VP8")
+        client_peers += [customer, agent]
+        await join(customer, hub, "mixed", "customer")
+        await join(agent, hub, "mixed", "agent")
+        await agent.wait_for_video(5, timeout=30)
+        recorder = session.record(tmp_path)
+        writers = recorder.writers
+        await wait_until(
+            lambda: (
+                writers["customer"].stats["audio"].packets >= 50
+                and writers["agent"].stats["video"].packets >= 30
+            ),
+            20,
+            what="a second or more recorded",
+        )
+        await recorder.close()
+        assert recorder.outlets[("customer", "video")].mismatched == "H264"
+        with av.open(str(tmp_path / "customer.webm")) as container:
+            assert sum(1 for _ in container.decode(audio=0)) >= 50
+        with av.open(str(tmp_path / "customer.webm")) as container:
+            assert list(container.decode(video=0)) == []  # no H.264 bytes in a VP8 track
+        with av.open(str(tmp_path / "agent.webm")) as container:
+            pictures = list(container.decode(video=0))
+        assert len(pictures) >= 30 and dominant_colour(pictures[-1]) == "blue"
