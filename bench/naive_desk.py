@@ -47,6 +47,7 @@ class NTicket:
     offer_agent: str | None = None
     offer_id: int = 0
     skip: dict[str, float] = field(default_factory=dict)
+    missed_by: set[str] = field(default_factory=set)  # agents who let it ring out
     session_id: str | None = None
     joined: bool = False
 
@@ -185,6 +186,11 @@ class NaiveDesk:
     def _ready(self, ev: AgentReady) -> None:
         agent = self.agents[ev.agent_id]
         if agent.state != "ready":
+            if agent.missed:  # back after missing offers: what they missed may come at once
+                for ticket in self.tickets.values():
+                    if agent.id in ticket.missed_by:
+                        ticket.missed_by.discard(agent.id)
+                        ticket.skip.pop(agent.id, None)
             agent.missed = 0
             self._set_ready(agent, ev.at)
 
@@ -213,8 +219,10 @@ class NaiveDesk:
         agent, ticket = self.agents[ev.agent_id], self.tickets[ev.ticket_id]
         assert ticket.offer_agent == agent.id
         agent.ticket_id = None
+        agent.missed = 0  # an answer ends the run of misses
         self._set_ready(agent, ev.at)
         ticket.skip[agent.id] = ev.at + self.config.reoffer_after
+        ticket.missed_by.discard(agent.id)  # a decline keeps its skip
         self._requeue(ticket)
 
     def _timed_out(self, ev: OfferTimedOut) -> None:
@@ -226,6 +234,7 @@ class NaiveDesk:
         agent.missed += 1
         agent.ticket_id = None
         ticket.skip[agent.id] = ev.at + self.config.reoffer_after
+        ticket.missed_by.add(agent.id)
         self._requeue(ticket)
         if away:
             agent.state = "away"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The compose topology without Docker, on one machine, from Debian's packages (`make cluster`):
-# PostgreSQL, Redis with its append-only file, coturn and a videoassist node, all on loopback.
+# PostgreSQL, Redis with its append-only file, coturn and two videoassist nodes on the leader
+# lease (one serves, one stands by), all on loopback.
 # State is kept in $LOCAL_DIR (var/local by default), so a second run finds the same records.
 # Ctrl-C (or SIGTERM) drains the node, then stops the services. Needs `make system-deps`.
 set -euo pipefail
@@ -66,13 +67,39 @@ done
     "SELECT 1 FROM pg_database WHERE datname = 'videoassist'" | grep -q 1 \
     || "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$pg_user" videoassist
 
-echo "PostgreSQL 127.0.0.1:$PG_PORT, Redis 127.0.0.1:$REDIS_PORT, TURN 127.0.0.1:$TURN_PORT; node on http://localhost:$NODE_PORT"
-VIDEOASSIST_PORT=$NODE_PORT \
-VIDEOASSIST_DATA_DIR="$LOCAL_DIR/node" \
-VIDEOASSIST_DATABASE_URL="postgresql+asyncpg://$pg_user@127.0.0.1:$PG_PORT/videoassist" \
-VIDEOASSIST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-VIDEOASSIST_TURN_URLS="turn:127.0.0.1:$TURN_PORT?transport=udp" \
-VIDEOASSIST_TURN_SECRET="$turn_secret" \
-    "$PYTHON" -m videoassist serve &
-pids+=($!)
-wait "${pids[-1]}"
+[ -s "$LOCAL_DIR/secret.key" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$LOCAL_DIR/secret.key"
+
+# Two nodes on the leader lease: the first serves, the second stands by (not listening) and
+# takes over, on its own port, within LEADER_LEASE_TTL of the first one's death.
+node() {
+    VIDEOASSIST_PORT=$1 \
+    VIDEOASSIST_NODE_ID=$2 \
+    VIDEOASSIST_DATA_DIR="$LOCAL_DIR/node" \
+    VIDEOASSIST_SECRET_KEY="$(cat "$LOCAL_DIR/secret.key")" \
+    VIDEOASSIST_DATABASE_URL="postgresql+asyncpg://$pg_user@127.0.0.1:$PG_PORT/videoassist" \
+    VIDEOASSIST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+    VIDEOASSIST_LEADER_LEASE=true \
+    VIDEOASSIST_TURN_URLS="turn:127.0.0.1:$TURN_PORT?transport=udp" \
+    VIDEOASSIST_TURN_SECRET="$turn_secret" \
+        "$PYTHON" -m videoassist serve &
+    pids+=($!)
+}
+node "$NODE_PORT" local-a
+"$PYTHON" - "$NODE_PORT" <<'WAIT'
+import sys, time, urllib.request
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("the first node did not come up")
+WAIT
+node "$((NODE_PORT + 1))" local-b
+echo "${pids[@]}" >"$LOCAL_DIR/pids"  # what this run started, for whoever checks it stopped
+echo "PostgreSQL 127.0.0.1:$PG_PORT, Redis 127.0.0.1:$REDIS_PORT, TURN 127.0.0.1:$TURN_PORT"
+echo "serving on http://localhost:$NODE_PORT; standby for http://localhost:$((NODE_PORT + 1))"
+wait -n "${pids[-2]}" "${pids[-1]}" || true
+# One node is gone: the other may be serving now. Keep going until it ends too.
+wait

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from videoassist.http.keys import (
     CONTENT,
     DELIVERY,
     HUB,
+    LEADERSHIP,
     LOGIN_THROTTLE,
     METRICS,
     NAMESPACES,
@@ -83,7 +84,7 @@ from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
 from videoassist.metrics import Metrics, metrics_site
-from videoassist.ratelimit import RateLimiter
+from videoassist.ratelimit import Limiter, LocalLimiter, RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
 from videoassist.service import Service
@@ -125,13 +126,12 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = trusted
     app[CONNECTION_GUARD] = guard
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
-    app[TAP_LIMIT] = RateLimiter(rate=settings.taps_per_minute / 60, burst=settings.taps_burst)
-    app[PUBLIC_LIMIT] = RateLimiter(
-        rate=settings.public_reads_per_minute / 60, burst=settings.public_reads_burst
+    limiter = _limiters(app, settings)
+    app[TAP_LIMIT] = limiter("taps", settings.taps_per_minute / 60, settings.taps_burst)
+    app[PUBLIC_LIMIT] = limiter(
+        "public_reads", settings.public_reads_per_minute / 60, settings.public_reads_burst
     )
-    app[PHOTO_LIMIT] = RateLimiter(
-        rate=settings.photos_per_minute / 60, burst=settings.photos_burst
-    )
+    app[PHOTO_LIMIT] = limiter("photos", settings.photos_per_minute / 60, settings.photos_burst)
     sio = create_socket_server(
         allowed_origins=settings.allowed_origins,
         max_message=settings.socket_max_message,
@@ -150,6 +150,9 @@ def create_app(settings: Settings) -> web.Application:
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
+    if settings.leader_lease:
+        app.cleanup_ctx.append(_leadership_ctx)
+        app.middlewares.insert(0, _leader_only)
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_core_ctx)
     if settings.metrics_port:
@@ -158,6 +161,37 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``LEADER_LEASE``: wait for the lease before the records, the desk or the port; give it
+    up when the node stops (cluster/leadership.py)."""
+    from videoassist.cluster.leadership import Leadership, default_node_id
+
+    settings = app[SETTINGS]
+    leadership = Leadership(
+        settings.redis_url, settings.node_id or default_node_id(), settings.leader_lease_ttl
+    )
+    try:
+        epoch = await leadership.wait()
+    except BaseException:
+        await leadership.close()  # stopped while standing by
+        raise
+    logger.info("node %s leads (epoch %d): serving", leadership.node_id, epoch)
+    app[LEADERSHIP] = leadership
+    try:
+        yield
+    finally:
+        await leadership.close()
+
+
+@web.middleware
+async def _leader_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    leadership = request.app.get(LEADERSHIP)
+    if leadership is not None:
+        leadership.check()
+    response: web.StreamResponse = await handler(request)
+    return response
 
 
 def _socket_bus(app: web.Application, settings: Settings) -> Any:
@@ -175,6 +209,25 @@ def _socket_bus(app: web.Application, settings: Settings) -> Any:
 
     app.cleanup_ctx.append(close)
     return manager
+
+
+def _limiters(app: web.Application, settings: Settings) -> Callable[[str, float, float], Limiter]:
+    """Limits on what anonymous clients can trigger: with ``REDIS_URL`` shared by every node
+    (videoassist/cluster/ratelimit.py), else this process's own."""
+    if not settings.redis_url:
+        return lambda _name, rate, burst: LocalLimiter(rate, burst)
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.ratelimit import SharedLimiter
+
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+
+    async def close(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await redis.aclose()
+
+    app.cleanup_ctx.append(close)
+    return lambda name, rate, burst: SharedLimiter(redis, name, rate, burst)
 
 
 def _secret_key(settings: Settings) -> str:
@@ -278,6 +331,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         staff_link_ttl=settings.recording_link_ttl,
         customer_link_ttl=settings.tutorial_link_ttl,
     )
+    leadership = app.get(LEADERSHIP)
     service = Service(
         desk,
         records=records,
@@ -285,6 +339,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         media=RecordingMedia(hub, recordings),
         rooms=rooms,
         on_inbox_wait=metrics.inbox_wait.observe,
+        before_each=leadership.check if leadership is not None else None,
     )
     metrics.watch(desk, hub)
     service_box.append(service)
@@ -298,7 +353,15 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         )
 
     agents = AgentNamespace(
-        service, hub, rooms, delivery, app[STAFF], per_connection(), recordings, tutorials
+        service,
+        hub,
+        rooms,
+        delivery,
+        app[STAFF],
+        per_connection(),
+        recordings,
+        tutorials,
+        grace=settings.agent_grace,
     )
 
     def floor(now: float) -> dict[str, Any]:

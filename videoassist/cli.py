@@ -142,7 +142,17 @@ async def _run(app: Any, settings: Settings, context: Any) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     runner = GuardedRunner(app, app[CONNECTION_GUARD], handle_signals=False, shutdown_timeout=10)
-    await runner.setup()
+    # Start-up may wait a long time (a standby waits for the leader lease): a signal ends it.
+    setup = asyncio.ensure_future(runner.setup())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({setup, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not setup.done():
+        setup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await setup
+        return
+    stopped.cancel()
+    setup.result()  # a start-up that failed says why
     try:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
         await site.start()

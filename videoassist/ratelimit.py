@@ -3,6 +3,11 @@
 Each key gets ``burst`` tokens that refill at ``rate`` per second; a request takes one token or
 is refused with the seconds until one is back. Memory is bounded: past ``max_keys`` the least
 recently used keys are forgotten (they come back full, which errs on the side of the user).
+
+Limits that protect the whole service from anonymous clients (taps, public reads) go through
+the :class:`Limiter` port: in one process :class:`LocalLimiter`; with ``REDIS_URL``, buckets
+shared by every node (``cluster/ratelimit.py``), so a client cannot multiply its budget by the
+number of nodes the load balancer spreads it over.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Protocol
 
 
 class RateLimiter:
@@ -47,3 +53,19 @@ class RateLimiter:
         self._buckets[key] = (tokens, now)
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
+
+
+class Limiter(Protocol):
+    """What the HTTP handlers ask: a token for ``key``, or the seconds until one is back."""
+
+    async def take(self, key: Hashable) -> float: ...
+
+
+class LocalLimiter:
+    """One node's buckets (:class:`RateLimiter`) behind :class:`Limiter`."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.buckets = RateLimiter(rate, burst)
+
+    async def take(self, key: Hashable) -> float:
+        return self.buckets.take(key)

@@ -101,9 +101,12 @@ class Service:
         rooms: RoomsPort,
         clock: Callable[[], float] = time.time,
         on_inbox_wait: Callable[[float], None] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> None:
         """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
-        by the loop's clock): the one-writer design's cost, for the metrics."""
+        by the loop's clock): the one-writer design's cost, for the metrics. ``before_each``
+        runs before the desk handles each event: a node that may have lost the leader lease
+        stops there (cluster/leadership.py)."""
         self.desk = desk
         self.clock = clock
         self._records = records
@@ -111,6 +114,7 @@ class Service:
         self._media = media
         self._rooms = rooms
         self._on_inbox_wait = on_inbox_wait
+        self._before_each = before_each
         # (event, who waits for its effects, when it was put in, by the loop's clock)
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
             asyncio.Queue()
@@ -187,6 +191,8 @@ class Service:
                 assert future is not None
                 future.set_result([])
                 continue
+            if self._before_each is not None:
+                self._before_each()
             try:
                 effects = self.desk.handle(event)
             except DeskError as exc:

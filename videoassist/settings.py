@@ -11,6 +11,7 @@ import os
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videoassist.desk.config import parse_hhmm
@@ -29,11 +30,19 @@ class Settings:
     database_url: str = ""  # default: sqlite file in data_dir
     # Redis for socket.io delivery across nodes (the `cluster` extra); empty: in-process.
     redis_url: str = ""
+    # With redis_url: serve only while holding the leader lease; other nodes wait as hot
+    # standbys (videoassist/cluster/leadership.py). The lease lapses this many seconds after
+    # its holder stops renewing it; node_id names this node in it (default host-pid).
+    leader_lease: bool = False
+    leader_lease_ttl: float = 10.0
+    node_id: str = ""
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
     ring_timeout: float = 20.0  # default for queues that do not set their own
     customer_grace: float = 60.0
+    # An agent console that drops in wrap-up or Away keeps that state this long (a reload).
+    agent_grace: float = 10.0
     join_window: float = 15.0  # a tap's page must connect within this, or the ticket is dropped
     max_joining: int = 30  # per queue: tickets whose page has not connected yet
     announce_interval: float = 1.0
@@ -71,6 +80,9 @@ class Settings:
     client_max_size: int = 64 * 1024
     socket_max_message: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # empty: same origin only
+    # The address customers reach the server at ("https://help.example.com"), for links that
+    # leave the browser (the QR codes printed on manuals); empty: the request's own.
+    public_url: str = ""
     # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for
     # per-address limits (videoassist/client_address.py); empty: trust none.
     trusted_proxies: tuple[str, ...] = ()
@@ -152,6 +164,23 @@ class Settings:
         TrustedProxies(self.trusted_proxies)  # refuses what is not an address or CIDR
         if self.header_timeout <= 0 or self.body_timeout <= 0:
             raise ValueError("header_timeout and body_timeout must be positive")
+        if self.leader_lease and not self.redis_url:
+            raise ValueError("leader_lease needs redis_url")
+        if not 0.5 <= self.leader_lease_ttl <= 10:
+            raise ValueError("leader_lease_ttl must be from 0.5 to 10 seconds")
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username
+            ):
+                raise ValueError(
+                    f"public_url {self.public_url!r}: want scheme://host[:port], no path"
+                )
         if self.max_connections_per_address < 0:
             raise ValueError("max_connections_per_address must be 0 (no cap) or more")
 

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.support.harness import Harness, test_settings
 from tests.support.postgres import PostgresServer
@@ -50,3 +51,13 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client of this test's redis-server."""
+    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        yield client
+    finally:
+        await client.aclose()

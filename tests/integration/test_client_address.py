@@ -50,3 +50,22 @@ class TestTrustedProxy:
         assert [await login(harness, "203.0.113.5", "guess") for _ in range(2)] == [401, 401]
         assert await login(harness, "203.0.113.5", "alices-password") == 429
         assert await login(harness, "203.0.113.6", "alices-password") == 200
+
+    @pytest.mark.settings(
+        public_reads_burst=2, public_reads_per_minute=1, trusted_proxies=("127.0.0.0/8",)
+    )
+    async def test_public_tutorial_reads_are_limited_per_client_not_per_proxy(
+        self, harness: Harness
+    ) -> None:
+        async def read(forwarded_for: str) -> int:
+            async with (
+                aiohttp.ClientSession(harness.url) as http,
+                http.get(
+                    "/api/public/tutorials/no-such-token",
+                    headers={"X-Forwarded-For": forwarded_for},
+                ) as r,
+            ):
+                return r.status
+
+        assert [await read("203.0.113.5") for _ in range(3)] == [404, 404, 429]
+        assert await read("203.0.113.6") == 404  # another client behind the same proxy

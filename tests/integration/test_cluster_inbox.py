@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from tests.support.redis import RedisServer
 from videoassist.cluster.inbox import Inbox
 from videoassist.desk.events import TicketRow
 from videoassist.store.records import Fenced, Records, tickets
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ on a condition with a deadline.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -17,15 +16,6 @@ from tests.support.redis import RedisServer
 from videoassist.cluster.lease import Fenced, LeaderElector, Lease
 
 TTL = 1.0
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 class Recorder:

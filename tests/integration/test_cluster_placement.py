@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 
 from tests.support.harness import wait_until
-from tests.support.redis import RedisServer
 from videoassist.cluster.placement import Placement
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_a_burst_fills_nodes_evenly_and_never_past_their_limits(redis: Redis) -> None:

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from redis.asyncio import Redis
 
 from tests.support.harness import wait_until
-from tests.support.redis import RedisServer
 from videoassist.cluster.presence import Presence
 
 TTL = 0.6
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_a_live_node_keeps_its_parties_and_a_dead_ones_lapse(redis: Redis) -> None:

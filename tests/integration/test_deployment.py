@@ -5,6 +5,7 @@ a node on loopback, serves a tap from PostgreSQL, and stops every process it sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import re
@@ -52,19 +53,35 @@ def test_the_compose_file_is_valid_and_names_only_real_settings() -> None:
     result = _compose_config("--env-file", str(DOCKER / "example.env"))
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
-    assert set(config["services"]) == {"app", "proxy", "postgres", "redis", "turn"}
-    app = config["services"]["app"]
-    unknown = set(app["environment"]) - SETTING_NAMES
-    assert not unknown, f"not settings of the server: {unknown}"
-    assert app["environment"]["VIDEOASSIST_DATABASE_URL"].startswith("postgresql+asyncpg://")
-    redis = config["services"]["redis"]["command"]
+    services = config["services"]
+    assert set(services) == {"app-a", "app-b", "proxy", "postgres", "redis", "turn"}
+    redis = services["redis"]["command"]
     assert redis[redis.index("--appendonly") + 1] == "yes"
-    # Media ports published are the ones the server's candidates use.
-    first, last = map(int, app["environment"]["VIDEOASSIST_MEDIA_PORT_RANGE"].split("-"))
-    published = {
-        int(p["published"]) for p in app["ports"] if p.get("protocol") == "udp"
-    }  # docker-compose 1.x expands a range into one entry per port
-    assert set(range(first, last + 1)) <= published, sorted(published)[:5]
+    ranges = []
+    for name in ("app-a", "app-b"):
+        app = services[name]
+        env = app["environment"]
+        unknown = set(env) - SETTING_NAMES
+        assert not unknown, f"{name}: not settings of the server: {unknown}"
+        assert env["VIDEOASSIST_DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert env["VIDEOASSIST_LEADER_LEASE"] == "true" and env["VIDEOASSIST_REDIS_URL"]
+        assert env["VIDEOASSIST_NODE_ID"] == name
+        # The media ports published are the ones the node's candidates use.
+        first, last = map(int, env["VIDEOASSIST_MEDIA_PORT_RANGE"].split("-"))
+        published = {
+            int(p["published"]) for p in app["ports"] if p.get("protocol") == "udp"
+        }  # docker-compose 1.x expands a range into one entry per port
+        assert set(range(first, last + 1)) <= published, (name, sorted(published)[:5])
+        ranges.append(set(range(first, last + 1)))
+    assert not ranges[0] & ranges[1], "the nodes' media ports overlap"
+    # The nodes share their secrets and data; Caddy sends clients to both.
+    a, b = services["app-a"]["environment"], services["app-b"]["environment"]
+    assert a["VIDEOASSIST_SECRET_KEY"] == b["VIDEOASSIST_SECRET_KEY"]
+    assert services["app-a"]["volumes"] == services["app-b"]["volumes"]
+    caddy = (DOCKER / "Caddyfile").read_text()
+    upstreams = re.search(r"reverse_proxy\s+([^{]+)\{", caddy)
+    assert upstreams is not None
+    assert {u.split(":")[0] for u in upstreams.group(1).split()} == {"app-a", "app-b"}
 
 
 def test_the_compose_file_refuses_to_start_without_its_secrets() -> None:
@@ -89,6 +106,20 @@ def _scratch_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix="videoassist-local-"))
     path.chmod(0o755)  # PostgreSQL runs as its own account when the tests run as root
     return path
+
+
+def _pids(local_dir: Path) -> list[int]:
+    return [int(p) for p in (local_dir / "pids").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) is gone for our purpose.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
 
 
 def _running(pattern: str) -> list[str]:
@@ -143,8 +174,19 @@ async def test_make_cluster_brings_the_topology_up_on_loopback_and_stops_it_all(
             await wait_until(ready, 90, interval=0.2)
             async with http.post("/api/tickets", json={"topic": "setup"}) as r:
                 assert r.status == 201, await r.text()
+            # The second node stands by on the leader lease: not listening while the first leads.
+            await wait_until(
+                lambda: "local-b: standing by" in output.decode(errors="replace"),
+                30,
+                what="the second node standing by",
+            )
+            standby = f"http://127.0.0.1:{node_port + 1}/healthz"
+            with contextlib.suppress(aiohttp.ClientConnectionError):
+                async with http.get(standby) as r:
+                    raise AssertionError(f"the standby answered {r.status}")
         text = output.decode(errors="replace")
         assert "Running upgrade" in text  # the migrations ran on PostgreSQL
+        started = _pids(local_dir)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -158,6 +200,7 @@ async def test_make_cluster_brings_the_topology_up_on_loopback_and_stops_it_all(
     assert proc.returncode == 0, text
     assert "did not finish cleanly" not in text, text
     # Nothing it started outlives it.
+    assert all(not _alive(pid) for pid in started), "a node outlived the script"
     left = _running(str(local_dir)) + _running(f"--port {env['REDIS_PORT']}")
     left += _running(f"--listening-port={env['TURN_PORT']}")
     assert not left, f"processes left running: {left}"

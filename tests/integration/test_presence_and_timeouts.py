@@ -72,6 +72,45 @@ class TestAgentConnectionLost:
         await wait_until(lambda: not first.client.connected, what="old console disconnected")
         assert (await second.call("sync"))["state"] == "ready"
 
+    async def test_a_console_reloaded_in_wrap_up_finds_the_wrap_up_where_it_was(
+        self, harness: Harness
+    ) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await ready_agent(harness, cookie=cookie)
+        customer, _, session_id, _ = await live_call(harness, agent)
+        await customer.close()
+        await agent.inbox.next("session_ended")
+        await agent.close()
+        back = await harness.agent(cookie)
+        view = await back.call("sync")
+        assert (view["state"], view["session_id"]) == ("wrap_up", session_id)
+        reply = await back.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
+        assert reply == {"ok": True}, reply
+        assert harness.service.desk.agent_state("u1") == "ready"
+
+    @pytest.mark.settings(agent_grace=0.3)
+    async def test_an_away_agent_whose_console_stays_gone_is_signed_out_after_the_grace(
+        self, harness: Harness
+    ) -> None:
+        agent = await harness.agent(await harness.add_staff("alice"))
+        assert (await agent.call("away", {"reason": "break"}))["ok"]
+        await agent.close()
+        assert harness.service.desk.agent_state("u1") == "away"  # a reload would find it
+        await wait_until(
+            lambda: harness.service.desk.agent_state("u1") == "offline", what="signed out"
+        )
+
+    async def test_logging_out_while_away_signs_out_at_once(self, harness: Harness) -> None:
+        cookie = await harness.add_staff("alice")
+        agent = await harness.agent(cookie)
+        assert (await agent.call("away", {"reason": "break"}))["ok"]
+        async with harness.http.post("/api/logout", cookies={"va_session": cookie}) as r:
+            assert r.status == 204
+        # Well before the 10 s grace.
+        await wait_until(
+            lambda: harness.service.desk.agent_state("u1") == "offline", 3, what="signed out"
+        )
+
 
 class TestCustomerConnectionLost:
     @pytest.mark.settings(customer_grace=0.5)

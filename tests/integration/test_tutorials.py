@@ -257,6 +257,18 @@ class TestRendersAndLinks:
         _, job = await staff.req("trainer", "GET", f"/api/renders/{body['job']['id']}")
         assert job["state"] == "failed" and "customer.webm" in job["error"]
 
+    @pytest.mark.settings(public_url="https://help.example.com/")
+    async def test_the_qr_code_names_the_configured_public_address(self, staff: Staff) -> None:
+        from videoassist.http.tutorials import _qr_svg
+
+        tid = await _published(staff)
+        status, svg = await staff.req("trainer", "GET", f"/api/tutorials/{tid}/qr.svg")
+        assert status == 200
+        path = await staff.h.app[TUTORIALS].qr_target(tid, "stable")
+        # Not the Host the request came in on (127.0.0.1:port) but the configured address.
+        assert svg == _qr_svg(f"https://help.example.com{path}")
+        assert svg != _qr_svg(f"{staff.h.url}{path}")
+
     async def test_a_public_link_works_without_login_until_revoked(self, staff: Staff) -> None:
         tid = await _published(staff)
         status, _ = await staff.req("trainer", "GET", f"/api/tutorials/{tid}/qr.svg?target=public")

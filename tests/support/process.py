@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import ssl
 import sys
 from pathlib import Path
@@ -35,8 +36,16 @@ class ServerProcess:
         }
         self.proc: asyncio.subprocess.Process | None = None
         self.output = ""
+        self._reader: asyncio.Task[None] | None = None
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def _read(self) -> None:
+        """The output as it comes, so a chatty server never blocks on a full pipe."""
+        assert self.proc is not None and self.proc.stdout is not None
+        while chunk := await self.proc.stdout.read(65536):
+            self.output += chunk.decode(errors="replace")
+
+    async def launch(self) -> None:
+        """Start the process without waiting for it to answer (a standby does not)."""
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -47,7 +56,12 @@ class ServerProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+        self._reader = asyncio.create_task(self._read())
+
+    async def up(self, timeout: float = 30.0) -> bool:
+        """Whether ``/healthz`` answers within ``timeout`` (False at once if the process ended)."""
         proc = self.proc
+        assert proc is not None
         up = False
         connector = aiohttp.TCPConnector(ssl=self.trust) if self.trust else None
         async with aiohttp.ClientSession(self.url, connector=connector) as http:
@@ -66,9 +80,31 @@ class ServerProcess:
             # A timeout is reported below, with the server's output.
             with contextlib.suppress(AssertionError):
                 await wait_until(answering_or_exited, timeout, interval=0.1)
-        if not up:
+        return up
+
+    async def start(self, timeout: float = 30.0) -> None:
+        await self.launch()
+        if not await self.up(timeout):
             await self.stop(kill=True)
             raise AssertionError(f"server did not come up:\n{self.output}")
+
+    async def exited(self, timeout: float) -> int:
+        """Wait for the process to end by itself (no signal sent); its exit code."""
+        assert self.proc is not None
+        async with asyncio.timeout(timeout):
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+        assert self.proc.returncode is not None
+        return self.proc.returncode
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     async def stop(self, *, kill: bool = False, timeout: float = 30.0) -> int:
         """SIGTERM (a drain) or SIGKILL (a crash); returns the exit code."""
@@ -80,10 +116,11 @@ class ServerProcess:
                 self.proc.terminate()
         try:
             async with asyncio.timeout(timeout):
-                out, _ = await self.proc.communicate()
+                await self.proc.wait()
         except TimeoutError:
             self.proc.kill()
-            out, _ = await self.proc.communicate()
-        self.output += out.decode(errors="replace") if out else ""
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
         assert self.proc.returncode is not None
         return self.proc.returncode

@@ -11,6 +11,7 @@ docs/protocol.md lists the events.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
@@ -400,9 +401,16 @@ class AgentNamespace(_Base):
         limiter: RateLimiter,
         recordings: RecordingControl | None = None,
         tutorials: TutorialControl | None = None,
+        grace: float = 0.0,
     ) -> None:
         super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings, tutorials)
         self.staff = staff
+        # A console that drops while nothing rides on it (wrap-up, Away) keeps its state this
+        # long, so a reload finds the wrap-up (and its notes) where it was. Ready, ringing and
+        # busy agents are signed out at once: a customer waits on them.
+        self.grace = grace
+        self._leaving: dict[str, asyncio.TimerHandle] = {}
+        self._kicked: set[str] = set()  # logged out or disabled: no grace
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         member = await self.staff.staff_for(_cookie(environ, SESSION_COOKIE))
@@ -413,6 +421,9 @@ class AgentNamespace(_Base):
         agent_id = member.agent_id
         await self.save_session(sid, {"agent_id": agent_id, "name": member.display_name})
         await self.enter_room(sid, agent_room(agent_id))
+        leaving = self._leaving.pop(agent_id, None)
+        if leaving is not None:
+            leaving.cancel()  # back within the grace: nothing happened
         await self._take_over(agent_id, sid)
         if self.service.desk.agent_state(agent_id) is AgentState.OFFLINE:
             signed_in = AgentSignedIn(agent_id, member.display_name, self.service.now())
@@ -422,12 +433,46 @@ class AgentNamespace(_Base):
         self.limiter.forget(sid)
         who = await self.get_session(sid)
         agent_id = who.get("agent_id")
+        if not agent_id or not self._release(agent_id, sid):
+            return
+        state = self.service.desk.agent_state(agent_id)
+        kicked = agent_id in self._kicked
+        self._kicked.discard(agent_id)
         if (
-            agent_id
-            and self._release(agent_id, sid)
+            self.grace > 0
+            and state in (AgentState.WRAP_UP, AgentState.AWAY)
+            and not self.service.desk.draining
+            and not kicked
+        ):
+            self._leaving[agent_id] = asyncio.get_running_loop().call_later(
+                self.grace, self._sign_out_if_gone, agent_id
+            )
+        elif state is not AgentState.OFFLINE:
+            self.service.post(AgentSignedOut(agent_id, self.service.now()))
+
+    def _sign_out_if_gone(self, agent_id: str) -> None:
+        self._leaving.pop(agent_id, None)
+        if (
+            agent_id not in self._sids
             and self.service.desk.agent_state(agent_id) is not AgentState.OFFLINE
         ):
             self.service.post(AgentSignedOut(agent_id, self.service.now()))
+
+    async def kick(self, party_id: str) -> None:
+        """Logged out or disabled: signed out at once, grace or not."""
+        leaving = self._leaving.pop(party_id, None)
+        if leaving is not None:
+            leaving.cancel()
+            self._sign_out_if_gone(party_id)
+        if party_id in self._sids:
+            self._kicked.add(party_id)
+        await super().kick(party_id)
+
+    async def disconnect_all(self) -> None:
+        for agent_id, leaving in list(self._leaving.items()):
+            leaving.cancel()
+            self._sign_out_if_gone(agent_id)  # the server is leaving: no one comes back here
+        await super().disconnect_all()
 
     @event(Empty)
     async def on_sync(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:

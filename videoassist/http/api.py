@@ -59,7 +59,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         device = secrets.token_urlsafe(24)
     limiter = request.app[TAP_LIMIT]
     address = request.app[TRUSTED_PROXIES].of_request(request)
-    wait = max(limiter.take(("ip", address)), limiter.take(("device", device)))
+    wait = max(await limiter.take(("ip", address)), await limiter.take(("device", device)))
     if wait:
         return too_many(wait, "too many help requests")
     service = request.app[SERVICE]

@@ -24,7 +24,7 @@ async def upload_photo(request: web.Request) -> web.Response:
         return json_error(403, "forbidden", "you are not in that call")
     # Before the body is read: a flood is refused for the price of its headers. Per customer
     # (ticket), which follows them through a warm transfer; the call room caps each call.
-    wait = request.app[PHOTO_LIMIT].take(ticket_id)
+    wait = await request.app[PHOTO_LIMIT].take(ticket_id)
     if wait:
         return too_many(wait, "you are sending photos too quickly")
     limit = request.app[CONTENT].photo_max_bytes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import socketio
 from aiohttp import web
 
@@ -16,12 +18,15 @@ from videoassist.http.guard import ConnectionGuard
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.metrics import Metrics
-from videoassist.ratelimit import RateLimiter
+from videoassist.ratelimit import Limiter
 from videoassist.recording import Recordings
 from videoassist.service import Service
 from videoassist.settings import Settings
 from videoassist.store.records import Records
 from videoassist.tutorials import Tutorials
+
+if TYPE_CHECKING:  # the `cluster` extra (redis) is not loaded unless LEADER_LEASE is on
+    from videoassist.cluster.leadership import Leadership
 
 SETTINGS = web.AppKey("settings", Settings)
 RECORDS = web.AppKey("records", Records)
@@ -36,10 +41,10 @@ NAMESPACES = web.AppKey(
 )
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
-TAP_LIMIT = web.AppKey("tap_limit", RateLimiter)
+TAP_LIMIT = web.AppKey("tap_limit", Limiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
 CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
-PHOTO_LIMIT = web.AppKey("photo_limit", RateLimiter)  # photos per customer (ticket)
+PHOTO_LIMIT = web.AppKey("photo_limit", Limiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
 METRICS = web.AppKey("metrics", Metrics)
@@ -47,4 +52,6 @@ DELIVERY = web.AppKey("delivery", SocketDelivery)
 RECORDINGS = web.AppKey("recordings", Recordings)
 WALLBOARD = web.AppKey("wallboard", Wallboard)
 TUTORIALS = web.AppKey("tutorials", Tutorials)
-PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)  # public tutorial reads per address
+PUBLIC_LIMIT = web.AppKey("public_limit", Limiter)  # public tutorial reads per address
+# LEADER_LEASE: this node's hold on the leader lease (cluster/leadership.py)
+LEADERSHIP: web.AppKey[Leadership] = web.AppKey("leadership")

@@ -25,7 +25,7 @@ from aiohttp import web
 from videoassist.auth import SESSION_COOKIE, Staff
 from videoassist.errors import ContentError, Problem
 from videoassist.gateway.schemas import RenderIn, TutorialCreateIn, TutorialEditIn
-from videoassist.http.keys import PUBLIC_LIMIT, STAFF, TUTORIALS
+from videoassist.http.keys import PUBLIC_LIMIT, SETTINGS, STAFF, TRUSTED_PROXIES, TUTORIALS
 from videoassist.http.middleware import Reply, json_error, read_json, too_many
 from videoassist.tutorials import MEDIA_TYPES, Tutorials
 
@@ -177,7 +177,9 @@ async def qr_code(request: web.Request, member: Staff, lib: Tutorials) -> web.Re
     if target not in ("stable", "public"):
         return json_error(422, "invalid", "target: stable or public")
     path = await lib.qr_target(_id(request), target)
-    svg = await asyncio.to_thread(_qr_svg, f"{request.scheme}://{request.host}{path}")
+    # A printed code outlives the request: the configured public address, when there is one.
+    base = request.app[SETTINGS].public_url.rstrip("/") or f"{request.scheme}://{request.host}"
+    svg = await asyncio.to_thread(_qr_svg, f"{base}{path}")
     return web.Response(
         body=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"}
     )
@@ -212,7 +214,8 @@ async def media(request: web.Request) -> web.StreamResponse:
 async def public_tutorial(request: web.Request) -> web.Response:
     """No login: the token is the credential, until the trainer revokes it. Rate-limited per
     address, like taps, since anyone may call it."""
-    wait = request.app[PUBLIC_LIMIT].take(("ip", request.remote or ""))
+    address = request.app[TRUSTED_PROXIES].of_request(request)
+    wait = await request.app[PUBLIC_LIMIT].take(("ip", address))
     if wait:
         return too_many(wait, "too many requests")
     token = request.match_info["token"]

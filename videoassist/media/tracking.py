@@ -178,6 +178,37 @@ class TrackerConfig:
     ``reacquire_max_motion`` at the mark: a whip pan's blur makes anything unlike itself. On the
     phone clips the object itself scores 0.5 to 0.96 there; a hand over it -0.3 to -0.1, and
     0.32 with 60% of it covered (0.3 let that hand drag the mark off on the zoom clip)."""
+    blur_motion: float = 8.0
+    """Working px per frame the mark moves above which a region that proves plain when re-seeded
+    is taken as blurred by the motion, and keeps its template: on the coffee photo two of five
+    marks lost theirs as a pan began, and with them any way of being found again."""
+    cover_strength: float = 8e-4
+    cover_ratio: float = 2.0
+    """A mark seeded from its surround (its own patch plain) is lost for ``"occluded"`` when the
+    strongest corner in its own region exceeds both ``cover_strength`` and ``cover_ratio`` times
+    what it was at the start: on the coffee photo such a patch measures 1e-4 to 5.4e-4 through
+    exposure steps and VP8, and 1e-3 to 1.7e-3 under a hand (its template, from the wider
+    surround, still scores 0.6 there: the hand covers the mark, not its surround)."""
+    reckon_only_within: float = 120.0
+    """A lost mark with no template (a plain patch) is shown again where the camera's motion
+    alone puts it only if that motion carried it less than this (working px) since the loss:
+    the drift is about a tenth of the way, and past this a mark would be drawn beside its
+    object (on the coffee photo, 3% of the diagonal after a pan away and back), which is worse
+    than staying grey."""
+    reacquire_anywhere: bool = True
+    """A lost mark whose position the camera's motion no longer knows (the scene started over:
+    a pan across a plain table top, blank frames) is looked for over the whole frame, at half
+    size, at the scale and rotation its last position implies. One such search a frame, taken
+    in turn by the marks that need one, so the cost stays bounded however many are lost."""
+    reacquire_anywhere_score: float = 0.7
+    """What a match found over the whole frame must score, after the local search and
+    ``_refine`` have put it exactly, where it lands (``_likeness``): stricter than
+    ``reacquire_score``, since nothing else says it is the right object, and a mark drawn on
+    the wrong object is worse than a grey one."""
+    reacquire_anywhere_margin: float = 0.15
+    """How much the whole-frame match (half size) must beat the best match elsewhere in the
+    frame: on the coffee photo a mark on a smooth patch matches its true place at 0.97 and
+    another at 0.91, and a weak template on a place it is not at 0.76 against 0.58."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,6 +536,9 @@ class _Track:
     """While reckoned: working px the camera's motion has moved the mark since the loss."""
     epoch: int = 0
     """The scene's epoch when the mark was lost (see ``reckoned``)."""
+    plain_strength: float | None = None
+    """For a mark seeded from its surround (its own patch too plain for corners): the strongest
+    corner in its own region at the start, against which a cover is noticed (``_covered``)."""
     """While lost: ``h`` has followed the camera's motion every frame since the loss, so it still
     says where the object is (out of view, or in view with its corners gone)."""
 
@@ -543,6 +577,11 @@ class _Track:
         track.pts = track.ref = found
         track.base = frame
         track._keep_template(frame)
+        if track.seed_quad[2, 0] - track.seed_quad[0, 0] > 1.5 * max(
+            (quad[2, 0] - quad[0, 0]) * (1 + 2 * cfg.grow), cfg.min_seed_size
+        ):  # widened (each step doubles it)
+            # Seeded from its surround: its own patch is plain (see ``plain_strength``).
+            track.plain_strength = track._strength(frame)
         result = TrackResult(
             tuple((float(a), float(b)) for a, b in anchor_arr), _EYE, len(found), 1.0
         )
@@ -725,6 +764,11 @@ class _Track:
         if self._visible(frame, quad) < cfg.min_visible:
             return self._lose("left_frame", epoch)
 
+        speed = self._speed() if self.plain_strength is not None else math.inf
+        if speed <= cfg.blur_motion and self._covered(frame):
+            # Its plain patch has grown corners of its own: a hand or another object is over it.
+            # (Not while it moves fast: the edges of a blurred, skewed pan come and go.)
+            return self._lose("occluded", epoch)
         if source == "scene":
             if carried <= cfg.reacquire_max_motion and self._likeness(frame) < cfg.occluded_score:
                 # Where the camera's motion puts the object, something else is in front of it.
@@ -735,6 +779,9 @@ class _Track:
             fresh = self._pick(frame, cfg.max_features - len(self.pts))
             while len(self.pts) + len(fresh) < cfg.min_inliers and self._widen():
                 fresh = self._pick(frame, cfg.max_features - len(self.pts))
+                if self._speed() > cfg.blur_motion:
+                    # Plain for the motion blur of a pan, not in itself: the template stays.
+                    continue
                 # The region proved plain: what its template held was noise (a dim room's
                 # noise, stretched by the normalization, passes for corners at the start).
                 self.template = None
@@ -756,16 +803,34 @@ class _Track:
         )
         return self.result
 
-    def search(self, frame: np.ndarray, camera: _Scene) -> TrackResult:
+    def searchable(self, camera: _Scene) -> bool:
+        """Lost, with a template, and where its object is no longer known: it needs a search
+        over the whole frame (``_anywhere``)."""
+        return (
+            self.lost
+            and self.template is not None
+            and self.result is not None
+            and self.result.reason in _SEARCHED
+            and (not self.reckoned or camera.epoch != self.epoch)
+        )
+
+    def search(self, frame: np.ndarray, camera: _Scene, anywhere: bool = False) -> TrackResult:
         """One frame of a lost mark: carry its position along with the camera while that is
-        known, and look for its template where it should be once it is back in view."""
+        known, and look for its template where it should be once it is back in view; with
+        ``anywhere``, and its position no longer known, over the whole frame first."""
         assert self.result is not None
         cfg = self.cfg
-        if self.result.reason not in ("left_frame", "features", "occluded"):
+        if self.result.reason not in _SEARCHED:
             return self.result
         scene = camera.motion()
         if camera.epoch != self.epoch:
             self.reckoned = False
+        if anywhere and not self.reckoned and camera.latest is not None:
+            kept_h = self.h
+            found = self._anywhere(frame, camera.latest)
+            if found is not None and not self._covered_at(frame, found):
+                return self._resume(frame, found)
+            self.h = kept_h
         if scene is None:
             # The scene missed this frame; its next estimate spans from the last frame it
             # explained, which is where ``h`` still is.
@@ -791,8 +856,21 @@ class _Track:
             # A plain region cannot be recognized; the camera's unbroken motion still places it.
             if self.template is not None or not self.reckoned:
                 return self.result
+            if self.carried > cfg.reckon_only_within:
+                # The motion's drift over so long a way would put it beside its object.
+                return self.result
             found = self.h
+        if self._covered_at(frame, found):
+            return self.result
         return self._resume(frame, found)
+
+    def _covered_at(self, frame: np.ndarray, h: np.ndarray) -> bool:
+        if self.plain_strength is None:
+            return False
+        kept, self.h = self.h, h
+        covered = self._covered(frame)
+        self.h = kept
+        return covered
 
     def _match(self, frame: np.ndarray) -> np.ndarray | None:
         """``h`` corrected by the template's best match near where ``h`` puts it, if good."""
@@ -817,6 +895,94 @@ class _Track:
         th, tw = self.template.shape
         refined = self._refine(window[by : by + th, bx : bx + tw], (x0 + bx, y0 + by))
         return refined if refined is not None else self.h @ shift
+
+    def _anywhere(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+        """The template looked for over the whole of ``small`` (``frame`` at half size, as
+        ``_Scene`` keeps it), turned and scaled as ``h`` last showed it; the best match is put
+        exactly by ``_match`` around it and taken only if the template then agrees with the
+        frame there (``reacquire_anywhere_score``). ``h`` is left as it was when nothing is."""
+        assert self.template is not None
+        cfg = self.cfg
+        th, tw = self.template.shape
+        centre = np.array(self.template_at, np.float64) + np.array(((tw - 1) / 2, (th - 1) / 2))
+        # ``h`` near the template, as a linear map (exact for a similarity).
+        p = _map(self.h, centre + np.array([(0, 0), (1, 0), (0, 1)], np.float64))
+        lin = np.column_stack([p[1] - p[0], p[2] - p[0]])
+        scale = math.sqrt(abs(float(np.linalg.det(lin))))
+        if not scale > 0:
+            return None
+        angle = math.atan2(lin[1, 0], lin[0, 0])
+        # The square inside the turned template: no border filling in the searched pattern.
+        shrink = 1 / (abs(math.cos(angle)) + abs(math.sin(angle)))
+        side = int(min(tw, th) * 0.5 * scale * shrink)
+        sh, sw = small.shape
+        if side < 12 or side >= min(sw, sh):
+            return None
+        # Template px -> pattern px: about the template's centre, half size, as ``h`` turns it.
+        rot = 0.5 * lin
+        m = np.zeros((2, 3))
+        m[:, :2] = rot
+        m[:, 2] = (side - 1) / 2 - rot @ ((tw - 1) / 2, (th - 1) / 2)
+        pattern = cv2.warpAffine(self.template, m, (side, side), flags=cv2.INTER_AREA)
+        score = cv2.matchTemplate(small, pattern, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(score)
+        if best < cfg.reacquire_score:
+            return None
+        # Distinct, or it is one of several things alike (a tiled floor, a row of cups): the
+        # best elsewhere than next to this one must score clearly less.
+        r = max(side // 2, 2)
+        score[max(by - r, 0) : by + r + 1, max(bx - r, 0) : bx + r + 1] = -1.0
+        second = float(score.max())
+        if best - second < cfg.reacquire_anywhere_margin:
+            return None
+        # The pattern's centre, from half px back to working px (see ``_HALF``).
+        at = 2 * np.array((bx + (side - 1) / 2, by + (side - 1) / 2)) + 0.5
+        guess = np.eye(3)
+        guess[:2, :2] = lin
+        guess[:2, 2] = at - lin @ centre
+        kept = self.h
+        self.h = guess
+        found = self._match(frame)
+        if found is not None:
+            self.h = found
+            size = math.sqrt(_area(_map(found, self.region)) / self.region_area)
+            size *= math.sqrt(self.ref_size[0] * self.ref_size[1] / frame.size)
+            if (
+                cfg.scale_limits[0] <= size <= cfg.scale_limits[1]
+                and self._visible(frame, _map(found, self.region)) >= cfg.reacquire_visible
+                and self._likeness(frame) >= cfg.reacquire_anywhere_score
+            ):
+                return found
+        self.h = kept
+        return None
+
+    def _speed(self) -> float:
+        """Working px the region's centre moved from the previous good frame to this one."""
+        centre = self.region.mean(0, keepdims=True)
+        return float(np.linalg.norm(_map(self.h, centre) - _map(self.h_prev, centre)))
+
+    def _strength(self, frame: np.ndarray) -> float:
+        """The strongest corner (``cornerMinEigenVal``) in the mark's own region where ``h``
+        puts it, seen from the reference frame."""
+        x0, y0 = np.floor(self.region[0]).astype(int)
+        x1, y1 = np.ceil(self.region[2]).astype(int) + 1
+        patch = cv2.warpPerspective(
+            frame,
+            self.h @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64),
+            (max(int(x1 - x0), 8), max(int(y1 - y0), 8)),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        return float(cv2.cornerMinEigenVal(patch, self.cfg.block_size).max())
+
+    def _covered(self, frame: np.ndarray) -> bool:
+        """A mark on a plain patch has no template of the patch to compare, but a cover (a
+        hand, with its creases and edges) brings corners the patch never had."""
+        if self.plain_strength is None:
+            return False
+        cfg = self.cfg
+        limit = max(cfg.cover_strength, cfg.cover_ratio * self.plain_strength)
+        return self._strength(frame) > limit
 
     def _likeness(self, frame: np.ndarray) -> float:
         """Normalized correlation of the template with the frame exactly where ``h`` puts it
@@ -935,6 +1101,10 @@ class _Track:
         return self.result
 
 
+_SEARCHED: tuple[LostReason, ...] = ("left_frame", "features", "occluded")
+"""Why a mark may be lost and still be looked for (not a changed resolution or texture)."""
+
+
 def _is_convex(quad: np.ndarray) -> bool:
     return bool(cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)))
 
@@ -953,9 +1123,15 @@ def _advance_all(
     cur: np.ndarray, tracks: Sequence[_Track], cfg: TrackerConfig, scene: _Scene
 ) -> None:
     scene.see(cur)
+    turn: _Track | None = None
+    if cfg.reacquire_anywhere:
+        # At most one whole-frame search a frame, taken in turn by the marks that need one.
+        waiting = [t for t in tracks if t.searchable(scene)]
+        if waiting:
+            turn = waiting[scene.seen % len(waiting)]
     for t in tracks:
         if t.lost:
-            t.search(cur, scene)
+            t.search(cur, scene, anywhere=t is turn)
             continue
         if t.base is None:
             continue
