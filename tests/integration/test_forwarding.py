@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import av
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
 from tests.support.calls import offer_without_candidates
 from tests.support.encoded import (
@@ -24,7 +25,7 @@ from tests.support.encoded import (
     sent_index,
 )
 from tests.support.harness import wait_until
-from tests.support.peers import ColourTrack
+from videoassist.media import aiortc_internals
 from videoassist.media.hub import MediaHub
 
 
@@ -267,32 +268,39 @@ class TestNegotiation:
         finally:
             await pc.close()
 
-    async def test_a_party_that_only_sends_h264_is_reported_as_not_forwardable(
+
+class TestBandwidthEstimates:
+    async def test_the_sources_remb_is_no_higher_than_its_consumers_estimate(
         self, hub: MediaHub, peers: list[EncodedPeer]
     ) -> None:
-        hub.open("s1", "t1", "alice")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        try:
-            video = pc.addTransceiver(ColourTrack("red"), direction="sendrecv")
-            codecs = RTCRtpSender.getCapabilities("video").codecs
-            video.setCodecPreferences(
-                [c for c in codecs if c.mimeType in ("video/H264", "video/rtx")]
-            )
-            pc.addTransceiver("audio", direction="sendrecv")
-            await pc.setLocalDescription(await pc.createOffer())
-            answer = await hub.answer("s1", "customer", pc.localDescription.sdp)
-            await pc.setRemoteDescription(answer)
-            agent = EncodedPeer("agent", seed=2)
-            peers.append(agent)
-            await agent.connect(hub, "s1", "agent")
-            session = hub.sessions["s1"]
-            expected = ["customer/video: VP8 -> H264", "agent/video: H264 -> VP8"]
-            await wait_until(
-                lambda: session.fallbacks() == expected,
-                what=lambda: f"fallbacks {session.fallbacks()}",
-            )
-            assert session.dump()["fallbacks"] == expected
-            # Stills still work: the pixel decoder takes H.264 too.
-            await wait_until(lambda: session._customer_frame() is not None, what="pixels")
-        finally:
-            await pc.close()
+        """aiortc's receiver tells the source what the source→server link takes; forwarded
+        packets also cross the consumer's link, so the consumer's REMB caps the source's."""
+        customer, agent = await call(hub, peers)
+        sender = next(t.sender for t in customer.pc.getTransceivers() if t.kind == "video")
+        told: list[int] = []  # what the server's REMBs tell the customer's video sender
+        aiortc_internals.on_bandwidth_estimate(sender, told.append)
+        await frames(agent.received["video"], 30)
+        await wait_until(lambda: any(b > 64_000 for b in told), 15, what=lambda: f"REMB {told}")
+
+        # The agent's side can take 64 kbps: it says so about the video it receives (its own
+        # estimator is silenced first, or its next estimate of loopback would replace ours).
+        tap = agent.taps["video"]
+        receiver = tap._receiver
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+        rtcp_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc
+        assert tap.ssrc is not None and rtcp_ssrc is not None
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(64_000, [tap.ssrc])
+        )
+        await receiver._send_rtcp(remb)
+        session = hub.sessions["s1"]
+        outlet = session.participants["agent"].outgoing["video"]
+        await wait_until(lambda: outlet.estimate is not None, 5, what="the agent's REMB")
+        seen = len(told)
+        await wait_until(
+            lambda: any(b <= 64_000 for b in told[seen:]),
+            4,
+            what=lambda: f"a capped REMB to the customer: {told[seen:]}",
+        )
+        customer_tap = session.dump()["participants"]["customer"]["taps"]["video"]
+        assert customer_tap["consumer_estimate"] == 64_000

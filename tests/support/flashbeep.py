@@ -26,9 +26,20 @@ class _Start:
 
 
 class FlashBeepSource(EncodedSource):
-    def __init__(self, kind: str, start: _Start, **kwargs: Any) -> None:
+    def __init__(
+        self, kind: str, start: _Start, *, seconds: float | None = None, **kwargs: Any
+    ) -> None:
+        """``seconds``: the clip ends there (the track stops), at the same instant for both
+        kinds however late a loaded machine sends it."""
         super().__init__(kind, **kwargs)
         self._shared = start
+        per_second = FPS if kind == "video" else 48000 // AUDIO_SAMPLES
+        self._limit = None if seconds is None else round(seconds * per_second)
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self._limit is not None and self._index >= self._limit:
+            self.stop()
+        return await super().recv()
 
     async def _pace(self) -> None:
         if self._shared.at is None:
@@ -59,12 +70,13 @@ class FlashBeepSource(EncodedSource):
         return frame
 
 
-def flash_beep_peer(name: str, *, seed: int = 1) -> EncodedPeer:
-    """An ``EncodedPeer`` whose outgoing tracks are a flash/beep pair (sharing a start)."""
+def flash_beep_peer(name: str, *, seed: int = 1, seconds: float | None = None) -> EncodedPeer:
+    """An ``EncodedPeer`` whose outgoing tracks are a flash/beep pair (sharing a start), ending
+    after ``seconds`` of clip if given."""
     peer = EncodedPeer(name, seed=seed)
     start = _Start()
-    video = FlashBeepSource("video", start, seed=seed)
-    audio = FlashBeepSource("audio", start, seed=seed)
+    video = FlashBeepSource("video", start, seed=seed, seconds=seconds)
+    audio = FlashBeepSource("audio", start, seed=seed, seconds=seconds)
     for transceiver in peer.pc.getTransceivers():
         if transceiver.kind == "video":
             transceiver.sender.replaceTrack(video)
@@ -75,37 +87,83 @@ def flash_beep_peer(name: str, *, seed: int = 1) -> EncodedPeer:
     return peer
 
 
+FRAME = 1 / FPS
+
+
 def flashes(path: str) -> tuple[list[float], float, float]:
-    """Times of the white frames in a recording's video, and its first and last frame time."""
-    times, first, last = [], None, 0.0
+    """Onset times of the flashes in a recording's video (the first frame of each bright run),
+    and the start and end of its video (the last frame's end).
+
+    "Bright" is relative to what this file shows: above the midpoint between its dark level
+    (the median frame) and its brightest frame, so a flash the encoder rendered dimmer (a
+    starved rate control on a loaded machine) still counts, and a dark frame never does."""
+    times: list[float] = []
+    levels: list[float] = []
     with av.open(path) as container:
         for frame in container.decode(video=0):
-            t = float(frame.time)
-            first = t if first is None else first
-            last = t
-            luma = frame.to_ndarray(format="gray")
-            if luma.mean() > 128:
-                times.append(t)
-    assert first is not None, "no video in the recording"
-    return times, first, last
+            times.append(float(frame.time))
+            levels.append(float(frame.to_ndarray(format="gray").mean()))
+    assert times, "no video in the recording"
+    dark, bright = float(np.median(levels)), max(levels)
+    assert bright - dark > 40, f"no flash in the video (levels {dark:.0f}..{bright:.0f})"
+    threshold = (dark + bright) / 2
+    onsets = [
+        t
+        for i, (t, level) in enumerate(zip(times, levels, strict=True))
+        if level > threshold and (i == 0 or levels[i - 1] <= threshold)
+    ]
+    return onsets, times[0], times[-1] + FRAME
 
 
 def beeps(path: str) -> tuple[list[float], float, float]:
-    """Onset times of the beeps in a recording's audio, and its first and last sample time."""
-    onsets: list[float] = []
-    first, last = None, 0.0
-    quiet_since = 0.0
+    """Onset times of the beeps in a recording's audio (the first loud sample after at least
+    half a second below the threshold), and the start and end of its audio.
+
+    The threshold is relative too: a quarter of the way from the silence's level to the loudest
+    sample, so a codec's gain or noise does not move onsets by more than a few samples."""
+    chunks: list[tuple[float, int, np.ndarray]] = []
     with av.open(path) as container:
         for frame in container.decode(audio=0):
-            t = float(frame.time)
-            first = t if first is None else first
-            samples = frame.to_ndarray()  # Opus decodes to planar float: (channels, samples)
-            loud = np.nonzero(np.abs(samples[0]) > 0.1)[0]
-            for index in loud:
-                at = t + index / frame.sample_rate
-                if at - quiet_since > 0.5:
-                    onsets.append(at)
-                quiet_since = at
-            last = t + frame.samples / frame.sample_rate
-    assert first is not None, "no audio in the recording"
+            # Opus decodes to planar float: (channels, samples); one channel is enough.
+            chunks.append((float(frame.time), frame.sample_rate, np.abs(frame.to_ndarray()[0])))
+    assert chunks, "no audio in the recording"
+    everything = np.concatenate([samples for _, _, samples in chunks])
+    floor, peak = float(np.median(everything)), float(everything.max())
+    assert peak - floor > 0.05, f"no beep in the audio (levels {floor:.3f}..{peak:.3f})"
+    threshold = floor + (peak - floor) / 4
+    onsets: list[float] = []
+    loud_last = -1.0
+    for start, rate, samples in chunks:
+        for index in np.nonzero(samples > threshold)[0]:
+            at = start + index / rate
+            if at - loud_last > 0.5:
+                onsets.append(at)
+            loud_last = at
+    first = chunks[0][0]
+    last = chunks[-1][0] + len(chunks[-1][2]) / chunks[-1][1]
     return onsets, first, last
+
+
+def pair_up(
+    flash_times: list[float], beep_times: list[float], *, window: float = 0.5
+) -> tuple[float, list[tuple[float, float]]]:
+    """Match flashes with beeps by correlating the two trains of onsets: the lag (beep minus
+    flash, within ``window``) at which most flashes have a beep within 20 ms, the smallest such
+    lag on a tie; then each flash with the beep nearest to it plus that lag (at most a third of
+    the clip's one-second period away). Returns (lag, [(flash, beep)])."""
+    candidates = sorted(
+        {round(b - f, 4) for f in flash_times for b in beep_times if abs(b - f) <= window},
+        key=abs,
+    )
+    assert candidates, f"no beep near any flash: {flash_times} / {beep_times}"
+
+    def score(lag: float) -> int:
+        return sum(any(abs(b - f - lag) <= 0.020 for b in beep_times) for f in flash_times)
+
+    lag = max(candidates, key=score)  # max keeps the first best: the smallest |lag|
+    pairs = []
+    for f in flash_times:
+        b = min(beep_times, key=lambda b: abs(b - f - lag))
+        if abs(b - f - lag) <= 1 / 3:
+            pairs.append((f, b))
+    return lag, pairs

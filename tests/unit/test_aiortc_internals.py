@@ -5,13 +5,18 @@ breaks in a call."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from fractions import Fraction
 from typing import Any
 
 import aiortc
+import av
+import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RtcpPacket,
@@ -19,6 +24,7 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    pack_remb_fci,
 )
 
 from videoassist.media import aiortc_internals
@@ -99,6 +105,49 @@ async def test_sender_send_keyframe_is_called_for_a_consumers_pli_and_fir(
     aiortc_internals.on_keyframe_request(sender, lambda: asked.append(True))
     await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     assert asked == [True]
+
+
+async def test_sender_force_keyframe_is_still_set_when_send_keyframe_is_hooked(
+    pc: RTCPeerConnection,
+) -> None:
+    """A transcoded leg (videoassist.media.transcode) relies on aiortc's own encoder making a
+    keyframe for the consumer's PLI: the hook must keep ``_send_keyframe``'s flag."""
+    sender = pc.addTransceiver("video").sender
+    aiortc_internals.on_keyframe_request(sender, lambda: None)
+    assert sender._RTCRtpSender__force_keyframe is False  # type: ignore[attr-defined]
+    sender._send_keyframe()
+    assert sender._RTCRtpSender__force_keyframe is True  # type: ignore[attr-defined]
+
+
+class _Items(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__()
+        self.items = items
+
+    async def recv(self) -> Any:  # type: ignore[override]
+        return self.items.pop(0)
+
+
+async def test_sender_next_encoded_frame_encodes_frames_and_packs_packets_of_one_track(
+    pc: RTCPeerConnection,
+) -> None:
+    """An outlet hands its sender packets, or decoded frames on a transcoded leg, one after the
+    other: aiortc 1.16.0's ``_next_encoded_frame`` decides per item (encode a Frame, pack a
+    Packet) with the one encoder it made for the negotiated codec."""
+    picture = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+    picture.pts, picture.time_base = 0, Fraction(1, 90000)
+    data = bytes(range(40))
+    packet = av.Packet(data)
+    packet.pts, packet.time_base = 3000, Fraction(1, 90000)
+    sender = pc.addTransceiver(_Items([picture, packet])).sender
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    encoded = await sender._next_encoded_frame(vp8)
+    assert encoded is not None and encoded.payloads and encoded.timestamp == 0
+    packed = await sender._next_encoded_frame(vp8)
+    assert packed is not None and packed.timestamp == 3000
+    assert packed.payloads[0].endswith(data)  # packetized as it came, after a VP8 descriptor
 
 
 async def test_receiver_handle_rtcp_packet_gets_each_sender_report_from_the_transport(
@@ -202,3 +251,48 @@ async def test_a_tap_counts_bytes_and_video_freezes_for_the_wallboard(
     assert tap.bytes == len(arrivals) * len(data)
     assert tap.freezes == 1
     await tap.close()
+
+
+async def test_sender_handle_rtcp_packet_gets_each_remb_naming_the_sender(
+    pc: RTCPeerConnection,
+) -> None:
+    sender = pc.addTransceiver("video").sender
+    estimates: list[int] = []
+    aiortc_internals.on_bandwidth_estimate(sender, estimates.append)
+    for ssrcs in ([sender._ssrc], [sender._ssrc + 1]):  # the second names another sender
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(150_000, ssrcs)
+        )
+        await sender._handle_rtcp_packet(remb)
+    assert estimates == [150_000]
+
+
+async def test_receiver_remote_bitrate_estimator_reports_the_remb_we_cap(
+    pc: RTCPeerConnection,
+) -> None:
+    """aiortc 1.16.0's ``__remote_bitrate_estimator.add(...)`` returns the (bitrate, ssrcs) its
+    receiver sends upstream as REMB; the capped one returns no more than the cap."""
+    receiver = pc.addTransceiver("video").receiver
+    limit: list[int | None] = [None]
+    assert aiortc_internals.cap_bandwidth_estimate(receiver, lambda: limit[0])
+    estimator = receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+    reported: list[tuple[int, list[int]]] = []
+    for i in range(300):  # 10 s of 30 packets a second, 1200 bytes each, no queuing
+        if i == 150:
+            limit[0] = 20_000
+        at_ms = i * 33
+        remb = estimator.add(
+            abs_send_time=(at_ms * (1 << 18) // 1000) & 0xFFFFFF,
+            arrival_time_ms=at_ms,
+            payload_size=1200,
+            ssrc=7,
+        )
+        if remb is not None:
+            reported.append((i, remb))
+    before = [bitrate for i, (bitrate, _) in reported if i < 150]
+    after = [bitrate for i, (bitrate, _) in reported if i >= 150]
+    assert before and max(before) > 20_000, reported
+    assert after and max(after) == 20_000, reported
+    assert all(ssrcs == [7] for _, (_, ssrcs) in reported)
+    audio = pc.addTransceiver("audio").receiver
+    assert not aiortc_internals.cap_bandwidth_estimate(audio, lambda: 1)  # audio: no estimator

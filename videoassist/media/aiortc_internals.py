@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
-from aiortc.rtp import RtcpSrPacket
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpSrPacket, unpack_remb_fci
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 # aiortc 1.16.0, rtcrtpreceiver.py: ``receive()`` starts the decoder thread with this queue and
 # ``_handle_rtp_packet`` puts ``(codec, frame)`` on it for every frame the jitter buffer returns.
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+# aiortc 1.16.0, rtcrtpreceiver.py: a video receiver's ``RemoteBitrateEstimator``; for every
+# RTP packet with an abs-send-time extension ``_handle_rtp_packet`` calls its
+# ``add(abs_send_time=, arrival_time_ms=, payload_size=, ssrc=)`` and sends the REMB it returns,
+# ``(bitrate, ssrcs)`` or None, upstream as RTCP (about once a second).
+_BITRATE_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
 # aiortc 1.16.0, rtcrtpreceiver.py: payload type -> RTCRtpCodecParameters, filled by
 # ``receive()`` (after the "track" event) and read by ``_handle_rtp_packet``.
 _RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
@@ -174,3 +179,71 @@ def rebundle(pc: Any) -> int:
             transceiver.sender.setTransport(transport)
             moved += 1
     return moved
+
+
+def on_bandwidth_estimate(sender: RTCRtpSender, callback: Callable[[int], None]) -> None:
+    """Call ``callback(bits_per_second)`` for every REMB the consumer behind ``sender`` sends
+    about it.
+
+    aiortc 1.16.0: the DTLS transport's RTP router hands a REMB (an ``RtcpPsfbPacket`` with
+    ``fmt`` ``RTCP_PSFB_APP``, SSRCs in its FCI) to the ``_handle_rtcp_packet`` of each sender
+    it names; aiortc only sets its encoder's ``target_bitrate`` from it, which a sender fed
+    ``av.Packet`` never uses. The instance attribute shadows the method."""
+    if not callable(getattr(type(sender), "_handle_rtcp_packet", None)):
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: no _handle_rtcp_packet")
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        await original(packet)
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return
+            if sender._ssrc in ssrcs:
+                try:
+                    callback(bitrate)
+                except Exception:  # a listener's bug must not break aiortc's RTCP handling
+                    logger.exception("on_bandwidth_estimate: listener failed")
+
+    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
+
+
+class _CappedEstimator:
+    """aiortc's estimator, with what it reports capped (see ``cap_bandwidth_estimate``)."""
+
+    def __init__(self, inner: Any, cap: Callable[[], int | None]) -> None:
+        self.inner = inner
+        self.cap = cap
+
+    def add(self, **kwargs: Any) -> tuple[int, list[int]] | None:
+        remb = self.inner.add(**kwargs)
+        if remb is None:
+            return None
+        bitrate, ssrcs = remb
+        try:
+            limit = self.cap()
+        except Exception:  # never break aiortc's receive path
+            logger.exception("cap_bandwidth_estimate: cap failed")
+            limit = None
+        return (bitrate if limit is None else min(bitrate, limit)), ssrcs
+
+
+def cap_bandwidth_estimate(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> bool:
+    """Make the REMB the receiver sends its source no higher than ``cap()`` (None: no cap);
+    False for a receiver without an estimator (audio).
+
+    aiortc 1.16.0, rtcrtpreceiver.py: ``__remote_bitrate_estimator`` (see above) estimates the
+    source→server link only; forwarded media also crosses each consumer's link."""
+    if not hasattr(receiver, _BITRATE_ESTIMATOR):
+        raise RuntimeError(
+            f"aiortc {AIORTC_VERSION} internals changed: RTCRtpReceiver has no private "
+            "remote bitrate estimator"
+        )
+    inner = getattr(receiver, _BITRATE_ESTIMATOR)
+    if inner is None:
+        return False
+    if not callable(getattr(inner, "add", None)):
+        raise RuntimeError(f"aiortc {AIORTC_VERSION} internals changed: estimator has no add()")
+    setattr(receiver, _BITRATE_ESTIMATOR, _CappedEstimator(inner, cap))
+    return True

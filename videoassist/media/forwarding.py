@@ -36,6 +36,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from videoassist.media import aiortc_internals
+from videoassist.media.transcode import Transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ CLOCK_RATES = {"audio": 48000, "video": 90000}
 TIME_BASES = {kind: Fraction(1, rate) for kind, rate in CLOCK_RATES.items()}
 OUTLET_QUEUE = {"audio": 50, "video": 60}  # one second of Opus, two of video
 FREEZE_GAP = 0.5  # seconds without a video frame, once frames flow, that count as a freeze
+ESTIMATE_TTL = 5.0  # a consumer's bandwidth estimate (REMB) counts this long (browsers: ~1/s)
 
 
 @dataclass(slots=True)
@@ -344,6 +346,9 @@ class Tap:
         self._decoder_queue = aiortc_internals.install_tap(receiver, self)
         if timeline is not None:
             aiortc_internals.on_sender_report(receiver, self._sender_report)
+        if kind == "video":
+            # The REMB sent to the source: no more than the smallest consumer can take.
+            aiortc_internals.cap_bandwidth_estimate(receiver, self.consumer_estimate)
         self._assembler: VideoAssembler | AudioAssembler | None = None
         self._outlets: set[Outlet] = set()
         self._throttle = KeyframeThrottle()
@@ -456,6 +461,21 @@ class Tap:
     def detach(self, outlet: Outlet) -> None:
         self._outlets.discard(outlet)
 
+    def consumer_estimate(self) -> int | None:
+        """The smallest recent bandwidth estimate (bits/s) of the consumers forwarded packets
+        as they came; None without one. A transcoded leg is left out: its own encoder follows
+        its consumer's estimate."""
+        now = self._clock()
+        fresh = [
+            outlet.estimate[0]
+            for outlet in self._outlets
+            if isinstance(outlet, Outlet)
+            and outlet.estimate is not None
+            and now - outlet.estimate[1] <= ESTIMATE_TTL
+            and not outlet.transcoding
+        ]
+        return min(fresh) if fresh else None
+
     def request_keyframe(self, reason: str) -> None:
         if self.kind != "video" or self.closed:
             return
@@ -514,6 +534,7 @@ class Tap:
             "keyframe_requests": self.keyframe_requests,
             "freezes": self.freezes,
             "receiver_decodes": self.receiver_decodes,
+            "consumer_estimate": self.consumer_estimate() if self.kind == "video" else None,
             "outlets": sorted(o.name for o in self._outlets),
         }
 
@@ -554,6 +575,10 @@ class Outlet(MediaStreamTrack):
         self.overflows = 0
         self.skipped = 0  # frames not queued while waiting for a keyframe
         self.mismatched: str | None = None  # a source codec the consumer cannot take as-is
+        # Decode-and-re-encode for this leg alone, made on the first mismatched video frame.
+        self.transcoder: Transcoder | None = None
+        self.transcoding = False  # the last frame handed to the consumer was transcoded
+        self.estimate: tuple[int, float] | None = None  # the consumer's last REMB: (bps, when)
 
     @property
     def source(self) -> Tap | None:
@@ -579,6 +604,10 @@ class Outlet(MediaStreamTrack):
         if self._source is not None:
             self._source.request_keyframe(f"consumer {self.name}")
 
+    def bandwidth_estimate(self, bitrate: int) -> None:
+        """The consumer's REMB for what this outlet sends (bits/s): caps the source's REMB."""
+        self.estimate = (bitrate, self._clock())
+
     def resync(self) -> None:
         """Drop what is queued and start again at the next keyframe (a decoder's error)."""
         self._queue.clear()
@@ -596,10 +625,11 @@ class Outlet(MediaStreamTrack):
         if self.codec is not None and frame.codec != self.codec and self.mismatched != frame.codec:
             self.mismatched = frame.codec
             logger.warning(
-                "Outlet(%s) source codec %s, consumer takes %s: not forwardable as-is",
+                "Outlet(%s) source codec %s, consumer takes %s: %s",
                 self.name,
                 frame.codec,
                 self.codec,
+                "transcoding this leg" if self._transcodable(frame) else "not forwardable as-is",
             )
         if self._need_keyframe:
             if not frame.keyframe:
@@ -651,19 +681,52 @@ class Outlet(MediaStreamTrack):
             frame.data, pts, frame.keyframe, frame.codec, frame.source, frame.size, frame.at
         )
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        frame = await self.next_frame()
-        packet = av.Packet(frame.data)
-        packet.pts = packet.dts = frame.timestamp
-        packet.time_base = TIME_BASES[self.kind]
-        packet.is_keyframe = frame.keyframe
-        return packet
+    def _transcodable(self, frame: EncodedFrame) -> bool:
+        """Whether this leg must decode ``frame`` for the sender to re-encode it."""
+        return (
+            self.kind == "video"
+            and self.codec is not None
+            and frame.codec != self.codec
+            and Transcoder.can_decode(frame.codec)
+        )
+
+    async def recv(self) -> av.Packet | av.VideoFrame:  # type: ignore[override]
+        """An ``av.Packet`` (the sender only packetizes it), or on a leg whose consumer did not
+        negotiate the source's codec a decoded ``av.VideoFrame`` (the sender encodes it)."""
+        while True:
+            frame = await self.next_frame()
+            if self._transcodable(frame):
+                picture = await self._transcode(frame)
+                if picture is None:
+                    continue
+                return picture
+            self.transcoding = False
+            packet = av.Packet(frame.data)
+            packet.pts = packet.dts = frame.timestamp
+            packet.time_base = TIME_BASES[self.kind]
+            packet.is_keyframe = frame.keyframe
+            return packet
+
+    async def _transcode(self, frame: EncodedFrame) -> av.VideoFrame | None:
+        if self.transcoder is None:
+            self.transcoder = Transcoder(self.name)
+        try:
+            picture = await self.transcoder.decode(frame.data, frame.timestamp, frame.codec)
+        except av.FFmpegError as exc:
+            self.transcoder.failed(exc)
+            self.resync()  # the chain is broken: start again at the source's next keyframe
+            return None
+        if picture is not None:
+            self.transcoding = True
+        return picture
 
     def stop(self) -> None:
         super().stop()
         self.set_source(None)
         self._queue.clear()
         self._wakeup.set()
+        if self.transcoder is not None:
+            self.transcoder.close()
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -674,4 +737,7 @@ class Outlet(MediaStreamTrack):
             "overflows": self.overflows,
             "skipped": self.skipped,
             "mismatched": self.mismatched,
+            "transcoded": self.transcoding,
+            "estimate": self.estimate[0] if self.estimate is not None else None,
+            "transcoder": self.transcoder.dump() if self.transcoder is not None else None,
         }

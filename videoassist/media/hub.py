@@ -157,7 +157,9 @@ class Participant:
     async def quality(self, now: float) -> dict[str, Any] | None:
         """This party's leg as the server sees it: round-trip time (from the party's receiver
         reports), loss of what the party sends (since the leg started), the bitrate received
-        since the last sample, and video freezes. None before the leg exists."""
+        since the last sample, video freezes, and whether what the party receives is transcoded
+        (its codec differs from the other party's: decode-and-re-encode for this leg). None
+        before the leg exists."""
         pc = self.pc
         if pc is None:
             return None
@@ -183,7 +185,13 @@ class Participant:
             "loss_pct": round(100 * lost / (received + lost), 1) if received + lost else None,
             "kbps": kbps,
             "freezes": sum(t.freezes for t in taps),
+            "transcoded": self.transcoded,
         }
+
+    @property
+    def transcoded(self) -> bool:
+        """The party's video is decoded and re-encoded on the server (a codec mismatch)."""
+        return any(isinstance(o, Outlet) and o.transcoding for o in self.outgoing.values())
 
     @property
     def name(self) -> str:
@@ -276,6 +284,9 @@ class Participant:
             ):
                 outlet.codec = aiortc_internals.sender_codec(transceiver)
                 aiortc_internals.on_keyframe_request(transceiver.sender, outlet.keyframe_requested)
+                aiortc_internals.on_bandwidth_estimate(
+                    transceiver.sender, outlet.bandwidth_estimate
+                )
 
     def _on_track(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         if pc is not self.pc:
@@ -524,7 +535,8 @@ class MediaSession:
 
     def fallbacks(self) -> list[str]:
         """Legs whose source codec the consumer's sender cannot take as-is (e.g. H.264 from one
-        party, VP8 negotiated with the other): "<consumer>/<kind>: <source> -> <sent>"."""
+        party, VP8 negotiated with the other): "<consumer>/<kind>: <source> -> <sent>". Video
+        legs among them are transcoded (``Participant.transcoded``)."""
         found = []
         for party, p in self.participants.items():
             for kind, track in p.outgoing.items():
@@ -551,6 +563,7 @@ class MediaSession:
                 party: {
                     "connection": p.pc.connectionState if p.pc else None,
                     "receiving": {kind: f.frames for kind, f in p.fanouts.items()},
+                    "transcoded": p.transcoded,
                     **(
                         {
                             "taps": {kind: f.dump() for kind, f in p.fanouts.items()},

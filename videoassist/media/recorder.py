@@ -260,6 +260,16 @@ class RecorderOutlet(Outlet):
     def push(self, frame: EncodedFrame) -> None:
         if self.readyState != "live":
             return
+        if self.kind == "video" and frame.codec != "VP8":
+            # WebM takes VP8 here; H.264 (a party whose page offers nothing else) would make a
+            # file no player reads: that party's file keeps its voice only.
+            if self.mismatched != frame.codec:
+                self.mismatched = frame.codec
+                logger.warning(
+                    "RecorderOutlet(%s) %s video is not recorded", self.name, frame.codec
+                )
+            self.skipped += 1
+            return
         if self._need_keyframe:
             if not frame.keyframe:
                 self.skipped += 1

@@ -105,6 +105,9 @@ class SupervisorLeg:
                     aiortc_internals.on_keyframe_request(
                         transceiver.sender, outlet.keyframe_requested
                     )
+                    aiortc_internals.on_bandwidth_estimate(
+                        transceiver.sender, outlet.bandwidth_estimate
+                    )
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             logger.info("SupervisorLeg(%s) offer refused: %s", self.name, exc)

@@ -457,6 +457,7 @@ function showSupervision(data) {
 
 async function answerRecording(accept) {
   $("recording-prompt").hidden = true;
+  $("hangup").focus(); // the answered question took the focus: give it back to the call
   if (!state.socket || !state.sessionId) return;
   try {
     showRecording(await call(state.socket, "recording_consent", { session_id: state.sessionId, accept }));
@@ -671,7 +672,8 @@ async function startCall(sessionId) {
   } catch (err) {
     state.chat.start(sessionId);
   }
-  $("hangup").focus();
+  // A question asked meanwhile (recording consent comes with the match) keeps the focus.
+  if (!document.activeElement?.closest("[role=alertdialog]")) $("hangup").focus();
 }
 
 async function shareScreen() {

@@ -233,7 +233,8 @@ function renderAgents(agents) {
 
 const RECORDING_LABELS = { recording: "Recording", paused: "Paused", off: "Not recorded" };
 
-// One leg as the server measures it: "RTT 40 ms, loss 0.2%, 850 kb/s, 1 freeze".
+// One leg as the server measures it: "RTT 40 ms, loss 0.2%, 850 kb/s, 1 freeze" (and "video
+// transcoded" when the server decodes and re-encodes what this party receives).
 function legText(leg) {
   if (!leg) return "—";
   const parts = [
@@ -242,6 +243,8 @@ function legText(leg) {
     `${orDash(leg.kbps, " kb/s")}`,
     `${leg.freezes} ${leg.freezes === 1 ? "freeze" : "freezes"}`,
   ];
+  // The party's codec differs from the other side's: the server re-encodes its video.
+  if (leg.transcoded) parts.push("video transcoded");
   return parts.join(", ");
 }
 
