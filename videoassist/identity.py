@@ -24,6 +24,19 @@ MAX_PRIORITY = 100
 class CustomerIdentity:
     ref: str
     priority: int = 0
+    name: str | None = None  # the `name` claim, shown to the agent
+    email: str | None = None  # the `email` claim
+
+
+def _text_claim(claims: dict[str, object], key: str, cap: int) -> str | None:
+    """A short printable string claim, or None (a wrong type or size is left out, not fatal)."""
+    value = claims.get(key)
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    if not 0 < len(value) <= cap or not value.isprintable():
+        return None
+    return value
 
 
 def verify_identity(token: str | None, secret: str) -> CustomerIdentity | None:
@@ -46,4 +59,12 @@ def verify_identity(token: str | None, secret: str) -> CustomerIdentity | None:
     priority = claims.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         priority = 0
-    return CustomerIdentity(ref, max(0, min(MAX_PRIORITY, priority)))
+    email = _text_claim(claims, "email", 254)
+    if email is not None and (email.count("@") != 1 or " " in email):
+        email = None
+    return CustomerIdentity(
+        ref,
+        max(0, min(MAX_PRIORITY, priority)),
+        name=_text_claim(claims, "name", 80),
+        email=email,
+    )

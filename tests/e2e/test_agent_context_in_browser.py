@@ -32,7 +32,13 @@ async def shop(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def signed_tap(h: Harness, ref: str) -> dict[str, Any]:
-    claims = {"sub": ref, "aud": "videoassist", "exp": int(time.time()) + 600}
+    claims = {
+        "sub": ref,
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "aud": "videoassist",
+        "exp": int(time.time()) + 600,
+    }
     assert h.http is not None
     body = {"identity": jwt.encode(claims, SECRET, algorithm="HS256")}
     async with h.http.post("/api/tickets", json=body) as r:
@@ -69,7 +75,10 @@ async def test_the_agent_sees_who_calls_keeps_notes_and_finds_them_at_wrap_up(
     ticket = await signed_tap(h, "cust-9")
     await h.customer(ticket["token"])
     await agent.get_by_role("button", name="Accept").click()
-    await expect(agent.locator("#customer-ref")).to_have_text("cust-9")
+    # The customer's name and email from the signed identity's claims, then the reference.
+    await expect(agent.locator("#customer-ref")).to_have_text(
+        "Jane Doe (jane@example.com) · ref cust-9"
+    )
     earlier = agent.locator("#previous-calls li")
     await expect(earlier).to_have_count(1)
     await expect(earlier).to_contain_text("Bob")

@@ -15,18 +15,18 @@ from tests.support.harness import Harness, Party, wait_until
 SECRET = "context-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def identity(ref: str) -> str:
-    claims = {"sub": ref, "aud": "videoassist", "exp": int(time.time()) + 600}
+def identity(ref: str, **extra: Any) -> str:
+    claims = {"sub": ref, "aud": "videoassist", "exp": int(time.time()) + 600, **extra}
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 async def signed_call(
-    h: Harness, agent: Party, ref: str | None, description: str = ""
+    h: Harness, agent: Party, ref: str | None, description: str = "", **claims: Any
 ) -> tuple[Party, str]:
     """A customer (with the signed identity ``ref``, if any) taps and ``agent`` accepts."""
     body: dict[str, Any] = {"topic": "", "description": description}
     if ref is not None:
-        body["identity"] = identity(ref)
+        body["identity"] = identity(ref, **claims)
     assert h.http is not None
     async with h.http.post("/api/tickets", json=body) as r:
         ticket = await r.json()
@@ -75,7 +75,7 @@ class TestContext:
 
         status, body = await get(h, f"/api/agent/sessions/{second}/context", cookie)
         assert status == 200, body
-        assert body["customer"] == {"ref": "cust-7"}
+        assert body["customer"]["ref"] == "cust-7"
         assert body["topic"]["description"] == "no internet again"
         [earlier] = body["previous"]
         assert earlier["session_id"] == first
@@ -86,13 +86,45 @@ class TestContext:
         )
         assert earlier["recordings"] is None  # an agent may not watch recordings
 
+    @pytest.mark.settings(embed_secret=SECRET)
+    async def test_the_agent_sees_the_name_and_email_the_signed_identity_gives(
+        self, harness: Harness
+    ) -> None:
+        h = harness
+        cookie = await h.add_staff("alice")
+        agent = await ready_agent(h, cookie=cookie)
+        _, first = await signed_call(
+            h, agent, "cust-9", name="  Jane   Doe ", email="jane@example.com"
+        )
+        status, body = await get(h, f"/api/agent/sessions/{first}/context", cookie)
+        assert status == 200, body
+        customer = body["customer"]
+        assert (customer["ref"], customer["name"], customer["email"]) == (
+            "cust-9",
+            "Jane Doe",
+            "jane@example.com",
+        )
+        first_contact = customer["first_contact"]
+        await agent.call("hangup", {"session_id": first})
+        await agent.call("wrap_up", {"session_id": first, "disposition": "resolved"})
+        await wait_until(lambda: h.service.desk.agent_session("u1") is None, what="wrapped up")
+        await agent.call("ready")
+        # A later tap without the claims keeps them; bad claims are left out, never stored.
+        _, second = await signed_call(h, agent, "cust-9", email="not an email", name=7)
+        status, body = await get(h, f"/api/agent/sessions/{second}/context", cookie)
+        customer = body["customer"]
+        assert (customer["name"], customer["email"]) == ("Jane Doe", "jane@example.com")
+        assert customer["first_contact"] == first_contact
+        row = await h.records.customer("cust-9")
+        assert row is not None and row["last_contact"] >= row["first_contact"]
+
     async def test_an_anonymous_customer_has_no_earlier_calls(self, harness: Harness) -> None:
         cookie = await harness.add_staff("alice")
         agent = await ready_agent(harness, cookie=cookie)
         _, session_id = await signed_call(harness, agent, None)
         status, body = await get(harness, f"/api/agent/sessions/{session_id}/context", cookie)
         assert status == 200
-        assert body["customer"] == {"ref": None}
+        assert body["customer"] == {"ref": None, "name": None, "email": None, "first_contact": None}
         assert body["previous"] == []
 
 

@@ -48,6 +48,17 @@ async def _holder(request: web.Request) -> tuple[Staff, str] | web.Response:
     return member, session_id
 
 
+async def _customer(records: Any, ref: str | None) -> dict[str, Any]:
+    """Who the customer is, as the embedding app's signed identity says (none: anonymous)."""
+    known = await records.customer(ref) if ref else None
+    return {
+        "ref": ref,
+        "name": known["name"] if known else None,
+        "email": known["email"] if known else None,
+        "first_contact": known["first_contact"] if known else None,
+    }
+
+
 @agent_context.get("/api/agent/sessions/{session_id}/context")
 async def get_context(request: web.Request) -> web.Response:
     held = await _holder(request)
@@ -83,7 +94,7 @@ async def get_context(request: web.Request) -> web.Response:
             )
     body = {
         "session_id": session_id,
-        "customer": {"ref": ticket.customer_ref},
+        "customer": await _customer(records, ticket.customer_ref),
         "topic": {
             "id": ticket.topic,
             "label": request.app[TOPIC_LABELS].get(ticket.topic, ticket.topic),

@@ -17,6 +17,7 @@ from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
     LOGIN_THROTTLE,
     NAMESPACES,
+    RECORDS,
     SERVICE,
     SETTINGS,
     STAFF,
@@ -92,6 +93,10 @@ async def create_ticket(request: web.Request) -> web.Response:
         return web.json_response(body, status=exc.status)
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
+    if identity is not None:
+        await request.app[RECORDS].saw_customer(
+            identity.ref, identity.name, identity.email, service.now()
+        )
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue(ticket_id)
     position, estimate = service.desk.standing(ticket_id)

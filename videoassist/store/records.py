@@ -102,6 +102,18 @@ topics = sa.Table(
 
 # The operator's branding on the customer page (videoassist/http/branding.py): one row, id 1.
 # The logo is a PNG the server re-encoded itself, small enough to keep in the row.
+# Customers known by the signed reference of the embedding app's identity (identity.py): what
+# its claims say of them, and when they first and last tapped.
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("ref", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(80)),
+    sa.Column("email", sa.String(254)),
+    sa.Column("first_contact", sa.Float, nullable=False),
+    sa.Column("last_contact", sa.Float, nullable=False),
+)
+
 branding = sa.Table(
     "branding",
     metadata,
@@ -514,6 +526,29 @@ class Records:
     async def guide(self, topic: str) -> list[dict[str, str]]:
         row = await self._one(topic_guides.select().where(topic_guides.c.topic == topic))
         return list(row["steps"]) if row else []
+
+    async def saw_customer(self, ref: str, name: str | None, email: str | None, at: float) -> None:
+        """A tap with a signed identity: the customer's row, created or brought up to date (a
+        claim left out keeps what an earlier tap said)."""
+        insert = self._insert_for_dialect()
+        stmt = insert(customers).values(
+            ref=ref, name=name, email=email, first_contact=at, last_contact=at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["ref"],
+            set_={
+                "name": sa.func.coalesce(stmt.excluded.name, customers.c.name),
+                "email": sa.func.coalesce(stmt.excluded.email, customers.c.email),
+                "last_contact": stmt.excluded.last_contact,
+            },
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def customer(self, ref: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(customers.select().where(customers.c.ref == ref))).first()
+            return dict(row._mapping) if row is not None else None
 
     async def previous_sessions(
         self, customer_ref: str, before_ticket: str, limit: int = 10

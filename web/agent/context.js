@@ -26,6 +26,15 @@ function when(epoch) {
   return new Date(epoch * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
+// "Jane Doe (jane@example.com) · ref cust-7": the signed identity's claims, as the embedding
+// app gave them; an anonymous customer has none.
+function customerLine(customer) {
+  if (!customer.ref) return "Anonymous (no signed identity)";
+  const who = customer.name || "No name given";
+  const email = customer.email ? ` (${customer.email})` : "";
+  return `${who}${email} · ref ${customer.ref}`;
+}
+
 export class CallContext {
   constructor() {
     this.sessionId = null;
@@ -59,7 +68,7 @@ export class CallContext {
       return;
     }
     if (this.sessionId !== sessionId) return; // a newer call started meanwhile
-    $("customer-ref").textContent = body.customer.ref || "Anonymous (no signed identity)";
+    $("customer-ref").textContent = customerLine(body.customer);
     $("context-topic").textContent = body.topic.label || "No topic chosen";
     $("context-description").textContent = body.topic.description || "No description";
     if (!$("call-notes").value) {
