@@ -379,6 +379,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         on_inbox_wait=metrics.inbox_wait.observe,
         integrations=app[WEBHOOKS],
         before_each=leadership.check if leadership is not None else None,
+        call_quality=hub.quality_summary,
     )
     metrics.watch(desk, hub)
     service_box.append(service)

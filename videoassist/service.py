@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from videoassist.closing import CloseOnce
 from videoassist.desk import Desk, DeskError, ServerEvent
@@ -104,11 +104,13 @@ class Service:
         on_inbox_wait: Callable[[float], None] | None = None,
         integrations: IntegrationsPort | None = None,
         before_each: Callable[[], None] | None = None,
+        call_quality: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
         by the loop's clock): the one-writer design's cost, for the metrics. ``before_each``
         runs before the desk handles each event: a node that may have lost the leader lease
-        stops there (cluster/leadership.py)."""
+        stops there (cluster/leadership.py). ``call_quality(call_id)`` summarises a call's
+        media quality per leg for its log line (MediaHub.quality_summary)."""
         self.desk = desk
         self.clock = clock
         self._records = records
@@ -119,6 +121,7 @@ class Service:
         # Webhooks (videoassist/webhooks.py): told of each saved session leg; never awaited.
         self._integrations = integrations or NoIntegrations()
         self._before_each = before_each
+        self._call_quality = call_quality
         # (event, who waits for its effects, when it was put in, by the loop's clock)
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
             asyncio.Queue()
@@ -286,7 +289,7 @@ class Service:
         operator greps for (JSON fields when stderr is not a terminal, videoassist/logs.py)."""
         ticket = self.desk.tickets.get(row.ticket_id) or self.desk.closed.get(row.ticket_id)
         assert row.ended_at is not None
-        fields = {
+        fields: dict[str, Any] = {
             "event": "call_finished",
             "session_id": row.id,
             "call_id": row.call_id or row.id,
@@ -297,6 +300,9 @@ class Service:
             "duration": round(row.ended_at - row.answered_at, 1),
             "end_reason": row.end_reason,
         }
+        if self._call_quality is not None:
+            # Per leg: worst and mean round-trip, loss and freezes at the end, mean bitrate.
+            fields["quality"] = self._call_quality(row.call_id or row.id)
         logger.info("call finished", extra={"fields": fields})
 
     def _tell_integrations(self, row: SessionRow) -> None:

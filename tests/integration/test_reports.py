@@ -171,3 +171,6 @@ class TestCanonicalLine:
         )
         assert fields["end_reason"] == "agent_hung_up" and fields["wait"] >= 0
         assert fields["duration"] >= 0 and fields["agent"]
+        # No media was sent on this call: no quality samples to summarise (a call with media:
+        # test_supervision.py::TestQuality).
+        assert "quality" in fields and fields["quality"] is None

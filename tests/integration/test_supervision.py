@@ -232,3 +232,27 @@ class TestQuality:
             assert 10 < leg["kbps"] < 5000, leg
             assert leg["loss_pct"] == 0.0 and leg["freezes"] == 0, leg
             assert 0 <= leg["rtt_ms"] < 1000, leg
+
+    async def test_a_closed_calls_quality_is_summarised_over_all_its_samples(
+        self, hub: MediaHub, peers: list[TonePeer]
+    ) -> None:
+        await call(hub, peers)
+
+        def sampled_twice() -> bool:
+            summary = hub.quality_summary("s1")
+            return summary is not None and all(
+                leg["samples"] >= 2 and leg["kbps_mean"] and leg["rtt_ms_max"] is not None
+                for leg in summary.values()
+            )
+
+        await wait_until(sampled_twice, 20, what=lambda: f"{hub.quality_summary('s1')}")
+        await hub.close_session("s1")
+        # Closed: still there for the call's log line, carried out just after.
+        summary = hub.quality_summary("s1")
+        assert summary is not None and set(summary) == {"customer", "agent"}
+        for leg in summary.values():
+            assert 10 < leg["kbps_mean"] < 5000, leg
+            assert leg["rtt_ms_mean"] <= leg["rtt_ms_max"] < 1000, leg
+            assert leg["loss_pct"] == 0.0 and leg["freezes"] == 0, leg
+            assert leg["transcoded"] is False
+        assert hub.quality_summary("no-such-call") is None

@@ -55,11 +55,14 @@ from videoassist.media.limits import MAX_M_SECTIONS, MAX_SDP_BYTES
 from videoassist.media.network import PortRange, host_addresses
 from videoassist.media.pixels import LINGER as PIXEL_LINGER
 from videoassist.media.pixels import PixelDecoder
+from videoassist.media.quality import QualityTally
 from videoassist.media.recorder import Recorder
 from videoassist.media.sticky import StickyMarks, Update
 from videoassist.media.supervision import Mode, SupervisorLeg
 
 logger = logging.getLogger(__name__)
+
+ENDED_KEPT = 64  # closed calls whose quality summary is kept for their log line
 
 Party = Literal["customer", "agent"]
 Forwarding = Literal["encoded", "transcode"]
@@ -390,8 +393,10 @@ class MediaSession:
         )
         waiting_for = ("agent",) if customer_joins_later else ("customer", "agent")
         self.track_tasks(self._watch_offers(waiting_for), "offers")
-        # The newest sample of each leg's quality, for the wallboard (MediaHub.quality).
+        # The newest sample of each leg's quality, for the wallboard (MediaHub.quality), and
+        # every sample folded per leg, for the call's log line (MediaHub.quality_summary).
         self.quality: dict[str, Any] | None = None
+        self.tallies: dict[str, QualityTally] = {}
         self.track_tasks(self._sample_quality(hub.quality_interval), "quality")
 
     async def _sample_quality(self, interval: float) -> None:
@@ -404,6 +409,8 @@ class MediaSession:
                 logger.debug("MediaSession(%s) quality sample failed", self.id, exc_info=True)
                 continue
             self.quality = sampled
+            for party, sample in sampled.items():
+                self.tallies.setdefault(party, QualityTally()).add(sample)
 
     async def _watch_offers(self, parties: tuple[str, ...]) -> None:
         """A party that never even sends an offer fails the session like one that never connects."""
@@ -609,6 +616,8 @@ class MediaHub:
         self.max_peer_connections = max_peer_connections
         self.on_failure = on_failure
         self.sessions: dict[str, MediaSession] = {}
+        # The quality tallies of the last calls closed, newest last (quality_summary).
+        self._ended: dict[str, dict[str, QualityTally]] = {}
         self.peer_connections = 0
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -650,6 +659,9 @@ class MediaHub:
         """Detach the session at once; its peer connections close in the background."""
         session = self.sessions.pop(session_id, None)
         if session is not None:
+            self._ended[session_id] = session.tallies  # for the call's log line, just after
+            while len(self._ended) > ENDED_KEPT:
+                self._ended.pop(next(iter(self._ended)))
             task = asyncio.create_task(session.close(), name=f"MediaSession({session_id}).close")
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -732,6 +744,15 @@ class MediaHub:
         """The newest sample of a call's media quality per leg (None before the first)."""
         session = self.sessions.get(session_id)
         return session.quality if session is not None else None
+
+    def quality_summary(self, session_id: str) -> dict[str, Any] | None:
+        """A call's media quality per leg over all its samples (also for a call closed a
+        moment ago: the end of a call is logged after its media is let go)."""
+        session = self.sessions.get(session_id)
+        tallies = session.tallies if session is not None else self._ended.get(session_id)
+        if not tallies:
+            return None
+        return {party: tally.summary() for party, tally in tallies.items()}
 
     def heard(self, session_id: str) -> tuple[str | None, str | None]:
         """Whose supervisor voice each party hears now: (agent's, customer's) mode or None."""
