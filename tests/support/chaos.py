@@ -290,6 +290,8 @@ class Agent(Client):
                 get.cancel()
                 return
             ticket_id = get.result()
+            if not self.working.is_set():
+                continue  # stepping Away for a census: the offer is withdrawn by the Away
             with contextlib.suppress(Exception):  # a node dying mid-call is part of the test
                 reply = await self.call("accept", {"ticket_id": ticket_id})
                 session_id = reply["session_id"]
@@ -297,16 +299,26 @@ class Agent(Client):
                 await asyncio.sleep(self.hold)  # the call's length (simulation pacing)
                 await self.call("hangup", {"session_id": session_id})
                 await self.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
-                if self.working.is_set():
-                    await self.call("ready")
+                # Wrap-up ends in Ready; during a census the agent steps Away again.
+                await self.call("ready" if self.working.is_set() else "away", self._away_if_not())
 
-    async def set_working(self, on: bool) -> None:
+    def _away_if_not(self) -> dict[str, str]:
+        return {} if self.working.is_set() else {"reason": "meeting"}
+
+    async def set_working(self, on: bool, deadline: float) -> bool:
+        """Ready or Away, confirmed by the serving node (retried while the console is
+        reconnecting); False if that did not happen by ``deadline``."""
         if on:
             self.working.set()
         else:
             self.working.clear()
-        with contextlib.suppress(Exception):
-            await self.call("ready" if on else "away", {} if on else {"reason": "meeting"})
+        while time.monotonic() < deadline:
+            if self.up.is_set():
+                with contextlib.suppress(Exception):
+                    await self.call("ready" if on else "away", self._away_if_not())
+                    return True
+            await asyncio.sleep(0.1)  # polling the console, bounded by the deadline
+        return False
 
 
 async def _add_agents(database_url: str, count: int) -> None:
@@ -349,10 +361,13 @@ async def _tap(cluster: Cluster) -> dict[str, Any]:
 async def census(
     customers: Sequence[Customer], agents: Sequence[Agent], report: ChaosReport, timeout: float
 ) -> None:
-    """Agents Away; every waiting customer back; their places are 1..n in tap order."""
-    for agent in agents:
-        await agent.set_working(False)
+    """Agents Away (each confirmed, so the line holds still); every waiting customer back;
+    their places are 1..n in tap order."""
     deadline = time.monotonic() + timeout
+    report.censuses += 1
+    for agent in agents:
+        if not await agent.set_working(False, deadline):
+            report.census_errors.append(f"census {report.censuses}: an agent not Away")
 
     async def view_of(c: Customer) -> dict[str, Any] | None:
         """The page's view once it is back (a page may not have noticed its drop yet)."""
@@ -364,7 +379,6 @@ async def census(
             await asyncio.sleep(0.1)  # polling the page, bounded by the deadline
         return None
 
-    report.censuses += 1
     places: list[tuple[int, int | None, str]] = []
     for c in [c for c in customers if not c.done]:
         view = await view_of(c)
@@ -380,7 +394,7 @@ async def census(
     if got != list(range(1, len(places) + 1)):
         report.census_errors.append(f"census {report.censuses}: places {got} in tap order")
     for agent in agents:
-        await agent.set_working(True)
+        await agent.set_working(True, time.monotonic() + timeout)
 
 
 async def run_chaos(
