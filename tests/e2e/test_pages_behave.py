@@ -239,6 +239,24 @@ async def test_at_1280_by_800_the_agent_sees_picture_tools_and_chat_without_scro
     await assert_accessible(agent, "agent in a call at 1280x800")
 
 
+async def test_on_a_tablet_the_agent_reaches_picture_tools_and_chat_with_no_sideways_scroll(
+    harness: Harness, browser: Browser
+) -> None:
+    """Portrait tablet (768x1024): one column, the picture first; everything in reach."""
+    _, agent = await live_call_in_browsers(browser, harness)
+    await agent.set_viewport_size({"width": 768, "height": 1024})
+    assert await agent.evaluate(NO_SIDEWAYS_SCROLL), "the console scrolls sideways"
+    await expect(agent.locator("#remote")).to_be_in_viewport()
+    for control in ("Hang up", "Send", "Freeze", "Arrow"):
+        button = agent.get_by_role("button", name=control, exact=True)
+        await button.scroll_into_view_if_needed()
+        await expect(button).to_be_in_viewport()
+        box = await button.bounding_box()
+        assert box is not None and box["width"] >= 24 and box["height"] >= 24, (control, box)
+    await expect(agent.get_by_role("textbox", name="Message")).to_be_enabled()
+    await assert_accessible(agent, "agent in a call at 768x1024")
+
+
 SENDING = """(kind) => {
     const sender = window.videoassist.peer.getSenders().find(
         (s) => s.track && s.track.kind === kind);
