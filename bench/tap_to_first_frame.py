@@ -1,6 +1,14 @@
 """Tap → first decoded video frame at the agent, against a bare aiortc pair (same run).
 
-What is timed (``time.perf_counter``, everything in one process on loopback):
+Where the server runs (``--server``): **outside** (the default) starts ``videoassist serve`` in a
+process of its own (``bench/outside.py``), as in production, where the server does not share its
+event loop with the customers' and agents' media; the clients (aiortc peers standing in for the
+browsers) and the baseline pairs share this process. **inside** runs the server on the bench's
+own loop (``tests.support.harness.Harness``), as the runs before December 2026 did: then twenty
+client peers' encoders and decoders compete with the server for one loop, which is not what a
+deployment looks like but shows how the server behaves when its loop is busy.
+
+What is timed (``time.perf_counter``, on loopback):
 
 * **ours**: the clock starts just before the customer's ``POST /api/tickets``. The customer then
   connects its socket, learns its session (``sync`` on connect, else the ``matched`` event, as
@@ -44,6 +52,7 @@ from typing import Any
 
 import socketio
 
+from bench.outside import OutsideServer
 from tests.support.harness import Harness, Inbox, Party, test_settings, wait_until
 from tests.support.peers import ClientPeer, dominant_colour
 from videoassist.settings import Settings
@@ -279,7 +288,10 @@ class AgentLegFailed(Exception):
     """The auto-accepting agent could not take the call (set on the customer's slot)."""
 
 
-async def call_once(harness: Harness, board: Switchboard) -> Sample:
+Server = Harness | OutsideServer
+
+
+async def call_once(harness: Server, board: Switchboard) -> Sample:
     clock = Clock()  # starts just before the tap
     ticket = await harness.tap(topic="setup", description="bench")
     clock.mark("tap_reply")
@@ -464,13 +476,17 @@ async def recover(agent: AutoAgent) -> list[str]:
     raise RuntimeError(f"agent {agent.name} stays {now.get('state')}")
 
 
-async def idle(harness: Harness, agents: list[AutoAgent], notes: list[str]) -> None:
+async def idle(harness: Server, agents: list[AutoAgent], notes: list[str]) -> None:
     """Between measurements: every agent Ready, every server peer connection closed."""
     for agent in agents:
         for what in await recover(agent):
             notes.append(f"an agent left behind by a failed call or hang-up {what}")
-    await wait_until(lambda: harness.hub.peer_connections == 0, 20, "server peers closed")
-    await wait_until(lambda: not harness.hub.sessions, 20, "media sessions closed")
+    if isinstance(harness, OutsideServer):
+        await harness.wait_idle(20)
+        return
+    hub = harness.hub
+    await wait_until(lambda: hub.peer_connections == 0, 20, "server peers closed")
+    await wait_until(lambda: not hub.sessions, 20, "media sessions closed")
 
 
 class Meter:
@@ -479,16 +495,21 @@ class Meter:
     def __init__(self) -> None:
         self.current: str | None = None
         self.cpu: Counter[str] = Counter()
+        self.server_cpu: Counter[str] = Counter()  # the server's process, when outside
         self.wall: Counter[str] = Counter()
+        self.server: OutsideServer | None = None
         self.lags: dict[str, list[float]] = {}
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
         self.current = name
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        server0 = self.server.cpu_seconds() if self.server is not None else 0.0
         try:
             yield
         finally:
+            if self.server is not None:
+                self.server_cpu[name] += self.server.cpu_seconds() - server0
             self.cpu[name] += time.process_time() - cpu0
             self.wall[name] += time.perf_counter() - wall0
             self.current = None
@@ -502,7 +523,7 @@ class Meter:
                 self.lags.setdefault(self.current, []).append(lag)
 
 
-async def add_agent(harness: Harness, name: str, board: Switchboard) -> AutoAgent:
+async def add_agent(harness: Server, name: str, board: Switchboard) -> AutoAgent:
     cookie = await harness.add_staff(name)
     party = await harness.agent(cookie)
     reply = await party.call("ready")
@@ -529,7 +550,12 @@ async def run(
     args: argparse.Namespace, series: dict[str, Series], meter: Meter, notes: list[str]
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-tap-") as tmp:
-        harness = Harness(test_settings(Path(tmp), **limits_lifted()))
+        harness: Server
+        if args.server == "outside":
+            harness = OutsideServer(Path(tmp), ring_timeout=20.0, **limits_lifted())
+            meter.server = harness
+        else:
+            harness = Harness(test_settings(Path(tmp), **limits_lifted()))
         await harness.start()
         board = Switchboard()
         agents: list[AutoAgent] = []
@@ -569,10 +595,19 @@ async def run(
                     log_progress(f"concurrent round {r + 1}/{args.rounds}")
         finally:
             watcher.cancel()
-            notes.append(
-                f"at the end: server peer connections {harness.hub.peer_connections}, "
-                f"media sessions {len(harness.hub.sessions)}"
-            )
+            if isinstance(harness, OutsideServer):
+                with contextlib.suppress(Exception):
+                    gauges = await harness.gauges()
+                    notes.append(
+                        "at the end: server peer connections "
+                        f"{gauges.get('videoassist_peer_connections', '?'):.0f}, media sessions "
+                        f"{gauges.get('videoassist_live_calls', '?'):.0f}"
+                    )
+            else:
+                notes.append(
+                    f"at the end: server peer connections {harness.hub.peer_connections}, "
+                    f"media sessions {len(harness.hub.sessions)}"
+                )
             for agent in agents:
                 await agent.close()
             async with asyncio.timeout(60):
@@ -696,6 +731,7 @@ def report(
         if __spec__ is not None
         else "",
         *environment(),
+        f"server: {args.server} (see the module's docstring)",
         "",
         "| measurement | n | p50 ms | p95 ms | min ms | max ms "
         "| p50 ÷ baseline p50 | p95 ÷ baseline p95 | failed |",
@@ -724,21 +760,30 @@ def report(
         "inclusive); with few samples p95 sits close to the maximum.",
         "",
     ]
+    outside = args.server == "outside"
     lines += [
-        "Load while each series ran (this process only; both the server and every client "
-        "peer live in it):",
+        "Load while each series ran: the bench's process (every client peer"
+        + (
+            "; the server runs in its own process, its CPU apart)"
+            if outside
+            else " and the server, which shares its loop)"
+        )
+        + ":",
         "",
-        "| series | wall s | CPU s | cores busy | loop lag p50 ms | p99 ms | max ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| series | wall s | CPU s | cores busy | server CPU s | server cores | loop lag p50 ms "
+        "| p99 ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in series:
         wall, cpu, lags = meter.wall[name], meter.cpu[name], meter.lags.get(name, [])
         if not wall:
             continue
         lag = [x * 1000 for x in lags] or [0.0]
+        server = meter.server_cpu[name]
+        server_cols = f"{server:.1f} | {server / wall:.2f}" if outside else "- | -"
         lines.append(
-            f"| {name} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} | {pct(lag, 50):.1f} "
-            f"| {pct(lag, 99):.1f} | {max(lag):.1f} |"
+            f"| {name} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} | {server_cols} "
+            f"| {pct(lag, 50):.1f} | {pct(lag, 99):.1f} | {max(lag):.1f} |"
         )
     lines.append("")
     for s in (base_conc, conc):
@@ -818,6 +863,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=600.0, help="total time limit, seconds (600)"
     )
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument(
+        "--server",
+        choices=("outside", "inside"),
+        default="outside",
+        help="the server in a process of its own, as deployed (outside, the default), or on "
+        "this process's loop beside every client peer (inside)",
+    )
     return parser.parse_args(argv)
 
 

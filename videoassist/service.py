@@ -1,9 +1,18 @@
 """The service: the one writer of desk state.
 
 Every change goes through the inbox, one event at a time: ``desk.handle(event)`` returns effects,
-which are carried out in a fixed order (persist, then notify, then media, then timers) before the
-next event is taken. Callers that need the outcome (``submit``) get the effects or the
-``DeskError``; others (``post``: timers, media callbacks) fire and forget.
+which are carried out in a fixed order (media session first, then persist, then notify, then
+media hand-over and stop, then timers). Callers that need the outcome (``submit``) get the effects
+or the ``DeskError`` once they are carried out; others (``post``: timers, media callbacks) fire
+and forget.
+
+Three stages, each one task working in arrival order, so that the desk never waits for the disk:
+
+* the **inbox** hands each event to the desk and opens its media session at once;
+* the **writer** persists the records of every event waiting for it in one transaction (group
+  commit: ten accepts arriving together cost one commit, not ten);
+* the **effector** carries out each event's other effects once its records are written: nobody
+  is told of something the store could lose, and each party hears of events in desk order.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from videoassist.closing import CloseOnce
@@ -25,6 +35,7 @@ from videoassist.desk.events import (
     HandOverMedia,
     Notify,
     Party,
+    Save,
     SaveAgentState,
     SaveAudit,
     SaveSession,
@@ -40,6 +51,7 @@ from videoassist.integrations import IntegrationsPort, NoIntegrations, session_e
 logger = logging.getLogger(__name__)
 
 EFFECT_TIMEOUT = 5.0
+WRITE_BATCH = 500  # records in one transaction at most (group commit under a burst)
 # The media session is created first: it is synchronous, so it exists before the inbox yields
 # to anyone (a client that reads the desk, or is told "matched", offers at once). Then persist
 # (nobody is told of something the store could lose), then tell people, then the rest.
@@ -57,6 +69,10 @@ _ORDER = {
 
 
 class RecordsPort(Protocol):
+    async def save_all(self, saves: Sequence[Save]) -> None:
+        """One event's records, in one transaction, in this order."""
+        ...
+
     async def save_ticket(self, row: TicketRow) -> None: ...
     async def save_session(self, row: SessionRow) -> None: ...
     async def save_agent_state(
@@ -126,8 +142,16 @@ class Service:
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
             asyncio.Queue()
         )
+        # (records to write, written when this future is done), in desk order
+        self._writes: asyncio.Queue[tuple[list[Save], asyncio.Future[None]] | object] = (
+            asyncio.Queue()
+        )
+        # (the event's effects, its records' future, who waits, a refusal to pass on)
+        self._effects: asyncio.Queue[_Handled | object] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._effector: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
         self._closing = CloseOnce()
@@ -137,6 +161,8 @@ class Service:
 
     def start(self, announce_every: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(), name="Service.inbox")
+        self._writer = asyncio.create_task(self._write(), name="Service.writer")
+        self._effector = asyncio.create_task(self._carry_out_all(), name="Service.effector")
         self._ticker = asyncio.create_task(self._announce(announce_every), name="Service.announce")
 
     async def _announce(self, every: float) -> None:
@@ -184,40 +210,115 @@ class Service:
         self._timers.clear()
         if self._task is not None:
             self._inbox.put_nowait(_STOP)  # type: ignore[arg-type]
-            await self._task
+            await self._task  # which then stops the writer and the effector, in order
+            await asyncio.gather(*(t for t in (self._writer, self._effector) if t is not None))
 
     async def _run(self) -> None:
         while True:
             item = await self._inbox.get()
             if item is _STOP:
+                self._writes.put_nowait(_STOP)
+                self._effects.put_nowait(_STOP)
                 break
             event, future, queued_at = item
             if self._on_inbox_wait is not None and event is not _SETTLED:
                 self._on_inbox_wait(_loop_time() - queued_at)
             if event is _SETTLED:
-                assert future is not None
-                future.set_result([])
+                # Behind every event before it in the effector, hence behind their writes.
+                self._effects.put_nowait(_Handled([], None, future, None))
                 continue
             if self._before_each is not None:
                 self._before_each()
             try:
                 effects = self.desk.handle(event)
             except DeskError as exc:
-                if future is not None and not future.done():
-                    future.set_exception(exc)
-                else:
+                if future is None:
                     logger.info("Service: %s refused: %s", type(event).__name__, exc)
+                else:
+                    self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
             except Exception as exc:
                 logger.exception("Service: desk failed on %r", event)
-                if future is not None and not future.done():
-                    future.set_exception(exc)
+                self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
-            await self._carry_out(effects)
+            # The media session exists before the inbox yields to anyone (a client that reads
+            # the desk, or is told "matched", offers at once): it is synchronous.
+            for effect in effects:
+                if isinstance(effect, StartMedia):
+                    self._start_media(effect)
+            saves = [effect for effect in effects if isinstance(effect, Save)]
+            written: asyncio.Future[None] | None = None
+            if saves:
+                written = asyncio.get_running_loop().create_future()
+                self._writes.put_nowait((saves, written))
+            self._effects.put_nowait(_Handled(effects, written, future, None))
+
+    async def _write(self) -> None:
+        """Group commit: everything waiting to be written goes in one transaction."""
+        while True:
+            batch: list[tuple[list[Save], asyncio.Future[None]]] = []
+            item = await self._writes.get()
+            stop = item is _STOP
+            while not stop:
+                batch.append(item)  # type: ignore[arg-type]
+                if sum(len(saves) for saves, _ in batch) >= WRITE_BATCH or self._writes.empty():
+                    break
+                item = self._writes.get_nowait()
+                stop = item is _STOP
+            if batch:
+                await self._save(batch)
+            if stop:
+                break
+
+    async def _save(self, batch: list[tuple[list[Save], asyncio.Future[None]]]) -> None:
+        """Write ``batch`` in one transaction; if that fails, event by event and then row by
+        row, so that one bad row does not lose the others (each failure is logged). The
+        writer goes on either way: a store that is down costs records, never the desk."""
+        rows = [save for saves, _ in batch for save in saves]
+        try:
+            async with asyncio.timeout(EFFECT_TIMEOUT):
+                await self._records.save_all(rows)
+        except Exception:
+            logger.exception("Service: writing %d records together failed", len(rows))
+            for saves, _ in batch:
+                await self._save_one_event(saves)
+        else:
+            for save in rows:
+                self._saved(save)
+        for _, written in batch:
+            if not written.done():
+                written.set_result(None)
+
+    async def _save_one_event(self, saves: list[Save]) -> None:
+        try:
+            async with asyncio.timeout(EFFECT_TIMEOUT):
+                await self._records.save_all(saves)
+        except Exception:
+            for save in saves:
+                await self._guarded(save)
+            return
+        for save in saves:
+            self._saved(save)
+
+    async def _carry_out_all(self) -> None:
+        while True:
+            item = await self._effects.get()
+            if item is _STOP:
+                break
+            assert isinstance(item, _Handled)
+            if item.written is not None:
+                await item.written  # never fails: the writer settles it either way
+            if item.effects:
+                await self._carry_out(item.effects)
+            future = item.future
             if future is not None and not future.done():
-                future.set_result(effects)
+                if item.refused is not None:
+                    future.set_exception(item.refused)
+                else:
+                    future.set_result(item.effects)
 
     async def _carry_out(self, effects: list[Effect]) -> None:
+        """One event's effects after its records are written (the media session is open)."""
         ordered = sorted(effects, key=lambda e: _ORDER.get(type(e), 5))
         # Each recipient gets its notifications in order; recipients are served side by side.
         by_party: dict[tuple[str, str], list[Notify]] = {}
@@ -226,11 +327,23 @@ class Service:
                 by_party.setdefault((effect.to, effect.target_id), []).append(effect)
         notified = False
         for effect in ordered:
+            if isinstance(effect, Save | StartMedia):
+                continue  # done by the writer and the inbox
             if not isinstance(effect, Notify):
                 await self._guarded(effect)
             elif not notified:
                 notified = True
                 await asyncio.gather(*(self._in_turn(notes) for notes in by_party.values()))
+
+    def _start_media(self, effect: StartMedia) -> None:
+        try:
+            # Media first: the room takes the media session's clock (one per call).
+            self._media.open(
+                effect.session_id, effect.ticket_id, effect.agent_id, effect.customer_joins_later
+            )
+            self._rooms.open(effect.session_id, effect.ticket_id, effect.agent_id)
+        except Exception:
+            logger.exception("Service: effect %r failed", effect)
 
     async def _in_turn(self, effects: list[Notify]) -> None:
         for effect in effects:
@@ -247,32 +360,23 @@ class Service:
         match effect:
             case SaveTicket(row):
                 await self._records.save_ticket(row)
+                self._saved(effect)
             case SaveSession(row):
                 await self._records.save_session(row)
-                if row.ended_at is not None and row.wrapped_up_at is None:
-                    self._log_finished(row)
-                self._tell_integrations(row)
+                self._saved(effect)
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
             case SaveAgentState(agent_id, state, reason, at):
                 await self._records.save_agent_state(agent_id, state, reason, at)
+                self._saved(effect)
             case SaveAudit(row):
                 await self._records.save_audit(row)
-                logger.info(
-                    "audit %s by=%s %s=%s %s",
-                    row.action,
-                    row.actor_name,
-                    row.subject_kind,
-                    row.subject_id,
-                    dict(row.detail),
-                )
+                self._saved(effect)
             case HandOverMedia(session_id, agent_id):
                 self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)
-            case StartMedia(session_id, ticket_id, agent_id, joins_later):
-                # Media first: the room takes the media session's clock (one per call).
-                self._media.open(session_id, ticket_id, agent_id, joins_later)
-                self._rooms.open(session_id, ticket_id, agent_id)
+            case StartMedia():
+                self._start_media(effect)
             case StopMedia(session_id):
                 self._rooms.close(session_id)
                 await self._media.close_session(session_id)
@@ -283,6 +387,29 @@ class Service:
                 self._timers[key] = loop.call_later(delay, self._fire, key, event)
             case CancelTimer(key):
                 self._cancel_timer(key)
+
+    def _saved(self, save: Save) -> None:
+        """What follows a record once it is safely written: the log lines and webhooks."""
+        try:
+            self._after_write(save)
+        except Exception:
+            logger.exception("Service: after writing %r", save)
+
+    def _after_write(self, save: Save) -> None:
+        match save:
+            case SaveSession(row):
+                if row.ended_at is not None and row.wrapped_up_at is None:
+                    self._log_finished(row)
+                self._tell_integrations(row)
+            case SaveAudit(row):
+                logger.info(
+                    "audit %s by=%s %s=%s %s",
+                    row.action,
+                    row.actor_name,
+                    row.subject_kind,
+                    row.subject_id,
+                    dict(row.detail),
+                )
 
     def _log_finished(self, row: SessionRow) -> None:
         """The canonical line for a finished call leg: one per leg, with everything an
@@ -323,6 +450,16 @@ class Service:
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
+
+
+@dataclass(slots=True)
+class _Handled:
+    """An event the desk has handled, on its way through the effector."""
+
+    effects: list[Effect]
+    written: asyncio.Future[None] | None  # its records are written (None: it had none)
+    future: asyncio.Future[list[Effect]] | None  # who submitted it
+    refused: BaseException | None  # the desk refused it (passed on in order)
 
 
 _STOP = object()

@@ -17,7 +17,15 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.postgres import PostgresServer
-from videoassist.desk.events import AuditRow, SessionRow, TicketRow
+from videoassist.desk.events import (
+    AuditRow,
+    SaveAgentState,
+    SaveAudit,
+    SaveSession,
+    SaveTicket,
+    SessionRow,
+    TicketRow,
+)
 from videoassist.store.records import Fenced, Records, metadata
 from videoassist.store.records import tickets as tickets_table
 
@@ -140,6 +148,44 @@ async def test_agent_states_history_and_latest(records: Records) -> None:
     events = await records.agent_events_of("a1")
     assert [(e["state"], e["reason"]) for e in events] == [("ready", None), ("away", "break")]
     assert await records.last_agent_states() == {"a1": "away", "a2": "ready"}
+
+
+async def test_one_events_records_written_together(records: Records) -> None:
+    """``save_all`` (the service's one transaction per desk event) writes every kind of row,
+    in order, exactly as the one-at-a-time writes would."""
+    await records.save_all(
+        [
+            SaveTicket(ticket("t1", status="queued")),
+            SaveTicket(ticket("t1", status="live")),  # later rows of one event win
+            SaveSession(
+                SessionRow(
+                    id="s1", ticket_id="t1", agent_id="a1", queued_at=1000.0, answered_at=1005.0
+                )
+            ),
+            SaveAgentState("a1", "busy", None, 1005.0),
+            SaveAudit(
+                AuditRow(
+                    at=1005.0,
+                    actor_id="a1",
+                    actor_name="Ann",
+                    action="accept",
+                    subject_kind="ticket",
+                    subject_id="t1",
+                    detail={"queue": "general"},
+                )
+            ),
+        ]
+    )
+    assert (await records.ticket("t1"))["status"] == "live"  # type: ignore[index]
+    assert [s["id"] for s in await records.sessions_of_ticket("t1")] == ["s1"]
+    assert await records.last_agent_states() == {"a1": "busy"}
+    assert [(e["state"], e["reason"]) for e in await records.agent_events_of("a1")] == [
+        ("busy", None)
+    ]
+    assert [(r["action"], r["detail"]) for r in await records.audit_rows()] == [
+        ("accept", {"queue": "general"})
+    ]
+    await records.save_all([])  # nothing to write is not an error
 
 
 async def test_routing_configuration_round_trips_json(records: Records) -> None:

@@ -4,13 +4,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pytest
 
+from tests.support.harness import wait_until
 from tests.unit.desk_helpers import make_desk
 from videoassist.desk import CustomerCancelled, CustomerTapped, DeskError
-from videoassist.desk.events import AuditRow, Party, SessionRow, TicketRow
+from videoassist.desk.events import (
+    AgentReady,
+    AgentSignedIn,
+    AuditRow,
+    Party,
+    Save,
+    SaveAgentState,
+    SaveAudit,
+    SaveSession,
+    SaveTicket,
+    SessionRow,
+    TicketRow,
+)
 from videoassist.service import Service
 
 
@@ -21,6 +34,23 @@ class SlowRecords:
         self.waiting = asyncio.Event()  # a save has begun and waits for the store
         self.release = asyncio.Event()
         self.saved: list[tuple[str, str]] = []
+        self.batches: list[list[str]] = []  # each save_all call: the kinds of rows, in order
+        self.batch_fails = False  # save_all raises, as a transaction the store refused would
+
+    async def save_all(self, saves: Sequence[Save]) -> None:
+        self.batches.append([type(save).__name__ for save in saves])
+        if self.batch_fails:
+            raise RuntimeError("the store refused the transaction")
+        for save in saves:
+            match save:
+                case SaveTicket(row):
+                    await self.save_ticket(row)
+                case SaveSession(row):
+                    await self.save_session(row)
+                case SaveAgentState(agent_id, state, reason, at):
+                    await self.save_agent_state(agent_id, state, reason, at)
+                case SaveAudit(row):
+                    await self.save_audit(row)
 
     async def save_ticket(self, row: TicketRow) -> None:
         self.waiting.set()
@@ -94,8 +124,9 @@ async def test_settled_returns_only_once_what_was_posted_is_written() -> None:
         service.post(CustomerCancelled("t1", 100.0))
         settled = asyncio.create_task(service.settled())
         await asyncio.wait_for(records.waiting.wait(), 5)
-        # The desk has the ticket while its save still waits for the store.
-        assert service.desk.ticket_state("t1") == "joining"
+        # The desk does not wait for the store: it has handled both events while the first
+        # write still waits.
+        assert service.desk.ticket_state("t1") == "cancelled"
         for _ in range(20):
             await asyncio.sleep(0)
         assert not settled.done(), "settled before the store had the change"
@@ -127,3 +158,62 @@ async def test_settled_after_close_returns_at_once() -> None:
     service.start(announce_every=3600)
     await service.close()
     await asyncio.wait_for(service.settled(), 1)
+
+
+async def test_one_events_records_are_written_in_one_call_to_the_store() -> None:
+    service, records, _ = make_service()
+    records.release.set()
+    service.start(announce_every=3600)
+    try:
+        await service.submit(AgentSignedIn("a1", "Ann", 100.0))
+        await service.submit(AgentReady("a1", 100.0))
+        await service.submit(CustomerTapped("t1", 100.0))
+        await service.settled()
+        # Each event that wrote anything wrote it in one save_all; none was split.
+        assert records.batches, "nothing was written"
+        assert all(batch for batch in records.batches)
+        assert ["SaveTicket"] in records.batches
+        assert records.saved == [("t1", "joining")]
+    finally:
+        await service.close()
+
+
+async def test_events_waiting_for_the_store_are_written_in_one_transaction() -> None:
+    """Group commit: while one write waits for the store, the desk goes on, and everything
+    it decided meanwhile is written together, in desk order, before anyone hears of it."""
+    service, records, notes = make_service()
+    service.start(announce_every=3600)
+    try:
+        first = asyncio.create_task(service.submit(CustomerTapped("t1", 100.0)))
+        await asyncio.wait_for(records.waiting.wait(), 5)
+        later = [
+            asyncio.create_task(service.submit(CustomerTapped(f"t{n}", 100.0))) for n in range(2, 6)
+        ]
+        await wait_until(
+            lambda: all(service.desk.ticket_state(f"t{n}") for n in range(2, 6)), 5, "handled"
+        )
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not any(task.done() for task in [first, *later]), "answered before written"
+        assert notes.sent == []  # nobody told of what the store could still lose
+        records.release.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), 5)
+        assert records.batches == [["SaveTicket"], ["SaveTicket"] * 4]
+        assert [ticket for ticket, _ in records.saved] == ["t1", "t2", "t3", "t4", "t5"]
+    finally:
+        await service.close()
+
+
+async def test_a_refused_transaction_is_written_row_by_row() -> None:
+    service, records, _ = make_service()
+    records.release.set()
+    records.batch_fails = True
+    service.start(announce_every=3600)
+    try:
+        await service.submit(CustomerTapped("t1", 100.0))
+        await service.settled()
+        # The group's transaction, then the event's alone, then each row by itself.
+        assert records.batches == [["SaveTicket"], ["SaveTicket"]]
+        assert records.saved == [("t1", "joining")]  # the row still reached the store
+    finally:
+        await service.close()

@@ -461,6 +461,9 @@ Effect = (
     | SaveAudit
 )
 
+# The effects that write records: one event's are written together, in one transaction.
+Save = SaveTicket | SaveSession | SaveAgentState | SaveAudit
+
 DISPOSITIONS = ("resolved", "follow_up", "escalated", "not_resolved", "no_contact")
 
 __all__ = [
@@ -500,6 +503,7 @@ __all__ = [
     "RematchDue",
     "Restored",
     "RestoredTicket",
+    "Save",
     "SaveAgentState",
     "SaveAudit",
     "SaveSession",
