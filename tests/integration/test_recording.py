@@ -14,10 +14,12 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator
+from fractions import Fraction
 from pathlib import Path
 
 import aiohttp
 import av
+import numpy as np
 import pytest
 import socketio
 
@@ -31,9 +33,10 @@ from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
 from videoassist.http.keys import RECORDINGS
+from videoassist.media.forwarding import EncodedFrame
 from videoassist.media.hub import MediaHub, MediaSession
 from videoassist.media.network import restrict_host_addresses
-from videoassist.media.recorder import probe_duration
+from videoassist.media.recorder import Recorder, probe_duration
 from videoassist.store.records import Records
 
 
@@ -472,3 +475,58 @@ class TestRetention:
         assert await harness.records.recording("old") is None
         assert await harness.records.recording("new") is not None
         assert any("deleted old (call call-old" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_h264_partys_video_is_recorded_re_encoded_to_vp8(tmp_path: Path) -> None:
+    """WebM takes VP8 only: a party sending H.264 (no browser must, RFC 7742, but an endpoint
+    may) still has its picture in the file, re-encoded by the writer thread, at its size, in
+    its colour and with its timing; a codec nobody can decode is left out, as before."""
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = 320, 240
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = Fraction(1, 30)
+    encoder.options = {"preset": "ultrafast", "tune": "zerolatency"}
+    red = np.zeros((240, 320, 3), dtype=np.uint8)
+    red[:, :, 0] = 220
+    frames: list[EncodedFrame] = []
+    for n in range(45):
+        picture = av.VideoFrame.from_ndarray(red, format="rgb24").reformat(format="yuv420p")
+        picture.pts = n
+        for packet in encoder.encode(picture):
+            frames.append(
+                EncodedFrame(
+                    bytes(packet),
+                    n * 3000,
+                    bool(packet.is_keyframe),
+                    "H264",
+                    at=10.0 + n / 30,
+                )
+            )
+    assert frames and frames[0].keyframe
+
+    recorder = Recorder("c-h264", tmp_path)
+    recorder.start()
+    outlet = recorder.outlets[("customer", "video")]
+    for frame in frames:
+        outlet.push(frame)
+    recorder.outlets[("agent", "video")].push(
+        EncodedFrame(b"\x00" * 50, 0, True, "AV1", at=10.0)  # nobody decodes it: left out
+    )
+    files = await recorder.close()
+
+    customer = next(f for f in files if f.party == "customer")
+    assert customer.streams["video"]["packets"] == len(frames)
+    assert recorder.writers["customer"].to_vp8 is not None
+    assert recorder.writers["customer"].to_vp8.encoded == len(frames)
+    assert recorder.writers["agent"].stats["video"].packets == 0
+    with av.open(str(tmp_path / "customer.webm")) as container:
+        video = container.streams.video[0]
+        assert video.codec_context.name == "vp8"
+        pictures = list(container.decode(video))
+    assert len(pictures) == len(frames)
+    assert (pictures[0].width, pictures[0].height) == (320, 240)
+    rgb = pictures[-1].to_ndarray(format="rgb24")
+    r, g, b = (float(rgb[:, :, c].mean()) for c in range(3))
+    assert r > 180 and g < 60 and b < 60, (r, g, b)
+    span = float(pictures[-1].time) - float(pictures[0].time)  # type: ignore[arg-type]
+    assert abs(span - 44 / 30) < 0.05, span

@@ -23,6 +23,9 @@ Theory of operation (docs/media.md has the long form):
   duration is written.
 * ``pause()`` drops what arrives until ``resume()``; video resumes at a keyframe. The gap stays
   in the media time line (players show the last picture and silence).
+* A party whose video is H.264 (a non-browser endpoint: every WebRTC browser must offer VP8,
+  RFC 7742) cannot go into WebM as it came; its writer thread decodes it and encodes VP8
+  (``ToVp8``), the one re-encode in the recorder, for that party's file only, and counted.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ DEFAULT_SIZE = (640, 480)  # header size when a party sends no video (players us
 OPUS_LAYOUT = "stereo"
 
 
+RECORD_DECODERS = {"H264": "h264"}  # video codecs re-encoded to VP8 for the file (ToVp8)
+VP8_BITRATE = 1_000_000  # the re-encoded video: about what a browser sends at 640x480
+VP8_KEYFRAME_EVERY = 60  # frames: a re-encoded file can be sought every couple of seconds
+
+
 @dataclass(slots=True)
 class Item:
     kind: str
@@ -71,6 +79,63 @@ class Item:
     at: float  # media-clock seconds
     keyframe: bool
     size: tuple[int, int] | None = None
+    codec: str = "VP8"  # video: as it came (H.264 is re-encoded by the writer thread)
+
+
+class ToVp8:
+    """In a writer thread: decode one party's H.264 and encode it as VP8 for the WebM file.
+
+    The encoder is made at the first decoded picture's size and made again when the size
+    changes (the file's video then changes size in band, as a browser's VP8 does). Realtime
+    settings: a recording must keep up with the call, not win on quality.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.decoded = 0
+        self.encoded = 0
+        self.errors = 0
+        self._decoder: Any = None
+        self._codec = ""
+        self._encoder: Any = None
+        self._size: tuple[int, int] | None = None
+
+    def convert(self, item: Item, pts: int) -> list[tuple[bytes, int, bool]]:
+        """VP8 packets (data, pts in 1/90000 s, keyframe) for one H.264 frame; none while the
+        decoder waits for a keyframe or after a corrupt frame."""
+        if item.codec != self._codec:
+            self._decoder = av.CodecContext.create(RECORD_DECODERS[item.codec], "r")
+            self._codec = item.codec
+        try:
+            pictures = self._decoder.decode(av.Packet(item.data))
+        except av.FFmpegError:
+            self.errors += 1
+            return []
+        out: list[tuple[bytes, int, bool]] = []
+        for picture in pictures:
+            self.decoded += 1
+            size = (picture.width, picture.height)
+            if size != self._size:
+                self._encoder = self._new_encoder(size)
+                self._size = size
+            picture = picture.reformat(format="yuv420p")
+            picture.pts = pts
+            picture.time_base = Fraction(1, 90000)
+            for packet in self._encoder.encode(picture):
+                self.encoded += 1
+                out.append((bytes(packet), pts, bool(packet.is_keyframe)))
+        return out
+
+    @staticmethod
+    def _new_encoder(size: tuple[int, int]) -> Any:
+        encoder = av.CodecContext.create("libvpx", "w")
+        encoder.width, encoder.height = size
+        encoder.pix_fmt = "yuv420p"
+        encoder.time_base = Fraction(1, 90000)
+        encoder.bit_rate = VP8_BITRATE
+        encoder.gop_size = VP8_KEYFRAME_EVERY
+        encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        return encoder
 
 
 @dataclass(slots=True)
@@ -117,6 +182,7 @@ class PartyWriter:
         self.overflows = 0
         self.errors = 0
         self.bytes = 0
+        self.to_vp8: ToVp8 | None = None  # made on the first H.264 frame
         self._thread = threading.Thread(target=self._run, name=f"Recorder({name})", daemon=True)
         self._started = False
         self._done = False
@@ -220,12 +286,20 @@ class PartyWriter:
         if previous is not None and pts <= previous:
             pts = previous + 1  # the muxer refuses non-monotonic timestamps
         last_pts[item.kind] = pts
-        packet = av.Packet(item.data)
-        packet.pts = packet.dts = pts
-        packet.time_base = Fraction(1, rate)
-        packet.stream = streams[item.kind]
-        packet.is_keyframe = item.keyframe
-        container.mux(packet)
+        if item.kind == "video" and item.codec != "VP8":
+            if self.to_vp8 is None:
+                self.to_vp8 = ToVp8(self.name)
+                logger.info("PartyWriter(%s) re-encodes %s video to VP8", self.name, item.codec)
+            packets = self.to_vp8.convert(item, pts)
+        else:
+            packets = [(item.data, pts, item.keyframe)]
+        for data, at, keyframe in packets:
+            packet = av.Packet(data)
+            packet.pts = packet.dts = at
+            packet.time_base = Fraction(1, rate)
+            packet.stream = streams[item.kind]
+            packet.is_keyframe = keyframe
+            container.mux(packet)
         stats = self.stats[item.kind]
         stats.packets += 1
         if stats.first is None:
@@ -260,9 +334,9 @@ class RecorderOutlet(Outlet):
     def push(self, frame: EncodedFrame) -> None:
         if self.readyState != "live":
             return
-        if self.kind == "video" and frame.codec != "VP8":
-            # WebM takes VP8 here; H.264 (a party whose page offers nothing else) would make a
-            # file no player reads: that party's file keeps its voice only.
+        if self.kind == "video" and frame.codec != "VP8" and frame.codec not in RECORD_DECODERS:
+            # WebM takes VP8 (H.264 is re-encoded by the writer); a codec we cannot decode
+            # would make a file no player reads: that party's file keeps its voice only.
             if self.mismatched != frame.codec:
                 self.mismatched = frame.codec
                 logger.warning(
@@ -332,7 +406,7 @@ class Recorder:
         def sink(outlet: Outlet, frame: EncodedFrame) -> bool:
             if self.paused or frame.at is None:
                 return True  # not wanted: not a loss
-            item = Item(outlet.kind, frame.data, frame.at, frame.keyframe, frame.size)
+            item = Item(outlet.kind, frame.data, frame.at, frame.keyframe, frame.size, frame.codec)
             if writer.put(item):
                 return True
             self.dropped += 1
@@ -381,6 +455,7 @@ class Recorder:
                     "overflows": w.overflows,
                     "errors": w.errors,
                     "packets": {k: s.packets for k, s in w.stats.items()},
+                    "reencoded": w.to_vp8.encoded if w.to_vp8 is not None else 0,
                 }
                 for p, w in self.writers.items()
             },
