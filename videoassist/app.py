@@ -93,7 +93,7 @@ from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import Limiter, LocalLimiter, RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
-from videoassist.service import Service
+from videoassist.service import RecordsPort, Service
 from videoassist.settings import Settings
 from videoassist.store.integrations import IntegrationRecords
 from videoassist.store.records import Records
@@ -370,9 +370,14 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         integrations=app[WEBHOOKS],
     )
     leadership = app.get(LEADERSHIP)
+    desk_records: RecordsPort = records
+    if leadership is not None:
+        from videoassist.cluster.leadership import FencedRecords
+
+        desk_records = FencedRecords(records, lambda: leadership.epoch, leadership.lost)
     service = Service(
         desk,
-        records=records,
+        records=desk_records,
         notifier=metrics.counting(DeskNotifier(delivery, ice_servers_for)),
         media=RecordingMedia(hub, recordings),
         rooms=rooms,

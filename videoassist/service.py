@@ -28,7 +28,6 @@ from videoassist.closing import CloseOnce
 from videoassist.desk import Desk, DeskError, ServerEvent
 from videoassist.desk.events import (
     AnnounceDue,
-    AuditRow,
     CancelTimer,
     Effect,
     Event,
@@ -44,7 +43,6 @@ from videoassist.desk.events import (
     SetTimer,
     StartMedia,
     StopMedia,
-    TicketRow,
 )
 from videoassist.integrations import IntegrationsPort, NoIntegrations, session_event
 
@@ -70,15 +68,10 @@ _ORDER = {
 
 class RecordsPort(Protocol):
     async def save_all(self, saves: Sequence[Save]) -> None:
-        """One event's records, in one transaction, in this order."""
+        """Write ``saves`` in one transaction, in this order (all or nothing). With several
+        nodes the port fences the transaction by the leader's epoch (cluster/leadership.py
+        ``FencedRecords``)."""
         ...
-
-    async def save_ticket(self, row: TicketRow) -> None: ...
-    async def save_session(self, row: SessionRow) -> None: ...
-    async def save_agent_state(
-        self, agent_id: str, state: str, reason: str | None, at: float
-    ) -> None: ...
-    async def save_audit(self, row: AuditRow) -> None: ...
 
 
 class NotifierPort(Protocol):
@@ -294,8 +287,11 @@ class Service:
             async with asyncio.timeout(EFFECT_TIMEOUT):
                 await self._records.save_all(saves)
         except Exception:
+            if len(saves) == 1:
+                logger.exception("Service: could not write %r", saves[0])
+                return
             for save in saves:
-                await self._guarded(save)
+                await self._save_one_event([save])
             return
         for save in saves:
             self._saved(save)
@@ -358,20 +354,8 @@ class Service:
 
     async def _apply(self, effect: Effect) -> None:
         match effect:
-            case SaveTicket(row):
-                await self._records.save_ticket(row)
-                self._saved(effect)
-            case SaveSession(row):
-                await self._records.save_session(row)
-                self._saved(effect)
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
-            case SaveAgentState(agent_id, state, reason, at):
-                await self._records.save_agent_state(agent_id, state, reason, at)
-                self._saved(effect)
-            case SaveAudit(row):
-                await self._records.save_audit(row)
-                self._saved(effect)
             case HandOverMedia(session_id, agent_id):
                 self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)

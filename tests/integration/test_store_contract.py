@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.postgres import PostgresServer
+from videoassist.cluster.leadership import FencedRecords
 from videoassist.desk.events import (
     AuditRow,
     SaveAgentState,
@@ -186,6 +187,32 @@ async def test_one_events_records_written_together(records: Records) -> None:
         ("accept", {"queue": "general"})
     ]
     await records.save_all([])  # nothing to write is not an error
+
+
+async def test_a_deposed_leaders_desk_records_are_refused_and_it_steps_down(
+    records: Records,
+) -> None:
+    """The service's records port on a leading node (cluster/leadership.py FencedRecords):
+    each transaction carries the leader's epoch; once a newer leader has written, the old one's
+    whole transaction is refused, nothing of it lands, and the node is told to step down."""
+    deposed: list[str] = []
+    newer = FencedRecords(records, lambda: 4, lambda: deposed.append("newer"))
+    await newer.save_all([SaveTicket(ticket("t1", status="queued"))])
+    old = FencedRecords(records, lambda: 3, lambda: deposed.append("old"))
+    with pytest.raises(Fenced):
+        await old.save_all(
+            [SaveTicket(ticket("t1", status="cancelled")), SaveAgentState("a1", "ready", None, 1)]
+        )
+    assert deposed == ["old"]
+    assert (await records.ticket("t1"))["status"] == "queued"  # type: ignore[index]
+    assert await records.last_agent_states() == {}
+    unelected = FencedRecords(records, lambda: None, lambda: deposed.append("unelected"))
+    with pytest.raises(Fenced):
+        await unelected.save_all([SaveTicket(ticket("t2"))])
+    assert deposed == ["old", "unelected"] and await records.ticket("t2") is None
+    await newer.save_all([SaveTicket(ticket("t1", status="live"))])  # the leader carries on
+    assert (await records.ticket("t1"))["status"] == "live"  # type: ignore[index]
+    assert deposed == ["old", "unelected"]
 
 
 async def test_routing_configuration_round_trips_json(records: Records) -> None:

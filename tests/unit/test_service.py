@@ -35,11 +35,12 @@ class SlowRecords:
         self.release = asyncio.Event()
         self.saved: list[tuple[str, str]] = []
         self.batches: list[list[str]] = []  # each save_all call: the kinds of rows, in order
-        self.batch_fails = False  # save_all raises, as a transaction the store refused would
+        # save_all raises for more rows than this, as a transaction the store refused would
+        self.most_rows: int | None = None
 
     async def save_all(self, saves: Sequence[Save]) -> None:
         self.batches.append([type(save).__name__ for save in saves])
-        if self.batch_fails:
+        if self.most_rows is not None and len(saves) > self.most_rows:
             raise RuntimeError("the store refused the transaction")
         for save in saves:
             match save:
@@ -204,16 +205,26 @@ async def test_events_waiting_for_the_store_are_written_in_one_transaction() -> 
         await service.close()
 
 
-async def test_a_refused_transaction_is_written_row_by_row() -> None:
+async def test_a_refused_transaction_is_written_event_by_event_then_row_by_row() -> None:
     service, records, _ = make_service()
-    records.release.set()
-    records.batch_fails = True
+    records.most_rows = 1
     service.start(announce_every=3600)
     try:
-        await service.submit(CustomerTapped("t1", 100.0))
+        first = asyncio.create_task(service.submit(CustomerTapped("t1", 100.0)))
+        await asyncio.wait_for(records.waiting.wait(), 5)  # t1's write waits for the store
+        service.post(CustomerTapped("t2", 100.0))
+        service.post(CustomerTapped("t3", 100.0))
+        await wait_until(lambda: service.desk.ticket_state("t3") is not None, 5, "handled")
+        records.release.set()
+        await asyncio.wait_for(first, 5)
         await service.settled()
-        # The group's transaction, then the event's alone, then each row by itself.
-        assert records.batches == [["SaveTicket"], ["SaveTicket"]]
-        assert records.saved == [("t1", "joining")]  # the row still reached the store
+        # t2 and t3 went together and were refused; then each alone, and both were written.
+        assert records.batches == [
+            ["SaveTicket"],
+            ["SaveTicket"] * 2,
+            ["SaveTicket"],
+            ["SaveTicket"],
+        ]
+        assert [ticket for ticket, _ in records.saved] == ["t1", "t2", "t3"]
     finally:
         await service.close()

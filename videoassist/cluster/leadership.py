@@ -23,11 +23,13 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis
 
 from videoassist.cluster.lease import LeaderElector, Lease
+from videoassist.desk.events import Save
+from videoassist.store.records import Fenced, Records
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,11 @@ class Leadership:
         if not self._closing:
             self._on_lost()
 
+    def lost(self) -> None:
+        """Something other than Redis (the database's fence) says a newer leader exists."""
+        if not self._closing:
+            self._on_lost()
+
     @property
     def epoch(self) -> int | None:
         return self.elector.epoch
@@ -102,3 +109,29 @@ class Leadership:
             await self.elector.stop(release=True)
         finally:
             await self.redis.aclose()
+
+
+class FencedRecords:
+    """The service's records port on a leading node: every desk write carries the leader's
+    epoch, and the database refuses one from a leader a newer one has replaced
+    (``Records.fenced``). A leader that learns so from the database is deposed at once, like
+    one that learns it from Redis: another node may be writing."""
+
+    def __init__(
+        self, records: Records, epoch: Callable[[], int | None], on_fenced: Callable[[], None]
+    ) -> None:
+        self._records = records
+        self._epoch = epoch
+        self._on_fenced = on_fenced
+
+    async def save_all(self, saves: Sequence[Save]) -> None:
+        epoch = self._epoch()
+        if epoch is None:  # never elected, or deposed: nothing may be written
+            self._on_fenced()
+            raise Fenced(f"{LEASE_NAME}: this node holds no epoch")
+        try:
+            await self._records.save_all(saves, fence=(LEASE_NAME, epoch))
+        except Fenced:
+            logger.critical("the database refused epoch %d: a newer leader has written", epoch)
+            self._on_fenced()
+            raise

@@ -475,11 +475,16 @@ class Records:
 
     # -------------------------------------------------------------- tickets and sessions
 
-    async def save_all(self, saves: Sequence[Save]) -> None:
-        """Write one desk event's records in one transaction: one commit (and, on SQLite, one
-        trip through the driver's thread per statement instead of a transaction each). The
-        desk's next event waits for these, so fewer round trips is a shorter wait in line."""
-        async with self.engine.begin() as conn:
+    async def save_all(self, saves: Sequence[Save], fence: tuple[str, int] | None = None) -> None:
+        """Write desk records in one transaction (the service's writer hands every event
+        waiting for it at once: one commit for all). ``fence`` (leader name, epoch): the
+        transaction is fenced (:meth:`fenced`); a deposed leader's raises :class:`Fenced` and
+        writes nothing."""
+        async with contextlib.AsyncExitStack() as stack:
+            if fence is None:
+                conn = await stack.enter_async_context(self.engine.begin())
+            else:
+                conn = await stack.enter_async_context(self.fenced(*fence))
             for save in saves:
                 match save:
                     case SaveTicket(row):
