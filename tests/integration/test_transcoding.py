@@ -168,9 +168,11 @@ class TestPerLegTranscoding:
         await agent.wait_for_video(min(seen + 10, 200), timeout=20)
         assert newest_colours(agent) == {"red"}
 
-    async def test_a_recording_keeps_an_h264_partys_voice_and_writes_no_unreadable_video(
+    async def test_a_recording_re_encodes_an_h264_partys_video_to_vp8_and_keeps_its_voice(
         self, hub: MediaHub, client_peers: list[ClientPeer], tmp_path: Path
     ) -> None:
+        """WebM takes VP8: the H.264 party's writer thread decodes and encodes its picture
+        (recorder.ToVp8), the VP8 party's is written as it came."""
         session = hub.open("mixed", "t-mixed", "alice")
         customer = offering_only("red", "video/H264")
         agent = offering_only("blue", "video/VP8")
@@ -183,17 +185,23 @@ class TestPerLegTranscoding:
         await wait_until(
             lambda: (
                 writers["customer"].stats["audio"].packets >= 50
+                and writers["customer"].stats["video"].packets >= 30
                 and writers["agent"].stats["video"].packets >= 30
             ),
             20,
             what="a second or more recorded",
         )
         await recorder.close()
-        assert recorder.outlets[("customer", "video")].mismatched == "H264"
+        assert recorder.outlets[("customer", "video")].mismatched is None
+        reencoded = writers["customer"].to_vp8
+        assert reencoded is not None and reencoded.encoded >= 30 and reencoded.errors == 0
+        assert writers["agent"].to_vp8 is None  # VP8 is written as it came
         with av.open(str(tmp_path / "customer.webm")) as container:
             assert sum(1 for _ in container.decode(audio=0)) >= 50
         with av.open(str(tmp_path / "customer.webm")) as container:
-            assert list(container.decode(video=0)) == []  # no H.264 bytes in a VP8 track
+            assert container.streams.video[0].codec_context.name == "vp8"
+            theirs = list(container.decode(video=0))
+        assert len(theirs) >= 30 and dominant_colour(theirs[-1]) == "red"
         with av.open(str(tmp_path / "agent.webm")) as container:
             pictures = list(container.decode(video=0))
         assert len(pictures) >= 30 and dominant_colour(pictures[-1]) == "blue"

@@ -475,6 +475,89 @@ class TestPhoneCamera:
         anyway = _track(clip, [centre], TrackerConfig(reckon_only_within=1e9))
         assert any(not r[0].lost for r in anyway[back:])
 
+    def test_a_plain_mark_comes_back_with_the_textured_marks_around_it(
+        self, scene: np.ndarray
+    ) -> None:
+        """The same pan away and back, with two textured marks beside the plain one: once they
+        are found again by their templates, they place it (their references relate to its
+        reference as they did before the pan); without that it stays grey, so the check can
+        fail."""
+        plain = scene.copy()
+        sh, sw = plain.shape
+        plain[sh // 2 - 150 : sh // 2 + 150, sw // 2 - 200 : sw // 2 + 200] = 140
+        centres = [(0.5, 0.5), (0.12, 0.5), (0.88, 0.5)]  # the two beside it off the patch
+
+        def away(t: float) -> np.ndarray:
+            u = min(max((t - 0.2) / 0.25, 0.0), 1.0) - min(max((t - 0.55) / 0.25, 0.0), 1.0)
+            return camera_matrix(pan=(900 * (0.5 - 0.5 * math.cos(math.pi * u)), 0))
+
+        clip = render_clip(away, seconds=5, scene=plain)
+        box = region_box(centres[0])
+        seen = [_visible_fraction(clip, k, box) for k in range(len(clip.frames))]
+        gone = [k for k, v in enumerate(seen) if v == 0.0]
+        assert gone
+        back = next(k for k in range(gone[-1], len(seen)) if seen[k] >= 0.6)
+        alone = _track(clip, centres, TrackerConfig(reacquire_by_peers=False))
+        assert all(r[0].lost for r in alone[back:]), "placed without its neighbours"
+        results = _track(clip, centres)
+        found = next((k for k in range(back, len(seen)) if not results[k][0].lost), None)
+        assert found is not None and found <= back + round(clip.fps), (back, found)
+        errors = _errors_from(clip, centres[0], results, range(found, len(seen)))
+        assert float(np.max(errors)) <= 0.015, f"up to {np.max(errors):.3%} off once back"
+
+    def test_looking_for_a_lost_mark_leaves_its_templates_corners_as_they_were(
+        self, scene: np.ndarray
+    ) -> None:
+        """LK writes its answer into the points it starts from when both are one array; the
+        template's own corners once were, and each search moved them (on the coffee photo a
+        template came out of its first search with corners outside itself)."""
+
+        def away(t: float) -> np.ndarray:
+            u = min(max((t - 0.2) / 0.25, 0.0), 1.0) - min(max((t - 0.55) / 0.25, 0.0), 1.0)
+            return camera_matrix(pan=(700 * (0.5 - 0.5 * math.cos(math.pi * u)), 0))
+
+        clip = render_clip(away, seconds=5, scene=scene)
+        trackers: TrackerSet[int] = TrackerSet()
+        trackers.add(0, region_box(CENTRES[0]), [CENTRES[0]])
+        trackers.update(clip.frames[0])
+        track = trackers._tracks[0]
+        assert track.template is not None
+        corners = track.template_pts.copy()
+        sources = [trackers.update(frame)[0].source for frame in clip.frames[1:]]
+        assert "found" in sources
+        assert track.template is not None
+        np.testing.assert_array_equal(track.template_pts, corners)
+
+    def test_a_pose_that_drifted_is_put_back_onto_the_template(self, scene: np.ndarray) -> None:
+        """A mark found again during a pan keeps the pose it was found with (new corners take
+        it over); every ``anchor_every`` frames the template puts it back. Pushed 6 px off, it
+        returns within a couple of turns; with anchoring off it stays off."""
+        clip = render_clip(lambda t: camera_matrix(pan=(40 * t, 10 * t)), seconds=2, scene=scene)
+        truth = clip.to_scene(0, [_px(clip, CENTRES[0])])
+
+        def error_at_end(config: TrackerConfig) -> float:
+            trackers: TrackerSet[int] = TrackerSet(config)
+            trackers.add(0, region_box(CENTRES[0]), [CENTRES[0]])
+            for k, frame in enumerate(clip.frames):
+                result = trackers.update(frame)[0]
+                if k == 5:
+                    track = trackers._tracks[0]
+                    track.h = np.array([[1, 0, 6], [0, 1, 0], [0, 0, 1]], np.float64) @ track.h
+                    track.h_inv = np.linalg.inv(track.h)
+                    track.ref = _map_points(track.h_inv, track.pts)
+            assert not result.lost
+            x, y = _px(clip, result.anchors[0])
+            expected = clip.project(len(clip.frames) - 1, truth)[0]
+            return math.hypot(x - expected[0], y - expected[1])
+
+        assert error_at_end(TrackerConfig(anchor_every=0)) > 4.0
+        assert error_at_end(TrackerConfig()) < 1.5
+
+
+def _map_points(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    moved = cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float64), h)
+    return moved.reshape(-1, 2).astype(np.float32)
+
 
 def _errors_from(
     clip: Clip, centre: tuple[float, float], results: list[dict[int, TrackResult]], frames: range
