@@ -530,8 +530,9 @@ class TestPhoneCamera:
 
     def test_a_pose_that_drifted_is_put_back_onto_the_template(self, scene: np.ndarray) -> None:
         """A mark found again during a pan keeps the pose it was found with (new corners take
-        it over); every ``anchor_every`` frames the template puts it back. Pushed 6 px off, it
-        returns within a couple of turns; with anchoring off it stays off."""
+        it over); for a while after, every ``anchor_every`` frames the template puts it back.
+        Pushed 6 px off, it returns within a couple of turns; with anchoring off it stays
+        off."""
         clip = render_clip(lambda t: camera_matrix(pan=(40 * t, 10 * t)), seconds=2, scene=scene)
         truth = clip.to_scene(0, [_px(clip, CENTRES[0])])
 
@@ -545,6 +546,7 @@ class TestPhoneCamera:
                     track.h = np.array([[1, 0, 6], [0, 1, 0], [0, 0, 1]], np.float64) @ track.h
                     track.h_inv = np.linalg.inv(track.h)
                     track.ref = _map_points(track.h_inv, track.pts)
+                    track.since_found = 0  # as if just found again, during a pan
             assert not result.lost
             x, y = _px(clip, result.anchors[0])
             expected = clip.project(len(clip.frames) - 1, truth)[0]

@@ -229,11 +229,15 @@ class TrackerConfig:
     this many of its own sizes: the further the relation is carried, the more a small error in
     the peer's rotation or scale moves it."""
     anchor_every: int = 8
-    """Every this many frames a mark with a template, moving slowly, is put back onto its
-    template (``_reanchor``; one mark a frame, in turn): a pose found during a pan (motion
-    blur, rolling shutter) or slowly drifted keeps its error for good otherwise, since new
-    corners inherit the pose they were picked with (measured on the coffee photo: 9-13 px off
-    after coming back). 0: never."""
+    """For ``anchor_found`` frames after a mark is found again, every this many frames it is
+    put back onto its template if it moves slowly (``_reanchor``; one mark a frame, in turn):
+    a pose found during a pan (motion blur, rolling shutter) keeps its error for good
+    otherwise, since new corners inherit the pose they were picked with (measured on the coffee
+    photo: 9-13 px off after coming back). 0: never."""
+    anchor_found: int = 45
+    anchor_steady: int = 120
+    """Otherwise every this many frames, against slow drift: rarely enough that the frames
+    carrying the extra work stay out of the cost's 95th percentile with five marks."""
     anchor_dense: bool = True
     """When the template's corners are too weak for LK (a smooth object: a cup, skin, a
     painted panel), put the pose back by dense alignment instead (``cv2.findTransformECC``,
@@ -587,8 +591,11 @@ class _Track:
     template_proven: bool = False
     """The template has found the object again once: it is kept even if the region later
     looks plain (a found-again mark re-seeds in whatever light and blur the return brings)."""
+    _soft_template: np.ndarray | None = None  # the template smoothed, for ``_likeness``
     since_anchor: int = 0
     """Frames since the pose was last put back onto the template (``anchor_every``)."""
+    since_found: int = 1 << 30
+    """Frames since the mark was last found again (``anchor_found``)."""
     peers: dict[int, np.ndarray] = field(default_factory=dict)
     """For each other mark (by ``id``) last followed by its own corners on the same frame as
     this one: ``inv(h_peer) @ h``, this mark's reference px -> the peer's reference px, fixed
@@ -701,6 +708,7 @@ class _Track:
         if corners is None or len(corners) < cfg.min_inliers:
             return
         self.template, self.template_at = patch, (x0, y0)
+        self._soft_template = None
         self.template_pts = corners.reshape(-1, 2).astype(np.float32)
 
     @property
@@ -851,8 +859,10 @@ class _Track:
 
         if source == "features" and cfg.anchor_every and self.template is not None:
             self.since_anchor += 1
+            self.since_found += 1
+            every = cfg.anchor_every if self.since_found <= cfg.anchor_found else cfg.anchor_steady
             if (
-                self.since_anchor >= cfg.anchor_every
+                self.since_anchor >= every
                 and self._speed() <= cfg.blur_motion
                 and scene is not None
                 and scene.anchor_turn()
@@ -972,12 +982,9 @@ class _Track:
         shift = float(np.linalg.norm(_map(corrected, centre) - _map(self.h, centre)))
         if shift < 0.5 or shift > cfg.anchor_max_shift:
             return
-        before = self._likeness(frame)
-        kept = self.h
+        # Both ways verify themselves (LK: enough template corners agreeing on one motion;
+        # ECC: its correlation), so no further likeness check: it would cost as much again.
         self.h = corrected
-        if self._likeness(frame) < max(before, cfg.reacquire_score):
-            self.h = kept
-            return
         self.h_inv = np.linalg.inv(corrected)
         self.ref = _map(self.h_inv, self.pts.astype(np.float64)).astype(np.float32)
 
@@ -1188,9 +1195,15 @@ class _Track:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
+        return self._likeness_of(seen)
+
+    def _likeness_of(self, seen: np.ndarray) -> float:
+        """``_likeness`` of the frame already seen through ``h`` over the template."""
+        assert self.template is not None
+        if self._soft_template is None or self._soft_template.shape != self.template.shape:
+            self._soft_template = cv2.GaussianBlur(self.template, (0, 0), 2.0)
         soft = cv2.GaussianBlur(seen, (0, 0), 2.0)
-        template = cv2.GaussianBlur(self.template, (0, 0), 2.0)
-        return float(cv2.matchTemplate(soft, template, cv2.TM_CCOEFF_NORMED)[0, 0])
+        return float(cv2.matchTemplate(soft, self._soft_template, cv2.TM_CCOEFF_NORMED)[0, 0])
 
     def _refine(self, window: np.ndarray, origin: tuple[int, int]) -> np.ndarray | None:
         """The template's corners followed by LK into the part of the window (the size of the
@@ -1235,6 +1248,7 @@ class _Track:
         self.ref = _map(self.h_inv, fresh.astype(np.float64)).astype(np.float32)
         self.base, self.holds, self.reckoned = frame, 0, False
         self.since_anchor = max(self.cfg.anchor_every - 2, 0)  # found during a pan, perhaps
+        self.since_found = 0
         self.template_proven = self.template is not None
         fh, fw = frame.shape
         t = _normalizer((fw, fh)) @ h @ _denormalizer(self.ref_size)
@@ -1331,7 +1345,7 @@ def _advance_all(
         new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
         t.advance(cur, new, ok, scene)
     followed = [t for t in tracks if _followed(t)]
-    if cfg.reacquire_by_peers:
+    if cfg.reacquire_by_peers and scene.seen % RELATE_EVERY == 0:
         _relate(followed, cur)
     for t in lost:
         peer = _peer_prediction(t, followed) if cfg.reacquire_by_peers else None
@@ -1361,6 +1375,7 @@ def _relate(followed: Sequence[_Track], frame: np.ndarray) -> None:
 
 
 RELATE_VISIBLE = 0.95
+RELATE_EVERY = 4  # frames: the relations of marks on one scene hold still; no need every frame
 
 
 def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray, float] | None:
