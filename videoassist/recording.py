@@ -345,6 +345,16 @@ class Recordings:
             size=size,
             participants=call.participants(),
         )
+        from videoassist.media.conversation import analyse_call
+
+        try:
+            # Off the loop: decoding a long call's two voices takes a second or two.
+            figures = await asyncio.to_thread(analyse_call, folder)
+        except Exception:
+            logger.exception("Recordings(%s): conversation analytics failed", call.call_id)
+        else:
+            if figures is not None:
+                await self._records.update_recording(call.row_id, conversation=figures)
         self._integrations.publish(
             "recording.ready",
             {

@@ -16,7 +16,11 @@ per business day:
 * **repeat contacts**: offered customers who had already tapped in the previous 7 days, known by
   the customer reference their app signed or by their browser (device);
 * **CSAT**: average score (1-5) and the share of answered customers who gave one;
-* **recordings** started in the interval.
+* **recordings** started in the interval;
+* **conversation** (recorded calls only, ``media/conversation.py``): the average over the
+  interval's analysed recordings of the agent's share of the talking (%), the seconds both
+  talked at once and the longest silence. A call's recording belongs to the agent who answered
+  it (a warm transfer's second agent speaks in the same file).
 
 A customer moved to another queue counts in the queue they ended in: the records keep the
 ticket's last queue only.
@@ -70,6 +74,18 @@ class Cell:
     csat_scores: list[int] = field(default_factory=list)
     recordings: int = 0
     self_served: int = 0
+    talk_shares: list[float] = field(default_factory=list)  # the agent's, 0..1, per call
+    overlaps: list[float] = field(default_factory=list)  # seconds, per call
+    silences: list[float] = field(default_factory=list)  # longest, seconds, per call
+
+    def converse(self, figures: Mapping[str, Any] | None) -> None:
+        """Count a recorded call's conversation figures (if it was analysed)."""
+        if not figures:
+            return
+        if figures.get("talk_ratio") is not None:
+            self.talk_shares.append(float(figures["talk_ratio"]))
+        self.overlaps.append(float(figures.get("overlap") or 0.0))
+        self.silences.append(float(figures.get("longest_silence") or 0.0))
 
     def row(self, queue: QueueConfig | None) -> dict[str, Any]:
         f = self.figures
@@ -92,7 +108,15 @@ class Cell:
             "csat_rate": _round(100.0 * len(self.csat_scores) / f.answered if f.answered else None),
             "recordings": self.recordings,
             "self_served": self.self_served,
+            "conversations": len(self.silences),
+            "agent_talk_share": _round(_mean(self.talk_shares, 100.0)),
+            "overlap_average": _round(_mean(self.overlaps)),
+            "longest_silence_average": _round(_mean(self.silences)),
         }
+
+
+def _mean(values: Sequence[float], scale: float = 1.0) -> float | None:
+    return scale * sum(values) / len(values) if values else None
 
 
 COLUMNS = (
@@ -111,6 +135,10 @@ COLUMNS = (
     "csat_rate",
     "recordings",
     "self_served",
+    "conversations",
+    "agent_talk_share",
+    "overlap_average",
+    "longest_silence_average",
 )
 
 
@@ -276,7 +304,9 @@ def interval_report(
             continue
         key = r["queue_id"] if by == "queue" else agent_of_call.get(r["call_id"])
         if key is not None:
-            cells[(buckets.start(r["started_at"]), key)].recordings += 1
+            cell = cells[(buckets.start(r["started_at"]), key)]
+            cell.recordings += 1
+            cell.converse(r.get("conversation"))
 
     # Self-served: left the line after opening a tutorial for their topic (issue 12); counted
     # in the queue they left, when they left. An agent took no part in it.
@@ -318,6 +348,9 @@ SESSION_COLUMNS = (
     "csat_score",
     "csat_comment",
     "recording",
+    "agent_talk_share",
+    "overlap",
+    "longest_silence",
 )
 
 
@@ -329,6 +362,9 @@ def session_rows(
     tickets = {t["id"]: t for t in history.tickets}
     csat = {(c["ticket_id"], c["session_id"]): c for c in history.csat}
     recorded = {r["call_id"] for r in history.recordings}
+    conversation = {
+        r["call_id"]: r["conversation"] for r in history.recordings if r.get("conversation")
+    }
     out = []
     for s in sorted(history.sessions, key=lambda row: row["answered_at"]):
         t = tickets.get(s["ticket_id"])
@@ -353,9 +389,22 @@ def session_rows(
                 "csat_score": answer["score"] if answer else None,
                 "csat_comment": answer["comment"] if answer else None,
                 "recording": recording_link.format(s["id"]) if call in recorded else None,
+                **_conversation_columns(conversation.get(call)),
             }
         )
     return out
+
+
+def _conversation_columns(figures: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A call's conversation figures for its session rows (empty without a recording)."""
+    if not figures:
+        return {"agent_talk_share": None, "overlap": None, "longest_silence": None}
+    ratio = figures.get("talk_ratio")
+    return {
+        "agent_talk_share": round(100.0 * ratio, 1) if ratio is not None else None,
+        "overlap": figures.get("overlap"),
+        "longest_silence": figures.get("longest_silence"),
+    }
 
 
 def _iso_seconds(at: float | None, config: DeskConfig) -> str | None:

@@ -309,6 +309,18 @@ class TestConsent:
         assert abs(nearest - annotation["at"]) <= 1 / 30 + 0.005, (nearest, annotation["at"])
         assert probe_duration(folder / "customer.webm") > 1.5
 
+        # Conversation analytics run after the files are closed, off the loop.
+        async def analysed() -> bool:
+            (again,) = await harness.records.recordings_of(session_id)
+            row.update(again)
+            return again["conversation"] is not None
+
+        await wait_until(analysed, 20, what="conversation analytics stored")
+        figures = row["conversation"]
+        assert figures["method"] == "energy-vad-1" and figures["analysed"] >= 1.5
+        assert set(figures) >= {"agent_talk", "customer_talk", "overlap", "longest_silence"}
+        assert figures["talk_ratio"] is None or 0.0 <= figures["talk_ratio"] <= 1.0
+
 
 class TestServing:
     @pytest.mark.settings(recording_link_ttl=1.0)

@@ -95,7 +95,26 @@ def history() -> History:
             {"ticket_id": "t1", "session_id": "s1", "score": 5, "comment": "=HYPERLINK(1)"},
             {"ticket_id": "t6", "session_id": "s6b", "score": 3, "comment": None},
         ],
-        recordings=[{"call_id": "s1", "queue_id": "general", "started_at": H9 + 11}],
+        recordings=[
+            {
+                "call_id": "s1",
+                "queue_id": "general",
+                "started_at": H9 + 11,
+                "conversation": {"talk_ratio": 0.6, "overlap": 2.0, "longest_silence": 8.0},
+            },
+            {  # the transferred call: analysed, belongs to alice who answered it
+                "call_id": "s6a",
+                "queue_id": "general",
+                "started_at": H10 + 306,
+                "conversation": {"talk_ratio": 0.3, "overlap": 1.0, "longest_silence": 4.0},
+            },
+            {  # bob's call recorded, not analysed (no audio, or before analytics existed)
+                "call_id": "s2",
+                "queue_id": "general",
+                "started_at": H9 + 641,
+                "conversation": None,
+            },
+        ],
         agent_events=[
             {"agent_id": "alice", "state": "ready", "at": H9},
             {"agent_id": "alice", "state": "away", "at": H9 + 1800},
@@ -135,8 +154,12 @@ class TestQueueReport:
             "csat_average": 5.0,
             "csat_responses": 1,
             "csat_rate": 50.0,
-            "recordings": 1,
+            "recordings": 2,
             "self_served": 1,
+            "conversations": 1,
+            "agent_talk_share": 60.0,
+            "overlap_average": 2.0,
+            "longest_silence_average": 8.0,
         }
         ten = rows[(H10, "general")]
         assert {k: ten[k] for k in reports.COLUMNS} == {
@@ -153,8 +176,12 @@ class TestQueueReport:
             "csat_average": 3.0,
             "csat_responses": 1,
             "csat_rate": 50.0,
-            "recordings": 0,
+            "recordings": 1,
             "self_served": 0,  # the deflection after the range's end is not counted
+            "conversations": 1,
+            "agent_talk_share": 30.0,
+            "overlap_average": 1.0,
+            "longest_silence_average": 4.0,
         }
 
     def test_a_day_adds_the_hours_up(self) -> None:
@@ -231,6 +258,16 @@ class TestAgentReport:
         assert rows[(H10, "bob")]["aht"] == 140.0 and rows[(H10, "bob")]["csat_average"] == 3.0
         assert rows[(H10, "carol")]["answered"] == 1 and rows[(H10, "carol")]["aht"] is None
 
+    def test_conversation_figures_average_over_the_agents_analysed_calls(self) -> None:
+        rows = by_key(reports.interval_report(history(), CONFIG, T0, END, "day", "agent"), "agent")
+        alice = rows[(T0, "alice")]
+        assert alice["conversations"] == 2
+        assert alice["agent_talk_share"] == 45.0  # (60 + 30) / 2
+        assert alice["overlap_average"] == 1.5 and alice["longest_silence_average"] == 6.0
+        bob = rows[(T0, "bob")]  # recorded, not analysed: no figures rather than zeros
+        assert bob["recordings"] == 1 and bob["conversations"] == 0
+        assert bob["agent_talk_share"] is None and bob["longest_silence_average"] is None
+
 
 class TestSessionRows:
     def test_one_row_per_leg_with_wait_handle_time_csat_and_recording(self) -> None:
@@ -240,6 +277,14 @@ class TestSessionRows:
         assert (first["wait"], first["handle_time"], first["csat_score"]) == (10.0, 330.0, 5)
         assert first["recording"] == "/r/s1" and first["answered_at"] == "2026-03-02T09:00:10+00:00"
         assert rows[4]["handle_time"] is None and rows[4]["ended_at"] is None
+        assert (first["agent_talk_share"], first["overlap"], first["longest_silence"]) == (
+            60.0,
+            2.0,
+            8.0,
+        )
+        # Both legs of the transferred call carry its figures; a call not analysed has none.
+        assert rows[2]["agent_talk_share"] == rows[3]["agent_talk_share"] == 30.0
+        assert rows[1]["recording"] == "/r/s2" and rows[1]["agent_talk_share"] is None
 
 
 class TestExports:

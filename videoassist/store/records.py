@@ -202,6 +202,8 @@ recordings = sa.Table(
     sa.Column("duration", sa.Float, nullable=False, server_default="0"),
     sa.Column("size", sa.Integer, nullable=False, server_default="0"),
     sa.Column("repaired", sa.Boolean, nullable=False, server_default=sa.false()),
+    # talk, overlap, longest silence (media/conversation.py); None until analysed, or no audio
+    sa.Column("conversation", sa.JSON),
 )
 
 audit_log = sa.Table(
