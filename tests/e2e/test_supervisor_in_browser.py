@@ -105,3 +105,35 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     await harness.service.settled()
     actions = [r["action"] for r in await harness.records.audit_rows()]
     assert actions == ["monitor", "barge", "leave"]
+
+    # The same floor in French: the markup and everything the script drew, with no English
+    # left over, and the same keys in both languages.
+    await board.get_by_label("Language").select_option("fr")
+    await expect(board.locator("html")).to_have_attribute("lang", "fr")
+    live = board.get_by_role("table", name="Appels en cours, par conseiller")
+    await expect(live.get_by_role("button", name="Écouter l\u2019appel de Alice")).to_be_visible()
+    floor = board.get_by_role("table", name="Conseillers connectés")
+    await expect(floor.get_by_role("row", name="Alice")).to_contain_text("En appel")
+    await expect(board.locator("#link-state")).to_have_text("En direct")
+    keys = await board.evaluate(
+        "() => [Object.keys(window.videoassist.texts.en).sort(),"
+        " Object.keys(window.videoassist.texts.fr).sort()]"
+    )
+    assert keys[0] == keys[1]
+    shown = await board.locator("main").inner_text()
+    english = (
+        "Waiting now",
+        "Live calls",
+        "Agents signed in",
+        "Listen in",
+        "Set away",
+        "Sign out",
+        "Customer:",
+        "Nobody is waiting",
+        "In a call",
+        "Log out",
+        "How service level is counted",
+        "answered within",
+    )
+    assert [word for word in english if word in shown] == []
+    await assert_accessible(board, "the wallboard in French")

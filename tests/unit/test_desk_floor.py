@@ -306,8 +306,11 @@ class TestTodaysFigures:
         desk.handle(CustomerCancelled("t1", 30.0))  # SL 0 % of 1
         kinds = [a["kind"] for a in desk.floor(59.0)["alerts"]]
         assert kinds == ["service_level"]
-        kinds = [a["kind"] for a in desk.floor(61.0)["alerts"]]
-        assert kinds == ["service_level", "longest_wait"]
+        alerts = desk.floor(61.0)["alerts"]
+        assert [a["kind"] for a in alerts] == ["service_level", "longest_wait"]
+        # The figures travel with the words, for a page in another language.
+        assert (alerts[0]["level"], alerts[0]["target"]) == (0, 80.0)
+        assert alerts[1]["seconds"] == 60
 
     def test_no_alert_while_the_service_level_meets_its_target(self) -> None:
         desk = make_desk(desk_config(QueueConfig("general", service_level_target=50)))

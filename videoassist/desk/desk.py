@@ -522,6 +522,9 @@ class Desk:
                         "kind": "service_level",
                         "message": f"{name}: service level today is {level:.0f}%, "
                         f"below its {queue.service_level_target:g}% target",
+                        # The figures, for a page that words the alert in its own language.
+                        "level": round(level),
+                        "target": queue.service_level_target,
                     }
                 )
             wait_alert = queue.wait_alert
@@ -531,6 +534,7 @@ class Desk:
                         "queue_id": queue_id,
                         "kind": "longest_wait",
                         "message": f"{name}: a customer has waited longer than {wait_alert:g} s",
+                        "seconds": wait_alert,
                     }
                 )
             for position, ticket in enumerate(line, start=1):

@@ -3,17 +3,14 @@
 import { MarksLayer } from "/static/shared/marks.js";
 import { call, openSocket, show, showMessage } from "/static/shared/signaling.js";
 import { logIn } from "/static/shared/session.js";
+import { LANGUAGES, TEXTS, pickLanguage, setLanguage, t, translatePage } from "/static/supervisor/texts.js";
 
 const $ = (id) => document.getElementById(id);
 const SUPERVISOR_ROLES = ["supervisor", "admin"];
-const STATE_LABELS = {
-  ready: "Ready", away: "Away", offered: "Ringing", busy: "In a call", wrap_up: "Wrap-up",
-  queued: "Waiting", joining: "Joining",
-};
-const REASONS = {
-  away: "Away", break: "Break", lunch: "Lunch", meeting: "Meeting", training: "Training",
-  missed_offer: "Missed an offer", signed_in: "Just signed in",
-};
+const STATES = ["ready", "away", "offered", "busy", "wrap_up", "queued", "joining"];
+const REASONS = ["away", "break", "lunch", "meeting", "training", "missed_offer", "signed_in"];
+const stateLabel = (code) => (STATES.includes(code) ? t(`state.${code}`) : code);
+const reasonLabel = (code) => (REASONS.includes(code) ? t(`reason.${code}`) : code || "—");
 const state = { socket: null, me: null, picture: null, offset: 0, alerts: new Map(), pending: null,
   watch: null, marks: null, feed: null };
 // For tests and debugging: the last picture and the page's socket.
@@ -21,6 +18,8 @@ window.videoassist = {
   get picture() { return state.picture; },
   get socket() { return state.socket; },
   get watching() { return state.watch; },
+  texts: TEXTS,
+  languages: LANGUAGES,
 };
 
 function message(text, isError = false) {
@@ -39,7 +38,7 @@ async function loadTopics() {
 }
 
 function topicLabel(topic) {
-  return topic ? topicLabels.get(topic) || topic : "General help";
+  return topic ? topicLabels.get(topic) || topic : t("topic.general");
 }
 
 // Seconds since a moment of the server's clock, as the server's clock reads now.
@@ -114,7 +113,9 @@ function render(picture) {
   state.picture = picture;
   state.offset = Date.now() / 1000 - picture.at;
   const day = picture.day;
-  $("queues-caption").textContent = `Queues today (since ${day.starts_at}, ${day.time_zone}, ${day.date})`;
+  $("queues-caption").textContent = t("queues.captionDay", {
+    start: day.starts_at, zone: day.time_zone, date: day.date,
+  });
   keepFocus(() => {
     renderQueues(picture.queues);
     renderWaiting(picture.waiting);
@@ -135,10 +136,11 @@ function renderQueues(queues) {
     cell(row, String(q.waiting), { num: true });
     if (q.longest_since === null) cell(row, "—", { num: true });
     else cell(row, "", { sinceAt: q.longest_since });
-    const sl = cell(row, q.service_level === null ? "—" : `${q.service_level}% (target ${q.target}%)`, { num: true });
+    const sl = cell(row, q.service_level === null
+      ? "—" : t("queue.level", { level: q.service_level, target: q.target }), { num: true });
     if (q.service_level !== null && q.service_level < q.target) sl.classList.add("below");
     cell(row, String(q.answered), { num: true });
-    cell(row, `${q.abandoned} (${q.short_abandoned} short)`, { num: true });
+    cell(row, t("queue.abandoned", { count: q.abandoned, short: q.short_abandoned }), { num: true });
     cell(row, secondsOrDash(q.asa), { num: true });
     cell(row, secondsOrDash(q.aht), { num: true });
     cell(row, orDash(q.occupancy, "%"), { num: true });
@@ -148,21 +150,29 @@ function renderQueues(queues) {
       cell(row, String(count), { num: true });
     }
     const item = document.createElement("li");
-    item.textContent = `${q.name}: service level = ${q.formula}. Target ${q.target}%.`
-      + (q.wait_alert === null ? "" : ` Alert when someone waits longer than ${q.wait_alert} s.`);
+    item.textContent = t("formula.line", { queue: q.name, formula: formula(q), target: q.target })
+      + (q.wait_alert === null ? "" : t("formula.alert", { seconds: q.wait_alert }));
     formulas.append(item);
   }
+}
+
+// The formula a queue's service level follows (the server's `formula`, in the page's language).
+function formula(q) {
+  const within = t("formula.within", { seconds: q.threshold });
+  return q.abandons_count
+    ? t("formula.abandonsCount", { within, short: q.short_abandon })
+    : t("formula.abandonsOut", { within });
 }
 
 // Erlang C for a customer joining now, with what it stands on: a model fed by a handful of
 // calls deserves less trust, and the supervisor should see that.
 function expectedWait(q) {
-  if (q.expected_wait === null) return "— (nobody on)";
+  if (q.expected_wait === null) return t("expected.nobody");
   const h = q.history;
   const basis = h.handled >= 10 && h.arrivals >= 10
-    ? `Erlang C on ${h.handled} calls, AHT ${Math.round(q.handle_time)} s`
-    : `recent waits; ${h.handled} calls so far`;
-  return `${Math.round(q.expected_wait)} s (${basis})`;
+    ? t("expected.erlang", { calls: h.handled, aht: Math.round(q.handle_time) })
+    : t("expected.recent", { calls: h.handled });
+  return t("expected.value", { seconds: Math.round(q.expected_wait), basis });
 }
 
 function renderWaiting(waiting) {
@@ -170,7 +180,7 @@ function renderWaiting(waiting) {
   body.replaceChildren();
   if (!waiting.length) {
     const row = body.insertRow();
-    const td = cell(row, "Nobody is waiting.");
+    const td = cell(row, t("waiting.nobody"));
     td.colSpan = 8;
     return;
   }
@@ -182,16 +192,16 @@ function renderWaiting(waiting) {
     cell(row, topicLabel(w.topic));
     cell(row, "", { sinceAt: w.since });
     cell(row, String(w.priority), { num: true });
-    const what = [STATE_LABELS[w.state] || w.state];
-    if (w.callback) what.push("callback");
-    if (!w.connected && !w.callback) what.push("connection lost");
+    const what = [stateLabel(w.state)];
+    if (w.callback) what.push(t("waiting.callback"));
+    if (!w.connected && !w.callback) what.push(t("waiting.lost"));
     cell(row, what.join(", "));
     const actions = cell(row, "");
     actions.className = "actions-cell";
-    const who = `customer ${w.ticket_id.slice(0, 8)}`;
+    const who = t("waiting.who", { id: w.ticket_id.slice(0, 8) });
     actions.append(
-      button("Move", "move", w.ticket_id, { who, queue: w.queue_id }),
-      button("Priority", "set_priority", w.ticket_id, { who, priority: String(w.priority) }),
+      button(t("action.move"), "move", w.ticket_id, { who, queue: w.queue_id }),
+      button(t("action.priority"), "set_priority", w.ticket_id, { who, priority: String(w.priority) }),
     );
     // The visible word first, so that speech commands ("click Move") and the name agree.
     for (const b of actions.querySelectorAll("button")) b.setAttribute("aria-label", `${b.textContent} ${who}`);
@@ -202,18 +212,18 @@ function renderAgents(agents) {
   const body = $("agents").tBodies[0];
   body.replaceChildren();
   if (!agents.length) {
-    const td = cell(body.insertRow(), "No agent is signed in.");
+    const td = cell(body.insertRow(), t("agents.none"));
     td.colSpan = 7;
     return;
   }
   for (const a of agents) {
     const row = body.insertRow();
     cell(row, a.name, { header: true });
-    cell(row, STATE_LABELS[a.state] || a.state);
+    cell(row, stateLabel(a.state));
     cell(row, "", { sinceAt: a.since });
-    cell(row, a.state === "away" ? REASONS[a.reason] || a.reason || "—" : "—");
+    cell(row, a.state === "away" ? reasonLabel(a.reason) : "—");
     if (a.call) {
-      cell(row, `${topicLabel(a.call.topic)} (${queueName(a.call.queue_id)})`);
+      cell(row, t("agents.call", { topic: topicLabel(a.call.topic), queue: queueName(a.call.queue_id) }));
       cell(row, "", { sinceAt: a.call.since });
     } else {
       cell(row, "—");
@@ -221,43 +231,43 @@ function renderAgents(agents) {
     }
     const actions = cell(row, "");
     actions.className = "actions-cell";
-    const away = button("Set away", "set_away", a.id, { who: a.name });
-    away.setAttribute("aria-label", `Set away ${a.name}`);
+    const away = button(t("action.setAway"), "set_away", a.id, { who: a.name });
+    away.setAttribute("aria-label", t("action.setAwayWho", { who: a.name }));
     away.disabled = !["ready", "away", "offered"].includes(a.state);
-    const out = button("Sign out", "sign_out", a.id, { who: a.name });
-    out.setAttribute("aria-label", `Sign out ${a.name}`);
+    const out = button(t("action.signOut"), "sign_out", a.id, { who: a.name });
+    out.setAttribute("aria-label", t("action.signOutWho", { who: a.name }));
     out.classList.add("danger");
     actions.append(away, out);
   }
 }
 
-const RECORDING_LABELS = { recording: "Recording", paused: "Paused", off: "Not recorded" };
+const RECORDING_STATES = ["recording", "paused", "off"];
 
 // One leg as the server measures it: "RTT 40 ms, loss 0.2%, 850 kb/s, 1 freeze" (and "video
 // transcoded" when the server decodes and re-encodes what this party receives).
 function legText(leg) {
   if (!leg) return "—";
   const parts = [
-    `RTT ${orDash(leg.rtt_ms, " ms")}`,
-    `loss ${orDash(leg.loss_pct, "%")}`,
+    t("quality.rtt", { value: orDash(leg.rtt_ms, " ms") }),
+    t("quality.loss", { value: orDash(leg.loss_pct, "%") }),
     `${orDash(leg.kbps, " kb/s")}`,
-    `${leg.freezes} ${leg.freezes === 1 ? "freeze" : "freezes"}`,
+    t(leg.freezes === 1 ? "quality.freeze" : "quality.freezes", { count: leg.freezes }),
   ];
   // The party's codec differs from the other side's: the server re-encodes its video.
-  if (leg.transcoded) parts.push("video transcoded");
+  if (leg.transcoded) parts.push(t("quality.transcoded"));
   return parts.join(", ");
 }
 
 function qualityText(quality) {
   if (!quality) return "—";
-  return `Customer: ${legText(quality.customer)}. Agent: ${legText(quality.agent)}.`;
+  return t("quality.both", { customer: legText(quality.customer), agent: legText(quality.agent) });
 }
 
 function renderCalls(calls) {
   const body = $("calls").tBodies[0];
   body.replaceChildren();
   if (!calls.length) {
-    const td = cell(body.insertRow(), "No call in progress.");
+    const td = cell(body.insertRow(), t("calls.none"));
     td.colSpan = 7;
     return;
   }
@@ -267,19 +277,18 @@ function renderCalls(calls) {
     cell(row, queueName(c.queue_id));
     cell(row, topicLabel(c.topic));
     cell(row, "", { sinceAt: c.since });
-    cell(row, RECORDING_LABELS[c.recording] || "—");
+    cell(row, RECORDING_STATES.includes(c.recording) ? t(`recording.${c.recording}`) : "—");
     cell(row, qualityText(c.quality));
     const listen = cell(row, "");
     listen.className = "actions-cell";
     const watching = state.watch && state.watch.sessionId === c.session_id;
-    const b = button(watching ? "Listening" : "Listen in", "watch", c.session_id);
-    b.setAttribute("aria-label", watching
-      ? `Listening to ${c.agent_name}'s call` : `Listen in on ${c.agent_name}'s call`);
+    const b = button(t(watching ? "listen.on" : "listen.start"), "watch", c.session_id);
+    b.setAttribute("aria-label", t(watching ? "listen.onWho" : "listen.startWho", { agent: c.agent_name }));
     b.disabled = watching;
     listen.append(b);
   }
   if (state.watch && !calls.some((c) => c.session_id === state.watch.sessionId)) {
-    stopWatching("The call ended.");
+    stopWatching(t("watch.ended"));
   }
 }
 
@@ -287,11 +296,6 @@ function renderCalls(calls) {
 // The supervisor's own peer connection (docs/protocol.md "supervise"): four sections, in this
 // order: customer audio and video, agent audio and video. Listen only never sends; whisper and
 // join send the microphone on the first audio section. A mode change is a new offer.
-const MODE_TEXT = {
-  monitor: "Listening only: nobody hears you.",
-  whisper: "Whispering: only the agent hears you.",
-  barge: "In the call: the customer and the agent hear you.",
-};
 const KIND_EVENTS = {
   annotate_points: "annotation_points", annotation_remove: "annotation_removed",
   annotations_clear: "annotations_cleared", annotation_moved: "annotation_moved", laser: "laser",
@@ -321,7 +325,7 @@ async function listenIn(sessionId, mode) {
   try {
     if (mode !== "monitor") mic = await navigator.mediaDevices.getUserMedia({ audio: true });
   } catch (err) {
-    watchStatus(`Your microphone is not available (${err.message}); still listening only.`);
+    watchStatus(t("watch.noMic", { error: err.message }));
     return;
   }
   if (previous) closePeer(previous);
@@ -350,7 +354,7 @@ async function listenIn(sessionId, mode) {
     }).catch(() => {});
   };
   show("watch", true);
-  watchStatus("Connecting…");
+  watchStatus(t("watch.connecting"));
   try {
     await pc.setLocalDescription(await pc.createOffer());
     const answer = await call(state.socket, "supervise", {
@@ -364,13 +368,13 @@ async function listenIn(sessionId, mode) {
     state.marks.load((answer.room && answer.room.annotations) || {});
     state.marks.show($("watch-customer"), "live");
   } catch (err) {
-    if (state.watch === watch) stopWatching(`Could not listen in: ${err.message}`);
+    if (state.watch === watch) stopWatching(t("watch.failed", { error: err.message }));
     return;
   }
   for (const m of ["monitor", "whisper", "barge"]) {
     $(`watch-${m}`).setAttribute("aria-pressed", String(m === mode));
   }
-  watchStatus(MODE_TEXT[mode]);
+  watchStatus(t(`watch.mode.${mode}`));
   if (state.picture) keepFocus(() => renderCalls(state.picture.calls));
 }
 
@@ -402,7 +406,7 @@ async function leave() {
   } catch (err) {
     // Left already (the call ended): the page just stops.
   }
-  stopWatching("You left the call.");
+  stopWatching(t("watch.left"));
 }
 
 // Alerts are added to the live region one by one as they appear, so a screen reader announces
@@ -418,17 +422,30 @@ function renderAlerts(alerts) {
   }
   for (const [key, alert] of now) {
     const el = state.alerts.get(key);
+    const text = alertText(alert);
     if (el) {
-      if (el.textContent !== alert.message) el.textContent = alert.message;
+      if (el.textContent !== text) el.textContent = text;
       continue;
     }
     const p = document.createElement("p");
-    p.textContent = alert.message;
+    p.textContent = text;
     p.dataset.kind = alert.kind;
     box.append(p);
     state.alerts.set(key, p);
   }
   show("no-alerts", state.alerts.size === 0);
+}
+
+// The alert in the page's language from its figures (the server's `message` is English).
+function alertText(alert) {
+  const queue = queueName(alert.queue_id);
+  if (alert.kind === "service_level" && alert.level !== undefined) {
+    return t("alert.service_level", { queue, level: alert.level, target: alert.target });
+  }
+  if (alert.kind === "longest_wait" && alert.seconds !== undefined) {
+    return t("alert.longest_wait", { queue, seconds: alert.seconds });
+  }
+  return alert.message;
 }
 
 function tick() {
@@ -441,31 +458,17 @@ function tick() {
 
 const ACTIONS = {
   set_away: {
-    title: "Set agent away",
-    text: (who) => `Set ${who} to Away? If a customer is ringing at them, the customer goes back in line.`,
     field: "confirm-reason-field",
     payload: (id) => ({ agent_id: id, reason: $("confirm-reason").value }),
-    done: (who) => `${who} is now Away.`,
   },
-  sign_out: {
-    title: "Sign agent out",
-    text: (who) => `Sign ${who} out? A call they are in ends now, and their console closes.`,
-    payload: (id) => ({ agent_id: id }),
-    done: (who) => `${who} is signed out.`,
-  },
+  sign_out: { payload: (id) => ({ agent_id: id }) },
   move: {
-    title: "Move customer",
-    text: (who) => `Move ${who} to another queue? Their wait in the new queue starts now.`,
     field: "confirm-queue-field",
     payload: (id) => ({ ticket_id: id, queue_id: $("confirm-queue").value }),
-    done: (who) => `${who} moved to ${queueName($("confirm-queue").value)}.`,
   },
   set_priority: {
-    title: "Change priority",
-    text: (who) => `Change the priority of ${who}? Higher numbers are answered first.`,
     field: "confirm-priority-field",
     payload: (id) => ({ ticket_id: id, priority: Number($("confirm-priority").value) }),
-    done: (who) => `Priority of ${who} changed.`,
   },
 };
 
@@ -473,8 +476,8 @@ function openDialog(target) {
   const { action, id, who } = target.dataset;
   const spec = ACTIONS[action];
   state.pending = { action, id, who, opener: target };
-  $("confirm-title").textContent = spec.title;
-  $("confirm-text").textContent = spec.text(who);
+  $("confirm-title").textContent = t(`do.${action}.title`);
+  $("confirm-text").textContent = t(`do.${action}.text`, { who });
   for (const field of ["confirm-reason-field", "confirm-queue-field", "confirm-priority-field"]) {
     show(field, field === spec.field);
   }
@@ -505,7 +508,7 @@ async function dialogClosed() {
   const spec = ACTIONS[pending.action];
   try {
     await call(state.socket, pending.action, spec.payload(pending.id));
-    message(spec.done(pending.who));
+    message(t(`do.${pending.action}.done`, { who: pending.who, queue: queueName($("confirm-queue").value) }));
   } catch (err) {
     message(err.message, true);
   }
@@ -530,7 +533,7 @@ async function login(event) {
   message("");
   const { ok, data: body } = await logIn($("username").value, $("password").value);
   if (!ok) {
-    message(body?.error ? body.error.message : "Login failed.", true);
+    message(body?.error ? body.error.message : t("login.failed"), true);
     $("password").select();
     return;
   }
@@ -549,13 +552,13 @@ function start() {
   $("me-name").textContent = state.me.display_name;
   show("me", true);
   if (!SUPERVISOR_ROLES.includes(state.me.role)) {
-    message("The wallboard is for supervisors and admins. Agents use the agent console at /agent.", true);
+    message(t("role.supervisors"), true);
     return;
   }
   const socket = openSocket("/supervisor", {});
   state.socket = socket;
   socket.on("connect", async () => {
-    $("link-state").textContent = "Live";
+    $("link-state").textContent = t("link.live");
     try {
       render(await call(socket, "sync"));
       show("board", true);
@@ -574,13 +577,13 @@ function start() {
     }
     if (code === "wrong_role") {
       socket.disconnect();
-      message("The wallboard is for supervisors and admins.", true);
+      message(t("role.wrong"), true);
       return;
     }
-    message(`Cannot reach the server: ${err.message}`, true);
+    message(t("unreachable", { error: err.message }), true);
   });
   socket.on("disconnect", (reason) => {
-    $("link-state").textContent = "Reconnecting…";
+    $("link-state").textContent = t("link.reconnecting");
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
   });
   socket.on("floor", render);
@@ -603,5 +606,22 @@ for (const mode of ["monitor", "whisper", "barge"]) {
   });
 }
 $("watch-leave").addEventListener("click", leave);
+$("language").addEventListener("change", (ev) => {
+  setLanguage(ev.target.value);
+  applyLanguage();
+});
+
+// Everything on the page in the chosen language: the markup, then what the script drew.
+function applyLanguage() {
+  translatePage();
+  const live = state.socket && state.socket.connected;
+  $("link-state").textContent = t(live ? "link.live" : "link.connecting");
+  if (state.picture) render(state.picture);
+  if (state.watch) watchStatus(t(`watch.mode.${state.watch.mode}`));
+}
+
+setLanguage(pickLanguage());
+$("language").value = pickLanguage();
+applyLanguage();
 setInterval(tick, 1000);
 boot();
