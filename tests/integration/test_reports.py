@@ -12,7 +12,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.support.calls import live_call
-from tests.support.harness import Harness
+from tests.support.harness import Harness, wait_until
+from tests.support.peers import ClientPeer
 
 
 def _today() -> str:
@@ -172,5 +173,42 @@ class TestCanonicalLine:
         assert fields["end_reason"] == "agent_hung_up" and fields["wait"] >= 0
         assert fields["duration"] >= 0 and fields["agent"]
         # No media was sent on this call: no quality samples to summarise (a call with media:
-        # test_supervision.py::TestQuality).
+        # the test below).
         assert "quality" in fields and fields["quality"] is None
+
+    async def test_a_call_with_media_logs_each_legs_quality(
+        self, harness: Harness, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Real aiortc peers through the server, a few seconds of video and sound, hang-up:
+        the line summarises what the wallboard sampled of each leg."""
+        caplog.set_level("INFO", logger="videoassist.service")
+        customer, agent, session_id, _ = await live_call(harness)
+        camera, console = ClientPeer("red"), ClientPeer("blue")
+        try:
+            await camera.connect(customer.client, "/customer", session_id)
+            await console.connect(agent.client, "/agent", session_id)
+            await console.wait_for_video(5)
+
+            def sampled() -> bool:
+                summary = harness.hub.quality_summary(session_id)
+                return summary is not None and all(
+                    leg["samples"] >= 1 and leg["kbps_mean"] for leg in summary.values()
+                )
+
+            await wait_until(sampled, 20, what="a quality sample of each leg")
+            assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+            await customer.inbox.next("session_ended")
+            await harness.service.settled()
+        finally:
+            await camera.close()
+            await console.close()
+        (line,) = [
+            r for r in caplog.records if getattr(r, "fields", {}).get("event") == "call_finished"
+        ]
+        quality = line.fields["quality"]  # type: ignore[attr-defined]
+        assert set(quality) == {"customer", "agent"}
+        for leg in quality.values():
+            assert leg["samples"] >= 1 and 10 < leg["kbps_mean"] < 5000, leg
+            assert leg["rtt_ms_max"] is None or 0 <= leg["rtt_ms_max"] < 1000, leg
+            assert leg["freezes"] == 0 and leg["transcoded"] is False, leg
+        assert json.dumps(line.fields)  # type: ignore[attr-defined]  # a JSON log line
