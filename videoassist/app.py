@@ -385,6 +385,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         integrations=app[WEBHOOKS],
         before_each=leadership.check if leadership is not None else None,
         call_quality=hub.quality_summary,
+        on_ticket_saved=tutorials.ticket_saved,
     )
     metrics.watch(desk, hub)
     service_box.append(service)

@@ -43,6 +43,7 @@ from videoassist.desk.events import (
     SetTimer,
     StartMedia,
     StopMedia,
+    TicketRow,
 )
 from videoassist.integrations import IntegrationsPort, NoIntegrations, session_event
 
@@ -114,12 +115,15 @@ class Service:
         integrations: IntegrationsPort | None = None,
         before_each: Callable[[], None] | None = None,
         call_quality: Callable[[str], dict[str, Any] | None] | None = None,
+        on_ticket_saved: Callable[[TicketRow], None] | None = None,
     ) -> None:
         """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
         by the loop's clock): the one-writer design's cost, for the metrics. ``before_each``
         runs before the desk handles each event: a node that may have lost the leader lease
         stops there (cluster/leadership.py). ``call_quality(call_id)`` summarises a call's
-        media quality per leg for its log line (MediaHub.quality_summary)."""
+        media quality per leg for its log line (MediaHub.quality_summary).
+        ``on_ticket_saved`` hears of each ticket row once it is written (the tutorials count a
+        customer who left the line after watching one)."""
         self.desk = desk
         self.clock = clock
         self._records = records
@@ -131,6 +135,7 @@ class Service:
         self._integrations = integrations or NoIntegrations()
         self._before_each = before_each
         self._call_quality = call_quality
+        self._on_ticket_saved = on_ticket_saved
         # (event, who waits for its effects, when it was put in, by the loop's clock)
         self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
             asyncio.Queue()
@@ -381,6 +386,9 @@ class Service:
 
     def _after_write(self, save: Save) -> None:
         match save:
+            case SaveTicket(row):
+                if self._on_ticket_saved is not None:
+                    self._on_ticket_saved(row)
             case SaveSession(row):
                 if row.ended_at is not None and row.wrapped_up_at is None:
                     self._log_finished(row)

@@ -42,6 +42,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from videoassist.delivery import Delivery
 from videoassist.desk import ServerEvent
+from videoassist.desk.events import TicketRow
 from videoassist.errors import ContentError, Problem, Refusal
 from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.media.timeline import Blur, Overlay, Timeline, TimelineError, remap_events
@@ -55,6 +56,8 @@ MEDIA_TYPES = {"video.mp4": "video/mp4", "video.webm": "video/webm"}
 SOURCES = {"customer": "customer.webm", "agent": "agent.webm"}
 MAX_PUSHES = 10_000
 MAX_WATCHERS = 100_000
+# Why a ticket closed when its customer left the line while waiting (desk/desk.py).
+LEFT_WAITING = frozenset({"cancelled", "customer_left"})
 MAX_JOBS = 200  # finished jobs kept for polling
 
 
@@ -148,6 +151,7 @@ class Tutorials:
         self._jobs: OrderedDict[str, RenderJob] = OrderedDict()
         self._pushes: OrderedDict[str, Push] = OrderedDict()
         self._opened: OrderedDict[str, set[str]] = OrderedDict()  # ticket -> tutorials opened
+        self._departures: set[asyncio.Task[None]] = set()  # left_line of tickets just closed
         self.closed = False
 
     # ------------------------------------------------------------ the recording behind
@@ -648,8 +652,12 @@ class Tutorials:
         return self.job(job_id, staff)
 
     async def settled(self) -> None:
-        """Every render job started so far has ended (for tests and the drain)."""
-        tasks = [j.task for j in self._jobs.values() if j.task is not None]
+        """Every render job started so far has ended, and every departure is counted (for
+        tests and the drain)."""
+        tasks: list[asyncio.Future[Any]] = [
+            j.task for j in self._jobs.values() if j.task is not None
+        ]
+        tasks += list(self._departures)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -770,8 +778,21 @@ class Tutorials:
             while len(self._opened) > MAX_WATCHERS:
                 self._opened.popitem(last=False)
 
+    def ticket_saved(self, row: TicketRow) -> None:
+        """The service wrote a ticket (its records hook): a customer who left the line while
+        waiting, by cancelling or by closing the page and not coming back within the grace, is
+        self-served if they had opened a tutorial. One who comes back in time never closes."""
+        if row.end_reason not in LEFT_WAITING or not self._opened.get(row.id):
+            return
+        task = asyncio.get_running_loop().create_task(
+            self.left_line(row.id, row.topic, row.queue_id), name=f"Tutorials.left({row.id})"
+        )
+        self._departures.add(task)
+        task.add_done_callback(self._departures.discard)
+
     async def left_line(self, ticket_id: str, topic: str = "", queue_id: str = "") -> None:
-        """The customer cancelled while waiting: self-served if they had opened a tutorial."""
+        """The customer left the line while waiting: self-served if they had opened a
+        tutorial. Counted once per ticket (the store keeps one row per ticket)."""
         opened = self._opened.pop(ticket_id, None)
         if not opened:
             return

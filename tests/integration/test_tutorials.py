@@ -398,9 +398,53 @@ class TestWaitingCustomers:
         after = await customer.call("sync")
         assert after["position"] == before["position"] and after["state"] == "queued"
         assert (await customer.call("cancel")) == {"ok": True}
+        await h.app[TUTORIALS].settled()
         store = h.app[TUTORIALS].store
         rows = await store.deflections()
         assert [(r["ticket_id"], r["tutorials"]) for r in rows] == [(ticket["ticket_id"], [tid])]
+
+    @pytest.mark.settings(customer_grace=0.5)
+    async def test_closing_the_page_after_watching_counts_once_the_grace_is_over(
+        self, staff: Staff
+    ) -> None:
+        """A closed tab is a leave too, once the grace for coming back has passed; a customer
+        who comes back within it keeps their place and is not counted; nobody twice."""
+        h = staff.h
+        tid = await _published(staff)
+        store = h.app[TUTORIALS].store
+
+        async def watched() -> tuple[dict[str, Any], Any]:
+            ticket = await h.tap()
+            customer = await h.customer(ticket["token"])
+            await customer.call("tutorials")
+            ack = await customer.call(
+                "tutorial_progress", {"tutorial_id": tid, "state": "opened", "position": 0.0}
+            )
+            assert ack == {"ok": True}
+            return ticket, customer
+
+        back, page = await watched()
+        await page.close()  # the tab closes ...
+        again = await h.customer(back["token"])  # ... and the customer comes back in time
+        assert (await again.call("sync"))["state"] == "queued"
+
+        gone, page = await watched()
+        await page.close()
+        await wait_until(
+            lambda: h.service.desk.ticket_state(gone["ticket_id"]) == "abandoned",
+            10,
+            what="the grace over",
+        )
+        await h.service.settled()
+        await h.app[TUTORIALS].settled()
+        rows = await store.deflections()
+        assert [(r["ticket_id"], r["tutorials"]) for r in rows] == [(gone["ticket_id"], [tid])]
+        # Written again (a restart's closing of tickets, a replay): still counted once.
+        ticket_row = await h.records.ticket(gone["ticket_id"])
+        assert ticket_row is not None
+        await h.app[TUTORIALS].left_line(gone["ticket_id"], "", "general")
+        assert len(await store.deflections()) == 1
+        assert (await again.call("sync"))["state"] == "queued"  # never counted while waiting
 
     async def test_leaving_without_watching_is_not_counted(self, staff: Staff) -> None:
         h = staff.h
@@ -408,4 +452,5 @@ class TestWaitingCustomers:
         customer = await h.customer((await h.tap())["token"])
         await customer.call("tutorials")
         assert (await customer.call("cancel")) == {"ok": True}
+        await h.app[TUTORIALS].settled()
         assert await h.app[TUTORIALS].store.deflections() == []

@@ -102,7 +102,6 @@ class TutorialControl(Protocol):
         state: str,
         position: float,
     ) -> None: ...
-    async def left_line(self, ticket_id: str, topic: str, queue_id: str) -> None: ...
 
 
 class Description(Protocol):
@@ -326,11 +325,9 @@ class CustomerNamespace(_Base):
 
     @event(Empty)
     async def on_cancel(self, sid: str, who: Who, _: Empty) -> None:
-        ticket = self.service.desk.tickets.get(who["ticket_id"])
+        # Self-served, if they watched a tutorial while waiting: counted when the ticket's row
+        # is written (Tutorials.ticket_saved), as for a customer whose page closed for good.
         await self.service.submit(CustomerCancelled(who["ticket_id"], self.service.now()))
-        if self.tutorials is not None and ticket is not None:
-            # Left the line: self-served, if they had watched a tutorial while waiting.
-            await self.tutorials.left_line(ticket.id, ticket.topic, ticket.queue_id)
 
     @event(SessionRef)
     async def on_hangup(self, sid: str, who: Who, p: SessionRef) -> None:
