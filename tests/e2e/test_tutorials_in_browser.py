@@ -5,6 +5,8 @@ encoded at test time."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -61,13 +63,37 @@ async def test_trainer_publishes_agent_pushes_customer_watches(
     await panel.get_by_role("heading", name="Tutorials").click()  # unfold
     await panel.get_by_label("Search tutorials").fill("router")
     await panel.get_by_role("button", name="Search").click()
-    await panel.get_by_role("button", name="Send Reset the router to the customer").click()
+    # The chapter picker, by keyboard: the chapters listed, one chosen, sent from there.
+    await panel.get_by_role("button", name="Chapters of Reset the router").focus()
+    await agent.keyboard.press("Enter")
+    picker = panel.get_by_label("Start Reset the router at")
+    await expect(picker).to_be_focused()
+    options = await picker.locator("option").all_inner_texts()
+    assert len(options) == 1 and options[0].endswith("· Hold the button"), options
+    await assert_accessible(agent, "agent console, chapter picker")
+    await panel.get_by_role("button", name="Send from this chapter").click()
     await expect(panel.locator("#tutorials-sent")).to_contain_text("Reset the router: sent")
     await assert_accessible(agent, "agent console, tutorial sent")
 
     await expect(customer.locator("#tutorial")).to_be_visible()
+    # The customer's player starts at the chapter (its time on the output, after the trim).
+    chapter_at = await agent.evaluate(
+        """async () => {
+            const hits = await (await fetch("/api/tutorials?state=published")).json();
+            const one = await (await fetch(`/api/tutorials/${hits.tutorials[0].id}`)).json();
+            return one.published.chapters[0].at;
+        }"""
+    )
+    assert chapter_at > 0.5
+    await customer.wait_for_function(
+        "at => Math.abs(document.getElementById('tutorial-video').currentTime - at) < 0.35",
+        arg=chapter_at,
+    )
     await expect(customer.locator("#tutorial-title")).to_have_text("Reset the router")
-    await expect(agent.locator("#tutorials-sent")).to_contain_text("opened")
+    # Opened (from the chapter, so the player may already report its position there).
+    await expect(agent.locator("#tutorials-sent li").first).to_have_attribute(
+        "data-state", re.compile("^(opened|position)$")
+    )
     await assert_accessible(customer, "customer, tutorial beside the call")
     await customer.evaluate("document.getElementById('tutorial-video').play()")
     await customer.wait_for_function("() => document.getElementById('remote').volume === 0.2")

@@ -81,10 +81,52 @@ export class TutorialPanel {
         from.addEventListener("click", () => this.push(hit, hit.chapter));
         item.append(" ", from);
       }
+      const pick = el("button", { type: "button", text: t("tutorial.agent.chapters") });
+      pick.setAttribute("aria-label", t("tutorial.agent.chapters_named", { title: hit.title }));
+      pick.setAttribute("aria-expanded", "false");
+      pick.addEventListener("click", () => this.chapters(hit, item, pick));
+      item.append(" ", pick);
       if (hit.snippet) item.append(el("p", { className: "muted", text: hit.snippet }));
       return item;
     }));
     say($("tutorials-status"), hits.length ? null : "tutorial.agent.none");
+  }
+
+  // The chapter picker: the tutorial's chapters (as viewers see them, times on the output),
+  // a choice among them and a button sending the tutorial from the chosen one.
+  async chapters(hit, item, pick) {
+    const open = item.querySelector(".chapter-picker");
+    if (open) {
+      open.remove();
+      pick.setAttribute("aria-expanded", "false");
+      return;
+    }
+    let chapters;
+    try {
+      const res = await fetch(`/api/tutorials/${encodeURIComponent(hit.id)}`, { credentials: "same-origin" });
+      const data = await res.json().catch(() => null);
+      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+      chapters = data.published?.chapters || [];
+    } catch (err) {
+      say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
+      return;
+    }
+    if (!chapters.length) {
+      say($("tutorials-status"), "tutorial.agent.no_chapters", { title: hit.title });
+      return;
+    }
+    const id = `chapters-${hit.id}`;
+    const label = el("label", { htmlFor: id, text: t("tutorial.agent.chapter_label", { title: hit.title }) });
+    const select = el("select", { id });
+    chapters.forEach((chapter, index) => {
+      select.append(new Option(`${clock(chapter.at)} · ${chapter.title}`, String(index)));
+    });
+    const send = el("button", { type: "button", text: t("tutorial.agent.send_chapter") });
+    send.addEventListener("click", () => this.push(hit, Number(select.value)));
+    const box = el("div", { className: "chapter-picker row" }, label, select, send);
+    pick.after(box);
+    pick.setAttribute("aria-expanded", "true");
+    select.focus();
   }
 
   async push(hit, chapter) {
