@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -52,7 +53,9 @@ from videoassist.store.tutorials import Hit, Moment, SearchDoc, TutorialRecords,
 logger = logging.getLogger(__name__)
 
 MEDIA_NAMES = {"mp4": "video.mp4", "webm": "video.webm"}
-MEDIA_TYPES = {"video.mp4": "video/mp4", "video.webm": "video/webm"}
+POSTER_NAME = "poster.jpg"  # cut from a render at the poster time: its blur and marks burned in
+MEDIA_TYPES = {"video.mp4": "video/mp4", "video.webm": "video/webm", POSTER_NAME: "image/jpeg"}
+POSTER_QUALITY = 85
 SOURCES = {"customer": "customer.webm", "agent": "agent.webm"}
 MAX_PUSHES = 10_000
 MAX_WATCHERS = 100_000
@@ -371,6 +374,12 @@ class Tutorials:
                 fmt: self.media_url(row["id"], str(version), MEDIA_NAMES[fmt], audience)
                 for fmt in renders
             },
+            # The picture shown before playing and in lists (made with the first render).
+            "poster_image": (
+                self.media_url(row["id"], str(version), POSTER_NAME, audience)
+                if (self.root / row["id"] / _poster_file(str(version))).is_file()
+                else None
+            ),
         }
 
     async def search(
@@ -478,6 +487,11 @@ class Tutorials:
             raise ContentError(404, "not_found", "no such tutorial")
         if kind == "public" and row["public_token"] != who:
             raise ContentError(403, "forbidden", "this public link was revoked")
+        if name == POSTER_NAME:
+            poster = self.root / tutorial_id / _poster_file(version)
+            if not poster.is_file():
+                raise ContentError(404, "not_found", "this version has no poster yet")
+            return poster
         fmt = next(f for f, n in MEDIA_NAMES.items() if n == name)
         render = (await self.store.renders(tutorial_id, version)).get(fmt)
         if render is None:
@@ -587,12 +601,20 @@ class Tutorials:
         def progress(fraction: float) -> None:
             job.progress = fraction
 
+        poster_at = timeline.place(edit["poster"]) if edit.get("poster") is not None else None
+
         def work() -> Any:
             if job.cancel.is_set():
                 raise Cancelled()
             job.state, job.started = "running", time.monotonic()
             out_dir.mkdir(parents=True, exist_ok=True)
-            return export(spec, progress, job.cancel)
+            result = export(spec, progress, job.cancel)
+            try:
+                # From the render, so the blur and the kept marks are in it as in the video.
+                cut_poster(spec.output, poster_at or 0.0, out_dir / _poster_file(job.version))
+            except Exception:
+                logger.exception("Tutorials(%s) poster of %s failed", job.tutorial_id, job.version)
+            return result
 
         loop = asyncio.get_running_loop()
         try:
@@ -811,3 +833,34 @@ class Tutorials:
                 ticket_id,
                 ", ".join(sorted(opened)),
             )
+
+
+def _poster_file(version: str) -> str:
+    return f"{version}.{POSTER_NAME}"
+
+
+def cut_poster(video: Path, at: float, dest: Path) -> None:
+    """Blocking: the frame of ``video`` showing at ``at`` seconds (the last one before it, or
+    the first), written as a JPEG to ``dest`` atomically."""
+    import av
+    import cv2
+
+    picture = None
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        if at > 0 and stream.time_base is not None:
+            container.seek(int(at / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if picture is not None and frame.time is not None and frame.time > at + 1e-3:
+                break
+            picture = frame
+    if picture is None:
+        raise ValueError(f"{video.name}: no frame to make a poster of")
+    ok, jpeg = cv2.imencode(
+        ".jpg", picture.to_ndarray(format="bgr24"), [cv2.IMWRITE_JPEG_QUALITY, POSTER_QUALITY]
+    )
+    if not ok:
+        raise ValueError("the poster could not be encoded")
+    part = dest.with_suffix(".part")
+    part.write_bytes(jpeg.tobytes())
+    os.replace(part, dest)

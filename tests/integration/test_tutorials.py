@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 import av
+import cv2
+import numpy as np
 import pytest
 
 from tests.support.harness import Harness, Party, wait_until
@@ -224,6 +226,40 @@ class TestRendersAndLinks:
         status, _ = await staff.req(None, "GET", url.replace("video.mp4", "video.webm"))
         assert status == 403
         status, _ = await staff.req(None, "GET", url[:-3] + "abc")
+        assert status == 403
+
+    async def test_the_poster_is_cut_from_the_render_with_its_blur(self, staff: Staff) -> None:
+        """The poster image: the frame at the poster time of the rendered video (so a blur over
+        personal data is in it too), served through a signed link like the video, and gone
+        with the public link when that is revoked."""
+        edit = {
+            **EDIT,
+            "cuts": [],
+            "blurs": [{"start": 1.5, "end": 5.5, "x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5}],
+            "poster": 3.0,
+        }
+        tid = await _published(staff, edit)
+        _, body = await staff.req("agent", "GET", f"/api/tutorials/{tid}")
+        url = body["published"]["poster_image"]
+        assert url and "/media/poster.jpg?sig=" in url
+        status, data = await staff.req(None, "GET", url)
+        assert status == 200 and data[:3] == b"\xff\xd8\xff"  # a JPEG
+        poster = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        with av.open(str(staff.h.app[TUTORIALS].root / tid / "1.mp4")) as video:
+            first = next(video.decode(video=0))
+        assert poster.shape == (first.height, first.width)
+        h, w = poster.shape
+        detail = lambda img: float(cv2.Laplacian(img, cv2.CV_64F).var())  # noqa: E731
+        blurred, clear = detail(poster[: h // 2, : w // 2]), detail(poster[h // 2 :, w // 2 :])
+        assert blurred * 5 < clear, (blurred, clear)
+        # Public viewers get it too, and lose it with the public link.
+        _, made = await staff.req("trainer", "PUT", f"/api/tutorials/{tid}/public")
+        _, public = await staff.req(None, "GET", f"/api/public/tutorials/{made['token']}")
+        assert (await staff.req(None, "GET", public["poster_image"]))[0] == 200
+        await staff.req("trainer", "DELETE", f"/api/tutorials/{tid}/public")
+        assert (await staff.req(None, "GET", public["poster_image"]))[0] == 403
+        # A link to the poster is not a link to the video.
+        status, _ = await staff.req(None, "GET", url.replace("poster.jpg", "video.mp4"))
         assert status == 403
 
     async def test_a_webm_render_can_be_asked_for_and_cancelled(self, staff: Staff) -> None:

@@ -18,7 +18,7 @@ function playable(tutorial, extra = {}) {
     title: tutorial.title,
     description: tutorial.description,
     chapters: tutorial.chapters,
-    poster: null,
+    poster: tutorial.poster_image || null,
     // WebM first: it is the format without patents; the MP4 plays everywhere else.
     url: tutorial.media?.webm || tutorial.media?.mp4 || "",
     ...extra,

@@ -169,6 +169,10 @@ export function renderSuggestions(list, tutorials, player) {
       const button = el("button", { type: "button", text: tutorial.title });
       button.addEventListener("click", () => player.open(tutorial));
       const item = el("li", {}, button);
+      if (tutorial.poster) {
+        // A picture of the tutorial beside its title: decoration (the title says what it is).
+        item.prepend(el("img", { src: tutorial.poster, alt: "", className: "tutorial-thumb", width: 96, height: 54 }));
+      }
       if (tutorial.description) item.append(el("p", { className: "muted", text: tutorial.description }));
       return item;
     }),

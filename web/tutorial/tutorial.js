@@ -36,6 +36,7 @@ async function load() {
     title: tutorial.title,
     chapters: tutorial.chapters,
     url: tutorial.media?.webm || tutorial.media?.mp4 || "",
+    poster: tutorial.poster_image || null,
     start: 0,
   });
   $("description").textContent = tutorial.description || "";
