@@ -7,8 +7,9 @@ format) and ``tutorial_deflections`` (customers who left the line after watching
 
 Search is a port (``TutorialSearch``): the records hand it a ``SearchDoc`` per (tutorial,
 state) whenever a draft is saved or a version published, and ask it for ranked hits. SQLite's
-adapter is ``Fts5Search`` (tables made by migration 0009); PostgreSQL would bring its own
-(``tsvector`` columns and ``ts_rank``) behind the same three methods.
+adapter is ``Fts5Search`` (tables made by migration 0009), PostgreSQL's ``PgSearch``
+(``tsvector`` columns with GIN indexes and ``ts_rank``, migration 0023), behind the same three
+methods; ``search_for`` picks by the database.
 """
 
 from __future__ import annotations
@@ -202,9 +203,142 @@ class Fts5Search:
         return hits
 
 
+def ts_query(text: str) -> str | None:
+    """The user's words as a PostgreSQL ``to_tsquery`` string: every word must appear, the
+    last one as a prefix; only word characters ever reach it, so nothing typed is an operator."""
+    words = _WORD.findall(text.lower())[:12]
+    if not words:
+        return None
+    return " & ".join(words) + ":*"
+
+
+class PgSearch:
+    """PostgreSQL full text (migration 0023): a ``tsvector`` per (tutorial, state), weighted
+    as FTS5's columns are (title A, chapters and tags B, description C, chat text and
+    annotation labels D) and ranked with ``ts_rank``; the ``simple`` configuration, since
+    tutorials are written in any language; moments in a table of their own."""
+
+    # ts_rank's weights, in its order {D, C, B, A}: the same proportions as Fts5Search's.
+    WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def index(self, doc: SearchDoc) -> None:
+        body = " ".join(m.text for m in doc.moments if m.kind != "chapter")
+        middle = " ".join([*doc.chapters, *doc.tags])
+        async with self.engine.begin() as conn:
+            await self._drop(conn, doc.tutorial_id, doc.state)
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO tutorial_search_pg (tutorial_id, state, topic, title, text, "
+                    "document) VALUES (:id, :state, :topic, :title, :text, "
+                    "setweight(to_tsvector('simple', :title), 'A') || "
+                    "setweight(to_tsvector('simple', :middle), 'B') || "
+                    "setweight(to_tsvector('simple', :description), 'C') || "
+                    "setweight(to_tsvector('simple', :body), 'D'))"
+                ),
+                {
+                    "id": doc.tutorial_id,
+                    "state": doc.state,
+                    "topic": doc.topic or "",
+                    "title": doc.title,
+                    "text": " ".join([doc.title, middle, doc.description, body]),
+                    "middle": middle,
+                    "description": doc.description,
+                    "body": body,
+                },
+            )
+            if doc.moments:
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO tutorial_moments_pg (tutorial_id, state, at, chapter, kind, "
+                        "text, document) VALUES (:id, :state, :at, :chapter, :kind, :text, "
+                        "to_tsvector('simple', :text))"
+                    ),
+                    [
+                        {
+                            "id": doc.tutorial_id,
+                            "state": doc.state,
+                            "at": m.at,
+                            "chapter": m.chapter,
+                            "kind": m.kind,
+                            "text": m.text,
+                        }
+                        for m in doc.moments
+                    ],
+                )
+
+    async def drop(self, tutorial_id: str, state: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._drop(conn, tutorial_id, state)
+
+    @staticmethod
+    async def _drop(conn: Any, tutorial_id: str, state: str) -> None:
+        for table in ("tutorial_search_pg", "tutorial_moments_pg"):
+            await conn.execute(
+                sa.text(f"DELETE FROM {table} WHERE tutorial_id = :id AND state = :state"),
+                {"id": tutorial_id, "state": state},
+            )
+
+    async def search(
+        self, text: str, *, topic: str | None, states: Sequence[str], limit: int = MAX_HITS
+    ) -> list[Hit]:
+        query = ts_query(text)
+        if query is None or not states:
+            return []
+        marks = ", ".join(f":s{i}" for i in range(len(states)))
+        params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
+        params |= {"q": query, "limit": min(limit, MAX_HITS), "topic": topic or ""}
+        options = "StartSel=[, StopSel=], MaxWords=12, MinWords=3, ShortWord=0, MaxFragments=1"
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT tutorial_id, state, title, topic, "
+                        f"ts_rank('{self.WEIGHTS}'::float4[], document, q) AS rank, "
+                        f"ts_headline('simple', text, q, '{options}') AS snip "
+                        "FROM tutorial_search_pg, to_tsquery('simple', :q) AS q "
+                        f"WHERE document @@ q AND state IN ({marks}) "
+                        "AND (:topic = '' OR topic = :topic) "
+                        "ORDER BY rank DESC, title LIMIT :limit"
+                    ),
+                    params,
+                )
+            ).all()
+            hits = []
+            for row in rows:
+                moment = (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT at, chapter FROM tutorial_moments_pg, "
+                            "to_tsquery('simple', :q) AS q WHERE document @@ q "
+                            "AND tutorial_id = :id AND state = :state "
+                            "ORDER BY ts_rank(document, q) DESC, at LIMIT 1"
+                        ),
+                        {"q": query, "id": row.tutorial_id, "state": row.state},
+                    )
+                ).first()
+                hits.append(
+                    Hit(
+                        tutorial_id=row.tutorial_id,
+                        state=row.state,
+                        title=row.title,
+                        topic=row.topic or None,
+                        score=round(float(row.rank), 6),
+                        at=None if moment is None else float(moment.at),
+                        chapter=None
+                        if moment is None or moment.chapter is None
+                        else int(moment.chapter),
+                        snippet=row.snip,
+                    )
+                )
+        return hits
+
+
 class NoSearch:
-    """For a database whose own full-text adapter is not written yet (PostgreSQL): indexes
-    nothing and finds nothing; listing without words still works."""
+    """For a database with no full-text adapter: indexes nothing and finds nothing; listing
+    without words still works."""
 
     async def index(self, doc: SearchDoc) -> None:
         return None
@@ -220,7 +354,11 @@ class NoSearch:
 
 def search_for(engine: AsyncEngine) -> TutorialSearch:
     """The search adapter for the engine's database."""
-    return Fts5Search(engine) if engine.dialect.name == "sqlite" else NoSearch()
+    if engine.dialect.name == "sqlite":
+        return Fts5Search(engine)
+    if engine.dialect.name == "postgresql":
+        return PgSearch(engine)
+    return NoSearch()
 
 
 class TutorialRecords:
