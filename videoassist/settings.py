@@ -94,6 +94,8 @@ class Settings:
     body_timeout: float = 60.0
     max_connections_per_address: int = 100
     embed_secret: str = ""  # shared with the embedding app to sign customer identities (JWT)
+    # Refuse a help request without a valid signed identity (an app whose users all sign in).
+    identity_required: bool = False
     frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may embed our pages
     # The login throttle (docs/configuration.md, videoassist/login_throttle.py): wrong
     # passwords allowed before waits begin, per name from one address, per address, and per name
@@ -167,6 +169,8 @@ class Settings:
             raise ValueError("tls_cert and tls_key go together")
         if self.redirect_port and not self.tls_cert:
             raise ValueError("redirect_port needs TLS (tls_cert and tls_key)")
+        if self.identity_required and not self.embed_secret:
+            raise ValueError("identity_required needs embed_secret (to check identities with)")
         if self.embed_secret and len(self.embed_secret) < 32:
             raise ValueError("embed_secret must have at least 32 characters")
         self.login_policy()  # refuses nonsense at start

@@ -21,12 +21,19 @@ def identity(ref: str, **extra: Any) -> str:
 
 
 async def signed_call(
-    h: Harness, agent: Party, ref: str | None, description: str = "", **claims: Any
+    h: Harness,
+    agent: Party,
+    ref: str | None,
+    description: str = "",
+    context: dict[str, str] | None = None,
+    **claims: Any,
 ) -> tuple[Party, str]:
     """A customer (with the signed identity ``ref``, if any) taps and ``agent`` accepts."""
     body: dict[str, Any] = {"topic": "", "description": description}
     if ref is not None:
         body["identity"] = identity(ref, **claims)
+    if context is not None:
+        body["context"] = context
     assert h.http is not None
     async with h.http.post("/api/tickets", json=body) as r:
         ticket = await r.json()
@@ -117,6 +124,61 @@ class TestContext:
         assert customer["first_contact"] == first_contact
         row = await h.records.customer("cust-9")
         assert row is not None and row["last_contact"] >= row["first_contact"]
+
+    @pytest.mark.settings(embed_secret=SECRET)
+    async def test_the_apps_context_is_kept_with_the_request_and_shown_to_the_agent(
+        self, harness: Harness
+    ) -> None:
+        """The SDK's setContext: a few key/values travel with the tap, are kept with the
+        ticket and shown to the agent with this call and with the earlier ones."""
+        h = harness
+        cookie = await h.add_staff("alice")
+        agent = await ready_agent(h, cookie=cookie)
+        given = {"orderId": "A-1029", "device.model": "X200 <b>pro</b>"}
+        _, first = await signed_call(h, agent, "cust-3", context=given)
+        status, body = await get(h, f"/api/agent/sessions/{first}/context", cookie)
+        assert status == 200 and body["context"] == given  # as text: the page escapes nothing
+        await agent.call("hangup", {"session_id": first})
+        await agent.call("wrap_up", {"session_id": first, "disposition": "resolved"})
+        await wait_until(lambda: h.service.desk.agent_session("u1") is None, what="wrapped up")
+        await agent.call("ready")
+        _, second = await signed_call(h, agent, "cust-3")
+        status, body = await get(h, f"/api/agent/sessions/{second}/context", cookie)
+        assert body["context"] == {} and body["previous"][0]["context"] == given
+
+    @pytest.mark.parametrize(
+        "context",
+        [
+            {f"k{i}": "v" for i in range(11)},  # too many keys
+            {"has space": "v"},  # a key out of the alphabet
+            {"k" * 41: "v"},  # a key too long
+            {"note": "x" * 201},  # a value too long
+            {"n": 5},  # not a string
+            ["orderId", "A-1"],  # not an object
+        ],
+    )
+    async def test_a_context_out_of_bounds_is_refused_and_nothing_is_queued(
+        self, harness: Harness, context: Any
+    ) -> None:
+        assert harness.http is not None
+        async with harness.http.post("/api/tickets", json={"context": context}) as r:
+            body = await r.json()
+        assert r.status == 422 and body["error"]["code"] == "invalid", body
+        assert "context" in body["error"]["message"]
+        assert harness.service.desk.tickets == {}
+
+    @pytest.mark.settings(embed_secret=SECRET, identity_required=True)
+    async def test_with_identity_required_an_anonymous_tap_is_refused(
+        self, harness: Harness
+    ) -> None:
+        assert harness.http is not None
+        for body in ({}, {"identity": "not-a-token"}, {"identity": identity("c", exp=1)}):
+            async with harness.http.post("/api/tickets", json=body) as r:
+                answer = await r.json()
+            assert r.status == 401 and answer["error"]["code"] == "identity_required", answer
+        assert harness.service.desk.tickets == {}
+        async with harness.http.post("/api/tickets", json={"identity": identity("c-1")}) as r:
+            assert r.status == 201
 
     async def test_an_anonymous_customer_has_no_earlier_calls(self, harness: Harness) -> None:
         cookie = await harness.add_staff("alice")

@@ -70,31 +70,39 @@ async def get_context(request: web.Request) -> web.Response:
     row = desk.sessions[session_id]
     ticket = desk.tickets.get(row.ticket_id) or desk.closed[row.ticket_id]
     records = request.app[RECORDS]
-    previous: list[dict[str, Any]] = []
+    earlier: list[dict[str, Any]] = []
     if ticket.customer_ref:
-        names = {f"u{u['id']}": u["display_name"] for u in await records.list_users()}
-        labels = request.app[TOPIC_LABELS]
-        may_watch = member.role in RECORDING_ROLES
-        for past in await records.previous_sessions(ticket.customer_ref, ticket.id, PREVIOUS_CALLS):
-            recordings = None
-            if may_watch:
-                listing = await request.app[RECORDINGS].listing(past["call_id"], member.id)
-                recordings = [f["url"] for rec in listing for f in rec["files"]]
-            previous.append(
-                {
-                    "session_id": past["id"],
-                    "answered_at": past["answered_at"],
-                    "ended_at": past["ended_at"],
-                    "agent": names.get(past["agent_id"], past["agent_id"]),
-                    "topic": labels.get(past["topic"], past["topic"]),
-                    "disposition": past["disposition"],
-                    "note": past["note"],
-                    "recordings": recordings,
-                }
-            )
+        earlier = await records.previous_sessions(ticket.customer_ref, ticket.id, PREVIOUS_CALLS)
+    # What the embedding app said of this request and of the earlier ones (setContext).
+    contexts = await records.ticket_contexts([ticket.id, *(p["ticket_id"] for p in earlier)])
+    names = (
+        {f"u{u['id']}": u["display_name"] for u in await records.list_users()} if earlier else {}
+    )
+    labels = request.app[TOPIC_LABELS]
+    may_watch = member.role in RECORDING_ROLES
+    previous: list[dict[str, Any]] = []
+    for past in earlier:
+        recordings = None
+        if may_watch:
+            listing = await request.app[RECORDINGS].listing(past["call_id"], member.id)
+            recordings = [f["url"] for rec in listing for f in rec["files"]]
+        previous.append(
+            {
+                "session_id": past["id"],
+                "answered_at": past["answered_at"],
+                "ended_at": past["ended_at"],
+                "agent": names.get(past["agent_id"], past["agent_id"]),
+                "topic": labels.get(past["topic"], past["topic"]),
+                "disposition": past["disposition"],
+                "note": past["note"],
+                "recordings": recordings,
+                "context": contexts.get(past["ticket_id"], {}),
+            }
+        )
     body = {
         "session_id": session_id,
         "customer": await _customer(records, ticket.customer_ref),
+        "context": contexts.get(ticket.id, {}),
         "topic": {
             "id": ticket.topic,
             "label": request.app[TOPIC_LABELS].get(ticket.topic, ticket.topic),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from videoassist.auth import SESSION_COOKIE, STAFF_DEVICE_COOKIE
 from videoassist.desk import DeskError, QueueClosed, QueueFull
@@ -37,12 +38,33 @@ routes = web.RouteTableDef()
 DEVICE_COOKIE = "va_device"  # one open ticket per browser; rate limits per browser
 
 
+CONTEXT_KEYS = 10
+CONTEXT_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+CONTEXT_VALUE_MAX = 200
+
+
 class TapIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topic: str = Field(default="", max_length=64)
     description: str = Field(default="", max_length=500)
     callback: bool = False
     identity: str | None = Field(default=None, max_length=2048)  # signed by the embedding app
+    # A few small key/values from the embedding app (web/sdk setContext): order id, device...
+    context: dict[str, str] | None = None
+
+    @field_validator("context")
+    @classmethod
+    def _small(cls, context: dict[str, str] | None) -> dict[str, str] | None:
+        if context is None:
+            return None
+        if len(context) > CONTEXT_KEYS:
+            raise ValueError(f"at most {CONTEXT_KEYS} keys")
+        for key, value in context.items():
+            if not CONTEXT_KEY.fullmatch(key):
+                raise ValueError("keys are 1 to 40 of A-Z a-z 0-9 _ . -")
+            if len(value) > CONTEXT_VALUE_MAX:
+                raise ValueError(f"{key}: at most {CONTEXT_VALUE_MAX} characters")
+        return context
 
 
 class LoginIn(BaseModel):
@@ -68,6 +90,12 @@ async def create_ticket(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     ticket_id = secrets.token_hex(12)
     identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
+    if identity is None and request.app[SETTINGS].identity_required:
+        return json_error(
+            401,
+            "identity_required",
+            "sign in to the app you came from to ask for help (a signed identity is required)",
+        )
     try:
         await service.submit(
             CustomerTapped(
@@ -97,6 +125,8 @@ async def create_ticket(request: web.Request) -> web.Response:
         await request.app[RECORDS].saw_customer(
             identity.ref, identity.name, identity.email, service.now()
         )
+    if tap.context:
+        await request.app[RECORDS].save_ticket_context(ticket_id, tap.context, service.now())
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue(ticket_id)
     position, estimate = service.desk.standing(ticket_id)

@@ -123,6 +123,15 @@ customers = sa.Table(
     sa.Column("last_contact", sa.Float, nullable=False),
 )
 
+# What the embedding app said about a help request (web/sdk setContext), by ticket.
+ticket_context = sa.Table(
+    "ticket_context",
+    metadata,
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("context", sa.JSON, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 branding = sa.Table(
     "branding",
     metadata,
@@ -577,6 +586,22 @@ class Records:
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
 
+    async def save_ticket_context(self, ticket_id: str, context: dict[str, str], at: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                ticket_context.insert().values(ticket_id=ticket_id, context=context, at=at)
+            )
+
+    async def ticket_contexts(self, ticket_ids: list[str]) -> dict[str, dict[str, str]]:
+        """The context each of these tickets was given (tickets without one are left out)."""
+        if not ticket_ids:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                ticket_context.select().where(ticket_context.c.ticket_id.in_(ticket_ids))
+            )
+            return {r.ticket_id: dict(r.context) for r in rows}
+
     async def customer(self, ref: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(customers.select().where(customers.c.ref == ref))).first()
@@ -595,6 +620,7 @@ class Records:
                 sessions.c.ended_at,
                 sessions.c.disposition,
                 sessions.c.note,
+                sessions.c.ticket_id,
                 tickets.c.topic,
             )
             .join(tickets, tickets.c.id == sessions.c.ticket_id)

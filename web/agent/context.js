@@ -53,6 +53,7 @@ export class CallContext {
     this.saved = "";
     $("notes-status").textContent = "";
     $("customer-ref").textContent = "…";
+    this.showAppContext({});
     $("context-topic").textContent = "";
     $("context-description").textContent = "";
     $("previous-calls").replaceChildren();
@@ -69,6 +70,7 @@ export class CallContext {
     }
     if (this.sessionId !== sessionId) return; // a newer call started meanwhile
     $("customer-ref").textContent = customerLine(body.customer);
+    this.showAppContext(body.context || {});
     $("context-topic").textContent = body.topic.label || "No topic chosen";
     $("context-description").textContent = body.topic.description || "No description";
     if (!$("call-notes").value) {
@@ -78,6 +80,21 @@ export class CallContext {
     this.showGuide(body.guide);
     this.showPrevious(body.previous);
     this.showQueues(body.queues, body.at);
+  }
+
+  // What the embedding app said of this request (its setContext): key: value, as plain text.
+  showAppContext(context) {
+    const entries = Object.entries(context);
+    $("app-context-term").hidden = entries.length === 0;
+    $("app-context").hidden = entries.length === 0;
+    $("app-context").replaceChildren(...entries.map(([key, value]) => {
+      const line = document.createElement("div");
+      const name = document.createElement("span");
+      name.className = "muted";
+      name.textContent = `${key}: `;
+      line.append(name, document.createTextNode(value));
+      return line;
+    }));
   }
 
   // The topic's checklist; each tick is kept with the session at once.

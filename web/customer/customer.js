@@ -151,7 +151,9 @@ function view(name) {
 // server serves /embed only for an allowed host, with that host alone as frame ancestor, so the
 // host named here is the page around us. Messages go to it alone, and only its messages count.
 
-const embed = { host: new URLSearchParams(location.search).get("host"), identity: null, topic: "" };
+const embed = {
+  host: new URLSearchParams(location.search).get("host"), identity: null, topic: "", context: null,
+};
 
 function tellHost(message) {
   if (embed.host && window.parent !== window) {
@@ -166,6 +168,7 @@ function fromHost(event) {
   if (data.type === "configure") {
     embed.identity = typeof data.user === "string" ? data.user : null;
     embed.topic = typeof data.topic === "string" ? data.topic : "";
+    embed.context = data.context && typeof data.context === "object" ? data.context : null;
     chooseTopic();
   } else if (data.type === "reset") {
     // The host's user logged out: this browser forgets the request (and leaves the line).
@@ -176,6 +179,7 @@ function fromHost(event) {
       forget();
     }
     embed.identity = null;
+    embed.context = null;
   }
 }
 
@@ -239,6 +243,7 @@ async function requestTicket(callback) {
       body: JSON.stringify({
         topic: $("topic").value, description: $("description").value, callback,
         ...(embed.identity ? { identity: embed.identity } : {}),
+        ...(embed.context ? { context: embed.context } : {}),
       }),
     });
   } catch (err) {
@@ -272,7 +277,9 @@ function tapRefusal(error, res) {
   }
   if (error.code === "invalid") {
     const field = error.field || String(error.message || "").split(":")[0];
-    if (field === "topic" || field === "description") return serverError("tap", error, {}, field);
+    if (field === "topic" || field === "description" || field === "context") {
+      return serverError("tap", error, {}, field);
+    }
   }
   return serverError("tap", error);
 }

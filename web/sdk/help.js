@@ -9,7 +9,9 @@
 //   </script>
 //   <script async src="https://help.example.com/static/sdk/help.js"></script>
 //
-// and may call videoassist("open"), ("close"), ("setUser", jwt), ("setTopic", id), ("reset"),
+// and may call videoassist("open"), ("close"), ("setUser", jwt), ("setTopic", id),
+// ("setContext", {orderId: "A-1", device: "X200"}: up to 10 small string key/values shown to the
+// agent), ("reset"),
 // ("on", "ready" | "state", fn) at any time: calls made before the script is ready are queued
 // and take effect once it is. The call itself runs in an iframe served by the help server;
 // messages between this page and the iframe use postMessage with the exact origin on both
@@ -23,7 +25,27 @@
   const OPEN_KEY = "videoassist.open"; // a reload of the host page reopens an ongoing request
 
   const listeners = { ready: [], state: [] };
-  const state = { frame: null, panel: null, user: settings.user || null, topic: settings.topic || "", open: false };
+  const state = {
+    frame: null, panel: null, user: settings.user || null, topic: settings.topic || "",
+    context: cleanContext(settings.context), open: false,
+  };
+
+  // Up to 10 keys of letters, digits, _ . - (40 at most) with string values (200 at most), as
+  // the server accepts them; anything else is left out here rather than refused there.
+  function cleanContext(context) {
+    if (!context || typeof context !== "object") return null;
+    const out = {};
+    for (const [key, value] of Object.entries(context).slice(0, 10)) {
+      if (/^[A-Za-z0-9_.-]{1,40}$/.test(key) && (typeof value === "string" || typeof value === "number")) {
+        out[key] = String(value).slice(0, 200);
+      }
+    }
+    return Object.keys(out).length ? out : null;
+  }
+
+  function configure() {
+    send({ type: "configure", user: state.user, topic: state.topic, context: state.context });
+  }
 
   function emit(name, data) {
     for (const fn of listeners[name] || []) {
@@ -106,9 +128,7 @@
     frame.src = embedUrl();
     frame.title = settings.label || "Video help";
     frame.allow = "camera; microphone; display-capture; fullscreen";
-    frame.addEventListener("load", () => {
-      send({ type: "configure", user: state.user, topic: state.topic });
-    });
+    frame.addEventListener("load", configure);
     state.frame = frame;
     panel.append(frame);
   }
@@ -133,6 +153,7 @@
   function reset() {
     send({ type: "reset" });
     state.user = null;
+    state.context = null;
     close();
     if (state.frame) state.frame.remove();
     state.frame = null;
@@ -162,11 +183,15 @@
     reset,
     setUser(token) {
       state.user = typeof token === "string" && token.length <= 4096 ? token : null;
-      send({ type: "configure", user: state.user, topic: state.topic });
+      configure();
     },
     setTopic(topic) {
       state.topic = typeof topic === "string" ? topic.slice(0, 64) : "";
-      send({ type: "configure", user: state.user, topic: state.topic });
+      configure();
+    },
+    setContext(context) {
+      state.context = cleanContext(context);
+      configure();
     },
     on(name, fn) {
       if (listeners[name] && typeof fn === "function") listeners[name].push(fn);
