@@ -31,6 +31,7 @@ from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
+from videoassist.embedding import Origins
 from videoassist.floor import Wallboard
 from videoassist.gateway import (
     AgentNamespace,
@@ -43,6 +44,7 @@ from videoassist.http.agent_context import agent_context
 from videoassist.http.api import routes
 from videoassist.http.branding import branding_routes
 from videoassist.http.calls import calls
+from videoassist.http.embed_origins import embed_origin_routes
 from videoassist.http.guard import ConnectionGuard
 from videoassist.http.guides import guides
 from videoassist.http.integrations import integrations as integration_routes
@@ -51,6 +53,7 @@ from videoassist.http.keys import (
     CONNECTION_GUARD,
     CONTENT,
     DELIVERY,
+    EMBED_ORIGINS,
     HUB,
     LEADERSHIP,
     LOGIN_THROTTLE,
@@ -121,18 +124,21 @@ def create_app(settings: Settings) -> web.Application:
         body_timeout=settings.body_timeout,
         trusted=trusted,
     )
+    # ALLOWED_ORIGINS and the origins admins add: one live set for every check that uses it.
+    origins = Origins(settings.allowed_origins)
     app = web.Application(
         client_max_size=settings.client_max_size,
         middlewares=[
             guard.middleware,
             security_headers(settings.frame_ancestors, hsts=settings.tls),
             bearer_tokens,
-            same_origin_writes(settings.allowed_origins, bearer=carries_token),
+            same_origin_writes(origins, bearer=carries_token),
             api_errors,
         ],
     )
     app.on_response_prepare.append(server_header)
     app[SETTINGS] = settings
+    app[EMBED_ORIGINS] = origins
     app[TRUSTED_PROXIES] = trusted
     app[CONNECTION_GUARD] = guard
     app[LOGIN_THROTTLE] = LoginThrottle(settings.login_policy())
@@ -143,7 +149,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[PHOTO_LIMIT] = limiter("photos", settings.photos_per_minute / 60, settings.photos_burst)
     sio = create_socket_server(
-        allowed_origins=settings.allowed_origins,
+        allowed_origins=origins,
         max_message=settings.socket_max_message,
         client_manager=_socket_bus(app, settings),
     )
@@ -155,12 +161,13 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(agent_context)
     app.add_routes(guides)
     app.add_routes(branding_routes)
+    app.add_routes(embed_origin_routes)
     app.add_routes(staff_admin)
     app.add_routes(report_routes)
     app.add_routes(tutorial_routes)
     app.add_routes(integration_routes)
     add_admin(app, partial(desk_config, settings=settings))
-    add_pages(app, settings.web_dir, settings.allowed_origins, test_pages=settings.test_pages)
+    add_pages(app, settings.web_dir, origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
     if settings.leader_lease:
         app.cleanup_ctx.append(_leadership_ctx)
@@ -263,6 +270,7 @@ async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
     records = Records.open(settings.db_url)
     await records.migrate()
     app[RECORDS] = records
+    app[EMBED_ORIGINS].replace(row["origin"] for row in await records.embed_origins())
     app[STAFF] = StaffAuth(records, ttl=settings.staff_session_ttl)
     app[TOKENS] = TicketTokens(_secret_key(settings), ttl=settings.ticket_ttl)
     app[STAFF_DEVICES] = StaffDevices(_secret_key(settings))

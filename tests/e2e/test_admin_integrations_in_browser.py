@@ -115,3 +115,39 @@ async def test_a_french_admin_adds_a_webhook_and_redelivers_from_its_log(
     await assert_accessible(page, "admin reads a delivery log, in French")
     await row.get_by_role("button", name="Renvoyer").click()
     await expect(page.locator("#webhooks-status")).to_have_text("Renvoi dans un instant.")
+
+
+async def test_an_admin_allows_a_site_to_embed_the_button_and_takes_it_back(
+    harness: Harness, browser: Browser
+) -> None:
+    h = harness
+    await h.records.add_user("root", "Root", hash_password("pw-root-1"), "admin", 0.0)
+    page = await (await browser.new_context()).new_page()
+    await log_in(page, h.url, "root", "pw-root-1", path="/admin")
+    section = page.locator("#embeds")
+    await expect(section.locator("#embeds-list")).to_contain_text("No site besides")
+    field = section.get_by_label("Site address (origin)")
+    await field.fill("https://shop.example/help")
+    await field.press("Enter")
+    await expect(page.locator("#embeds-status")).to_contain_text("no path")
+    await expect(field).to_be_focused()
+    await field.fill("https://Shop.Example")
+    await section.get_by_role("button", name="Allow a site").click()
+    await expect(page.locator("#embeds-status")).to_have_text(
+        "https://shop.example may now embed the help button."
+    )
+    await expect(section.locator("#embeds-list")).to_contain_text("added by root")
+    await assert_accessible(page, "admin allowed an embedding site")
+    assert h.http is not None
+    async with h.http.get("/embed?host=https://shop.example") as r:
+        assert r.status == 200
+
+    await section.get_by_role("button", name="Remove https://shop.example").click()
+    dialog = page.get_by_role("dialog", name="Stop https://shop.example from embedding")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Remove").click()
+    await expect(page.locator("#embeds-status")).to_have_text(
+        "https://shop.example may no longer embed the help button."
+    )
+    async with h.http.get("/embed?host=https://shop.example") as r:
+        assert r.status == 403

@@ -141,6 +141,9 @@ PUT /api/admin/topic-order        deny    deny*   deny*   deny*   deny*   deny  
 PUT /api/admin/branding           deny    deny*   deny*   deny*   deny*   deny    deny    allow
 PUT /api/admin/branding/logo      deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/branding/logo   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/embed-origins      deny    deny*   deny*   deny*   deny*   deny    deny    allow
+POST /api/admin/embed-origins     deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/embed-origins   deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 GET /api/admin/topics/{topic}/guide
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -738,6 +741,15 @@ class TestHttp:
             "GET /api/branding": ("/api/branding", None),
             "GET /api/branding/logo": ("/api/branding/logo", None),
             "DELETE /api/admin/branding/logo": ("/api/admin/branding/logo", None),
+            "GET /api/admin/embed-origins": ("/api/admin/embed-origins", None),
+            "POST /api/admin/embed-origins": (
+                "/api/admin/embed-origins",
+                {"origin": "https://matrix.example"},
+            ),
+            "DELETE /api/admin/embed-origins": (
+                "/api/admin/embed-origins?origin=https://matrix.example",
+                None,
+            ),
             "PUT /api/admin/queues/{queue_id}": ("/api/admin/queues/matrix", {"name": "M"}),
             "PUT /api/admin/topics/{topic}": (
                 "/api/admin/topics/matrix",
@@ -1254,6 +1266,7 @@ TOKEN_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/admin/topics/{topic}"): {"label": "Token topic", "queue_id": DEFAULT_QUEUE},
     ("PUT", "/api/admin/topics/{topic}/guide"): {"steps": ["Ask for the model"]},
     ("PUT", "/api/admin/agents/{user_id}"): {"queues": [DEFAULT_QUEUE]},
+    ("POST", "/api/admin/embed-origins"): {"origin": "https://token.example"},
 }
 REPORT_QUERY = "?from=2026-01-01&to=2026-01-01"
 

@@ -17,6 +17,7 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet
 
+from videoassist.embedding import Origins
 from videoassist.gateway.acks import error
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,9 @@ class GuardedServer(socketio.AsyncServer):
         await self.eio.disconnect(eio_sid)
 
 
-def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
+def same_origin(
+    extra_origins: Origins | tuple[str, ...],
+) -> Callable[[str | None, dict[str, Any]], bool]:
     """The socket.io handshake's origin check: this site, or an allowed embedding origin.
 
     engine.io's own same-origin check takes the page's scheme from X-Forwarded-Proto or else
@@ -154,7 +157,7 @@ def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[st
     the built-in TLS. This one asks aiohttp whether the connection itself is secure (the
     environ's "aiohttp.request", set by that driver), and honours a proxy's forwarded scheme and
     host as engine.io does."""
-    allowed = set(extra_origins)
+    allowed = extra_origins if isinstance(extra_origins, Origins) else Origins(extra_origins)
 
     def check(origin: str | None, environ: dict[str, Any]) -> bool:
         if origin is None:
@@ -182,7 +185,7 @@ def same_origin(extra_origins: tuple[str, ...]) -> Callable[[str | None, dict[st
 
 def create_socket_server(
     *,
-    allowed_origins: tuple[str, ...],
+    allowed_origins: Origins | tuple[str, ...],
     max_message: int,
     client_manager: socketio.AsyncManager | None = None,
 ) -> socketio.AsyncServer:

@@ -13,6 +13,7 @@ from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
 from videoassist.client_address import TrustedProxies
 from videoassist.delivery import SocketDelivery
+from videoassist.embedding import Origins
 from videoassist.floor import Wallboard
 from videoassist.gateway import AgentNamespace, CustomerNamespace, SupervisorNamespace
 from videoassist.http.guard import ConnectionGuard
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the `cluster` extra (redis) is not loaded unless LEADER_LEA
     from videoassist.cluster.leadership import Leadership
 
 SETTINGS = web.AppKey("settings", Settings)
+EMBED_ORIGINS = web.AppKey("embed_origins", Origins)  # sites allowed to embed (embedding.py)
 RECORDS = web.AppKey("records", Records)
 SERVICE = web.AppKey("service", Service)
 HUB = web.AppKey("hub", MediaHub)

@@ -13,6 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import BaseModel, ValidationError
 
+from videoassist.embedding import Origins
+
 logger = logging.getLogger(__name__)
 
 
@@ -64,13 +66,14 @@ def security_headers(frame_ancestors: str = "'none'", hsts: bool = False) -> Mid
 
 
 def same_origin_writes(
-    extra_origins: tuple[str, ...] = (), bearer: Callable[[web.Request], bool] = lambda r: False
+    extra_origins: Origins | tuple[str, ...] = (),
+    bearer: Callable[[web.Request], bool] = lambda r: False,
 ) -> Middleware:
     """CSRF defence in depth (cookies are SameSite=Strict already): a state-changing API
     request that names an Origin must come from this site or an allowed embedding origin.
     ``bearer(request)``: the request carries an API token, which a browser never sends on its
     own, so its Origin says nothing (videoassist/http/tokens.py)."""
-    allowed_hosts = {urlsplit(o).netloc for o in extra_origins}
+    allowed = extra_origins if isinstance(extra_origins, Origins) else Origins(extra_origins)
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -82,7 +85,7 @@ def same_origin_writes(
             # are not a browser's ambient credentials: the Origin says nothing about them.
             if origin is not None and not bearer(request):
                 host = urlsplit(origin).netloc
-                if host != request.host and host not in allowed_hosts:
+                if host != request.host and host not in allowed.hosts():
                     return json_error(403, "bad_origin", "cross-site requests are not allowed")
         return await handler(request)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from videoassist.embedding import Origins
 from videoassist.http.middleware import content_security_policy
 
 PAGES = {
@@ -42,7 +43,7 @@ TEST_DIR = "testing"
 def add_pages(
     app: web.Application,
     web_dir: Path,
-    embed_origins: tuple[str, ...] = (),
+    embed_origins: Origins | tuple[str, ...] = (),
     *,
     test_pages: bool = False,
 ) -> None:
@@ -62,18 +63,19 @@ def add_pages(
         app.router.add_static(f"/vendor/{name}/", target)
 
 
-def _embed(file: Path, origins: tuple[str, ...]) -> Handler:
+def _embed(file: Path, origins: Origins | tuple[str, ...]) -> Handler:
     """The customer page inside an embedding site's iframe (web/sdk/help.js). Only an allowed
     site may frame it, and the one named in ``host`` is the only frame ancestor this answer
     allows: so the page can trust ``host`` as the origin of the page around it."""
-    allowed = frozenset(origins)
+    allowed = origins if isinstance(origins, Origins) else Origins(origins)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         host = request.query.get("host", "")
         if host not in allowed:
             return web.Response(
                 status=403,
-                text="This site is not allowed to embed the help page (ALLOWED_ORIGINS).",
+                text="This site is not allowed to embed the help page (ALLOWED_ORIGINS, or "
+                "the admin page's list of sites).",
             )
         return web.FileResponse(
             file,

@@ -132,6 +132,15 @@ ticket_context = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
 )
 
+# Sites admins allow to embed the help button (videoassist/embedding.py).
+embed_origins = sa.Table(
+    "embed_origins",
+    metadata,
+    sa.Column("origin", sa.String(200), primary_key=True),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("added_by", sa.String(64), nullable=False),
+)
+
 branding = sa.Table(
     "branding",
     metadata,
@@ -585,6 +594,26 @@ class Records:
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
+
+    async def embed_origins(self) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(embed_origins.select().order_by(embed_origins.c.origin))
+            return [dict(r._mapping) for r in rows]
+
+    async def add_embed_origin(self, origin: str, by: str, at: float) -> bool:
+        """False when it was listed already."""
+        insert = self._insert_for_dialect()
+        stmt = insert(embed_origins).values(origin=origin, added_at=at, added_by=by)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["origin"]))
+            return bool(result.rowcount)
+
+    async def remove_embed_origin(self, origin: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                embed_origins.delete().where(embed_origins.c.origin == origin)
+            )
+            return bool(result.rowcount)
 
     async def save_ticket_context(self, ticket_id: str, context: dict[str, str], at: float) -> None:
         async with self.engine.begin() as conn:

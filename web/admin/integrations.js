@@ -6,7 +6,7 @@
 import { LANGUAGES, pickLanguage } from "/static/shared/i18n.js";
 
 const $ = (id) => document.getElementById(id);
-const SECTIONS = ["tokens", "webhooks"];
+const SECTIONS = ["tokens", "webhooks", "embeds"];
 const ATTRIBUTES = ["aria-label"];
 const state = { ready: false, lang: "en", confirm: null, scopes: {}, events: [], log: null };
 
@@ -292,6 +292,61 @@ async function redeliver(endpoint, delivery) {
 
 // ------------------------------------------------------------------ start
 
+// --- sites that may embed the help button (/api/admin/embed-origins)
+
+function showOrigins(data) {
+  const fixed = data.fixed.map((origin) => el("li", { text: t("integ.embeds.fixed", { origin }) }));
+  const managed = data.managed.map((row) => {
+    const remove = el("button", {
+      type: "button", class: "danger", text: t("integ.embeds.remove"),
+      "aria-label": t("integ.embeds.removeNamed", { origin: row.origin }),
+      onclick: () => removeOrigin(row.origin),
+    });
+    const text = t("integ.embeds.addedBy", { origin: row.origin, who: row.added_by, when: when(row.added_at) });
+    return el("li", {}, el("span", { text }), " ", remove);
+  });
+  const none = fixed.length || managed.length ? [] : [el("li", { text: t("integ.embeds.none") })];
+  $("embeds-list").replaceChildren(...fixed, ...managed, ...none);
+}
+
+async function loadOrigins() {
+  const res = await api("GET", "/api/admin/embed-origins");
+  if (res.ok) showOrigins(res.data);
+  else say("embeds-status", res.data.error.message, true);
+}
+
+async function addOrigin(event) {
+  event.preventDefault();
+  const res = await api("POST", "/api/admin/embed-origins", { origin: $("embed-origin").value });
+  if (!res.ok) {
+    say("embeds-status", res.data.error.message, true);
+    $("embed-origin").focus();
+    return;
+  }
+  const added = res.data.managed.map((row) => row.origin);
+  $("embed-origin").value = "";
+  showOrigins(res.data);
+  say("embeds-status", t("integ.embeds.added", { origin: added[added.length - 1] || "" }));
+}
+
+async function removeOrigin(origin) {
+  const yes = await state.confirm(
+    t("integ.embeds.removeTitle", { origin }),
+    t("integ.embeds.removeText"),
+    t("integ.embeds.remove"),
+    t("integ.cancel"),
+  );
+  if (!yes) return;
+  const res = await api("DELETE", `/api/admin/embed-origins?origin=${encodeURIComponent(origin)}`);
+  if (!res.ok) {
+    say("embeds-status", res.data.error.message, true);
+    return;
+  }
+  showOrigins(res.data);
+  say("embeds-status", t("integ.embeds.removed", { origin }));
+  $("embed-origin").focus();
+}
+
 export function initIntegrations(confirm) {
   state.confirm = confirm;
   if (!state.ready) {
@@ -302,6 +357,7 @@ export function initIntegrations(confirm) {
       translate($(id));
     }
     $("token-form").addEventListener("submit", createToken);
+    $("embed-form").addEventListener("submit", addOrigin);
     $("webhook-form").addEventListener("submit", createWebhook);
     $("token-copy").addEventListener("click", () => copy("token-secret-value", "token-form-status"));
     $("webhook-copy").addEventListener("click", () => copy("webhook-secret-value", "webhook-form-status"));
@@ -309,4 +365,5 @@ export function initIntegrations(confirm) {
   }
   loadTokens();
   loadWebhooks();
+  loadOrigins();
 }

@@ -3,6 +3,20 @@
 // non-breaking spaces there.
 
 export const integrationsEn = {
+  "integ.embeds.title": "Sites that may embed the help button",
+  "integ.embeds.intro": "The help button's panel opens only inside these sites (and those the server's ALLOWED_ORIGINS names). A change applies at once.",
+  "integ.embeds.origin": "Site address (origin)",
+  "integ.embeds.hint": "As the browser names it: https:// and the host, with a port if not the usual one; no path.",
+  "integ.embeds.add": "Allow a site",
+  "integ.embeds.fixed": "{origin} (set in the server's configuration)",
+  "integ.embeds.addedBy": "{origin}, added by {who} on {when}",
+  "integ.embeds.remove": "Remove",
+  "integ.embeds.removeNamed": "Remove {origin}",
+  "integ.embeds.removeTitle": "Stop {origin} from embedding the help button?",
+  "integ.embeds.removeText": "Its pages can no longer open the help panel; a panel open now keeps working until the page reloads.",
+  "integ.embeds.added": "{origin} may now embed the help button.",
+  "integ.embeds.removed": "{origin} may no longer embed the help button.",
+  "integ.embeds.none": "No site besides the server's configuration.",
   "integ.tokens.title": "API tokens",
   "integ.tokens.intro": "For your other systems to call the REST API. Each token opens only the scopes you tick.",
   "integ.tokens.table": "API tokens table",
@@ -88,6 +102,20 @@ export const integrationsEn = {
 };
 
 export const integrationsFr = {
+  "integ.embeds.title": "Sites autorisés à intégrer le bouton d’aide",
+  "integ.embeds.intro": "Le panneau du bouton d’aide ne s’ouvre que dans ces sites (et ceux que nomme ALLOWED_ORIGINS dans la configuration du serveur). Un changement s’applique aussitôt.",
+  "integ.embeds.origin": "Adresse du site (origine)",
+  "integ.embeds.hint": "Telle que le navigateur la nomme : https:// et l’hôte, avec un port s’il n’est pas l’habituel ; sans chemin.",
+  "integ.embeds.add": "Autoriser un site",
+  "integ.embeds.fixed": "{origin} (fixé dans la configuration du serveur)",
+  "integ.embeds.addedBy": "{origin}, ajouté par {who} le {when}",
+  "integ.embeds.remove": "Retirer",
+  "integ.embeds.removeNamed": "Retirer {origin}",
+  "integ.embeds.removeTitle": "Empêcher {origin} d’intégrer le bouton d’aide ?",
+  "integ.embeds.removeText": "Ses pages ne pourront plus ouvrir le panneau d’aide ; un panneau ouvert maintenant fonctionne jusqu’au rechargement de la page.",
+  "integ.embeds.added": "{origin} peut maintenant intégrer le bouton d’aide.",
+  "integ.embeds.removed": "{origin} ne peut plus intégrer le bouton d’aide.",
+  "integ.embeds.none": "Aucun site en dehors de la configuration du serveur.",
   "integ.tokens.title": "Jetons d’API",
   "integ.tokens.intro": "Pour que vos autres systèmes appellent l’API REST. Chaque jeton n’ouvre que les droits cochés.",
   "integ.tokens.table": "Tableau des jetons d’API",
