@@ -27,6 +27,7 @@ from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.client_address import TrustedProxies
+from videoassist.customers import Customers
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
@@ -44,6 +45,7 @@ from videoassist.http.agent_context import agent_context
 from videoassist.http.api import routes
 from videoassist.http.branding import branding_routes
 from videoassist.http.calls import calls
+from videoassist.http.customers import customer_routes
 from videoassist.http.embed_origins import embed_origin_routes
 from videoassist.http.guard import ConnectionGuard
 from videoassist.http.guides import guides
@@ -52,6 +54,7 @@ from videoassist.http.keys import (
     API_TOKENS,
     CONNECTION_GUARD,
     CONTENT,
+    CUSTOMERS,
     DELIVERY,
     EMBED_ORIGINS,
     HUB,
@@ -162,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(guides)
     app.add_routes(branding_routes)
     app.add_routes(embed_origin_routes)
+    app.add_routes(customer_routes)
     app.add_routes(staff_admin)
     app.add_routes(report_routes)
     app.add_routes(tutorial_routes)
@@ -397,6 +401,12 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     metrics.watch(desk, hub)
     service_box.append(service)
+    app[CUSTOMERS] = Customers(
+        records,
+        settings.data_dir,
+        open_ticket=lambda ticket_id: ticket_id in desk.tickets,
+        drop_from_search=tutorials.search_port.drop,
+    )
     service.start(announce_every=settings.announce_interval)
     await _restore(service, records)
     app[TOPIC_LABELS] = labels

@@ -144,6 +144,11 @@ DELETE /api/admin/branding/logo   deny    deny*   deny*   deny*   deny*   deny  
 GET /api/admin/embed-origins      deny    deny*   deny*   deny*   deny*   deny    deny    allow
 POST /api/admin/embed-origins     deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/embed-origins   deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/customers          deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/customers/{ref}    deny    deny*   deny*   deny*   deny*   deny    deny    allow
+GET /api/admin/customers/{ref}/export
+                                  deny    deny*   deny*   deny*   deny*   deny    deny    allow
+DELETE /api/admin/customers/{ref} deny    deny*   deny*   deny*   deny*   deny    deny    allow
 DELETE /api/admin/topics/{topic}  deny    deny*   deny*   deny*   deny*   deny    deny    allow
 GET /api/admin/topics/{topic}/guide
                                   deny    deny*   deny*   deny*   deny*   deny    deny    allow
@@ -741,6 +746,16 @@ class TestHttp:
             "GET /api/branding": ("/api/branding", None),
             "GET /api/branding/logo": ("/api/branding/logo", None),
             "DELETE /api/admin/branding/logo": ("/api/admin/branding/logo", None),
+            "GET /api/admin/customers": ("/api/admin/customers?q=matrix", None),
+            "GET /api/admin/customers/{ref}": ("/api/admin/customers/matrix-ref", None),
+            "GET /api/admin/customers/{ref}/export": (
+                "/api/admin/customers/matrix-ref/export",
+                None,
+            ),
+            "DELETE /api/admin/customers/{ref}": (
+                "/api/admin/customers/matrix-ref",
+                {"confirm": "matrix-ref"},
+            ),
             "GET /api/admin/embed-origins": ("/api/admin/embed-origins", None),
             "POST /api/admin/embed-origins": (
                 "/api/admin/embed-origins",

@@ -12,6 +12,7 @@ from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
 from videoassist.call_room import CallRooms
 from videoassist.client_address import TrustedProxies
+from videoassist.customers import Customers
 from videoassist.delivery import SocketDelivery
 from videoassist.embedding import Origins
 from videoassist.floor import Wallboard
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # the `cluster` extra (redis) is not loaded unless LEADER_LEA
 
 SETTINGS = web.AppKey("settings", Settings)
 EMBED_ORIGINS = web.AppKey("embed_origins", Origins)  # sites allowed to embed (embedding.py)
+CUSTOMERS = web.AppKey("customers", Customers)  # lookup, export, erasure (customers.py)
 RECORDS = web.AppKey("records", Records)
 SERVICE = web.AppKey("service", Service)
 HUB = web.AppKey("hub", MediaHub)

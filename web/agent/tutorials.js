@@ -62,11 +62,14 @@ export class TutorialPanel {
     const params = { state: "published" };
     if (q) params.q = q;
     else if (this.topic) params.topic = this.topic;
+    // The newest request wins: the call's first suggestions may come back after a search.
+    const asked = (this.asked = (this.asked || 0) + 1);
     say($("tutorials-heading"), q ? "tutorial.agent.results" : "tutorial.agent.suggested");
     try {
-      this.show(await search(params));
+      const hits = await search(params);
+      if (asked === this.asked) this.show(hits);
     } catch (err) {
-      say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
+      if (asked === this.asked) say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
     }
   }
 
@@ -111,6 +114,7 @@ export class TutorialPanel {
       say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
       return;
     }
+    if (!item.isConnected) return; // the list was redrawn meanwhile
     if (!chapters.length) {
       say($("tutorials-status"), "tutorial.agent.no_chapters", { title: hit.title });
       return;

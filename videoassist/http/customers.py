@@ -1,0 +1,132 @@
+"""Admins look customers up, export their data and erase them (videoassist/customers.py;
+docs/privacy.md): ``/api/admin/customers``. Admins only, from the admin page: no API token
+reaches these (personal data in bulk is a person's decision, made on the page and audited).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from videoassist.auth import Staff
+from videoassist.customers import ref_hash
+from videoassist.desk.events import AuditRow
+from videoassist.errors import Problem
+from videoassist.http.admin import ADMIN_ROLE, admin_only
+from videoassist.http.keys import CUSTOMERS, RECORDS
+from videoassist.http.middleware import Reply, invalid, json_error, read_json
+from videoassist.http.tokens import staff_of
+
+logger = logging.getLogger(__name__)
+
+customer_routes = web.RouteTableDef()
+REF_MAX = 128
+CHUNK = 256 * 1024
+
+
+class EraseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: str = Field(min_length=1, max_length=REF_MAX)  # the reference, typed again
+    with_tutorials: bool = False
+
+
+def _ref(request: web.Request) -> str:
+    ref = request.match_info["ref"]
+    if not 0 < len(ref) <= REF_MAX:
+        raise invalid("ref", f"1 to {REF_MAX} characters")
+    return ref
+
+
+def _problem(exc: Problem) -> web.Response:
+    return json_error(exc.status, exc.code, exc.message)
+
+
+@customer_routes.get("/api/admin/customers")
+@admin_only
+async def find_customers(request: web.Request, member: Staff) -> web.Response:
+    text = request.query.get("q", "").strip()
+    if not 0 < len(text) <= REF_MAX:
+        raise invalid("q", f"what to look for: 1 to {REF_MAX} characters")
+    return web.json_response({"customers": await request.app[CUSTOMERS].find(text)})
+
+
+@customer_routes.get("/api/admin/customers/{ref}")
+@admin_only
+async def get_customer(request: web.Request, member: Staff) -> web.Response:
+    try:
+        body = await request.app[CUSTOMERS].profile(_ref(request))
+    except Problem as exc:
+        return _problem(exc)
+    return web.json_response(body, headers={"Cache-Control": "private, no-store"})
+
+
+@customer_routes.get("/api/admin/customers/{ref}/export")
+async def export_customer(request: web.Request) -> web.StreamResponse:
+    # Not admin_only (it answers a Response): the same checks, and a stream of the file.
+    member = await staff_of(request)
+    if member is None:
+        return json_error(401, "unauthenticated", "please log in")
+    if member.role != ADMIN_ROLE:
+        return json_error(403, "forbidden", "only an admin may do this")
+    try:
+        ref = _ref(request)
+    except Reply as reply:
+        return reply.response
+    try:
+        path = await request.app[CUSTOMERS].export(ref)
+    except Problem as exc:
+        return _problem(exc)
+    await _audit(request, member, "customer_exported", ref, {})
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="customer-{ref_hash(ref)}.zip"',
+                "Cache-Control": "private, no-store",
+            }
+        )
+        response.content_length = path.stat().st_size
+        await response.prepare(request)
+        with path.open("rb") as file:
+            while chunk := file.read(CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@customer_routes.delete("/api/admin/customers/{ref}")
+@admin_only
+async def erase_customer(request: web.Request, member: Staff) -> web.Response:
+    ref = _ref(request)
+    body = await read_json(request, EraseIn)
+    if body.confirm != ref:
+        raise invalid("confirm", "type the customer's reference to confirm the erasure")
+    try:
+        done = await request.app[CUSTOMERS].erase(
+            ref, (member.agent_id, member.username), body.with_tutorials
+        )
+    except Problem as exc:
+        return _problem(exc)
+    return web.json_response(done)
+
+
+async def _audit(
+    request: web.Request, member: Staff, action: str, ref: str, detail: dict[str, Any]
+) -> None:
+    await request.app[RECORDS].save_audit(
+        AuditRow(
+            at=time.time(),
+            actor_id=member.agent_id,
+            actor_name=member.username,
+            action=action,
+            subject_kind="customer",
+            subject_id=ref_hash(ref),
+            detail=detail,
+        )
+    )
