@@ -11,6 +11,7 @@ from playwright.async_api import Browser, expect
 from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible, log_in
 from videoassist.auth import hash_password
+from videoassist.desk.events import TicketRow
 from videoassist.http.keys import WEBHOOKS
 
 
@@ -151,3 +152,43 @@ async def test_an_admin_allows_a_site_to_embed_the_button_and_takes_it_back(
     )
     async with h.http.get("/embed?host=https://shop.example") as r:
         assert r.status == 403
+
+
+async def test_an_admin_finds_a_customer_reads_their_requests_and_erases_them(
+    harness: Harness, browser: Browser
+) -> None:
+    h = harness
+    await h.records.add_user("root", "Root", hash_password("pw-root-1"), "admin", 0.0)
+    await h.records.saw_customer("cust-42", "Jane Doe", "jane@example.com", 1_700_000_000.0)
+    await h.records.save_ticket(
+        TicketRow(
+            id="t-42",
+            topic="",
+            description="router",
+            status="ended",
+            queued_at=1_700_000_000.0,
+            ended_at=1_700_000_100.0,
+            end_reason="cancelled",
+            customer_ref="cust-42",
+        )
+    )
+    await h.records.save_ticket_context("t-42", {"orderId": "A-1"}, 1_700_000_000.0)
+    page = await (await browser.new_context()).new_page()
+    await log_in(page, h.url, "root", "pw-root-1", path="/admin")
+    section = page.locator("#customers")
+    await section.get_by_label("Reference, name or email").fill("jane")
+    await section.get_by_label("Reference, name or email").press("Enter")
+    await section.get_by_role("button", name="Open Jane Doe (jane@example.com)").click()
+    profile = page.locator("#customer-profile")
+    await expect(profile).to_be_focused()
+    await expect(profile.get_by_role("heading", name="Jane Doe")).to_be_visible()
+    await expect(profile.locator("#customer-requests")).to_contain_text("orderId: A-1")
+    href = await profile.get_by_role("link", name="Export everything (ZIP)").get_attribute("href")
+    assert href == "/api/admin/customers/cust-42/export"
+    await assert_accessible(page, "admin reading a customer")
+    await profile.get_by_role("button", name="Erase this customer").click()
+    dialog = page.get_by_role("dialog", name="Erase cust-42?")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Erase this customer").click()
+    await expect(page.locator("#customers-status")).to_have_text("cust-42 was erased.")
+    assert await h.records.customer("cust-42") is None

@@ -6,7 +6,7 @@
 import { LANGUAGES, pickLanguage } from "/static/shared/i18n.js";
 
 const $ = (id) => document.getElementById(id);
-const SECTIONS = ["tokens", "webhooks", "embeds"];
+const SECTIONS = ["tokens", "webhooks", "embeds", "customers"];
 const ATTRIBUTES = ["aria-label"];
 const state = { ready: false, lang: "en", confirm: null, scopes: {}, events: [], log: null };
 
@@ -347,6 +347,89 @@ async function removeOrigin(origin) {
   $("embed-origin").focus();
 }
 
+// --- customers (/api/admin/customers; docs/privacy.md)
+
+async function findCustomers(event) {
+  event.preventDefault();
+  const q = $("customer-q").value.trim();
+  const res = await api("GET", `/api/admin/customers?q=${encodeURIComponent(q)}`);
+  if (!res.ok) {
+    say("customers-status", res.data.error.message, true);
+    return;
+  }
+  const found = res.data.customers;
+  $("customers-found").replaceChildren(...found.map((c) => {
+    const who = c.name || c.ref;
+    const open = el("button", {
+      type: "button", text: `${who}${c.email ? ` (${c.email})` : ""}`,
+      "aria-label": t("integ.cust.open", { who: `${who}${c.email ? ` (${c.email})` : ""}` }),
+      onclick: () => openCustomer(c.ref),
+    });
+    return el("li", {}, open);
+  }));
+  say("customers-status", found.length ? t("integ.cust.count", { count: found.length }) : t("integ.cust.none"));
+}
+
+async function openCustomer(ref) {
+  const res = await api("GET", `/api/admin/customers/${encodeURIComponent(ref)}`);
+  if (!res.ok) {
+    say("customers-status", res.data.error.message, true);
+    return;
+  }
+  const { customer, requests, tutorials } = res.data;
+  state.customer = { ref, tutorials };
+  $("customer-name").textContent = customer.name || t("integ.cust.anonymous");
+  $("customer-facts").textContent = t("integ.cust.facts", {
+    ref, email: customer.email || "—",
+    first: customer.first_contact ? when(customer.first_contact) : "—",
+    last: customer.last_contact ? when(customer.last_contact) : "—",
+  });
+  $("customer-requests").tBodies[0].replaceChildren(...requests.map((r) => {
+    const outcome = r.calls.length
+      ? r.calls.map((c) => `${c.disposition || c.end_reason || "—"}`).join(", ")
+      : t("integ.cust.noCall", { reason: r.end_reason || r.status });
+    const context = Object.entries(r.context).map(([k, v]) => `${k}: ${v}`).join("; ") || "—";
+    return el(
+      "tr", {},
+      el("td", { text: when(r.tapped_at) }),
+      el("td", { text: r.topic || t("integ.cust.noTopic") }),
+      el("td", { text: outcome }),
+      el("td", { text: context }),
+      el("td", { text: String(r.recordings.length) }),
+    );
+  }));
+  $("customer-export").href = `/api/admin/customers/${encodeURIComponent(ref)}/export`;
+  $("customer-tutorials-field").hidden = tutorials.length === 0;
+  $("customer-tutorials").checked = false;
+  $("customer-tutorials-text").textContent = t("integ.cust.tutorials", { ids: tutorials.join(", ") });
+  $("customer-profile").hidden = false;
+  $("customer-profile").focus();
+}
+
+async function eraseCustomer() {
+  const customer = state.customer;
+  if (!customer) return;
+  const yes = await state.confirm(
+    t("integ.cust.eraseTitle", { ref: customer.ref }),
+    t("integ.cust.eraseText"),
+    t("integ.cust.erase"),
+    t("integ.cancel"),
+  );
+  if (!yes) return;
+  const res = await api("DELETE", `/api/admin/customers/${encodeURIComponent(customer.ref)}`, {
+    confirm: customer.ref, with_tutorials: $("customer-tutorials").checked,
+  });
+  if (!res.ok) {
+    say("customers-status", res.data.error.message, true);
+    return;
+  }
+  state.customer = null;
+  $("customer-profile").hidden = true;
+  $("customers-found").replaceChildren();
+  say("customers-status", t("integ.cust.erased", { ref: customer.ref }));
+  $("customer-q").focus();
+}
+
 export function initIntegrations(confirm) {
   state.confirm = confirm;
   if (!state.ready) {
@@ -358,6 +441,8 @@ export function initIntegrations(confirm) {
     }
     $("token-form").addEventListener("submit", createToken);
     $("embed-form").addEventListener("submit", addOrigin);
+    $("customer-search").addEventListener("submit", findCustomers);
+    $("customer-erase").addEventListener("click", eraseCustomer);
     $("webhook-form").addEventListener("submit", createWebhook);
     $("token-copy").addEventListener("click", () => copy("token-secret-value", "token-form-status"));
     $("webhook-copy").addEventListener("click", () => copy("webhook-secret-value", "webhook-form-status"));
