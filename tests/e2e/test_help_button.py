@@ -30,6 +30,7 @@ HOST_PAGE = """<!doctype html>
   window.states = [];
   videoassist("on", "state", (event) => window.states.push(event.state));
   videoassist("setUser", "%(token)s");
+  videoassist("setContext", {orderId: "A-1029", "device.model": "X200", "bad key": "left out"});
 </script>
 <script async src="%(server)s/static/sdk/help.js"></script>
 </head><body><main><h1>A shop</h1><p>Our products.</p></main></body></html>
@@ -59,7 +60,13 @@ async def shop(tmp_path: Path) -> AsyncIterator[tuple[Harness, str, str]]:
     harness = Harness(settings_for(tmp_path, allowed_origins=(shop_origin,), embed_secret=SECRET))
     await harness.start()
     token = jwt.encode(
-        {"sub": "cust-42", "aud": "videoassist", "exp": int(time.time()) + 600},
+        {
+            "sub": "cust-42",
+            "aud": "videoassist",
+            "exp": int(time.time()) + 600,
+            "name": "Jane Doe",
+            "email": "jane@example.com",
+        },
         SECRET,
         algorithm="HS256",
     )
@@ -110,6 +117,19 @@ async def test_the_button_on_another_site_opens_a_call_in_an_iframe(
     await agent.get_by_role("button", name="Accept").click()
     await expect(frame.locator("#live-status")).to_have_text("Connected.", timeout=20_000)
     assert await page.evaluate("window.states.includes('live')")
+    # The agent sees who it is (the signed identity's claims) and what the shop said of it
+    # (setContext, queued before the script loaded; the key out of bounds left out).
+    await expect(agent.locator("#customer-ref")).to_have_text(
+        "Jane Doe (jane@example.com) · ref cust-42"
+    )
+    await expect(agent.locator("#app-context")).to_contain_text("orderId: A-1029")
+    await expect(agent.locator("#app-context")).to_contain_text("device.model: X200")
+    await expect(agent.locator("#app-context")).not_to_contain_text("bad key")
+    # The customer's camera runs inside the iframe: the agent receives its picture.
+    await agent.wait_for_function(
+        "() => { const v = document.getElementById('remote'); return v && v.videoWidth > 0; }",
+        timeout=20_000,
+    )
     await assert_accessible(page, "a host page with a call in its help panel")
 
 
