@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
-import socketio
 
-from tests.support.harness import Party, connect_socket, wait_until
+from tests.support.harness import Clients, Party, wait_until
 from tests.support.process import ROOT, ServerProcess
 
 PASSWORD = "bench-password-1"
@@ -34,7 +33,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class OutsideServer:
+class OutsideServer(Clients):
     def __init__(self, data_dir: Path, **settings: Any) -> None:
         self.data_dir = data_dir
         self.metrics_port = free_port()
@@ -97,37 +96,6 @@ class OutsideServer:
         if proc.returncode != 0:
             raise RuntimeError(f"user add {username}: {out.decode(errors='replace')}")
         return await self.login(username, PASSWORD)
-
-    async def login(self, username: str, password: str) -> str:
-        assert self.http is not None
-        async with self.http.post(
-            "/api/login", json={"username": username, "password": password}
-        ) as r:
-            if r.status != 200:
-                raise RuntimeError(f"login {username}: {r.status} {await r.text()}")
-            return r.cookies["va_session"].value
-
-    async def tap(self, topic: str = "", description: str = "") -> dict[str, Any]:
-        assert self.http is not None
-        async with self.http.post(
-            "/api/tickets", json={"topic": topic, "description": description}
-        ) as r:
-            body: dict[str, Any] = await r.json()
-            if r.status != 201:
-                raise RuntimeError(f"tap refused: {r.status} {body}")
-            return body
-
-    async def customer(self, token: str) -> Party:
-        return await self._party("/customer", token=token)
-
-    async def agent(self, cookie: str) -> Party:
-        return await self._party("/agent", cookie=cookie)
-
-    async def _party(self, namespace: str, **credentials: str) -> Party:
-        party = Party(socketio.AsyncClient(reconnection=False), namespace)
-        await connect_socket(party.client, self.url, namespace, **credentials)
-        self._parties.append(party)
-        return party
 
     async def gauges(self) -> dict[str, float]:
         """The server's unlabelled Prometheus gauges, by name."""

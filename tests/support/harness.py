@@ -125,7 +125,46 @@ class Party:
         await self.client.disconnect()
 
 
-class Harness:
+class Clients:
+    """What a test or a bench does to a server from outside, over HTTP and socket.io: log staff
+    in, tap, connect customers and agents. Needs ``url`` and ``http``."""
+
+    url: str
+    http: aiohttp.ClientSession | None
+    _parties: list[Party]
+
+    async def login(self, username: str, password: str) -> str:
+        assert self.http is not None
+        async with self.http.post(
+            "/api/login", json={"username": username, "password": password}
+        ) as r:
+            assert r.status == 200, await r.text()
+            return r.cookies["va_session"].value
+
+    async def tap(self, topic: str = "", description: str = "") -> dict[str, Any]:
+        assert self.http is not None
+        async with self.http.post(
+            "/api/tickets", json={"topic": topic, "description": description}
+        ) as r:
+            body: dict[str, Any] = await r.json()
+            assert r.status == 201, body
+            return body
+
+    async def customer(self, token: str) -> Party:
+        return await self._party("/customer", token=token)
+
+    async def agent(self, cookie: str) -> Party:
+        return await self._party("/agent", cookie=cookie)
+
+    async def _party(self, namespace: str, **credentials: str) -> Party:
+        """A connected ``Party`` on ``namespace``, disconnected again by ``stop``."""
+        party = Party(socketio.AsyncClient(reconnection=False), namespace)
+        await connect_socket(party.client, self.url, namespace, **credentials)
+        self._parties.append(party)
+        return party
+
+
+class Harness(Clients):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
@@ -184,33 +223,3 @@ class Harness:
             username, username.title(), hash_password(password), role, time.time()
         )
         return await self.login(username, password)
-
-    async def login(self, username: str, password: str) -> str:
-        assert self.http is not None
-        async with self.http.post(
-            "/api/login", json={"username": username, "password": password}
-        ) as r:
-            assert r.status == 200, await r.text()
-            return r.cookies["va_session"].value
-
-    async def tap(self, topic: str = "", description: str = "") -> dict[str, Any]:
-        assert self.http is not None
-        async with self.http.post(
-            "/api/tickets", json={"topic": topic, "description": description}
-        ) as r:
-            body: dict[str, Any] = await r.json()
-            assert r.status == 201, body
-            return body
-
-    async def customer(self, token: str) -> Party:
-        return await self._party("/customer", token=token)
-
-    async def agent(self, cookie: str) -> Party:
-        return await self._party("/agent", cookie=cookie)
-
-    async def _party(self, namespace: str, **credentials: str) -> Party:
-        """A connected ``Party`` on ``namespace``, disconnected again by ``stop``."""
-        party = Party(socketio.AsyncClient(reconnection=False), namespace)
-        await connect_socket(party.client, self.url, namespace, **credentials)
-        self._parties.append(party)
-        return party

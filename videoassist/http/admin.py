@@ -21,9 +21,10 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -39,7 +40,7 @@ from videoassist.desk.config import (
     RecordingPolicy,
     Strategy,
 )
-from videoassist.desk.events import ConfigChanged
+from videoassist.desk.events import AuditRow, ConfigChanged
 from videoassist.http.keys import (
     LOGIN_THROTTLE,
     RECORDS,
@@ -151,12 +152,14 @@ class AgentIn(_Body):
 # --------------------------------------------------------------------------- plumbing
 
 
-Handler = Callable[[web.Request, Staff], Awaitable[web.Response]]
+Answer = TypeVar("Answer", bound=web.StreamResponse)
 
 
-def admin_only(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+def admin_only(
+    handler: Callable[[web.Request, Staff], Awaitable[Answer]],
+) -> Callable[[web.Request], Awaitable[Answer | web.Response]]:
     @functools.wraps(handler)
-    async def guarded(request: web.Request) -> web.Response:
+    async def guarded(request: web.Request) -> Answer | web.Response:
         member = await staff_of(request)
         if member is None:
             return json_error(401, "unauthenticated", "please log in")
@@ -172,6 +175,22 @@ def admin_only(handler: Handler) -> Callable[[web.Request], Awaitable[web.Respon
             return reply.response
 
     return guarded
+
+
+async def audit(
+    request: web.Request, member: Staff, action: str, kind: str, subject: str, **detail: Any
+) -> None:
+    """An admin's action in the audit log: who, what, on what, when."""
+    row = AuditRow(
+        at=time.time(),
+        actor_id=member.agent_id,
+        actor_name=member.username,
+        action=action,
+        subject_kind=kind,
+        subject_id=subject,
+        detail=detail,
+    )
+    await request.app[RECORDS].save_audit(row)
 
 
 def _same_origin(request: web.Request) -> bool:

@@ -6,20 +6,16 @@ reaches these (personal data in bulk is a person's decision, made on the page an
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import Staff
 from videoassist.customers import ref_hash
-from videoassist.desk.events import AuditRow
 from videoassist.errors import Problem
-from videoassist.http.admin import ADMIN_ROLE, admin_only
-from videoassist.http.keys import CUSTOMERS, RECORDS
-from videoassist.http.middleware import Reply, invalid, json_error, read_json
-from videoassist.http.tokens import staff_of
+from videoassist.http.admin import admin_only, audit
+from videoassist.http.keys import CUSTOMERS
+from videoassist.http.middleware import invalid, json_error, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +61,14 @@ async def get_customer(request: web.Request, member: Staff) -> web.Response:
 
 
 @customer_routes.get("/api/admin/customers/{ref}/export")
-async def export_customer(request: web.Request) -> web.StreamResponse:
-    # Not admin_only (it answers a Response): the same checks, and a stream of the file.
-    member = await staff_of(request)
-    if member is None:
-        return json_error(401, "unauthenticated", "please log in")
-    if member.role != ADMIN_ROLE:
-        return json_error(403, "forbidden", "only an admin may do this")
-    try:
-        ref = _ref(request)
-    except Reply as reply:
-        return reply.response
+@admin_only
+async def export_customer(request: web.Request, member: Staff) -> web.StreamResponse:
+    ref = _ref(request)
     try:
         path = await request.app[CUSTOMERS].export(ref)
     except Problem as exc:
         return _problem(exc)
-    await _audit(request, member, "customer_exported", ref, {})
+    await audit(request, member, "customer_exported", "customer", ref_hash(ref))
     try:
         response = web.StreamResponse(
             headers={
@@ -114,19 +102,3 @@ async def erase_customer(request: web.Request, member: Staff) -> web.Response:
     except Problem as exc:
         return _problem(exc)
     return web.json_response(done)
-
-
-async def _audit(
-    request: web.Request, member: Staff, action: str, ref: str, detail: dict[str, Any]
-) -> None:
-    await request.app[RECORDS].save_audit(
-        AuditRow(
-            at=time.time(),
-            actor_id=member.agent_id,
-            actor_name=member.username,
-            action=action,
-            subject_kind="customer",
-            subject_id=ref_hash(ref),
-            detail=detail,
-        )
-    )

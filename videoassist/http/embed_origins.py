@@ -14,9 +14,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import Staff
-from videoassist.desk.events import AuditRow
 from videoassist.embedding import MAX_MANAGED, OriginError, normalize_origin
-from videoassist.http.admin import admin_only
+from videoassist.http.admin import admin_only, audit
 from videoassist.http.keys import EMBED_ORIGINS, RECORDS
 from videoassist.http.middleware import invalid, json_error, read_json
 
@@ -49,20 +48,6 @@ async def _reload(request: web.Request) -> None:
     request.app[EMBED_ORIGINS].replace(r["origin"] for r in rows)
 
 
-async def _audit(request: web.Request, member: Staff, action: str, origin: str) -> None:
-    await request.app[RECORDS].save_audit(
-        AuditRow(
-            at=time.time(),
-            actor_id=member.agent_id,
-            actor_name=member.username,
-            action=action,
-            subject_kind="embed_origin",
-            subject_id=origin,
-            detail={},
-        )
-    )
-
-
 def _origin(text: str) -> str:
     try:
         return normalize_origin(text)
@@ -89,7 +74,7 @@ async def add_origin(request: web.Request, member: Staff) -> web.Response:
     if not await records.add_embed_origin(origin, member.username, time.time()):
         return json_error(409, "conflict", f"{origin} is listed already")
     await _reload(request)
-    await _audit(request, member, "embed_origin_added", origin)
+    await audit(request, member, "embed_origin_added", "embed_origin", origin)
     logger.info("admin: %s may now embed the help button (by %s)", origin, member.username)
     return web.json_response(await _listing(request), status=201)
 
@@ -101,6 +86,6 @@ async def remove_origin(request: web.Request, member: Staff) -> web.Response:
     if not await request.app[RECORDS].remove_embed_origin(origin):
         return json_error(404, "not_found", f"{origin} is not on the admin's list")
     await _reload(request)
-    await _audit(request, member, "embed_origin_removed", origin)
+    await audit(request, member, "embed_origin_removed", "embed_origin", origin)
     logger.info("admin: %s may no longer embed the help button (by %s)", origin, member.username)
     return web.json_response(await _listing(request))

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.api_tokens import SCOPES, public
 from videoassist.auth import Staff
-from videoassist.desk.events import AuditRow
-from videoassist.http.admin import admin_only
-from videoassist.http.keys import API_TOKENS, RECORDS, SETTINGS, WEBHOOKS
+from videoassist.http.admin import admin_only, audit
+from videoassist.http.keys import API_TOKENS, SETTINGS, WEBHOOKS
 from videoassist.http.middleware import Reply, invalid, json_error, read_json
 from videoassist.integrations import EVENTS
 from videoassist.webhooks import MAX_ENDPOINTS, url_problem
@@ -60,21 +59,6 @@ def _path_hex(request: web.Request, name: str) -> str:
     return value
 
 
-async def _audit(
-    request: web.Request, member: Staff, action: str, kind: str, subject: str, **detail: Any
-) -> None:
-    row = AuditRow(
-        at=time.time(),
-        actor_id=member.agent_id,
-        actor_name=member.username,
-        action=action,
-        subject_kind=kind,
-        subject_id=subject,
-        detail=detail,
-    )
-    await request.app[RECORDS].save_audit(row)
-
-
 # --------------------------------------------------------------------------- API tokens
 
 
@@ -93,7 +77,7 @@ async def create_token(request: web.Request, member: Staff) -> web.Response:
     row, secret = await request.app[API_TOKENS].create(
         body.name, list(body.scopes), expires_at, member.username
     )
-    await _audit(
+    await audit(
         request, member, "token_create", "token", row["id"], name=body.name, scopes=row["scopes"]
     )
     # The only time the secret leaves the server.
@@ -107,7 +91,7 @@ async def revoke_token(request: web.Request, member: Staff) -> web.Response:
     row = await request.app[API_TOKENS].revoke(token_id)
     if row is None:
         raise Reply(json_error(404, "not_found", "no such token"))
-    await _audit(request, member, "token_revoke", "token", token_id, name=row["name"])
+    await audit(request, member, "token_revoke", "token", token_id, name=row["name"])
     return web.json_response(public(row))
 
 
@@ -156,7 +140,7 @@ async def create_webhook(request: web.Request, member: Staff) -> web.Response:
     if len(hooks.endpoints()) >= MAX_ENDPOINTS:
         raise Reply(json_error(409, "too_many", f"at most {MAX_ENDPOINTS} webhook endpoints"))
     row = await hooks.add_endpoint(body.url, list(dict.fromkeys(body.events)), member.username)
-    await _audit(request, member, "webhook_create", "webhook", row["id"], url=body.url)
+    await audit(request, member, "webhook_create", "webhook", row["id"], url=body.url)
     # The signing secret, shown this once.
     return web.json_response({**_endpoint_out(row), "secret": row["secret"]}, status=201)
 
@@ -167,7 +151,7 @@ async def delete_webhook(request: web.Request, member: Staff) -> web.Response:
     endpoint_id = _path_hex(request, "endpoint_id")
     if not await request.app[WEBHOOKS].delete_endpoint(endpoint_id):
         raise Reply(json_error(404, "not_found", "no such webhook endpoint"))
-    await _audit(request, member, "webhook_delete", "webhook", endpoint_id)
+    await audit(request, member, "webhook_delete", "webhook", endpoint_id)
     return web.Response(status=204)
 
 

@@ -89,14 +89,79 @@ def fts_query(text: str) -> str | None:
     return " ".join(quoted)
 
 
-class Fts5Search:
+class _SqlSearch:
+    """What both SQL adapters share: their two tables (documents, moments), dropping a
+    document, the parameters of a search, and turning ranked rows into hits (each with the
+    best moment to jump to)."""
+
+    TABLES: tuple[str, str] = ("", "")
+    MOMENT_SQL = ""  # the best moment of one document for :q, :id, :state
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def drop(self, tutorial_id: str, state: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._drop(conn, tutorial_id, state)
+
+    async def _drop(self, conn: Any, tutorial_id: str, state: str) -> None:
+        for table in self.TABLES:
+            await conn.execute(
+                sa.text(f"DELETE FROM {table} WHERE tutorial_id = :id AND state = :state"),
+                {"id": tutorial_id, "state": state},
+            )
+
+    @staticmethod
+    def _params(
+        query: str, topic: str | None, states: Sequence[str], limit: int
+    ) -> tuple[str, dict[str, Any]]:
+        """The ``IN (...)`` of the states and every bound parameter of a search."""
+        marks = ", ".join(f":s{i}" for i in range(len(states)))
+        params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
+        params |= {"q": query, "limit": min(limit, MAX_HITS), "topic": topic or ""}
+        return marks, params
+
+    async def _hits(self, conn: Any, rows: Sequence[Any], query: str) -> list[Hit]:
+        hits = []
+        for row in rows:
+            moment = (
+                await conn.execute(
+                    sa.text(self.MOMENT_SQL),
+                    {"q": query, "id": row.tutorial_id, "state": row.state},
+                )
+            ).first()
+            hits.append(
+                Hit(
+                    tutorial_id=row.tutorial_id,
+                    state=row.state,
+                    title=row.title,
+                    topic=row.topic or None,
+                    score=self._score(float(row.rank)),
+                    at=None if moment is None else float(moment.at),
+                    chapter=None
+                    if moment is None or moment.chapter is None
+                    else int(moment.chapter),
+                    snippet=row.snip,
+                )
+            )
+        return hits
+
+    @staticmethod
+    def _score(rank: float) -> float:
+        return round(rank, 6)
+
+
+class Fts5Search(_SqlSearch):
     """SQLite FTS5, ranked with bm25: a match in the title weighs most, then chapters and
     tags, then the description, then the body (chat text and annotation labels)."""
 
     WEIGHTS = (10.0, 5.0, 5.0, 2.0, 1.0)  # title, chapters, tags, description, body
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    TABLES = ("tutorial_search", "tutorial_moments")
+    MOMENT_SQL = (
+        "SELECT at, chapter FROM tutorial_moments WHERE tutorial_moments "
+        "MATCH :q AND tutorial_id = :id AND state = :state "
+        "ORDER BY rank, at LIMIT 1"
+    )
 
     async def index(self, doc: SearchDoc) -> None:
         body = " ".join(m.text for m in doc.moments if m.kind != "chapter")
@@ -138,27 +203,13 @@ class Fts5Search:
                     ],
                 )
 
-    async def drop(self, tutorial_id: str, state: str) -> None:
-        async with self.engine.begin() as conn:
-            await self._drop(conn, tutorial_id, state)
-
-    @staticmethod
-    async def _drop(conn: Any, tutorial_id: str, state: str) -> None:
-        for table in ("tutorial_search", "tutorial_moments"):
-            await conn.execute(
-                sa.text(f"DELETE FROM {table} WHERE tutorial_id = :id AND state = :state"),
-                {"id": tutorial_id, "state": state},
-            )
-
     async def search(
         self, text: str, *, topic: str | None, states: Sequence[str], limit: int = MAX_HITS
     ) -> list[Hit]:
         query = fts_query(text)
         if query is None or not states:
             return []
-        marks = ", ".join(f":s{i}" for i in range(len(states)))
-        params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
-        params |= {"q": query, "limit": min(limit, MAX_HITS), "topic": topic or ""}
+        marks, params = self._params(query, topic, states, limit)
         weights = ", ".join(str(w) for w in self.WEIGHTS)
         async with self.engine.connect() as conn:
             rows = (
@@ -174,33 +225,11 @@ class Fts5Search:
                     params,
                 )
             ).all()
-            hits = []
-            for row in rows:
-                moment = (
-                    await conn.execute(
-                        sa.text(
-                            "SELECT at, chapter FROM tutorial_moments WHERE tutorial_moments "
-                            "MATCH :q AND tutorial_id = :id AND state = :state "
-                            "ORDER BY rank, at LIMIT 1"
-                        ),
-                        {"q": query, "id": row.tutorial_id, "state": row.state},
-                    )
-                ).first()
-                hits.append(
-                    Hit(
-                        tutorial_id=row.tutorial_id,
-                        state=row.state,
-                        title=row.title,
-                        topic=row.topic or None,
-                        score=round(-float(row.rank), 6),
-                        at=None if moment is None else float(moment.at),
-                        chapter=None
-                        if moment is None or moment.chapter is None
-                        else int(moment.chapter),
-                        snippet=row.snip,
-                    )
-                )
-        return hits
+            return await self._hits(conn, rows, query)
+
+    @staticmethod
+    def _score(rank: float) -> float:
+        return round(-rank, 6)  # bm25: lower is better
 
 
 def ts_query(text: str) -> str | None:
@@ -212,7 +241,7 @@ def ts_query(text: str) -> str | None:
     return " & ".join(words) + ":*"
 
 
-class PgSearch:
+class PgSearch(_SqlSearch):
     """PostgreSQL full text (migration 0023): a ``tsvector`` per (tutorial, state), weighted
     as FTS5's columns are (title A, chapters and tags B, description C, chat text and
     annotation labels D) and ranked with ``ts_rank``; the ``simple`` configuration, since
@@ -220,9 +249,13 @@ class PgSearch:
 
     # ts_rank's weights, in its order {D, C, B, A}: the same proportions as Fts5Search's.
     WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    TABLES = ("tutorial_search_pg", "tutorial_moments_pg")
+    MOMENT_SQL = (
+        "SELECT at, chapter FROM tutorial_moments_pg, "
+        "to_tsquery('simple', :q) AS q WHERE document @@ q "
+        "AND tutorial_id = :id AND state = :state "
+        "ORDER BY ts_rank(document, q) DESC, at LIMIT 1"
+    )
 
     async def index(self, doc: SearchDoc) -> None:
         body = " ".join(m.text for m in doc.moments if m.kind != "chapter")
@@ -269,27 +302,13 @@ class PgSearch:
                     ],
                 )
 
-    async def drop(self, tutorial_id: str, state: str) -> None:
-        async with self.engine.begin() as conn:
-            await self._drop(conn, tutorial_id, state)
-
-    @staticmethod
-    async def _drop(conn: Any, tutorial_id: str, state: str) -> None:
-        for table in ("tutorial_search_pg", "tutorial_moments_pg"):
-            await conn.execute(
-                sa.text(f"DELETE FROM {table} WHERE tutorial_id = :id AND state = :state"),
-                {"id": tutorial_id, "state": state},
-            )
-
     async def search(
         self, text: str, *, topic: str | None, states: Sequence[str], limit: int = MAX_HITS
     ) -> list[Hit]:
         query = ts_query(text)
         if query is None or not states:
             return []
-        marks = ", ".join(f":s{i}" for i in range(len(states)))
-        params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
-        params |= {"q": query, "limit": min(limit, MAX_HITS), "topic": topic or ""}
+        marks, params = self._params(query, topic, states, limit)
         options = "StartSel=[, StopSel=], MaxWords=12, MinWords=3, ShortWord=0, MaxFragments=1"
         async with self.engine.connect() as conn:
             rows = (
@@ -306,34 +325,7 @@ class PgSearch:
                     params,
                 )
             ).all()
-            hits = []
-            for row in rows:
-                moment = (
-                    await conn.execute(
-                        sa.text(
-                            "SELECT at, chapter FROM tutorial_moments_pg, "
-                            "to_tsquery('simple', :q) AS q WHERE document @@ q "
-                            "AND tutorial_id = :id AND state = :state "
-                            "ORDER BY ts_rank(document, q) DESC, at LIMIT 1"
-                        ),
-                        {"q": query, "id": row.tutorial_id, "state": row.state},
-                    )
-                ).first()
-                hits.append(
-                    Hit(
-                        tutorial_id=row.tutorial_id,
-                        state=row.state,
-                        title=row.title,
-                        topic=row.topic or None,
-                        score=round(float(row.rank), 6),
-                        at=None if moment is None else float(moment.at),
-                        chapter=None
-                        if moment is None or moment.chapter is None
-                        else int(moment.chapter),
-                        snippet=row.snip,
-                    )
-                )
-        return hits
+            return await self._hits(conn, rows, query)
 
 
 class NoSearch:
