@@ -2,8 +2,9 @@
 
 ``SCOPE_OF`` maps every staff REST endpoint a token may call to the scope it needs. Every
 other route refuses a token with 403, whatever its scopes: the pages, socket.io, login/me,
-agent-console endpoints (they act as one agent in one call), tutorial editing, staff accounts
-and the integrations themselves (a token can never create a token or a webhook).
+agent-console endpoints (they act as one agent in one call), tutorial editing, staff accounts,
+customers' data (lookup, export, erasure: personal data in bulk is a person's decision, made on
+the admin page) and the integrations themselves (a token can never create a token or a webhook).
 
 ``bearer_tokens`` runs before the handlers: a request whose ``Authorization: Bearer`` value
 starts with ``va_`` is an API token (customer ticket tokens never do). An unknown, revoked or
