@@ -404,9 +404,11 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CUSTOMERS] = Customers(
         records,
         settings.data_dir,
+        _secret_key(settings),
         open_ticket=lambda ticket_id: ticket_id in desk.tickets,
         drop_from_search=tutorials.search_port.drop,
     )
+    await app[CUSTOMERS].finish_erasures()
     service.start(announce_every=settings.announce_interval)
     await _restore(service, records)
     app[TOPIC_LABELS] = labels

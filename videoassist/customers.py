@@ -14,18 +14,29 @@ listed in ``videoassist/store/customers.py``; docs/privacy.md says what each ste
   deleted and the personal fields of their tickets and call legs cleared (they stay, anonymous,
   so yesterday's report still adds up); then the files (recordings, photos, tutorials made from
   them) are deleted in a worker thread. The audit log says an admin erased a customer, by a
-  hash of the reference, never the reference itself.
+  keyed hash of the reference (HMAC with the server's secret: a reference is often guessable, an
+  account number, so a plain hash of it could be reversed by trying them), never the reference
+  itself; the audit row is written in the erasure's transaction.
+
+  Between the transaction and the files a crash must not leave files nobody can erase any more
+  (the customer is gone, so a retry finds nothing): before the transaction a journal naming the
+  folders is written to ``DATA_DIR/erasures``; the folders are deleted after it, then the
+  journal. At start-up ``finish_erasures`` completes every journal whose transaction committed
+  and drops the others (the customer is still there, so the erasure can be asked for again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
+import uuid
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,9 +50,7 @@ from videoassist.store.records import Records
 logger = logging.getLogger(__name__)
 
 
-def ref_hash(ref: str) -> str:
-    """What the audit log keeps of an erased customer: enough to match a request, not the ref."""
-    return hashlib.sha256(ref.encode()).hexdigest()[:16]
+JOURNAL_DIR = "erasures"
 
 
 class Customers:
@@ -49,18 +58,26 @@ class Customers:
         self,
         records: Records,
         data_dir: Path,
+        secret: str,
         *,
         open_ticket: Callable[[str], bool],
         drop_from_search: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
-        """``open_ticket(ticket_id)``: the desk still has this ticket open (waiting or in a
-        call). ``drop_from_search(tutorial_id, state)``: takes a deleted tutorial out of the
-        search index."""
+        """``secret``: the server's secret key, which keys ``ref_hash``. ``open_ticket(ticket_id)``:
+        the desk still has this ticket open (waiting or in a call). ``drop_from_search(tutorial_id,
+        state)``: takes a deleted tutorial out of the search index."""
         self.records = records
         self.store = CustomerRecords(records.engine)
         self.data_dir = Path(data_dir)
+        self._key = hashlib.sha256(b"videoassist customer audit\0" + secret.encode()).digest()
         self._open_ticket = open_ticket
         self._drop_from_search = drop_from_search
+
+    def ref_hash(self, ref: str) -> str:
+        """What the audit log and the export's file name keep of a customer: the same for the
+        same reference on every node sharing ``SECRET_KEY`` (so an admin can answer "was this
+        customer erased?"), useless without the key."""
+        return hmac.new(self._key, ref.encode(), hashlib.sha256).hexdigest()[:24]
 
     async def find(self, text: str) -> list[dict[str, Any]]:
         return [_customer_out(row) for row in await self.store.find(text)]
@@ -183,44 +200,93 @@ class Customers:
                 "delete them with the erasure (with_tutorials) or have a trainer replace them",
                 409,
             )
-        counts = await self.store.erase(ref, history)
+        folders = [Path("recordings") / call for call in history["calls"]]
+        folders += [Path("calls") / call for call in history["calls"]]
+        folders += [Path("tutorials") / tutorial_id for tutorial_id in made]
+        actor_id, actor_name = actor
+        journal = await asyncio.to_thread(
+            self._write_journal, [t["id"] for t in history["tickets"]], folders
+        )
+        try:
+            counts = await self.store.erase(
+                ref,
+                history,
+                AuditRow(
+                    at=time.time(),
+                    actor_id=actor_id,
+                    actor_name=actor_name,
+                    action="customer_erased",
+                    subject_kind="customer",
+                    subject_id=self.ref_hash(ref),
+                    detail={"requests": len(history["tickets"]), "folders": len(folders)},
+                ),
+            )
+        except BaseException:
+            journal.unlink(missing_ok=True)  # nothing was erased: nothing to finish
+            raise
         for tutorial_id in made:
             if self._drop_from_search is not None:
                 for state in ("draft", "published"):
                     await self._drop_from_search(tutorial_id, state)
-        folders = [self.data_dir / "recordings" / call for call in history["calls"]]
-        folders += [self.data_dir / "calls" / call for call in history["calls"]]
-        folders += [self.data_dir / "tutorials" / tutorial_id for tutorial_id in made]
-        removed = await asyncio.to_thread(_remove, folders)
-        actor_id, actor_name = actor
-        await self.records.save_audit(
-            AuditRow(
-                at=time.time(),
-                actor_id=actor_id,
-                actor_name=actor_name,
-                action="customer_erased",
-                subject_kind="customer",
-                subject_id=ref_hash(ref),
-                detail={"requests": len(history["tickets"]), "folders": removed},
-            )
-        )
+        removed = await asyncio.to_thread(self._finish, journal, folders)
         logger.info(
             "Customers: %s erased customer %s (%d requests, %d folders)",
             actor_name,
-            ref_hash(ref),
+            self.ref_hash(ref),
             len(history["tickets"]),
             removed,
         )
         return {"erased": True, "rows": counts, "folders": removed}
 
+    def _write_journal(self, tickets: list[str], folders: list[Path]) -> Path:
+        directory = self.data_dir / JOURNAL_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{uuid.uuid4().hex}.json"
+        body = json.dumps({"tickets": tickets, "folders": [str(f) for f in folders]})
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return path
 
-def _remove(folders: list[Path]) -> int:
-    removed = 0
-    for folder in folders:
-        if folder.is_dir():
-            shutil.rmtree(folder)
-            removed += 1
-    return removed
+    def _finish(self, journal: Path, folders: list[Path]) -> int:
+        removed = 0
+        for folder in folders:
+            target = self.data_dir / folder
+            if target.is_dir():
+                shutil.rmtree(target)
+                removed += 1
+        journal.unlink(missing_ok=True)
+        return removed
+
+    async def finish_erasures(self) -> int:
+        """At start-up: delete the folders of every erasure whose transaction committed before
+        the process stopped (its tickets no longer name a customer), drop the journals of those
+        that did not. Returns the number of erasures finished."""
+        directory = self.data_dir / JOURNAL_DIR
+        finished = 0
+        for journal in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+            try:
+                entry = json.loads(journal.read_text(encoding="utf-8"))
+                tickets, folders = list(entry["tickets"]), [Path(f) for f in entry["folders"]]
+            except (OSError, ValueError, KeyError, TypeError):
+                logger.error(
+                    "Customers: unreadable erasure journal %s left for an operator", journal
+                )
+                continue
+            if any(f.is_absolute() or ".." in f.parts for f in folders):
+                logger.error(
+                    "Customers: erasure journal %s names folders outside the data", journal
+                )
+                continue
+            if await self.store.still_named(tickets):
+                logger.warning("Customers: an erasure did not commit before a stop; nothing erased")
+                journal.unlink(missing_ok=True)
+                continue
+            removed = await asyncio.to_thread(self._finish, journal, folders)
+            logger.info("Customers: finished an interrupted erasure (%d folders)", removed)
+            finished += 1
+        return finished
 
 
 def _customer_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ customer, and the other customer's stay whole."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
@@ -17,8 +18,9 @@ import sqlalchemy as sa
 
 from tests.support.harness import Harness
 from tests.support.recordings import finished_recording
-from videoassist.desk.events import SessionRow, TicketRow
-from videoassist.http.keys import RECORDINGS
+from videoassist.customers import JOURNAL_DIR, Customers
+from videoassist.desk.events import AuditRow, SessionRow, TicketRow
+from videoassist.http.keys import CUSTOMERS, RECORDINGS
 from videoassist.store.integrations import IntegrationRecords
 from videoassist.store.records import metadata, tutorials
 
@@ -191,11 +193,58 @@ async def test_erasure_leaves_no_row_or_file_of_that_customer(harness: Harness) 
     assert ticket is not None and ticket["customer_ref"] is None and ticket["description"] == ""
     (audit,) = [r for r in await h.records.audit_rows() if r["action"] == "customer_erased"]
     assert audit["subject_id"] != ALICE["ref"] and ALICE["ref"] not in json.dumps(audit["detail"])
+    # Keyed by the server's secret: not a plain hash anyone could compute from a guessed ref.
+    keyed = h.app[CUSTOMERS].ref_hash(ALICE["ref"])
+    assert audit["subject_id"] == keyed
+    assert keyed not in hashlib.sha256(ALICE["ref"].encode()).hexdigest()
+    other = Customers(h.records, h.settings.data_dir, "another secret", open_ticket=bool)
+    assert other.ref_hash(ALICE["ref"]) != keyed
+    assert not list((h.settings.data_dir / JOURNAL_DIR).glob("*"))  # nothing left to finish
     assert (await req(h, "GET", path, admin))[0] == 404
     # Tapping again starts afresh.
     await h.records.saw_customer(ALICE["ref"], None, None, time.time())
     row = await h.records.customer(ALICE["ref"])
     assert row is not None and row["name"] is None
+
+
+async def test_an_erasure_cut_short_by_a_crash_is_finished_at_start_up(harness: Harness) -> None:
+    """The process stops between the erasure's transaction and its files (here: the files are
+    never reached). The customer is gone from the records, so nobody could ask again; the next
+    start deletes the files from the journal. A journal whose transaction never committed is
+    dropped and deletes nothing."""
+    h = harness
+    alice = await customer_with_a_call(h, ALICE, 1)
+    bob = await customer_with_a_call(h, BOB, 2)
+    customers: Customers = h.app[CUSTOMERS]
+
+    def alice_files() -> list[Path]:
+        return [p for p in files_under(h.settings.data_dir) if alice["call"] in str(p)]
+
+    def bob_files() -> list[Path]:
+        return [p for p in files_under(h.settings.data_dir) if bob["call"] in str(p)]
+
+    history = await customers.history(ALICE["ref"])
+    folders = [Path("calls") / alice["call"], Path("recordings") / alice["call"]]
+    customers._write_journal([alice["ticket"]], folders)
+    audit = {"at": time.time(), "actor_id": "u0", "actor_name": "ada"}
+    await customers.store.erase(
+        ALICE["ref"],
+        history,
+        AuditRow(
+            **audit, action="customer_erased", subject_kind="customer", subject_id="x", detail={}
+        ),
+    )
+    # Bob's erasure was journalled but its transaction never ran.
+    customers._write_journal([bob["ticket"]], [Path("calls") / bob["call"]])
+    assert alice_files() and bob_files()
+
+    # What the next start runs (a fresh Customers, as a restarted process has).
+    restarted = Customers(h.records, h.settings.data_dir, "k", open_ticket=bool)
+    assert await restarted.finish_erasures() == 1
+    assert alice_files() == []
+    assert bob_files() and BOB["email"] in await every_value(h)
+    assert not list((h.settings.data_dir / JOURNAL_DIR).glob("*"))
+    assert await restarted.finish_erasures() == 0
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "trainer"])

@@ -11,7 +11,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videoassist.auth import Staff
-from videoassist.customers import ref_hash
 from videoassist.errors import Problem
 from videoassist.http.admin import admin_only, audit
 from videoassist.http.keys import CUSTOMERS
@@ -21,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 customer_routes = web.RouteTableDef()
 REF_MAX = 128
-CHUNK = 256 * 1024
 
 
 class EraseIn(BaseModel):
@@ -64,25 +62,24 @@ async def get_customer(request: web.Request, member: Staff) -> web.Response:
 @admin_only
 async def export_customer(request: web.Request, member: Staff) -> web.StreamResponse:
     ref = _ref(request)
+    customers = request.app[CUSTOMERS]
     try:
-        path = await request.app[CUSTOMERS].export(ref)
+        path = await customers.export(ref)
     except Problem as exc:
         return _problem(exc)
-    await audit(request, member, "customer_exported", "customer", ref_hash(ref))
+    hashed = customers.ref_hash(ref)
+    await audit(request, member, "customer_exported", "customer", hashed)
     try:
-        response = web.StreamResponse(
+        # FileResponse reads the file off the event loop (sendfile or a worker thread).
+        response = web.FileResponse(
+            path,
             headers={
                 "Content-Type": "application/zip",
-                "Content-Disposition": f'attachment; filename="customer-{ref_hash(ref)}.zip"',
+                "Content-Disposition": f'attachment; filename="customer-{hashed}.zip"',
                 "Cache-Control": "private, no-store",
-            }
+            },
         )
-        response.content_length = path.stat().st_size
         await response.prepare(request)
-        with path.open("rb") as file:
-            while chunk := file.read(CHUNK):
-                await response.write(chunk)
-        await response.write_eof()
         return response
     finally:
         path.unlink(missing_ok=True)

@@ -18,7 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from videoassist.desk.events import AuditRow
 from videoassist.store.records import (
+    audit_log,
+    audit_values,
     call_events,
     call_items,
     csat,
@@ -107,11 +110,24 @@ class CustomerRecords:
             out["tutorials"] = await _rows(conn, tutorials, tutorials.c.recording_id, recording_ids)
         return out
 
-    async def erase(self, ref: str, history: dict[str, Any]) -> dict[str, int]:
+    async def still_named(self, ticket_ids: Sequence[str]) -> bool:
+        """Whether any of these tickets still names its customer (an erasure of them did not
+        commit)."""
+        if not ticket_ids:
+            return False
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(tickets.c.id)
+                .where(tickets.c.id.in_(list(ticket_ids)), tickets.c.customer_ref.is_not(None))
+                .limit(1)
+            )
+            return found.first() is not None
+
+    async def erase(self, ref: str, history: dict[str, Any], audit: AuditRow) -> dict[str, int]:
         """In one transaction: the customer's row, every row of their calls that holds what
         they said or showed, and the personal fields of the rest (their tickets and sessions
-        stay, anonymous, so that the reports' counts do not change). Returns rows touched per
-        table."""
+        stay, anonymous, so that the reports' counts do not change), with the ``audit`` row.
+        Returns rows touched per table."""
         ids = [t["id"] for t in history["tickets"]]
         leg_ids = [s["id"] for s in history["sessions"]]
         calls = history["calls"]
@@ -162,6 +178,7 @@ class CustomerRecords:
                 "webhook_deliveries",
                 webhook_deliveries.delete().where(webhook_deliveries.c.id.in_(named)),
             )
+            await conn.execute(audit_log.insert().values(**audit_values(audit)))
         return done
 
 

@@ -514,7 +514,7 @@ class Records:
                     case SaveAgentState(agent_id, state, reason, at):
                         await self._agent_state_in(conn, agent_id, state, reason, at)
                     case SaveAudit(row):
-                        await conn.execute(audit_log.insert().values(**_audit_values(row)))
+                        await conn.execute(audit_log.insert().values(**audit_values(row)))
 
     async def save_ticket(self, row: TicketRow) -> None:
         await self._upsert(tickets, asdict(row))
@@ -761,7 +761,7 @@ class Records:
 
     async def save_audit(self, row: AuditRow) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(audit_log.insert().values(**_audit_values(row)))
+            await conn.execute(audit_log.insert().values(**audit_values(row)))
 
     async def audit_rows(self) -> list[dict[str, Any]]:
         """The whole audit log, oldest first."""
@@ -1167,7 +1167,7 @@ class Records:
         await conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates))
 
 
-def _audit_values(row: AuditRow) -> dict[str, Any]:
+def audit_values(row: AuditRow) -> dict[str, Any]:
     values = asdict(row)
     values["detail"] = dict(row.detail)
     return values
