@@ -79,8 +79,10 @@ class Customers:
         customer erased?"), useless without the key."""
         return hmac.new(self._key, ref.encode(), hashlib.sha256).hexdigest()[:24]
 
-    async def find(self, text: str) -> list[dict[str, Any]]:
-        return [_customer_out(row) for row in await self.store.find(text)]
+    async def find(self, text: str) -> dict[str, Any]:
+        """``{"customers": [...], "more": bool}``: more matched than are listed."""
+        rows, more = await self.store.find(text)
+        return {"customers": [_customer_out(row) for row in rows], "more": more}
 
     async def history(self, ref: str) -> dict[str, Any]:
         history = await self.store.history(ref)

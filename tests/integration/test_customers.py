@@ -21,6 +21,7 @@ from tests.support.recordings import finished_recording
 from videoassist.customers import JOURNAL_DIR, Customers
 from videoassist.desk.events import AuditRow, SessionRow, TicketRow
 from videoassist.http.keys import CUSTOMERS, RECORDINGS
+from videoassist.store.customers import FOUND_MAX
 from videoassist.store.integrations import IntegrationRecords
 from videoassist.store.records import metadata, tutorials
 
@@ -137,6 +138,7 @@ async def test_an_admin_finds_a_customer_and_reads_their_history(harness: Harnes
         assert status == 200 and [c["ref"] for c in body["customers"]] == [ALICE["ref"]], q
     status, body = await req(h, "GET", "/api/admin/customers?q=%25", admin)  # a LIKE wildcard
     assert body["customers"] == []
+    assert body["more"] is False
     assert (await req(h, "GET", "/api/admin/customers?q=", admin))[0] == 422
     status, body = await req(h, "GET", f"/api/admin/customers/{ALICE['ref']}", admin)
     assert status == 200
@@ -146,6 +148,26 @@ async def test_an_admin_finds_a_customer_and_reads_their_history(harness: Harnes
     assert request["calls"][0]["disposition"] == "resolved"
     assert request["csat"]["score"] == 4 and request["recordings"][0]["id"] == "r1"
     assert (await req(h, "GET", "/api/admin/customers/nobody", admin))[0] == 404
+
+
+async def test_the_lookup_folds_accented_letters_and_says_when_more_matched(
+    harness: Harness,
+) -> None:
+    """SQLite's lower() folds ASCII only: "élodie" found no "Élodie" there (PostgreSQL's did)."""
+    h = harness
+    admin = await h.add_staff("ada", "admin")
+    now = time.time()
+    await h.records.saw_customer("c-elodie", "Élodie Ørsted", "ELODIE@EXAMPLE.COM", now)
+    for q in ("élodie", "ÉLODIE", "ørsted", "elodie@example"):
+        status, body = await req(h, "GET", f"/api/admin/customers?q={q}", admin)
+        assert status == 200 and [c["ref"] for c in body["customers"]] == ["c-elodie"], q
+    assert body["more"] is False
+    for n in range(FOUND_MAX + 1):
+        await h.records.saw_customer(f"c-many-{n:03}", f"Many {n}", None, now - n)
+    status, body = await req(h, "GET", "/api/admin/customers?q=c-many", admin)
+    assert status == 200 and body["more"] is True
+    refs = [c["ref"] for c in body["customers"]]
+    assert refs == [f"c-many-{n:03}" for n in range(FOUND_MAX)]  # the most recently seen first
 
 
 async def test_the_export_holds_their_rows_and_files(harness: Harness) -> None:

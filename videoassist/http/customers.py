@@ -45,7 +45,7 @@ async def find_customers(request: web.Request, member: Staff) -> web.Response:
     text = request.query.get("q", "").strip()
     if not 0 < len(text) <= REF_MAX:
         raise invalid("q", f"what to look for: 1 to {REF_MAX} characters")
-    return web.json_response({"customers": await request.app[CUSTOMERS].find(text)})
+    return web.json_response(await request.app[CUSTOMERS].find(text))
 
 
 @customer_routes.get("/api/admin/customers/{ref}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from videoassist.store.records import (
     tutorial_renders,
     tutorial_versions,
     tutorials,
+    unicode_lower,
     webhook_deliveries,
 )
 
@@ -50,24 +52,28 @@ class CustomerRecords:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def find(self, text: str, limit: int = FOUND_MAX) -> list[dict[str, Any]]:
-        """Customers whose reference, name or email contains ``text`` (any case), the most
-        recently seen first."""
+    async def find(self, text: str, limit: int = FOUND_MAX) -> tuple[list[dict[str, Any]], bool]:
+        """Customers whose reference, name or email contains ``text`` (any case, any alphabet),
+        the most recently seen first; and whether there were more than ``limit`` (at most
+        ``FOUND_MAX``): the admin then narrows the search."""
         pattern = _like(text.lower())
+        limit = min(limit, FOUND_MAX)
+        lower = partial(unicode_lower, self.engine)
         query = (
             customers.select()
             .where(
                 sa.or_(
-                    sa.func.lower(customers.c.ref).like(pattern, escape="\\"),
-                    sa.func.lower(customers.c.name).like(pattern, escape="\\"),
-                    sa.func.lower(customers.c.email).like(pattern, escape="\\"),
+                    lower(customers.c.ref).like(pattern, escape="\\"),
+                    lower(customers.c.name).like(pattern, escape="\\"),
+                    lower(customers.c.email).like(pattern, escape="\\"),
                 )
             )
-            .order_by(customers.c.last_contact.desc())
-            .limit(min(limit, FOUND_MAX))
+            .order_by(customers.c.last_contact.desc(), customers.c.ref)
+            .limit(limit + 1)
         )
         async with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in await conn.execute(query)]
+            rows = [dict(r._mapping) for r in await conn.execute(query)]
+        return rows[:limit], len(rows) > limit
 
     async def history(self, ref: str) -> dict[str, Any] | None:
         """The customer's row and everything the records link to them (None: unknown)."""

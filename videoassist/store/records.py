@@ -390,6 +390,22 @@ class Fenced(Exception):
     """A write carried an epoch older than the newest leader's: a deposed leader's effect."""
 
 
+def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite's own ``lower()`` folds ASCII only ("Élodie" stays "Élodie"); PostgreSQL's folds
+    every letter. ``unicode_lower`` gives SQLite the same (the customer lookup uses it)."""
+    dbapi_connection.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def unicode_lower(engine: AsyncEngine, column: Any) -> Any:
+    """``lower(column)`` folding every letter, on SQLite (``Records.open``) and PostgreSQL."""
+    name = "unicode_lower" if engine.dialect.name == "sqlite" else "lower"
+    return getattr(sa.func, name)(column)
+
+
 class Records:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -400,7 +416,10 @@ class Records:
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return cls(create_async_engine(url))
+        engine = create_async_engine(url)
+        if url.startswith("sqlite"):
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_functions)
+        return cls(engine)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic)."""

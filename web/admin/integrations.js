@@ -367,7 +367,8 @@ async function findCustomers(event) {
     });
     return el("li", {}, open);
   }));
-  say("customers-status", found.length ? t("integ.cust.count", { count: found.length }) : t("integ.cust.none"));
+  const counted = res.data.more ? "integ.cust.more" : "integ.cust.count";
+  say("customers-status", found.length ? t(counted, { count: found.length }) : t("integ.cust.none"));
 }
 
 async function openCustomer(ref) {
