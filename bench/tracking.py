@@ -46,6 +46,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -281,9 +282,68 @@ def phone_scenes(names: Sequence[str]) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+TRACKERS = ("ours", "main's tracker", "before issue 17", "static")
+
+
+@dataclass
+class _Tally:
+    """One tracker's counts on one condition, added up over the clips (seeds) it ran on."""
+
+    in_view: int = 0
+    lost: int = 0
+    off: int = 0
+    returns: int = 0
+    back: int = 0
+    errors: list[float] = field(default_factory=list)
+    costs: list[float] = field(default_factory=list)
+    per_seed: list[tuple[float, int, int]] = field(default_factory=list)  # p95, back, returns
+
+
+def _phone_tally(name: str, clip: Clip, config: TrackerConfig, tally: _Tally) -> None:
+    w, h = clip.size
+    truth = clip.to_scene(0, [(x * w - 0.5, y * h - 0.5) for x, y in PHONE_CENTRES])
+    boxes = []
+    for c in PHONE_CENTRES:
+        x, y, bw, bh = region_box(c)
+        grid = [(x + bw * i / 4, y + bh * j / 4) for i in range(5) for j in range(5)]
+        boxes.append(clip.to_scene(0, [(u * w - 0.5, v * h - 0.5) for u, v in grid]))
+    views = [_in_view(clip, k, boxes) for k in range(len(clip.frames))]
+    outputs = _phone_outputs(name, clip, tally.costs, config)
+    errors: list[float] = []
+    returns = back = 0
+    for i in range(len(PHONE_CENTRES)):
+        good = []
+        for k, out in enumerate(outputs):
+            (ax, ay), is_lost = out[i]
+            e = clip.project(k, truth[i : i + 1])[0]
+            err = 100 * math.hypot(ax * w - 0.5 - e[0], ay * h - 0.5 - e[1]) / clip.diagonal
+            good.append(views[k][i] and not is_lost and err <= 1.5)
+            if views[k][i]:
+                tally.in_view += 1
+                tally.lost += is_lost
+                if not is_lost:
+                    errors.append(err)
+                    tally.off += err > 1.5
+        for k in range(1, len(outputs)):
+            if views[k][i] and not views[k - 1][i]:
+                returns += 1
+                back += any(good[k : k + round(clip.fps)])
+    tally.errors += errors
+    tally.returns += returns
+    tally.back += back
+    tally.per_seed.append((percentile(sorted(errors), 95) if errors else 0.0, back, returns))
+
+
 def phone(
-    seconds: float, config: TrackerConfig, scenes: Sequence[tuple[str, np.ndarray]]
+    seconds: float,
+    config: TrackerConfig,
+    scenes: Sequence[tuple[str, np.ndarray]],
+    seeds: int = 1,
+    trackers: Sequence[str] = TRACKERS,
 ) -> list[list[object]]:
+    """Per condition and tracker, over ``seeds`` clips (the same scene and kind of motion, each
+    with its own hand shake, exposure steps and noise): the pooled figures, and the worst clip's
+    p95 error and returns (a tracker that is right on one clip can be lucky)."""
     rows: list[list[object]] = []
     conditions: list[tuple[str, str, np.ndarray, dict[str, float]]] = []
     for scene_name, scene in scenes:
@@ -296,58 +356,44 @@ def phone(
                 (f"{scene_name}, away, dim", "away", scene, {"light": 0.4, "noise": 5.0})
             )
     for label, kind, scene, options in conditions:
-        clip = synthetic.phone_clip(kind, seconds=seconds, scene=scene, **options)
-        w, h = clip.size
-        truth = clip.to_scene(0, [(x * w - 0.5, y * h - 0.5) for x, y in PHONE_CENTRES])
-        boxes = []
-        for c in PHONE_CENTRES:
-            x, y, bw, bh = region_box(c)
-            grid = [(x + bw * i / 4, y + bh * j / 4) for i in range(5) for j in range(5)]
-            boxes.append(clip.to_scene(0, [(u * w - 0.5, v * h - 0.5) for u, v in grid]))
-        views = [_in_view(clip, k, boxes) for k in range(len(clip.frames))]
-        for name in ("ours", "main's tracker", "before issue 17", "static"):
-            costs: list[float] = []
-            outputs = _phone_outputs(name, clip, costs, config)
-            costs.sort()
-            in_view = lost = off = 0
-            errors: list[float] = []
-            returns = back = 0
-            for i in range(len(PHONE_CENTRES)):
-                good = []
-                for k, out in enumerate(outputs):
-                    (ax, ay), is_lost = out[i]
-                    e = clip.project(k, truth[i : i + 1])[0]
-                    err = 100 * math.hypot(ax * w - 0.5 - e[0], ay * h - 0.5 - e[1]) / clip.diagonal
-                    ok = views[k][i] and not is_lost and err <= 1.5
-                    good.append(ok)
-                    if views[k][i]:
-                        in_view += 1
-                        lost += is_lost
-                        if not is_lost:
-                            errors.append(err)
-                            off += err > 1.5
-                for k in range(1, len(outputs)):
-                    if views[k][i] and not views[k - 1][i]:
-                        returns += 1
-                        back += any(good[k : k + round(clip.fps)])
-            errors.sort()
-            rows.append(
-                [
-                    label,
-                    name,
-                    f"{100 * lost / max(in_view, 1):.1f}%",
-                    f"{statistics.median(errors):.2f}" if errors else "-",
-                    f"{percentile(errors, 95):.2f}" if errors else "-",
-                    f"{back}/{returns}" if returns else "-",
-                    off if name != "static" else "-",
-                    f"{percentile(costs, 50):.2f} / {percentile(costs, 95):.2f}" if costs else "-",
-                ]
+        tallies = {name: _Tally() for name in trackers}
+        for seed in range(seeds):
+            clip = synthetic.phone_clip(kind, seconds=seconds, scene=scene, seed=seed, **options)
+            for name in trackers:
+                _phone_tally(name, clip, config, tallies[name])
+        for name, t in tallies.items():
+            t.errors.sort()
+            t.costs.sort()
+            worst_p95 = max(p for p, _, _ in t.per_seed)
+            worst_back = min(
+                ((b, r) for _, b, r in t.per_seed if r), key=lambda br: br[0] / br[1], default=None
             )
+            row: list[object] = [
+                label,
+                name,
+                f"{100 * t.lost / max(t.in_view, 1):.1f}%",
+                f"{statistics.median(t.errors):.2f}" if t.errors else "-",
+                f"{percentile(t.errors, 95):.2f}" if t.errors else "-",
+                f"{t.back}/{t.returns}" if t.returns else "-",
+                t.off if name != "static" else "-",
+                f"{percentile(t.costs, 50):.2f} / {percentile(t.costs, 95):.2f}"
+                if t.costs
+                else "-",
+            ]
+            if seeds > 1:
+                row += [
+                    f"{worst_p95:.2f}",
+                    f"{worst_back[0]}/{worst_back[1]}" if worst_back else "-",
+                ]
+            rows.append(row)
     return rows
 
 
 def occlusion(
-    seconds: float, config: TrackerConfig, scenes: Sequence[tuple[str, np.ndarray]]
+    seconds: float,
+    config: TrackerConfig,
+    scenes: Sequence[tuple[str, np.ndarray]],
+    trackers: Sequence[str] = TRACKERS,
 ) -> list[list[object]]:
     """A hand covers the first mark's object for a quarter of a steady phone clip (painted in
     before VP8, so the codec sees it): per tracker, the mark-frames it was covered (over half of
@@ -369,7 +415,7 @@ def occlusion(
         truth = clip.to_scene(0, [(centre[0] * w - 0.5, centre[1] * h - 0.5)])
         under = [k for k, v in enumerate(shares) if v >= 0.5]
         clear = next(k for k in range(under[-1], len(shares)) if shares[k] == 0.0)
-        for name in ("ours", "main's tracker", "before issue 17", "static"):
+        for name in trackers:
             outputs = _phone_outputs(name, clip, [], config)
             greyed = off = 0
             back: int | None = None
@@ -410,6 +456,17 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated phone-clip scenes: poster and/or photos of synthetic.PHOTOS",
     )
     parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="phone clips per condition (seeds 0..N-1), pooled; the worst clip shown as well",
+    )
+    parser.add_argument(
+        "--trackers",
+        default=",".join(TRACKERS),
+        help="comma-separated trackers for the phone and occlusion tables",
+    )
+    parser.add_argument(
         "--config",
         action="append",
         default=[],
@@ -421,8 +478,15 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.config:
         name, _, value = item.partition("=")
         current = getattr(TrackerConfig(), name)
-        overrides[name] = type(current)(value)
+        if isinstance(current, bool):
+            overrides[name] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            overrides[name] = type(current)(value)
     config = TrackerConfig(**overrides)
+    trackers = [name for name in args.trackers.split(",") if name]
+    unknown = set(trackers) - set(TRACKERS)
+    if unknown:
+        parser.error(f"unknown trackers {sorted(unknown)}; known: {', '.join(TRACKERS)}")
 
     cv2.setNumThreads(args.threads)
     print(f"# bench.tracking — {machine_line()}")
@@ -549,8 +613,9 @@ def main(argv: list[str] | None = None) -> int:
                     "back in 1 s",
                     "off",
                     "ms p50 / p95",
+                    *(["worst clip p95", "worst clip back"] if args.seeds > 1 else []),
                 ],
-                phone(args.phone_seconds, config, scenes),
+                phone(args.phone_seconds, config, scenes, args.seeds, trackers),
             )
         )
         print()
@@ -565,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             table(
                 ["clip", "tracker", "covered", "greyed", "off", "back"],
-                occlusion(args.phone_seconds, config, scenes),
+                occlusion(args.phone_seconds, config, scenes, trackers),
             )
         )
     return 0 if verdict else 1

@@ -85,7 +85,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
@@ -143,6 +143,12 @@ class TrackerConfig:
     """Pyramid levels of the backward LK pass, which starts from the expected motion back."""
     ransac_threshold: float = 2.0
     crop_margin: int = 16
+    merge_crops: bool = False
+    """Run the LK of marks whose crops overlap on the crop around them all (``_flow_together``):
+    0.5-0.9 ms less per frame with five marks, but measured over four clips per condition
+    (bench/RESULTS.md, 2026-12-05) it re-acquired marks worse on the coffee photo (p95 error
+    4.5% against 1.7%): a wider crop lets the coarse pyramid levels find lookalikes. Off until
+    re-acquisition no longer hangs on that."""
     """LK runs on the frames cropped to the corners and their expected positions, plus the reach
     of a window at the coarsest pyramid level (``win_size // 2 << max_level``), plus this. A
     tighter crop puts mirrored border pixels under the coarse windows and breaks fast motion."""
@@ -597,9 +603,10 @@ class _Track:
     since_found: int = 1 << 30
     """Frames since the mark was last found again (``anchor_found``)."""
     peers: dict[int, np.ndarray] = field(default_factory=dict)
-    """For each other mark (by ``id``) last followed by its own corners on the same frame as
-    this one: ``inv(h_peer) @ h``, this mark's reference px -> the peer's reference px, fixed
-    while both lie on one scene (``reacquire_by_peers``)."""
+    """For each other mark (by ``id``) followed by its own corners on the same frames as this
+    one: ``inv(h_peer) @ h``, this mark's reference px -> the peer's reference px, fixed while
+    both lie on one scene (``reacquire_by_peers``), averaged over the last measurements."""
+    peer_counts: dict[int, int] = field(default_factory=dict)
     plain_strength: float | None = None
     """For a mark seeded from its surround (its own patch too plain for corners): the strongest
     corner in its own region at the start, against which a cover is noticed (``_covered``)."""
@@ -1337,13 +1344,17 @@ def _advance_all(
         if waiting:
             turn = waiting[scene.seen % len(waiting)]
     lost = [t for t in tracks if t.lost]
-    for t in tracks:
-        if t.lost or t.base is None:
-            continue
-        step, back = t.expected()
-        guess = _map(step, t.pts.astype(np.float64))
-        new, ok = _flow(t.base, cur, t.pts, guess, back, cfg)
-        t.advance(cur, new, ok, scene)
+    fh, fw = cur.shape
+    for group in _groups(tracks):
+        jobs = []
+        for t in group:
+            step, back = t.expected()
+            guess = np.clip(_map(step, t.pts.astype(np.float64)), (0, 0), (fw - 1, fh - 1))
+            jobs.append((t.pts, guess, back))
+        base = group[0].base
+        assert base is not None
+        for t, (new, ok) in zip(group, _flow_together(base, cur, jobs, cfg), strict=True):
+            t.advance(cur, new, ok, scene)
     followed = [t for t in tracks if _followed(t)]
     if cfg.reacquire_by_peers and scene.seen % RELATE_EVERY == 0:
         _relate(followed, cur)
@@ -1371,10 +1382,20 @@ def _relate(followed: Sequence[_Track], frame: np.ndarray) -> None:
     for t in inside:
         for other in inside:
             if other is not t:
-                t.peers[id(other)] = other.h_inv @ t.h
+                seen = other.h_inv @ t.h
+                seen = seen / seen[2, 2]
+                held = t.peers.get(id(other))
+                count = t.peer_counts.get(id(other), 0)
+                # The mean of every measurement: the relation is fixed while both lie on one
+                # scene, and one frame's holds each mark's own error (a small turn or scale,
+                # multiplied by the distance between them).
+                weight = 1.0 / min(count + 1, RELATE_MEMORY)
+                t.peers[id(other)] = seen if held is None else held + weight * (seen - held)
+                t.peer_counts[id(other)] = count + 1
 
 
 RELATE_VISIBLE = 0.95
+RELATE_MEMORY = 32  # measurements a relation is averaged over
 RELATE_EVERY = 4  # frames: the relations of marks on one scene hold still; no need every frame
 
 
@@ -1397,36 +1418,44 @@ def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray,
     return best
 
 
+def _crop(
+    pts: np.ndarray, guess: np.ndarray, shape: tuple[int, ...], cfg: TrackerConfig
+) -> tuple[int, int, int, int]:
+    """The part of the frame one track's LK needs: its corners and their guesses, plus the reach
+    of a window at the coarsest pyramid level and ``crop_margin``."""
+    fh, fw = shape[:2]
+    both = np.concatenate([pts, guess])
+    margin = (cfg.win_size // 2 << cfg.max_level) + cfg.crop_margin
+    x0, y0 = np.floor(both.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(both.max(0)).astype(int) + margin + 1
+    return max(int(x0), 0), max(int(y0), 0), min(int(x1), fw), min(int(y1), fh)
+
+
 def _flow(
     prev: np.ndarray,
     cur: np.ndarray,
     pts: np.ndarray,
     guess: np.ndarray,
-    back: np.ndarray,
+    back: np.ndarray | Callable[[np.ndarray], np.ndarray],
     cfg: TrackerConfig,
+    box: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Forward-backward LK of one track's corners from ``prev`` to ``cur``.
+    """Forward-backward LK of corners from ``prev`` to ``cur``.
 
-    ``guess``: where each corner is expected in ``cur``; ``back``: the 3x3 expected motion from
-    ``cur`` back to ``prev``, the starting point of the backward pass (without it a fast pan
-    would fail the check for lack of a guess). Returns the new positions and a mask of corners
-    found both ways that came back to within ``fb_max_error`` of where they started and are
-    inside the frame.
+    ``guess``: where each corner is expected in ``cur``; ``back``: where each is expected back
+    in ``prev`` from its new position, as one 3x3 motion or a function of the new positions (the
+    starting point of the backward pass: without it a fast pan would fail the check for lack of
+    a guess). Returns the new positions and a mask of corners found both ways that came back to
+    within ``fb_max_error`` of where they started and are inside the frame.
 
-    Both passes run on a crop of the two frames around the corners and their guesses (see
-    ``crop_margin``): every LK call builds the pyramids and derivatives of its images, which at
+    Both passes run on ``box``, a crop of the two frames around the corners and their guesses
+    (``_crop``): every LK call builds the pyramids and derivatives of its images, which at
     640x480 costs more than tracking 30 corners, and a region is a small part of the frame.
     """
     if len(pts) == 0:
         return pts.reshape(0, 2), np.zeros(0, bool)
     fh, fw = cur.shape
-    # A guess off the frame is no use, and a wild one (a long hold) must not blow up the crop.
-    guess = np.clip(guess, (0, 0), (fw - 1, fh - 1))
-    both = np.concatenate([pts, guess])
-    margin = (cfg.win_size // 2 << cfg.max_level) + cfg.crop_margin
-    x0, y0 = np.floor(both.min(0)).astype(int) - margin
-    x1, y1 = np.ceil(both.max(0)).astype(int) + margin + 1
-    x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), fw), min(int(y1), fh)
+    x0, y0, x1, y1 = box if box is not None else _crop(pts, guess, cur.shape, cfg)
     offset = np.array((x0, y0), np.float64)
     a, b = prev[y0:y1, x0:x1], cur[y0:y1, x0:x1]
     win = (cfg.win_size, cfg.win_size)
@@ -1443,7 +1472,8 @@ def _flow(
         flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
     )
     new = p1.reshape(-1, 2).astype(np.float64) + offset
-    g0 = _lk_points(_map(back, new) - offset)
+    expected_back = back(new) if callable(back) else _map(back, new)
+    g0 = _lk_points(expected_back - offset)
     p0r, st0, _ = cv2.calcOpticalFlowPyrLK(
         b,
         a,
@@ -1458,6 +1488,63 @@ def _flow(
     inside = (new[:, 0] >= 0) & (new[:, 0] <= fw - 1) & (new[:, 1] >= 0) & (new[:, 1] <= fh - 1)
     ok = (st1.ravel() == 1) & (st0.ravel() == 1) & (fb <= cfg.fb_max_error) & inside
     return new.astype(np.float32), ok
+
+
+def _flow_together(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    jobs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    cfg: TrackerConfig,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``_flow`` for several tracks on the same pair of frames, each job ``(pts, guess,
+    back)``. Their crops are merged into one pair of LK calls when the crop around them all is
+    no larger than their crops added up (marks near each other, or seeded from wide surrounds):
+    each call builds its crops' pyramids, so five overlapping crops built separately cost up to
+    five times the one around them. Marks far apart keep their own crops."""
+    if len(jobs) < 2 or not cfg.merge_crops or not all(len(pts) for pts, _, _ in jobs):
+        return [_flow(prev, cur, *job, cfg) for job in jobs]  # nothing to merge (or no corners)
+    boxes = [_crop(pts, guess, cur.shape, cfg) for pts, guess, _ in jobs]
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[2] for b in boxes)
+    y1 = max(b[3] for b in boxes)
+    if (x1 - x0) * (y1 - y0) > sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes):
+        return [
+            _flow(prev, cur, pts, guess, back, cfg, box)
+            for (pts, guess, back), box in zip(jobs, boxes, strict=True)
+        ]
+    cuts = np.cumsum([len(pts) for pts, _, _ in jobs])[:-1]
+
+    def backs(new: np.ndarray) -> np.ndarray:
+        parts = np.split(new, cuts)
+        return np.concatenate(
+            [_map(back, part) for (_, _, back), part in zip(jobs, parts, strict=True)]
+        )
+
+    new, ok = _flow(
+        prev,
+        cur,
+        np.concatenate([pts for pts, _, _ in jobs]),
+        np.concatenate([guess for _, guess, _ in jobs]),
+        backs,
+        cfg,
+        (x0, y0, x1, y1),
+    )
+    out = []
+    half = cfg.win_size // 2
+    for box, part, good in zip(boxes, np.split(new, cuts), np.split(ok, cuts), strict=True):
+        # A corner that wandered out of its own crop would have been lost there: LK on the crop
+        # around them all must not find it further away (on a repetitive texture, coffee beans,
+        # it finds a lookalike both ways).
+        bx0, by0, bx1, by1 = box
+        within = (
+            (part[:, 0] >= bx0 + half)
+            & (part[:, 0] <= bx1 - 1 - half)
+            & (part[:, 1] >= by0 + half)
+            & (part[:, 1] <= by1 - 1 - half)
+        )
+        out.append((part, good & within))
+    return out
 
 
 def _on_new_frame(
