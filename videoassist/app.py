@@ -1,10 +1,11 @@
 """Composition root: the one place that builds and wires everything.
 
 Start-up (``cleanup_ctx``): records (migrated) → media hub → desk + service → socket.io
-namespaces. Shutdown (``on_shutdown``) drains: the desk refuses new taps and ends live sessions
-politely (both sides are told), clients are disconnected, then cleanup closes the service, the
-media hub (every peer connection) and the database, in that order. docs/closures.md has the
-full teardown contract.
+namespaces. Shutdown (``on_shutdown``) drains: the desk refuses new taps and hands live calls
+over to the next process (with ``CALL_RESUME_WINDOW`` 0 it ends them politely instead), clients
+are disconnected, then cleanup closes the service, the media hub (every peer connection,
+finishing recordings) and the database, in that order. docs/closures.md has the full teardown
+contract.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from videoassist.customers import Customers
 from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
-from videoassist.desk.events import DrainStarted, MediaFailed, Restored, RestoredTicket
+from videoassist.desk.events import (
+    DrainStarted,
+    MediaFailed,
+    Restored,
+    RestoredCall,
+    RestoredTicket,
+)
 from videoassist.embedding import Origins
 from videoassist.floor import Wallboard
 from videoassist.gateway import (
@@ -543,6 +550,7 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
         data,
         ring_timeout=settings.ring_timeout,
         customer_grace=settings.customer_grace,
+        call_resume_window=settings.call_resume_window,
         join_window=settings.join_window,
         max_joining=settings.max_joining,
         time_zone=settings.time_zone,
@@ -552,12 +560,37 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
 
 async def _restore(service: Service, records: Records) -> None:
     """After a restart: waiting customers and callbacks come back in their order, calls that
-    were live end as ``server_restart``, and agents who were Ready resume Ready on return."""
+    were live wait ``CALL_RESUME_WINDOW`` for their parties to reconnect (new peer connections
+    on this node; without a window they end as ``server_restart``), and agents who were Ready
+    resume Ready on return."""
     now = service.now()
-    interrupted = await records.close_interrupted(now)
+    live = await records.live_calls() if service.desk.config.call_resume_window > 0 else []
+    calls = tuple(
+        RestoredCall(
+            session_id=row["id"],
+            call_id=row["call_id"] or row["id"],
+            ticket_id=row["ticket_id"],
+            agent_id=row["agent_id"],
+            agent_name=row["agent_name"],
+            topic=row["ticket_topic"],
+            description=row["ticket_description"],
+            queue_id=row["ticket_queue_id"],
+            priority=row["ticket_priority"],
+            queued_at=row["ticket_queued_at"],
+            answered_at=row["answered_at"],
+            callback=bool(row["ticket_callback"]),
+            customer_ref=row["ticket_customer_ref"],
+            device_id=row["ticket_device_id"],
+            line_since=row["ticket_line_since"],
+            interruptions=row["interruptions"],
+            interrupted_seconds=row["interrupted_seconds"],
+        )
+        for row in live
+    )
+    interrupted = await records.close_interrupted(now, keep=[call.session_id for call in calls])
     rows = await records.open_tickets()
     states = await records.last_agent_states()
-    if not rows and not states:
+    if not rows and not states and not calls:
         return
     tickets = tuple(
         RestoredTicket(
@@ -575,11 +608,13 @@ async def _restore(service: Service, records: Records) -> None:
         )
         for row in rows
     )
-    await service.submit(Restored(tickets, states, now))
+    await service.submit(Restored(tickets, states, now, calls))
     logger.info(
-        "restored %d waiting tickets, %d agent states; %d calls ended by the restart",
+        "restored %d waiting tickets, %d agent states, %d live calls awaiting their parties; "
+        "%d calls ended by the restart",
         len(tickets),
         len(states),
+        len(calls),
         interrupted,
     )
 

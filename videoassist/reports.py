@@ -344,6 +344,8 @@ SESSION_COLUMNS = (
     "wait",
     "handle_time",
     "end_reason",
+    "interruptions",
+    "interrupted_seconds",
     "disposition",
     "csat_score",
     "csat_comment",
@@ -385,6 +387,9 @@ def session_rows(
                 "wait": round(s["answered_at"] - t["queued_at"], 1),
                 "handle_time": round(_handle(s), 1) if s.get("ended_at") is not None else None,
                 "end_reason": s.get("end_reason"),
+                # A party's connection (or the server) dropped mid-call and the call waited.
+                "interruptions": s.get("interruptions") or 0,
+                "interrupted_seconds": round(s.get("interrupted_seconds") or 0.0, 1),
                 "disposition": s.get("disposition"),
                 "csat_score": answer["score"] if answer else None,
                 "csat_comment": answer["comment"] if answer else None,

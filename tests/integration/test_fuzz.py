@@ -144,4 +144,7 @@ class TestRawFrames:
             if raw.ws is not None:
                 await raw.ws.close()
             outcomes = world.tally.outcomes
-            assert outcomes["answered"] > 10 and outcomes["closed"] > 10, world.tally
+            # Both ways out are explored. Not more precisely: derandomized Hypothesis still
+            # draws some values from the project's own literals (its "local constants"), so
+            # the split moves whenever any code changes (74 closed / 6 answered after one).
+            assert outcomes["answered"] >= 5 and outcomes["closed"] >= 5, world.tally

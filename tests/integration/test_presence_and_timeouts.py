@@ -47,6 +47,9 @@ class TestAgentConnectionLost:
         assert offer["ticket_id"] == ticket["ticket_id"]
         assert harness.service.desk.agent_state("u1") == "offline"
 
+    @pytest.mark.settings(
+        call_resume_window=0
+    )  # with a window: tests/integration/test_call_resume.py
     async def test_an_agent_who_drops_mid_call_ends_the_session_and_its_media(
         self, harness: Harness
     ) -> None:
@@ -78,7 +81,7 @@ class TestAgentConnectionLost:
         cookie = await harness.add_staff("alice")
         agent = await ready_agent(harness, cookie=cookie)
         customer, _, session_id, _ = await live_call(harness, agent)
-        await customer.close()
+        assert (await customer.call("hangup", {"session_id": session_id}))["ok"]
         await agent.inbox.next("session_ended")
         await agent.close()
         back = await harness.agent(cookie)
@@ -152,6 +155,9 @@ class TestCustomerConnectionLost:
         offer = await agent.inbox.next("offer", after=len(agent.inbox.events) - 1)
         assert offer["ticket_id"] == first["ticket_id"]
 
+    @pytest.mark.settings(
+        call_resume_window=0
+    )  # with a window: tests/integration/test_call_resume.py
     async def test_a_customer_who_drops_mid_call_ends_the_session(self, harness: Harness) -> None:
         customer, agent, _, _ = await live_call(harness)
         await customer.close()
@@ -267,6 +273,7 @@ class TestMediaFailures:
 
 
 class TestDrain:
+    @pytest.mark.settings(call_resume_window=0)  # with a window: handed over (test_call_resume)
     async def test_shutdown_ends_live_calls_politely_and_keeps_waiting_customers(
         self, harness: Harness
     ) -> None:

@@ -925,7 +925,8 @@ def error_log() -> Iterator[ErrorLog]:
 
 def fuzz_settings(data_dir: Path, **overrides: Any) -> Any:
     """A server tuned for fuzzing: no rate limit in the way, media that waits for ICE instead
-    of failing the call under us, small photos."""
+    of failing the call under us, small photos, and a short wait for a party who dropped out of
+    a call (the drops and returns are fuzzed; the wind-down waits for every call to end)."""
     base: dict[str, Any] = {
         "socket_events_per_second": 1e6,
         "socket_events_burst": 1_000_000,
@@ -933,6 +934,7 @@ def fuzz_settings(data_dir: Path, **overrides: Any) -> Any:
         "taps_burst": 1_000_000,
         "media_connect_timeout": 3600.0,
         "photo_max_bytes": PHOTO_MAX,
+        "call_resume_window": 2.0,
     }
     return settings_for(data_dir, **(base | overrides))
 

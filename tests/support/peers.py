@@ -62,7 +62,8 @@ class ClientPeer:
         ]
         policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
-        self.video_frames: list[VideoFrame] = []
+        self.video_frames: list[VideoFrame] = []  # the first 200
+        self.last_video: VideoFrame | None = None
         self.audio_frames = 0
         self.first_frame_at: float | None = None
         self._frame_seen = asyncio.Event()
@@ -90,6 +91,7 @@ class ClientPeer:
                         self.first_frame_at = time.perf_counter()
                     if len(self.video_frames) < 200:
                         self.video_frames.append(frame)
+                    self.last_video = frame
                     self._frame_seen.set()
                 else:
                     self.audio_frames += 1
@@ -111,6 +113,13 @@ class ClientPeer:
     async def wait_for_video(self, count: int = 1, timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):
             while len(self.video_frames) < count:
+                self._frame_seen.clear()
+                await self._frame_seen.wait()
+
+    async def sees(self, colour: str, timeout: float = 15.0) -> None:
+        """Until the newest frame received is mostly ``colour`` (a new sender got through)."""
+        async with asyncio.timeout(timeout):
+            while self.last_video is None or dominant_colour(self.last_video) != colour:
                 self._frame_seen.clear()
                 await self._frame_seen.wait()
 

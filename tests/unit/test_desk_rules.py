@@ -30,6 +30,7 @@ from videoassist.desk import (
     CustomerCancelled,
     CustomerLeft,
     CustomerReturned,
+    DeskConfig,
     DeskError,
     DrainStarted,
     HungUp,
@@ -294,7 +295,8 @@ class TestCustomerGoesAway:
         assert notes(effects, "closed") == []
 
     def test_leaving_while_live_ends_the_session_as_customer_disconnected(self) -> None:
-        desk = make_desk()
+        """With no resume window (tests/unit/test_call_resume.py has the window)."""
+        desk = make_desk(DeskConfig(call_resume_window=0))
         ready_agent(desk, "a1", 1.0)
         session_id = start_session(desk, "a1", "t1", 2.0)
         effects = desk.handle(CustomerLeft("t1", 10.0))
@@ -471,7 +473,8 @@ class TestDrain:
         assert snapshot(desk) == before
 
     def test_draining_ends_live_sessions_as_server_shutdown(self) -> None:
-        desk = make_desk()
+        """Without a resume window (with one, live calls are handed over: test_call_resume)."""
+        desk = make_desk(DeskConfig(call_resume_window=0))
         ready_agent(desk, "a1", 1.0)
         wrapping = start_session(desk, "a1", "t1", 2.0)
         desk.handle(HungUp(wrapping, "customer", "t1", 5.0))

@@ -25,6 +25,7 @@ from videoassist.desk import (
     AgentReady,
     AgentState,
     CustomerLeft,
+    CustomerReturned,
     Desk,
     DeskError,
     HandOverMedia,
@@ -236,8 +237,14 @@ class TestWarmTransfer:
         desk, _ = ringing_warm_transfer()
         effects = desk.handle(CustomerLeft("t1", 32.0))
         assert [n.data for n in notes(effects, "offer_withdrawn", "a2")] == [{"ticket_id": "t1"}]
+        assert [n.data for n in notes(effects, "transfer_failed", "a1")] == [
+            {"ticket_id": "t1", "reason": "customer_left"}
+        ]
         assert desk.agent_state("a2") is A.READY
-        assert desk.ticket_state("t1") is T.ENDED
+        # The call itself waits for the customer to come back (CALL_RESUME_WINDOW).
+        assert desk.ticket_state("t1") is T.LIVE and desk.agent_state("a1") is A.BUSY
+        desk.handle(CustomerReturned("t1", 33.0))
+        assert desk.live_call("customer", "t1") == ("s1", "s1")
 
     def test_the_second_agent_going_away_fails_the_transfer(self) -> None:
         desk, _ = ringing_warm_transfer()

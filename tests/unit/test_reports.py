@@ -71,7 +71,15 @@ def history() -> History:
         ],
         sessions=[
             leg("s1", "t1", "alice", H9 + 10, ended_at=H9 + 310, wrapped_up_at=H9 + 340),
-            leg("s2", "t2", "bob", H9 + 640, ended_at=H9 + 840),
+            leg(
+                "s2",
+                "t2",
+                "bob",
+                H9 + 640,
+                ended_at=H9 + 840,
+                interruptions=2,
+                interrupted_seconds=7.25,
+            ),
             leg(
                 "s6a",
                 "t6",
@@ -277,6 +285,9 @@ class TestSessionRows:
         assert (first["wait"], first["handle_time"], first["csat_score"]) == (10.0, 330.0, 5)
         assert first["recording"] == "/r/s1" and first["answered_at"] == "2026-03-02T09:00:10+00:00"
         assert rows[4]["handle_time"] is None and rows[4]["ended_at"] is None
+        # The call waited twice for a party who dropped; a leg without that shows zeros.
+        assert (rows[1]["interruptions"], rows[1]["interrupted_seconds"]) == (2, 7.2)
+        assert (first["interruptions"], first["interrupted_seconds"]) == (0, 0.0)
         assert (first["agent_talk_share"], first["overlap"], first["longest_silence"]) == (
             60.0,
             2.0,

@@ -7,7 +7,8 @@ serves; the others wait, not listening, so a load balancer's health check sends 
 the leader. When the leader dies its lease lapses within ``LEADER_LEASE_TTL`` and a standby
 takes over as a restart would: waiting customers and callbacks restored in their order from the
 records, their pages reconnecting to it through the load balancer with their tickets (the nodes
-share ``SECRET_KEY``); calls that were live end with ``server_restart``.
+share ``SECRET_KEY``); calls that were live restored and awaited for ``CALL_RESUME_WINDOW``,
+their parties reconnecting and offering media to the new leader.
 
 A leader that loses the lease (Redis refused a renewal, or its own clock says the lease may
 have lapsed: a pause, a network cut) exits at once, without draining: another node may already

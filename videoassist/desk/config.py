@@ -158,6 +158,9 @@ class DeskConfig:
     agents: Mapping[str, AgentProfile] = field(default_factory=dict)
     default_queue: str = DEFAULT_QUEUE
     customer_grace: float = 60.0  # a dropped waiting customer keeps their place this long
+    call_resume_window: float = 0.0
+    """A live call whose customer or agent drops (or whose server restarts) waits this long for
+    them to come back before it ends; 0 (the default while this is new) ends it at once."""
     reoffer_after: float = 30.0  # a declined or missed ticket is not offered to that agent again
     callback_join_timeout: float = 120.0  # the customer has this long to join a callback
     # A tap's page must connect within this long, or the ticket is dropped (a ghost tap)...

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -66,8 +66,10 @@ from videoassist.desk.estimate import QueueStats, WaitRange
 from videoassist.desk.events import (
     DISPOSITIONS,
     AgentAway,
+    AgentDropped,
     AgentForcedOut,
     AgentReady,
+    AgentReturned,
     AgentSentAway,
     AgentSignedIn,
     AgentSignedOut,
@@ -75,6 +77,7 @@ from videoassist.desk.events import (
     AuditRow,
     CallbackJoinTimedOut,
     CallbackRequested,
+    CallResumeExpired,
     CallSupervised,
     CancelTimer,
     ConfigChanged,
@@ -97,6 +100,7 @@ from videoassist.desk.events import (
     OfferTimedOut,
     RematchDue,
     Restored,
+    RestoredCall,
     SaveAgentState,
     SaveAudit,
     SaveSession,
@@ -239,6 +243,8 @@ class Desk:
         self._predicted: dict[str, tuple[str, int, float, float]] = {}
         self._staffed: dict[str, int] = {}  # per queue, kept as agents change state
         self._shown_agents: dict[str, int] = {}
+        # Live calls waiting for a party (or both, after a restart) to come back.
+        self._breaks: dict[str, _Break] = {}
         self._reset_queues()
 
     # ------------------------------------------------------------------ entry point
@@ -280,6 +286,15 @@ class Desk:
         if agent is None or agent.state is not A.BUSY or agent.session_id is None:
             return None
         return agent.session_id, self.sessions[agent.session_id].call_id
+
+    def agent_dropped(self, agent_id: str) -> bool:
+        """A busy agent whose call waits for their console to come back (``AgentDropped``, or
+        restored after a restart). Their next connection is an ``AgentReturned``."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state is not A.BUSY or agent.session_id is None:
+            return False
+        pause = self._breaks.get(agent.session_id)
+        return pause is not None and "agent" in pause.away
 
     def customer_away(self, ticket_id: str) -> bool:
         """An open ticket whose customer has no connection: tapped but not joined yet, dropped
@@ -765,13 +780,27 @@ class Desk:
     def _on_left(self, ev: CustomerLeft, out: list[Effect]) -> None:
         if self.draining:
             # The server is going away, not the customer: their ticket stays as it is, for the
-            # next process to restore (the drain itself already ended every live call).
+            # next process to restore (a live call too, unless the drain ended it).
             return
         ticket = self._ticket(ev.ticket_id)
         if ticket.state is T.LIVE:
             if ticket.connected:
                 assert ticket.session_id is not None
-                self._end_session(ticket.session_id, "customer_disconnected", ev.at, out)
+                if self.config.call_resume_window > 0:
+                    ticket.connected = False
+                    if ticket.offer is not None:
+                        # A warm transfer was ringing: nobody to hand over to a colleague.
+                        target = self._agent(ticket.offer.agent_id)
+                        self._withdraw_offer(ticket, "withdraw", ev.at, out)
+                        out.append(CancelTimer(_offer_timer(ticket.id)))
+                        out.append(
+                            Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id})
+                        )
+                        ticket.offer = None
+                        self._transfer_failed(ticket, ticket.session_id, "customer_left", out)
+                    self._interrupt(ticket.session_id, "customer", ev.at, out)
+                else:
+                    self._end_session(ticket.session_id, "customer_disconnected", ev.at, out)
             return
         if ticket.state in TERMINAL_TICKET_STATES or not ticket.connected:
             return
@@ -807,6 +836,7 @@ class Desk:
         if ticket.state is T.LIVE:
             assert ticket.session_id is not None
             out.append(CancelTimer(_join_timer(ticket.session_id)))
+            self._resumed(ticket.session_id, "customer", ev.at, out)
         elif ticket.state is T.QUEUED:
             self.routing.make_offerable(ticket)
             queue = self._queue(ticket.queue_id)
@@ -930,6 +960,109 @@ class Desk:
         agent = self._agent(ev.agent_id)
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
         self._sign_out(agent, state, "agent_disconnected", ev.at, out)
+
+    def _on_agent_dropped(self, ev: AgentDropped, out: list[Effect]) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent.state is A.BUSY and self._handing_over():
+            return  # the call goes to the next process with its agent
+        if (
+            agent.state is A.BUSY
+            and agent.session_id is not None
+            and self.config.call_resume_window > 0
+            and not self.draining
+        ):
+            self._interrupt(agent.session_id, "agent", ev.at, out)
+            return
+        state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
+        self._sign_out(agent, state, "agent_disconnected", ev.at, out)
+
+    def _on_agent_returned(self, ev: AgentReturned, out: list[Effect]) -> None:
+        if not self.agent_dropped(ev.agent_id):
+            return  # the call ended meanwhile, or the console never dropped
+        agent = self._agent(ev.agent_id)
+        assert agent.session_id is not None
+        # The console learns its call from ``sync`` (``agent_view``) and offers media anew.
+        self._resumed(agent.session_id, "agent", ev.at, out)
+
+    def _interrupt(
+        self, session_id: str, party: str, at: float, out: list[Effect], restart: bool = False
+    ) -> None:
+        """``party``'s connection to live call ``session_id`` is gone: the call waits
+        ``call_resume_window`` for it (the other party is told), then ends."""
+        session = self._session(session_id)
+        pause = self._breaks.get(session_id)
+        window = self.config.call_resume_window
+        if pause is None:
+            pause = self._breaks[session_id] = _Break(at, set(), restart)
+            session = replace(session, interruptions=session.interruptions + 1)
+            self.sessions[session_id] = session
+            out.append(SaveSession(session))
+            out.append(
+                SetTimer(
+                    _resume_timer(session_id),
+                    at + window,
+                    CallResumeExpired(session_id, at + window),
+                )
+            )
+        pause.away.add(party)
+        other = "agent" if party == "customer" else "customer"
+        if other not in pause.away:
+            left = round(max(0.0, pause.since + window - at), 1)
+            self._tell_peer(session, other, E.PEER_DROPPED, {"party": party, "seconds": left}, out)
+
+    def _resumed(self, session_id: str, party: str, at: float, out: list[Effect]) -> None:
+        """``party`` is connected to interrupted call ``session_id`` again."""
+        pause = self._breaks.get(session_id)
+        if pause is None or party not in pause.away:
+            return
+        pause.away.discard(party)
+        session = self._session(session_id)
+        other = "agent" if party == "customer" else "customer"
+        if other not in pause.away:
+            self._tell_peer(session, other, E.PEER_RETURNED, {"party": party}, out)
+        if not pause.away:
+            del self._breaks[session_id]
+            out.append(CancelTimer(_resume_timer(session_id)))
+            session = replace(
+                session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
+            )
+            self.sessions[session_id] = session
+            out.append(SaveSession(session))
+
+    def _tell_peer(
+        self,
+        session: SessionRow,
+        to: str,
+        event: E,
+        data: dict[str, object],
+        out: list[Effect],
+    ) -> None:
+        if to == "agent":
+            out.append(Notify("agent", session.agent_id, event, {"session_id": session.id, **data}))
+        else:
+            call_id = session.call_id or session.id
+            out.append(
+                Notify("customer", session.ticket_id, event, {"session_id": call_id, **data})
+            )
+
+    def _on_resume_expired(self, ev: CallResumeExpired, out: list[Effect]) -> None:
+        pause = self._breaks.get(ev.session_id)
+        session = self.sessions.get(ev.session_id)
+        if pause is None or session is None or session.ended_at is not None:
+            return  # everyone came back, or the call ended meanwhile
+        if pause.restart and pause.away == {"agent", "customer"}:
+            reason = "server_restart"
+        elif "customer" in pause.away:
+            reason = "customer_disconnected"
+        else:
+            reason = "agent_disconnected"
+        agent = self._agent(session.agent_id)
+        if "agent" in pause.away:
+            # Their console is gone: the call ends and they are signed out, as on a sign-out.
+            state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
+            self._sign_out(agent, state, reason, ev.at, out)
+        else:
+            self._end_session(session.id, reason, ev.at, out)
 
     def _sign_out(
         self, agent: Agent, state: AgentState, end_reason: str, at: float, out: list[Effect]
@@ -1219,8 +1352,14 @@ class Desk:
         self._end_session(ev.session_id, f"{ev.by}_hung_up", ev.at, out)
 
     def _on_media_failed(self, ev: MediaFailed, out: list[Effect]) -> None:
+        if self._handing_over():
+            return
         for session in list(self.sessions.values()):
             if session.call_id == ev.session_id and session.ended_at is None:
+                if session.id in self._breaks:
+                    # A party whose connection dropped took its media with it; the call waits
+                    # for them to come back (and offer media anew) or ends when the wait does.
+                    continue
                 self._end_session(session.id, "media_failed", ev.at, out)
 
     def _on_join_timed_out(self, ev: CallbackJoinTimedOut, out: list[Effect]) -> None:
@@ -1281,9 +1420,18 @@ class Desk:
 
     def _on_drain(self, ev: DrainStarted, out: list[Effect]) -> None:
         self.draining = True
+        if self.config.call_resume_window > 0:
+            # Live calls are handed over: they stay live in the records, the next process (a
+            # restart, the standby) restores them and their parties reconnect to it.
+            return
         for session_id, row in list(self.sessions.items()):
             if row.ended_at is None:
                 self._end_session(session_id, "server_shutdown", ev.at, out)
+
+    def _handing_over(self) -> bool:
+        """Draining with live calls left for the next process: connections that drop now and
+        media that fails are the server going away, not the parties."""
+        return self.draining and self.config.call_resume_window > 0
 
     def _end_session(self, session_id: str, reason: str, at: float, out: list[Effect]) -> None:
         session = self._session(session_id)
@@ -1297,6 +1445,12 @@ class Desk:
             out.append(CancelTimer(_offer_timer(ticket.id)))
             out.append(Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
             ticket.offer = None
+        pause = self._breaks.pop(session_id, None)
+        if pause is not None:
+            out.append(CancelTimer(_resume_timer(session_id)))
+            session = replace(
+                session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
+            )
         row = replace(session, ended_at=at, end_reason=reason)
         self.sessions[session_id] = row
         ticket.state = ticket_state
@@ -1531,7 +1685,58 @@ class Desk:
                     SetTimer(_grace_timer(ticket.id), grace, CustomerGraceExpired(ticket.id, grace))
                 )
             out.append(SaveTicket(ticket.row()))
+        for call in ev.calls:
+            self._restore_call(call, ev.at, out)
         self._resume = dict(ev.agent_states)
+
+    def _restore_call(self, call: RestoredCall, at: float, out: list[Effect]) -> None:
+        """A call that was live when the process stopped: its ticket, leg and agent as they
+        were, a new media session, and both parties awaited for ``call_resume_window``."""
+        if call.agent_id in self.agents or call.ticket_id in self.tickets:
+            return  # two live calls of one agent or ticket in the records: the first one stands
+        queue_id = (
+            call.queue_id if call.queue_id in self.config.queues else self.config.default_queue
+        )
+        self._seq += 1
+        ticket = Ticket(
+            call.ticket_id,
+            call.topic,
+            call.description,
+            queued_at=call.queued_at,
+            queue_id=queue_id,
+            priority=call.priority,
+            callback=call.callback,
+            seq=self._seq,
+            state=T.LIVE,
+            connected=False,
+            customer_ref=call.customer_ref,
+            device_id=call.device_id,
+            line_since=call.line_since if call.line_since is not None else call.queued_at,
+            session_id=call.session_id,
+            call_id=call.call_id,
+        )
+        self.tickets[ticket.id] = ticket
+        if ticket.device_id is not None:
+            self._devices[ticket.device_id] = ticket.id
+        agent = Agent(call.agent_id, call.agent_name, self.config.profile(call.agent_id))
+        agent.signed_in_at = at
+        agent.ticket_id = ticket.id
+        agent.session_id = call.session_id
+        self.agents[agent.id] = agent
+        self._set_agent(agent, A.BUSY, at, out)
+        self.sessions[call.session_id] = SessionRow(
+            id=call.session_id,
+            ticket_id=ticket.id,
+            agent_id=agent.id,
+            queued_at=call.queued_at,
+            answered_at=call.answered_at,
+            call_id=call.call_id,
+            interruptions=call.interruptions,
+            interrupted_seconds=call.interrupted_seconds,
+        )
+        out.append(StartMedia(call.call_id, ticket.id, agent.id, True))
+        self._interrupt(call.session_id, "customer", at, out, restart=True)
+        self._interrupt(call.session_id, "agent", at, out, restart=True)
 
     # ------------------------------------------------------------------ announcements
 
@@ -1730,6 +1935,9 @@ class Desk:
         TransferRequested: _on_transfer,
         DrainStarted: _on_drain,
         Restored: _on_restored,
+        AgentDropped: _on_agent_dropped,
+        AgentReturned: _on_agent_returned,
+        CallResumeExpired: _on_resume_expired,
         AnnounceDue: _on_announce,
         ConfigChanged: _on_config,
         AgentSentAway: _on_sent_away,
@@ -1765,6 +1973,20 @@ def _max_wait_timer(ticket_id: str) -> str:
 
 def _join_timer(session_id: str) -> str:
     return f"join:{session_id}"
+
+
+def _resume_timer(session_id: str) -> str:
+    return f"resume:{session_id}"
+
+
+@dataclass(slots=True)
+class _Break:
+    """A live call waiting for parties to come back: since when, who is away, and whether a
+    restart caused it (both away from the start)."""
+
+    since: float
+    away: set[str]
+    restart: bool = False
 
 
 def _wrap_timer(agent_id: str) -> str:

@@ -135,11 +135,61 @@ class RestoredTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class RestoredCall:
+    """A call that was live when the process stopped: its ticket, its leg and its agent."""
+
+    session_id: str
+    call_id: str
+    ticket_id: str
+    agent_id: str
+    agent_name: str
+    topic: str
+    description: str
+    queue_id: str
+    priority: int
+    queued_at: float
+    answered_at: float
+    callback: bool = False
+    customer_ref: str | None = None
+    device_id: str | None = None
+    line_since: float | None = None
+    interruptions: int = 0
+    interrupted_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Restored:
-    """Start-up after a restart: the waiting tickets and each agent's last state, from the store."""
+    """Start-up after a restart: the waiting tickets, each agent's last state and the calls
+    that were live, from the store."""
 
     tickets: tuple[RestoredTicket, ...]
     agent_states: Mapping[str, str]
+    at: float
+    calls: tuple[RestoredCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDropped:
+    """The agent's console connection is gone without signing out (a reload, a network drop,
+    the server restarting under it)."""
+
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReturned:
+    """A console connected again for an agent whose call waits for them (``AgentDropped``)."""
+
+    agent_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallResumeExpired:
+    """An interrupted call's parties were not all back within ``call_resume_window``."""
+
+    session_id: str
     at: float
 
 
@@ -327,6 +377,9 @@ Event = (
     | TransferRequested
     | WrapUpTimedOut
     | Restored
+    | AgentDropped
+    | AgentReturned
+    | CallResumeExpired
     | AgentSentAway
     | AgentForcedOut
     | TicketMoved
@@ -410,6 +463,8 @@ class SessionRow:
     note: str | None = None
     wrapped_up_at: float | None = None
     call_id: str = ""  # the media call this leg belongs to; a warm transfer keeps it
+    interruptions: int = 0  # times a party's connection (or the server) dropped mid-call
+    interrupted_seconds: float = 0.0  # how long the call waited for them to come back
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,13 +524,16 @@ DISPOSITIONS = ("resolved", "follow_up", "escalated", "not_resolved", "no_contac
 __all__ = [
     "DISPOSITIONS",
     "AgentAway",
+    "AgentDropped",
     "AgentForcedOut",
     "AgentReady",
+    "AgentReturned",
     "AgentSentAway",
     "AgentSignedIn",
     "AgentSignedOut",
     "AnnounceDue",
     "AuditRow",
+    "CallResumeExpired",
     "CallSupervised",
     "CallbackJoinTimedOut",
     "CallbackRequested",
@@ -502,6 +560,7 @@ __all__ = [
     "Party",
     "RematchDue",
     "Restored",
+    "RestoredCall",
     "RestoredTicket",
     "Save",
     "SaveAgentState",

@@ -22,6 +22,8 @@ class ServerEvent(StrEnum):
     CLOSED = "closed"
     # From the desk, to both (customers by call id, agents by their own session id).
     SESSION_ENDED = "session_ended"
+    PEER_DROPPED = "peer_dropped"  # the other party's connection dropped; the call waits
+    PEER_RETURNED = "peer_returned"  # they are back (their media reconnects)
     # From the desk, to agents (/agent).
     AGENT_STATE = "agent_state"
     WAITING = "waiting"

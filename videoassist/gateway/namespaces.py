@@ -26,7 +26,9 @@ from videoassist.delivery import AGENTS, CUSTOMERS, Delivery, agent_room, custom
 from videoassist.desk import AgentState, DeskError, ServerEvent, TicketState
 from videoassist.desk.events import (
     AgentAway,
+    AgentDropped,
     AgentReady,
+    AgentReturned,
     AgentSignedIn,
     AgentSignedOut,
     CallbackRequested,
@@ -432,6 +434,9 @@ class AgentNamespace(_Base):
         if self.service.desk.agent_state(agent_id) is AgentState.OFFLINE:
             signed_in = AgentSignedIn(agent_id, member.display_name, self.service.now())
             await self._admit(agent_id, sid, signed_in)
+        elif self.service.desk.agent_dropped(agent_id):
+            # Their call waited for them: the desk tells this console to start it again.
+            await self._admit(agent_id, sid, AgentReturned(agent_id, self.service.now()))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.limiter.forget(sid)
@@ -451,6 +456,9 @@ class AgentNamespace(_Base):
             self._leaving[agent_id] = asyncio.get_running_loop().call_later(
                 self.grace, self._sign_out_if_gone, agent_id
             )
+        elif state is AgentState.BUSY and not kicked:
+            # The desk decides: the call waits for them (CALL_RESUME_WINDOW) or ends.
+            self.service.post(AgentDropped(agent_id, self.service.now()))
         elif state is not AgentState.OFFLINE:
             self.service.post(AgentSignedOut(agent_id, self.service.now()))
 

@@ -212,6 +212,7 @@ class Participant:
         if self.pc is not None:
             # aiortc has no ICE restart: a new offer is a reconnect with a new peer connection.
             await self._close_pc()
+            self._renew_outgoing()
         if self.session.closed:
             raise MediaError("no_session", "this session has no media (it has ended)")
         hub = self.session.hub
@@ -277,6 +278,26 @@ class Participant:
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMLineIndex = 0
         await pc.addIceCandidate(candidate)
+
+    def _renew_outgoing(self) -> None:
+        """New outgoing tracks for a new peer connection, fed as the old ones were: aiortc stops
+        a sender's track when its connection closes (a reload, a reconnect after the party's
+        network or this server dropped). A new outlet starts the other party's picture at a
+        keyframe, which it asks the source for when its sender first reads."""
+        other = self.session.participants[OTHER[self.party]]
+        for kind, old in list(self.outgoing.items()):
+            old.set_source(None)
+            old.stop()
+            fresh = Outlet(kind, f"{self.name}/{kind}") if self.encoded else ProxyTrack(kind)
+            feed = other.fanouts.get(kind)
+            if feed is not None:
+                fresh.set_source(self.session.feed_for(feed))
+            self.outgoing[kind] = fresh
+        if self.supervisor_audio is not None:
+            voice = self.supervisor_audio.source
+            self.supervisor_audio.stop()
+            self.supervisor_audio = Outlet("audio", f"{self.name}/supervisor-audio")
+            self.supervisor_audio.set_source(voice)
 
     def _hook_senders(self, pc: RTCPeerConnection) -> None:
         """Consumers' keyframe requests go to the source; note what each sender sends."""

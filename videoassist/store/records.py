@@ -87,6 +87,8 @@ sessions = sa.Table(
     sa.Column("note", sa.String(2000)),
     sa.Column("wrapped_up_at", sa.Float),
     sa.Column("call_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("interruptions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("interrupted_seconds", sa.Float, nullable=False, server_default="0"),
 )
 
 queues = sa.Table(
@@ -801,20 +803,58 @@ class Records:
             )
             return [dict(r._mapping) for r in result]
 
-    async def close_interrupted(self, at: float) -> int:
-        """Calls that were live when the process died end as ``server_restart``."""
+    async def close_interrupted(self, at: float, keep: Sequence[str] = ()) -> int:
+        """Calls that were live when the process died end as ``server_restart``, but for the
+        legs in ``keep`` (and their tickets), which the desk resumes."""
+        kept = list(keep)
         async with self.engine.begin() as conn:
+            kept_tickets = [
+                row.ticket_id
+                for row in await conn.execute(
+                    sa.select(sessions.c.ticket_id).where(sessions.c.id.in_(kept))
+                )
+            ]
             await conn.execute(
                 sessions.update()
-                .where(sessions.c.ended_at.is_(None))
+                .where(sessions.c.ended_at.is_(None), sessions.c.id.not_in(kept))
                 .values(ended_at=at, end_reason="server_restart")
             )
             result = await conn.execute(
                 tickets.update()
-                .where(tickets.c.status == "live")
+                .where(tickets.c.status == "live", tickets.c.id.not_in(kept_tickets))
                 .values(status="ended", ended_at=at, end_reason="server_restart")
             )
             return int(result.rowcount or 0)
+
+    async def live_calls(self) -> list[dict[str, Any]]:
+        """Calls that were live when the process stopped (to resume): each live leg with its
+        ticket's fields (``ticket_*``) and its agent's display name, oldest answer first."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(
+                    sessions,
+                    tickets.c.topic.label("ticket_topic"),
+                    tickets.c.description.label("ticket_description"),
+                    tickets.c.queue_id.label("ticket_queue_id"),
+                    tickets.c.priority.label("ticket_priority"),
+                    tickets.c.queued_at.label("ticket_queued_at"),
+                    tickets.c.callback.label("ticket_callback"),
+                    tickets.c.customer_ref.label("ticket_customer_ref"),
+                    tickets.c.device_id.label("ticket_device_id"),
+                    tickets.c.line_since.label("ticket_line_since"),
+                )
+                .join(tickets, tickets.c.id == sessions.c.ticket_id)
+                .where(sessions.c.ended_at.is_(None), tickets.c.status == "live")
+                .order_by(sessions.c.answered_at)
+            )
+            rows = [dict(r._mapping) for r in result]
+            names = {
+                f"u{row.id}": row.display_name
+                for row in await conn.execute(sa.select(users.c.id, users.c.display_name))
+            }
+        for row in rows:
+            row["agent_name"] = names.get(row["agent_id"], row["agent_id"])
+        return rows
 
     async def last_agent_states(self) -> dict[str, str]:
         async with self.engine.connect() as conn:

@@ -197,6 +197,14 @@ function start() {
   });
   socket.on("disconnect", (reason) => {
     if (reason === "io client disconnect" || state.replaced) return;
+    if (state.sessionId) {
+      // The call waits for this console (CALL_RESUME_WINDOW): once back, sync says it is
+      // busy in it and startSession offers media anew (the server may have restarted).
+      dropCall();
+      message("Disconnected from the server. Reconnecting; the call waits for you…", true);
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
+      return;
+    }
     message("Disconnected from the server. Reconnecting…", true);
     // socket.io does not retry when the server closed the connection (restart, other tab).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
@@ -239,6 +247,13 @@ function start() {
     message("Wrap-up time ran out; you are Ready again.");
   });
   socket.on("session_started", (data) => startSession(data));
+  socket.on("peer_dropped", (data) => {
+    $("live-status").textContent =
+      `The customer's connection dropped. Waiting up to ${Math.round(data.seconds)} s for them to come back…`;
+  });
+  socket.on("peer_returned", () => {
+    $("live-status").textContent = "The customer is back. Reconnecting the video…";
+  });
   state.tutorials = (state.tutorials || new TutorialPanel()).attach(socket);
   socket.on("session_ended", (data) => endSession(data));
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
@@ -804,6 +819,20 @@ async function transfer(event) {
   } catch (err) {
     message(err.message, true);
   }
+}
+
+// The connection to the server dropped mid-call: the media goes with it; the call itself
+// waits on the server. What the call showed stays until startSession builds it again.
+function dropCall() {
+  stopTimer();
+  if (state.quality) state.quality.stop();
+  state.quality = null;
+  if (state.peer) state.peer.close();
+  state.peer = null;
+  stopStream(state.camera);
+  state.camera = null;
+  $("remote").srcObject = null;
+  state.sessionId = null;
 }
 
 function endSession(data) {

@@ -391,7 +391,13 @@ function connect(token) {
   });
   socket.on("disconnect", (reason) => {
     if (state.finished || state.replaced) return;
-    message(["msg.reconnecting"], true);
+    if (state.sessionId) {
+      // The call waits for us on the server (CALL_RESUME_WINDOW): once back, sync says it is
+      // live and startCall offers media anew (the server may have restarted: the old peer
+      // connection is no use). The camera is kept.
+      endCall();
+      message(["msg.reconnectingCall"], true);
+    } else message(["msg.reconnecting"], true);
     // socket.io does not retry when the server closed the connection (e.g. a restart).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 2000);
   });
@@ -401,6 +407,10 @@ function connect(token) {
     showAgent(data.agent_name);
     startCall(data.session_id);
   });
+  socket.on("peer_dropped", (data) => {
+    say($("live-status"), "status.agentDropped", { seconds: Math.round(data.seconds) });
+  });
+  socket.on("peer_returned", () => say($("live-status"), "status.agentBack"));
   socket.on("agent_changed", (data) => {
     showAgent(data.agent_name);
     if (data.agent_name) say($("live-status"), "status.agentChanged", { name: data.agent_name });
