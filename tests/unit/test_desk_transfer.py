@@ -4,6 +4,8 @@ Ready agent. Either way the customer is not sent to the back of a line.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.unit.desk_helpers import (
@@ -235,6 +237,7 @@ class TestWarmTransfer:
 
     def test_the_customer_leaving_while_the_transfer_rings_withdraws_it(self) -> None:
         desk, _ = ringing_warm_transfer()
+        desk.config = dataclasses.replace(desk.config, call_resume_window=30.0)
         effects = desk.handle(CustomerLeft("t1", 32.0))
         assert [n.data for n in notes(effects, "offer_withdrawn", "a2")] == [{"ticket_id": "t1"}]
         assert [n.data for n in notes(effects, "transfer_failed", "a1")] == [

@@ -670,9 +670,9 @@ TICKET_OUTSIDE_THE_TABLE: dict[tuple[TicketState, str], Outcome] = {
         pairs("cancel", T.LIVE, T.CANCELLED, T.ABANDONED, T.ENDED),
         Raises(IllegalTransition, "ticket"),
     ),
-    # A customer who leaves a live call: the call waits for them (call_resume_window) and
-    # ends only if the wait runs out (tests/unit/test_call_resume.py)...
-    (T.LIVE, "leave"): NotProduced(),
+    # A customer who leaves a live call ends it (with call_resume_window set the call waits for
+    # them instead: tests/unit/test_call_resume.py)...
+    (T.LIVE, "leave"): Becomes("end"),
     # ...and a connection that drops after the ticket closed is nothing new.
     **dict.fromkeys(pairs("leave", T.CANCELLED, T.ABANDONED, T.ENDED), Ignored()),
     # Accept and decline are checked against the current offer before any state.
