@@ -36,7 +36,6 @@ from videoassist.desk.events import (
     DrainStarted,
     MediaFailed,
     Restored,
-    RestoredCall,
     RestoredTicket,
 )
 from videoassist.embedding import Origins
@@ -564,30 +563,8 @@ async def _restore(service: Service, records: Records) -> None:
     on this node; without a window they end as ``server_restart``), and agents who were Ready
     resume Ready on return."""
     now = service.now()
-    live = await records.live_calls() if service.desk.config.call_resume_window > 0 else []
-    calls = tuple(
-        RestoredCall(
-            session_id=row["id"],
-            call_id=row["call_id"] or row["id"],
-            ticket_id=row["ticket_id"],
-            agent_id=row["agent_id"],
-            agent_name=row["agent_name"],
-            topic=row["ticket_topic"],
-            description=row["ticket_description"],
-            queue_id=row["ticket_queue_id"],
-            priority=row["ticket_priority"],
-            queued_at=row["ticket_queued_at"],
-            answered_at=row["answered_at"],
-            callback=bool(row["ticket_callback"]),
-            customer_ref=row["ticket_customer_ref"],
-            device_id=row["ticket_device_id"],
-            line_since=row["ticket_line_since"],
-            interruptions=row["interruptions"],
-            interrupted_seconds=row["interrupted_seconds"],
-        )
-        for row in live
-    )
-    interrupted = await records.close_interrupted(now, keep=[call.session_id for call in calls])
+    calls = tuple(await records.live_calls()) if service.desk.config.call_resume_window > 0 else ()
+    interrupted = await records.close_interrupted(now, keep=calls)
     rows = await records.open_tickets()
     states = await records.last_agent_states()
     if not rows and not states and not calls:

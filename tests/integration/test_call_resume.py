@@ -99,9 +99,9 @@ class TestDroppedConnections:
             await peer.close()
         row = await harness.records.session(session_id)
         assert row is not None and row["end_reason"] == "agent_disconnected"
-        assert row["interruptions"] == 1 and row["interrupted_seconds"] == pytest.approx(
-            0.5, abs=0.3
-        )
+        # The wait ran its whole length: the timer's own moment, not a measured time.
+        assert row["interruptions"] == 1
+        assert row["interrupted_seconds"] == pytest.approx(0.5, abs=1e-6)
 
 
 class _Remote(Clients):

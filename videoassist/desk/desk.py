@@ -101,6 +101,7 @@ from videoassist.desk.events import (
     RematchDue,
     Restored,
     RestoredCall,
+    RestoredTicket,
     SaveAgentState,
     SaveAudit,
     SaveSession,
@@ -790,13 +791,7 @@ class Desk:
                     ticket.connected = False
                     if ticket.offer is not None:
                         # A warm transfer was ringing: nobody to hand over to a colleague.
-                        target = self._agent(ticket.offer.agent_id)
-                        self._withdraw_offer(ticket, "withdraw", ev.at, out)
-                        out.append(CancelTimer(_offer_timer(ticket.id)))
-                        out.append(
-                            Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id})
-                        )
-                        ticket.offer = None
+                        self._withdraw_transfer(ticket, ev.at, out)
                         self._transfer_failed(ticket, ticket.session_id, "customer_left", out)
                     self._interrupt(ticket.session_id, "customer", ev.at, out)
                 else:
@@ -963,15 +958,10 @@ class Desk:
 
     def _on_agent_dropped(self, ev: AgentDropped, out: list[Effect]) -> None:
         agent = self._agent(ev.agent_id)
-        if agent.state is A.BUSY and self._handing_over():
-            return  # the call goes to the next process with its agent
-        if (
-            agent.state is A.BUSY
-            and agent.session_id is not None
-            and self.config.call_resume_window > 0
-            and not self.draining
-        ):
-            self._interrupt(agent.session_id, "agent", ev.at, out)
+        if agent.state is A.BUSY and self.config.call_resume_window > 0:
+            assert agent.session_id is not None
+            if not self.draining:  # draining: the call goes to the next process, agent and all
+                self._interrupt(agent.session_id, "agent", ev.at, out)
             return
         state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "sign_out")
         self._sign_out(agent, state, "agent_disconnected", ev.at, out)
@@ -1005,7 +995,7 @@ class Desk:
                 )
             )
         pause.away.add(party)
-        other = "agent" if party == "customer" else "customer"
+        other = _OTHER[party]
         if other not in pause.away:
             left = round(max(0.0, pause.since + window - at), 1)
             self._tell_peer(session, other, E.PEER_DROPPED, {"party": party, "seconds": left}, out)
@@ -1017,17 +1007,23 @@ class Desk:
             return
         pause.away.discard(party)
         session = self._session(session_id)
-        other = "agent" if party == "customer" else "customer"
+        other = _OTHER[party]
         if other not in pause.away:
             self._tell_peer(session, other, E.PEER_RETURNED, {"party": party}, out)
         if not pause.away:
-            del self._breaks[session_id]
-            out.append(CancelTimer(_resume_timer(session_id)))
-            session = replace(
-                session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
-            )
-            self.sessions[session_id] = session
-            out.append(SaveSession(session))
+            out.append(SaveSession(self._end_break(session_id, at, out)))
+
+    def _end_break(self, session_id: str, at: float, out: list[Effect]) -> SessionRow:
+        """The wait for ``session_id``'s parties is over (they are back, or the call ends):
+        the session, with the wait added to its interrupted time."""
+        pause = self._breaks.pop(session_id)
+        out.append(CancelTimer(_resume_timer(session_id)))
+        session = self._session(session_id)
+        session = replace(
+            session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
+        )
+        self.sessions[session_id] = session
+        return session
 
     def _tell_peer(
         self,
@@ -1428,6 +1424,15 @@ class Desk:
             if row.ended_at is None:
                 self._end_session(session_id, "server_shutdown", ev.at, out)
 
+    def _withdraw_transfer(self, ticket: Ticket, at: float, out: list[Effect]) -> None:
+        """The warm transfer ringing for ``ticket``'s call stops ringing at its target."""
+        assert ticket.offer is not None
+        target = self._agent(ticket.offer.agent_id)
+        self._withdraw_offer(ticket, "withdraw", at, out)
+        out.append(CancelTimer(_offer_timer(ticket.id)))
+        out.append(Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
+        ticket.offer = None
+
     def _handing_over(self) -> bool:
         """Draining with live calls left for the next process: connections that drop now and
         media that fails are the server going away, not the parties."""
@@ -1440,17 +1445,9 @@ class Desk:
         ticket_state = _next(TICKET_TRANSITIONS, f"ticket {ticket.id}", ticket.state, "end")
         agent_state = _next(AGENT_TRANSITIONS, f"agent {agent.id}", agent.state, "end")
         if ticket.offer is not None:  # a warm transfer was ringing
-            target = self._agent(ticket.offer.agent_id)
-            self._withdraw_offer(ticket, "withdraw", at, out)
-            out.append(CancelTimer(_offer_timer(ticket.id)))
-            out.append(Notify("agent", target.id, E.OFFER_WITHDRAWN, {"ticket_id": ticket.id}))
-            ticket.offer = None
-        pause = self._breaks.pop(session_id, None)
-        if pause is not None:
-            out.append(CancelTimer(_resume_timer(session_id)))
-            session = replace(
-                session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
-            )
+            self._withdraw_transfer(ticket, at, out)
+        if session_id in self._breaks:
+            session = self._end_break(session_id, at, out)
         row = replace(session, ended_at=at, end_reason=reason)
         self.sessions[session_id] = row
         ticket.state = ticket_state
@@ -1640,33 +1637,7 @@ class Desk:
         if self.tickets or self.closed or self.agents:
             raise IllegalTransition("desk", "running", "restore")
         for restored in sorted(ev.tickets, key=lambda t: t.queued_at):
-            queue_id = (
-                restored.queue_id
-                if restored.queue_id in self.config.queues
-                else self.config.default_queue
-            )
-            self._seq += 1
-            ticket = Ticket(
-                restored.id,
-                restored.topic,
-                restored.description,
-                queued_at=restored.queued_at,
-                queue_id=queue_id,
-                priority=restored.priority,
-                callback=restored.callback,
-                seq=self._seq,
-                connected=False,  # nobody is connected to a new process; callbacks need no one
-                customer_ref=restored.customer_ref,
-                device_id=restored.device_id,
-                line_since=(
-                    restored.line_since
-                    if restored.line_since is not None and queue_id == restored.queue_id
-                    else restored.queued_at
-                ),
-            )
-            self.tickets[ticket.id] = ticket
-            if ticket.device_id is not None:
-                self._devices[ticket.device_id] = ticket.id  # still one open ticket per device
+            ticket = self._reopen(restored.id, restored)
             if not restored.joined:
                 # Its page never connected (callbacks too): a fresh join window, no more.
                 ticket.state = T.JOINING
@@ -1689,35 +1660,47 @@ class Desk:
             self._restore_call(call, ev.at, out)
         self._resume = dict(ev.agent_states)
 
+    def _reopen(self, ticket_id: str, restored: RestoredTicket | RestoredCall) -> Ticket:
+        """An open ticket from the records, back in the desk (queued unless the caller says
+        otherwise): its queue if that still exists, else the default one."""
+        queue_id = (
+            restored.queue_id
+            if restored.queue_id in self.config.queues
+            else self.config.default_queue
+        )
+        self._seq += 1
+        ticket = Ticket(
+            ticket_id,
+            restored.topic,
+            restored.description,
+            queued_at=restored.queued_at,
+            queue_id=queue_id,
+            priority=restored.priority,
+            callback=restored.callback,
+            seq=self._seq,
+            connected=False,  # nobody is connected to a new process; callbacks need no one
+            customer_ref=restored.customer_ref,
+            device_id=restored.device_id,
+            line_since=(
+                restored.line_since
+                if restored.line_since is not None and queue_id == restored.queue_id
+                else restored.queued_at
+            ),
+        )
+        self.tickets[ticket.id] = ticket
+        if ticket.device_id is not None:
+            self._devices[ticket.device_id] = ticket.id  # still one open ticket per device
+        return ticket
+
     def _restore_call(self, call: RestoredCall, at: float, out: list[Effect]) -> None:
         """A call that was live when the process stopped: its ticket, leg and agent as they
         were, a new media session, and both parties awaited for ``call_resume_window``."""
         if call.agent_id in self.agents or call.ticket_id in self.tickets:
             return  # two live calls of one agent or ticket in the records: the first one stands
-        queue_id = (
-            call.queue_id if call.queue_id in self.config.queues else self.config.default_queue
-        )
-        self._seq += 1
-        ticket = Ticket(
-            call.ticket_id,
-            call.topic,
-            call.description,
-            queued_at=call.queued_at,
-            queue_id=queue_id,
-            priority=call.priority,
-            callback=call.callback,
-            seq=self._seq,
-            state=T.LIVE,
-            connected=False,
-            customer_ref=call.customer_ref,
-            device_id=call.device_id,
-            line_since=call.line_since if call.line_since is not None else call.queued_at,
-            session_id=call.session_id,
-            call_id=call.call_id,
-        )
-        self.tickets[ticket.id] = ticket
-        if ticket.device_id is not None:
-            self._devices[ticket.device_id] = ticket.id
+        ticket = self._reopen(call.ticket_id, call)
+        ticket.state = T.LIVE
+        ticket.session_id = call.session_id
+        ticket.call_id = call.call_id
         agent = Agent(call.agent_id, call.agent_name, self.config.profile(call.agent_id))
         agent.signed_in_at = at
         agent.ticket_id = ticket.id
@@ -1973,6 +1956,9 @@ def _max_wait_timer(ticket_id: str) -> str:
 
 def _join_timer(session_id: str) -> str:
     return f"join:{session_id}"
+
+
+_OTHER = {"agent": "customer", "customer": "agent"}
 
 
 def _resume_timer(session_id: str) -> str:

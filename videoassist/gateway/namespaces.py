@@ -435,7 +435,7 @@ class AgentNamespace(_Base):
             signed_in = AgentSignedIn(agent_id, member.display_name, self.service.now())
             await self._admit(agent_id, sid, signed_in)
         elif self.service.desk.agent_dropped(agent_id):
-            # Their call waited for them: the desk tells this console to start it again.
+            # Their call waited for them; the console learns it from ``sync`` and offers media.
             await self._admit(agent_id, sid, AgentReturned(agent_id, self.service.now()))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

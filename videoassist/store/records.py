@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from videoassist.desk.events import (
     AuditRow,
+    RestoredCall,
     Save,
     SaveAgentState,
     SaveAudit,
@@ -803,20 +804,15 @@ class Records:
             )
             return [dict(r._mapping) for r in result]
 
-    async def close_interrupted(self, at: float, keep: Sequence[str] = ()) -> int:
+    async def close_interrupted(self, at: float, keep: Sequence[RestoredCall] = ()) -> int:
         """Calls that were live when the process died end as ``server_restart``, but for the
-        legs in ``keep`` (and their tickets), which the desk resumes."""
-        kept = list(keep)
+        calls in ``keep``, which the desk resumes."""
+        kept_sessions = [call.session_id for call in keep]
+        kept_tickets = [call.ticket_id for call in keep]
         async with self.engine.begin() as conn:
-            kept_tickets = [
-                row.ticket_id
-                for row in await conn.execute(
-                    sa.select(sessions.c.ticket_id).where(sessions.c.id.in_(kept))
-                )
-            ]
             await conn.execute(
                 sessions.update()
-                .where(sessions.c.ended_at.is_(None), sessions.c.id.not_in(kept))
+                .where(sessions.c.ended_at.is_(None), sessions.c.id.not_in(kept_sessions))
                 .values(ended_at=at, end_reason="server_restart")
             )
             result = await conn.execute(
@@ -826,22 +822,28 @@ class Records:
             )
             return int(result.rowcount or 0)
 
-    async def live_calls(self) -> list[dict[str, Any]]:
+    async def live_calls(self) -> list[RestoredCall]:
         """Calls that were live when the process stopped (to resume): each live leg with its
-        ticket's fields (``ticket_*``) and its agent's display name, oldest answer first."""
+        ticket and its agent's display name, oldest answer first."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 sa.select(
-                    sessions,
-                    tickets.c.topic.label("ticket_topic"),
-                    tickets.c.description.label("ticket_description"),
-                    tickets.c.queue_id.label("ticket_queue_id"),
-                    tickets.c.priority.label("ticket_priority"),
-                    tickets.c.queued_at.label("ticket_queued_at"),
-                    tickets.c.callback.label("ticket_callback"),
-                    tickets.c.customer_ref.label("ticket_customer_ref"),
-                    tickets.c.device_id.label("ticket_device_id"),
-                    tickets.c.line_since.label("ticket_line_since"),
+                    sessions.c.id.label("session_id"),
+                    sessions.c.call_id,
+                    sessions.c.ticket_id,
+                    sessions.c.agent_id,
+                    sessions.c.answered_at,
+                    sessions.c.interruptions,
+                    sessions.c.interrupted_seconds,
+                    tickets.c.topic,
+                    tickets.c.description,
+                    tickets.c.queue_id,
+                    tickets.c.priority,
+                    tickets.c.queued_at,
+                    tickets.c.callback,
+                    tickets.c.customer_ref,
+                    tickets.c.device_id,
+                    tickets.c.line_since,
                 )
                 .join(tickets, tickets.c.id == sessions.c.ticket_id)
                 .where(sessions.c.ended_at.is_(None), tickets.c.status == "live")
@@ -852,9 +854,17 @@ class Records:
                 f"u{row.id}": row.display_name
                 for row in await conn.execute(sa.select(users.c.id, users.c.display_name))
             }
-        for row in rows:
-            row["agent_name"] = names.get(row["agent_id"], row["agent_id"])
-        return rows
+        return [
+            RestoredCall(
+                **{
+                    **row,
+                    "call_id": row["call_id"] or row["session_id"],
+                    "callback": bool(row["callback"]),
+                    "agent_name": names.get(row["agent_id"], row["agent_id"]),
+                }
+            )
+            for row in rows
+        ]
 
     async def last_agent_states(self) -> dict[str, str]:
         async with self.engine.connect() as conn:
