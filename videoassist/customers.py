@@ -45,7 +45,7 @@ from typing import Any
 from videoassist.desk.events import AuditRow
 from videoassist.errors import Problem
 from videoassist.store.customers import CustomerRecords
-from videoassist.store.records import Records
+from videoassist.store.records import Records, folder_of
 
 logger = logging.getLogger(__name__)
 
@@ -169,13 +169,13 @@ class Customers:
                     if photo.is_file():
                         archive.write(photo, f"photos/{item['call_id']}/{photo.name}")
                 for row in history["recordings"]:
-                    folder = self.data_dir / "recordings" / row["call_id"]
+                    folder = self.data_dir / "recordings" / folder_of(row)
                     for file in sorted(folder.glob("*")) if folder.is_dir() else []:
                         if file.is_file():
                             # Media is compressed already: stored as it is.
                             archive.write(
                                 file,
-                                f"recordings/{row['call_id']}/{file.name}",
+                                f"recordings/{folder_of(row)}/{file.name}",
                                 compress_type=zipfile.ZIP_STORED,
                             )
         except BaseException:
@@ -203,8 +203,11 @@ class Customers:
                 409,
             )
         folders = [Path("recordings") / call for call in history["calls"]]
+        # The parts of a call recorded on after a restart have folders of their own.
+        folders += [Path("recordings") / folder_of(row) for row in history["recordings"]]
         folders += [Path("calls") / call for call in history["calls"]]
         folders += [Path("tutorials") / tutorial_id for tutorial_id in made]
+        folders = list(dict.fromkeys(folders))
         actor_id, actor_name = actor
         journal = await asyncio.to_thread(
             self._write_journal, [t["id"] for t in history["tickets"]], folders

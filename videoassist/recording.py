@@ -18,6 +18,11 @@ Rules (everything about whether and what is recorded lives here):
 * A ``recordings`` row is written when recording starts and finalized (end, files, duration,
   size, participants) when the call's media ends. At start-up, rows without an end (the
   process was killed) are repaired: each file is remuxed (no decode) so its duration is right.
+* A call that goes on after a crash, a drain or a failover (``CALL_RESUME_WINDOW``) is
+  recorded in parts: the part before is repaired or finished as above, and the process that
+  carries the call on records part 2 (then 3...) in ``<call_id>-<part>/``, its own row. The
+  customer's answer carries over: a call they agreed to record is recorded on without asking
+  again, a refusal stands, an unanswered question is asked again.
 * Files are served only to trainers, supervisors and admins, through links signed for that
   staff member that expire (``RECORDING_LINK_TTL``); paths are built from stored ids and a
   fixed set of names, never from the request. Recordings are deleted
@@ -45,7 +50,7 @@ from videoassist.delivery import Delivery, Parties
 from videoassist.desk import ServerEvent
 from videoassist.errors import ContentError, MediaError, Problem, Refusal
 from videoassist.integrations import IntegrationsPort, NoIntegrations
-from videoassist.store.records import Records
+from videoassist.store.records import Records, folder_name, folder_of
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +90,11 @@ class CallRecording:
     sidecar: IO[str] | None = None
     started: float = 0.0
     pauses: list[tuple[float, float | None]] = field(default_factory=list)
+    part: int = 1
+
+    @property
+    def folder(self) -> str:
+        return folder_name(self.call_id, self.part)
 
     @property
     def parties(self) -> Parties:
@@ -140,11 +150,10 @@ class Recordings:
         queue_id, policy = self._policy_of(ticket_id)
         call = CallRecording(call_id, ticket_id, queue_id, policy, [agent_id])
         self._calls[call_id] = call
-        if policy == "always":
-            self._spawn(self._begin(call), f"begin:{call_id}")
-        elif policy == "ask":
+        if policy == "ask":
             call.consent = "pending"
-            self._spawn(self._ask(call), f"ask:{call_id}")
+        if policy != "off":
+            self._spawn(self._start(call), f"start:{call_id}")
 
     def handed_over(self, call_id: str, agent_id: str) -> None:
         call = self._calls.get(call_id)
@@ -239,6 +248,27 @@ class Recordings:
 
     # ------------------------------------------------------------ steps
 
+    async def _start(self, call: CallRecording) -> None:
+        """Record, or ask first; a call that was recorded before a restart goes on in a new
+        part, with the customer's answer as it was."""
+        earlier = [
+            row
+            for row in await self._records.recordings_of(call.call_id)
+            if row["call_id"] == call.call_id
+        ]
+        if earlier:
+            call.part = max(row.get("part") or 1 for row in earlier) + 1
+            answer = earlier[-1]["consent"]
+            if call.policy == "ask" and answer in ("accepted", "refused"):
+                call.consent = answer
+        if call.consent == "refused":
+            await self._settled()
+            await self._tell(call)
+        elif call.consent == "pending":
+            await self._ask(call)
+        else:
+            await self._begin(call)
+
     async def _ask(self, call: CallRecording) -> None:
         await self._settled()
         if self._calls.get(call.call_id) is not call:
@@ -252,7 +282,7 @@ class Recordings:
         await self._settled()
         if self._calls.get(call.call_id) is not call or call.recorder is not None:
             return
-        folder = self.root / call.call_id
+        folder = self.root / call.folder
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         try:
             call.recorder = self._media.record(call.call_id, folder)
@@ -276,6 +306,7 @@ class Recordings:
                 "participants": call.participants(),
                 "files": [],
                 "started_at": call.started,
+                "part": call.part,
             }
         )
         snapshot = self._rooms.room(call.call_id).snapshot() if call.call_id in self._rooms else {}
@@ -308,6 +339,7 @@ class Recordings:
                 "files": [],
                 "started_at": now,
                 "ended_at": now,
+                "part": call.part,
             }
         )
         logger.info("Recordings(%s) not recorded: consent %s", call.call_id, call.consent)
@@ -328,7 +360,7 @@ class Recordings:
         if call.sidecar is not None:
             self._sidecar(call, "recording_ended", "server", {})
             await asyncio.to_thread(call.sidecar.close)
-        folder = self.root / call.call_id
+        folder = self.root / call.folder
         rows = [f.row() for f in files]
         sidecar = folder / SIDECAR
         size = sum(f["size"] for f in rows)
@@ -337,6 +369,12 @@ class Recordings:
             rows.append({"party": None, "name": SIDECAR, "size": sidecar_size})
             size += sidecar_size
         duration = max((f.get("duration", 0.0) for f in rows), default=0.0)
+        if call.part > 1 and not duration:
+            # Restored, but no one came back before the call ended: no part to keep.
+            await self._records.delete_recording(call.row_id)
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            logger.info("Recordings(%s) part %d had no media: dropped", call.call_id, call.part)
+            return
         await self._records.update_recording(
             call.row_id,
             ended_at=time.time(),
@@ -396,7 +434,7 @@ class Recordings:
 
         rows = await self._records.unfinished_recordings()
         for row in rows:
-            folder = self.root / row["call_id"]
+            folder = self.root / folder_of(row)
             files: list[dict[str, Any]] = []
             for name in FILE_NAMES:
                 path = folder / name
@@ -448,7 +486,7 @@ class Recordings:
         cutoff = (time.time() if now is None else now) - self.retention_days * 86400
         rows = await self._records.recordings_ended_before(cutoff)
         for row in rows:
-            folder = self.root / row["call_id"]
+            folder = self.root / folder_of(row)
             await asyncio.to_thread(shutil.rmtree, folder, True)
             await self._records.delete_recording(row["id"])
             logger.info(
@@ -510,6 +548,7 @@ class Recordings:
             "duration": row["duration"],
             "size": row["size"],
             "repaired": bool(row["repaired"]),
+            "part": row.get("part") or 1,
             "files": [
                 {
                     **f,
@@ -537,7 +576,7 @@ class Recordings:
         row = await self._records.recording(recording_id)
         if row is None or name not in {f["name"] for f in row["files"]}:
             raise ContentError(404, "not_found", "no such recording file")
-        path = self.root / row["call_id"] / name
+        path = self.root / folder_of(row) / name
         if not path.is_file():
             raise ContentError(404, "not_found", "no such recording file")
         return path

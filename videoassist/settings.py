@@ -41,7 +41,7 @@ class Settings:
     secret_key: str = ""
     ring_timeout: float = 20.0  # default for queues that do not set their own
     customer_grace: float = 60.0
-    call_resume_window: float = 0.0
+    call_resume_window: float = 30.0
     # An agent console that drops in wrap-up or Away keeps that state this long (a reload).
     agent_grace: float = 10.0
     join_window: float = 15.0  # a tap's page must connect within this, or the ticket is dropped

@@ -47,7 +47,7 @@ from videoassist.desk.events import TicketRow
 from videoassist.errors import ContentError, Problem, Refusal
 from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.media.timeline import Blur, Overlay, Timeline, TimelineError, remap_events
-from videoassist.store.records import Records
+from videoassist.store.records import Records, folder_of
 from videoassist.store.tutorials import Hit, Moment, SearchDoc, TutorialRecords, TutorialSearch
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class Tutorials:
         return max([*ends, float(recording["duration"] or 0.0)])
 
     async def _sidecar(self, recording: dict[str, Any]) -> list[dict[str, Any]]:
-        path = self.recordings_root / recording["call_id"] / "events.jsonl"
+        path = self.recordings_root / folder_of(recording) / "events.jsonl"
 
         def read() -> list[dict[str, Any]]:
             if not path.is_file():
@@ -582,7 +582,7 @@ class Tutorials:
     ) -> None:
         from videoassist.media.export import Cancelled, ExportError, ExportSpec, export
 
-        folder = self.recordings_root / recording["call_id"]
+        folder = self.recordings_root / folder_of(recording)
         out_dir = self.root / job.tutorial_id
         name = f"{job.version}.{job.format}"
         keep = edit.get("keep_annotations", "all")

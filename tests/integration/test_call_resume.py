@@ -17,6 +17,8 @@ from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
+from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.media.recorder import probe_duration
 from videoassist.store.records import Records
 
 
@@ -104,6 +106,13 @@ class TestDroppedConnections:
         assert row["interrupted_seconds"] == pytest.approx(0.5, abs=1e-6)
 
 
+async def recorded_for(path: Path, seconds: float) -> None:
+    """Until the recording has gone on for ``seconds`` since its file appeared."""
+    await wait_until(path.exists, 10.0, what=f"{path.parent.name}/{path.name}")
+    since = time.monotonic()
+    await wait_until(lambda: time.monotonic() - since >= seconds, seconds + 1.0, what="recording")
+
+
 class _Remote(Clients):
     def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
         self.url = url
@@ -116,10 +125,12 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
     """SIGKILL (a crash) or SIGTERM (a drain, which hands live calls over) mid-call; the
     restarted server restores the call, both sides reconnect and offer media anew (new peer
     connections on the new process), and the picture flows both ways in the same session; its
-    record shows the interruption. Prints how long after the server was up again the picture
-    was back."""
+    record shows the interruption. The call was recorded with the customer's consent: the
+    restarted server records on in part 2 without asking again. Prints how long after the
+    server was up again the picture was back."""
     records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
     await records.migrate()
+    await records.put_queue(DEFAULT_QUEUE, "General", {"recording": "ask"})
     await records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
     await records.close()
     env = {"secret_key": "resume-test-key", "call_resume_window": "30"}
@@ -138,12 +149,18 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
             accepted = await agent.call("accept", {"ticket_id": ticket["ticket_id"]})
             session_id = accepted["session_id"]
             await customer.inbox.next("matched")
+            await customer.inbox.next("recording_consent_requested")
+            answer = await customer.call(
+                "recording_consent", {"session_id": session_id, "accept": True}
+            )
+            assert answer["state"] == "recording"
             peers += [
                 await media(agent, "blue", session_id),
                 await media(customer, "red", session_id),
             ]
             await peers[0].sees("red")
             await peers[1].sees("blue")
+            await recorded_for(tmp_path / "recordings" / session_id / "customer.webm", 1.0)
 
             code = await server.stop(kill=how == "crash")
             assert (code != 0) if how == "crash" else (code == 0)
@@ -170,8 +187,17 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
             await customer_peer.sees("green")
             back = time.perf_counter() - up
             print(f"\n{how}: picture back both ways {back:.2f} s after the restart")
+            room = await customer.call("room", {"session_id": session_id})
+            assert room["recording"] == {
+                "session_id": session_id,
+                "state": "recording",
+                "consent": "accepted",
+            }
+            part2 = tmp_path / "recordings" / f"{session_id}-2" / "customer.webm"
+            await recorded_for(part2, 1.0)
             reply: dict[str, Any] = await agent.call("hangup", {"session_id": session_id})
             assert reply == {"ok": True}
+            assert "recording_consent_requested" not in customer.inbox.names()
             for party in (agent, customer):
                 await party.close()
     finally:
@@ -183,7 +209,16 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
     records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
     try:
         row = await records.session(session_id)
+        parts = await records.recordings_of(session_id)
     finally:
         await records.close()
     assert row is not None and row["end_reason"] == "agent_hung_up"
     assert row["interruptions"] == 1 and row["interrupted_seconds"] > 0
+    assert [(p["part"], p["consent"], p["repaired"]) for p in parts] == [
+        (1, "accepted", how == "crash"),
+        (2, "accepted", False),
+    ]
+    for part in parts:
+        assert {f["name"] for f in part["files"]} >= {"customer.webm", "agent.webm"}
+        assert part["duration"] > 0
+    assert probe_duration(part2) > 0

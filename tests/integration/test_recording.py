@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import av
@@ -37,6 +38,7 @@ from videoassist.media.forwarding import EncodedFrame
 from videoassist.media.hub import MediaHub, MediaSession
 from videoassist.media.network import restrict_host_addresses
 from videoassist.media.recorder import Recorder, probe_duration
+from videoassist.recording import Recordings
 from videoassist.store.records import Records
 
 
@@ -445,9 +447,12 @@ class TestCrash:
         assert abs(decode_to_end(path) - repaired) <= 0.2
         records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
         try:
+            # The restarted server restored the call (CALL_RESUME_WINDOW), but no one came back
+            # before it stopped: its part 2 had no media and is not kept.
             (row,) = await records.recordings_of(session_id)
         finally:
             await records.close()
+        assert row["part"] == 1
         assert row["repaired"] and row["ended_at"] is not None
         files = {f["name"]: f for f in row["files"]}
         assert abs(files["customer.webm"]["duration"] - repaired) < 0.01
@@ -542,3 +547,98 @@ async def test_an_h264_partys_video_is_recorded_re_encoded_to_vp8(tmp_path: Path
     assert r > 180 and g < 60 and b < 60, (r, g, b)
     span = float(pictures[-1].time) - float(pictures[0].time)  # type: ignore[arg-type]
     assert abs(span - 44 / 30) < 0.05, span
+
+
+class _Sent:
+    """The delivery port (our own), keeping what was sent."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+
+    async def to_customer(self, ticket_id: str, event: str, data: Any) -> None:
+        self.events.append(("customer", str(event), data))
+
+    async def to_agent(self, agent_id: str, event: str, data: Any) -> None:
+        self.events.append(("agent", str(event), data))
+
+    async def to_call(self, parties: Any, event: str, data: Any) -> None:
+        self.events.append(("call", str(event), data))
+
+
+class _Recorder:
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    async def close(self) -> list[Any]:
+        return []
+
+
+class _Media:
+    def record(self, session_id: str, folder: Path) -> _Recorder:
+        return _Recorder()
+
+
+class TestParts:
+    """A call restored after a restart (CALL_RESUME_WINDOW) is recorded on in part 2, with the
+    customer's earlier answer: yes records at once, no stands, no answer asks again."""
+
+    @pytest.mark.parametrize(
+        ("before", "asked", "state", "consent"),
+        [
+            ("accepted", False, "recording", "accepted"),
+            ("refused", False, "off", "refused"),
+            ("unanswered", True, "off", "pending"),
+        ],
+    )
+    async def test_the_customers_answer_carries_over_to_the_next_part(
+        self, tmp_path: Path, before: str, asked: bool, state: str, consent: str
+    ) -> None:
+        records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'videoassist.db'}")
+        await records.migrate()
+        sent = _Sent()
+
+        async def settled() -> None:
+            pass
+
+        recordings = Recordings(
+            records,
+            _Media(),
+            sent,  # type: ignore[arg-type]
+            {},  # type: ignore[arg-type]  # no call rooms: the sidecar has no media clock
+            tmp_path,
+            "key",
+            policy_of=lambda ticket_id: (DEFAULT_QUEUE, "ask"),
+            settled=settled,
+        )
+        try:
+            await records.add_recording(
+                {
+                    "id": "part-one",
+                    "call_id": "call-1",
+                    "ticket_id": "t1",
+                    "queue_id": DEFAULT_QUEUE,
+                    "policy": "ask",
+                    "consent": before,
+                    "participants": [],
+                    "files": [],
+                    "started_at": 1.0,
+                    "ended_at": 2.0,
+                }
+            )
+            recordings.call_started("call-1", "t1", "a1")
+            await wait_until(lambda: sent.events, 5.0, what="the parties told")
+            told = [event for _, event, _ in sent.events]
+            assert ("recording_consent_requested" in told) is asked
+            assert recordings.state("call-1") == {
+                "session_id": "call-1",
+                "state": state,
+                "consent": consent,
+            }
+            rows = await records.recordings_of("call-1")
+            if state == "recording":
+                assert [(r["part"], r["consent"]) for r in rows] == [(1, before), (2, before)]
+                assert (tmp_path / "recordings" / "call-1-2" / "events.jsonl").is_file()
+            else:
+                assert [r["part"] for r in rows] == [1]
+        finally:
+            await recordings.close()
+            await records.close()

@@ -269,6 +269,11 @@ class Agent(Client):
         while not self._offers.empty():  # offers made by a node that is gone
             self._offers.get_nowait()
         view = await self.call("sync")
+        if view.get("session_id") and view["state"] == "busy":
+            # A call that was live when the node died is restored (CALL_RESUME_WINDOW) and waits
+            # for its parties; this console cannot offer media again, so its agent ends it.
+            await self.call("hangup", {"session_id": view["session_id"]})
+            view = await self.call("sync")
         if view.get("session_id") and view["state"] == "wrap_up":
             await self.call(
                 "wrap_up", {"session_id": view["session_id"], "disposition": "resolved"}

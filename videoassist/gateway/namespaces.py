@@ -77,6 +77,7 @@ Who = dict[str, Any]
 class RecordingControl(Protocol):
     """Recording as the gateway uses it (videoassist.recording.Recordings)."""
 
+    def state(self, call_id: str) -> dict[str, Any]: ...
     async def consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]: ...
     async def pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
     async def resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
@@ -229,7 +230,13 @@ class _Base(socketio.AsyncNamespace):
         await self.rooms.typing(self._call_of(party_id, p.session_id), self.party, party_id, p.text)
 
     def _room(self, party_id: str, p: SessionRef) -> dict[str, Any]:
-        return self.rooms.state(self._call_of(party_id, p.session_id))
+        call_id = self._call_of(party_id, p.session_id)
+        state = self.rooms.state(call_id)
+        if self.recordings is not None:
+            # A page back after a reload or a restart shows the recording as it stands, and a
+            # question still open is asked again.
+            state["recording"] = self.recordings.state(call_id)
+        return state
 
     # Events both parties send alike, each about the caller's own live call.
 

@@ -225,7 +225,20 @@ recordings = sa.Table(
     sa.Column("repaired", sa.Boolean, nullable=False, server_default=sa.false()),
     # talk, overlap, longest silence (media/conversation.py); None until analysed, or no audio
     sa.Column("conversation", sa.JSON),
+    # 1, or the part of a call that went on after a restart: files in "<call_id>-<part>"
+    sa.Column("part", sa.Integer, nullable=False, server_default="1"),
 )
+
+
+def folder_name(call_id: str, part: int) -> str:
+    """Where a recording's files are, under ``<data_dir>/recordings``."""
+    return call_id if part <= 1 else f"{call_id}-{part}"
+
+
+def folder_of(row: dict[str, Any]) -> str:
+    """The folder of a stored ``recordings`` row."""
+    return folder_name(row["call_id"], row.get("part") or 1)
+
 
 audit_log = sa.Table(
     "audit_log",

@@ -611,6 +611,8 @@ async function startSession(data) {
     state.marks.load(room.annotations);
     state.frozen = room.frozen;
     showCustomerMedia(room.customer_media);
+    const recording = room.recording;
+    if (recording && (recording.state !== "off" || recording.consent !== "not_asked")) showRecording(recording);
     showStill(room.frozen && room.items[room.frozen] ? room.items[room.frozen].url : null);
     $("photos").replaceChildren();
     for (const [id, item] of Object.entries(room.items)) {

@@ -435,10 +435,7 @@ function connect(token) {
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });
   socket.on("unfrozen", () => { state.frozen = null; showStill(null); });
   socket.on("source_requested", askSource);
-  socket.on("recording_consent_requested", () => {
-    $("recording-prompt").hidden = false;
-    $("recording-accept").focus();
-  });
+  socket.on("recording_consent_requested", askRecording);
   socket.on("recording_state", showRecording);
   socket.on("supervision", showSupervision);
   state.chat = new ChatPanel({ root: $("chat"), socket, me: "customer", describe: explain });
@@ -455,6 +452,11 @@ function showAgent(name) {
 }
 
 const RECORDING_KEYS = { recording: "recording.on", paused: "recording.paused", off: "recording.off" };
+
+function askRecording() {
+  $("recording-prompt").hidden = false;
+  $("recording-accept").focus();
+}
 
 function showRecording(data) {
   const indicator = $("recording-indicator");
@@ -686,6 +688,11 @@ async function startCall(sessionId) {
     state.marks.load(room.annotations);
     state.frozen = room.frozen;
     if (room.frozen && room.items[room.frozen]) showStill(room.items[room.frozen].url);
+    // Back after a reload or a restart: the recording as it stands, an open question again.
+    if (room.recording) {
+      showRecording(room.recording);
+      if (room.recording.consent === "pending") askRecording();
+    }
   } catch (err) {
     state.chat.start(sessionId);
   }
