@@ -416,7 +416,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await app[CUSTOMERS].finish_erasures()
     service.start(announce_every=settings.announce_interval)
-    await _restore(service, records)
+    await _restore(service, records, rooms)
     app[TOPIC_LABELS] = labels
 
     def per_connection() -> RateLimiter:
@@ -557,11 +557,11 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
     )
 
 
-async def _restore(service: Service, records: Records) -> None:
+async def _restore(service: Service, records: Records, rooms: CallRooms) -> None:
     """After a restart: waiting customers and callbacks come back in their order, calls that
     were live wait ``CALL_RESUME_WINDOW`` for their parties to reconnect (new peer connections
     on this node; without a window they end as ``server_restart``), and agents who were Ready
-    resume Ready on return."""
+    resume Ready on return. A restored call's room comes back from its event log."""
     now = service.now()
     calls = tuple(await records.live_calls()) if service.desk.config.call_resume_window > 0 else ()
     interrupted = await records.close_interrupted(now, keep=calls)
@@ -586,6 +586,12 @@ async def _restore(service: Service, records: Records) -> None:
         for row in rows
     )
     await service.submit(Restored(tickets, states, now, calls))
+    for call in calls:  # their rooms as they were: chat, stills, photos and their marks
+        rooms.restore(
+            call.call_id,
+            await records.call_events_of(call.call_id),
+            await records.call_item_sizes(call.call_id),
+        )
     logger.info(
         "restored %d waiting tickets, %d agent states, %d live calls awaiting their parties; "
         "%d calls ended by the restart",

@@ -17,7 +17,10 @@ Rules (everything that changes a call's room lives here):
   recorder is another.
 * A room lives exactly as long as the call's media: opened when the desk starts media
   (before anyone is told "matched"), handed to a new agent on a warm transfer, closed when the
-  media stops.
+  media stops. A call restored after a restart (``CALL_RESUME_WINDOW``) gets its room back
+  from the event log (``restore``): the chat, the stills and photos with their marks, a frozen
+  still, the source. Marks on the live video are not brought back: the camera has moved on
+  since, and the tracker that kept them on their objects started afresh.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -163,6 +166,42 @@ def _invalid(what: str, exc: ValueError) -> RoomError:
     return RoomError("invalid", f"{what}: {first_problem(exc)}", status=422)
 
 
+def _replay(room: CallRoom, kind: str, data: Mapping[str, Any], sizes: Mapping[str, int]) -> None:
+    """One kept event (``EventLog.KEPT``) applied to a room being restored."""
+    match kind:
+        case "chat":
+            if len(room.chat) < MAX_CHAT:
+                room.chat.append(
+                    ChatLine(
+                        len(room.chat) + 1, data["from"], data["name"], data["text"], data["at"]
+                    )
+                )
+        case "annotate":
+            target = data["target"]
+            if target == LIVE or target in room.items:
+                wire = {k: v for k, v in data.items() if k != "target"}
+                room.annotations.setdefault(target, OrderedDict())[wire["id"]] = wire
+        case "annotate_points":
+            mark = room.annotations.get(data["target"], {}).get(data["id"])
+            if mark is not None:
+                mark["points"] = [*mark["points"], *data["points"]]
+        case "annotation_remove":
+            room.annotations.get(data["target"], {}).pop(data["id"], None)
+        case "annotations_clear":
+            room.annotations.pop(data["target"], None)
+        case "freeze":
+            room.items[data["still_id"]] = "still"
+            room.frozen = data["still_id"]
+        case "unfreeze":
+            room.frozen = None
+        case "photo":
+            room.items[data["photo_id"]] = "photo"
+            room.photos += 1
+            room.photo_bytes += sizes.get(data["photo_id"], 0)
+        case "source":
+            room.source = "camera_front" if data["source"] == "camera" else data["source"]
+
+
 # --------------------------------------------------------------------------- the owner
 
 
@@ -199,6 +238,27 @@ class CallRooms:
 
     def close(self, call_id: str) -> None:
         self._rooms.pop(call_id, None)
+
+    def restore(
+        self, call_id: str, events: Iterable[Mapping[str, Any]], sizes: Mapping[str, int]
+    ) -> int:
+        """Rebuild a restored call's room from its event log (``call_events`` rows, oldest
+        first); ``sizes``: the call's stored items' sizes (photo limits count them). Nothing is
+        published or delivered: the parties read the room when they join again (``state``).
+        Returns how many events were applied."""
+        room = self._rooms.get(call_id)
+        if room is None:
+            return 0
+        applied = 0
+        for row in events:
+            try:
+                _replay(room, row["kind"], row["payload"], sizes)
+            except (KeyError, TypeError, ValueError):
+                logger.warning("CallRooms(%s) skipped a log entry it cannot replay", call_id)
+                continue
+            applied += 1
+        room.annotations.pop(LIVE, None)
+        return applied
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """``listener`` receives every event of every call from now on; call the returned

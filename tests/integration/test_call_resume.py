@@ -161,6 +161,8 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
             await peers[0].sees("red")
             await peers[1].sees("blue")
             await recorded_for(tmp_path / "recordings" / session_id / "customer.webm", 1.0)
+            said = await customer.call("chat", {"session_id": session_id, "text": "it blinks"})
+            assert said["ok"]
 
             code = await server.stop(kill=how == "crash")
             assert (code != 0) if how == "crash" else (code == 0)
@@ -188,6 +190,7 @@ async def test_a_live_call_comes_back_after_the_server_stops(tmp_path: Path, how
             back = time.perf_counter() - up
             print(f"\n{how}: picture back both ways {back:.2f} s after the restart")
             room = await customer.call("room", {"session_id": session_id})
+            assert [line["text"] for line in room["chat"]] == ["it blinks"]  # from the event log
             assert room["recording"] == {
                 "session_id": session_id,
                 "state": "recording",

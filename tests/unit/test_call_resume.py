@@ -108,6 +108,10 @@ class TestAgentDrops:
         assert [n.data["party"] for n in notes(effects, "peer_returned", "t1")] == ["agent"]
         view = desk.agent_view("a1", 13.0)
         assert view["state"] == "busy" and view["session"]["session_id"] == session_id
+        # The console's call timer goes on from the answer, not from the return.
+        answered = desk.sessions[session_id].answered_at
+        assert answered is not None
+        assert view["session"]["elapsed"] == round(13.0 - answered, 1)
 
     def test_not_back_in_time_the_call_ends_and_the_agent_is_signed_out(self) -> None:
         desk, _ = live_call()

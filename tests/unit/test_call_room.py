@@ -347,3 +347,69 @@ class TestCustomerMedia:
         ]
         assert [e.kind for e in heard] == ["media_state", "media_state"]
         assert rooms.state("c1")["customer_media"] == {"audio": False, "video": False}
+
+
+class TestRestore:
+    """A call restored after a restart gets its room back from the event log: what the log
+    kept, replayed into a new room, is the room as it was, but for marks on the live video."""
+
+    async def test_the_logged_events_rebuild_the_room_but_live_marks(self) -> None:
+        rooms, _, _, items, _ = make()
+        log = EventRows()
+        rooms.subscribe(EventLog(log))
+        await rooms.say("c1", "customer", "t1", "Customer", "the light blinks")
+        await rooms.say("c1", "agent", "u1", "Alice", "which one?")
+        await rooms.source_changed("c1", "t1", "screen")
+        await rooms.annotate("c1", "u1", "Alice", "live", ARROW)
+        photo = await rooms.add_photo("c1", "t1", "image/jpeg", b"raw")
+        await rooms.annotate("c1", "u1", "Alice", photo["id"], {**ARROW, "id": "a2"})
+        pen = {"id": "p1", "kind": "pen", "points": [[0.1, 0.1], [0.2, 0.3]]}
+        await rooms.annotate("c1", "u1", "Alice", photo["id"], pen)
+        await rooms.extend_pen("c1", "u1", photo["id"], "p1", [[0.3, 0.4]])
+        still = await rooms.freeze("c1", "u1")
+        await rooms.annotate("c1", "u1", "Alice", still["id"], {**ARROW, "id": "a3"})
+        await rooms.annotate("c1", "u1", "Alice", still["id"], {**ARROW, "id": "a4"})
+        await rooms.remove_annotation("c1", "u1", still["id"], "a3")
+        before = rooms.state("c1")
+        assert [m["id"] for m in before["annotations"]["live"]] == ["a1"]
+        before_room = rooms.room("c1")
+
+        after, *_ = make()
+        rows = [{"kind": kind, "payload": payload} for _, _, kind, _, payload in log.rows]
+        sizes = {photo["id"]: len(b"clean:raw")}
+        assert after.restore("c1", rows, sizes) == len(rows)
+        restored = after.state("c1")
+        assert restored["chat"] == before["chat"]
+        assert restored["frozen"] == still["id"]
+        assert restored["items"] == before["items"]
+        assert restored["annotations"] == {
+            photo["id"]: before["annotations"][photo["id"]],
+            still["id"]: before["annotations"][still["id"]],
+        }
+        assert [m["id"] for m in restored["annotations"][still["id"]]] == ["a4"]
+        assert restored["annotations"][photo["id"]][1]["points"] == [
+            [0.1, 0.1],
+            [0.2, 0.3],
+            [0.3, 0.4],
+        ]
+        room = after.room("c1")
+        assert (room.photos, room.photo_bytes, room.source) == (
+            before_room.photos,
+            before_room.photo_bytes,
+            "screen",
+        )
+        # The chat goes on from where it was.
+        assert await after.say("c1", "agent", "u1", "Alice", "back") == 3
+
+    async def test_an_entry_it_cannot_replay_is_skipped_and_the_rest_applied(self) -> None:
+        rooms, *_ = make()
+        rows = [
+            {"kind": "chat", "payload": {"text": "no sender"}},
+            {
+                "kind": "chat",
+                "payload": {"id": 1, "from": "agent", "name": "A", "text": "hi", "at": 1.0},
+            },
+        ]
+        assert rooms.restore("c1", rows, {}) == 1
+        assert [line["text"] for line in rooms.state("c1")["chat"]] == ["hi"]
+        assert rooms.restore("gone", rows, {}) == 0

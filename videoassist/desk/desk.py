@@ -459,6 +459,8 @@ class Desk:
             row = self.sessions[agent.session_id]
             ticket = self.tickets.get(row.ticket_id) or self.closed[row.ticket_id]
             session = self._session_info(row, ticket)
+            if row.answered_at is not None:
+                session["elapsed"] = round(max(0.0, at - row.answered_at), 1)
         return {
             "name": agent.name,
             "state": agent.state.value,

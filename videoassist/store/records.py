@@ -1019,6 +1019,14 @@ class Records:
         async with self.engine.begin() as conn:
             await conn.execute(call_items.insert().values(**row))
 
+    async def call_item_sizes(self, call_id: str) -> dict[str, int]:
+        """The stills and photos a call holds: id -> bytes."""
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(call_items.c.id, call_items.c.size).where(call_items.c.call_id == call_id)
+            )
+            return {row.id: row.size for row in result}
+
     async def call_item(self, item_id: str) -> dict[str, Any] | None:
         return await self._one(call_items.select().where(call_items.c.id == item_id))
 

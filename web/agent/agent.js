@@ -597,7 +597,7 @@ async function startSession(data) {
       if (s === "failed") message("The video connection failed.", true);
     },
   });
-  startTimer();
+  startTimer(data.elapsed || 0);
   state.quality = new QualityMeter(state.peer.pc, showQuality);
   state.quality.start();
   try {
@@ -644,9 +644,10 @@ function startWrapUpCountdown(seconds) {
 
 // --- Call facts: how long the call has run, how its connection is doing
 
-function startTimer() {
+// The call's length; back in a call after a reload or a restart, it goes on from `elapsed`.
+function startTimer(elapsed = 0) {
   stopTimer();
-  const started = performance.now();
+  const started = performance.now() - elapsed * 1000;
   const tick = () => {
     const seconds = Math.floor((performance.now() - started) / 1000);
     const h = Math.floor(seconds / 3600);
