@@ -354,7 +354,7 @@ class TestRestore:
     kept, replayed into a new room, is the room as it was, but for marks on the live video."""
 
     async def test_the_logged_events_rebuild_the_room_but_live_marks(self) -> None:
-        rooms, _, _, items, _ = make()
+        rooms, *_ = make()
         log = EventRows()
         rooms.subscribe(EventLog(log))
         await rooms.say("c1", "customer", "t1", "Customer", "the light blinks")
