@@ -105,6 +105,7 @@ from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import Limiter, LocalLimiter, RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
+from videoassist.sealing import Sealer
 from videoassist.service import RecordsPort, Service
 from videoassist.settings import Settings
 from videoassist.store.integrations import IntegrationRecords
@@ -305,6 +306,7 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
             concurrency=settings.webhook_concurrency,
             allow_private=settings.webhook_allow_private,
         ),
+        Sealer(_secret_key(settings), "videoassist webhook secrets"),
     )
     await webhooks.start()
     app[WEBHOOKS] = webhooks

@@ -23,6 +23,10 @@ Theory of operation (docs/integrations.md has the receiver's side):
 - Requests are signed: ``Webhook-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." +
   body)>`` with ``Webhook-Timestamp`` (Unix seconds) and ``Webhook-Id`` (the delivery's id,
   the same on every retry and redelivery: the receiver's idempotency key).
+- Each endpoint's secret is stored sealed under ``SECRET_KEY`` (videoassist/sealing.py), read
+  back when the endpoints are loaded; a secret stored in clear by an older version is sealed at
+  start-up. A secret that cannot be unsealed (``SECRET_KEY`` changed) signs nothing: its
+  deliveries fail at once with that reason in the log, and the admin creates the endpoint again.
 - Unless ``webhook_allow_private`` is set, URLs naming a loopback, private, link-local or
   otherwise non-public address are refused when configured, and the resolver refuses such
   addresses again when connecting (a name that resolves to one is not followed; no redirects
@@ -51,6 +55,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from videoassist.sealing import Sealer, Unreadable, is_sealed
 from videoassist.store.integrations import IntegrationRecords
 
 logger = logging.getLogger(__name__)
@@ -147,10 +152,16 @@ class Policy:
 
 class Webhooks:
     def __init__(
-        self, store: IntegrationRecords, policy: Policy, *, clock: Callable[[], float] = time.time
+        self,
+        store: IntegrationRecords,
+        policy: Policy,
+        sealer: Sealer,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.policy = policy
+        self._sealer = sealer
         self._clock = clock
         self._endpoints: list[dict[str, Any]] = []
         self._loaded_at = 0.0
@@ -166,6 +177,7 @@ class Webhooks:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        await self._seal_clear_secrets()
         await self.reload()
         connector = aiohttp.TCPConnector(
             resolver=None if self.policy.allow_private else PublicResolver(),
@@ -196,8 +208,28 @@ class Webhooks:
             await self._http.close()
 
     async def reload(self) -> None:
-        self._endpoints = await self.store.endpoints()
+        self._endpoints = [self._unsealed(row) for row in await self.store.endpoints()]
         self._loaded_at = time.monotonic()
+
+    def _unsealed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The endpoint with its secret readable, or None for a secret sealed under another
+        ``SECRET_KEY``."""
+        try:
+            return {**row, "secret": self._sealer.open(row["secret"])}
+        except Unreadable:
+            logger.error(
+                "Webhooks(%s): the signing secret of %s cannot be read with this SECRET_KEY; "
+                "its deliveries fail until an admin creates the endpoint again",
+                row["id"],
+                row["url"],
+            )
+            return {**row, "secret": None}
+
+    async def _seal_clear_secrets(self) -> None:
+        for row in await self.store.endpoints():
+            if not is_sealed(row["secret"]):
+                await self.store.set_endpoint_secret(row["id"], self._sealer.seal(row["secret"]))
+                logger.info("Webhooks(%s): signing secret sealed", row["id"])
 
     async def settled(self) -> None:
         """Wait until every outbox write started so far is done (tests, admin views)."""
@@ -207,17 +239,18 @@ class Webhooks:
     # ------------------------------------------------------------------ configuration
 
     async def add_endpoint(self, url: str, events: list[str], by: str) -> dict[str, Any]:
+        secret = "whsec_" + secrets.token_urlsafe(32)
         row = {
             "id": uuid.uuid4().hex,
             "url": url,
-            "secret": "whsec_" + secrets.token_urlsafe(32),
+            "secret": self._sealer.seal(secret),
             "events": events,
             "created_at": self._clock(),
             "created_by": by,
         }
         await self.store.add_endpoint(row)
         await self.reload()
-        return row
+        return {**row, "secret": secret}
 
     async def delete_endpoint(self, endpoint_id: str) -> bool:
         deleted = await self.store.delete_endpoint(endpoint_id, self._clock())
@@ -345,6 +378,16 @@ class Webhooks:
 
     async def _attempt(self, endpoint: dict[str, Any], row: dict[str, Any]) -> None:
         assert self._http is not None
+        if endpoint["secret"] is None:
+            await self.store.attempted(
+                row["id"],
+                status="failed",
+                attempts=row["attempts"] + 1,
+                last_attempt_at=self._clock(),
+                last_error="the signing secret cannot be read with this SECRET_KEY: "
+                "create the endpoint again",
+            )
+            return
         body = row["body"].encode()
         timestamp = int(self._clock())
         headers = {

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.integration.test_recording import media_call, recording_policy
 from tests.support.calls import live_call, ready_agent
@@ -17,6 +18,7 @@ from tests.support.peers import ClientPeer
 from tests.support.receiver import Receiver
 from tests.support.recordings import finished_recording
 from videoassist.http.keys import RECORDINGS, TUTORIALS, WEBHOOKS
+from videoassist.store.records import webhook_endpoints
 
 SESSION_EVENTS = ["session.started", "session.ended", "session.wrapped_up"]
 # Private receivers allowed (loopback), retries at once: what the tests need of the settings.
@@ -353,3 +355,84 @@ class TestWhereEventsComeFrom:
         )
         assert data["title"] == "Reset the router"
         await lib.settled()
+
+
+async def _stored_secret(h: Harness, endpoint_id: str) -> str:
+    async with h.records.engine.connect() as conn:
+        secret: str = (
+            await conn.execute(
+                sa.select(webhook_endpoints.c.secret).where(webhook_endpoints.c.id == endpoint_id)
+            )
+        ).scalar_one()
+        return secret
+
+
+class TestSealedSecrets:
+    """Signing secrets are stored sealed under SECRET_KEY: a copy of the database alone does
+    not let anyone sign as this server."""
+
+    async def test_the_secret_is_stored_sealed_and_still_signs(
+        self, tmp_path: Path, receiver: Receiver
+    ) -> None:
+        h = Harness(settings_for(tmp_path, **FAST, secret_key="key-one"))
+        await h.start()
+        try:
+            admin = await h.add_staff("ada", role="admin")
+            endpoint = await subscribe(h, admin, receiver.url, ["tutorial.published"])
+            stored = await _stored_secret(h, endpoint["id"])
+            assert stored.startswith("sealed:v1:") and endpoint["secret"] not in stored
+            h.app[WEBHOOKS].publish("tutorial.published", {"tutorial_id": "t1"})
+            await wait_until(lambda: receiver.received, what="the delivery")
+            assert receiver.received[0].verifies(endpoint["secret"])
+        finally:
+            await h.stop()
+
+    async def test_a_secret_stored_in_clear_is_sealed_at_start_and_still_signs(
+        self, tmp_path: Path, receiver: Receiver
+    ) -> None:
+        settings = settings_for(tmp_path, **FAST, secret_key="key-one")
+        first = Harness(settings)
+        await first.start()
+        try:
+            admin = await first.add_staff("ada", role="admin")
+            endpoint = await subscribe(first, admin, receiver.url, ["tutorial.published"])
+            # As an older version stored it.
+            await first.app[WEBHOOKS].store.set_endpoint_secret(endpoint["id"], "whsec_old")
+        finally:
+            await first.stop()
+        second = Harness(settings)
+        await second.start()
+        try:
+            assert (await _stored_secret(second, endpoint["id"])).startswith("sealed:v1:")
+            second.app[WEBHOOKS].publish("tutorial.published", {"tutorial_id": "t1"})
+            await wait_until(lambda: receiver.received, what="the delivery")
+            assert receiver.received[0].verifies("whsec_old")
+        finally:
+            await second.stop()
+
+    async def test_under_another_secret_key_deliveries_fail_saying_why(
+        self, tmp_path: Path, receiver: Receiver
+    ) -> None:
+        first = Harness(settings_for(tmp_path, **FAST, secret_key="key-one"))
+        await first.start()
+        try:
+            admin = await first.add_staff("ada", role="admin")
+            endpoint = await subscribe(first, admin, receiver.url, ["tutorial.published"])
+        finally:
+            await first.stop()
+        second = Harness(settings_for(tmp_path, **FAST, secret_key="key-two"))
+        await second.start()
+        try:
+            admin = await second.add_staff("bob", role="admin")
+            second.app[WEBHOOKS].publish("tutorial.published", {"tutorial_id": "t1"})
+
+            async def failed() -> bool:
+                rows = await deliveries(second, admin, endpoint["id"])
+                return bool(rows) and rows[0]["status"] == "failed"
+
+            await wait_until(failed, what="the delivery failed")
+            (row,) = await deliveries(second, admin, endpoint["id"])
+            assert "SECRET_KEY" in row["last_error"]
+            assert receiver.received == []
+        finally:
+            await second.stop()

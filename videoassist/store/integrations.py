@@ -79,6 +79,14 @@ class IntegrationRecords:
             )
             return [dict(r._mapping) for r in result]
 
+    async def set_endpoint_secret(self, endpoint_id: str, secret: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(secret=secret)
+            )
+
     async def delete_endpoint(self, endpoint_id: str, at: float) -> bool:
         """Marks the endpoint deleted and gives up its undelivered events."""
         async with self.engine.begin() as conn:

@@ -374,7 +374,7 @@ webhook_endpoints = sa.Table(
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("url", sa.String(2048), nullable=False),
-    sa.Column("secret", sa.String(128), nullable=False),  # needed in clear to sign
+    sa.Column("secret", sa.String(255), nullable=False),  # sealed (sealing.py): read back to sign
     sa.Column("events", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
