@@ -4,10 +4,13 @@ A customer is known by the signed reference of the embedding app's identity (an 
 customer has no reference, so nothing links their calls to them). What is kept about them is
 listed in ``videoassist/store/customers.py``; docs/privacy.md says what each step covers.
 
-* **Export** (GDPR access and portability): a ZIP made in a worker thread: ``customer.json``
-  (their row, tickets, call legs with the agents' notes, the context the app sent, their CSAT
-  answer, the chat and marks of their calls, the recordings' and photos' metadata) and the
-  files (photos, recordings with their sidecars).
+* **Export** (GDPR access and portability): a ZIP: ``customer.json`` (their row, tickets, call
+  legs with the agents' notes, the context the app sent, their CSAT answer, the chat and marks
+  of their calls, the recordings' and photos' metadata) and the files (photos, recordings with
+  their sidecars). Written by a worker thread into a small bounded pipe that the response reads
+  from, so the download starts at once and the browser shows its progress; nothing is staged on
+  disk (a customer's recordings may be gigabytes); when the download is cancelled or the
+  connection drops, the thread stops at its next write.
 * **Erasure**: refused while the customer has a request open (end it first) and, when a
   tutorial was made from one of their recordings, unless the admin says to delete those
   tutorials too. Then, in one transaction, the rows that hold what they said or showed are
@@ -28,13 +31,15 @@ listed in ``videoassist/store/customers.py``; docs/privacy.md says what each ste
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import io
 import json
 import logging
 import os
 import shutil
-import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -51,6 +56,83 @@ logger = logging.getLogger(__name__)
 
 
 JOURNAL_DIR = "erasures"
+
+
+class ExportCancelled(Exception):
+    """The download ended before the ZIP did: its writer stops."""
+
+
+class _Pipe(io.RawIOBase):
+    """The writer thread's end: each write waits for room in the bounded queue the response
+    reads, so at most ``PIPE_CHUNKS`` chunks are in memory. Not seekable: ``zipfile`` then
+    writes data descriptors, as streaming needs."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]):
+        super().__init__()
+        self._loop = loop
+        self._queue = queue
+        self.cancelled = threading.Event()
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.cancelled.is_set():
+            raise ExportCancelled
+        chunk = bytes(data)
+        if chunk:
+            asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
+            self.written += len(chunk)
+        return len(chunk)
+
+
+PIPE_CHUNKS = 16
+PIPE_CHUNK = 256 * 1024
+
+
+class Export:
+    """A ZIP being written by a worker thread; ``async for`` reads its chunks in order.
+    ``aclose`` (after the last chunk, or at any time to cancel) stops the writer and waits for
+    it; an error of the writer is raised from the iteration, after the chunks before it."""
+
+    def __init__(self, write: Callable[[_Pipe], None]) -> None:
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(PIPE_CHUNKS)
+        self._pipe = _Pipe(asyncio.get_running_loop(), self._queue)
+        self._writer = asyncio.ensure_future(asyncio.to_thread(self._run, write))
+
+    def _run(self, write: Callable[[_Pipe], None]) -> None:
+        try:
+            write(self._pipe)
+        finally:
+            if not self._pipe.cancelled.is_set():
+                asyncio.run_coroutine_threadsafe(self._queue.put(None), self._pipe._loop).result()
+
+    @property
+    def written(self) -> int:
+        return self._pipe.written
+
+    def __aiter__(self) -> Export:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._queue.get()
+        if chunk is None:
+            await self._writer  # raises what the writer raised
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> bool:
+        """Stop and wait for the writer; True if it had finished the ZIP."""
+        finished = self._writer.done()
+        self._pipe.cancelled.set()
+        while not self._writer.done():
+            while not self._queue.empty():  # a writer waiting for room gets it, then stops
+                self._queue.get_nowait()
+            await asyncio.wait({self._writer}, timeout=0.05)
+        with contextlib.suppress(ExportCancelled):
+            self._writer.result()
+        return finished
 
 
 class Customers:
@@ -147,41 +229,36 @@ class Customers:
 
     # ------------------------------------------------------------ export
 
-    async def export(self, ref: str) -> Path:
-        """A ZIP of everything kept about the customer, in a temporary file the caller sends
-        and then deletes (``cleanup``). Made in a worker thread."""
+    async def export(self, ref: str) -> Export:
+        """The customer's ZIP as it is written (``Export``: iterate it for the bytes, close it
+        to stop). Refusals (``Problem``) come before the first byte."""
         history = await self.history(ref)
-        return await asyncio.to_thread(self._zip, ref, history)
+        return Export(lambda pipe: self._zip(pipe, ref, history))
 
-    def _zip(self, ref: str, history: dict[str, Any]) -> Path:
-        with tempfile.NamedTemporaryFile(prefix="customer-", suffix=".zip", delete=False) as handle:
-            path = Path(handle.name)
+    def _zip(self, pipe: _Pipe, ref: str, history: dict[str, Any]) -> None:
         manifest = {
             "exported_at": time.time(),
             "reference": ref,
             **{key: value for key, value in history.items() if key != "calls"},
         }
-        try:
-            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr("customer.json", json.dumps(manifest, indent=1, default=str))
-                for item in history["items"]:
-                    photo = self.data_dir / "calls" / item["call_id"] / f"{item['id']}.jpg"
-                    if photo.is_file():
-                        archive.write(photo, f"photos/{item['call_id']}/{photo.name}")
-                for row in history["recordings"]:
-                    folder = self.data_dir / "recordings" / folder_of(row)
-                    for file in sorted(folder.glob("*")) if folder.is_dir() else []:
-                        if file.is_file():
-                            # Media is compressed already: stored as it is.
-                            archive.write(
-                                file,
-                                f"recordings/{folder_of(row)}/{file.name}",
-                                compress_type=zipfile.ZIP_STORED,
-                            )
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return path
+        buffered = io.BufferedWriter(pipe, buffer_size=PIPE_CHUNK)  # one hop per 256 KiB
+        with zipfile.ZipFile(buffered, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("customer.json", json.dumps(manifest, indent=1, default=str))
+            for item in history["items"]:
+                photo = self.data_dir / "calls" / item["call_id"] / f"{item['id']}.jpg"
+                if photo.is_file():
+                    archive.write(photo, f"photos/{item['call_id']}/{photo.name}")
+            for row in history["recordings"]:
+                folder = self.data_dir / "recordings" / folder_of(row)
+                for file in sorted(folder.glob("*")) if folder.is_dir() else []:
+                    if file.is_file():
+                        # Media is compressed already: stored as it is.
+                        archive.write(
+                            file,
+                            f"recordings/{folder_of(row)}/{file.name}",
+                            compress_type=zipfile.ZIP_STORED,
+                        )
+        buffered.flush()
 
     # ------------------------------------------------------------ erasure
 

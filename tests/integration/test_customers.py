@@ -16,7 +16,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, wait_until
 from tests.support.recordings import finished_recording
 from videoassist.customers import JOURNAL_DIR, Customers
 from videoassist.desk.events import AuditRow, SessionRow, TicketRow
@@ -187,6 +187,41 @@ async def test_the_export_holds_their_rows_and_files(harness: Harness) -> None:
     assert "my email is alice.martin@example.com" in text and BOB["ref"] not in text
     actions = [r["action"] for r in await h.records.audit_rows()]
     assert actions == ["customer_exported"]
+
+
+async def test_a_cancelled_export_download_stops_its_writer(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ZIP streams as it is written; a download dropped after its first bytes stops the
+    writer thread at once, long before it would have read the whole recording."""
+    h = harness
+    admin = await h.add_staff("ada", "admin")
+    await customer_with_a_call(h, ALICE, 1)
+    big = h.app[RECORDINGS].root / "s-1" / "agent.webm"
+    size = 96 * 2**20
+    with big.open("wb") as f:
+        f.truncate(size)  # sparse: costs no disk, reads as zeros
+    assert h.http is not None
+    with caplog.at_level("INFO", logger="videoassist.http.customers"):
+        async with h.http.get(
+            f"/api/admin/customers/{ALICE['ref']}/export",
+            cookies={"va_session": admin},
+            headers={"Origin": h.url},
+        ) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "application/zip"
+            first = await r.content.readexactly(64 * 1024)
+            assert first[:4] == b"PK\x03\x04"  # a ZIP's first local header
+            r.close()  # the admin cancels the download
+
+        def stopped() -> str | None:
+            return next(
+                (m.getMessage() for m in caplog.records if "stopped after" in m.getMessage()),
+                None,
+            )
+
+        await wait_until(lambda: stopped() is not None, what="the writer stopped")
+    written = int(str(stopped()).split("stopped after ")[1].split()[0])
+    assert 64 * 1024 <= written < size // 3
 
 
 async def test_erasure_leaves_no_row_or_file_of_that_customer(harness: Harness) -> None:

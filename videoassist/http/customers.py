@@ -64,15 +64,15 @@ async def export_customer(request: web.Request, member: Staff) -> web.StreamResp
     ref = _ref(request)
     customers = request.app[CUSTOMERS]
     try:
-        path = await customers.export(ref)
+        export = await customers.export(ref)
     except Problem as exc:
         return _problem(exc)
     hashed = customers.ref_hash(ref)
-    await audit(request, member, "customer_exported", "customer", hashed)
     try:
-        # FileResponse reads the file off the event loop (sendfile or a worker thread).
-        response = web.FileResponse(
-            path,
+        await audit(request, member, "customer_exported", "customer", hashed)
+        # Streamed as the worker thread writes it: the browser shows the download's progress
+        # and its cancel stops the thread (videoassist/customers.py, Export).
+        response = web.StreamResponse(
             headers={
                 "Content-Type": "application/zip",
                 "Content-Disposition": f'attachment; filename="customer-{hashed}.zip"',
@@ -80,9 +80,13 @@ async def export_customer(request: web.Request, member: Staff) -> web.StreamResp
             },
         )
         await response.prepare(request)
+        async for chunk in export:
+            await response.write(chunk)
+        await response.write_eof()
         return response
     finally:
-        path.unlink(missing_ok=True)
+        if not await export.aclose():
+            logger.info("customer export %s stopped after %d bytes", hashed, export.written)
 
 
 @customer_routes.delete("/api/admin/customers/{ref}")
