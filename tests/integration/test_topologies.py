@@ -1,0 +1,290 @@
+"""The same scenarios on one node and on two (issue 15): real server processes, real clients and
+aiortc peers, talking to the node that serves as a browser behind the load balancer would.
+
+* one node: the product as the README starts it (SQLite in the data directory, no Redis);
+* two nodes: a leader and its hot standby on one PostgreSQL and one redis-server
+  (``LEADER_LEASE``, docs/operations.md); the standby serves once the leader is gone.
+
+Scenarios: a call with media both ways from tap to wrap-up; a warm transfer; a callback; and a
+fault (SIGKILL of the serving node: the one node is started again, the standby takes over)
+with customers waiting and a call live: the line keeps its order, the call goes on in the same
+session with new peer connections, and the next customer goes to the agent once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.support.harness import Clients, Party
+from tests.support.peers import ClientPeer
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from videoassist.auth import hash_password
+from videoassist.store.records import Records
+
+pytestmark = pytest.mark.timeout(180)
+
+TTL = 2.0  # the two nodes' lease: the standby serves about this long after the leader died
+SECRET = "shared-by-both-nodes-" + "k" * 24
+
+
+class Deployment:
+    """Server processes, one of which serves; ``fault`` kills it and returns when a node
+    serves again."""
+
+    def __init__(self, name: str, nodes: list[ServerProcess], database_url: str) -> None:
+        self.name = name
+        self.nodes = nodes
+        self.database_url = database_url
+        self.serving = nodes[0]
+
+    async def add_agents(self, *names: str) -> None:
+        records = Records.open(self.database_url)
+        try:
+            await records.migrate()
+            for name in names:
+                await records.add_user(
+                    name, name.title(), hash_password(f"pw-{name}-1"), "agent", time.time()
+                )
+        finally:
+            await records.close()
+
+    async def start(self) -> None:
+        await self.nodes[0].start()
+        for standby in self.nodes[1:]:
+            await standby.launch()
+
+    async def fault(self) -> ServerProcess:
+        killed = self.serving
+        await killed.stop(kill=True)
+        if len(self.nodes) == 1:
+            again = ServerProcess(killed.data_dir, killed.port, **_settings(killed))
+            self.nodes = [again]
+            await again.start()
+            self.serving = again
+        else:
+            standby = next(n for n in self.nodes if n is not killed)
+            assert await standby.up(timeout=30), standby.output
+            self.serving = standby
+        return self.serving
+
+    async def stop(self) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.returncode is None:
+                node.resume()
+            await node.stop(kill=True)
+
+
+def _settings(node: ServerProcess) -> dict[str, str]:
+    """The settings a node was started with (its environment's VIDEOASSIST_ variables)."""
+    return {
+        key.removeprefix("VIDEOASSIST_").lower(): value
+        for key, value in node.env.items()
+        if key.startswith("VIDEOASSIST_")
+        and key not in ("VIDEOASSIST_DATA_DIR", "VIDEOASSIST_PORT")
+    }
+
+
+@pytest.fixture(params=["one node", "two nodes"])
+async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
+    if request.param == "one node":
+        node = ServerProcess(tmp_path / "a", free_port(), secret_key=SECRET)
+        d = Deployment(
+            "one node", [node], f"sqlite+aiosqlite:///{tmp_path / 'a' / 'videoassist.db'}"
+        )
+        (tmp_path / "a").mkdir(parents=True, exist_ok=True)
+    else:
+        postgres_url: str = request.getfixturevalue("postgres_url")
+        redis = request.getfixturevalue("redis_server")
+        common = {
+            "database_url": postgres_url,
+            "redis_url": redis.url,
+            "leader_lease": "true",
+            "leader_lease_ttl": str(TTL),
+            "secret_key": SECRET,
+        }
+        d = Deployment(
+            "two nodes",
+            [
+                ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
+                ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
+            ],
+            postgres_url,
+        )
+    await d.add_agents("alice", "bob")
+    try:
+        await d.start()
+        yield d
+    finally:
+        await d.stop()
+
+
+class Browsers(Clients):
+    """Clients of the serving node (what the load balancer would pick)."""
+
+    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.http = http
+        self._parties: list[Party] = []
+
+    async def close(self) -> None:
+        for party in self._parties:
+            with contextlib.suppress(Exception):
+                await party.close()
+
+
+@contextlib.asynccontextmanager
+async def browsers(node: ServerProcess) -> AsyncIterator[Browsers]:
+    async with aiohttp.ClientSession(node.url) as http:
+        clients = Browsers(node.url, http)
+        try:
+            yield clients
+        finally:
+            await clients.close()
+
+
+async def ready(clients: Browsers, name: str) -> tuple[Party, str]:
+    cookie = await clients.login(name, f"pw-{name}-1")
+    agent = await clients.agent(cookie)
+    assert (await agent.call("ready")) == {"ok": True}
+    return agent, cookie
+
+
+async def media(party: Party, colour: str, session_id: str, peers: list[ClientPeer]) -> ClientPeer:
+    peer = ClientPeer(colour)
+    peers.append(peer)
+    await peer.connect(party.client, party.namespace, session_id)
+    return peer
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[ClientPeer]]:
+    made: list[ClientPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
+
+
+async def session_row(deployment: Deployment, session_id: str) -> dict[str, Any]:
+    records = Records.open(deployment.database_url)
+    try:
+        row = await records.session(session_id)
+    finally:
+        await records.close()
+    assert row is not None
+    return row
+
+
+async def test_a_call_with_media_from_tap_to_wrap_up(
+    deployment: Deployment, peers: list[ClientPeer]
+) -> None:
+    async with browsers(deployment.serving) as clients:
+        agent, _ = await ready(clients, "alice")
+        ticket = await clients.tap(topic="setup", description="the router blinks")
+        customer = await clients.customer(ticket["token"])
+        await agent.inbox.next("offer")
+        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        await customer.inbox.next("matched")
+        console = await media(agent, "blue", session_id, peers)
+        camera = await media(customer, "red", session_id, peers)
+        await console.sees("red")
+        await camera.sees("blue")
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+        await customer.inbox.next("session_ended")
+        wrapped = await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
+        assert wrapped == {"ok": True}
+    row = await session_row(deployment, session_id)
+    assert (row["end_reason"], row["disposition"]) == ("agent_hung_up", "resolved")
+
+
+async def test_a_warm_transfer_hands_the_call_to_another_agent(
+    deployment: Deployment, peers: list[ClientPeer]
+) -> None:
+    async with browsers(deployment.serving) as clients:
+        alice, _ = await ready(clients, "alice")
+        ticket = await clients.tap()
+        customer = await clients.customer(ticket["token"])
+        await alice.inbox.next("offer")
+        session_id = (await alice.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        camera = await media(customer, "red", session_id, peers)
+        await (await media(alice, "blue", session_id, peers)).sees("red")
+        bob, _ = await ready(clients, "bob")
+        (bob_entry,) = (await alice.call("directory"))["agents"]
+        reply = await alice.call(
+            "transfer", {"session_id": session_id, "agent_id": bob_entry["id"]}
+        )
+        assert reply == {"ok": True}
+        assert (await bob.inbox.next("offer"))["transfer"] is True
+        new_session = (await bob.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        assert (await customer.inbox.next("agent_changed"))["agent_name"] == "Bob"
+        await (await media(bob, "green", new_session, peers)).sees("red")
+        await camera.sees("green")  # the customer's own connection, now with Bob
+    assert (await session_row(deployment, session_id))["end_reason"] == "transferred"
+
+
+async def test_a_callback_is_answered_and_the_customer_joins_later(
+    deployment: Deployment, peers: list[ClientPeer]
+) -> None:
+    async with browsers(deployment.serving) as clients:
+        assert clients.http is not None
+        async with clients.http.post("/api/tickets", json={"callback": True}) as r:
+            assert r.status == 201
+            ticket = await r.json()
+        page = await clients.customer(ticket["token"])
+        await page.close()  # joined once, then closed: the customer waits to be called back
+        agent, _ = await ready(clients, "alice")
+        assert (await agent.inbox.next("offer"))["callback"] is True
+        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        customer = await clients.customer(ticket["token"])
+        view = await customer.call("sync")
+        assert (view["state"], view["session_id"]) == ("live", session_id)
+        await media(customer, "red", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("red")
+
+
+async def test_a_fault_keeps_the_line_and_the_live_call(
+    deployment: Deployment, peers: list[ClientPeer]
+) -> None:
+    async with browsers(deployment.serving) as clients:
+        agent, cookie = await ready(clients, "alice")
+        tickets = [await clients.tap(description=f"customer {n}") for n in range(3)]
+        pages = [await clients.customer(t["token"]) for t in tickets]
+        await agent.inbox.next("offer")
+        session_id = (await agent.call("accept", {"ticket_id": tickets[0]["ticket_id"]}))[
+            "session_id"
+        ]
+        await media(pages[0], "red", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("red")
+        assert [(await p.call("sync"))["position"] for p in pages[1:]] == [1, 2]
+        serving = await deployment.fault()  # every page and console still connected
+    for peer in peers:
+        await peer.close()
+
+    # Every page comes back to the node that serves now (the load balancer's pick).
+    async with browsers(serving) as clients:
+        pages = [await clients.customer(t["token"]) for t in tickets]
+        views = [await p.call("sync") for p in pages]
+        assert (views[0]["state"], views[0]["session_id"]) == ("live", session_id)
+        assert [(v["state"], v["position"]) for v in views[1:]] == [("queued", 1), ("queued", 2)]
+        agent = await clients.agent(cookie)
+        console = await agent.call("sync")
+        assert (console["state"], console["session_id"]) == ("busy", session_id)
+        camera = await media(pages[0], "green", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("green")
+        await camera.sees("blue")
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+        wrapped = await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
+        assert wrapped == {"ok": True}
+        await agent.call("ready")
+        offer = await agent.inbox.next("offer")
+        assert offer["ticket_id"] == tickets[1]["ticket_id"]
+        assert [e for e, _ in agent.inbox.events].count("offer") == 1
+    row = await session_row(deployment, session_id)
+    assert row["end_reason"] == "agent_hung_up" and row["interruptions"] == 1
