@@ -197,6 +197,26 @@ class TestRestart:
         row = one(effects, SaveSession).row
         assert (row.interruptions, row.interrupted_seconds, row.ended_at) == (2, 4.0, None)
 
+    def test_a_wait_under_way_at_the_stop_goes_on_as_one_interruption(self) -> None:
+        """The customer had dropped at 190 and the process stopped before they came back: the
+        restored call carries that wait on, timed from 190, instead of counting another. Its
+        window starts at the restart (the pages need time to find the new process)."""
+        desk = make_desk(DeskConfig(call_resume_window=WINDOW))
+        call = restored_call(interruptions=1, interrupted_seconds=2.0, away_since=190.0)
+        effects = desk.handle(Restored((), {}, 200.0, (call,)))
+        assert resume_timer(effects).at == 200.0 + WINDOW
+        assert one(effects, SaveSession).row.away_since == 190.0
+        desk.handle(CustomerReturned("t9", 203.0))
+        row = one(desk.handle(AgentReturned("a9", 204.0)), SaveSession).row
+        assert (row.interruptions, row.interrupted_seconds, row.away_since) == (1, 16.0, None)
+
+    def test_a_wait_is_kept_with_the_session_while_it_lasts(self) -> None:
+        desk, session_id = live_call()
+        dropped = one(desk.handle(CustomerLeft("t1", 10.0)), SaveSession).row
+        assert (dropped.interruptions, dropped.away_since) == (1, 10.0)
+        back = one(desk.handle(CustomerReturned("t1", 12.5)), SaveSession).row
+        assert (back.id, back.interrupted_seconds, back.away_since) == (session_id, 2.5, None)
+
     def test_nobody_back_it_ends_as_server_restart(self) -> None:
         desk = make_desk(DeskConfig(call_resume_window=WINDOW))
         timer = resume_timer(desk.handle(Restored((), {}, 200.0, (restored_call(),))))

@@ -977,16 +977,30 @@ class Desk:
         self._resumed(agent.session_id, "agent", ev.at, out)
 
     def _interrupt(
-        self, session_id: str, party: str, at: float, out: list[Effect], restart: bool = False
+        self,
+        session_id: str,
+        party: str,
+        at: float,
+        out: list[Effect],
+        restart: bool = False,
+        since: float | None = None,
     ) -> None:
         """``party``'s connection to live call ``session_id`` is gone: the call waits
-        ``call_resume_window`` for it (the other party is told), then ends."""
+        ``call_resume_window`` for it (the other party is told), then ends. ``since``: a wait
+        that was under way when the process stopped goes on (one interruption, timed from its
+        start)."""
         session = self._session(session_id)
         pause = self._breaks.get(session_id)
         window = self.config.call_resume_window
         if pause is None:
-            pause = self._breaks[session_id] = _Break(at, set(), restart)
-            session = replace(session, interruptions=session.interruptions + 1)
+            pause = self._breaks[session_id] = _Break(
+                at if since is None else since, set(), restart
+            )
+            session = replace(
+                session,
+                interruptions=session.interruptions + (since is None),
+                away_since=pause.since,
+            )
             self.sessions[session_id] = session
             out.append(SaveSession(session))
             out.append(
@@ -1022,7 +1036,9 @@ class Desk:
         out.append(CancelTimer(_resume_timer(session_id)))
         session = self._session(session_id)
         session = replace(
-            session, interrupted_seconds=session.interrupted_seconds + (at - pause.since)
+            session,
+            interrupted_seconds=session.interrupted_seconds + (at - pause.since),
+            away_since=None,
         )
         self.sessions[session_id] = session
         return session
@@ -1719,9 +1735,10 @@ class Desk:
             interruptions=call.interruptions,
             interrupted_seconds=call.interrupted_seconds,
         )
+        since = call.away_since
         out.append(StartMedia(call.call_id, ticket.id, agent.id, True))
-        self._interrupt(call.session_id, "customer", at, out, restart=True)
-        self._interrupt(call.session_id, "agent", at, out, restart=True)
+        self._interrupt(call.session_id, "customer", at, out, restart=True, since=since)
+        self._interrupt(call.session_id, "agent", at, out, restart=True, since=since)
 
     # ------------------------------------------------------------------ announcements
 

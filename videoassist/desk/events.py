@@ -155,6 +155,7 @@ class RestoredCall:
     line_since: float | None = None
     interruptions: int = 0
     interrupted_seconds: float = 0.0
+    away_since: float | None = None  # the call was waiting for a party when the process stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +466,7 @@ class SessionRow:
     call_id: str = ""  # the media call this leg belongs to; a warm transfer keeps it
     interruptions: int = 0  # times a party's connection (or the server) dropped mid-call
     interrupted_seconds: float = 0.0  # how long the call waited for them to come back
+    away_since: float | None = None  # a wait under way (a restart carries it on)
 
 
 @dataclass(frozen=True, slots=True)

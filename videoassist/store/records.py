@@ -90,6 +90,7 @@ sessions = sa.Table(
     sa.Column("call_id", sa.String(64), nullable=False, server_default=""),
     sa.Column("interruptions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("interrupted_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("away_since", sa.Float),  # a wait for a party under way (a restart carries it on)
 )
 
 queues = sa.Table(
@@ -848,6 +849,7 @@ class Records:
                     sessions.c.answered_at,
                     sessions.c.interruptions,
                     sessions.c.interrupted_seconds,
+                    sessions.c.away_since,
                     tickets.c.topic,
                     tickets.c.description,
                     tickets.c.queue_id,
