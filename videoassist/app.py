@@ -39,6 +39,7 @@ from videoassist.desk.events import (
     RestoredTicket,
 )
 from videoassist.embedding import Origins
+from videoassist.files import LocalFiles
 from videoassist.floor import Wallboard
 from videoassist.gateway import (
     AgentNamespace,
@@ -337,9 +338,8 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         media_ports=ports,
     )
     delivery = SocketDelivery(app[SIO])
-    content = CallContent(
-        records, settings.data_dir, _secret_key(settings), settings.photo_max_bytes
-    )
+    files = LocalFiles(settings.data_dir)  # the storage port (videoassist/files.py)
+    content = CallContent(records, files, _secret_key(settings), settings.photo_max_bytes)
     rooms = CallRooms(
         delivery,
         hub,
@@ -365,7 +365,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         hub,
         delivery,
         rooms,
-        settings.data_dir,
+        files,
         _secret_key(settings),
         policy_of=policy_of,
         settled=settled,
@@ -380,7 +380,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         TutorialRecords(records.engine),
         search_for(records.engine),
         delivery,
-        settings.data_dir,
+        files,
         _secret_key(settings),
         rooms=rooms,
         agent_of=lambda call_id: _agent_of(desk, call_id),
@@ -411,6 +411,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     service_box.append(service)
     app[CUSTOMERS] = Customers(
         records,
+        files,
         settings.data_dir,
         _secret_key(settings),
         open_ticket=lambda ticket_id: ticket_id in desk.tickets,

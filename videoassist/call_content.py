@@ -1,10 +1,11 @@
 """Where stills and photos shared in a call are kept, and the signed links that serve them.
 
-Files live under ``<data_dir>/calls/<call_id>/<item_id>.jpg``; a row in ``call_items`` says
-which call they belong to. They are served only through short-lived signed URLs handed to the
-call's participants. Customer photos are decoded and re-encoded: only real images get in, and
-their metadata (EXIF, GPS) does not. Which call an item belongs to, and who is told of it, is
-the call room's business (videoassist/call_room.py); this module only stores and serves.
+Files live under ``calls/<call_id>/<item_id>.jpg`` in the file store (videoassist/files.py); a row
+in ``call_items`` says which call they belong to. They are served only through short-lived signed
+URLs handed to the call's participants. Customer photos are decoded and re-encoded: only real
+images get in, and their metadata (EXIF, GPS) does not. Which call an item belongs to, and who is
+told of it, is the call room's business (videoassist/call_room.py); this module only stores and
+serves.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from videoassist.errors import ContentError
+from videoassist.files import FileStore
 from videoassist.store.records import Records
 
 PHOTO_TYPES = {
@@ -53,9 +55,11 @@ def _reencode(data: bytes) -> bytes:
 
 
 class CallContent:
-    def __init__(self, records: Records, data_dir: Path, secret: str, photo_max_bytes: int) -> None:
+    def __init__(
+        self, records: Records, files: FileStore, secret: str, photo_max_bytes: int
+    ) -> None:
         self._records = records
-        self._root = Path(data_dir) / "calls"
+        self._files = files
         self._urls = URLSafeTimedSerializer(secret, salt="videoassist.call-item")
         self.photo_max_bytes = photo_max_bytes
 
@@ -73,7 +77,7 @@ class CallContent:
 
     async def store(self, call_id: str, kind: str, data: bytes, actor: str) -> dict[str, Any]:
         item_id = secrets.token_hex(8)
-        folder = self._root / call_id
+        folder = self._files.folder("calls", call_id)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread((folder / f"{item_id}.jpg").write_bytes, data)
         await self._records.add_call_item(
@@ -105,4 +109,4 @@ class CallContent:
         row = await self._records.call_item(item_id)
         if row is None or row["call_id"] != call_id:
             raise ContentError(404, "not_found", "no such item")
-        return self._root / call_id / f"{item_id}.jpg"
+        return self._files.folder("calls", call_id) / f"{item_id}.jpg"

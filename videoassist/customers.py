@@ -49,6 +49,7 @@ from typing import Any
 
 from videoassist.desk.events import AuditRow
 from videoassist.errors import Problem
+from videoassist.files import AREAS, KEY_PATTERN, Area, FileStore
 from videoassist.store.customers import CustomerRecords
 from videoassist.store.records import Records, folder_of
 
@@ -139,6 +140,7 @@ class Customers:
     def __init__(
         self,
         records: Records,
+        files: FileStore,
         data_dir: Path,
         secret: str,
         *,
@@ -150,7 +152,8 @@ class Customers:
         state)``: takes a deleted tutorial out of the search index."""
         self.records = records
         self.store = CustomerRecords(records.engine)
-        self.data_dir = Path(data_dir)
+        self._files = files
+        self.data_dir = Path(data_dir)  # the erasure journals
         self._key = hashlib.sha256(b"videoassist customer audit\0" + secret.encode()).digest()
         self._open_ticket = open_ticket
         self._drop_from_search = drop_from_search
@@ -245,11 +248,11 @@ class Customers:
         with zipfile.ZipFile(buffered, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("customer.json", json.dumps(manifest, indent=1, default=str))
             for item in history["items"]:
-                photo = self.data_dir / "calls" / item["call_id"] / f"{item['id']}.jpg"
+                photo = self._files.folder("calls", item["call_id"]) / f"{item['id']}.jpg"
                 if photo.is_file():
                     archive.write(photo, f"photos/{item['call_id']}/{photo.name}")
             for row in history["recordings"]:
-                folder = self.data_dir / "recordings" / folder_of(row)
+                folder = self._files.folder("recordings", folder_of(row))
                 for file in sorted(folder.glob("*")) if folder.is_dir() else []:
                     if file.is_file():
                         # Media is compressed already: stored as it is.
@@ -279,11 +282,11 @@ class Customers:
                 "delete them with the erasure (with_tutorials) or have a trainer replace them",
                 409,
             )
-        folders = [Path("recordings") / call for call in history["calls"]]
+        folders: list[tuple[Area, str]] = [("recordings", call) for call in history["calls"]]
         # The parts of a call recorded on after a restart have folders of their own.
-        folders += [Path("recordings") / folder_of(row) for row in history["recordings"]]
-        folders += [Path("calls") / call for call in history["calls"]]
-        folders += [Path("tutorials") / tutorial_id for tutorial_id in made]
+        folders += [("recordings", folder_of(row)) for row in history["recordings"]]
+        folders += [("calls", call) for call in history["calls"]]
+        folders += [("tutorials", tutorial_id) for tutorial_id in made]
         folders = list(dict.fromkeys(folders))
         actor_id, actor_name = actor
         journal = await asyncio.to_thread(
@@ -320,21 +323,21 @@ class Customers:
         )
         return {"erased": True, "rows": counts, "folders": removed}
 
-    def _write_journal(self, tickets: list[str], folders: list[Path]) -> Path:
+    def _write_journal(self, tickets: list[str], folders: list[tuple[Area, str]]) -> Path:
         directory = self.data_dir / JOURNAL_DIR
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{uuid.uuid4().hex}.json"
-        body = json.dumps({"tickets": tickets, "folders": [str(f) for f in folders]})
+        body = json.dumps({"tickets": tickets, "folders": [f"{a}/{k}" for a, k in folders]})
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(body)
             handle.flush()
             os.fsync(handle.fileno())
         return path
 
-    def _finish(self, journal: Path, folders: list[Path]) -> int:
+    def _finish(self, journal: Path, folders: list[tuple[Area, str]]) -> int:
         removed = 0
-        for folder in folders:
-            target = self.data_dir / folder
+        for area, key in folders:
+            target = self._files.folder(area, key)
             if target.is_dir():
                 shutil.rmtree(target)
                 removed += 1
@@ -350,15 +353,13 @@ class Customers:
         for journal in sorted(directory.glob("*.json")) if directory.is_dir() else []:
             try:
                 entry = json.loads(journal.read_text(encoding="utf-8"))
-                tickets, folders = list(entry["tickets"]), [Path(f) for f in entry["folders"]]
+                tickets = list(entry["tickets"])
+                folders = [_area_key(str(f)) for f in entry["folders"]]
             except (OSError, ValueError, KeyError, TypeError):
                 logger.error(
-                    "Customers: unreadable erasure journal %s left for an operator", journal
-                )
-                continue
-            if any(f.is_absolute() or ".." in f.parts for f in folders):
-                logger.error(
-                    "Customers: erasure journal %s names folders outside the data", journal
+                    "Customers: unreadable erasure journal %s (or one naming a folder outside "
+                    "the files) left for an operator",
+                    journal,
                 )
                 continue
             if await self.store.still_named(tickets):
@@ -369,6 +370,14 @@ class Customers:
             logger.info("Customers: finished an interrupted erasure (%d folders)", removed)
             finished += 1
         return finished
+
+
+def _area_key(entry: str) -> tuple[Area, str]:
+    """A journal's ``<area>/<key>``; ValueError for anything else (a path outside the files)."""
+    area, _, key = entry.partition("/")
+    if area not in AREAS or not KEY_PATTERN.match(key):
+        raise ValueError(f"not a folder of the files: {entry!r}")
+    return area, key  # type: ignore[return-value]  # checked against AREAS
 
 
 def _customer_out(row: dict[str, Any]) -> dict[str, Any]:

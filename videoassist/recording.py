@@ -10,11 +10,12 @@ Rules (everything about whether and what is recorded lives here):
   ``recordings`` row without files; the call goes on unrecorded.
 * Both sides are told the state (``recording_state``: ``recording`` / ``paused`` / ``off``)
   whenever it changes; the agent of the call may pause and resume.
-* Files live in ``<data_dir>/recordings/<call_id>/``: ``customer.webm`` and ``agent.webm``
-  (videoassist.media.recorder) and ``events.jsonl``, the sidecar: every call-room event on the
-  same media clock as the files, one JSON object per line, flushed per line. While paused,
-  chat lines and photos are kept as ``{"redacted": true}`` (a pause is for passwords and card
-  numbers); annotations are kept so that a replay after the pause draws the right marks.
+* Files live in ``recordings/<call_id>/`` in the file store (videoassist/files.py):
+  ``customer.webm`` and ``agent.webm`` (videoassist.media.recorder) and ``events.jsonl``, the
+  sidecar: every call-room event on the same media clock as the files, one JSON object per line,
+  flushed per line. While paused, chat lines and photos are kept as ``{"redacted": true}`` (a pause
+  is for passwords and card numbers); annotations are kept so that a replay after the pause draws
+  the right marks.
 * A ``recordings`` row is written when recording starts and finalized (end, files, duration,
   size, participants) when the call's media ends. At start-up, rows without an end (the
   process was killed) are repaired: each file is remuxed (no decode) so its duration is right.
@@ -49,6 +50,7 @@ from videoassist.call_room import CallEvent, CallRooms
 from videoassist.delivery import Delivery, Parties
 from videoassist.desk import ServerEvent
 from videoassist.errors import ContentError, MediaError, Problem, Refusal
+from videoassist.files import FileStore
 from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.store.records import Records, folder_name, folder_of
 
@@ -114,7 +116,7 @@ class Recordings:
         media: RecordingMedia,
         delivery: Delivery,
         rooms: CallRooms,
-        data_dir: Path,
+        files: FileStore,
         secret: str,
         *,
         policy_of: Callable[[str], tuple[str, str]],
@@ -130,7 +132,8 @@ class Recordings:
         self._media = media
         self._delivery = delivery
         self._rooms = rooms
-        self.root = Path(data_dir) / "recordings"
+        self._files = files
+        self.root = files.area("recordings")  # where they are on this node (tests, logs)
         self._urls = URLSafeTimedSerializer(secret, salt="videoassist.recording")
         self._policy_of = policy_of
         self._settled = settled
@@ -282,7 +285,7 @@ class Recordings:
         await self._settled()
         if self._calls.get(call.call_id) is not call or call.recorder is not None:
             return
-        folder = self.root / call.folder
+        folder = self._files.folder("recordings", call.folder)
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         try:
             call.recorder = self._media.record(call.call_id, folder)
@@ -360,7 +363,7 @@ class Recordings:
         if call.sidecar is not None:
             self._sidecar(call, "recording_ended", "server", {})
             await asyncio.to_thread(call.sidecar.close)
-        folder = self.root / call.folder
+        folder = self._files.folder("recordings", call.folder)
         rows = [f.row() for f in files]
         sidecar = folder / SIDECAR
         size = sum(f["size"] for f in rows)
@@ -434,7 +437,7 @@ class Recordings:
 
         rows = await self._records.unfinished_recordings()
         for row in rows:
-            folder = self.root / folder_of(row)
+            folder = self._files.folder("recordings", folder_of(row))
             files: list[dict[str, Any]] = []
             for name in FILE_NAMES:
                 path = folder / name
@@ -486,7 +489,7 @@ class Recordings:
         cutoff = (time.time() if now is None else now) - self.retention_days * 86400
         rows = await self._records.recordings_ended_before(cutoff)
         for row in rows:
-            folder = self.root / folder_of(row)
+            folder = self._files.folder("recordings", folder_of(row))
             await asyncio.to_thread(shutil.rmtree, folder, True)
             await self._records.delete_recording(row["id"])
             logger.info(
@@ -576,7 +579,7 @@ class Recordings:
         row = await self._records.recording(recording_id)
         if row is None or name not in {f["name"] for f in row["files"]}:
             raise ContentError(404, "not_found", "no such recording file")
-        path = self.root / folder_of(row) / name
+        path = self._files.folder("recordings", folder_of(row)) / name
         if not path.is_file():
             raise ContentError(404, "not_found", "no such recording file")
         return path

@@ -10,7 +10,8 @@ Rules (docs/tutorials.md is the reader's version):
 * Every edit is checked against its recording before it is stored (``Timeline``): the trim
   and cuts must keep something, chapters and the poster must fall in what is kept.
 * Renders run one at a time in a worker thread (``videoassist.media.export``), pollable, with
-  a cancel; the output goes to ``<data_dir>/tutorials/<id>/``; the recording is only read.
+  a cancel; the output goes to ``tutorials/<id>/`` in the file store (videoassist/files.py);
+  the recording is only read.
 * Videos are served through signed links only. A link names the tutorial, the version, the file
   and its audience: a staff member, a customer's ticket (``TUTORIAL_LINK_TTL``) or a public
   token, which must still be the tutorial's when the link is used (revoking the public link
@@ -45,6 +46,7 @@ from videoassist.delivery import Delivery
 from videoassist.desk import ServerEvent
 from videoassist.desk.events import TicketRow
 from videoassist.errors import ContentError, Problem, Refusal
+from videoassist.files import FileStore
 from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.media.timeline import Blur, Overlay, Timeline, TimelineError, remap_events
 from videoassist.store.records import Records, folder_of
@@ -123,7 +125,7 @@ class Tutorials:
         store: TutorialRecords,
         search: TutorialSearch,
         delivery: Delivery,
-        data_dir: Path,
+        files: FileStore,
         secret: str,
         *,
         rooms: CallNotes | None = None,
@@ -140,8 +142,8 @@ class Tutorials:
         self.store = store
         self.search_port = search
         self._delivery = delivery
-        self.recordings_root = Path(data_dir) / "recordings"
-        self.root = Path(data_dir) / "tutorials"
+        self._files = files
+        self.root = files.area("tutorials")  # where they are on this node (tests, logs)
         self._urls = URLSafeTimedSerializer(secret, salt="videoassist.tutorial")
         self._rooms = rooms
         self._agent_of = agent_of
@@ -175,7 +177,7 @@ class Tutorials:
         return max([*ends, float(recording["duration"] or 0.0)])
 
     async def _sidecar(self, recording: dict[str, Any]) -> list[dict[str, Any]]:
-        path = self.recordings_root / folder_of(recording) / "events.jsonl"
+        path = self._files.folder("recordings", folder_of(recording)) / "events.jsonl"
 
         def read() -> list[dict[str, Any]]:
             if not path.is_file():
@@ -377,7 +379,9 @@ class Tutorials:
             # The picture shown before playing and in lists (made with the first render).
             "poster_image": (
                 self.media_url(row["id"], str(version), POSTER_NAME, audience)
-                if (self.root / row["id"] / _poster_file(str(version))).is_file()
+                if (
+                    self._files.folder("tutorials", row["id"]) / _poster_file(str(version))
+                ).is_file()
                 else None
             ),
         }
@@ -488,7 +492,7 @@ class Tutorials:
         if kind == "public" and row["public_token"] != who:
             raise ContentError(403, "forbidden", "this public link was revoked")
         if name == POSTER_NAME:
-            poster = self.root / tutorial_id / _poster_file(version)
+            poster = self._files.folder("tutorials", tutorial_id) / _poster_file(version)
             if not poster.is_file():
                 raise ContentError(404, "not_found", "this version has no poster yet")
             return poster
@@ -496,7 +500,7 @@ class Tutorials:
         render = (await self.store.renders(tutorial_id, version)).get(fmt)
         if render is None:
             raise ContentError(404, "not_found", "this version is not rendered in that format")
-        path = self.root / tutorial_id / render["name"]
+        path = self._files.folder("tutorials", tutorial_id) / render["name"]
         if not path.is_file():
             raise ContentError(404, "not_found", "this version is not rendered in that format")
         return path
@@ -582,8 +586,8 @@ class Tutorials:
     ) -> None:
         from videoassist.media.export import Cancelled, ExportError, ExportSpec, export
 
-        folder = self.recordings_root / folder_of(recording)
-        out_dir = self.root / job.tutorial_id
+        folder = self._files.folder("recordings", folder_of(recording))
+        out_dir = self._files.folder("tutorials", job.tutorial_id)
         name = f"{job.version}.{job.format}"
         keep = edit.get("keep_annotations", "all")
         spec = ExportSpec(

@@ -20,6 +20,7 @@ from tests.support.harness import Harness, wait_until
 from tests.support.recordings import finished_recording
 from videoassist.customers import JOURNAL_DIR, Customers
 from videoassist.desk.events import AuditRow, SessionRow, TicketRow
+from videoassist.files import LocalFiles
 from videoassist.http.keys import CUSTOMERS, RECORDINGS
 from videoassist.store.customers import FOUND_MAX
 from videoassist.store.integrations import IntegrationRecords
@@ -254,7 +255,13 @@ async def test_erasure_leaves_no_row_or_file_of_that_customer(harness: Harness) 
     keyed = h.app[CUSTOMERS].ref_hash(ALICE["ref"])
     assert audit["subject_id"] == keyed
     assert keyed not in hashlib.sha256(ALICE["ref"].encode()).hexdigest()
-    other = Customers(h.records, h.settings.data_dir, "another secret", open_ticket=bool)
+    other = Customers(
+        h.records,
+        LocalFiles(h.settings.data_dir),
+        h.settings.data_dir,
+        "another secret",
+        open_ticket=bool,
+    )
     assert other.ref_hash(ALICE["ref"]) != keyed
     assert not list((h.settings.data_dir / JOURNAL_DIR).glob("*"))  # nothing left to finish
     assert (await req(h, "GET", path, admin))[0] == 404
@@ -281,8 +288,9 @@ async def test_an_erasure_cut_short_by_a_crash_is_finished_at_start_up(harness: 
         return [p for p in files_under(h.settings.data_dir) if bob["call"] in str(p)]
 
     history = await customers.history(ALICE["ref"])
-    folders = [Path("calls") / alice["call"], Path("recordings") / alice["call"]]
-    customers._write_journal([alice["ticket"]], folders)
+    customers._write_journal(
+        [alice["ticket"]], [("calls", alice["call"]), ("recordings", alice["call"])]
+    )
     audit = {"at": time.time(), "actor_id": "u0", "actor_name": "ada"}
     await customers.store.erase(
         ALICE["ref"],
@@ -292,11 +300,13 @@ async def test_an_erasure_cut_short_by_a_crash_is_finished_at_start_up(harness: 
         ),
     )
     # Bob's erasure was journalled but its transaction never ran.
-    customers._write_journal([bob["ticket"]], [Path("calls") / bob["call"]])
+    customers._write_journal([bob["ticket"]], [("calls", bob["call"])])
     assert alice_files() and bob_files()
 
     # What the next start runs (a fresh Customers, as a restarted process has).
-    restarted = Customers(h.records, h.settings.data_dir, "k", open_ticket=bool)
+    restarted = Customers(
+        h.records, LocalFiles(h.settings.data_dir), h.settings.data_dir, "k", open_ticket=bool
+    )
     assert await restarted.finish_erasures() == 1
     assert alice_files() == []
     assert bob_files() and BOB["email"] in await every_value(h)

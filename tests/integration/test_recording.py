@@ -33,6 +33,7 @@ from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
 from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.files import LocalFiles
 from videoassist.http.keys import RECORDINGS
 from videoassist.media.forwarding import EncodedFrame
 from videoassist.media.hub import MediaHub, MediaSession
@@ -604,7 +605,7 @@ class TestParts:
             _Media(),
             sent,  # type: ignore[arg-type]
             {},  # type: ignore[arg-type]  # no call rooms: the sidecar has no media clock
-            tmp_path,
+            LocalFiles(tmp_path),
             "key",
             policy_of=lambda ticket_id: (DEFAULT_QUEUE, "ask"),
             settled=settled,

@@ -232,7 +232,7 @@ recordings = sa.Table(
 
 
 def folder_name(call_id: str, part: int) -> str:
-    """Where a recording's files are, under ``<data_dir>/recordings``."""
+    """The folder (key) of a recording's files in the file store's ``recordings`` area."""
     return call_id if part <= 1 else f"{call_id}-{part}"
 
 
