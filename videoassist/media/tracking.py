@@ -936,14 +936,14 @@ class _Track:
         camera: _Scene,
         anywhere: bool = False,
         peer: tuple[np.ndarray, float] | None = None,
-        trusted: tuple[np.ndarray, float] | None = None,
+        trusted: Sequence[tuple[np.ndarray, float]] = (),
     ) -> TrackResult:
         """One frame of a lost mark: first where a mark still tracked puts it (``peer``: that
         prediction of ``h`` and how far away the peer is, in this mark's sizes; ``trusted``:
-        the same from the nearest ``confirmed`` mark); else carry its position along with the
-        camera while that is known, and look for its template where it should be once it is
-        back in view; with ``anywhere``, and its position no longer known, over the whole frame
-        first. Wherever it is found, it must be where ``trusted`` puts it."""
+        the same from every ``confirmed`` mark, nearest first); else carry its position along
+        with the camera while that is known, and look for its template where it should be once
+        it is back in view; with ``anywhere``, and its position no longer known, over the whole
+        frame first. Wherever it is found, one of ``trusted`` must put it there."""
         assert self.result is not None
         cfg = self.cfg
         if self.result.reason not in _SEARCHED:
@@ -951,7 +951,7 @@ class _Track:
         # A template confirms the place any peer points at (and is checked again once confirmed
         # marks can judge it, ``_check_found``); a plain mark has only the peer's word for it,
         # which must not come from one that may itself sit on a lookalike.
-        guide = peer if self.template is not None else trusted
+        guide = peer if self.template is not None else (trusted[0] if trusted else None)
         if guide is not None:
             placed = self._placed_by_peer(frame, guide)
             if placed is not None:
@@ -965,7 +965,7 @@ class _Track:
             if (
                 found is not None
                 and not self._covered_at(frame, found)
-                and (trusted is None or self._agrees(found, trusted, cfg.reacquire_agree))
+                and self._agrees_with_any(found, trusted)
             ):
                 return self._resume(frame, found)
             self.h = kept_h
@@ -1000,7 +1000,7 @@ class _Track:
             found = self.h
         if self._covered_at(frame, found):
             return self.result
-        if trusted is not None and not self._agrees(found, trusted, cfg.reacquire_agree):
+        if not self._agrees_with_any(found, trusted):
             # The confirmed marks put it elsewhere: this is something that looks alike.
             return self.result
         return self._resume(frame, found)
@@ -1118,6 +1118,13 @@ class _Track:
         peer's prediction does, plus ``peer_slack`` of the way from the peer: a small error in
         the peer's own turn or scale moves its prediction with the distance."""
         return _apart(self, h, peer[0]) <= within + self._slack(peer)
+
+    def _agrees_with_any(self, h: np.ndarray, peers: Sequence[tuple[np.ndarray, float]]) -> bool:
+        """``_agrees`` within ``reacquire_agree`` with one of ``peers``, or there are none: a
+        mark is taken for a lookalike only when every confirmed mark puts it elsewhere (one of
+        them may itself be a little off, and the nearest is not always right)."""
+        within = self.cfg.reacquire_agree
+        return not peers or any(self._agrees(h, peer, within) for peer in peers)
 
     def _slack(self, peer: tuple[np.ndarray, float]) -> float:
         predicted, distance = peer
@@ -1432,8 +1439,8 @@ def _advance_all(
             cur,
             scene,
             anywhere=t is turn,
-            peer=_peer_prediction(t, followed),
-            trusted=_peer_prediction(t, trusted),
+            peer=next(iter(_peer_predictions(t, followed)), None),
+            trusted=_peer_predictions(t, trusted),
         )
 
 
@@ -1445,19 +1452,19 @@ def _check_found(t: _Track, trusted: Sequence[_Track], frame: np.ndarray, scene:
     lost again when its template is not there. With no confirmed mark to ask, a template that
     agrees where it is at a slow moment (``_reanchor``) confirms it; a plain mark has nothing
     better than where it was placed."""
-    peer = _peer_prediction(t, trusted)
-    if peer is None:
+    peers = _peer_predictions(t, trusted)
+    if not peers:
         t.confirmed = t.template_agreed or t.template is None
         return
-    cfg = t.cfg
-    if _apart(t, t.h, peer[0]) <= cfg.confirm_agree:
+    if _apart(t, t.h, peers[0][0]) <= t.cfg.confirm_agree:
         t.confirmed = True
-    elif not t._agrees(t.h, peer, cfg.reacquire_agree):
-        placed = t._placed_by_peer(frame, peer)
-        if placed is not None:
-            t._resume(frame, placed)
-            return
-        t.h = peer[0]  # the lost mark's search starts where its peers put it
+    elif not t._agrees_with_any(t.h, peers):
+        for peer in peers:
+            placed = t._placed_by_peer(frame, peer)
+            if placed is not None:
+                t._resume(frame, placed)
+                return
+        t.h = peers[0][0]  # the lost mark's search starts where its peers put it
         t._lose("features", scene.epoch if scene.motion() is not None else None)
 
 
@@ -1503,10 +1510,10 @@ RELATE_MEMORY = 32  # measurements a relation is averaged over
 RELATE_EVERY = 4  # frames: the relations of marks on one scene hold still; no need every frame
 
 
-def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray, float] | None:
-    """Where the nearest mark measured on this frame puts lost ``t``, and how far away that
-    mark is in ``t``'s sizes."""
-    best: tuple[np.ndarray, float] | None = None
+def _peer_predictions(t: _Track, followed: Sequence[_Track]) -> list[tuple[np.ndarray, float]]:
+    """Where each mark measured on this frame puts lost ``t``, with how far away that mark is
+    in ``t``'s sizes; nearest first."""
+    out = []
     centre = t.region.mean(0, keepdims=True)
     for other in followed:
         relation = t.peers.get(id(other))
@@ -1517,9 +1524,8 @@ def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray,
         side = math.sqrt(max(_area(quad), 1.0))
         there = _map(predicted, centre)
         distance = float(np.linalg.norm(_map(other.h, other.region).mean(0) - there[0])) / side
-        if best is None or distance < best[1]:
-            best = (predicted, distance)
-    return best
+        out.append((predicted, distance))
+    return sorted(out, key=lambda p: p[1])
 
 
 def _crop(
