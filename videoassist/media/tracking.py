@@ -157,11 +157,11 @@ class TrackerConfig:
     tighter crop puts mirrored border pixels under the coarse windows and breaks fast motion."""
     merge_crops: bool = True
     """Run the LK of marks whose crops overlap on the crop around them all (``_flow_together``):
-    0.3-0.9 ms less per frame with five marks (the coffee photo's p50 from 2.9-3.1 ms to 2.3 ms).
-    A wider crop lets the coarse pyramid levels find lookalikes, which made re-acquisition on
-    the coffee photo worse (p95 error 4.5% against 1.7%, bench/RESULTS.md, 2026-12-05) until
-    found marks were checked against the confirmed ones (``_check_found``): since, 0.88%
-    against 0.80% with it off, every goal met either way."""
+    0.3-0.9 ms less per frame with five marks (on the coffee photo's clips, in one process, p50
+    2.39 ms against 2.98 ms). A wider crop lets the coarse pyramid levels find lookalikes, which
+    made re-acquisition on the coffee photo worse (p95 error 4.5% against 1.7%, bench/RESULTS.md,
+    2026-12-05) until found marks were checked against the confirmed ones (``_check_found``):
+    since, 0.88% against 0.80% with it off, every goal met either way."""
     homography_min_inliers: int = 20
     """With ``motion="homography"``: fewer corners than this and the similarity is used."""
     min_visible: float = 0.35
@@ -629,7 +629,8 @@ class _Track:
     """Its pose is known to be its object's: false from being found again until the marks
     still confirmed put it where it is (``_check_found``) or, with none to ask, its template
     agrees there at a slow moment (``_reanchor``). An unconfirmed mark may sit on a lookalike,
-    so it neither places other marks nor teaches them relations."""
+    so it places no plain mark and teaches no relations (a mark with a template may still be
+    looked for where it puts it: the template confirms the place or not)."""
     template_agreed: bool = False
     """Since it was last found, ``_reanchor`` has seen its template where ``h`` puts it."""
     peers: dict[int, np.ndarray] = field(default_factory=dict)
