@@ -59,6 +59,15 @@ nearest mark still followed puts it (``reacquire_by_peers``): confirmed by its t
 for a plain mark, placed there if that mark is near (``reacquire_peer_reach``) and nothing covers
 it. This brings a plain mark back after a pan the camera's motion cannot be summed over.
 
+A mark found again may have found a lookalike (the rim of a cup matches itself a little further
+on), so it is not believed at once: it is *unconfirmed* until the nearest confirmed mark puts it
+where it is (``confirm_agree``), or, with no confirmed mark to ask, its template agrees where it
+is at a slow moment (``_reanchor``). One found further than ``reacquire_agree`` (plus
+``peer_slack`` of the way to that mark) from where the confirmed marks put it is a lookalike: it
+is looked for again only around where they put it, and lost again if not there (``_check_found``).
+Wherever a lost mark is found, it must agree with the confirmed marks. Until confirmed, a mark
+neither places a plain mark nor teaches relations.
+
 A pose found during a pan keeps the error of that moment (new corners inherit it), so every
 ``anchor_every`` frames one slowly moving mark with a template is put back onto it
 (``_reanchor``): the template's corners by LK, or, when they are too weak for LK (a smooth cup),
@@ -143,15 +152,16 @@ class TrackerConfig:
     """Pyramid levels of the backward LK pass, which starts from the expected motion back."""
     ransac_threshold: float = 2.0
     crop_margin: int = 16
-    merge_crops: bool = False
-    """Run the LK of marks whose crops overlap on the crop around them all (``_flow_together``):
-    0.5-0.9 ms less per frame with five marks, but measured over four clips per condition
-    (bench/RESULTS.md, 2026-12-05) it re-acquired marks worse on the coffee photo (p95 error
-    4.5% against 1.7%): a wider crop lets the coarse pyramid levels find lookalikes. Off until
-    re-acquisition no longer hangs on that."""
     """LK runs on the frames cropped to the corners and their expected positions, plus the reach
     of a window at the coarsest pyramid level (``win_size // 2 << max_level``), plus this. A
     tighter crop puts mirrored border pixels under the coarse windows and breaks fast motion."""
+    merge_crops: bool = True
+    """Run the LK of marks whose crops overlap on the crop around them all (``_flow_together``):
+    0.3-0.9 ms less per frame with five marks (on the coffee photo's clips, in one process, p50
+    2.39 ms against 2.98 ms). A wider crop lets the coarse pyramid levels find lookalikes, which
+    made re-acquisition on the coffee photo worse (p95 error 4.5% against 1.7%, bench/RESULTS.md,
+    2026-12-05) until found marks were checked against the confirmed ones (``_check_found``):
+    since, 0.88% against 0.80% with it off, every goal met either way."""
     homography_min_inliers: int = 20
     """With ``motion="homography"``: fewer corners than this and the similarity is used."""
     min_visible: float = 0.35
@@ -189,6 +199,19 @@ class TrackerConfig:
     this (working px), or than a tenth of the way the camera carried it since the loss, from
     where that motion puts it is another part of the picture that looks alike (the fins of an
     engine, the hand half off it) and is not taken."""
+    confirm_agree: float = 6.0
+    """A mark found again is confirmed (``_check_found``) once its pose puts it within this
+    (working px) of where the nearest confirmed mark puts it; further than ``reacquire_agree``
+    and it is a lookalike. Between the two it waits, unconfirmed."""
+    peer_slack: float = 0.03
+    """What a peer's prediction may be off by, per working px between the peer and the
+    predicted mark, added to ``reacquire_agree`` when a found mark is held against it (and to
+    the reach of the search there): the relation between two similarities is fixed only up to
+    the camera's tilt, and the peer's own small error in turn or scale grows with the distance.
+    Measured on the phone clips with both marks right: 99% of predictions within 2-5% of that
+    distance. Without it a right mark far from the only confirmed one (the poster's wall, 250
+    px away) was taken for a lookalike and stayed lost; 0.05 brought one mark fewer back on the
+    astronaut photo's away clips."""
     occluded_score: float = 0.4
     """When a region's own corners fail and the camera's motion carries it, its template is
     compared with the frame where that motion puts it: below this normalized correlation
@@ -602,6 +625,14 @@ class _Track:
     """Frames since the pose was last put back onto the template (``anchor_every``)."""
     since_found: int = 1 << 30
     """Frames since the mark was last found again (``anchor_found``)."""
+    confirmed: bool = True
+    """Its pose is known to be its object's: false from being found again until the marks
+    still confirmed put it where it is (``_check_found``) or, with none to ask, its template
+    agrees there at a slow moment (``_reanchor``). An unconfirmed mark may sit on a lookalike,
+    so it places no plain mark and teaches no relations (a mark with a template may still be
+    looked for where it puts it: the template confirms the place or not)."""
+    template_agreed: bool = False
+    """Since it was last found, ``_reanchor`` has seen its template where ``h`` puts it."""
     peers: dict[int, np.ndarray] = field(default_factory=dict)
     """For each other mark (by ``id``) followed by its own corners on the same frames as this
     one: ``inv(h_peer) @ h``, this mark's reference px -> the peer's reference px, fixed while
@@ -907,18 +938,24 @@ class _Track:
         camera: _Scene,
         anywhere: bool = False,
         peer: tuple[np.ndarray, float] | None = None,
+        trusted: Sequence[tuple[np.ndarray, float]] = (),
     ) -> TrackResult:
         """One frame of a lost mark: first where a mark still tracked puts it (``peer``: that
-        prediction of ``h`` and how far away the peer is, in this mark's sizes); else carry
-        its position along with the camera while that is known, and look for its template
-        where it should be once it is back in view; with ``anywhere``, and its position no
-        longer known, over the whole frame first."""
+        prediction of ``h`` and how far away the peer is, in this mark's sizes; ``trusted``:
+        the same from every ``confirmed`` mark, nearest first); else carry its position along
+        with the camera while that is known, and look for its template where it should be once
+        it is back in view; with ``anywhere``, and its position no longer known, over the whole
+        frame first. Wherever it is found, one of ``trusted`` must put it there."""
         assert self.result is not None
         cfg = self.cfg
         if self.result.reason not in _SEARCHED:
             return self.result
-        if peer is not None:
-            placed = self._placed_by_peer(frame, peer)
+        # A template confirms the place any peer points at (and is checked again once confirmed
+        # marks can judge it, ``_check_found``); a plain mark has only the peer's word for it,
+        # which must not come from one that may itself sit on a lookalike.
+        guide = peer if self.template is not None else (trusted[0] if trusted else None)
+        if guide is not None:
+            placed = self._placed_by_peer(frame, guide)
             if placed is not None:
                 return self._resume(frame, placed)
         scene = camera.motion()
@@ -927,7 +964,11 @@ class _Track:
         if anywhere and not self.reckoned and camera.latest is not None:
             kept_h = self.h
             found = self._anywhere(frame, camera.latest)
-            if found is not None and not self._covered_at(frame, found):
+            if (
+                found is not None
+                and not self._covered_at(frame, found)
+                and self._agrees_with_any(found, trusted)
+            ):
                 return self._resume(frame, found)
             self.h = kept_h
         if scene is None:
@@ -961,6 +1002,9 @@ class _Track:
             found = self.h
         if self._covered_at(frame, found):
             return self.result
+        if not self._agrees_with_any(found, trusted):
+            # The confirmed marks put it elsewhere: this is something that looks alike.
+            return self.result
         return self._resume(frame, found)
 
     def _reanchor(self, frame: np.ndarray) -> None:
@@ -987,7 +1031,10 @@ class _Track:
             return
         centre = self.region.mean(0, keepdims=True)
         shift = float(np.linalg.norm(_map(corrected, centre) - _map(self.h, centre)))
-        if shift < 0.5 or shift > cfg.anchor_max_shift:
+        if shift > cfg.anchor_max_shift:
+            return
+        self.template_agreed = True
+        if shift < 0.5:
             return
         # Both ways verify themselves (LK: enough template corners agreeing on one motion;
         # ECC: its correlation), so no further likeness check: it would cost as much again.
@@ -1052,20 +1099,39 @@ class _Track:
                 if distance > cfg.reacquire_peer_reach or self._covered(frame):
                     return None
                 return predicted
-            found = self._match(frame)
+            # Only around where the peer puts it: a lookalike a little further on (the rim of
+            # a cup) may match better than the object itself does in this frame.
+            scale = math.sqrt(max(_area(quad), 1.0) / self.region_area)
+            reach = (cfg.reacquire_agree + self._slack(peer)) / scale
+            found = self._match(frame, min(reach, cfg.reacquire_search))
             if found is None:
                 return None
             self.h = found
             if self._likeness(frame) < cfg.reacquire_score or self._covered(frame):
                 return None
-            centre = self.region.mean(0, keepdims=True)
-            if float(np.linalg.norm(_map(found, centre) - _map(predicted, centre))) > (
-                cfg.reacquire_agree
-            ):
+            if not self._agrees(found, peer, cfg.reacquire_agree):
                 return None  # something alike nearby, not where the peer puts it
             return found
         finally:
             self.h = kept
+
+    def _agrees(self, h: np.ndarray, peer: tuple[np.ndarray, float], within: float) -> bool:
+        """Whether ``h`` puts the region's centre within ``within`` working px of where a
+        peer's prediction does, plus ``peer_slack`` of the way from the peer: a small error in
+        the peer's own turn or scale moves its prediction with the distance."""
+        return _apart(self, h, peer[0]) <= within + self._slack(peer)
+
+    def _agrees_with_any(self, h: np.ndarray, peers: Sequence[tuple[np.ndarray, float]]) -> bool:
+        """``_agrees`` within ``reacquire_agree`` with one of ``peers``, or there are none: a
+        mark is taken for a lookalike only when every confirmed mark puts it elsewhere (one of
+        them may itself be a little off, and the nearest is not always right)."""
+        within = self.cfg.reacquire_agree
+        return not peers or any(self._agrees(h, peer, within) for peer in peers)
+
+    def _slack(self, peer: tuple[np.ndarray, float]) -> float:
+        predicted, distance = peer
+        side = math.sqrt(max(_area(_map(predicted, self.region)), 1.0))
+        return self.cfg.peer_slack * distance * side
 
     def _covered_at(self, frame: np.ndarray, h: np.ndarray) -> bool:
         if self.plain_strength is None:
@@ -1075,11 +1141,13 @@ class _Track:
         self.h = kept
         return covered
 
-    def _match(self, frame: np.ndarray) -> np.ndarray | None:
-        """``h`` corrected by the template's best match near where ``h`` puts it, if good."""
+    def _match(self, frame: np.ndarray, reach: float | None = None) -> np.ndarray | None:
+        """``h`` corrected by the template's best match near where ``h`` puts it, if good:
+        within ``reach`` (working px of the reference frame), by default
+        ``reacquire_search``."""
         if self.template is None:
             return None
-        r = self.cfg.reacquire_search
+        r = self.cfg.reacquire_search if reach is None else max(math.ceil(reach), 2)
         th, tw = self.template.shape
         x0, y0 = self.template_at[0] - r, self.template_at[1] - r
         # The frame seen from the reference frame around the template: rotation and zoom undone.
@@ -1256,6 +1324,7 @@ class _Track:
         self.base, self.holds, self.reckoned = frame, 0, False
         self.since_anchor = max(self.cfg.anchor_every - 2, 0)  # found during a pan, perhaps
         self.since_found = 0
+        self.confirmed = self.template_agreed = False
         self.template_proven = self.template is not None
         fh, fw = frame.shape
         t = _normalizer((fw, fh)) @ h @ _denormalizer(self.ref_size)
@@ -1355,12 +1424,56 @@ def _advance_all(
         assert base is not None
         for t, (new, ok) in zip(group, _flow_together(base, cur, jobs, cfg), strict=True):
             t.advance(cur, new, ok, scene)
-    followed = [t for t in tracks if _followed(t)]
-    if cfg.reacquire_by_peers and scene.seen % RELATE_EVERY == 0:
-        _relate(followed, cur)
+    followed: list[_Track] = []
+    trusted: list[_Track] = []
+    if cfg.reacquire_by_peers:
+        followed = [t for t in tracks if _followed(t)]
+        trusted = [t for t in followed if t.confirmed]
+        for t in followed:
+            if not t.confirmed:
+                _check_found(t, trusted, cur, scene)
+        followed = [t for t in tracks if _followed(t)]
+        trusted = [t for t in followed if t.confirmed]
+        if scene.seen % RELATE_EVERY == 0:
+            _relate(trusted, cur)
     for t in lost:
-        peer = _peer_prediction(t, followed) if cfg.reacquire_by_peers else None
-        t.search(cur, scene, anywhere=t is turn, peer=peer)
+        t.search(
+            cur,
+            scene,
+            anywhere=t is turn,
+            peer=next(iter(_peer_predictions(t, followed)), None),
+            trusted=_peer_predictions(t, trusted),
+        )
+
+
+def _check_found(t: _Track, trusted: Sequence[_Track], frame: np.ndarray, scene: _Scene) -> None:
+    """A mark found again (not yet ``confirmed``), held against where the confirmed marks put
+    it. All marks move with one camera: found where its peers put it, it is its object; found
+    further from there than ``reacquire_agree``, it is a lookalike (along a cup's rim, a
+    template matches the rim a little further on) and is taken back to where they put it, or
+    lost again when its template is not there. With no confirmed mark to ask, a template that
+    agrees where it is at a slow moment (``_reanchor``) confirms it; a plain mark has nothing
+    better than where it was placed."""
+    peers = _peer_predictions(t, trusted)
+    if not peers:
+        t.confirmed = t.template_agreed or t.template is None
+        return
+    if _apart(t, t.h, peers[0][0]) <= t.cfg.confirm_agree:
+        t.confirmed = True
+    elif not t._agrees_with_any(t.h, peers):
+        for peer in peers:
+            placed = t._placed_by_peer(frame, peer)
+            if placed is not None:
+                t._resume(frame, placed)
+                return
+        t.h = peers[0][0]  # the lost mark's search starts where its peers put it
+        t._lose("features", scene.epoch if scene.motion() is not None else None)
+
+
+def _apart(t: _Track, h: np.ndarray, other: np.ndarray) -> float:
+    """Working px between where two poses put the centre of ``t``'s region."""
+    centre = t.region.mean(0, keepdims=True)
+    return float(np.linalg.norm(_map(h, centre) - _map(other, centre)))
 
 
 def _followed(t: _Track) -> bool:
@@ -1399,10 +1512,10 @@ RELATE_MEMORY = 32  # measurements a relation is averaged over
 RELATE_EVERY = 4  # frames: the relations of marks on one scene hold still; no need every frame
 
 
-def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray, float] | None:
-    """Where the nearest mark measured on this frame puts lost ``t``, and how far away that
-    mark is in ``t``'s sizes."""
-    best: tuple[np.ndarray, float] | None = None
+def _peer_predictions(t: _Track, followed: Sequence[_Track]) -> list[tuple[np.ndarray, float]]:
+    """Where each mark measured on this frame puts lost ``t``, with how far away that mark is
+    in ``t``'s sizes; nearest first."""
+    out = []
     centre = t.region.mean(0, keepdims=True)
     for other in followed:
         relation = t.peers.get(id(other))
@@ -1413,9 +1526,8 @@ def _peer_prediction(t: _Track, followed: Sequence[_Track]) -> tuple[np.ndarray,
         side = math.sqrt(max(_area(quad), 1.0))
         there = _map(predicted, centre)
         distance = float(np.linalg.norm(_map(other.h, other.region).mean(0) - there[0])) / side
-        if best is None or distance < best[1]:
-            best = (predicted, distance)
-    return best
+        out.append((predicted, distance))
+    return sorted(out, key=lambda p: p[1])
 
 
 def _crop(
