@@ -1,4 +1,6 @@
-// Agent console: log in, go Ready, answer offers, talk over video, wrap up.
+// Agent console: log in, go Ready, answer offers, talk over video, wrap up. Its words are in
+// web/shared/i18n-agent.js (English and French), in the browser's language unless the agent
+// picks one; what the script shows goes through say() so that a switch rewords it.
 import { TutorialPanel } from "/static/agent/tutorials.js";
 import { StrokeBatcher, isOverPicture, normalize } from "/static/shared/annotations.js";
 import { ChatPanel } from "/static/shared/chat.js";
@@ -6,7 +8,10 @@ import { MarksLayer } from "/static/shared/marks.js";
 import { QualityMeter } from "/static/shared/quality.js";
 import { CallContext } from "/static/agent/context.js";
 import {
-  ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
+  LANGUAGES, has, language, pickLanguage, say, setLanguage, t,
+} from "/static/shared/i18n.js";
+import {
+  AckError, ServerPeer, call, openSocket, show, showMessage, stopStream, toggleTracks,
 } from "/static/shared/signaling.js";
 import { logIn } from "/static/shared/session.js";
 
@@ -23,23 +28,50 @@ window.videoassist = {
   get socket() { return state.socket; },
 };
 
-const STATE_LABELS = {
-  ready: "Ready", away: "Away", offered: "Ringing", busy: "In session", wrap_up: "Wrap-up", offline: "Offline",
-};
-const END_REASONS = {
-  transferred: "You transferred the customer.",
-  callback_not_joined: "The customer did not join the callback.",
-  server_restart: "The server restarted during the session.",
-  customer_hung_up: "The customer hung up.",
-  agent_hung_up: "You ended the session.",
-  customer_disconnected: "The customer's connection was lost.",
-  media_failed: "The video connection failed.",
-  agent_signed_out: "A supervisor signed you out, which ended the session.",
-  server_shutdown: "The server is restarting.",
-};
+// The alert box: a text by its key, kept on the box so that a switch of language rewords it;
+// no key clears it.
+function message(key, vars = {}, isError = false) {
+  const box = $("message");
+  if (!key) {
+    showMessage(box, "");
+    return;
+  }
+  showMessage(box, t(key, vars), isError);
+  say(box, key, vars);
+}
 
-function message(text, isError = false) {
-  showMessage($("message"), text, isError);
+// [key, vars] for a failure: a refusal worded by its code (agent.server.<code>), else the
+// server's or the browser's own words.
+function explain(err) {
+  if (err instanceof AckError && has(`agent.server.${err.code}`)) return [`agent.server.${err.code}`, {}];
+  return ["agent.server.unknown", { message: err.message }];
+}
+
+function failed(err) {
+  const [key, vars] = explain(err);
+  message(key, vars, true);
+}
+
+// ------------------------------------------------------------------ language
+
+// The same switch as the other staff pages: the remembered choice, else the browser's.
+function showLanguages() {
+  const select = $("language");
+  for (const [code, { name }] of Object.entries(LANGUAGES)) {
+    const option = new Option(name, code);
+    option.lang = code;
+    select.append(option);
+  }
+  const lang = pickLanguage();
+  select.value = lang;
+  setLanguage(lang);
+  select.addEventListener("change", () => {
+    setLanguage(select.value, { remember: true });
+    // What is drawn from data rather than marked with say(): drawn again in the new words.
+    if (state.lastQuality) showQuality(...state.lastQuality);
+    if (state.context) state.context.relabel();
+    if (state.tutorials) state.tutorials.relabel();
+  });
 }
 
 function panel(name) {
@@ -77,16 +109,18 @@ function stopRinging() {
 function setState(data) {
   const badge = $("state");
   badge.className = `badge ${data.state}`;
-  badge.textContent = STATE_LABELS[data.state] || data.state;
+  if (has(`agent.state.${data.state}`)) say(badge, `agent.state.${data.state}`);
+  else {
+    say(badge, null);
+    badge.textContent = data.state;
+  }
   $("ready").disabled = data.state !== "away";
   $("away").disabled = !["ready", "away", "offered"].includes(data.state);
   if (data.state === "away") {
-    $("idle-text").textContent = data.reason === "missed_offer"
-      ? "You missed an offer, so you were set to Away. Press Ready to take calls again."
-      : "You are away. Press Ready to take calls.";
+    say($("idle-text"), data.reason === "missed_offer" ? "agent.idle.missed" : "agent.idle.away");
     if (!state.sessionId && !state.wrapSession) panel("idle");
   } else if (data.state === "ready") {
-    $("idle-text").textContent = "Ready. Waiting for the next customer…";
+    say($("idle-text"), "agent.idle.ready");
     if (!state.sessionId && !state.wrapSession) panel("idle");
   }
 }
@@ -96,16 +130,19 @@ function notForThisRole() {
   show("me", false);
   panel("idle");
   const text = $("idle-text");
-  text.textContent = "This console is for agents and supervisors, so it has no calls for you. ";
+  say(text, null); // its parts carry the texts, so that a switch keeps the link and the button
+  const why = document.createElement("span");
+  say(why, "agent.role.notAgent");
+  text.append(why, " ");
   if (state.me && state.me.role === "admin") {
     const link = document.createElement("a");
     link.href = "/admin";
-    link.textContent = "Go to the admin page";
+    say(link, "agent.role.admin");
     text.append(link, ".");
   }
   const out = document.createElement("button");
   out.type = "button";
-  out.textContent = "Log out";
+  say(out, "agent.logout");
   out.addEventListener("click", logout);
   text.append(" ", out);
 }
@@ -122,16 +159,25 @@ async function loadTopics() {
   }
 }
 
+// A topic's label (the operator's words) in `el`, or "General help" in the agent's language.
+function showTopic(el, topic) {
+  if (!topic) {
+    say(el, "agent.generalHelp");
+    return;
+  }
+  say(el, null);
+  el.textContent = topicLabels.get(topic) || topic;
+}
+
 function topicLabel(topic) {
-  if (!topic) return "General help";
-  return topicLabels.get(topic) || topic;
+  return topic ? topicLabels.get(topic) || topic : t("agent.generalHelp");
 }
 
 async function boot() {
   if (!window.isSecureContext) {
     // Plain HTTP to a network address: the browser will not give this page camera or
     // microphone, whatever the agent allows. Say so before anything fails more obscurely.
-    message("This console was opened over plain HTTP, so the browser will not let it use your camera or microphone. Open it with https:// (ask whoever runs the server; see docs/deploy.md).", true);
+    message("agent.insecure", {}, true);
   }
   await loadTopics();
   const res = await fetch("/api/me");
@@ -146,10 +192,12 @@ async function boot() {
 
 async function login(event) {
   event.preventDefault();
-  message("");
-  const { ok, data: body } = await logIn($("username").value, $("password").value);
+  message(null);
+  const { ok, status, data: body } = await logIn($("username").value, $("password").value);
   if (!ok) {
-    message(body?.error ? body.error.message : "Login failed.", true);
+    if (status === 401) message("agent.login.wrong", {}, true);
+    else if (body?.error) failed(new AckError(body.error.code, body.error.message));
+    else message("agent.login.failed", {}, true);
     $("password").select();
     return;
   }
@@ -166,13 +214,13 @@ function start() {
   const socket = openSocket("/agent", {});
   state.socket = socket;
   socket.on("connect", async () => {
-    message("");
+    message(null);
     try {
       const now = await call(socket, "sync");
       restore(now);
       state.context.refreshQueues();
     } catch (err) {
-      message(err.message, true);
+      failed(err);
     }
   });
   socket.on("connect_error", (err) => {
@@ -188,12 +236,12 @@ function start() {
       notForThisRole();
       return;
     }
-    message(`Cannot reach the server: ${err.message}`, true);
+    message("agent.unreachable", { message: err.message }, true);
   });
   // Another tab or window took the console over: say so, and do not take it back.
   socket.on("replaced", () => {
     state.replaced = true;
-    message("The console is open in another tab or window, so this one has stopped. Close it, or reload it to use the console here.", true);
+    message("agent.replaced", {}, true);
   });
   socket.on("disconnect", (reason) => {
     if (reason === "io client disconnect" || state.replaced) return;
@@ -201,11 +249,11 @@ function start() {
       // The call waits for this console (CALL_RESUME_WINDOW): once back, sync says it is
       // busy in it and startSession offers media anew (the server may have restarted).
       dropCall();
-      message("Disconnected from the server. Reconnecting; the call waits for you…", true);
+      message("agent.disconnectedInCall", {}, true);
       if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
       return;
     }
-    message("Disconnected from the server. Reconnecting…", true);
+    message("agent.disconnected", {}, true);
     // socket.io does not retry when the server closed the connection (restart, other tab).
     if (reason === "io server disconnect") setTimeout(() => socket.connect(), 3000);
   });
@@ -213,7 +261,7 @@ function start() {
     if (data.by) {
       // A supervisor's doing: a ringing offer went back to the line, and the agent hears why.
       clearOffer();
-      message(`${data.by} (supervisor) set you to Away.`);
+      message("agent.setAwayBy", { name: data.by });
     }
     setState(data);
   });
@@ -221,38 +269,38 @@ function start() {
   socket.on("signed_out", (data) => {
     state.replaced = true;
     clearOffer();
-    message(`${data.by} (supervisor) signed you out. Reload the page to sign in again.`, true);
+    message("agent.signedOutBy", { name: data.by }, true);
   });
   socket.on("waiting", (data) => {
-    $("waiting-count").textContent = `${data.waiting} waiting`;
+    say($("waiting-count"), "agent.waiting", { count: data.waiting });
     state.context.refreshQueues();
   });
   socket.on("offer", showOffer);
   socket.on("offer_withdrawn", () => {
     clearOffer();
-    message("The customer left before you answered.");
+    message("agent.offer.withdrawn");
     panel("idle");
   });
   socket.on("offer_missed", (data) => {
     clearOffer();
     panel("idle");
-    message(data.missed > 1 ? `You missed ${data.missed} offers in a row.` : "You missed an offer.");
+    if (data.missed > 1) message("agent.offer.missedMany", { count: data.missed });
+    else message("agent.offer.missed");
   });
   socket.on("transfer_failed", (data) => {
-    message(data.reason === "declined" ? "Your colleague declined the transfer." : "The transfer did not go through.", true);
+    message(data.reason === "declined" ? "agent.transfer.declined" : "agent.transfer.failed", {}, true);
   });
   socket.on("wrap_up_expired", () => {
     state.wrapSession = null;
     panel("idle");
-    message("Wrap-up time ran out; you are Ready again.");
+    message("agent.wrapup.expired");
   });
   socket.on("session_started", (data) => startSession(data));
   socket.on("peer_dropped", (data) => {
-    $("live-status").textContent =
-      `The customer's connection dropped. Waiting up to ${Math.round(data.seconds)} s for them to come back…`;
+    say($("live-status"), "agent.peer.dropped", { seconds: Math.round(data.seconds) });
   });
   socket.on("peer_returned", () => {
-    $("live-status").textContent = "The customer is back. Reconnecting the video…";
+    say($("live-status"), "agent.peer.returned");
   });
   state.tutorials = (state.tutorials || new TutorialPanel()).attach(socket);
   socket.on("session_ended", (data) => endSession(data));
@@ -261,28 +309,24 @@ function start() {
   socket.on("photo", addPhoto);
   socket.on("recording_state", showRecording);
   socket.on("supervision", (data) => {
-    const texts = {
-      whisper: "A supervisor is whispering to you: the customer does not hear them.",
-      barge: "A supervisor joined the call: you and the customer hear them.",
-    };
-    $("live-status").textContent = texts[data.mode] || "The supervisor left the call.";
+    const keys = { whisper: "agent.supervision.whisper", barge: "agent.supervision.barge" };
+    say($("live-status"), keys[data.mode] || "agent.supervision.left");
   });
   socket.on("source_declined", (data) => {
-    const what = data.source === "screen" ? "share their screen" : "switch camera";
-    $("live-status").textContent = `The customer chose not to ${what} for now.`;
+    say($("live-status"), data.source === "screen" ? "agent.source.declinedScreen" : "agent.source.declinedCamera");
   });
   socket.on("customer_media", showCustomerMedia);
   socket.on("source_changed", (data) => {
-    $("customer-source").textContent = data.source === "screen" ? "Customer is sharing their screen" : "Customer is on camera";
+    say($("customer-source"), data.source === "screen" ? "agent.source.screen" : "agent.source.camera");
   });
-  state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent" });
+  state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent", describe: explain });
   state.marks = new MarksLayer({ canvas: $("marks"), socket });
   // The tracker found a lost sticky mark's object again: the mark follows it once more.
   socket.on("annotation_moved", (data) => {
-    if (data.found) message("A sticky mark found its object again and follows it once more.");
+    if (data.found) message("agent.mark.found");
   });
   socket.on("annotation_lost", () => {
-    message("A sticky mark lost track of its object (the camera moved away); it is shown greyed.");
+    message("agent.mark.lost");
   });
   state.marks.show($("remote"), "live");
 }
@@ -290,11 +334,10 @@ function start() {
 // The customer turned their microphone or camera off (customer_media): their tracks still flow
 // as silence and black frames, so say it rather than leave the agent wondering.
 function showCustomerMedia(media) {
-  const off = [];
-  if (media && media.audio === false) off.push("Customer muted");
-  if (media && media.video === false) off.push("customer's camera is off");
-  const text = off.join("; ");
-  $("customer-media").textContent = text ? `${text}.` : "";
+  const muted = Boolean(media && media.audio === false);
+  const dark = Boolean(media && media.video === false);
+  const key = muted && dark ? "agent.media.both" : muted ? "agent.media.muted" : dark ? "agent.media.cameraOff" : null;
+  say($("customer-media"), key);
 }
 
 // --- Drawing on the customer's picture
@@ -320,7 +363,7 @@ async function sendMark(annotation) {
     });
     if (annotation.kind !== "laser") state.mine.push({ target: state.marks.target, id: annotation.id });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -347,7 +390,7 @@ const batcher = new StrokeBatcher(({ points, first }) => {
   } else if (state.drawing) {
     call(state.socket, "annotate_points", {
       session_id: state.sessionId, target: state.marks.target, id: state.drawing.id, points,
-    }).catch((err) => message(err.message, true));
+    }).catch(failed);
   }
 });
 
@@ -360,7 +403,7 @@ function pointerDown(ev) {
   else if (state.tool === "text") {
     const text = $("mark-text").value.trim();
     if (!text) {
-      message("Type the label text first, then click where it goes.");
+      message("agent.mark.labelFirst");
       $("mark-text").focus();
       return;
     }
@@ -411,7 +454,7 @@ async function undo() {
   try {
     await call(state.socket, "annotation_remove", { session_id: state.sessionId, ...last });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -420,25 +463,26 @@ async function clearMarks() {
     await call(state.socket, "annotations_clear", { session_id: state.sessionId, target: state.marks.target });
     state.mine = state.mine.filter((m) => m.target !== state.marks.target);
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
 const RECORDING_TEXT = {
-  recording: "Recording",
-  paused: "Recording paused",
-  off: "Not recorded",
+  recording: "agent.recording.on",
+  paused: "agent.recording.paused",
+  off: "agent.recording.off",
 };
 
 function showRecording(data) {
   const indicator = $("recording-indicator");
-  const text = data.consent === "pending" ? "Waiting for the customer's answer about recording" : RECORDING_TEXT[data.state];
-  indicator.textContent = data.consent === "refused" ? "The customer declined recording" : text || "";
+  const key = data.consent === "refused" ? "agent.recording.refused"
+    : data.consent === "pending" ? "agent.recording.pending" : RECORDING_TEXT[data.state];
+  say(indicator, key || null);
   indicator.hidden = false;
   const pause = $("recording-pause");
   pause.hidden = data.state === "off";
   pause.setAttribute("aria-pressed", String(data.state === "paused"));
-  pause.textContent = data.state === "paused" ? "Resume recording" : "Pause recording";
+  say(pause, data.state === "paused" ? "agent.recording.resume" : "agent.recording.pause");
 }
 
 function showStill(url) {
@@ -451,7 +495,7 @@ function showStill(url) {
     const target = url ? (state.frozen && url.includes(state.frozen) ? state.frozen : photoId(url)) : "live";
     state.marks.show(url ? still : $("remote"), target);
   }
-  $("freeze").textContent = state.frozen ? "Unfreeze" : "Freeze";
+  say($("freeze"), state.frozen ? "agent.unfreeze" : "agent.freeze");
   $("freeze").setAttribute("aria-pressed", String(Boolean(state.frozen)));
 }
 
@@ -459,7 +503,7 @@ async function toggleFreeze() {
   try {
     await call(state.socket, state.frozen ? "unfreeze" : "freeze", { session_id: state.sessionId });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -473,33 +517,37 @@ function addPhoto(item) {
   button.type = "button";
   const img = document.createElement("img");
   img.src = item.url;
-  img.alt = "Photo from the customer";
+  img.alt = t("agent.photo");
+  img.dataset.i18nAlt = "agent.photo";
   button.append(img);
   button.addEventListener("click", () => {
     const open = $("still").src.endsWith(item.url) && !$("still").hidden;
     showStill(open ? null : item.url);
   });
   $("photos").append(button);
-  message("The customer sent a photo.");
+  message("agent.photo.received");
 }
 
 async function requestSource(source) {
   try {
     await call(state.socket, "request_source", { session_id: state.sessionId, source });
-    $("live-status").textContent = "Asked the customer; waiting for them to accept.";
+    say($("live-status"), "agent.source.asked");
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
-function toggleTrack(kind, button, onLabel, offLabel) {
-  toggleTracks(state.camera, kind, button, onLabel, offLabel);
+// Mute or unmute; the button keeps the key of its text (toggleTracks words it once).
+function toggleTrack(kind, button, onKey, offKey) {
+  if (!state.camera) return;
+  toggleTracks(state.camera, kind, button, t(onKey), t(offKey));
+  button.dataset.i18n = button.getAttribute("aria-pressed") === "true" ? offKey : onKey;
 }
 
 // After (re)connecting: show whatever the server says we are in the middle of.
 function restore(now) {
   setState(now);
-  $("waiting-count").textContent = `${now.waiting} waiting`;
+  say($("waiting-count"), "agent.waiting", { count: now.waiting });
   if (now.offer) showOffer(now.offer);
   else if (now.state === "busy" && now.session && state.sessionId !== now.session.session_id) {
     startSession(now.session);
@@ -512,18 +560,18 @@ function restore(now) {
 
 function showOffer(data) {
   state.offer = data;
-  $("offer-topic").textContent = topicLabel(data.topic);
+  showTopic($("offer-topic"), data.topic);
   $("offer-description").textContent = data.description || "";
-  $("offer-waited").textContent = `${Math.round(data.waited)} s`;
-  const kind = data.transfer ? "Transfer from a colleague" : data.callback ? "Callback" : "";
-  $("offer-kind").textContent = kind;
+  say($("offer-waited"), "agent.offer.waited", { seconds: Math.round(data.waited) });
+  const kind = data.transfer ? "agent.offer.transfer" : data.callback ? "agent.offer.callback" : null;
+  say($("offer-kind"), kind);
   $("offer-kind").hidden = !kind;
   let left = Math.round(data.ring_timeout);
-  $("offer-countdown").textContent = String(left);
+  say($("offer-countdown"), "agent.offer.answerWithin", { seconds: left });
   clearInterval(state.countdown);
   state.countdown = setInterval(() => {
     left = Math.max(0, left - 1);
-    $("offer-countdown").textContent = String(left);
+    say($("offer-countdown"), "agent.offer.answerWithin", { seconds: left });
   }, 1000);
   panel("offer");
   startRinging();
@@ -544,7 +592,7 @@ async function accept() {
   try {
     await call(state.socket, "accept", { ticket_id: ticketId });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
     panel("idle");
   }
 }
@@ -557,7 +605,7 @@ async function decline() {
   try {
     await call(state.socket, "decline", { ticket_id: ticketId });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -568,9 +616,7 @@ async function startSession(data) {
   state.sessionId = data.session_id;
   state.tutorials?.start(data.session_id, data.topic);
   $("live-topic").textContent = data.topic ? `— ${topicLabel(data.topic)}` : "";
-  $("live-status").textContent = data.callback
-    ? "Calling the customer back… waiting for them to join."
-    : "Connecting video…";
+  say($("live-status"), data.callback ? "agent.live.callingBack" : "agent.live.connecting");
   show("transfer", false);
   panel("live");
   $("hangup").focus();
@@ -579,7 +625,7 @@ async function startSession(data) {
     state.camera = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
   } catch (err) {
     state.camera = null;
-    message("Your camera is not available; the customer will not see you.", true);
+    message("agent.noCamera", {}, true);
   }
   $("preview").srcObject = state.camera;
   state.peer = new ServerPeer({
@@ -593,8 +639,8 @@ async function startSession(data) {
       remote.srcObject.addTrack(ev.track);
     },
     onStateChange: (s) => {
-      if (s === "connected") $("live-status").textContent = "Connected.";
-      if (s === "failed") message("The video connection failed.", true);
+      if (s === "connected") say($("live-status"), "agent.live.connected");
+      if (s === "failed") message("agent.videoFailed", {}, true);
     },
   });
   startTimer(data.elapsed || 0);
@@ -603,7 +649,7 @@ async function startSession(data) {
   try {
     await state.peer.start();
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
   try {
     const room = await call(state.socket, "room", { session_id: data.session_id });
@@ -629,13 +675,14 @@ function startWrapUpCountdown(seconds) {
   clearInterval(state.wrapTimer);
   const box = $("wrapup-countdown");
   if (typeof seconds !== "number" || seconds <= 0) {
-    box.textContent = "";
+    say(box, null);
     return;
   }
   const ends = performance.now() + seconds * 1000;
   const tick = () => {
     const left = Math.max(0, Math.ceil((ends - performance.now()) / 1000));
-    box.textContent = `Ready again in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} unless you finish sooner.`;
+    const time = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    say(box, "agent.wrapup.countdown", { time });
     if (!left) clearInterval(state.wrapTimer);
   };
   tick();
@@ -664,17 +711,21 @@ function stopTimer() {
   state.callTimer = null;
 }
 
-const QUALITY_WORDS = {
-  good: "Connection: good", fair: "Connection: fair", poor: "Connection: poor", unknown: "Connection: checking…",
-};
-
-function showQuality(level, { rtt, loss }) {
+// Redrawn by the meter every few seconds and on a switch of language, so written with t().
+function showQuality(level, figures) {
+  state.lastQuality = [level, figures];
+  const { rtt, loss } = figures;
   const box = $("quality");
   box.className = `quality ${level}`;
+  const words = t(has(`agent.quality.${level}`) ? `agent.quality.${level}` : "agent.quality.unknown");
   const details = [];
-  if (rtt !== null) details.push(`${Math.round(rtt * 1000)} ms round trip`);
-  if (loss !== null) details.push(`${(loss * 100).toFixed(1)}% video loss`);
-  box.textContent = QUALITY_WORDS[level] + (details.length ? ` (${details.join(", ")})` : "");
+  if (rtt !== null) details.push(t("agent.quality.rtt", { ms: Math.round(rtt * 1000) }));
+  if (loss !== null) {
+    const percent = (loss * 100).toLocaleString(language(), { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    details.push(t("agent.quality.loss", { percent }));
+  }
+  say(box, null);
+  box.textContent = details.length ? t("agent.quality.details", { level: words, details: details.join(", ") }) : words;
 }
 
 // --- Keyboard: shortcuts, and marks placed without a pointer
@@ -742,7 +793,7 @@ function placeWithKeyboard() {
   } else if (state.tool === "text") {
     const text = $("mark-text").value.trim();
     if (!text) {
-      message("Type the label text first, then press Enter where it goes.");
+      message("agent.mark.labelFirstKeys");
       return;
     }
     const { color, sticky } = style();
@@ -757,7 +808,7 @@ function placeWithKeyboard() {
     }
   } else if (!state.keyStart) {
     state.keyStart = at;
-    $("live-status").textContent = "Start placed: move to the end and press Enter.";
+    say($("live-status"), "agent.mark.startPlaced");
   } else {
     const [x0, y0] = state.keyStart;
     if (Math.hypot(at[0] - x0, at[1] - y0) > 0.005) {
@@ -778,7 +829,7 @@ async function askToNotify() {
 
 function notifyOffer(data) {
   if (!document.hidden || !("Notification" in window) || Notification.permission !== "granted") return;
-  const note = new Notification("Incoming help request", {
+  const note = new Notification(t("agent.offer.title"), {
     body: topicLabel(data.topic), tag: "videoassist-offer", requireInteraction: true,
   });
   note.onclick = () => { window.focus(); $("accept").focus(); note.close(); };
@@ -795,18 +846,18 @@ async function openTransfer() {
     const dir = await call(state.socket, "directory");
     const select = $("transfer-target");
     select.replaceChildren();
-    for (const q of dir.queues) {
-      const option = new Option(`Queue: ${q.name}`, `queue:${q.id}`);
-      select.append(option);
-    }
-    for (const a of dir.agents) {
-      select.append(new Option(`Agent: ${a.name}`, `agent:${a.id}`));
-    }
+    const option = (key, name, value) => {
+      const node = new Option("", value);
+      say(node, key, { name });
+      return node;
+    };
+    for (const q of dir.queues) select.append(option("agent.transfer.queue", q.name, `queue:${q.id}`));
+    for (const a of dir.agents) select.append(option("agent.transfer.agent", a.name, `agent:${a.id}`));
     form.hidden = false;
     $("transfer-open").setAttribute("aria-expanded", "true");
     select.focus();
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -818,9 +869,9 @@ async function transfer(event) {
   try {
     await call(state.socket, "transfer", data);
     $("transfer").hidden = true;
-    if (kind === "agent") $("live-status").textContent = "Waiting for your colleague to accept…";
+    if (kind === "agent") say($("live-status"), "agent.transfer.waiting");
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -849,7 +900,7 @@ function endSession(data) {
   state.marks.reset();
   state.mine = [];
   $("photos").replaceChildren();
-  $("customer-source").textContent = "";
+  say($("customer-source"), null);
   showCustomerMedia(null);
   stopStream(state.camera);
   state.camera = null;
@@ -858,7 +909,7 @@ function endSession(data) {
   state.wrapSession = data.session_id;
   state.sessionId = null;
   state.tutorials?.stop();
-  $("wrapup-reason").textContent = END_REASONS[data.reason] || "The session has ended.";
+  say($("wrapup-reason"), has(`agent.end.${data.reason}`) ? `agent.end.${data.reason}` : "agent.end.other");
   $("note").value = "";
   state.context.wrapUp(data.session_id, $("note"));
   startWrapUpCountdown(data.wrap_up_seconds);
@@ -870,7 +921,7 @@ async function hangup() {
   try {
     await call(state.socket, "hangup", { session_id: state.sessionId });
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -888,7 +939,7 @@ async function wrapUp(event) {
     // On the status, not on a button: Enter right after wrapping up must not set Away.
     $("idle-text").focus();
   } catch (err) {
-    message(err.message, true);
+    failed(err);
   }
 }
 
@@ -904,19 +955,19 @@ $("recording-pause").addEventListener("click", async () => {
     const reply = await call(state.socket, paused ? "recording_resume" : "recording_pause", { session_id: state.sessionId });
     showRecording(reply);
   } catch (e) {
-    message(e.message, true);
+    failed(e);
   }
 });
 $("login-form").addEventListener("submit", login);
 $("ready").addEventListener("click", () => {
   askToNotify();
-  call(state.socket, "ready").catch((e) => message(e.message, true));
+  call(state.socket, "ready").catch(failed);
 });
 document.addEventListener("keydown", onShortcut);
 $("marks").addEventListener("keydown", marksKey);
 $("marks").addEventListener("focus", () => { if (state.sessionId) { state.cursor = state.cursor || [0.5, 0.5]; showCursor(); } });
 $("marks").addEventListener("blur", () => { state.keyStart = null; state.marks.preview = null; });
-$("away").addEventListener("click", () => call(state.socket, "away", { reason: $("away-reason").value }).catch((e) => message(e.message, true)));
+$("away").addEventListener("click", () => call(state.socket, "away", { reason: $("away-reason").value }).catch(failed));
 $("accept").addEventListener("click", accept);
 $("decline").addEventListener("click", decline);
 $("hangup").addEventListener("click", hangup);
@@ -933,8 +984,9 @@ $("undo").addEventListener("click", undo);
 $("clear-marks").addEventListener("click", clearMarks);
 $("ask-screen").addEventListener("click", () => requestSource("screen"));
 $("ask-back").addEventListener("click", () => requestSource("camera_back"));
-$("mute-audio").addEventListener("click", (ev) => toggleTrack("audio", ev.currentTarget, "Mute mic", "Unmute mic"));
-$("mute-video").addEventListener("click", (ev) => toggleTrack("video", ev.currentTarget, "Stop my video", "Start my video"));
+$("mute-audio").addEventListener("click", (ev) => toggleTrack("audio", ev.currentTarget, "agent.muteMic", "agent.unmuteMic"));
+$("mute-video").addEventListener("click", (ev) => toggleTrack("video", ev.currentTarget, "agent.stopVideo", "agent.startVideo"));
 $("transfer").addEventListener("submit", transfer);
 $("transfer-cancel").addEventListener("click", () => { $("transfer").hidden = true; $("transfer-open").focus(); });
+showLanguages();
 boot();

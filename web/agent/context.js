@@ -1,14 +1,12 @@
 // The context panel beside a call: who the customer is, their earlier calls, the agent's notes
 // (saved a moment after they stop typing), and a small panel of the lines in the agent's queues.
 // The console calls open() when a call starts, wrapUp() when it ends and refreshQueues() when
-// the number waiting changes; everything else stays in here.
+// the number waiting changes, and relabel() when the agent switches language; everything else
+// stays in here. Texts are in web/shared/i18n-agent.js.
+import { has, language, say, t } from "/static/shared/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SAVE_AFTER_MS = 800;
-const DISPOSITIONS = {
-  resolved: "Resolved", follow_up: "Needs follow-up", escalated: "Escalated",
-  not_resolved: "Not resolved", no_contact: "No contact",
-};
 
 async function getJson(path) {
   const r = await fetch(path, { credentials: "same-origin" });
@@ -19,20 +17,26 @@ async function getJson(path) {
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const m = Math.floor(s / 60);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m}:${String(s % 60).padStart(2, "0")}`;
+  if (m < 60) return `${m}:${String(s % 60).padStart(2, "0")}`;
+  return t("agent.duration.hours", { hours: Math.floor(m / 60), minutes: m % 60 });
 }
 
 function when(epoch) {
-  return new Date(epoch * 1000).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return new Date(epoch * 1000).toLocaleString(language(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 // "Jane Doe (jane@example.com) · ref cust-7": the signed identity's claims, as the embedding
 // app gave them; an anonymous customer has none.
-function customerLine(customer) {
-  if (!customer.ref) return "Anonymous (no signed identity)";
-  const who = customer.name || "No name given";
-  const email = customer.email ? ` (${customer.email})` : "";
-  return `${who}${email} · ref ${customer.ref}`;
+function showCustomer(el, customer) {
+  if (!customer.ref) {
+    say(el, "agent.customer.anonymous");
+    return;
+  }
+  // A missing name is said in the agent's words; a given one is kept as it is.
+  const name = customer.name || t("agent.customer.noName");
+  const vars = { name, ref: customer.ref };
+  if (customer.email) say(el, "agent.customer.lineEmail", { ...vars, email: customer.email });
+  else say(el, "agent.customer.line", vars);
 }
 
 export class CallContext {
@@ -44,6 +48,7 @@ export class CallContext {
     this.queues = [];
     this.skew = 0; // server clock minus this browser's, from the last answer
     this.queueTimer = null;
+    this.body = null; // the last context read, drawn again on a switch of language
     $("call-notes").addEventListener("input", () => this.typed());
   }
 
@@ -51,28 +56,28 @@ export class CallContext {
     this.sessionId = sessionId;
     $("call-notes").value = "";
     this.saved = "";
-    $("notes-status").textContent = "";
+    this.body = null;
+    say($("notes-status"), null);
+    say($("customer-ref"), null);
     $("customer-ref").textContent = "…";
     this.showAppContext({});
-    $("context-topic").textContent = "";
-    $("context-description").textContent = "";
+    say($("context-topic"), null);
+    say($("context-description"), null);
     $("previous-calls").replaceChildren();
     $("previous-empty").hidden = true;
     $("guide").hidden = true;
     $("guide-steps").replaceChildren();
-    $("guide-status").textContent = "";
+    say($("guide-status"), null);
     let body;
     try {
       body = await getJson(`/api/agent/sessions/${encodeURIComponent(sessionId)}/context`);
     } catch (err) {
-      $("customer-ref").textContent = "Not available";
+      say($("customer-ref"), "agent.context.unavailable");
       return;
     }
     if (this.sessionId !== sessionId) return; // a newer call started meanwhile
-    $("customer-ref").textContent = customerLine(body.customer);
-    this.showAppContext(body.context || {});
-    $("context-topic").textContent = body.topic.label || "No topic chosen";
-    $("context-description").textContent = body.topic.description || "No description";
+    this.body = body;
+    this.showFacts(body);
     if (!$("call-notes").value) {
       $("call-notes").value = body.note;
       this.saved = body.note;
@@ -80,6 +85,31 @@ export class CallContext {
     this.showGuide(body.guide);
     this.showPrevious(body.previous);
     this.showQueues(body.queues, body.at);
+  }
+
+  // Who calls and about what: the operator's and the customer's words as they are, the
+  // console's own in the agent's language.
+  showFacts(body) {
+    showCustomer($("customer-ref"), body.customer);
+    this.showAppContext(body.context || {});
+    const text = (el, value, fallback) => {
+      if (value) {
+        say(el, null);
+        el.textContent = value;
+      } else say(el, fallback);
+    };
+    text($("context-topic"), body.topic.label, "agent.context.noTopic");
+    text($("context-description"), body.topic.description, "agent.context.noDescription");
+  }
+
+  // After a switch of language: what is drawn from data, drawn again.
+  relabel() {
+    if (this.body) {
+      showCustomer($("customer-ref"), this.body.customer);
+      this.showAppContext(this.body.context || {});
+      this.showPrevious(this.body.previous);
+    }
+    this.drawQueues();
   }
 
   // What the embedding app said of this request (its setContext): key: value, as plain text.
@@ -91,7 +121,7 @@ export class CallContext {
       const line = document.createElement("div");
       const name = document.createElement("span");
       name.className = "muted";
-      name.textContent = `${key}: `;
+      name.textContent = t("agent.context.entry", { key });
       line.append(name, document.createTextNode(value));
       return line;
     }));
@@ -127,10 +157,10 @@ export class CallContext {
         body: JSON.stringify({ step_id: step.id, done: box.checked }),
       });
       if (!r.ok) throw new Error(`${r.status}`);
-      $("guide-status").textContent = `${box.checked ? "Done" : "Not done"}: ${step.text}`;
+      say($("guide-status"), box.checked ? "agent.guide.done" : "agent.guide.notDone", { step: step.text });
     } catch (err) {
       box.checked = !box.checked;
-      $("guide-status").textContent = `Could not save that tick: ${step.text}`;
+      say($("guide-status"), "agent.guide.failed", { step: step.text });
     }
   }
 
@@ -139,8 +169,10 @@ export class CallContext {
     $("previous-calls").replaceChildren(...rows.map((row) => {
       const li = document.createElement("li");
       const head = document.createElement("p");
-      const outcome = DISPOSITIONS[row.disposition] || "No outcome";
-      head.textContent = `${when(row.answered_at)} · ${row.agent} · ${row.topic || "No topic"} · ${outcome}`;
+      const key = `agent.disposition.${row.disposition}`;
+      const outcome = t(row.disposition && has(key) ? key : "agent.previous.noOutcome");
+      const topic = row.topic || t("agent.previous.noTopic");
+      head.textContent = `${when(row.answered_at)} · ${row.agent} · ${topic} · ${outcome}`;
       li.append(head);
       if (row.note) {
         const note = document.createElement("p");
@@ -153,7 +185,7 @@ export class CallContext {
         a.href = url;
         a.target = "_blank";
         a.rel = "noopener";
-        a.textContent = `Recording ${i + 1} of the call on ${when(row.answered_at)}`;
+        a.textContent = t("agent.previous.recording", { number: i + 1, when: when(row.answered_at) });
         li.append(a, " ");
       });
       return li;
@@ -162,7 +194,7 @@ export class CallContext {
 
   typed() {
     clearTimeout(this.saveTimer);
-    $("notes-status").textContent = "";
+    say($("notes-status"), null);
     this.saveTimer = setTimeout(() => this.save(), SAVE_AFTER_MS);
   }
 
@@ -182,9 +214,9 @@ export class CallContext {
         });
         if (!r.ok) throw new Error(`${r.status}`);
         this.saved = note;
-        if (this.sessionId === sessionId) $("notes-status").textContent = "Notes saved.";
+        if (this.sessionId === sessionId) say($("notes-status"), "agent.notes.saved");
       } catch (err) {
-        if (this.sessionId === sessionId) $("notes-status").textContent = "Notes not saved; they will be tried again as you type.";
+        if (this.sessionId === sessionId) say($("notes-status"), "agent.notes.failed");
       }
     });
     return this.saving;
@@ -231,8 +263,9 @@ export class CallContext {
     const now = Date.now() / 1000 + this.skew;
     $("queue-lines").replaceChildren(...this.queues.map((q) => {
       const li = document.createElement("li");
-      const longest = q.longest_since === null ? "" : `, longest ${clock(now - q.longest_since)}`;
-      li.textContent = `${q.name}: ${q.waiting} waiting${longest}`;
+      li.textContent = q.longest_since === null
+        ? t("agent.queue.line", { name: q.name, count: q.waiting })
+        : t("agent.queue.longest", { name: q.name, count: q.waiting, longest: clock(now - q.longest_since) });
       return li;
     }));
   }

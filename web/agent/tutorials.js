@@ -1,8 +1,8 @@
 // Tutorials in the agent console: suggestions for the call's topic, a search box, a button to
 // send a tutorial (from its start, or from the chapter a hit names) to the customer, and what
 // the customer's player reports (opened, position, finished). docs/protocol.md, "Tutorials".
-import { say, t } from "/static/shared/i18n.js";
-import { call } from "/static/shared/signaling.js";
+import { has, say, t } from "/static/shared/i18n.js";
+import { AckError, call } from "/static/shared/signaling.js";
 import { clock } from "/static/shared/recording-player.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +16,14 @@ function el(tag, attrs = {}, ...children) {
   }
   node.append(...children);
   return node;
+}
+
+// A failure in the panel's status line: a refusal worded by its code where the console has
+// words for it, else the server's or the browser's own.
+function sayFailure(err) {
+  const key = err instanceof AckError ? `agent.server.${err.code}` : null;
+  if (key && has(key)) say($("tutorials-status"), key);
+  else say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
 }
 
 async function search(params) {
@@ -69,11 +77,17 @@ export class TutorialPanel {
       const hits = await search(params);
       if (asked === this.asked) this.show(hits);
     } catch (err) {
-      if (asked === this.asked) say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
+      if (asked === this.asked) sayFailure(err);
     }
   }
 
+  // After a switch of language: the hits again, their labels in the new words.
+  relabel() {
+    if (this.hits && this.sessionId) this.show(this.hits);
+  }
+
   show(hits) {
+    this.hits = hits;
     $("tutorials-hits").replaceChildren(...hits.map((hit) => {
       const send = el("button", { type: "button", text: t("tutorial.agent.send") });
       send.setAttribute("aria-label", t("tutorial.agent.send_named", { title: hit.title }));
@@ -111,7 +125,7 @@ export class TutorialPanel {
       if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
       chapters = data.published?.chapters || [];
     } catch (err) {
-      say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
+      sayFailure(err);
       return;
     }
     if (!item.isConnected) return; // the list was redrawn meanwhile
@@ -144,7 +158,7 @@ export class TutorialPanel {
       this.pushes.set(answer.push_id, { title: hit.title, item });
       $("tutorials-sent").prepend(item);
     } catch (err) {
-      say($("tutorials-status"), "tutorial.agent.failed", { message: err.message });
+      sayFailure(err);
     }
   }
 

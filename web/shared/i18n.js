@@ -8,8 +8,10 @@
 // code and falls back to the server's English message for an unknown one.
 //
 // To add a language: add its object below with exactly the keys of `en` (the browser tests
-// compare them), and a line in LANGUAGES. See docs/customer-page.md. The trainer library's
-// texts live in i18n-trainer.js and are merged in here.
+// compare them), and a line in LANGUAGES. See docs/customer-page.md. The agent console's, the
+// trainer library's and the admin integrations' texts live in modules of their own
+// (i18n-agent.js, i18n-trainer.js, i18n-integrations.js) and are merged in here.
+import { agentEn, agentFr } from "/static/shared/i18n-agent.js";
 import { integrationsEn, integrationsFr } from "/static/shared/i18n-integrations.js";
 import { trainerEn, trainerFr } from "/static/shared/i18n-trainer.js";
 
@@ -200,6 +202,7 @@ const en = {
   "server.connect.not_found": "Your place in line could not be kept. Please ask for help again.",
   "server.connect.illegal_transition": "Your place in line could not be kept. Please ask for help again.",
   ...trainerEn,
+  ...agentEn,
   ...integrationsEn,
 };
 
@@ -390,6 +393,7 @@ const fr = french({
   "server.connect.not_found": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
   "server.connect.illegal_transition": "Votre place dans la file n’a pas pu être conservée. Veuillez refaire une demande d’aide.",
   ...trainerFr,
+  ...agentFr,
   ...integrationsFr,
 });
 
@@ -402,8 +406,7 @@ const FALLBACK = "en";
 const STORAGE_KEY = "videoassist.language";
 const ATTRIBUTES = ["aria-label", "placeholder", "alt", "title"];
 
-// Until a page chooses, texts are English: the agent and admin pages use the shared modules
-// without choosing.
+// Until a page chooses, texts are English.
 let current = FALLBACK;
 
 function french(messages) {
