@@ -381,6 +381,7 @@ class TestSealedSecrets:
             endpoint = await subscribe(h, admin, receiver.url, ["tutorial.published"])
             stored = await _stored_secret(h, endpoint["id"])
             assert stored.startswith("sealed:v1:") and endpoint["secret"] not in stored
+            assert endpoint["signing"] is True
             h.app[WEBHOOKS].publish("tutorial.published", {"tutorial_id": "t1"})
             await wait_until(lambda: receiver.received, what="the delivery")
             assert receiver.received[0].verifies(endpoint["secret"])
@@ -434,5 +435,12 @@ class TestSealedSecrets:
             (row,) = await deliveries(second, admin, endpoint["id"])
             assert "SECRET_KEY" in row["last_error"]
             assert receiver.received == []
+            # The admin's list says which endpoint no longer signs.
+            assert second.http is not None
+            async with second.http.get(
+                "/api/admin/webhooks", headers={"Cookie": f"va_session={admin}"}
+            ) as r:
+                listed = (await r.json())["endpoints"]
+            assert [(e["id"], e["signing"]) for e in listed] == [(endpoint["id"], False)]
         finally:
             await second.stop()

@@ -99,7 +99,11 @@ async def revoke_token(request: web.Request, member: Staff) -> web.Response:
 
 
 def _endpoint_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "url", "events", "created_at", "created_by")}
+    out = {k: row[k] for k in ("id", "url", "events", "created_at", "created_by")}
+    # False: its secret was sealed under another SECRET_KEY; its deliveries fail until the
+    # endpoint is created again (videoassist/webhooks.py).
+    out["signing"] = row.get("secret") is not None
+    return out
 
 
 def _delivery_out(row: dict[str, Any]) -> dict[str, Any]:

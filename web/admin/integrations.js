@@ -187,7 +187,8 @@ async function loadWebhooks() {
     checkboxes("webhook-events", "event", state.events);
   }
   const rows = res.data.endpoints.map((endpoint) => el("tr", {},
-    el("td", {}, el("code", { text: endpoint.url })),
+    el("td", {}, el("code", { text: endpoint.url }),
+      ...(endpoint.signing ? [] : [el("p", { class: "form-status error", text: t("integ.hooks.unsigned") })])),
     el("td", { text: endpoint.events.join(", ") }),
     el("td", { text: when(endpoint.created_at) }),
     el("td", { class: "actions-cell" },
