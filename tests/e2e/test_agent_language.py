@@ -162,6 +162,46 @@ async def test_the_switch_is_remembered_over_the_browser_s_language(
     await expect(page.get_by_role("button", name="Passer absent")).to_have_count(0)
 
 
+async def test_a_refusal_is_worded_in_french_by_its_code_with_what_the_answer_adds(
+    harness: Harness, browser: Browser
+) -> None:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    page = await (await browser.new_context(locale="fr-FR")).new_page()
+    await page.goto(f"{harness.url}/agent")
+    await page.get_by_label("Identifiant", exact=True).fill("alice")
+    await page.get_by_label("Mot de passe", exact=True).fill("pw-alice-1")
+
+    # A throttled login says how long to wait (Retry-After), as the server's message did.
+    await page.route(
+        "**/api/login",
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "42"},
+            json={"error": {"code": "rate_limited", "message": "too many login attempts; ..."}},
+        ),
+    )
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.locator("#message")).to_have_text(
+        f"Trop de tentatives de connexion. Réessayez dans 42{NBSP}s."
+    )
+    await page.unroute("**/api/login")
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.locator("#state")).to_have_text("Absent")
+
+    # The test's customer sends no video: freezing it is refused with no_video.
+    await page.get_by_role("button", name="Passer disponible").click()
+    await harness.customer((await harness.tap())["token"])
+    await page.get_by_role("button", name="Accepter").click()
+    await page.get_by_role("button", name="Figer l’image").click()
+    await expect(page.locator("#message")).to_have_text(
+        "Aucune image du client pour l’instant. Réessayez dans un instant."
+    )
+    await page.get_by_label("Langue").select_option("en")
+    await expect(page.locator("#message")).to_have_text(
+        "There is no picture from the customer yet. Try again in a moment."
+    )
+
+
 async def test_a_browser_in_another_language_gets_the_console_in_english(
     harness: Harness, browser: Browser
 ) -> None:
