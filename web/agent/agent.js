@@ -42,15 +42,13 @@ function message(key, vars = {}, isError = false) {
 
 // [key, vars] for a failure: a refusal worded by its code, for the kind of request `where`
 // ("chat", "mark") first (agent.server.<where>.<code>, then agent.server.<code>), else the
-// server's or the browser's own words.
+// server's own words; a failure in this browser (setting up the video) in the browser's words.
 function explain(err, where = null) {
-  if (err instanceof AckError) {
-    const keys = [`agent.server.${err.code}`];
-    if (where) keys.unshift(`agent.server.${where}.${err.code}`);
-    const key = keys.find(has);
-    if (key) return [key, {}];
-  }
-  return ["agent.server.unknown", { message: err.message }];
+  if (!(err instanceof AckError)) return ["agent.browser.failed", { message: err.message }];
+  const keys = [`agent.server.${err.code}`];
+  if (where) keys.unshift(`agent.server.${where}.${err.code}`);
+  const key = keys.find(has);
+  return key ? [key, {}] : ["agent.server.unknown", { message: err.message }];
 }
 
 function failed(err, where = null) {

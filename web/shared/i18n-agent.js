@@ -230,6 +230,7 @@ export const agentEn = {
   // words for a code without a text here. tests/unit/test_agent_codes.py lists the codes the
   // console can meet.
   "agent.server.unknown": "{message}",
+  "agent.browser.failed": "{message}",
   "agent.server.internal": "Something went wrong on the server. Try again.",
   "agent.server.rate_limited": "Too many actions at once. Slow down a little.",
   "agent.server.timeout": "The server did not answer in time. Try again.",
@@ -494,6 +495,7 @@ export const agentFr = {
   "agent.offer.missedMany": "Vous n’avez pas répondu à {count} demandes d’affilée.",
 
   "agent.server.unknown": "Le serveur a répondu (en anglais) : « {message} »",
+  "agent.browser.failed": "Le navigateur a signalé une erreur (en anglais) : « {message} »",
   "agent.server.internal": "Un problème est survenu sur le serveur. Réessayez.",
   "agent.server.rate_limited": "Trop d’actions à la fois. Ralentissez un peu.",
   "agent.server.timeout": "Le serveur n’a pas répondu à temps. Réessayez.",
