@@ -92,7 +92,7 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     )
     await page.get_by_text("Raccourcis clavier").click()  # folded again
 
-    await harness.customer((await harness.tap())["token"])
+    customer = await harness.customer((await harness.tap())["token"])
     await expect(page.get_by_role("heading", name="Demande d’aide entrante")).to_be_visible()
     await expect(page.locator("#offer-topic")).to_have_text("Aide générale")
     await expect(page.locator("#offer-countdown")).to_contain_text("Répondez dans les")
@@ -110,6 +110,11 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     )
     await expect(page.locator("#customer-ref")).to_have_text("Anonyme (pas d’identité signée)")
     await expect(page.locator("#quality")).to_contain_text(f"Connexion{NBSP}:")
+    session_id = (await customer.inbox.next("matched"))["session_id"]
+    await customer.call("chat", {"session_id": session_id, "text": "Le voyant clignote"})
+    await expect(page.locator("#chat .chat-log")).to_contain_text(
+        f"Client{NBSP}: Le voyant clignote"
+    )
     await page.get_by_role("button", name="Couper le micro").click()
     await expect(page.get_by_role("button", name="Rétablir le micro")).to_have_attribute(
         "aria-pressed", "true"
@@ -127,6 +132,7 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     await expect(page.get_by_role("button", name="Hang up")).to_be_visible()
     await expect(page.locator("#quality")).to_contain_text("Connection:")
     await expect(page.locator("#customer-ref")).to_have_text("Anonymous (no signed identity)")
+    await expect(page.locator("#chat .chat-log")).to_contain_text("Customer: Le voyant clignote")
     await assert_no_text_of(page, "fr", "in a call, switched to English")
 
     await page.get_by_role("button", name="Hang up").click()
