@@ -92,7 +92,7 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     )
     await page.get_by_text("Raccourcis clavier").click()  # folded again
 
-    await harness.customer((await harness.tap())["token"])
+    customer = await harness.customer((await harness.tap())["token"])
     await expect(page.get_by_role("heading", name="Demande d’aide entrante")).to_be_visible()
     await expect(page.locator("#offer-topic")).to_have_text("Aide générale")
     await expect(page.locator("#offer-countdown")).to_contain_text("Répondez dans les")
@@ -110,6 +110,11 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     )
     await expect(page.locator("#customer-ref")).to_have_text("Anonyme (pas d’identité signée)")
     await expect(page.locator("#quality")).to_contain_text(f"Connexion{NBSP}:")
+    session_id = (await customer.inbox.next("matched"))["session_id"]
+    await customer.call("chat", {"session_id": session_id, "text": "Le voyant clignote"})
+    await expect(page.locator("#chat .chat-log")).to_contain_text(
+        f"Client{NBSP}: Le voyant clignote"
+    )
     await page.get_by_role("button", name="Couper le micro").click()
     await expect(page.get_by_role("button", name="Rétablir le micro")).to_have_attribute(
         "aria-pressed", "true"
@@ -127,6 +132,7 @@ async def test_a_french_browser_gets_the_console_in_french_from_log_in_to_wrap_u
     await expect(page.get_by_role("button", name="Hang up")).to_be_visible()
     await expect(page.locator("#quality")).to_contain_text("Connection:")
     await expect(page.locator("#customer-ref")).to_have_text("Anonymous (no signed identity)")
+    await expect(page.locator("#chat .chat-log")).to_contain_text("Customer: Le voyant clignote")
     await assert_no_text_of(page, "fr", "in a call, switched to English")
 
     await page.get_by_role("button", name="Hang up").click()
@@ -160,6 +166,46 @@ async def test_the_switch_is_remembered_over_the_browser_s_language(
     await expect(page.get_by_label("Language")).to_have_value("en")
     await expect(page.get_by_role("button", name="Go away")).to_be_visible()
     await expect(page.get_by_role("button", name="Passer absent")).to_have_count(0)
+
+
+async def test_a_refusal_is_worded_in_french_by_its_code_with_what_the_answer_adds(
+    harness: Harness, browser: Browser
+) -> None:
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    page = await (await browser.new_context(locale="fr-FR")).new_page()
+    await page.goto(f"{harness.url}/agent")
+    await page.get_by_label("Identifiant", exact=True).fill("alice")
+    await page.get_by_label("Mot de passe", exact=True).fill("pw-alice-1")
+
+    # A throttled login says how long to wait (Retry-After), as the server's message did.
+    await page.route(
+        "**/api/login",
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "42"},
+            json={"error": {"code": "rate_limited", "message": "too many login attempts; ..."}},
+        ),
+    )
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.locator("#message")).to_have_text(
+        f"Trop de tentatives de connexion. Réessayez dans 42{NBSP}s."
+    )
+    await page.unroute("**/api/login")
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.locator("#state")).to_have_text("Absent")
+
+    # The test's customer sends no video: freezing it is refused with no_video.
+    await page.get_by_role("button", name="Passer disponible").click()
+    await harness.customer((await harness.tap())["token"])
+    await page.get_by_role("button", name="Accepter").click()
+    await page.get_by_role("button", name="Figer l’image").click()
+    await expect(page.locator("#message")).to_have_text(
+        "Aucune image du client pour l’instant. Réessayez dans un instant."
+    )
+    await page.get_by_label("Langue").select_option("en")
+    await expect(page.locator("#message")).to_have_text(
+        "There is no picture from the customer yet. Try again in a moment."
+    )
 
 
 async def test_a_browser_in_another_language_gets_the_console_in_english(

@@ -9,10 +9,7 @@ one per kind of request) in English and French.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.refusal_codes import ROOT, block, codes_in, worded
 
 # What a customer's requests reach: the tap, photos, CSAT, socket.io acks and connection
 # refusals on /customer, the call room, recording consent, media signaling, the desk.
@@ -40,31 +37,15 @@ STAFF_ONLY = frozenset(
         "not_supervising",  # a supervisor's listening
     }
 )
-PATTERNS = (
-    r'json_error\(\s*\d+,\s*"([a-z_]+)"',
-    r'\bcode = "([a-z_]+)"',
-    r'\b(?:\w*Error|Problem|Refusal)\(\s*"([a-z_]+)"',
-    r'\berror\(\s*"([a-z_]+)"',
-)
 
 
 def _codes() -> set[str]:
-    found: set[str] = set()
-    for name in CUSTOMER_FACING:
-        path = ROOT / name
-        if not path.exists():
-            continue
-        text = path.read_text()
-        for pattern in PATTERNS:
-            found |= set(re.findall(pattern, text))
-    return found - STAFF_ONLY
+    return codes_in(CUSTOMER_FACING) - STAFF_ONLY
 
 
 def _worded(language: str) -> set[str]:
     source = (ROOT / "web/shared/i18n.js").read_text()
-    start = source.index("const en = {") if language == "en" else source.index("const fr = ")
-    end = source.index("\n});", start) if language == "fr" else source.index("\n};", start)
-    return set(re.findall(r'"server\.(?:[a-z]+\.)?([a-z_]+)"', source[start:end]))
+    return worded(block(source, "const en = {" if language == "en" else "const fr = "), "server")
 
 
 def test_the_customer_facing_code_is_found() -> None:

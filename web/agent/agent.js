@@ -40,17 +40,23 @@ function message(key, vars = {}, isError = false) {
   say(box, key, vars);
 }
 
-// [key, vars] for a failure: a refusal worded by its code (agent.server.<code>), else the
-// server's or the browser's own words.
-function explain(err) {
-  if (err instanceof AckError && has(`agent.server.${err.code}`)) return [`agent.server.${err.code}`, {}];
-  return ["agent.server.unknown", { message: err.message }];
+// [key, vars] for a failure: a refusal worded by its code, for the kind of request `where`
+// ("chat", "mark") first (agent.server.<where>.<code>, then agent.server.<code>), else the
+// server's own words; a failure in this browser (setting up the video) in the browser's words.
+function explain(err, where = null) {
+  if (!(err instanceof AckError)) return ["agent.browser.failed", { message: err.message }];
+  const keys = [`agent.server.${err.code}`];
+  if (where) keys.unshift(`agent.server.${where}.${err.code}`);
+  const key = keys.find(has);
+  return key ? [key, {}] : ["agent.server.unknown", { message: err.message }];
 }
 
-function failed(err) {
-  const [key, vars] = explain(err);
+function failed(err, where = null) {
+  const [key, vars] = explain(err, where);
   message(key, vars, true);
 }
+
+const markFailed = (err) => failed(err, "mark");
 
 // ------------------------------------------------------------------ language
 
@@ -193,9 +199,10 @@ async function boot() {
 async function login(event) {
   event.preventDefault();
   message(null);
-  const { ok, status, data: body } = await logIn($("username").value, $("password").value);
+  const { ok, status, retryAfter, data: body } = await logIn($("username").value, $("password").value);
   if (!ok) {
     if (status === 401) message("agent.login.wrong", {}, true);
+    else if (status === 429 && retryAfter) message("agent.login.throttled", { seconds: retryAfter }, true);
     else if (body?.error) failed(new AckError(body.error.code, body.error.message));
     else message("agent.login.failed", {}, true);
     $("password").select();
@@ -319,7 +326,7 @@ function start() {
   socket.on("source_changed", (data) => {
     say($("customer-source"), data.source === "screen" ? "agent.source.screen" : "agent.source.camera");
   });
-  state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent", describe: explain });
+  state.chat = new ChatPanel({ root: $("chat"), socket, me: "agent", describe: (err) => explain(err, "chat") });
   state.marks = new MarksLayer({ canvas: $("marks"), socket });
   // The tracker found a lost sticky mark's object again: the mark follows it once more.
   socket.on("annotation_moved", (data) => {
@@ -363,7 +370,7 @@ async function sendMark(annotation) {
     });
     if (annotation.kind !== "laser") state.mine.push({ target: state.marks.target, id: annotation.id });
   } catch (err) {
-    failed(err);
+    markFailed(err);
   }
 }
 
@@ -390,7 +397,7 @@ const batcher = new StrokeBatcher(({ points, first }) => {
   } else if (state.drawing) {
     call(state.socket, "annotate_points", {
       session_id: state.sessionId, target: state.marks.target, id: state.drawing.id, points,
-    }).catch(failed);
+    }).catch(markFailed);
   }
 });
 

@@ -40,6 +40,8 @@ export class ChatPanel {
     const item = document.createElement("li");
     const who = document.createElement("strong");
     if (line.from === this.me) say(who, "chat.you");
+    // The server names every customer "Customer" (in English); staff are named by their names.
+    else if (line.from === "customer") say(who, "chat.customer");
     else who.textContent = line.name;
     const said = document.createElement("span");
     say(said, "chat.said", { text: line.text });

@@ -46,6 +46,7 @@ export const agentEn = {
   "agent.password": "Password",
   "agent.login.wrong": "Wrong username or password.",
   "agent.login.failed": "Login failed.",
+  "agent.login.throttled": "Too many login attempts. Try again in {seconds}\u00a0s.",
 
   "agent.idle.away": "You are away. Press Ready to take calls.",
   "agent.idle.missed": "You missed an offer, so you were set to Away. Press Ready to take calls again.",
@@ -224,9 +225,12 @@ export const agentEn = {
   "agent.offer.missed": "You missed an offer.",
   "agent.offer.missedMany": "You missed {count} offers in a row.",
 
-  // Refusals by code (docs/protocol.md): the server's own (English) words for a code without
-  // a text here.
+  // Refusals by code (docs/protocol.md), agent.server.<where>.<code> first where the same
+  // code means something else by request (the chat's, the marks'); the server's own (English)
+  // words for a code without a text here. tests/unit/test_agent_codes.py lists the codes the
+  // console can meet.
   "agent.server.unknown": "{message}",
+  "agent.browser.failed": "{message}",
   "agent.server.internal": "Something went wrong on the server. Try again.",
   "agent.server.rate_limited": "Too many actions at once. Slow down a little.",
   "agent.server.timeout": "The server did not answer in time. Try again.",
@@ -238,9 +242,20 @@ export const agentEn = {
   "agent.server.conflict": "That is no longer possible: the call has moved on in the meantime.",
   "agent.server.no_session": "This call has ended.",
   "agent.server.too_large": "What you sent is too large.",
-  "agent.server.too_many": "This chat is full: no more messages can be sent in this call.",
+  "agent.server.too_many": "This call has reached its limit: nothing more can be added.",
+  "agent.server.chat.too_many": "This chat is full: no more messages can be sent in this call.",
+  "agent.server.mark.too_many": "This picture has as many marks as it can hold. Clear some first.",
   "agent.server.media_busy": "The server has no room for another video call right now.",
   "agent.server.bad_offer": "The video connection could not be set up. Reload the page.",
+  "agent.server.bad_request": "The server refused that request.",
+  "agent.server.unsupported_media_type": "The server could not read what the console sent. Reload the page.",
+  "agent.server.unknown_event": "The server does not know this action any more. Reload the page to get the current console.",
+  "agent.server.bad_origin": "The server refuses requests from this address. Open the console from the server's own address.",
+  "agent.server.not_supported": "This server does not offer that.",
+  "agent.server.no_video": "There is no picture from the customer yet. Try again in a moment.",
+  "agent.server.encode_failed": "The picture could not be captured. Try again.",
+  "agent.server.not_frozen": "The picture is no longer frozen.",
+  "agent.server.duplicate": "That mark is already there.",
 
   // Tutorials beside the call (web/agent/tutorials.js).
   "tutorial.agent.title": "Tutorials",
@@ -305,6 +320,7 @@ export const agentFr = {
   "agent.password": "Mot de passe",
   "agent.login.wrong": "Identifiant ou mot de passe incorrect.",
   "agent.login.failed": "La connexion a échoué.",
+  "agent.login.throttled": "Trop de tentatives de connexion. Réessayez dans {seconds}\u00a0s.",
 
   "agent.idle.away": "Votre statut est « Absent ». Cliquez sur « Passer disponible » pour recevoir des appels.",
   "agent.idle.missed": "Vous n’avez pas répondu à une demande : votre statut est passé à « Absent ». Cliquez sur « Passer disponible » pour recevoir de nouveau des appels.",
@@ -479,6 +495,7 @@ export const agentFr = {
   "agent.offer.missedMany": "Vous n’avez pas répondu à {count} demandes d’affilée.",
 
   "agent.server.unknown": "Le serveur a répondu (en anglais) : « {message} »",
+  "agent.browser.failed": "Le navigateur a signalé une erreur (en anglais) : « {message} »",
   "agent.server.internal": "Un problème est survenu sur le serveur. Réessayez.",
   "agent.server.rate_limited": "Trop d’actions à la fois. Ralentissez un peu.",
   "agent.server.timeout": "Le serveur n’a pas répondu à temps. Réessayez.",
@@ -490,9 +507,20 @@ export const agentFr = {
   "agent.server.conflict": "Ce n’est plus possible : l’appel a changé entre-temps.",
   "agent.server.no_session": "Cet appel est terminé.",
   "agent.server.too_large": "Ce que vous avez envoyé est trop volumineux.",
-  "agent.server.too_many": "Cette discussion est pleine : plus aucun message ne peut être envoyé dans cet appel.",
+  "agent.server.too_many": "Cet appel a atteint sa limite : plus rien ne peut être ajouté.",
+  "agent.server.chat.too_many": "Cette discussion est pleine : plus aucun message ne peut être envoyé dans cet appel.",
+  "agent.server.mark.too_many": "Cette image a atteint le nombre maximal d’annotations. Effacez-en d’abord quelques-unes.",
   "agent.server.media_busy": "Le serveur ne peut pas accueillir d’autre appel vidéo pour le moment.",
   "agent.server.bad_offer": "La connexion vidéo n’a pas pu être établie. Rechargez la page.",
+  "agent.server.bad_request": "Le serveur a refusé cette demande.",
+  "agent.server.unsupported_media_type": "Le serveur n’a pas compris ce que la console a envoyé. Rechargez la page.",
+  "agent.server.unknown_event": "Le serveur ne connaît plus cette action. Rechargez la page pour obtenir la console à jour.",
+  "agent.server.bad_origin": "Le serveur refuse les demandes venant de cette adresse. Ouvrez la console depuis l’adresse du serveur.",
+  "agent.server.not_supported": "Ce service ne propose pas cette fonction.",
+  "agent.server.no_video": "Aucune image du client pour l’instant. Réessayez dans un instant.",
+  "agent.server.encode_failed": "L’image n’a pas pu être capturée. Réessayez.",
+  "agent.server.not_frozen": "L’image n’est plus figée.",
+  "agent.server.duplicate": "Cette annotation existe déjà.",
 
   "tutorial.agent.title": "Tutoriels",
   "tutorial.agent.search": "Chercher un tutoriel",

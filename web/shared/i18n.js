@@ -101,6 +101,7 @@ const en = {
   "chat.placeholder": "Type a message",
   "chat.send": "Send",
   "chat.you": "You",
+  "chat.customer": "Customer",
   "chat.said": ": {text}",
   "chat.typing": "Typing: {text}",
 
@@ -294,6 +295,7 @@ const fr = french({
   "chat.placeholder": "Écrivez un message",
   "chat.send": "Envoyer",
   "chat.you": "Vous",
+  "chat.customer": "Client",
   "chat.said": " : {text}",
   "chat.typing": "En train d’écrire : {text}",
 
