@@ -49,9 +49,9 @@ from typing import Any
 
 from videoassist.desk.events import AuditRow
 from videoassist.errors import Problem
-from videoassist.files import AREAS, KEY_PATTERN, Area, FileStore
+from videoassist.files import AREAS, KEY_PATTERN, Area, FileStore, folder_of
 from videoassist.store.customers import CustomerRecords
-from videoassist.store.records import Records, folder_of
+from videoassist.store.records import Records
 
 logger = logging.getLogger(__name__)
 

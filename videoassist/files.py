@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Area = Literal["recordings", "calls", "tutorials"]
 AREAS: tuple[Area, ...] = ("recordings", "calls", "tutorials")
@@ -49,3 +49,14 @@ class LocalFiles:
         if not KEY_PATTERN.match(key):
             raise ValueError(f"not a file key: {key!r}")
         return self.area(area) / key
+
+
+def folder_name(call_id: str, part: int) -> str:
+    """The key of a recording's folder in the ``recordings`` area: the call's id, and for the
+    parts of a call recorded on after a restart ``<call_id>-<part>``."""
+    return call_id if part <= 1 else f"{call_id}-{part}"
+
+
+def folder_of(row: dict[str, Any]) -> str:
+    """The key of a stored ``recordings`` row's folder."""
+    return folder_name(row["call_id"], row.get("part") or 1)

@@ -50,9 +50,9 @@ from videoassist.call_room import CallEvent, CallRooms
 from videoassist.delivery import Delivery, Parties
 from videoassist.desk import ServerEvent
 from videoassist.errors import ContentError, MediaError, Problem, Refusal
-from videoassist.files import FileStore
+from videoassist.files import FileStore, folder_name, folder_of
 from videoassist.integrations import IntegrationsPort, NoIntegrations
-from videoassist.store.records import Records, folder_name, folder_of
+from videoassist.store.records import Records
 
 logger = logging.getLogger(__name__)
 

@@ -46,10 +46,10 @@ from videoassist.delivery import Delivery
 from videoassist.desk import ServerEvent
 from videoassist.desk.events import TicketRow
 from videoassist.errors import ContentError, Problem, Refusal
-from videoassist.files import FileStore
+from videoassist.files import FileStore, folder_of
 from videoassist.integrations import IntegrationsPort, NoIntegrations
 from videoassist.media.timeline import Blur, Overlay, Timeline, TimelineError, remap_events
-from videoassist.store.records import Records, folder_of
+from videoassist.store.records import Records
 from videoassist.store.tutorials import Hit, Moment, SearchDoc, TutorialRecords, TutorialSearch
 
 logger = logging.getLogger(__name__)

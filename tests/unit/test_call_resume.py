@@ -207,8 +207,8 @@ class TestRestart:
         assert resume_timer(effects).at == 200.0 + WINDOW
         assert one(effects, SaveSession).row.away_since == 190.0
         desk.handle(CustomerReturned("t9", 203.0))
-        row = one(desk.handle(AgentReturned("a9", 204.0)), SaveSession).row
-        assert (row.interruptions, row.interrupted_seconds, row.away_since) == (1, 16.0, None)
+        row = one(desk.handle(AgentReturned("a9", 206.0)), SaveSession).row
+        assert (row.interruptions, row.interrupted_seconds, row.away_since) == (1, 18.0, None)
 
     def test_a_wait_is_kept_with_the_session_while_it_lasts(self) -> None:
         desk, session_id = live_call()

@@ -993,27 +993,25 @@ class Desk:
         pause = self._breaks.get(session_id)
         window = self.config.call_resume_window
         if pause is None:
-            pause = self._breaks[session_id] = _Break(
-                at if since is None else since, set(), restart
-            )
+            pause = self._breaks[session_id] = _Break(at + window, set(), restart)
             session = replace(
                 session,
                 interruptions=session.interruptions + (since is None),
-                away_since=pause.since,
+                away_since=at if since is None else since,
             )
             self.sessions[session_id] = session
             out.append(SaveSession(session))
             out.append(
                 SetTimer(
                     _resume_timer(session_id),
-                    at + window,
-                    CallResumeExpired(session_id, at + window),
+                    pause.until,
+                    CallResumeExpired(session_id, pause.until),
                 )
             )
         pause.away.add(party)
         other = _OTHER[party]
         if other not in pause.away:
-            left = round(max(0.0, pause.since + window - at), 1)
+            left = round(max(0.0, pause.until - at), 1)
             self._tell_peer(session, other, E.PEER_DROPPED, {"party": party, "seconds": left}, out)
 
     def _resumed(self, session_id: str, party: str, at: float, out: list[Effect]) -> None:
@@ -1032,12 +1030,13 @@ class Desk:
     def _end_break(self, session_id: str, at: float, out: list[Effect]) -> SessionRow:
         """The wait for ``session_id``'s parties is over (they are back, or the call ends):
         the session, with the wait added to its interrupted time."""
-        pause = self._breaks.pop(session_id)
+        del self._breaks[session_id]
         out.append(CancelTimer(_resume_timer(session_id)))
         session = self._session(session_id)
+        since = session.away_since if session.away_since is not None else at
         session = replace(
             session,
-            interrupted_seconds=session.interrupted_seconds + (at - pause.since),
+            interrupted_seconds=session.interrupted_seconds + (at - since),
             away_since=None,
         )
         self.sessions[session_id] = session
@@ -1986,10 +1985,10 @@ def _resume_timer(session_id: str) -> str:
 
 @dataclass(slots=True)
 class _Break:
-    """A live call waiting for parties to come back: since when, who is away, and whether a
-    restart caused it (both away from the start)."""
+    """A live call waiting for parties to come back: until when, who is away, and whether a
+    restart caused it (both away from the start). Since when is the session's ``away_since``."""
 
-    since: float
+    until: float
     away: set[str]
     restart: bool = False
 

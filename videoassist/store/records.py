@@ -231,16 +231,6 @@ recordings = sa.Table(
 )
 
 
-def folder_name(call_id: str, part: int) -> str:
-    """The folder (key) of a recording's files in the file store's ``recordings`` area."""
-    return call_id if part <= 1 else f"{call_id}-{part}"
-
-
-def folder_of(row: dict[str, Any]) -> str:
-    """The folder of a stored ``recordings`` row."""
-    return folder_name(row["call_id"], row.get("part") or 1)
-
-
 audit_log = sa.Table(
     "audit_log",
     metadata,
