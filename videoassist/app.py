@@ -26,6 +26,7 @@ from videoassist import turn
 from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
+from videoassist.call_plane import LocalCallPlane
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.client_address import TrustedProxies
 from videoassist.customers import Customers
@@ -70,6 +71,7 @@ from videoassist.http.keys import (
     METRICS,
     NAMESPACES,
     PHOTO_LIMIT,
+    PLANE,
     PUBLIC_LIMIT,
     RECORDINGS,
     RECORDS,
@@ -389,6 +391,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         customer_link_ttl=settings.tutorial_link_ttl,
         integrations=app[WEBHOOKS],
     )
+    plane = LocalCallPlane(hub, rooms, recordings)  # media, room and recording of each call
     leadership = app.get(LEADERSHIP)
     desk_records: RecordsPort = records
     if leadership is not None:
@@ -399,8 +402,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         desk,
         records=desk_records,
         notifier=metrics.counting(DeskNotifier(delivery, ice_servers_for)),
-        media=RecordingMedia(hub, recordings),
-        rooms=rooms,
+        media=plane,
         on_inbox_wait=metrics.inbox_wait.observe,
         integrations=app[WEBHOOKS],
         before_each=leadership.check if leadership is not None else None,
@@ -429,12 +431,10 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
 
     agents = AgentNamespace(
         service,
-        hub,
-        rooms,
+        plane,
         delivery,
         app[STAFF],
         per_connection(),
-        recordings,
         tutorials,
         grace=settings.agent_grace,
     )
@@ -460,13 +460,11 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     namespaces = (
         CustomerNamespace(
             service,
-            hub,
-            rooms,
+            plane,
             delivery,
             app[TOKENS],
             per_connection(),
             ice_servers_for,
-            recordings,
             tutorials,
         ),
         agents,
@@ -479,6 +477,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE] = service
     app[CONTENT] = content
     app[ROOMS] = rooms
+    app[PLANE] = plane
     app[DELIVERY] = delivery
     app[RECORDINGS] = recordings
     app[TUTORIALS] = tutorials
@@ -506,30 +505,6 @@ def _agent_of(desk: Desk, call_id: str) -> str | None:
         if session.call_id == call_id and session.ended_at is None:
             return session.agent_id
     return None
-
-
-class RecordingMedia:
-    """The service's media port: the hub, with recording told when a call's media starts, is
-    handed over and ends (videoassist.recording decides what that means)."""
-
-    def __init__(self, hub: MediaHub, recordings: Recordings) -> None:
-        self._hub = hub
-        self._recordings = recordings
-
-    def open(
-        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
-    ) -> object:
-        session = self._hub.open(session_id, ticket_id, agent_id, customer_joins_later)
-        self._recordings.call_started(session_id, ticket_id, agent_id)
-        return session
-
-    async def hand_over(self, session_id: str, agent_id: str) -> None:
-        await self._hub.hand_over(session_id, agent_id)
-        self._recordings.handed_over(session_id, agent_id)
-
-    async def close_session(self, session_id: str) -> None:
-        self._recordings.call_ended(session_id)
-        await self._hub.close_session(session_id)
 
 
 async def _routing_config(

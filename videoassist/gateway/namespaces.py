@@ -5,7 +5,8 @@ tap request; agents: the staff session cookie); a refusal carries a machine-read
 its data, and the pages branch on it. Every event is checked against the session the caller is
 actually in, as the desk knows it: a client never names its own role, ticket or agent id.
 Handlers are thin: the ack wrapper validates, the handler authorizes and calls the desk (through
-the service), the media hub or the call room, and returns what the ack carries.
+the service) or the call plane (a live call's media, room and recording, wherever its media is:
+videoassist/call_plane.py), and returns what the ack carries.
 docs/protocol.md lists the events.
 """
 
@@ -21,7 +22,7 @@ import socketio
 from socketio.exceptions import ConnectionRefusedError as Unwelcome
 
 from videoassist.auth import AGENT_ROLES, SESSION_COOKIE, StaffAuth, TicketTokens
-from videoassist.call_room import CallRooms
+from videoassist.call_plane import CallPlane
 from videoassist.delivery import AGENTS, CUSTOMERS, Delivery, agent_room, customer_room
 from videoassist.desk import AgentState, DeskError, ServerEvent, TicketState
 from videoassist.desk.events import (
@@ -74,15 +75,6 @@ logger = logging.getLogger(__name__)
 Who = dict[str, Any]
 
 
-class RecordingControl(Protocol):
-    """Recording as the gateway uses it (videoassist.recording.Recordings)."""
-
-    def state(self, call_id: str) -> dict[str, Any]: ...
-    async def consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]: ...
-    async def pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
-    async def resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
-
-
 class TutorialControl(Protocol):
     """Tutorials as the gateway uses them (videoassist.tutorials.Tutorials)."""
 
@@ -104,20 +96,6 @@ class TutorialControl(Protocol):
         push_id: str | None,
         state: str,
         position: float,
-    ) -> None: ...
-
-
-class Description(Protocol):
-    type: str
-    sdp: str
-
-
-class Signaling(Protocol):
-    """The media hub as the gateway uses it (SDP in, SDP out)."""
-
-    async def answer(self, session_id: str, party: Party, sdp: str) -> Description: ...
-    async def add_candidate(
-        self, session_id: str, party: Party, candidate: dict[str, Any]
     ) -> None: ...
 
 
@@ -146,19 +124,15 @@ class _Base(socketio.AsyncNamespace):
         self,
         namespace: str,
         service: Service,
-        media: Signaling,
-        rooms: CallRooms,
+        plane: CallPlane,
         delivery: Delivery,
         limiter: RateLimiter,
-        recordings: RecordingControl | None = None,
         tutorials: TutorialControl | None = None,
     ) -> None:
         super().__init__(namespace)
-        self.recordings = recordings
         self.tutorials = tutorials
         self.service = service
-        self.media = media
-        self.rooms = rooms
+        self.plane = plane  # the live calls: media, rooms, recording (videoassist/call_plane.py)
         self.delivery = delivery
         self.limiter = limiter  # per connection (sid)
         self._sids: dict[str, str] = {}  # party id -> its current connection
@@ -212,11 +186,10 @@ class _Base(socketio.AsyncNamespace):
         return False
 
     async def _rtc_offer(self, party_id: str, p: RtcOfferIn) -> dict[str, Any]:
-        answer = await self.media.answer(self._call_of(party_id, p.session_id), self.party, p.sdp)
-        return {"type": answer.type, "sdp": answer.sdp}
+        return await self.plane.answer(self._call_of(party_id, p.session_id), self.party, p.sdp)
 
     async def _rtc_candidate(self, party_id: str, p: RtcCandidateIn) -> None:
-        await self.media.add_candidate(
+        await self.plane.add_candidate(
             self._call_of(party_id, p.session_id),
             self.party,
             {"candidate": p.candidate, "sdpMid": p.sdpMid, "sdpMLineIndex": p.sdpMLineIndex},
@@ -224,19 +197,10 @@ class _Base(socketio.AsyncNamespace):
 
     async def _chat(self, party_id: str, name: str, p: ChatIn) -> dict[str, Any]:
         call_id = self._call_of(party_id, p.session_id)
-        return {"id": await self.rooms.say(call_id, self.party, party_id, name, p.text)}
+        return {"id": await self.plane.say(call_id, self.party, party_id, name, p.text)}
 
     async def _typing(self, party_id: str, p: TypingIn) -> None:
-        await self.rooms.typing(self._call_of(party_id, p.session_id), self.party, party_id, p.text)
-
-    def _room(self, party_id: str, p: SessionRef) -> dict[str, Any]:
-        call_id = self._call_of(party_id, p.session_id)
-        state = self.rooms.state(call_id)
-        if self.recordings is not None:
-            # A page back after a reload or a restart shows the recording as it stands, and a
-            # question still open is asked again.
-            state["recording"] = self.recordings.state(call_id)
-        return state
+        await self.plane.typing(self._call_of(party_id, p.session_id), self.party, party_id, p.text)
 
     # Events both parties send alike, each about the caller's own live call.
 
@@ -254,12 +218,7 @@ class _Base(socketio.AsyncNamespace):
 
     @event(SessionRef)
     async def on_room(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return self._room(who[self.caller], p)
-
-    def _recording(self) -> RecordingControl:
-        if self.recordings is None:
-            raise Refusal("not_supported", "this server does not record calls")
-        return self.recordings
+        return await self.plane.room(self._call_of(who[self.caller], p.session_id))
 
     def _tutorials(self) -> TutorialControl:
         if self.tutorials is None:
@@ -277,16 +236,14 @@ class CustomerNamespace(_Base):
     def __init__(
         self,
         service: Service,
-        media: Signaling,
-        rooms: CallRooms,
+        plane: CallPlane,
         delivery: Delivery,
         tokens: TicketTokens,
         limiter: RateLimiter,
         ice_servers_for: Callable[[str], list[dict[str, Any]]],
-        recordings: RecordingControl | None = None,
         tutorials: TutorialControl | None = None,
     ) -> None:
-        super().__init__(CUSTOMERS, service, media, rooms, delivery, limiter, recordings, tutorials)
+        super().__init__(CUSTOMERS, service, plane, delivery, limiter, tutorials)
         self.ice_servers_for = ice_servers_for
         self.tokens = tokens
 
@@ -351,19 +308,19 @@ class CustomerNamespace(_Base):
     @event(SourceIn)
     async def on_source_changed(self, sid: str, who: Who, p: SourceIn) -> None:
         ticket_id = who["ticket_id"]
-        await self.rooms.source_changed(self._call_of(ticket_id, p.session_id), ticket_id, p.source)
+        await self.plane.source_changed(self._call_of(ticket_id, p.session_id), ticket_id, p.source)
 
     @event(SourceIn)
     async def on_source_declined(self, sid: str, who: Who, p: SourceIn) -> None:
         ticket_id = who["ticket_id"]
         call_id = self._call_of(ticket_id, p.session_id)
-        await self.rooms.source_declined(call_id, ticket_id, p.source)
+        await self.plane.source_declined(call_id, ticket_id, p.source)
 
     @event(MediaStateIn)
     async def on_media_state(self, sid: str, who: Who, p: MediaStateIn) -> None:
         ticket_id = who["ticket_id"]
         call_id = self._call_of(ticket_id, p.session_id)
-        await self.rooms.media_state(call_id, ticket_id, p.audio, p.video)
+        await self.plane.media_state(call_id, ticket_id, p.audio, p.video)
 
     @event(RecordingConsentIn)
     async def on_recording_consent(
@@ -372,7 +329,7 @@ class CustomerNamespace(_Base):
         """The customer's answer to ``recording_consent_requested``."""
         ticket_id = who["ticket_id"]
         call_id = self._call_of(ticket_id, p.session_id)
-        return await self._recording().consent(call_id, ticket_id, p.accept)
+        return await self.plane.recording_consent(call_id, ticket_id, p.accept)
 
     @event(Empty)
     async def on_tutorials(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:
@@ -407,16 +364,14 @@ class AgentNamespace(_Base):
     def __init__(
         self,
         service: Service,
-        media: Signaling,
-        rooms: CallRooms,
+        plane: CallPlane,
         delivery: Delivery,
         staff: StaffAuth,
         limiter: RateLimiter,
-        recordings: RecordingControl | None = None,
         tutorials: TutorialControl | None = None,
         grace: float = 0.0,
     ) -> None:
-        super().__init__(AGENTS, service, media, rooms, delivery, limiter, recordings, tutorials)
+        super().__init__(AGENTS, service, plane, delivery, limiter, tutorials)
         self.staff = staff
         # A console that drops while nothing rides on it (wrap-up, Away) keeps its state this
         # long, so a reload finds the wrap-up (and its notes) where it was. Ready, ringing and
@@ -553,7 +508,7 @@ class AgentNamespace(_Base):
     @event(AnnotateIn)
     async def on_annotate(self, sid: str, who: Who, p: AnnotateIn) -> dict[str, Any]:
         call_id = self._call_of(who["agent_id"], p.session_id)
-        mark_id = await self.rooms.annotate(
+        mark_id = await self.plane.annotate(
             call_id, who["agent_id"], who["name"], p.target, p.annotation
         )
         return {"id": mark_id}
@@ -561,44 +516,44 @@ class AgentNamespace(_Base):
     @event(PenPointsWire)
     async def on_annotate_points(self, sid: str, who: Who, p: PenPointsWire) -> None:
         call_id = self._call_of(who["agent_id"], p.session_id)
-        await self.rooms.extend_pen(call_id, who["agent_id"], p.target, p.id, p.points)
+        await self.plane.extend_pen(call_id, who["agent_id"], p.target, p.id, p.points)
 
     @event(AnnotationRef)
     async def on_annotation_remove(self, sid: str, who: Who, p: AnnotationRef) -> None:
         call_id = self._call_of(who["agent_id"], p.session_id)
-        await self.rooms.remove_annotation(call_id, who["agent_id"], p.target, p.id)
+        await self.plane.remove_annotation(call_id, who["agent_id"], p.target, p.id)
 
     @event(ItemRef)
     async def on_annotations_clear(self, sid: str, who: Who, p: ItemRef) -> dict[str, Any]:
         call_id = self._call_of(who["agent_id"], p.session_id)
-        return {"removed": await self.rooms.clear(call_id, who["agent_id"], p.target)}
+        return {"removed": await self.plane.clear(call_id, who["agent_id"], p.target)}
 
     @event(SessionRef)
     async def on_freeze(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
-        return await self.rooms.freeze(
+        return await self.plane.freeze(
             self._call_of(who["agent_id"], p.session_id), who["agent_id"]
         )
 
     @event(SessionRef)
     async def on_unfreeze(self, sid: str, who: Who, p: SessionRef) -> None:
-        await self.rooms.unfreeze(self._call_of(who["agent_id"], p.session_id), who["agent_id"])
+        await self.plane.unfreeze(self._call_of(who["agent_id"], p.session_id), who["agent_id"])
 
     @event(SourceIn)
     async def on_request_source(self, sid: str, who: Who, p: SourceIn) -> None:
         """Ask the customer to switch camera or share their screen (they accept or not)."""
         call_id = self._call_of(who["agent_id"], p.session_id)
-        await self.rooms.request_source(call_id, who["agent_id"], p.source)
+        await self.plane.request_source(call_id, who["agent_id"], p.source)
 
     @event(SessionRef)
     async def on_recording_pause(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
         """Keep what follows out of the recording (a password, a card number) until resumed."""
         call_id = self._call_of(who["agent_id"], p.session_id)
-        return await self._recording().pause(call_id, who["agent_id"])
+        return await self.plane.recording_pause(call_id, who["agent_id"])
 
     @event(SessionRef)
     async def on_recording_resume(self, sid: str, who: Who, p: SessionRef) -> dict[str, Any]:
         call_id = self._call_of(who["agent_id"], p.session_id)
-        return await self._recording().resume(call_id, who["agent_id"])
+        return await self.plane.recording_resume(call_id, who["agent_id"])
 
     @event(TutorialPushIn)
     async def on_tutorial_push(self, sid: str, who: Who, p: TutorialPushIn) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import socketio
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth
+from videoassist.call_plane import Description
 from videoassist.call_room import CallEvent, CallRooms
 from videoassist.delivery import SUPERVISOR_ROOM, SUPERVISORS, Delivery
 from videoassist.desk import DeskError, ServerEvent
@@ -38,7 +39,7 @@ from videoassist.desk.events import (
 )
 from videoassist.errors import Refusal
 from videoassist.gateway.acks import event
-from videoassist.gateway.namespaces import Description, Who, _cookie, refuse
+from videoassist.gateway.namespaces import Who, _cookie, refuse
 from videoassist.gateway.schemas import (
     AgentRef,
     Empty,

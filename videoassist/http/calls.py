@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from videoassist.call_plane import encode_bytes
 from videoassist.errors import ContentError, Problem
-from videoassist.http.keys import CONTENT, PHOTO_LIMIT, ROOMS, SERVICE, TOKENS
+from videoassist.http.keys import CONTENT, PHOTO_LIMIT, PLANE, SERVICE, TOKENS
 from videoassist.http.middleware import json_error, too_many
 
 calls = web.RouteTableDef()
@@ -36,8 +37,8 @@ async def upload_photo(request: web.Request) -> web.Response:
         if len(data) > limit:
             return json_error(413, "too_large", f"photos are limited to {limit // 1024} KiB")
     try:
-        item = await request.app[ROOMS].add_photo(
-            call_id, ticket_id, request.content_type, bytes(data)
+        item = await request.app[PLANE].add_photo(
+            call_id, ticket_id, request.content_type, encode_bytes(bytes(data))
         )
     except Problem as exc:
         return json_error(exc.status, exc.code, exc.message)

@@ -10,6 +10,7 @@ from aiohttp import web
 from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
+from videoassist.call_plane import CallPlane
 from videoassist.call_room import CallRooms
 from videoassist.client_address import TrustedProxies
 from videoassist.customers import Customers
@@ -53,6 +54,7 @@ CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)
 PHOTO_LIMIT = web.AppKey("photo_limit", Limiter)  # photos per customer (ticket)
 CONTENT = web.AppKey("content", CallContent)
 ROOMS = web.AppKey("rooms", CallRooms)
+PLANE = web.AppKey("plane", CallPlane)  # the live calls (videoassist/call_plane.py)
 METRICS = web.AppKey("metrics", Metrics)
 DELIVERY = web.AppKey("delivery", SocketDelivery)
 RECORDINGS = web.AppKey("recordings", Recordings)
