@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The compose topology without Docker, on one machine, from Debian's packages (`make cluster`):
-# PostgreSQL, Redis with its append-only file, coturn and two videoassist nodes on the leader
-# lease (one serves, one stands by), all on loopback.
+# PostgreSQL, Redis with its append-only file, coturn, two videoassist nodes on the leader
+# lease (one serves, one stands by) and a media node carrying the calls they place on it, all
+# on loopback.
 # State is kept in $LOCAL_DIR (var/local by default), so a second run finds the same records.
 # Ctrl-C (or SIGTERM) drains the node, then stops the services. Needs `make system-deps`.
 set -euo pipefail
@@ -74,11 +75,13 @@ done
 node() {
     VIDEOASSIST_PORT=$1 \
     VIDEOASSIST_NODE_ID=$2 \
+    VIDEOASSIST_NODE_ROLE=${3:-all} \
+    VIDEOASSIST_MEDIA_PLACEMENT=true \
     VIDEOASSIST_DATA_DIR="$LOCAL_DIR/node" \
     VIDEOASSIST_SECRET_KEY="$(cat "$LOCAL_DIR/secret.key")" \
     VIDEOASSIST_DATABASE_URL="postgresql+asyncpg://$pg_user@127.0.0.1:$PG_PORT/videoassist" \
     VIDEOASSIST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
-    VIDEOASSIST_LEADER_LEASE=true \
+    VIDEOASSIST_LEADER_LEASE=$([ "${3:-all}" = media ] && echo false || echo true) \
     VIDEOASSIST_TURN_URLS="turn:127.0.0.1:$TURN_PORT?transport=udp" \
     VIDEOASSIST_TURN_SECRET="$turn_secret" \
         "$PYTHON" -m videoassist serve &
@@ -96,10 +99,14 @@ while time.monotonic() < deadline:
         time.sleep(0.2)
 sys.exit("the first node did not come up")
 WAIT
+first=${pids[-1]}
+# A media node (health checks only on its port): the leader places calls on it or on itself.
+node "$((NODE_PORT + 2))" local-m media
 node "$((NODE_PORT + 1))" local-b
 echo "${pids[@]}" >"$LOCAL_DIR/pids"  # what this run started, for whoever checks it stopped
 echo "PostgreSQL 127.0.0.1:$PG_PORT, Redis 127.0.0.1:$REDIS_PORT, TURN 127.0.0.1:$TURN_PORT"
 echo "serving on http://localhost:$NODE_PORT; standby for http://localhost:$((NODE_PORT + 1))"
-wait -n "${pids[-2]}" "${pids[-1]}" || true
+echo "media node local-m (health: http://localhost:$((NODE_PORT + 2))/healthz)"
+wait -n "$first" "${pids[-1]}" || true
 # One node is gone: the other may be serving now. Keep going until it ends too.
 wait

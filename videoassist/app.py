@@ -11,14 +11,15 @@ contract.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
@@ -40,6 +41,7 @@ from videoassist.desk.events import (
     RestoredTicket,
 )
 from videoassist.embedding import Origins
+from videoassist.errors import Refusal
 from videoassist.files import LocalFiles
 from videoassist.floor import Wallboard
 from videoassist.gateway import (
@@ -101,6 +103,7 @@ from videoassist.http.reports import reports as report_routes
 from videoassist.http.staff_admin import staff_admin
 from videoassist.http.tokens import bearer_tokens, carries_token
 from videoassist.http.tutorials import tutorials as tutorial_routes
+from videoassist.integrations import IntegrationsPort
 from videoassist.login_throttle import LoginThrottle
 from videoassist.media.hub import MediaHub
 from videoassist.media.network import PortRange, configure_gathering
@@ -118,6 +121,9 @@ from videoassist.tutorials import Tutorials
 from videoassist.webhooks import Policy as WebhookPolicy
 from videoassist.webhooks import Webhooks
 
+if TYPE_CHECKING:  # the `cluster` extra (redis) is loaded only with several nodes
+    from videoassist.cluster.media_nodes import PlacedCalls
+
 logger = logging.getLogger(__name__)
 
 STARTER_TOPICS = (
@@ -130,13 +136,10 @@ STARTER_TOPICS = (
 
 
 def create_app(settings: Settings) -> web.Application:
+    if settings.node_role == "media":
+        return create_media_node(settings)
     trusted = TrustedProxies(settings.trusted_proxies)
-    guard = ConnectionGuard(
-        max_per_address=settings.max_connections_per_address,
-        header_timeout=settings.header_timeout,
-        body_timeout=settings.body_timeout,
-        trusted=trusted,
-    )
+    guard = _guard(settings, trusted)
     # ALLOWED_ORIGINS and the origins admins add: one live set for every check that uses it.
     origins = Origins(settings.allowed_origins)
     app = web.Application(
@@ -195,6 +198,15 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+def _guard(settings: Settings, trusted: TrustedProxies) -> ConnectionGuard:
+    return ConnectionGuard(
+        max_per_address=settings.max_connections_per_address,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        trusted=trusted,
+    )
 
 
 async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -317,29 +329,39 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
     await webhooks.close()
 
 
-async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    records = app[RECORDS]
+class CallParts(NamedTuple):
+    hub: MediaHub
+    content: CallContent
+    rooms: CallRooms
+    recordings: Recordings
+    plane: LocalCallPlane
+
+
+async def _call_parts(
+    settings: Settings,
+    records: Records,
+    delivery: SocketDelivery,
+    *,
+    on_failure: Callable[[str, str], None],
+    policy_of: Callable[[str], tuple[str, str]],
+    settled: Callable[[], Awaitable[None]],
+    integrations: IntegrationsPort,
+) -> CallParts:
+    """What carries live calls in this process, on every kind of node: the media hub, the
+    calls' content and rooms, recording, and the call plane over them."""
     bounds = settings.media_ports()
     ports = configure_gathering(
         settings.media_addresses, PortRange(*bounds) if bounds is not None else None
     )
-    service_box: list[Service] = []
-
-    def media_failed(session_id: str, detail: str) -> None:
-        service = service_box[0]
-        service.post(MediaFailed(session_id, service.now(), detail))
-
     hub = MediaHub(
         ice_servers=settings.ice_servers,
         connect_timeout=settings.media_connect_timeout,
         max_peer_connections=settings.max_peer_connections,
-        on_failure=media_failed,
+        on_failure=on_failure,
         turn_server=partial(turn.ice_server, settings) if settings.turn_urls else None,
         forwarding="transcode" if settings.media_forwarding == "transcode" else "encoded",
         media_ports=ports,
     )
-    delivery = SocketDelivery(app[SIO])
     files = LocalFiles(settings.data_dir)  # the storage port (videoassist/files.py)
     content = CallContent(records, files, _secret_key(settings), settings.photo_max_bytes)
     rooms = CallRooms(
@@ -349,19 +371,6 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         PhotoLimits(settings.photo_max_per_call, settings.photo_max_call_bytes),
     )
     rooms.subscribe(EventLog(records))
-    config, labels = await _routing_config(records, settings)
-    desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
-    ice_servers_for = partial(turn.ice_servers, settings)
-    metrics = app[METRICS]
-
-    def policy_of(ticket_id: str) -> tuple[str, str]:
-        ticket = desk.tickets.get(ticket_id)
-        queue = desk.config.queues.get(ticket.queue_id) if ticket is not None else None
-        return (queue.id, queue.recording) if queue is not None else ("", "off")
-
-    async def settled() -> None:
-        await service_box[0].settled()
-
     recordings = Recordings(
         records,
         hub,
@@ -373,10 +382,57 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=settled,
         link_ttl=settings.recording_link_ttl,
         retention_days=settings.recording_retention_days,
-        integrations=app[WEBHOOKS],
+        integrations=integrations,
     )
     await recordings.repair_unfinished()
     rooms.subscribe(recordings)
+    plane = LocalCallPlane(hub, rooms, recordings, delivery)
+    return CallParts(hub, content, rooms, recordings, plane)
+
+
+async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    records = app[RECORDS]
+    service_box: list[Service] = []
+    desk_box: list[Desk] = []
+
+    def media_failed(session_id: str, detail: str) -> None:
+        service = service_box[0]
+        service.post(MediaFailed(session_id, service.now(), detail))
+
+    def policy_of(ticket_id: str) -> tuple[str, str]:
+        desk = desk_box[0]
+        ticket = desk.tickets.get(ticket_id)
+        queue = desk.config.queues.get(ticket.queue_id) if ticket is not None else None
+        return (queue.id, queue.recording) if queue is not None else ("", "off")
+
+    async def settled() -> None:
+        await service_box[0].settled()
+
+    delivery = SocketDelivery(app[SIO])
+    parts = await _call_parts(
+        settings,
+        records,
+        delivery,
+        on_failure=media_failed,
+        policy_of=policy_of,
+        settled=settled,
+        integrations=app[WEBHOOKS],
+    )
+    hub, content, rooms, recordings, local = parts
+    cluster = contextlib.AsyncExitStack()
+    plane: LocalCallPlane | PlacedCalls = local
+    if settings.media_placement:  # each call's media on the media node with the most room
+        plane = await cluster.enter_async_context(
+            _placed_calls(app, parts, records, media_failed, policy_of, settled)
+        )
+    files = LocalFiles(settings.data_dir)
+    config, labels = await _routing_config(records, settings)
+    desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
+    desk_box.append(desk)
+    ice_servers_for = partial(turn.ice_servers, settings)
+    metrics = app[METRICS]
+
     tutorials = Tutorials(
         records,
         TutorialRecords(records.engine),
@@ -384,14 +440,13 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         delivery,
         files,
         _secret_key(settings),
-        rooms=rooms,
+        rooms=plane,
         agent_of=lambda call_id: _agent_of(desk, call_id),
         session_of=desk.agent_session,
         staff_link_ttl=settings.recording_link_ttl,
         customer_link_ttl=settings.tutorial_link_ttl,
         integrations=app[WEBHOOKS],
     )
-    plane = LocalCallPlane(hub, rooms, recordings)  # media, room and recording of each call
     leadership = app.get(LEADERSHIP)
     desk_records: RecordsPort = records
     if leadership is not None:
@@ -421,7 +476,8 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await app[CUSTOMERS].finish_erasures()
     service.start(announce_every=settings.announce_interval)
-    await _restore(service, records, rooms)
+    # With placement, each restored call's room comes back on the node it is placed on.
+    await _restore(service, records, rooms if plane is local else None)
     app[TOPIC_LABELS] = labels
 
     def per_connection() -> RateLimiter:
@@ -443,8 +499,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         """The desk's picture, with what the media side knows of each live call."""
         picture = desk.floor(now)
         for live in picture["calls"]:
-            live["recording"] = recordings.state(live["call_id"])["state"]
-            live["quality"] = hub.quality(live["call_id"])
+            live.update(plane.status(live["call_id"]))
         return picture
 
     supervisors = SupervisorNamespace(
@@ -453,8 +508,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         per_connection(),
         lambda: floor(service.now()),
         agents.kick,
-        media=hub,
-        rooms=rooms,
+        plane=plane,
         delivery=delivery,
     )
     namespaces = (
@@ -494,9 +548,163 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await wallboard.close()
     await service.close()
+    await cluster.aclose()
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
     await tutorials.close()
+
+
+async def _restore_room(records: Records, rooms: CallRooms, call_id: str) -> None:
+    """A call opened again after a failover or a restart: its room as it was."""
+    events = await records.call_events_of(call_id)
+    if events:
+        rooms.restore(call_id, events, await records.call_item_sizes(call_id))
+
+
+@contextlib.asynccontextmanager
+async def _placed_calls(
+    app: web.Application,
+    parts: CallParts,
+    records: Records,
+    media_failed: Callable[[str, str], None],
+    policy_of: Callable[[str], tuple[str, str]],
+    settled: Callable[[], Awaitable[None]],
+) -> AsyncIterator[PlacedCalls]:
+    """``MEDIA_PLACEMENT``: this node holds the desk and places each call's media on the
+    media node with the most room, itself included (videoassist/cluster/media_nodes.py). It
+    serves the ``desk`` queue: what media nodes report (a failed call, webhooks to publish)."""
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.call_bus import CallBus
+    from videoassist.cluster.leadership import default_node_id
+    from videoassist.cluster.media_nodes import DESK, MediaNode, PlacedCalls
+    from videoassist.cluster.placement import Placement
+
+    settings = app[SETTINGS]
+    leadership = app.get(LEADERSHIP)
+    node = leadership.node_id if leadership is not None else settings.node_id or default_node_id()
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    placement = Placement(redis)
+    bus = CallBus(redis, node)
+    desk_bus = CallBus(redis, DESK)
+    webhooks = app[WEBHOOKS]
+
+    async def from_media_nodes(verb: str, args: dict[str, Any]) -> None:
+        if verb == "media_failed":
+            media_failed(str(args["call_id"]), str(args.get("detail", "")))
+        elif verb == "publish" and isinstance(args.get("data"), dict):
+            webhooks.publish(str(args["event"]), args["data"])
+        else:
+            raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
+
+    placed = PlacedCalls(
+        parts.plane,
+        bus,
+        placement,
+        node,
+        policy_of=policy_of,
+        settled=settled,
+        on_failure=media_failed,
+        restore=partial(_restore_room, records, parts.rooms),
+    )
+    this_node = MediaNode(
+        parts.plane,
+        placement,
+        node,
+        settings.media_capacity,
+        live=lambda: len(parts.hub.sessions),
+    )
+    await bus.start()
+    await this_node.start()
+    desk_bus.serve(from_media_nodes)
+    placed.start()
+    logger.info("placing calls' media across media nodes (this node: %s)", node)
+    try:
+        yield placed
+    finally:
+        await this_node.drain()
+        await placed.close()
+        await this_node.close()
+        await desk_bus.close()
+        await bus.close()
+        await redis.aclose()
+
+
+def create_media_node(settings: Settings) -> web.Application:
+    """``NODE_ROLE=media``: a node that carries calls' media for the desk's node and nothing
+    else: no desk, no pages, no sockets of its own. It listens for health checks only; what it
+    tells browsers reaches their sockets through Redis (docs/operations.md)."""
+    guard = _guard(settings, TrustedProxies(settings.trusted_proxies))
+    app = web.Application(middlewares=[guard.middleware])
+    app[SETTINGS] = settings
+    app[CONNECTION_GUARD] = guard
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "role": "media"})
+
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_media_node_ctx)
+    return app
+
+
+async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
+    import socketio
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.call_bus import CallBus
+    from videoassist.cluster.leadership import default_node_id
+    from videoassist.cluster.media_nodes import DeskLink, MediaNode
+    from videoassist.cluster.placement import Placement
+    from videoassist.cluster.socket_bus import CHANNEL
+
+    settings = app[SETTINGS]
+    node = settings.node_id or default_node_id()
+    records = Records.open(settings.db_url)  # the desk's node migrates it
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    bus = CallBus(redis, node)
+    desk = DeskLink(bus)
+    # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
+    # the watched manager on the same channel); this node has no sockets of its own.
+    emitter = socketio.AsyncRedisManager(settings.redis_url, channel=CHANNEL, write_only=True)
+    delivery = SocketDelivery(emitter)
+    policies: dict[str, tuple[str, str]] = {}
+
+    async def settled() -> None:
+        return None  # the desk's node opens a call here once the parties were told
+
+    parts = await _call_parts(
+        settings,
+        records,
+        delivery,
+        on_failure=desk.media_failed,
+        policy_of=lambda ticket_id: policies.get(ticket_id, ("", "off")),
+        settled=settled,
+        integrations=desk,
+    )
+    this_node = MediaNode(
+        parts.plane,
+        Placement(redis),
+        node,
+        settings.media_capacity,
+        live=lambda: len(parts.hub.sessions),
+        restore=partial(_restore_room, records, parts.rooms),
+        policies=policies,
+    )
+    await bus.start()
+    bus.serve(this_node.handle)
+    await this_node.start()
+    logger.info("media node %s: carrying up to %d calls", node, settings.media_capacity)
+    yield
+    # Stopped: no new calls; the live ones may finish; those left end, and the desk is told.
+    for call_id in await this_node.drain(settings.media_drain_timeout):
+        desk.media_failed(call_id, f"media node {node} stopped")
+    await desk.flush()
+    await bus.close()
+    await this_node.close()
+    await parts.hub.close()
+    await parts.recordings.close()  # after the hub: every recorder has finished its files
+    await redis.aclose()
+    await records.close()
 
 
 def _agent_of(desk: Desk, call_id: str) -> str | None:
@@ -535,7 +743,7 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
     )
 
 
-async def _restore(service: Service, records: Records, rooms: CallRooms) -> None:
+async def _restore(service: Service, records: Records, rooms: CallRooms | None) -> None:
     """After a restart: waiting customers and callbacks come back in their order, calls that
     were live wait ``CALL_RESUME_WINDOW`` for their parties to reconnect (new peer connections
     on this node; without a window they end as ``server_restart``), and agents who were Ready
@@ -565,6 +773,8 @@ async def _restore(service: Service, records: Records, rooms: CallRooms) -> None
     )
     await service.submit(Restored(tickets, states, now, calls))
     for call in calls:  # their rooms as they were: chat, stills, photos and their marks
+        if rooms is None:
+            break
         rooms.restore(
             call.call_id,
             await records.call_events_of(call.call_id),

@@ -25,7 +25,9 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from videoassist.call_room import CallRooms, Side, Source
+from videoassist.call_room import CallEvent, CallRooms, Side, Source
+from videoassist.delivery import Delivery
+from videoassist.desk import ServerEvent
 from videoassist.desk.events import Party
 from videoassist.errors import Refusal
 
@@ -47,6 +49,16 @@ class Signaling(Protocol):
     async def add_candidate(
         self, session_id: str, party: Party, candidate: dict[str, Any]
     ) -> None: ...
+    async def supervise(
+        self, session_id: str, staff_id: str, mode: Any, sdp: str
+    ) -> Description: ...
+    async def supervisor_candidate(
+        self, session_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None: ...
+    async def unsupervise(self, session_id: str, staff_id: str) -> bool: ...
+    def heard(self, session_id: str) -> tuple[str | None, str | None]: ...
+    def watched(self, session_id: str) -> bool: ...
+    def quality(self, session_id: str) -> dict[str, Any] | None: ...
 
 
 class RecordingControl(Protocol):
@@ -97,6 +109,17 @@ class CallPlane(Protocol):
     ) -> dict[str, Any]: ...
     async def recording_pause(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
     async def recording_resume(self, call_id: str, agent_id: str) -> dict[str, Any]: ...
+    async def supervise(self, call_id: str, staff_id: str, mode: str, sdp: str) -> dict[str, Any]:
+        """A supervisor's peer connection into the call: the SDP answer, whose voice each
+        party now hears (``heard``: agent's and customer's mode) and the room as it stands."""
+        ...
+
+    async def supervisor_candidate(
+        self, call_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None: ...
+    async def unsupervise(self, call_id: str, staff_id: str) -> dict[str, Any]:
+        """``left``: whether they were in the call's media; ``heard`` as for ``supervise``."""
+        ...
 
 
 VERBS = frozenset(
@@ -121,6 +144,9 @@ VERBS = frozenset(
         "recording_consent",
         "recording_pause",
         "recording_resume",
+        "supervise",
+        "supervisor_candidate",
+        "unsupervise",
     }
 )
 
@@ -151,10 +177,24 @@ class LocalCallPlane:
         media: Signaling,
         rooms: CallRooms,
         recordings: RecordingControl | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self.media = media
         self.rooms = rooms
         self.recordings = recordings
+        self._delivery = delivery
+        if delivery is not None:
+            rooms.subscribe(self._to_watchers)
+
+    async def _to_watchers(self, ev: CallEvent) -> None:
+        """A supervisor watching a call sees its room's events, on whichever node their
+        wallboard is: the call's node sends them to the call's watchers."""
+        if self._delivery is not None and self.media.watched(ev.call_id):
+            await self._delivery.to_watchers(
+                ev.call_id,
+                ServerEvent.CALL_EVENT,
+                {"call_id": ev.call_id, "kind": ev.kind, "at": ev.at, "data": dict(ev.data)},
+            )
 
     # ------------------------------------------------------------ the call's life (the desk's)
 
@@ -179,6 +219,11 @@ class LocalCallPlane:
         if self.recordings is not None:
             self.recordings.call_ended(session_id)
         await self.media.close_session(session_id)
+
+    def status(self, call_id: str) -> dict[str, Any]:
+        """What the wallboard shows of a live call beside the desk's picture."""
+        recording = self.recordings.state(call_id)["state"] if self.recordings else "off"
+        return {"recording": recording, "quality": self.media.quality(call_id)}
 
     # ------------------------------------------------------------ what the parties do
 
@@ -264,3 +309,18 @@ class LocalCallPlane:
 
     async def recording_resume(self, call_id: str, agent_id: str) -> dict[str, Any]:
         return await self._recording().resume(call_id, agent_id)
+
+    async def supervise(self, call_id: str, staff_id: str, mode: str, sdp: str) -> dict[str, Any]:
+        answer = await self.media.supervise(call_id, staff_id, mode, sdp)
+        room = self.rooms.state(call_id) if call_id in self.rooms else {}
+        heard = list(self.media.heard(call_id))
+        return {"type": answer.type, "sdp": answer.sdp, "heard": heard, "room": room}
+
+    async def supervisor_candidate(
+        self, call_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None:
+        await self.media.supervisor_candidate(call_id, staff_id, candidate)
+
+    async def unsupervise(self, call_id: str, staff_id: str) -> dict[str, Any]:
+        left = await self.media.unsupervise(call_id, staff_id)
+        return {"left": left, "heard": list(self.media.heard(call_id))}

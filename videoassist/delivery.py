@@ -38,6 +38,11 @@ def customer_room(ticket_id: str) -> str:
     return f"ticket:{ticket_id}"
 
 
+def watch_room(call_id: str) -> str:
+    """The supervisors watching one call (their wallboard connections)."""
+    return f"watch:{call_id}"
+
+
 def agent_room(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
@@ -55,6 +60,7 @@ class Delivery(Protocol):
     async def to_agent(self, agent_id: str, event: ServerEvent, data: Data) -> None: ...
     async def to_call(self, parties: Parties, event: ServerEvent, data: Data) -> None: ...
     async def to_supervisors(self, event: ServerEvent, data: Data) -> None: ...
+    async def to_watchers(self, call_id: str, event: ServerEvent, data: Data) -> None: ...
     async def to_connection(
         self, audience: Party, sid: str, event: ServerEvent, data: Data
     ) -> None: ...
@@ -76,6 +82,9 @@ class SocketDelivery:
 
     async def to_supervisors(self, event: ServerEvent, data: Data) -> None:
         await self._sio.emit(event, dict(data), room=SUPERVISOR_ROOM, namespace=SUPERVISORS)
+
+    async def to_watchers(self, call_id: str, event: ServerEvent, data: Data) -> None:
+        await self._sio.emit(event, dict(data), room=watch_room(call_id), namespace=SUPERVISORS)
 
     async def to_connection(
         self, audience: Party, sid: str, event: ServerEvent, data: Data

@@ -36,6 +36,16 @@ class Settings:
     leader_lease: bool = False
     leader_lease_ttl: float = 10.0
     node_id: str = ""
+    # Calls' media across nodes (videoassist/cluster/media_nodes.py), with redis_url:
+    # node_role "media" runs a media node only (no desk, no pages: it carries the calls the
+    # leader places on it); media_placement on the desk's node places each new call on the
+    # media node with the most room, itself included; media_capacity: calls this node takes.
+    node_role: str = "all"
+    media_placement: bool = False
+    media_capacity: int = 16
+    # A media node told to stop (SIGTERM) takes no new calls and lets its live ones finish
+    # this long; those still live then end (media_failed) as it exits.
+    media_drain_timeout: float = 120.0
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.
     secret_key: str = ""
@@ -186,6 +196,12 @@ class Settings:
             raise ValueError("webhook_max_attempts and webhook_concurrency must be at least 1")
         if self.leader_lease and not self.redis_url:
             raise ValueError("leader_lease needs redis_url")
+        if self.node_role not in ("all", "media"):
+            raise ValueError("node_role must be all or media")
+        if (self.node_role == "media" or self.media_placement) and not self.redis_url:
+            raise ValueError("node_role media and media_placement need redis_url")
+        if self.media_capacity < 0:
+            raise ValueError("media_capacity must be 0 or more")
         if not 0.5 <= self.leader_lease_ttl <= 10:
             raise ValueError("leader_lease_ttl must be from 0.5 to 10 seconds")
         if self.public_url:

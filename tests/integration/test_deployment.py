@@ -54,18 +54,23 @@ def test_the_compose_file_is_valid_and_names_only_real_settings() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"app-a", "app-b", "proxy", "postgres", "redis", "turn"}
+    assert set(services) == {"app-a", "app-b", "media-m", "proxy", "postgres", "redis", "turn"}
     redis = services["redis"]["command"]
     assert redis[redis.index("--appendonly") + 1] == "yes"
     ranges = []
-    for name in ("app-a", "app-b"):
+    for name in ("app-a", "app-b", "media-m"):
         app = services[name]
         env = app["environment"]
         unknown = set(env) - SETTING_NAMES
         assert not unknown, f"{name}: not settings of the server: {unknown}"
         assert env["VIDEOASSIST_DATABASE_URL"].startswith("postgresql+asyncpg://")
-        assert env["VIDEOASSIST_LEADER_LEASE"] == "true" and env["VIDEOASSIST_REDIS_URL"]
-        assert env["VIDEOASSIST_NODE_ID"] == name
+        assert env["VIDEOASSIST_REDIS_URL"] and env["VIDEOASSIST_NODE_ID"] == name
+        if name == "media-m":  # carries calls only: no lease, no desk, not behind Caddy
+            assert env["VIDEOASSIST_NODE_ROLE"] == "media"
+            assert "VIDEOASSIST_LEADER_LEASE" not in env
+        else:
+            assert env["VIDEOASSIST_LEADER_LEASE"] == "true"
+            assert env["VIDEOASSIST_MEDIA_PLACEMENT"] == "true"
         # The media ports published are the ones the node's candidates use.
         first, last = map(int, env["VIDEOASSIST_MEDIA_PORT_RANGE"].split("-"))
         published = {
@@ -73,11 +78,15 @@ def test_the_compose_file_is_valid_and_names_only_real_settings() -> None:
         }  # docker-compose 1.x expands a range into one entry per port
         assert set(range(first, last + 1)) <= published, (name, sorted(published)[:5])
         ranges.append(set(range(first, last + 1)))
-    assert not ranges[0] & ranges[1], "the nodes' media ports overlap"
-    # The nodes share their secrets and data; Caddy sends clients to both.
-    a, b = services["app-a"]["environment"], services["app-b"]["environment"]
-    assert a["VIDEOASSIST_SECRET_KEY"] == b["VIDEOASSIST_SECRET_KEY"]
+    assert not any(r & q for i, r in enumerate(ranges) for q in ranges[i + 1 :]), (
+        "the nodes' media ports overlap"
+    )
+    # The nodes share their secrets and data; Caddy sends clients to both app nodes.
+    a, b, m = (services[n]["environment"] for n in ("app-a", "app-b", "media-m"))
+    assert a["VIDEOASSIST_SECRET_KEY"] == b["VIDEOASSIST_SECRET_KEY"] == m["VIDEOASSIST_SECRET_KEY"]
+    assert a["VIDEOASSIST_DATABASE_URL"] == m["VIDEOASSIST_DATABASE_URL"]
     assert services["app-a"]["volumes"] == services["app-b"]["volumes"]
+    assert services["app-a"]["volumes"] == services["media-m"]["volumes"]
     caddy = (DOCKER / "Caddyfile").read_text()
     upstreams = re.search(r"reverse_proxy\s+([^{]+)\{", caddy)
     assert upstreams is not None
@@ -180,6 +189,14 @@ async def test_make_cluster_brings_the_topology_up_on_loopback_and_stops_it_all(
                 30,
                 what="the second node standing by",
             )
+            # The media node registered and answers its health check.
+            await wait_until(
+                lambda: "media node local-m: carrying up to" in output.decode(errors="replace"),
+                30,
+                what="the media node carrying calls",
+            )
+            async with http.get(f"http://127.0.0.1:{node_port + 2}/healthz") as r:
+                assert (await r.json())["role"] == "media"
             standby = f"http://127.0.0.1:{node_port + 1}/healthz"
             with contextlib.suppress(aiohttp.ClientConnectionError):
                 async with http.get(standby) as r:

@@ -21,12 +21,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
-from tests.support.harness import Clients, Party
+from tests.support.harness import Clients, Party, wait_until
 from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
+from videoassist.cluster.placement import Placement
 from videoassist.store.records import Records
 
 pytestmark = pytest.mark.timeout(180)
@@ -44,6 +46,8 @@ class Deployment:
         self.nodes = nodes
         self.database_url = database_url
         self.serving = nodes[0]
+        self.media: ServerProcess | None = None  # a media node carrying every call
+        self.redis_url = ""
 
     async def add_agents(self, *names: str) -> None:
         records = Records.open(self.database_url)
@@ -60,6 +64,16 @@ class Deployment:
         await self.nodes[0].start()
         for standby in self.nodes[1:]:
             await standby.launch()
+        if self.media is not None:
+            await self.media.start()  # after the desk's node: it migrated the database
+
+    async def loads(self) -> dict[str, int]:
+        """Live calls per node, as the placement counts them (the nodes' heartbeats)."""
+        redis = Redis.from_url(self.redis_url)
+        try:
+            return {load.node: load.live for load in await Placement(redis).loads()}
+        finally:
+            await redis.aclose()
 
     async def fault(self) -> ServerProcess:
         killed = self.serving
@@ -76,7 +90,7 @@ class Deployment:
         return self.serving
 
     async def stop(self) -> None:
-        for node in self.nodes:
+        for node in [*self.nodes, *([self.media] if self.media is not None else [])]:
             if node.proc is not None and node.proc.returncode is None:
                 node.resume()
             await node.stop(kill=True)
@@ -92,7 +106,7 @@ def _settings(node: ServerProcess) -> dict[str, str]:
     }
 
 
-@pytest.fixture(params=["one node", "two nodes"])
+@pytest.fixture(params=["one node", "two nodes", "media node"])
 async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
     if request.param == "one node":
         node = ServerProcess(tmp_path / "a", free_port(), secret_key=SECRET)
@@ -100,8 +114,32 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             "one node", [node], f"sqlite+aiosqlite:///{tmp_path / 'a' / 'videoassist.db'}"
         )
         (tmp_path / "a").mkdir(parents=True, exist_ok=True)
+    elif request.param == "media node":
+        # The desk's node places every call on the media node (it takes none itself): the
+        # browsers talk to the desk's node only, their media to the media node.
+        postgres_url = request.getfixturevalue("postgres_url")
+        redis = request.getfixturevalue("redis_server")
+        shared = {"database_url": postgres_url, "redis_url": redis.url, "secret_key": SECRET}
+        d = Deployment(
+            "media node",
+            [
+                ServerProcess(
+                    tmp_path / "a",
+                    free_port(),
+                    node_id="desk-a",
+                    media_placement="true",
+                    media_capacity="0",
+                    **shared,
+                ),
+            ],
+            postgres_url,
+        )
+        d.media = ServerProcess(
+            tmp_path / "m", free_port(), node_id="media-m", node_role="media", **shared
+        )
+        d.redis_url = redis.url
     else:
-        postgres_url: str = request.getfixturevalue("postgres_url")
+        postgres_url = request.getfixturevalue("postgres_url")
         redis = request.getfixturevalue("redis_server")
         common = {
             "database_url": postgres_url,
@@ -172,6 +210,25 @@ async def peers() -> AsyncIterator[list[ClientPeer]]:
         await peer.close()
 
 
+async def carried(deployment: Deployment, calls: int) -> None:
+    """With a media node: it carries ``calls`` (its media hub's own count, reported to the
+    placement) and the desk's node none."""
+    if deployment.media is None:
+        return
+    seen: list[dict[str, int]] = [{}]
+
+    async def as_expected() -> bool:
+        seen[0] = await deployment.loads()
+        return seen[0] == {"desk-a": 0, "media-m": calls}
+
+    await wait_until(
+        as_expected,
+        timeout=15,
+        what=lambda: f"the media node carrying {calls} calls (live: {seen[0]})",
+        interval=0.2,
+    )
+
+
 async def session_row(deployment: Deployment, session_id: str) -> dict[str, Any]:
     records = Records.open(deployment.database_url)
     try:
@@ -196,8 +253,10 @@ async def test_a_call_with_media_from_tap_to_wrap_up(
         camera = await media(customer, "red", session_id, peers)
         await console.sees("red")
         await camera.sees("blue")
+        await carried(deployment, 1)
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
         await customer.inbox.next("session_ended")
+        await carried(deployment, 0)
         wrapped = await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
         assert wrapped == {"ok": True}
     row = await session_row(deployment, session_id)
@@ -279,6 +338,7 @@ async def test_a_fault_keeps_the_line_and_the_live_call(
         camera = await media(pages[0], "green", session_id, peers)
         await (await media(agent, "blue", session_id, peers)).sees("green")
         await camera.sees("blue")
+        await carried(deployment, 1)  # on the media node still, opened there again
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
         wrapped = await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
         assert wrapped == {"ok": True}

@@ -57,13 +57,17 @@ redis.call('HINCRBY', KEYS[1], 'live', 1)
 return was
 """
 
-# KEYS[1] node info; ARGV[1] ttl (ms), ARGV[2] capacity or ''. 0 when the node had lapsed.
+# KEYS[1] node info; ARGV[1] ttl (ms), ARGV[2] capacity or '', ARGV[3] live calls or ''.
+# 0 when the node had lapsed.
 _HEARTBEAT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], 'capacity', ARGV[2])
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'live', ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
@@ -104,6 +108,7 @@ class Placement:
         self.heartbeat_ttl = heartbeat_ttl
         self.placement_timeout = placement_timeout
         self.nodes_key = f"{PREFIX}:nodes"
+        self.calls_key = f"{PREFIX}:calls"  # call id -> the node holding its media
         self._place = redis.register_script(_PLACE)
         self._started = redis.register_script(_STARTED)
         self._ended = redis.register_script(_ENDED)
@@ -124,11 +129,15 @@ class Placement:
             pipe.sadd(self.nodes_key, node)
             await pipe.execute()
 
-    async def heartbeat(self, node: str, capacity: int | None = None) -> bool:
-        """Keep the node alive (and change its capacity); False if it had already lapsed, in
-        which case it must ``register`` again (its live calls were forgotten)."""
+    async def heartbeat(
+        self, node: str, capacity: int | None = None, live: int | None = None
+    ) -> bool:
+        """Keep the node alive (and change its capacity); ``live``: the calls the node
+        carries by its own count, which corrects ``started``/``ended`` (a call opened again
+        after a failover, an end that never reached Redis). False if it had already lapsed,
+        in which case it must ``register`` again."""
         ttl_ms = int(self.heartbeat_ttl * 1000)
-        args = [ttl_ms, "" if capacity is None else capacity]
+        args = [ttl_ms, "" if capacity is None else capacity, "" if live is None else live]
         return bool(await self._heartbeat(keys=[self._info(node)], args=args))
 
     async def drain(self, node: str) -> None:
@@ -156,6 +165,20 @@ class Placement:
 
     async def ended(self, node: str) -> None:
         await self._ended(keys=[self._info(node)], args=[])
+
+    async def assign(self, call_id: str, node: str) -> str | None:
+        """Note that ``call_id``'s media is on ``node``; returns the node it was on before,
+        if any (a call opened again after a failover: the old node still holds a session)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.calls_key, call_id)
+            pipe.hset(self.calls_key, call_id, node)
+            before, _ = await pipe.execute()
+        if before is None:
+            return None
+        return before.decode() if isinstance(before, bytes) else str(before)
+
+    async def unassign(self, call_id: str) -> None:
+        await self.redis.hdel(self.calls_key, call_id)
 
     async def loads(self) -> list[NodeLoad]:
         out = []

@@ -35,6 +35,7 @@ import socketio
 logger = logging.getLogger(__name__)
 
 PING_METHOD = "videoassist_ping"
+CHANNEL = "videoassist"  # every node's emits, on one Redis pub/sub channel
 PUBLISH_QUEUE = 10_000
 
 
@@ -52,7 +53,7 @@ class WatchedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self,
         url: str,
         *,
-        channel: str = "videoassist",
+        channel: str = CHANNEL,
         ping_interval: float = 2.0,
         stale_after: float = 6.0,
         socket_timeout: float = 5.0,

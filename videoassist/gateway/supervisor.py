@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import socketio
 
 from videoassist.auth import SESSION_COOKIE, StaffAuth
-from videoassist.call_plane import Description
-from videoassist.call_room import CallEvent, CallRooms
-from videoassist.delivery import SUPERVISOR_ROOM, SUPERVISORS, Delivery
+from videoassist.call_plane import CallPlane
+from videoassist.delivery import SUPERVISOR_ROOM, SUPERVISORS, Delivery, watch_room
 from videoassist.desk import DeskError, ServerEvent
 from videoassist.desk.events import (
     AgentForcedOut,
@@ -58,23 +57,6 @@ logger = logging.getLogger(__name__)
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
 
-def watch_room(call_id: str) -> str:
-    return f"watch:{call_id}"
-
-
-class Supervision(Protocol):
-    """The media hub as supervisors use it (videoassist.media.hub.MediaHub)."""
-
-    async def supervise(
-        self, session_id: str, staff_id: str, mode: Any, sdp: str
-    ) -> Description: ...
-    async def supervisor_candidate(
-        self, session_id: str, staff_id: str, candidate: dict[str, Any]
-    ) -> None: ...
-    async def unsupervise(self, session_id: str, staff_id: str) -> bool: ...
-    def heard(self, session_id: str) -> tuple[str | None, str | None]: ...
-
-
 class SupervisorNamespace(socketio.AsyncNamespace):
     def __init__(
         self,
@@ -83,20 +65,16 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         limiter: RateLimiter,
         draw: Callable[[], dict[str, Any]],
         kick_agent: Callable[[str], Awaitable[None]],
-        media: Supervision | None = None,
-        rooms: CallRooms | None = None,
+        plane: CallPlane | None = None,
         delivery: Delivery | None = None,
     ) -> None:
         super().__init__(SUPERVISORS)
-        self.media = media
-        self.rooms = rooms
+        self.plane = plane  # live calls' media and rooms, wherever they are (call_plane.py)
         self.delivery = delivery
         # sid -> (desk session id, media call id) of the call that connection watches.
         self.watching_calls: dict[str, tuple[str, str]] = {}
         # call id -> what its parties were last told they hear: (agent's, customer's) mode.
         self._told: dict[str, tuple[str | None, str | None]] = {}
-        if rooms is not None:
-            self._unsubscribe = rooms.subscribe(self._call_event)
         self.service = service
         self.staff = staff
         self.limiter = limiter  # per connection (sid)
@@ -170,10 +148,10 @@ class SupervisorNamespace(socketio.AsyncNamespace):
 
     # ------------------------------------------------------------ live calls
 
-    def _supervision(self) -> Supervision:
-        if self.media is None:
+    def _supervision(self) -> CallPlane:
+        if self.plane is None:
             raise Refusal("not_supported", "this server cannot join calls")
-        return self.media
+        return self.plane
 
     def _live(self, session_id: str) -> tuple[str, str, str]:
         """(call id, agent id, ticket id) of a live session, or the refusal ``no_session``."""
@@ -184,7 +162,7 @@ class SupervisorNamespace(socketio.AsyncNamespace):
 
     @event(SuperviseIn)
     async def on_supervise(self, sid: str, who: Who, p: SuperviseIn) -> dict[str, Any]:
-        media = self._supervision()
+        plane = self._supervision()
         call_id, _, _ = self._live(p.session_id)
         watched = self.watching_calls.get(sid)
         if watched is not None and watched[0] != p.session_id:
@@ -192,12 +170,16 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         await self.service.submit(
             CallSupervised(p.session_id, p.mode, *self._by(who), self.service.now())
         )
-        answer = await media.supervise(call_id, who["staff_id"], p.mode, p.sdp)
+        answer = await plane.supervise(call_id, who["staff_id"], p.mode, p.sdp)
         self.watching_calls[sid] = (p.session_id, call_id)
         await self.enter_room(sid, watch_room(call_id))
-        await self._tell_parties(p.session_id)
-        room = self.rooms.state(call_id) if self.rooms is not None and call_id in self.rooms else {}
-        return {"type": answer.type, "sdp": answer.sdp, "mode": p.mode, "room": room}
+        await self._tell_parties(p.session_id, answer["heard"])
+        return {
+            "type": answer["type"],
+            "sdp": answer["sdp"],
+            "mode": p.mode,
+            "room": answer["room"],
+        }
 
     @event(RtcCandidateIn)
     async def on_supervise_candidate(self, sid: str, who: Who, p: RtcCandidateIn) -> None:
@@ -220,22 +202,23 @@ class SupervisorNamespace(socketio.AsyncNamespace):
     async def _leave(self, sid: str, staff_id: str, username: str) -> None:
         session_id, call_id = self.watching_calls.pop(sid)
         await self.leave_room(sid, watch_room(call_id))
-        if self.media is not None:
-            await self.media.unsupervise(call_id, staff_id)
+        heard: list[str | None] = [None, None]
+        if self.plane is not None:
+            heard = (await self.plane.unsupervise(call_id, staff_id))["heard"]
         # A call over and forgotten raises DeskError: its end closed the leg already.
         with contextlib.suppress(DeskError):
             await self.service.submit(
                 CallSupervised(session_id, "leave", staff_id, username, self.service.now())
             )
-        await self._tell_parties(session_id)
+        await self._tell_parties(session_id, heard)
 
-    async def _tell_parties(self, session_id: str) -> None:
-        """Tell the agent (whisper, barge) and the customer (barge) whose voice they now hear,
-        when it changed."""
+    async def _tell_parties(self, session_id: str, now_heard: Sequence[str | None]) -> None:
+        """Tell the agent (whisper, barge) and the customer (barge) whose voice they now hear
+        (``now_heard``: agent's and customer's mode, from the call's media), when it changed."""
         row = self.service.desk.sessions.get(session_id)
-        if row is None or self.media is None or self.delivery is None:
+        if row is None or self.delivery is None:
             return
-        heard = self.media.heard(row.call_id)
+        heard = (now_heard[0], now_heard[1])
         told = self._told.get(row.call_id, (None, None))
         if heard == (None, None):
             self._told.pop(row.call_id, None)
@@ -251,13 +234,3 @@ class SupervisorNamespace(socketio.AsyncNamespace):
                 ServerEvent.SUPERVISION,
                 {"session_id": row.call_id, "mode": heard[1]},
             )
-
-    async def _call_event(self, ev: CallEvent) -> None:
-        """The call room's events go on to whoever watches that call."""
-        if not any(call_id == ev.call_id for _, call_id in self.watching_calls.values()):
-            return
-        await self.emit(
-            ServerEvent.CALL_EVENT,
-            {"call_id": ev.call_id, "kind": ev.kind, "at": ev.at, "data": dict(ev.data)},
-            room=watch_room(ev.call_id),
-        )

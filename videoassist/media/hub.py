@@ -775,6 +775,11 @@ class MediaHub:
             return None
         return {party: tally.summary() for party, tally in tallies.items()}
 
+    def watched(self, session_id: str) -> bool:
+        """Whether a supervisor is in the call's media."""
+        session = self.sessions.get(session_id)
+        return session is not None and bool(session.supervisors)
+
     def heard(self, session_id: str) -> tuple[str | None, str | None]:
         """Whose supervisor voice each party hears now: (agent's, customer's) mode or None."""
         session = self.sessions.get(session_id)

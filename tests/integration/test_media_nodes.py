@@ -1,0 +1,319 @@
+"""Calls' media on media nodes (issue 15): real processes on one PostgreSQL and one redis-server.
+
+The desk's node (``MEDIA_PLACEMENT``) holds every browser's socket; media nodes
+(``NODE_ROLE=media``) carry the calls placed on them. Clients and aiortc peers talk to the
+desk's node only, as browsers behind the load balancer do; their media goes to the node the call
+was placed on. What is checked here beyond the shared scenarios of ``test_topologies.py``:
+placement by room, everything a call does (chat, marks, a still, a photo, recording, a
+supervisor) carried out on a remote node, and a media node stopped or killed mid-call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from redis.asyncio import Redis
+
+from tests.integration.test_authorization_matrix import supervisor_offer_without_candidates
+from tests.integration.test_topologies import SECRET, Browsers, browsers, media, ready
+from tests.support.harness import Party, wait_until
+from tests.support.peers import ClientPeer
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from videoassist.auth import hash_password
+from videoassist.cluster.placement import NodeLoad, Placement
+from videoassist.desk.config import DEFAULT_QUEUE
+from videoassist.store.records import Records
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _photo() -> bytes:
+    image = np.full((120, 160, 3), (40, 160, 220), dtype=np.uint8)
+    return bytes(cv2.imencode(".jpg", image)[1])
+
+
+class Cluster:
+    """A desk node and media nodes; they share the database, Redis, the secret and the data
+    directory (recordings and photos are written where the call's media is)."""
+
+    def __init__(self, tmp_path: Path, database_url: str, redis_url: str) -> None:
+        self.data_dir = tmp_path / "shared"
+        self.data_dir.mkdir()
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.common = {"database_url": database_url, "redis_url": redis_url, "secret_key": SECRET}
+        self.desk: ServerProcess | None = None
+        self.media: dict[str, ServerProcess] = {}
+
+    async def start(self, *, desk_capacity: int, media: dict[str, int]) -> None:
+        self.desk = ServerProcess(
+            self.data_dir,
+            free_port(),
+            node_id="desk",
+            media_placement="true",
+            media_capacity=str(desk_capacity),
+            **self.common,
+        )
+        await self.desk.start()  # it migrates the database
+        for name, capacity in media.items():
+            node = ServerProcess(
+                self.data_dir,
+                free_port(),
+                node_id=name,
+                node_role="media",
+                media_capacity=str(capacity),
+                media_drain_timeout="60",
+                **self.common,
+            )
+            await node.start()
+            self.media[name] = node
+
+    async def add_staff(self, *people: tuple[str, str]) -> None:
+        records = Records.open(self.database_url)
+        try:
+            await records.migrate()
+            for name, role in people:
+                await records.add_user(
+                    name, name.title(), hash_password(f"pw-{name}-1"), role, time.time()
+                )
+        finally:
+            await records.close()
+
+    async def loads(self) -> dict[str, NodeLoad]:
+        redis = Redis.from_url(self.redis_url)
+        try:
+            return {load.node: load for load in await Placement(redis).loads()}
+        finally:
+            await redis.aclose()
+
+    async def live(self) -> dict[str, int]:
+        return {node: load.live for node, load in (await self.loads()).items()}
+
+    async def stop(self) -> None:
+        for node in [*self.media.values(), *([self.desk] if self.desk else [])]:
+            if node.proc is not None and node.proc.returncode is None:
+                await node.stop(kill=True)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, postgres_url: str, redis_server: Any) -> AsyncIterator[Cluster]:
+    made = Cluster(tmp_path, postgres_url, redis_server.url)
+    try:
+        yield made
+    finally:
+        await made.stop()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[ClientPeer]]:
+    made: list[ClientPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
+
+
+async def until(check: Callable[[], Awaitable[Any]], expected: Any, what: str) -> None:
+    seen: list[Any] = [None]
+
+    async def held() -> bool:
+        seen[0] = await check()
+        return bool(seen[0] == expected)
+
+    await wait_until(held, 20, lambda: f"{what}: {seen[0]!r}", interval=0.2)
+
+
+async def call(
+    clients: Browsers, agent: Party, peers: list[ClientPeer], colours: tuple[str, str]
+) -> tuple[Party, str]:
+    """A customer taps, ``agent`` accepts, both see each other: (customer, session id)."""
+    ticket = await clients.tap()
+    customer = await clients.customer(ticket["token"])
+    await agent.inbox.next("offer")
+    session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+    await customer.inbox.next("matched")
+    camera = await media(customer, colours[0], session_id, peers)
+    await (await media(agent, colours[1], session_id, peers)).sees(colours[0])
+    await camera.sees(colours[1])
+    return customer, session_id
+
+
+async def test_calls_go_to_the_node_with_the_most_room_then_to_the_desk_when_all_are_full(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    await cluster.add_staff(("alice", "agent"), ("bob", "agent"), ("carol", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 1, "m2": 1})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agents = [(await ready(clients, name))[0] for name in ("alice", "bob", "carol")]
+        await call(clients, agents[0], peers, ("red", "blue"))
+        await call(clients, agents[1], peers, ("green", "red"))
+        # One call on each media node: the second went where there was room.
+        await until(cluster.live, {"desk": 0, "m1": 1, "m2": 1}, "calls per node")
+        # Every media node is full: the call goes ahead on the desk's node rather than not at all.
+        await call(clients, agents[2], peers, ("blue", "green"))
+        await until(cluster.live, {"desk": 1, "m1": 1, "m2": 1}, "calls per node")
+
+
+async def test_a_call_on_a_media_node_does_everything_a_call_does(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    await cluster.add_staff(("alice", "agent"), ("ada", "admin"), ("sue", "supervisor"))
+    await cluster.start(desk_capacity=0, media={"m1": 4})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        assert clients.http is not None
+        admin = await clients.login("ada", "pw-ada-1")
+        async with clients.http.put(
+            f"/api/admin/queues/{DEFAULT_QUEUE}",
+            json={"name": "General", "recording": "ask"},
+            headers={"Cookie": f"va_session={admin}"},
+        ) as r:
+            assert r.status in (200, 201), await r.text()
+        agent, _ = await ready(clients, "alice")
+        ticket = await clients.tap()
+        customer = await clients.customer(ticket["token"])
+        await agent.inbox.next("offer")
+        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        await customer.inbox.next("matched")
+        # Recording: the media node asks the customer, through the desk node's socket.
+        asked = await customer.inbox.next("recording_consent_requested")
+        assert asked == {"session_id": session_id}
+        camera = await media(customer, "red", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("red")
+        await camera.sees("blue")
+        assert await cluster.live() == {"desk": 0, "m1": 1}
+        consent = await customer.call(
+            "recording_consent", {"session_id": session_id, "accept": True}
+        )
+        assert consent["consent"] == "accepted", consent
+
+        # Chat both ways, and the room as a page reloading would read it.
+        assert "id" in await customer.call("chat", {"session_id": session_id, "text": "hello"})
+        assert (await agent.inbox.next("chat"))["text"] == "hello"
+        room = await agent.call("room", {"session_id": session_id})
+        assert [line["text"] for line in room["chat"]] == ["hello"]
+        assert room["recording"]["consent"] == "accepted"
+
+        # A mark reaches the customer; a refused one is refused with the node's own code.
+        mark = {"kind": "arrow", "id": "a1", "from": [0.1, 0.1], "to": [0.5, 0.5]}
+        drawn = await agent.call(
+            "annotate", {"session_id": session_id, "target": "live", "annotation": mark}
+        )
+        assert drawn == {"ok": True, "id": "a1"}, drawn
+        assert (await customer.inbox.next("annotation"))["annotation"]["id"] == "a1"
+        again = await agent.call(
+            "annotate", {"session_id": session_id, "target": "live", "annotation": mark}
+        )
+        assert again["error"]["code"] == "duplicate", again
+
+        # A still, taken from the customer's video on the media node, served by the desk node.
+        still = await agent.call("freeze", {"session_id": session_id})
+        assert "url" in still, still
+        async with clients.http.get(still["url"]) as r:
+            assert r.status == 200 and (await r.read())[:2] == b"\xff\xd8"  # a JPEG
+
+        # A photo, uploaded to the desk node, kept by the media node, shown to the agent.
+        async with clients.http.post(
+            f"/api/calls/{session_id}/photos",
+            data=_photo(),
+            headers={"Authorization": f"Bearer {ticket['token']}", "Content-Type": "image/jpeg"},
+        ) as r:
+            assert r.status == 201, await r.text()
+        assert "url" in await agent.inbox.next("photo")
+
+        # A supervisor joins the call on the media node and sees its events.
+        sue_cookie = await clients.login("sue", "pw-sue-1")
+        sue = await clients._party("/supervisor", cookie=sue_cookie)
+        sdp = await supervisor_offer_without_candidates()
+        reply = await sue.call(
+            "supervise", {"session_id": session_id, "mode": "barge", "type": "offer", "sdp": sdp}
+        )
+        assert reply["type"] == "answer" and "a1" in str(reply["room"]), reply
+        assert (await customer.inbox.next("supervision"))["mode"] == "barge"
+        await agent.call("chat", {"session_id": session_id, "text": "one moment"})
+        event = await sue.inbox.next("call_event")
+        assert event["kind"] == "chat" and event["data"]["text"] == "one moment"
+        told = len(customer.inbox.events)
+        assert (await sue.call("leave", {"session_id": session_id})) == {"ok": True}
+        assert (await customer.inbox.next("supervision", after=told))["mode"] is None
+
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+        await until(cluster.live, {"desk": 0, "m1": 0}, "calls per node")
+
+    # The recording was written on the media node, into the shared directory, and finished.
+    async def finished() -> bool:
+        records = Records.open(cluster.database_url)
+        try:
+            rows = await records.recordings_of(session_id)
+        finally:
+            await records.close()
+        return bool(rows) and rows[0]["ended_at"] is not None and bool(rows[0]["files"])
+
+    await wait_until(finished, 20, "the media node's recording finished", interval=0.2)
+
+
+async def test_a_killed_media_node_ends_its_calls_and_new_calls_go_elsewhere(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    await cluster.add_staff(("alice", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, _ = await ready(clients, "alice")
+        customer, session_id = await call(clients, agent, peers, ("red", "blue"))
+        killed_at = time.monotonic()
+        await cluster.media["m1"].stop(kill=True)
+        ended = await customer.inbox.next("session_ended", timeout=30)
+        noticed = time.monotonic() - killed_at
+        assert ended["reason"] == "media_failed", ended
+        print(f"media node killed: its call ended after {noticed:.1f} s")
+        await until(lambda: _nodes(cluster), {"desk"}, "the live media nodes")
+        await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
+        await agent.call("ready")
+        for peer in peers:
+            await peer.close()
+        await call(clients, agent, peers, ("green", "red"))  # on the desk node now
+        await until(cluster.live, {"desk": 1}, "calls per node")
+
+
+async def _nodes(cluster: Cluster) -> set[str]:
+    return set(await cluster.loads())
+
+
+async def test_a_stopped_media_node_takes_no_new_calls_and_lets_its_live_one_finish(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    await cluster.add_staff(("alice", "agent"), ("bob", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4, "m2": 1})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        alice, _ = await ready(clients, "alice")
+        _, first = await call(clients, alice, peers, ("red", "blue"))
+        live = await cluster.live()
+        draining = next(node for node, calls in live.items() if calls == 1)
+        assert draining == "m1", live  # the node with the most room
+        node = cluster.media[draining]
+        assert node.proc is not None
+        node.proc.terminate()  # SIGTERM: drain
+        await until(lambda: _draining(cluster), {"m1"}, "the stopped node draining, the others not")
+        bob, _ = await ready(clients, "bob")
+        await call(clients, bob, peers, ("green", "red"))
+        await until(cluster.live, {"desk": 0, "m1": 1, "m2": 1}, "calls per node")
+        # The live call goes on while the node drains...
+        assert "id" in await alice.call("chat", {"session_id": first, "text": "still here"})
+        assert node.proc.returncode is None
+        # ... and once it ends, the node exits by itself.
+        assert (await alice.call("hangup", {"session_id": first})) == {"ok": True}
+        assert await asyncio.wait_for(node.proc.wait(), 30) == 0
+
+
+async def _draining(cluster: Cluster) -> set[str]:
+    return {node for node, load in (await cluster.loads()).items() if load.draining}

@@ -1,0 +1,305 @@
+"""Requests between nodes over Redis: ask a node to act on a call and get its answer.
+
+The node that holds a browser's socket authorizes what the browser asks against the desk; the
+call's media node does it (cluster/media_nodes.py). This module carries the request there and
+the answer back, and nothing else: it knows no verbs.
+
+* **Requests** to node N are pushed on the list ``videoassist:calls:<N>``; N pops them in one
+  task. **Replies** go to one list per asking node, ``videoassist:replies:<node>``, read by one
+  task that hands each to the request waiting for it by id. (A blocking pop per request would
+  hold a pooled connection for every request in flight: a pen stroke is thirty a second.)
+* **Order**: requests naming the same ``call_id`` run one after another, in the order they
+  arrived; requests for different calls run side by side, at most ``concurrency`` at once (past
+  that the node stops popping: the list is the queue).
+* **Deadlines**: every request carries its asker's deadline. One that has passed when its turn
+  comes is dropped unanswered: its asker has given up, and an SDP offer carried out late would
+  set up a peer connection nobody completes. A handler is never cancelled (it may be writing
+  to the database); a request stuck behind one that overran is dropped at its own deadline.
+* **Refusals** travel as data: a ``Problem`` raised by the handler comes back as the same class
+  with its code, message and status; anything else is logged here with its traceback and the
+  asker gets ``internal``, never the traceback. No answer in time is ``unavailable`` (503).
+* **Size**: a request or reply over ``max_message`` bytes of JSON is refused where it is made
+  (``too_large``, 413). Values are JSON; bytes travel base64-encoded (call_plane.py).
+* **Redis going away**: both loops log, back off (to 2 s at most) and go on; requests made
+  meanwhile fail as ``unavailable``. Lists expire a minute after their last use, so a dead
+  node's requests and replies do not pile up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from videoassist.errors import ContentError, MediaError, Problem, Refusal, RoomError
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = "videoassist:calls:{node}"
+REPLIES = "videoassist:replies:{node}"
+KEY_TTL = 60  # seconds a list outlives its last push
+POP_WAIT = 1  # seconds a blocking pop waits (under any socket timeout the client has)
+MAX_BACKOFF = 2.0
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+def _problem(error: dict[str, Any]) -> Problem:
+    """A refusal as it was raised on the other node."""
+    code = str(error.get("code", "internal"))
+    message = str(error.get("message", ""))
+    status = int(error.get("status", 500))
+    match error.get("kind"):
+        case "Refusal":
+            return Refusal(code, message, status)
+        case "RoomError":
+            return RoomError(code, message, status)
+        case "MediaError":
+            return MediaError(code, message, status)
+        case "ContentError":
+            return ContentError(status, code, message)
+    return Problem(code, message, status)
+
+
+def _error(exc: Problem) -> dict[str, Any]:
+    return {
+        "code": exc.code,
+        "message": exc.message,
+        "status": exc.status,
+        "kind": type(exc).__name__,
+    }
+
+
+class CallBus:
+    def __init__(
+        self,
+        redis: Redis,
+        node: str,
+        *,
+        max_message: int = 8 * 1024 * 1024,
+        concurrency: int = 64,
+    ) -> None:
+        self.redis = redis
+        self.node = node
+        self.max_message = max_message
+        self.concurrency = concurrency
+        self.dropped = 0  # requests dropped for a passed deadline or an unreadable body
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._server: asyncio.Task[None] | None = None
+        self._handler: Handler | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._last_of_call: dict[str, asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------ asking
+
+    async def start(self) -> None:
+        """Start reading this node's replies (before the first ``request``)."""
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_replies(), name="CallBus.replies")
+
+    async def request(
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+    ) -> Any:
+        """Ask ``node`` to run ``verb`` with ``args``; its answer, or its refusal raised here."""
+        if self._closed:
+            raise Refusal("unavailable", "this node is stopping", 503)
+        request_id = uuid.uuid4().hex
+        body = json.dumps(
+            {
+                "id": request_id,
+                "verb": verb,
+                "args": args,
+                "reply_to": self.node,
+                "deadline": time.time() + within,
+            },
+            separators=(",", ":"),
+        )
+        if len(body) > self.max_message:
+            raise Problem("too_large", f"{verb}: the request is over {self.max_message} bytes", 413)
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = answer
+        key = REQUESTS.format(node=node)
+        try:
+            async with asyncio.timeout(within):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.rpush(key, body)
+                    pipe.expire(key, KEY_TTL)
+                    await pipe.execute()
+                reply = await answer
+        except TimeoutError:
+            raise Refusal(
+                "unavailable", f"{node} did not answer {verb} within {within:g} s", 503
+            ) from None
+        except (RedisError, OSError) as exc:
+            raise Refusal("unavailable", f"{node} cannot be reached ({exc})", 503) from None
+        finally:
+            self._pending.pop(request_id, None)
+        error = reply.get("error")
+        if isinstance(error, dict):
+            raise _problem(error)
+        return reply.get("result")
+
+    async def _read_replies(self) -> None:
+        key = REPLIES.format(node=self.node)
+        backoff = 0.1
+        while True:
+            try:
+                popped = await self.redis.blpop([key], timeout=POP_WAIT)
+                backoff = 0.1
+            except (RedisError, OSError) as exc:
+                logger.warning("CallBus(%s): cannot read replies: %s", self.node, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if popped is None:
+                continue
+            try:
+                reply = json.loads(popped[1])
+                answer = self._pending.get(reply["id"])
+            except (ValueError, KeyError, TypeError):
+                logger.warning("CallBus(%s): an unreadable reply was dropped", self.node)
+                continue
+            if answer is not None and not answer.done():
+                answer.set_result(reply)  # else: its asker gave up already
+
+    # ------------------------------------------------------------ answering
+
+    def serve(self, handler: Handler) -> None:
+        """Answer this node's requests with ``handler(verb, args)``."""
+        if self._server is None:
+            self._handler = handler
+            self._server = asyncio.create_task(self._serve(), name="CallBus.serve")
+
+    async def _serve(self) -> None:
+        key = REQUESTS.format(node=self.node)
+        backoff = 0.1
+        while True:
+            await self._slots.acquire()
+            try:
+                popped = await self.redis.blpop([key], timeout=POP_WAIT)
+                backoff = 0.1
+            except (RedisError, OSError) as exc:
+                self._slots.release()
+                logger.warning("CallBus(%s): cannot read requests: %s", self.node, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            request = self._parse(popped[1]) if popped is not None else None
+            if request is None:
+                self._slots.release()
+                continue
+            call_id = request["args"].get("call_id")
+            before = self._last_of_call.get(call_id) if isinstance(call_id, str) else None
+            task = asyncio.create_task(
+                self._run(request, before), name=f"CallBus.{request['verb']}"
+            )
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            if isinstance(call_id, str):
+                self._last_of_call[call_id] = task
+                task.add_done_callback(partial(self._forget, call_id))
+
+    def _forget(self, call_id: str, task: asyncio.Task[None]) -> None:
+        if self._last_of_call.get(call_id) is task:
+            del self._last_of_call[call_id]
+
+    def _parse(self, raw: bytes | str) -> dict[str, Any] | None:
+        try:
+            request = json.loads(raw)
+            valid = (
+                isinstance(request, dict)
+                and isinstance(request.get("id"), str)
+                and isinstance(request.get("verb"), str)
+                and isinstance(request.get("args"), dict)
+                and isinstance(request.get("reply_to"), str)
+                and isinstance(request.get("deadline"), int | float)
+            )
+        except ValueError:
+            valid = False
+        if not valid:
+            self.dropped += 1
+            logger.warning("CallBus(%s): an unreadable request was dropped", self.node)
+            return None
+        if request["deadline"] < time.time():
+            self.dropped += 1
+            logger.info("CallBus(%s): %s came too late, dropped", self.node, request["verb"])
+            return None
+        return dict(request)
+
+    async def _run(self, request: dict[str, Any], before: asyncio.Task[None] | None) -> None:
+        verb = request["verb"]
+        try:
+            if before is not None:  # the call's earlier requests first, up to our deadline
+                left = request["deadline"] - time.time()
+                if left <= 0:
+                    self.dropped += 1
+                    return
+                await asyncio.wait({before}, timeout=left)
+                if not before.done() or request["deadline"] < time.time():
+                    self.dropped += 1
+                    logger.info("CallBus(%s): %s waited too long, dropped", self.node, verb)
+                    return
+            reply = await self._answer(request)
+            await self._reply(request["reply_to"], reply)
+        except (RedisError, OSError) as exc:
+            logger.warning("CallBus(%s): the reply to %s was lost: %s", self.node, verb, exc)
+        finally:
+            self._slots.release()
+
+    async def _answer(self, request: dict[str, Any]) -> str:
+        verb = request["verb"]
+        assert self._handler is not None
+        try:
+            result = await self._handler(verb, request["args"])
+            body = json.dumps({"id": request["id"], "result": result}, separators=(",", ":"))
+        except Problem as exc:
+            body = json.dumps({"id": request["id"], "error": _error(exc)})
+        except Exception:
+            logger.exception("CallBus(%s): %s failed", self.node, verb)
+            failed = Refusal("internal", f"the node {self.node} failed to carry out {verb}", 500)
+            body = json.dumps({"id": request["id"], "error": _error(failed)})
+        if len(body) > self.max_message:
+            too_large = Problem(
+                "too_large", f"{verb}: the answer is over {self.max_message} bytes", 413
+            )
+            body = json.dumps({"id": request["id"], "error": _error(too_large)})
+        return body
+
+    async def _reply(self, node: str, body: str) -> None:
+        key = REPLIES.format(node=node)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, body)
+            pipe.expire(key, KEY_TTL)
+            await pipe.execute()
+
+    # ------------------------------------------------------------ life
+
+    async def close(self) -> None:
+        """Stop serving and reading; requests still waiting fail as ``unavailable``. Handlers
+        under way finish (a bounded wait), their answers sent."""
+        self._closed = True
+        for task in (self._server, self._reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=5)
+        for answer in self._pending.values():
+            if not answer.done():
+                answer.set_exception(Refusal("unavailable", "this node is stopping", 503))

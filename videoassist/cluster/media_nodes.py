@@ -1,0 +1,530 @@
+"""Calls' media on media nodes: placed by the leader, asked for over Redis.
+
+A node carries a few dozen calls' media (bench/RESULTS.md, encoded forwarding: about 1.3-2.5%
+of a core per forwarded stream), while one desk holds thousands of waiting customers. So the
+first thing several nodes share is media. The leader (the node that holds the desk) places each
+new call on the live media node with the most room (``cluster/placement.py``: capacity, calls
+live and placements in flight, in one Lua script), possibly itself; that node opens the call's
+media session, room and recorder (``LocalCallPlane``). The browsers' sockets stay where they
+are: every verb for the call (an SDP offer, a chat line, a mark, a freeze, a consent) is
+authorized on the leader against its desk, then carried to the call's node over Redis
+(``cluster/call_bus.py``) and answered from there; what the media node tells the parties goes
+to their sockets wherever they are (socket.io's Redis manager). ICE runs between the browser
+and the media node directly (each node gathers its own candidates and TURN relays).
+
+* ``PlacedCalls`` (on the leader) is the service's media port and the gateway's call plane.
+  ``open`` is synchronous, as the service wants (the session exists before anyone can ask for
+  it): it records a future for the call's node and places it in a task; every verb for that
+  call awaits the future, so an offer sent the moment the customer hears "matched" waits for
+  the placement, never misses it.
+* ``MediaNode`` (on a media node, ``NODE_ROLE=media``) registers its capacity, keeps its
+  heartbeat and live count, and serves the leader's requests with its own ``LocalCallPlane``.
+  What its media hub reports (a call's media failed) and what its recorder publishes
+  (webhooks) go back to the desk through the ``desk`` queue, served by the leader.
+
+What happens when a media node dies: its heartbeat lapses (``HEARTBEAT_TTL``) and the leader
+ends its calls as ``media_failed`` (the desk's ``MediaFailed``); moving such a call to another
+node with new peer connections is still to build (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from videoassist.call_plane import LocalCallPlane, dispatch
+from videoassist.call_room import Side, Source
+from videoassist.cluster.placement import Placement
+from videoassist.desk.events import Party
+from videoassist.errors import Problem, Refusal
+
+logger = logging.getLogger(__name__)
+
+DESK = "desk"  # the bus queue the leader serves: what media nodes tell the desk
+REQUEST_TIMEOUT = 10.0  # an SDP answer on a loaded node can take a few seconds
+WATCH_INTERVAL = 2.0
+DRAIN_POLL = 0.2
+
+
+class Bus(Protocol):
+    """The request/reply transport between nodes (videoassist.cluster.call_bus.CallBus)."""
+
+    async def request(
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = ...
+    ) -> Any: ...
+
+
+class PlacedCalls:
+    """The leader's view of live calls' media: which node holds each, and the way to it."""
+
+    def __init__(
+        self,
+        local: LocalCallPlane,
+        bus: Bus,
+        placement: Placement,
+        node: str,
+        *,
+        policy_of: Callable[[str], tuple[str, str]],
+        settled: Callable[[], Awaitable[None]],
+        on_failure: Callable[[str, str], None],
+        restore: Callable[[str], Awaitable[None]] | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
+        """``policy_of(ticket_id)``: the ticket's queue and recording policy, sent with the
+        call to its node. ``settled()``: the desk's current event has had its effects (the
+        parties were told "matched" before the node asks anyone anything). ``on_failure(call
+        id, detail)``: the call's media cannot go on (placement failed, its node died)."""
+        self.local = local
+        self.bus = bus
+        self.placement = placement
+        self.node = node
+        self.timeout = timeout
+        self._policy_of = policy_of
+        self._settled = settled
+        self._on_failure = on_failure
+        self._restore = restore  # a call opened here that was live before gets its room back
+        self._where: dict[str, asyncio.Future[str]] = {}
+        self._statuses: dict[str, dict[str, Any]] = {}  # remote calls, as last reported
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ where calls are
+
+    def placed(self) -> dict[str, str]:
+        """call id -> node, for the calls placed and opened (the floor, the tests)."""
+        return {
+            call_id: f.result()
+            for call_id, f in self._where.items()
+            if f.done() and not f.cancelled() and f.exception() is None
+        }
+
+    async def _node(self, call_id: str) -> str:
+        future = self._where.get(call_id)
+        if future is None:
+            return self.node  # not a call of ours: the local plane refuses it as unknown
+        try:
+            return await asyncio.shield(future)
+        except Problem:
+            raise
+        except Exception:
+            raise Refusal("unavailable", "this call's media could not be placed") from None
+
+    def status(self, call_id: str) -> dict[str, Any]:
+        """What the wallboard shows of a call's media: asked here, or as its node last said
+        (``WATCH_INTERVAL``)."""
+        node = self.placed().get(call_id, self.node)
+        if node == self.node:
+            return self.local.status(call_id)
+        return self._statuses.get(call_id, {"recording": "off", "quality": None})
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------ the service's media port
+
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
+    ) -> None:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen: not logged
+        self._where[session_id] = future
+        self._spawn(
+            self._open(future, session_id, ticket_id, agent_id, customer_joins_later),
+            f"place:{session_id}",
+        )
+
+    async def _open(
+        self,
+        future: asyncio.Future[str],
+        session_id: str,
+        ticket_id: str,
+        agent_id: str,
+        joins_later: bool,
+    ) -> None:
+        try:
+            placed = await self.placement.place()
+        except (RedisError, OSError) as exc:
+            logger.warning("placement unavailable (%s): call %s stays here", exc, session_id)
+            placed = None
+        node, placement_id = placed if placed is not None else (self.node, "")
+        try:
+            try:
+                before = await self.placement.assign(session_id, node)
+            except (RedisError, OSError):
+                before = None
+            if before is not None and before != node:
+                await self._close_on(before, session_id)  # opened again elsewhere
+            if node == self.node:
+                self.local.open(session_id, ticket_id, agent_id, joins_later)
+                if self._restore is not None:
+                    await self._restore(session_id)
+            else:
+                queue_id, policy = self._policy_of(ticket_id)
+                await self._settled()
+                await self.bus.request(
+                    node,
+                    "open_call",
+                    {
+                        "call_id": session_id,
+                        "ticket_id": ticket_id,
+                        "agent_id": agent_id,
+                        "customer_joins_later": joins_later,
+                        "queue_id": queue_id,
+                        "recording": policy,
+                    },
+                    within=self.timeout,
+                )
+            if placement_id:
+                await self.placement.started(node, placement_id)
+        except Exception as exc:
+            logger.warning("call %s could not be opened on %s: %s", session_id, node, exc)
+            if not future.done():
+                future.set_exception(Refusal("unavailable", "this call's media is unavailable"))
+            self._on_failure(session_id, f"media node {node}: {exc}")
+            return
+        logger.info("call %s placed on %s", session_id, node)
+        if not future.done():
+            future.set_result(node)
+
+    async def hand_over(self, session_id: str, agent_id: str) -> None:
+        node = await self._node(session_id)
+        if node == self.node:
+            await self.local.hand_over(session_id, agent_id)
+        else:
+            args = {"call_id": session_id, "agent_id": agent_id}
+            await self.bus.request(node, "hand_over_call", args, within=self.timeout)
+
+    async def close_session(self, session_id: str) -> None:
+        future = self._where.pop(session_id, None)
+        if future is None:
+            await self.local.close_session(session_id)
+            return
+        try:
+            node = await future
+        except Exception:
+            return  # never opened anywhere
+        try:
+            if node == self.node:
+                await self.local.close_session(session_id)
+            else:
+                await self.bus.request(
+                    node, "close_call", {"call_id": session_id}, within=self.timeout
+                )
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await self.placement.unassign(session_id)
+                await self.placement.ended(node)
+
+    async def _close_on(self, node: str, call_id: str) -> None:
+        """Best effort: a node that is gone holds nothing any more."""
+        try:
+            if node == self.node:
+                await self.local.close_session(call_id)
+            else:
+                await self.bus.request(node, "close_call", {"call_id": call_id}, within=2.0)
+        except Exception as exc:
+            logger.info("call %s: its earlier node %s did not close it: %s", call_id, node, exc)
+
+    # ------------------------------------------------------------ media nodes that die
+
+    def start(self) -> None:
+        self._watcher = asyncio.create_task(self._watch(), name="PlacedCalls.watch")
+
+    async def _watch(self) -> None:
+        """Calls on a node whose heartbeat lapsed have lost their media."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                alive = {load.node for load in await self.placement.loads()}
+            except (RedisError, OSError) as exc:
+                logger.warning("cannot read media nodes' loads: %s", exc)
+                continue
+            by_node: dict[str, list[str]] = {}
+            for call_id, node in self.placed().items():
+                if node != self.node and node not in alive:
+                    self._where.pop(call_id, None)
+                    self._on_failure(call_id, f"media node {node} is gone")
+                elif node != self.node:
+                    by_node.setdefault(node, []).append(call_id)
+            await self._refresh(by_node)
+
+    async def _refresh(self, by_node: dict[str, list[str]]) -> None:
+        statuses: dict[str, dict[str, Any]] = {}
+        for node in by_node:
+            try:
+                statuses.update(await self.bus.request(node, "statuses", {}, within=2.0))
+            except Problem as exc:
+                logger.info("media node %s did not report its calls: %s", node, exc.message)
+        self._statuses = statuses
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ the call plane's verbs
+
+    async def _ask(self, verb: str, call_id: str, **kwargs: Any) -> Any:
+        node = await self._node(call_id)
+        if node == self.node:
+            return await getattr(self.local, verb)(call_id, **kwargs)
+        return await self.bus.request(
+            node, verb, {"call_id": call_id, **kwargs}, within=self.timeout
+        )
+
+    async def answer(self, call_id: str, party: Party, sdp: str) -> dict[str, str]:
+        answer = await self._ask("answer", call_id, party=party, sdp=sdp)
+        return {"type": str(answer["type"]), "sdp": str(answer["sdp"])}
+
+    async def add_candidate(self, call_id: str, party: Party, candidate: dict[str, Any]) -> None:
+        await self._ask("add_candidate", call_id, party=party, candidate=candidate)
+
+    async def room(self, call_id: str) -> dict[str, Any]:
+        return dict(await self._ask("room", call_id))
+
+    async def say(self, call_id: str, side: Side, party_id: str, name: str, text: str) -> int:
+        return int(
+            await self._ask("say", call_id, side=side, party_id=party_id, name=name, text=text)
+        )
+
+    async def typing(self, call_id: str, side: Side, party_id: str, text: str) -> None:
+        await self._ask("typing", call_id, side=side, party_id=party_id, text=text)
+
+    async def annotate(
+        self, call_id: str, agent_id: str, author: str, target: str, annotation: dict[str, Any]
+    ) -> str:
+        return str(
+            await self._ask(
+                "annotate",
+                call_id,
+                agent_id=agent_id,
+                author=author,
+                target=target,
+                annotation=annotation,
+            )
+        )
+
+    async def extend_pen(
+        self, call_id: str, agent_id: str, target: str, mark_id: str, points: list[Any]
+    ) -> None:
+        await self._ask(
+            "extend_pen", call_id, agent_id=agent_id, target=target, mark_id=mark_id, points=points
+        )
+
+    async def remove_annotation(
+        self, call_id: str, agent_id: str, target: str, mark_id: str
+    ) -> None:
+        await self._ask(
+            "remove_annotation", call_id, agent_id=agent_id, target=target, mark_id=mark_id
+        )
+
+    async def clear(self, call_id: str, agent_id: str, target: str) -> int:
+        return int(await self._ask("clear", call_id, agent_id=agent_id, target=target))
+
+    async def freeze(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("freeze", call_id, agent_id=agent_id))
+
+    async def unfreeze(self, call_id: str, agent_id: str) -> None:
+        await self._ask("unfreeze", call_id, agent_id=agent_id)
+
+    async def request_source(self, call_id: str, agent_id: str, source: Source) -> None:
+        await self._ask("request_source", call_id, agent_id=agent_id, source=source)
+
+    async def source_changed(self, call_id: str, ticket_id: str, source: Source) -> None:
+        await self._ask("source_changed", call_id, ticket_id=ticket_id, source=source)
+
+    async def source_declined(self, call_id: str, ticket_id: str, source: Source) -> None:
+        await self._ask("source_declined", call_id, ticket_id=ticket_id, source=source)
+
+    async def media_state(self, call_id: str, ticket_id: str, audio: bool, video: bool) -> None:
+        await self._ask("media_state", call_id, ticket_id=ticket_id, audio=audio, video=video)
+
+    async def add_photo(
+        self, call_id: str, ticket_id: str, content_type: str, data_b64: str
+    ) -> dict[str, Any]:
+        return dict(
+            await self._ask(
+                "add_photo",
+                call_id,
+                ticket_id=ticket_id,
+                content_type=content_type,
+                data_b64=data_b64,
+            )
+        )
+
+    async def note(self, call_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
+        await self._ask("note", call_id, kind=kind, actor=actor, data=data)
+
+    async def recording_consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]:
+        return dict(
+            await self._ask("recording_consent", call_id, ticket_id=ticket_id, accept=accept)
+        )
+
+    async def recording_pause(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("recording_pause", call_id, agent_id=agent_id))
+
+    async def recording_resume(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("recording_resume", call_id, agent_id=agent_id))
+
+    async def supervise(self, call_id: str, staff_id: str, mode: str, sdp: str) -> dict[str, Any]:
+        return dict(await self._ask("supervise", call_id, staff_id=staff_id, mode=mode, sdp=sdp))
+
+    async def supervisor_candidate(
+        self, call_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None:
+        await self._ask("supervisor_candidate", call_id, staff_id=staff_id, candidate=candidate)
+
+    async def unsupervise(self, call_id: str, staff_id: str) -> dict[str, Any]:
+        return dict(await self._ask("unsupervise", call_id, staff_id=staff_id))
+
+
+class MediaNode:
+    """A node that carries calls' media for the leader: registered with its capacity, kept
+    alive by a heartbeat, serving ``open_call``, ``hand_over_call``, ``close_call`` and the
+    call plane's verbs from its bus queue."""
+
+    def __init__(
+        self,
+        plane: LocalCallPlane,
+        placement: Placement,
+        node: str,
+        capacity: int,
+        *,
+        live: Callable[[], int],
+        restore: Callable[[str], Awaitable[None]] | None = None,
+        policies: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """``restore(call_id)``: a call opened here that was live before (a failover, a
+        restart) gets its room back from its event log; a new call has none. ``policies``:
+        ticket id -> (queue id, recording policy), filled as calls open (the recorder's)."""
+        self.plane = plane
+        self._live = live  # the calls this node's media hub carries, by its own count
+        self._restore = restore
+        self.placement = placement
+        self.node = node
+        self.capacity = capacity
+        self.policies = policies if policies is not None else {}
+        self.calls: set[str] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.placement.register(self.node, self.capacity)
+        await self.placement.heartbeat(self.node, live=self._live())
+        self._heartbeat = asyncio.create_task(self._beat(), name="MediaNode.heartbeat")
+
+    async def _beat(self) -> None:
+        interval = self.placement.heartbeat_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.placement.heartbeat(self.node, live=self._live()):
+                    # Lapsed (Redis was away): back, with the calls it still carries.
+                    await self.placement.register(self.node, self.capacity)
+                    await self.placement.heartbeat(self.node, live=self._live())
+            except (RedisError, OSError) as exc:
+                logger.warning("media node %s: heartbeat failed: %s", self.node, exc)
+
+    async def drain(self, grace: float = 0.0) -> set[str]:
+        """Take no new calls; wait up to ``grace`` seconds for the live ones to end. Returns
+        the calls still live."""
+        with contextlib.suppress(RedisError, OSError):
+            await self.placement.drain(self.node)
+        for _ in range(math.ceil(grace / DRAIN_POLL)):
+            if not self._live():
+                break
+            await asyncio.sleep(DRAIN_POLL)  # calls end when their parties hang up
+        return set(self.calls)
+
+    async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+
+    async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
+        match verb:
+            case "open_call":
+                return await self._open(args)
+            case "hand_over_call":
+                await self.plane.hand_over(str(args["call_id"]), str(args["agent_id"]))
+                return None
+            case "close_call":
+                call_id = str(args["call_id"])
+                self.calls.discard(call_id)
+                await self.plane.close_session(call_id)
+                return None
+            case "serving":
+                return {"node": self.node, "calls": sorted(self.calls)}
+            case "statuses":
+                return {call_id: self.plane.status(call_id) for call_id in self.calls}
+        return await dispatch(self.plane, verb, args)
+
+    async def _open(self, args: Mapping[str, Any]) -> None:
+        try:
+            call_id = str(args["call_id"])
+            ticket_id = str(args["ticket_id"])
+            agent_id = str(args["agent_id"])
+            joins_later = bool(args["customer_joins_later"])
+            policy = (str(args["queue_id"]), str(args["recording"]))
+        except KeyError as exc:
+            raise Refusal("bad_request", f"open_call needs {exc}") from None
+        if call_id in self.calls:
+            # The call's new leader opens it again after a failover: its parties offer anew.
+            await self.plane.close_session(call_id)
+        self.policies[ticket_id] = policy
+        self.calls.add(call_id)
+        self.plane.open(call_id, ticket_id, agent_id, joins_later)
+        if self._restore is not None:
+            await self._restore(call_id)
+        logger.info("media node %s: call %s open (%d live)", self.node, call_id, len(self.calls))
+
+
+class DeskLink:
+    """What a media node tells the desk's node, over its ``desk`` queue: a call's media failed
+    (the desk ends or waits on the call), and webhooks to publish (a recording finished: the
+    desk's node owns the outbox and its delivery workers). Never awaited, as the integrations
+    port promises."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def publish(self, event: str, data: Mapping[str, object]) -> None:
+        task = asyncio.ensure_future(self._send(event, dict(data)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, event: str, data: dict[str, object]) -> None:
+        try:
+            await self.bus.request(DESK, "publish", {"event": event, "data": data})
+        except Exception as exc:
+            logger.warning("webhook %s not handed to the desk: %s", event, exc)
+
+    async def flush(self, within: float = 5.0) -> None:
+        """Wait (a bounded time) for what is on its way to the desk."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=within)
+
+    def media_failed(self, call_id: str, detail: str) -> None:
+        task = asyncio.ensure_future(self._failed(call_id, detail))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _failed(self, call_id: str, detail: str) -> None:
+        try:
+            await self.bus.request(DESK, "media_failed", {"call_id": call_id, "detail": detail})
+        except Exception as exc:
+            logger.warning("call %s: media failure not told to the desk: %s", call_id, exc)
