@@ -32,11 +32,12 @@ from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.client_address import TrustedProxies
 from videoassist.customers import Customers
 from videoassist.delivery import DeskNotifier, SocketDelivery
-from videoassist.desk import Desk
+from videoassist.desk import Desk, ServerEvent
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import (
     DrainStarted,
     MediaFailed,
+    MediaMoved,
     Restored,
     RestoredTicket,
 )
@@ -424,7 +425,9 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     plane: LocalCallPlane | PlacedCalls = local
     if settings.media_placement:  # each call's media on the media node with the most room
         plane = await cluster.enter_async_context(
-            _placed_calls(app, parts, records, media_failed, policy_of, settled)
+            _placed_calls(
+                app, parts, records, media_failed, policy_of, settled, service_box, delivery
+            )
         )
     files = LocalFiles(settings.data_dir)
     config, labels = await _routing_config(records, settings)
@@ -569,6 +572,8 @@ async def _placed_calls(
     media_failed: Callable[[str, str], None],
     policy_of: Callable[[str], tuple[str, str]],
     settled: Callable[[], Awaitable[None]],
+    service_box: list[Service],
+    delivery: SocketDelivery,
 ) -> AsyncIterator[PlacedCalls]:
     """``MEDIA_PLACEMENT``: this node holds the desk and places each call's media on the
     media node with the most room, itself included (videoassist/cluster/media_nodes.py). It
@@ -591,11 +596,28 @@ async def _placed_calls(
 
     async def from_media_nodes(verb: str, args: dict[str, Any]) -> None:
         if verb == "media_failed":
-            media_failed(str(args["call_id"]), str(args.get("detail", "")))
+            placed.failed_on(str(args["node"]), str(args["call_id"]), str(args.get("detail", "")))
         elif verb == "publish" and isinstance(args.get("data"), dict):
             webhooks.publish(str(args["event"]), args["data"])
         else:
             raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
+
+    moves: set[asyncio.Task[None]] = set()
+
+    async def tell_moved(call_id: str) -> None:
+        for session in service_box[0].desk.sessions.values():
+            if session.call_id == call_id and session.ended_at is None:
+                data = {"session_id": session.id}
+                await delivery.to_agent(session.agent_id, ServerEvent.MEDIA_MOVED, data)
+                data = {"session_id": call_id}
+                await delivery.to_customer(session.ticket_id, ServerEvent.MEDIA_MOVED, data)
+
+    def media_moved(call_id: str, lost_at: float) -> None:
+        service = service_box[0]
+        service.post(MediaMoved(call_id, lost_at, service.now()))  # an interruption on record
+        task = asyncio.create_task(tell_moved(call_id), name=f"moved:{call_id}")
+        moves.add(task)
+        task.add_done_callback(moves.discard)
 
     placed = PlacedCalls(
         parts.plane,
@@ -605,6 +627,7 @@ async def _placed_calls(
         policy_of=policy_of,
         settled=settled,
         on_failure=media_failed,
+        on_moved=media_moved,
         restore=partial(_restore_room, records, parts.rooms),
     )
     this_node = MediaNode(
@@ -662,7 +685,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     records = Records.open(settings.db_url)  # the desk's node migrates it
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     bus = CallBus(redis, node)
-    desk = DeskLink(bus)
+    desk = DeskLink(bus, node)
     # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
     # the watched manager on the same channel); this node has no sockets of its own.
     emitter = socketio.AsyncRedisManager(settings.redis_url, channel=CHANNEL, write_only=True)

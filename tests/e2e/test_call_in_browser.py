@@ -7,7 +7,10 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible
+from videoassist.app import _restore_room
 from videoassist.auth import hash_password
+from videoassist.desk import ServerEvent
+from videoassist.http.keys import DELIVERY, PLANE
 from videoassist.store.records import sessions
 
 FRAMES_DECODED = """() => {
@@ -136,6 +139,67 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     assert row["disposition"] == "resolved"
     assert row["note"] == "walked through a router reset"
     await wait_until(lambda: harness.hub.peer_connections == 0, what="server peers closed")
+    assert errors == []
+    await agent_ctx.close()
+    await customer_ctx.close()
+
+
+NEW_PEER = "() => Boolean(window.videoassist.peer) && window.videoassist.peer !== window.__before"
+
+
+async def test_both_pages_offer_media_anew_when_the_calls_media_moves(
+    harness: Harness, browser: Browser
+) -> None:
+    """The node that carried the call's media went away and the call was opened on another
+    (docs/operations.md, "Media nodes"): told ``media_moved``, each page drops its dead peer
+    connection and offers a new one for the same call; the chat stays."""
+    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
+    agent_ctx = await browser.new_context()
+    customer_ctx = await browser.new_context()
+    agent = await agent_ctx.new_page()
+    customer = await customer_ctx.new_page()
+    errors: list[str] = []
+    for page in (agent, customer):
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await agent.goto(f"{harness.url}/agent")
+    await agent.get_by_label("Username").fill("alice")
+    await agent.get_by_label("Password").fill("pw-alice-1")
+    await agent.get_by_role("button", name="Log in").click()
+    await agent.get_by_role("button", name="Ready").click()
+    await expect(agent.locator("#state")).to_have_text("Ready")
+    await customer.goto(harness.url)
+    await customer.get_by_label("What do you need help with?").select_option("setup")
+    await customer.get_by_role("button", name="Get help").click()
+    await agent.get_by_role("button", name="Accept").click()
+    await wait_for_more_frames(agent, 0)
+    await wait_for_more_frames(customer, 0)
+    await customer.get_by_role("textbox", name="Message").fill("is it the red light?")
+    await customer.keyboard.press("Enter")
+    await expect(agent.locator("#chat")).to_contain_text("is it the red light?")
+
+    # The call's media is lost and opened again, its room from its event log (here on the same
+    # node: what the pages see is the same), and both parties are told.
+    (session,) = [s for s in harness.service.desk.sessions.values() if s.ended_at is None]
+    for page in (agent, customer):
+        await page.evaluate("() => { window.__before = window.videoassist.peer; }")
+    plane = harness.app[PLANE]
+    await plane.close_session(session.call_id)
+    plane.open(session.call_id, session.ticket_id, session.agent_id, False)
+    await _restore_room(harness.records, harness.rooms, session.call_id)  # as a new node does
+    delivery = harness.app[DELIVERY]
+    await delivery.to_agent(session.agent_id, ServerEvent.MEDIA_MOVED, {"session_id": session.id})
+    await delivery.to_customer(
+        session.ticket_id, ServerEvent.MEDIA_MOVED, {"session_id": session.call_id}
+    )
+
+    for page in (agent, customer):
+        await wait_until(lambda p=page: p.evaluate(NEW_PEER), 15, what="a new peer connection")
+    await wait_for_more_frames(agent, 0)
+    await wait_for_more_frames(customer, 0)
+    await expect(agent.locator("#live")).to_be_visible()
+    await expect(customer.locator("#live")).to_be_visible()
+    await expect(agent.locator("#chat")).to_contain_text("is it the red light?")
+    assert harness.service.desk.sessions[session.id].ended_at is None
     assert errors == []
     await agent_ctx.close()
     await customer_ctx.close()

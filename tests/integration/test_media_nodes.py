@@ -22,7 +22,14 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.integration.test_authorization_matrix import supervisor_offer_without_candidates
-from tests.integration.test_topologies import SECRET, Browsers, browsers, media, ready
+from tests.integration.test_topologies import (
+    SECRET,
+    Browsers,
+    _settings,
+    browsers,
+    media,
+    ready,
+)
 from tests.support.harness import Party, wait_until
 from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
@@ -260,28 +267,74 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
     await wait_until(finished, 20, "the media node's recording finished", interval=0.2)
 
 
-async def test_a_killed_media_node_ends_its_calls_and_new_calls_go_elsewhere(
+async def moved(
+    customer: Party,
+    agent: Party,
+    session_id: str,
+    peers: list[ClientPeer],
+    colours: tuple[str, str],
+) -> None:
+    """Both pages were told the call's media moved: each offers anew, and they see each other."""
+    call_id = (await customer.inbox.next("media_moved", timeout=40))["session_id"]
+    assert (await agent.inbox.next("media_moved", timeout=10)) == {"session_id": session_id}
+    for peer in peers:
+        await peer.close()
+    camera = await media(customer, colours[0], call_id, peers)
+    await (await media(agent, colours[1], session_id, peers)).sees(colours[0])
+    await camera.sees(colours[1])
+
+
+async def test_a_killed_media_nodes_call_moves_to_another_node_and_goes_on(
     cluster: Cluster, peers: list[ClientPeer]
 ) -> None:
+    await cluster.add_staff(("alice", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4, "m2": 2})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, _ = await ready(clients, "alice")
+        customer, session_id = await call(clients, agent, peers, ("red", "blue"))
+        await customer.call("chat", {"session_id": session_id, "text": "before"})
+        assert (await cluster.live())["m1"] == 1  # the node with the most room
+        killed_at = time.monotonic()
+        await cluster.media["m1"].stop(kill=True)
+        await moved(customer, agent, session_id, peers, ("green", "red"))
+        print(
+            f"media node killed: the call's parties saw each other again after "
+            f"{time.monotonic() - killed_at:.1f} s"
+        )
+        await until(cluster.live, {"desk": 0, "m2": 1}, "calls per node")
+        # The same call, its room as it was.
+        room = await agent.call("room", {"session_id": session_id})
+        assert [line["text"] for line in room["chat"]] == ["before"]
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+    records = Records.open(cluster.database_url)
+    try:
+        row = await records.session(session_id)
+    finally:
+        await records.close()
+    assert row is not None and row["end_reason"] == "agent_hung_up", row
+    # One interruption on record, from the dead node's last heartbeat to the call open again.
+    assert row["interruptions"] == 1 and 5 <= row["interrupted_seconds"] < 20, row
+
+
+async def test_a_media_node_restarted_at_once_has_its_call_opened_again(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    """Back before its heartbeat lapsed, it no longer has the call: the desk notices from the
+    node's own report, not from its heartbeat."""
     await cluster.add_staff(("alice", "agent"))
     await cluster.start(desk_capacity=0, media={"m1": 4})
     assert cluster.desk is not None
     async with browsers(cluster.desk) as clients:
         agent, _ = await ready(clients, "alice")
         customer, session_id = await call(clients, agent, peers, ("red", "blue"))
-        killed_at = time.monotonic()
-        await cluster.media["m1"].stop(kill=True)
-        ended = await customer.inbox.next("session_ended", timeout=30)
-        noticed = time.monotonic() - killed_at
-        assert ended["reason"] == "media_failed", ended
-        print(f"media node killed: its call ended after {noticed:.1f} s")
-        await until(lambda: _nodes(cluster), {"desk"}, "the live media nodes")
-        await agent.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
-        await agent.call("ready")
-        for peer in peers:
-            await peer.close()
-        await call(clients, agent, peers, ("green", "red"))  # on the desk node now
-        await until(cluster.live, {"desk": 1}, "calls per node")
+        node = cluster.media["m1"]
+        await node.stop(kill=True)
+        again = ServerProcess(node.data_dir, node.port, **_settings(node))
+        cluster.media["m1"] = again
+        await again.start()
+        await moved(customer, agent, session_id, peers, ("green", "red"))
+        await until(cluster.live, {"desk": 0, "m1": 1}, "calls per node")
 
 
 async def _nodes(cluster: Cluster) -> set[str]:

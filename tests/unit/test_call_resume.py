@@ -18,6 +18,7 @@ from videoassist.desk.events import (
     Effect,
     HungUp,
     MediaFailed,
+    MediaMoved,
     Restored,
     RestoredCall,
     SaveSession,
@@ -231,3 +232,20 @@ class TestRestart:
         effects = desk.handle(timer.event)
         assert one(effects, SaveSession).row.end_reason == "customer_disconnected"
         assert desk.agent_state("a9") is A.WRAP_UP
+
+
+class TestMediaMoved:
+    def test_the_call_goes_on_and_the_session_counts_the_gap(self) -> None:
+        desk, session_id = live_call()
+        call_id = desk.sessions[session_id].call_id
+        effects = desk.handle(MediaMoved(call_id, 10.0, 16.5))
+        row = one(effects, SaveSession).row
+        assert (row.interruptions, row.interrupted_seconds, row.ended_at) == (1, 6.5, None)
+        assert StopMedia(session_id) not in effects and not notes(effects, "session_ended", "a1")
+        assert desk.ticket_state("t1") is T.LIVE and desk.agent_state("a1") is A.BUSY
+
+    def test_a_call_that_has_ended_is_left_alone(self) -> None:
+        desk, session_id = live_call()
+        call_id = desk.sessions[session_id].call_id
+        desk.handle(HungUp(session_id, "agent", "a1", 12.0))
+        assert desk.handle(MediaMoved(call_id, 10.0, 16.5)) == []

@@ -22,9 +22,10 @@ and the media node directly (each node gathers its own candidates and TURN relay
   What its media hub reports (a call's media failed) and what its recorder publishes
   (webhooks) go back to the desk through the ``desk`` queue, served by the leader.
 
-What happens when a media node dies: its heartbeat lapses (``HEARTBEAT_TTL``) and the leader
-ends its calls as ``media_failed`` (the desk's ``MediaFailed``); moving such a call to another
-node with new peer connections is still to build (docs/architecture.md).
+What happens when a media node dies: its heartbeat lapses (``HEARTBEAT_TTL``), or, restarted,
+it no longer reports the call; the leader opens each of its calls again on another node (the
+room from its event log, recording in a new part) and tells both parties (``media_moved``),
+whose pages offer media anew. A call that cannot be opened anywhere ends ``media_failed``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -48,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 DESK = "desk"  # the bus queue the leader serves: what media nodes tell the desk
 REQUEST_TIMEOUT = 10.0  # an SDP answer on a loaded node can take a few seconds
-WATCH_INTERVAL = 2.0
+WATCH_INTERVAL = 1.0
 DRAIN_POLL = 0.2
 
 
@@ -73,6 +75,7 @@ class PlacedCalls:
         policy_of: Callable[[str], tuple[str, str]],
         settled: Callable[[], Awaitable[None]],
         on_failure: Callable[[str, str], None],
+        on_moved: Callable[[str, float], None] | None = None,
         restore: Callable[[str], Awaitable[None]] | None = None,
         timeout: float = REQUEST_TIMEOUT,
     ) -> None:
@@ -88,6 +91,12 @@ class PlacedCalls:
         self._policy_of = policy_of
         self._settled = settled
         self._on_failure = on_failure
+        # on_moved(call id, lost at): the call is open elsewhere; the parties must offer media
+        # anew (``media_moved``); its media was last known alive at ``lost at``.
+        self._on_moved = on_moved
+        self._seen: dict[str, float] = {}  # call id -> when its node last reported it
+        # call id -> (ticket id, agent id, customer joins later): to open it again elsewhere.
+        self._opened: dict[str, tuple[str, str, bool]] = {}
         self._restore = restore  # a call opened here that was live before gets its room back
         self._where: dict[str, asyncio.Future[str]] = {}
         self._statuses: dict[str, dict[str, Any]] = {}  # remote calls, as last reported
@@ -134,13 +143,18 @@ class PlacedCalls:
     def open(
         self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
     ) -> None:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen: not logged
-        self._where[session_id] = future
+        self._opened[session_id] = (ticket_id, agent_id, customer_joins_later)
+        future = self._placing(session_id)
         self._spawn(
             self._open(future, session_id, ticket_id, agent_id, customer_joins_later),
             f"place:{session_id}",
         )
+
+    def _placing(self, call_id: str) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen: not logged
+        self._where[call_id] = future
+        return future
 
     async def _open(
         self,
@@ -149,7 +163,9 @@ class PlacedCalls:
         ticket_id: str,
         agent_id: str,
         joins_later: bool,
+        gone: str = "",
     ) -> None:
+        """Place the call and open it there; ``gone``: a node it was on that is dead."""
         try:
             placed = await self.placement.place()
         except (RedisError, OSError) as exc:
@@ -161,7 +177,7 @@ class PlacedCalls:
                 before = await self.placement.assign(session_id, node)
             except (RedisError, OSError):
                 before = None
-            if before is not None and before != node:
+            if before is not None and before not in (node, gone):
                 await self._close_on(before, session_id)  # opened again elsewhere
             if node == self.node:
                 self.local.open(session_id, ticket_id, agent_id, joins_later)
@@ -196,6 +212,9 @@ class PlacedCalls:
             future.set_result(node)
 
     async def hand_over(self, session_id: str, agent_id: str) -> None:
+        if session_id in self._opened:
+            ticket_id, _, joins_later = self._opened[session_id]
+            self._opened[session_id] = (ticket_id, agent_id, joins_later)
         node = await self._node(session_id)
         if node == self.node:
             await self.local.hand_over(session_id, agent_id)
@@ -204,6 +223,8 @@ class PlacedCalls:
             await self.bus.request(node, "hand_over_call", args, within=self.timeout)
 
     async def close_session(self, session_id: str) -> None:
+        self._opened.pop(session_id, None)
+        self._seen.pop(session_id, None)
         future = self._where.pop(session_id, None)
         if future is None:
             await self.local.close_session(session_id)
@@ -251,20 +272,73 @@ class PlacedCalls:
             by_node: dict[str, list[str]] = {}
             for call_id, node in self.placed().items():
                 if node != self.node and node not in alive:
-                    self._where.pop(call_id, None)
-                    self._on_failure(call_id, f"media node {node} is gone")
+                    # Its last heartbeat: the node's last sign of life.
+                    last = time.time() - self.placement.heartbeat_ttl
+                    self._move(call_id, node, "its heartbeat lapsed", last)
                 elif node != self.node:
                     by_node.setdefault(node, []).append(call_id)
             await self._refresh(by_node)
 
     async def _refresh(self, by_node: dict[str, list[str]]) -> None:
+        """The remote calls' recording and quality for the wallboard; a call its node does not
+        know (the node restarted within its heartbeat's life) has lost its media."""
         statuses: dict[str, dict[str, Any]] = {}
-        for node in by_node:
+        for node, calls in by_node.items():
             try:
-                statuses.update(await self.bus.request(node, "statuses", {}, within=2.0))
+                reported = await self.bus.request(node, "statuses", {}, within=2.0)
             except Problem as exc:
                 logger.info("media node %s did not report its calls: %s", node, exc.message)
+                continue
+            statuses.update(reported)
+            now = time.time()
+            for call_id in calls:
+                if call_id in reported:
+                    self._seen[call_id] = now
+                elif self.placed().get(call_id) == node:
+                    last = self._seen.get(call_id, now)
+                    self._move(call_id, node, "it no longer has the call", last)
+            for call_id in set(reported) - set(calls):
+                if self.placed().get(call_id) != node and call_id not in self._where:
+                    # A node that was taken for dead and came back: the call is gone or moved.
+                    self._spawn(self._close_on(node, call_id), f"stale:{call_id}")
         self._statuses = statuses
+
+    def failed_on(self, node: str, call_id: str, detail: str) -> None:
+        """A media node says a call's media failed there: it counts only if the call is still
+        there (a node taken for dead whose calls were moved says so of calls it lost)."""
+        if self.placed().get(call_id) == node:
+            self._on_failure(call_id, detail)
+        else:
+            logger.info("call %s: %s reported a failure of a call not on it", call_id, node)
+
+    def _move(self, call_id: str, node: str, why: str, lost_at: float) -> None:
+        """The call's media node is gone: open the call again on another node (or here), and
+        have both parties offer media anew; it ends ``media_failed`` only if that fails."""
+        opened = self._opened.get(call_id)
+        if opened is None:
+            return
+        logger.warning("call %s: media node %s is gone (%s): moving the call", call_id, node, why)
+        ticket_id, agent_id, joins_later = opened
+        future = self._placing(call_id)
+        self._spawn(
+            self._reopen(future, call_id, ticket_id, agent_id, joins_later, node, lost_at),
+            f"move:{call_id}",
+        )
+
+    async def _reopen(
+        self,
+        future: asyncio.Future[str],
+        call_id: str,
+        ticket_id: str,
+        agent_id: str,
+        joins_later: bool,
+        gone: str,
+        lost_at: float,
+    ) -> None:
+        await self._open(future, call_id, ticket_id, agent_id, joins_later, gone)
+        moved = future.done() and not future.cancelled() and future.exception() is None
+        if moved and self._where.get(call_id) is future and self._on_moved is not None:
+            self._on_moved(call_id, lost_at)
 
     async def close(self) -> None:
         if self._watcher is not None:
@@ -498,8 +572,9 @@ class DeskLink:
     desk's node owns the outbox and its delivery workers). Never awaited, as the integrations
     port promises."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, node: str) -> None:
         self.bus = bus
+        self.node = node
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def publish(self, event: str, data: Mapping[str, object]) -> None:
@@ -525,6 +600,7 @@ class DeskLink:
 
     async def _failed(self, call_id: str, detail: str) -> None:
         try:
-            await self.bus.request(DESK, "media_failed", {"call_id": call_id, "detail": detail})
+            args = {"call_id": call_id, "detail": detail, "node": self.node}
+            await self.bus.request(DESK, "media_failed", args)
         except Exception as exc:
             logger.warning("call %s: media failure not told to the desk: %s", call_id, exc)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 PREFIX = "videoassist:media"
-HEARTBEAT_TTL = 15.0  # seconds without a heartbeat after which a node counts as gone
+# Seconds without a heartbeat after which a node counts as gone (its calls are moved): a
+# call's video is frozen that long when its node dies. Nodes beat every third of it.
+HEARTBEAT_TTL = 6.0
 PLACEMENT_TIMEOUT = 20.0  # seconds a placement counts as load before the node confirms it
 
 # KEYS[1] the set of node ids; ARGV[1] now (ms), ARGV[2] placement id, ARGV[3] placement

@@ -94,6 +94,7 @@ from videoassist.desk.events import (
     JoinWindowExpired,
     MaxWaitReached,
     MediaFailed,
+    MediaMoved,
     Notify,
     OfferAccepted,
     OfferDeclined,
@@ -1375,6 +1376,19 @@ class Desk:
                     continue
                 self._end_session(session.id, "media_failed", ev.at, out)
 
+    def _on_media_moved(self, ev: MediaMoved, out: list[Effect]) -> None:
+        """The call goes on with new media; the record counts the gap (from the loss of the
+        media node to the call opened again elsewhere) as an interruption."""
+        for session in list(self.sessions.values()):
+            if session.call_id == ev.session_id and session.ended_at is None:
+                session = replace(
+                    session,
+                    interruptions=session.interruptions + 1,
+                    interrupted_seconds=session.interrupted_seconds + max(0.0, ev.at - ev.lost_at),
+                )
+                self.sessions[session.id] = session
+                out.append(SaveSession(session))
+
     def _on_join_timed_out(self, ev: CallbackJoinTimedOut, out: list[Effect]) -> None:
         session = self.sessions.get(ev.session_id)
         if session is None or session.ended_at is not None:
@@ -1930,6 +1944,7 @@ class Desk:
         RematchDue: _on_rematch,
         HungUp: _on_hung_up,
         MediaFailed: _on_media_failed,
+        MediaMoved: _on_media_moved,
         CallbackJoinTimedOut: _on_join_timed_out,
         WrapUpDone: _on_wrap_up,
         WrapUpTimedOut: _on_wrap_up_timed_out,

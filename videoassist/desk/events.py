@@ -276,6 +276,16 @@ class MediaFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaMoved:
+    """The node carrying the call's media was lost at ``lost_at`` and the call was opened
+    again on another by ``at``; its parties offer media anew (an interruption on record)."""
+
+    session_id: str  # the media call id
+    lost_at: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpDone:
     agent_id: str
     session_id: str
@@ -364,6 +374,7 @@ Event = (
     | OfferTimedOut
     | HungUp
     | MediaFailed
+    | MediaMoved
     | WrapUpDone
     | DrainStarted
     | CustomerReturned
@@ -555,6 +566,7 @@ __all__ = [
     "JoinWindowExpired",
     "MaxWaitReached",
     "MediaFailed",
+    "MediaMoved",
     "Notify",
     "OfferAccepted",
     "OfferDeclined",

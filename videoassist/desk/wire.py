@@ -24,6 +24,7 @@ class ServerEvent(StrEnum):
     SESSION_ENDED = "session_ended"
     PEER_DROPPED = "peer_dropped"  # the other party's connection dropped; the call waits
     PEER_RETURNED = "peer_returned"  # they are back (their media reconnects)
+    MEDIA_MOVED = "media_moved"  # the call's media node went away: offer media anew
     # From the desk, to agents (/agent).
     AGENT_STATE = "agent_state"
     WAITING = "waiting"

@@ -309,6 +309,18 @@ function start() {
   socket.on("peer_returned", () => {
     say($("live-status"), "agent.peer.returned");
   });
+  // The server that carried the call's media went away and the call was opened on another:
+  // the same call, a new peer connection, built as after a reconnection (sync, then media).
+  socket.on("media_moved", async (data) => {
+    if (!state.sessionId || data.session_id !== state.sessionId) return;
+    dropCall();
+    message("agent.mediaMoved");
+    try {
+      restore(await call(socket, "sync"));
+    } catch (err) {
+      failed(err);
+    }
+  });
   state.tutorials = (state.tutorials || new TutorialPanel()).attach(socket);
   socket.on("session_ended", (data) => endSession(data));
   socket.on("frozen", (data) => { state.frozen = data.still_id; showStill(data.url); });

@@ -411,6 +411,14 @@ function connect(token) {
     say($("live-status"), "status.agentDropped", { seconds: Math.round(data.seconds) });
   });
   socket.on("peer_returned", () => say($("live-status"), "status.agentBack"));
+  // The server that carried the call's media went away and the call was opened on another:
+  // the same call with a new peer connection (the camera, the chat and the marks stay).
+  socket.on("media_moved", (data) => {
+    if (!state.sessionId || data.session_id !== state.sessionId) return;
+    endCall();
+    startCall(data.session_id);
+    say($("live-status"), "status.mediaMoved");
+  });
   socket.on("agent_changed", (data) => {
     showAgent(data.agent_name);
     if (data.agent_name) say($("live-status"), "status.agentChanged", { name: data.agent_name });
