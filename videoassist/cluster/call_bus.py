@@ -8,9 +8,10 @@ the answer back, and nothing else: it knows no verbs.
   task. **Replies** go to one list per asking node, ``videoassist:replies:<node>``, read by one
   task that hands each to the request waiting for it by id. (A blocking pop per request would
   hold a pooled connection for every request in flight: a pen stroke is thirty a second.)
-* **Order**: requests naming the same ``call_id`` run one after another, in the order they
-  arrived; requests for different calls run side by side, at most ``concurrency`` at once (past
-  that the node stops popping: the list is the queue).
+* **Order**: a node pushes its requests in the order it made them; requests naming the same
+  ``call_id`` run one after another, in the order they arrived; requests for different calls
+  run side by side, at most ``concurrency`` at once (past that the node stops popping: the
+  list is the queue).
 * **Deadlines**: every request carries its asker's deadline. One that has passed when its turn
   comes is dropped unanswered: its asker has given up, and an SDP offer carried out late would
   set up a peer connection nobody completes. A handler is never cancelled (it may be writing
@@ -28,7 +29,6 @@ the answer back, and nothing else: it knows no verbs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -94,6 +94,9 @@ class CallBus:
         self.concurrency = concurrency
         self.dropped = 0  # requests dropped for a passed deadline or an unreadable body
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Requests are pushed one at a time, in the order they were made: two pooled
+        # connections could land them the other way round (a pen stroke's points).
+        self._sending = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
         self._server: asyncio.Task[None] | None = None
         self._handler: Handler | None = None
@@ -133,7 +136,7 @@ class CallBus:
         key = REQUESTS.format(node=node)
         try:
             async with asyncio.timeout(within):
-                async with self.redis.pipeline(transaction=False) as pipe:
+                async with self._sending, self.redis.pipeline(transaction=False) as pipe:
                     pipe.rpush(key, body)
                     pipe.expire(key, KEY_TTL)
                     await pipe.execute()
@@ -154,7 +157,7 @@ class CallBus:
     async def _read_replies(self) -> None:
         key = REPLIES.format(node=self.node)
         backoff = 0.1
-        while True:
+        while not self._closed:
             try:
                 popped = await self.redis.blpop([key], timeout=POP_WAIT)
                 backoff = 0.1
@@ -185,7 +188,7 @@ class CallBus:
     async def _serve(self) -> None:
         key = REQUESTS.format(node=self.node)
         backoff = 0.1
-        while True:
+        while not self._closed:
             await self._slots.acquire()
             try:
                 popped = await self.redis.blpop([key], timeout=POP_WAIT)
@@ -293,11 +296,13 @@ class CallBus:
         """Stop serving and reading; requests still waiting fail as ``unavailable``. Handlers
         under way finish (a bounded wait), their answers sent."""
         self._closed = True
-        for task in (self._server, self._reader):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        loops = {task for task in (self._server, self._reader) if task is not None}
+        for task in loops:
+            task.cancel()
+        if loops:
+            # redis-py may finish a blocking pop it was cancelled in; the loops then see the
+            # flag within POP_WAIT. A stop never hangs on Redis: past that they are left.
+            await asyncio.wait(loops, timeout=POP_WAIT + 0.5)
         if self._running:
             await asyncio.wait(set(self._running), timeout=5)
         for answer in self._pending.values():

@@ -1,0 +1,248 @@
+"""Requests between nodes on a real redis-server (cluster/call_bus.py): answers and refusals
+come back as they were given, a call's requests keep their order, late ones are never carried
+out, and the bus outlives Redis going away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.harness import wait_until
+from tests.support.redis import RedisServer
+from videoassist.cluster.call_bus import REQUESTS, CallBus
+from videoassist.errors import ContentError, MediaError, Problem, Refusal, RoomError
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def buses(redis: Redis) -> AsyncIterator[tuple[CallBus, CallBus]]:
+    """(the asking node, the answering node), each with its own bus on one Redis."""
+    asker, answerer = CallBus(redis, "desk"), CallBus(redis, "media-1")
+    await asker.start()
+    await answerer.start()
+    try:
+        yield asker, answerer
+    finally:
+        await asker.close()
+        await answerer.close()
+
+
+async def test_an_answer_comes_back_to_the_asker(buses: tuple[CallBus, CallBus]) -> None:
+    asker, answerer = buses
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        seen.append((verb, args))
+        return {"sdp": "v=0", "n": [1, 2.5, None, True]}
+
+    answerer.serve(handler)
+    reply = await asker.request("media-1", "answer", {"call_id": "c1", "sdp": "offer"})
+    assert reply == {"sdp": "v=0", "n": [1, 2.5, None, True]}
+    assert seen == [("answer", {"call_id": "c1", "sdp": "offer"})]
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        Refusal("forbidden", "you are not in that call"),
+        RoomError("duplicate", "an annotation with this id exists"),
+        RoomError("too_large", "photos are limited", 413),
+        MediaError("bad_offer", "the offer is too large"),
+        ContentError(415, "not_an_image", "the file is not an image we can read"),
+        Problem("odd", "a plain problem", 422),
+    ],
+    ids=lambda e: type(e).__name__ + ":" + e.code,
+)
+async def test_a_refusal_comes_back_as_the_same_kind_code_message_and_status(
+    buses: tuple[CallBus, CallBus], raised: Problem
+) -> None:
+    asker, answerer = buses
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        raise raised
+
+    answerer.serve(handler)
+    with pytest.raises(Problem) as caught:
+        await asker.request("media-1", "annotate", {"call_id": "c1"})
+    got = caught.value
+    assert type(got) is type(raised)
+    assert (got.code, got.message, got.status) == (raised.code, raised.message, raised.status)
+
+
+async def test_a_crash_is_internal_and_its_traceback_stays_on_the_node(
+    buses: tuple[CallBus, CallBus], caplog: pytest.LogCaptureFixture
+) -> None:
+    asker, answerer = buses
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        raise KeyError("secret-internal-detail")
+
+    answerer.serve(handler)
+    with pytest.raises(Refusal) as caught:
+        await asker.request("media-1", "freeze", {"call_id": "c1"})
+    assert (caught.value.code, caught.value.status) == ("internal", 500)
+    assert "secret-internal-detail" not in caught.value.message
+    assert "secret-internal-detail" in caplog.text  # logged where it happened
+
+
+async def test_an_answer_that_is_not_json_is_internal(buses: tuple[CallBus, CallBus]) -> None:
+    asker, answerer = buses
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        return {b"bytes", 1}  # a set: not JSON
+
+    answerer.serve(handler)
+    with pytest.raises(Refusal) as caught:
+        await asker.request("media-1", "room", {"call_id": "c1"})
+    assert caught.value.code == "internal"
+
+
+async def test_nobody_answering_is_unavailable_and_the_late_request_is_never_carried_out(
+    buses: tuple[CallBus, CallBus], redis: Redis
+) -> None:
+    asker, answerer = buses
+    started = time.monotonic()
+    with pytest.raises(Refusal) as caught:
+        await asker.request("media-1", "answer", {"call_id": "c1"}, within=0.3)
+    assert (caught.value.code, caught.value.status) == ("unavailable", 503)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert await redis.llen(REQUESTS.format(node="media-1")) == 1  # still queued, expired
+    seen: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        seen.append(verb)
+        return "ok"
+
+    answerer.serve(handler)  # the node comes up late: the stale offer is dropped unanswered
+    assert await asker.request("media-1", "room", {"call_id": "c1"}) == "ok"
+    assert seen == ["room"] and answerer.dropped == 1
+
+
+async def test_a_calls_requests_keep_their_order_and_calls_run_side_by_side(
+    buses: tuple[CallBus, CallBus],
+) -> None:
+    asker, answerer = buses
+    done: dict[str, list[int]] = {}
+    running = 0
+    most = 0
+    rng = random.Random(7)
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(rng.uniform(0, 0.02))
+        done.setdefault(args["call_id"], []).append(args["n"])
+        running -= 1
+        return args["n"]
+
+    answerer.serve(handler)
+    sent = [(f"c{n % 5}", n) for n in range(50)]
+    replies = await asyncio.gather(
+        *(asker.request("media-1", "extend_pen", {"call_id": c, "n": n}) for c, n in sent)
+    )
+    assert replies == [n for _, n in sent]
+    for call_id, order in done.items():
+        assert order == sorted(order), (call_id, order)  # each call's own order
+    assert sorted(done) == [f"c{i}" for i in range(5)]
+    assert most > 1  # different calls overlapped
+
+
+async def test_no_more_than_the_limit_run_at_once(redis: Redis) -> None:
+    asker, answerer = CallBus(redis, "desk"), CallBus(redis, "media-1", concurrency=3)
+    await asker.start()
+    running = 0
+    most = 0
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return None
+
+    answerer.serve(handler)
+    try:
+        await asyncio.gather(
+            *(asker.request("media-1", "typing", {"call_id": f"c{n}"}) for n in range(20))
+        )
+    finally:
+        await asker.close()
+        await answerer.close()
+    assert most == 3
+
+
+async def test_a_request_too_large_is_refused_before_it_is_sent(redis: Redis) -> None:
+    asker = CallBus(redis, "desk", max_message=1000)
+    await asker.start()
+    try:
+        with pytest.raises(Problem) as caught:
+            await asker.request("media-1", "add_photo", {"call_id": "c1", "data": "x" * 2000})
+    finally:
+        await asker.close()
+    assert (caught.value.code, caught.value.status) == ("too_large", 413)
+    assert await redis.llen(REQUESTS.format(node="media-1")) == 0
+
+
+async def test_garbage_on_the_queue_is_dropped_and_serving_goes_on(
+    buses: tuple[CallBus, CallBus], redis: Redis
+) -> None:
+    asker, answerer = buses
+    queue = REQUESTS.format(node="media-1")
+    for junk in (b"not json", b"[]", json.dumps({"id": 5, "verb": "x"}).encode(), b"\xff\xfe"):
+        await redis.rpush(queue, junk)
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        return verb
+
+    answerer.serve(handler)
+    assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
+    assert answerer.dropped == 4
+
+
+async def test_the_bus_outlives_a_redis_restart(
+    buses: tuple[CallBus, CallBus], redis_server: RedisServer
+) -> None:
+    asker, answerer = buses
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        return args["n"]
+
+    answerer.serve(handler)
+    assert await asker.request("media-1", "room", {"call_id": "c1", "n": 1}) == 1
+    redis_server.stop()
+    with pytest.raises(Refusal) as caught:
+        await asker.request("media-1", "room", {"call_id": "c1", "n": 2}, within=0.5)
+    assert caught.value.code == "unavailable"
+    redis_server.dir.mkdir(parents=True, exist_ok=True)  # stop() took its directory away
+    redis_server.start()
+
+    async def answers() -> bool:
+        try:
+            return bool(await asker.request("media-1", "room", {"call_id": "c1", "n": 3}) == 3)
+        except Refusal:
+            return False
+
+    await wait_until(answers, 20, "the bus answering again after Redis came back", interval=0.2)
+
+
+async def test_closing_fails_what_still_waits(redis: Redis) -> None:
+    asker = CallBus(redis, "desk")
+    await asker.start()
+    waiting = asyncio.create_task(asker.request("media-1", "answer", {"call_id": "c1"}))
+    await wait_until(lambda: bool(asker._pending), what="the request sent")
+    await asker.close()
+    with pytest.raises(Refusal) as caught:
+        await waiting
+    assert caught.value.code == "unavailable"
+    with pytest.raises(Refusal):
+        await asker.request("media-1", "answer", {"call_id": "c1"})
