@@ -112,7 +112,7 @@ from videoassist.metrics import Metrics, metrics_site
 from videoassist.ratelimit import Limiter, LocalLimiter, RateLimiter
 from videoassist.recording import Recordings
 from videoassist.routing_config import config_from_records
-from videoassist.sealing import Sealer
+from videoassist.sealing import Sealer, derive_key
 from videoassist.service import RecordsPort, Service
 from videoassist.settings import Settings
 from videoassist.store.integrations import IntegrationRecords
@@ -580,7 +580,7 @@ async def _placed_calls(
     serves the ``desk`` queue: what media nodes report (a failed call, webhooks to publish)."""
     from redis.asyncio import Redis  # the `cluster` extra
 
-    from videoassist.cluster.call_bus import CallBus
+    from videoassist.cluster.call_bus import PURPOSE, CallBus
     from videoassist.cluster.leadership import default_node_id
     from videoassist.cluster.media_nodes import DESK, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
@@ -590,8 +590,9 @@ async def _placed_calls(
     node = leadership.node_id if leadership is not None else settings.node_id or default_node_id()
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     placement = Placement(redis)
-    bus = CallBus(redis, node)
-    desk_bus = CallBus(redis, DESK)
+    key = derive_key(_secret_key(settings), PURPOSE)  # every node signs with it
+    bus = CallBus(redis, node, key)
+    desk_bus = CallBus(redis, DESK, key)
     webhooks = app[WEBHOOKS]
 
     async def from_media_nodes(verb: str, args: dict[str, Any]) -> None:
@@ -674,7 +675,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     import socketio
     from redis.asyncio import Redis  # the `cluster` extra
 
-    from videoassist.cluster.call_bus import CallBus
+    from videoassist.cluster.call_bus import PURPOSE, CallBus
     from videoassist.cluster.leadership import default_node_id
     from videoassist.cluster.media_nodes import DeskLink, MediaNode
     from videoassist.cluster.placement import Placement
@@ -684,7 +685,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     node = settings.node_id or default_node_id()
     records = Records.open(settings.db_url)  # the desk's node migrates it
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-    bus = CallBus(redis, node)
+    bus = CallBus(redis, node, derive_key(_secret_key(settings), PURPOSE))
     desk = DeskLink(bus, node)
     # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
     # the watched manager on the same channel); this node has no sockets of its own.

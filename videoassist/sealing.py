@@ -25,12 +25,15 @@ class Unreadable(Exception):
     """Sealed under another key (``SECRET_KEY`` changed), or altered."""
 
 
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """A 32-byte key of its own for each ``purpose``, from ``SECRET_KEY`` (HKDF-SHA256)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(secret_key.encode())
+
+
 class Sealer:
     def __init__(self, secret_key: str, purpose: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
-            secret_key.encode()
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._fernet = Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
 
     def seal(self, plain: str) -> str:
         return PREFIX + self._fernet.encrypt(plain.encode()).decode()

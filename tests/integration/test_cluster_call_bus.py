@@ -16,16 +16,19 @@ from redis.asyncio import Redis
 
 from tests.support.harness import wait_until
 from tests.support.redis import RedisServer
-from videoassist.cluster.call_bus import REQUESTS, CallBus
+from videoassist.cluster.call_bus import PURPOSE, REQUESTS, CallBus
 from videoassist.errors import ContentError, MediaError, Problem, Refusal, RoomError
+from videoassist.sealing import derive_key
 
 pytestmark = pytest.mark.timeout(60)
+
+KEY = derive_key("the-secret-key-every-node-shares-" + "x" * 16, PURPOSE)
 
 
 @pytest.fixture
 async def buses(redis: Redis) -> AsyncIterator[tuple[CallBus, CallBus]]:
     """(the asking node, the answering node), each with its own bus on one Redis."""
-    asker, answerer = CallBus(redis, "desk"), CallBus(redis, "media-1")
+    asker, answerer = CallBus(redis, "desk", KEY), CallBus(redis, "media-1", KEY)
     await asker.start()
     await answerer.start()
     try:
@@ -157,7 +160,7 @@ async def test_a_calls_requests_keep_their_order_and_calls_run_side_by_side(
 
 
 async def test_no_more_than_the_limit_run_at_once(redis: Redis) -> None:
-    asker, answerer = CallBus(redis, "desk"), CallBus(redis, "media-1", concurrency=3)
+    asker, answerer = CallBus(redis, "desk", KEY), CallBus(redis, "media-1", KEY, concurrency=3)
     await asker.start()
     running = 0
     most = 0
@@ -182,7 +185,7 @@ async def test_no_more_than_the_limit_run_at_once(redis: Redis) -> None:
 
 
 async def test_a_request_too_large_is_refused_before_it_is_sent(redis: Redis) -> None:
-    asker = CallBus(redis, "desk", max_message=1000)
+    asker = CallBus(redis, "desk", KEY, max_message=1000)
     await asker.start()
     try:
         with pytest.raises(Problem) as caught:
@@ -236,7 +239,7 @@ async def test_the_bus_outlives_a_redis_restart(
 
 
 async def test_closing_fails_what_still_waits(redis: Redis) -> None:
-    asker = CallBus(redis, "desk")
+    asker = CallBus(redis, "desk", KEY)
     await asker.start()
     waiting = asyncio.create_task(asker.request("media-1", "answer", {"call_id": "c1"}))
     await wait_until(lambda: bool(asker._pending), what="the request sent")
@@ -246,3 +249,57 @@ async def test_closing_fails_what_still_waits(redis: Redis) -> None:
     assert caught.value.code == "unavailable"
     with pytest.raises(Refusal):
         await asker.request("media-1", "answer", {"call_id": "c1"})
+
+
+async def test_a_request_signed_with_another_key_is_never_carried_out(
+    buses: tuple[CallBus, CallBus], redis: Redis
+) -> None:
+    """Reaching Redis is not enough to make a media node act: a node with another
+    SECRET_KEY (or anyone else) is not answered."""
+    asker, answerer = buses
+    seen: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        seen.append(verb)
+        return verb
+
+    answerer.serve(handler)
+    stranger = CallBus(redis, "stranger", derive_key("another-key-" + "y" * 32, PURPOSE))
+    await stranger.start()
+    try:
+        with pytest.raises(Refusal) as caught:
+            await stranger.request("media-1", "supervise", {"call_id": "c1"}, within=0.5)
+    finally:
+        await stranger.close()
+    assert caught.value.code == "unavailable" and seen == []
+    assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
+    assert seen == ["room"] and answerer.dropped == 1
+
+
+async def test_a_replayed_request_is_carried_out_once(
+    buses: tuple[CallBus, CallBus], redis: Redis
+) -> None:
+    asker, answerer = buses
+    queue = REQUESTS.format(node="media-1")
+    seen: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        seen.append(args["text"])
+        return len(seen)
+
+    answerer.serve(handler)
+    body = asker._sign(
+        json.dumps(
+            {
+                "id": "r1",
+                "verb": "say",
+                "args": {"call_id": "c1", "text": "pay 10"},
+                "reply_to": "desk",
+                "deadline": time.time() + 30,
+            }
+        )
+    )
+    await redis.rpush(queue, body)
+    await redis.rpush(queue, body)  # the same signed request again
+    assert await asker.request("media-1", "say", {"call_id": "c1", "text": "after"}) == 2
+    assert seen == ["pay 10", "after"] and answerer.dropped == 1

@@ -19,6 +19,10 @@ the answer back, and nothing else: it knows no verbs.
 * **Refusals** travel as data: a ``Problem`` raised by the handler comes back as the same class
   with its code, message and status; anything else is logged here with its traceback and the
   asker gets ``internal``, never the traceback. No answer in time is ``unavailable`` (503).
+* **Signed**: every request and reply carries an HMAC-SHA256 of its body under a key derived
+  from ``SECRET_KEY``; what fails the check is dropped (and counted), so reaching Redis is not
+  enough to make a media node act (answer an offer, let a supervisor in). A request id is
+  carried out once: a replay within its deadline is dropped too.
 * **Size**: a request or reply over ``max_message`` bytes of JSON is refused where it is made
   (``too_large``, 413). Values are JSON; bytes travel base64-encoded (call_plane.py).
 * **Redis going away**: both loops log, back off (to 2 s at most) and go on; requests made
@@ -29,6 +33,8 @@ the answer back, and nothing else: it knows no verbs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -44,6 +50,7 @@ from videoassist.errors import ContentError, MediaError, Problem, Refusal, RoomE
 
 logger = logging.getLogger(__name__)
 
+PURPOSE = "videoassist call bus"  # the key's label (sealing.derive_key)
 REQUESTS = "videoassist:calls:{node}"
 REPLIES = "videoassist:replies:{node}"
 KEY_TTL = 60  # seconds a list outlives its last push
@@ -84,15 +91,19 @@ class CallBus:
         self,
         redis: Redis,
         node: str,
+        key: bytes,
         *,
         max_message: int = 8 * 1024 * 1024,
         concurrency: int = 64,
     ) -> None:
+        """``key``: shared by every node (``sealing.derive_key(SECRET_KEY, PURPOSE)``)."""
         self.redis = redis
         self.node = node
+        self._key = key
         self.max_message = max_message
         self.concurrency = concurrency
-        self.dropped = 0  # requests dropped for a passed deadline or an unreadable body
+        self.dropped = 0  # requests dropped: late, unreadable, badly signed or replayed
+        self._carried: dict[str, float] = {}  # request id -> its deadline (replays)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         # Requests are pushed one at a time, in the order they were made: two pooled
         # connections could land them the other way round (a pen stroke's points).
@@ -119,15 +130,17 @@ class CallBus:
         if self._closed:
             raise Refusal("unavailable", "this node is stopping", 503)
         request_id = uuid.uuid4().hex
-        body = json.dumps(
-            {
-                "id": request_id,
-                "verb": verb,
-                "args": args,
-                "reply_to": self.node,
-                "deadline": time.time() + within,
-            },
-            separators=(",", ":"),
+        body = self._sign(
+            json.dumps(
+                {
+                    "id": request_id,
+                    "verb": verb,
+                    "args": args,
+                    "reply_to": self.node,
+                    "deadline": time.time() + within,
+                },
+                separators=(",", ":"),
+            )
         )
         if len(body) > self.max_message:
             raise Problem("too_large", f"{verb}: the request is over {self.max_message} bytes", 413)
@@ -169,10 +182,10 @@ class CallBus:
             if popped is None:
                 continue
             try:
-                reply = json.loads(popped[1])
+                reply = json.loads(self._verified(popped[1]))
                 answer = self._pending.get(reply["id"])
             except (ValueError, KeyError, TypeError):
-                logger.warning("CallBus(%s): an unreadable reply was dropped", self.node)
+                logger.warning("CallBus(%s): an unreadable or unsigned reply dropped", self.node)
                 continue
             if answer is not None and not answer.done():
                 answer.set_result(reply)  # else: its asker gave up already
@@ -223,7 +236,7 @@ class CallBus:
 
     def _parse(self, raw: bytes | str) -> dict[str, Any] | None:
         try:
-            request = json.loads(raw)
+            request = json.loads(self._verified(raw))
             valid = (
                 isinstance(request, dict)
                 and isinstance(request.get("id"), str)
@@ -236,13 +249,34 @@ class CallBus:
             valid = False
         if not valid:
             self.dropped += 1
-            logger.warning("CallBus(%s): an unreadable request was dropped", self.node)
+            logger.warning(
+                "CallBus(%s): an unreadable or badly signed request was dropped (is SECRET_KEY "
+                "the same on every node?)",
+                self.node,
+            )
             return None
-        if request["deadline"] < time.time():
+        now = time.time()
+        if request["deadline"] < now or request["id"] in self._carried:
             self.dropped += 1
-            logger.info("CallBus(%s): %s came too late, dropped", self.node, request["verb"])
+            logger.info("CallBus(%s): %s late or seen before, dropped", self.node, request["verb"])
             return None
+        if len(self._carried) > 10_000:  # forget the ids whose deadline has passed
+            self._carried = {k: d for k, d in self._carried.items() if d >= now}
+        self._carried[request["id"]] = request["deadline"]
         return dict(request)
+
+    def _sign(self, payload: str) -> str:
+        tag = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+        return f"{tag}.{payload}"
+
+    def _verified(self, raw: bytes | str) -> str:
+        """The payload of a signed message; ValueError if the tag does not match."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        tag, _, payload = text.partition(".")
+        expected = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(tag, expected):
+            raise ValueError("bad signature")
+        return payload
 
     async def _run(self, request: dict[str, Any], before: asyncio.Task[None] | None) -> None:
         verb = request["verb"]
@@ -281,7 +315,7 @@ class CallBus:
                 "too_large", f"{verb}: the answer is over {self.max_message} bytes", 413
             )
             body = json.dumps({"id": request["id"], "error": _error(too_large)})
-        return body
+        return self._sign(body)
 
     async def _reply(self, node: str, body: str) -> None:
         key = REPLIES.format(node=node)
