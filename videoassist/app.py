@@ -667,7 +667,12 @@ def create_media_node(settings: Settings) -> web.Application:
         return web.json_response({"status": "ok", "role": "media"})
 
     app.router.add_get("/healthz", healthz)
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_media_node_ctx)
+    if settings.metrics_port:
+        app.cleanup_ctx.append(
+            metrics_site(app[METRICS], settings.metrics_host, settings.metrics_port)
+        )
     return app
 
 
@@ -705,6 +710,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=settled,
         integrations=desk,
     )
+    app[METRICS].watch_media(parts.hub)
     this_node = MediaNode(
         parts.plane,
         Placement(redis),

@@ -41,11 +41,10 @@ class MediaStats(Protocol):
 
 
 class FloorCollector(Collector):
-    """Read at scrape time from the desk and the media hub."""
+    """Read at scrape time from the desk."""
 
-    def __init__(self, desk: Desk, media: MediaStats) -> None:
+    def __init__(self, desk: Desk) -> None:
         self._desk = desk
-        self._media = media
 
     def collect(self) -> Iterator[Metric]:
         waiting = GaugeMetricFamily(
@@ -81,6 +80,15 @@ class FloorCollector(Collector):
         for state, count in sorted(self._desk.agents_by_state().items()):
             agents.add_metric([state], count)
         yield agents
+
+
+class MediaCollector(Collector):
+    """Read at scrape time from the media hub (every node that carries calls)."""
+
+    def __init__(self, media: MediaStats) -> None:
+        self._media = media
+
+    def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
             "videoassist_live_calls",
             "Calls with media on this node",
@@ -118,7 +126,12 @@ class Metrics:
         )
 
     def watch(self, desk: Desk, media: MediaStats) -> None:
-        self.registry.register(FloorCollector(desk, media))
+        self.registry.register(FloorCollector(desk))
+        self.watch_media(media)
+
+    def watch_media(self, media: MediaStats) -> None:
+        """A media node (``NODE_ROLE=media``) has no desk: its calls and peer connections."""
+        self.registry.register(MediaCollector(media))
 
     def counting(self, notifier: NotifierPort) -> NotifierPort:
         return CountingNotifier(notifier, self)

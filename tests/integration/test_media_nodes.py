@@ -78,6 +78,7 @@ class Cluster:
                 node_role="media",
                 media_capacity=str(capacity),
                 media_drain_timeout="60",
+                metrics_port=str(free_port()),
                 **self.common,
             )
             await node.start()
@@ -164,6 +165,15 @@ async def test_calls_go_to_the_node_with_the_most_room_then_to_the_desk_when_all
         await call(clients, agents[1], peers, ("green", "red"))
         # One call on each media node: the second went where there was room.
         await until(cluster.live, {"desk": 0, "m1": 1, "m2": 1}, "calls per node")
+        # Each media node's own metrics say so too (calls, two peer connections each).
+        assert clients.http is not None
+        for node in cluster.media.values():
+            port = node.env["VIDEOASSIST_METRICS_PORT"]
+            async with clients.http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                text = await r.text()
+            assert "videoassist_live_calls 1.0" in text, text
+            assert "videoassist_peer_connections 2.0" in text
+            assert "videoassist_queue_waiting" not in text  # no desk there
         # Every media node is full: the call goes ahead on the desk's node rather than not at all.
         await call(clients, agents[2], peers, ("blue", "green"))
         await until(cluster.live, {"desk": 1, "m1": 1, "m2": 1}, "calls per node")
