@@ -380,3 +380,48 @@ async def test_a_stopped_media_node_takes_no_new_calls_and_lets_its_live_one_fin
 
 async def _draining(cluster: Cluster) -> set[str]:
     return {node for node, load in (await cluster.loads()).items() if load.draining}
+
+
+async def test_the_desks_node_restarting_leaves_the_calls_media_where_it_is(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    """The desk's node dies mid-call and comes back: the call, restored by the desk, stays
+    on its media node with its room as it was (even the marks on the live video, which a call
+    opened anew from its event log would not have); the pages come back and offer into it."""
+    await cluster.add_staff(("alice", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4, "m2": 4})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, cookie = await ready(clients, "alice")
+        ticket = await clients.tap()
+        customer = await clients.customer(ticket["token"])
+        await agent.inbox.next("offer")
+        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
+        await customer.inbox.next("matched")
+        await media(customer, "red", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("red")
+        mark = {"kind": "arrow", "id": "a1", "from": [0.1, 0.1], "to": [0.5, 0.5]}
+        drawn = await agent.call(
+            "annotate", {"session_id": session_id, "target": "live", "annotation": mark}
+        )
+        assert drawn["id"] == "a1", drawn
+        before = await cluster.live()
+        (carrier,) = [n for n, calls in before.items() if calls == 1]
+        await cluster.desk.stop(kill=True)
+    for peer in peers:
+        await peer.close()
+    desk = ServerProcess(cluster.desk.data_dir, cluster.desk.port, **_settings(cluster.desk))
+    cluster.desk = desk
+    await desk.start()
+    async with browsers(desk) as clients:
+        customer = await clients.customer(ticket["token"])
+        assert (await customer.call("sync"))["state"] == "live"
+        agent = await clients.agent(cookie)
+        assert (await agent.call("sync"))["session_id"] == session_id
+        camera = await media(customer, "green", session_id, peers)
+        await (await media(agent, "blue", session_id, peers)).sees("green")
+        await camera.sees("blue")
+        room = await agent.call("room", {"session_id": session_id})
+        assert [m["id"] for m in room["annotations"].get("live", [])] == ["a1"], room
+        assert await cluster.live() == before  # on the same node, not opened anew elsewhere
+        assert carrier != "desk"

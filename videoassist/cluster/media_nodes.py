@@ -165,13 +165,15 @@ class PlacedCalls:
         joins_later: bool,
         gone: str = "",
     ) -> None:
-        """Place the call and open it there; ``gone``: a node it was on that is dead."""
+        """Place the call and open it there; ``gone``: a node it was on that is dead. A call
+        that is still on a live media node (this node restarted and restores it) stays there."""
+        kept = "" if gone else await self._still_on(session_id)
         try:
-            placed = await self.placement.place()
+            placed = None if kept else await self.placement.place()
         except (RedisError, OSError) as exc:
             logger.warning("placement unavailable (%s): call %s stays here", exc, session_id)
             placed = None
-        node, placement_id = placed if placed is not None else (self.node, "")
+        node, placement_id = placed if placed is not None else (kept or self.node, "")
         try:
             try:
                 before = await self.placement.assign(session_id, node)
@@ -210,6 +212,19 @@ class PlacedCalls:
         logger.info("call %s placed on %s", session_id, node)
         if not future.done():
             future.set_result(node)
+
+    async def _still_on(self, call_id: str) -> str:
+        """The live media node a call was placed on before (not this node: its calls died with
+        the process that held them), or ''."""
+        try:
+            before = await self.placement.where(call_id)
+            if before is None or before == self.node:
+                return ""
+            loads = {load.node: load for load in await self.placement.loads()}
+        except (RedisError, OSError):
+            return ""
+        load = loads.get(before)
+        return before if load is not None else ""
 
     async def hand_over(self, session_id: str, agent_id: str) -> None:
         if session_id in self._opened:
@@ -555,10 +570,15 @@ class MediaNode:
             policy = (str(args["queue_id"]), str(args["recording"]))
         except KeyError as exc:
             raise Refusal("bad_request", f"open_call needs {exc}") from None
-        if call_id in self.calls:
-            # The call's new leader opens it again after a failover: its parties offer anew.
-            await self.plane.close_session(call_id)
         self.policies[ticket_id] = policy
+        if call_id in self.calls and call_id in self.plane.rooms:
+            # The desk's node restarted (or failed over) and opens its live calls again: this
+            # one is still here, media, room and recording. It goes on; the parties' pages,
+            # back on the desk's node, offer anew into the same session.
+            logger.info("media node %s: call %s is still open here: kept", self.node, call_id)
+            return
+        if call_id in self.calls:
+            await self.plane.close_session(call_id)
         self.calls.add(call_id)
         self.plane.open(call_id, ticket_id, agent_id, joins_later)
         if self._restore is not None:

@@ -179,6 +179,13 @@ class Placement:
             return None
         return before.decode() if isinstance(before, bytes) else str(before)
 
+    async def where(self, call_id: str) -> str | None:
+        """The node holding ``call_id``'s media, as last assigned."""
+        node = await self.redis.hget(self.calls_key, call_id)
+        if node is None:
+            return None
+        return node.decode() if isinstance(node, bytes) else str(node)
+
     async def unassign(self, call_id: str) -> None:
         await self.redis.hdel(self.calls_key, call_id)
 
