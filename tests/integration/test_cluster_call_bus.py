@@ -184,6 +184,35 @@ async def test_no_more_than_the_limit_run_at_once(redis: Redis) -> None:
     assert most == 3
 
 
+async def test_one_calls_burst_does_not_hold_up_another_call(redis: Redis) -> None:
+    """A slow request (a still being encoded) with many of its call's requests queued behind
+    it: another call's request still runs at once."""
+    asker, answerer = CallBus(redis, "desk", KEY), CallBus(redis, "media-1", KEY, concurrency=2)
+    await asker.start()
+    release = asyncio.Event()
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        if verb == "freeze":
+            await release.wait()
+        return verb
+
+    answerer.serve(handler)
+    try:
+        burst = [asyncio.create_task(asker.request("media-1", "freeze", {"call_id": "c1"}))]
+        burst += [
+            asyncio.create_task(asker.request("media-1", "extend_pen", {"call_id": "c1"}))
+            for _ in range(10)
+        ]
+        await wait_until(lambda: len(answerer._last_of_call) == 1 and answerer._running, 5)
+        assert await asker.request("media-1", "room", {"call_id": "c2"}, within=2) == "room"
+        release.set()
+        assert (await asyncio.gather(*burst))[1:] == ["extend_pen"] * 10
+    finally:
+        release.set()
+        await asker.close()
+        await answerer.close()
+
+
 async def test_a_request_too_large_is_refused_before_it_is_sent(redis: Redis) -> None:
     asker = CallBus(redis, "desk", KEY, max_message=1000)
     await asker.start()

@@ -10,8 +10,12 @@ the answer back, and nothing else: it knows no verbs.
   hold a pooled connection for every request in flight: a pen stroke is thirty a second.)
 * **Order**: a node pushes its requests in the order it made them; requests naming the same
   ``call_id`` run one after another, in the order they arrived; requests for different calls
-  run side by side, at most ``concurrency`` at once (past that the node stops popping: the
-  list is the queue).
+  run side by side, at most ``concurrency`` at once. A call's requests waiting their turn do
+  not take those places (one call's burst does not hold up the others); past
+  ``concurrency * ADMITTED_PER_SLOT`` taken off the list the node stops popping: the list is
+  the queue.
+* **Clocks**: deadlines are wall-clock times compared across nodes: keep the nodes' clocks
+  in sync (NTP), well within the verbs' timeouts.
 * **Deadlines**: every request carries its asker's deadline. One that has passed when its turn
   comes is dropped unanswered: its asker has given up, and an SDP offer carried out late would
   set up a peer connection nobody completes. A handler is never cancelled (it may be writing
@@ -56,6 +60,7 @@ REPLIES = "videoassist:replies:{node}"
 KEY_TTL = 60  # seconds a list outlives its last push
 POP_WAIT = 1  # seconds a blocking pop waits (under any socket timeout the client has)
 MAX_BACKOFF = 2.0
+ADMITTED_PER_SLOT = 8  # requests taken off the list per handler allowed to run at once
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
@@ -111,6 +116,9 @@ class CallBus:
         self._reader: asyncio.Task[None] | None = None
         self._server: asyncio.Task[None] | None = None
         self._handler: Handler | None = None
+        # Requests taken off the list and not finished (waiting their call's turn, or running),
+        # and of those the ones running: a call's burst waits without holding up other calls.
+        self._admitted = asyncio.Semaphore(concurrency * ADMITTED_PER_SLOT)
         self._slots = asyncio.Semaphore(concurrency)
         self._last_of_call: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[None]] = set()
@@ -202,22 +210,22 @@ class CallBus:
         key = REQUESTS.format(node=self.node)
         backoff = 0.1
         while not self._closed:
-            await self._slots.acquire()
+            await self._admitted.acquire()
             try:
                 popped = await self.redis.blpop([key], timeout=POP_WAIT)
                 backoff = 0.1
             except (RedisError, OSError) as exc:
-                self._slots.release()
+                self._admitted.release()
                 logger.warning("CallBus(%s): cannot read requests: %s", self.node, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             except BaseException:
-                self._slots.release()
+                self._admitted.release()
                 raise
             request = self._parse(popped[1]) if popped is not None else None
             if request is None:
-                self._slots.release()
+                self._admitted.release()
                 continue
             call_id = request["args"].get("call_id")
             before = self._last_of_call.get(call_id) if isinstance(call_id, str) else None
@@ -291,12 +299,13 @@ class CallBus:
                     self.dropped += 1
                     logger.info("CallBus(%s): %s waited too long, dropped", self.node, verb)
                     return
-            reply = await self._answer(request)
-            await self._reply(request["reply_to"], reply)
+            async with self._slots:
+                reply = await self._answer(request)
+                await self._reply(request["reply_to"], reply)
         except (RedisError, OSError) as exc:
             logger.warning("CallBus(%s): the reply to %s was lost: %s", self.node, verb, exc)
         finally:
-            self._slots.release()
+            self._admitted.release()
 
     async def _answer(self, request: dict[str, Any]) -> str:
         verb = request["verb"]
