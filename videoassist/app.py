@@ -591,8 +591,9 @@ async def _placed_calls(
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     placement = Placement(redis)
     key = derive_key(_secret_key(settings), PURPOSE)  # every node signs with it
-    bus = CallBus(redis, node, key)
-    desk_bus = CallBus(redis, DESK, key)
+    largest = _largest_request(settings)
+    bus = CallBus(redis, node, key, max_message=largest)
+    desk_bus = CallBus(redis, DESK, key, max_message=largest)
     webhooks = app[WEBHOOKS]
 
     async def from_media_nodes(verb: str, args: dict[str, Any]) -> None:
@@ -629,6 +630,7 @@ async def _placed_calls(
         settled=settled,
         on_failure=media_failed,
         on_moved=media_moved,
+        before_each=leadership.check if leadership is not None else None,
         restore=partial(_restore_room, records, parts.rooms),
     )
     this_node = MediaNode(
@@ -652,6 +654,11 @@ async def _placed_calls(
         await desk_bus.close()
         await bus.close()
         await redis.aclose()
+
+
+def _largest_request(settings: Settings) -> int:
+    """A photo, base64-encoded, with room to spare: the call bus's size cap."""
+    return max(8 * 2**20, settings.photo_max_bytes * 4 // 3 + 2**16)
 
 
 def create_media_node(settings: Settings) -> web.Application:
@@ -690,11 +697,17 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     node = settings.node_id or default_node_id()
     records = Records.open(settings.db_url)  # the desk's node migrates it
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-    bus = CallBus(redis, node, derive_key(_secret_key(settings), PURPOSE))
+    key = derive_key(_secret_key(settings), PURPOSE)
+    bus = CallBus(redis, node, key, max_message=_largest_request(settings))
     desk = DeskLink(bus, node)
     # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
     # the watched manager on the same channel); this node has no sockets of its own.
-    emitter = socketio.AsyncRedisManager(settings.redis_url, channel=CHANNEL, write_only=True)
+    emitter = socketio.AsyncRedisManager(
+        settings.redis_url,
+        channel=CHANNEL,
+        write_only=True,
+        redis_options={"socket_timeout": 5, "socket_connect_timeout": 5},  # never hang a call
+    )
     delivery = SocketDelivery(emitter)
     policies: dict[str, tuple[str, str]] = {}
 
@@ -725,9 +738,11 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     await this_node.start()
     logger.info("media node %s: carrying up to %d calls", node, settings.media_capacity)
     yield
-    # Stopped: no new calls; the live ones may finish; those left end, and the desk is told.
-    for call_id in await this_node.drain(settings.media_drain_timeout):
-        desk.media_failed(call_id, f"media node {node} stopped")
+    # Stopped: no new calls; the live ones may finish; the desk moves those left (this node
+    # leaves the placement on close).
+    left = await this_node.drain(settings.media_drain_timeout)
+    if left:
+        logger.info("media node %s: %d calls left to move", node, len(left))
     await desk.flush()
     await bus.close()
     await this_node.close()

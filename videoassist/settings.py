@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,6 +197,8 @@ class Settings:
             raise ValueError("webhook_max_attempts and webhook_concurrency must be at least 1")
         if self.leader_lease and not self.redis_url:
             raise ValueError("leader_lease needs redis_url")
+        if self.node_id and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", self.node_id):
+            raise ValueError("node_id: letters, digits, '.', '_' and '-', 64 at most")
         if self.node_role not in ("all", "media"):
             raise ValueError("node_role must be all or media")
         if (self.node_role == "media" or self.media_placement) and not self.redis_url:

@@ -230,7 +230,8 @@ async def test_garbage_on_the_queue_is_dropped_and_serving_goes_on(
 ) -> None:
     asker, answerer = buses
     queue = REQUESTS.format(node="media-1")
-    for junk in (b"not json", b"[]", json.dumps({"id": 5, "verb": "x"}).encode(), b"\xff\xfe"):
+    junks = (b"not json", b"[]", json.dumps({"id": 5}).encode(), b"\xff\xfe", "\u00e9.{}")
+    for junk in junks:  # the last: a non-ASCII "signature"
         await redis.rpush(queue, junk)
 
     async def handler(verb: str, args: dict[str, Any]) -> Any:
@@ -238,7 +239,7 @@ async def test_garbage_on_the_queue_is_dropped_and_serving_goes_on(
 
     answerer.serve(handler)
     assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
-    assert answerer.dropped == 4
+    assert answerer.dropped == 5
 
 
 async def test_the_bus_outlives_a_redis_restart(
@@ -324,6 +325,7 @@ async def test_a_replayed_request_is_carried_out_once(
                 "verb": "say",
                 "args": {"call_id": "c1", "text": "pay 10"},
                 "reply_to": "desk",
+                "to": "media-1",
                 "deadline": time.time() + 30,
             }
         )
@@ -332,3 +334,31 @@ async def test_a_replayed_request_is_carried_out_once(
     await redis.rpush(queue, body)  # the same signed request again
     assert await asker.request("media-1", "say", {"call_id": "c1", "text": "after"}) == 2
     assert seen == ["pay 10", "after"] and answerer.dropped == 1
+
+
+async def test_a_request_copied_onto_another_nodes_list_is_not_carried_out(
+    buses: tuple[CallBus, CallBus], redis: Redis
+) -> None:
+    asker, answerer = buses
+    seen: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        seen.append(verb)
+        return verb
+
+    answerer.serve(handler)
+    meant_for_another = asker._sign(
+        json.dumps(
+            {
+                "id": "r9",
+                "verb": "open_call",
+                "args": {"call_id": "c1"},
+                "reply_to": "desk",
+                "to": "media-2",
+                "deadline": time.time() + 30,
+            }
+        )
+    )
+    await redis.rpush(REQUESTS.format(node="media-1"), meant_for_another)
+    assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
+    assert seen == ["room"] and answerer.dropped == 1

@@ -60,7 +60,7 @@ class Cluster:
         self.desk: ServerProcess | None = None
         self.media: dict[str, ServerProcess] = {}
 
-    async def start(self, *, desk_capacity: int, media: dict[str, int]) -> None:
+    async def start(self, *, desk_capacity: int, media: dict[str, int], drain: float = 60) -> None:
         self.desk = ServerProcess(
             self.data_dir,
             free_port(),
@@ -77,7 +77,7 @@ class Cluster:
                 node_id=name,
                 node_role="media",
                 media_capacity=str(capacity),
-                media_drain_timeout="60",
+                media_drain_timeout=str(drain),
                 metrics_port=str(free_port()),
                 **self.common,
             )
@@ -425,3 +425,50 @@ async def test_the_desks_node_restarting_leaves_the_calls_media_where_it_is(
         assert [m["id"] for m in room["annotations"].get("live", [])] == ["a1"], room
         assert await cluster.live() == before  # on the same node, not opened anew elsewhere
         assert carrier != "desk"
+
+
+async def test_a_stopped_media_nodes_calls_still_live_move_when_its_drain_runs_out(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    await cluster.add_staff(("alice", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4, "m2": 1}, drain=1)
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, _ = await ready(clients, "alice")
+        customer, session_id = await call(clients, agent, peers, ("red", "blue"))
+        node = cluster.media["m1"]
+        assert node.proc is not None and (await cluster.live())["m1"] == 1
+        node.proc.terminate()  # SIGTERM, and the call is not over within the drain
+        await moved(customer, agent, session_id, peers, ("green", "red"))
+        assert await asyncio.wait_for(node.proc.wait(), 30) == 0
+        await until(cluster.live, {"desk": 0, "m2": 1}, "calls per node")
+
+
+async def test_a_node_taken_for_dead_that_comes_back_lets_the_moved_call_be(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    """Paused past its heartbeat (a stalled VM): its call moves; back, it is told to close its
+    old session of the call, and what it says of that session (ICE failing) ends nothing."""
+    await cluster.add_staff(("alice", "agent"))
+    await cluster.start(desk_capacity=0, media={"m1": 4, "m2": 1})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, _ = await ready(clients, "alice")
+        customer, session_id = await call(clients, agent, peers, ("red", "blue"))
+        node = cluster.media["m1"]
+        node.pause()
+        try:
+            await moved(customer, agent, session_id, peers, ("green", "red"))
+        finally:
+            node.resume()
+        await until(cluster.live, {"desk": 0, "m1": 0, "m2": 1}, "the old session closed")
+        told = len(customer.inbox.events)
+        assert "id" in await customer.call("chat", {"session_id": session_id, "text": "ok?"})
+        assert "session_ended" not in customer.inbox.names()[told:]
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+    records = Records.open(cluster.database_url)
+    try:
+        row = await records.session(session_id)
+    finally:
+        await records.close()
+    assert row is not None and row["end_reason"] == "agent_hung_up", row

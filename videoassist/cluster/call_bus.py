@@ -26,7 +26,10 @@ the answer back, and nothing else: it knows no verbs.
 * **Signed**: every request and reply carries an HMAC-SHA256 of its body under a key derived
   from ``SECRET_KEY``; what fails the check is dropped (and counted), so reaching Redis is not
   enough to make a media node act (answer an offer, let a supervisor in). A request id is
-  carried out once: a replay within its deadline is dropped too.
+  carried out once, by the node it was sent to: a replay within its deadline, or a copy pushed
+  onto another node's list, is dropped too. Signing stops acts, not reads: whoever reaches
+  Redis can read what passes (chat, photos, SDP); Redis needs ACLs and TLS or a private
+  network.
 * **Size**: a request or reply over ``max_message`` bytes of JSON is refused where it is made
   (``too_large``, 413). Values are JSON; bytes travel base64-encoded (call_plane.py).
 * **Redis going away**: both loops log, back off (to 2 s at most) and go on; requests made
@@ -145,6 +148,7 @@ class CallBus:
                     "verb": verb,
                     "args": args,
                     "reply_to": self.node,
+                    "to": node,  # signed: a request copied onto another node's list is refused
                     "deadline": time.time() + within,
                 },
                 separators=(",", ":"),
@@ -223,7 +227,11 @@ class CallBus:
             except BaseException:
                 self._admitted.release()
                 raise
-            request = self._parse(popped[1]) if popped is not None else None
+            try:
+                request = self._parse(popped[1]) if popped is not None else None
+            except Exception:  # whatever a message holds, the loop goes on
+                logger.exception("CallBus(%s): a request could not be read", self.node)
+                request = None
             if request is None:
                 self._admitted.release()
                 continue
@@ -251,6 +259,7 @@ class CallBus:
                 and isinstance(request.get("verb"), str)
                 and isinstance(request.get("args"), dict)
                 and isinstance(request.get("reply_to"), str)
+                and request.get("to") == self.node
                 and isinstance(request.get("deadline"), int | float)
             )
         except ValueError:
@@ -279,12 +288,12 @@ class CallBus:
 
     def _verified(self, raw: bytes | str) -> str:
         """The payload of a signed message; ValueError if the tag does not match."""
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        tag, _, payload = text.partition(".")
-        expected = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(tag, expected):
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        tag, _, payload = data.partition(b".")
+        expected = hmac.new(self._key, payload, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(tag, expected):  # bytes: any content compares safely
             raise ValueError("bad signature")
-        return payload
+        return payload.decode()
 
     async def _run(self, request: dict[str, Any], before: asyncio.Task[None] | None) -> None:
         verb = request["verb"]

@@ -48,9 +48,10 @@ from videoassist.errors import Problem, Refusal
 
 logger = logging.getLogger(__name__)
 
-DESK = "desk"  # the bus queue the leader serves: what media nodes tell the desk
+DESK = "_desk"  # the bus queue the leader serves (no node id starts with "_": settings.py)
 REQUEST_TIMEOUT = 10.0  # an SDP answer on a loaded node can take a few seconds
 WATCH_INTERVAL = 1.0
+PROBE_WITHIN = 1.5  # seconds a node has to answer "which calls do you hold?"
 DRAIN_POLL = 0.2
 
 
@@ -77,6 +78,7 @@ class PlacedCalls:
         on_failure: Callable[[str, str], None],
         on_moved: Callable[[str, float], None] | None = None,
         restore: Callable[[str], Awaitable[None]] | None = None,
+        before_each: Callable[[], None] | None = None,
         timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         """``policy_of(ticket_id)``: the ticket's queue and recording policy, sent with the
@@ -98,6 +100,7 @@ class PlacedCalls:
         # call id -> (ticket id, agent id, customer joins later): to open it again elsewhere.
         self._opened: dict[str, tuple[str, str, bool]] = {}
         self._restore = restore  # a call opened here that was live before gets its room back
+        self._before_each = before_each  # the leader's lease check (cluster/leadership.py)
         self._where: dict[str, asyncio.Future[str]] = {}
         self._statuses: dict[str, dict[str, Any]] = {}  # remote calls, as last reported
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -146,7 +149,7 @@ class PlacedCalls:
         self._opened[session_id] = (ticket_id, agent_id, customer_joins_later)
         future = self._placing(session_id)
         self._spawn(
-            self._open(future, session_id, ticket_id, agent_id, customer_joins_later),
+            self._open(future, session_id, ticket_id, agent_id, customer_joins_later, new=True),
             f"place:{session_id}",
         )
 
@@ -163,16 +166,22 @@ class PlacedCalls:
         ticket_id: str,
         agent_id: str,
         joins_later: bool,
+        *,
+        new: bool = False,
         gone: str = "",
     ) -> None:
-        """Place the call and open it there; ``gone``: a node it was on that is dead. A call
-        that is still on a live media node (this node restarted and restores it) stays there."""
-        kept = "" if gone else await self._still_on(session_id)
+        """Place the call and open it there. ``new``: a call the desk just matched (its
+        parties are told "matched" before its node may ask them anything); ``gone``: a node it
+        was on that is dead. A call still open on a live media node (this desk restarted and
+        restores it) stays there."""
+        kept = "" if gone else await self._still_on(session_id)  # a new call has no "before"
         try:
             placed = None if kept else await self.placement.place()
         except (RedisError, OSError) as exc:
             logger.warning("placement unavailable (%s): call %s stays here", exc, session_id)
             placed = None
+        if placed is None and not kept:
+            logger.warning("call %s: no media node has room: carried here", session_id)
         node, placement_id = placed if placed is not None else (kept or self.node, "")
         try:
             try:
@@ -187,77 +196,100 @@ class PlacedCalls:
                     await self._restore(session_id)
             else:
                 queue_id, policy = self._policy_of(ticket_id)
-                await self._settled()
-                await self.bus.request(
-                    node,
-                    "open_call",
-                    {
-                        "call_id": session_id,
-                        "ticket_id": ticket_id,
-                        "agent_id": agent_id,
-                        "customer_joins_later": joins_later,
-                        "queue_id": queue_id,
-                        "recording": policy,
-                    },
-                    within=self.timeout,
-                )
-            if placement_id:
-                await self.placement.started(node, placement_id)
+                if new:
+                    await self._settled()
+                args = {
+                    "call_id": session_id,
+                    "ticket_id": ticket_id,
+                    "agent_id": agent_id,
+                    "customer_joins_later": joins_later,
+                    "queue_id": queue_id,
+                    "recording": policy,
+                    "resume": bool(kept),
+                }
+                await self.bus.request(node, "open_call", args, within=self.timeout)
         except Exception as exc:
             logger.warning("call %s could not be opened on %s: %s", session_id, node, exc)
+            self._spawn(self._close_on(node, session_id), f"undo:{session_id}")
+            with contextlib.suppress(RedisError, OSError):
+                await self.placement.unassign(session_id)
             if not future.done():
                 future.set_exception(Refusal("unavailable", "this call's media is unavailable"))
             self._on_failure(session_id, f"media node {node}: {exc}")
             return
+        if placement_id:
+            with contextlib.suppress(RedisError, OSError):
+                await self.placement.started(node, placement_id)
+        if self._where.get(session_id) is not future:
+            # The call ended (or moved again) while it was being opened: undo this one.
+            self._spawn(self._close_on(node, session_id), f"undo:{session_id}")
         logger.info("call %s placed on %s", session_id, node)
         if not future.done():
             future.set_result(node)
 
     async def _still_on(self, call_id: str) -> str:
-        """The live media node a call was placed on before (not this node: its calls died with
-        the process that held them), or ''."""
+        """The media node a call was placed on before, if it still holds the call (asked, not
+        assumed: a desk that stopped or a node that restarted holds nothing), or ''."""
         try:
             before = await self.placement.where(call_id)
-            if before is None or before == self.node:
-                return ""
-            loads = {load.node: load for load in await self.placement.loads()}
         except (RedisError, OSError):
             return ""
-        load = loads.get(before)
-        return before if load is not None else ""
+        if before is None or before == self.node:
+            return ""
+        try:
+            serving = await self.bus.request(before, "serving", {}, within=PROBE_WITHIN)
+        except Problem:
+            return ""
+        return before if call_id in serving.get("calls", ()) else ""
 
     async def hand_over(self, session_id: str, agent_id: str) -> None:
+        """Spawned, not awaited: the service's effector must not wait on another node (the
+        bus keeps the call's requests in order)."""
         if session_id in self._opened:
             ticket_id, _, joins_later = self._opened[session_id]
             self._opened[session_id] = (ticket_id, agent_id, joins_later)
-        node = await self._node(session_id)
-        if node == self.node:
-            await self.local.hand_over(session_id, agent_id)
-        else:
-            args = {"call_id": session_id, "agent_id": agent_id}
-            await self.bus.request(node, "hand_over_call", args, within=self.timeout)
+        self._spawn(self._hand_over(session_id, agent_id), f"hand_over:{session_id}")
+
+    async def _hand_over(self, session_id: str, agent_id: str) -> None:
+        try:
+            node = await self._node(session_id)
+            if node == self.node:
+                await self.local.hand_over(session_id, agent_id)
+            else:
+                args = {"call_id": session_id, "agent_id": agent_id}
+                await self.bus.request(node, "hand_over_call", args, within=self.timeout)
+        except Problem as exc:
+            logger.warning("call %s: hand-over to %s failed: %s", session_id, agent_id, exc)
 
     async def close_session(self, session_id: str) -> None:
         self._opened.pop(session_id, None)
         self._seen.pop(session_id, None)
+        self._statuses.pop(session_id, None)
         future = self._where.pop(session_id, None)
         if future is None:
             await self.local.close_session(session_id)
             return
+        settled = future.done() and not future.cancelled() and future.exception() is None
+        if settled and future.result() == self.node:
+            await self._closed_on(self.node, session_id)
+            return
+        # Remote, or still being placed: closed in the background (an open that completes
+        # later sees the call gone and undoes itself).
+        self._spawn(self._close_when_placed(future, session_id), f"close:{session_id}")
+
+    async def _close_when_placed(self, future: asyncio.Future[str], call_id: str) -> None:
         try:
-            node = await future
+            node = await asyncio.shield(future)
         except Exception:
-            return  # never opened anywhere
+            return  # never opened anywhere (its open undid itself)
+        await self._closed_on(node, call_id)
+
+    async def _closed_on(self, node: str, call_id: str) -> None:
         try:
-            if node == self.node:
-                await self.local.close_session(session_id)
-            else:
-                await self.bus.request(
-                    node, "close_call", {"call_id": session_id}, within=self.timeout
-                )
+            await self._close_on(node, call_id)
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await self.placement.unassign(session_id)
+                await self.placement.unassign(call_id)
                 await self.placement.ended(node)
 
     async def _close_on(self, node: str, call_id: str) -> None:
@@ -268,7 +300,7 @@ class PlacedCalls:
             else:
                 await self.bus.request(node, "close_call", {"call_id": call_id}, within=2.0)
         except Exception as exc:
-            logger.info("call %s: its earlier node %s did not close it: %s", call_id, node, exc)
+            logger.info("call %s: node %s did not close it: %s", call_id, node, exc)
 
     # ------------------------------------------------------------ media nodes that die
 
@@ -276,47 +308,60 @@ class PlacedCalls:
         self._watcher = asyncio.create_task(self._watch(), name="PlacedCalls.watch")
 
     async def _watch(self) -> None:
-        """Calls on a node whose heartbeat lapsed have lost their media."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             try:
-                alive = {load.node for load in await self.placement.loads()}
+                if self._before_each is not None:
+                    self._before_each()  # a deposed leader acts on nothing
+                await self._look()
             except (RedisError, OSError) as exc:
                 logger.warning("cannot read media nodes' loads: %s", exc)
-                continue
-            by_node: dict[str, list[str]] = {}
-            for call_id, node in self.placed().items():
-                if node != self.node and node not in alive:
-                    # Its last heartbeat: the node's last sign of life.
-                    last = time.time() - self.placement.heartbeat_ttl
-                    self._move(call_id, node, "its heartbeat lapsed", last)
-                elif node != self.node:
-                    by_node.setdefault(node, []).append(call_id)
-            await self._refresh(by_node)
+            except Exception:
+                logger.exception("PlacedCalls: watching media nodes failed (going on)")
 
-    async def _refresh(self, by_node: dict[str, list[str]]) -> None:
-        """The remote calls' recording and quality for the wallboard; a call its node does not
-        know (the node restarted within its heartbeat's life) has lost its media."""
+    async def _look(self) -> None:
+        """Every media node is asked which calls it holds: calls on a node that does not
+        answer, and whose heartbeat lapsed, or that no longer has them, are moved; calls a node
+        holds that are not placed there (it was taken for dead, or an open was undone) are
+        closed; what they report feeds the wallboard."""
+        nodes = {load.node for load in await self.placement.loads()} - {self.node}
+        placed = self.placed()
+        for node in {n for n in placed.values() if n != self.node} - nodes:
+            # Its heartbeat lapsed. Gone, or only Redis forgot it (a Redis restart): ask.
+            if await self._answers(node) is None:
+                last = time.time() - self.placement.heartbeat_ttl  # its last heartbeat
+                for call_id in [c for c, n in placed.items() if n == node]:
+                    self._move(call_id, node, "its heartbeat lapsed", last)
+            else:
+                nodes.add(node)
         statuses: dict[str, dict[str, Any]] = {}
-        for node, calls in by_node.items():
-            try:
-                reported = await self.bus.request(node, "statuses", {}, within=2.0)
-            except Problem as exc:
-                logger.info("media node %s did not report its calls: %s", node, exc.message)
+        reports = await asyncio.gather(*(self._answers(node, "statuses") for node in nodes))
+        now = time.time()
+        for node, reported in zip(nodes, reports, strict=True):
+            if reported is None:
                 continue
             statuses.update(reported)
-            now = time.time()
-            for call_id in calls:
+            for call_id, where in placed.items():  # as placed before the node was asked
+                if where != node or self._where.get(call_id) is None:
+                    continue
                 if call_id in reported:
                     self._seen[call_id] = now
-                elif self.placed().get(call_id) == node:
+                elif self.placed().get(call_id) == node:  # not moved meanwhile
                     last = self._seen.get(call_id, now)
                     self._move(call_id, node, "it no longer has the call", last)
-            for call_id in set(reported) - set(calls):
-                if self.placed().get(call_id) != node and call_id not in self._where:
-                    # A node that was taken for dead and came back: the call is gone or moved.
+            for call_id in reported:
+                future = self._where.get(call_id)
+                if future is None or (future.done() and self.placed().get(call_id) != node):
+                    # Not this node's call (moved away, ended, or an undone open).
                     self._spawn(self._close_on(node, call_id), f"stale:{call_id}")
         self._statuses = statuses
+
+    async def _answers(self, node: str, verb: str = "serving") -> dict[str, Any] | None:
+        try:
+            return dict(await self.bus.request(node, verb, {}, within=PROBE_WITHIN))
+        except Problem as exc:
+            logger.info("media node %s did not answer %s: %s", node, verb, exc.message)
+            return None
 
     def failed_on(self, node: str, call_id: str, detail: str) -> None:
         """A media node says a call's media failed there: it counts only if the call is still
@@ -328,7 +373,7 @@ class PlacedCalls:
 
     def _move(self, call_id: str, node: str, why: str, lost_at: float) -> None:
         """The call's media node is gone: open the call again on another node (or here), and
-        have both parties offer media anew; it ends ``media_failed`` only if that fails."""
+        have both parties offer media anew; it ends ``media_failed`` if that fails."""
         opened = self._opened.get(call_id)
         if opened is None:
             return
@@ -350,7 +395,7 @@ class PlacedCalls:
         gone: str,
         lost_at: float,
     ) -> None:
-        await self._open(future, call_id, ticket_id, agent_id, joins_later, gone)
+        await self._open(future, call_id, ticket_id, agent_id, joins_later, gone=gone)
         moved = future.done() and not future.cancelled() and future.exception() is None
         if moved and self._where.get(call_id) is future and self._on_moved is not None:
             self._on_moved(call_id, lost_at)
@@ -363,6 +408,9 @@ class PlacedCalls:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for future in self._where.values():  # nobody waits on a placement that will not come
+            if not future.done():
+                future.set_exception(Refusal("unavailable", "this server is stopping"))
 
     # ------------------------------------------------------------ the call plane's verbs
 
@@ -506,6 +554,8 @@ class MediaNode:
         self.node = node
         self.capacity = capacity
         self.policies = policies if policies is not None else {}
+        self._tickets: dict[str, str] = {}  # call id -> ticket id (its policy's key)
+        self._draining = False
         self.calls: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -523,12 +573,15 @@ class MediaNode:
                     # Lapsed (Redis was away): back, with the calls it still carries.
                     await self.placement.register(self.node, self.capacity)
                     await self.placement.heartbeat(self.node, live=self._live())
+                    if self._draining:
+                        await self.placement.drain(self.node)
             except (RedisError, OSError) as exc:
                 logger.warning("media node %s: heartbeat failed: %s", self.node, exc)
 
     async def drain(self, grace: float = 0.0) -> set[str]:
         """Take no new calls; wait up to ``grace`` seconds for the live ones to end. Returns
         the calls still live."""
+        self._draining = True
         with contextlib.suppress(RedisError, OSError):
             await self.placement.drain(self.node)
         for _ in range(math.ceil(grace / DRAIN_POLL)):
@@ -538,10 +591,16 @@ class MediaNode:
         return set(self.calls)
 
     async def close(self) -> None:
+        """Stop beating and leave the placement at once: the desk moves what is left here."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
+        with contextlib.suppress(RedisError, OSError):
+            await self.placement.deregister(self.node)
+
+    def holds(self) -> list[str]:
+        return sorted(c for c in self.calls if c in self.plane.rooms)
 
     async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
         match verb:
@@ -553,12 +612,13 @@ class MediaNode:
             case "close_call":
                 call_id = str(args["call_id"])
                 self.calls.discard(call_id)
+                self.policies.pop(self._tickets.pop(call_id, ""), None)
                 await self.plane.close_session(call_id)
                 return None
             case "serving":
-                return {"node": self.node, "calls": sorted(self.calls)}
+                return {"node": self.node, "calls": self.holds()}
             case "statuses":
-                return {call_id: self.plane.status(call_id) for call_id in self.calls}
+                return {call_id: self.plane.status(call_id) for call_id in self.holds()}
         return await dispatch(self.plane, verb, args)
 
     async def _open(self, args: Mapping[str, Any]) -> None:
@@ -571,13 +631,14 @@ class MediaNode:
         except KeyError as exc:
             raise Refusal("bad_request", f"open_call needs {exc}") from None
         self.policies[ticket_id] = policy
-        if call_id in self.calls and call_id in self.plane.rooms:
+        self._tickets[call_id] = ticket_id
+        if args.get("resume") and call_id in self.holds():
             # The desk's node restarted (or failed over) and opens its live calls again: this
             # one is still here, media, room and recording. It goes on; the parties' pages,
             # back on the desk's node, offer anew into the same session.
             logger.info("media node %s: call %s is still open here: kept", self.node, call_id)
             return
-        if call_id in self.calls:
+        if call_id in self.calls:  # an old session of it (this node was taken for dead)
             await self.plane.close_session(call_id)
         self.calls.add(call_id)
         self.plane.open(call_id, ticket_id, agent_id, joins_later)
@@ -603,10 +664,16 @@ class DeskLink:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, event: str, data: dict[str, object]) -> None:
-        try:
-            await self.bus.request(DESK, "publish", {"event": event, "data": data})
-        except Exception as exc:
-            logger.warning("webhook %s not handed to the desk: %s", event, exc)
+        """Tried for a minute (the desk's node may be restarting or failing over)."""
+        for wait in (1, 2, 4, 8, 15, 30, 0):
+            try:
+                await self.bus.request(DESK, "publish", {"event": event, "data": data})
+                return
+            except Exception as exc:
+                if not wait:
+                    logger.warning("webhook %s not handed to the desk: %s", event, exc)
+                    return
+                await asyncio.sleep(wait)
 
     async def flush(self, within: float = 5.0) -> None:
         """Wait (a bounded time) for what is on its way to the desk."""

@@ -54,6 +54,9 @@ return best
 # KEYS[1] node info, KEYS[2] its in-flight set; ARGV[1] placement id.
 # 1: the placement became a live call; 0: unknown or timed out (counted live all the same).
 _STARTED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0  -- the node lapsed: never bring its key back without a time to live
+end
 local was = redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'live', 1)
 return was
@@ -76,6 +79,9 @@ return 1
 """
 
 _ENDED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
 local live = redis.call('HINCRBY', KEYS[1], 'live', -1)
 if live < 0 then
   redis.call('HSET', KEYS[1], 'live', 0)
@@ -144,7 +150,15 @@ class Placement:
 
     async def drain(self, node: str) -> None:
         """Take no new calls on ``node`` (live ones go on)."""
-        await self.redis.hset(self._info(node), "draining", 1)
+        if await self.redis.exists(self._info(node)):
+            await self.redis.hset(self._info(node), "draining", 1)
+
+    async def deregister(self, node: str) -> None:
+        """The node stops: at once no longer a node (no call is kept on it, none placed)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._info(node), self._flight(node))
+            pipe.srem(self.nodes_key, node)
+            await pipe.execute()
 
     async def place(self) -> tuple[str, str] | None:
         """(node, placement id) for a new call, or None when every live node is full."""

@@ -36,7 +36,7 @@ from videoassist.desk.events import (
     TicketMoved,
     TicketReprioritized,
 )
-from videoassist.errors import Refusal
+from videoassist.errors import Problem, Refusal
 from videoassist.gateway.acks import event
 from videoassist.gateway.namespaces import Who, _cookie, refuse
 from videoassist.gateway.schemas import (
@@ -204,7 +204,12 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         await self.leave_room(sid, watch_room(call_id))
         heard: list[str | None] = [None, None]
         if self.plane is not None:
-            heard = (await self.plane.unsupervise(call_id, staff_id))["heard"]
+            try:
+                heard = (await self.plane.unsupervise(call_id, staff_id))["heard"]
+            except (
+                Problem
+            ) as exc:  # the call's media is gone: leaving it goes on record all the same
+                logger.info("supervisor %s left call %s: %s", staff_id, call_id, exc.message)
         # A call over and forgotten raises DeskError: its end closed the leg already.
         with contextlib.suppress(DeskError):
             await self.service.submit(
