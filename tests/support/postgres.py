@@ -13,6 +13,7 @@ dropped afterwards, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
@@ -65,6 +66,18 @@ class PostgresServer:
 
     def _as_server_user(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", SERVICE_ACCOUNT, "--", *argv] if self.as_root else argv
+
+    def _signal(self, signum: int) -> None:
+        """Signal the postmaster itself: ``runuser`` (as root) does not pass signals on, and
+        signalling it alone left the server running with its directory deleted."""
+        assert self.proc is not None
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            self.proc.send_signal(signum)  # not started far enough to have written it
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -168,10 +181,11 @@ class PostgresServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            self._signal(signal.SIGINT)  # fast shutdown
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
                 self.proc.kill()
                 self.proc.wait()
         if self._log is not None:
