@@ -49,7 +49,6 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -83,16 +82,6 @@ SETTINGS: dict[str, Any] = {
     "media_connect_timeout": 300.0,
     "media_drain_timeout": 10.0,  # nodes are stopped with no call left; never reached
 }
-
-
-def stop_postgres(postgres: PostgresServer) -> None:
-    """``PostgresServer.stop`` signals its child process; run as root, that child is
-    ``runuser``, which does not pass SIGINT on to the postmaster, so the stop waits its 10 s,
-    kills ``runuser`` and leaves the postmaster running on a deleted directory. Asking the
-    postmaster itself for a fast shutdown first ends it (and then ``runuser``) at once."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        os.kill(int((postgres.data / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
-    postgres.stop()
 
 
 def machine_cores_busy() -> tuple[float, float]:
@@ -621,7 +610,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  calls done ({time.monotonic() - started:.0f} s)", flush=True)
             burst = await run_burst(postgres, root, args.capacity) if args.capacity else None
     finally:
-        stop_postgres(postgres)
+        postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
     report(baseline, placed, burst, args)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
