@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible
@@ -54,9 +54,11 @@ async def wait_for_more_frames(page: Page, than: int, timeout: float = 20.0) -> 
     return latest
 
 
-async def test_customer_and_agent_talk_over_video_then_wrap_up(
+async def two_windows(
     harness: Harness, browser: Browser
-) -> None:
+) -> tuple[BrowserContext, BrowserContext, Page, Page, list[str]]:
+    """Agent alice's console and a customer's page, each in a browser of its own, with the
+    pages' errors collected."""
     await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
     agent_ctx = await browser.new_context()
     customer_ctx = await browser.new_context()
@@ -65,12 +67,23 @@ async def test_customer_and_agent_talk_over_video_then_wrap_up(
     errors: list[str] = []
     for page in (agent, customer):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return agent_ctx, customer_ctx, agent, customer, errors
 
-    # The agent logs in and goes Ready.
-    await agent.goto(f"{harness.url}/agent")
+
+async def log_in(agent: Page, url: str) -> None:
+    await agent.goto(f"{url}/agent")
     await agent.get_by_label("Username").fill("alice")
     await agent.get_by_label("Password").fill("pw-alice-1")
     await agent.get_by_role("button", name="Log in").click()
+
+
+async def test_customer_and_agent_talk_over_video_then_wrap_up(
+    harness: Harness, browser: Browser
+) -> None:
+    agent_ctx, customer_ctx, agent, customer, errors = await two_windows(harness, browser)
+
+    # The agent logs in and goes Ready.
+    await log_in(agent, harness.url)
     await expect(agent.locator("#state")).to_have_text("Away")
     await assert_accessible(agent, "agent away")
     await agent.get_by_role("button", name="Ready").click()
@@ -153,18 +166,8 @@ async def test_both_pages_offer_media_anew_when_the_calls_media_moves(
     """The node that carried the call's media went away and the call was opened on another
     (docs/operations.md, "Media nodes"): told ``media_moved``, each page drops its dead peer
     connection and offers a new one for the same call; the chat stays."""
-    await harness.records.add_user("alice", "Alice", hash_password("pw-alice-1"), "agent", 0.0)
-    agent_ctx = await browser.new_context()
-    customer_ctx = await browser.new_context()
-    agent = await agent_ctx.new_page()
-    customer = await customer_ctx.new_page()
-    errors: list[str] = []
-    for page in (agent, customer):
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await agent.goto(f"{harness.url}/agent")
-    await agent.get_by_label("Username").fill("alice")
-    await agent.get_by_label("Password").fill("pw-alice-1")
-    await agent.get_by_role("button", name="Log in").click()
+    agent_ctx, customer_ctx, agent, customer, errors = await two_windows(harness, browser)
+    await log_in(agent, harness.url)
     await agent.get_by_role("button", name="Ready").click()
     await expect(agent.locator("#state")).to_have_text("Ready")
     await customer.goto(harness.url)

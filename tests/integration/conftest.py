@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -61,3 +62,12 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Any]]:
+    """The test's client peer connections (any kind with ``close()``), each closed at the end."""
+    made: list[Any] = []
+    yield made
+    for peer in made:
+        await peer.close()

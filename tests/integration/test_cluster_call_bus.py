@@ -25,6 +25,19 @@ pytestmark = pytest.mark.timeout(60)
 KEY = derive_key("the-secret-key-every-node-shares-" + "x" * 16, PURPOSE)
 
 
+def signed(bus: CallBus, request_id: str, verb: str, args: dict[str, Any], to: str) -> str:
+    """A request as ``bus`` would sign it, pushed by hand (replays, copies)."""
+    body = {
+        "id": request_id,
+        "verb": verb,
+        "args": args,
+        "reply_to": "desk",
+        "to": to,
+        "deadline": time.time() + 30,
+    }
+    return bus._sign(json.dumps(body))
+
+
 @pytest.fixture
 async def buses(redis: Redis) -> AsyncIterator[tuple[CallBus, CallBus]]:
     """(the asking node, the answering node), each with its own bus on one Redis."""
@@ -318,18 +331,7 @@ async def test_a_replayed_request_is_carried_out_once(
         return len(seen)
 
     answerer.serve(handler)
-    body = asker._sign(
-        json.dumps(
-            {
-                "id": "r1",
-                "verb": "say",
-                "args": {"call_id": "c1", "text": "pay 10"},
-                "reply_to": "desk",
-                "to": "media-1",
-                "deadline": time.time() + 30,
-            }
-        )
-    )
+    body = signed(asker, "r1", "say", {"call_id": "c1", "text": "pay 10"}, to="media-1")
     await redis.rpush(queue, body)
     await redis.rpush(queue, body)  # the same signed request again
     assert await asker.request("media-1", "say", {"call_id": "c1", "text": "after"}) == 2
@@ -347,18 +349,7 @@ async def test_a_request_copied_onto_another_nodes_list_is_not_carried_out(
         return verb
 
     answerer.serve(handler)
-    meant_for_another = asker._sign(
-        json.dumps(
-            {
-                "id": "r9",
-                "verb": "open_call",
-                "args": {"call_id": "c1"},
-                "reply_to": "desk",
-                "to": "media-2",
-                "deadline": time.time() + 30,
-            }
-        )
-    )
+    meant_for_another = signed(asker, "r9", "open_call", {"call_id": "c1"}, to="media-2")
     await redis.rpush(REQUESTS.format(node="media-1"), meant_for_another)
     assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
     assert seen == ["room"] and answerer.dropped == 1

@@ -35,14 +35,6 @@ async def hub() -> AsyncIterator[MediaHub]:
         yield made
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[EncodedPeer]]:
-    made: list[EncodedPeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
-
-
 async def call(
     hub: MediaHub, peers: list[EncodedPeer], size: tuple[int, int] = (320, 240)
 ) -> tuple[EncodedPeer, EncodedPeer]:

@@ -29,6 +29,7 @@ from tests.integration.test_topologies import (
     browsers,
     media,
     ready,
+    session_row,
 )
 from tests.support.harness import Party, wait_until
 from tests.support.peers import ClientPeer
@@ -118,14 +119,6 @@ async def cluster(tmp_path: Path, postgres_url: str, redis_server: Any) -> Async
         yield made
     finally:
         await made.stop()
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[ClientPeer]]:
-    made: list[ClientPeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
 
 
 async def until(check: Callable[[], Awaitable[Any]], expected: Any, what: str) -> None:
@@ -317,12 +310,8 @@ async def test_a_killed_media_nodes_call_moves_to_another_node_and_goes_on(
         room = await agent.call("room", {"session_id": session_id})
         assert [line["text"] for line in room["chat"]] == ["before"]
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
-    records = Records.open(cluster.database_url)
-    try:
-        row = await records.session(session_id)
-    finally:
-        await records.close()
-    assert row is not None and row["end_reason"] == "agent_hung_up", row
+    row = await session_row(cluster, session_id)
+    assert row["end_reason"] == "agent_hung_up", row
     # One interruption on record, from the dead node's last heartbeat to the call open again.
     assert row["interruptions"] == 1 and 5 <= row["interrupted_seconds"] < 20, row
 
@@ -466,9 +455,5 @@ async def test_a_node_taken_for_dead_that_comes_back_lets_the_moved_call_be(
         assert "id" in await customer.call("chat", {"session_id": session_id, "text": "ok?"})
         assert "session_ended" not in customer.inbox.names()[told:]
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
-    records = Records.open(cluster.database_url)
-    try:
-        row = await records.session(session_id)
-    finally:
-        await records.close()
-    assert row is not None and row["end_reason"] == "agent_hung_up", row
+    row = await session_row(cluster, session_id)
+    assert row["end_reason"] == "agent_hung_up", row

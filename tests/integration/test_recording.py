@@ -54,14 +54,6 @@ async def hub() -> AsyncIterator[MediaHub]:
         restrict_host_addresses(())
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[EncodedPeer]]:
-    made: list[EncodedPeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
-
-
 async def flash_beep_call(
     hub: MediaHub, peers: list[EncodedPeer], seconds: float | None = None
 ) -> MediaSession:

@@ -34,14 +34,6 @@ async def hub() -> AsyncIterator[MediaHub]:
         yield made
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[TonePeer]]:
-    made: list[TonePeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
-
-
 async def call(hub: MediaHub, peers: list[TonePeer]) -> tuple[TonePeer, TonePeer]:
     hub.open("s1", "t1", "alice")
     customer = TonePeer.party("red", CUSTOMER_HZ)

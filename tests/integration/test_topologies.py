@@ -17,7 +17,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -202,14 +202,6 @@ async def media(party: Party, colour: str, session_id: str, peers: list[ClientPe
     return peer
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[list[ClientPeer]]:
-    made: list[ClientPeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
-
-
 async def carried(deployment: Deployment, calls: int) -> None:
     """With a media node: it carries ``calls`` (its media hub's own count, reported to the
     placement) and the desk's node none."""
@@ -229,7 +221,11 @@ async def carried(deployment: Deployment, calls: int) -> None:
     )
 
 
-async def session_row(deployment: Deployment, session_id: str) -> dict[str, Any]:
+class OnDatabase(Protocol):
+    database_url: str
+
+
+async def session_row(deployment: OnDatabase, session_id: str) -> dict[str, Any]:
     records = Records.open(deployment.database_url)
     try:
         row = await records.session(session_id)

@@ -36,14 +36,6 @@ async def hub() -> AsyncIterator[MediaHub]:
 
 
 @pytest.fixture
-async def peers() -> AsyncIterator[list[EncodedPeer]]:
-    made: list[EncodedPeer] = []
-    yield made
-    for peer in made:
-        await peer.close()
-
-
-@pytest.fixture
 async def client_peers() -> AsyncIterator[list[ClientPeer]]:
     made: list[ClientPeer] = []
     yield made
