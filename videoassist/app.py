@@ -613,6 +613,9 @@ async def _placed_calls(
                 await delivery.to_agent(session.agent_id, ServerEvent.MEDIA_MOVED, data)
                 data = {"session_id": call_id}
                 await delivery.to_customer(session.ticket_id, ServerEvent.MEDIA_MOVED, data)
+                # A supervisor watching it: their own peer connection died with the node too.
+                data = {"session_id": session.id}
+                await delivery.to_watchers(call_id, ServerEvent.MEDIA_MOVED, data)
 
     def media_moved(call_id: str, lost_at: float) -> None:
         service = service_box[0]

@@ -7,7 +7,10 @@ from playwright.async_api import Browser, expect
 
 from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible, log_in
+from videoassist.app import _restore_room
 from videoassist.auth import hash_password
+from videoassist.desk import ServerEvent
+from videoassist.http.keys import DELIVERY, PLANE
 
 
 async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
@@ -88,6 +91,35 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     assert sent["sent"] == 0 and sent["decoded"] > 0, sent
     await assert_accessible(board, "listening in on a call")
 
+    # The call's media moves to another node (here opened again on the same one: what the
+    # pages see is the same): every page, the wallboard included, offers anew, and the
+    # wallboard plays the customer's video again in the same mode.
+    await board.evaluate("() => { window.__before = window.videoassist.watching.pc; }")
+    (session,) = [s for s in harness.service.desk.sessions.values() if s.ended_at is None]
+    plane = harness.app[PLANE]
+    await plane.close_session(session.call_id)
+    plane.open(session.call_id, session.ticket_id, session.agent_id, False)
+    await _restore_room(harness.records, harness.rooms, session.call_id)
+    delivery = harness.app[DELIVERY]
+    moved = ServerEvent.MEDIA_MOVED
+    await delivery.to_agent(session.agent_id, moved, {"session_id": session.id})
+    await delivery.to_customer(session.ticket_id, moved, {"session_id": session.call_id})
+    await delivery.to_watchers(session.call_id, moved, {"session_id": session.id})
+
+    async def new_connection() -> bool:
+        return bool(
+            await board.evaluate(
+                "() => Boolean(window.videoassist.watching)"
+                " && window.videoassist.watching.pc !== window.__before"
+            )
+        )
+
+    await wait_until(new_connection, 15, what="the wallboard's new peer connection")
+    await wait_until(playing, 30, what="the customer's video playing again on the wallboard")
+    await expect(board.locator("#watch-status")).to_have_text(
+        "Listening only: nobody hears you.", timeout=10_000
+    )
+
     # Joining the call: the customer is told, in their page's live region.
     await board.get_by_role("button", name="Join the call").click()
     await expect(board.locator("#watch-status")).to_have_text(
@@ -104,7 +136,7 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     )
     await harness.service.settled()
     actions = [r["action"] for r in await harness.records.audit_rows()]
-    assert actions == ["monitor", "barge", "leave"]
+    assert actions == ["monitor", "monitor", "barge", "leave"]  # joined again after the move
 
     # The same floor in French: the markup and everything the script drew, with no English
     # left over, and the same keys in both languages.

@@ -590,6 +590,12 @@ function start() {
   socket.on("call_event", (ev) => {
     if (state.feed && state.watch) state.feed.emit(ev);
   });
+  // The server carrying the call's media went away and the call was opened on another: the
+  // wallboard's own connection died with it; join again, in the same mode.
+  socket.on("media_moved", (data) => {
+    const watch = state.watch;
+    if (watch && data.session_id === watch.sessionId) listenIn(watch.sessionId, watch.mode);
+  });
 }
 
 $("login-form").addEventListener("submit", login);
