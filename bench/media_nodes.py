@@ -473,18 +473,8 @@ def report(
         (baseline, [("single", "single node")]),
         (placed, [("desk", "desk's node (capacity 0)"), ("media", "media node")]),
     ):
-        for process, label in processes:
-            rows.append(
-                [
-                    result.name,
-                    label,
-                    pct(result.idle[process]),
-                    pct(result.busy[process]),
-                    pct(result.per_call(process)),
-                    pct(result.net_per_call(process)),
-                ]
-            )
-        for process, label in (("redis", "redis-server"), ("clients", "clients (this process)")):
+        others = [("redis", "redis-server"), ("clients", "clients (this process)")]
+        for process, label in processes + others:
             rows.append(
                 [
                     result.name,

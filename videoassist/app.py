@@ -332,6 +332,7 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
 
 class CallParts(NamedTuple):
     hub: MediaHub
+    files: LocalFiles
     content: CallContent
     rooms: CallRooms
     recordings: Recordings
@@ -388,7 +389,7 @@ async def _call_parts(
     await recordings.repair_unfinished()
     rooms.subscribe(recordings)
     plane = LocalCallPlane(hub, rooms, recordings, delivery)
-    return CallParts(hub, content, rooms, recordings, plane)
+    return CallParts(hub, files, content, rooms, recordings, plane)
 
 
 async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -420,7 +421,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=settled,
         integrations=app[WEBHOOKS],
     )
-    hub, content, rooms, recordings, local = parts
+    hub, files, content, rooms, recordings, local = parts
     cluster = contextlib.AsyncExitStack()
     plane: LocalCallPlane | PlacedCalls = local
     if settings.media_placement:  # each call's media on the media node with the most room
@@ -429,7 +430,6 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
                 app, parts, records, media_failed, policy_of, settled, service_box, delivery
             )
         )
-    files = LocalFiles(settings.data_dir)
     config, labels = await _routing_config(records, settings)
     desk = Desk(new_id=lambda: uuid.uuid4().hex, config=config)
     desk_box.append(desk)
@@ -444,7 +444,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         files,
         _secret_key(settings),
         rooms=plane,
-        agent_of=lambda call_id: _agent_of(desk, call_id),
+        agent_of=partial(_agent_of, desk),
         session_of=desk.agent_session,
         staff_link_ttl=settings.recording_link_ttl,
         customer_link_ttl=settings.tutorial_link_ttl,
@@ -606,21 +606,18 @@ async def _placed_calls(
 
     moves: set[asyncio.Task[None]] = set()
 
-    async def tell_moved(call_id: str) -> None:
-        for session in service_box[0].desk.sessions.values():
-            if session.call_id == call_id and session.ended_at is None:
-                data = {"session_id": session.id}
-                await delivery.to_agent(session.agent_id, ServerEvent.MEDIA_MOVED, data)
-                data = {"session_id": call_id}
-                await delivery.to_customer(session.ticket_id, ServerEvent.MEDIA_MOVED, data)
-                # A supervisor watching it: their own peer connection died with the node too.
-                data = {"session_id": session.id}
-                await delivery.to_watchers(call_id, ServerEvent.MEDIA_MOVED, data)
+    async def tell_watchers(call_id: str) -> None:
+        """A supervisor watching the call: their peer connection died with the node too (the
+        desk tells the parties)."""
+        session = service_box[0].desk.call_session(call_id)
+        if session is not None:
+            data = {"session_id": session.id}
+            await delivery.to_watchers(call_id, ServerEvent.MEDIA_MOVED, data)
 
     def media_moved(call_id: str, lost_at: float) -> None:
         service = service_box[0]
-        service.post(MediaMoved(call_id, lost_at, service.now()))  # an interruption on record
-        task = asyncio.create_task(tell_moved(call_id), name=f"moved:{call_id}")
+        service.post(MediaMoved(call_id, lost_at, service.now()))
+        task = asyncio.create_task(tell_watchers(call_id), name=f"moved:{call_id}")
         moves.add(task)
         task.add_done_callback(moves.discard)
 
@@ -757,10 +754,8 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _agent_of(desk: Desk, call_id: str) -> str | None:
     """The current agent of a live call (after a warm transfer, the new one)."""
-    for session in desk.sessions.values():
-        if session.call_id == call_id and session.ended_at is None:
-            return session.agent_id
-    return None
+    session = desk.call_session(call_id)
+    return session.agent_id if session is not None else None
 
 
 async def _routing_config(

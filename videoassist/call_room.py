@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -282,6 +282,10 @@ class CallRooms:
 
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._rooms
+
+    def __iter__(self) -> Iterator[str]:
+        """The ids of the calls with a room (open here)."""
+        return iter(list(self._rooms))
 
     def __len__(self) -> int:
         return len(self._rooms)

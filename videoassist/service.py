@@ -82,20 +82,14 @@ class NotifierPort(Protocol):
 
 
 class MediaPort(Protocol):
+    """A call's media, room and recording, opened, handed over and closed together
+    (videoassist/call_plane.py; across nodes, cluster/media_nodes.py)."""
+
     def open(
         self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
     ) -> object: ...
     async def close_session(self, session_id: str) -> None: ...
     async def hand_over(self, session_id: str, agent_id: str) -> None: ...
-
-
-class RoomsPort(Protocol):
-    """Call rooms kept apart from the media port (tests). The server's media port opens and
-    closes each call's room with its media (videoassist/call_plane.py), and passes none."""
-
-    def open(self, call_id: str, ticket_id: str, agent_id: str) -> None: ...
-    def hand_over(self, call_id: str, agent_id: str) -> None: ...
-    def close(self, call_id: str) -> None: ...
 
 
 class ServiceClosed(Exception):
@@ -110,7 +104,6 @@ class Service:
         records: RecordsPort,
         notifier: NotifierPort,
         media: MediaPort,
-        rooms: RoomsPort | None = None,
         clock: Callable[[], float] = time.time,
         on_inbox_wait: Callable[[float], None] | None = None,
         integrations: IntegrationsPort | None = None,
@@ -130,7 +123,6 @@ class Service:
         self._records = records
         self._notifier = notifier
         self._media = media
-        self._rooms = rooms
         self._on_inbox_wait = on_inbox_wait
         # Webhooks (videoassist/webhooks.py): told of each saved session leg; never awaited.
         self._integrations = integrations or NoIntegrations()
@@ -339,12 +331,10 @@ class Service:
 
     def _start_media(self, effect: StartMedia) -> None:
         try:
-            # Media first: the room takes the media session's clock (one per call).
+            # The call's media, room and recording (videoassist/call_plane.py).
             self._media.open(
                 effect.session_id, effect.ticket_id, effect.agent_id, effect.customer_joins_later
             )
-            if self._rooms is not None:
-                self._rooms.open(effect.session_id, effect.ticket_id, effect.agent_id)
         except Exception:
             logger.exception("Service: effect %r failed", effect)
 
@@ -364,14 +354,10 @@ class Service:
             case Notify(to, target_id, event, data):
                 await self._notifier.notify(to, target_id, event, data)
             case HandOverMedia(session_id, agent_id):
-                if self._rooms is not None:
-                    self._rooms.hand_over(session_id, agent_id)
                 await self._media.hand_over(session_id, agent_id)
             case StartMedia():
                 self._start_media(effect)
             case StopMedia(session_id):
-                if self._rooms is not None:
-                    self._rooms.close(session_id)
                 await self._media.close_session(session_id)
             case SetTimer(key, at, event):
                 self._cancel_timer(key)

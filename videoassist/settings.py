@@ -45,7 +45,7 @@ class Settings:
     media_placement: bool = False
     media_capacity: int = 16
     # A media node told to stop (SIGTERM) takes no new calls and lets its live ones finish
-    # this long; those still live then end (media_failed) as it exits.
+    # this long; the desk's node then moves those still live to another node.
     media_drain_timeout: float = 120.0
     web_dir: Path = ROOT / "web"
     # Signing key for customer tickets; empty: one is generated once and kept in data_dir.

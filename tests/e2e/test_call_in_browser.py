@@ -9,8 +9,8 @@ from tests.support.harness import Harness, wait_until
 from tests.support.pages import assert_accessible
 from videoassist.app import _restore_room
 from videoassist.auth import hash_password
-from videoassist.desk import ServerEvent
-from videoassist.http.keys import DELIVERY, PLANE
+from videoassist.desk.events import MediaMoved
+from videoassist.http.keys import PLANE
 from videoassist.store.records import sessions
 
 FRAMES_DECODED = """() => {
@@ -189,11 +189,8 @@ async def test_both_pages_offer_media_anew_when_the_calls_media_moves(
     await plane.close_session(session.call_id)
     plane.open(session.call_id, session.ticket_id, session.agent_id, False)
     await _restore_room(harness.records, harness.rooms, session.call_id)  # as a new node does
-    delivery = harness.app[DELIVERY]
-    await delivery.to_agent(session.agent_id, ServerEvent.MEDIA_MOVED, {"session_id": session.id})
-    await delivery.to_customer(
-        session.ticket_id, ServerEvent.MEDIA_MOVED, {"session_id": session.call_id}
-    )
+    now = harness.service.now()
+    await harness.service.submit(MediaMoved(session.call_id, now - 6.0, now))  # tells both
 
     for page in (agent, customer):
         await wait_until(lambda p=page: p.evaluate(NEW_PEER), 15, what="a new peer connection")
@@ -202,7 +199,8 @@ async def test_both_pages_offer_media_anew_when_the_calls_media_moves(
     await expect(agent.locator("#live")).to_be_visible()
     await expect(customer.locator("#live")).to_be_visible()
     await expect(agent.locator("#chat")).to_contain_text("is it the red light?")
-    assert harness.service.desk.sessions[session.id].ended_at is None
+    live = harness.service.desk.sessions[session.id]
+    assert live.ended_at is None and live.interruptions == 1  # the move is on record
     assert errors == []
     await agent_ctx.close()
     await customer_ctx.close()

@@ -10,6 +10,7 @@ from tests.support.pages import assert_accessible, log_in
 from videoassist.app import _restore_room
 from videoassist.auth import hash_password
 from videoassist.desk import ServerEvent
+from videoassist.desk.events import MediaMoved
 from videoassist.http.keys import DELIVERY, PLANE
 
 
@@ -100,11 +101,10 @@ async def test_a_supervisor_sees_a_customer_wait_and_the_call_go_live(
     await plane.close_session(session.call_id)
     plane.open(session.call_id, session.ticket_id, session.agent_id, False)
     await _restore_room(harness.records, harness.rooms, session.call_id)
-    delivery = harness.app[DELIVERY]
-    moved = ServerEvent.MEDIA_MOVED
-    await delivery.to_agent(session.agent_id, moved, {"session_id": session.id})
-    await delivery.to_customer(session.ticket_id, moved, {"session_id": session.call_id})
-    await delivery.to_watchers(session.call_id, moved, {"session_id": session.id})
+    now = harness.service.now()
+    await harness.service.submit(MediaMoved(session.call_id, now - 6.0, now))  # tells both
+    moved = {"session_id": session.id}  # as the desk's node tells a call's watchers
+    await harness.app[DELIVERY].to_watchers(session.call_id, ServerEvent.MEDIA_MOVED, moved)
 
     async def new_connection() -> bool:
         return bool(

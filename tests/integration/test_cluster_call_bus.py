@@ -125,11 +125,10 @@ async def test_nobody_answering_is_unavailable_and_the_late_request_is_never_car
     buses: tuple[CallBus, CallBus], redis: Redis
 ) -> None:
     asker, answerer = buses
-    started = time.monotonic()
     with pytest.raises(Refusal) as caught:
         await asker.request("media-1", "answer", {"call_id": "c1"}, within=0.3)
     assert (caught.value.code, caught.value.status) == ("unavailable", 503)
-    assert 0.3 <= time.monotonic() - started < 2
+    assert "within 0.3 s" in caught.value.message
     assert await redis.llen(REQUESTS.format(node="media-1")) == 1  # still queued, expired
     seen: list[str] = []
 
@@ -217,7 +216,8 @@ async def test_one_calls_burst_does_not_hold_up_another_call(redis: Redis) -> No
             for _ in range(10)
         ]
         await wait_until(lambda: len(answerer._last_of_call) == 1 and answerer._running, 5)
-        assert await asker.request("media-1", "room", {"call_id": "c2"}, within=2) == "room"
+        # Held up behind c1, this would wait for the release below, which comes after it.
+        assert await asker.request("media-1", "room", {"call_id": "c2"}, within=10) == "room"
         release.set()
         assert (await asyncio.gather(*burst))[1:] == ["extend_pen"] * 10
     finally:

@@ -36,7 +36,7 @@ from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
-from videoassist.cluster.placement import NodeLoad, Placement
+from videoassist.cluster.placement import HEARTBEAT_TTL, NodeLoad, Placement
 from videoassist.desk.config import DEFAULT_QUEUE
 from videoassist.store.records import Records
 
@@ -131,15 +131,21 @@ async def until(check: Callable[[], Awaitable[Any]], expected: Any, what: str) -
     await wait_until(held, 20, lambda: f"{what}: {seen[0]!r}", interval=0.2)
 
 
-async def call(
-    clients: Browsers, agent: Party, peers: list[ClientPeer], colours: tuple[str, str]
-) -> tuple[Party, str]:
-    """A customer taps, ``agent`` accepts, both see each other: (customer, session id)."""
+async def accepted(clients: Browsers, agent: Party) -> tuple[Party, dict[str, Any], str]:
+    """A customer taps and ``agent`` accepts: (customer, ticket, session id)."""
     ticket = await clients.tap()
     customer = await clients.customer(ticket["token"])
     await agent.inbox.next("offer")
     session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
     await customer.inbox.next("matched")
+    return customer, ticket, session_id
+
+
+async def call(
+    clients: Browsers, agent: Party, peers: list[ClientPeer], colours: tuple[str, str]
+) -> tuple[Party, str]:
+    """A customer taps, ``agent`` accepts, both see each other: (customer, session id)."""
+    customer, _, session_id = await accepted(clients, agent)
     camera = await media(customer, colours[0], session_id, peers)
     await (await media(agent, colours[1], session_id, peers)).sees(colours[0])
     await camera.sees(colours[1])
@@ -188,11 +194,7 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
         ) as r:
             assert r.status in (200, 201), await r.text()
         agent, _ = await ready(clients, "alice")
-        ticket = await clients.tap()
-        customer = await clients.customer(ticket["token"])
-        await agent.inbox.next("offer")
-        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
-        await customer.inbox.next("matched")
+        customer, ticket, session_id = await accepted(clients, agent)
         # Recording: the media node asks the customer, through the desk node's socket.
         asked = await customer.inbox.next("recording_consent_requested")
         assert asked == {"session_id": session_id}
@@ -312,8 +314,9 @@ async def test_a_killed_media_nodes_call_moves_to_another_node_and_goes_on(
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
     row = await session_row(cluster, session_id)
     assert row["end_reason"] == "agent_hung_up", row
-    # One interruption on record, from the dead node's last heartbeat to the call open again.
-    assert row["interruptions"] == 1 and 5 <= row["interrupted_seconds"] < 20, row
+    # One interruption on record, counted from the dead node's last heartbeat (at least its
+    # time to live before the desk could notice) to the call open again.
+    assert row["interruptions"] == 1 and row["interrupted_seconds"] >= HEARTBEAT_TTL, row
 
 
 async def test_a_media_node_restarted_at_once_has_its_call_opened_again(
@@ -382,11 +385,7 @@ async def test_the_desks_node_restarting_leaves_the_calls_media_where_it_is(
     assert cluster.desk is not None
     async with browsers(cluster.desk) as clients:
         agent, cookie = await ready(clients, "alice")
-        ticket = await clients.tap()
-        customer = await clients.customer(ticket["token"])
-        await agent.inbox.next("offer")
-        session_id = (await agent.call("accept", {"ticket_id": ticket["ticket_id"]}))["session_id"]
-        await customer.inbox.next("matched")
+        customer, ticket, session_id = await accepted(clients, agent)
         await media(customer, "red", session_id, peers)
         await (await media(agent, "blue", session_id, peers)).sees("red")
         mark = {"kind": "arrow", "id": "a1", "from": [0.1, 0.1], "to": [0.5, 0.5]}

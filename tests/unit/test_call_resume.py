@@ -243,6 +243,9 @@ class TestMediaMoved:
         assert (row.interruptions, row.interrupted_seconds, row.ended_at) == (1, 6.5, None)
         assert StopMedia(session_id) not in effects and not notes(effects, "session_ended", "a1")
         assert desk.ticket_state("t1") is T.LIVE and desk.agent_state("a1") is A.BUSY
+        # Both parties offer media anew: the agent by session, the customer by call.
+        assert [n.data for n in notes(effects, "media_moved", "a1")] == [{"session_id": session_id}]
+        assert [n.data for n in notes(effects, "media_moved", "t1")] == [{"session_id": call_id}]
 
     def test_a_call_that_has_ended_is_left_alone(self) -> None:
         desk, session_id = live_call()

@@ -93,17 +93,6 @@ class NoMedia:
         raise AssertionError("no call starts here")
 
 
-class NoRooms:
-    def open(self, call_id: str, ticket_id: str, agent_id: str) -> None:
-        raise AssertionError("no call starts here")
-
-    def hand_over(self, call_id: str, agent_id: str) -> None:
-        raise AssertionError("no call starts here")
-
-    def close(self, call_id: str) -> None:
-        raise AssertionError("no call starts here")
-
-
 def make_service() -> tuple[Service, SlowRecords, Notes]:
     records, notes = SlowRecords(), Notes()
     service = Service(
@@ -111,7 +100,6 @@ def make_service() -> tuple[Service, SlowRecords, Notes]:
         records=records,
         notifier=notes,
         media=NoMedia(),
-        rooms=NoRooms(),
         clock=lambda: 100.0,
     )
     return service, records, notes

@@ -63,6 +63,7 @@ REPLIES = "videoassist:replies:{node}"
 KEY_TTL = 60  # seconds a list outlives its last push
 POP_WAIT = 1  # seconds a blocking pop waits (under any socket timeout the client has)
 MAX_BACKOFF = 2.0
+FORGET_EVERY = 5.0  # seconds between letting go of request ids whose deadline passed
 ADMITTED_PER_SLOT = 8  # requests taken off the list per handler allowed to run at once
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -109,9 +110,10 @@ class CallBus:
         self.node = node
         self._key = key
         self.max_message = max_message
-        self.concurrency = concurrency
         self.dropped = 0  # requests dropped: late, unreadable, badly signed or replayed
         self._carried: dict[str, float] = {}  # request id -> its deadline (replays)
+        self._forgot_at = 0.0  # when ids past their deadline were last let go
+        self._backoff: dict[str, float] = {}  # list -> the wait after its last failed pop
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         # Requests are pushed one at a time, in the order they were made: two pooled
         # connections could land them the other way round (a pen stroke's points).
@@ -161,10 +163,8 @@ class CallBus:
         key = REQUESTS.format(node=node)
         try:
             async with asyncio.timeout(within):
-                async with self._sending, self.redis.pipeline(transaction=False) as pipe:
-                    pipe.rpush(key, body)
-                    pipe.expire(key, KEY_TTL)
-                    await pipe.execute()
+                async with self._sending:
+                    await self._push(key, body)
                 reply = await answer
         except TimeoutError:
             raise Refusal(
@@ -179,22 +179,37 @@ class CallBus:
             raise _problem(error)
         return reply.get("result")
 
+    async def _push(self, key: str, body: str) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, body)
+            pipe.expire(key, KEY_TTL)
+            await pipe.execute()
+
+    async def _pop(self, key: str) -> bytes | None:
+        """One blocking pop from ``key``; Redis trouble is logged and waited out, backing off
+        to ``MAX_BACKOFF`` while it lasts."""
+        try:
+            popped = await self.redis.blpop([key], timeout=POP_WAIT)
+        except (RedisError, OSError) as exc:
+            wait = self._backoff.get(key, 0.05) * 2
+            self._backoff[key] = min(wait, MAX_BACKOFF)
+            logger.warning("CallBus(%s): cannot read %s: %s", self.node, key, exc)
+            await asyncio.sleep(self._backoff[key])
+            return None
+        self._backoff.pop(key, None)
+        if popped is None:
+            return None
+        raw = popped[1]
+        return raw if isinstance(raw, bytes) else str(raw).encode()
+
     async def _read_replies(self) -> None:
         key = REPLIES.format(node=self.node)
-        backoff = 0.1
         while not self._closed:
-            try:
-                popped = await self.redis.blpop([key], timeout=POP_WAIT)
-                backoff = 0.1
-            except (RedisError, OSError) as exc:
-                logger.warning("CallBus(%s): cannot read replies: %s", self.node, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            if popped is None:
+            raw = await self._pop(key)
+            if raw is None:
                 continue
             try:
-                reply = json.loads(self._verified(popped[1]))
+                reply = json.loads(self._verified(raw))
                 answer = self._pending.get(reply["id"])
             except (ValueError, KeyError, TypeError):
                 logger.warning("CallBus(%s): an unreadable or unsigned reply dropped", self.node)
@@ -212,23 +227,15 @@ class CallBus:
 
     async def _serve(self) -> None:
         key = REQUESTS.format(node=self.node)
-        backoff = 0.1
         while not self._closed:
             await self._admitted.acquire()
             try:
-                popped = await self.redis.blpop([key], timeout=POP_WAIT)
-                backoff = 0.1
-            except (RedisError, OSError) as exc:
-                self._admitted.release()
-                logger.warning("CallBus(%s): cannot read requests: %s", self.node, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
+                raw = await self._pop(key)
             except BaseException:
                 self._admitted.release()
                 raise
             try:
-                request = self._parse(popped[1]) if popped is not None else None
+                request = self._parse(raw) if raw is not None else None
             except Exception:  # whatever a message holds, the loop goes on
                 logger.exception("CallBus(%s): a request could not be read", self.node)
                 request = None
@@ -250,7 +257,7 @@ class CallBus:
         if self._last_of_call.get(call_id) is task:
             del self._last_of_call[call_id]
 
-    def _parse(self, raw: bytes | str) -> dict[str, Any] | None:
+    def _parse(self, raw: bytes) -> dict[str, Any] | None:
         try:
             request = json.loads(self._verified(raw))
             valid = (
@@ -277,8 +284,9 @@ class CallBus:
             self.dropped += 1
             logger.info("CallBus(%s): %s late or seen before, dropped", self.node, request["verb"])
             return None
-        if len(self._carried) > 10_000:  # forget the ids whose deadline has passed
+        if now - self._forgot_at > FORGET_EVERY:  # a replay past its deadline is refused anyway
             self._carried = {k: d for k, d in self._carried.items() if d >= now}
+            self._forgot_at = now
         self._carried[request["id"]] = request["deadline"]
         return dict(request)
 
@@ -286,10 +294,9 @@ class CallBus:
         tag = hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()
         return f"{tag}.{payload}"
 
-    def _verified(self, raw: bytes | str) -> str:
+    def _verified(self, raw: bytes) -> str:
         """The payload of a signed message; ValueError if the tag does not match."""
-        data = raw if isinstance(raw, bytes) else raw.encode()
-        tag, _, payload = data.partition(b".")
+        tag, _, payload = raw.partition(b".")
         expected = hmac.new(self._key, payload, hashlib.sha256).hexdigest().encode()
         if not hmac.compare_digest(tag, expected):  # bytes: any content compares safely
             raise ValueError("bad signature")
@@ -310,7 +317,7 @@ class CallBus:
                     return
             async with self._slots:
                 reply = await self._answer(request)
-                await self._reply(request["reply_to"], reply)
+                await self._push(REPLIES.format(node=request["reply_to"]), reply)
         except (RedisError, OSError) as exc:
             logger.warning("CallBus(%s): the reply to %s was lost: %s", self.node, verb, exc)
         finally:
@@ -334,13 +341,6 @@ class CallBus:
             )
             body = json.dumps({"id": request["id"], "error": _error(too_large)})
         return self._sign(body)
-
-    async def _reply(self, node: str, body: str) -> None:
-        key = REPLIES.format(node=node)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, body)
-            pipe.expire(key, KEY_TTL)
-            await pipe.execute()
 
     # ------------------------------------------------------------ life
 

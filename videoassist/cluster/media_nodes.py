@@ -109,12 +109,15 @@ class PlacedCalls:
     # ------------------------------------------------------------ where calls are
 
     def placed(self) -> dict[str, str]:
-        """call id -> node, for the calls placed and opened (the floor, the tests)."""
-        return {
-            call_id: f.result()
-            for call_id, f in self._where.items()
-            if f.done() and not f.cancelled() and f.exception() is None
-        }
+        """call id -> node, for the calls placed and opened."""
+        return {call_id: node for call_id in self._where if (node := self.where(call_id))}
+
+    def where(self, call_id: str) -> str | None:
+        """The node a call is placed and open on; None while it is placed, or if that failed."""
+        future = self._where.get(call_id)
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        return future.result()
 
     async def _node(self, call_id: str) -> str:
         future = self._where.get(call_id)
@@ -130,7 +133,7 @@ class PlacedCalls:
     def status(self, call_id: str) -> dict[str, Any]:
         """What the wallboard shows of a call's media: asked here, or as its node last said
         (``WATCH_INTERVAL``)."""
-        node = self.placed().get(call_id, self.node)
+        node = self.where(call_id) or self.node
         if node == self.node:
             return self.local.status(call_id)
         return self._statuses.get(call_id, {"recording": "off", "quality": None})
@@ -346,12 +349,12 @@ class PlacedCalls:
                     continue
                 if call_id in reported:
                     self._seen[call_id] = now
-                elif self.placed().get(call_id) == node:  # not moved meanwhile
+                elif self.where(call_id) == node:  # not moved meanwhile
                     last = self._seen.get(call_id, now)
                     self._move(call_id, node, "it no longer has the call", last)
             for call_id in reported:
                 future = self._where.get(call_id)
-                if future is None or (future.done() and self.placed().get(call_id) != node):
+                if future is None or (future.done() and self.where(call_id) != node):
                     # Not this node's call (moved away, ended, or an undone open).
                     self._spawn(self._close_on(node, call_id), f"stale:{call_id}")
         self._statuses = statuses
@@ -366,7 +369,7 @@ class PlacedCalls:
     def failed_on(self, node: str, call_id: str, detail: str) -> None:
         """A media node says a call's media failed there: it counts only if the call is still
         there (a node taken for dead whose calls were moved says so of calls it lost)."""
-        if self.placed().get(call_id) == node:
+        if self.where(call_id) == node:
             self._on_failure(call_id, detail)
         else:
             logger.info("call %s: %s reported a failure of a call not on it", call_id, node)
@@ -556,7 +559,6 @@ class MediaNode:
         self.policies = policies if policies is not None else {}
         self._tickets: dict[str, str] = {}  # call id -> ticket id (its policy's key)
         self._draining = False
-        self.calls: set[str] = set()
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -588,7 +590,7 @@ class MediaNode:
             if not self._live():
                 break
             await asyncio.sleep(DRAIN_POLL)  # calls end when their parties hang up
-        return set(self.calls)
+        return set(self.holds())
 
     async def close(self) -> None:
         """Stop beating and leave the placement at once: the desk moves what is left here."""
@@ -600,7 +602,8 @@ class MediaNode:
             await self.placement.deregister(self.node)
 
     def holds(self) -> list[str]:
-        return sorted(c for c in self.calls if c in self.plane.rooms)
+        """The calls open here (a call's room lives as long as its media)."""
+        return sorted(self.plane.rooms)
 
     async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
         match verb:
@@ -611,7 +614,6 @@ class MediaNode:
                 return None
             case "close_call":
                 call_id = str(args["call_id"])
-                self.calls.discard(call_id)
                 self.policies.pop(self._tickets.pop(call_id, ""), None)
                 await self.plane.close_session(call_id)
                 return None
@@ -632,19 +634,19 @@ class MediaNode:
             raise Refusal("bad_request", f"open_call needs {exc}") from None
         self.policies[ticket_id] = policy
         self._tickets[call_id] = ticket_id
-        if args.get("resume") and call_id in self.holds():
+        if args.get("resume") and call_id in self.plane.rooms:
             # The desk's node restarted (or failed over) and opens its live calls again: this
             # one is still here, media, room and recording. It goes on; the parties' pages,
             # back on the desk's node, offer anew into the same session.
             logger.info("media node %s: call %s is still open here: kept", self.node, call_id)
             return
-        if call_id in self.calls:  # an old session of it (this node was taken for dead)
+        if call_id in self.plane.rooms:  # an old session of it (this node was taken for dead)
             await self.plane.close_session(call_id)
-        self.calls.add(call_id)
         self.plane.open(call_id, ticket_id, agent_id, joins_later)
         if self._restore is not None:
             await self._restore(call_id)
-        logger.info("media node %s: call %s open (%d live)", self.node, call_id, len(self.calls))
+        live = len(self.plane.rooms)
+        logger.info("media node %s: call %s open (%d live)", self.node, call_id, live)
 
 
 class DeskLink:
@@ -658,10 +660,13 @@ class DeskLink:
         self.node = node
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def publish(self, event: str, data: Mapping[str, object]) -> None:
-        task = asyncio.ensure_future(self._send(event, dict(data)))
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def publish(self, event: str, data: Mapping[str, object]) -> None:
+        self._spawn(self._send(event, dict(data)))
 
     async def _send(self, event: str, data: dict[str, object]) -> None:
         """Tried for a minute (the desk's node may be restarting or failing over)."""
@@ -681,9 +686,7 @@ class DeskLink:
             await asyncio.wait(set(self._tasks), timeout=within)
 
     def media_failed(self, call_id: str, detail: str) -> None:
-        task = asyncio.ensure_future(self._failed(call_id, detail))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._failed(call_id, detail))
 
     async def _failed(self, call_id: str, detail: str) -> None:
         try:

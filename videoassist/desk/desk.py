@@ -310,6 +310,13 @@ class Desk:
         agent = self.agents.get(agent_id)
         return agent.session_id if agent is not None else None
 
+    def call_session(self, call_id: str) -> SessionRow | None:
+        """The live session of a media call (after a warm transfer, the new leg's)."""
+        for session in self.sessions.values():
+            if session.call_id == call_id and session.ended_at is None:
+                return session
+        return None
+
     def session_agent(self, session_id: str) -> str | None:
         """The agent of a live or wrapping-up session (after a warm transfer, each leg has its
         own session and agent)."""
@@ -1377,17 +1384,21 @@ class Desk:
                 self._end_session(session.id, "media_failed", ev.at, out)
 
     def _on_media_moved(self, ev: MediaMoved, out: list[Effect]) -> None:
-        """The call goes on with new media; the record counts the gap (from the loss of the
-        media node to the call opened again elsewhere) as an interruption."""
-        for session in list(self.sessions.values()):
-            if session.call_id == ev.session_id and session.ended_at is None:
-                session = replace(
-                    session,
-                    interruptions=session.interruptions + 1,
-                    interrupted_seconds=session.interrupted_seconds + max(0.0, ev.at - ev.lost_at),
-                )
-                self.sessions[session.id] = session
-                out.append(SaveSession(session))
+        """The call goes on with new media: both parties offer it anew, and the record counts
+        the gap (from the loss of the media node to the call opened again) as an
+        interruption."""
+        session = self.call_session(ev.session_id)
+        if session is None:
+            return
+        session = replace(
+            session,
+            interruptions=session.interruptions + 1,
+            interrupted_seconds=session.interrupted_seconds + max(0.0, ev.at - ev.lost_at),
+        )
+        self.sessions[session.id] = session
+        out.append(SaveSession(session))
+        for party in ("agent", "customer"):
+            self._tell_peer(session, party, E.MEDIA_MOVED, {}, out)
 
     def _on_join_timed_out(self, ev: CallbackJoinTimedOut, out: list[Effect]) -> None:
         session = self.sessions.get(ev.session_id)
