@@ -92,6 +92,12 @@ class MediaPort(Protocol):
     async def hand_over(self, session_id: str, agent_id: str) -> None: ...
 
 
+class JournalPort(Protocol):
+    def handled(self, event: Event, origin: str | None) -> None:
+        """The desk has just handled (or refused) ``event``; must not block."""
+        ...
+
+
 class ServiceClosed(Exception):
     pass
 
@@ -110,6 +116,7 @@ class Service:
         before_each: Callable[[], None] | None = None,
         call_quality: Callable[[str], dict[str, Any] | None] | None = None,
         on_ticket_saved: Callable[[TicketRow], None] | None = None,
+        journal: JournalPort | None = None,
     ) -> None:
         """``on_inbox_wait`` hears, for each event, how long it waited for the desk (seconds,
         by the loop's clock): the one-writer design's cost, for the metrics. ``before_each``
@@ -117,7 +124,9 @@ class Service:
         stops there (cluster/leadership.py). ``call_quality(call_id)`` summarises a call's
         media quality per leg for its log line (MediaHub.quality_summary).
         ``on_ticket_saved`` hears of each ticket row once it is written (the tutorials count a
-        customer who left the line after watching one)."""
+        customer who left the line after watching one). ``journal`` hears of every event the
+        desk handled, right after it did, with the ``origin`` its submitter gave: with several
+        nodes serving, the other nodes' replicas follow it (cluster/journal.py)."""
         self.desk = desk
         self.clock = clock
         self._records = records
@@ -129,10 +138,11 @@ class Service:
         self._before_each = before_each
         self._call_quality = call_quality
         self._on_ticket_saved = on_ticket_saved
-        # (event, who waits for its effects, when it was put in, by the loop's clock)
-        self._inbox: asyncio.Queue[tuple[Event, asyncio.Future[list[Effect]] | None, float]] = (
-            asyncio.Queue()
-        )
+        self._journal = journal
+        # (event, who waits for its effects, when it was put in by the loop's clock, origin)
+        self._inbox: asyncio.Queue[
+            tuple[Event, asyncio.Future[list[Effect]] | None, float, str | None]
+        ] = asyncio.Queue()
         # (records to write, written when this future is done), in desk order
         self._writes: asyncio.Queue[tuple[list[Save], asyncio.Future[None]] | object] = (
             asyncio.Queue()
@@ -162,17 +172,18 @@ class Service:
             await asyncio.sleep(every)
             self.post(AnnounceDue(self.clock()))
 
-    async def submit(self, event: Event) -> list[Effect]:
-        """Feed ``event`` and wait until its effects are carried out; DeskError on refusal."""
+    async def submit(self, event: Event, origin: str | None = None) -> list[Effect]:
+        """Feed ``event`` and wait until its effects are carried out; DeskError on refusal.
+        ``origin``: the request of another node this event answers (journaled with it)."""
         if self._closed:
             raise ServiceClosed("the service has stopped")
         future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait((event, future, _loop_time()))
+        self._inbox.put_nowait((event, future, _loop_time(), origin))
         return await future
 
-    def post(self, event: Event) -> None:
+    def post(self, event: Event, origin: str | None = None) -> None:
         if not self._closed:
-            self._inbox.put_nowait((event, None, _loop_time()))
+            self._inbox.put_nowait((event, None, _loop_time(), origin))
 
     async def settled(self) -> None:
         """Wait until every event in the inbox now is handled and its effects carried out.
@@ -183,7 +194,7 @@ class Service:
         if self._closed:
             return
         future: asyncio.Future[list[Effect]] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait((_SETTLED, future, _loop_time()))
+        self._inbox.put_nowait((_SETTLED, future, _loop_time(), None))
         await future
 
     async def close(self) -> None:
@@ -211,7 +222,7 @@ class Service:
                 self._writes.put_nowait(_STOP)
                 self._effects.put_nowait(_STOP)
                 break
-            event, future, queued_at = item
+            event, future, queued_at, origin = item
             if self._on_inbox_wait is not None and event is not _SETTLED:
                 self._on_inbox_wait(_loop_time() - queued_at)
             if event is _SETTLED:
@@ -232,6 +243,8 @@ class Service:
                 logger.exception("Service: desk failed on %r", event)
                 self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
+            finally:
+                self._journaled(event, origin)
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
@@ -243,6 +256,14 @@ class Service:
                 written = asyncio.get_running_loop().create_future()
                 self._writes.put_nowait((saves, written))
             self._effects.put_nowait(_Handled(effects, written, future, None))
+
+    def _journaled(self, event: Event, origin: str | None) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.handled(event, origin)
+        except Exception:
+            logger.exception("Service: could not journal %r", event)
 
     async def _write(self) -> None:
         """Group commit: everything waiting to be written goes in one transaction."""

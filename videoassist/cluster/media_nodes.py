@@ -63,7 +63,121 @@ class Bus(Protocol):
     ) -> Any: ...
 
 
-class PlacedCalls:
+class AskingPlane:
+    """Every call verb of the call plane as a request by name (``_ask``): the verbs' types
+    in one place for the planes that carry them elsewhere (``PlacedCalls`` to the call's node,
+    ``cluster.followers.LeaderPlane`` to the leader)."""
+
+    async def _ask(self, verb: str, call_id: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    async def answer(self, call_id: str, party: Party, sdp: str) -> dict[str, str]:
+        answer = await self._ask("answer", call_id, party=party, sdp=sdp)
+        return {"type": str(answer["type"]), "sdp": str(answer["sdp"])}
+
+    async def add_candidate(self, call_id: str, party: Party, candidate: dict[str, Any]) -> None:
+        await self._ask("add_candidate", call_id, party=party, candidate=candidate)
+
+    async def room(self, call_id: str) -> dict[str, Any]:
+        return dict(await self._ask("room", call_id))
+
+    async def say(self, call_id: str, side: Side, party_id: str, name: str, text: str) -> int:
+        return int(
+            await self._ask("say", call_id, side=side, party_id=party_id, name=name, text=text)
+        )
+
+    async def typing(self, call_id: str, side: Side, party_id: str, text: str) -> None:
+        await self._ask("typing", call_id, side=side, party_id=party_id, text=text)
+
+    async def annotate(
+        self, call_id: str, agent_id: str, author: str, target: str, annotation: dict[str, Any]
+    ) -> str:
+        return str(
+            await self._ask(
+                "annotate",
+                call_id,
+                agent_id=agent_id,
+                author=author,
+                target=target,
+                annotation=annotation,
+            )
+        )
+
+    async def extend_pen(
+        self, call_id: str, agent_id: str, target: str, mark_id: str, points: list[Any]
+    ) -> None:
+        await self._ask(
+            "extend_pen", call_id, agent_id=agent_id, target=target, mark_id=mark_id, points=points
+        )
+
+    async def remove_annotation(
+        self, call_id: str, agent_id: str, target: str, mark_id: str
+    ) -> None:
+        await self._ask(
+            "remove_annotation", call_id, agent_id=agent_id, target=target, mark_id=mark_id
+        )
+
+    async def clear(self, call_id: str, agent_id: str, target: str) -> int:
+        return int(await self._ask("clear", call_id, agent_id=agent_id, target=target))
+
+    async def freeze(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("freeze", call_id, agent_id=agent_id))
+
+    async def unfreeze(self, call_id: str, agent_id: str) -> None:
+        await self._ask("unfreeze", call_id, agent_id=agent_id)
+
+    async def request_source(self, call_id: str, agent_id: str, source: Source) -> None:
+        await self._ask("request_source", call_id, agent_id=agent_id, source=source)
+
+    async def source_changed(self, call_id: str, ticket_id: str, source: Source) -> None:
+        await self._ask("source_changed", call_id, ticket_id=ticket_id, source=source)
+
+    async def source_declined(self, call_id: str, ticket_id: str, source: Source) -> None:
+        await self._ask("source_declined", call_id, ticket_id=ticket_id, source=source)
+
+    async def media_state(self, call_id: str, ticket_id: str, audio: bool, video: bool) -> None:
+        await self._ask("media_state", call_id, ticket_id=ticket_id, audio=audio, video=video)
+
+    async def add_photo(
+        self, call_id: str, ticket_id: str, content_type: str, data_b64: str
+    ) -> dict[str, Any]:
+        return dict(
+            await self._ask(
+                "add_photo",
+                call_id,
+                ticket_id=ticket_id,
+                content_type=content_type,
+                data_b64=data_b64,
+            )
+        )
+
+    async def note(self, call_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
+        await self._ask("note", call_id, kind=kind, actor=actor, data=data)
+
+    async def recording_consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]:
+        return dict(
+            await self._ask("recording_consent", call_id, ticket_id=ticket_id, accept=accept)
+        )
+
+    async def recording_pause(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("recording_pause", call_id, agent_id=agent_id))
+
+    async def recording_resume(self, call_id: str, agent_id: str) -> dict[str, Any]:
+        return dict(await self._ask("recording_resume", call_id, agent_id=agent_id))
+
+    async def supervise(self, call_id: str, staff_id: str, mode: str, sdp: str) -> dict[str, Any]:
+        return dict(await self._ask("supervise", call_id, staff_id=staff_id, mode=mode, sdp=sdp))
+
+    async def supervisor_candidate(
+        self, call_id: str, staff_id: str, candidate: dict[str, Any]
+    ) -> None:
+        await self._ask("supervisor_candidate", call_id, staff_id=staff_id, candidate=candidate)
+
+    async def unsupervise(self, call_id: str, staff_id: str) -> dict[str, Any]:
+        return dict(await self._ask("unsupervise", call_id, staff_id=staff_id))
+
+
+class PlacedCalls(AskingPlane):
     """The leader's view of live calls' media: which node holds each, and the way to it."""
 
     def __init__(
@@ -424,111 +538,6 @@ class PlacedCalls:
         return await self.bus.request(
             node, verb, {"call_id": call_id, **kwargs}, within=self.timeout
         )
-
-    async def answer(self, call_id: str, party: Party, sdp: str) -> dict[str, str]:
-        answer = await self._ask("answer", call_id, party=party, sdp=sdp)
-        return {"type": str(answer["type"]), "sdp": str(answer["sdp"])}
-
-    async def add_candidate(self, call_id: str, party: Party, candidate: dict[str, Any]) -> None:
-        await self._ask("add_candidate", call_id, party=party, candidate=candidate)
-
-    async def room(self, call_id: str) -> dict[str, Any]:
-        return dict(await self._ask("room", call_id))
-
-    async def say(self, call_id: str, side: Side, party_id: str, name: str, text: str) -> int:
-        return int(
-            await self._ask("say", call_id, side=side, party_id=party_id, name=name, text=text)
-        )
-
-    async def typing(self, call_id: str, side: Side, party_id: str, text: str) -> None:
-        await self._ask("typing", call_id, side=side, party_id=party_id, text=text)
-
-    async def annotate(
-        self, call_id: str, agent_id: str, author: str, target: str, annotation: dict[str, Any]
-    ) -> str:
-        return str(
-            await self._ask(
-                "annotate",
-                call_id,
-                agent_id=agent_id,
-                author=author,
-                target=target,
-                annotation=annotation,
-            )
-        )
-
-    async def extend_pen(
-        self, call_id: str, agent_id: str, target: str, mark_id: str, points: list[Any]
-    ) -> None:
-        await self._ask(
-            "extend_pen", call_id, agent_id=agent_id, target=target, mark_id=mark_id, points=points
-        )
-
-    async def remove_annotation(
-        self, call_id: str, agent_id: str, target: str, mark_id: str
-    ) -> None:
-        await self._ask(
-            "remove_annotation", call_id, agent_id=agent_id, target=target, mark_id=mark_id
-        )
-
-    async def clear(self, call_id: str, agent_id: str, target: str) -> int:
-        return int(await self._ask("clear", call_id, agent_id=agent_id, target=target))
-
-    async def freeze(self, call_id: str, agent_id: str) -> dict[str, Any]:
-        return dict(await self._ask("freeze", call_id, agent_id=agent_id))
-
-    async def unfreeze(self, call_id: str, agent_id: str) -> None:
-        await self._ask("unfreeze", call_id, agent_id=agent_id)
-
-    async def request_source(self, call_id: str, agent_id: str, source: Source) -> None:
-        await self._ask("request_source", call_id, agent_id=agent_id, source=source)
-
-    async def source_changed(self, call_id: str, ticket_id: str, source: Source) -> None:
-        await self._ask("source_changed", call_id, ticket_id=ticket_id, source=source)
-
-    async def source_declined(self, call_id: str, ticket_id: str, source: Source) -> None:
-        await self._ask("source_declined", call_id, ticket_id=ticket_id, source=source)
-
-    async def media_state(self, call_id: str, ticket_id: str, audio: bool, video: bool) -> None:
-        await self._ask("media_state", call_id, ticket_id=ticket_id, audio=audio, video=video)
-
-    async def add_photo(
-        self, call_id: str, ticket_id: str, content_type: str, data_b64: str
-    ) -> dict[str, Any]:
-        return dict(
-            await self._ask(
-                "add_photo",
-                call_id,
-                ticket_id=ticket_id,
-                content_type=content_type,
-                data_b64=data_b64,
-            )
-        )
-
-    async def note(self, call_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
-        await self._ask("note", call_id, kind=kind, actor=actor, data=data)
-
-    async def recording_consent(self, call_id: str, ticket_id: str, accept: bool) -> dict[str, Any]:
-        return dict(
-            await self._ask("recording_consent", call_id, ticket_id=ticket_id, accept=accept)
-        )
-
-    async def recording_pause(self, call_id: str, agent_id: str) -> dict[str, Any]:
-        return dict(await self._ask("recording_pause", call_id, agent_id=agent_id))
-
-    async def recording_resume(self, call_id: str, agent_id: str) -> dict[str, Any]:
-        return dict(await self._ask("recording_resume", call_id, agent_id=agent_id))
-
-    async def supervise(self, call_id: str, staff_id: str, mode: str, sdp: str) -> dict[str, Any]:
-        return dict(await self._ask("supervise", call_id, staff_id=staff_id, mode=mode, sdp=sdp))
-
-    async def supervisor_candidate(
-        self, call_id: str, staff_id: str, candidate: dict[str, Any]
-    ) -> None:
-        await self._ask("supervisor_candidate", call_id, staff_id=staff_id, candidate=candidate)
-
-    async def unsupervise(self, call_id: str, staff_id: str) -> dict[str, Any]:
-        return dict(await self._ask("unsupervise", call_id, staff_id=staff_id))
 
 
 class MediaNode:

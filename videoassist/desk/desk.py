@@ -249,6 +249,22 @@ class Desk:
         self._breaks: dict[str, _Break] = {}
         self._reset_queues()
 
+    # ------------------------------------------------------------------ copies
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A desk's state without where its ids come from: a replica on another node
+        (cluster/journal.py) copies the state and replays the ids the leader drew."""
+        state = dict(self.__dict__)
+        state["_new_id"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def draw_ids_with(self, new_id: Callable[[], str]) -> None:
+        """Where this desk's ids come from from now on (a copy has none until told)."""
+        self._new_id = new_id
+
     # ------------------------------------------------------------------ entry point
 
     def handle(self, event: Event) -> list[Effect]:

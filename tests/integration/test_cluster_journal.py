@@ -1,0 +1,251 @@
+"""The desk's journal on a real redis-server (cluster/journal.py): a replica fed the leader's
+entries holds the leader's desk, refusals included; a replica that starts late, falls behind a
+trim or sees a new leader loads a snapshot; nothing unsigned is applied or unpickled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.support.harness import wait_until
+from tests.unit.desk_helpers import agent, desk_config, offers, snapshot
+from videoassist.cluster.journal import (
+    JOURNAL,
+    PURPOSE,
+    SNAPSHOT,
+    Ids,
+    JournalWriter,
+    Replica,
+    _seal_snapshot,
+)
+from videoassist.desk import Desk, DeskError, QueueConfig
+from videoassist.desk.events import (
+    AgentReady,
+    AgentSignedIn,
+    CustomerReturned,
+    CustomerTapped,
+    Event,
+    OfferAccepted,
+    OfferDeclined,
+)
+from videoassist.errors import Refusal
+from videoassist.sealing import derive_key
+
+pytestmark = pytest.mark.timeout(60)
+
+KEY = derive_key("the-secret-key-every-node-shares-" + "x" * 16, PURPOSE)
+CONFIG = desk_config(
+    QueueConfig("general"),
+    agents=(agent("a1", "general"), agent("a2", "general")),
+)
+
+
+class Leader:
+    """A desk and its journal, driven as the service drives them."""
+
+    def __init__(self, redis: Redis, epoch: int, **writer: Any) -> None:
+        self.ids = Ids()
+        self.desk = Desk(new_id=self.ids.draw, config=CONFIG)
+        self.journal = JournalWriter(redis, KEY, epoch, self.desk, self.ids, **writer)
+
+    def handle(self, event: Event, origin: str | None = None) -> Any:
+        try:
+            return self.desk.handle(event)
+        except DeskError as exc:
+            return exc
+        finally:
+            self.journal.handled(event, origin)
+
+
+def a_busy_hour(leader: Leader, start: float = 0.0, customers: int = 30) -> None:
+    """Agents sign in, customers tap; each offer is declined, accepted or left ringing."""
+    for agent_id in ("a1", "a2"):
+        leader.handle(AgentSignedIn(agent_id, agent_id.title(), start))
+        leader.handle(AgentReady(agent_id, start))
+    for n in range(customers):
+        at = start + 1 + n
+        ticket = f"t{start:g}-{n}"
+        leader.handle(CustomerTapped(ticket, at))
+        rung = offers(leader.handle(CustomerReturned(ticket, at)))
+        for agent_id, offered in rung:
+            if n % 3 == 0:
+                leader.handle(OfferDeclined(agent_id, str(offered), at + 0.5))
+            elif n % 3 == 1:
+                leader.handle(OfferAccepted(agent_id, str(offered), at + 0.6))
+
+
+@pytest.fixture
+async def replicas(redis: Redis) -> AsyncIterator[list[Replica]]:
+    made: list[Replica] = []
+    yield made
+    for replica in made:
+        await replica.close()
+
+
+def follower(redis: Redis, made: list[Replica], resets: list[int] | None = None) -> Replica:
+    replica = Replica(redis, KEY, on_reset=resets.append if resets is not None else None)
+    made.append(replica)
+    replica.start()
+    return replica
+
+
+async def caught_up(leader: Leader, replica: Replica) -> None:
+    await leader.journal.flush()
+    await wait_until(lambda: replica.seq == leader.journal.seq, timeout=10)
+
+
+async def test_a_replica_holds_the_leaders_desk(redis: Redis, replicas: list[Replica]) -> None:
+    leader = Leader(redis, epoch=1)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    a_busy_hour(leader)
+    await caught_up(leader, replica)
+    assert replica.desk is not None
+    assert snapshot(replica.desk) == snapshot(leader.desk)
+    # Sessions carry the ids the leader drew: the same session on every node.
+    assert set(replica.desk.sessions) == set(leader.desk.sessions) != set()
+    assert replica.diverged == 0 and replica.dropped == 0
+    await leader.journal.close()
+
+
+async def test_a_followers_request_gets_the_outcome_of_its_entry(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    accepted = replica.expect("req-1")
+    refused = replica.expect("req-2")
+    on_leader = leader.handle(AgentSignedIn("a1", "A1", 0.0), origin="req-1")
+    refusal_on_leader = leader.handle(OfferAccepted("a1", "no-such-ticket", 1.0), origin="req-2")
+    async with asyncio.timeout(10):
+        effects = (await accepted).result()
+        outcome = await refused
+    assert effects == on_leader != []
+    assert isinstance(refusal_on_leader, DeskError)
+    with pytest.raises(DeskError) as refusal:
+        outcome.result()
+    assert (refusal.value.code, str(refusal.value)) == (
+        refusal_on_leader.code,
+        str(refusal_on_leader),
+    )
+    # An outcome applied before its follower asked is kept for it.
+    leader.handle(AgentReady("a1", 2.0), origin="req-3")
+    await caught_up(leader, replica)
+    assert (await asyncio.wait_for(replica.expect("req-3"), 1)).error is None
+    await leader.journal.close()
+
+
+async def test_a_late_replica_loads_a_snapshot_and_the_stream_stays_bounded(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1, snapshot_every=40)
+    await leader.journal.start()
+    a_busy_hour(leader, customers=60)
+    await leader.journal.flush()
+    assert leader.journal.snapshots >= 3
+    # Trimmed to the entries since the snapshot before the last: far fewer than were written.
+    assert await redis.xlen(JOURNAL) < leader.journal.seq // 2
+    replica = follower(redis, replicas)
+    await caught_up(leader, replica)
+    assert replica.desk is not None
+    assert snapshot(replica.desk) == snapshot(leader.desk)
+    assert replica.applied < leader.journal.seq  # it did not replay from the start
+    await leader.journal.close()
+
+
+async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Replica]) -> None:
+    old = Leader(redis, epoch=1)
+    await old.journal.start()
+    resets: list[int] = []
+    replica = follower(redis, replicas, resets)
+    await replica.ready()
+    a_busy_hour(old, customers=5)
+    await caught_up(old, replica)
+    waiting = replica.expect("lost-with-the-old-leader")
+    await old.journal.close()
+    # The new leader's desk is restored from the records: not the old one's, event for event.
+    new = Leader(redis, epoch=2)
+    await new.journal.start()
+    new.handle(AgentSignedIn("a2", "A2", 100.0))
+    await caught_up(new, replica)
+    assert resets == [2] and replica.epoch == 2
+    assert replica.desk is not None
+    assert snapshot(replica.desk) == snapshot(new.desk)
+    with pytest.raises(Refusal, match="changed leader"):
+        (await asyncio.wait_for(waiting, 1)).result()
+    # The deposed leader, paused and awake again, writes on: its entries change nothing.
+    old.handle(CustomerTapped("from-the-old-leader", 101.0))
+    await old.journal.start()
+    await old.journal.flush()
+    new.handle(AgentReady("a2", 102.0))
+    await caught_up(new, replica)
+    assert "from-the-old-leader" not in replica.desk.tickets
+    assert snapshot(replica.desk) == snapshot(new.desk)
+    await old.journal.close()
+    await new.journal.close()
+
+
+async def test_nothing_unsigned_is_applied_or_unpickled(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    forged_key = derive_key("another-deployment's-key-" + "y" * 16, PURPOSE)
+    trap = {"unpickled": False}
+
+    class Trap:
+        def __reduce__(self) -> Any:
+            return (trap.__setitem__, ("unpickled", True))
+
+    await redis.set(
+        SNAPSHOT,
+        _seal_snapshot(forged_key, {"epoch": 9, "seq": 0, "after": "0-0"}, pickle.dumps(Trap())),
+    )
+    replica = Replica(redis, KEY)
+    replicas.append(replica)
+    assert not await replica.load()
+    assert trap == {"unpickled": False} and replica.dropped == 1
+    leader = Leader(redis, epoch=1)
+    await leader.journal.start()
+    replica.start()
+    await replica.ready()
+    body = json.dumps(
+        {
+            "epoch": 1,
+            "seq": 1,
+            "ids": [],
+            "origin": None,
+            "event": {"type": "CustomerTapped", "ticket_id": "forged", "at": 1.0},
+        }
+    ).encode()
+    await redis.xadd(JOURNAL, {"e": body, "m": b"\0" * 32})
+    leader.handle(AgentSignedIn("a1", "A1", 2.0))
+    await caught_up(leader, replica)
+    assert replica.desk is not None and "forged" not in replica.desk.tickets
+    assert "a1" in replica.desk.agents and replica.dropped == 2
+    await leader.journal.close()
+
+
+async def test_a_replica_behind_a_lost_write_catches_up_at_the_next_snapshot(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1, snapshot_every=10)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    leader.handle(AgentSignedIn("a1", "A1", 0.0))
+    await caught_up(leader, replica)
+    # An entry Redis never took (the desk went on): the replica sees the gap after it.
+    leader.journal.seq += 1
+    a_busy_hour(leader, start=10.0, customers=6)
+    await caught_up(leader, replica)
+    assert replica.desk is not None
+    assert snapshot(replica.desk) == snapshot(leader.desk)
+    await leader.journal.close()

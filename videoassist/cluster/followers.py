@@ -1,0 +1,212 @@
+"""Every node serving: a node that does not lead serves sockets and pages from a replica desk.
+
+With ``DESK_REPLICAS`` every app node behind the load balancer takes sockets and requests. One
+of them leads (``cluster/leadership.py``): it holds the desk, the records' writer, the timers
+and the placement of calls' media. The others follow:
+
+* **Reads** (a customer's place in line, an agent's console, the wallboard's picture, whether a
+  socket may act on a call) come from the node's replica of the desk, kept up with the leader's
+  journal (``cluster/journal.py``), a few milliseconds behind.
+* **Changes** (``FollowerService.submit``) are asked of the leader over the signed call bus
+  (verb ``submit`` on its ``desk`` queue). The leader's service handles the event as one of its
+  own, journals it with the follower's ``origin``, and answers once its records are written and
+  its parties told. The follower then returns what its replica made of that entry: the same
+  effects, or the same refusal, as the leader's desk, since the replica is the leader's desk.
+* **A call's verbs** (``LeaderPlane``) are asked of the leader too, which carries them to the
+  call's media node (``PlacedCalls``): the follower does not know where calls are placed.
+* What the leader tells a party reaches its socket wherever it is (socket.io's Redis manager).
+
+``LeaderDoor`` is the leader's side: it serves those requests next to the media nodes' reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from videoassist.call_plane import VERBS, CallPlane, dispatch
+from videoassist.cluster.journal import Replica
+from videoassist.cluster.media_nodes import DESK, AskingPlane, Bus
+from videoassist.desk import Desk, DeskError
+from videoassist.desk.codec import decode, encode
+from videoassist.desk.events import Effect, Event
+from videoassist.errors import Refusal
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0  # as long as a call verb may take on a loaded media node
+DOOR_VERBS = frozenset({"submit", "post", "plane", "statuses"})
+
+
+def _order_key(event: Event) -> str:
+    """Events about one party keep their order on the way to the leader (the bus runs
+    requests naming the same key one after another)."""
+    for name in ("ticket_id", "agent_id", "session_id", "staff_id"):
+        value = getattr(event, name, None)
+        if isinstance(value, str):
+            return f"{name}:{value}"
+    return type(event).__name__
+
+
+class FollowerService:
+    """The service as a follower's gateway and pages use it (``videoassist.service.Service``'s
+    surface: ``desk``, ``now``, ``submit``, ``post``, ``settled``)."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        bus: Bus,
+        node: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.replica = replica
+        self.bus = bus
+        self.node = node
+        self.timeout = timeout
+        self.clock = clock
+        self._posts: set[asyncio.Task[None]] = set()
+
+    @property
+    def desk(self) -> Desk:
+        desk = self.replica.desk
+        if desk is None:
+            raise Refusal("unavailable", "this server is still starting", 503)
+        return desk
+
+    def now(self) -> float:
+        return self.clock()
+
+    async def submit(self, event: Event, origin: str | None = None) -> list[Effect]:
+        """Ask the leader to handle ``event``; its effects as the desk gave them, or its
+        ``DeskError``, once the leader has carried them out and this replica has applied it."""
+        origin = f"{self.node}:{uuid.uuid4().hex}"
+        outcome = self.replica.expect(origin)
+        try:
+            await self.bus.request(
+                DESK,
+                "submit",
+                {"call_id": _order_key(event), "event": encode(event), "origin": origin},
+                within=self.timeout,
+            )
+            async with asyncio.timeout(self.timeout):
+                result = await outcome
+        except TimeoutError:
+            raise Refusal("unavailable", "the desk did not answer in time", 503) from None
+        finally:
+            self.replica.forget(origin)
+        return result.result()
+
+    def post(self, event: Event, origin: str | None = None) -> None:
+        """Tell the leader without waiting (a page gone: ``CustomerLeft``)."""
+        task = asyncio.create_task(self._post(event), name=f"post:{type(event).__name__}")
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def _post(self, event: Event) -> None:
+        try:
+            await self.bus.request(
+                DESK,
+                "post",
+                {"call_id": _order_key(event), "event": encode(event)},
+                within=self.timeout,
+            )
+        except Exception as exc:
+            logger.warning("follower: the leader did not take %s: %s", type(event).__name__, exc)
+
+    async def settled(self) -> None:
+        """Nothing is carried out here: the leader's effects are done when it answers."""
+
+    def start(self, announce_every: float = 1.0) -> None:
+        """The leader announces positions and runs timers; a follower has nothing to start."""
+
+    async def close(self) -> None:
+        for task in list(self._posts):
+            task.cancel()
+        await asyncio.gather(*self._posts, return_exceptions=True)
+
+
+class LeaderPlane(AskingPlane):
+    """A follower's call plane: every verb asked of the leader, which knows the call's node."""
+
+    def __init__(self, bus: Bus, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.bus = bus
+        self.timeout = timeout
+        self._statuses: dict[str, dict[str, Any]] = {}
+
+    async def _ask(self, verb: str, call_id: str, **kwargs: Any) -> Any:
+        args = {"call_id": call_id, "verb": verb, "args": {"call_id": call_id, **kwargs}}
+        return await self.bus.request(DESK, "plane", args, within=self.timeout)
+
+    def status(self, call_id: str) -> dict[str, Any]:
+        """The wallboard's media columns, as the leader last said (``refresh``)."""
+        return self._statuses.get(call_id, {"recording": "off", "quality": None})
+
+    async def refresh(self, call_ids: list[str]) -> None:
+        answer = await self.bus.request(
+            DESK, "statuses", {"call_ids": call_ids}, within=self.timeout
+        )
+        if isinstance(answer, dict):
+            self._statuses = {str(k): dict(v) for k, v in answer.items() if isinstance(v, dict)}
+
+
+class Submitting:
+    """What ``LeaderDoor`` needs of the leader's service."""
+
+    async def submit(self, event: Event, origin: str | None = None) -> list[Effect]:
+        raise NotImplementedError
+
+    def post(self, event: Event, origin: str | None = None) -> None:
+        raise NotImplementedError
+
+
+class LeaderDoor:
+    """The leader's side: followers' requests, on the ``desk`` queue."""
+
+    def __init__(self, service: Any, plane: CallPlane, status: Callable[[str], dict[str, Any]]):
+        self.service = service
+        self.plane = plane
+        self.status = status
+
+    async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
+        match verb:
+            case "submit":
+                event = self._event(args)
+                origin = args.get("origin")
+                try:
+                    await self.service.submit(event, origin if isinstance(origin, str) else None)
+                except DeskError:
+                    return {"refused": True}  # the follower's replica refuses it the same way
+                return {"refused": False}
+            case "post":
+                self.service.post(self._event(args))
+                return None
+            case "plane":
+                verb_of_call = args.get("verb")
+                call_args = args.get("args")
+                if not isinstance(verb_of_call, str) or verb_of_call not in VERBS:
+                    raise Refusal("unknown_verb", f"the call plane has no verb {verb_of_call!r}")
+                if not isinstance(call_args, dict):
+                    raise Refusal("bad_request", "a call verb needs its arguments")
+                return await dispatch(self.plane, verb_of_call, call_args)
+            case "statuses":
+                call_ids = args.get("call_ids")
+                if not isinstance(call_ids, list):
+                    raise Refusal("bad_request", "statuses needs call_ids")
+                return {str(c): self.status(str(c)) for c in call_ids[:1000]}
+        raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
+
+    @staticmethod
+    def _event(args: Mapping[str, Any]) -> Event:
+        data = args.get("event")
+        if not isinstance(data, dict):
+            raise Refusal("bad_request", "submit needs an event")
+        try:
+            return decode(data)
+        except ValueError as exc:
+            raise Refusal("bad_request", f"not a desk event: {exc}") from None

@@ -1,0 +1,445 @@
+"""The desk's journal: what the leader's desk handled, in order, so every node keeps a replica.
+
+The desk is deterministic given its events and the ids it draws (``tests/unit/test_desk_purity``),
+so a node that feeds the same events, with the same ids, to a copy of the desk has the same
+desk: the same queue positions, the same live calls, the same refusals. That is how a node that
+does not lead serves sockets and pages (``cluster/followers.py``): it reads its replica, and
+sends what would change the desk to the leader.
+
+* **Entries** (a Redis stream, ``videoassist:desk:journal``): one per event the leader's desk
+  handled, refused ones included, with the ids it drew while handling it, the leader's epoch, a
+  sequence number that counts from the epoch's first snapshot, and the ``origin`` a follower gave
+  its request (so the follower knows which entry answers it). The leader appends in a task of its
+  own, in the order it handled them; the desk never waits for Redis.
+* **Snapshots** (``videoassist:desk:snapshot``): the desk's state, pickled, after entry ``seq``
+  of an epoch, with the stream id of the last entry before it. A leader takes one as it starts
+  (seq 0, before any event) and then every ``SNAPSHOT_EVERY`` entries or ``SNAPSHOT_INTERVAL``
+  seconds, and trims the stream before the previous one: the stream stays bounded, and a replica
+  a little behind still finds what it lacks.
+* **Signed**: entries and snapshots carry an HMAC-SHA256 under a key derived from
+  ``SECRET_KEY``; a replica applies nothing that fails the check, and unpickles nothing that was
+  not signed by a node of this deployment.
+* **A replica** loads the latest snapshot and applies the entries after it. An entry of a newer
+  epoch (a new leader, whose desk was restored from the records), or a gap in the sequence (it
+  fell behind a trim), makes it load the snapshot again; ``on_reset`` then tells the node, which
+  disconnects its sockets so that every page syncs with the new desk, as after a failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import pickle
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from videoassist.desk import Desk
+from videoassist.desk.codec import decode, encode
+from videoassist.desk.events import Effect, Event
+from videoassist.errors import Refusal
+
+logger = logging.getLogger(__name__)
+
+PURPOSE = "videoassist desk journal"  # the signing key's label (sealing.derive_key)
+JOURNAL = "videoassist:desk:journal"
+SNAPSHOT = "videoassist:desk:snapshot"
+SNAPSHOT_EVERY = 5_000  # entries between snapshots at most
+SNAPSHOT_INTERVAL = 30.0  # seconds between snapshots at most (when anything happened)
+READ_BLOCK_MS = 1_000
+READ_COUNT = 500
+MAX_BACKOFF = 2.0
+OUTCOMES_KEPT = 2_000  # outcomes a follower may still ask for (its reply came late)
+
+
+class Ids:
+    """The desk's ids. On the leader, drawn at random and remembered until the journal takes
+    them with the event that drew them; on a replica, the leader's, replayed in order."""
+
+    def __init__(self) -> None:
+        self._drawn: list[str] = []
+        self._replay: deque[str] = deque()
+        self.ran_out = 0  # a replica drew more ids than the leader did: it has diverged
+
+    def draw(self) -> str:
+        if self._replay:
+            return self._replay.popleft()
+        new = uuid.uuid4().hex
+        self._drawn.append(new)
+        return new
+
+    def take(self) -> list[str]:
+        drawn, self._drawn = self._drawn, []
+        return drawn
+
+    def replay(self, ids: list[str]) -> None:
+        self._drawn = []
+        self._replay = deque(ids)
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.ran_out += 1
+            self._drawn = []
+        self._replay.clear()
+
+
+def _sign(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()
+
+
+def _seal_snapshot(key: bytes, header: dict[str, Any], desk: bytes) -> bytes:
+    head = json.dumps(header, sort_keys=True).encode()
+    payload = len(head).to_bytes(4, "big") + head + desk
+    return _sign(key, payload) + payload
+
+
+def _open_snapshot(key: bytes, sealed: bytes) -> tuple[dict[str, Any], bytes] | None:
+    mac, payload = sealed[:32], sealed[32:]
+    if len(sealed) < 36 or not hmac.compare_digest(mac, _sign(key, payload)):
+        return None
+    size = int.from_bytes(payload[:4], "big")
+    header: dict[str, Any] = json.loads(payload[4 : 4 + size])
+    return header, payload[4 + size :]
+
+
+class JournalWriter:
+    """The leader's side: ``handled`` right after the desk handles each event (the service's
+    inbox task); a task of its own writes to Redis in that order."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: bytes,
+        epoch: int,
+        desk: Desk,
+        ids: Ids,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_interval: float = SNAPSHOT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.epoch = epoch
+        self.desk = desk
+        self.ids = ids
+        self.seq = 0
+        self.written = 0  # entries written to Redis
+        self.failed = 0  # writes Redis did not take (a replica behind reloads a snapshot)
+        self.snapshots = 0
+        self._key = key
+        self._every = snapshot_every
+        self._interval = snapshot_interval
+        self._clock = clock
+        self._last_snapshot = (0, clock())
+        self._pending: deque[tuple[str, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._trim_before: str | None = None  # the previous snapshot's position in the stream
+        self._last_id = "0-0"  # the stream id of the last entry written
+
+    async def start(self) -> None:
+        """Take the epoch's first snapshot (before any event) and start writing."""
+        last = await self.redis.xrevrange(JOURNAL, count=1)
+        if last:  # an earlier leader's entries: replicas loading this snapshot skip them
+            raw = last[0][0]
+            self._last_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._snapshot()
+        self._task = asyncio.create_task(self._run(), name="JournalWriter")
+
+    def handled(self, event: Event, origin: str | None) -> None:
+        """The desk has just handled ``event`` (or refused it): journal it with its ids."""
+        self.seq += 1
+        entry = {
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "event": encode(event),
+            "ids": self.ids.take(),
+            "origin": origin,
+        }
+        self._put("entry", json.dumps(entry, separators=(",", ":")).encode())
+        taken_at_seq, taken_at = self._last_snapshot
+        if self.seq - taken_at_seq >= self._every or self._clock() - taken_at >= self._interval:
+            self._snapshot()
+
+    def _put(self, kind: str, item: Any) -> None:
+        self._pending.append((kind, item))
+        self._wake.set()
+
+    def _snapshot(self) -> None:
+        """The desk as it is now, after entry ``seq`` (taken between two events)."""
+        self._last_snapshot = (self.seq, self._clock())
+        pickled = pickle.dumps(self.desk, protocol=pickle.HIGHEST_PROTOCOL)
+        self._put("snapshot", (self.seq, pickled))
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                kind, item = self._pending.popleft()
+                if kind == "stop":
+                    return
+                if kind == "flush":
+                    if not item.done():
+                        item.set_result(None)
+                    continue
+                try:
+                    if kind == "entry":
+                        batch = [item]
+                        while (
+                            len(batch) < READ_COUNT
+                            and self._pending
+                            and self._pending[0][0] == "entry"
+                        ):
+                            batch.append(self._pending.popleft()[1])
+                        await self._append(batch)
+                    else:
+                        await self._store_snapshot(*item)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    # Replicas find the gap and load the next snapshot; the desk goes on.
+                    self.failed += 1
+                    logger.warning("journal: Redis did not take a write: %s", exc)
+
+    async def _append(self, batch: list[bytes]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for body in batch:
+                pipe.xadd(JOURNAL, {"e": body, "m": _sign(self._key, body)})
+            ids = await pipe.execute()
+        last = ids[-1]
+        self._last_id = last.decode() if isinstance(last, bytes) else str(last)
+        self.written += len(batch)
+
+    async def _store_snapshot(self, seq: int, pickled: bytes) -> None:
+        header = {"epoch": self.epoch, "seq": seq, "after": self._last_id}
+        await self.redis.set(SNAPSHOT, _seal_snapshot(self._key, header, pickled))
+        if self._trim_before is not None:
+            await self.redis.xtrim(JOURNAL, minid=self._trim_before, approximate=False)
+        self._trim_before = self._last_id
+        self.snapshots += 1
+
+    async def flush(self, within: float = 5.0) -> None:
+        """Wait until what was journaled so far is written (a test, a drain)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put("flush", done)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await done
+
+    async def close(self) -> None:
+        """Write what is journaled (for up to 5 s), then stop."""
+        if self._task is None:
+            return
+        self._put("stop", None)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(self._task)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+
+class Outcome:
+    """What handling one entry gave on the replica: the effects, or the refusal."""
+
+    __slots__ = ("effects", "error")
+
+    def __init__(self, effects: list[Effect] | None, error: BaseException | None) -> None:
+        self.effects = effects
+        self.error = error
+
+    def result(self) -> list[Effect]:
+        if self.error is not None:
+            raise self.error
+        assert self.effects is not None
+        return self.effects
+
+
+class Replica:
+    """A follower's copy of the desk, kept up with the journal."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        key: bytes,
+        *,
+        on_reset: Callable[[int], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.desk: Desk | None = None
+        self.epoch = 0
+        self.seq = 0
+        self.applied = 0
+        self.dropped = 0  # entries that failed the signature check or could not be read
+        self.resets = 0
+        self._key = key
+        self._ids = Ids()
+        self._after = "0-0"
+        self._on_reset = on_reset
+        self._waiting: dict[str, asyncio.Future[Outcome]] = {}
+        self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def diverged(self) -> int:
+        return self._ids.ran_out
+
+    async def load(self) -> bool:
+        """The latest snapshot, if there is one this node can trust; True when loaded."""
+        sealed = await self.redis.get(SNAPSHOT)
+        if not isinstance(sealed, bytes):
+            return False
+        opened = _open_snapshot(self._key, sealed)
+        if opened is None:
+            self.dropped += 1
+            logger.error("journal: a snapshot failed its signature check: ignored")
+            return False
+        header, pickled = opened
+        desk = pickle.loads(pickled)  # signed by a node of this deployment: see the docstring
+        assert isinstance(desk, Desk)
+        desk.draw_ids_with(self._ids.draw)
+        reset = self.desk is not None and int(header["epoch"]) != self.epoch
+        self.desk = desk
+        self.epoch = int(header["epoch"])
+        self.seq = int(header["seq"])
+        self._after = str(header["after"])
+        self._ready.set()
+        if reset:
+            self._reset()
+        return True
+
+    def _reset(self) -> None:
+        self.resets += 1
+        gone = Refusal("unavailable", "the desk changed leader: try again", 503)
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(gone)
+        self._waiting.clear()
+        self._outcomes.clear()
+        if self._on_reset is not None:
+            self._on_reset(self.epoch)
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="Replica")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for future in self._waiting.values():
+            if not future.done():
+                future.cancel()
+
+    def expect(self, origin: str) -> asyncio.Future[Outcome]:
+        """A future for the outcome of the entry a request named ``origin`` will produce
+        (register before sending it: the entry may be applied before the reply arrives)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        known = self._outcomes.pop(origin, None)
+        if known is not None:
+            future.set_result(known)
+        else:
+            self._waiting[origin] = future
+        return future
+
+    def forget(self, origin: str) -> None:
+        self._waiting.pop(origin, None)
+
+    async def _follow(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if self.desk is None and not await self.load():
+                    await asyncio.sleep(0.2)  # no leader has started yet
+                    continue
+                reply: Any = await self.redis.xread(
+                    {JOURNAL: self._after}, count=READ_COUNT, block=READ_BLOCK_MS
+                )
+                backoff = 0.1
+            except (RedisError, OSError, TimeoutError) as exc:
+                logger.warning("journal: reading failed (%s); again in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            if not reply:
+                continue
+            entries = next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1]
+            for raw_id, fields in entries:
+                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                if not await self._take(entry_id, fields):
+                    break  # reloaded: read on from the snapshot's position
+
+    async def _take(self, entry_id: str, fields: dict[Any, Any]) -> bool:
+        """Apply one entry; False when the replica had to load a snapshot instead."""
+        body, mac = fields.get(b"e"), fields.get(b"m")
+        if (
+            not isinstance(body, bytes)
+            or not isinstance(mac, bytes)
+            or not hmac.compare_digest(mac, _sign(self._key, body))
+        ):
+            self.dropped += 1
+            logger.error("journal: entry %s failed its signature check: ignored", entry_id)
+            self._after = entry_id
+            return True
+        entry = json.loads(body)
+        epoch, seq = int(entry["epoch"]), int(entry["seq"])
+        if epoch < self.epoch or (epoch == self.epoch and seq <= self.seq):
+            self._after = entry_id  # in the snapshot already, or an old leader's
+            return True
+        if epoch > self.epoch or seq != self.seq + 1:
+            # A new leader, or entries this replica never saw: start again from a snapshot.
+            await self._catch_up(epoch, seq)
+            return False
+        self._apply(entry)
+        self._after = entry_id
+        return True
+
+    async def _catch_up(self, epoch: int, seq: int) -> None:
+        for _ in range(50):
+            if await self.load() and (self.epoch, self.seq + 1) >= (epoch, seq):
+                return
+            await asyncio.sleep(0.1)  # the new leader's first snapshot is on its way
+        logger.error("journal: no snapshot covers epoch %d entry %d yet", epoch, seq)
+
+    def _apply(self, entry: dict[str, Any]) -> None:
+        assert self.desk is not None
+        self.seq = int(entry["seq"])
+        self.applied += 1
+        outcome: Outcome
+        try:
+            event = decode(entry["event"])
+        except ValueError as exc:
+            self.dropped += 1
+            logger.error("journal: entry %d of epoch %d unreadable: %s", self.seq, self.epoch, exc)
+            outcome = Outcome(None, RuntimeError("an unreadable journal entry"))
+        else:
+            self._ids.replay(list(entry.get("ids") or ()))
+            try:
+                outcome = Outcome(self.desk.handle(event), None)
+            except Exception as exc:  # the leader's desk refused it (or failed on it) too
+                outcome = Outcome(None, exc)
+            self._ids.finish()
+        origin = entry.get("origin")
+        if isinstance(origin, str):
+            future = self._waiting.pop(origin, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(outcome)
+            else:
+                self._outcomes[origin] = outcome
+                while len(self._outcomes) > OUTCOMES_KEPT:
+                    self._outcomes.popitem(last=False)
