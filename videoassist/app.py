@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from aiohttp import web
 
@@ -27,7 +27,7 @@ from videoassist import turn
 from videoassist.api_tokens import ApiTokens
 from videoassist.auth import StaffAuth, StaffDevices, TicketTokens
 from videoassist.call_content import CallContent
-from videoassist.call_plane import LocalCallPlane
+from videoassist.call_plane import CallPlane, LocalCallPlane
 from videoassist.call_room import CallRooms, EventLog, PhotoLimits
 from videoassist.client_address import TrustedProxies
 from videoassist.customers import Customers
@@ -187,12 +187,15 @@ def create_app(settings: Settings) -> web.Application:
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
-    if settings.leader_lease:
+    if settings.desk_replicas:  # every node serves; one leads (videoassist/cluster/followers.py)
+        app.cleanup_ctx.append(_campaign_ctx)
+        app.middlewares.insert(0, _leader_only)
+    elif settings.leader_lease:
         app.cleanup_ctx.append(_leadership_ctx)
         app.middlewares.insert(0, _leader_only)
     app.cleanup_ctx.append(_records_ctx)
     app.cleanup_ctx.append(_integrations_ctx)
-    app.cleanup_ctx.append(_core_ctx)
+    app.cleanup_ctx.append(_serving_ctx if settings.desk_replicas else _core_ctx)
     if settings.metrics_port:
         app.cleanup_ctx.append(
             metrics_site(app[METRICS], settings.metrics_host, settings.metrics_port)
@@ -225,6 +228,42 @@ async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
         await leadership.close()  # stopped while standing by
         raise
     logger.info("node %s leads (epoch %d): serving", leadership.node_id, epoch)
+    app[LEADERSHIP] = leadership
+    try:
+        yield
+    finally:
+        await leadership.close()
+
+
+async def _campaign_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``DESK_REPLICAS``: take part in the election without waiting to win it. A node that
+    does not lead at once waits until a leader has started (its first snapshot of the desk is
+    in Redis: the records are migrated) and then serves as a follower; it leads when it wins
+    the lease later (``_serving_ctx``)."""
+    from redis.asyncio import Redis
+
+    from videoassist.cluster.journal import SNAPSHOT
+    from videoassist.cluster.leadership import Leadership, default_node_id
+
+    settings = app[SETTINGS]
+    leadership = Leadership(
+        settings.redis_url, settings.node_id or default_node_id(), settings.leader_lease_ttl
+    )
+    try:
+        if not await leadership.campaign():
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+            try:
+                while leadership.epoch is None:
+                    if await redis.exists(SNAPSHOT):
+                        break
+                    await asyncio.sleep(0.5)
+            finally:
+                await redis.aclose()
+    except BaseException:
+        await leadership.close()
+        raise
+    role = "leads" if leadership.epoch is not None else "follows"
+    logger.info("node %s %s: serving", leadership.node_id, role)
     app[LEADERSHIP] = leadership
     try:
         yield
@@ -295,7 +334,9 @@ def _secret_key(settings: Settings) -> str:
 async def _records_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     records = Records.open(settings.db_url)
-    await records.migrate()
+    leadership = app.get(LEADERSHIP)
+    if leadership is None or leadership.epoch is not None:  # a follower: its leader migrated
+        await records.migrate()
     app[RECORDS] = records
     app[EMBED_ORIGINS].replace(row["origin"] for row in await records.embed_origins())
     app[STAFF] = StaffAuth(records, ttl=settings.staff_session_ttl)
@@ -467,7 +508,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         call_quality=hub.quality_summary,
         on_ticket_saved=tutorials.ticket_saved,
     )
-    metrics.watch(desk, hub)
+    metrics.watch(lambda: desk, hub)
     service_box.append(service)
     app[CUSTOMERS] = Customers(
         records,
@@ -483,21 +524,6 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     await _restore(service, records, rooms if plane is local else None)
     app[TOPIC_LABELS] = labels
 
-    def per_connection() -> RateLimiter:
-        return RateLimiter(
-            rate=settings.socket_events_per_second, burst=settings.socket_events_burst
-        )
-
-    agents = AgentNamespace(
-        service,
-        plane,
-        delivery,
-        app[STAFF],
-        per_connection(),
-        tutorials,
-        grace=settings.agent_grace,
-    )
-
     def floor(now: float) -> dict[str, Any]:
         """The desk's picture, with what the media side knows of each live call."""
         picture = desk.floor(now)
@@ -505,30 +531,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
             live.update(plane.status(live["call_id"]))
         return picture
 
-    supervisors = SupervisorNamespace(
-        service,
-        app[STAFF],
-        per_connection(),
-        lambda: floor(service.now()),
-        agents.kick,
-        plane=plane,
-        delivery=delivery,
-    )
-    namespaces = (
-        CustomerNamespace(
-            service,
-            plane,
-            delivery,
-            app[TOKENS],
-            per_connection(),
-            ice_servers_for,
-            tutorials,
-        ),
-        agents,
-        supervisors,
-    )
-    for namespace in namespaces:
-        app[SIO].register_namespace(namespace)
+    namespaces, supervisors = _gateway(app, service, plane, delivery, tutorials, floor)
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service
@@ -555,6 +558,319 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
     await tutorials.close()
+
+
+async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``DESK_REPLICAS``: this node serves sockets and pages whether it leads or not.
+
+    Built on every node: the call parts and a media node (the leader places calls here too),
+    the gateway and the pages over ``Serving``. A follower's ``Serving`` reads a replica of the
+    leader's desk and asks the leader for changes and call verbs
+    (videoassist/cluster/followers.py). When this node wins the lease (at once, or when the
+    leader dies) it leads: the desk restored from the records as after a restart, journaled for
+    the others, calls placed from here; its own sockets, and every follower's, join again so
+    that each page syncs with the new desk."""
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.call_bus import PURPOSE as BUS_PURPOSE
+    from videoassist.cluster.call_bus import CallBus
+    from videoassist.cluster.followers import (
+        DOOR_VERBS,
+        FollowerService,
+        LeaderDoor,
+        LeaderPlane,
+        Serving,
+        ServingPlane,
+    )
+    from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
+    from videoassist.cluster.journal import Ids, JournalWriter, Replica
+    from videoassist.cluster.leadership import FencedRecords
+    from videoassist.cluster.media_nodes import DESK, DeskLink, MediaNode, PlacedCalls
+    from videoassist.cluster.placement import Placement
+
+    settings = app[SETTINGS]
+    records = app[RECORDS]
+    leadership = app[LEADERSHIP]
+    metrics = app[METRICS]
+    node = leadership.node_id
+    secret = _secret_key(settings)
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    bus_key = derive_key(secret, BUS_PURPOSE)
+    journal_key = derive_key(secret, JOURNAL_PURPOSE)
+    largest = _largest_request(settings)
+    bus = CallBus(redis, node, bus_key, max_message=largest)
+    desk_bus = CallBus(redis, DESK, bus_key, max_message=largest)
+    delivery = SocketDelivery(app[SIO])
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def join_again(epoch: int) -> None:
+        """A new leader restored its desk from the records: every page here syncs with it
+        (each reconnects, as after a failover; the desk is not told they left)."""
+        logger.info("leader of epoch %d: this node's sockets join again", epoch)
+        for namespace in app.get(NAMESPACES, ()):
+            await namespace.disconnect_all(quietly=True)
+
+    replica = Replica(
+        redis, journal_key, on_reset=lambda epoch: spawn(join_again(epoch), "join_again")
+    )
+    follower = FollowerService(replica, bus, node)
+    serving = Serving(follower, LeaderPlane(bus))
+    plane = ServingPlane(serving)
+    link = DeskLink(bus, node)  # a follower's media failures go to the leader
+    policies: dict[str, tuple[str, str]] = {}  # calls placed here: their queue and recording
+
+    def media_failed(call_id: str, detail: str) -> None:
+        if serving.leading:
+            serving.post(MediaFailed(call_id, serving.now(), detail))
+        else:
+            link.media_failed(call_id, detail)
+
+    def policy_of(ticket_id: str) -> tuple[str, str]:
+        if ticket_id in policies:
+            return policies[ticket_id]
+        try:
+            desk = serving.desk
+        except Refusal:
+            return ("", "off")
+        ticket = desk.tickets.get(ticket_id)
+        queue = desk.config.queues.get(ticket.queue_id) if ticket is not None else None
+        return (queue.id, queue.recording) if queue is not None else ("", "off")
+
+    parts = await _call_parts(
+        settings,
+        records,
+        delivery,
+        on_failure=media_failed,
+        policy_of=policy_of,
+        settled=serving.settled,
+        integrations=app[WEBHOOKS],
+    )
+    hub, files, content, rooms, recordings, local = parts
+    placement = Placement(redis)
+    this_node = MediaNode(
+        local,
+        placement,
+        node,
+        settings.media_capacity,
+        live=lambda: len(hub.sessions),
+        restore=partial(_restore_room, records, rooms),
+        policies=policies,
+    )
+    await bus.start()
+    bus.serve(this_node.handle)
+    await this_node.start()
+    tutorials = Tutorials(
+        records,
+        TutorialRecords(records.engine),
+        search_for(records.engine),
+        delivery,
+        files,
+        secret,
+        rooms=plane,
+        agent_of=lambda call_id: _agent_of(serving.desk, call_id),
+        session_of=lambda agent_id: serving.desk.agent_session(agent_id),
+        staff_link_ttl=settings.recording_link_ttl,
+        customer_link_ttl=settings.tutorial_link_ttl,
+        integrations=app[WEBHOOKS],
+    )
+    app[CUSTOMERS] = Customers(
+        records,
+        files,
+        settings.data_dir,
+        secret,
+        open_ticket=lambda ticket_id: ticket_id in serving.desk.tickets,
+        drop_from_search=tutorials.search_port.drop,
+    )
+    app[TOPIC_LABELS] = await _topic_labels(records)
+
+    def floor(now: float) -> dict[str, Any]:
+        picture = serving.desk.floor(now)
+        for live in picture["calls"]:
+            live.update(plane.status(live["call_id"]))
+        return picture
+
+    service_view = cast(Service, serving)
+    namespaces, _ = _gateway(app, service_view, plane, delivery, tutorials, floor)
+    app[NAMESPACES] = namespaces
+    app[HUB] = hub
+    app[SERVICE] = service_view
+    app[CONTENT] = content
+    app[ROOMS] = rooms
+    app[PLANE] = plane
+    app[DELIVERY] = delivery
+    app[RECORDINGS] = recordings
+    app[TUTORIALS] = tutorials
+    # The leader's pictures reach every node's supervisors (socket.io's Redis manager).
+    wallboard = Wallboard(
+        floor,
+        delivery,
+        serving.now,
+        watching=lambda: serving.leading,
+        interval=settings.wallboard_interval,
+    )
+    app[WALLBOARD] = wallboard
+    led: list[tuple[Service, JournalWriter, PlacedCalls]] = []
+
+    async def lead(epoch: int) -> None:
+        """Take over: the desk from the records, journaled from its first snapshot on."""
+        serving.hold()  # what this node's sockets ask now waits for the restored desk
+        await join_again(epoch)
+        await replica.close()
+        await records.migrate()  # a newer version's first leader
+        config, labels = await _routing_config(records, settings)
+        app[TOPIC_LABELS].update(labels)
+        ids = Ids()
+        desk = Desk(new_id=ids.draw, config=config)
+        journal = JournalWriter(redis, journal_key, epoch, desk, ids)
+        moves = _MediaMoves(lambda: serving, delivery)
+        placed = PlacedCalls(
+            local,
+            bus,
+            placement,
+            node,
+            policy_of=policy_of,
+            settled=serving.settled,
+            on_failure=media_failed,
+            on_moved=moves.moved,
+            before_each=leadership.check,
+            restore=partial(_restore_room, records, rooms),
+        )
+        service = Service(
+            desk,
+            records=FencedRecords(records, lambda: leadership.epoch, leadership.lost),
+            notifier=metrics.counting(
+                DeskNotifier(delivery, partial(turn.ice_servers, settings))
+            ),
+            media=placed,
+            on_inbox_wait=metrics.inbox_wait.observe,
+            integrations=app[WEBHOOKS],
+            before_each=leadership.check,
+            call_quality=hub.quality_summary,
+            on_ticket_saved=tutorials.ticket_saved,
+            journal=journal,
+        )
+        led.append((service, journal, placed))
+        service.start(announce_every=settings.announce_interval)
+        placed.start()
+        await _restore(service, records, None)  # rooms come back where calls are placed
+        await journal.start()  # its first snapshot: the restored desk (the replicas reset)
+        serving.lead(service, placed)
+        door = LeaderDoor(service, placed, placed.status)
+        from_media = partial(_from_media_nodes, placed, app[WEBHOOKS])
+
+        async def desk_queue(verb: str, args: dict[str, Any]) -> Any:
+            if verb in DOOR_VERBS:
+                return await door.handle(verb, args)
+            return await from_media(verb, args)
+
+        desk_bus.serve(desk_queue)  # the followers' requests, to the restored desk
+        await follower.close()
+        await app[CUSTOMERS].finish_erasures()
+        recordings.start_purging()
+        logger.info("node %s leads (epoch %d): desk restored, serving", node, epoch)
+
+    async def lead_when_elected() -> None:
+        epoch = await leadership.leading()
+        try:
+            await lead(epoch)
+        except Exception:
+            logger.exception("node %s could not take the lead: stepping down", node)
+            leadership.lost()
+
+    if leadership.epoch is not None:
+        await lead(leadership.epoch)
+    else:
+        replica.start()
+        await replica.ready()
+        spawn(lead_when_elected(), "lead_when_elected")
+        logger.info("node %s follows the leader's desk (epoch %d)", node, replica.epoch)
+    metrics.watch(lambda: serving.desk, hub)  # read at once: the desk is there now
+    wallboard.start()
+    yield
+    await wallboard.close()
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await replica.close()
+    await follower.close()
+    left = await this_node.drain(0.0 if serving.leading else settings.media_drain_timeout)
+    if left:
+        logger.info("node %s: %d calls left to move", node, len(left))
+    for service, journal, placed in led:
+        await service.close()
+        await journal.close()
+        await placed.close()
+    await link.flush()
+    await this_node.close()
+    await desk_bus.close()
+    await bus.close()
+    await hub.close()
+    await recordings.close()  # after the hub: every recorder has finished its files
+    await tutorials.close()
+    await redis.aclose()
+
+
+async def _topic_labels(records: Records) -> dict[str, str]:
+    data = await records.load_config()
+    return {row["topic"]: row["label"] for row in data["topics"]}
+
+
+def _gateway(
+    app: web.Application,
+    service: Service,
+    plane: CallPlane,
+    delivery: SocketDelivery,
+    tutorials: Tutorials,
+    floor: Callable[[float], dict[str, Any]],
+) -> tuple[tuple[Any, ...], SupervisorNamespace]:
+    """The socket.io namespaces, registered: customers, agents, supervisors."""
+    settings = app[SETTINGS]
+
+    def per_connection() -> RateLimiter:
+        return RateLimiter(
+            rate=settings.socket_events_per_second, burst=settings.socket_events_burst
+        )
+
+    agents = AgentNamespace(
+        service,
+        plane,
+        delivery,
+        app[STAFF],
+        per_connection(),
+        tutorials,
+        grace=settings.agent_grace,
+    )
+    supervisors = SupervisorNamespace(
+        service,
+        app[STAFF],
+        per_connection(),
+        lambda: floor(service.now()),
+        agents.kick,
+        plane=plane,
+        delivery=delivery,
+    )
+    namespaces = (
+        CustomerNamespace(
+            service,
+            plane,
+            delivery,
+            app[TOKENS],
+            per_connection(),
+            partial(turn.ice_servers, settings),
+            tutorials,
+        ),
+        agents,
+        supervisors,
+    )
+    for namespace in namespaces:
+        app[SIO].register_namespace(namespace)
+    return namespaces, supervisors
 
 
 async def _restore_room(records: Records, rooms: CallRooms, call_id: str) -> None:
@@ -594,33 +910,7 @@ async def _placed_calls(
     largest = _largest_request(settings)
     bus = CallBus(redis, node, key, max_message=largest)
     desk_bus = CallBus(redis, DESK, key, max_message=largest)
-    webhooks = app[WEBHOOKS]
-
-    async def from_media_nodes(verb: str, args: dict[str, Any]) -> None:
-        if verb == "media_failed":
-            placed.failed_on(str(args["node"]), str(args["call_id"]), str(args.get("detail", "")))
-        elif verb == "publish" and isinstance(args.get("data"), dict):
-            webhooks.publish(str(args["event"]), args["data"])
-        else:
-            raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
-
-    moves: set[asyncio.Task[None]] = set()
-
-    async def tell_watchers(call_id: str) -> None:
-        """A supervisor watching the call: their peer connection died with the node too (the
-        desk tells the parties)."""
-        session = service_box[0].desk.call_session(call_id)
-        if session is not None:
-            data = {"session_id": session.id}
-            await delivery.to_watchers(call_id, ServerEvent.MEDIA_MOVED, data)
-
-    def media_moved(call_id: str, lost_at: float) -> None:
-        service = service_box[0]
-        service.post(MediaMoved(call_id, lost_at, service.now()))
-        task = asyncio.create_task(tell_watchers(call_id), name=f"moved:{call_id}")
-        moves.add(task)
-        task.add_done_callback(moves.discard)
-
+    moves = _MediaMoves(lambda: service_box[0], delivery)
     placed = PlacedCalls(
         parts.plane,
         bus,
@@ -629,7 +919,7 @@ async def _placed_calls(
         policy_of=policy_of,
         settled=settled,
         on_failure=media_failed,
-        on_moved=media_moved,
+        on_moved=moves.moved,
         before_each=leadership.check if leadership is not None else None,
         restore=partial(_restore_room, records, parts.rooms),
     )
@@ -642,7 +932,7 @@ async def _placed_calls(
     )
     await bus.start()
     await this_node.start()
-    desk_bus.serve(from_media_nodes)
+    desk_bus.serve(partial(_from_media_nodes, placed, app[WEBHOOKS]))
     placed.start()
     logger.info("placing calls' media across media nodes (this node: %s)", node)
     try:
@@ -654,6 +944,42 @@ async def _placed_calls(
         await desk_bus.close()
         await bus.close()
         await redis.aclose()
+
+
+class _MediaMoves:
+    """A call's media moved to another node (``PlacedCalls`` ``on_moved``): the desk records
+    the interruption and tells both parties; a supervisor watching the call is told here
+    (their peer connection died with the node too)."""
+
+    def __init__(self, service: Callable[[], Any], delivery: SocketDelivery) -> None:
+        self._service = service
+        self._delivery = delivery
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def moved(self, call_id: str, lost_at: float) -> None:
+        service = self._service()
+        service.post(MediaMoved(call_id, lost_at, service.now()))
+        task = asyncio.create_task(self._tell_watchers(call_id), name=f"moved:{call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tell_watchers(self, call_id: str) -> None:
+        session = self._service().desk.call_session(call_id)
+        if session is not None:
+            data = {"session_id": session.id}
+            await self._delivery.to_watchers(call_id, ServerEvent.MEDIA_MOVED, data)
+
+
+async def _from_media_nodes(
+    placed: PlacedCalls, webhooks: IntegrationsPort, verb: str, args: dict[str, Any]
+) -> None:
+    """What media nodes tell the desk's node on its ``desk`` queue."""
+    if verb == "media_failed":
+        placed.failed_on(str(args["node"]), str(args["call_id"]), str(args.get("detail", "")))
+    elif verb == "publish" and isinstance(args.get("data"), dict):
+        webhooks.publish(str(args["event"]), args["data"])
+    else:
+        raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
 
 
 def _largest_request(settings: Settings) -> int:
@@ -838,12 +1164,15 @@ async def _drain(app: web.Application) -> None:
     if service is None or service.desk.draining:
         return  # on_shutdown may run more than once (runner.shutdown, then cleanup)
     timeout = app[SETTINGS].drain_timeout
-    logger.info("draining: refusing new taps, ending live sessions")
-    try:
-        async with asyncio.timeout(timeout):
-            await service.submit(DrainStarted(service.now()))
-    except Exception:
-        logger.exception("drain did not finish cleanly")
+    if getattr(service, "leading", True):
+        logger.info("draining: refusing new taps, ending live sessions")
+        try:
+            async with asyncio.timeout(timeout):
+                await service.submit(DrainStarted(service.now()))
+        except Exception:
+            logger.exception("drain did not finish cleanly")
+    else:  # a follower: the desk goes on; its parties reconnect to another node
+        logger.info("draining: this node's parties go to another node")
     try:
         async with asyncio.timeout(timeout):
             for namespace in app[NAMESPACES]:

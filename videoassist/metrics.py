@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -43,8 +43,8 @@ class MediaStats(Protocol):
 class FloorCollector(Collector):
     """Read at scrape time from the desk."""
 
-    def __init__(self, desk: Desk) -> None:
-        self._desk = desk
+    def __init__(self, desk: Callable[[], Desk]) -> None:
+        self._desk = desk  # the desk now (with several nodes serving, a replica until this leads)
 
     def collect(self) -> Iterator[Metric]:
         waiting = GaugeMetricFamily(
@@ -66,7 +66,7 @@ class FloorCollector(Collector):
         abandoned = GaugeMetricFamily(
             "videoassist_queue_abandoned", "Customers who left before an answer", labels=["queue"]
         )
-        for row in self._desk.queue_snapshot(time.time()):
+        for row in self._desk().queue_snapshot(time.time()):
             waiting.add_metric([row["id"]], row["waiting"])
             staffed.add_metric([row["id"]], row["staffed"])
             if row["expected_wait"] is not None:
@@ -77,7 +77,7 @@ class FloorCollector(Collector):
         agents = GaugeMetricFamily(
             "videoassist_agents", "Signed-in agents by state", labels=["state"]
         )
-        for state, count in sorted(self._desk.agents_by_state().items()):
+        for state, count in sorted(self._desk().agents_by_state().items()):
             agents.add_metric([state], count)
         yield agents
 
@@ -125,7 +125,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, desk: Desk, media: MediaStats) -> None:
+    def watch(self, desk: Callable[[], Desk], media: MediaStats) -> None:
         self.registry.register(FloorCollector(desk))
         self.watch_media(media)
 

@@ -37,6 +37,10 @@ class Settings:
     leader_lease: bool = False
     leader_lease_ttl: float = 10.0
     node_id: str = ""
+    # With leader_lease and media_placement: every node serves sockets and pages, not only the
+    # leader; the others read a replica of the leader's desk and ask the leader for changes
+    # (videoassist/cluster/followers.py). Each node carries calls' media too (media_capacity).
+    desk_replicas: bool = False
     # Calls' media across nodes (videoassist/cluster/media_nodes.py), with redis_url:
     # node_role "media" runs a media node only (no desk, no pages: it carries the calls the
     # leader places on it); media_placement on the desk's node places each new call on the
@@ -203,6 +207,8 @@ class Settings:
             raise ValueError("node_role must be all or media")
         if (self.node_role == "media" or self.media_placement) and not self.redis_url:
             raise ValueError("node_role media and media_placement need redis_url")
+        if self.desk_replicas and not (self.leader_lease and self.media_placement):
+            raise ValueError("desk_replicas needs leader_lease and media_placement")
         if self.media_capacity < 0:
             raise ValueError("media_capacity must be 0 or more")
         if not 0.5 <= self.leader_lease_ttl <= 10:

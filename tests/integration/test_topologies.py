@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +48,8 @@ class Deployment:
         self.serving = nodes[0]
         self.media: ServerProcess | None = None  # a media node carrying every call
         self.redis_url = ""
+        # Every node serving: the customers' pages on a follower, the agents' on the leader.
+        self.customers_on: ServerProcess | None = None
 
     async def add_agents(self, *names: str) -> None:
         records = Records.open(self.database_url)
@@ -62,8 +64,11 @@ class Deployment:
 
     async def start(self) -> None:
         await self.nodes[0].start()
-        for standby in self.nodes[1:]:
-            await standby.launch()
+        for other in self.nodes[1:]:
+            if self.customers_on is not None:
+                await other.start()  # it serves as well, from a replica of the leader's desk
+            else:
+                await other.launch()  # a standby does not listen
         if self.media is not None:
             await self.media.start()  # after the desk's node: it migrated the database
 
@@ -86,6 +91,14 @@ class Deployment:
         else:
             standby = next(n for n in self.nodes if n is not killed)
             assert await standby.up(timeout=30), standby.output
+            if self.customers_on is not None:  # a follower until now: it takes the lead
+                name = _settings(standby)["node_id"]
+                await wait_until(
+                    lambda: "desk restored, serving" in standby.output,
+                    timeout=30,
+                    what=lambda: f"{name} leading:\n{standby.output[-3000:]}",
+                )
+                self.customers_on = standby
             self.serving = standby
         return self.serving
 
@@ -106,7 +119,7 @@ def _settings(node: ServerProcess) -> dict[str, str]:
     }
 
 
-@pytest.fixture(params=["one node", "two nodes", "media node"])
+@pytest.fixture(params=["one node", "two nodes", "media node", "every node serving"])
 async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
     if request.param == "one node":
         node = ServerProcess(tmp_path / "a", free_port(), secret_key=SECRET)
@@ -138,6 +151,30 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             tmp_path / "m", free_port(), node_id="media-m", node_role="media", **shared
         )
         d.redis_url = redis.url
+    elif request.param == "every node serving":
+        # Both nodes take sockets: the customers on the follower, the agents on the leader;
+        # calls are placed on either (each carries media).
+        postgres_url = request.getfixturevalue("postgres_url")
+        redis = request.getfixturevalue("redis_server")
+        common = {
+            "database_url": postgres_url,
+            "redis_url": redis.url,
+            "leader_lease": "true",
+            "leader_lease_ttl": str(TTL),
+            "desk_replicas": "true",
+            "media_placement": "true",
+            "secret_key": SECRET,
+        }
+        d = Deployment(
+            "every node serving",
+            [
+                ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
+                ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
+            ],
+            postgres_url,
+        )
+        d.customers_on = d.nodes[1]
+        d.redis_url = redis.url
     else:
         postgres_url = request.getfixturevalue("postgres_url")
         redis = request.getfixturevalue("redis_server")
@@ -165,12 +202,39 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 
 
 class Browsers(Clients):
-    """Clients of the serving node (what the load balancer would pick)."""
+    """Clients of the serving node (what the load balancer would pick); with every node
+    serving, the customers' taps and pages go to another node than the agents'."""
 
-    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        url: str,
+        http: aiohttp.ClientSession,
+        customers: tuple[str, aiohttp.ClientSession] | None = None,
+    ) -> None:
         self.url = url
         self.http = http
         self._parties: list[Party] = []
+        self._customers = customers
+
+    @contextlib.contextmanager
+    def _on_customers_node(self) -> Iterator[None]:
+        if self._customers is None:
+            yield
+            return
+        mine = self.url, self.http
+        self.url, self.http = self._customers
+        try:
+            yield
+        finally:
+            self.url, self.http = mine
+
+    async def tap(self, topic: str = "", description: str = "") -> dict[str, Any]:
+        with self._on_customers_node():
+            return await super().tap(topic, description)
+
+    async def customer(self, token: str) -> Party:
+        with self._on_customers_node():
+            return await super().customer(token)
 
     async def close(self) -> None:
         for party in self._parties:
@@ -179,9 +243,16 @@ class Browsers(Clients):
 
 
 @contextlib.asynccontextmanager
-async def browsers(node: ServerProcess) -> AsyncIterator[Browsers]:
-    async with aiohttp.ClientSession(node.url) as http:
-        clients = Browsers(node.url, http)
+async def browsers(
+    node: ServerProcess, customers_on: ServerProcess | None = None
+) -> AsyncIterator[Browsers]:
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession(node.url))
+        customers = None
+        if customers_on is not None and customers_on is not node:
+            other = await stack.enter_async_context(aiohttp.ClientSession(customers_on.url))
+            customers = (customers_on.url, other)
+        clients = Browsers(node.url, http, customers)
         try:
             yield clients
         finally:
@@ -238,7 +309,7 @@ async def session_row(deployment: OnDatabase, session_id: str) -> dict[str, Any]
 async def test_a_call_with_media_from_tap_to_wrap_up(
     deployment: Deployment, peers: list[ClientPeer]
 ) -> None:
-    async with browsers(deployment.serving) as clients:
+    async with browsers(deployment.serving, deployment.customers_on) as clients:
         agent, _ = await ready(clients, "alice")
         ticket = await clients.tap(topic="setup", description="the router blinks")
         customer = await clients.customer(ticket["token"])
@@ -262,7 +333,7 @@ async def test_a_call_with_media_from_tap_to_wrap_up(
 async def test_a_warm_transfer_hands_the_call_to_another_agent(
     deployment: Deployment, peers: list[ClientPeer]
 ) -> None:
-    async with browsers(deployment.serving) as clients:
+    async with browsers(deployment.serving, deployment.customers_on) as clients:
         alice, _ = await ready(clients, "alice")
         ticket = await clients.tap()
         customer = await clients.customer(ticket["token"])
@@ -287,7 +358,7 @@ async def test_a_warm_transfer_hands_the_call_to_another_agent(
 async def test_a_callback_is_answered_and_the_customer_joins_later(
     deployment: Deployment, peers: list[ClientPeer]
 ) -> None:
-    async with browsers(deployment.serving) as clients:
+    async with browsers(deployment.serving, deployment.customers_on) as clients:
         assert clients.http is not None
         async with clients.http.post("/api/tickets", json={"callback": True}) as r:
             assert r.status == 201
@@ -307,7 +378,7 @@ async def test_a_callback_is_answered_and_the_customer_joins_later(
 async def test_a_fault_keeps_the_line_and_the_live_call(
     deployment: Deployment, peers: list[ClientPeer]
 ) -> None:
-    async with browsers(deployment.serving) as clients:
+    async with browsers(deployment.serving, deployment.customers_on) as clients:
         agent, cookie = await ready(clients, "alice")
         tickets = [await clients.tap(description=f"customer {n}") for n in range(3)]
         pages = [await clients.customer(t["token"]) for t in tickets]

@@ -155,14 +155,67 @@ class LeaderPlane(AskingPlane):
             self._statuses = {str(k): dict(v) for k, v in answer.items() if isinstance(v, dict)}
 
 
-class Submitting:
-    """What ``LeaderDoor`` needs of the leader's service."""
+class Serving:
+    """The service and the call plane the gateway and the pages use on a node of several that
+    all serve: the follower's until this node leads, then the leader's (``lead``)."""
+
+    def __init__(self, service: Any, plane: Any) -> None:
+        self.service = service
+        self.plane = plane
+        self.leading = False
+        self._open = asyncio.Event()
+        self._open.set()
+        self._held: set[asyncio.Task[None]] = set()
+
+    def hold(self) -> None:
+        """This node is taking the lead: changes wait until its desk is restored."""
+        self._open.clear()
+
+    def lead(self, service: Any, plane: Any) -> None:
+        self.service, self.plane, self.leading = service, plane, True
+        self._open.set()
+
+    @property
+    def desk(self) -> Desk:
+        desk: Desk = self.service.desk
+        return desk
+
+    def now(self) -> float:
+        return float(self.service.now())
 
     async def submit(self, event: Event, origin: str | None = None) -> list[Effect]:
-        raise NotImplementedError
+        await self._open.wait()
+        effects: list[Effect] = await self.service.submit(event, origin)
+        return effects
 
     def post(self, event: Event, origin: str | None = None) -> None:
-        raise NotImplementedError
+        if self._open.is_set():
+            self.service.post(event, origin)
+            return
+        task = asyncio.create_task(self._post_later(event, origin), name="post_later")
+        self._held.add(task)
+        task.add_done_callback(self._held.discard)
+
+    async def _post_later(self, event: Event, origin: str | None) -> None:
+        await self._open.wait()
+        self.service.post(event, origin)
+
+    async def settled(self) -> None:
+        await self.service.settled()
+
+
+class ServingPlane(AskingPlane):
+    """The call plane of ``Serving``: the leader's plane once this node leads."""
+
+    def __init__(self, serving: Serving) -> None:
+        self.serving = serving
+
+    async def _ask(self, verb: str, call_id: str, **kwargs: Any) -> Any:
+        return await getattr(self.serving.plane, verb)(call_id, **kwargs)
+
+    def status(self, call_id: str) -> dict[str, Any]:
+        status: dict[str, Any] = self.serving.plane.status(call_id)
+        return status
 
 
 class LeaderDoor:

@@ -12,10 +12,10 @@ sends what would change the desk to the leader.
   its request (so the follower knows which entry answers it). The leader appends in a task of its
   own, in the order it handled them; the desk never waits for Redis.
 * **Snapshots** (``videoassist:desk:snapshot``): the desk's state, pickled, after entry ``seq``
-  of an epoch, with the stream id of the last entry before it. A leader takes one as it starts
-  (seq 0, before any event) and then every ``SNAPSHOT_EVERY`` entries or ``SNAPSHOT_INTERVAL``
-  seconds, and trims the stream before the previous one: the stream stays bounded, and a replica
-  a little behind still finds what it lacks.
+  of an epoch, with the stream id of the last entry before it. A leader takes one once its
+  desk is restored from the records (the epoch's first), then every ``SNAPSHOT_EVERY``
+  entries or ``SNAPSHOT_INTERVAL`` seconds, and trims the stream before the previous one: the
+  stream stays bounded, and a replica a little behind still finds what it lacks.
 * **Signed**: entries and snapshots carry an HMAC-SHA256 under a key derived from
   ``SECRET_KEY``; a replica applies nothing that fails the check, and unpickles nothing that was
   not signed by a node of this deployment.
@@ -147,7 +147,8 @@ class JournalWriter:
         self._last_id = "0-0"  # the stream id of the last entry written
 
     async def start(self) -> None:
-        """Take the epoch's first snapshot (before any event) and start writing."""
+        """Take the epoch's first snapshot and start writing. What the desk handled before
+        (a restore from the records) is journaled ahead of it: replicas load the snapshot."""
         last = await self.redis.xrevrange(JOURNAL, count=1)
         if last:  # an earlier leader's entries: replicas loading this snapshot skip them
             raw = last[0][0]
@@ -294,8 +295,9 @@ class Replica:
     def diverged(self) -> int:
         return self._ids.ran_out
 
-    async def load(self) -> bool:
-        """The latest snapshot, if there is one this node can trust; True when loaded."""
+    async def load(self, at_least: tuple[int, int] = (0, 0)) -> bool:
+        """The latest snapshot, if there is one this node can trust and it reaches entry
+        ``at_least`` (epoch, seq) or is followed by it; True when loaded."""
         sealed = await self.redis.get(SNAPSHOT)
         if not isinstance(sealed, bytes):
             return False
@@ -305,6 +307,8 @@ class Replica:
             logger.error("journal: a snapshot failed its signature check: ignored")
             return False
         header, pickled = opened
+        if (int(header["epoch"]), int(header["seq"]) + 1) < at_least:
+            return False  # older than what this replica needs: the next one is on its way
         desk = pickle.loads(pickled)  # signed by a node of this deployment: see the docstring
         assert isinstance(desk, Desk)
         desk.draw_ids_with(self._ids.draw)
@@ -410,7 +414,7 @@ class Replica:
 
     async def _catch_up(self, epoch: int, seq: int) -> None:
         for _ in range(50):
-            if await self.load() and (self.epoch, self.seq + 1) >= (epoch, seq):
+            if await self.load(at_least=(epoch, seq)):
                 return
             await asyncio.sleep(0.1)  # the new leader's first snapshot is on its way
         logger.error("journal: no snapshot covers epoch %d entry %d yet", epoch, seq)

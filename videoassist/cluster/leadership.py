@@ -20,6 +20,7 @@ kept running while it was stopped, so the check fails on the first thing it woul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -94,6 +95,21 @@ class Leadership:
         except TimeoutError:
             logger.info("node %s: standing by for the leader lease", self.node_id)
             await self._leading.wait()
+        epoch = self.elector.epoch
+        assert epoch is not None
+        return epoch
+
+    async def campaign(self) -> bool:
+        """Take part without waiting to lead (every node serving): whether this node leads
+        after the first attempt. ``leading()`` waits for the lease later."""
+        self.elector.start()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._leading.wait()), self.elector.interval)
+        return self._leading.is_set()
+
+    async def leading(self) -> int:
+        """Return once this node leads (its epoch)."""
+        await self._leading.wait()
         epoch = self.elector.epoch
         assert epoch is not None
         return epoch

@@ -307,10 +307,12 @@ class PlacedCalls(AskingPlane):
                 before = None
             if before is not None and before not in (node, gone):
                 await self._close_on(before, session_id)  # opened again elsewhere
-            if node == self.node:
+            if node == self.node and kept != self.node:
                 self.local.open(session_id, ticket_id, agent_id, joins_later)
                 if self._restore is not None:
                     await self._restore(session_id)
+            elif node == self.node:
+                logger.info("call %s is still open here: kept", session_id)
             else:
                 queue_id, policy = self._policy_of(ticket_id)
                 if new:
@@ -351,8 +353,10 @@ class PlacedCalls(AskingPlane):
             before = await self.placement.where(call_id)
         except (RedisError, OSError):
             return ""
-        if before is None or before == self.node:
+        if before is None:
             return ""
+        if before == self.node:  # this node held it before it led (every node serving)
+            return before if call_id in self.local.rooms else ""
         try:
             serving = await self.bus.request(before, "serving", {}, within=PROBE_WITHIN)
         except Problem:

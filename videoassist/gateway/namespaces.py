@@ -163,8 +163,13 @@ class _Base(socketio.AsyncNamespace):
         if sid is not None:
             await self.disconnect(sid)
 
-    async def disconnect_all(self) -> None:
-        for sid in list(self._sids.values()):
+    async def disconnect_all(self, *, quietly: bool = False) -> None:
+        """Disconnect every connection here. ``quietly``: the desk is not told they left (a
+        new leader restored its desk from the records and awaits everyone's return)."""
+        sids = list(self._sids.values())
+        if quietly:
+            self._sids.clear()
+        for sid in sids:
             await self.disconnect(sid)
 
     async def _admit(self, party_id: str, sid: str, event: Event) -> None:
@@ -442,11 +447,14 @@ class AgentNamespace(_Base):
             self._kicked.add(party_id)
         await super().kick(party_id)
 
-    async def disconnect_all(self) -> None:
+    async def disconnect_all(self, *, quietly: bool = False) -> None:
         for agent_id, leaving in list(self._leaving.items()):
             leaving.cancel()
-            self._sign_out_if_gone(agent_id)  # the server is leaving: no one comes back here
-        await super().disconnect_all()
+            if not quietly:
+                self._sign_out_if_gone(agent_id)  # the server is leaving: no one comes back here
+        if quietly:
+            self._leaving.clear()
+        await super().disconnect_all(quietly=quietly)
 
     @event(Empty)
     async def on_sync(self, sid: str, who: Who, _: Empty) -> dict[str, Any]:

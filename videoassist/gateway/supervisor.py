@@ -113,7 +113,10 @@ class SupervisorNamespace(socketio.AsyncNamespace):
             if owner == staff_id:
                 await self.disconnect(sid)
 
-    async def disconnect_all(self) -> None:
+    async def disconnect_all(self, *, quietly: bool = False) -> None:
+        """``quietly``: a new leader's desk does not know of the calls they watched."""
+        if quietly:
+            self.watching_calls.clear()
         for sid in list(self.sids):
             await self.disconnect(sid)
 
