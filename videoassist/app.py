@@ -744,9 +744,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         service = Service(
             desk,
             records=FencedRecords(records, lambda: leadership.epoch, leadership.lost),
-            notifier=metrics.counting(
-                DeskNotifier(delivery, partial(turn.ice_servers, settings))
-            ),
+            notifier=metrics.counting(DeskNotifier(delivery, partial(turn.ice_servers, settings))),
             media=placed,
             on_inbox_wait=metrics.inbox_wait.observe,
             integrations=app[WEBHOOKS],
