@@ -576,6 +576,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     from videoassist.cluster.call_bus import CallBus
     from videoassist.cluster.followers import (
         DOOR_VERBS,
+        AbsentParties,
         FollowerService,
         LeaderDoor,
         LeaderPlane,
@@ -587,6 +588,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     from videoassist.cluster.leadership import FencedRecords
     from videoassist.cluster.media_nodes import DESK, DeskLink, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
+    from videoassist.cluster.presence import Presence
 
     settings = app[SETTINGS]
     records = app[RECORDS]
@@ -697,6 +699,11 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
 
     service_view = cast(Service, serving)
     namespaces, _ = _gateway(app, service_view, plane, delivery, tutorials, floor)
+    presence = Presence(redis, node, settings.presence_ttl)  # one connection per party
+    for namespace in namespaces:
+        if isinstance(namespace, CustomerNamespace | AgentNamespace):
+            namespace.presence = presence
+    presence.start()
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service_view
@@ -768,6 +775,9 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             return await from_media(verb, args)
 
         desk_bus.serve(desk_queue)  # the followers' requests, to the restored desk
+        # Parties of a node that died without telling anyone (its presence keys lapse).
+        sweep = AbsentParties(serving, presence, every=settings.presence_ttl / 3)
+        spawn(sweep.run(after=settings.presence_ttl), "presence_sweep")
         await follower.close()
         await app[CUSTOMERS].finish_erasures()
         recordings.start_purging()
@@ -797,6 +807,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
     await replica.close()
     await follower.close()
+    await presence.stop()
     left = await this_node.drain(0.0 if serving.leading else settings.media_drain_timeout)
     if left:
         logger.info("node %s: %d calls left to move", node, len(left))

@@ -41,6 +41,9 @@ class Settings:
     # leader; the others read a replica of the leader's desk and ask the leader for changes
     # (videoassist/cluster/followers.py). Each node carries calls' media too (media_capacity).
     desk_replicas: bool = False
+    # With desk_replicas: a node's parties count as connected nowhere this long after it died
+    # (videoassist/cluster/presence.py); the leader then tells the desk they left.
+    presence_ttl: float = 15.0
     # Calls' media across nodes (videoassist/cluster/media_nodes.py), with redis_url:
     # node_role "media" runs a media node only (no desk, no pages: it carries the calls the
     # leader places on it); media_placement on the desk's node places each new call on the
@@ -209,6 +212,8 @@ class Settings:
             raise ValueError("node_role media and media_placement need redis_url")
         if self.desk_replicas and not (self.leader_lease and self.media_placement):
             raise ValueError("desk_replicas needs leader_lease and media_placement")
+        if not 1 <= self.presence_ttl <= 120:
+            raise ValueError("presence_ttl must be from 1 to 120 seconds")
         if self.media_capacity < 0:
             raise ValueError("media_capacity must be 0 or more")
         if not 0.5 <= self.leader_lease_ttl <= 10:

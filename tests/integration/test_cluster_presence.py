@@ -39,3 +39,30 @@ async def test_a_late_disconnect_does_not_remove_a_reconnect_elsewhere(redis: Re
     assert await b.where("customer", "t1") is None
     await b.refresh()  # nothing held: nothing comes back
     assert await b.where("customer", "t1") is None
+
+
+async def test_a_second_connection_elsewhere_names_the_first_and_keeps_the_claim(
+    redis: Redis,
+) -> None:
+    a, b = Presence(redis, "a", ttl=30), Presence(redis, "b", ttl=30)
+    assert await a.connected("agent", "u1", "sid-1") is None
+    assert await a.connected("agent", "u1", "sid-1") is None  # the same connection again
+    assert await b.connected("agent", "u1", "sid-2") == ("a", "sid-1")  # to be disconnected
+    # Node a sees its connection close: the claim is b's, so a does not tell the desk.
+    assert await a.disconnected("agent", "u1", "sid-1") is False
+    assert await a.holder("agent", "u1") == ("b", "sid-2")
+    await a.refresh()  # a no longer holds it: it does not take it back
+    assert await a.holder("agent", "u1") == ("b", "sid-2")
+    assert await b.disconnected("agent", "u1", "sid-2") is True
+    assert await b.holder("agent", "u1") is None
+
+
+async def test_a_renewal_never_takes_a_claim_back_from_a_newer_connection(redis: Redis) -> None:
+    a, b = Presence(redis, "a", ttl=0.3), Presence(redis, "b", ttl=30)
+    await a.connected("customer", "t1", "old")
+    await wait_until(lambda: a.absent("customer", ["t1"]), timeout=3, what="a's claim lapses")
+    await a.refresh()  # a was paused past its time to live: it takes its own claim back
+    assert await a.holder("customer", "t1") == ("a", "old")
+    await b.connected("customer", "t1", "new")  # the page reconnected to b meanwhile
+    await a.refresh()  # a has not heard of its socket's end yet
+    assert await a.holder("customer", "t1") == ("b", "new")

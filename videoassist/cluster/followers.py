@@ -26,14 +26,20 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from videoassist.call_plane import VERBS, CallPlane, dispatch
 from videoassist.cluster.journal import Replica
 from videoassist.cluster.media_nodes import DESK, AskingPlane, Bus
-from videoassist.desk import Desk, DeskError
+from videoassist.desk import AgentState, Desk, DeskError, TicketState
 from videoassist.desk.codec import decode, encode
-from videoassist.desk.events import Effect, Event
+from videoassist.desk.events import (
+    AgentDropped,
+    AgentSignedOut,
+    CustomerLeft,
+    Effect,
+    Event,
+)
 from videoassist.errors import Refusal
 
 logger = logging.getLogger(__name__)
@@ -263,3 +269,60 @@ class LeaderDoor:
             return decode(data)
         except ValueError as exc:
             raise Refusal("bad_request", f"not a desk event: {exc}") from None
+
+
+class PresenceLookup(Protocol):
+    async def absent(self, kind: str, party_ids: list[str]) -> list[str]: ...
+
+
+class AbsentParties:
+    """The leader's sweep: parties the desk holds as connected whose connection is on no node
+    (``cluster/presence.py``: their node died, so its keys lapsed and nobody told the desk).
+    Absent on two sweeps in a row, each is told to the desk as its node would have on a
+    disconnect: a customer left (the grace applies, their place is kept if they come back), a
+    busy agent dropped (the call waits for them), any other agent signed out."""
+
+    def __init__(self, service: Any, presence: PresenceLookup, *, every: float = 5.0) -> None:
+        self.service = service
+        self.presence = presence
+        self.every = every
+        self.told = 0
+        self._suspects: set[tuple[str, str]] = set()
+
+    async def run(self, after: float) -> None:
+        await asyncio.sleep(after)  # parties of a restored desk have come back by then
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:
+                logger.warning("presence sweep: %s", exc or type(exc).__name__)
+            await asyncio.sleep(self.every)
+
+    async def sweep(self) -> None:
+        desk: Desk = self.service.desk
+        customers = [
+            ticket.id
+            for ticket in desk.tickets.values()
+            if ticket.connected
+            and ticket.state in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE)
+        ]
+        agents = [
+            agent_id
+            for agent_id, agent in desk.agents.items()
+            if agent.state is not AgentState.OFFLINE and not desk.agent_dropped(agent_id)
+        ]
+        absent = {("customer", c) for c in await self.presence.absent("customer", customers)}
+        absent |= {("agent", a) for a in await self.presence.absent("agent", agents)}
+        now = self.service.now()
+        for kind, party_id in sorted(absent & self._suspects):
+            event: Event
+            if kind == "customer":
+                event = CustomerLeft(party_id, now)
+            elif desk.agent_state(party_id) is AgentState.BUSY:
+                event = AgentDropped(party_id, now)
+            else:
+                event = AgentSignedOut(party_id, now)
+            logger.info("presence: %s %s is connected nowhere: %s", kind, party_id, event)
+            self.service.post(event)
+            self.told += 1
+        self._suspects = absent - self._suspects

@@ -99,6 +99,15 @@ class TutorialControl(Protocol):
     ) -> None: ...
 
 
+class PresencePort(Protocol):
+    """Which node holds each party's connection, with every node serving
+    (videoassist.cluster.presence.Presence)."""
+
+    async def connected(self, kind: str, party_id: str, sid: str) -> tuple[str, str] | None: ...
+    async def disconnected(self, kind: str, party_id: str, sid: str) -> bool: ...
+    async def holder(self, kind: str, party_id: str) -> tuple[str, str] | None: ...
+
+
 def refuse(code: str, message: str) -> Unwelcome:
     """A refused connection: the client's ``connect_error`` has ``message`` and ``data.code``."""
     return Unwelcome(message, {"code": code})
@@ -136,6 +145,9 @@ class _Base(socketio.AsyncNamespace):
         self.delivery = delivery
         self.limiter = limiter  # per connection (sid)
         self._sids: dict[str, str] = {}  # party id -> its current connection
+        # With every node serving: a party's connection on any node (one per party, cluster-
+        # wide); None on one node.
+        self.presence: PresencePort | None = None
 
     def _live_call(self, party_id: str, session_id: str) -> tuple[str, str]:
         """(session id, media call id) of the caller's live call, checked against the id they
@@ -154,22 +166,63 @@ class _Base(socketio.AsyncNamespace):
         before it is disconnected (so that its page does not take the place back)."""
         old = self._sids.get(party_id)
         self._sids[party_id] = sid
+        if self.presence is not None:
+            try:
+                elsewhere = await self.presence.connected(self.party, party_id, sid)
+            except Exception as exc:  # Redis away: this node's own rule still holds
+                logger.warning("presence: %s %s not claimed: %s", self.party, party_id, exc)
+                elsewhere = None
+            if elsewhere is not None and elsewhere[1] not in ("", old):
+                # Its connection on another node: told and disconnected there (socket.io's
+                # Redis manager carries both); that node does not tell the desk it left.
+                await self.delivery.to_connection(
+                    self.party, elsewhere[1], ServerEvent.REPLACED, {}
+                )
+                await self.disconnect(elsewhere[1])
         if old is not None and old != sid:
             await self.delivery.to_connection(self.party, old, ServerEvent.REPLACED, {})
             await self.disconnect(old)
 
+    async def _gone_from_here(self, party_id: str, sid: str) -> bool:
+        """A connection closed: whether the party has no newer one (on another node). Only
+        then is the desk told they left."""
+        if self.presence is None:
+            return True
+        try:
+            mine = await self.presence.disconnected(self.party, party_id, sid)
+        except Exception as exc:
+            logger.warning("presence: %s %s not released: %s", self.party, party_id, exc)
+            return True
+        if mine:
+            return True
+        holder = await self._holder(party_id)
+        return holder is None  # lapsed meanwhile: nobody else holds it
+
+    async def _holder(self, party_id: str) -> tuple[str, str] | None:
+        if self.presence is None:
+            return None
+        try:
+            return await self.presence.holder(self.party, party_id)
+        except Exception:
+            return None
+
     async def kick(self, party_id: str) -> None:
         sid = self._sids.get(party_id)
+        if sid is None:  # on another node, with every node serving
+            holder = await self._holder(party_id)
+            sid = holder[1] if holder is not None and holder[1] else None
         if sid is not None:
             await self.disconnect(sid)
 
     async def disconnect_all(self, *, quietly: bool = False) -> None:
         """Disconnect every connection here. ``quietly``: the desk is not told they left (a
         new leader restored its desk from the records and awaits everyone's return)."""
-        sids = list(self._sids.values())
+        held = list(self._sids.items())
         if quietly:
             self._sids.clear()
-        for sid in sids:
+        for party_id, sid in held:
+            if quietly:
+                await self._gone_from_here(party_id, sid)  # they claim it again on return
             await self.disconnect(sid)
 
     async def _admit(self, party_id: str, sid: str, event: Event) -> None:
@@ -277,6 +330,8 @@ class CustomerNamespace(_Base):
         ticket_id = who.get("ticket_id")
         if not ticket_id or not self._release(ticket_id, sid):
             return
+        if not await self._gone_from_here(ticket_id, sid):
+            return  # their page is connected on another node now
         state = self.service.desk.ticket_state(ticket_id)
         if state in (TicketState.QUEUED, TicketState.OFFERED, TicketState.LIVE):
             self.service.post(CustomerLeft(ticket_id, self.service.now()))
@@ -411,6 +466,9 @@ class AgentNamespace(_Base):
         agent_id = who.get("agent_id")
         if not agent_id or not self._release(agent_id, sid):
             return
+        if not await self._gone_from_here(agent_id, sid):
+            self._kicked.discard(agent_id)
+            return  # their console is connected on another node now
         state = self.service.desk.agent_state(agent_id)
         kicked = agent_id in self._kicked
         self._kicked.discard(agent_id)

@@ -1,0 +1,193 @@
+"""Every node serving (``DESK_REPLICAS``, issue 15): two real server processes on one PostgreSQL
+and one redis-server, both taking sockets and taps. What a follower shows is the leader's desk
+(its replica); what it is asked goes to the leader; one party has one connection across the
+nodes; a follower that dies leaves no ghost behind (presence).
+
+The scenarios every topology runs (a call, a transfer, a callback, the leader killed) are in
+test_topologies.py ("every node serving").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.integration.test_topologies import SECRET, TTL, Deployment, media, ready
+from tests.support.harness import Clients, Party, wait_until
+from tests.support.peers import ClientPeer
+from tests.support.ports import free_port
+from tests.support.process import ServerProcess
+from videoassist.store.records import Records
+
+pytestmark = pytest.mark.timeout(180)
+
+PRESENCE_TTL = 2.0
+GRACE = 2.0
+
+
+class Node(Clients):
+    """Clients of one node, as the load balancer would send a browser there."""
+
+    def __init__(self, server: ServerProcess, http: aiohttp.ClientSession) -> None:
+        self.url = server.url
+        self.http = http
+        self._parties: list[Party] = []
+
+
+@pytest.fixture
+async def nodes(
+    tmp_path: Path, postgres_url: str, redis_server: object
+) -> AsyncIterator[Deployment]:
+    common = {
+        "database_url": postgres_url,
+        "redis_url": redis_server.url,  # type: ignore[attr-defined]
+        "leader_lease": "true",
+        "leader_lease_ttl": str(TTL),
+        "desk_replicas": "true",
+        "media_placement": "true",
+        "presence_ttl": str(PRESENCE_TTL),
+        "customer_grace": str(GRACE),
+        "secret_key": SECRET,
+    }
+    d = Deployment(
+        "every node serving",
+        [
+            ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
+            ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
+        ],
+        postgres_url,
+    )
+    d.customers_on = d.nodes[1]
+    await d.add_agents("alice", "bob")
+    try:
+        await d.start()
+        yield d
+    finally:
+        await d.stop()
+
+
+@pytest.fixture
+async def on_a(nodes: Deployment) -> AsyncIterator[Node]:
+    async with aiohttp.ClientSession(nodes.nodes[0].url) as http:
+        node = Node(nodes.nodes[0], http)
+        yield node
+        for party in node._parties:
+            await party.close()
+
+
+@pytest.fixture
+async def on_b(nodes: Deployment) -> AsyncIterator[Node]:
+    async with aiohttp.ClientSession(nodes.nodes[1].url) as http:
+        node = Node(nodes.nodes[1], http)
+        yield node
+        for party in node._parties:
+            await party.close()
+
+
+async def test_both_nodes_serve_one_desk(on_a: Node, on_b: Node, peers: list[ClientPeer]) -> None:
+    # Taps on either node join one line, in the order they came.
+    first = await on_a.tap(description="tapped on the leader")
+    second = await on_b.tap(description="tapped on the follower")
+    one = await on_a.customer(first["token"])
+    two = await on_b.customer(second["token"])
+    # What either node shows is the same desk (the follower's a replica of the leader's).
+    for page in (one, two):
+        await wait_until(lambda p=page: _position(p, None), timeout=5)
+    assert [(await p.call("sync"))["position"] for p in (one, two)] == [1, 2]
+    page_on_b = await on_b.customer(first["token"])  # the first customer, on the other node
+    assert (await page_on_b.call("sync"))["position"] == 1
+    await one.inbox.next("replaced")  # one connection per customer, across the nodes
+    one = page_on_b
+
+    # An agent on the follower takes the customer whose page is on the leader.
+    bob, cookie = await ready(on_b, "bob")
+    offer = await bob.inbox.next("offer")
+    assert offer["ticket_id"] == first["ticket_id"]
+    session_id = (await bob.call("accept", {"ticket_id": first["ticket_id"]}))["session_id"]
+    await one.inbox.next("matched")
+    console = await media(bob, "blue", session_id, peers)
+    camera = await media(one, "red", session_id, peers)
+    await console.sees("red")
+    await camera.sees("blue")
+    said = await one.call("chat", {"session_id": session_id, "text": "hello from node b"})
+    assert said.get("ok", True) is not False
+    heard = await bob.inbox.next("chat")
+    assert heard["text"] == "hello from node b"
+    # The second customer moved up, as the leader's desk told their page on the follower.
+    await wait_until(lambda: _position(two, 1), timeout=5, what="the second customer first")
+
+    # Bob's console opened again on the leader: the follower's connection is replaced, and
+    # the desk never hears that Bob left (he is in the call still).
+    console_on_a = await on_a.agent(cookie)
+    await bob.inbox.next("replaced")
+    view = await console_on_a.call("sync")
+    assert (view["state"], view["session_id"]) == ("busy", session_id)
+    assert (await console_on_a.call("hangup", {"session_id": session_id})) == {"ok": True}
+    await one.inbox.next("session_ended")
+
+
+async def _position(page: Party, expected: int | None) -> bool:
+    view = await page.call("sync")
+    return view.get("position") is not None and (expected is None or view["position"] == expected)
+
+
+async def test_a_dead_followers_parties_come_back_or_are_let_go(
+    nodes: Deployment, on_a: Node, on_b: Node
+) -> None:
+    staying = await on_b.tap(description="comes back to the leader")
+    leaving = await on_b.tap(description="never comes back")
+    pages = [await on_b.customer(t["token"]) for t in (staying, leaving)]
+    for page in pages:
+        await wait_until(lambda p=page: _position(p, None), timeout=5)
+    bob, _ = await ready(on_b, "bob")
+    assert (await bob.call("away", {"reason": "break"})) == {"ok": True}
+    await wait_until(lambda: _away(bob), timeout=5)
+    follower = nodes.nodes[1]
+    await follower.stop(kill=True)  # no disconnect reaches anyone: presence lapses
+
+    # The first customer's page reconnects to the leader (the load balancer's pick).
+    back = await on_a.customer(staying["token"])
+    view = await back.call("sync")
+    assert (view["state"], view["position"]) == ("queued", 1)
+
+    # The other customer and Bob are connected nowhere: the leader's sweep tells the desk, the
+    # customer's grace runs out, and the line is the one customer who came back.
+    async def let_go() -> bool:
+        row = await _ticket(nodes, leaving["ticket_id"])
+        return row is not None and row["status"] not in ("queued", "joining", "offered")
+
+    started = time.monotonic()
+    await wait_until(let_go, timeout=PRESENCE_TTL * 4 + GRACE + 15, what="the absent customer")
+    assert time.monotonic() - started >= GRACE  # never before their grace
+    view = await back.call("sync")
+    assert (view["state"], view["position"]) == ("queued", 1)
+    assert await _agent_state(nodes, "bob") == "offline"
+    alice, _ = await ready(on_a, "alice")
+    offer = await alice.inbox.next("offer")
+    assert offer["ticket_id"] == staying["ticket_id"]
+
+
+async def _away(agent: Party) -> bool:
+    return (await agent.call("sync"))["state"] == "away"
+
+
+async def _ticket(nodes: Deployment, ticket_id: str) -> dict[str, object] | None:
+    records = Records.open(nodes.database_url)
+    try:
+        return await records.ticket(ticket_id)
+    finally:
+        await records.close()
+
+
+async def _agent_state(nodes: Deployment, username: str) -> str | None:
+    records = Records.open(nodes.database_url)
+    try:
+        user = await records.user_by_name(username)
+        assert user is not None
+        return (await records.last_agent_states()).get(f"u{user['id']}")
+    finally:
+        await records.close()
