@@ -70,8 +70,9 @@ done
 
 [ -s "$LOCAL_DIR/secret.key" ] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$LOCAL_DIR/secret.key"
 
-# Two nodes on the leader lease: the first serves, the second stands by (not listening) and
-# takes over, on its own port, within LEADER_LEASE_TTL of the first one's death.
+# Two nodes that both serve (DESK_REPLICAS), each on its own port: the first leads on the lease,
+# the second follows a replica of its desk and takes the lead within LEADER_LEASE_TTL of the
+# first one's death.
 node() {
     VIDEOASSIST_PORT=$1 \
     VIDEOASSIST_NODE_ID=$2 \
@@ -82,6 +83,7 @@ node() {
     VIDEOASSIST_DATABASE_URL="postgresql+asyncpg://$pg_user@127.0.0.1:$PG_PORT/videoassist" \
     VIDEOASSIST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
     VIDEOASSIST_LEADER_LEASE=$([ "${3:-all}" = media ] && echo false || echo true) \
+    VIDEOASSIST_DESK_REPLICAS=$([ "${3:-all}" = media ] && echo false || echo true) \
     VIDEOASSIST_TURN_URLS="turn:127.0.0.1:$TURN_PORT?transport=udp" \
     VIDEOASSIST_TURN_SECRET="$turn_secret" \
         "$PYTHON" -m videoassist serve &
@@ -105,7 +107,7 @@ node "$((NODE_PORT + 2))" local-m media
 node "$((NODE_PORT + 1))" local-b
 echo "${pids[@]}" >"$LOCAL_DIR/pids"  # what this run started, for whoever checks it stopped
 echo "PostgreSQL 127.0.0.1:$PG_PORT, Redis 127.0.0.1:$REDIS_PORT, TURN 127.0.0.1:$TURN_PORT"
-echo "serving on http://localhost:$NODE_PORT; standby for http://localhost:$((NODE_PORT + 1))"
+echo "serving on http://localhost:$NODE_PORT (the leader) and http://localhost:$((NODE_PORT + 1))"
 echo "media node local-m (health: http://localhost:$((NODE_PORT + 2))/healthz)"
 wait -n "$first" "${pids[-1]}" || true
 # One node is gone: the other may be serving now. Keep going until it ends too.

@@ -585,7 +585,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
     from videoassist.cluster.journal import Ids, JournalWriter, Replica
-    from videoassist.cluster.leadership import FencedRecords
+    from videoassist.cluster.leadership import FencedRecords, exit_deposed
     from videoassist.cluster.media_nodes import DESK, DeskLink, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
     from videoassist.cluster.presence import Presence
@@ -619,7 +619,10 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             await namespace.disconnect_all(quietly=True)
 
     replica = Replica(
-        redis, journal_key, on_reset=lambda epoch: spawn(join_again(epoch), "join_again")
+        redis,
+        journal_key,
+        on_reset=lambda epoch: spawn(join_again(epoch), "join_again"),
+        on_foreign=partial(exit_deposed, "a leader of another version leads: exiting"),
     )
     follower = FollowerService(replica, bus, node)
     serving = Serving(follower, LeaderPlane(bus))

@@ -249,3 +249,24 @@ async def test_a_replica_behind_a_lost_write_catches_up_at_the_next_snapshot(
     assert replica.desk is not None
     assert snapshot(replica.desk) == snapshot(leader.desk)
     await leader.journal.close()
+
+
+async def test_a_replica_follows_only_a_leader_of_its_own_version(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1)
+    header = {"epoch": 1, "seq": 0, "after": "0-0", "version": "0.0.0-older"}
+    await redis.set(SNAPSHOT, _seal_snapshot(KEY, header, pickle.dumps(leader.desk)))
+    told: list[str] = []
+    replica = Replica(redis, KEY, on_foreign=lambda: told.append("foreign"))
+    replicas.append(replica)
+    assert not await replica.load()
+    assert replica.foreign == "0.0.0-older" and replica.desk is None
+    assert told == []  # not serving yet: it waits, nothing to stop
+    await leader.journal.start()  # a leader of this version
+    await leader.journal.flush()
+    assert await replica.load() and replica.foreign is None
+    await redis.set(SNAPSHOT, _seal_snapshot(KEY, header, pickle.dumps(leader.desk)))
+    assert not await replica.load()
+    assert told == ["foreign"]  # serving, then another version leads: the node stops
+    await leader.journal.close()

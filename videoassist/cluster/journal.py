@@ -43,6 +43,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from videoassist import __version__ as VERSION
 from videoassist.desk import Desk
 from videoassist.desk.codec import decode, encode
 from videoassist.desk.events import Effect, Event
@@ -220,7 +221,7 @@ class JournalWriter:
         self.written += len(batch)
 
     async def _store_snapshot(self, seq: int, pickled: bytes) -> None:
-        header = {"epoch": self.epoch, "seq": seq, "after": self._last_id}
+        header = {"epoch": self.epoch, "seq": seq, "after": self._last_id, "version": VERSION}
         await self.redis.set(SNAPSHOT, _seal_snapshot(self._key, header, pickled))
         if self._trim_before is not None:
             await self.redis.xtrim(JOURNAL, minid=self._trim_before, approximate=False)
@@ -274,8 +275,13 @@ class Replica:
         key: bytes,
         *,
         on_reset: Callable[[int], None] | None = None,
+        on_foreign: Callable[[], None] | None = None,
     ) -> None:
+        """``on_reset(epoch)``: a new leader's desk replaced this replica. ``on_foreign()``: a
+        leader of another version leads (this node stops serving; a new process waits)."""
         self.redis = redis
+        self.foreign: str | None = None  # the version of a leader this node does not follow
+        self._on_foreign = on_foreign
         self.desk: Desk | None = None
         self.epoch = 0
         self.seq = 0
@@ -307,6 +313,20 @@ class Replica:
             logger.error("journal: a snapshot failed its signature check: ignored")
             return False
         header, pickled = opened
+        if header.get("version") != VERSION:
+            # Another version's desk may not have this one's shape (a rolling upgrade): this
+            # node follows only a leader of its own version.
+            if self.foreign != header.get("version"):
+                logger.error(
+                    "journal: the leader runs version %s, this node %s: not following it",
+                    header.get("version"),
+                    VERSION,
+                )
+            self.foreign = str(header.get("version"))
+            if self._on_foreign is not None and self.desk is not None:
+                self._on_foreign()
+            return False
+        self.foreign = None
         if (int(header["epoch"]), int(header["seq"]) + 1) < at_least:
             return False  # older than what this replica needs: the next one is on its way
         desk = pickle.loads(pickled)  # signed by a node of this deployment: see the docstring

@@ -43,8 +43,10 @@ def default_node_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def exit_deposed() -> None:
-    logger.critical("lost the leader lease: exiting without a drain (another node leads)")
+def exit_deposed(
+    why: str = "lost the leader lease: exiting without a drain (another node leads)",
+) -> None:
+    logger.critical(why)
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stderr.flush()
