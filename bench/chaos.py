@@ -2,6 +2,9 @@
 redis-server (Debian's packages, started on loopback), customers arriving and agents taking
 calls, the serving node killed (SIGKILL) and paused (SIGSTOP past its lease) in turn.
 
+With ``--replicas`` both nodes serve (``DESK_REPLICAS``), the pages spread over them at random,
+and each fault hits the node that leads.
+
 Printed: the time from each fault to a node serving again (the baseline it is measured
 against: the lease's TTL, which bounds it from below for a kill); customers' reattach time
 (their page's drop to being back in line) p50 / p95; customers lost, tickets given to two
@@ -46,6 +49,7 @@ async def _main(args: argparse.Namespace) -> int:
             ttl=args.ttl,
             hold=args.hold,
             seed=args.seed,
+            replicas=args.replicas,
         )
         wall = time.monotonic() - started
     finally:
@@ -55,11 +59,12 @@ async def _main(args: argparse.Namespace) -> int:
     print(
         f"command: python -m bench.chaos {' '.join(sys.argv[1:])}; {wall:.0f} s; "
         f"{args.customers} customers, {args.agents} agents (calls {args.hold:.0f} s), "
-        f"{args.faults} faults {args.fault_every:.0f} s apart, lease TTL {args.ttl:.0f} s"
+        f"{args.faults} faults {args.fault_every:.0f} s apart, lease TTL {args.ttl:.0f} s, "
+        + ("both nodes serving (pages spread over them)" if args.replicas else "leader and standby")
     )
     failover = report.failover
     print(
-        "failover (fault -> a node serving), s: "
+        "failover (fault -> the other node serving, or leading with --replicas), s: "
         + ", ".join(f"{kind} {t:.1f}" for kind, t in zip(report.faults, failover, strict=True))
     )
     kills = [t for kind, t in zip(report.faults, failover, strict=True) if kind == "kill"]
@@ -95,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttl", type=float, default=10.0, help="LEADER_LEASE_TTL, seconds")
     parser.add_argument("--hold", type=float, default=5.0, help="seconds an agent holds a call")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--replicas", action="store_true", help="DESK_REPLICAS: both nodes serve, one leads"
+    )
     return asyncio.run(_main(parser.parse_args(argv)))
 
 

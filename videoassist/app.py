@@ -35,6 +35,7 @@ from videoassist.delivery import DeskNotifier, SocketDelivery
 from videoassist.desk import Desk, ServerEvent
 from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import (
+    ConfigChanged,
     DrainStarted,
     MediaFailed,
     MediaMoved,
@@ -618,11 +619,21 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         for namespace in app.get(NAMESPACES, ()):
             await namespace.disconnect_all(quietly=True)
 
+    async def relabel() -> None:
+        """An admin changed the topics on another node: this node's labels follow."""
+        labels = app[TOPIC_LABELS]  # replaced in place, as the admin API does
+        fresh = await _topic_labels(records)
+        labels.clear()
+        labels.update(fresh)
+
     replica = Replica(
         redis,
         journal_key,
         on_reset=lambda epoch: spawn(join_again(epoch), "join_again"),
         on_foreign=partial(exit_deposed, "a leader of another version leads: exiting"),
+        on_applied=lambda event: (
+            spawn(relabel(), "relabel") if isinstance(event, ConfigChanged) else None
+        ),
     )
     follower = FollowerService(replica, bus, node)
     serving = Serving(follower, LeaderPlane(bus))
@@ -769,13 +780,17 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await _restore(service, records, None)  # rooms come back where calls are placed
         await journal.start()  # its first snapshot: the restored desk (the replicas reset)
         serving.lead(service, placed)
-        door = LeaderDoor(service, placed, placed.status)
+        door = LeaderDoor(service, placed)
         from_media = partial(_from_media_nodes, placed, app[WEBHOOKS])
 
         async def desk_queue(verb: str, args: dict[str, Any]) -> Any:
-            if verb in DOOR_VERBS:
-                return await door.handle(verb, args)
-            return await from_media(verb, args)
+            if verb not in DOOR_VERBS:
+                return await from_media(verb, args)
+            answer = await door.handle(verb, args)
+            event = args.get("event")
+            if isinstance(event, dict) and event.get("type") == "ConfigChanged":
+                spawn(relabel(), "relabel")  # an admin on a follower: the labels follow here
+            return answer
 
         desk_bus.serve(desk_queue)  # the followers' requests, to the restored desk
         # Parties of a node that died without telling anyone (its presence keys lapse).
@@ -802,6 +817,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         spawn(lead_when_elected(), "lead_when_elected")
         logger.info("node %s follows the leader's desk (epoch %d)", node, replica.epoch)
     metrics.watch(lambda: serving.desk, hub)  # read at once: the desk is there now
+    metrics.watch_leadership(lambda: serving.leading)
     wallboard.start()
     yield
     await wallboard.close()

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as CounterMetric
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -132,6 +132,15 @@ class Metrics:
     def watch_media(self, media: MediaStats) -> None:
         """A media node (``NODE_ROLE=media``) has no desk: its calls and peer connections."""
         self.registry.register(MediaCollector(media))
+
+    def watch_leadership(self, leading: Callable[[], bool]) -> None:
+        """With every node serving (``DESK_REPLICAS``): which node holds the desk now."""
+        gauge = Gauge(
+            "videoassist_leading",
+            "1 on the node that leads (holds the desk), 0 on a node that follows its replica",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: 1.0 if leading() else 0.0)
 
     def counting(self, notifier: NotifierPort) -> NotifierPort:
         return CountingNotifier(notifier, self)

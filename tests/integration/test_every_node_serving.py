@@ -21,6 +21,7 @@ from tests.support.harness import Clients, Party, wait_until
 from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
+from videoassist.auth import hash_password
 from videoassist.store.records import Records
 
 pytestmark = pytest.mark.timeout(180)
@@ -191,3 +192,35 @@ async def _agent_state(nodes: Deployment, username: str) -> str | None:
         return (await records.last_agent_states()).get(f"u{user['id']}")
     finally:
         await records.close()
+
+
+async def test_an_admins_change_on_one_node_reaches_the_other(
+    nodes: Deployment, on_a: Node, on_b: Node
+) -> None:
+    records = Records.open(nodes.database_url)
+    try:
+        await records.add_user("root", "Root", hash_password("pw-root-1"), "admin", time.time())
+    finally:
+        await records.close()
+    cookie = await on_b.login("root", "pw-root-1")  # the admin works on the follower
+    assert on_b.http is not None
+    async with on_b.http.put(
+        "/api/admin/topics/vpn",
+        json={"label": "VPN trouble", "queue_id": "general", "priority": 5},
+        headers={"Cookie": f"va_session={cookie}"},
+    ) as r:
+        assert r.status == 201, await r.text()
+
+    async def offered_on(node: Node) -> bool:
+        assert node.http is not None
+        async with node.http.get("/api/topics") as r:
+            topics = await r.json()
+        return {"topic": "vpn", "label": "VPN trouble"}.items() <= next(
+            (t for t in topics if t["topic"] == "vpn"), {}
+        ).items()
+
+    # The routing (the leader's desk, then the replica) and the label (each node's own) both.
+    await wait_until(lambda: offered_on(on_a), timeout=5, what="the topic on the leader")
+    await wait_until(lambda: offered_on(on_b), timeout=5, what="the topic on the follower")
+    ticket = await on_a.tap(topic="vpn")
+    assert ticket["position"] == 1

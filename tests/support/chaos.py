@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 import socketio
+from redis.asyncio import Redis
 
 from tests.support.harness import connect_socket, wait_until
 from tests.support.ports import free_port
@@ -51,9 +52,25 @@ class ChaosReport:
 
 
 class Cluster:
+    """Two nodes on the leader lease. ``replicas``: both serve (``DESK_REPLICAS``), and each
+    page goes to either, as a load balancer would spread them."""
+
     def __init__(
-        self, root: Path, database_url: str, redis_url: str, ttl: float, **extra: str
+        self,
+        root: Path,
+        database_url: str,
+        redis_url: str,
+        ttl: float,
+        *,
+        replicas: bool = False,
+        seed: int = 1,
+        **extra: str,
     ) -> None:
+        if replicas:
+            extra = {"desk_replicas": "true", "media_placement": "true", **extra}
+        self.replicas = replicas
+        self.redis_url = redis_url
+        self._rng = random.Random(seed)
         settings = {
             "database_url": database_url,
             "redis_url": redis_url,
@@ -74,10 +91,17 @@ class Cluster:
 
     async def start(self) -> None:
         await self.nodes[0].start()
-        await self.nodes[1].launch()
+        if self.replicas:
+            await self.nodes[1].start()
+        else:
+            await self.nodes[1].launch()
 
     async def serving(self) -> ServerProcess | None:
-        for node in self.nodes:
+        """A node that answers ``/readyz`` (with replicas, either, at random)."""
+        nodes = list(self.nodes)
+        if self.replicas:
+            self._rng.shuffle(nodes)
+        for node in nodes:
             if node.proc is None or node.proc.returncode is not None:
                 continue
             try:
@@ -100,34 +124,68 @@ class Cluster:
             await asyncio.sleep(0.1)  # polling the load balancer's view, bounded by the deadline
         raise TimeoutError("no node serving")
 
+    async def holder(self) -> ServerProcess:
+        """The node that leads (the lease's holder): with replicas both serve."""
+        if not self.replicas:
+            return await self.leader()
+        redis = Redis.from_url(self.redis_url)
+        try:
+            value = await redis.get("videoassist:desk:lease")
+        finally:
+            await redis.aclose()
+        assert value is not None, "nobody holds the lease"
+        name = value.decode().rsplit(":", 1)[0]
+        return next(n for n in self.nodes if n.env.get("VIDEOASSIST_NODE_ID") == name)
+
+    async def _led_by(self, node: ServerProcess, times: int) -> None:
+        """With replicas: until ``node`` has taken the lead ``times`` times (its desk restored
+        and serving); without, until it serves."""
+
+        async def leads() -> bool:
+            if self.replicas:
+                return node.output.count("desk restored, serving") >= times
+            return (await self.serving()) is node
+
+        await wait_until(
+            leads, 60, interval=0.1, what=f"{node.env.get('VIDEOASSIST_NODE_ID')} leading"
+        )
+
     async def kill_leader(self) -> float:
-        """SIGKILL the serving node, start it again as a standby; seconds until one serves."""
-        node = await self.leader()
+        """SIGKILL the leading node and start it again (a standby, or a follower with
+        replicas); seconds until the other leads."""
+        node = await self.holder()
+        other = next(n for n in self.nodes if n is not node)
+        led = other.output.count("desk restored, serving")
         started = time.monotonic()
         assert node.proc is not None
         node.proc.kill()
         await node.exited(30)
+        if self.replicas:
+            await self._led_by(other, led + 1)
+            took = time.monotonic() - started
+            await node.start()
+            return took
         await node.launch()
         await self.leader()
         return time.monotonic() - started
 
     async def pause_leader(self) -> float:
-        """SIGSTOP the serving node past its lease, then SIGCONT: it must exit by itself (it was
-        deposed) and is started again as a standby; seconds until a node serves."""
-        node = await self.leader()
+        """SIGSTOP the leading node past its lease, then SIGCONT: it must exit by itself (it
+        was deposed) and is started again; seconds until the other leads."""
+        node = await self.holder()
+        other = next(n for n in self.nodes if n is not node)
+        led = other.output.count("desk restored, serving")
         started = time.monotonic()
         node.pause()
-        other = next(n for n in self.nodes if n is not node)
-
-        async def taken_over() -> bool:
-            return (await self.serving()) is other
-
-        await wait_until(taken_over, 60, interval=0.1, what="the standby serving")
+        await self._led_by(other, led + 1)
         took = time.monotonic() - started
         node.resume()
         code = await node.exited(30)
         assert code == 75, f"a deposed leader exited {code}:\n{node.output[-3000:]}"
-        await node.launch()
+        if self.replicas:
+            await node.start()
+        else:
+            await node.launch()
         return took
 
     async def stop(self) -> None:
@@ -414,6 +472,7 @@ async def run_chaos(
     ttl: float = 2.0,
     hold: float = 2.0,
     seed: int = 1,
+    replicas: bool = False,
 ) -> ChaosReport:
     """Taps spread over the first ``faults * fault_every / 2`` seconds; ``faults`` faults,
     ``fault_every`` seconds apart, kills and pauses in turn, each followed by a census; then
@@ -421,7 +480,7 @@ async def run_chaos(
     duration = faults * fault_every
     rng = random.Random(seed)
     report = ChaosReport(customers=customers)
-    cluster = Cluster(root, database_url, redis_url, ttl)
+    cluster = Cluster(root, database_url, redis_url, ttl, replicas=replicas, seed=seed)
     await cluster.start()
     await _add_agents(database_url, agents)
     stop = asyncio.Event()

@@ -45,7 +45,7 @@ from videoassist.errors import Refusal
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 10.0  # as long as a call verb may take on a loaded media node
-DOOR_VERBS = frozenset({"submit", "post", "plane", "statuses"})
+DOOR_VERBS = frozenset({"submit", "post", "plane"})
 
 
 def _order_key(event: Event) -> str:
@@ -143,22 +143,15 @@ class LeaderPlane(AskingPlane):
     def __init__(self, bus: Bus, *, timeout: float = REQUEST_TIMEOUT) -> None:
         self.bus = bus
         self.timeout = timeout
-        self._statuses: dict[str, dict[str, Any]] = {}
 
     async def _ask(self, verb: str, call_id: str, **kwargs: Any) -> Any:
         args = {"call_id": call_id, "verb": verb, "args": {"call_id": call_id, **kwargs}}
         return await self.bus.request(DESK, "plane", args, within=self.timeout)
 
     def status(self, call_id: str) -> dict[str, Any]:
-        """The wallboard's media columns, as the leader last said (``refresh``)."""
-        return self._statuses.get(call_id, {"recording": "off", "quality": None})
-
-    async def refresh(self, call_ids: list[str]) -> None:
-        answer = await self.bus.request(
-            DESK, "statuses", {"call_ids": call_ids}, within=self.timeout
-        )
-        if isinstance(answer, dict):
-            self._statuses = {str(k): dict(v) for k, v in answer.items() if isinstance(v, dict)}
+        """The wallboard's media columns are the leader's to draw: the pictures it pushes reach
+        every node's supervisors. A follower's own picture (a ``sync``) leaves them blank."""
+        return {"recording": "off", "quality": None}
 
 
 class Serving:
@@ -227,10 +220,9 @@ class ServingPlane(AskingPlane):
 class LeaderDoor:
     """The leader's side: followers' requests, on the ``desk`` queue."""
 
-    def __init__(self, service: Any, plane: CallPlane, status: Callable[[str], dict[str, Any]]):
+    def __init__(self, service: Any, plane: CallPlane) -> None:
         self.service = service
         self.plane = plane
-        self.status = status
 
     async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
         match verb:
@@ -253,11 +245,6 @@ class LeaderDoor:
                 if not isinstance(call_args, dict):
                     raise Refusal("bad_request", "a call verb needs its arguments")
                 return await dispatch(self.plane, verb_of_call, call_args)
-            case "statuses":
-                call_ids = args.get("call_ids")
-                if not isinstance(call_ids, list):
-                    raise Refusal("bad_request", "statuses needs call_ids")
-                return {str(c): self.status(str(c)) for c in call_ids[:1000]}
         raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
 
     @staticmethod

@@ -276,9 +276,12 @@ class Replica:
         *,
         on_reset: Callable[[int], None] | None = None,
         on_foreign: Callable[[], None] | None = None,
+        on_applied: Callable[[Event], None] | None = None,
     ) -> None:
         """``on_reset(epoch)``: a new leader's desk replaced this replica. ``on_foreign()``: a
-        leader of another version leads (this node stops serving; a new process waits)."""
+        leader of another version leads (this node stops serving; a new process waits).
+        ``on_applied(event)``: the replica has just applied ``event`` (must not block)."""
+        self._on_applied = on_applied
         self.redis = redis
         self.foreign: str | None = None  # the version of a leader this node does not follow
         self._on_foreign = on_foreign
@@ -457,6 +460,11 @@ class Replica:
             except Exception as exc:  # the leader's desk refused it (or failed on it) too
                 outcome = Outcome(None, exc)
             self._ids.finish()
+            if self._on_applied is not None and outcome.error is None:
+                try:
+                    self._on_applied(event)
+                except Exception:
+                    logger.exception("journal: after applying %s", type(event).__name__)
         origin = entry.get("origin")
         if isinstance(origin, str):
             future = self._waiting.pop(origin, None)
