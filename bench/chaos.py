@@ -82,7 +82,8 @@ async def _main(args: argparse.Namespace) -> int:
         )
     print(
         f"lost {len(report.lost)}, given to two agents {len(report.double)}, censuses out of "
-        f"order {len(report.census_errors)} of {report.censuses}; served {report.served}, "
+        f"order {len(report.census_errors)} of {report.censuses} (read twice: "
+        f"{report.census_rereads}); served {report.served}, "
         f"waiting {report.waiting}, calls interrupted {report.interrupted}; served after each "
         f"fault {report.served_after_fault}"
     )

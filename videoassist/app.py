@@ -70,6 +70,7 @@ from videoassist.http.keys import (
     DELIVERY,
     EMBED_ORIGINS,
     HUB,
+    KICK,
     LEADERSHIP,
     LOGIN_THROTTLE,
     METRICS,
@@ -238,12 +239,13 @@ async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _campaign_ctx(app: web.Application) -> AsyncIterator[None]:
     """``DESK_REPLICAS``: take part in the election without waiting to win it. A node that
-    does not lead at once waits until a leader has started (its first snapshot of the desk is
-    in Redis: the records are migrated) and then serves as a follower; it leads when it wins
-    the lease later (``_serving_ctx``)."""
+    does not lead at once waits until a leader of its version has started (the lease holder's
+    first snapshot of the desk is in Redis: the records are migrated) and then serves as a
+    follower; it leads when it wins the lease later (``_serving_ctx``)."""
     from redis.asyncio import Redis
 
-    from videoassist.cluster.journal import SNAPSHOT
+    from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
+    from videoassist.cluster.journal import leader_started
     from videoassist.cluster.leadership import Leadership, default_node_id
 
     settings = app[SETTINGS]
@@ -254,8 +256,9 @@ async def _campaign_ctx(app: web.Application) -> AsyncIterator[None]:
         if not await leadership.campaign():
             redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
             try:
+                key = derive_key(_secret_key(settings), JOURNAL_PURPOSE)
                 while leadership.epoch is None:
-                    if await redis.exists(SNAPSHOT):
+                    if await leader_started(redis, key):
                         break
                     await asyncio.sleep(0.5)
             finally:
@@ -533,6 +536,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         return picture
 
     namespaces, supervisors = _gateway(app, service, plane, delivery, tutorials, floor)
+    app[KICK] = cast(Callable[[str], Awaitable[None]], partial(_kick_here, namespaces))
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service
@@ -586,6 +590,8 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
     from videoassist.cluster.journal import Ids, JournalWriter, Replica
+    from videoassist.cluster.kicks import PURPOSE as KICKS_PURPOSE
+    from videoassist.cluster.kicks import Kicks
     from videoassist.cluster.leadership import FencedRecords, exit_deposed
     from videoassist.cluster.media_nodes import DESK, DeskLink, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
@@ -718,6 +724,9 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         if isinstance(namespace, CustomerNamespace | AgentNamespace):
             namespace.presence = presence
     presence.start()
+    kicks = Kicks(redis, node, derive_key(secret, KICKS_PURPOSE), partial(_kick_here, namespaces))
+    kicks.start()
+    app[KICK] = kicks.kick
     app[NAMESPACES] = namespaces
     app[HUB] = hub
     app[SERVICE] = service_view
@@ -779,8 +788,11 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         placed.start()
         await _restore(service, records, None)  # rooms come back where calls are placed
         await journal.start()  # its first snapshot: the restored desk (the replicas reset)
+        serving.presence = presence
         serving.lead(service, placed)
-        door = LeaderDoor(service, placed)
+        # A page that connected while the desk was restored read the old one: again.
+        await join_again(epoch)
+        door = LeaderDoor(service, placed, presence)
         from_media = partial(_from_media_nodes, placed, app[WEBHOOKS])
 
         async def desk_queue(verb: str, args: dict[str, Any]) -> Any:
@@ -794,7 +806,9 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
 
         desk_bus.serve(desk_queue)  # the followers' requests, to the restored desk
         # Parties of a node that died without telling anyone (its presence keys lapse).
-        sweep = AbsentParties(serving, presence, every=settings.presence_ttl / 3)
+        sweep = AbsentParties(
+            serving, presence, every=settings.presence_ttl / 3, absent_for=settings.presence_ttl
+        )
         spawn(sweep.run(after=settings.presence_ttl), "presence_sweep")
         await follower.close()
         await app[CUSTOMERS].finish_erasures()
@@ -813,9 +827,18 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await lead(leadership.epoch)
     else:
         replica.start()
-        await replica.ready()
-        spawn(lead_when_elected(), "lead_when_elected")
-        logger.info("node %s follows the leader's desk (epoch %d)", node, replica.epoch)
+        # This node may win the lease before its replica is ready (the leader died, or one
+        # of another version leads): then it leads rather than wait.
+        leading = asyncio.ensure_future(lead_when_elected())
+        tasks.add(leading)
+        ready = asyncio.ensure_future(replica.ready())
+        await asyncio.wait({leading, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if serving.leading:
+            tasks.discard(leading)
+        else:
+            leading.add_done_callback(tasks.discard)
+            logger.info("node %s follows the leader's desk (epoch %d)", node, replica.epoch)
     metrics.watch(lambda: serving.desk, hub)  # read at once: the desk is there now
     metrics.watch_leadership(lambda: serving.leading)
     wallboard.start()
@@ -827,16 +850,17 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     await replica.close()
     await follower.close()
     await presence.stop()
+    await kicks.close()
     left = await this_node.drain(0.0 if serving.leading else settings.media_drain_timeout)
     if left:
         logger.info("node %s: %d calls left to move", node, len(left))
+    await desk_bus.close()  # no follower's request reaches a closing service
     for service, journal, placed in led:
         await service.close()
         await journal.close()
         await placed.close()
     await link.flush()
     await this_node.close()
-    await desk_bus.close()
     await bus.close()
     await hub.close()
     await recordings.close()  # after the hub: every recorder has finished its files
@@ -847,6 +871,12 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _topic_labels(records: Records) -> dict[str, str]:
     data = await records.load_config()
     return {row["topic"]: row["label"] for row in data["topics"]}
+
+
+async def _kick_here(namespaces: tuple[Any, ...], staff_id: str) -> None:
+    """Close a staff member's sockets on this node (console and wallboards)."""
+    for namespace in namespaces:
+        await namespace.kick(staff_id)
 
 
 def _gateway(
@@ -879,7 +909,7 @@ def _gateway(
         app[STAFF],
         per_connection(),
         lambda: floor(service.now()),
-        agents.kick,
+        lambda agent_id: app[KICK](agent_id),  # wherever their console is
         plane=plane,
         delivery=delivery,
     )
@@ -1189,10 +1219,11 @@ async def _restore(service: Service, records: Records, rooms: CallRooms | None) 
 
 async def _drain(app: web.Application) -> None:
     service = app.get(SERVICE)
-    if service is None or service.desk.draining:
+    leading = getattr(service, "leading", True)  # with every node serving: this node leads
+    if service is None or (leading and service.desk.draining):
         return  # on_shutdown may run more than once (runner.shutdown, then cleanup)
     timeout = app[SETTINGS].drain_timeout
-    if getattr(service, "leading", True):
+    if leading:
         logger.info("draining: refusing new taps, ending live sessions")
         try:
             async with asyncio.timeout(timeout):

@@ -93,8 +93,9 @@ class MediaPort(Protocol):
 
 
 class JournalPort(Protocol):
-    def handled(self, event: Event, origin: str | None) -> None:
-        """The desk has just handled (or refused) ``event``; must not block."""
+    def handled(self, event: Event, origin: str | None, refused: bool) -> None:
+        """The desk has just handled ``event`` (``refused``: or refused it, or failed on it);
+        must not block."""
         ...
 
 
@@ -231,8 +232,10 @@ class Service:
                 continue
             if self._before_each is not None:
                 self._before_each()
+            refused = True
             try:
                 effects = self.desk.handle(event)
+                refused = False
             except DeskError as exc:
                 if future is None:
                     logger.info("Service: %s refused: %s", type(event).__name__, exc)
@@ -244,7 +247,7 @@ class Service:
                 self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
             finally:
-                self._journaled(event, origin)
+                self._journaled(event, origin, refused)
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
@@ -257,11 +260,11 @@ class Service:
                 self._writes.put_nowait((saves, written))
             self._effects.put_nowait(_Handled(effects, written, future, None))
 
-    def _journaled(self, event: Event, origin: str | None) -> None:
+    def _journaled(self, event: Event, origin: str | None, refused: bool) -> None:
         if self._journal is None:
             return
         try:
-            self._journal.handled(event, origin)
+            self._journal.handled(event, origin, refused)
         except Exception:
             logger.exception("Service: could not journal %r", event)
 

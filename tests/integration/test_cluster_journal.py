@@ -23,6 +23,7 @@ from videoassist.cluster.journal import (
     JournalWriter,
     Replica,
     _seal_snapshot,
+    _sign,
 )
 from videoassist.desk import Desk, DeskError, QueueConfig
 from videoassist.desk.events import (
@@ -55,12 +56,15 @@ class Leader:
         self.journal = JournalWriter(redis, KEY, epoch, self.desk, self.ids, **writer)
 
     def handle(self, event: Event, origin: str | None = None) -> Any:
+        refused = True
         try:
-            return self.desk.handle(event)
+            effects = self.desk.handle(event)
+            refused = False
+            return effects
         except DeskError as exc:
             return exc
         finally:
-            self.journal.handled(event, origin)
+            self.journal.handled(event, origin, refused)
 
 
 def a_busy_hour(leader: Leader, start: float = 0.0, customers: int = 30) -> None:
@@ -190,6 +194,11 @@ async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Re
     await caught_up(new, replica)
     assert "from-the-old-leader" not in replica.desk.tickets
     assert snapshot(replica.desk) == snapshot(new.desk)
+    # Its late snapshot did not replace the new leader's: a node starting now follows epoch 2.
+    late = follower(redis, replicas)
+    await late.ready()
+    assert late.epoch == 2 and late.desk is not None
+    assert "from-the-old-leader" not in late.desk.tickets
     await old.journal.close()
     await new.journal.close()
 
@@ -204,10 +213,10 @@ async def test_nothing_unsigned_is_applied_or_unpickled(
         def __reduce__(self) -> Any:
             return (trap.__setitem__, ("unpickled", True))
 
-    await redis.set(
-        SNAPSHOT,
-        _seal_snapshot(forged_key, {"epoch": 9, "seq": 0, "after": "0-0"}, pickle.dumps(Trap())),
+    forged = _seal_snapshot(
+        forged_key, {"epoch": 0, "seq": 0, "after": "0-0"}, pickle.dumps(Trap())
     )
+    await redis.hset(SNAPSHOT, mapping={"epoch": 0, "blob": forged})
     replica = Replica(redis, KEY)
     replicas.append(replica)
     assert not await replica.load()
@@ -256,7 +265,8 @@ async def test_a_replica_follows_only_a_leader_of_its_own_version(
 ) -> None:
     leader = Leader(redis, epoch=1)
     header = {"epoch": 1, "seq": 0, "after": "0-0", "version": "0.0.0-older"}
-    await redis.set(SNAPSHOT, _seal_snapshot(KEY, header, pickle.dumps(leader.desk)))
+    older = _seal_snapshot(KEY, header, pickle.dumps(leader.desk))
+    await redis.hset(SNAPSHOT, mapping={"epoch": 1, "blob": older})
     told: list[str] = []
     replica = Replica(redis, KEY, on_foreign=lambda: told.append("foreign"))
     replicas.append(replica)
@@ -266,7 +276,37 @@ async def test_a_replica_follows_only_a_leader_of_its_own_version(
     await leader.journal.start()  # a leader of this version
     await leader.journal.flush()
     assert await replica.load() and replica.foreign is None
-    await redis.set(SNAPSHOT, _seal_snapshot(KEY, header, pickle.dumps(leader.desk)))
+    await redis.hset(SNAPSHOT, mapping={"epoch": 1, "blob": older})
     assert not await replica.load()
     assert told == ["foreign"]  # serving, then another version leads: the node stops
+    await leader.journal.close()
+
+
+async def test_a_damaged_entry_makes_the_replica_start_again_from_a_snapshot(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1, snapshot_every=3)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    leader.handle(AgentSignedIn("a1", "A1", 0.0))
+    leader.handle(AgentSignedIn("a2", "A2", 0.0))
+    await caught_up(leader, replica)
+    # Signed, so it passes the check, but no desk event: the replica cannot apply it.
+    body = json.dumps(
+        {
+            "epoch": 1,
+            "seq": 3,
+            "ids": [],
+            "origin": None,
+            "refused": False,
+            "event": {"type": "NoSuchEvent", "at": 1.0},
+        }
+    ).encode()
+    await redis.xadd(JOURNAL, {"e": body, "m": _sign(KEY, body)})
+    leader.handle(AgentReady("a1", 1.0))  # seq 3 too; a snapshot follows it (every 3)
+    await caught_up(leader, replica)
+    assert replica.reloads >= 1
+    assert replica.desk is not None
+    assert snapshot(replica.desk) == snapshot(leader.desk)
     await leader.journal.close()

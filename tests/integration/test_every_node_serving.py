@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import socketio
 
 from tests.integration.test_topologies import SECRET, TTL, Deployment, media, ready
 from tests.support.harness import Clients, Party, wait_until
@@ -149,6 +150,7 @@ async def test_a_dead_followers_parties_come_back_or_are_let_go(
     await wait_until(lambda: _away(bob), timeout=5)
     follower = nodes.nodes[1]
     await follower.stop(kill=True)  # no disconnect reaches anyone: presence lapses
+    killed_at = time.monotonic()
 
     # The first customer's page reconnects to the leader (the load balancer's pick).
     back = await on_a.customer(staying["token"])
@@ -161,9 +163,9 @@ async def test_a_dead_followers_parties_come_back_or_are_let_go(
         row = await _ticket(nodes, leaving["ticket_id"])
         return row is not None and row["status"] not in ("queued", "joining", "offered")
 
-    started = time.monotonic()
     await wait_until(let_go, timeout=PRESENCE_TTL * 4 + GRACE + 15, what="the absent customer")
-    assert time.monotonic() - started >= GRACE  # never before their grace
+    # Never before their node's claims could lapse and stay lapsed, and then their grace.
+    assert time.monotonic() - killed_at >= PRESENCE_TTL + GRACE
     view = await back.call("sync")
     assert (view["state"], view["position"]) == ("queued", 1)
     assert await _agent_state(nodes, "bob") == "offline"
@@ -224,3 +226,25 @@ async def test_an_admins_change_on_one_node_reaches_the_other(
     await wait_until(lambda: offered_on(on_b), timeout=5, what="the topic on the follower")
     ticket = await on_a.tap(topic="vpn")
     assert ticket["position"] == 1
+
+
+async def test_a_logout_on_one_node_closes_the_console_on_the_other(
+    nodes: Deployment, on_a: Node, on_b: Node
+) -> None:
+    bob, cookie = await ready(on_b, "bob")  # his console is on the follower
+    assert on_a.http is not None
+    async with on_a.http.post("/api/logout", headers={"Cookie": f"va_session={cookie}"}) as r:
+        assert r.status == 204  # he logs out in a tab that the leader served
+
+    async def closed() -> bool:
+        return not bob.client.connected
+
+    await wait_until(closed, timeout=5, what="the console on the follower closed")
+    # Signed out at once (a kick has no grace), and his session no longer opens a console.
+    await wait_until(lambda: _state_is(nodes, "bob", "offline"), timeout=5, what="bob signed out")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await on_b.agent(cookie)
+
+
+async def _state_is(nodes: Deployment, username: str, state: str) -> bool:
+    return await _agent_state(nodes, username) == state

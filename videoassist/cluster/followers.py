@@ -48,6 +48,34 @@ REQUEST_TIMEOUT = 10.0  # as long as a call verb may take on a loaded media node
 DOOR_VERBS = frozenset({"submit", "post", "plane"})
 
 
+class PresenceLookup(Protocol):
+    async def absent(self, kind: str, party_ids: list[str]) -> list[str]: ...
+    async def holder(self, kind: str, party_id: str) -> tuple[str, str] | None: ...
+
+
+def _departure(event: Event) -> tuple[str, str] | None:
+    """(kind, party) of an event that says a party's connection is gone."""
+    if isinstance(event, CustomerLeft):
+        return "customer", event.ticket_id
+    if isinstance(event, AgentDropped | AgentSignedOut):
+        return "agent", event.agent_id
+    return None
+
+
+async def connected_elsewhere(presence: PresenceLookup | None, event: Event) -> bool:
+    """A departure told by one node while the party already has a connection on another (a
+    page that reconnected elsewhere before its old node's word reached the leader, an agent
+    whose grace ran out on the node they left): the desk must not hear it."""
+    party = _departure(event)
+    if party is None or presence is None:
+        return False
+    try:
+        return await presence.holder(*party) is not None
+    except Exception as exc:  # Redis away: the desk hears it, as on one node
+        logger.warning("presence: %s %s not checked: %s", *party, exc)
+        return False
+
+
 def _order_key(event: Event) -> str:
     """Events about one party keep their order on the way to the leader (the bus runs
     requests naming the same key one after another)."""
@@ -162,6 +190,7 @@ class Serving:
         self.service = service
         self.plane = plane
         self.leading = False
+        self.presence: PresenceLookup | None = None  # departures checked, once leading
         self._open = asyncio.Event()
         self._open.set()
         self._held: set[asyncio.Task[None]] = set()
@@ -188,7 +217,7 @@ class Serving:
         return effects
 
     def post(self, event: Event, origin: str | None = None) -> None:
-        if self._open.is_set():
+        if self._open.is_set() and not (self.leading and _departure(event) is not None):
             self.service.post(event, origin)
             return
         task = asyncio.create_task(self._post_later(event, origin), name="post_later")
@@ -197,6 +226,8 @@ class Serving:
 
     async def _post_later(self, event: Event, origin: str | None) -> None:
         await self._open.wait()
+        if self.leading and await connected_elsewhere(self.presence, event):
+            return
         self.service.post(event, origin)
 
     async def settled(self) -> None:
@@ -220,9 +251,12 @@ class ServingPlane(AskingPlane):
 class LeaderDoor:
     """The leader's side: followers' requests, on the ``desk`` queue."""
 
-    def __init__(self, service: Any, plane: CallPlane) -> None:
+    def __init__(
+        self, service: Any, plane: CallPlane, presence: PresenceLookup | None = None
+    ) -> None:
         self.service = service
         self.plane = plane
+        self.presence = presence
 
     async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
         match verb:
@@ -235,7 +269,9 @@ class LeaderDoor:
                     return {"refused": True}  # the follower's replica refuses it the same way
                 return {"refused": False}
             case "post":
-                self.service.post(self._event(args))
+                event = self._event(args)
+                if not await connected_elsewhere(self.presence, event):
+                    self.service.post(event)
                 return None
             case "plane":
                 verb_of_call = args.get("verb")
@@ -258,23 +294,33 @@ class LeaderDoor:
             raise Refusal("bad_request", f"not a desk event: {exc}") from None
 
 
-class PresenceLookup(Protocol):
-    async def absent(self, kind: str, party_ids: list[str]) -> list[str]: ...
-
-
 class AbsentParties:
     """The leader's sweep: parties the desk holds as connected whose connection is on no node
     (``cluster/presence.py``: their node died, so its keys lapsed and nobody told the desk).
-    Absent on two sweeps in a row, each is told to the desk as its node would have on a
-    disconnect: a customer left (the grace applies, their place is kept if they come back), a
-    busy agent dropped (the call waits for them), any other agent signed out."""
+    Absent for ``absent_for`` (seen on every sweep since), each is told to the desk as its node
+    would have on a disconnect: a customer left (the grace applies, their place is kept if
+    they come back), a busy agent dropped (the call waits for them), any other agent signed
+    out."""
 
-    def __init__(self, service: Any, presence: PresenceLookup, *, every: float = 5.0) -> None:
+    def __init__(
+        self,
+        service: Any,
+        presence: PresenceLookup,
+        *,
+        every: float = 5.0,
+        absent_for: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``absent_for``: how long a party must have been seen absent (at least a presence
+        TTL: after a Redis restart every live node claims its parties again within a third
+        of one)."""
         self.service = service
         self.presence = presence
         self.every = every
+        self.absent_for = absent_for
         self.told = 0
-        self._suspects: set[tuple[str, str]] = set()
+        self._clock = clock
+        self._since: dict[tuple[str, str], float] = {}  # party -> first seen absent
 
     async def run(self, after: float) -> None:
         await asyncio.sleep(after)  # parties of a restored desk have come back by then
@@ -301,7 +347,11 @@ class AbsentParties:
         absent = {("customer", c) for c in await self.presence.absent("customer", customers)}
         absent |= {("agent", a) for a in await self.presence.absent("agent", agents)}
         now = self.service.now()
-        for kind, party_id in sorted(absent & self._suspects):
+        seen = self._clock()
+        self._since = {party: self._since.get(party, seen) for party in absent}
+        due = sorted(p for p, first in self._since.items() if seen - first >= self.absent_for)
+        for kind, party_id in due:
+            del self._since[(kind, party_id)]
             event: Event
             if kind == "customer":
                 event = CustomerLeft(party_id, now)
@@ -312,4 +362,3 @@ class AbsentParties:
             logger.info("presence: %s %s is connected nowhere: %s", kind, party_id, event)
             self.service.post(event)
             self.told += 1
-        self._suspects = absent - self._suspects

@@ -69,7 +69,7 @@ class Ids:
     def __init__(self) -> None:
         self._drawn: list[str] = []
         self._replay: deque[str] = deque()
-        self.ran_out = 0  # a replica drew more ids than the leader did: it has diverged
+        self.ran_out = 0  # a replica drew other ids than the leader did: it has diverged
 
     def draw(self) -> str:
         if self._replay:
@@ -86,11 +86,26 @@ class Ids:
         self._drawn = []
         self._replay = deque(ids)
 
-    def finish(self) -> None:
-        if self._drawn:
+    def finish(self) -> bool:
+        """After replaying one event: whether it drew exactly the leader's ids."""
+        exact = not self._drawn and not self._replay
+        if not exact:
             self.ran_out += 1
-            self._drawn = []
+        self._drawn = []
         self._replay.clear()
+        return exact
+
+
+# KEYS[1] the snapshot (a hash: epoch, blob); ARGV[1] the epoch, ARGV[2] the sealed snapshot.
+# A deposed leader's late snapshot never replaces a newer leader's.
+_STORE = """
+local held = redis.call('HGET', KEYS[1], 'epoch')
+if held and tonumber(held) > tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'blob', ARGV[2])
+return 1
+"""
 
 
 def _sign(key: bytes, payload: bytes) -> bytes:
@@ -110,6 +125,20 @@ def _open_snapshot(key: bytes, sealed: bytes) -> tuple[dict[str, Any], bytes] | 
     size = int.from_bytes(payload[:4], "big")
     header: dict[str, Any] = json.loads(payload[4 : 4 + size])
     return header, payload[4 + size :]
+
+
+async def leader_started(redis: Redis, key: bytes, lease: str = "videoassist:desk:lease") -> bool:
+    """Whether the node holding the lease has stored its first snapshot and runs this version
+    (a follower may start: the records are migrated, and it can follow that desk)."""
+    held, sealed = await redis.get(lease), await redis.hget(SNAPSHOT, "blob")
+    if not isinstance(held, bytes) or not isinstance(sealed, bytes):
+        return False
+    opened = _open_snapshot(key, sealed)
+    if opened is None:
+        return False
+    header = opened[0]
+    epoch = held.decode().rpartition(":")[2]
+    return header.get("version") == VERSION and str(header.get("epoch")) == epoch
 
 
 class JournalWriter:
@@ -143,6 +172,7 @@ class JournalWriter:
         self._last_snapshot = (0, clock())
         self._pending: deque[tuple[str, Any]] = deque()
         self._wake = asyncio.Event()
+        self._store = redis.register_script(_STORE)
         self._task: asyncio.Task[None] | None = None
         self._trim_before: str | None = None  # the previous snapshot's position in the stream
         self._last_id = "0-0"  # the stream id of the last entry written
@@ -157,8 +187,9 @@ class JournalWriter:
         self._snapshot()
         self._task = asyncio.create_task(self._run(), name="JournalWriter")
 
-    def handled(self, event: Event, origin: str | None) -> None:
-        """The desk has just handled ``event`` (or refused it): journal it with its ids."""
+    def handled(self, event: Event, origin: str | None, refused: bool = False) -> None:
+        """The desk has just handled ``event`` (or refused it): journal it with its ids and
+        whether it was refused (a replica that decides otherwise has diverged)."""
         self.seq += 1
         entry = {
             "epoch": self.epoch,
@@ -166,6 +197,7 @@ class JournalWriter:
             "event": encode(event),
             "ids": self.ids.take(),
             "origin": origin,
+            "refused": refused,
         }
         self._put("entry", json.dumps(entry, separators=(",", ":")).encode())
         taken_at_seq, taken_at = self._last_snapshot
@@ -207,9 +239,16 @@ class JournalWriter:
                     else:
                         await self._store_snapshot(*item)
                 except (RedisError, OSError, TimeoutError) as exc:
-                    # Replicas find the gap and load the next snapshot; the desk goes on.
+                    # Replicas find the gap; a snapshot taken now (the desk is between two
+                    # events whenever this task runs) spares them the wait for the next one.
                     self.failed += 1
                     logger.warning("journal: Redis did not take a write: %s", exc)
+                    await asyncio.sleep(0.2)
+                    if kind == "entry":
+                        self._snapshot()
+                except Exception:
+                    self.failed += 1
+                    logger.exception("journal: a write failed")
 
     async def _append(self, batch: list[bytes]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -222,7 +261,12 @@ class JournalWriter:
 
     async def _store_snapshot(self, seq: int, pickled: bytes) -> None:
         header = {"epoch": self.epoch, "seq": seq, "after": self._last_id, "version": VERSION}
-        await self.redis.set(SNAPSHOT, _seal_snapshot(self._key, header, pickled))
+        sealed = _seal_snapshot(self._key, header, pickled)
+        if not await self._store(keys=[SNAPSHOT], args=[self.epoch, sealed]):
+            logger.warning(
+                "journal: a newer leader's snapshot is there: epoch %d's dropped", self.epoch
+            )
+            return
         if self._trim_before is not None:
             await self.redis.xtrim(JOURNAL, minid=self._trim_before, approximate=False)
         self._trim_before = self._last_id
@@ -248,6 +292,10 @@ class JournalWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+class Diverged(Exception):
+    """A replica decided otherwise than the leader (another refusal, other ids)."""
 
 
 class Outcome:
@@ -291,6 +339,9 @@ class Replica:
         self.applied = 0
         self.dropped = 0  # entries that failed the signature check or could not be read
         self.resets = 0
+        self.reloads = 0  # snapshots loaded again after a damaged entry or a divergence
+        self.diverged_entries = 0  # entries this replica decided otherwise than the leader
+        self._stopping = False
         self._key = key
         self._ids = Ids()
         self._after = "0-0"
@@ -307,7 +358,7 @@ class Replica:
     async def load(self, at_least: tuple[int, int] = (0, 0)) -> bool:
         """The latest snapshot, if there is one this node can trust and it reaches entry
         ``at_least`` (epoch, seq) or is followed by it; True when loaded."""
-        sealed = await self.redis.get(SNAPSHOT)
+        sealed = await self.redis.hget(SNAPSHOT, "blob")
         if not isinstance(sealed, bytes):
             return False
         opened = _open_snapshot(self._key, sealed)
@@ -330,6 +381,8 @@ class Replica:
                 self._on_foreign()
             return False
         self.foreign = None
+        if self.desk is not None and int(header["epoch"]) < self.epoch:
+            return False  # an older leader's, written late: this replica is past it
         if (int(header["epoch"]), int(header["seq"]) + 1) < at_least:
             return False  # older than what this replica needs: the next one is on its way
         desk = pickle.loads(pickled)  # signed by a node of this deployment: see the docstring
@@ -360,17 +413,25 @@ class Replica:
         await self._ready.wait()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._follow(), name="Replica")
 
     async def close(self) -> None:
+        """Stop following (within a read's block); whoever waits on an entry is refused."""
+        self._stopping = True
         if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(READ_BLOCK_MS / 1000 + 2):
+                    await asyncio.shield(self._task)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        gone = Refusal("unavailable", "this server is changing its role: try again", 503)
         for future in self._waiting.values():
             if not future.done():
-                future.cancel()
+                future.set_exception(gone)
+        self._waiting.clear()
 
     def expect(self, origin: str) -> asyncio.Future[Outcome]:
         """A future for the outcome of the entry a request named ``origin`` will produce
@@ -388,7 +449,7 @@ class Replica:
 
     async def _follow(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             try:
                 if self.desk is None and not await self.load():
                     await asyncio.sleep(0.2)  # no leader has started yet
@@ -397,18 +458,26 @@ class Replica:
                     {JOURNAL: self._after}, count=READ_COUNT, block=READ_BLOCK_MS
                 )
                 backoff = 0.1
+                if not reply:
+                    continue
+                entries = next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1]
+                for raw_id, fields in entries:
+                    entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                    if not await self._take(entry_id, fields):
+                        break  # reloaded: read on from the snapshot's position
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("journal: reading failed (%s); again in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            if not reply:
-                continue
-            entries = next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1]
-            for raw_id, fields in entries:
-                entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                if not await self._take(entry_id, fields):
-                    break  # reloaded: read on from the snapshot's position
+            except Exception:
+                # Whatever it was (a damaged entry, a diverged replica): start again from the
+                # latest snapshot rather than serve a desk that is no longer the leader's.
+                logger.exception("journal: the replica starts again from a snapshot")
+                self.reloads += 1
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    await self.load()
 
     async def _take(self, entry_id: str, fields: dict[Any, Any]) -> bool:
         """Apply one entry; False when the replica had to load a snapshot instead."""
@@ -443,29 +512,31 @@ class Replica:
         logger.error("journal: no snapshot covers epoch %d entry %d yet", epoch, seq)
 
     def _apply(self, entry: dict[str, Any]) -> None:
+        """Apply one entry. Raises (and the replica reloads a snapshot) when the entry cannot be
+        read or when this desk decides otherwise than the leader's did."""
         assert self.desk is not None
+        event = decode(entry["event"])  # ValueError: unreadable, as a whole replica is now
         self.seq = int(entry["seq"])
         self.applied += 1
         outcome: Outcome
+        self._ids.replay(list(entry.get("ids") or ()))
         try:
-            event = decode(entry["event"])
-        except ValueError as exc:
-            self.dropped += 1
-            logger.error("journal: entry %d of epoch %d unreadable: %s", self.seq, self.epoch, exc)
-            outcome = Outcome(None, RuntimeError("an unreadable journal entry"))
-        else:
-            self._ids.replay(list(entry.get("ids") or ()))
-            try:
-                outcome = Outcome(self.desk.handle(event), None)
-            except Exception as exc:  # the leader's desk refused it (or failed on it) too
-                outcome = Outcome(None, exc)
-            self._ids.finish()
-            if self._on_applied is not None and outcome.error is None:
-                try:
-                    self._on_applied(event)
-                except Exception:
-                    logger.exception("journal: after applying %s", type(event).__name__)
+            outcome = Outcome(self.desk.handle(event), None)
+        except Exception as exc:  # the leader's desk refused it (or failed on it) too
+            outcome = Outcome(None, exc)
+        exact = self._ids.finish()
         origin = entry.get("origin")
+        if not exact or bool(entry.get("refused")) != (outcome.error is not None):
+            self.diverged_entries += 1
+            waiting = self._waiting.pop(origin, None) if isinstance(origin, str) else None
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(Refusal("unavailable", "try again", 503))
+            raise Diverged(f"entry {self.seq} of epoch {self.epoch}: {type(event).__name__}")
+        if self._on_applied is not None and outcome.error is None:
+            try:
+                self._on_applied(event)
+            except Exception:
+                logger.exception("journal: after applying %s", type(event).__name__)
         if isinstance(origin, str):
             future = self._waiting.pop(origin, None)
             if future is not None:

@@ -207,10 +207,8 @@ class _Base(socketio.AsyncNamespace):
             return None
 
     async def kick(self, party_id: str) -> None:
+        """Close the party's connection on this node (every node is asked: app ``KICK``)."""
         sid = self._sids.get(party_id)
-        if sid is None:  # on another node, with every node serving
-            holder = await self._holder(party_id)
-            sid = holder[1] if holder is not None and holder[1] else None
         if sid is not None:
             await self.disconnect(sid)
 

@@ -16,8 +16,8 @@ from videoassist.desk import DeskError, QueueClosed, QueueFull
 from videoassist.desk.config import OpenHours
 from videoassist.desk.events import CustomerTapped
 from videoassist.http.keys import (
+    KICK,
     LOGIN_THROTTLE,
-    NAMESPACES,
     RECORDS,
     SERVICE,
     SETTINGS,
@@ -212,8 +212,7 @@ async def logout(request: web.Request) -> web.Response:
         await request.app[STAFF].logout(token)
         if member is not None:
             # Sockets are authenticated when they connect: close the console's too.
-            for namespace in request.app[NAMESPACES]:
-                await namespace.kick(member.agent_id)
+            await request.app[KICK](member.agent_id)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

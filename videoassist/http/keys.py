@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import socketio
@@ -47,6 +48,9 @@ NAMESPACES = web.AppKey(
     "namespaces", tuple[CustomerNamespace | AgentNamespace | SupervisorNamespace, ...]
 )
 TOPIC_LABELS = web.AppKey("topic_labels", dict[str, str])
+# Close a staff member's sockets wherever they are (a logout, a disabled account; with every
+# node serving, on every node: videoassist/cluster/kicks.py).
+KICK: web.AppKey[Callable[[str], Awaitable[None]]] = web.AppKey("kick")
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 TAP_LIMIT = web.AppKey("tap_limit", Limiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)

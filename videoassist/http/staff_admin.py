@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from videoassist.auth import Staff, hash_password
 from videoassist.http.admin import admin_only
-from videoassist.http.keys import NAMESPACES, RECORDS, SERVICE
+from videoassist.http.keys import KICK, RECORDS, SERVICE
 from videoassist.http.middleware import json_error, read_json
 from videoassist.routing_config import agent_id_of
 
@@ -106,8 +106,7 @@ async def change_staff(request: web.Request, member: Staff) -> web.Response:
     if row is None:
         return json_error(404, "not_found", "no such staff member")
     if {"role", "disabled", "password_hash"} & values.keys():
-        for namespace in request.app[NAMESPACES]:  # sessions ended: close their sockets too
-            await namespace.kick(agent_id_of(user_id))
+        await request.app[KICK](agent_id_of(user_id))  # sessions ended: their sockets too
     changed = ", ".join(sorted(k if k != "password_hash" else "password" for k in values))
     logger.info("admin %s changed %s: %s", member.username, row["username"], changed)
     return web.json_response(_out(row))
