@@ -189,10 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     add_admin(app, partial(desk_config, settings=settings))
     add_pages(app, settings.web_dir, origins, test_pages=settings.test_pages)
     app[METRICS] = Metrics()
-    if settings.desk_replicas:  # every node serves; one leads (videoassist/cluster/followers.py)
-        app.cleanup_ctx.append(_campaign_ctx)
-        app.middlewares.insert(0, _leader_only)
-    elif settings.leader_lease:
+    if settings.leader_lease:  # with desk_replicas every node serves, one leads
         app.cleanup_ctx.append(_leadership_ctx)
         app.middlewares.insert(0, _leader_only)
     app.cleanup_ctx.append(_records_ctx)
@@ -216,8 +213,13 @@ def _guard(settings: Settings, trusted: TrustedProxies) -> ConnectionGuard:
 
 
 async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``LEADER_LEASE``: wait for the lease before the records, the desk or the port; give it
-    up when the node stops (cluster/leadership.py)."""
+    """``LEADER_LEASE``: take part in the election before the records, the desk or the port;
+    give the lease up when the node stops (cluster/leadership.py).
+
+    A hot standby (without ``DESK_REPLICAS``) waits to lead before it goes on. With every node
+    serving, a node that does not lead at once waits until a leader of its version has started
+    (the lease holder's first snapshot of the desk is in Redis: the records are migrated), then
+    serves as a follower and leads when it wins the lease later (``_serving_ctx``)."""
     from videoassist.cluster.leadership import Leadership, default_node_id
 
     settings = app[SETTINGS]
@@ -225,11 +227,17 @@ async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.redis_url, settings.node_id or default_node_id(), settings.leader_lease_ttl
     )
     try:
-        epoch = await leadership.wait()
+        if not settings.desk_replicas:
+            await leadership.wait()
+        elif not await leadership.campaign():
+            await _leader_started(settings, leadership)
     except BaseException:
         await leadership.close()  # stopped while standing by
         raise
-    logger.info("node %s leads (epoch %d): serving", leadership.node_id, epoch)
+    if leadership.epoch is not None:
+        logger.info("node %s leads (epoch %d): serving", leadership.node_id, leadership.epoch)
+    else:
+        logger.info("node %s follows: serving", leadership.node_id)
     app[LEADERSHIP] = leadership
     try:
         yield
@@ -237,42 +245,22 @@ async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
         await leadership.close()
 
 
-async def _campaign_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``DESK_REPLICAS``: take part in the election without waiting to win it. A node that
-    does not lead at once waits until a leader of its version has started (the lease holder's
-    first snapshot of the desk is in Redis: the records are migrated) and then serves as a
-    follower; it leads when it wins the lease later (``_serving_ctx``)."""
+async def _leader_started(settings: Settings, leadership: Any) -> None:
+    """Until a leader of this version has stored its first snapshot, or this node leads."""
     from redis.asyncio import Redis
 
     from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
     from videoassist.cluster.journal import leader_started
-    from videoassist.cluster.leadership import Leadership, default_node_id
 
-    settings = app[SETTINGS]
-    leadership = Leadership(
-        settings.redis_url, settings.node_id or default_node_id(), settings.leader_lease_ttl
-    )
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
     try:
-        if not await leadership.campaign():
-            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
-            try:
-                key = derive_key(_secret_key(settings), JOURNAL_PURPOSE)
-                while leadership.epoch is None:
-                    if await leader_started(redis, key):
-                        break
-                    await asyncio.sleep(0.5)
-            finally:
-                await redis.aclose()
-    except BaseException:
-        await leadership.close()
-        raise
-    role = "leads" if leadership.epoch is not None else "follows"
-    logger.info("node %s %s: serving", leadership.node_id, role)
-    app[LEADERSHIP] = leadership
-    try:
-        yield
+        key = derive_key(_secret_key(settings), JOURNAL_PURPOSE)
+        while leadership.epoch is None:
+            if await leader_started(redis, key):
+                break
+            await asyncio.sleep(0.5)
     finally:
-        await leadership.close()
+        await redis.aclose()
 
 
 @web.middleware
@@ -466,7 +454,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=settled,
         integrations=app[WEBHOOKS],
     )
-    hub, files, content, rooms, recordings, local = parts
+    hub, files, _, rooms, recordings, local = parts
     cluster = contextlib.AsyncExitStack()
     plane: LocalCallPlane | PlacedCalls = local
     if settings.media_placement:  # each call's media on the media node with the most room
@@ -481,20 +469,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     ice_servers_for = partial(turn.ice_servers, settings)
     metrics = app[METRICS]
 
-    tutorials = Tutorials(
-        records,
-        TutorialRecords(records.engine),
-        search_for(records.engine),
-        delivery,
-        files,
-        _secret_key(settings),
-        rooms=plane,
-        agent_of=partial(_agent_of, desk),
-        session_of=desk.agent_session,
-        staff_link_ttl=settings.recording_link_ttl,
-        customer_link_ttl=settings.tutorial_link_ttl,
-        integrations=app[WEBHOOKS],
-    )
+    tutorials = _tutorials(app, records, delivery, files, plane, lambda: desk)
     leadership = app.get(LEADERSHIP)
     desk_records: RecordsPort = records
     if leadership is not None:
@@ -514,14 +489,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     metrics.watch(lambda: desk, hub)
     service_box.append(service)
-    app[CUSTOMERS] = Customers(
-        records,
-        files,
-        settings.data_dir,
-        _secret_key(settings),
-        open_ticket=lambda ticket_id: ticket_id in desk.tickets,
-        drop_from_search=tutorials.search_port.drop,
-    )
+    app[CUSTOMERS] = _customers(app, records, files, tutorials, lambda: desk)
     await app[CUSTOMERS].finish_erasures()
     service.start(announce_every=settings.announce_interval)
     # With placement, each restored call's room comes back on the node it is placed on.
@@ -537,15 +505,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
 
     namespaces, supervisors = _gateway(app, service, plane, delivery, tutorials, floor)
     app[KICK] = cast(Callable[[str], Awaitable[None]], partial(_kick_here, namespaces))
-    app[NAMESPACES] = namespaces
-    app[HUB] = hub
-    app[SERVICE] = service
-    app[CONTENT] = content
-    app[ROOMS] = rooms
-    app[PLANE] = plane
-    app[DELIVERY] = delivery
-    app[RECORDINGS] = recordings
-    app[TUTORIALS] = tutorials
+    _publish(app, parts, service, plane, delivery, tutorials, namespaces)
     recordings.start_purging()
     wallboard = Wallboard(
         floor,
@@ -673,7 +633,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         settled=serving.settled,
         integrations=app[WEBHOOKS],
     )
-    hub, files, content, rooms, recordings, local = parts
+    hub, files, _, rooms, recordings, local = parts
     placement = Placement(redis)
     this_node = MediaNode(
         local,
@@ -687,28 +647,8 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     bus.serve(this_node.handle)
     await this_node.start()
-    tutorials = Tutorials(
-        records,
-        TutorialRecords(records.engine),
-        search_for(records.engine),
-        delivery,
-        files,
-        secret,
-        rooms=plane,
-        agent_of=lambda call_id: _agent_of(serving.desk, call_id),
-        session_of=lambda agent_id: serving.desk.agent_session(agent_id),
-        staff_link_ttl=settings.recording_link_ttl,
-        customer_link_ttl=settings.tutorial_link_ttl,
-        integrations=app[WEBHOOKS],
-    )
-    app[CUSTOMERS] = Customers(
-        records,
-        files,
-        settings.data_dir,
-        secret,
-        open_ticket=lambda ticket_id: ticket_id in serving.desk.tickets,
-        drop_from_search=tutorials.search_port.drop,
-    )
+    tutorials = _tutorials(app, records, delivery, files, plane, lambda: serving.desk)
+    app[CUSTOMERS] = _customers(app, records, files, tutorials, lambda: serving.desk)
     app[TOPIC_LABELS] = await _topic_labels(records)
 
     def floor(now: float) -> dict[str, Any]:
@@ -727,15 +667,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     kicks = Kicks(redis, node, derive_key(secret, KICKS_PURPOSE), partial(_kick_here, namespaces))
     kicks.start()
     app[KICK] = kicks.kick
-    app[NAMESPACES] = namespaces
-    app[HUB] = hub
-    app[SERVICE] = service_view
-    app[CONTENT] = content
-    app[ROOMS] = rooms
-    app[PLANE] = plane
-    app[DELIVERY] = delivery
-    app[RECORDINGS] = recordings
-    app[TUTORIALS] = tutorials
+    _publish(app, parts, service_view, plane, delivery, tutorials, namespaces)
     # The leader's pictures reach every node's supervisors (socket.io's Redis manager).
     wallboard = Wallboard(
         floor,
@@ -871,6 +803,71 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _topic_labels(records: Records) -> dict[str, str]:
     data = await records.load_config()
     return {row["topic"]: row["label"] for row in data["topics"]}
+
+
+def _tutorials(
+    app: web.Application,
+    records: Records,
+    delivery: SocketDelivery,
+    files: LocalFiles,
+    plane: CallPlane,
+    desk: Callable[[], Desk],
+) -> Tutorials:
+    """The library and pushes; ``desk()`` is the desk now (a replica until this node leads)."""
+    settings = app[SETTINGS]
+    return Tutorials(
+        records,
+        TutorialRecords(records.engine),
+        search_for(records.engine),
+        delivery,
+        files,
+        _secret_key(settings),
+        rooms=plane,
+        agent_of=lambda call_id: _agent_of(desk(), call_id),
+        session_of=lambda agent_id: desk().agent_session(agent_id),
+        staff_link_ttl=settings.recording_link_ttl,
+        customer_link_ttl=settings.tutorial_link_ttl,
+        integrations=app[WEBHOOKS],
+    )
+
+
+def _customers(
+    app: web.Application,
+    records: Records,
+    files: LocalFiles,
+    tutorials: Tutorials,
+    desk: Callable[[], Desk],
+) -> Customers:
+    settings = app[SETTINGS]
+    return Customers(
+        records,
+        files,
+        settings.data_dir,
+        _secret_key(settings),
+        open_ticket=lambda ticket_id: ticket_id in desk().tickets,
+        drop_from_search=tutorials.search_port.drop,
+    )
+
+
+def _publish(
+    app: web.Application,
+    parts: CallParts,
+    service: Service,
+    plane: CallPlane,
+    delivery: SocketDelivery,
+    tutorials: Tutorials,
+    namespaces: tuple[Any, ...],
+) -> None:
+    """What the HTTP layer reaches through the application."""
+    app[NAMESPACES] = namespaces
+    app[HUB] = parts.hub
+    app[SERVICE] = service
+    app[CONTENT] = parts.content
+    app[ROOMS] = parts.rooms
+    app[PLANE] = plane
+    app[DELIVERY] = delivery
+    app[RECORDINGS] = parts.recordings
+    app[TUTORIALS] = tutorials
 
 
 async def _kick_here(namespaces: tuple[Any, ...], staff_id: str) -> None:

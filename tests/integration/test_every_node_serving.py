@@ -17,10 +17,9 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.integration.test_topologies import SECRET, TTL, Deployment, media, ready
+from tests.integration.test_topologies import Deployment, media, ready, two_nodes
 from tests.support.harness import Clients, Party, wait_until
 from tests.support.peers import ClientPeer
-from tests.support.ports import free_port
 from tests.support.process import ServerProcess
 from videoassist.auth import hash_password
 from videoassist.store.records import Records
@@ -44,26 +43,14 @@ class Node(Clients):
 async def nodes(
     tmp_path: Path, postgres_url: str, redis_server: object
 ) -> AsyncIterator[Deployment]:
-    common = {
-        "database_url": postgres_url,
-        "redis_url": redis_server.url,  # type: ignore[attr-defined]
-        "leader_lease": "true",
-        "leader_lease_ttl": str(TTL),
-        "desk_replicas": "true",
-        "media_placement": "true",
-        "presence_ttl": str(PRESENCE_TTL),
-        "customer_grace": str(GRACE),
-        "secret_key": SECRET,
-    }
-    d = Deployment(
-        "every node serving",
-        [
-            ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
-            ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
-        ],
+    d = two_nodes(
+        tmp_path,
         postgres_url,
+        redis_server.url,  # type: ignore[attr-defined]
+        serving=True,
+        presence_ttl=str(PRESENCE_TTL),
+        customer_grace=str(GRACE),
     )
-    d.customers_on = d.nodes[1]
     await d.add_agents("alice", "bob")
     try:
         await d.start()

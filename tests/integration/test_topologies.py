@@ -154,51 +154,45 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     elif request.param == "every node serving":
         # Both nodes take sockets: the customers on the follower, the agents on the leader;
         # calls are placed on either (each carries media).
-        postgres_url = request.getfixturevalue("postgres_url")
         redis = request.getfixturevalue("redis_server")
-        common = {
-            "database_url": postgres_url,
-            "redis_url": redis.url,
-            "leader_lease": "true",
-            "leader_lease_ttl": str(TTL),
-            "desk_replicas": "true",
-            "media_placement": "true",
-            "secret_key": SECRET,
-        }
-        d = Deployment(
-            "every node serving",
-            [
-                ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
-                ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
-            ],
-            postgres_url,
-        )
-        d.customers_on = d.nodes[1]
-        d.redis_url = redis.url
+        d = two_nodes(tmp_path, request.getfixturevalue("postgres_url"), redis.url, serving=True)
     else:
-        postgres_url = request.getfixturevalue("postgres_url")
         redis = request.getfixturevalue("redis_server")
-        common = {
-            "database_url": postgres_url,
-            "redis_url": redis.url,
-            "leader_lease": "true",
-            "leader_lease_ttl": str(TTL),
-            "secret_key": SECRET,
-        }
-        d = Deployment(
-            "two nodes",
-            [
-                ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
-                ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
-            ],
-            postgres_url,
-        )
+        d = two_nodes(tmp_path, request.getfixturevalue("postgres_url"), redis.url)
     await d.add_agents("alice", "bob")
     try:
         await d.start()
         yield d
     finally:
         await d.stop()
+
+
+def two_nodes(
+    tmp_path: Path, postgres_url: str, redis_url: str, *, serving: bool = False, **extra: str
+) -> Deployment:
+    """Two app nodes on the leader lease: a leader and its hot standby, or (``serving``) both
+    serving (``DESK_REPLICAS``), the customers' pages then on the follower."""
+    common = {
+        "database_url": postgres_url,
+        "redis_url": redis_url,
+        "leader_lease": "true",
+        "leader_lease_ttl": str(TTL),
+        "secret_key": SECRET,
+        **({"desk_replicas": "true", "media_placement": "true"} if serving else {}),
+        **extra,
+    }
+    d = Deployment(
+        "every node serving" if serving else "two nodes",
+        [
+            ServerProcess(tmp_path / "a", free_port(), node_id="node-a", **common),
+            ServerProcess(tmp_path / "b", free_port(), node_id="node-b", **common),
+        ],
+        postgres_url,
+    )
+    d.redis_url = redis_url
+    if serving:
+        d.customers_on = d.nodes[1]
+    return d
 
 
 class Browsers(Clients):

@@ -443,6 +443,8 @@ async def census(
             await asyncio.sleep(0.1)  # polling the page, bounded by the deadline
         return None
 
+    odd: list[str] = []
+
     async def places_now() -> list[int | None] | None:
         places: list[tuple[int, int | None, str]] = []
         for c in [c for c in customers if not c.done]:
@@ -452,6 +454,8 @@ async def census(
                 return None
             if view["state"] not in WAITING:
                 c.state = "served" if view["state"] == "live" else view["state"]
+                if view.get("position") is not None:  # holds a place, but not waiting?
+                    odd.append(f"{c.ticket_id}: {view['state']} at {view['position']}")
                 continue
             places.append((c.order, view.get("position"), c.ticket_id))
         places.sort()
@@ -466,7 +470,9 @@ async def census(
         await asyncio.sleep(1.0)  # the replicas catch up (the agents are Away)
         got = await places_now()
         if got is not None and got != list(range(1, len(got) + 1)):
-            report.census_errors.append(f"census {report.censuses}: places {got} in tap order")
+            report.census_errors.append(
+                f"census {report.censuses}: places {got} in tap order; {', '.join(odd)}"
+            )
     for agent in agents:
         await agent.set_working(True, time.monotonic() + timeout)
 
