@@ -381,9 +381,12 @@ async def _call_parts(
     policy_of: Callable[[str], tuple[str, str]],
     settled: Callable[[], Awaitable[None]],
     integrations: IntegrationsPort,
+    node: str = "",
 ) -> CallParts:
     """What carries live calls in this process, on every kind of node: the media hub, the
-    calls' content and rooms, recording, and the call plane over them."""
+    calls' content and rooms, recording, and the call plane over them. ``node``: this node's
+    id when calls are placed across nodes (a recording another live node writes is left to
+    it at start-up)."""
     bounds = settings.media_ports()
     ports = configure_gathering(
         settings.media_addresses, PortRange(*bounds) if bounds is not None else None
@@ -419,7 +422,9 @@ async def _call_parts(
         retention_days=settings.recording_retention_days,
         integrations=integrations,
     )
-    await recordings.repair_unfinished()
+    await recordings.repair_unfinished(
+        partial(_held_elsewhere, settings.redis_url, node) if node else None
+    )
     rooms.subscribe(recordings)
     plane = LocalCallPlane(hub, rooms, recordings, delivery)
     return CallParts(hub, files, content, rooms, recordings, plane)
@@ -453,6 +458,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         policy_of=policy_of,
         settled=settled,
         integrations=app[WEBHOOKS],
+        node=_node_id(app) if settings.media_placement else "",
     )
     hub, files, _, rooms, recordings, local = parts
     cluster = contextlib.AsyncExitStack()
@@ -632,6 +638,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         policy_of=policy_of,
         settled=serving.settled,
         integrations=app[WEBHOOKS],
+        node=node,
     )
     hub, files, _, rooms, recordings, local = parts
     placement = Placement(redis)
@@ -952,13 +959,12 @@ async def _placed_calls(
     from redis.asyncio import Redis  # the `cluster` extra
 
     from videoassist.cluster.call_bus import PURPOSE, CallBus
-    from videoassist.cluster.leadership import default_node_id
     from videoassist.cluster.media_nodes import DESK, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
 
     settings = app[SETTINGS]
     leadership = app.get(LEADERSHIP)
-    node = leadership.node_id if leadership is not None else settings.node_id or default_node_id()
+    node = _node_id(app)
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     placement = Placement(redis)
     key = derive_key(_secret_key(settings), PURPOSE)  # every node signs with it
@@ -1037,6 +1043,33 @@ async def _from_media_nodes(
         raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
 
 
+def _node_id(app: web.Application) -> str:
+    """This node's id: the lease's name for it, the setting, or host and pid."""
+    from videoassist.cluster.leadership import default_node_id
+
+    leadership = app.get(LEADERSHIP)
+    if leadership is not None:
+        return str(leadership.node_id)
+    return app[SETTINGS].node_id or default_node_id()
+
+
+async def _held_elsewhere(redis_url: str, node: str, call_id: str) -> bool:
+    """Whether another live node carries ``call_id`` (its recording is being written)."""
+    from redis.asyncio import Redis  # the `cluster` extra
+
+    from videoassist.cluster.placement import Placement
+
+    redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        placement = Placement(redis)
+        where = await placement.where(call_id)
+        if where is None or where == node:  # this node's own: it died with the process
+            return False
+        return where in {load.node for load in await placement.loads()}
+    finally:
+        await redis.aclose()
+
+
 def _largest_request(settings: Settings) -> int:
     """A photo, base64-encoded, with room to spare: the call bus's size cap."""
     return max(8 * 2**20, settings.photo_max_bytes * 4 // 3 + 2**16)
@@ -1103,6 +1136,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
         policy_of=lambda ticket_id: policies.get(ticket_id, ("", "off")),
         settled=settled,
         integrations=desk,
+        node=node,
     )
     app[METRICS].watch_media(parts.hub)
     this_node = MediaNode(

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from tests.support.harness import wait_until
 from tests.unit.desk_helpers import agent, desk_config, offers, snapshot
+from videoassist.cluster.followers import FollowerService
 from videoassist.cluster.journal import (
     JOURNAL,
     PURPOSE,
@@ -309,4 +310,40 @@ async def test_a_damaged_entry_makes_the_replica_start_again_from_a_snapshot(
     assert replica.reloads >= 1
     assert replica.desk is not None
     assert snapshot(replica.desk) == snapshot(leader.desk)
+    await leader.journal.close()
+
+
+class AnsweringLeader:
+    """The bus as a follower sees it, when the leader answers but its entry never reaches
+    this replica (it restored a new desk meanwhile): ``reply`` is what the leader said."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        self.asked: list[str] = []
+
+    async def request(self, node: str, verb: str, args: dict[str, Any], *, within: float) -> Any:
+        self.asked.append(verb)
+        return self.reply
+
+
+async def test_a_change_the_leader_made_is_not_reported_failed_when_its_entry_is_lost(
+    redis: Redis, replicas: list[Replica]
+) -> None:
+    leader = Leader(redis, epoch=1)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    done = FollowerService(replica, AnsweringLeader({"refused": False}), "b", timeout=0.3)
+    assert await done.submit(CustomerTapped("t-lost", 1.0)) == []  # done, not a 503
+    refused = FollowerService(
+        replica,
+        AnsweringLeader(
+            {"refused": True, "code": "unknown_subject", "message": "no ticket", "status": 404}
+        ),
+        "b",
+        timeout=0.3,
+    )
+    with pytest.raises(DeskError) as refusal:
+        await refused.submit(OfferAccepted("a1", "t-lost", 2.0))
+    assert (refusal.value.code, refusal.value.status) == ("unknown_subject", 404)
     await leader.journal.close()

@@ -72,18 +72,21 @@ class Cluster:
         )
         await self.desk.start()  # it migrates the database
         for name, capacity in media.items():
-            node = ServerProcess(
-                self.data_dir,
-                free_port(),
-                node_id=name,
-                node_role="media",
-                media_capacity=str(capacity),
-                media_drain_timeout=str(drain),
-                metrics_port=str(free_port()),
-                **self.common,
-            )
-            await node.start()
-            self.media[name] = node
+            await self.add_media(name, capacity, drain)
+
+    async def add_media(self, name: str, capacity: int, drain: float = 60) -> None:
+        node = ServerProcess(
+            self.data_dir,
+            free_port(),
+            node_id=name,
+            node_role="media",
+            media_capacity=str(capacity),
+            media_drain_timeout=str(drain),
+            metrics_port=str(free_port()),
+            **self.common,
+        )
+        await node.start()
+        self.media[name] = node
 
     async def add_staff(self, *people: tuple[str, str]) -> None:
         records = Records.open(self.database_url)
@@ -270,6 +273,44 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
         return bool(rows) and rows[0]["ended_at"] is not None and bool(rows[0]["files"])
 
     await wait_until(finished, 20, "the media node's recording finished", interval=0.2)
+
+
+async def test_a_node_starting_leaves_a_recording_another_node_writes_alone(
+    cluster: Cluster, peers: list[ClientPeer]
+) -> None:
+    """A node repairs at start the recordings a crash left unfinished; not one that another
+    live node is writing (remuxing a file being written would spoil it)."""
+    await cluster.add_staff(("alice", "agent"))
+    records = Records.open(cluster.database_url)
+    try:
+        await records.put_queue(DEFAULT_QUEUE, "General", {"recording": "always"})
+    finally:
+        await records.close()
+    await cluster.start(desk_capacity=0, media={"m1": 4})
+    assert cluster.desk is not None
+    async with browsers(cluster.desk) as clients:
+        agent, _ = await ready(clients, "alice")
+        _, session_id = await call(clients, agent, peers, ("red", "blue"))
+        await until(lambda: _recording(cluster, session_id), (None, False), "being recorded")
+        await cluster.add_media("m2", 4)  # it repairs what crashes left unfinished
+        assert await _recording(cluster, session_id) == (None, False)
+        assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
+
+    async def finished() -> bool:
+        ended, repaired = await _recording(cluster, session_id)
+        return ended is not None and not repaired
+
+    await wait_until(finished, 20, "the recording finished by its own node", interval=0.2)
+
+
+async def _recording(cluster: Cluster, session_id: str) -> tuple[float | None, bool] | None:
+    """(when it ended, whether a start-up repaired it) of the call's recording, if any."""
+    records = Records.open(cluster.database_url)
+    try:
+        rows = await records.recordings_of(session_id)
+    finally:
+        await records.close()
+    return (rows[0]["ended_at"], bool(rows[0]["repaired"])) if rows else None
 
 
 async def moved(

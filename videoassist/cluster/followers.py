@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from videoassist.call_plane import VERBS, CallPlane, dispatch
+from videoassist.cluster import stopping
 from videoassist.cluster.journal import Replica
 from videoassist.cluster.media_nodes import DESK, AskingPlane, Bus
 from videoassist.desk import AgentState, Desk, DeskError, TicketState
@@ -122,14 +123,20 @@ class FollowerService:
         origin = f"{self.node}:{uuid.uuid4().hex}"
         outcome = self.replica.expect(origin)
         try:
-            await self.bus.request(
+            reply = await self.bus.request(
                 DESK,
                 "submit",
                 {"call_id": _order_key(event), "event": encode(event), "origin": origin},
                 within=self.timeout,
             )
-            async with asyncio.timeout(self.timeout):
-                result = await outcome
+            try:
+                async with asyncio.timeout(self.timeout):
+                    result = await outcome
+            except (Refusal, TimeoutError):
+                # The leader handled it and its records are written, but this replica lost
+                # the entry (a new leader restored its desk meanwhile, or a divergence): the
+                # leader's word stands, and nothing calls for the effects themselves.
+                return _as_answered(reply)
         except TimeoutError:
             raise Refusal("unavailable", "the desk did not answer in time", 503) from None
         finally:
@@ -163,6 +170,25 @@ class FollowerService:
         for task in list(self._posts):
             task.cancel()
         await asyncio.gather(*self._posts, return_exceptions=True)
+
+
+class AnsweredRefusal(DeskError):
+    """The leader's desk refused an event whose journal entry this replica did not get."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def _as_answered(reply: Any) -> list[Effect]:
+    if isinstance(reply, dict) and reply.get("refused"):
+        raise AnsweredRefusal(
+            str(reply.get("code", "bad_request")),
+            str(reply.get("message", "refused")),
+            int(reply.get("status", 400)),
+        )
+    return []
 
 
 class LeaderPlane(AskingPlane):
@@ -265,8 +291,13 @@ class LeaderDoor:
                 origin = args.get("origin")
                 try:
                     await self.service.submit(event, origin if isinstance(origin, str) else None)
-                except DeskError:
-                    return {"refused": True}  # the follower's replica refuses it the same way
+                except DeskError as exc:  # the follower's replica refuses it the same way
+                    return {
+                        "refused": True,
+                        "code": exc.code,
+                        "message": exc.message,
+                        "status": exc.status,
+                    }
                 return {"refused": False}
             case "post":
                 event = self._event(args)
@@ -324,7 +355,7 @@ class AbsentParties:
 
     async def run(self, after: float) -> None:
         await asyncio.sleep(after)  # parties of a restored desk have come back by then
-        while True:
+        while not stopping():
             try:
                 await self.sweep()
             except Exception as exc:

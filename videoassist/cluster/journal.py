@@ -44,6 +44,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from videoassist import __version__ as VERSION
+from videoassist.cluster import stopping
 from videoassist.desk import Desk
 from videoassist.desk.codec import decode, encode
 from videoassist.desk.events import Effect, Event
@@ -449,7 +450,7 @@ class Replica:
 
     async def _follow(self) -> None:
         backoff = 0.1
-        while not self._stopping:
+        while not self._stopping and not stopping():
             try:
                 if self.desk is None and not await self.load():
                     await asyncio.sleep(0.2)  # no leader has started yet
@@ -466,6 +467,9 @@ class Replica:
                     if not await self._take(entry_id, fields):
                         break  # reloaded: read on from the snapshot's position
             except (RedisError, OSError, TimeoutError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # close() met a timeout
                 logger.warning("journal: reading failed (%s); again in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from videoassist.cluster import stopping
+
 logger = logging.getLogger(__name__)
 
 PURPOSE = "videoassist kicks"  # the signing key's label (sealing.derive_key)
@@ -75,17 +77,20 @@ class Kicks:
 
     async def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        while not stopping():
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)
                 self._subscribed.set()
                 backoff = 0.1
-                while True:
+                while not stopping():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._take(message.get("data"))
             except (RedisError, OSError, TimeoutError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # close() met a timeout
                 logger.warning("kicks: listening failed (%s); again in %.1f s", exc, backoff)
                 self._subscribed.clear()
                 await asyncio.sleep(backoff)

@@ -32,6 +32,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from videoassist.cluster import stopping
 from videoassist.store.records import Fenced
 
 logger = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ class LeaderElector:
                         await self.lease.release(epoch)
 
     async def _run(self) -> None:
-        while True:
+        while not stopping():
             sent = self.clock()
             # No call may outlast the lease: a stalled Redis must not keep a leader past its
             # deadline, nor a follower from trying again.
@@ -206,6 +207,9 @@ class LeaderElector:
                 async with asyncio.timeout(max(budget, 0.001)):
                     elected = await self._attempt(sent)
             except (RedisError, OSError, TimeoutError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # stop() met the budget's timeout
                 logger.warning("leader lease: %s", exc or type(exc).__name__)
             if elected is not None and self.on_elected is not None:
                 await self.on_elected(elected)

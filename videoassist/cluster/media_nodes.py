@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 
 from videoassist.call_plane import LocalCallPlane, dispatch
 from videoassist.call_room import Side, Source
+from videoassist.cluster import stopping
 from videoassist.cluster.placement import Placement
 from videoassist.desk.events import Party
 from videoassist.errors import Problem, Refusal
@@ -429,7 +430,7 @@ class PlacedCalls(AskingPlane):
         self._watcher = asyncio.create_task(self._watch(), name="PlacedCalls.watch")
 
     async def _watch(self) -> None:
-        while True:
+        while not stopping():
             await asyncio.sleep(WATCH_INTERVAL)
             try:
                 if self._before_each is not None:
@@ -581,7 +582,7 @@ class MediaNode:
 
     async def _beat(self) -> None:
         interval = self.placement.heartbeat_ttl / 3
-        while True:
+        while not stopping():
             await asyncio.sleep(interval)
             try:
                 if not await self.placement.heartbeat(self.node, live=self._live()):

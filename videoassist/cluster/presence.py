@@ -19,6 +19,8 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from videoassist.cluster import stopping
+
 logger = logging.getLogger(__name__)
 
 PRESENCE_TTL = 15.0
@@ -46,6 +48,14 @@ end
 return #KEYS
 """
 RENEW_BATCH = 500
+
+
+def _reraise_if_cancelled() -> None:
+    """A ``stop()`` that lands as a refresh times out comes out of ``asyncio.timeout`` as a
+    TimeoutError (Python 3.11): the loop must still stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _key(kind: str, party_id: str) -> str:
@@ -135,10 +145,11 @@ class Presence:
                 await task
 
     async def _run(self) -> None:
-        while True:
+        while not stopping():
             await asyncio.sleep(self.ttl / 3)
             try:
                 async with asyncio.timeout(self.ttl / 3):
                     await self.refresh()
             except (RedisError, OSError, TimeoutError) as exc:
+                _reraise_if_cancelled()
                 logger.warning("presence refresh: %s", exc or type(exc).__name__)
