@@ -3,7 +3,10 @@ aiortc peers, talking to the node that serves as a browser behind the load balan
 
 * one node: the product as the README starts it (SQLite in the data directory, no Redis);
 * two nodes: a leader and its hot standby on one PostgreSQL and one redis-server
-  (``LEADER_LEASE``, docs/operations.md); the standby serves once the leader is gone.
+  (``LEADER_LEASE``, docs/operations.md); the standby serves once the leader is gone;
+* a desk node and a media node that carries every call (``MEDIA_PLACEMENT``);
+* every node serving (``DESK_REPLICAS``): the customers' pages on the follower, the agents'
+  consoles on the leader; the follower takes the lead when the leader is killed.
 
 Scenarios: a call with media both ways from tap to wrap-up; a warm transfer; a callback; and a
 fault (SIGKILL of the serving node: the one node is started again, the standby takes over)
