@@ -467,9 +467,6 @@ class Replica:
                     if not await self._take(entry_id, fields):
                         break  # reloaded: read on from the snapshot's position
             except (RedisError, OSError, TimeoutError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # close() met a timeout
                 logger.warning("journal: reading failed (%s); again in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)

@@ -88,9 +88,6 @@ class Kicks:
                     if message is not None:
                         await self._take(message.get("data"))
             except (RedisError, OSError, TimeoutError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # close() met a timeout
                 logger.warning("kicks: listening failed (%s); again in %.1f s", exc, backoff)
                 self._subscribed.clear()
                 await asyncio.sleep(backoff)

@@ -207,9 +207,6 @@ class LeaderElector:
                 async with asyncio.timeout(max(budget, 0.001)):
                     elected = await self._attempt(sent)
             except (RedisError, OSError, TimeoutError) as exc:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # stop() met the budget's timeout
                 logger.warning("leader lease: %s", exc or type(exc).__name__)
             if elected is not None and self.on_elected is not None:
                 await self.on_elected(elected)

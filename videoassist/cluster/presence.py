@@ -50,14 +50,6 @@ return #KEYS
 RENEW_BATCH = 500
 
 
-def _reraise_if_cancelled() -> None:
-    """A ``stop()`` that lands as a refresh times out comes out of ``asyncio.timeout`` as a
-    TimeoutError (Python 3.11): the loop must still stop."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def _key(kind: str, party_id: str) -> str:
     return f"{PREFIX}:{kind}:{party_id}"
 
@@ -151,5 +143,4 @@ class Presence:
                 async with asyncio.timeout(self.ttl / 3):
                     await self.refresh()
             except (RedisError, OSError, TimeoutError) as exc:
-                _reraise_if_cancelled()
                 logger.warning("presence refresh: %s", exc or type(exc).__name__)
