@@ -644,6 +644,21 @@ class TestQueueAnnouncements:
         assert [n.data for n in notes(effects, "waiting", "a1")] == [{"waiting": 2}]
         assert notes(desk.handle(AnnounceDue(4.0)), "waiting") == []
 
+    def test_an_agent_who_answers_is_told_the_count_again_even_when_it_came_back(self) -> None:
+        # The ringing customer counted as waiting (1); answered, the line is empty; another taps
+        # before the next announcement: the count is 1 again, but the console, which read the
+        # empty line when the call started, must hear it.
+        desk = make_desk()
+        ready_agent(desk, "a1", 1.0)
+        tap(desk, "t1", 2.0)
+        assert [n.data for n in notes(desk.handle(AnnounceDue(3.0)), "waiting", "a1")] == [
+            {"waiting": 1}
+        ]
+        desk.handle(OfferAccepted("a1", "t1", 4.0))
+        tap(desk, "t2", 5.0)
+        effects = desk.handle(AnnounceDue(6.0))
+        assert [n.data for n in notes(effects, "waiting", "a1")] == [{"waiting": 1}]
+
 
 class TestBackAfterAMiss:
     """An agent who let an offer ring out and says Ready again is there now: the customer

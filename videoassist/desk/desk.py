@@ -1911,7 +1911,10 @@ class Desk:
         if state is A.READY and was is not A.READY:
             agent.idle_since = at
             self.routing.enter_pools(agent, at)
-        if state is A.OFFLINE:
+        if state is not was:
+            # The console draws its queue panel afresh on a change of state (a call's context
+            # is read when it starts): the next announcement tells the count again, even when
+            # the count went back to what was last told meanwhile.
             self._shown_agents.pop(agent.id, None)
         data: dict[str, object] = {"state": state.value}
         if agent.away_reason:
