@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from videoassist.sealing import derive_key
 from videoassist.store.records import Records
 
 SESSION_COOKIE = "va_session"
@@ -88,6 +90,16 @@ class TicketTokens:
     def __init__(self, secret: str, *, ttl: float) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="videoassist.ticket")
         self._ttl = ttl
+        self._ids_key = derive_key(secret, "videoassist tap idempotency")
+
+    def new_ticket_id(self, idempotency_key: str | None = None) -> str:
+        """A new ticket's id: random, or derived from the client's ``Idempotency-Key`` under a
+        server key, so a tap sent again names the same ticket, and a client can name only its
+        own earlier taps, never choose another's id."""
+        if idempotency_key is None:
+            return secrets.token_hex(12)
+        mac = hmac.new(self._ids_key, idempotency_key.encode(), hashlib.sha256)
+        return mac.hexdigest()[:24]
 
     def issue(self, ticket_id: str) -> str:
         return self._serializer.dumps({"t": ticket_id})

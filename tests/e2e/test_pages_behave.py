@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, Route, async_playwright, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support.harness import Harness, wait_until
@@ -450,3 +450,35 @@ async def test_an_agent_who_missed_the_only_customer_is_offered_them_again_on_re
         await customer.close()
     finally:
         await harness.stop()
+
+
+async def test_a_tap_whose_answer_is_lost_is_sent_again_and_makes_one_ticket(
+    harness: Harness, browser: Browser
+) -> None:
+    page = await (await browser.new_context()).new_page()
+    keys: list[str | None] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            await route.fetch()  # the server makes the ticket; its answer never arrives
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/tickets", lose_the_first_answer)
+    await page.goto(harness.url)
+    await page.get_by_role("button", name="Get help").click()
+    await expect(page.locator("#waiting")).to_be_visible()
+    assert len(keys) == 2 and keys[0] is not None and keys[0] == keys[1]
+    await wait_until(lambda: any(t.connected for t in harness.service.desk.tickets.values()))
+    assert len(harness.service.desk.tickets) == 1
+    ticket_id = next(iter(harness.service.desk.tickets))
+    assert harness.service.desk.position(ticket_id) == 1
+
+    # A new tap after leaving is a new request: a new key.
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(page.locator("#start")).to_be_visible()
+    await page.get_by_role("button", name="Get help").click()
+    await expect(page.locator("#waiting")).to_be_visible()
+    assert len(keys) == 3 and keys[2] not in (None, keys[0])

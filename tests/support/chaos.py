@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -407,12 +408,19 @@ async def _login(cluster: Cluster, name: str) -> str:
 
 
 async def _tap(cluster: Cluster) -> dict[str, Any]:
+    """A tap sent again with its Idempotency-Key until it is answered, as the page does: a tap
+    the node carried out but did not answer (killed meanwhile) is found, not made twice."""
+    key = secrets.token_hex(16)
     while True:
         node = await cluster.leader()
         try:
             async with (
                 aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http,
-                http.post(f"{node.url}/api/tickets", json={"topic": "setup"}) as r,
+                http.post(
+                    f"{node.url}/api/tickets",
+                    json={"topic": "setup"},
+                    headers={"Idempotency-Key": key},
+                ) as r,
             ):
                 if r.status == 201:
                     ticket: dict[str, Any] = await r.json()

@@ -28,7 +28,7 @@ from videoassist.http.keys import (
     TOPIC_LABELS,
     TRUSTED_PROXIES,
 )
-from videoassist.http.middleware import Reply, json_error, read_json, too_many
+from videoassist.http.middleware import Reply, invalid, json_error, read_json, too_many
 from videoassist.identity import verify_identity
 from videoassist.service import ServiceClosed
 from videoassist.turn import ice_servers
@@ -36,7 +36,10 @@ from videoassist.turn import ice_servers
 routes = web.RouteTableDef()
 
 DEVICE_COOKIE = "va_device"  # one open ticket per browser; rate limits per browser
-
+# A tap sent again after its answer was lost (a phone's network, a node failing over) carries
+# the same key and gets the same ticket: its id is derived from the key (docs/openapi.yaml).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 CONTEXT_KEYS = 10
 CONTEXT_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -79,6 +82,9 @@ async def create_ticket(request: web.Request) -> web.Response:
         tap = await read_json(request, TapIn)
     except Reply as bad:
         return bad.response
+    idempotency_key = request.headers.get(IDEMPOTENCY_HEADER)
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        return invalid(IDEMPOTENCY_HEADER, "16 to 64 of A-Z a-z 0-9 _ -").response
     device = request.cookies.get(DEVICE_COOKIE)
     if not device or len(device) > 64:
         device = secrets.token_urlsafe(24)
@@ -88,7 +94,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     if wait:
         return too_many(wait, "too many help requests")
     service = request.app[SERVICE]
-    ticket_id = secrets.token_hex(12)
+    ticket_id = request.app[TOKENS].new_ticket_id(idempotency_key)
     identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
     if identity is None and request.app[SETTINGS].identity_required:
         return json_error(
@@ -96,6 +102,7 @@ async def create_ticket(request: web.Request) -> web.Response:
             "identity_required",
             "sign in to the app you came from to ask for help (a signed identity is required)",
         )
+    replayed = False
     try:
         await service.submit(
             CustomerTapped(
@@ -110,23 +117,46 @@ async def create_ticket(request: web.Request) -> web.Response:
             )
         )
     except DeskError as exc:
-        body: dict[str, dict[str, object]] = {"error": {"code": exc.code, "message": exc.message}}
-        if isinstance(exc, QueueFull):
-            body["error"]["callback_available"] = True
-        if isinstance(exc, QueueClosed):
-            # The hours, so the page can say when to come back (in the customer's language).
-            with contextlib.suppress(DeskError, KeyError):  # the configuration just changed
-                queue_id, _ = service.desk.routing.route(tap.topic)
-                body["error"]["hours"] = hours_out(service.desk.config.queues[queue_id].hours)
-        return web.json_response(body, status=exc.status)
+        if idempotency_key is not None and exc.code == "illegal_transition":
+            # The desk knows this ticket: the same tap, sent again.
+            if ticket_id not in service.desk.tickets:
+                return json_error(
+                    409,
+                    "request_ended",
+                    "this help request has already ended; tap Help again for a new one",
+                )
+            replayed = True
+        else:
+            return _tap_refused(exc, service, tap.topic)
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
     if identity is not None:
         await request.app[RECORDS].saw_customer(
             identity.ref, identity.name, identity.email, service.now()
         )
-    if tap.context:
+    if tap.context and not (replayed and await request.app[RECORDS].ticket_contexts([ticket_id])):
         await request.app[RECORDS].save_ticket_context(ticket_id, tap.context, service.now())
+    return _ticket_answer(request, ticket_id, device, identity is not None, replayed)
+
+
+def _tap_refused(exc: DeskError, service: Any, topic: str) -> web.Response:
+    body: dict[str, dict[str, object]] = {"error": {"code": exc.code, "message": exc.message}}
+    if isinstance(exc, QueueFull):
+        body["error"]["callback_available"] = True
+    if isinstance(exc, QueueClosed):
+        # The hours, so the page can say when to come back (in the customer's language).
+        with contextlib.suppress(DeskError, KeyError):  # the configuration just changed
+            queue_id, _ = service.desk.routing.route(topic)
+            body["error"]["hours"] = hours_out(service.desk.config.queues[queue_id].hours)
+    return web.json_response(body, status=exc.status)
+
+
+def _ticket_answer(
+    request: web.Request, ticket_id: str, device: str, verified: bool, replayed: bool
+) -> web.Response:
+    """The ticket's token and standing (201), the same for a tap sent again (with the header
+    ``Idempotent-Replayed``)."""
+    service = request.app[SERVICE]
     settings = request.app[SETTINGS]
     token = request.app[TOKENS].issue(ticket_id)
     position, estimate = service.desk.standing(ticket_id)
@@ -139,13 +169,15 @@ async def create_ticket(request: web.Request) -> web.Response:
             "estimated_wait": estimate,
             "wait": told.wire() if told is not None else None,
             "ice_servers": ice_servers(settings, f"t:{ticket_id}"),
-            "identity_verified": identity is not None,
+            "identity_verified": verified,
             # Opening this link (on any device) resumes the ticket: a callback can be joined
             # from it. The token stays in the fragment, which browsers never send to a server.
             "resume_url": f"/#t={token}",
         },
         status=201,
     )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     response.set_cookie(
         DEVICE_COOKIE,
         device,

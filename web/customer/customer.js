@@ -233,37 +233,58 @@ async function getCamera() {
   }
 }
 
+// A tap whose answer is lost (a phone's network, a node failing over) is sent again with the
+// same Idempotency-Key: the server answers with the ticket the first one made, never a second.
+// ms before each new try: about 15 s in all, five tries (a minute's burst of taps allows five).
+const TAP_RETRIES = [1000, 2000, 4000, 8000];
+
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs https
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function requestTicket(callback) {
-  let res;
-  let body;
-  try {
-    res = await fetch("/api/tickets", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        topic: $("topic").value, description: $("description").value, callback,
-        ...(embed.identity ? { identity: embed.identity } : {}),
-        ...(embed.context ? { context: embed.context } : {}),
-      }),
-    });
-  } catch (err) {
-    throw new Explained("tap.offline");
-  }
-  try {
-    body = await res.json();
-  } catch (err) {
-    throw new Explained("tap.failed"); // not our server's answer (a proxy's error page)
-  }
-  if (!res.ok) {
-    const error = body.error || {};
-    if (error.code === "closed" && error.hours) showHours(error.hours);
-    if (error.code === "queue_full" && error.callback_available !== false) {
-      show("full", true);
-      $("leave-callback").focus();
+  const key = idempotencyKey();
+  const request = JSON.stringify({
+    topic: $("topic").value, description: $("description").value, callback,
+    ...(embed.identity ? { identity: embed.identity } : {}),
+    ...(embed.context ? { context: embed.context } : {}),
+  });
+  for (let attempt = 0; ; attempt += 1) {
+    let res = null;
+    let body = null;
+    try {
+      res = await fetch("/api/tickets", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+        body: request,
+      });
+      body = await res.json();
+    } catch (err) {
+      // No answer, or not our server's (a proxy's error page while a node fails over).
     }
-    throw new Explained(...tapRefusal(error, res));
+    const again = !body
+      ? !res || res.status >= 500
+      : res.status === 503 && (body.error || {}).code === "unavailable";
+    if (again && attempt < TAP_RETRIES.length) {
+      message(["tap.retrying"]);
+      await new Promise((resolve) => setTimeout(resolve, TAP_RETRIES[attempt]));
+      continue;
+    }
+    message(null);
+    if (!res) throw new Explained("tap.offline");
+    if (!body) throw new Explained("tap.failed");
+    if (!res.ok) {
+      const error = body.error || {};
+      if (error.code === "closed" && error.hours) showHours(error.hours);
+      if (error.code === "queue_full" && error.callback_available !== false) {
+        show("full", true);
+        $("leave-callback").focus();
+      }
+      throw new Explained(...tapRefusal(error, res));
+    }
+    return body;
   }
-  return body;
 }
 
 // The refusals of POST /api/tickets (docs/openapi.yaml), with what the answer tells besides

@@ -153,6 +153,7 @@ const en = {
   "photo.failed": "The photo could not be sent.",
   "tap.failed": "Help is not available right now.",
   "tap.offline": "We could not reach the help service. Check your connection and try again.",
+  "tap.retrying": "Still trying to reach the help service…",
   "error.unexpected": "{message}",
 
   // Refusals by code: server.<where>.<code> for a request of one kind (tap, photo, ack,
@@ -196,6 +197,7 @@ const en = {
   "server.tap.rate_limited": "Too many help requests. Please wait a little, then try again.",
   "server.tap.rate_limited_wait": "Too many help requests. Please try again in {seconds}\u00a0s.",
   "server.tap.illegal_transition": "Your request could not be created. Please try again.",
+  "server.tap.request_ended": "This help request has already ended. Tap Help again for a new one.",
   "server.photo.forbidden": "You are no longer in this call, so the photo was not sent.",
   "server.photo.too_large": "This photo is too large. Choose a smaller one.",
   "server.photo.too_large_limit": "This photo is too large (at most {megabytes}\u00a0MB). Choose a smaller one.",
@@ -348,6 +350,7 @@ const fr = french({
   "photo.failed": "La photo n’a pas pu être envoyée.",
   "tap.failed": "L’aide n’est pas disponible pour le moment.",
   "tap.offline": "Impossible de joindre le service d’aide. Vérifiez votre connexion et réessayez.",
+  "tap.retrying": "Nous essayons encore de joindre le service d’aide…",
   "error.unexpected": "Une erreur inattendue s’est produite ({message}).",
 
   "server.unknown": "Le service a répondu (en anglais) : « {message} »",
@@ -389,6 +392,7 @@ const fr = french({
   "server.tap.rate_limited": "Trop de demandes d’aide. Patientez un peu, puis réessayez.",
   "server.tap.rate_limited_wait": "Trop de demandes d’aide. Veuillez réessayer dans {seconds}\u00a0s.",
   "server.tap.illegal_transition": "Votre demande n’a pas pu être créée. Veuillez réessayer.",
+  "server.tap.request_ended": "Cette demande d’aide est déjà terminée. Touchez Aide pour en faire une nouvelle.",
   "server.photo.forbidden": "Vous ne participez plus à cet appel : la photo n’a pas été envoyée.",
   "server.photo.too_large": "Cette photo est trop volumineuse. Choisissez-en une plus légère.",
   "server.photo.too_large_limit": "Cette photo est trop volumineuse (au maximum {megabytes}\u00a0Mo). Choisissez-en une plus légère.",
