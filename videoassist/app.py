@@ -490,7 +490,7 @@ async def _core_ctx(app: web.Application) -> AsyncIterator[None]:
         on_inbox_wait=metrics.inbox_wait.observe,
         integrations=app[WEBHOOKS],
         before_each=leadership.check if leadership is not None else None,
-        call_quality=hub.quality_summary,
+        call_quality=plane.quality_summary,
         on_ticket_saved=tutorials.ticket_saved,
     )
     metrics.watch(lambda: desk, hub)
@@ -718,7 +718,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             on_inbox_wait=metrics.inbox_wait.observe,
             integrations=app[WEBHOOKS],
             before_each=leadership.check,
-            call_quality=hub.quality_summary,
+            call_quality=placed.quality_summary,
             on_ticket_saved=tutorials.ticket_saved,
             journal=journal,
         )

@@ -59,6 +59,7 @@ class Signaling(Protocol):
     def heard(self, session_id: str) -> tuple[str | None, str | None]: ...
     def watched(self, session_id: str) -> bool: ...
     def quality(self, session_id: str) -> dict[str, Any] | None: ...
+    def quality_summary(self, session_id: str) -> dict[str, Any] | None: ...
 
 
 class RecordingControl(Protocol):
@@ -219,6 +220,10 @@ class LocalCallPlane:
         if self.recordings is not None:
             self.recordings.call_ended(session_id)
         await self.media.close_session(session_id)
+
+    def quality_summary(self, call_id: str) -> dict[str, Any] | None:
+        """A call's media quality per leg over the whole call (also just after it closed)."""
+        return self.media.quality_summary(call_id)
 
     def status(self, call_id: str) -> dict[str, Any]:
         """What the wallboard shows of a live call beside the desk's picture."""

@@ -18,9 +18,10 @@ Three stages, each one task working in arrival order, so that the desk never wai
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +49,8 @@ from videoassist.desk.events import (
 from videoassist.integrations import IntegrationsPort, NoIntegrations, session_event
 
 logger = logging.getLogger(__name__)
+
+Quality = dict[str, Any] | None  # a call's media quality per leg, for its log line
 
 EFFECT_TIMEOUT = 5.0
 WRITE_BATCH = 500  # records in one transaction at most (group commit under a burst)
@@ -115,7 +118,7 @@ class Service:
         on_inbox_wait: Callable[[float], None] | None = None,
         integrations: IntegrationsPort | None = None,
         before_each: Callable[[], None] | None = None,
-        call_quality: Callable[[str], dict[str, Any] | None] | None = None,
+        call_quality: Callable[[str], Quality | Awaitable[Quality]] | None = None,
         on_ticket_saved: Callable[[TicketRow], None] | None = None,
         journal: JournalPort | None = None,
     ) -> None:
@@ -123,7 +126,8 @@ class Service:
         by the loop's clock): the one-writer design's cost, for the metrics. ``before_each``
         runs before the desk handles each event: a node that may have lost the leader lease
         stops there (cluster/leadership.py). ``call_quality(call_id)`` summarises a call's
-        media quality per leg for its log line (MediaHub.quality_summary).
+        media quality per leg for its log line (MediaHub.quality_summary); an awaitable for a
+        call on another media node, which answers with it as it closes the call (PlacedCalls).
         ``on_ticket_saved`` hears of each ticket row once it is written (the tutorials count a
         customer who left the line after watching one). ``journal`` hears of every event the
         desk handled, right after it did, with the ``origin`` its submitter gave: with several
@@ -138,6 +142,7 @@ class Service:
         self._integrations = integrations or NoIntegrations()
         self._before_each = before_each
         self._call_quality = call_quality
+        self._logging: set[asyncio.Future[None]] = set()  # lines awaiting a remote summary
         self._on_ticket_saved = on_ticket_saved
         self._journal = journal
         # (event, who waits for its effects, when it was put in by the loop's clock, origin)
@@ -215,6 +220,8 @@ class Service:
             self._inbox.put_nowait(_STOP)  # type: ignore[arg-type]
             await self._task  # which then stops the writer and the effector, in order
             await asyncio.gather(*(t for t in (self._writer, self._effector) if t is not None))
+        if self._logging:  # bounded: a remote summary is awaited SUMMARY_WAIT at most
+            await asyncio.gather(*self._logging, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -433,9 +440,17 @@ class Service:
             "duration": round(row.ended_at - row.answered_at, 1),
             "end_reason": row.end_reason,
         }
+        quality = None
         if self._call_quality is not None:
             # Per leg: worst and mean round-trip, loss and freezes at the end, mean bitrate.
-            fields["quality"] = self._call_quality(row.call_id or row.id)
+            quality = self._call_quality(row.call_id or row.id)
+        if inspect.isawaitable(quality):
+            # A call on another media node: its summary comes with that node's close.
+            task = asyncio.ensure_future(_log_when(fields, quality))
+            self._logging.add(task)
+            task.add_done_callback(self._logging.discard)
+            return
+        fields["quality"] = quality
         logger.info("call finished", extra={"fields": fields})
 
     def _tell_integrations(self, row: SessionRow) -> None:
@@ -470,3 +485,12 @@ class _Handled:
 
 _STOP = object()
 _SETTLED: Event = object()  # type: ignore[assignment]  # a marker in the inbox, not an event
+
+
+async def _log_when(fields: dict[str, Any], quality: Awaitable[Quality]) -> None:
+    try:
+        fields["quality"] = await quality
+    except Exception:
+        logger.exception("call %s: its quality summary", fields["call_id"])
+        fields["quality"] = None
+    logger.info("call finished", extra={"fields": fields})

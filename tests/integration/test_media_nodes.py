@@ -11,6 +11,7 @@ supervisor) carried out on a remote node, and a media node stopped or killed mid
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -260,6 +261,13 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
         assert (await sue.call("leave", {"session_id": session_id})) == {"ok": True}
         assert (await customer.inbox.next("supervision", after=told))["mode"] is None
 
+        # The media node samples the call's quality; the wallboard shows it.
+        async def sampled() -> bool:
+            floor = await sue.call("sync")
+            calls = [c for c in floor["calls"] if c["session_id"] == session_id]
+            return bool(calls) and calls[0]["quality"] is not None
+
+        await wait_until(sampled, 20, "the media node's first quality sample", interval=0.2)
         assert (await agent.call("hangup", {"session_id": session_id})) == {"ok": True}
         await until(cluster.live, {"desk": 0, "m1": 0}, "calls per node")
 
@@ -273,6 +281,17 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
         return bool(rows) and rows[0]["ended_at"] is not None and bool(rows[0]["files"])
 
     await wait_until(finished, 20, "the media node's recording finished", interval=0.2)
+
+    # The desk's canonical line for the call carries the quality the media node measured.
+    def call_finished() -> list[dict[str, Any]]:
+        assert cluster.desk is not None
+        lines = [line for line in cluster.desk.output.splitlines() if "call_finished" in line]
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    await wait_until(lambda: bool(call_finished()), 10, "the desk's call_finished line")
+    quality = call_finished()[0]["quality"]
+    assert set(quality) == {"customer", "agent"}, quality
+    assert all(leg["samples"] >= 1 for leg in quality.values()), quality
 
 
 async def test_a_node_starting_leaves_a_recording_another_node_writes_alone(

@@ -54,6 +54,8 @@ REQUEST_TIMEOUT = 10.0  # an SDP answer on a loaded node can take a few seconds
 WATCH_INTERVAL = 1.0
 PROBE_WITHIN = 1.5  # seconds a node has to answer "which calls do you hold?"
 DRAIN_POLL = 0.2
+SUMMARY_WAIT = 5.0  # seconds the desk waits for a remote call's quality summary to log it
+SUMMARY_KEPT = 30.0  # seconds a remote call's summary is kept for its call_finished line
 
 
 class Bus(Protocol):
@@ -218,6 +220,8 @@ class PlacedCalls(AskingPlane):
         self._before_each = before_each  # the leader's lease check (cluster/leadership.py)
         self._where: dict[str, asyncio.Future[str]] = {}
         self._statuses: dict[str, dict[str, Any]] = {}  # remote calls, as last reported
+        # Remote calls being closed -> their quality summary, as the node answers the close.
+        self._summaries: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
 
@@ -252,6 +256,46 @@ class PlacedCalls(AskingPlane):
         if node == self.node:
             return self.local.status(call_id)
         return self._statuses.get(call_id, {"recording": "off", "quality": None})
+
+    def quality_summary(
+        self, call_id: str
+    ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
+        """A call's quality summary: at once for a call carried here; for a call on another
+        node, once that node has closed it and answered with it (at most ``SUMMARY_WAIT``)."""
+        summary = self._summaries.get(call_id)
+        if summary is None:
+            node = self.where(call_id)
+            if node is None or node == self.node:
+                return self.local.quality_summary(call_id)
+            summary = self._summary(call_id)
+        return self._summary_of(call_id, summary)
+
+    def _summary(self, call_id: str) -> asyncio.Future[dict[str, Any] | None]:
+        """The future a remote call's close fills; let go a while after, asked for or not."""
+        summary = self._summaries.get(call_id)
+        if summary is None:
+            summary = asyncio.get_running_loop().create_future()
+            self._summaries[call_id] = summary
+            summary.add_done_callback(
+                lambda done: asyncio.get_running_loop().call_later(
+                    SUMMARY_KEPT, self._let_go_summary, call_id, done
+                )
+            )
+        return summary
+
+    def _let_go_summary(self, call_id: str, summary: asyncio.Future[Any]) -> None:
+        if self._summaries.get(call_id) is summary:
+            del self._summaries[call_id]
+
+    async def _summary_of(
+        self, call_id: str, summary: asyncio.Future[dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        try:
+            async with asyncio.timeout(SUMMARY_WAIT):
+                return await asyncio.shield(summary)
+        except TimeoutError:
+            logger.info("call %s: its node did not say its quality in time", call_id)
+            return None
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -396,33 +440,51 @@ class PlacedCalls(AskingPlane):
             await self._closed_on(self.node, session_id)
             return
         # Remote, or still being placed: closed in the background (an open that completes
-        # later sees the call gone and undoes itself).
-        self._spawn(self._close_when_placed(future, session_id), f"close:{session_id}")
+        # later sees the call gone and undoes itself); its node answers with its quality.
+        earlier = self._summaries.get(session_id)
+        if earlier is not None and earlier.done():  # a close of an earlier placement of it
+            del self._summaries[session_id]
+        summary = self._summary(session_id)
+        self._spawn(self._close_when_placed(future, session_id, summary), f"close:{session_id}")
 
-    async def _close_when_placed(self, future: asyncio.Future[str], call_id: str) -> None:
+    async def _close_when_placed(
+        self,
+        future: asyncio.Future[str],
+        call_id: str,
+        summary: asyncio.Future[dict[str, Any] | None],
+    ) -> None:
+        quality = None
         try:
             node = await asyncio.shield(future)
         except Exception:
-            return  # never opened anywhere (its open undid itself)
-        await self._closed_on(node, call_id)
-
-    async def _closed_on(self, node: str, call_id: str) -> None:
+            node = None  # never opened anywhere (its open undid itself)
         try:
-            await self._close_on(node, call_id)
+            if node is not None:
+                reply = await self._closed_on(node, call_id)
+                quality = self.local.quality_summary(call_id) if node == self.node else reply
+        finally:
+            if not summary.done():
+                summary.set_result(quality if isinstance(quality, dict) else None)
+
+    async def _closed_on(self, node: str, call_id: str) -> Any:
+        try:
+            return await self._close_on(node, call_id)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await self.placement.unassign(call_id)
                 await self.placement.ended(node)
 
-    async def _close_on(self, node: str, call_id: str) -> None:
-        """Best effort: a node that is gone holds nothing any more."""
+    async def _close_on(self, node: str, call_id: str) -> Any:
+        """Best effort: a node that is gone holds nothing any more. A remote node answers
+        with the call's quality summary."""
         try:
             if node == self.node:
                 await self.local.close_session(call_id)
-            else:
-                await self.bus.request(node, "close_call", {"call_id": call_id}, within=2.0)
+                return None
+            return await self.bus.request(node, "close_call", {"call_id": call_id}, within=2.0)
         except Exception as exc:
             logger.info("call %s: node %s did not close it: %s", call_id, node, exc)
+            return None
 
     # ------------------------------------------------------------ media nodes that die
 
@@ -627,10 +689,11 @@ class MediaNode:
                 await self.plane.hand_over(str(args["call_id"]), str(args["agent_id"]))
                 return None
             case "close_call":
+                # Answered with the call's quality summary, for the desk's call_finished line.
                 call_id = str(args["call_id"])
                 self.policies.pop(self._tickets.pop(call_id, ""), None)
                 await self.plane.close_session(call_id)
-                return None
+                return self.plane.quality_summary(call_id)
             case "serving":
                 return {"node": self.node, "calls": self.holds()}
             case "statuses":
