@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.harness import wait_until
-from tests.unit.desk_helpers import agent, desk_config, offers, snapshot
+from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
 from videoassist.cluster.followers import FollowerService
 from videoassist.cluster.journal import (
     JOURNAL,
@@ -113,7 +113,7 @@ async def test_a_replica_holds_the_leaders_desk(redis: Redis, replicas: list[Rep
     a_busy_hour(leader)
     await caught_up(leader, replica)
     assert replica.desk is not None
-    assert snapshot(replica.desk) == snapshot(leader.desk)
+    assert whole_state(replica.desk) == whole_state(leader.desk)
     # Sessions carry the ids the leader drew: the same session on every node.
     assert set(replica.desk.sessions) == set(leader.desk.sessions) != set()
     assert replica.diverged == 0 and replica.dropped == 0
@@ -162,7 +162,7 @@ async def test_a_late_replica_loads_a_snapshot_and_the_stream_stays_bounded(
     replica = follower(redis, replicas)
     await caught_up(leader, replica)
     assert replica.desk is not None
-    assert snapshot(replica.desk) == snapshot(leader.desk)
+    assert whole_state(replica.desk) == whole_state(leader.desk)
     assert replica.applied < leader.journal.seq  # it did not replay from the start
     await leader.journal.close()
 
@@ -184,7 +184,7 @@ async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Re
     await caught_up(new, replica)
     assert resets == [2] and replica.epoch == 2
     assert replica.desk is not None
-    assert snapshot(replica.desk) == snapshot(new.desk)
+    assert whole_state(replica.desk) == whole_state(new.desk)
     with pytest.raises(Refusal, match="changed leader"):
         (await asyncio.wait_for(waiting, 1)).result()
     # The deposed leader, paused and awake again, writes on: its entries change nothing.
@@ -194,7 +194,7 @@ async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Re
     new.handle(AgentReady("a2", 102.0))
     await caught_up(new, replica)
     assert "from-the-old-leader" not in replica.desk.tickets
-    assert snapshot(replica.desk) == snapshot(new.desk)
+    assert whole_state(replica.desk) == whole_state(new.desk)
     # Its late snapshot did not replace the new leader's: a node starting now follows epoch 2.
     late = follower(redis, replicas)
     await late.ready()
@@ -257,7 +257,7 @@ async def test_a_replica_behind_a_lost_write_catches_up_at_the_next_snapshot(
     a_busy_hour(leader, start=10.0, customers=6)
     await caught_up(leader, replica)
     assert replica.desk is not None
-    assert snapshot(replica.desk) == snapshot(leader.desk)
+    assert whole_state(replica.desk) == whole_state(leader.desk)
     await leader.journal.close()
 
 
@@ -309,7 +309,7 @@ async def test_a_damaged_entry_makes_the_replica_start_again_from_a_snapshot(
     await caught_up(leader, replica)
     assert replica.reloads >= 1
     assert replica.desk is not None
-    assert snapshot(replica.desk) == snapshot(leader.desk)
+    assert whole_state(replica.desk) == whole_state(leader.desk)
     await leader.journal.close()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import dataclasses
 import datetime as dt
+import enum
 import itertools
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,6 +122,36 @@ def start_session(desk: Desk, agent_id: str, ticket_id: str, at: float, **tap_ar
 def local_time(zone: str, *when: int) -> float:
     """Seconds since the epoch of a wall-clock time in a named zone: (year, month, day, h, m)."""
     return dt.datetime(*when, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def whole_state(desk: Desk) -> Any:
+    """A desk's entire state, private fields included (the wait range each customer was told,
+    the calibration behind it, what each console was last told...), as plain values that
+    compare: sets sorted, objects as their type and fields. Where its ids come from is left
+    out (``Desk.__getstate__``): a replica replays the leader's."""
+    return _plain(desk.__getstate__(), frozenset())
+
+
+def _plain(value: Any, seen: frozenset[int]) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | bytes | enum.Enum):
+        return value
+    if isinstance(value, dict):
+        return {key: _plain(item, seen) for key, item in value.items()}
+    if isinstance(value, list | tuple | collections.deque):
+        return [_plain(item, seen) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(item, seen) for item in value), key=repr)
+    if id(value) in seen:
+        return f"<again {type(value).__name__}>"
+    seen = seen | {id(value)}
+    fields: dict[str, Any] = dict(getattr(value, "__dict__", {}))
+    for cls in type(value).__mro__:
+        for slot in getattr(cls, "__slots__", ()):
+            if hasattr(value, slot):
+                fields[slot] = getattr(value, slot)
+    if not fields and callable(value):
+        return "<function>"  # the desk's handler table: code, not state
+    return (type(value).__name__, {k: _plain(v, seen) for k, v in sorted(fields.items())})
 
 
 def snapshot(desk: Desk) -> tuple[Any, ...]:
