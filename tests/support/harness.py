@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import inspect
+import shutil
 import ssl
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,6 +22,7 @@ from videoassist.auth import hash_password
 from videoassist.http.guard import GuardedRunner
 from videoassist.http.keys import CONNECTION_GUARD, HUB, RECORDS, ROOMS, SERVICE
 from videoassist.settings import Settings
+from videoassist.store.records import Records
 from videoassist.tls import server_context
 
 
@@ -164,6 +168,23 @@ class Clients:
         return party
 
 
+_SCHEMA: list[Path] = []  # a migrated, empty SQLite database, made once per process
+
+
+async def _migrated_sqlite() -> Path:
+    if not _SCHEMA:
+        directory = Path(tempfile.mkdtemp(prefix="videoassist-schema-"))
+        atexit.register(shutil.rmtree, directory, True)
+        path = directory / "videoassist.db"
+        records = Records.open(f"sqlite+aiosqlite:///{path}")
+        try:
+            await records.migrate()
+        finally:
+            await records.close()
+        _SCHEMA.append(path)
+    return _SCHEMA[0]
+
+
 class Harness(Clients):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -175,7 +196,14 @@ class Harness(Clients):
 
     async def start(self) -> None:
         """Serve on a free loopback port: HTTPS when the settings name a certificate, which the
-        harness's own HTTP client then trusts."""
+        harness's own HTTP client then trusts. A new SQLite database starts as a copy of one
+        the migrations made once per test process (they would take a quarter of a second in
+        every test); the migrations themselves are tested on their own (test_store_contract)."""
+        if not self.settings.database_url:
+            path = self.settings.data_dir / "videoassist.db"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(await _migrated_sqlite(), path)
         await self.runner.setup()
         settings = self.settings
         server_ssl = (

@@ -6,6 +6,7 @@ Times are stored as seconds since the epoch (UTC) in floating point columns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -16,6 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from videoassist.desk.events import (
@@ -413,6 +416,18 @@ def unicode_lower(engine: AsyncEngine, column: Any) -> Any:
     return getattr(sa.func, name)(column)
 
 
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    """The newest migration's revision, read from the scripts once per process."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 class Records:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -429,11 +444,14 @@ class Records:
         return cls(engine)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic)."""
+        """Bring the schema to the newest revision (Alembic); nothing to do, and nothing run,
+        when it is there already."""
 
         def upgrade(connection: sa.Connection) -> None:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current is not None and current == _head_revision():
+                return
+            cfg = _alembic_config()
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 
