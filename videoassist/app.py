@@ -1267,6 +1267,19 @@ async def _drain(app: web.Application) -> None:
         async with asyncio.timeout(timeout):
             for namespace in app[NAMESPACES]:
                 await namespace.disconnect_all()
+            # A namespace's disconnect leaves the browser's Engine.IO connection (its
+            # websocket) open, and so does Engine.IO's own: it sends a CLOSE packet, which
+            # socket.io-client 4 does not answer, and its websocket handler then waits for
+            # the client. The HTTP server waits on each such handler for its shutdown
+            # timeout, twice: stopping took 20 s more with pages open. python-engineio 4.15
+            # (pinned): its websocket writer closes the websocket when it takes None off the
+            # socket's queue.
+            eio = app[SIO].eio
+            sockets = list(eio.sockets.values())
+            if sockets:
+                await eio.disconnect()
+                for socket in sockets:
+                    socket.queue.put_nowait(None)
             await app[SIO].shutdown()
     except Exception:
         logger.exception("socket.io shutdown did not finish cleanly")
