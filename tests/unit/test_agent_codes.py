@@ -32,6 +32,7 @@ NOT_SHOWN = frozenset(
         "closed",  # the customer's tap
         "queue_full",  # the customer's tap
         "identity_required",  # the customer's tap
+        "request_ended",  # the customer's tap sent again
         "not_supervising",  # the supervisor wall's listening
         "bad_credentials",  # a 401 at login, worded as agent.login.wrong
         "unauthenticated",  # a 401: the console shows its login form
