@@ -84,6 +84,16 @@ def _clip(tone: float) -> bytes:
         return path.read_bytes()
 
 
+@functools.cache
+def _party_file(tone: float) -> bytes:
+    """One party's file of a finished recording (25 fps, media time 1.0 .. 6.0), encoded once
+    per test process and copied into each test's recordings."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "party.webm"
+        write_webm(path, plain_picture, start=1.0, seconds=5.0, tone=tone)
+        return path.read_bytes()
+
+
 def sidecar_line(at: float | None, kind: str, data: dict[str, Any], actor: str = "agent:a") -> str:
     return json.dumps({"at": at, "wall": 0.0, "kind": kind, "actor": actor, "data": data}) + "\n"
 
@@ -108,12 +118,8 @@ async def finished_recording(
     button"), a text mark "Reset" and a red rect drawn at 4.0."""
     folder = root / call_id
     folder.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(
-        write_webm, folder / "customer.webm", plain_picture, start=1.0, seconds=5.0
-    )
-    await asyncio.to_thread(
-        write_webm, folder / "agent.webm", plain_picture, start=1.0, seconds=5.0, tone=660.0
-    )
+    (folder / "customer.webm").write_bytes(await asyncio.to_thread(_party_file, 440.0))
+    (folder / "agent.webm").write_bytes(await asyncio.to_thread(_party_file, 660.0))
     if lines is None:
         lines = [
             sidecar_line(1.0, "recording_started", {"room": {"annotations": {}}}, "server"),
