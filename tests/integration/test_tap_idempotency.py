@@ -76,6 +76,17 @@ async def test_a_key_whose_ticket_has_ended_is_told_so(harness: Harness) -> None
     assert status == 409, body
     assert body["error"]["code"] == "request_ended"
     assert harness.service.desk.tickets == {}
+    # Long after, when the desk no longer keeps it among its last closed tickets, the key
+    # still names an ended request: no new ticket takes its id (and its record's place).
+    await harness.service.settled()
+    row = await harness.records.ticket(first["ticket_id"])
+    assert row is not None and row["ended_at"] is not None
+    harness.service.desk.closed.clear()
+    status, body, _ = await tap(harness.url, key)
+    assert status == 409, body
+    assert body["error"]["code"] == "request_ended"
+    assert harness.service.desk.tickets == {}
+    assert await harness.records.ticket(first["ticket_id"]) == row
 
 
 async def test_a_tap_whose_answer_was_lost_to_a_crash_is_found_after_the_restart(

@@ -102,6 +102,16 @@ async def create_ticket(request: web.Request) -> web.Response:
             "identity_required",
             "sign in to the app you came from to ask for help (a signed identity is required)",
         )
+    desk = service.desk
+    if (
+        idempotency_key is not None
+        and ticket_id not in desk.tickets
+        and ticket_id not in desk.closed
+        and await request.app[RECORDS].ticket(ticket_id) is not None
+    ):
+        # A key sent again long after its ticket ended (the desk keeps the last closed tickets
+        # only): its id must not name a new ticket, whose record would replace the old one.
+        return _request_ended()
     replayed = False
     try:
         await service.submit(
@@ -117,17 +127,14 @@ async def create_ticket(request: web.Request) -> web.Response:
             )
         )
     except DeskError as exc:
-        if idempotency_key is not None and exc.code == "illegal_transition":
-            # The desk knows this ticket: the same tap, sent again.
-            if ticket_id not in service.desk.tickets:
-                return json_error(
-                    409,
-                    "request_ended",
-                    "this help request has already ended; tap Help again for a new one",
-                )
-            replayed = True
-        else:
+        if idempotency_key is None or exc.code != "illegal_transition":
             return _tap_refused(exc, service, tap.topic)
+        # The desk knows this ticket: the same tap, sent again.
+        if ticket_id in service.desk.closed:
+            return _request_ended()
+        if ticket_id not in service.desk.tickets:  # this node's replica is not there yet
+            return json_error(503, "unavailable", "the service is catching up; try again")
+        replayed = True
     except ServiceClosed:
         return json_error(503, "unavailable", "the service is shutting down")
     if identity is not None:
@@ -137,6 +144,12 @@ async def create_ticket(request: web.Request) -> web.Response:
     if tap.context and not (replayed and await request.app[RECORDS].ticket_contexts([ticket_id])):
         await request.app[RECORDS].save_ticket_context(ticket_id, tap.context, service.now())
     return _ticket_answer(request, ticket_id, device, identity is not None, replayed)
+
+
+def _request_ended() -> web.Response:
+    return json_error(
+        409, "request_ended", "this help request has already ended; tap Help again for a new one"
+    )
 
 
 def _tap_refused(exc: DeskError, service: Any, topic: str) -> web.Response:
