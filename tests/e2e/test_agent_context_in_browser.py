@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from tests.support import harness as harness_support
@@ -20,7 +20,7 @@ from videoassist.auth import hash_password
 SECRET = "context-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[Harness]:
     """A server whose embedding site signs its customers' identity."""
     h = Harness(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import jwt
-import pytest
+import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
@@ -52,7 +52,7 @@ async def serve_page(port: int, html: str) -> web.AppRunner:
     return runner
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def shop(tmp_path: Path) -> AsyncIterator[tuple[Harness, str, str]]:
     """(help server, the shop's URL, a third origin's URL): the shop may embed, the third not."""
     shop_port, third_port = free_port(), free_port()
