@@ -1,5 +1,6 @@
-"""Chaos, bounded: two real nodes on the leader lease (PostgreSQL, redis-server), customers
-arriving and agents taking calls, the leader killed and then paused (SIGSTOP past its lease).
+"""Chaos, bounded: two real nodes on the leader lease (PostgreSQL, redis-server), both serving
+(``DESK_REPLICAS``, as deployed: pages and consoles spread over both), customers arriving and
+agents taking calls, the leader killed and then paused (SIGSTOP past its lease).
 After each fault every waiting customer is back in line at their place, in tap order; no ticket
 ends unserved; none is given to two agents; dispatch resumes. See tests/support/chaos.py."""
 
@@ -29,6 +30,7 @@ async def test_failover_under_load_loses_no_one_and_keeps_the_order(
         fault_every=10,
         ttl=2.0,
         hold=2.0,
+        replicas=True,
     )
     reattach = sorted(report.reattach)
     p95 = reattach[int(0.95 * (len(reattach) - 1))] if reattach else float("nan")
