@@ -22,6 +22,7 @@ import asyncio
 import os
 import platform
 import statistics
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.support.encoded import EncodedPeer, FrameLog, loopback_hub
@@ -40,37 +41,44 @@ def delays(sender: EncodedPeer, receiver: EncodedPeer, kind: str) -> list[float]
     return [at - sent[f.data] for f, at in receiver.received[kind].frames[SKIP[kind] :]]
 
 
+async def measured(
+    connect: Callable[[EncodedPeer, EncodedPeer], Awaitable[None]],
+    seconds: float,
+    size: tuple[int, int],
+) -> dict[str, list[float]]:
+    """The customer's frames at the agent, however ``connect`` joined the two peers."""
+    customer = EncodedPeer("customer", seed=1, width=size[0], height=size[1])
+    agent = EncodedPeer("agent", seed=2, width=size[0], height=size[1])
+    try:
+        await connect(customer, agent)
+        await frames(agent.received["video"], SKIP["video"] + int(30 * seconds))
+        await frames(agent.received["audio"], SKIP["audio"] + int(50 * seconds))
+        return {kind: delays(customer, agent, kind) for kind in SKIP}
+    finally:
+        await customer.close()
+        await agent.close()
+
+
 async def through_hub(seconds: float, size: tuple[int, int]) -> dict[str, list[float]]:
     async with loopback_hub() as hub:
         hub.open("s1", "t1", "alice")
-        customer = EncodedPeer("customer", seed=1, width=size[0], height=size[1])
-        agent = EncodedPeer("agent", seed=2, width=size[0], height=size[1])
-        try:
+
+        async def connect(customer: EncodedPeer, agent: EncodedPeer) -> None:
             await customer.connect(hub, "s1", "customer")
             await agent.connect(hub, "s1", "agent")
-            await frames(agent.received["video"], SKIP["video"] + int(30 * seconds))
-            await frames(agent.received["audio"], SKIP["audio"] + int(50 * seconds))
-            return {kind: delays(customer, agent, kind) for kind in SKIP}
-        finally:
-            await customer.close()
-            await agent.close()
+
+        return await measured(connect, seconds, size)
 
 
 async def direct(seconds: float, size: tuple[int, int]) -> dict[str, list[float]]:
+    async def connect(customer: EncodedPeer, agent: EncodedPeer) -> None:
+        await customer.pc.setLocalDescription(await customer.pc.createOffer())
+        await agent.pc.setRemoteDescription(customer.pc.localDescription)
+        await agent.pc.setLocalDescription(await agent.pc.createAnswer())
+        await customer.pc.setRemoteDescription(agent.pc.localDescription)
+
     async with loopback_hub():  # the same loopback-only gathering, no hub in the path
-        customer = EncodedPeer("customer", seed=1, width=size[0], height=size[1])
-        agent = EncodedPeer("agent", seed=2, width=size[0], height=size[1])
-        try:
-            await customer.pc.setLocalDescription(await customer.pc.createOffer())
-            await agent.pc.setRemoteDescription(customer.pc.localDescription)
-            await agent.pc.setLocalDescription(await agent.pc.createAnswer())
-            await customer.pc.setRemoteDescription(agent.pc.localDescription)
-            await frames(agent.received["video"], SKIP["video"] + int(30 * seconds))
-            await frames(agent.received["audio"], SKIP["audio"] + int(50 * seconds))
-            return {kind: delays(customer, agent, kind) for kind in SKIP}
-        finally:
-            await customer.close()
-            await agent.close()
+        return await measured(connect, seconds, size)
 
 
 def ms(values: list[float], q: float) -> float:

@@ -1275,11 +1275,14 @@ async def _drain(app: web.Application) -> None:
             # (pinned): its websocket writer closes the websocket when it takes None off the
             # socket's queue.
             eio = app[SIO].eio
-            sockets = list(eio.sockets.values())
-            if sockets:
-                await eio.disconnect()
-                for socket in sockets:
+            for sid, socket in list(eio.sockets.items()):
+                try:
+                    await socket.close(wait=False)  # one stuck socket must not hold the rest
+                except Exception:
+                    logger.exception("Engine.IO socket %s did not close cleanly", sid)
+                finally:
                     socket.queue.put_nowait(None)
+                    eio.sockets.pop(sid, None)
             await app[SIO].shutdown()
     except Exception:
         logger.exception("socket.io shutdown did not finish cleanly")

@@ -441,9 +441,18 @@ class Service:
             "end_reason": row.end_reason,
         }
         quality = None
+        call_id = row.call_id or row.id
         if self._call_quality is not None:
             # Per leg: worst and mean round-trip, loss and freezes at the end, mean bitrate.
-            quality = self._call_quality(row.call_id or row.id)
+            quality = self._call_quality(call_id)
+        continues = any(  # a leg handed over: the call goes on with the next agent
+            s.id != row.id and (s.call_id or s.id) == call_id and s.ended_at is None
+            for s in self.desk.sessions.values()
+        )
+        if inspect.isawaitable(quality) and continues:
+            # On another media node, the summary comes only with the call's end.
+            _discard(quality)
+            quality = None
         if inspect.isawaitable(quality):
             # A call on another media node: its summary comes with that node's close.
             task = asyncio.ensure_future(_log_when(fields, quality))
@@ -494,3 +503,8 @@ async def _log_when(fields: dict[str, Any], quality: Awaitable[Quality]) -> None
         logger.exception("call %s: its quality summary", fields["call_id"])
         fields["quality"] = None
     logger.info("call finished", extra={"fields": fields})
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()

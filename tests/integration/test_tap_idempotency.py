@@ -48,6 +48,12 @@ async def test_a_tap_sent_again_gets_the_same_ticket_and_no_second_place(
     view = await customer.call("sync")
     assert view["state"] == "queued" and view["position"] == 1
 
+    # Sending it again costs nothing of the address's taps (5 at once, then 6 a minute): the
+    # first one paid.
+    for _ in range(8):
+        status, again, _ = await tap(harness.url, key, topic="", description="printer")
+        assert status == 201 and again["ticket_id"] == first["ticket_id"], again
+
     # Another key is another tap, behind the first.
     status, other, _ = await tap(harness.url, new_key())
     assert status == 201, other

@@ -88,30 +88,34 @@ async def create_ticket(request: web.Request) -> web.Response:
     device = request.cookies.get(DEVICE_COOKIE)
     if not device or len(device) > 64:
         device = secrets.token_urlsafe(24)
+    service = request.app[SERVICE]
+    ticket_id = request.app[TOKENS].new_ticket_id(idempotency_key)
+    identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
+    desk = service.desk
+    if idempotency_key is not None and ticket_id in desk.tickets:
+        # The same tap, sent again while its ticket is open: answered before the rate limit,
+        # which the first one paid (only the key's holder can name this ticket).
+        return _ticket_answer(request, ticket_id, device, identity is not None, replayed=True)
     limiter = request.app[TAP_LIMIT]
     address = request.app[TRUSTED_PROXIES].of_request(request)
     wait = max(await limiter.take(("ip", address)), await limiter.take(("device", device)))
     if wait:
         return too_many(wait, "too many help requests")
-    service = request.app[SERVICE]
-    ticket_id = request.app[TOKENS].new_ticket_id(idempotency_key)
-    identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
     if identity is None and request.app[SETTINGS].identity_required:
         return json_error(
             401,
             "identity_required",
             "sign in to the app you came from to ask for help (a signed identity is required)",
         )
-    desk = service.desk
-    if (
-        idempotency_key is not None
-        and ticket_id not in desk.tickets
-        and ticket_id not in desk.closed
-        and await request.app[RECORDS].ticket(ticket_id) is not None
-    ):
-        # A key sent again long after its ticket ended (the desk keeps the last closed tickets
-        # only): its id must not name a new ticket, whose record would replace the old one.
-        return _request_ended()
+    if idempotency_key is not None and ticket_id not in desk.closed:
+        row = await request.app[RECORDS].ticket(ticket_id)
+        if row is not None and row["ended_at"] is not None:
+            # A key sent again long after its ticket ended (the desk keeps the last closed
+            # tickets only): its id must not name a new ticket, whose record would replace
+            # the old one.
+            return _request_ended()
+        if row is not None:  # open in the records, not yet in this node's replica
+            return json_error(503, "unavailable", "the service is catching up; try again")
     replayed = False
     try:
         await service.submit(

@@ -660,10 +660,11 @@ class Records:
             return bool(result.rowcount)
 
     async def save_ticket_context(self, ticket_id: str, context: dict[str, str], at: float) -> None:
+        """The first context a ticket is given stays (a tap sent again brings it once more)."""
+        insert = self._insert_for_dialect()
+        stmt = insert(ticket_context).values(ticket_id=ticket_id, context=context, at=at)
         async with self.engine.begin() as conn:
-            await conn.execute(
-                ticket_context.insert().values(ticket_id=ticket_id, context=context, at=at)
-            )
+            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["ticket_id"]))
 
     async def ticket_contexts(self, ticket_ids: list[str]) -> dict[str, dict[str, str]]:
         """The context each of these tickets was given (tickets without one are left out)."""

@@ -253,19 +253,31 @@ async function requestTicket(callback) {
   for (let attempt = 0; ; attempt += 1) {
     let res = null;
     let body = null;
+    // A node failing over can take 20 s to answer (a follower waits 10 s on the leader, then
+    // the new one); a connection that never answers is given up after 25 s and tried again.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 25000);
     try {
       res = await fetch("/api/tickets", {
         method: "POST",
         headers: { "Content-Type": "application/json", "Idempotency-Key": key },
         body: request,
+        signal: abort.signal,
       });
       body = await res.json();
     } catch (err) {
-      // No answer, or not our server's (a proxy's error page while a node fails over).
+      // No answer, or not our server's (a proxy's error page while a node fails over), or an
+      // answer cut off on the way.
+    } finally {
+      clearTimeout(timer);
     }
-    const again = !body
-      ? !res || res.status >= 500
-      : res.status === 503 && (body.error || {}).code === "unavailable";
+    // Sending it again is safe (the same key), so what did not settle it is sent again: no
+    // answer, an answer that could not be read, the server unavailable or failing (not a
+    // refusal that says what to do: closed, full).
+    const code = body && (body.error || {}).code;
+    const again = !res || !body
+      ? !res || res.ok || res.status >= 500
+      : res.status >= 500 && (code === "unavailable" || code === "internal");
     if (again && attempt < TAP_RETRIES.length) {
       message(["tap.retrying"]);
       await new Promise((resolve) => setTimeout(resolve, TAP_RETRIES[attempt]));
