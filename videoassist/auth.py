@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -100,6 +101,12 @@ class TicketTokens:
             return secrets.token_hex(12)
         mac = hmac.new(self._ids_key, idempotency_key.encode(), hashlib.sha256)
         return mac.hexdigest()[:24]
+
+    def device_for(self, idempotency_key: str) -> str:
+        """The device a browser with no device cookie yet is taken for, from its tap's key: a
+        tap sent again because its answer (and its cookie) was lost is the same browser."""
+        mac = hmac.new(self._ids_key, b"device:" + idempotency_key.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
 
     def issue(self, ticket_id: str) -> str:
         return self._serializer.dumps({"t": ticket_id})

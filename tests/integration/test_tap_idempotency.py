@@ -63,6 +63,32 @@ async def test_a_tap_sent_again_gets_the_same_ticket_and_no_second_place(
     assert status == 201 and plain["position"] == 3
 
 
+async def test_a_browser_whose_answer_was_lost_keeps_one_open_ticket(harness: Harness) -> None:
+    """The lost answer carried the device cookie: the resend's answer sets the one the ticket
+    was made with, so the browser's next tap meets its open ticket."""
+    key = new_key()
+    cookies = []
+    for _ in range(2):  # the first answer's cookie never reached the browser
+        async with (
+            aiohttp.ClientSession(harness.url) as http,
+            http.post("/api/tickets", json={}, headers={"Idempotency-Key": key}) as r,
+        ):
+            assert r.status == 201
+            cookies.append(r.cookies["va_device"].value)
+    assert cookies[0] == cookies[1]
+    async with (
+        aiohttp.ClientSession(harness.url) as http,
+        http.post(
+            "/api/tickets",
+            json={},
+            headers={"Idempotency-Key": new_key(), "Cookie": f"va_device={cookies[1]}"},
+        ) as r,
+    ):
+        assert r.status == 409
+        assert (await r.json())["error"]["code"] == "active_ticket"
+    assert len(harness.service.desk.tickets) == 1
+
+
 async def test_a_bad_key_is_refused_and_changes_nothing(harness: Harness) -> None:
     for bad in ("short", "x" * 65, "spaces are not allowed here", "é" * 20):
         status, body, _ = await tap(harness.url, bad)

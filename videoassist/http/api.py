@@ -87,7 +87,11 @@ async def create_ticket(request: web.Request) -> web.Response:
         return invalid(IDEMPOTENCY_HEADER, "16 to 64 of A-Z a-z 0-9 _ -").response
     device = request.cookies.get(DEVICE_COOKIE)
     if not device or len(device) > 64:
-        device = secrets.token_urlsafe(24)
+        device = (
+            request.app[TOKENS].device_for(idempotency_key)
+            if idempotency_key is not None
+            else secrets.token_urlsafe(24)
+        )
     service = request.app[SERVICE]
     ticket_id = request.app[TOKENS].new_ticket_id(idempotency_key)
     identity = verify_identity(tap.identity, request.app[SETTINGS].embed_secret)
