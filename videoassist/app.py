@@ -1053,8 +1053,11 @@ def _node_id(app: web.Application) -> str:
     return app[SETTINGS].node_id or default_node_id()
 
 
-async def _held_elsewhere(redis_url: str, node: str, call_id: str) -> bool:
-    """Whether another live node carries ``call_id`` (its recording is being written)."""
+async def _held_elsewhere(redis_url: str, node: str, call_ids: list[str]) -> set[str]:
+    """Those of ``call_ids`` another live node carries (their recordings are being written);
+    this node's own died with its process."""
+    if not call_ids:
+        return set()
     from redis.asyncio import Redis  # the `cluster` extra
 
     from videoassist.cluster.placement import Placement
@@ -1062,10 +1065,8 @@ async def _held_elsewhere(redis_url: str, node: str, call_id: str) -> bool:
     redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
     try:
         placement = Placement(redis)
-        where = await placement.where(call_id)
-        if where is None or where == node:  # this node's own: it died with the process
-            return False
-        return where in {load.node for load in await placement.loads()}
+        live = {load.node for load in await placement.loads()} - {node}
+        return {call_id for call_id in call_ids if await placement.where(call_id) in live}
     finally:
         await redis.aclose()
 
@@ -1270,8 +1271,9 @@ async def _drain(app: web.Application) -> None:
             # A namespace's disconnect leaves the browser's Engine.IO connection (its
             # websocket) open, and so does Engine.IO's own: it sends a CLOSE packet, which
             # socket.io-client 4 does not answer, and its websocket handler then waits for
-            # the client. The HTTP server waits on each such handler for its shutdown
-            # timeout, twice: stopping took 20 s more with pages open. python-engineio 4.15
+            # the client. The HTTP server waits on each such handler until Engine.IO gives
+            # the page up (ping interval + timeout, 10 s) or its own shutdown timeout runs out
+            # twice: stopping took 10 s more with pages open. python-engineio 4.15
             # (pinned): its websocket writer closes the websocket when it takes None off the
             # socket's queue.
             eio = app[SIO].eio

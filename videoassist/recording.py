@@ -431,20 +431,20 @@ class Recordings:
     # ------------------------------------------------------------ start-up, retention, close
 
     async def repair_unfinished(
-        self, held_elsewhere: Callable[[str], Awaitable[bool]] | None = None
+        self, held_elsewhere: Callable[[list[str]], Awaitable[set[str]]] | None = None
     ) -> int:
         """Rows without an end (a killed process): remux their files so durations are right,
         then finalize the rows. Finished recordings are not touched, nor (with several nodes)
-        one whose call another live node carries: it is being written (``held_elsewhere``)."""
+        one whose call another live node carries: it is being written (``held_elsewhere``:
+        which of these calls are)."""
         from videoassist.media.recorder import repair
 
         rows = await self._records.unfinished_recordings()
-        if held_elsewhere is not None:
-            kept = [row for row in rows if await held_elsewhere(row["call_id"])]
-            for row in kept:
-                logger.info("Recordings: %s is being recorded on another node", row["id"])
-            rows = [row for row in rows if row not in kept]
+        elsewhere = await held_elsewhere([r["call_id"] for r in rows]) if held_elsewhere else set()
         for row in rows:
+            if row["call_id"] in elsewhere:
+                logger.info("Recordings: %s is being recorded on another node", row["id"])
+                continue
             folder = self._files.folder("recordings", folder_of(row))
             files: list[dict[str, Any]] = []
             for name in FILE_NAMES:

@@ -440,25 +440,19 @@ class Service:
             "duration": round(row.ended_at - row.answered_at, 1),
             "end_reason": row.end_reason,
         }
-        quality = None
+        # Per leg: worst and mean round-trip, loss and freezes at the end, mean bitrate.
         call_id = row.call_id or row.id
-        if self._call_quality is not None:
-            # Per leg: worst and mean round-trip, loss and freezes at the end, mean bitrate.
-            quality = self._call_quality(call_id)
-        continues = any(  # a leg handed over: the call goes on with the next agent
-            s.id != row.id and (s.call_id or s.id) == call_id and s.ended_at is None
-            for s in self.desk.sessions.values()
-        )
-        if inspect.isawaitable(quality) and continues:
-            # On another media node, the summary comes only with the call's end.
+        quality = self._call_quality(call_id) if self._call_quality is not None else None
+        if inspect.isawaitable(quality):
+            # A call on another media node: its summary comes with that node's close, so
+            # not for a leg handed over (the call goes on with the next agent).
+            if self.desk.call_session(call_id) is None:
+                task = asyncio.ensure_future(_log_when(fields, quality))
+                self._logging.add(task)
+                task.add_done_callback(self._logging.discard)
+                return
             _discard(quality)
             quality = None
-        if inspect.isawaitable(quality):
-            # A call on another media node: its summary comes with that node's close.
-            task = asyncio.ensure_future(_log_when(fields, quality))
-            self._logging.add(task)
-            task.add_done_callback(self._logging.discard)
-            return
         fields["quality"] = quality
         logger.info("call finished", extra={"fields": fields})
 

@@ -100,16 +100,22 @@ def follower(redis: Redis, made: list[Replica], resets: list[int] | None = None)
     return replica
 
 
+async def leading(redis: Redis, replicas: list[Replica], **writer: Any) -> tuple[Leader, Replica]:
+    """A leader of epoch 1, its journal started, and a replica following it."""
+    leader = Leader(redis, epoch=1, **writer)
+    await leader.journal.start()
+    replica = follower(redis, replicas)
+    await replica.ready()
+    return leader, replica
+
+
 async def caught_up(leader: Leader, replica: Replica) -> None:
     await leader.journal.flush()
     await wait_until(lambda: replica.seq == leader.journal.seq, timeout=10)
 
 
 async def test_a_replica_holds_the_leaders_desk(redis: Redis, replicas: list[Replica]) -> None:
-    leader = Leader(redis, epoch=1)
-    await leader.journal.start()
-    replica = follower(redis, replicas)
-    await replica.ready()
+    leader, replica = await leading(redis, replicas)
     a_busy_hour(leader)
     await caught_up(leader, replica)
     assert replica.desk is not None
@@ -123,10 +129,7 @@ async def test_a_replica_holds_the_leaders_desk(redis: Redis, replicas: list[Rep
 async def test_a_followers_request_gets_the_outcome_of_its_entry(
     redis: Redis, replicas: list[Replica]
 ) -> None:
-    leader = Leader(redis, epoch=1)
-    await leader.journal.start()
-    replica = follower(redis, replicas)
-    await replica.ready()
+    leader, replica = await leading(redis, replicas)
     accepted = replica.expect("req-1")
     refused = replica.expect("req-2")
     on_leader = leader.handle(AgentSignedIn("a1", "A1", 0.0), origin="req-1")
@@ -246,10 +249,7 @@ async def test_nothing_unsigned_is_applied_or_unpickled(
 async def test_a_replica_behind_a_lost_write_catches_up_at_the_next_snapshot(
     redis: Redis, replicas: list[Replica]
 ) -> None:
-    leader = Leader(redis, epoch=1, snapshot_every=10)
-    await leader.journal.start()
-    replica = follower(redis, replicas)
-    await replica.ready()
+    leader, replica = await leading(redis, replicas, snapshot_every=10)
     leader.handle(AgentSignedIn("a1", "A1", 0.0))
     await caught_up(leader, replica)
     # An entry Redis never took (the desk went on): the replica sees the gap after it.
@@ -286,10 +286,7 @@ async def test_a_replica_follows_only_a_leader_of_its_own_version(
 async def test_a_damaged_entry_makes_the_replica_start_again_from_a_snapshot(
     redis: Redis, replicas: list[Replica]
 ) -> None:
-    leader = Leader(redis, epoch=1, snapshot_every=3)
-    await leader.journal.start()
-    replica = follower(redis, replicas)
-    await replica.ready()
+    leader, replica = await leading(redis, replicas, snapshot_every=3)
     leader.handle(AgentSignedIn("a1", "A1", 0.0))
     leader.handle(AgentSignedIn("a2", "A2", 0.0))
     await caught_up(leader, replica)
@@ -329,12 +326,11 @@ class AnsweringLeader:
 async def test_a_change_the_leader_made_is_not_reported_failed_when_its_entry_is_lost(
     redis: Redis, replicas: list[Replica]
 ) -> None:
-    leader = Leader(redis, epoch=1)
-    await leader.journal.start()
-    replica = follower(redis, replicas)
-    await replica.ready()
-    done = FollowerService(replica, AnsweringLeader({"refused": False}), "b", timeout=0.3)
+    leader, replica = await leading(redis, replicas)
+    answered = AnsweringLeader({"refused": False})
+    done = FollowerService(replica, answered, "b", timeout=0.3)
     assert await done.submit(CustomerTapped("t-lost", 1.0)) == []  # done, not a 503
+    assert answered.asked == ["submit"]
     refused = FollowerService(
         replica,
         AnsweringLeader(

@@ -194,10 +194,14 @@ async def _migrated_sqlite() -> Path:
 
 
 class Harness(Clients):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, shutdown_timeout: float = 5.0) -> None:
+        """``shutdown_timeout``: how long the HTTP server waits on requests still in
+        progress when it stops, and again after cancelling them."""
         self.settings = settings
         self.app = create_app(settings)
-        self.runner = GuardedRunner(self.app, self.app[CONNECTION_GUARD], shutdown_timeout=5)
+        self.runner = GuardedRunner(
+            self.app, self.app[CONNECTION_GUARD], shutdown_timeout=shutdown_timeout
+        )
         self.url = ""
         self.http: aiohttp.ClientSession | None = None
         self._parties: list[Party] = []

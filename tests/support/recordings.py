@@ -77,19 +77,10 @@ def decoded(path: Path) -> list[tuple[float, np.ndarray]]:
 
 @functools.cache
 def _clip(tone: float) -> bytes:
-    """A 5 s recording file (media time 1.0 .. 6.0), made once per test process."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "clip.webm"
-        write_webm(path, plain_picture, start=1.0, seconds=5.0, fps=15, tone=tone)
-        return path.read_bytes()
-
-
-@functools.cache
-def _party_file(tone: float) -> bytes:
     """One party's file of a finished recording (25 fps, media time 1.0 .. 6.0), encoded once
     per test process and copied into each test's recordings."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "party.webm"
+        path = Path(folder) / "clip.webm"
         write_webm(path, plain_picture, start=1.0, seconds=5.0, tone=tone)
         return path.read_bytes()
 
@@ -118,8 +109,8 @@ async def finished_recording(
     button"), a text mark "Reset" and a red rect drawn at 4.0."""
     folder = root / call_id
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "customer.webm").write_bytes(await asyncio.to_thread(_party_file, 440.0))
-    (folder / "agent.webm").write_bytes(await asyncio.to_thread(_party_file, 660.0))
+    (folder / "customer.webm").write_bytes(await asyncio.to_thread(_clip, 440.0))
+    (folder / "agent.webm").write_bytes(await asyncio.to_thread(_clip, 660.0))
     if lines is None:
         lines = [
             sidecar_line(1.0, "recording_started", {"room": {"annotations": {}}}, "server"),

@@ -235,8 +235,18 @@ async function getCamera() {
 
 // A tap whose answer is lost (a phone's network, a node failing over) is sent again with the
 // same Idempotency-Key: the server answers with the ticket the first one made, never a second.
-// ms before each new try: about 15 s in all, five tries (a minute's burst of taps allows five).
+// The waits before each new try, in ms: about 15 s in all, five tries.
 const TAP_RETRIES = [1000, 2000, 4000, 8000];
+
+// What did not settle the tap, and is safe to send again with its key: no answer, an answer
+// that could not be read (cut off, or a proxy's error page while a node fails over), the
+// server unavailable or failing. Not a refusal that says what to do (closed, full, ...).
+function worthResending(res, body) {
+  if (!res) return true;
+  if (!body) return res.ok || res.status >= 500;
+  const code = (body.error || {}).code;
+  return res.status >= 500 && (code === "unavailable" || code === "internal");
+}
 
 function idempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs https
@@ -266,19 +276,11 @@ async function requestTicket(callback) {
       });
       body = await res.json();
     } catch (err) {
-      // No answer, or not our server's (a proxy's error page while a node fails over), or an
-      // answer cut off on the way.
+      // No answer, or none that could be read: worthResending says what to do.
     } finally {
       clearTimeout(timer);
     }
-    // Sending it again is safe (the same key), so what did not settle it is sent again: no
-    // answer, an answer that could not be read, the server unavailable or failing (not a
-    // refusal that says what to do: closed, full).
-    const code = body && (body.error || {}).code;
-    const again = !res || !body
-      ? !res || res.ok || res.status >= 500
-      : res.status >= 500 && (code === "unavailable" || code === "internal");
-    if (again && attempt < TAP_RETRIES.length) {
+    if (worthResending(res, body) && attempt < TAP_RETRIES.length) {
       message(["tap.retrying"]);
       await new Promise((resolve) => setTimeout(resolve, TAP_RETRIES[attempt]));
       continue;
