@@ -37,6 +37,7 @@ from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import (
     ConfigChanged,
     DrainStarted,
+    Effect,
     MediaFailed,
     MediaMoved,
     Restored,
@@ -558,7 +559,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     from videoassist.cluster.journal import Ids, JournalWriter, Replica
     from videoassist.cluster.kicks import PURPOSE as KICKS_PURPOSE
     from videoassist.cluster.kicks import Kicks
-    from videoassist.cluster.leadership import FencedRecords, exit_deposed
+    from videoassist.cluster.leadership import LEASE_NAME, FencedRecords, exit_deposed
     from videoassist.cluster.media_nodes import DESK, DeskLink, MediaNode, PlacedCalls
     from videoassist.cluster.placement import Placement
     from videoassist.cluster.presence import Presence
@@ -687,15 +688,66 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     led: list[tuple[Service, JournalWriter, PlacedCalls]] = []
 
     async def lead(epoch: int) -> None:
-        """Take over: the desk from the records, journaled from its first snapshot on."""
-        serving.hold()  # what this node's sockets ask now waits for the restored desk
-        await join_again(epoch)
+        """Take over: the desk this node's replica holds, if it has every entry after the
+        last leader's last write (what it handled after, it carries out again); else the desk
+        from the records. Journaled from its first snapshot on."""
+        serving.hold()  # what this node's sockets ask now waits for the new leader's desk
+        caught_up = replica.desk is not None and await _caught_up(replica)
         await replica.close()
-        await records.migrate()  # a newer version's first leader
+        await records.migrate()  # a newer version's first leader (at the newest: nothing)
+        # The fence first: a deposed leader that wakes up writes nothing from now on.
+        mark = await records.fence_and_mark(LEASE_NAME, epoch)
+        continued = replica.take_over(mark) if caught_up else None
+        if continued is not None:
+            await take_over(epoch, *continued)
+            return
+        if replica.desk is not None:
+            logger.info("node %s: its replica cannot go on from %s: the records", node, mark)
+        await join_again(epoch)
         config, labels = await _routing_config(records, settings)
         app[TOPIC_LABELS].update(labels)
         ids = Ids()
         desk = Desk(new_id=ids.draw, config=config)
+        service, journal, placed = leader_parts(epoch, desk, ids)
+        service.start(announce_every=settings.announce_interval)
+        placed.start()
+        await _restore(service, records, None)  # rooms come back where calls are placed
+        await journal.start()  # its first snapshot: the restored desk (the replicas reset)
+        serving.presence = presence
+        serving.lead(service, placed)
+        # A page that connected while the desk was restored read the old one: again.
+        await join_again(epoch)
+        await serve_followers(service, placed)
+        logger.info("node %s leads (epoch %d): desk restored, serving", node, epoch)
+
+    async def take_over(epoch: int, desk: Desk, tail: list[list[Effect]]) -> None:
+        """Lead with the replica's desk: no page here or on the other nodes joins again."""
+        ids = Ids()
+        desk.draw_ids_with(ids.draw)
+        service, journal, placed = leader_parts(epoch, desk, ids)
+        service.start(announce_every=settings.announce_interval)
+        placed.start()
+        placed.adopt(desk.live_media())  # before the effects that hand a call over or end it
+        service.carry_out_again(tail, mark=f"{epoch}:0")
+        service.arm(desk.timers)
+        await journal.start(continues=replica.position)
+        serving.presence = presence
+        serving.lead(service, placed)
+        await serve_followers(service, placed)
+        logger.info(
+            "node %s leads (epoch %d): desk went on from its replica (epoch %d entry %d), %d "
+            "entries carried out again, %d timers armed, %d live calls kept or moved; serving",
+            node,
+            epoch,
+            *replica.position,
+            len(tail),
+            len(desk.timers),
+            len(desk.live_media()),
+        )
+
+    def leader_parts(
+        epoch: int, desk: Desk, ids: Ids
+    ) -> tuple[Service, JournalWriter, PlacedCalls]:
         journal = JournalWriter(redis, journal_key, epoch, desk, ids)
         moves = _MediaMoves(lambda: serving, delivery)
         placed = PlacedCalls(
@@ -723,14 +775,9 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             journal=journal,
         )
         led.append((service, journal, placed))
-        service.start(announce_every=settings.announce_interval)
-        placed.start()
-        await _restore(service, records, None)  # rooms come back where calls are placed
-        await journal.start()  # its first snapshot: the restored desk (the replicas reset)
-        serving.presence = presence
-        serving.lead(service, placed)
-        # A page that connected while the desk was restored read the old one: again.
-        await join_again(epoch)
+        return service, journal, placed
+
+    async def serve_followers(service: Service, placed: PlacedCalls) -> None:
         door = LeaderDoor(service, placed, presence)
         from_media = partial(_from_media_nodes, placed, app[WEBHOOKS])
 
@@ -752,7 +799,6 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await follower.close()
         await app[CUSTOMERS].finish_erasures()
         recordings.start_purging()
-        logger.info("node %s leads (epoch %d): desk restored, serving", node, epoch)
 
     async def lead_when_elected() -> None:
         epoch = await leadership.leading()
@@ -1200,6 +1246,16 @@ def desk_config(data: dict[str, list[dict[str, Any]]], settings: Settings) -> De
         time_zone=settings.time_zone,
         day_starts_at=settings.day_starts_at,
     )
+
+
+async def _caught_up(replica: Any) -> bool:
+    """Whether the replica read the whole journal (a node about to lead); False if Redis did
+    not answer."""
+    try:
+        return bool(await replica.caught_up())
+    except Exception as exc:
+        logger.warning("the journal could not be read to its end: %s", exc)
+        return False
 
 
 async def _restore(service: Service, records: Records, rooms: CallRooms | None) -> None:

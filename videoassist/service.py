@@ -71,10 +71,11 @@ _ORDER = {
 
 
 class RecordsPort(Protocol):
-    async def save_all(self, saves: Sequence[Save]) -> None:
+    async def save_all(self, saves: Sequence[Save], *, mark: str | None = None) -> None:
         """Write ``saves`` in one transaction, in this order (all or nothing). With several
         nodes the port fences the transaction by the leader's epoch (cluster/leadership.py
-        ``FencedRecords``)."""
+        ``FencedRecords``) and stores ``mark`` with it: the journal entry of the last event
+        whose records it holds (a node taking over the desk carries out what came after)."""
         ...
 
 
@@ -96,9 +97,9 @@ class MediaPort(Protocol):
 
 
 class JournalPort(Protocol):
-    def handled(self, event: Event, origin: str | None, refused: bool) -> None:
+    def handled(self, event: Event, origin: str | None, refused: bool) -> str | None:
         """The desk has just handled ``event`` (``refused``: or refused it, or failed on it);
-        must not block."""
+        must not block. Returns the entry's mark, stored with the event's records."""
         ...
 
 
@@ -149,10 +150,9 @@ class Service:
         self._inbox: asyncio.Queue[
             tuple[Event, asyncio.Future[list[Effect]] | None, float, str | None]
         ] = asyncio.Queue()
-        # (records to write, written when this future is done), in desk order
-        self._writes: asyncio.Queue[tuple[list[Save], asyncio.Future[None]] | object] = (
-            asyncio.Queue()
-        )
+        # (records to write, written when this future is done, the journal's mark), in desk
+        # order
+        self._writes: asyncio.Queue[_Write | object] = asyncio.Queue()
         # (the event's effects, its records' future, who waits, a refusal to pass on)
         self._effects: asyncio.Queue[_Handled | object] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -239,51 +239,79 @@ class Service:
                 continue
             if self._before_each is not None:
                 self._before_each()
-            refused = True
             try:
                 effects = self.desk.handle(event)
-                refused = False
             except DeskError as exc:
+                self._journaled(event, origin, refused=True)
                 if future is None:
                     logger.info("Service: %s refused: %s", type(event).__name__, exc)
                 else:
                     self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
             except Exception as exc:
+                self._journaled(event, origin, refused=True)
                 logger.exception("Service: desk failed on %r", event)
                 self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
-            finally:
-                self._journaled(event, origin, refused)
+            mark = self._journaled(event, origin, refused=False)
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
                 if isinstance(effect, StartMedia):
                     self._start_media(effect)
-            saves = [effect for effect in effects if isinstance(effect, Save)]
-            written: asyncio.Future[None] | None = None
-            if saves:
-                written = asyncio.get_running_loop().create_future()
-                self._writes.put_nowait((saves, written))
-            self._effects.put_nowait(_Handled(effects, written, future, None))
+            self._effects.put_nowait(_Handled(effects, self._to_write(effects, mark), future, None))
 
-    def _journaled(self, event: Event, origin: str | None, refused: bool) -> None:
+    def _to_write(self, effects: list[Effect], mark: str | None) -> asyncio.Future[None] | None:
+        """Hand an event's records to the writer; the future it settles once they are written."""
+        saves = [effect for effect in effects if isinstance(effect, Save)]
+        if not saves:
+            return None
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.put_nowait(_Write(saves, written, mark))
+        return written
+
+    def _journaled(self, event: Event, origin: str | None, refused: bool) -> str | None:
         if self._journal is None:
-            return
+            return None
         try:
-            self._journal.handled(event, origin, refused)
+            return self._journal.handled(event, origin, refused)
         except Exception:
             logger.exception("Service: could not journal %r", event)
+            return None
+
+    def carry_out_again(self, handled: Sequence[list[Effect]], mark: str | None) -> None:
+        """A node taking over a desk from its replica (cluster/journal.py): the effects of the
+        events the last leader handled after its last written records, which it may not have
+        carried out. Their records are written with ``mark`` (they never were: the mark says
+        so), their parties told again; timers and media sessions are not here (the caller
+        arms the desk's pending timers and adopts its live calls). Call before the first
+        event, right after ``start``."""
+        for effects in handled:
+            again: list[Effect] = [
+                e for e in effects if not isinstance(e, StartMedia | SetTimer | CancelTimer)
+            ]
+            if again:
+                self._effects.put_nowait(_Handled(again, self._to_write(again, mark), None, None))
+        # The mark is written even if none of them had records, in order: a later takeover
+        # sees that this leader's journal starts where it stands.
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.put_nowait(_Write([], written, mark))
+
+    def arm(self, timers: Mapping[str, SetTimer]) -> None:
+        """Arm ``timers`` (a desk taken over: the ones it still waits for)."""
+        for timer in timers.values():
+            self._set_timer(timer)
 
     async def _write(self) -> None:
         """Group commit: everything waiting to be written goes in one transaction."""
         while True:
-            batch: list[tuple[list[Save], asyncio.Future[None]]] = []
+            batch: list[_Write] = []
             item = await self._writes.get()
             stop = item is _STOP
             while not stop:
-                batch.append(item)  # type: ignore[arg-type]
-                if sum(len(saves) for saves, _ in batch) >= WRITE_BATCH or self._writes.empty():
+                assert isinstance(item, _Write)
+                batch.append(item)
+                if sum(len(w.saves) for w in batch) >= WRITE_BATCH or self._writes.empty():
                     break
                 item = self._writes.get_nowait()
                 stop = item is _STOP
@@ -292,38 +320,44 @@ class Service:
             if stop:
                 break
 
-    async def _save(self, batch: list[tuple[list[Save], asyncio.Future[None]]]) -> None:
+    async def _save(self, batch: list[_Write]) -> None:
         """Write ``batch`` in one transaction; if that fails, event by event and then row by
         row, so that one bad row does not lose the others (each failure is logged). The
         writer goes on either way: a store that is down costs records, never the desk."""
-        rows = [save for saves, _ in batch for save in saves]
+        rows = [save for write in batch for save in write.saves]
         try:
             async with asyncio.timeout(EFFECT_TIMEOUT):
-                await self._records.save_all(rows)
+                await self._save_all(rows, batch[-1].mark)
         except Exception:
             logger.exception("Service: writing %d records together failed", len(rows))
-            for saves, _ in batch:
-                await self._save_one_event(saves)
+            for write in batch:
+                await self._save_one_event(write.saves, write.mark)
         else:
             for save in rows:
                 self._saved(save)
-        for _, written in batch:
-            if not written.done():
-                written.set_result(None)
+        for write in batch:
+            if not write.written.done():
+                write.written.set_result(None)
 
-    async def _save_one_event(self, saves: list[Save]) -> None:
+    async def _save_one_event(self, saves: list[Save], mark: str | None) -> None:
         try:
             async with asyncio.timeout(EFFECT_TIMEOUT):
-                await self._records.save_all(saves)
+                await self._save_all(saves, mark)
         except Exception:
             if len(saves) == 1:
                 logger.exception("Service: could not write %r", saves[0])
                 return
             for save in saves:
-                await self._save_one_event([save])
+                await self._save_one_event([save], mark)
             return
         for save in saves:
             self._saved(save)
+
+    async def _save_all(self, saves: list[Save], mark: str | None) -> None:
+        if mark is None:  # one node: no journal, no mark
+            await self._records.save_all(saves)
+        else:
+            await self._records.save_all(saves, mark=mark)
 
     async def _carry_out_all(self) -> None:
         while True:
@@ -390,11 +424,8 @@ class Service:
                 self._start_media(effect)
             case StopMedia(session_id):
                 await self._media.close_session(session_id)
-            case SetTimer(key, at, event):
-                self._cancel_timer(key)
-                delay = max(0.0, at - self.clock())
-                loop = asyncio.get_running_loop()
-                self._timers[key] = loop.call_later(delay, self._fire, key, event)
+            case SetTimer():
+                self._set_timer(effect)
             case CancelTimer(key):
                 self._cancel_timer(key)
 
@@ -462,6 +493,12 @@ class Service:
         if event is not None:
             self._integrations.publish(*event)
 
+    def _set_timer(self, timer: SetTimer) -> None:
+        self._cancel_timer(timer.key)
+        delay = max(0.0, timer.at - self.clock())
+        loop = asyncio.get_running_loop()
+        self._timers[timer.key] = loop.call_later(delay, self._fire, timer.key, timer.event)
+
     def _fire(self, key: str, event: Event) -> None:
         self._timers.pop(key, None)
         self.post(event)
@@ -474,6 +511,15 @@ class Service:
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
+
+
+@dataclass(slots=True)
+class _Write:
+    """An event's records on their way through the writer."""
+
+    saves: list[Save]
+    written: asyncio.Future[None]  # settled once they are written (or could not be)
+    mark: str | None  # its journal entry (several nodes)
 
 
 @dataclass(slots=True)

@@ -235,3 +235,44 @@ async def test_a_logout_on_one_node_closes_the_console_on_the_other(
 
 async def _state_is(nodes: Deployment, username: str, state: str) -> bool:
     return await _agent_state(nodes, username) == state
+
+
+async def test_the_leader_killed_the_follower_goes_on_and_its_pages_stay_connected(
+    nodes: Deployment, on_b: Node, peers: list[ClientPeer]
+) -> None:
+    """The follower takes the desk over from its replica: the pages and consoles connected
+    to it are not disconnected, and the new leader carries on with them."""
+    tickets = [await on_b.tap(description=f"customer {n}") for n in range(2)]
+    pages = [await on_b.customer(t["token"]) for t in tickets]
+    for page in pages:
+        await wait_until(lambda p=page: _position(p, None), timeout=5)
+    bob, _ = await ready(on_b, "bob")
+    await bob.inbox.next("offer")
+    session_id = (await bob.call("accept", {"ticket_id": tickets[0]["ticket_id"]}))["session_id"]
+    await pages[0].inbox.next("matched")
+    camera = await media(pages[0], "red", session_id, peers)
+    await (await media(bob, "blue", session_id, peers)).sees("red")
+    await camera.sees("blue")
+    leader, follower = nodes.nodes
+    await leader.stop(kill=True)
+    await wait_until(
+        lambda: "desk went on from its replica" in follower.output,
+        timeout=30,
+        what=lambda: f"the follower leading:\n{follower.output[-3000:]}",
+    )
+
+    # Nobody on the follower was asked to connect again; what they see is the same desk.
+    assert all(party.client.connected for party in (*pages, bob))
+    view = await pages[1].call("sync")
+    assert (view["state"], view["position"]) == ("queued", 1)
+    console = await bob.call("sync")
+    assert (console["state"], console["session_id"]) == ("busy", session_id)
+    # The new leader serves them: the call ends, and the next customer rings the same console.
+    assert (await bob.call("hangup", {"session_id": session_id})) == {"ok": True}
+    await pages[0].inbox.next("session_ended")
+    heard = len(bob.inbox.events)
+    wrapped = await bob.call("wrap_up", {"session_id": session_id, "disposition": "resolved"})
+    assert wrapped == {"ok": True}  # and Bob is Ready again, as he was before the call
+    offer = await bob.inbox.next("offer", after=heard)
+    assert offer["ticket_id"] == tickets[1]["ticket_id"]
+    assert all(party.client.connected for party in (pages[1], bob))

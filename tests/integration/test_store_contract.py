@@ -374,16 +374,28 @@ async def test_a_deposed_leaders_writes_are_fenced_off(records: Records) -> None
     assert await records.ticket("t-stale") is None
     async with records.fenced("desk", epoch=3) as conn:  # the leader itself carries on
         await conn.execute(tickets_table.insert().values(**asdict(ticket("t4"))))
-        await records.mark_applied(conn, "desk", "1700000000000-7")
-    assert await records.applied("desk") == "1700000000000-7"
+        await records.mark_applied(conn, "desk", "3:7")
+    assert await records.applied("desk") == "3:7"
     with pytest.raises(Fenced):
         async with records.fenced("desk", epoch=2) as conn:
-            await records.mark_applied(conn, "desk", "1700000000001-0")
-    assert await records.applied("desk") == "1700000000000-7"
+            await records.mark_applied(conn, "desk", "2:9")
+    assert await records.applied("desk") == "3:7"
+    # The desk's records carry the journal's mark in their own transaction.
+    await records.save_all([SaveTicket(ticket("t5"))], fence=("desk", 3), mark="3:8")
+    assert await records.applied("desk") == "3:8"
+    with pytest.raises(Fenced):
+        await records.save_all([SaveTicket(ticket("t6"))], fence=("desk", 2), mark="2:10")
+    assert await records.applied("desk") == "3:8"
     assert await records.applied("nobody") is None
     async with records.fenced("other", epoch=1):  # fences are per name
         pass
-    assert {t["id"] for t in await records.open_tickets()} == {"t1", "t3", "t4"}
+    # A new leader raises the fence and reads the last leader's mark in one transaction: the
+    # last one cannot write after it.
+    assert await records.fence_and_mark("desk", 4) == "3:8"
+    with pytest.raises(Fenced):
+        await records.save_all([SaveTicket(ticket("t7"))], fence=("desk", 3), mark="3:9")
+    assert await records.applied("desk") == "3:8"
+    assert {t["id"] for t in await records.open_tickets()} == {"t1", "t3", "t4", "t5"}
 
 
 async def test_a_write_that_fails_inside_the_fence_leaves_nothing(records: Records) -> None:

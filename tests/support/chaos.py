@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from tests.support.harness import connect_socket, wait_until
 from tests.support.ports import free_port
-from tests.support.process import ServerProcess
+from tests.support.process import ServerProcess, took_lead
 from videoassist.auth import hash_password
 from videoassist.store.records import Records
 
@@ -141,11 +141,11 @@ class Cluster:
 
     async def _led_by(self, node: ServerProcess, times: int) -> None:
         """With replicas: until ``node`` has taken the lead ``times`` times (its desk restored
-        and serving); without, until it serves."""
+        or gone on from its replica, and serving); without, until it serves."""
 
         async def leads() -> bool:
             if self.replicas:
-                return node.output.count("desk restored, serving") >= times
+                return took_lead(node.output) >= times
             return (await self.serving()) is node
 
         await wait_until(
@@ -157,7 +157,7 @@ class Cluster:
         replicas); seconds until the other leads."""
         node = await self.holder()
         other = next(n for n in self.nodes if n is not node)
-        led = other.output.count("desk restored, serving")
+        led = took_lead(other.output)
         started = time.monotonic()
         assert node.proc is not None
         node.proc.kill()
@@ -176,7 +176,7 @@ class Cluster:
         was deposed) and is started again; seconds until the other leads."""
         node = await self.holder()
         other = next(n for n in self.nodes if n is not node)
-        led = other.output.count("desk restored, serving")
+        led = took_lead(other.output)
         started = time.monotonic()
         node.pause()
         await self._led_by(other, led + 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import ssl
 import sys
@@ -15,6 +16,16 @@ import aiohttp
 from tests.support.harness import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# What a node's log says each time it takes the lead with every node serving: its desk restored
+# from the records, or gone on from its replica (videoassist/app.py, ``_serving_ctx``).
+_TOOK_LEAD = re.compile(r"leads \(epoch \d+\): desk (?:restored|went on from its replica)")
+
+
+def took_lead(output: str) -> int:
+    """How many times the node whose log is ``output`` took the lead (every node serving)."""
+    return len(_TOOK_LEAD.findall(output))
 
 
 class ServerProcess:

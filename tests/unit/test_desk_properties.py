@@ -247,6 +247,10 @@ class World:
         elif isinstance(event, Restored):
             self.tapped.extend(t.id for t in event.tickets)
         self.keep_timers(effects)
+        # The desk keeps its pending timers itself (a node taking it over arms them again):
+        # they are exactly the ones its effects asked for and that have not fired.
+        pending = {key: timer.event for key, timer in self.desk.timers.items()}
+        assert pending == {key: ev for key, (_, _, ev) in self.timers.items()}
         check_offers(self.desk, effects, event.at)
         check_invariants(self)
 

@@ -61,6 +61,7 @@ READ_BLOCK_MS = 1_000
 READ_COUNT = 500
 MAX_BACKOFF = 2.0
 OUTCOMES_KEPT = 2_000  # outcomes a follower may still ask for (its reply came late)
+TAIL_KEPT = 20_000  # entries whose effects a replica keeps, should it take the desk over
 
 
 class Ids:
@@ -177,10 +178,14 @@ class JournalWriter:
         self._task: asyncio.Task[None] | None = None
         self._trim_before: str | None = None  # the previous snapshot's position in the stream
         self._last_id = "0-0"  # the stream id of the last entry written
+        self.continues: tuple[int, int] | None = None  # the (epoch, seq) this desk went on from
 
-    async def start(self) -> None:
+    async def start(self, continues: tuple[int, int] | None = None) -> None:
         """Take the epoch's first snapshot and start writing. What the desk handled before
-        (a restore from the records) is journaled ahead of it: replicas load the snapshot."""
+        (a restore from the records) is journaled ahead of it: replicas load the snapshot.
+        ``continues``: this desk is a replica's that went on from entry (epoch, seq) of the
+        last leader's journal; a replica that had got no further loads it quietly."""
+        self.continues = continues
         last = await self.redis.xrevrange(JOURNAL, count=1)
         if last:  # an earlier leader's entries: replicas loading this snapshot skip them
             raw = last[0][0]
@@ -188,9 +193,10 @@ class JournalWriter:
         self._snapshot()
         self._task = asyncio.create_task(self._run(), name="JournalWriter")
 
-    def handled(self, event: Event, origin: str | None, refused: bool = False) -> None:
+    def handled(self, event: Event, origin: str | None, refused: bool = False) -> str:
         """The desk has just handled ``event`` (or refused it): journal it with its ids and
-        whether it was refused (a replica that decides otherwise has diverged)."""
+        whether it was refused (a replica that decides otherwise has diverged). Returns its
+        mark, ``"epoch:seq"``, which the service stores with the event's records."""
         self.seq += 1
         entry = {
             "epoch": self.epoch,
@@ -204,6 +210,7 @@ class JournalWriter:
         taken_at_seq, taken_at = self._last_snapshot
         if self.seq - taken_at_seq >= self._every or self._clock() - taken_at >= self._interval:
             self._snapshot()
+        return f"{self.epoch}:{self.seq}"
 
     def _put(self, kind: str, item: Any) -> None:
         self._pending.append((kind, item))
@@ -261,7 +268,13 @@ class JournalWriter:
         self.written += len(batch)
 
     async def _store_snapshot(self, seq: int, pickled: bytes) -> None:
-        header = {"epoch": self.epoch, "seq": seq, "after": self._last_id, "version": VERSION}
+        header = {
+            "epoch": self.epoch,
+            "seq": seq,
+            "after": self._last_id,
+            "version": VERSION,
+            "continues": list(self.continues) if self.continues is not None else None,
+        }
         sealed = _seal_snapshot(self._key, header, pickled)
         if not await self._store(keys=[SNAPSHOT], args=[self.epoch, sealed]):
             logger.warning(
@@ -293,6 +306,22 @@ class JournalWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    millis, _, count = entry_id.partition("-")
+    return int(millis), int(count or 0)
+
+
+def parse_mark(mark: str | None) -> tuple[int, int] | None:
+    """(epoch, seq) of a mark the service stored with its records (``JournalWriter.handled``)."""
+    if not mark:
+        return None
+    epoch, _, seq = mark.partition(":")
+    try:
+        return int(epoch), int(seq)
+    except ValueError:
+        return None
 
 
 class Diverged(Exception):
@@ -349,6 +378,11 @@ class Replica:
         self._on_reset = on_reset
         self._waiting: dict[str, asyncio.Future[Outcome]] = {}
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        # (seq, effects) of the entries applied since the snapshot, the last TAIL_KEPT: should
+        # this node take the desk over, it carries out those the last leader may not have.
+        self._tail: deque[tuple[int, list[Effect]]] = deque(maxlen=TAIL_KEPT)
+        self.continued = 0  # a new leader's desk went on from this replica's: loaded quietly
+        self._read_on = asyncio.Event()  # set each time the replica has read on in the stream
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -390,14 +424,62 @@ class Replica:
         assert isinstance(desk, Desk)
         desk.draw_ids_with(self._ids.draw)
         reset = self.desk is not None and int(header["epoch"]) != self.epoch
+        continues = header.get("continues")
+        if reset and continues and self.epoch == int(continues[0]) and self.seq <= continues[1]:
+            # The new leader's desk went on from its replica, which had got at least as far
+            # as this one: what this node's pages read is part of it (nothing to join again).
+            reset = False
+            self.continued += 1
+            logger.info("journal: the leader of epoch %s went on from this desk", header["epoch"])
         self.desk = desk
         self.epoch = int(header["epoch"])
         self.seq = int(header["seq"])
         self._after = str(header["after"])
+        self._tail.clear()
         self._ready.set()
         if reset:
             self._reset()
         return True
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(epoch, seq) of the last entry this replica applied."""
+        return self.epoch, self.seq
+
+    def tail_after(self, seq: int) -> list[list[Effect]] | None:
+        """The effects of every entry this replica applied after entry ``seq`` of its epoch,
+        in order; None when it did not keep them all (it loaded a later snapshot)."""
+        first = self._tail[0][0] if self._tail else self.seq + 1
+        if seq + 1 < first or seq > self.seq:
+            return None
+        return [effects for at, effects in self._tail if at > seq]
+
+    def take_over(self, mark: str | None) -> tuple[Desk, list[list[Effect]]] | None:
+        """This replica's desk for a node that takes the lead, and the effects of the entries
+        after ``mark`` (the last leader's last written records: it may not have carried them
+        out); None when the replica cannot go on from there (the mark is another epoch's, or
+        it did not keep every entry after it): the new leader restores from the records."""
+        at = parse_mark(mark)
+        if self.desk is None or self.foreign is not None or at is None or at[0] != self.epoch:
+            return None
+        tail = self.tail_after(at[1])
+        return None if tail is None else (self.desk, tail)
+
+    async def caught_up(self, within: float = 2.0) -> bool:
+        """Wait until this replica has read every entry the stream holds now (a node about
+        to take the desk over: the last leader appends nothing more); False after ``within``."""
+        last = await self.redis.xrevrange(JOURNAL, count=1)
+        if not last:
+            return True
+        raw = last[0][0]
+        end = _stream_id(raw.decode() if isinstance(raw, bytes) else str(raw))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while _stream_id(self._after) < end:
+                    self._read_on.clear()
+                    await self._read_on.wait()
+                return True
+        return False
 
     def _reset(self) -> None:
         self.resets += 1
@@ -466,6 +548,7 @@ class Replica:
                     entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
                     if not await self._take(entry_id, fields):
                         break  # reloaded: read on from the snapshot's position
+                self._read_on.set()
             except (RedisError, OSError, TimeoutError) as exc:
                 logger.warning("journal: reading failed (%s); again in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
@@ -526,6 +609,7 @@ class Replica:
         except Exception as exc:  # the leader's desk refused it (or failed on it) too
             outcome = Outcome(None, exc)
         exact = self._ids.finish()
+        self._tail.append((self.seq, outcome.effects or []))
         origin = entry.get("origin")
         if not exact or bool(entry.get("refused")) != (outcome.error is not None):
             self.diverged_entries += 1

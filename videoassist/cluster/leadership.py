@@ -143,13 +143,15 @@ class FencedRecords:
         self._epoch = epoch
         self._on_fenced = on_fenced
 
-    async def save_all(self, saves: Sequence[Save]) -> None:
+    async def save_all(self, saves: Sequence[Save], *, mark: str | None = None) -> None:
+        """``mark``: the journal entry of the last event whose records these are
+        (cluster/journal.py), stored in the same transaction."""
         epoch = self._epoch()
         if epoch is None:  # never elected, or deposed: nothing may be written
             self._on_fenced()
             raise Fenced(f"{LEASE_NAME}: this node holds no epoch")
         try:
-            await self._records.save_all(saves, fence=(LEASE_NAME, epoch))
+            await self._records.save_all(saves, fence=(LEASE_NAME, epoch), mark=mark)
         except Fenced:
             logger.critical("the database refused epoch %d: a newer leader has written", epoch)
             self._on_fenced()

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -44,7 +44,7 @@ from videoassist.call_plane import LocalCallPlane, dispatch
 from videoassist.call_room import Side, Source
 from videoassist.cluster import stopping
 from videoassist.cluster.placement import Placement
-from videoassist.desk.events import Party
+from videoassist.desk.events import Party, StartMedia
 from videoassist.errors import Problem, Refusal
 
 logger = logging.getLogger(__name__)
@@ -314,6 +314,29 @@ class PlacedCalls(AskingPlane):
             self._open(future, session_id, ticket_id, agent_id, customer_joins_later, new=True),
             f"place:{session_id}",
         )
+
+    def adopt(self, calls: Iterable[StartMedia]) -> None:
+        """A desk taken over from a replica (its last leader died): its live calls stay on the
+        node that holds them; a call whose node holds it no more (the last leader carried it)
+        is opened again elsewhere and its parties told, as when a media node dies."""
+        for call in calls:
+            opened = (call.ticket_id, call.agent_id, call.customer_joins_later)
+            self._opened[call.session_id] = opened
+            future = self._placing(call.session_id)
+            self._spawn(self._adopt(future, call), f"adopt:{call.session_id}")
+
+    async def _adopt(self, future: asyncio.Future[str], call: StartMedia) -> None:
+        call_id = call.session_id
+        try:
+            before = await self.placement.where(call_id)
+        except (RedisError, OSError):
+            before = None
+        args = (call_id, call.ticket_id, call.agent_id, call.customer_joins_later)
+        if await self._still_on(call_id):
+            await self._open(future, *args)  # kept where it is
+        else:
+            lost_at = time.time() - self.placement.heartbeat_ttl  # about its node's last word
+            await self._reopen(future, *args, before or "", lost_at)
 
     def _placing(self, call_id: str) -> asyncio.Future[str]:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()

@@ -247,6 +247,12 @@ class Desk:
         self._shown_agents: dict[str, int] = {}
         # Live calls waiting for a party (or both, after a restart) to come back.
         self._breaks: dict[str, _Break] = {}
+        # The timers this desk has asked for and that have neither fired nor been cancelled,
+        # by key: a node that takes over this desk (cluster/journal.py) arms them again.
+        self.timers: dict[str, SetTimer] = {}
+        # A pending timer's event -> the keys of the timers that will fire it, oldest first
+        # (two rematch timers due at one instant fire equal events).
+        self._timer_keys: dict[Event, list[str]] = {}
         self._reset_queues()
 
     # ------------------------------------------------------------------ copies
@@ -272,6 +278,7 @@ class Desk:
         if handler is None:
             raise TypeError(f"not a desk event: {event!r}")
         effects: list[Effect] = []
+        self._timer_fired(event)
         self.routing.begin()
         if self.day.roll(event.at):
             self.today = {queue_id: Figures() for queue_id in self.config.queues}
@@ -280,7 +287,40 @@ class Desk:
             self.routing.match(
                 event.at, lambda ticket, agent: self._offer(ticket, agent, event.at, effects)
             )
+        self._book_timers(effects)
         return effects
+
+    def _timer_fired(self, event: Event) -> None:
+        """A pending timer's event is being handled (refused or not): it is no longer pending."""
+        if not self._timer_keys:
+            return
+        try:
+            keys = self._timer_keys.get(event)
+        except TypeError:  # not hashable: not a timer's event
+            return
+        if keys:
+            self.timers.pop(keys[0], None)
+            self._unbook(event, keys[0])
+
+    def _unbook(self, event: Event, key: str) -> None:
+        keys = self._timer_keys.get(event)
+        if keys is not None and key in keys:
+            keys.remove(key)
+            if not keys:
+                del self._timer_keys[event]
+
+    def _book_timers(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, SetTimer):
+                before = self.timers.pop(effect.key, None)
+                if before is not None:  # set again: the earlier one will not fire
+                    self._unbook(before.event, effect.key)
+                self.timers[effect.key] = effect
+                self._timer_keys.setdefault(effect.event, []).append(effect.key)
+            elif isinstance(effect, CancelTimer):
+                before = self.timers.pop(effect.key, None)
+                if before is not None:
+                    self._unbook(before.event, effect.key)
 
     # ------------------------------------------------------------------ queries (read-only)
 
@@ -325,6 +365,17 @@ class Desk:
         """The agent's live or wrapping-up session."""
         agent = self.agents.get(agent_id)
         return agent.session_id if agent is not None else None
+
+    def live_media(self) -> list[StartMedia]:
+        """Each live call's media as a node taking this desk over must have it open: the call,
+        its ticket, its agent now, and whether the customer has yet to join."""
+        calls: dict[str, StartMedia] = {}
+        for row in self.sessions.values():
+            ticket = self.tickets.get(row.ticket_id)
+            if row.ended_at is None and ticket is not None:
+                call_id = row.call_id or row.id
+                calls[call_id] = StartMedia(call_id, ticket.id, row.agent_id, not ticket.connected)
+        return list(calls.values())
 
     def call_session(self, call_id: str) -> SessionRow | None:
         """The live session of a media call (after a warm transfer, the new leg's)."""

@@ -539,16 +539,25 @@ class Records:
 
     # -------------------------------------------------------------- tickets and sessions
 
-    async def save_all(self, saves: Sequence[Save], fence: tuple[str, int] | None = None) -> None:
+    async def save_all(
+        self,
+        saves: Sequence[Save],
+        *,
+        fence: tuple[str, int] | None = None,
+        mark: str | None = None,
+    ) -> None:
         """Write desk records in one transaction (the service's writer hands every event
         waiting for it at once: one commit for all). ``fence`` (leader name, epoch): the
         transaction is fenced (:meth:`fenced`); a deposed leader's raises :class:`Fenced` and
-        writes nothing."""
+        writes nothing. ``mark`` (with ``fence``): the desk journal's entry whose records are
+        the last in this transaction (:meth:`applied` reads it back)."""
         async with contextlib.AsyncExitStack() as stack:
             if fence is None:
                 conn = await stack.enter_async_context(self.engine.begin())
             else:
                 conn = await stack.enter_async_context(self.fenced(*fence))
+                if mark is not None:
+                    await self.mark_applied(conn, fence[0], mark)
             for save in saves:
                 match save:
                     case SaveTicket(row):
@@ -1177,13 +1186,24 @@ class Records:
             yield conn
 
     async def mark_applied(self, conn: AsyncConnection, name: str, entry_id: str) -> None:
-        """Inside ``fenced``: the inbox entry whose effects this transaction writes."""
+        """Inside ``fenced``: the desk journal's entry ("epoch:seq") whose effects this
+        transaction writes, the last of them."""
         await conn.execute(
             leader_fence.update().where(leader_fence.c.name == name).values(applied=entry_id)
         )
 
+    async def fence_and_mark(self, name: str, epoch: int) -> str | None:
+        """A new leader's first write: the fence raised to ``epoch`` (a deposed leader writes
+        nothing from now on) and, in the same transaction, the mark its last write left."""
+        async with self.fenced(name, epoch) as conn:
+            result = await conn.execute(
+                sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
+            )
+            value = result.scalar_one_or_none()
+            return str(value) if value is not None else None
+
     async def applied(self, name: str) -> str | None:
-        """The last inbox entry whose effects were written by any leader of ``name``."""
+        """The last journal entry whose effects were written by any leader of ``name``."""
         async with self.engine.connect() as conn:
             result = await conn.execute(
                 sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)

@@ -1,0 +1,300 @@
+"""A node taking the desk over from its replica (cluster/journal.py ``Replica.take_over``), on a
+real redis-server and real SQLite records: the leader dies with the records of its last events
+unwritten; the new leader goes on from its replica's desk, writes those records once, tells
+their parties again and arms the desk's pending timers; the other replicas load its desk
+quietly when they had got no further."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.integration.test_cluster_journal import KEY, Leader, a_busy_hour, caught_up
+from tests.support.harness import wait_until
+from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
+from videoassist.cluster.journal import Ids, JournalWriter, Replica
+from videoassist.cluster.leadership import LEASE_NAME, FencedRecords
+from videoassist.desk import Desk, QueueConfig
+from videoassist.desk.events import (
+    AgentReady,
+    AgentSignedIn,
+    CustomerReturned,
+    CustomerTapped,
+    OfferAccepted,
+    Party,
+    Save,
+)
+from videoassist.service import Service
+from videoassist.store.records import Records
+
+pytestmark = pytest.mark.timeout(60)
+
+RING = 1.5  # seconds an offer rings: the offer the dead leader made times out on the new one
+CONFIG = desk_config(
+    QueueConfig("general", ring_timeout=RING),
+    agents=(agent("a1", "general"), agent("a2", "general")),
+)
+
+
+class Gate:
+    """The leader's records port; once shut, every write waits for good (the leader dies in
+    the middle of writing)."""
+
+    def __init__(self, inner: FencedRecords) -> None:
+        self.inner = inner
+        self.open = asyncio.Event()
+        self.open.set()
+        self.held = 0
+
+    async def save_all(self, saves: Sequence[Save], *, mark: str | None = None) -> None:
+        if not self.open.is_set():
+            self.held += 1
+            await self.open.wait()
+        await self.inner.save_all(saves, mark=mark)
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Party, str, str]] = []
+
+    async def notify(
+        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
+    ) -> None:
+        self.sent.append((to, target_id, event))
+
+
+class Media:
+    """The call plane's port: which calls were opened (the real one is PlacedCalls)."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def open(
+        self, session_id: str, ticket_id: str, agent_id: str, customer_joins_later: bool
+    ) -> None:
+        self.opened.append(session_id)
+
+    async def close_session(self, session_id: str) -> None:
+        pass
+
+    async def hand_over(self, session_id: str, agent_id: str) -> None:
+        pass
+
+
+@pytest.fixture
+async def records(tmp_path: Path) -> AsyncIterator[Records]:
+    store = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'records.db'}")
+    await store.migrate()
+    yield store
+    await store.close()
+
+
+def leader_service(
+    redis: Redis, records: Any, epoch: int, desk: Desk, ids: Ids
+) -> tuple[Service, JournalWriter, Notes]:
+    journal = JournalWriter(redis, KEY, epoch, desk, ids)
+    notes = Notes()
+    service = Service(
+        desk,
+        records=records,
+        notifier=notes,
+        media=Media(),
+        journal=journal,
+        clock=time.time,
+    )
+    return service, journal, notes
+
+
+def die(service: Service) -> None:
+    """The process is gone: nothing of this service runs on (its records never written)."""
+    for handle in service._timers.values():
+        handle.cancel()
+    for task in (service._task, service._writer, service._effector, service._ticker):
+        if task is not None:
+            task.cancel()
+
+
+async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_last_one_did_not(
+    redis: Redis, records: Records
+) -> None:
+    ids = Ids()
+    old_desk = Desk(new_id=ids.draw, config=CONFIG)
+    gate = Gate(FencedRecords(records, lambda: 1, lambda: None))
+    old, journal, _ = leader_service(redis, gate, 1, old_desk, ids)
+    await journal.start()
+    old.start(announce_every=3600)
+    replica = Replica(redis, KEY)
+    replica.start()
+    await replica.ready()
+    try:
+        # Written: a1 takes t1's call; t2 waits (a2 is signed in, not ready).
+        now = time.time()
+        await old.submit(AgentSignedIn("a1", "A1", now))
+        await old.submit(AgentReady("a1", now))
+        await old.submit(AgentSignedIn("a2", "A2", now))
+        await old.submit(CustomerTapped("t1", now))
+        rung = offers(await old.submit(CustomerReturned("t1", now)))
+        assert [agent_id for agent_id, _ in rung] == ["a1"]
+        await old.submit(OfferAccepted("a1", "t1", now))
+        await old.submit(CustomerTapped("t2", now))
+        await old.submit(CustomerReturned("t2", now))
+        await old.settled()
+        written = await records.applied(LEASE_NAME)
+        assert written == f"1:{journal.seq}"  # the last event with records wrote its mark
+        before = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
+
+        # The leader handles three more events, journals them, and dies before its records.
+        gate.open.clear()
+        old.post(AgentReady("a2", time.time()))  # t2 rings a2: a timer of RING seconds
+        old.post(CustomerTapped("t3", time.time()))
+        old.post(CustomerReturned("t3", time.time()))
+        await wait_until(lambda: gate.held > 0 and journal.seq == 11, timeout=10)
+        await journal.flush()
+        await wait_until(lambda: replica.seq == journal.seq, timeout=10)
+        die(old)
+        await journal.close()
+        assert await records.ticket("t3") is None
+        assert old_desk.ticket_state("t2") == "offered"
+
+        # The new leader: the fence raised, the last leader's mark read, in one transaction.
+        assert await replica.caught_up()
+        await replica.close()
+        mark = await records.fence_and_mark(LEASE_NAME, 2)
+        assert mark == written
+        went_on = replica.take_over(mark)
+        assert went_on is not None
+        desk, tail = went_on
+        assert len(tail) == 3  # the three events after the mark
+        assert whole_state(desk) == whole_state(old_desk)
+        assert set(desk.timers) == set(old_desk.timers) != set()
+
+        new_ids = Ids()
+        desk.draw_ids_with(new_ids.draw)
+        new, new_journal, notes = leader_service(
+            redis, FencedRecords(records, lambda: 2, lambda: None), 2, desk, new_ids
+        )
+        new.start(announce_every=3600)
+        new.carry_out_again(tail, mark="2:0")
+        new.arm(desk.timers)
+        await new_journal.start(continues=replica.position)
+        await new.settled()
+        try:
+            # The records the dead leader never wrote, written once; its mark moved on.
+            ticket = await records.ticket("t3")
+            assert ticket is not None and ticket["status"] == "queued"
+            assert (await records.ticket("t2") or {}).get("status") == "offered"
+            assert await records.applied(LEASE_NAME) == "2:0"
+            after = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
+            assert after["a1"] == before["a1"]  # nothing written twice
+            assert [e["state"] for e in after["a2"][len(before["a2"]) :]] == ["ready", "offered"]
+            # Their parties told again: a2 is rung for t2.
+            assert ("agent", "a2", "offer") in notes.sent
+            # The timers armed again drive the desk: the offer the dead leader made times out.
+            assert set(new._timers) == set(desk.timers)
+            await wait_until(lambda: desk.ticket_state("t2") != "offered", timeout=RING + 5)
+            await new.settled()
+            assert (await records.ticket("t2") or {}).get("status") != "offered"
+            # A deposed leader's write is refused where it lands.
+            gate.open.set()
+            with pytest.raises(Exception, match="older than the newest"):
+                await gate.save_all([], mark="1:99")
+            assert (await records.applied(LEASE_NAME) or "").startswith("2:")
+        finally:
+            await new.close()
+            await new_journal.close()
+    finally:
+        die(old)
+        await replica.close()
+
+
+async def test_other_replicas_load_the_desk_a_new_leader_went_on_from_quietly(
+    redis: Redis,
+) -> None:
+    first = Leader(redis, epoch=1)
+    await first.journal.start()
+    resets: list[int] = []
+    made = [Replica(redis, KEY, on_reset=resets.append) for _ in range(2)]
+    for replica in made:
+        replica.start()
+        await replica.ready()
+    try:
+        a_busy_hour(first, customers=6)
+        for replica in made:
+            await caught_up(first, replica)
+        await first.journal.close()
+
+        # Epoch 2 goes on from a replica at the journal's end: the others are no further on.
+        second = Leader(redis, epoch=2)
+        second.desk = pickle.loads(pickle.dumps(first.desk))
+        second.desk.draw_ids_with(second.ids.draw)
+        second.journal = JournalWriter(redis, KEY, 2, second.desk, second.ids)
+        await second.journal.start(continues=(1, first.journal.seq))
+        second.handle(CustomerTapped("late", 100.0))
+        await second.journal.flush()
+        await wait_until(lambda: all(r.position == (2, 1) for r in made), timeout=10)
+        for replica in made:
+            assert replica.desk is not None
+            assert whole_state(replica.desk) == whole_state(second.desk)
+        assert resets == [] and [r.continued for r in made] == [1, 1]
+        await second.journal.close()
+
+        # Epoch 3 says it went on from before the entry these replicas applied last: theirs is
+        # not a part of its desk, so they load it and their pages join again.
+        third = Leader(redis, epoch=3)
+        third.desk = pickle.loads(pickle.dumps(second.desk))
+        third.desk.draw_ids_with(third.ids.draw)
+        third.journal = JournalWriter(redis, KEY, 3, third.desk, third.ids)
+        await third.journal.start(continues=(2, second.journal.seq - 1))
+        third.handle(CustomerTapped("later", 101.0))
+        await third.journal.flush()
+        await wait_until(lambda: all(r.position == (3, 1) for r in made), timeout=10)
+        assert resets == [3, 3]
+        await third.journal.close()
+    finally:
+        for replica in made:
+            await replica.close()
+
+
+async def test_a_replica_goes_on_only_from_a_mark_of_its_epoch_with_every_entry_after_it(
+    redis: Redis,
+) -> None:
+    leader = Leader(redis, epoch=4)
+    await leader.journal.start()
+    replica = Replica(redis, KEY)
+    replica.start()
+    await replica.ready()
+    try:
+        a_busy_hour(leader, customers=3)
+        await caught_up(leader, replica)
+        seq = leader.journal.seq
+        went_on = replica.take_over(f"4:{seq - 2}")
+        assert went_on is not None and len(went_on[1]) == 2
+        assert replica.take_over(f"4:{seq}") == (replica.desk, [])
+        assert replica.take_over(None) is None  # no leader wrote a mark: from the records
+        assert replica.take_over("3:7") is None  # an earlier leader's: entries of this one lost
+        assert replica.take_over(f"4:{seq + 1}") is None  # written past what this replica read
+        assert replica.take_over("garbage") is None
+        # A replica that loaded a later snapshot lacks what came before it.
+        leader.journal._snapshot()
+        leader.handle(CustomerTapped("after-snapshot", 50.0))
+        await leader.journal.flush()
+        late = Replica(redis, KEY)
+        late.start()
+        try:
+            await late.ready()
+            await caught_up(leader, late)
+            assert late.take_over(f"4:{seq - 1}") is None  # entry seq is in its snapshot only
+            went_on = late.take_over(f"4:{seq}")
+            assert went_on is not None and len(went_on[1]) == 1
+        finally:
+            await late.close()
+    finally:
+        await leader.journal.close()
+        await replica.close()
