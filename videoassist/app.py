@@ -539,9 +539,10 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     the gateway and the pages over ``Serving``. A follower's ``Serving`` reads a replica of the
     leader's desk and asks the leader for changes and call verbs
     (videoassist/cluster/followers.py). When this node wins the lease (at once, or when the
-    leader dies) it leads: the desk restored from the records as after a restart, journaled for
-    the others, calls placed from here; its own sockets, and every follower's, join again so
-    that each page syncs with the new desk."""
+    leader dies) it leads: with its replica's desk if that can go on from the last leader's last
+    write (no page reconnects), else the desk restored from the records as after a restart (its
+    own sockets, and every follower's, join again so that each page syncs with the new desk);
+    journaled for the others, calls placed from here."""
     from redis.asyncio import Redis  # the `cluster` extra
 
     from videoassist.cluster.call_bus import PURPOSE as BUS_PURPOSE

@@ -20,9 +20,15 @@ sends what would change the desk to the leader.
   ``SECRET_KEY``; a replica applies nothing that fails the check, and unpickles nothing that was
   not signed by a node of this deployment.
 * **A replica** loads the latest snapshot and applies the entries after it. An entry of a newer
-  epoch (a new leader, whose desk was restored from the records), or a gap in the sequence (it
-  fell behind a trim), makes it load the snapshot again; ``on_reset`` then tells the node, which
-  disconnects its sockets so that every page syncs with the new desk, as after a failover.
+  epoch (a new leader), or a gap in the sequence (it fell behind a trim), makes it load the
+  snapshot again. A new leader that went on from its own replica says from which entry
+  (``continues``): a replica that had got no further loads it quietly. Otherwise (a desk
+  restored from the records) ``on_reset`` tells the node, which disconnects its sockets so
+  that every page syncs with the new desk.
+* **Taking over** (``Replica.take_over``): each records transaction of the leader stores the
+  mark of the last entry it holds; a node that wins the lease goes on from its replica's desk
+  if it kept every entry after that mark, and carries their effects out again (the last leader
+  had written none of their records, so had told nobody).
 """
 
 from __future__ import annotations
