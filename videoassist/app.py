@@ -37,7 +37,6 @@ from videoassist.desk.config import DEFAULT_QUEUE, DeskConfig
 from videoassist.desk.events import (
     ConfigChanged,
     DrainStarted,
-    Effect,
     MediaFailed,
     MediaMoved,
     Restored,
@@ -557,7 +556,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         ServingPlane,
     )
     from videoassist.cluster.journal import PURPOSE as JOURNAL_PURPOSE
-    from videoassist.cluster.journal import Ids, JournalWriter, Replica
+    from videoassist.cluster.journal import Ids, JournalWriter, Replica, Takeover
     from videoassist.cluster.kicks import PURPOSE as KICKS_PURPOSE
     from videoassist.cluster.kicks import Kicks
     from videoassist.cluster.leadership import LEASE_NAME, FencedRecords, exit_deposed
@@ -700,7 +699,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         mark = await records.fence_and_mark(LEASE_NAME, epoch)
         continued = replica.take_over(mark) if caught_up else None
         if continued is not None:
-            await take_over(epoch, *continued)
+            await take_over(epoch, continued)
             return
         if replica.desk is not None:
             logger.info("node %s: its replica cannot go on from %s: the records", node, mark)
@@ -721,15 +720,17 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await serve_followers(service, placed)
         logger.info("node %s leads (epoch %d): desk restored, serving", node, epoch)
 
-    async def take_over(epoch: int, desk: Desk, tail: list[list[Effect]]) -> None:
+    async def take_over(epoch: int, took: Takeover) -> None:
         """Lead with the replica's desk: no page here or on the other nodes joins again."""
+        desk = took.desk
         ids = Ids()
         desk.draw_ids_with(ids.draw)
         service, journal, placed = leader_parts(epoch, desk, ids)
         service.start(announce_every=settings.announce_interval)
         placed.start()
-        placed.adopt(desk.live_media())  # before the effects that hand a call over or end it
-        service.carry_out_again(tail, mark=f"{epoch}:0")
+        # Before the effects that hand a call over or end it.
+        placed.adopt(desk.live_media(), fresh=took.fresh)
+        service.carry_out_again(took.again, start=f"{epoch}:0")
         service.arm(desk.timers)
         await journal.start(continues=replica.position)
         serving.presence = presence
@@ -741,7 +742,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             node,
             epoch,
             *replica.position,
-            len(tail),
+            len(took.again),
             len(desk.timers),
             len(desk.live_media()),
         )

@@ -18,6 +18,7 @@ Three stages, each one task working in arrival order, so that the desk never wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -102,6 +103,10 @@ class JournalPort(Protocol):
         must not block. Returns the entry's mark, stored with the event's records."""
         ...
 
+    def last_mark(self) -> str:
+        """The mark of the last entry journaled so far."""
+        ...
+
 
 class ServiceClosed(Exception):
     pass
@@ -156,6 +161,7 @@ class Service:
         # (the event's effects, its records' future, who waits, a refusal to pass on)
         self._effects: asyncio.Queue[_Handled | object] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._done: str | None = None  # the mark of the last event whose effects are carried out
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._effector: asyncio.Task[None] | None = None
@@ -259,7 +265,8 @@ class Service:
             for effect in effects:
                 if isinstance(effect, StartMedia):
                     self._start_media(effect)
-            self._effects.put_nowait(_Handled(effects, self._to_write(effects, mark), future, None))
+            written = self._to_write(effects, mark)
+            self._effects.put_nowait(_Handled(effects, written, future, None, mark))
 
     def _to_write(self, effects: list[Effect], mark: str | None) -> asyncio.Future[None] | None:
         """Hand an event's records to the writer; the future it settles once they are written."""
@@ -279,23 +286,25 @@ class Service:
             logger.exception("Service: could not journal %r", event)
             return None
 
-    def carry_out_again(self, handled: Sequence[list[Effect]], mark: str | None) -> None:
+    def carry_out_again(self, handled: Sequence[Again], start: str) -> None:
         """A node taking over a desk from its replica (cluster/journal.py): the effects of the
-        events the last leader handled after its last written records, which it may not have
-        carried out. Their records are written with ``mark`` (they never were: the mark says
-        so), their parties told again; timers and media sessions are not here (the caller
-        arms the desk's pending timers and adopts its live calls). Call before the first
-        event, right after ``start``."""
-        for effects in handled:
-            again: list[Effect] = [
-                e for e in effects if not isinstance(e, StartMedia | SetTimer | CancelTimer)
+        events the last leader handled that it may not have carried out, in order. Records
+        are written only where ``Again.mark`` says they never were (with that mark, the last
+        leader's); parties are told again; timers and media sessions are not here (the caller
+        arms the desk's pending timers and adopts its live calls). Once all are carried out,
+        this journal's ``start`` mark (``"<epoch>:0"``) is where its own effects begin, written
+        with the journal's position then. Call before the first event, right after ``start``."""
+        for again in handled:
+            effects: list[Effect] = [
+                e
+                for e in again.effects
+                if not isinstance(e, StartMedia | SetTimer | CancelTimer)
+                and (again.mark is not None or not isinstance(e, Save))
             ]
-            if again:
-                self._effects.put_nowait(_Handled(again, self._to_write(again, mark), None, None))
-        # The mark is written even if none of them had records, in order: a later takeover
-        # sees that this leader's journal starts where it stands.
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writes.put_nowait(_Write([], written, mark))
+            if effects:
+                written = self._to_write(effects, again.mark)
+                self._effects.put_nowait(_Handled(effects, written, None, None))
+        self._effects.put_nowait(_Handled([], None, None, None, start, tail_end=True))
 
     def arm(self, timers: Mapping[str, SetTimer]) -> None:
         """Arm ``timers`` (a desk taken over: the ones it still waits for)."""
@@ -325,9 +334,10 @@ class Service:
         row, so that one bad row does not lose the others (each failure is logged). The
         writer goes on either way: a store that is down costs records, never the desk."""
         rows = [save for write in batch for save in write.saves]
+        marks = [write.mark for write in batch if write.mark is not None]
         try:
             async with asyncio.timeout(EFFECT_TIMEOUT):
-                await self._save_all(rows, batch[-1].mark)
+                await self._save_all(rows, marks[-1] if marks else None)
         except Exception:
             logger.exception("Service: writing %d records together failed", len(rows))
             for write in batch:
@@ -340,24 +350,30 @@ class Service:
                 write.written.set_result(None)
 
     async def _save_one_event(self, saves: list[Save], mark: str | None) -> None:
+        """One event's records together, with its mark; if that fails, row by row, and the
+        mark on its own once they are all tried (so it never claims a row not yet tried)."""
         try:
             async with asyncio.timeout(EFFECT_TIMEOUT):
                 await self._save_all(saves, mark)
         except Exception:
             if len(saves) == 1:
                 logger.exception("Service: could not write %r", saves[0])
-                return
-            for save in saves:
-                await self._save_one_event([save], mark)
+            else:
+                for save in saves:
+                    await self._save_one_event([save], None)
+            if mark is not None and saves:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(EFFECT_TIMEOUT):
+                        await self._save_all([], mark)
             return
         for save in saves:
             self._saved(save)
 
     async def _save_all(self, saves: list[Save], mark: str | None) -> None:
-        if mark is None:  # one node: no journal, no mark
+        if mark is None:  # one node: no journal, no mark (or a row of an event marked after)
             await self._records.save_all(saves)
-        else:
-            await self._records.save_all(saves, mark=mark)
+        else:  # the effects carried out so far, stored with it: "<mark>/<done>"
+            await self._records.save_all(saves, mark=f"{mark}/{self._done or ''}")
 
     async def _carry_out_all(self) -> None:
         while True:
@@ -369,6 +385,13 @@ class Service:
                 await item.written  # never fails: the writer settles it either way
             if item.effects:
                 await self._carry_out(item.effects)
+            if item.mark is not None:
+                self._done = item.mark
+            if item.tail_end and self._journal is not None:
+                # What the last leader left is carried out: a takeover from now on starts at
+                # this journal's beginning at the latest (written behind every earlier write).
+                written = asyncio.get_running_loop().create_future()
+                self._writes.put_nowait(_Write([], written, self._journal.last_mark()))
             future = item.future
             if future is not None and not future.done():
                 if item.refused is not None:
@@ -530,6 +553,17 @@ class _Handled:
     written: asyncio.Future[None] | None  # its records are written (None: it had none)
     future: asyncio.Future[list[Effect]] | None  # who submitted it
     refused: BaseException | None  # the desk refused it (passed on in order)
+    mark: str | None = None  # its journal entry's (several nodes)
+    tail_end: bool = False  # the last of what a taken-over desk's last leader left
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """One event a taken-over desk's last leader handled whose effects may not be carried
+    out: ``mark`` (its entry's) when its records were not written either, else None."""
+
+    effects: list[Effect]
+    mark: str | None
 
 
 _STOP = object()

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from tests.integration.test_cluster_journal import KEY, Leader, a_busy_hour, caught_up
 from tests.support.harness import wait_until
 from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
-from videoassist.cluster.journal import Ids, JournalWriter, Replica
+from videoassist.cluster.journal import Ids, JournalWriter, Replica, parse_mark
 from videoassist.cluster.leadership import LEASE_NAME, FencedRecords
 from videoassist.desk import Desk, QueueConfig
 from videoassist.desk.events import (
@@ -112,6 +112,10 @@ def leader_service(
     return service, journal, notes
 
 
+async def _applied_is(records: Records, mark: str) -> bool:
+    return await records.applied(LEASE_NAME) == mark
+
+
 def die(service: Service) -> None:
     """The process is gone: nothing of this service runs on (its records never written)."""
     for handle in service._timers.values():
@@ -147,7 +151,8 @@ async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_la
         await old.submit(CustomerReturned("t2", now))
         await old.settled()
         written = await records.applied(LEASE_NAME)
-        assert written == f"1:{journal.seq}"  # the last event with records wrote its mark
+        marked = parse_mark(written)  # the last event with records wrote its mark
+        assert marked is not None and marked[:2] == (1, journal.seq)
         before = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
 
         # The leader handles three more events, journals them, and dies before its records.
@@ -168,10 +173,13 @@ async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_la
         await replica.close()
         mark = await records.fence_and_mark(LEASE_NAME, 2)
         assert mark == written
-        went_on = replica.take_over(mark)
-        assert went_on is not None
-        desk, tail = went_on
-        assert len(tail) == 3  # the three events after the mark
+        took = replica.take_over(mark)
+        assert took is not None
+        desk = took.desk
+        # The three events after the mark have their records written again, with their marks;
+        # the events before them whose effects may not have run are told again only.
+        assert [a.mark for a in took.again if a.mark is not None] == ["1:9", "1:10", "1:11"]
+        assert all(a.mark is not None for a in took.again[-3:])
         assert whole_state(desk) == whole_state(old_desk)
         assert set(desk.timers) == set(old_desk.timers) != set()
 
@@ -181,7 +189,7 @@ async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_la
             redis, FencedRecords(records, lambda: 2, lambda: None), 2, desk, new_ids
         )
         new.start(announce_every=3600)
-        new.carry_out_again(tail, mark="2:0")
+        new.carry_out_again(took.again, start="2:0")
         new.arm(desk.timers)
         await new_journal.start(continues=replica.position)
         await new.settled()
@@ -190,7 +198,10 @@ async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_la
             ticket = await records.ticket("t3")
             assert ticket is not None and ticket["status"] == "queued"
             assert (await records.ticket("t2") or {}).get("status") == "offered"
-            assert await records.applied(LEASE_NAME) == "2:0"
+            # Once all of it is carried out, the new journal's start is the mark.
+            await wait_until(
+                lambda: _applied_is(records, "2:0/2:0"), timeout=5, what="the new leader's mark"
+            )
             after = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
             assert after["a1"] == before["a1"]  # nothing written twice
             assert [e["state"] for e in after["a2"][len(before["a2"]) :]] == ["ready", "offered"]
@@ -205,7 +216,99 @@ async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_la
             gate.open.set()
             with pytest.raises(Exception, match="older than the newest"):
                 await gate.save_all([], mark="1:99")
-            assert (await records.applied(LEASE_NAME) or "").startswith("2:")
+            assert (parse_mark(await records.applied(LEASE_NAME)) or (0,))[0] == 2
+        finally:
+            await new.close()
+            await new_journal.close()
+    finally:
+        die(old)
+        await replica.close()
+
+
+class Stuck(Notes):
+    """A notifier that, once shut, never returns (the leader dies while it tells people)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def notify(
+        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
+    ) -> None:
+        await self.open.wait()
+        await super().notify(to, target_id, event, data)
+
+
+async def test_what_the_last_leader_wrote_but_did_not_tell_is_told_and_not_written_again(
+    redis: Redis, records: Records
+) -> None:
+    ids = Ids()
+    old_desk = Desk(new_id=ids.draw, config=CONFIG)
+    stuck = Stuck()
+    journal = JournalWriter(redis, KEY, 1, old_desk, ids)
+    old = Service(
+        old_desk,
+        records=FencedRecords(records, lambda: 1, lambda: None),
+        notifier=stuck,
+        media=Media(),
+        journal=journal,
+        clock=time.time,
+    )
+    await journal.start()
+    old.start(announce_every=3600)
+    replica = Replica(redis, KEY)
+    replica.start()
+    await replica.ready()
+    try:
+        now = time.time()
+        for event in (
+            AgentSignedIn("a1", "A1", now),
+            AgentSignedIn("a2", "A2", now),
+            CustomerTapped("t1", now),
+            CustomerReturned("t1", now),
+        ):
+            await old.submit(event)
+        told = parse_mark(await records.applied(LEASE_NAME))
+        assert told is not None and told[1:] == (4, 3)  # written up to 4, told up to 3
+
+        # The store keeps up, the parties' sockets do not: the writer runs ahead.
+        stuck.open.clear()
+        old.post(AgentReady("a1", time.time()))  # t1 rings a1
+        old.post(CustomerTapped("t2", time.time()))
+
+        async def written_ahead() -> bool:
+            marked = parse_mark(await records.applied(LEASE_NAME))
+            return marked is not None and marked[1] == 6
+
+        await wait_until(written_ahead, timeout=10, what="the records of both events")
+        await journal.flush()
+        await wait_until(lambda: replica.seq == 6, timeout=10)
+        before = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
+        assert ("agent", "a1", "offer") not in stuck.sent
+        die(old)
+        await journal.close()
+
+        await replica.close()
+        took = replica.take_over(await records.fence_and_mark(LEASE_NAME, 2))
+        assert took is not None
+        assert len(took.again) >= 2 and all(a.mark is None for a in took.again)
+        new_ids = Ids()
+        took.desk.draw_ids_with(new_ids.draw)
+        new, new_journal, notes = leader_service(
+            redis, FencedRecords(records, lambda: 2, lambda: None), 2, took.desk, new_ids
+        )
+        new.start(announce_every=3600)
+        new.carry_out_again(took.again, start="2:0")
+        await new_journal.start(continues=replica.position)
+        await new.settled()
+        try:
+            assert ("agent", "a1", "offer") in notes.sent  # told at last
+            await wait_until(
+                lambda: _applied_is(records, "2:0/2:0"), timeout=5, what="the new leader's mark"
+            )
+            after = {a: await records.agent_events_of(a) for a in ("a1", "a2")}
+            assert after == before  # written once, by the leader that died
         finally:
             await new.close()
             await new_journal.close()
@@ -274,12 +377,17 @@ async def test_a_replica_goes_on_only_from_a_mark_of_its_epoch_with_every_entry_
         a_busy_hour(leader, customers=3)
         await caught_up(leader, replica)
         seq = leader.journal.seq
-        went_on = replica.take_over(f"4:{seq - 2}")
-        assert went_on is not None and len(went_on[1]) == 2
-        assert replica.take_over(f"4:{seq}") == (replica.desk, [])
+        took = replica.take_over(f"4:{seq - 2}/4:{seq - 4}")
+        assert took is not None and took.desk is replica.desk
+        assert [a.mark for a in took.again] == [None, None, f"4:{seq - 1}", f"4:{seq}"]
+        nothing_left = replica.take_over(f"4:{seq}/4:{seq}")
+        assert nothing_left is not None and nothing_left.again == []
+        # No effect carried out yet in this epoch: told again from its beginning.
+        took = replica.take_over(f"4:{seq}/3:12")
+        assert took is not None and len(took.again) == seq
         assert replica.take_over(None) is None  # no leader wrote a mark: from the records
-        assert replica.take_over("3:7") is None  # an earlier leader's: entries of this one lost
-        assert replica.take_over(f"4:{seq + 1}") is None  # written past what this replica read
+        assert replica.take_over("3:7/3:7") is None  # an earlier leader's: this one's lost
+        assert replica.take_over(f"4:{seq + 1}/4:{seq}") is None  # written past this replica
         assert replica.take_over("garbage") is None
         # A replica that loaded a later snapshot lacks what came before it.
         leader.journal._snapshot()
@@ -290,9 +398,10 @@ async def test_a_replica_goes_on_only_from_a_mark_of_its_epoch_with_every_entry_
         try:
             await late.ready()
             await caught_up(leader, late)
-            assert late.take_over(f"4:{seq - 1}") is None  # entry seq is in its snapshot only
-            went_on = late.take_over(f"4:{seq}")
-            assert went_on is not None and len(went_on[1]) == 1
+            # Entry seq is in its snapshot only: it cannot tell that entry's parties again.
+            assert late.take_over(f"4:{seq}/4:{seq - 1}") is None
+            took = late.take_over(f"4:{seq}/4:{seq}")
+            assert took is not None and len(took.again) == 1
         finally:
             await late.close()
     finally:

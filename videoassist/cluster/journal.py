@@ -44,6 +44,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -53,8 +54,9 @@ from videoassist import __version__ as VERSION
 from videoassist.cluster import stopping
 from videoassist.desk import Desk
 from videoassist.desk.codec import decode, encode
-from videoassist.desk.events import Effect, Event
+from videoassist.desk.events import Effect, Event, StartMedia
 from videoassist.errors import Refusal
+from videoassist.service import Again
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ READ_COUNT = 500
 MAX_BACKOFF = 2.0
 OUTCOMES_KEPT = 2_000  # outcomes a follower may still ask for (its reply came late)
 TAIL_KEPT = 20_000  # entries whose effects a replica keeps, should it take the desk over
+# Entries a new leader carries out again at most: a longer tail (the records were down for a
+# while) would tell parties of things long past; the records are the truth then.
+TAIL_CARRIED = 2_000
 
 
 class Ids:
@@ -216,6 +221,9 @@ class JournalWriter:
         taken_at_seq, taken_at = self._last_snapshot
         if self.seq - taken_at_seq >= self._every or self._clock() - taken_at >= self._interval:
             self._snapshot()
+        return self.last_mark()
+
+    def last_mark(self) -> str:
         return f"{self.epoch}:{self.seq}"
 
     def _put(self, kind: str, item: Any) -> None:
@@ -319,15 +327,30 @@ def _stream_id(entry_id: str) -> tuple[int, int]:
     return int(millis), int(count or 0)
 
 
-def parse_mark(mark: str | None) -> tuple[int, int] | None:
-    """(epoch, seq) of a mark the service stored with its records (``JournalWriter.handled``)."""
-    if not mark:
+def parse_mark(stored: str | None) -> tuple[int, int, int] | None:
+    """(epoch, written, done) of what the service stored with its records,
+    ``"<epoch>:<seq>/<epoch>:<seq>"``: the entry of the last event whose records are written,
+    and of the last whose effects were carried out (0 when none of this epoch's was)."""
+    if not stored:
         return None
-    epoch, _, seq = mark.partition(":")
+    written, _, done = stored.partition("/")
+    epoch, _, seq = written.partition(":")
+    done_epoch, _, done_seq = done.partition(":")
     try:
-        return int(epoch), int(seq)
+        at = int(epoch), int(seq)
+        done_at = (int(done_epoch), int(done_seq)) if done else (at[0], 0)
     except ValueError:
         return None
+    return at[0], at[1], min(done_at[1], at[1]) if done_at[0] == at[0] else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """A replica's desk as a new leader goes on from it (``Replica.take_over``)."""
+
+    desk: Desk
+    again: list[Again]  # what the last leader may not have carried out, in order
+    fresh: set[str]  # calls started among them that nobody was told of (opened as new)
 
 
 class Diverged(Exception):
@@ -434,8 +457,11 @@ class Replica:
         if reset and continues and self.epoch == int(continues[0]) and self.seq <= continues[1]:
             # The new leader's desk went on from its replica, which had got at least as far
             # as this one: what this node's pages read is part of it (nothing to join again).
+            # Whoever waits on an entry this replica will not apply now has the leader's
+            # answer (FollowerService.submit).
             reset = False
             self.continued += 1
+            self._fail_waiting(Refusal("unavailable", "the desk changed leader: try again", 503))
             logger.info("journal: the leader of epoch %s went on from this desk", header["epoch"])
         self.desk = desk
         self.epoch = int(header["epoch"])
@@ -460,16 +486,33 @@ class Replica:
             return None
         return [effects for at, effects in self._tail if at > seq]
 
-    def take_over(self, mark: str | None) -> tuple[Desk, list[list[Effect]]] | None:
-        """This replica's desk for a node that takes the lead, and the effects of the entries
-        after ``mark`` (the last leader's last written records: it may not have carried them
-        out); None when the replica cannot go on from there (the mark is another epoch's, or
-        it did not keep every entry after it): the new leader restores from the records."""
+    def take_over(self, mark: str | None) -> Takeover | None:
+        """This replica's desk for a node that takes the lead, with what the last leader may
+        not have done (``mark``: the records' mark, read as the fence is raised): the entries
+        after the last one whose effects it carried out, their records only after the last
+        one whose records it wrote. None when the replica cannot go on from there (the mark is
+        another epoch's, it did not keep every entry after it, or there are too many): the
+        new leader restores from the records."""
         at = parse_mark(mark)
         if self.desk is None or self.foreign is not None or at is None or at[0] != self.epoch:
             return None
-        tail = self.tail_after(at[1])
-        return None if tail is None else (self.desk, tail)
+        epoch, written, done = at
+        tail = self.tail_after(done)
+        if tail is None or written > self.seq or len(tail) > TAIL_CARRIED:
+            return None
+        again = [
+            Again(effects, f"{epoch}:{seq}" if seq > written else None)
+            for seq, effects in zip(range(done + 1, self.seq + 1), tail, strict=True)
+        ]
+        # Calls started by events whose records were never written: nobody was told of them.
+        fresh = {
+            e.session_id
+            for a in again
+            if a.mark is not None
+            for e in a.effects
+            if isinstance(e, StartMedia)
+        }
+        return Takeover(self.desk, again, fresh)
 
     async def caught_up(self, within: float = 2.0) -> bool:
         """Wait until this replica has read every entry the stream holds now (a node about
@@ -489,14 +532,16 @@ class Replica:
 
     def _reset(self) -> None:
         self.resets += 1
-        gone = Refusal("unavailable", "the desk changed leader: try again", 503)
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(gone)
-        self._waiting.clear()
+        self._fail_waiting(Refusal("unavailable", "the desk changed leader: try again", 503))
         self._outcomes.clear()
         if self._on_reset is not None:
             self._on_reset(self.epoch)
+
+    def _fail_waiting(self, refusal: Refusal) -> None:
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(refusal)
+        self._waiting.clear()
 
     async def ready(self) -> None:
         await self._ready.wait()
@@ -516,11 +561,9 @@ class Replica:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        gone = Refusal("unavailable", "this server is changing its role: try again", 503)
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(gone)
-        self._waiting.clear()
+        self._fail_waiting(
+            Refusal("unavailable", "this server is changing its role: try again", 503)
+        )
 
     def expect(self, origin: str) -> asyncio.Future[Outcome]:
         """A future for the outcome of the entry a request named ``origin`` will produce

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -315,25 +315,28 @@ class PlacedCalls(AskingPlane):
             f"place:{session_id}",
         )
 
-    def adopt(self, calls: Iterable[StartMedia]) -> None:
+    def adopt(self, calls: Iterable[StartMedia], fresh: Collection[str] = ()) -> None:
         """A desk taken over from a replica (its last leader died): its live calls stay on the
         node that holds them; a call whose node holds it no more (the last leader carried it)
-        is opened again elsewhere and its parties told, as when a media node dies."""
+        is opened again elsewhere and its parties told, as when a media node dies. A call in
+        ``fresh`` had only just started (its parties may not know yet): opened as new."""
         for call in calls:
             opened = (call.ticket_id, call.agent_id, call.customer_joins_later)
             self._opened[call.session_id] = opened
             future = self._placing(call.session_id)
-            self._spawn(self._adopt(future, call), f"adopt:{call.session_id}")
+            self._spawn(
+                self._adopt(future, call, call.session_id in fresh), f"adopt:{call.session_id}"
+            )
 
-    async def _adopt(self, future: asyncio.Future[str], call: StartMedia) -> None:
+    async def _adopt(self, future: asyncio.Future[str], call: StartMedia, fresh: bool) -> None:
         call_id = call.session_id
         try:
             before = await self.placement.where(call_id)
         except (RedisError, OSError):
             before = None
         args = (call_id, call.ticket_id, call.agent_id, call.customer_joins_later)
-        if await self._still_on(call_id):
-            await self._open(future, *args)  # kept where it is
+        if fresh or await self._still_on(call_id):
+            await self._open(future, *args, new=fresh)  # kept where it is, or placed now
         else:
             lost_at = time.time() - self.placement.heartbeat_ttl  # about its node's last word
             await self._reopen(future, *args, before or "", lost_at)
@@ -457,6 +460,9 @@ class PlacedCalls(AskingPlane):
         future = self._where.pop(session_id, None)
         if future is None:
             await self.local.close_session(session_id)
+            # Not placed from here (a desk taken over: a call its last leader placed and
+            # ended): wherever the placement says it is.
+            self._spawn(self._close_placed(session_id), f"close:{session_id}")
             return
         settled = future.done() and not future.cancelled() and future.exception() is None
         if settled and future.result() == self.node:
@@ -469,6 +475,14 @@ class PlacedCalls(AskingPlane):
             del self._summaries[session_id]
         summary = self._summary(session_id)
         self._spawn(self._close_when_placed(future, session_id, summary), f"close:{session_id}")
+
+    async def _close_placed(self, call_id: str) -> None:
+        try:
+            node = await self.placement.where(call_id)
+        except (RedisError, OSError):
+            return
+        if node is not None and node != self.node:
+            await self._closed_on(node, call_id)
 
     async def _close_when_placed(
         self,
