@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -692,6 +693,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         last leader's last write (what it handled after, it carries out again); else the desk
         from the records. Journaled from its first snapshot on."""
         serving.hold()  # what this node's sockets ask now waits for the new leader's desk
+        began = time.monotonic()
         caught_up = replica.desk is not None and await _caught_up(replica)
         await replica.close()
         await records.migrate()  # a newer version's first leader (at the newest: nothing)
@@ -699,7 +701,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         mark = await records.fence_and_mark(LEASE_NAME, epoch)
         continued = replica.take_over(mark) if caught_up else None
         if continued is not None:
-            await take_over(epoch, continued)
+            await take_over(epoch, continued, began)
             return
         if replica.desk is not None:
             logger.info("node %s: its replica cannot go on from %s: the records", node, mark)
@@ -718,9 +720,14 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         # A page that connected while the desk was restored read the old one: again.
         await join_again(epoch)
         await serve_followers(service, placed)
-        logger.info("node %s leads (epoch %d): desk restored, serving", node, epoch)
+        logger.info(
+            "node %s leads (epoch %d): desk restored, serving (%.2f s)",
+            node,
+            epoch,
+            time.monotonic() - began,
+        )
 
-    async def take_over(epoch: int, took: Takeover) -> None:
+    async def take_over(epoch: int, took: Takeover, began: float) -> None:
         """Lead with the replica's desk: no page here or on the other nodes joins again."""
         desk = took.desk
         ids = Ids()
@@ -730,7 +737,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         placed.start()
         # Before the effects that hand a call over or end it.
         placed.adopt(desk.live_media(), fresh=took.fresh)
-        service.carry_out_again(took.again, start=f"{epoch}:0")
+        service.carry_out_again(took.again, done=took.done, start=f"{epoch}:0")
         service.arm(desk.timers)
         await journal.start(continues=replica.position)
         serving.presence = presence
@@ -738,13 +745,15 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await serve_followers(service, placed)
         logger.info(
             "node %s leads (epoch %d): desk went on from its replica (epoch %d entry %d), %d "
-            "entries carried out again, %d timers armed, %d live calls kept or moved; serving",
+            "entries carried out again, %d timers armed, %d live calls kept or moved; serving "
+            "(%.2f s)",
             node,
             epoch,
             *replica.position,
             len(took.again),
             len(desk.timers),
             len(desk.live_media()),
+            time.monotonic() - began,
         )
 
     def leader_parts(

@@ -286,24 +286,26 @@ class Service:
             logger.exception("Service: could not journal %r", event)
             return None
 
-    def carry_out_again(self, handled: Sequence[Again], start: str) -> None:
+    def carry_out_again(self, handled: Sequence[Again], done: str, start: str) -> None:
         """A node taking over a desk from its replica (cluster/journal.py): the effects of the
-        events the last leader handled that it may not have carried out, in order. Records
-        are written only where ``Again.mark`` says they never were (with that mark, the last
-        leader's); parties are told again; timers and media sessions are not here (the caller
-        arms the desk's pending timers and adopts its live calls). Once all are carried out,
-        this journal's ``start`` mark (``"<epoch>:0"``) is where its own effects begin, written
-        with the journal's position then. Call before the first event, right after ``start``."""
+        events the last leader handled after ``done`` (the last whose effects it carried out),
+        in order. Records are written only where ``Again.write`` says they never were (with
+        the event's own mark, the last leader's); parties are told again; timers and media
+        sessions are not here (the caller arms the desk's pending timers and adopts its live
+        calls). Until all are carried out, this leader's writes say how far it has got in the
+        last leader's journal (a takeover then goes on from there, or from the records); then
+        its own ``start`` (``"<epoch>:0"``), written with its journal's position. Call before
+        the first event, right after ``start``."""
+        self._done = done
         for again in handled:
             effects: list[Effect] = [
                 e
                 for e in again.effects
                 if not isinstance(e, StartMedia | SetTimer | CancelTimer)
-                and (again.mark is not None or not isinstance(e, Save))
+                and (again.write or not isinstance(e, Save))
             ]
-            if effects:
-                written = self._to_write(effects, again.mark)
-                self._effects.put_nowait(_Handled(effects, written, None, None))
+            written = self._to_write(effects, again.mark) if again.write else None
+            self._effects.put_nowait(_Handled(effects, written, None, None, again.mark))
         self._effects.put_nowait(_Handled([], None, None, None, start, tail_end=True))
 
     def arm(self, timers: Mapping[str, SetTimer]) -> None:
@@ -351,7 +353,8 @@ class Service:
 
     async def _save_one_event(self, saves: list[Save], mark: str | None) -> None:
         """One event's records together, with its mark; if that fails, row by row, and the
-        mark on its own once they are all tried (so it never claims a row not yet tried)."""
+        mark on its own once they are all tried (written or not: a store that fails a row
+        loses it, as one that is down does), never before."""
         try:
             async with asyncio.timeout(EFFECT_TIMEOUT):
                 await self._save_all(saves, mark)
@@ -560,10 +563,11 @@ class _Handled:
 @dataclass(frozen=True, slots=True)
 class Again:
     """One event a taken-over desk's last leader handled whose effects may not be carried
-    out: ``mark`` (its entry's) when its records were not written either, else None."""
+    out: its entry's ``mark``, and whether its records were not written either."""
 
     effects: list[Effect]
-    mark: str | None
+    mark: str
+    write: bool
 
 
 _STOP = object()

@@ -330,7 +330,9 @@ def _stream_id(entry_id: str) -> tuple[int, int]:
 def parse_mark(stored: str | None) -> tuple[int, int, int] | None:
     """(epoch, written, done) of what the service stored with its records,
     ``"<epoch>:<seq>/<epoch>:<seq>"``: the entry of the last event whose records are written,
-    and of the last whose effects were carried out (0 when none of this epoch's was)."""
+    and of the last whose effects were carried out (none: 0). None when they are of two
+    epochs: a leader still carrying out what the last one left wrote its own records; nobody
+    can go on from there but from the records."""
     if not stored:
         return None
     written, _, done = stored.partition("/")
@@ -341,7 +343,9 @@ def parse_mark(stored: str | None) -> tuple[int, int, int] | None:
         done_at = (int(done_epoch), int(done_seq)) if done else (at[0], 0)
     except ValueError:
         return None
-    return at[0], at[1], min(done_at[1], at[1]) if done_at[0] == at[0] else 0
+    if done_at[0] != at[0]:
+        return None
+    return at[0], at[1], min(done_at[1], at[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +354,7 @@ class Takeover:
 
     desk: Desk
     again: list[Again]  # what the last leader may not have carried out, in order
+    done: str  # the mark of the last event whose effects it carried out
     fresh: set[str]  # calls started among them that nobody was told of (opened as new)
 
 
@@ -411,6 +416,7 @@ class Replica:
         # this node take the desk over, it carries out those the last leader may not have.
         self._tail: deque[tuple[int, list[Effect]]] = deque(maxlen=TAIL_KEPT)
         self.continued = 0  # a new leader's desk went on from this replica's: loaded quietly
+        self._suspect = False  # it failed on an entry and has not loaded a snapshot since
         self._read_on = asyncio.Event()  # set each time the replica has read on in the stream
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -468,6 +474,7 @@ class Replica:
         self.seq = int(header["seq"])
         self._after = str(header["after"])
         self._tail.clear()
+        self._suspect = False
         self._ready.set()
         if reset:
             self._reset()
@@ -494,25 +501,23 @@ class Replica:
         another epoch's, it did not keep every entry after it, or there are too many): the
         new leader restores from the records."""
         at = parse_mark(mark)
-        if self.desk is None or self.foreign is not None or at is None or at[0] != self.epoch:
+        if self.desk is None or self.foreign is not None or self._suspect:
+            return None
+        if at is None or at[0] != self.epoch:
             return None
         epoch, written, done = at
         tail = self.tail_after(done)
         if tail is None or written > self.seq or len(tail) > TAIL_CARRIED:
             return None
         again = [
-            Again(effects, f"{epoch}:{seq}" if seq > written else None)
+            Again(effects, f"{epoch}:{seq}", seq > written)
             for seq, effects in zip(range(done + 1, self.seq + 1), tail, strict=True)
         ]
         # Calls started by events whose records were never written: nobody was told of them.
         fresh = {
-            e.session_id
-            for a in again
-            if a.mark is not None
-            for e in a.effects
-            if isinstance(e, StartMedia)
+            e.session_id for a in again if a.write for e in a.effects if isinstance(e, StartMedia)
         }
-        return Takeover(self.desk, again, fresh)
+        return Takeover(self.desk, again, f"{epoch}:{done}", fresh)
 
     async def caught_up(self, within: float = 2.0) -> bool:
         """Wait until this replica has read every entry the stream holds now (a node about
@@ -606,6 +611,7 @@ class Replica:
                 # Whatever it was (a damaged entry, a diverged replica): start again from the
                 # latest snapshot rather than serve a desk that is no longer the leader's.
                 logger.exception("journal: the replica starts again from a snapshot")
+                self._suspect = True  # not a desk to take over until it has
                 self.reloads += 1
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
