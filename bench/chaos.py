@@ -74,6 +74,11 @@ async def _main(args: argparse.Namespace) -> int:
             f"{statistics.median(kills) / args.ttl:.2f}x the lease TTL (the baseline: a kill "
             f"cannot be noticed before the lease lapses)"
         )
+    if report.takeovers:
+        print(
+            "taking the lead (epoch, how, seconds in the new leader): "
+            + ", ".join(f"{e} {how} {s:.2f}" for e, how, s in report.takeovers)
+        )
     reattach = sorted(report.reattach)
     if reattach:
         print(

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from tests.integration.test_cluster_journal import KEY, Leader, a_busy_hour, caught_up
 from tests.support.harness import wait_until
 from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
+from tests.unit.test_service import Notes
 from videoassist.cluster.journal import Ids, JournalWriter, Replica, parse_mark
 from videoassist.cluster.leadership import LEASE_NAME, FencedRecords
 from videoassist.desk import Desk, QueueConfig
@@ -60,16 +61,6 @@ class Gate:
         await self.inner.save_all(saves, mark=mark)
 
 
-class Notes:
-    def __init__(self) -> None:
-        self.sent: list[tuple[Party, str, str]] = []
-
-    async def notify(
-        self, to: Party, target_id: str, event: str, data: Mapping[str, object]
-    ) -> None:
-        self.sent.append((to, target_id, event))
-
-
 class Media:
     """The call plane's port: which calls were opened (the real one is PlacedCalls)."""
 
@@ -97,10 +88,10 @@ async def records(tmp_path: Path) -> AsyncIterator[Records]:
 
 
 def leader_service(
-    redis: Redis, records: Any, epoch: int, desk: Desk, ids: Ids
+    redis: Redis, records: Any, epoch: int, desk: Desk, ids: Ids, notes: Notes | None = None
 ) -> tuple[Service, JournalWriter, Notes]:
     journal = JournalWriter(redis, KEY, epoch, desk, ids)
-    notes = Notes()
+    notes = notes if notes is not None else Notes()
     service = Service(
         desk,
         records=records,
@@ -110,6 +101,21 @@ def leader_service(
         clock=time.time,
     )
     return service, journal, notes
+
+
+async def first_leader(
+    redis: Redis, records: Any, notes: Notes | None = None
+) -> tuple[Service, JournalWriter, Desk, Replica]:
+    """A leader of epoch 1, started, and a replica following it."""
+    ids = Ids()
+    desk = Desk(new_id=ids.draw, config=CONFIG)
+    service, journal, _ = leader_service(redis, records, 1, desk, ids, notes)
+    await journal.start()
+    service.start(announce_every=3600)
+    replica = Replica(redis, KEY)
+    replica.start()
+    await replica.ready()
+    return service, journal, desk, replica
 
 
 async def _applied_is(records: Records, mark: str) -> bool:
@@ -128,15 +134,8 @@ def die(service: Service) -> None:
 async def test_a_new_leader_goes_on_from_its_replica_and_carries_out_what_the_last_one_did_not(
     redis: Redis, records: Records
 ) -> None:
-    ids = Ids()
-    old_desk = Desk(new_id=ids.draw, config=CONFIG)
     gate = Gate(FencedRecords(records, lambda: 1, lambda: None))
-    old, journal, _ = leader_service(redis, gate, 1, old_desk, ids)
-    await journal.start()
-    old.start(announce_every=3600)
-    replica = Replica(redis, KEY)
-    replica.start()
-    await replica.ready()
+    old, journal, old_desk, replica = await first_leader(redis, gate)
     try:
         # Written: a1 takes t1's call; t2 waits (a2 is signed in, not ready).
         now = time.time()
@@ -243,23 +242,9 @@ class Stuck(Notes):
 async def test_what_the_last_leader_wrote_but_did_not_tell_is_told_and_not_written_again(
     redis: Redis, records: Records
 ) -> None:
-    ids = Ids()
-    old_desk = Desk(new_id=ids.draw, config=CONFIG)
     stuck = Stuck()
-    journal = JournalWriter(redis, KEY, 1, old_desk, ids)
-    old = Service(
-        old_desk,
-        records=FencedRecords(records, lambda: 1, lambda: None),
-        notifier=stuck,
-        media=Media(),
-        journal=journal,
-        clock=time.time,
-    )
-    await journal.start()
-    old.start(announce_every=3600)
-    replica = Replica(redis, KEY)
-    replica.start()
-    await replica.ready()
+    fenced = FencedRecords(records, lambda: 1, lambda: None)
+    old, journal, _, replica = await first_leader(redis, fenced, stuck)
     try:
         now = time.time()
         for event in (
@@ -295,16 +280,10 @@ async def test_what_the_last_leader_wrote_but_did_not_tell_is_told_and_not_writt
         assert len(took.again) >= 2 and not any(a.write for a in took.again)
         new_ids = Ids()
         took.desk.draw_ids_with(new_ids.draw)
-        new_journal = JournalWriter(redis, KEY, 2, took.desk, new_ids)
         notes = Stuck()
         notes.open.clear()  # the new leader is slow to tell people too, at first
-        new = Service(
-            took.desk,
-            records=FencedRecords(records, lambda: 2, lambda: None),
-            notifier=notes,
-            media=Media(),
-            journal=new_journal,
-            clock=time.time,
+        new, new_journal, _ = leader_service(
+            redis, FencedRecords(records, lambda: 2, lambda: None), 2, took.desk, new_ids, notes
         )
         new.start(announce_every=3600)
         new.carry_out_again(took.again, done=took.done, start="2:0")
@@ -339,6 +318,17 @@ async def test_what_the_last_leader_wrote_but_did_not_tell_is_told_and_not_writt
         await replica.close()
 
 
+async def going_on(redis: Redis, last: Leader, continues: tuple[int, int]) -> Leader:
+    """The next epoch's leader with a copy of ``last``'s desk, saying it went on from
+    ``continues``."""
+    leader = Leader(redis, epoch=last.journal.epoch + 1)
+    leader.desk = pickle.loads(pickle.dumps(last.desk))
+    leader.desk.draw_ids_with(leader.ids.draw)
+    leader.journal = JournalWriter(redis, KEY, leader.journal.epoch, leader.desk, leader.ids)
+    await leader.journal.start(continues=continues)
+    return leader
+
+
 async def test_other_replicas_load_the_desk_a_new_leader_went_on_from_quietly(
     redis: Redis,
 ) -> None:
@@ -356,11 +346,7 @@ async def test_other_replicas_load_the_desk_a_new_leader_went_on_from_quietly(
         await first.journal.close()
 
         # Epoch 2 goes on from a replica at the journal's end: the others are no further on.
-        second = Leader(redis, epoch=2)
-        second.desk = pickle.loads(pickle.dumps(first.desk))
-        second.desk.draw_ids_with(second.ids.draw)
-        second.journal = JournalWriter(redis, KEY, 2, second.desk, second.ids)
-        await second.journal.start(continues=(1, first.journal.seq))
+        second = await going_on(redis, first, (1, first.journal.seq))
         second.handle(CustomerTapped("late", 100.0))
         await second.journal.flush()
         await wait_until(lambda: all(r.position == (2, 1) for r in made), timeout=10)
@@ -372,11 +358,7 @@ async def test_other_replicas_load_the_desk_a_new_leader_went_on_from_quietly(
 
         # Epoch 3 says it went on from before the entry these replicas applied last: theirs is
         # not a part of its desk, so they load it and their pages join again.
-        third = Leader(redis, epoch=3)
-        third.desk = pickle.loads(pickle.dumps(second.desk))
-        third.desk.draw_ids_with(third.ids.draw)
-        third.journal = JournalWriter(redis, KEY, 3, third.desk, third.ids)
-        await third.journal.start(continues=(2, second.journal.seq - 1))
+        third = await going_on(redis, second, (2, second.journal.seq - 1))
         third.handle(CustomerTapped("later", 101.0))
         await third.journal.flush()
         await wait_until(lambda: all(r.position == (3, 1) for r in made), timeout=10)

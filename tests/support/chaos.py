@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from tests.support.harness import connect_socket, wait_until
 from tests.support.ports import free_port
-from tests.support.process import ServerProcess, took_lead
+from tests.support.process import ServerProcess, takeovers, took_lead
 from videoassist.auth import hash_password
 from videoassist.store.records import Records
 
@@ -51,6 +51,8 @@ class ChaosReport:
     failover: list[float] = field(default_factory=list)  # fault -> a node serving, seconds
     reattach: list[float] = field(default_factory=list)  # a customer's drop -> back in line
     served_after_fault: list[int] = field(default_factory=list)
+    # (epoch, "restored" or "went on", seconds) of each time a node took the lead (replicas)
+    takeovers: list[tuple[int, str, float]] = field(default_factory=list)
 
 
 class Cluster:
@@ -547,6 +549,7 @@ async def run_chaos(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await cluster.stop()
+        report.takeovers = sorted(t for node in cluster.nodes for t in takeovers(node.output))
     await _check_records(database_url, people, report)
     return report
 

@@ -28,6 +28,20 @@ def took_lead(output: str) -> int:
     return len(_TOOK_LEAD.findall(output))
 
 
+_TAKEOVER = re.compile(
+    r"leads \(epoch (\d+)\): desk (restored|went on from its replica)[^\n]*?\((\d+\.\d+) s\)"
+)
+
+
+def takeovers(output: str) -> list[tuple[int, str, float]]:
+    """(epoch, "restored" or "went on", seconds it took) of each time the node whose log is
+    ``output`` took the lead (every node serving)."""
+    return [
+        (int(epoch), "restored" if how == "restored" else "went on", float(seconds))
+        for epoch, how, seconds in _TAKEOVER.findall(output)
+    ]
+
+
 class ServerProcess:
     def __init__(
         self, data_dir: Path, port: int, *, trust: ssl.SSLContext | None = None, **env: str
