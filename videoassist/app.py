@@ -735,8 +735,8 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         service, journal, placed = leader_parts(epoch, desk, ids)
         service.start(announce_every=settings.announce_interval)
         placed.start()
-        # Before the effects that hand a call over or end it.
-        placed.adopt(desk.live_media(), fresh=took.fresh)
+        calls = desk.live_media()
+        placed.adopt(calls, fresh=took.fresh)  # before the effects that hand one over or end it
         service.carry_out_again(took.again, done=took.done, start=f"{epoch}:0")
         service.arm(desk.timers)
         await journal.start(continues=replica.position)
@@ -752,7 +752,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
             *replica.position,
             len(took.again),
             len(desk.timers),
-            len(desk.live_media()),
+            len(calls),
             time.monotonic() - began,
         )
 

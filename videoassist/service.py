@@ -75,8 +75,9 @@ class RecordsPort(Protocol):
     async def save_all(self, saves: Sequence[Save], *, mark: str | None = None) -> None:
         """Write ``saves`` in one transaction, in this order (all or nothing). With several
         nodes the port fences the transaction by the leader's epoch (cluster/leadership.py
-        ``FencedRecords``) and stores ``mark`` with it: the journal entry of the last event
-        whose records it holds (a node taking over the desk carries out what came after)."""
+        ``FencedRecords``) and stores ``mark`` with it: where the journal stands
+        (``JournalPort.stored_mark``; a node taking over the desk carries out what came
+        after)."""
         ...
 
 
@@ -105,6 +106,11 @@ class JournalPort(Protocol):
 
     def last_mark(self) -> str:
         """The mark of the last entry journaled so far."""
+        ...
+
+    def stored_mark(self, written: str, done: str | None) -> str:
+        """What a records transaction keeps: ``written`` (the mark of the last event whose
+        records it holds) and ``done`` (of the last whose other effects were carried out)."""
         ...
 
 
@@ -304,7 +310,7 @@ class Service:
                 if not isinstance(e, StartMedia | SetTimer | CancelTimer)
                 and (again.write or not isinstance(e, Save))
             ]
-            written = self._to_write(effects, again.mark) if again.write else None
+            written = self._to_write(effects, again.mark)  # saves only where they never were
             self._effects.put_nowait(_Handled(effects, written, None, None, again.mark))
         self._effects.put_nowait(_Handled([], None, None, None, start, tail_end=True))
 
@@ -373,10 +379,10 @@ class Service:
             self._saved(save)
 
     async def _save_all(self, saves: list[Save], mark: str | None) -> None:
-        if mark is None:  # one node: no journal, no mark (or a row of an event marked after)
+        if mark is None or self._journal is None:  # one node (or a row of an event marked after)
             await self._records.save_all(saves)
-        else:  # the effects carried out so far, stored with it: "<mark>/<done>"
-            await self._records.save_all(saves, mark=f"{mark}/{self._done or ''}")
+        else:  # with the effects carried out so far
+            await self._records.save_all(saves, mark=self._journal.stored_mark(mark, self._done))
 
     async def _carry_out_all(self) -> None:
         while True:

@@ -19,27 +19,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # What a node's log says each time it takes the lead with every node serving: its desk restored
-# from the records, or gone on from its replica (videoassist/app.py, ``_serving_ctx``).
-_TOOK_LEAD = re.compile(r"leads \(epoch \d+\): desk (?:restored|went on from its replica)")
-
-
-def took_lead(output: str) -> int:
-    """How many times the node whose log is ``output`` took the lead (every node serving)."""
-    return len(_TOOK_LEAD.findall(output))
-
-
-_TAKEOVER = re.compile(
-    r"leads \(epoch (\d+)\): desk (restored|went on from its replica)[^\n]*?\((\d+\.\d+) s\)"
-)
+# from the records, or gone on from its replica, and how long that took (videoassist/app.py,
+# ``_serving_ctx``).
+_TAKEOVER = re.compile(r"leads \(epoch (\d+)\): desk (restored|went on)[^\n]*?\((\d+\.\d+) s\)")
 
 
 def takeovers(output: str) -> list[tuple[int, str, float]]:
     """(epoch, "restored" or "went on", seconds it took) of each time the node whose log is
     ``output`` took the lead (every node serving)."""
-    return [
-        (int(epoch), "restored" if how == "restored" else "went on", float(seconds))
-        for epoch, how, seconds in _TAKEOVER.findall(output)
-    ]
+    return [(int(e), how, float(s)) for e, how, s in _TAKEOVER.findall(output)]
+
+
+def took_lead(output: str) -> int:
+    """How many times the node whose log is ``output`` took the lead (every node serving)."""
+    return len(takeovers(output))
 
 
 class ServerProcess:

@@ -25,10 +25,11 @@ sends what would change the desk to the leader.
   (``continues``): a replica that had got no further loads it quietly. Otherwise (a desk
   restored from the records) ``on_reset`` tells the node, which disconnects its sockets so
   that every page syncs with the new desk.
-* **Taking over** (``Replica.take_over``): each records transaction of the leader stores the
-  mark of the last entry it holds; a node that wins the lease goes on from its replica's desk
-  if it kept every entry after that mark, and carries their effects out again (the last leader
-  had written none of their records, so had told nobody).
+* **Taking over** (``Replica.take_over``): each records transaction of the leader stores two
+  marks (``stored_mark``): the last entry whose records it holds, and the last whose other
+  effects were carried out (the writer runs ahead of the effector). A node that wins the lease
+  goes on from its replica's desk if it kept every entry after the second: it carries their
+  effects out again, writing records only for those after the first.
 """
 
 from __future__ import annotations
@@ -226,6 +227,9 @@ class JournalWriter:
     def last_mark(self) -> str:
         return f"{self.epoch}:{self.seq}"
 
+    def stored_mark(self, written: str, done: str | None) -> str:
+        return stored_mark(written, done)
+
     def _put(self, kind: str, item: Any) -> None:
         self._pending.append((kind, item))
         self._wake.set()
@@ -325,6 +329,12 @@ class JournalWriter:
 def _stream_id(entry_id: str) -> tuple[int, int]:
     millis, _, count = entry_id.partition("-")
     return int(millis), int(count or 0)
+
+
+def stored_mark(written: str, done: str | None) -> str:
+    """What a records transaction keeps (``parse_mark`` reads it): the mark of the last event
+    whose records it holds, and of the last whose other effects were carried out."""
+    return f"{written}/{done or ''}"
 
 
 def parse_mark(stored: str | None) -> tuple[int, int, int] | None:
@@ -485,14 +495,6 @@ class Replica:
         """(epoch, seq) of the last entry this replica applied."""
         return self.epoch, self.seq
 
-    def tail_after(self, seq: int) -> list[list[Effect]] | None:
-        """The effects of every entry this replica applied after entry ``seq`` of its epoch,
-        in order; None when it did not keep them all (it loaded a later snapshot)."""
-        first = self._tail[0][0] if self._tail else self.seq + 1
-        if seq + 1 < first or seq > self.seq:
-            return None
-        return [effects for at, effects in self._tail if at > seq]
-
     def take_over(self, mark: str | None) -> Takeover | None:
         """This replica's desk for a node that takes the lead, with what the last leader may
         not have done (``mark``: the records' mark, read as the fence is raised): the entries
@@ -506,12 +508,13 @@ class Replica:
         if at is None or at[0] != self.epoch:
             return None
         epoch, written, done = at
-        tail = self.tail_after(done)
-        if tail is None or written > self.seq or len(tail) > TAIL_CARRIED:
+        first = self._tail[0][0] if self._tail else self.seq + 1  # the first entry it kept
+        if done + 1 < first or written > self.seq or self.seq - done > TAIL_CARRIED:
             return None
         again = [
             Again(effects, f"{epoch}:{seq}", seq > written)
-            for seq, effects in zip(range(done + 1, self.seq + 1), tail, strict=True)
+            for seq, effects in self._tail
+            if seq > done
         ]
         # Calls started by events whose records were never written: nobody was told of them.
         fresh = {

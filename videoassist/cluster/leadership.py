@@ -144,8 +144,8 @@ class FencedRecords:
         self._on_fenced = on_fenced
 
     async def save_all(self, saves: Sequence[Save], *, mark: str | None = None) -> None:
-        """``mark``: the journal entry of the last event whose records these are
-        (cluster/journal.py), stored in the same transaction."""
+        """``mark``: where the desk journal stands with these records (cluster/journal.py
+        ``stored_mark``), stored in the same transaction."""
         epoch = self._epoch()
         if epoch is None:  # never elected, or deposed: nothing may be written
             self._on_fenced()

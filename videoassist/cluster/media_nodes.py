@@ -330,12 +330,9 @@ class PlacedCalls(AskingPlane):
 
     async def _adopt(self, future: asyncio.Future[str], call: StartMedia, fresh: bool) -> None:
         call_id = call.session_id
-        try:
-            before = await self.placement.where(call_id)
-        except (RedisError, OSError):
-            before = None
+        before = await self._placed_before(call_id)
         args = (call_id, call.ticket_id, call.agent_id, call.customer_joins_later)
-        if fresh or await self._still_on(call_id):
+        if fresh or await self._holds(before, call_id):
             await self._open(future, *args, new=fresh)  # kept where it is, or placed now
         else:
             lost_at = time.time() - self.placement.heartbeat_ttl  # about its node's last word
@@ -420,10 +417,16 @@ class PlacedCalls(AskingPlane):
     async def _still_on(self, call_id: str) -> str:
         """The media node a call was placed on before, if it still holds the call (asked, not
         assumed: a desk that stopped or a node that restarted holds nothing), or ''."""
+        return await self._holds(await self._placed_before(call_id), call_id)
+
+    async def _placed_before(self, call_id: str) -> str | None:
         try:
-            before = await self.placement.where(call_id)
+            return await self.placement.where(call_id)
         except (RedisError, OSError):
-            return ""
+            return None
+
+    async def _holds(self, before: str | None, call_id: str) -> str:
+        """``before`` if that node still holds the call, else ''."""
         if before is None:
             return ""
         if before == self.node:  # this node held it before it led (every node serving)

@@ -428,6 +428,14 @@ def _head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+async def _applied_in(conn: AsyncConnection, name: str) -> str | None:
+    result = await conn.execute(
+        sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
+    )
+    value = result.scalar_one_or_none()
+    return str(value) if value is not None else None
+
+
 class Records:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -549,8 +557,8 @@ class Records:
         """Write desk records in one transaction (the service's writer hands every event
         waiting for it at once: one commit for all). ``fence`` (leader name, epoch): the
         transaction is fenced (:meth:`fenced`); a deposed leader's raises :class:`Fenced` and
-        writes nothing. ``mark`` (with ``fence``): the desk journal's entry whose records are
-        the last in this transaction (:meth:`applied` reads it back)."""
+        writes nothing. ``mark`` (with ``fence``): where the desk journal stands with this
+        transaction (:meth:`applied` reads it back)."""
         async with contextlib.AsyncExitStack() as stack:
             if fence is None:
                 conn = await stack.enter_async_context(self.engine.begin())
@@ -1186,8 +1194,8 @@ class Records:
             yield conn
 
     async def mark_applied(self, conn: AsyncConnection, name: str, entry_id: str) -> None:
-        """Inside ``fenced``: the desk journal's entry ("epoch:seq") whose effects this
-        transaction writes, the last of them."""
+        """Inside ``fenced``: where the desk journal stands with this transaction (its marks,
+        cluster/journal.py ``stored_mark``)."""
         await conn.execute(
             leader_fence.update().where(leader_fence.c.name == name).values(applied=entry_id)
         )
@@ -1196,20 +1204,12 @@ class Records:
         """A new leader's first write: the fence raised to ``epoch`` (a deposed leader writes
         nothing from now on) and, in the same transaction, the mark its last write left."""
         async with self.fenced(name, epoch) as conn:
-            result = await conn.execute(
-                sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
-            )
-            value = result.scalar_one_or_none()
-            return str(value) if value is not None else None
+            return await _applied_in(conn, name)
 
     async def applied(self, name: str) -> str | None:
-        """The last journal entry whose effects were written by any leader of ``name``."""
+        """The marks the last write of any leader of ``name`` left."""
         async with self.engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(leader_fence.c.applied).where(leader_fence.c.name == name)
-            )
-            value = result.scalar_one_or_none()
-            return str(value) if value is not None else None
+            return await _applied_in(conn, name)
 
     # -------------------------------------------------------------- login throttle
 
