@@ -119,7 +119,7 @@ from videoassist.sealing import Sealer, derive_key
 from videoassist.service import RecordsPort, Service
 from videoassist.settings import Settings
 from videoassist.store.integrations import IntegrationRecords
-from videoassist.store.records import Records
+from videoassist.store.records import Fenced, Records
 from videoassist.store.tutorials import TutorialRecords, search_for
 from videoassist.tutorials import Tutorials
 from videoassist.webhooks import Policy as WebhookPolicy
@@ -202,6 +202,10 @@ def create_app(settings: Settings) -> web.Application:
         )
     app.on_shutdown.append(_drain)
     return app
+
+
+# How long a node taking the lead waits for the fence row (PostgreSQL's lock_timeout).
+FENCE_WAIT = 2.0
 
 
 def _guard(settings: Settings, trusted: TrustedProxies) -> ConnectionGuard:
@@ -697,8 +701,16 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         caught_up = replica.desk is not None and await _caught_up(replica)
         await replica.close()
         await records.migrate()  # a newer version's first leader (at the newest: nothing)
-        # The fence first: a deposed leader that wakes up writes nothing from now on.
-        mark = await records.fence_and_mark(LEASE_NAME, epoch)
+        # The fence first: a deposed leader that wakes up writes nothing from now on. A
+        # leader paused in the middle of a write holds the fence row: the takeover does not
+        # wait on it, and goes on from the records (its writes wait, as they always did).
+        try:
+            mark = await records.fence_and_mark(LEASE_NAME, epoch, lock_timeout=FENCE_WAIT)
+        except Fenced:
+            raise
+        except Exception as exc:
+            logger.warning("node %s: the fence is held (%s): the desk from the records", node, exc)
+            mark = None
         continued = replica.take_over(mark) if caught_up else None
         if continued is not None:
             await take_over(epoch, continued, began)

@@ -452,3 +452,16 @@ async def test_branding_changes_only_what_is_given(records: Records) -> None:
     assert (row["name"], row["accent"], row["logo"]) == ("Acme", "#7a1f5c", b"\x89PNG")
     await records.put_branding(logo=None)
     assert (await records.branding())["name"] == "Acme"
+
+
+async def test_a_new_leader_does_not_wait_on_a_leader_paused_in_a_write(records: Records) -> None:
+    """A leader stopped in the middle of a fenced write holds the fence row; the node taking
+    over gives up on it after ``lock_timeout`` rather than wait for it (PostgreSQL)."""
+    if records.engine.dialect.name != "postgresql":
+        pytest.skip("one process writes SQLite: no leader of another process to wait on")
+    async with records.fenced("desk", epoch=1) as conn:  # the paused leader's transaction
+        await records.mark_applied(conn, "desk", "1:5/1:5")
+        # Without the timeout this would wait for the transaction above: for ever.
+        with pytest.raises(sa.exc.DBAPIError):
+            await records.fence_and_mark("desk", 2, lock_timeout=0.3)
+    assert await records.fence_and_mark("desk", 2, lock_timeout=0.3) == "1:5/1:5"

@@ -1168,12 +1168,16 @@ class Records:
     # -------------------------------------------------------------- leader fencing
 
     @contextlib.asynccontextmanager
-    async def fenced(self, name: str, epoch: int) -> AsyncIterator[AsyncConnection]:
+    async def fenced(
+        self, name: str, epoch: int, lock_timeout: float | None = None
+    ) -> AsyncIterator[AsyncConnection]:
         """A transaction for the writes of leader ``name``'s ``epoch`` (the fencing token).
 
         The fence row is raised to ``epoch`` if it is lower and locked for the transaction; if
         a newer leader has written already, :class:`Fenced` is raised before any write and the
         transaction is rolled back, so a deposed leader that wakes up changes nothing.
+        ``lock_timeout`` (PostgreSQL): give up (an error) rather than wait longer for a
+        transaction that holds the fence row (a leader paused in the middle of a write).
         """
         insert = self._insert_for_dialect()
         stmt = insert(leader_fence).values(name=name, epoch=epoch)
@@ -1183,6 +1187,9 @@ class Records:
             where=leader_fence.c.epoch <= stmt.excluded.epoch,
         )
         async with self.engine.begin() as conn:
+            if lock_timeout is not None and self.engine.dialect.name == "postgresql":
+                millis = max(1, int(lock_timeout * 1000))
+                await conn.execute(sa.text(f"SET LOCAL lock_timeout = {millis}"))
             await conn.execute(stmt)
             newest: int = (
                 await conn.execute(
@@ -1200,10 +1207,12 @@ class Records:
             leader_fence.update().where(leader_fence.c.name == name).values(applied=entry_id)
         )
 
-    async def fence_and_mark(self, name: str, epoch: int) -> str | None:
+    async def fence_and_mark(
+        self, name: str, epoch: int, lock_timeout: float | None = None
+    ) -> str | None:
         """A new leader's first write: the fence raised to ``epoch`` (a deposed leader writes
         nothing from now on) and, in the same transaction, the mark its last write left."""
-        async with self.fenced(name, epoch) as conn:
+        async with self.fenced(name, epoch, lock_timeout) as conn:
             return await _applied_in(conn, name)
 
     async def applied(self, name: str) -> str | None:
