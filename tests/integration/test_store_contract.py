@@ -9,6 +9,7 @@ is what these tests pin down.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
@@ -465,3 +466,23 @@ async def test_a_new_leader_does_not_wait_on_a_leader_paused_in_a_write(records:
         with pytest.raises(sa.exc.DBAPIError):
             await records.fence_and_mark("desk", 2, lock_timeout=0.3)
     assert await records.fence_and_mark("desk", 2, lock_timeout=0.3) == "1:5/1:5"
+
+
+async def test_a_leader_paused_in_a_write_lets_go_of_the_fence_row(records: Records) -> None:
+    """A leader stopped inside a fenced write does not hold the fence row until it wakes:
+    PostgreSQL ends its session once it has sat idle ``write_idle_limit`` seconds, its write is
+    rolled back, and the new leader's writes go through without giving up on the lock."""
+    if records.engine.dialect.name != "postgresql":
+        pytest.skip("one process writes SQLite: no leader of another process to wait on")
+    paused = Records(records.engine, write_idle_limit=0.3)
+    with pytest.raises(sa.exc.DBAPIError):
+        async with paused.fenced("desk", epoch=1) as conn:
+            await paused.mark_applied(conn, "desk", "1:5/1:5")
+            # No lock_timeout: this waits until the server has ended the paused transaction
+            # (a minute would mean it never did).
+            async with asyncio.timeout(60):
+                assert await records.fence_and_mark("desk", 2) is None
+            await paused.mark_applied(conn, "desk", "1:6/1:6")  # the session is gone
+    async with records.fenced("desk", epoch=2) as conn:
+        await records.mark_applied(conn, "desk", "2:1/2:1")
+    assert await records.applied("desk") == "2:1/2:1"

@@ -436,9 +436,18 @@ async def _applied_in(conn: AsyncConnection, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
+# How long a leader's fenced write may sit idle inside its transaction before PostgreSQL ends
+# its session (``idle_in_transaction_session_timeout``): a leader paused (SIGSTOP, a frozen
+# VM) in the middle of a write would otherwise hold the fence row, and every write of the
+# leader after it would wait on the lock until the paused one woke. Well under the lease, so
+# the row is free before anyone takes over; far above the gaps of a busy event loop.
+WRITE_IDLE_LIMIT = 5.0
+
+
 class Records:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, write_idle_limit: float = WRITE_IDLE_LIMIT) -> None:
         self.engine = engine
+        self.write_idle_limit = write_idle_limit
 
     @classmethod
     def open(cls, url: str) -> Records:
@@ -1177,7 +1186,10 @@ class Records:
         a newer leader has written already, :class:`Fenced` is raised before any write and the
         transaction is rolled back, so a deposed leader that wakes up changes nothing.
         ``lock_timeout`` (PostgreSQL): give up (an error) rather than wait longer for a
-        transaction that holds the fence row (a leader paused in the middle of a write).
+        transaction that holds the fence row (a leader paused in the middle of a write). The
+        transaction itself may sit idle ``write_idle_limit`` seconds at most (PostgreSQL ends
+        the session past that, rolling it back), so a leader paused inside it lets go of the
+        fence row without waking.
         """
         insert = self._insert_for_dialect()
         stmt = insert(leader_fence).values(name=name, epoch=epoch)
@@ -1187,9 +1199,15 @@ class Records:
             where=leader_fence.c.epoch <= stmt.excluded.epoch,
         )
         async with self.engine.begin() as conn:
-            if lock_timeout is not None and self.engine.dialect.name == "postgresql":
-                millis = max(1, int(lock_timeout * 1000))
-                await conn.execute(sa.text(f"SET LOCAL lock_timeout = {millis}"))
+            if self.engine.dialect.name == "postgresql":
+                limits = {"idle_in_transaction_session_timeout": self.write_idle_limit}
+                if lock_timeout is not None:
+                    limits["lock_timeout"] = lock_timeout
+                settings = [
+                    sa.func.set_config(setting, str(max(1, int(seconds * 1000))), True)
+                    for setting, seconds in limits.items()
+                ]
+                await conn.execute(sa.select(*settings))  # for this transaction only
             await conn.execute(stmt)
             newest: int = (
                 await conn.execute(
