@@ -751,6 +751,10 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         placed.adopt(calls, fresh=took.fresh)  # before the effects that hand one over or end it
         service.carry_out_again(took.again, done=took.done, start=f"{epoch}:0")
         service.arm(desk.timers)
+        # A follower whose request the dead leader handled but did not answer asks again: its
+        # event is in this desk already. (From the records, a request asked again is decided
+        # again: what the dead leader handled and never wrote is not in that desk.)
+        service.handled_origins(replica.origins)
         await journal.start(continues=replica.position)
         serving.presence = presence
         serving.lead(service, placed)

@@ -22,7 +22,8 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,6 +56,9 @@ Quality = dict[str, Any] | None  # a call's media quality per leg, for its log l
 
 EFFECT_TIMEOUT = 5.0
 WRITE_BATCH = 500  # records in one transaction at most (group commit under a burst)
+# Origins (a follower's requests, cluster/followers.py) whose events the desk handled, kept so a
+# request asked again is handled once: a follower asks again within 18 s; this is hours of them.
+ORIGINS_KEPT = 20_000
 # The media session is created first: it is synchronous, so it exists before the inbox yields
 # to anyone (a client that reads the desk, or is told "matched", offers at once). Then persist
 # (nobody is told of something the store could lose), then tell people, then the rest.
@@ -168,6 +172,7 @@ class Service:
         self._effects: asyncio.Queue[_Handled | object] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._done: str | None = None  # the mark of the last event whose effects are carried out
+        self._origins: OrderedDict[str, None] = OrderedDict()  # handled, the last ORIGINS_KEPT
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._effector: asyncio.Task[None] | None = None
@@ -249,6 +254,16 @@ class Service:
                 # Behind every event before it in the effector, hence behind their writes.
                 self._effects.put_nowait(_Handled([], None, future, None))
                 continue
+            if origin is not None and origin in self._origins:
+                # A follower asked again (its leader died before answering): handled already,
+                # here or by the leader whose desk this one went on from. Its answer is the
+                # entry the follower's replica applies; this only says so, after what is
+                # being carried out now.
+                logger.info(
+                    "Service: %s asked again (%s): handled once", type(event).__name__, origin
+                )
+                self._effects.put_nowait(_Handled([], None, future, None))
+                continue
             if self._before_each is not None:
                 self._before_each()
             try:
@@ -266,6 +281,8 @@ class Service:
                 self._effects.put_nowait(_Handled([], None, future, exc))
                 continue
             mark = self._journaled(event, origin, refused=False)
+            if origin is not None:
+                self.handled_origins([origin])
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
@@ -313,6 +330,16 @@ class Service:
             written = self._to_write(effects, again.mark)  # saves only where they never were
             self._effects.put_nowait(_Handled(effects, written, None, None, again.mark))
         self._effects.put_nowait(_Handled([], None, None, None, start, tail_end=True))
+
+    def handled_origins(self, origins: Iterable[str]) -> None:
+        """Requests of followers whose events a desk handled (this one, or the one it went on
+        from: ``Replica.origins``): asked again, they are answered without being handled. A
+        refused request is not among them: asked again, it is decided again."""
+        for origin in origins:
+            self._origins[origin] = None
+            self._origins.move_to_end(origin)
+        while len(self._origins) > ORIGINS_KEPT:
+            self._origins.popitem(last=False)
 
     def arm(self, timers: Mapping[str, SetTimer]) -> None:
         """Arm ``timers`` (a desk taken over: the ones it still waits for)."""

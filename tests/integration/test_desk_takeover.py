@@ -20,10 +20,12 @@ from tests.integration.test_cluster_journal import KEY, Leader, a_busy_hour, cau
 from tests.support.harness import wait_until
 from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
 from tests.unit.test_service import Notes
+from videoassist.cluster.followers import FollowerService, LeaderDoor
 from videoassist.cluster.journal import Ids, JournalWriter, Replica, parse_mark
 from videoassist.cluster.leadership import LEASE_NAME, FencedRecords
-from videoassist.desk import Desk, QueueConfig
+from videoassist.desk import AgentState, Desk, QueueConfig
 from videoassist.desk.events import (
+    AgentAway,
     AgentReady,
     AgentSignedIn,
     CustomerReturned,
@@ -32,6 +34,7 @@ from videoassist.desk.events import (
     Party,
     Save,
 )
+from videoassist.errors import Refusal
 from videoassist.service import Service
 from videoassist.store.records import Fenced, Records
 
@@ -420,3 +423,153 @@ async def test_a_replica_goes_on_only_from_a_mark_of_its_epoch_with_every_entry_
     finally:
         await leader.journal.close()
         await replica.close()
+
+
+class LeaderOnTheBus:
+    """The call bus as a follower's ``submit`` sees it (the port; the real one is CallBus):
+    each request goes to the door of whichever leader leads, and waits ``within`` at most for
+    one (between two leaders nobody serves the desk's queue). ``dies_with`` a verb: the leader
+    handles that request and dies before it answers (the follower hears nothing)."""
+
+    def __init__(self, door: LeaderDoor) -> None:
+        self.door: LeaderDoor | None = door
+        self.led = asyncio.Event()
+        self.led.set()
+        self.dies_with: str | None = None
+        self.origins: list[str] = []
+        self.answers: list[Any] = []
+
+    def lead(self, door: LeaderDoor | None) -> None:
+        self.door = door
+        if door is None:
+            self.led.clear()
+        else:
+            self.led.set()
+
+    async def request(
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+    ) -> Any:
+        self.origins.append(str(args["origin"]))
+        try:
+            async with asyncio.timeout(within):
+                await self.led.wait()
+                assert self.door is not None
+                answer = await self.door.handle(verb, args)
+        except TimeoutError:
+            raise Refusal("unavailable", f"desk did not answer {verb} in time", 503) from None
+        if verb == self.dies_with:
+            self.dies_with = None
+            self.lead(None)
+            raise Refusal("unavailable", f"desk did not answer {verb} in time", 503)
+        self.answers.append(answer)
+        return answer
+
+
+class Lost(LeaderOnTheBus):
+    """The first request is lost on its way (the leader died with it unread)."""
+
+    async def request(
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+    ) -> Any:
+        if not self.origins:
+            self.origins.append(str(args["origin"]))
+            raise Refusal("unavailable", f"desk did not answer {verb} in time", 503)
+        return await super().request(node, verb, args, within=within)
+
+
+def _no_one() -> None:
+    pass
+
+
+async def test_a_change_asked_again_after_the_leader_died_with_it_is_made_once(
+    redis: Redis, records: Records
+) -> None:
+    """An agent's change reaches the leader, which handles and journals it and dies before it
+    answers. The follower, whose replica never saw the entry, asks again under the same
+    origin; the new leader, gone on from its own replica, answers it without handling it
+    again. A change the dead leader never read is made by the new one."""
+    old, journal, _, replica = await first_leader(redis, FencedRecords(records, lambda: 1, _no_one))
+    lagging = Replica(redis, KEY)  # the asking node's replica: started, then left behind
+    lagging.start()
+    await lagging.ready()
+    await lagging.close()
+    bus = LeaderOnTheBus(LeaderDoor(old, plane=None))  # type: ignore[arg-type]
+    follower = FollowerService(lagging, bus, "b", timeout=0.3, within=8.0)
+    new: Service | None = None
+    try:
+        now = time.time()
+        await old.submit(AgentSignedIn("a1", "A1", now))
+        await old.submit(AgentSignedIn("a2", "A2", now))
+        await old.submit(AgentReady("a2", now))
+        bus.dies_with = "submit"
+        submitted = asyncio.create_task(follower.submit(AgentReady("a1", now + 1)))
+        await wait_until(lambda: not bus.led.is_set(), timeout=10, what="the leader's death")
+        await journal.flush()
+        await wait_until(lambda: replica.seq == 4, timeout=10)
+        die(old)
+        await journal.close()
+
+        # The next leader goes on from its replica, which holds the change and its origin.
+        assert await replica.caught_up()
+        await replica.close()
+        took = replica.take_over(await records.fence_and_mark(LEASE_NAME, 2))
+        assert took is not None and took.desk.agent_state("a1") is AgentState.READY
+        assert bus.origins[0] in replica.origins
+        new_ids = Ids()
+        took.desk.draw_ids_with(new_ids.draw)
+        new, new_journal, _ = leader_service(
+            redis, FencedRecords(records, lambda: 2, _no_one), 2, took.desk, new_ids
+        )
+        new.start(announce_every=3600)
+        new.carry_out_again(took.again, done=took.done, start="2:0")
+        new.handled_origins(replica.origins)
+        await new_journal.start(continues=replica.position)
+        bus.lead(LeaderDoor(new, plane=None))  # type: ignore[arg-type]
+
+        # Asked again under the same origin, answered, not handled again (a second
+        # AgentReady would be refused: the agent is ready already).
+        assert await asyncio.wait_for(submitted, timeout=10) == []
+        assert len(bus.origins) >= 2 and set(bus.origins) == {bus.origins[0]}
+        assert bus.answers == [{"refused": False}]
+        await new.settled()
+        assert new_journal.seq == 0  # the new leader handled nothing
+        events = await records.agent_events_of("a1")
+        assert [e["state"] for e in events].count("ready") == 1
+
+        # A change the leader never read (it died first) is made by the next one, once.
+        lost = Lost(LeaderDoor(new, plane=None))  # type: ignore[arg-type]
+        second = FollowerService(lagging, lost, "b", timeout=0.3, within=8.0)
+        assert await second.submit(AgentAway("a2", time.time(), "break")) == []
+        assert len(lost.origins) == 2 and lost.origins[0] == lost.origins[1]
+        assert took.desk.agent_state("a2") is AgentState.AWAY
+        assert new_journal.seq == 1
+        await new_journal.close()
+    finally:
+        if new is not None:
+            await new.close()
+        die(old)
+        await replica.close()
+
+
+async def test_a_follower_gives_a_change_up_when_no_leader_answers_in_time() -> None:
+    class Silent:
+        asked = 0
+
+        async def request(
+            self, node: str, verb: str, args: dict[str, Any], *, within: float
+        ) -> Any:
+            Silent.asked += 1
+            raise Refusal("unavailable", "no answer", 503)
+
+    class Idle:  # a replica that never applies the entry
+        def expect(self, origin: str) -> asyncio.Future[Any]:
+            return asyncio.get_running_loop().create_future()
+
+        def forget(self, origin: str) -> None:
+            pass
+
+    follower = FollowerService(Idle(), Silent(), "b", timeout=0.2, within=1.2)  # type: ignore[arg-type]
+    with pytest.raises(Refusal) as refused:
+        await follower.submit(AgentReady("a1", time.time()))
+    assert refused.value.code == "unavailable"
+    assert 2 <= Silent.asked <= 3  # asked again after each silence, until the time was up

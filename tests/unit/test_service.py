@@ -141,6 +141,29 @@ async def test_a_refused_event_does_not_stop_the_inbox() -> None:
         await service.close()
 
 
+async def test_a_request_asked_again_is_handled_once_and_a_refused_one_decided_again() -> None:
+    """A follower asks again under the same origin when the leader's answer did not reach it
+    (cluster/followers.py): the desk handles an origin once; a refusal is not remembered."""
+    service, records, _ = make_service()
+    records.release.set()
+    service.start(announce_every=3600)
+    try:
+        tapped = await service.submit(CustomerTapped("t1", 100.0), "b:1")
+        assert tapped != []
+        assert await service.submit(CustomerTapped("t1", 100.0), "b:1") == []  # not a second
+        service.handled_origins(["b:0"])  # handled by the desk this one went on from
+        assert await service.submit(CustomerCancelled("t1", 100.0), "b:0") == []
+        assert service.desk.ticket_state("t1") == "joining"
+        for _ in range(2):  # refused, then decided again (and refused again)
+            with pytest.raises(DeskError):
+                await service.submit(CustomerCancelled("nobody", 100.0), "b:2")
+        await service.submit(CustomerCancelled("t1", 100.0), "b:3")
+        await service.settled()
+        assert records.saved == [("t1", "joining"), ("t1", "cancelled")]
+    finally:
+        await service.close()
+
+
 async def test_settled_after_close_returns_at_once() -> None:
     service, records, _ = make_service()
     records.release.set()

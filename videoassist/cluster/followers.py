@@ -46,6 +46,11 @@ from videoassist.errors import Refusal
 logger = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 10.0  # as long as a call verb may take on a loaded media node
+# How long a change may take on a follower, asked again after each silence: a leader's death
+# (the lease lapses within 10 s, the next leader serves about a second later) and one request
+# after it. Under the pages' acknowledgement timeout (web/shared/signaling.js, 20 s).
+SUBMIT_WITHIN = 18.0
+RETRY_PAUSE = 0.5  # between two requests for the same change
 DOOR_VERBS = frozenset({"submit", "post", "plane"})
 
 
@@ -98,12 +103,16 @@ class FollowerService:
         node: str,
         *,
         timeout: float = REQUEST_TIMEOUT,
+        within: float = SUBMIT_WITHIN,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``timeout``: how long one request waits for the leader's answer; ``within``: how
+        long a change may take, asked again after each silence."""
         self.replica = replica
         self.bus = bus
         self.node = node
         self.timeout = timeout
+        self.within = within
         self.clock = clock
         self._posts: set[asyncio.Task[None]] = set()
 
@@ -119,16 +128,41 @@ class FollowerService:
 
     async def submit(self, event: Event, origin: str | None = None) -> list[Effect]:
         """Ask the leader to handle ``event``; its effects as the desk gave them, or its
-        ``DeskError``, once the leader has carried them out and this replica has applied it."""
+        ``DeskError``, once the leader has carried them out and this replica has applied it.
+
+        A leader that dies with the request in hand (taken off the bus, or handled and not
+        answered) leaves it unanswered: the follower asks again, under the same ``origin``,
+        until ``within`` has passed, long enough for the lease to lapse and another node to
+        take the lead. The leader handles an origin once (``Service``: a request asked again
+        that its desk, or its predecessor's, handled already is answered without handling
+        it); an entry this replica applied answers the request whichever leader wrote it."""
         origin = f"{self.node}:{uuid.uuid4().hex}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.within
         outcome = self.replica.expect(origin)
         try:
-            reply = await self.bus.request(
-                DESK,
-                "submit",
-                {"call_id": _order_key(event), "event": encode(event), "origin": origin},
-                within=self.timeout,
-            )
+            while True:
+                try:
+                    reply = await self.bus.request(
+                        DESK,
+                        "submit",
+                        {"call_id": _order_key(event), "event": encode(event), "origin": origin},
+                        within=max(0.1, min(self.timeout, deadline - loop.time())),
+                    )
+                    break
+                except Refusal as exc:
+                    if exc.code != "unavailable":
+                        raise
+                if outcome.done() and outcome.exception() is None:
+                    return outcome.result().result()  # handled by a leader that then died
+                if outcome.done():  # this replica loaded another desk: the entry may be gone
+                    outcome = self.replica.expect(origin)
+                if loop.time() + RETRY_PAUSE >= deadline or stopping():
+                    raise Refusal("unavailable", "the desk did not answer in time", 503)
+                await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
+                if outcome.done() and outcome.exception() is None:
+                    return outcome.result().result()
+                logger.info("follower: asking the desk again for %s", type(event).__name__)
             try:
                 async with asyncio.timeout(self.timeout):
                     result = await outcome
@@ -137,8 +171,6 @@ class FollowerService:
                 # the entry (a new leader restored its desk meanwhile, or a divergence): the
                 # leader's word stands, and nothing calls for the effects themselves.
                 return _as_answered(reply)
-        except TimeoutError:
-            raise Refusal("unavailable", "the desk did not answer in time", 503) from None
         finally:
             self.replica.forget(origin)
         return result.result()

@@ -425,6 +425,10 @@ class Replica:
         # (seq, effects) of the entries applied since the snapshot, the last TAIL_KEPT: should
         # this node take the desk over, it carries out those the last leader may not have.
         self._tail: deque[tuple[int, list[Effect]]] = deque(maxlen=TAIL_KEPT)
+        # Followers' requests whose entries the leader's desk handled (not refused), the last
+        # TAIL_KEPT, whichever snapshots came between: a node taking the lead answers them
+        # without handling them again when their followers ask again (Service.handled_origins).
+        self._origins: OrderedDict[str, None] = OrderedDict()
         self.continued = 0  # a new leader's desk went on from this replica's: loaded quietly
         self._suspect = False  # it failed on an entry and has not loaded a snapshot since
         self._read_on = asyncio.Event()  # set each time the replica has read on in the stream
@@ -489,6 +493,12 @@ class Replica:
         if reset:
             self._reset()
         return True
+
+    @property
+    def origins(self) -> list[str]:
+        """The followers' requests whose entries this replica applied, handled (not refused),
+        oldest first."""
+        return list(self._origins)
 
     @property
     def position(self) -> tuple[int, int]:
@@ -680,6 +690,10 @@ class Replica:
                 self._on_applied(event)
             except Exception:
                 logger.exception("journal: after applying %s", type(event).__name__)
+        if isinstance(origin, str) and outcome.error is None:
+            self._origins[origin] = None
+            if len(self._origins) > TAIL_KEPT:
+                self._origins.popitem(last=False)
         if isinstance(origin, str):
             future = self._waiting.pop(origin, None)
             if future is not None:

@@ -263,8 +263,8 @@ async function requestTicket(callback) {
   for (let attempt = 0; ; attempt += 1) {
     let res = null;
     let body = null;
-    // A node failing over can take 20 s to answer (a follower waits 10 s on the leader, then
-    // the new one); a connection that never answers is given up after 25 s and tried again.
+    // A node failing over can take 18 s to answer (a follower asks the leader again until a
+    // new one answers); a connection that never answers is given up after 25 s and tried again.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), 25000);
     try {

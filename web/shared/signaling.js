@@ -3,7 +3,9 @@
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { t } from "/static/shared/i18n.js";
 
-const ACK_TIMEOUT_MS = 10000;
+// Longer than a change may take on a node that does not lead while the leader fails over: it
+// asks the leader again until a new one answers, 18 s at most (cluster/followers.py).
+const ACK_TIMEOUT_MS = 20000;
 
 export class AckError extends Error {
   constructor(code, message) {
