@@ -398,12 +398,17 @@ class PlacedCalls(AskingPlane):
         except Exception as exc:
             logger.warning("call %s could not be opened on %s: %s", session_id, node, exc)
             self._spawn(self._close_on(node, session_id), f"undo:{session_id}")
-            with contextlib.suppress(RedisError, OSError):
-                await self.placement.unassign(session_id)
-            if not future.done():
-                future.set_exception(Refusal("unavailable", "this call's media is unavailable"))
-            self._on_failure(session_id, f"media node {node}: {exc}")
-            return
+            # A node that failed to open a call nobody's media is on yet (it died as it was
+            # asked, or refused): this node carries it, as when every node is full.
+            here = node != self.node and not kept and self._where.get(session_id) is future
+            if not here or not await self._open_here(session_id, ticket_id, agent_id, joins_later):
+                with contextlib.suppress(RedisError, OSError):
+                    await self.placement.unassign(session_id)
+                if not future.done():
+                    future.set_exception(Refusal("unavailable", "this call's media is unavailable"))
+                self._on_failure(session_id, f"media node {node}: {exc}")
+                return
+            node, placement_id = self.node, ""
         if placement_id:
             with contextlib.suppress(RedisError, OSError):
                 await self.placement.started(node, placement_id)
@@ -413,6 +418,22 @@ class PlacedCalls(AskingPlane):
         logger.info("call %s placed on %s", session_id, node)
         if not future.done():
             future.set_result(node)
+
+    async def _open_here(
+        self, session_id: str, ticket_id: str, agent_id: str, joins_later: bool
+    ) -> bool:
+        """Open the call on this node after another failed it; False if that failed too."""
+        try:
+            with contextlib.suppress(RedisError, OSError):
+                await self.placement.assign(session_id, self.node)
+            self.local.open(session_id, ticket_id, agent_id, joins_later)
+            if self._restore is not None:
+                await self._restore(session_id)
+        except Exception as exc:
+            logger.warning("call %s could not be opened here either: %s", session_id, exc)
+            return False
+        logger.info("call %s: carried here instead", session_id)
+        return True
 
     async def _still_on(self, call_id: str) -> str:
         """The media node a call was placed on before, if it still holds the call (asked, not
