@@ -119,7 +119,7 @@ from videoassist.sealing import Sealer, derive_key
 from videoassist.service import RecordsPort, Service
 from videoassist.settings import Settings
 from videoassist.store.integrations import IntegrationRecords
-from videoassist.store.records import Fenced, Records
+from videoassist.store.records import WRITE_IDLE_LIMIT, Fenced, Records
 from videoassist.store.tutorials import TutorialRecords, search_for
 from videoassist.tutorials import Tutorials
 from videoassist.webhooks import Policy as WebhookPolicy
@@ -204,8 +204,10 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-# How long a node taking the lead waits for the fence row (PostgreSQL's lock_timeout).
-FENCE_WAIT = 2.0
+# How long a node taking the lead waits for the fence row (PostgreSQL's lock_timeout): past the
+# time PostgreSQL lets a fenced write sit idle, so a leader paused inside one has let go of it by
+# then (its session ended) and the takeover goes on from the replica.
+FENCE_WAIT = WRITE_IDLE_LIMIT + 1.0
 
 
 def _guard(settings: Settings, trusted: TrustedProxies) -> ConnectionGuard:
@@ -702,8 +704,9 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         await replica.close()
         await records.migrate()  # a newer version's first leader (at the newest: nothing)
         # The fence first: a deposed leader that wakes up writes nothing from now on. A
-        # leader paused in the middle of a write holds the fence row: the takeover does not
-        # wait on it, and goes on from the records (its writes wait, as they always did).
+        # leader paused in the middle of a write holds the fence row until PostgreSQL ends
+        # its idle transaction; one that holds it longer (busy, not paused) is not waited on:
+        # the desk comes from the records.
         try:
             mark = await records.fence_and_mark(LEASE_NAME, epoch, lock_timeout=FENCE_WAIT)
         except Fenced:
