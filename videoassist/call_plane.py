@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -30,6 +31,8 @@ from videoassist.delivery import Delivery
 from videoassist.desk import ServerEvent
 from videoassist.desk.events import Party
 from videoassist.errors import Refusal
+
+logger = logging.getLogger(__name__)
 
 
 class Description(Protocol):
@@ -214,6 +217,14 @@ class LocalCallPlane:
         await self.media.hand_over(session_id, agent_id)
         if self.recordings is not None:
             self.recordings.handed_over(session_id, agent_id)
+
+    async def keep(self, session_id: str, agent_id: str) -> None:
+        """A call still open here that a desk opens again (it restarted, or another node took
+        the lead): the call goes on, with the desk's agent. They differ when the desk handed
+        the call over and its word never came here (its leader died first)."""
+        if self.rooms.room(session_id).parties.agent_id != agent_id:
+            logger.info("call %s: handed over to %s as the desk says", session_id, agent_id)
+            await self.hand_over(session_id, agent_id)
 
     async def close_session(self, session_id: str) -> None:
         self.rooms.close(session_id)

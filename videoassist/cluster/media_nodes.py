@@ -381,6 +381,7 @@ class PlacedCalls(AskingPlane):
                     await self._restore(session_id)
             elif node == self.node:
                 logger.info("call %s is still open here: kept", session_id)
+                await self.local.keep(session_id, agent_id)
             else:
                 queue_id, policy = self._policy_of(ticket_id)
                 if new:
@@ -777,6 +778,7 @@ class MediaNode:
             # one is still here, media, room and recording. It goes on; the parties' pages,
             # back on the desk's node, offer anew into the same session.
             logger.info("media node %s: call %s is still open here: kept", self.node, call_id)
+            await self.plane.keep(call_id, agent_id)
             return
         if call_id in self.plane.rooms:  # an old session of it (this node was taken for dead)
             await self.plane.close_session(call_id)
