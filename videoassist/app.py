@@ -555,6 +555,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
     from videoassist.cluster.call_bus import CallBus
     from videoassist.cluster.followers import (
         DOOR_VERBS,
+        SUBMIT_WITHIN,
         AbsentParties,
         FollowerService,
         LeaderDoor,
@@ -734,7 +735,7 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         serving.lead(service, placed)
         # A page that connected while the desk was restored read the old one: again.
         await join_again(epoch)
-        await serve_followers(service, placed)
+        await serve_followers(service, placed, unsure=True)
         logger.info(
             "node %s leads (epoch %d): desk restored, serving (%.2f s)",
             node,
@@ -754,14 +755,14 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         placed.adopt(calls, fresh=took.fresh)  # before the effects that hand one over or end it
         service.carry_out_again(took.again, done=took.done, start=f"{epoch}:0")
         service.arm(desk.timers)
-        # A follower whose request the dead leader handled but did not answer asks again: its
-        # event is in this desk already. (From the records, a request asked again is decided
-        # again: what the dead leader handled and never wrote is not in that desk.)
+        # A follower whose request the dead leader decided but did not answer asks again: it
+        # is answered as it was (from the records, such a request is refused for a while:
+        # serve_followers).
         service.handled_origins(replica.origins)
         await journal.start(continues=replica.position)
         serving.presence = presence
         serving.lead(service, placed)
-        await serve_followers(service, placed)
+        await serve_followers(service, placed, unsure=False)
         logger.info(
             "node %s leads (epoch %d): desk went on from its replica (epoch %d entry %d), %d "
             "entries carried out again, %d timers armed, %d live calls kept or moved; serving "
@@ -807,8 +808,11 @@ async def _serving_ctx(app: web.Application) -> AsyncIterator[None]:
         led.append((service, journal, placed))
         return service, journal, placed
 
-    async def serve_followers(service: Service, placed: PlacedCalls) -> None:
-        door = LeaderDoor(service, placed, presence)
+    async def serve_followers(service: Service, placed: PlacedCalls, unsure: bool) -> None:
+        """``unsure``: the desk came from the records (a request asked again that it does not
+        know may have been decided by the last leader: refused while followers still ask)."""
+        until = time.monotonic() + SUBMIT_WITHIN if unsure else 0.0
+        door = LeaderDoor(service, placed, presence, unsure_until=until)
         from_media = partial(_from_media_nodes, placed, app[WEBHOOKS])
 
         async def desk_queue(verb: str, args: dict[str, Any]) -> Any:

@@ -23,7 +23,7 @@ import inspect
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,8 +56,8 @@ Quality = dict[str, Any] | None  # a call's media quality per leg, for its log l
 
 EFFECT_TIMEOUT = 5.0
 WRITE_BATCH = 500  # records in one transaction at most (group commit under a burst)
-# Origins (a follower's requests, cluster/followers.py) whose events the desk handled, kept so a
-# request asked again is handled once: a follower asks again within 18 s; this is hours of them.
+# Origins (a follower's requests, cluster/followers.py) the desk decided, kept so a request asked
+# again is decided once: a follower asks again within 18 s; this is hours of them.
 ORIGINS_KEPT = 20_000
 # The media session is created first: it is synchronous, so it exists before the inbox yields
 # to anyone (a client that reads the desk, or is told "matched", offers at once). Then persist
@@ -172,7 +172,8 @@ class Service:
         self._effects: asyncio.Queue[_Handled | object] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._done: str | None = None  # the mark of the last event whose effects are carried out
-        self._origins: OrderedDict[str, None] = OrderedDict()  # handled, the last ORIGINS_KEPT
+        # Followers' requests handled, the last ORIGINS_KEPT, each with its refusal (None: done)
+        self._origins: OrderedDict[str, BaseException | None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._effector: asyncio.Task[None] | None = None
@@ -255,14 +256,12 @@ class Service:
                 self._effects.put_nowait(_Handled([], None, future, None))
                 continue
             if origin is not None and origin in self._origins:
-                # A follower asked again (its leader died before answering): handled already,
-                # here or by the leader whose desk this one went on from. Its answer is the
-                # entry the follower's replica applies; this only says so, after what is
-                # being carried out now.
-                logger.info(
-                    "Service: %s asked again (%s): handled once", type(event).__name__, origin
-                )
-                self._effects.put_nowait(_Handled([], None, future, None))
+                # A follower asked again (the answer did not reach it): decided already, here
+                # or by the leader whose desk this one went on from. Answered as it was (its
+                # refusal, or done: the effects are the entry's, which the follower's replica
+                # applies), after what is being carried out now.
+                logger.info("Service: %s asked again (%s)", type(event).__name__, origin)
+                self._effects.put_nowait(_Handled([], None, future, self._origins[origin]))
                 continue
             if self._before_each is not None:
                 self._before_each()
@@ -270,6 +269,8 @@ class Service:
                 effects = self.desk.handle(event)
             except DeskError as exc:
                 self._journaled(event, origin, refused=True)
+                if origin is not None:
+                    self.handled_origins({origin: exc})
                 if future is None:
                     logger.info("Service: %s refused: %s", type(event).__name__, exc)
                 else:
@@ -282,7 +283,7 @@ class Service:
                 continue
             mark = self._journaled(event, origin, refused=False)
             if origin is not None:
-                self.handled_origins([origin])
+                self.handled_origins({origin: None})
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
@@ -331,15 +332,19 @@ class Service:
             self._effects.put_nowait(_Handled(effects, written, None, None, again.mark))
         self._effects.put_nowait(_Handled([], None, None, None, start, tail_end=True))
 
-    def handled_origins(self, origins: Iterable[str]) -> None:
-        """Requests of followers whose events a desk handled (this one, or the one it went on
-        from: ``Replica.origins``): asked again, they are answered without being handled. A
-        refused request is not among them: asked again, it is decided again."""
-        for origin in origins:
-            self._origins[origin] = None
+    def handled_origins(self, origins: Mapping[str, BaseException | None]) -> None:
+        """Requests of followers that a desk decided (this one, or the one it went on from:
+        ``Replica.origins``), each with its refusal (None: handled): asked again, they are
+        answered as they were, not decided again."""
+        for origin, refusal in origins.items():
+            self._origins[origin] = refusal
             self._origins.move_to_end(origin)
         while len(self._origins) > ORIGINS_KEPT:
             self._origins.popitem(last=False)
+
+    def decided(self, origin: str) -> bool:
+        """Whether this desk (or the one it went on from) decided the request ``origin``."""
+        return origin in self._origins
 
     def arm(self, timers: Mapping[str, SetTimer]) -> None:
         """Arm ``timers`` (a desk taken over: the ones it still waits for)."""

@@ -149,6 +149,15 @@ async def test_a_followers_request_gets_the_outcome_of_its_entry(
     leader.handle(AgentReady("a1", 2.0), origin="req-3")
     await caught_up(leader, replica)
     assert (await asyncio.wait_for(replica.expect("req-3"), 1)).error is None
+    # Every request decided is known with its refusal, should this node take the lead.
+    decided = replica.origins
+    assert list(decided) == ["req-1", "req-2", "req-3"]
+    assert decided["req-1"] is None and decided["req-3"] is None
+    assert isinstance(decided["req-2"], DeskError)
+    # A replica that has stopped applies nothing more: whoever asks is refused at once.
+    await replica.close()
+    with pytest.raises(Refusal):
+        (await asyncio.wait_for(replica.expect("req-4"), 1)).result()
     await leader.journal.close()
 
 
@@ -179,6 +188,9 @@ async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Re
     a_busy_hour(old, customers=5)
     await caught_up(old, replica)
     waiting = replica.expect("lost-with-the-old-leader")
+    old.handle(AgentReady("a1", 99.0), origin="decided-by-the-old-leader")
+    await caught_up(old, replica)
+    assert "decided-by-the-old-leader" in replica.origins
     await old.journal.close()
     # The new leader's desk is restored from the records: not the old one's, event for event.
     new = Leader(redis, epoch=2)
@@ -190,6 +202,7 @@ async def test_a_new_leader_resets_every_replica(redis: Redis, replicas: list[Re
     assert whole_state(replica.desk) == whole_state(new.desk)
     with pytest.raises(Refusal, match="changed leader"):
         (await asyncio.wait_for(waiting, 1)).result()
+    assert replica.origins == {}  # the records' desk may lack what the old one decided
     # The deposed leader, paused and awake again, writes on: its entries change nothing.
     old.handle(CustomerTapped("from-the-old-leader", 101.0))
     await old.journal.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from tests.integration.test_cluster_journal import KEY, Leader, a_busy_hour, cau
 from tests.support.harness import wait_until
 from tests.unit.desk_helpers import agent, desk_config, offers, whole_state
 from tests.unit.test_service import Notes
-from videoassist.cluster.followers import FollowerService, LeaderDoor
+from videoassist.cluster.followers import AnsweredRefusal, FollowerService, LeaderDoor
 from videoassist.cluster.journal import Ids, JournalWriter, Replica, parse_mark
 from videoassist.cluster.leadership import LEASE_NAME, FencedRecords
 from videoassist.desk import AgentState, Desk, QueueConfig
@@ -436,7 +436,9 @@ class LeaderOnTheBus:
         self.led = asyncio.Event()
         self.led.set()
         self.dies_with: str | None = None
+        self.silence: Callable[[], Awaitable[None]] | None = None  # what passes unanswered
         self.origins: list[str] = []
+        self.events: list[Any] = []
         self.answers: list[Any] = []
 
     def lead(self, door: LeaderDoor | None) -> None:
@@ -450,6 +452,7 @@ class LeaderOnTheBus:
         self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
     ) -> Any:
         self.origins.append(str(args["origin"]))
+        self.events.append(args["event"])
         try:
             async with asyncio.timeout(within):
                 await self.led.wait()
@@ -460,6 +463,8 @@ class LeaderOnTheBus:
         if verb == self.dies_with:
             self.dies_with = None
             self.lead(None)
+            if self.silence is not None:
+                await self.silence()
             raise Refusal("unavailable", f"desk did not answer {verb} in time", 503)
         self.answers.append(answer)
         return answer
@@ -573,3 +578,65 @@ async def test_a_follower_gives_a_change_up_when_no_leader_answers_in_time() -> 
         await follower.submit(AgentReady("a1", time.time()))
     assert refused.value.code == "unavailable"
     assert 2 <= Silent.asked <= 3  # asked again after each silence, until the time was up
+
+
+async def test_a_change_the_leader_journaled_before_it_died_is_answered_from_the_replica(
+    redis: Redis, records: Records
+) -> None:
+    """The leader decides the change and journals it, then dies before it answers: the
+    follower's own replica applies the entry, which answers the request; nobody asks again."""
+    old, journal, _, replica = await first_leader(redis, FencedRecords(records, lambda: 1, _no_one))
+    bus = LeaderOnTheBus(LeaderDoor(old, plane=None))  # type: ignore[arg-type]
+    follower = FollowerService(replica, bus, "b", timeout=5.0, within=8.0)
+
+    async def entry_applied() -> None:  # while the follower waits for an answer
+        await journal.flush()
+        await wait_until(lambda: replica.seq == journal.seq, timeout=10)
+
+    bus.silence = entry_applied
+    try:
+        await old.submit(AgentSignedIn("a1", "A1", time.time()))
+        bus.dies_with = "submit"
+        effects = await asyncio.wait_for(follower.submit(AgentReady("a1", time.time())), timeout=10)
+        assert effects != []  # the effects the replica's desk gave, as the leader's did
+        assert len(bus.origins) == 1 and bus.answers == []
+        assert replica.desk is not None and replica.desk.agent_state("a1") is AgentState.READY
+    finally:
+        die(old)
+        await journal.close()
+        await replica.close()
+
+
+async def test_a_leader_from_the_records_refuses_a_change_asked_again_it_cannot_place(
+    redis: Redis, records: Records
+) -> None:
+    """A leader whose desk came from the records cannot tell whether its predecessor decided
+    a change asked again (its records may be written, its journal entry lost): for a while
+    it refuses such a change, at once, rather than decide it twice; a first request, and one
+    it decided itself, are answered as usual."""
+    service, journal, _, replica = await first_leader(
+        redis, FencedRecords(records, lambda: 1, _no_one)
+    )
+    door = LeaderDoor(service, plane=None, unsure_until=time.monotonic() + 60)  # type: ignore[arg-type]
+    lost = Lost(door)
+    follower = FollowerService(replica, lost, "b", timeout=5.0, within=8.0)
+    try:
+        await service.submit(AgentSignedIn("a1", "A1", time.time()))
+        started = time.monotonic()
+        with pytest.raises(AnsweredRefusal) as refused:
+            await follower.submit(AgentReady("a1", time.time()))
+        assert time.monotonic() - started < 3  # at once, not at the end of its wait
+        assert (refused.value.code, refused.value.status) == ("unavailable", 503)
+        assert replica.desk is not None
+        assert replica.desk.agent_state("a1") is AgentState.AWAY  # not made ready
+        assert len(lost.origins) == 2  # the first was lost, the second refused
+        # A first request is decided; asked again, it is answered as it was.
+        first = LeaderOnTheBus(door)
+        asking = FollowerService(replica, first, "b", timeout=5.0, within=8.0)
+        assert await asking.submit(AgentReady("a1", time.time())) != []
+        args = {"event": first.events[0], "origin": first.origins[0], "again": True}
+        assert await door.handle("submit", args) == {"refused": False}
+    finally:
+        die(service)
+        await journal.close()
+        await replica.close()

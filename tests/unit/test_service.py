@@ -141,9 +141,10 @@ async def test_a_refused_event_does_not_stop_the_inbox() -> None:
         await service.close()
 
 
-async def test_a_request_asked_again_is_handled_once_and_a_refused_one_decided_again() -> None:
+async def test_a_request_asked_again_is_answered_as_it_was_decided() -> None:
     """A follower asks again under the same origin when the leader's answer did not reach it
-    (cluster/followers.py): the desk handles an origin once; a refusal is not remembered."""
+    (cluster/followers.py): the desk decides an origin once, and answers it again as it did
+    (done, or its refusal), whatever happened since."""
     service, records, _ = make_service()
     records.release.set()
     service.start(announce_every=3600)
@@ -151,15 +152,20 @@ async def test_a_request_asked_again_is_handled_once_and_a_refused_one_decided_a
         tapped = await service.submit(CustomerTapped("t1", 100.0), "b:1")
         assert tapped != []
         assert await service.submit(CustomerTapped("t1", 100.0), "b:1") == []  # not a second
-        service.handled_origins(["b:0"])  # handled by the desk this one went on from
+        service.handled_origins({"b:0": None})  # decided by the desk this one went on from
+        assert service.decided("b:0") and not service.decided("b:9")
         assert await service.submit(CustomerCancelled("t1", 100.0), "b:0") == []
         assert service.desk.ticket_state("t1") == "joining"
-        for _ in range(2):  # refused, then decided again (and refused again)
-            with pytest.raises(DeskError):
-                await service.submit(CustomerCancelled("nobody", 100.0), "b:2")
-        await service.submit(CustomerCancelled("t1", 100.0), "b:3")
+        with pytest.raises(DeskError) as refused:  # no such ticket yet
+            await service.submit(CustomerCancelled("t2", 100.0), "b:2")
+        await service.submit(CustomerTapped("t2", 100.0), "b:3")
+        with pytest.raises(DeskError) as again:  # refused as it was, though t2 exists now
+            await service.submit(CustomerCancelled("t2", 100.0), "b:2")
+        assert again.value is refused.value
+        assert service.desk.ticket_state("t2") == "joining"
+        await service.submit(CustomerCancelled("t1", 100.0), "b:4")
         await service.settled()
-        assert records.saved == [("t1", "joining"), ("t1", "cancelled")]
+        assert records.saved == [("t1", "joining"), ("t2", "joining"), ("t1", "cancelled")]
     finally:
         await service.close()
 

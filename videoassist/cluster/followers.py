@@ -115,6 +115,7 @@ class FollowerService:
         self.within = within
         self.clock = clock
         self._posts: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @property
     def desk(self) -> Desk:
@@ -133,20 +134,29 @@ class FollowerService:
         A leader that dies with the request in hand (taken off the bus, or handled and not
         answered) leaves it unanswered: the follower asks again, under the same ``origin``,
         until ``within`` has passed, long enough for the lease to lapse and another node to
-        take the lead. The leader handles an origin once (``Service``: a request asked again
-        that its desk, or its predecessor's, handled already is answered without handling
-        it); an entry this replica applied answers the request whichever leader wrote it."""
+        take the lead. A leader decides an origin once (``Service.decided``: a request asked
+        again that its desk, or the one it went on from, decided is answered as it was); an
+        entry this replica applied answers the request whichever leader wrote it."""
         origin = f"{self.node}:{uuid.uuid4().hex}"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.within
         outcome = self.replica.expect(origin)
+        asked = 0
         try:
             while True:
+                args: dict[str, Any] = {
+                    "call_id": _order_key(event),
+                    "event": encode(event),
+                    "origin": origin,
+                }
+                if asked:
+                    args["again"] = True
+                asked += 1
                 try:
                     reply = await self.bus.request(
                         DESK,
                         "submit",
-                        {"call_id": _order_key(event), "event": encode(event), "origin": origin},
+                        args,
                         within=max(0.1, min(self.timeout, deadline - loop.time())),
                     )
                     break
@@ -154,22 +164,25 @@ class FollowerService:
                     if exc.code != "unavailable":
                         raise
                 if outcome.done() and outcome.exception() is None:
-                    return outcome.result().result()  # handled by a leader that then died
+                    return outcome.result().result()  # decided by a leader that then died
                 if outcome.done():  # this replica loaded another desk: the entry may be gone
                     outcome = self.replica.expect(origin)
-                if loop.time() + RETRY_PAUSE >= deadline or stopping():
+                if loop.time() + RETRY_PAUSE >= deadline or self._closed or stopping():
                     raise Refusal("unavailable", "the desk did not answer in time", 503)
                 await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
                 if outcome.done() and outcome.exception() is None:
                     return outcome.result().result()
                 logger.info("follower: asking the desk again for %s", type(event).__name__)
+            if isinstance(reply, dict) and reply.get("unsure"):
+                return _as_answered(reply)  # nothing journaled: no entry to wait for
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(max(0.5, min(self.timeout, deadline - loop.time()))):
                     result = await outcome
             except (Refusal, TimeoutError):
                 # The leader handled it and its records are written, but this replica lost
-                # the entry (a new leader restored its desk meanwhile, or a divergence): the
-                # leader's word stands, and nothing calls for the effects themselves.
+                # the entry (a new leader restored its desk meanwhile, or a divergence, or
+                # this node leads now): the leader's word stands, and nothing calls for the
+                # effects themselves.
                 return _as_answered(reply)
         finally:
             self.replica.forget(origin)
@@ -199,6 +212,7 @@ class FollowerService:
         """The leader announces positions and runs timers; a follower has nothing to start."""
 
     async def close(self) -> None:
+        self._closed = True  # a change still asking gives up at its next silence
         for task in list(self._posts):
             task.cancel()
         await asyncio.gather(*self._posts, return_exceptions=True)
@@ -310,17 +324,43 @@ class LeaderDoor:
     """The leader's side: followers' requests, on the ``desk`` queue."""
 
     def __init__(
-        self, service: Any, plane: CallPlane, presence: PresenceLookup | None = None
+        self,
+        service: Any,
+        plane: CallPlane,
+        presence: PresenceLookup | None = None,
+        *,
+        unsure_until: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``unsure_until`` (``clock`` time): a leader whose desk came from the records
+        cannot tell whether the last leader decided a request asked again that its desk does
+        not know (its records may be written and its journal entry lost); until then such a
+        request is refused ``unavailable`` rather than decided a second time."""
         self.service = service
         self.plane = plane
         self.presence = presence
+        self.unsure_until = unsure_until
+        self._clock = clock
 
     async def handle(self, verb: str, args: Mapping[str, Any]) -> Any:
         match verb:
             case "submit":
                 event = self._event(args)
                 origin = args.get("origin")
+                if (
+                    args.get("again") is True
+                    and isinstance(origin, str)
+                    and self._clock() < self.unsure_until
+                    and not self.service.decided(origin)
+                ):
+                    return {
+                        "refused": True,
+                        "unsure": True,
+                        "code": "unavailable",
+                        "message": "the desk changed leader and cannot tell whether this was "
+                        "done: look, then try again",
+                        "status": 503,
+                    }
                 try:
                     await self.service.submit(event, origin if isinstance(origin, str) else None)
                 except DeskError as exc:  # the follower's replica refuses it the same way

@@ -425,10 +425,11 @@ class Replica:
         # (seq, effects) of the entries applied since the snapshot, the last TAIL_KEPT: should
         # this node take the desk over, it carries out those the last leader may not have.
         self._tail: deque[tuple[int, list[Effect]]] = deque(maxlen=TAIL_KEPT)
-        # Followers' requests whose entries the leader's desk handled (not refused), the last
-        # TAIL_KEPT, whichever snapshots came between: a node taking the lead answers them
-        # without handling them again when their followers ask again (Service.handled_origins).
-        self._origins: OrderedDict[str, None] = OrderedDict()
+        # Followers' requests whose entries the leader's desk handled, with the refusal of
+        # those it refused, the last TAIL_KEPT, whichever snapshots came between: a node
+        # taking the lead answers them as they were answered, without handling them again,
+        # when their followers ask again (Service.handled_origins).
+        self._origins: OrderedDict[str, BaseException | None] = OrderedDict()
         self.continued = 0  # a new leader's desk went on from this replica's: loaded quietly
         self._suspect = False  # it failed on an entry and has not loaded a snapshot since
         self._read_on = asyncio.Event()  # set each time the replica has read on in the stream
@@ -495,10 +496,10 @@ class Replica:
         return True
 
     @property
-    def origins(self) -> list[str]:
-        """The followers' requests whose entries this replica applied, handled (not refused),
-        oldest first."""
-        return list(self._origins)
+    def origins(self) -> dict[str, BaseException | None]:
+        """The followers' requests whose entries this replica applied since the desk it holds
+        was restored from the records, oldest first, each with its refusal (None: handled)."""
+        return dict(self._origins)
 
     @property
     def position(self) -> tuple[int, int]:
@@ -552,6 +553,7 @@ class Replica:
         self.resets += 1
         self._fail_waiting(Refusal("unavailable", "the desk changed leader: try again", 503))
         self._outcomes.clear()
+        self._origins.clear()  # what the last desk handled is not all in this one
         if self._on_reset is not None:
             self._on_reset(self.epoch)
 
@@ -587,6 +589,9 @@ class Replica:
         """A future for the outcome of the entry a request named ``origin`` will produce
         (register before sending it: the entry may be applied before the reply arrives)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if self._stopping:  # it applies nothing more (this node leads, or stops)
+            future.set_exception(Refusal("unavailable", "this replica has stopped", 503))
+            return future
         known = self._outcomes.pop(origin, None)
         if known is not None:
             future.set_result(known)
@@ -690,8 +695,8 @@ class Replica:
                 self._on_applied(event)
             except Exception:
                 logger.exception("journal: after applying %s", type(event).__name__)
-        if isinstance(origin, str) and outcome.error is None:
-            self._origins[origin] = None
+        if isinstance(origin, str):
+            self._origins[origin] = outcome.error
             if len(self._origins) > TAIL_KEPT:
                 self._origins.popitem(last=False)
         if isinstance(origin, str):
