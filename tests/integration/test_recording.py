@@ -42,6 +42,9 @@ from videoassist.media.recorder import Recorder, probe_duration
 from videoassist.recording import Recordings
 from videoassist.store.records import Records
 
+# Measures media against the clock: runs alone, after the parallel part of `make test`.
+pytestmark = pytest.mark.solo
+
 
 @pytest.fixture
 async def hub() -> AsyncIterator[MediaHub]:

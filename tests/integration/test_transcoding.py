@@ -28,6 +28,9 @@ from tests.support.peers import ClientPeer, dominant_colour
 from videoassist.media import aiortc_internals
 from videoassist.media.hub import MediaHub
 
+# Measures media against the clock: runs alone, after the parallel part of `make test`.
+pytestmark = pytest.mark.solo
+
 
 @pytest.fixture
 async def hub() -> AsyncIterator[MediaHub]:
