@@ -352,7 +352,17 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = IntegrationRecords(app[RECORDS].engine)
     app[API_TOKENS] = ApiTokens(store)
-    webhooks = Webhooks(
+    webhooks = _webhooks(settings, store)
+    await webhooks.start()
+    app[WEBHOOKS] = webhooks
+    yield
+    await webhooks.close()
+
+
+def _webhooks(settings: Settings, store: IntegrationRecords) -> Webhooks:
+    """The outbox and its delivery workers; every node that publishes runs them on the shared
+    database (a row is claimed before it is sent, so no two nodes send it)."""
+    return Webhooks(
         store,
         WebhookPolicy(
             timeout=settings.webhook_timeout,
@@ -364,10 +374,6 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         Sealer(_secret_key(settings), "videoassist webhook secrets"),
     )
-    await webhooks.start()
-    app[WEBHOOKS] = webhooks
-    yield
-    await webhooks.close()
 
 
 class CallParts(NamedTuple):
@@ -1118,6 +1124,8 @@ async def _from_media_nodes(
     if verb == "media_failed":
         placed.failed_on(str(args["node"]), str(args["call_id"]), str(args.get("detail", "")))
     elif verb == "publish" and isinstance(args.get("data"), dict):
+        # A media node of the previous version (a rolling upgrade); this version's write
+        # their webhooks into the outbox themselves.
         webhooks.publish(str(args["event"]), args["data"])
     else:
         raise Refusal("unknown_verb", f"the desk has no verb {verb!r}")
@@ -1195,6 +1203,10 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     key = derive_key(_secret_key(settings), PURPOSE)
     bus = CallBus(redis, node, key, max_message=_largest_request(settings))
     desk = DeskLink(bus, node)
+    # What the recorder publishes (a recording finished) goes into the shared outbox from here:
+    # written before this node stops, whether or not a desk's node answers meanwhile.
+    webhooks = _webhooks(settings, IntegrationRecords(records.engine))
+    await webhooks.start()
     # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
     # the watched manager on the same channel); this node has no sockets of its own.
     emitter = socketio.AsyncRedisManager(
@@ -1216,7 +1228,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
         on_failure=desk.media_failed,
         policy_of=lambda ticket_id: policies.get(ticket_id, ("", "off")),
         settled=settled,
-        integrations=desk,
+        integrations=webhooks,
         node=node,
     )
     app[METRICS].watch_media(parts.hub)
@@ -1244,6 +1256,7 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     await this_node.close()
     await parts.hub.close()
     await parts.recordings.close()  # after the hub: every recorder has finished its files
+    await webhooks.close()  # after the recorder: what it published is in the outbox
     await redis.aclose()
     await records.close()
 

@@ -6,9 +6,10 @@ Theory of operation (docs/integrations.md has the receiver's side):
 - The places where things happen hold an ``IntegrationsPort`` (videoassist/integrations.py)
   and call ``publish(event, data)``, which returns at once. ``NoIntegrations`` is the
   default; the composition root wires ``Webhooks``.
-- ``publish`` looks up, in memory, the endpoints subscribed to the event; with none it does
-  nothing. Otherwise it writes one outbox row per endpoint (``webhook_deliveries``, status
-  ``pending``) in a task of its own, and wakes the worker. The desk never waits for that write.
+- ``publish`` hands the event to a task of its own, which reads the endpoints subscribed to it
+  (from the database: an endpoint another node added a moment ago counts) and writes one outbox
+  row per endpoint (``webhook_deliveries``, status ``pending``), then wakes the worker. The desk
+  never waits for that write.
   On shutdown the writes still under way are awaited, so a restart loses none; a row still
   pending at start-up is sent then.
 - One worker task sends what is due. Before sending a row it *claims* it: its next attempt is
@@ -270,34 +271,37 @@ class Webhooks:
     def publish(self, event: str, data: Mapping[str, object]) -> None:
         if self._closed:
             return
-        targets = [e for e in self._endpoints if event in e["events"]]
-        if not targets:
-            return
         now = self._clock()
         envelope = {"id": uuid.uuid4().hex, "type": event, "created_at": now, "data": dict(data)}
-        body = json.dumps(envelope, separators=(",", ":"), default=str)
-        rows = [
-            {
-                "id": uuid.uuid4().hex,
-                "endpoint_id": e["id"],
-                "event": event,
-                "body": body,
-                "created_at": now,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            for e in targets
-        ]
-        task = asyncio.ensure_future(self._write(rows))
+        task = asyncio.ensure_future(self._write(event, envelope, now))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write(self, rows: list[dict[str, Any]]) -> None:
+    async def _write(self, event: str, envelope: dict[str, Any], now: float) -> None:
+        """One outbox row per endpoint subscribed to ``event``, as the endpoints stand now (read
+        again: an endpoint another node added a moment ago counts)."""
         try:
+            await self.reload()
+            targets = [e for e in self._endpoints if event in e["events"]]
+            if not targets:
+                return
+            body = json.dumps(envelope, separators=(",", ":"), default=str)
+            rows = [
+                {
+                    "id": uuid.uuid4().hex,
+                    "endpoint_id": e["id"],
+                    "event": event,
+                    "body": body,
+                    "created_at": now,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for e in targets
+            ]
             await self.store.enqueue(rows)
         except Exception:
-            logger.exception("Webhooks: could not write %d outbox rows", len(rows))
+            logger.exception("Webhooks: could not write the outbox rows of %s", event)
             return
         self._wake.set()
 

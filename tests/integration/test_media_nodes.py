@@ -36,6 +36,7 @@ from tests.support.harness import Party, wait_until
 from tests.support.peers import ClientPeer
 from tests.support.ports import free_port
 from tests.support.process import ServerProcess
+from tests.support.receiver import Receiver
 from videoassist.auth import hash_password
 from videoassist.cluster.placement import HEARTBEAT_TTL, NodeLoad, Placement
 from videoassist.desk.config import DEFAULT_QUEUE
@@ -58,7 +59,12 @@ class Cluster:
         self.data_dir.mkdir()
         self.database_url = database_url
         self.redis_url = redis_url
-        self.common = {"database_url": database_url, "redis_url": redis_url, "secret_key": SECRET}
+        self.common = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "secret_key": SECRET,
+            "webhook_allow_private": "true",  # the tests' receiver is on loopback
+        }
         self.desk: ServerProcess | None = None
         self.media: dict[str, ServerProcess] = {}
 
@@ -188,6 +194,8 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
     await cluster.add_staff(("alice", "agent"), ("ada", "admin"), ("sue", "supervisor"))
     await cluster.start(desk_capacity=0, media={"m1": 4})
     assert cluster.desk is not None
+    receiver = Receiver()
+    await receiver.start()
     async with browsers(cluster.desk) as clients:
         assert clients.http is not None
         admin = await clients.login("ada", "pw-ada-1")
@@ -197,6 +205,14 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
             headers={"Cookie": f"va_session={admin}"},
         ) as r:
             assert r.status in (200, 201), await r.text()
+        # The media node publishes the recording's webhook into the shared outbox itself.
+        async with clients.http.post(
+            "/api/admin/webhooks",
+            json={"url": receiver.url, "events": ["recording.ready"]},
+            headers={"Cookie": f"va_session={admin}"},
+        ) as r:
+            assert r.status == 201, await r.text()
+            secret = (await r.json())["secret"]
         agent, _ = await ready(clients, "alice")
         customer, ticket, session_id = await accepted(clients, agent)
         # Recording: the media node asks the customer, through the desk node's socket.
@@ -281,6 +297,15 @@ async def test_a_call_on_a_media_node_does_everything_a_call_does(
         return bool(rows) and rows[0]["ended_at"] is not None and bool(rows[0]["files"])
 
     await wait_until(finished, 20, "the media node's recording finished", interval=0.2)
+    try:
+        await wait_until(
+            lambda: bool(receiver.of("recording.ready")), 20, "the recording's webhook"
+        )
+        (hook,) = receiver.of("recording.ready")
+        assert hook.verifies(secret)
+        assert hook.event["data"]["call_id"] == session_id, hook.event
+    finally:
+        await receiver.stop()
 
     # The desk's canonical line for the call carries the quality the media node measured.
     def call_finished() -> list[dict[str, Any]]:

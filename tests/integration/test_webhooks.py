@@ -18,7 +18,10 @@ from tests.support.peers import ClientPeer
 from tests.support.receiver import Receiver
 from tests.support.recordings import finished_recording
 from videoassist.http.keys import RECORDINGS, TUTORIALS, WEBHOOKS
-from videoassist.store.records import webhook_endpoints
+from videoassist.sealing import Sealer
+from videoassist.store.integrations import IntegrationRecords
+from videoassist.store.records import Records, webhook_endpoints
+from videoassist.webhooks import Policy, Webhooks
 
 SESSION_EVENTS = ["session.started", "session.ended", "session.wrapped_up"]
 # Private receivers allowed (loopback), retries at once: what the tests need of the settings.
@@ -268,6 +271,35 @@ class TestDurability:
 async def _attempted(h: Harness, admin: str, endpoint_id: str) -> bool:
     rows = await deliveries(h, admin, endpoint_id)
     return bool(rows) and rows[0]["attempts"] >= 1 and rows[0]["status"] == "pending"
+
+
+class TestSeveralNodes:
+    async def test_an_endpoint_added_on_one_node_gets_an_event_published_on_another_at_once(
+        self, tmp_path: Path, receiver: Receiver
+    ) -> None:
+        """Two nodes' outboxes on one database (a media node and the desk's node, say): the
+        second, whose endpoint list predates the endpoint, still writes the event for it."""
+        records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'records.db'}")
+        await records.migrate()
+        policy = Policy(timeout=5.0, max_attempts=3, backoff=0.01, allow_private=True)
+        sealer = Sealer("the-secret-key-every-node-shares-" + "x" * 16, "webhook secrets")
+        here = Webhooks(IntegrationRecords(records.engine), policy, sealer)
+        there = Webhooks(IntegrationRecords(records.engine), policy, sealer)
+        await there.start()  # its endpoint list: none
+        await here.start()
+        try:
+            endpoint = await here.add_endpoint(receiver.url, ["recording.ready"], "ada")
+            there.publish("recording.ready", {"recording_id": "r1"})
+            await there.settled()
+            rows = await there.store.deliveries(endpoint["id"])
+            assert [row["event"] for row in rows] == ["recording.ready"]
+            await wait_until(lambda: receiver.received, what="the delivery")
+            assert receiver.received[0].verifies(endpoint["secret"])
+            assert len(receiver.received) == 1  # sent by one of the two
+        finally:
+            await there.close()
+            await here.close()
+            await records.close()
 
 
 class TestEndpointRules:

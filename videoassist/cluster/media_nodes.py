@@ -791,9 +791,8 @@ class MediaNode:
 
 class DeskLink:
     """What a media node tells the desk's node, over its ``desk`` queue: a call's media failed
-    (the desk ends or waits on the call), and webhooks to publish (a recording finished: the
-    desk's node owns the outbox and its delivery workers). Never awaited, as the integrations
-    port promises."""
+    (the desk ends or waits on the call). Never awaited. (Webhooks a media node publishes go
+    into the shared outbox from the node itself.)"""
 
     def __init__(self, bus: Bus, node: str) -> None:
         self.bus = bus
@@ -804,21 +803,6 @@ class DeskLink:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def publish(self, event: str, data: Mapping[str, object]) -> None:
-        self._spawn(self._send(event, dict(data)))
-
-    async def _send(self, event: str, data: dict[str, object]) -> None:
-        """Tried for a minute (the desk's node may be restarting or failing over)."""
-        for wait in (1, 2, 4, 8, 15, 30, 0):
-            try:
-                await self.bus.request(DESK, "publish", {"event": event, "data": data})
-                return
-            except Exception as exc:
-                if not wait:
-                    logger.warning("webhook %s not handed to the desk: %s", event, exc)
-                    return
-                await asyncio.sleep(wait)
 
     async def flush(self, within: float = 5.0) -> None:
         """Wait (a bounded time) for what is on its way to the desk."""
