@@ -120,9 +120,13 @@ class Party:
         self.namespace = namespace
         self.inbox = Inbox(client, namespace)
 
-    async def call(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def call(
+        self, event: str, data: dict[str, Any] | None = None, *, timeout: float = 10
+    ) -> dict[str, Any]:
+        """``timeout``: the pages wait 20 s (web/shared/signaling.js); most tests expect an
+        answer well within 10."""
         reply: dict[str, Any] = await self.client.call(
-            event, data or {}, namespace=self.namespace, timeout=10
+            event, data or {}, namespace=self.namespace, timeout=timeout
         )
         return reply
 

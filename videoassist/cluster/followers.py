@@ -50,6 +50,10 @@ REQUEST_TIMEOUT = 10.0  # as long as a call verb may take on a loaded media node
 # (the lease lapses within 10 s, the next leader serves about a second later) and one request
 # after it. Under the pages' acknowledgement timeout (web/shared/signaling.js, 20 s).
 SUBMIT_WITHIN = 18.0
+# How long one request for a change waits for the leader's answer before it is asked again (a
+# leader answers in milliseconds; one under load that answers the first late answers the second
+# as it decided the first: nothing is done twice).
+SUBMIT_TRY = 4.0
 RETRY_PAUSE = 0.5  # between two requests for the same change
 DOOR_VERBS = frozenset({"submit", "post", "plane"})
 
@@ -102,12 +106,12 @@ class FollowerService:
         bus: Bus,
         node: str,
         *,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float = SUBMIT_TRY,
         within: float = SUBMIT_WITHIN,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``timeout``: how long one request waits for the leader's answer; ``within``: how
-        long a change may take, asked again after each silence."""
+        """``timeout``: how long one request for a change waits for the leader's answer;
+        ``within``: how long a change may take, asked again after each silence."""
         self.replica = replica
         self.bus = bus
         self.node = node
@@ -115,7 +119,6 @@ class FollowerService:
         self.within = within
         self.clock = clock
         self._posts: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     @property
     def desk(self) -> Desk:
@@ -167,7 +170,7 @@ class FollowerService:
                     return outcome.result().result()  # decided by a leader that then died
                 if outcome.done():  # this replica loaded another desk: the entry may be gone
                     outcome = self.replica.expect(origin)
-                if loop.time() + RETRY_PAUSE >= deadline or self._closed or stopping():
+                if loop.time() + RETRY_PAUSE >= deadline or stopping():
                     raise Refusal("unavailable", "the desk did not answer in time", 503)
                 await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
                 if outcome.done() and outcome.exception() is None:
@@ -200,7 +203,7 @@ class FollowerService:
                 DESK,
                 "post",
                 {"call_id": _order_key(event), "event": encode(event)},
-                within=self.timeout,
+                within=REQUEST_TIMEOUT,
             )
         except Exception as exc:
             logger.warning("follower: the leader did not take %s: %s", type(event).__name__, exc)
@@ -212,7 +215,6 @@ class FollowerService:
         """The leader announces positions and runs timers; a follower has nothing to start."""
 
     async def close(self) -> None:
-        self._closed = True  # a change still asking gives up at its next silence
         for task in list(self._posts):
             task.cancel()
         await asyncio.gather(*self._posts, return_exceptions=True)
