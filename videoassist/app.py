@@ -360,8 +360,8 @@ async def _integrations_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def _webhooks(settings: Settings, store: IntegrationRecords) -> Webhooks:
-    """The outbox and its delivery workers; every node that publishes runs them on the shared
-    database (a row is claimed before it is sent, so no two nodes send it)."""
+    """The outbox on the shared database and its delivery worker (every app node runs one; a
+    row is claimed before it is sent, so no two nodes send it)."""
     return Webhooks(
         store,
         WebhookPolicy(
@@ -1204,9 +1204,10 @@ async def _media_node_ctx(app: web.Application) -> AsyncIterator[None]:
     bus = CallBus(redis, node, key, max_message=_largest_request(settings))
     desk = DeskLink(bus, node)
     # What the recorder publishes (a recording finished) goes into the shared outbox from here:
-    # written before this node stops, whether or not a desk's node answers meanwhile.
+    # written before this node stops, whether or not a desk's node answers meanwhile. The app
+    # nodes' workers send it (a media node needs no WEBHOOK_* settings nor a way out).
     webhooks = _webhooks(settings, IntegrationRecords(records.engine))
-    await webhooks.start()
+    await webhooks.start(deliver=False)
     # Emits go to the browsers' sockets on whichever node holds them (the desk's node runs
     # the watched manager on the same channel); this node has no sockets of its own.
     emitter = socketio.AsyncRedisManager(

@@ -222,6 +222,8 @@ class LocalCallPlane:
         """A call still open here that a desk opens again (it restarted, or another node took
         the lead): the call goes on, with the desk's agent. They differ when the desk handed
         the call over and its word never came here (its leader died first)."""
+        if session_id not in self.rooms:  # it ended meanwhile
+            return
         if self.rooms.room(session_id).parties.agent_id != agent_id:
             logger.info("call %s: handed over to %s as the desk says", session_id, agent_id)
             await self.hand_over(session_id, agent_id)

@@ -165,6 +165,7 @@ class Webhooks:
         self._sealer = sealer
         self._clock = clock
         self._endpoints: list[dict[str, Any]] = []
+        self._unreadable: set[str] = set()  # endpoints whose secret was found unreadable
         self._loaded_at = 0.0
         self._busy: dict[str, int] = {}
         self._writes: set[asyncio.Task[None]] = set()
@@ -177,9 +178,13 @@ class Webhooks:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    async def start(self, deliver: bool = True) -> None:
+        """``deliver``: run the worker that sends what is due. A node that only publishes (a
+        media node) writes its rows into the outbox, and the app nodes' workers send them."""
         await self._seal_clear_secrets()
         await self.reload()
+        if not deliver:
+            return
         connector = aiohttp.TCPConnector(
             resolver=None if self.policy.allow_private else PublicResolver(),
             limit=0,  # per-endpoint concurrency is ours to bound, not a global pool's
@@ -218,6 +223,9 @@ class Webhooks:
         try:
             return {**row, "secret": self._sealer.open(row["secret"])}
         except Unreadable:
+            if row["id"] in self._unreadable:  # said once per endpoint (read on each publish)
+                return {**row, "secret": None}
+            self._unreadable.add(row["id"])
             logger.error(
                 "Webhooks(%s): the signing secret of %s cannot be read with this SECRET_KEY; "
                 "its deliveries fail until an admin creates the endpoint again",

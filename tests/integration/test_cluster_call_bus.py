@@ -353,3 +353,64 @@ async def test_a_request_copied_onto_another_nodes_list_is_not_carried_out(
     await redis.rpush(REQUESTS.format(node="media-1"), meant_for_another)
     assert await asker.request("media-1", "room", {"call_id": "c1"}) == "room"
     assert seen == ["room"] and answerer.dropped == 1
+
+
+async def test_a_request_dropped_behind_its_calls_earlier_one_leaves_the_order_whole(
+    redis: Redis,
+) -> None:
+    """A call's request that gave up waiting behind a slow earlier one is dropped; the call's
+    next request still waits for the slow one, not only for the dropped one."""
+    asker, answerer = CallBus(redis, "desk", KEY), CallBus(redis, "media-1", KEY)
+    await asker.start()
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        if verb == "slow":
+            await release.wait()
+        ran.append(verb)
+        return verb
+
+    answerer.serve(handler)
+    try:
+        slow = asyncio.create_task(asker.request("media-1", "slow", {"call_id": "c1"}, within=10))
+        await wait_until(lambda: len(answerer._running) == 1, what="the slow request running")
+        with pytest.raises(Refusal):  # its deadline passes while it waits its turn
+            await asker.request("media-1", "dropped", {"call_id": "c1"}, within=0.3)
+        await wait_until(lambda: answerer.dropped == 1, what="the late request dropped")
+        after = asyncio.create_task(asker.request("media-1", "after", {"call_id": "c1"}))
+        # Out of order it would be answered in milliseconds; in order it waits for the slow.
+        await asyncio.wait({after}, timeout=1.0)
+        assert not after.done() and ran == []
+        release.set()
+        assert await slow == "slow" and await after == "after"
+        assert ran == ["slow", "after"]
+    finally:
+        await asker.close()
+        await answerer.close()
+
+
+async def test_a_request_may_be_carried_out_after_its_asker_stopped_waiting(
+    redis: Redis,
+) -> None:
+    """``expires`` past ``within``: the asker gives up waiting (and may ask again), the node
+    still carries the request out when it reaches it."""
+    asker, answerer = CallBus(redis, "desk", KEY), CallBus(redis, "media-1", KEY)
+    await asker.start()
+    ran: list[str] = []
+
+    async def handler(verb: str, args: dict[str, Any]) -> Any:
+        ran.append(verb)
+        return verb
+
+    try:
+        with pytest.raises(Refusal):  # nobody serves the list yet
+            await asker.request("media-1", "kept", {"call_id": "c1"}, within=0.2, expires=30)
+        with pytest.raises(Refusal):
+            await asker.request("media-1", "late", {"call_id": "c2"}, within=0.2)
+        await asyncio.sleep(0.3)  # the second's deadline passes before anyone serves the list
+        answerer.serve(handler)
+        await wait_until(lambda: ran == ["kept"] and answerer.dropped == 1, what="served")
+    finally:
+        await asker.close()
+        await answerer.close()

@@ -331,7 +331,9 @@ class AnsweringLeader:
         self.reply = reply
         self.asked: list[str] = []
 
-    async def request(self, node: str, verb: str, args: dict[str, Any], *, within: float) -> Any:
+    async def request(
+        self, node: str, verb: str, args: dict[str, Any], *, within: float, **_: Any
+    ) -> Any:
         self.asked.append(verb)
         return self.reply
 

@@ -449,7 +449,7 @@ class LeaderOnTheBus:
             self.led.set()
 
     async def request(
-        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0, **_: Any
     ) -> Any:
         self.origins.append(str(args["origin"]))
         self.events.append(args["event"])
@@ -474,12 +474,12 @@ class Lost(LeaderOnTheBus):
     """The first request is lost on its way (the leader died with it unread)."""
 
     async def request(
-        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0, **_: Any
     ) -> Any:
         if not self.origins:
             self.origins.append(str(args["origin"]))
             raise Refusal("unavailable", f"desk did not answer {verb} in time", 503)
-        return await super().request(node, verb, args, within=within)
+        return await super().request(node, verb, args, within=within, **_)
 
 
 def _no_one() -> None:
@@ -561,7 +561,7 @@ async def test_a_follower_gives_a_change_up_when_no_leader_answers_in_time() -> 
         asked = 0
 
         async def request(
-            self, node: str, verb: str, args: dict[str, Any], *, within: float
+            self, node: str, verb: str, args: dict[str, Any], *, within: float, **_: Any
         ) -> Any:
             Silent.asked += 1
             raise Refusal("unavailable", "no answer", 503)

@@ -136,10 +136,23 @@ class CallBus:
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_replies(), name="CallBus.replies")
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def request(
-        self, node: str, verb: str, args: dict[str, Any], *, within: float = 5.0
+        self,
+        node: str,
+        verb: str,
+        args: dict[str, Any],
+        *,
+        within: float = 5.0,
+        expires: float | None = None,
     ) -> Any:
-        """Ask ``node`` to run ``verb`` with ``args``; its answer, or its refusal raised here."""
+        """Ask ``node`` to run ``verb`` with ``args``; its answer, or its refusal raised here.
+        ``within``: how long this waits for the answer; ``expires``: how long ``node`` may
+        still carry the request out (``within`` unless longer: a request asked again, whose
+        earlier copy may be the one carried out)."""
         if self._closed:
             raise Refusal("unavailable", "this node is stopping", 503)
         request_id = uuid.uuid4().hex
@@ -151,7 +164,7 @@ class CallBus:
                     "args": args,
                     "reply_to": self.node,
                     "to": node,  # signed: a request copied onto another node's list is refused
-                    "deadline": time.time() + within,
+                    "deadline": time.time() + max(within, expires or 0.0),
                 },
                 separators=(",", ":"),
             )
@@ -253,6 +266,13 @@ class CallBus:
                 self._last_of_call[call_id] = task
                 task.add_done_callback(partial(self._forget, call_id))
 
+    def _hand_back(self, request: dict[str, Any], before: asyncio.Task[None]) -> None:
+        """A request dropped while the call's earlier one still runs: the next request of the
+        call waits for that one, not for nothing."""
+        call_id = request["args"].get("call_id")
+        if not before.done() and self._last_of_call.get(call_id) is asyncio.current_task():
+            self._last_of_call[call_id] = before
+
     def _forget(self, call_id: str, task: asyncio.Task[None]) -> None:
         if self._last_of_call.get(call_id) is task:
             del self._last_of_call[call_id]
@@ -314,6 +334,7 @@ class CallBus:
                 if not before.done() or request["deadline"] < time.time():
                     self.dropped += 1
                     logger.info("CallBus(%s): %s waited too long, dropped", self.node, verb)
+                    self._hand_back(request, before)
                     return
             async with self._slots:
                 reply = await self._answer(request)

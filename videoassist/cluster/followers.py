@@ -155,12 +155,17 @@ class FollowerService:
                 if asked:
                     args["again"] = True
                 asked += 1
+                left = deadline - loop.time()
                 try:
+                    # Each copy may be carried out until the change's own deadline (a leader
+                    # whose queue lags still takes the first it reaches); this one is waited
+                    # for ``timeout`` only, then asked again.
                     reply = await self.bus.request(
                         DESK,
                         "submit",
                         args,
-                        within=max(0.1, min(self.timeout, deadline - loop.time())),
+                        within=max(0.1, min(self.timeout, left)),
+                        expires=max(0.1, left),
                     )
                     break
                 except Refusal as exc:
@@ -170,16 +175,22 @@ class FollowerService:
                     return outcome.result().result()  # decided by a leader that then died
                 if outcome.done():  # this replica loaded another desk: the entry may be gone
                     outcome = self.replica.expect(origin)
-                if loop.time() + RETRY_PAUSE >= deadline or stopping():
+                if loop.time() + RETRY_PAUSE >= deadline or stopping() or self._bus_closed():
                     raise Refusal("unavailable", "the desk did not answer in time", 503)
-                await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
-                if outcome.done() and outcome.exception() is None:
-                    return outcome.result().result()
+                if outcome.done():  # a stopped replica: nothing to wait on but the pause
+                    await asyncio.sleep(RETRY_PAUSE)
+                else:
+                    await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
+                    if outcome.done() and outcome.exception() is None:
+                        return outcome.result().result()
                 logger.info("follower: asking the desk again for %s", type(event).__name__)
             if isinstance(reply, dict) and reply.get("unsure"):
                 return _as_answered(reply)  # nothing journaled: no entry to wait for
             try:
-                async with asyncio.timeout(max(0.5, min(self.timeout, deadline - loop.time()))):
+                # The leader has answered: its entry reaches this replica in milliseconds,
+                # unless the replica fell behind (a snapshot load), which this waits out.
+                wait = min(REQUEST_TIMEOUT, max(2.0, deadline - loop.time()))
+                async with asyncio.timeout(wait):
                     result = await outcome
             except (Refusal, TimeoutError):
                 # The leader handled it and its records are written, but this replica lost
@@ -190,6 +201,10 @@ class FollowerService:
         finally:
             self.replica.forget(origin)
         return result.result()
+
+    def _bus_closed(self) -> bool:
+        """This node is stopping: its bus asks nothing more."""
+        return bool(getattr(self.bus, "closed", False))
 
     def post(self, event: Event, origin: str | None = None) -> None:
         """Tell the leader without waiting (a page gone: ``CustomerLeft``)."""

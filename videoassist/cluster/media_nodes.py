@@ -62,7 +62,13 @@ class Bus(Protocol):
     """The request/reply transport between nodes (videoassist.cluster.call_bus.CallBus)."""
 
     async def request(
-        self, node: str, verb: str, args: dict[str, Any], *, within: float = ...
+        self,
+        node: str,
+        verb: str,
+        args: dict[str, Any],
+        *,
+        within: float = ...,
+        expires: float | None = ...,
     ) -> Any: ...
 
 
