@@ -337,7 +337,7 @@ class Service:
         ``Replica.origins``), each with its refusal (None: handled): asked again, they are
         answered as they were, not decided again."""
         for origin, refusal in origins.items():
-            self._origins[origin] = refusal
+            self._origins[origin] = None if refusal is None else detached(refusal)
             self._origins.move_to_end(origin)
         while len(self._origins) > ORIGINS_KEPT:
             self._origins.popitem(last=False)
@@ -606,6 +606,16 @@ class Again:
     effects: list[Effect]
     mark: str
     write: bool
+
+
+def detached(refusal: BaseException) -> BaseException:
+    """A refusal kept to be answered again: its code, message and status, without the
+    traceback (and the frames) of where it was raised."""
+    if isinstance(refusal, DeskError):
+        kept = DeskError(refusal.message)
+        kept.code, kept.status = refusal.code, refusal.status
+        return kept
+    return RuntimeError(str(refusal))  # the desk failed on it (not a refusal of its own)
 
 
 _STOP = object()

@@ -57,7 +57,7 @@ from videoassist.desk import Desk
 from videoassist.desk.codec import decode, encode
 from videoassist.desk.events import Effect, Event, StartMedia
 from videoassist.errors import Refusal
-from videoassist.service import Again
+from videoassist.service import Again, detached
 
 logger = logging.getLogger(__name__)
 
@@ -696,7 +696,7 @@ class Replica:
             except Exception:
                 logger.exception("journal: after applying %s", type(event).__name__)
         if isinstance(origin, str):
-            self._origins[origin] = outcome.error
+            self._origins[origin] = None if outcome.error is None else detached(outcome.error)
             if len(self._origins) > TAIL_KEPT:
                 self._origins.popitem(last=False)
         if isinstance(origin, str):
