@@ -270,7 +270,7 @@ class Service:
             except DeskError as exc:
                 self._journaled(event, origin, refused=True)
                 if origin is not None:
-                    self.handled_origins({origin: exc})
+                    self._remember(origin, detached(exc))
                 if future is None:
                     logger.info("Service: %s refused: %s", type(event).__name__, exc)
                 else:
@@ -283,7 +283,7 @@ class Service:
                 continue
             mark = self._journaled(event, origin, refused=False)
             if origin is not None:
-                self.handled_origins({origin: None})
+                self._remember(origin, None)
             # The media session exists before the inbox yields to anyone (a client that reads
             # the desk, or is told "matched", offers at once): it is synchronous.
             for effect in effects:
@@ -334,12 +334,16 @@ class Service:
 
     def handled_origins(self, origins: Mapping[str, BaseException | None]) -> None:
         """Requests of followers that a desk decided (this one, or the one it went on from:
-        ``Replica.origins``), each with its refusal (None: handled): asked again, they are
-        answered as they were, not decided again."""
+        ``Replica.origins``), each with its refusal (None: handled; detached, as the replica
+        keeps them): asked again, they are answered as they were, not decided again."""
         for origin, refusal in origins.items():
-            self._origins[origin] = None if refusal is None else detached(refusal)
-            self._origins.move_to_end(origin)
-        while len(self._origins) > ORIGINS_KEPT:
+            self._remember(origin, refusal)
+
+    def _remember(self, origin: str, refusal: BaseException | None) -> None:
+        """``refusal``: detached already (``detached``), or None."""
+        self._origins[origin] = refusal
+        self._origins.move_to_end(origin)
+        if len(self._origins) > ORIGINS_KEPT:
             self._origins.popitem(last=False)
 
     def decided(self, origin: str) -> bool:

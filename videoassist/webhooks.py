@@ -165,7 +165,6 @@ class Webhooks:
         self._sealer = sealer
         self._clock = clock
         self._endpoints: list[dict[str, Any]] = []
-        self._unreadable: set[str] = set()  # endpoints whose secret was found unreadable
         self._loaded_at = 0.0
         self._busy: dict[str, int] = {}
         self._writes: set[asyncio.Task[None]] = set()
@@ -223,9 +222,6 @@ class Webhooks:
         try:
             return {**row, "secret": self._sealer.open(row["secret"])}
         except Unreadable:
-            if row["id"] in self._unreadable:  # said once per endpoint (read on each publish)
-                return {**row, "secret": None}
-            self._unreadable.add(row["id"])
             logger.error(
                 "Webhooks(%s): the signing secret of %s cannot be read with this SECRET_KEY; "
                 "its deliveries fail until an admin creates the endpoint again",
@@ -286,11 +282,11 @@ class Webhooks:
         task.add_done_callback(self._writes.discard)
 
     async def _write(self, event: str, envelope: dict[str, Any], now: float) -> None:
-        """One outbox row per endpoint subscribed to ``event``, as the endpoints stand now (read
-        again: an endpoint another node added a moment ago counts)."""
+        """One outbox row per endpoint subscribed to ``event``, as the endpoints stand in the
+        database now (an endpoint another node added a moment ago counts)."""
         try:
-            await self.reload()
-            targets = [e for e in self._endpoints if event in e["events"]]
+            # Which endpoints only: the worker unseals their secrets when it sends.
+            targets = [e for e in await self.store.endpoints() if event in e["events"]]
             if not targets:
                 return
             body = json.dumps(envelope, separators=(",", ":"), default=str)

@@ -277,15 +277,16 @@ class TestSeveralNodes:
     async def test_an_endpoint_added_on_one_node_gets_an_event_published_on_another_at_once(
         self, tmp_path: Path, receiver: Receiver
     ) -> None:
-        """Two nodes' outboxes on one database (a media node and the desk's node, say): the
-        second, whose endpoint list predates the endpoint, still writes the event for it."""
+        """Two nodes' outboxes on one database, a media node's (it writes, sends nothing) and
+        the desk node's: the media node, started before the endpoint existed, still writes the
+        event for it, and the desk node sends it."""
         records = Records.open(f"sqlite+aiosqlite:///{tmp_path / 'records.db'}")
         await records.migrate()
         policy = Policy(timeout=5.0, max_attempts=3, backoff=0.01, allow_private=True)
         sealer = Sealer("the-secret-key-every-node-shares-" + "x" * 16, "webhook secrets")
         here = Webhooks(IntegrationRecords(records.engine), policy, sealer)
         there = Webhooks(IntegrationRecords(records.engine), policy, sealer)
-        await there.start()  # its endpoint list: none
+        await there.start(deliver=False)  # before the endpoint existed
         await here.start()
         try:
             endpoint = await here.add_endpoint(receiver.url, ["recording.ready"], "ada")
@@ -295,7 +296,6 @@ class TestSeveralNodes:
             assert [row["event"] for row in rows] == ["recording.ready"]
             await wait_until(lambda: receiver.received, what="the delivery")
             assert receiver.received[0].verifies(endpoint["secret"])
-            assert len(receiver.received) == 1  # sent by one of the two
         finally:
             await there.close()
             await here.close()

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from videoassist.call_plane import VERBS, CallPlane, dispatch
 from videoassist.cluster import stopping
-from videoassist.cluster.journal import Replica
+from videoassist.cluster.journal import Outcome, Replica
 from videoassist.cluster.media_nodes import DESK, AskingPlane, Bus
 from videoassist.desk import AgentState, Desk, DeskError, TicketState
 from videoassist.desk.codec import decode, encode
@@ -171,18 +171,17 @@ class FollowerService:
                 except Refusal as exc:
                     if exc.code != "unavailable":
                         raise
-                if outcome.done() and outcome.exception() is None:
-                    return outcome.result().result()  # decided by a leader that then died
-                if outcome.done():  # this replica loaded another desk: the entry may be gone
+                if outcome.done() and not _applied(outcome):
+                    # This replica loaded another desk (the entry may be gone) or stopped.
                     outcome = self.replica.expect(origin)
-                if loop.time() + RETRY_PAUSE >= deadline or stopping() or self._bus_closed():
-                    raise Refusal("unavailable", "the desk did not answer in time", 503)
-                if outcome.done():  # a stopped replica: nothing to wait on but the pause
-                    await asyncio.sleep(RETRY_PAUSE)
-                else:
+                if not outcome.done():
                     await asyncio.wait({outcome}, timeout=RETRY_PAUSE)
-                    if outcome.done() and outcome.exception() is None:
-                        return outcome.result().result()
+                elif not _applied(outcome):
+                    await asyncio.sleep(RETRY_PAUSE)  # a stopped replica: nothing to wait on
+                if _applied(outcome):
+                    return outcome.result().result()  # decided by a leader that then died
+                if loop.time() >= deadline or stopping() or self._bus_closed():
+                    raise Refusal("unavailable", "the desk did not answer in time", 503)
                 logger.info("follower: asking the desk again for %s", type(event).__name__)
             if isinstance(reply, dict) and reply.get("unsure"):
                 return _as_answered(reply)  # nothing journaled: no entry to wait for
@@ -233,6 +232,11 @@ class FollowerService:
         for task in list(self._posts):
             task.cancel()
         await asyncio.gather(*self._posts, return_exceptions=True)
+
+
+def _applied(outcome: asyncio.Future[Outcome]) -> bool:
+    """The replica applied the request's entry (its effects, or the desk's refusal)."""
+    return outcome.done() and outcome.exception() is None
 
 
 class AnsweredRefusal(DeskError):

@@ -699,7 +699,6 @@ class Replica:
             self._origins[origin] = None if outcome.error is None else detached(outcome.error)
             if len(self._origins) > TAIL_KEPT:
                 self._origins.popitem(last=False)
-        if isinstance(origin, str):
             future = self._waiting.pop(origin, None)
             if future is not None:
                 if not future.done():

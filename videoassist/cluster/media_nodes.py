@@ -382,9 +382,7 @@ class PlacedCalls(AskingPlane):
             if before is not None and before not in (node, gone):
                 await self._close_on(before, session_id)  # opened again elsewhere
             if node == self.node and kept != self.node:
-                self.local.open(session_id, ticket_id, agent_id, joins_later)
-                if self._restore is not None:
-                    await self._restore(session_id)
+                await self._open_local(session_id, ticket_id, agent_id, joins_later)
             elif node == self.node:
                 logger.info("call %s is still open here: kept", session_id)
                 await self.local.keep(session_id, agent_id)
@@ -426,6 +424,14 @@ class PlacedCalls(AskingPlane):
         if not future.done():
             future.set_result(node)
 
+    async def _open_local(
+        self, session_id: str, ticket_id: str, agent_id: str, joins_later: bool
+    ) -> None:
+        """Open the call on this node (a call that was live before gets its room back)."""
+        self.local.open(session_id, ticket_id, agent_id, joins_later)
+        if self._restore is not None:
+            await self._restore(session_id)
+
     async def _open_here(
         self, session_id: str, ticket_id: str, agent_id: str, joins_later: bool
     ) -> bool:
@@ -433,9 +439,7 @@ class PlacedCalls(AskingPlane):
         try:
             with contextlib.suppress(RedisError, OSError):
                 await self.placement.assign(session_id, self.node)
-            self.local.open(session_id, ticket_id, agent_id, joins_later)
-            if self._restore is not None:
-                await self._restore(session_id)
+            await self._open_local(session_id, ticket_id, agent_id, joins_later)
         except Exception as exc:
             logger.warning("call %s could not be opened here either: %s", session_id, exc)
             return False
